@@ -1,0 +1,3 @@
+package asm
+
+const isAMD64, isARM64 = true, false
