@@ -40,6 +40,6 @@ func errf(kind error, format string, args ...any) error {
 
 // layerErr wraps err with the layer's name and class.
 func layerErr(l Layer, err error) error {
-	in := l.Info()
+	in := l.LayerInfo()
 	return fmt.Errorf("layer %q (%s): %w", in.Name, in.Class, err)
 }

@@ -119,7 +119,7 @@ func (g *Graph) Fingerprint() string {
 	}
 	put(g.input.String())
 	for _, l := range g.layers {
-		put(l.Info().Class)
+		put(l.LayerInfo().Class)
 		put(l.Config())
 		for _, w := range l.Weights() {
 			binary.LittleEndian.PutUint64(buf[:], uint64(len(w)))

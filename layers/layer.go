@@ -7,13 +7,13 @@ type Info struct {
 	Class string
 }
 
-// Info returns the layer's identity; embedding Info gives a layer this method.
-func (i *Info) Info() *Info { return i }
+// LayerInfo returns the layer's identity; embedding Info gives a layer this method.
+func (i *Info) LayerInfo() *Info { return i }
 
 // Layer is one step of a Sequential graph. Implementations are immutable once built.
 type Layer interface {
-	// Info returns the layer's name and class.
-	Info() *Info
+	// LayerInfo returns the layer's name and class.
+	LayerInfo() *Info
 	// OutputShape infers the output shape from the input shape and validates that the
 	// input fits the layer's configuration and weights.
 	OutputShape(in Shape) (Shape, error)

@@ -1,0 +1,42 @@
+package runtime
+
+import (
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// compileLayer chooses the implementation of one layer for an ISA. Fast kernels are
+// added here case by case; every layer falls back to its plain-Go reference pass,
+// which is also what KINFER_ISA=generic runs.
+func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch int) (compiled, error) {
+	switch l := l.(type) {
+	case *layers.Identity, *layers.Reshape:
+		// Pure views: no data moves.
+		return compiled{k: nopKernel{}, name: "view", inPlace: true}, nil
+	default:
+		_ = l
+	}
+	return referenceKernel(l, in, maxBatch), nil
+}
+
+// refKernel runs a layer's plain-Go reference Forward.
+type refKernel struct {
+	l  layers.Layer
+	in layers.Shape
+}
+
+func (k refKernel) run(dst, src, scratch []float32, batch int) {
+	k.l.Forward(dst, src, scratch, k.in, batch)
+}
+
+func referenceKernel(l layers.Layer, in layers.Shape, maxBatch int) compiled {
+	ip := false
+	if p, ok := l.(layers.InPlacer); ok {
+		ip = p.InPlace()
+	}
+	return compiled{k: refKernel{l: l, in: in.Clone()}, name: "generic", scratchLen: l.ScratchLen(in, maxBatch), inPlace: ip}
+}
+
+type nopKernel struct{}
+
+func (nopKernel) run(_, _, _ []float32, _ int) {}

@@ -1,0 +1,250 @@
+// Package runtime compiles a frozen layers.Graph into a Model that runs with no
+// allocations per call and is safe for concurrent use.
+//
+// Compile chooses one kernel per layer for the CPU it runs on (see runtime/asm), packs
+// weights for that kernel, and plans one arena per execution state from buffer
+// liveness. Run and RunInto borrow a state from a free list, so many goroutines can
+// share one Model; each state is allocated once and reused.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// DefaultMaxBatch is the largest batch one arena holds when Options.MaxBatch is 0.
+// Larger batches still work: they run in chunks of MaxBatch.
+const DefaultMaxBatch = 64
+
+// Options tunes Compile.
+type Options struct {
+	// MaxBatch is the largest batch processed in one pass (arena size scales with it).
+	// 0 means DefaultMaxBatch.
+	MaxBatch int
+	// ISA forces a kernel path ("generic", "avx2", "avx512", "neon"); "" uses the
+	// KINFER_ISA environment variable, else the best the CPU supports.
+	ISA string
+}
+
+// Model is a compiled graph. It is immutable and safe for concurrent use.
+type Model struct {
+	g        *layers.Graph
+	isa      asm.ISA
+	maxBatch int
+	steps    []step
+	inSize   int // floats per sample
+	outSize  int
+	inOff    int // arena offset of the input buffer (per max batch)
+	outOff   int
+	arenaLen int // floats
+
+	mu   sync.Mutex
+	free []*state
+}
+
+// step is one layer's kernel with its arena offsets.
+type step struct {
+	k                  kernel
+	src, dst, scratch  int // arena offsets in floats
+	inPer, outPer      int // floats per sample
+	scratchLen         int // floats
+	layerName, kernelN string
+}
+
+type state struct {
+	arena []float32
+}
+
+// kernel is one layer's compiled implementation.
+type kernel interface {
+	// run computes batch samples from src into dst; scratch has the length the
+	// kernel asked for at compile (for MaxBatch samples).
+	run(dst, src, scratch []float32, batch int)
+}
+
+// compiled is what compileLayer returns for one layer.
+type compiled struct {
+	k          kernel
+	name       string // kernel description for `kinfer info`
+	scratchLen int    // floats needed for maxBatch samples
+	inPlace    bool   // may run with dst == src
+}
+
+// Compile builds a Model from a graph.
+func Compile(g *layers.Graph, opt Options) (*Model, error) {
+	if g == nil {
+		return nil, errors.New("runtime: nil graph")
+	}
+	isa, err := pickISA(opt.ISA)
+	if err != nil {
+		return nil, err
+	}
+	mb := opt.MaxBatch
+	if mb == 0 {
+		mb = DefaultMaxBatch
+	}
+	if mb < 1 || mb > 1<<16 {
+		return nil, fmt.Errorf("runtime: MaxBatch %d out of range [1, 65536]", mb)
+	}
+	m := &Model{g: g, isa: isa, maxBatch: mb, inSize: g.Input().Size(), outSize: g.Output().Size()}
+
+	// Buffers: 0 is the input; buffer of layer i's output is a new buffer unless the
+	// layer runs in place, in which case it reuses its input's buffer.
+	var bufs []buffer
+	bufs = append(bufs, buffer{size: mb * m.inSize, first: 0, last: 0})
+	cur := 0
+	type pending struct {
+		c       compiled
+		src     int
+		dst     int
+		scratch int
+	}
+	var ps []pending
+	for i := 0; i < g.Len(); i++ {
+		in, out := g.InShape(i), g.OutShape(i)
+		c, err := compileLayer(g.Layer(i), in, out, isa, mb)
+		if err != nil {
+			l := g.Layer(i).LayerInfo()
+			return nil, fmt.Errorf("runtime: layer %q (%s): %w", l.Name, l.Class, err)
+		}
+		t := i + 1 // step index in liveness time; input is written at time 0
+		bufs[cur].last = t
+		dst := cur
+		if !c.inPlace {
+			bufs = append(bufs, buffer{size: mb * out.Size(), first: t, last: t})
+			dst = len(bufs) - 1
+		}
+		sc := -1
+		if c.scratchLen > 0 {
+			bufs = append(bufs, buffer{size: c.scratchLen, first: t, last: t})
+			sc = len(bufs) - 1
+		}
+		ps = append(ps, pending{c, cur, dst, sc})
+		cur = dst
+	}
+	bufs[cur].last = g.Len() + 1 // the output is read after the last step
+	m.arenaLen = plan(bufs)
+	m.inOff, m.outOff = bufs[0].off, bufs[cur].off
+	for i, p := range ps {
+		s := step{k: p.c.k, src: bufs[p.src].off, dst: bufs[p.dst].off, scratch: -1,
+			inPer: g.InShape(i).Size(), outPer: g.OutShape(i).Size(),
+			layerName: g.Layer(i).LayerInfo().Name, kernelN: p.c.name}
+		if p.scratch >= 0 {
+			s.scratch, s.scratchLen = bufs[p.scratch].off, p.c.scratchLen
+		}
+		m.steps = append(m.steps, s)
+	}
+	return m, nil
+}
+
+func pickISA(name string) (asm.ISA, error) {
+	if name == "" {
+		return asm.FromEnv()
+	}
+	return asm.Parse(name)
+}
+
+// Graph is the graph the model was compiled from.
+func (m *Model) Graph() *layers.Graph { return m.g }
+
+// ISA is the kernel path chosen at compile.
+func (m *Model) ISA() string { return m.isa.String() }
+
+// MaxBatch is the largest batch run in one pass.
+func (m *Model) MaxBatch() int { return m.maxBatch }
+
+// InputShape is the per-sample input shape (no batch axis).
+func (m *Model) InputShape() layers.Shape { return m.g.Input() }
+
+// OutputShape is the per-sample output shape (no batch axis).
+func (m *Model) OutputShape() layers.Shape { return m.g.Output() }
+
+// ArenaBytes is the size of one execution state's arena. Each goroutine running the
+// model concurrently holds one.
+func (m *Model) ArenaBytes() int64 { return int64(m.arenaLen+arenaAlign) * 4 }
+
+// Kernels describes the kernel chosen for each layer, in order.
+func (m *Model) Kernels() []string {
+	out := make([]string, len(m.steps))
+	for i, s := range m.steps {
+		out[i] = s.kernelN
+	}
+	return out
+}
+
+// Run runs a batch and returns a new output slice of batch*OutputShape().Size() values.
+// src holds batch*InputShape().Size() values, batch-first, row-major.
+func (m *Model) Run(src []float32, batch int) ([]float32, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("runtime: batch %d < 1", batch)
+	}
+	dst := make([]float32, batch*m.outSize)
+	return dst, m.RunInto(dst, src, batch)
+}
+
+// RunInto runs a batch into dst, which must hold batch*OutputShape().Size() values.
+// It allocates nothing once a state is available (after the first call per
+// concurrent caller).
+func (m *Model) RunInto(dst, src []float32, batch int) error {
+	if batch < 1 {
+		return fmt.Errorf("runtime: batch %d < 1", batch)
+	}
+	if len(src) != batch*m.inSize {
+		return fmt.Errorf("runtime: %w: input has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(src), batch*m.inSize, batch, m.g.Input())
+	}
+	if len(dst) < batch*m.outSize {
+		return fmt.Errorf("runtime: %w: output buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(dst), batch*m.outSize, batch, m.g.Output())
+	}
+	st := m.get()
+	for b := 0; b < batch; b += m.maxBatch {
+		n := min(m.maxBatch, batch-b)
+		m.exec(st, dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize], n)
+	}
+	m.put(st)
+	return nil
+}
+
+func (m *Model) exec(st *state, dst, src []float32, n int) {
+	a := st.arena
+	copy(a[m.inOff:], src)
+	for i := range m.steps {
+		s := &m.steps[i]
+		var sc []float32
+		if s.scratch >= 0 {
+			sc = a[s.scratch : s.scratch+s.scratchLen]
+		}
+		s.k.run(a[s.dst:s.dst+n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
+	}
+	copy(dst, a[m.outOff:m.outOff+n*m.outSize])
+}
+
+// arenaAlign is the arena's alignment in floats (64 bytes, one cache line).
+const arenaAlign = 16
+
+func (m *Model) get() *state {
+	m.mu.Lock()
+	if n := len(m.free); n > 0 {
+		st := m.free[n-1]
+		m.free = m.free[:n-1]
+		m.mu.Unlock()
+		return st
+	}
+	m.mu.Unlock()
+	raw := make([]float32, m.arenaLen+arenaAlign)
+	skip := 0
+	if r := int(uintptr(unsafe.Pointer(&raw[0])) % (4 * arenaAlign)); r != 0 {
+		skip = (4*arenaAlign - r) / 4
+	}
+	return &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen]}
+}
+
+func (m *Model) put(st *state) {
+	m.mu.Lock()
+	m.free = append(m.free, st)
+	m.mu.Unlock()
+}
