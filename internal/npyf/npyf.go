@@ -1,0 +1,220 @@
+// Package npyf reads and writes float32 arrays in NumPy's .npy format, checking every
+// size a file declares against the bytes actually present before allocating.
+//
+// Headers are parsed with codeberg.org/sbinet/npyio; payloads are read in one
+// io.ReadFull (npyio's element-wise Read is slow on large arrays).
+package npyf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"codeberg.org/sbinet/npyio/npy"
+
+	"github.com/kinfer/kinfer/layers"
+)
+
+// maxHeader bounds the header dictionary length; numpy writes at most a few hundred
+// bytes, and the format caps version 1 headers at 64 KiB.
+const maxHeader = 1 << 16
+
+// Header is an array's dtype and shape.
+type Header struct {
+	Dtype   string // numpy descr, e.g. "<f4"
+	Fortran bool
+	Shape   []int
+	Len     int // header length in bytes, payload starts here
+}
+
+// Elements is the product of the shape (1 for a scalar).
+func (h Header) Elements() int {
+	n := 1
+	for _, d := range h.Shape {
+		n *= d
+	}
+	return n
+}
+
+// ElemSize is the byte size of one element of the dtypes this package reads (0 for
+// others).
+func (h Header) ElemSize() int {
+	switch h.Dtype {
+	case "<f4":
+		return 4
+	case "<f8":
+		return 8
+	case "|u1", "<u1", "|i1":
+		return 1
+	}
+	return 0
+}
+
+// ReadHeader reads and validates a .npy header.
+func ReadHeader(r io.Reader) (Header, error) {
+	var pre [10]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return Header{}, fmt.Errorf("%w: npy header truncated", layers.ErrBadFile)
+	}
+	if string(pre[:6]) != "\x93NUMPY" {
+		return Header{}, fmt.Errorf("%w: not a .npy array (bad magic)", layers.ErrBadFile)
+	}
+	var hl int
+	start := 10
+	switch pre[6] {
+	case 1:
+		hl = int(binary.LittleEndian.Uint16(pre[8:]))
+	case 2, 3:
+		var more [2]byte
+		if _, err := io.ReadFull(r, more[:]); err != nil {
+			return Header{}, fmt.Errorf("%w: npy header truncated", layers.ErrBadFile)
+		}
+		hl = int(binary.LittleEndian.Uint32(append(pre[8:10:10], more[:]...)))
+		start = 12
+	default:
+		return Header{}, fmt.Errorf("%w: npy version %d not supported", layers.ErrBadFile, pre[6])
+	}
+	if hl <= 0 || hl > maxHeader {
+		return Header{}, fmt.Errorf("%w: npy header length %d out of range", layers.ErrBadFile, hl)
+	}
+	dict := make([]byte, hl)
+	if _, err := io.ReadFull(r, dict); err != nil {
+		return Header{}, fmt.Errorf("%w: npy header truncated", layers.ErrBadFile)
+	}
+	h, err := parseDict(dict)
+	if err != nil {
+		return Header{}, err
+	}
+	h.Len = start + hl
+	return h, nil
+}
+
+// parseDict validates the header dictionary's layout, then lets npyio parse it.
+func parseDict(dict []byte) (h Header, err error) {
+	s := string(dict)
+	iD, iO, iS := strings.Index(s, "'descr': "), strings.Index(s, "'fortran_order': "), strings.Index(s, "'shape': ")
+	end := strings.IndexByte(s, '}')
+	if iD < 0 || iO < 0 || iS < 0 || end < 0 || !(iD < iO && iO < iS && iS < end) || !strings.Contains(s, "\n") ||
+		!strings.HasSuffix(strings.TrimRight(s[:end], " "), ",") || !strings.Contains(s[iS:end], ")") {
+		return Header{}, fmt.Errorf("%w: npy header dictionary %q is not in numpy's layout", layers.ErrBadFile, s)
+	}
+	// npyio indexes into the header; guard against any layout it does not expect.
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("%w: npy header dictionary %q is malformed", layers.ErrBadFile, s)
+		}
+	}()
+	var buf bytes.Buffer
+	buf.Write(npy.Magic[:])
+	buf.Write([]byte{2, 0})
+	binary.Write(&buf, binary.LittleEndian, uint32(len(dict)))
+	buf.Write(dict)
+	rd, perr := npy.NewReader(&buf)
+	if perr != nil {
+		return Header{}, fmt.Errorf("%w: npy header: %v", layers.ErrBadFile, perr)
+	}
+	h = Header{Dtype: rd.Header.Descr.Type, Fortran: rd.Header.Descr.Fortran, Shape: rd.Header.Descr.Shape}
+	h.Dtype = strings.Trim(h.Dtype, "'\"")
+	n := 1
+	for _, d := range h.Shape {
+		if d < 0 || (d > 0 && n > layers.MaxElements/d) {
+			return Header{}, fmt.Errorf("%w: npy shape %v is negative or larger than %d elements", layers.ErrBadFile, h.Shape, layers.MaxElements)
+		}
+		n *= d
+	}
+	return h, nil
+}
+
+// ReadFloat32 reads a whole float32 or float64 array (converted to float32) from r.
+// avail is the number of bytes the stream holds (header included), or -1 when
+// unknown; when known, a shape that needs more bytes than that is an error before
+// anything is allocated.
+func ReadFloat32(r io.Reader, avail int64) ([]float32, []int, error) {
+	h, err := ReadHeader(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	es := h.ElemSize()
+	if h.Dtype != "<f4" && h.Dtype != "<f8" {
+		return nil, nil, fmt.Errorf("%w: array dtype %s, want float32 (<f4) or float64 (<f8)", layers.ErrBadFile, h.Dtype)
+	}
+	if h.Fortran && len(h.Shape) > 1 {
+		return nil, nil, fmt.Errorf("%w: Fortran-order arrays are not supported; save with np.ascontiguousarray", layers.ErrUnsupported)
+	}
+	n := h.Elements()
+	need := int64(n) * int64(es)
+	if avail >= 0 && need != avail-int64(h.Len) {
+		return nil, nil, fmt.Errorf("%w: array %v of %s needs %d bytes, file has %d", layers.ErrBadFile, h.Shape, h.Dtype, need, avail-int64(h.Len))
+	}
+	if avail < 0 {
+		// Unknown length: read in bounded chunks so a lying header cannot force a
+		// huge allocation up front.
+		data, err := readBounded(r, need)
+		if err != nil {
+			return nil, nil, err
+		}
+		return decode(data, h.Dtype, n), h.Shape, nil
+	}
+	data := make([]byte, need)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, nil, fmt.Errorf("%w: array payload truncated: %v", layers.ErrBadFile, err)
+	}
+	return decode(data, h.Dtype, n), h.Shape, nil
+}
+
+func readBounded(r io.Reader, need int64) ([]byte, error) {
+	var buf bytes.Buffer
+	got, err := io.CopyN(&buf, r, need)
+	if err != nil || got != need {
+		return nil, fmt.Errorf("%w: array payload truncated: %d of %d bytes", layers.ErrBadFile, got, need)
+	}
+	return buf.Bytes(), nil
+}
+
+func decode(data []byte, dtype string, n int) []float32 {
+	out := make([]float32, n)
+	if dtype == "<f4" {
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		return out
+	}
+	for i := range out {
+		out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:])))
+	}
+	return out
+}
+
+// WriteFloat32 writes data as a C-order little-endian float32 array of the given shape.
+func WriteFloat32(w io.Writer, data []float32, shape []int) error {
+	n := 1
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		n *= d
+		dims[i] = fmt.Sprint(d)
+	}
+	if n != len(data) {
+		return fmt.Errorf("npyf: shape %v does not match %d values", shape, len(data))
+	}
+	sh := "(" + strings.Join(dims, ", ")
+	if len(shape) == 1 {
+		sh += ","
+	}
+	sh += ")"
+	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", sh)
+	// pad so that magic+version+len+dict+newline is a multiple of 64
+	pad := 64 - (10+len(dict)+1)%64
+	dict += strings.Repeat(" ", pad%64) + "\n"
+	hdr := append([]byte("\x93NUMPY\x01\x00"), byte(len(dict)), byte(len(dict)>>8))
+	buf := make([]byte, 0, len(hdr)+len(dict)+4*len(data))
+	buf = append(buf, hdr...)
+	buf = append(buf, dict...)
+	for _, v := range data {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	_, err := w.Write(buf)
+	return err
+}
