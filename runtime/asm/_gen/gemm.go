@@ -1,0 +1,305 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+type gemmCfg struct {
+	name   string
+	mr, nr int
+	vb     int // vector bytes: 32 (ymm) or 64 (zmm)
+	avx512 bool
+}
+
+func (g gemmCfg) nv() int { return g.nr * 4 / g.vb } // vectors per tile row
+
+func (g gemmCfg) vec() VecVirtual {
+	if g.avx512 {
+		return ZMM()
+	}
+	return YMM()
+}
+
+var labelN int
+
+func lbl(s string) string { labelN++; return fmt.Sprintf("%s_%d", s, labelN) }
+
+// rowAddr addresses row r of a 4-row group: base, base+ld, base+2ld, base+3ld.
+func rowAddr(r int, base0, base4, ld, ld3 GPVirtual, disp int) Mem {
+	base := base0
+	if r >= 4 {
+		base = base4
+	}
+	switch r % 4 {
+	case 0:
+		return Mem{Base: base, Disp: disp}
+	case 1:
+		return Mem{Base: base, Index: ld, Scale: 1, Disp: disp}
+	case 2:
+		return Mem{Base: base, Index: ld, Scale: 2, Disp: disp}
+	}
+	return Mem{Base: base, Index: ld3, Scale: 1, Disp: disp}
+}
+
+func gemm(g gemmCfg) {
+	var maskTbl Mem
+	if !g.avx512 {
+		maskTbl = GLOBL("gemmMask16", RODATA|NOPTR)
+		for i := 0; i < 16; i++ {
+			DATA(4*i, U32(0xffffffff))
+		}
+		for i := 16; i < 32; i++ {
+			DATA(4*i, U32(0))
+		}
+	}
+	TEXT(g.name, NOSPLIT, "func(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)")
+	Doc(fmt.Sprintf("%s computes C = clamp(A*B + bias, lo, hi) on a %dx%d register tile; see the stub.", g.name, g.mr, g.nr))
+
+	Label("colloop")
+	n := GP64()
+	Load(Param("n"), n)
+	CMPQ(n, Imm(0))
+	JLE(LabelRef("done"))
+	ap := GP64()
+	Load(Param("a"), ap)
+	cp := GP64()
+	Load(Param("c"), cp)
+	mm := GP64()
+	Load(Param("m"), mm)
+	CMPQ(n, U32(g.nr))
+	JL(LabelRef("partial"))
+	g.rows(ap, cp, mm, true, maskTbl)
+	JMP(LabelRef("colnext"))
+	Label("partial")
+	g.rows(ap, cp, mm, false, maskTbl)
+
+	Label("colnext")
+	k := GP64()
+	Load(Param("k"), k)
+	INCQ(k)
+	IMUL3Q(U32(g.nr*4), k, k)
+	ADDQ(k, addr("packed"))
+	ADDQ(U32(g.nr*4), addr("c"))
+	SUBQ(U32(g.nr), addr("n"))
+	JMP(LabelRef("colloop"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// rows runs the row tiles of one column block: full MR tiles, then one remainder tile.
+func (g gemmCfg) rows(ap, cp, mm GPVirtual, full bool, maskTbl Mem) {
+	loop, rem, end := lbl("rows"), lbl("rem"), lbl("rowsend")
+	Label(loop)
+	CMPQ(mm, U32(g.mr))
+	JL(LabelRef(rem))
+	g.tile(g.mr, ap, cp, full, maskTbl)
+	t := GP64()
+	Load(Param("lda"), t)
+	IMUL3Q(U32(g.mr*4), t, t)
+	ADDQ(t, ap)
+	t2 := GP64()
+	Load(Param("ldc"), t2)
+	IMUL3Q(U32(g.mr*4), t2, t2)
+	ADDQ(t2, cp)
+	SUBQ(U32(g.mr), mm)
+	JMP(LabelRef(loop))
+	Label(rem)
+	var labels []string
+	for r := 1; r < g.mr; r++ {
+		l := lbl(fmt.Sprintf("rem%d", r))
+		labels = append(labels, l)
+		CMPQ(mm, U32(r))
+		JE(LabelRef(l))
+	}
+	JMP(LabelRef(end))
+	for r := 1; r < g.mr; r++ {
+		Label(labels[r-1])
+		g.tile(r, ap, cp, full, maskTbl)
+		JMP(LabelRef(end))
+	}
+	Label(end)
+}
+
+// tile computes an mr x NR tile of C at cp from rows of A at ap and the current packed block.
+func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
+	nv := g.nv()
+	// Few rows leave the FMA pipes latency-bound: split k over u accumulator sets.
+	u := 1
+	if mr == 1 {
+		u = 4
+	} else if mr == 2 {
+		u = 2
+	}
+	acc := make([][][]VecVirtual, u)
+	for s := range acc {
+		acc[s] = make([][]VecVirtual, mr)
+		for r := range acc[s] {
+			acc[s][r] = make([]VecVirtual, nv)
+			for v := range acc[s][r] {
+				acc[s][r][v] = g.vec()
+			}
+		}
+	}
+	pb := GP64()
+	Load(Param("packed"), pb)
+	for v := 0; v < nv; v++ {
+		VMOVUPS(Mem{Base: pb, Disp: v * g.vb}, acc[0][0][v])
+	}
+	for r := 1; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMOVAPS(acc[0][0][v], acc[0][r][v])
+		}
+	}
+	for s := 1; s < u; s++ {
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				VXORPS(acc[s][r][v], acc[s][r][v], acc[s][r][v])
+			}
+		}
+	}
+	ADDQ(U32(g.nr*4), pb)
+	kk := GP64()
+	Load(Param("k"), kk)
+	lda := GP64()
+	Load(Param("lda"), lda)
+	SHLQ(U8(2), lda)
+	lda3 := GP64()
+	if mr > 3 {
+		LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+	}
+	a0 := GP64()
+	MOVQ(ap, a0)
+	a4 := GP64()
+	if mr > 4 {
+		LEAQ(Mem{Base: a0, Index: lda, Scale: 4}, a4)
+	}
+	b := make([]VecVirtual, nv)
+	for v := range b {
+		b[v] = g.vec()
+	}
+	t := g.vec()
+	step := func(s int) {
+		for v := 0; v < nv; v++ {
+			VMOVUPS(Mem{Base: pb, Disp: s*g.nr*4 + v*g.vb}, b[v])
+		}
+		for r := 0; r < mr; r++ {
+			VBROADCASTSS(rowAddr(r, a0, a4, lda, lda3, 4*s), t)
+			for v := 0; v < nv; v++ {
+				VFMADD231PS(b[v], t, acc[s][r][v])
+			}
+		}
+	}
+	advance := func(s int) {
+		ADDQ(U32(s*g.nr*4), pb)
+		ADDQ(U32(4*s), a0)
+		if mr > 4 {
+			ADDQ(U32(4*s), a4)
+		}
+	}
+	store := lbl("store")
+	if u > 1 {
+		loopU, tail := lbl("ku"), lbl("ktail")
+		CMPQ(kk, U32(u))
+		JL(LabelRef(tail))
+		Label(loopU)
+		for s := 0; s < u; s++ {
+			step(s)
+		}
+		advance(u)
+		SUBQ(U32(u), kk)
+		CMPQ(kk, U32(u))
+		JGE(LabelRef(loopU))
+		Label(tail)
+	}
+	loop1 := lbl("k1")
+	TESTQ(kk, kk)
+	JZ(LabelRef(store))
+	Label(loop1)
+	step(0)
+	advance(1)
+	DECQ(kk)
+	JNZ(LabelRef(loop1))
+	Label(store)
+	for s := 1; s < u; s++ {
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				VADDPS(acc[s][r][v], acc[0][r][v], acc[0][r][v])
+			}
+		}
+	}
+	// clamp: operand order keeps a NaN accumulator NaN (max/min return the last operand on NaN)
+	lo, hi := b[0], t
+	VBROADCASTSS(addr("lo"), lo)
+	VBROADCASTSS(addr("hi"), hi)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMAXPS(acc[0][r][v], lo, acc[0][r][v])
+			VMINPS(acc[0][r][v], hi, acc[0][r][v])
+		}
+	}
+	ldc := GP64()
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	ldc3 := GP64()
+	if mr > 3 {
+		LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
+	}
+	c4 := GP64()
+	if mr > 4 {
+		LEAQ(Mem{Base: cp, Index: ldc, Scale: 4}, c4)
+	}
+	if full {
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				VMOVUPS(acc[0][r][v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+			}
+		}
+		return
+	}
+	nc := GP64()
+	Load(Param("n"), nc) // 0 < n < NR here
+	if g.avx512 {
+		m32 := GP32()
+		MOVL(U32(0xffffffff), m32)
+		BZHIL(nc.As32(), m32, m32)
+		KMOVW(m32, K1)
+		SHRL(U8(16), m32)
+		KMOVW(m32, K2)
+		ks := []Register{K1, K2}
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				VMOVUPS(acc[0][r][v], ks[v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+			}
+		}
+		return
+	}
+	// AVX2: masks from a table of 16 ones then 16 zeros, offset by NR-n.
+	tp := GP64()
+	LEAQ(maskTbl, tp)
+	NEGQ(nc)
+	ADDQ(U32(g.nr), nc)
+	masks := []VecVirtual{b[0], b[1]}
+	for v := 0; v < nv; v++ {
+		VMOVUPS(Mem{Base: tp, Index: nc, Scale: 4, Disp: v * g.vb}, masks[v])
+	}
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMASKMOVPS(acc[0][r][v], masks[v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+		}
+	}
+}
+
+// addr is the stack address of a scalar parameter.
+func addr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
+}

@@ -1,0 +1,40 @@
+// Command _gen emits kinfer's amd64 kernels with avo. It is its own module so that
+// users' builds never see avo. Run through `go generate ./runtime/asm/`.
+//
+//	go run . -kernel gemm_avx2 -out ../gemm_minmax_6x16_avx2_amd64.s
+package main
+
+import (
+	"fmt"
+	"os"
+
+	. "github.com/mmcloughlin/avo/build"
+)
+
+func main() {
+	// -kernel is ours; everything else goes to avo's flag parser.
+	kernel := ""
+	var rest []string
+	for i := 0; i < len(os.Args); i++ {
+		if os.Args[i] == "-kernel" && i+1 < len(os.Args) {
+			kernel = os.Args[i+1]
+			i++
+			continue
+		}
+		rest = append(rest, os.Args[i])
+	}
+	os.Args = rest
+	ConstraintExpr("!noasm,!purego,gc")
+	switch kernel {
+	case "gemm_avx2":
+		gemm(gemmCfg{name: "gemmMinmax6x16AVX2", mr: 6, nr: 16, vb: 32, avx512: false})
+	case "gemm_avx512":
+		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true})
+	case "act_avx2":
+		activations()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown -kernel %q\n", kernel)
+		os.Exit(2)
+	}
+	Generate()
+}

@@ -1,0 +1,135 @@
+package asm
+
+import "fmt"
+
+// gemmNR is the column-block width that PackB lays out for isa: the register tile width
+// of that path's GEMM kernel.
+func gemmNR(isa ISA) int {
+	switch isa {
+	case AVX512:
+		return 32
+	case NEON:
+		return 8
+	}
+	return 16
+}
+
+// gemmMR is the row height of isa's register tile.
+func gemmMR(isa ISA) int {
+	switch isa {
+	case AVX512:
+		return 8
+	case NEON:
+		return 4
+	}
+	return 6
+}
+
+// PackedLen is the length PackB needs for a k x n weight matrix on isa:
+// ceil(n/NR) blocks of NR*(k+1) values.
+func PackedLen(isa ISA, k, n int) int {
+	nr := gemmNR(isa)
+	return (n + nr - 1) / nr * nr * (k + 1)
+}
+
+// PackB lays out b (k x n, row-major) and bias (n values, or nil for zeros) for Gemm on isa,
+// in XNNPACK's order: for each block of NR columns, NR bias values, then k rows of NR
+// weights; the columns past n in the last block are zero. dst must hold PackedLen(isa, k, n).
+func PackB(isa ISA, dst []float32, k, n int, b, bias []float32) {
+	nr := gemmNR(isa)
+	if len(dst) < PackedLen(isa, k, n) || len(b) < k*n || (bias != nil && len(bias) < n) {
+		panic(fmt.Sprintf("asm.PackB: short slice (dst %d, b %d, bias %d) for k=%d n=%d", len(dst), len(b), len(bias), k, n))
+	}
+	p := 0
+	for j0 := 0; j0 < n; j0 += nr {
+		nc := min(nr, n-j0)
+		blk := dst[p : p+nr*(k+1)]
+		clear(blk)
+		if bias != nil {
+			copy(blk[:nc], bias[j0:j0+nc])
+		}
+		for kk := 0; kk < k; kk++ {
+			copy(blk[(kk+1)*nr:(kk+1)*nr+nc], b[kk*n+j0:kk*n+j0+nc])
+		}
+		p += nr * (k + 1)
+	}
+}
+
+// Gemm computes C = clamp(A*B + bias, lo, hi) for B and bias packed by PackB for the same
+// isa. A is m x k with row stride lda, C is m x n with row stride ldc (both in elements).
+// lo/hi = -Inf/+Inf is a linear output, 0/+Inf is ReLU, 0/6 is ReLU6. A NaN in a sum stays
+// NaN through the clamp. As a Go loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			s := bias[j]
+//			for p := 0; p < k; p++ {
+//				s += a[i*lda+p] * b[p*n+j]
+//			}
+//			c[i*ldc+j] = min(max(s, lo), hi)
+//		}
+//	}
+//
+// (summation order and FMA rounding differ by path: the error is within
+// (k+1)*eps32*sum|a*b| of the exact sum before the clamp).
+func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k < 0 || lda < k || ldc < n || len(a) < (m-1)*lda+k || len(c) < (m-1)*ldc+n || len(packed) < PackedLen(isa, k, n) {
+		panic(fmt.Sprintf("asm.Gemm: bad shape m=%d n=%d k=%d lda=%d ldc=%d len(a)=%d len(c)=%d len(packed)=%d",
+			m, n, k, lda, ldc, len(a), len(c), len(packed)))
+	}
+	if isa != Generic && Available(isa) {
+		// Row panels of A sized to stay in L2 while every column block of B passes over them.
+		mr := gemmMR(isa)
+		mc := max(mr, (192<<10)/(4*max(k, 1))/mr*mr)
+		for i0 := 0; i0 < m; i0 += mc {
+			mm := min(mc, m-i0)
+			var pa *float32
+			if k > 0 {
+				pa = &a[i0*lda]
+			}
+			if gemmKernel(isa, mm, n, k, pa, lda, &packed[0], c[i0*ldc:], ldc, lo, hi) {
+				continue
+			}
+			gemmGeneric(gemmNR(isa), mm, n, k, a[i0*lda:], lda, packed, c[i0*ldc:], ldc, lo, hi)
+		}
+		return
+	}
+	gemmGeneric(gemmNR(isa), m, n, k, a, lda, packed, c, ldc, lo, hi)
+}
+
+// gemmGeneric is the plain-Go kernel for any NR: for each column block, each row keeps NR
+// running sums seeded with the bias and adds one packed row per k.
+func gemmGeneric(nr, m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
+	var acc [32]float32
+	blk := nr * (k + 1)
+	for j0, p := 0, 0; j0 < n; j0, p = j0+nr, p+blk {
+		nc := min(nr, n-j0)
+		w := packed[p : p+blk]
+		for i := 0; i < m; i++ {
+			s := acc[:nr]
+			copy(s, w[:nr])
+			ar := a[i*lda : i*lda+k]
+			for kk, av := range ar {
+				row := w[(kk+1)*nr : (kk+2)*nr]
+				row = row[:len(s)]
+				for j := range s {
+					s[j] += av * row[j]
+				}
+			}
+			cr := c[i*ldc+j0 : i*ldc+j0+nc]
+			for j := range cr {
+				v := s[j]
+				if v < lo {
+					v = lo
+				}
+				if v > hi {
+					v = hi
+				}
+				cr[j] = v
+			}
+		}
+	}
+}

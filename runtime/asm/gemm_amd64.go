@@ -1,0 +1,43 @@
+//go:build !noasm && !purego && gc
+
+package asm
+
+//go:generate go run -C _gen . -kernel gemm_avx2 -out ../gemm_minmax_6x16_avx2_amd64.s
+//go:generate go run -C _gen . -kernel gemm_avx512 -out ../gemm_minmax_8x32_avx512_amd64.s
+
+// gemmMinmax6x16AVX2 is Gemm's AVX2+FMA kernel (packed for NR=16): with k>0 a points at
+// A[0][0], c at C[0][0]; it tiles C into 6x16 blocks (column blocks outer, rows inner)
+// with every row and column remainder done inside, and computes exactly
+//
+//	for j0 := 0; j0 < n; j0 += 16 {          // blk = packed[j0/16*16*(k+1):]
+//		for i := 0; i < m; i++ {
+//			for j := j0; j < min(j0+16, n); j++ {
+//				s := blk[j-j0]
+//				for p := 0; p < k; p++ { s = fma(a[i*lda+p], blk[(p+1)*16+j-j0], s) }
+//				c[i*ldc+j] = min(max(s, lo), hi)
+//			}
+//		}
+//	}
+//
+// except that rows 1 and 2 of a remainder tile split the k sum over 4 or 2 partial sums.
+//
+//go:noescape
+func gemmMinmax6x16AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
+
+// gemmMinmax8x32AVX512 is gemmMinmax6x16AVX2 with 8x32 tiles in zmm registers, packed for
+// NR=32; the column remainder is stored under k-masks.
+//
+//go:noescape
+func gemmMinmax8x32AVX512(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
+
+func gemmKernel(isa ISA, m, n, k int, a *float32, lda int, packed *float32, c []float32, ldc int, lo, hi float32) bool {
+	switch isa {
+	case AVX2:
+		gemmMinmax6x16AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+	case AVX512:
+		gemmMinmax8x32AVX512(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+	default:
+		return false
+	}
+	return true
+}
