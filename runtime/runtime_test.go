@@ -283,3 +283,25 @@ func BenchmarkModels(b *testing.B) {
 		}
 	}
 }
+
+func TestThreadsMatchSerial(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for name, g := range testGraphs(t) {
+		serial, err := Compile(g, Options{MaxBatch: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		par, err := Compile(g, Options{MaxBatch: 4, Threads: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 2, 7, 13} {
+			x := randSlice(r, batch*g.Input().Size(), 1)
+			a, _ := serial.Run(x, batch)
+			b, _ := par.Run(x, batch)
+			if err := closeTo(b, a, 0, 0); err != nil {
+				t.Errorf("%s batch %d: %v", name, batch, err)
+			}
+		}
+	}
+}
