@@ -30,6 +30,8 @@ func main() {
 		gemm(gemmCfg{name: "gemmMinmax6x16AVX2", mr: 6, nr: 16, vb: 32, avx512: false})
 	case "gemm_avx512":
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true})
+	case "probe":
+		probes()
 	case "act_avx2":
 		activations()
 	default:
