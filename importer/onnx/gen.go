@@ -1,0 +1,3 @@
+package onnx
+
+//go:generate ./gen.sh
