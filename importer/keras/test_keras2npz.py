@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""An independent float64 numpy reference for kinfer npz files, and its tests.
+
+`reference_forward(npz_path)` runs a model from its npz alone (config JSON + weight
+arrays, no Keras) in float64. It checks two things at once: that the exporter wrote
+everything a runtime needs (right weights under the right layer paths, in the right
+order), and how close Keras's float32 outputs are to exact arithmetic, which is what
+the per-model tolerances in testdata/keras/MANIFEST.json are based on.
+
+Run the tests (numpy only; the zoo must have been generated):
+    python3 importer/keras/test_keras2npz.py            # or: python3 -m pytest ...
+"""
+
+import glob
+import json
+import math
+import os
+import sys
+import unittest
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZOO = os.path.normpath(os.path.join(HERE, "..", "..", "testdata", "keras"))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_npz(path):
+    z = np.load(path, allow_pickle=False)
+    meta = json.loads(bytes(z["kinfer_meta"]).decode("utf-8"))
+    arrays = {k: z[k] for k in z.files}
+    return meta, arrays
+
+
+def layer_weights(meta, arrays, lpath):
+    return [arrays[k] for k in meta["weights"].get(lpath, [])]
+
+
+# ---------------------------------------------------------------- activations
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_erf = np.vectorize(math.erf)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def hard_sigmoid(x, keras_version):
+    if keras_version.startswith("2.") or keras_version.startswith("1."):
+        return np.clip(0.2 * x + 0.5, 0.0, 1.0)
+    return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+def activation(name, x, kv):
+    if isinstance(name, dict):  # serialized activation object
+        name = name.get("config", {}).get("name", name.get("class_name"))
+    if name in (None, "linear"):
+        return x
+    if name == "relu":
+        return np.maximum(x, 0)
+    if name == "relu6":
+        return np.clip(x, 0, 6)
+    if name == "sigmoid":
+        return _sigmoid(x)
+    if name == "hard_sigmoid":
+        return hard_sigmoid(x, kv)
+    if name in ("hard_silu", "hard_swish"):
+        return x * hard_sigmoid(x, "3")
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "softmax":
+        return _softmax(x)
+    if name == "softplus":
+        return np.logaddexp(0, x)
+    if name == "softsign":
+        return x / (1 + np.abs(x))
+    if name == "elu":
+        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    if name == "selu":
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+    if name == "gelu":  # the string means the exact (erf) form in Keras 3 and tf.keras
+        return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+    if name in ("swish", "silu"):
+        return x * _sigmoid(x)
+    if name == "leaky_relu":
+        return np.where(x > 0, x, 0.2 * x)
+    if name == "exponential":
+        return np.exp(x)
+    if name == "mish":
+        return x * np.tanh(np.logaddexp(0, x))
+    raise NotImplementedError(f"activation {name!r}")
+
+
+def keras_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """keras.activations.relu (ReLU layer), written as Keras 3 computes it."""
+    negative_slope = negative_slope or 0.0
+    threshold = threshold or 0.0
+    if negative_slope != 0.0:
+        if max_value is None and threshold == 0:
+            return np.where(x >= 0, x, negative_slope * x)
+        neg = np.maximum(-x + threshold, 0)
+    else:
+        neg = 1
+    clip_max = max_value is not None
+    if threshold != 0:
+        y = np.where(x > threshold, x, 0)
+    else:
+        y = np.maximum(x, 0)
+    if clip_max:
+        y = np.clip(y, 0, max_value)
+    if negative_slope != 0.0:
+        y = y - negative_slope * neg
+    return y
+
+
+# ---------------------------------------------------------------- conv / pooling
+
+
+def _pair(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(int(a) for a in v)
+    return (int(v), int(v))
+
+
+def _pads(n, k, s, d, padding):
+    ke = (k - 1) * d + 1
+    if padding == "same":
+        out = -(-n // s)
+        tot = max((out - 1) * s + ke - n, 0)
+        return out, tot // 2, tot - tot // 2
+    if padding == "valid":
+        return (n - ke) // s + 1, 0, 0
+    raise NotImplementedError(f"padding {padding!r}")
+
+
+def _nhwc(x, data_format):
+    return x.transpose(0, 2, 3, 1) if data_format == "channels_first" else x
+
+
+def _back(y, data_format):
+    return y.transpose(0, 3, 1, 2) if data_format == "channels_first" else y
+
+
+def _taps(x, kh, kw, sh, sw, dh, dw, padding, fill):
+    """Yield (i, j, view of the input under tap (i, j)) for an NHWC input."""
+    n, H, W, C = x.shape
+    oh, pt, pb = _pads(H, kh, sh, dh, padding)
+    ow, pl, pr = _pads(W, kw, sw, dw, padding)
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dh, j * dw
+            yield i, j, xp[:, r0:r0 + (oh - 1) * sh + 1:sh, c0:c0 + (ow - 1) * sw + 1:sw, :]
+
+
+def conv2d(x, c, w, kv):
+    df = c.get("data_format") or "channels_last"
+    x = _nhwc(x, df)
+    k = w[0]
+    kh, kw = k.shape[:2]
+    (sh, sw), (dh, dw) = _pair(c.get("strides", 1)), _pair(c.get("dilation_rate", 1))
+    if c.get("groups", 1) not in (1, None):
+        raise NotImplementedError("grouped conv")
+    y = None
+    for i, j, v in _taps(x, kh, kw, sh, sw, dh, dw, c.get("padding", "valid"), 0.0):
+        t = np.tensordot(v, k[i, j], axes=([3], [0]))
+        y = t if y is None else y + t
+    if c.get("use_bias", True):
+        y = y + w[1]
+    return _back(activation(c.get("activation"), y, kv), df)
+
+
+def depthwise_conv2d(x, c, w, kv):
+    df = c.get("data_format") or "channels_last"
+    x = _nhwc(x, df)
+    k = w[0]  # (kh, kw, cin, multiplier)
+    kh, kw, cin, mult = k.shape
+    (sh, sw), (dh, dw) = _pair(c.get("strides", 1)), _pair(c.get("dilation_rate", 1))
+    y = None
+    for i, j, v in _taps(x, kh, kw, sh, sw, dh, dw, c.get("padding", "valid"), 0.0):
+        t = (v[..., :, None] * k[i, j]).reshape(v.shape[:3] + (cin * mult,))
+        y = t if y is None else y + t
+    if c.get("use_bias", True):
+        y = y + w[1]
+    return _back(activation(c.get("activation"), y, kv), df)
+
+
+def pool2d(x, c, kind):
+    df = c.get("data_format") or "channels_last"
+    x = _nhwc(x, df)
+    ph, pw = _pair(c.get("pool_size", 2))
+    st = c.get("strides")
+    sh, sw = _pair(st) if st is not None else (ph, pw)
+    padding = c.get("padding", "valid")
+    if kind == "max":
+        y = None
+        for _, _, v in _taps(x, ph, pw, sh, sw, 1, 1, padding, -np.inf):
+            y = v.copy() if y is None else np.maximum(y, v)
+    else:
+        s = cnt = None
+        ones = np.ones(x.shape[:3] + (1,))
+        for (_, _, v), (_, _, o) in zip(_taps(x, ph, pw, sh, sw, 1, 1, padding, 0.0),
+                                        _taps(ones, ph, pw, sh, sw, 1, 1, padding, 0.0)):
+            s = v.copy() if s is None else s + v
+            cnt = o.copy() if cnt is None else cnt + o
+        y = s / cnt
+    return _back(y, df)
+
+
+def global_pool(x, c, kind):
+    df = c.get("data_format") or "channels_last"
+    axes = (2, 3) if df == "channels_first" else (1, 2)
+    f = np.max if kind == "max" else np.mean
+    return f(x, axis=axes, keepdims=bool(c.get("keepdims", False)))
+
+
+# ---------------------------------------------------------------- LSTM
+
+
+def lstm(x, c, w, kv, go_backwards=None):
+    units = int(c["units"])
+    kern, rec = w[0], w[1]
+    bias = w[2] if c.get("use_bias", True) else np.zeros(4 * units)
+    act = c.get("activation", "tanh")
+    ract = c.get("recurrent_activation", "sigmoid")
+    back = c.get("go_backwards", False) if go_backwards is None else go_backwards
+    n, T, _ = x.shape
+    h = np.zeros((n, units))
+    cs = np.zeros((n, units))
+    steps = range(T - 1, -1, -1) if back else range(T)
+    outs = []
+    xw = np.einsum("nti,ij->ntj", x, kern) + bias
+    for t in steps:
+        z = xw[:, t] + h @ rec
+        i = activation(ract, z[:, :units], kv)
+        f = activation(ract, z[:, units:2 * units], kv)
+        g = activation(act, z[:, 2 * units:3 * units], kv)
+        o = activation(ract, z[:, 3 * units:], kv)
+        cs = f * cs + i * g
+        h = o * activation(act, cs, kv)
+        outs.append(h)
+    if c.get("return_sequences", False):
+        # go_backwards: output step k is the state after k reversed steps
+        return np.stack(outs, axis=1)
+    return h
+
+
+def bidirectional(x, c, w, kv):
+    inner = c["layer"]
+    ic = inner["config"]
+    if inner["class_name"] != "LSTM":
+        raise NotImplementedError(f"Bidirectional({inner['class_name']})")
+    nw = len(w) // 2
+    fwd = lstm(x, ic, w[:nw], kv, go_backwards=bool(ic.get("go_backwards", False)))
+    bwd = lstm(x, ic, w[nw:], kv, go_backwards=not ic.get("go_backwards", False))
+    if ic.get("return_sequences", False):
+        bwd = bwd[:, ::-1]
+    mode = c.get("merge_mode", "concat")
+    if mode == "concat":
+        return np.concatenate([fwd, bwd], axis=-1)
+    if mode == "sum":
+        return fwd + bwd
+    if mode == "mul":
+        return fwd * bwd
+    if mode == "ave":
+        return (fwd + bwd) / 2
+    raise NotImplementedError(f"merge_mode {mode!r}")
+
+
+# ---------------------------------------------------------------- the walk
+
+
+IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
+
+
+def run_layers(layers, x, meta, arrays, prefix=""):
+    kv = meta["keras_version"]
+    for l in layers:
+        cls, c = l["class_name"], l["config"]
+        if cls == "InputLayer":
+            continue
+        name = c["name"]
+        w = [a.astype(np.float64) for a in layer_weights(meta, arrays, prefix + name)]
+        if cls == "Sequential":
+            x = run_layers(c["layers"], x, meta, arrays, prefix + name + "/")
+        elif cls == "Dense":
+            y = np.tensordot(x, w[0], axes=([x.ndim - 1], [0]))
+            if c.get("use_bias", True):
+                y = y + w[1]
+            x = activation(c.get("activation"), y, kv)
+        elif cls == "Conv2D":
+            x = conv2d(x, c, w, kv)
+        elif cls == "DepthwiseConv2D":
+            x = depthwise_conv2d(x, c, w, kv)
+        elif cls == "MaxPooling2D":
+            x = pool2d(x, c, "max")
+        elif cls == "AveragePooling2D":
+            x = pool2d(x, c, "avg")
+        elif cls == "GlobalAveragePooling2D":
+            x = global_pool(x, c, "avg")
+        elif cls == "GlobalMaxPooling2D":
+            x = global_pool(x, c, "max")
+        elif cls == "Flatten":
+            if c.get("data_format") == "channels_first" and x.ndim > 2:
+                x = np.moveaxis(x, 1, -1)
+            x = x.reshape(x.shape[0], -1)
+        elif cls == "Reshape":
+            x = x.reshape((x.shape[0],) + tuple(c["target_shape"]))
+        elif cls == "Permute":
+            x = x.transpose((0,) + tuple(int(d) for d in c["dims"]))
+        elif cls == "ZeroPadding2D":
+            p = c["padding"]
+            (t, b), (lft, r) = [(q, q) if isinstance(q, int) else tuple(q) for q in
+                                ((p, p) if isinstance(p, int) else p)]
+            if (c.get("data_format") or "channels_last") == "channels_first":
+                x = np.pad(x, ((0, 0), (0, 0), (t, b), (lft, r)))
+            else:
+                x = np.pad(x, ((0, 0), (t, b), (lft, r), (0, 0)))
+        elif cls == "Rescaling":
+            x = x * np.asarray(c["scale"], dtype=np.float64) + np.asarray(c.get("offset", 0.0), dtype=np.float64)
+        elif cls == "Activation":
+            x = activation(c["activation"], x, kv)
+        elif cls == "ReLU":
+            x = keras_relu(x, c.get("negative_slope", 0.0), c.get("max_value"), c.get("threshold", 0.0))
+        elif cls == "LeakyReLU":
+            slope = c.get("negative_slope", c.get("alpha", 0.3))
+            x = np.where(x >= 0, x, slope * x)
+        elif cls == "Softmax":
+            x = _softmax(x, axis=c.get("axis", -1))
+        elif cls == "BatchNormalization":
+            axis = c.get("axis", -1)
+            if isinstance(axis, list):
+                if len(axis) != 1:
+                    raise NotImplementedError("BatchNormalization over several axes")
+                axis = axis[0]
+            axis = axis % x.ndim
+            i = 0
+            gamma = beta = None
+            if c.get("scale", True):
+                gamma, i = w[i], i + 1
+            if c.get("center", True):
+                beta, i = w[i], i + 1
+            mean, var = w[i], w[i + 1]
+            shape = [1] * x.ndim
+            shape[axis] = -1
+            y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + c.get("epsilon", 1e-3))
+            if gamma is not None:
+                y = y * gamma.reshape(shape)
+            if beta is not None:
+                y = y + beta.reshape(shape)
+            x = y
+        elif cls == "LSTM":
+            x = lstm(x, c, w, kv)
+        elif cls == "Bidirectional":
+            x = bidirectional(x, c, w, kv)
+        elif cls in IDENTITY:
+            pass
+        else:
+            raise NotImplementedError(f"layer class {cls!r}")
+    return x
+
+
+def reference_forward(meta, arrays, x):
+    mc = meta["model_config"]
+    if meta.get("converted_from") == "Functional":
+        layers = [dict(l) for l in mc["config"]["layers"]]
+    elif isinstance(mc, list):
+        layers = mc
+    else:
+        layers = mc["config"]["layers"]
+    return run_layers(layers, np.asarray(x, dtype=np.float64), meta, arrays)
+
+
+def error_ratio(got, want, atol=1e-5, rtol=1e-5):
+    """max |got-want| / (atol + rtol*|want|): <= 1 means within the bound."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    return float(np.max(np.abs(got - want) / (atol + rtol * np.abs(want))))
+
+
+# ---------------------------------------------------------------- tests
+
+
+def _zoo_files():
+    return sorted(glob.glob(os.path.join(ZOO, "*.npz")))
+
+
+class ZooTest(unittest.TestCase):
+    def test_zoo_present(self):
+        self.assertGreaterEqual(len(_zoo_files()), 22, f"run testdata/gen_keras_zoo.py ({ZOO})")
+
+    def test_format(self):
+        for p in _zoo_files():
+            with self.subTest(model=os.path.basename(p)):
+                with zipfile.ZipFile(p) as z:
+                    self.assertIn("kinfer_meta.npy", z.namelist())
+                meta, arrays = load_npz(p)
+                self.assertEqual(meta["format"], "kinfer-npz")
+                self.assertEqual(meta["version"], 1)
+                self.assertIn(meta["source_format"], ("keras", "h5"))
+                self.assertEqual(arrays["kinfer_meta"].dtype, np.uint8)
+                listed = set()
+                for lpath, keys in meta["weights"].items():
+                    for i, k in enumerate(keys):
+                        self.assertEqual(k, f"w/{lpath}/{i}")
+                        self.assertEqual(arrays[k].dtype, np.float32, k)
+                        listed.add(k)
+                extra = {k for k in arrays if k.startswith("w/")} - listed
+                self.assertFalse(extra, "weights not listed in meta")
+                self.assertEqual(arrays["samples/x"].dtype, np.float32)
+                self.assertEqual(arrays["samples/y"].dtype, np.float32)
+
+    def test_reference_matches_keras(self):
+        manifest = {}
+        mpath = os.path.join(ZOO, "MANIFEST.json")
+        if os.path.exists(mpath):
+            with open(mpath) as f:
+                manifest = {m["name"]: m for m in json.load(f)["models"]}
+        for p in _zoo_files():
+            name = os.path.basename(p)[:-4]
+            with self.subTest(model=name):
+                meta, arrays = load_npz(p)
+                tol = manifest.get(name, {}).get("tolerance", {"atol": 1e-5, "rtol": 1e-5})
+                y = reference_forward(meta, arrays, arrays["samples/x"])
+                self.assertEqual(y.shape, arrays["samples/y"].shape)
+                r = error_ratio(y, arrays["samples/y"], tol["atol"], tol["rtol"])
+                self.assertLessEqual(r, 1.0, f"{name}: error {r:.3g} x the bound {tol}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].endswith(".npz"):
+        for p in sys.argv[1:]:
+            meta, arrays = load_npz(p)
+            y = reference_forward(meta, arrays, arrays["samples/x"])
+            print(os.path.basename(p), "error ratio vs samples/y (1e-5+1e-5|y|):",
+                  error_ratio(y, arrays["samples/y"]))
+        sys.exit(0)
+    unittest.main()
