@@ -46,7 +46,8 @@ type Model struct {
 	outSize  int
 	inOff    int // arena offset of the input buffer (per max batch)
 	outOff   int
-	arenaLen int // floats
+	arenaLen int      // floats
+	kernels  []string // per graph layer, for Kernels
 
 	mu   sync.Mutex
 	free []*state
@@ -54,11 +55,10 @@ type Model struct {
 
 // step is one layer's kernel with its arena offsets.
 type step struct {
-	k                  kernel
-	src, dst, scratch  int // arena offsets in floats
-	inPer, outPer      int // floats per sample
-	scratchLen         int // floats
-	layerName, kernelN string
+	k                 kernel
+	src, dst, scratch int // arena offsets in floats
+	inPer, outPer     int // floats per sample
+	scratchLen        int // floats
 }
 
 type state struct {
@@ -113,14 +113,15 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		scratch int
 	}
 	var ps []pending
-	for i := 0; i < g.Len(); i++ {
-		in, out := g.InShape(i), g.OutShape(i)
-		c, err := compileLayer(g.Layer(i), in, out, isa, mb)
+	fs := fuse(g)
+	for si, f := range fs {
+		in, out := g.InShape(f.from), g.OutShape(f.to)
+		c, err := compileLayer(f.l, in, out, isa, mb)
 		if err != nil {
-			l := g.Layer(i).LayerInfo()
+			l := f.l.LayerInfo()
 			return nil, fmt.Errorf("runtime: layer %q (%s): %w", l.Name, l.Class, err)
 		}
-		t := i + 1 // step index in liveness time; input is written at time 0
+		t := si + 1 // step index in liveness time; input is written at time 0
 		bufs[cur].last = t
 		dst := cur
 		if !c.inPlace {
@@ -135,17 +136,21 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		ps = append(ps, pending{c, cur, dst, sc})
 		cur = dst
 	}
-	bufs[cur].last = g.Len() + 1 // the output is read after the last step
+	bufs[cur].last = len(fs) + 1 // the output is read after the last step
 	m.arenaLen = plan(bufs)
 	m.inOff, m.outOff = bufs[0].off, bufs[cur].off
 	for i, p := range ps {
+		f := fs[i]
 		s := step{k: p.c.k, src: bufs[p.src].off, dst: bufs[p.dst].off, scratch: -1,
-			inPer: g.InShape(i).Size(), outPer: g.OutShape(i).Size(),
-			layerName: g.Layer(i).LayerInfo().Name, kernelN: p.c.name}
+			inPer: g.InShape(f.from).Size(), outPer: g.OutShape(f.to).Size()}
 		if p.scratch >= 0 {
 			s.scratch, s.scratchLen = bufs[p.scratch].off, p.c.scratchLen
 		}
 		m.steps = append(m.steps, s)
+		m.kernels = append(m.kernels, p.c.name)
+		for j := f.from + 1; j <= f.to; j++ {
+			m.kernels = append(m.kernels, "fused into "+f.l.LayerInfo().Name)
+		}
 	}
 	return m, nil
 }
@@ -178,11 +183,7 @@ func (m *Model) ArenaBytes() int64 { return int64(m.arenaLen+arenaAlign) * 4 }
 
 // Kernels describes the kernel chosen for each layer, in order.
 func (m *Model) Kernels() []string {
-	out := make([]string, len(m.steps))
-	for i, s := range m.steps {
-		out[i] = s.kernelN
-	}
-	return out
+	return append([]string(nil), m.kernels...)
 }
 
 // Run runs a batch and returns a new output slice of batch*OutputShape().Size() values.

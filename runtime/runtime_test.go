@@ -305,3 +305,22 @@ func TestThreadsMatchSerial(t *testing.T) {
 		}
 	}
 }
+
+func TestFusion(t *testing.T) {
+	g := testGraphs(t)["cnn"]
+	m, err := Compile(g, Options{ISA: "generic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := m.Kernels()
+	if len(ks) != g.Len() {
+		t.Fatalf("%d kernel names for %d layers", len(ks), g.Len())
+	}
+	// c1 (linear conv) absorbs the batch norm and the ReLU6 after it.
+	if ks[3] != "fused into c1" || ks[4] != "fused into c1" {
+		t.Errorf("kernels %q: batch norm and relu not fused into c1", ks)
+	}
+	if len(m.steps) != g.Len()-2 {
+		t.Errorf("%d steps, want %d", len(m.steps), g.Len()-2)
+	}
+}
