@@ -13,6 +13,14 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 	case *layers.Identity, *layers.Reshape:
 		// Pure views: no data moves.
 		return compiled{k: nopKernel{}, name: "view", inPlace: true}, nil
+	case *layers.Dense:
+		if isa != asm.Generic {
+			return newFastDense(l, in, isa), nil
+		}
+	case *layers.Conv2D:
+		if c, ok := newFastConv(l, in, isa); ok && isa != asm.Generic {
+			return c, nil
+		}
 	default:
 		_ = l
 	}

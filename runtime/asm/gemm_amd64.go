@@ -19,7 +19,9 @@ package asm
 //		}
 //	}
 //
-// except that rows 1 and 2 of a remainder tile split the k sum over 4 or 2 partial sums.
+// With m == 1 it runs four column blocks at a time (the GEMV path) with the same sums.
+// Every element is the same chain of FMAs whatever tile it lands in, so results do not
+// depend on m or on how rows are split.
 //
 //go:noescape
 func gemmMinmax6x16AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)

@@ -16,7 +16,6 @@ package asm
 //		}
 //	}
 //
-// except that a single remainder row splits the k sum over even and odd p.
 //
 //go:noescape
 func gemmMinmax4x8NEON(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)

@@ -41,6 +41,82 @@ GLOBL gemmMask16<>(SB), RODATA|NOPTR, $128
 // func gemmMinmax6x16AVX2(m int, n int, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo float32, hi float32)
 // Requires: AVX, FMA3
 TEXT ·gemmMinmax6x16AVX2(SB), NOSPLIT, $0-72
+	MOVQ m+0(FP), AX
+	CMPQ AX, $0x01
+	JNE  colloop
+
+gemv4:
+	MOVQ    n+8(FP), AX
+	CMPQ    AX, $0x00000040
+	JL      colloop
+	MOVQ    k+16(FP), AX
+	INCQ    AX
+	IMUL3Q  $0x00000040, AX, AX
+	LEAQ    (AX)(AX*2), CX
+	MOVQ    packed+40(FP), DX
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS (DX)(AX*1), Y2
+	VMOVUPS 32(DX)(AX*1), Y3
+	VMOVUPS (DX)(AX*2), Y4
+	VMOVUPS 32(DX)(AX*2), Y5
+	VMOVUPS (DX)(CX*1), Y6
+	VMOVUPS 32(DX)(CX*1), Y7
+	ADDQ    $0x00000040, DX
+	MOVQ    a+24(FP), BX
+	MOVQ    k+16(FP), SI
+	TESTQ   SI, SI
+	JZ      gemvstore
+
+gemvk:
+	VBROADCASTSS (BX), Y8
+	VFMADD231PS  (DX), Y8, Y0
+	VFMADD231PS  32(DX), Y8, Y1
+	VFMADD231PS  (DX)(AX*1), Y8, Y2
+	VFMADD231PS  32(DX)(AX*1), Y8, Y3
+	VFMADD231PS  (DX)(AX*2), Y8, Y4
+	VFMADD231PS  32(DX)(AX*2), Y8, Y5
+	VFMADD231PS  (DX)(CX*1), Y8, Y6
+	VFMADD231PS  32(DX)(CX*1), Y8, Y7
+	ADDQ         $0x00000040, DX
+	ADDQ         $0x00000004, BX
+	DECQ         SI
+	JNZ          gemvk
+
+gemvstore:
+	VBROADCASTSS lo+64(FP), Y8
+	VBROADCASTSS hi+68(FP), Y9
+	MOVQ         c+48(FP), CX
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VMOVUPS      Y0, (CX)
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VMOVUPS      Y1, 32(CX)
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VMOVUPS      Y2, 64(CX)
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VMOVUPS      Y3, 96(CX)
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VMOVUPS      Y4, 128(CX)
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VMOVUPS      Y5, 160(CX)
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VMOVUPS      Y6, 192(CX)
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+	VMOVUPS      Y7, 224(CX)
+	SHLQ         $0x02, AX
+	ADDQ         AX, packed+40(FP)
+	ADDQ         $0x00000100, c+48(FP)
+	SUBQ         $0x00000040, n+8(FP)
+	JMP          gemv4
+
 colloop:
 	MOVQ n+8(FP), AX
 	CMPQ AX, $0x00
@@ -173,74 +249,31 @@ rem1_6:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
 	ADDQ    $0x00000040, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000004
-	JL      ktail_13
+	TESTQ   BX, BX
+	JZ      store_11
 
-ku_12:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VMOVUPS      64(AX), Y8
-	VMOVUPS      96(AX), Y9
-	VBROADCASTSS 4(CX), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
-	VMOVUPS      128(AX), Y8
-	VMOVUPS      160(AX), Y9
-	VBROADCASTSS 8(CX), Y10
-	VFMADD231PS  Y8, Y10, Y4
-	VFMADD231PS  Y9, Y10, Y5
-	VMOVUPS      192(AX), Y8
-	VMOVUPS      224(AX), Y9
-	VBROADCASTSS 12(CX), Y10
-	VFMADD231PS  Y8, Y10, Y6
-	VFMADD231PS  Y9, Y10, Y7
-	ADDQ         $0x00000100, AX
-	ADDQ         $0x00000010, CX
-	SUBQ         $0x00000004, BX
-	CMPQ         BX, $0x00000004
-	JGE          ku_12
-
-ktail_13:
-	TESTQ BX, BX
-	JZ    store_11
-
-k1_14:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
+k1_12:
+	VMOVUPS      (AX), Y2
+	VMOVUPS      32(AX), Y3
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_14
+	JNZ          k1_12
 
 store_11:
-	VADDPS       Y2, Y0, Y0
-	VADDPS       Y3, Y1, Y1
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y6, Y0, Y0
-	VADDPS       Y7, Y1, Y1
-	VBROADCASTSS lo+64(FP), Y8
-	VBROADCASTSS hi+68(FP), Y10
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y10, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y10, Y1
+	VBROADCASTSS lo+64(FP), Y2
+	VBROADCASTSS hi+68(FP), Y4
+	VMAXPS       Y0, Y2, Y0
+	VMINPS       Y0, Y4, Y0
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y4, Y1
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	VMOVUPS      Y0, (DX)
@@ -253,73 +286,38 @@ rem2_7:
 	VMOVUPS 32(AX), Y1
 	VMOVAPS Y0, Y2
 	VMOVAPS Y1, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
 	ADDQ    $0x00000040, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000002
-	JL      ktail_17
+	TESTQ   BX, BX
+	JZ      store_13
 
-ku_16:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
-	VMOVUPS      64(AX), Y8
-	VMOVUPS      96(AX), Y9
-	VBROADCASTSS 4(CX), Y10
-	VFMADD231PS  Y8, Y10, Y4
-	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS 4(CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y6
-	VFMADD231PS  Y9, Y10, Y7
-	ADDQ         $0x00000080, AX
-	ADDQ         $0x00000008, CX
-	SUBQ         $0x00000002, BX
-	CMPQ         BX, $0x00000002
-	JGE          ku_16
-
-ktail_17:
-	TESTQ BX, BX
-	JZ    store_15
-
-k1_18:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
+k1_14:
+	VMOVUPS      (AX), Y4
+	VMOVUPS      32(AX), Y5
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (CX)(SI*1), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_18
+	JNZ          k1_14
 
-store_15:
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y6, Y2, Y2
-	VADDPS       Y7, Y3, Y3
-	VBROADCASTSS lo+64(FP), Y8
-	VBROADCASTSS hi+68(FP), Y10
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y10, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y10, Y1
-	VMAXPS       Y2, Y8, Y2
-	VMINPS       Y2, Y10, Y2
-	VMAXPS       Y3, Y8, Y3
-	VMINPS       Y3, Y10, Y3
+store_13:
+	VBROADCASTSS lo+64(FP), Y4
+	VBROADCASTSS hi+68(FP), Y6
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y6, Y0
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y6, Y3
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	VMOVUPS      Y0, (DX)
@@ -341,9 +339,9 @@ rem3_8:
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
 	TESTQ   BX, BX
-	JZ      store_19
+	JZ      store_15
 
-k1_20:
+k1_16:
 	VMOVUPS      (AX), Y6
 	VMOVUPS      32(AX), Y7
 	VBROADCASTSS (CX), Y8
@@ -358,9 +356,9 @@ k1_20:
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_20
+	JNZ          k1_16
 
-store_19:
+store_15:
 	VBROADCASTSS lo+64(FP), Y6
 	VBROADCASTSS hi+68(FP), Y8
 	VMAXPS       Y0, Y6, Y0
@@ -401,9 +399,9 @@ rem4_9:
 	SHLQ    $0x02, SI
 	LEAQ    (SI)(SI*2), DI
 	TESTQ   BX, BX
-	JZ      store_21
+	JZ      store_17
 
-k1_22:
+k1_18:
 	VMOVUPS      (AX), Y8
 	VMOVUPS      32(AX), Y9
 	VBROADCASTSS (CX), Y10
@@ -421,9 +419,9 @@ k1_22:
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_22
+	JNZ          k1_18
 
-store_21:
+store_17:
 	VBROADCASTSS lo+64(FP), Y8
 	VBROADCASTSS hi+68(FP), Y10
 	VMAXPS       Y0, Y8, Y0
@@ -474,9 +472,9 @@ rem5_10:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_23
+	JZ      store_19
 
-k1_24:
+k1_20:
 	VMOVUPS      (AX), Y10
 	VMOVUPS      32(AX), Y11
 	VBROADCASTSS (CX), Y12
@@ -498,9 +496,9 @@ k1_24:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_24
+	JNZ          k1_20
 
-store_23:
+store_19:
 	VBROADCASTSS lo+64(FP), Y10
 	VBROADCASTSS hi+68(FP), Y12
 	VMAXPS       Y0, Y10, Y0
@@ -542,9 +540,9 @@ rowsend_3:
 	JMP colnext
 
 partial:
-rows_25:
+rows_21:
 	CMPQ    BX, $0x00000006
-	JL      rem_26
+	JL      rem_22
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
@@ -566,9 +564,9 @@ rows_25:
 	MOVQ    CX, R9
 	LEAQ    (R9)(DI*4), R10
 	TESTQ   SI, SI
-	JZ      store_28
+	JZ      store_24
 
-k1_29:
+k1_25:
 	VMOVUPS      (AX), Y12
 	VMOVUPS      32(AX), Y13
 	VBROADCASTSS (R9), Y14
@@ -593,9 +591,9 @@ k1_29:
 	ADDQ         $0x00000004, R9
 	ADDQ         $0x00000004, R10
 	DECQ         SI
-	JNZ          k1_29
+	JNZ          k1_25
 
-store_28:
+store_24:
 	VBROADCASTSS lo+64(FP), Y12
 	VBROADCASTSS hi+68(FP), Y14
 	VMAXPS       Y0, Y12, Y0
@@ -651,193 +649,115 @@ store_28:
 	IMUL3Q       $0x00000018, AX, AX
 	ADDQ         AX, DX
 	SUBQ         $0x00000006, BX
-	JMP          rows_25
+	JMP          rows_21
 
-rem_26:
+rem_22:
 	CMPQ BX, $0x00000001
-	JE   rem1_30
+	JE   rem1_26
 	CMPQ BX, $0x00000002
-	JE   rem2_31
+	JE   rem2_27
 	CMPQ BX, $0x00000003
-	JE   rem3_32
+	JE   rem3_28
 	CMPQ BX, $0x00000004
-	JE   rem4_33
+	JE   rem4_29
 	CMPQ BX, $0x00000005
-	JE   rem5_34
-	JMP  rowsend_27
+	JE   rem5_30
+	JMP  rowsend_23
 
-rem1_30:
+rem1_26:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
-	VXORPS  Y2, Y2, Y2
-	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
 	ADDQ    $0x00000040, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000004
-	JL      ktail_37
+	TESTQ   BX, BX
+	JZ      store_31
 
-ku_36:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VMOVUPS      64(AX), Y8
-	VMOVUPS      96(AX), Y9
-	VBROADCASTSS 4(CX), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
-	VMOVUPS      128(AX), Y8
-	VMOVUPS      160(AX), Y9
-	VBROADCASTSS 8(CX), Y10
-	VFMADD231PS  Y8, Y10, Y4
-	VFMADD231PS  Y9, Y10, Y5
-	VMOVUPS      192(AX), Y8
-	VMOVUPS      224(AX), Y9
-	VBROADCASTSS 12(CX), Y10
-	VFMADD231PS  Y8, Y10, Y6
-	VFMADD231PS  Y9, Y10, Y7
-	ADDQ         $0x00000100, AX
-	ADDQ         $0x00000010, CX
-	SUBQ         $0x00000004, BX
-	CMPQ         BX, $0x00000004
-	JGE          ku_36
-
-ktail_37:
-	TESTQ BX, BX
-	JZ    store_35
-
-k1_38:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
+k1_32:
+	VMOVUPS      (AX), Y2
+	VMOVUPS      32(AX), Y3
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  Y2, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_38
+	JNZ          k1_32
 
-store_35:
-	VADDPS       Y2, Y0, Y0
-	VADDPS       Y3, Y1, Y1
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y6, Y0, Y0
-	VADDPS       Y7, Y1, Y1
-	VBROADCASTSS lo+64(FP), Y8
-	VBROADCASTSS hi+68(FP), Y10
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y10, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y10, Y1
+store_31:
+	VBROADCASTSS lo+64(FP), Y2
+	VBROADCASTSS hi+68(FP), Y4
+	VMAXPS       Y0, Y2, Y0
+	VMINPS       Y0, Y4, Y0
+	VMAXPS       Y1, Y2, Y1
+	VMINPS       Y1, Y4, Y1
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	MOVQ         n+8(FP), AX
 	LEAQ         gemmMask16<>+0(SB), CX
 	NEGQ         AX
 	ADDQ         $0x00000010, AX
-	VMOVUPS      (CX)(AX*4), Y8
-	VMOVUPS      32(CX)(AX*4), Y9
-	VMASKMOVPS   Y0, Y8, (DX)
-	VMASKMOVPS   Y1, Y9, 32(DX)
-	JMP          rowsend_27
+	VMOVUPS      (CX)(AX*4), Y2
+	VMOVUPS      32(CX)(AX*4), Y3
+	VMASKMOVPS   Y0, Y2, (DX)
+	VMASKMOVPS   Y1, Y3, 32(DX)
+	JMP          rowsend_23
 
-rem2_31:
+rem2_27:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVAPS Y0, Y2
 	VMOVAPS Y1, Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
 	ADDQ    $0x00000040, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000002
-	JL      ktail_41
+	TESTQ   BX, BX
+	JZ      store_33
 
-ku_40:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
-	VMOVUPS      64(AX), Y8
-	VMOVUPS      96(AX), Y9
-	VBROADCASTSS 4(CX), Y10
-	VFMADD231PS  Y8, Y10, Y4
-	VFMADD231PS  Y9, Y10, Y5
-	VBROADCASTSS 4(CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y6
-	VFMADD231PS  Y9, Y10, Y7
-	ADDQ         $0x00000080, AX
-	ADDQ         $0x00000008, CX
-	SUBQ         $0x00000002, BX
-	CMPQ         BX, $0x00000002
-	JGE          ku_40
-
-ktail_41:
-	TESTQ BX, BX
-	JZ    store_39
-
-k1_42:
-	VMOVUPS      (AX), Y8
-	VMOVUPS      32(AX), Y9
-	VBROADCASTSS (CX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (CX)(SI*1), Y10
-	VFMADD231PS  Y8, Y10, Y2
-	VFMADD231PS  Y9, Y10, Y3
+k1_34:
+	VMOVUPS      (AX), Y4
+	VMOVUPS      32(AX), Y5
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS (CX)(SI*1), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_42
+	JNZ          k1_34
 
-store_39:
-	VADDPS       Y4, Y0, Y0
-	VADDPS       Y5, Y1, Y1
-	VADDPS       Y6, Y2, Y2
-	VADDPS       Y7, Y3, Y3
-	VBROADCASTSS lo+64(FP), Y8
-	VBROADCASTSS hi+68(FP), Y10
-	VMAXPS       Y0, Y8, Y0
-	VMINPS       Y0, Y10, Y0
-	VMAXPS       Y1, Y8, Y1
-	VMINPS       Y1, Y10, Y1
-	VMAXPS       Y2, Y8, Y2
-	VMINPS       Y2, Y10, Y2
-	VMAXPS       Y3, Y8, Y3
-	VMINPS       Y3, Y10, Y3
+store_33:
+	VBROADCASTSS lo+64(FP), Y4
+	VBROADCASTSS hi+68(FP), Y6
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y6, Y0
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y6, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y6, Y3
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	MOVQ         n+8(FP), CX
 	LEAQ         gemmMask16<>+0(SB), BX
 	NEGQ         CX
 	ADDQ         $0x00000010, CX
-	VMOVUPS      (BX)(CX*4), Y8
-	VMOVUPS      32(BX)(CX*4), Y9
-	VMASKMOVPS   Y0, Y8, (DX)
-	VMASKMOVPS   Y1, Y9, 32(DX)
-	VMASKMOVPS   Y2, Y8, (DX)(AX*1)
-	VMASKMOVPS   Y3, Y9, 32(DX)(AX*1)
-	JMP          rowsend_27
+	VMOVUPS      (BX)(CX*4), Y4
+	VMOVUPS      32(BX)(CX*4), Y5
+	VMASKMOVPS   Y0, Y4, (DX)
+	VMASKMOVPS   Y1, Y5, 32(DX)
+	VMASKMOVPS   Y2, Y4, (DX)(AX*1)
+	VMASKMOVPS   Y3, Y5, 32(DX)(AX*1)
+	JMP          rowsend_23
 
-rem3_32:
+rem3_28:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
@@ -850,9 +770,9 @@ rem3_32:
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
 	TESTQ   BX, BX
-	JZ      store_43
+	JZ      store_35
 
-k1_44:
+k1_36:
 	VMOVUPS      (AX), Y6
 	VMOVUPS      32(AX), Y7
 	VBROADCASTSS (CX), Y8
@@ -867,9 +787,9 @@ k1_44:
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_44
+	JNZ          k1_36
 
-store_43:
+store_35:
 	VBROADCASTSS lo+64(FP), Y6
 	VBROADCASTSS hi+68(FP), Y8
 	VMAXPS       Y0, Y6, Y0
@@ -898,9 +818,9 @@ store_43:
 	VMASKMOVPS   Y3, Y7, 32(DX)(AX*1)
 	VMASKMOVPS   Y4, Y6, (DX)(AX*2)
 	VMASKMOVPS   Y5, Y7, 32(DX)(AX*2)
-	JMP          rowsend_27
+	JMP          rowsend_23
 
-rem4_33:
+rem4_29:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
@@ -916,9 +836,9 @@ rem4_33:
 	SHLQ    $0x02, SI
 	LEAQ    (SI)(SI*2), DI
 	TESTQ   BX, BX
-	JZ      store_45
+	JZ      store_37
 
-k1_46:
+k1_38:
 	VMOVUPS      (AX), Y8
 	VMOVUPS      32(AX), Y9
 	VBROADCASTSS (CX), Y10
@@ -936,9 +856,9 @@ k1_46:
 	ADDQ         $0x00000040, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_46
+	JNZ          k1_38
 
-store_45:
+store_37:
 	VBROADCASTSS lo+64(FP), Y8
 	VBROADCASTSS hi+68(FP), Y10
 	VMAXPS       Y0, Y8, Y0
@@ -974,9 +894,9 @@ store_45:
 	VMASKMOVPS   Y5, Y9, 32(DX)(AX*2)
 	VMASKMOVPS   Y6, Y8, (DX)(CX*1)
 	VMASKMOVPS   Y7, Y9, 32(DX)(CX*1)
-	JMP          rowsend_27
+	JMP          rowsend_23
 
-rem5_34:
+rem5_30:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
@@ -995,9 +915,9 @@ rem5_34:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_47
+	JZ      store_39
 
-k1_48:
+k1_40:
 	VMOVUPS      (AX), Y10
 	VMOVUPS      32(AX), Y11
 	VBROADCASTSS (CX), Y12
@@ -1019,9 +939,9 @@ k1_48:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_48
+	JNZ          k1_40
 
-store_47:
+store_39:
 	VBROADCASTSS lo+64(FP), Y10
 	VBROADCASTSS hi+68(FP), Y12
 	VMAXPS       Y0, Y10, Y0
@@ -1065,7 +985,7 @@ store_47:
 	VMASKMOVPS   Y8, Y10, (BX)
 	VMASKMOVPS   Y9, Y11, 32(BX)
 
-rowsend_27:
+rowsend_23:
 colnext:
 	MOVQ   k+16(FP), AX
 	INCQ   AX

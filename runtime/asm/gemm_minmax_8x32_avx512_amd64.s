@@ -5,8 +5,84 @@
 #include "textflag.h"
 
 // func gemmMinmax8x32AVX512(m int, n int, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo float32, hi float32)
-// Requires: AVX, AVX512DQ, AVX512F, BMI2
+// Requires: AVX, AVX512F, BMI2
 TEXT ·gemmMinmax8x32AVX512(SB), NOSPLIT, $0-72
+	MOVQ m+0(FP), AX
+	CMPQ AX, $0x01
+	JNE  colloop
+
+gemv4:
+	MOVQ    n+8(FP), AX
+	CMPQ    AX, $0x00000080
+	JL      colloop
+	MOVQ    k+16(FP), AX
+	INCQ    AX
+	IMUL3Q  $0x00000080, AX, AX
+	LEAQ    (AX)(AX*2), CX
+	MOVQ    packed+40(FP), DX
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS (DX)(AX*1), Z2
+	VMOVUPS 64(DX)(AX*1), Z3
+	VMOVUPS (DX)(AX*2), Z4
+	VMOVUPS 64(DX)(AX*2), Z5
+	VMOVUPS (DX)(CX*1), Z6
+	VMOVUPS 64(DX)(CX*1), Z7
+	ADDQ    $0x00000080, DX
+	MOVQ    a+24(FP), BX
+	MOVQ    k+16(FP), SI
+	TESTQ   SI, SI
+	JZ      gemvstore
+
+gemvk:
+	VBROADCASTSS (BX), Z8
+	VFMADD231PS  (DX), Z8, Z0
+	VFMADD231PS  64(DX), Z8, Z1
+	VFMADD231PS  (DX)(AX*1), Z8, Z2
+	VFMADD231PS  64(DX)(AX*1), Z8, Z3
+	VFMADD231PS  (DX)(AX*2), Z8, Z4
+	VFMADD231PS  64(DX)(AX*2), Z8, Z5
+	VFMADD231PS  (DX)(CX*1), Z8, Z6
+	VFMADD231PS  64(DX)(CX*1), Z8, Z7
+	ADDQ         $0x00000080, DX
+	ADDQ         $0x00000004, BX
+	DECQ         SI
+	JNZ          gemvk
+
+gemvstore:
+	VBROADCASTSS lo+64(FP), Z8
+	VBROADCASTSS hi+68(FP), Z9
+	MOVQ         c+48(FP), CX
+	VMAXPS       Z0, Z8, Z0
+	VMINPS       Z0, Z9, Z0
+	VMOVUPS      Z0, (CX)
+	VMAXPS       Z1, Z8, Z1
+	VMINPS       Z1, Z9, Z1
+	VMOVUPS      Z1, 64(CX)
+	VMAXPS       Z2, Z8, Z2
+	VMINPS       Z2, Z9, Z2
+	VMOVUPS      Z2, 128(CX)
+	VMAXPS       Z3, Z8, Z3
+	VMINPS       Z3, Z9, Z3
+	VMOVUPS      Z3, 192(CX)
+	VMAXPS       Z4, Z8, Z4
+	VMINPS       Z4, Z9, Z4
+	VMOVUPS      Z4, 256(CX)
+	VMAXPS       Z5, Z8, Z5
+	VMINPS       Z5, Z9, Z5
+	VMOVUPS      Z5, 320(CX)
+	VMAXPS       Z6, Z8, Z6
+	VMINPS       Z6, Z9, Z6
+	VMOVUPS      Z6, 384(CX)
+	VMAXPS       Z7, Z8, Z7
+	VMINPS       Z7, Z9, Z7
+	VMOVUPS      Z7, 448(CX)
+	SHLQ         $0x02, AX
+	ADDQ         AX, packed+40(FP)
+	ADDQ         $0x00000200, c+48(FP)
+	SUBQ         $0x00000080, n+8(FP)
+	JMP          gemv4
+
 colloop:
 	MOVQ n+8(FP), AX
 	CMPQ AX, $0x00
@@ -165,74 +241,31 @@ rem1_6:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
 	ADDQ    $0x00000080, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000004
-	JL      ktail_15
+	TESTQ   BX, BX
+	JZ      store_13
 
-ku_14:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VMOVUPS      128(AX), Z8
-	VMOVUPS      192(AX), Z9
-	VBROADCASTSS 4(CX), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
-	VMOVUPS      256(AX), Z8
-	VMOVUPS      320(AX), Z9
-	VBROADCASTSS 8(CX), Z10
-	VFMADD231PS  Z8, Z10, Z4
-	VFMADD231PS  Z9, Z10, Z5
-	VMOVUPS      384(AX), Z8
-	VMOVUPS      448(AX), Z9
-	VBROADCASTSS 12(CX), Z10
-	VFMADD231PS  Z8, Z10, Z6
-	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         $0x00000200, AX
-	ADDQ         $0x00000010, CX
-	SUBQ         $0x00000004, BX
-	CMPQ         BX, $0x00000004
-	JGE          ku_14
-
-ktail_15:
-	TESTQ BX, BX
-	JZ    store_13
-
-k1_16:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
+k1_14:
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	VBROADCASTSS (CX), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_16
+	JNZ          k1_14
 
 store_13:
-	VADDPS       Z2, Z0, Z0
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z6, Z0, Z0
-	VADDPS       Z7, Z1, Z1
-	VBROADCASTSS lo+64(FP), Z8
-	VBROADCASTSS hi+68(FP), Z10
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z10, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z10, Z1
+	VBROADCASTSS lo+64(FP), Z2
+	VBROADCASTSS hi+68(FP), Z4
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z2, Z1
+	VMINPS       Z1, Z4, Z1
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	VMOVUPS      Z0, (DX)
@@ -245,73 +278,38 @@ rem2_7:
 	VMOVUPS 64(AX), Z1
 	VMOVAPS Z0, Z2
 	VMOVAPS Z1, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
 	ADDQ    $0x00000080, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000002
-	JL      ktail_19
+	TESTQ   BX, BX
+	JZ      store_15
 
-ku_18:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VBROADCASTSS (CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
-	VMOVUPS      128(AX), Z8
-	VMOVUPS      192(AX), Z9
-	VBROADCASTSS 4(CX), Z10
-	VFMADD231PS  Z8, Z10, Z4
-	VFMADD231PS  Z9, Z10, Z5
-	VBROADCASTSS 4(CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z6
-	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         $0x00000100, AX
-	ADDQ         $0x00000008, CX
-	SUBQ         $0x00000002, BX
-	CMPQ         BX, $0x00000002
-	JGE          ku_18
-
-ktail_19:
-	TESTQ BX, BX
-	JZ    store_17
-
-k1_20:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VBROADCASTSS (CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
+k1_16:
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (CX)(SI*1), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_20
+	JNZ          k1_16
 
-store_17:
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z6, Z2, Z2
-	VADDPS       Z7, Z3, Z3
-	VBROADCASTSS lo+64(FP), Z8
-	VBROADCASTSS hi+68(FP), Z10
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z10, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z10, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z10, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z10, Z3
+store_15:
+	VBROADCASTSS lo+64(FP), Z4
+	VBROADCASTSS hi+68(FP), Z6
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z6, Z3
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	VMOVUPS      Z0, (DX)
@@ -333,9 +331,9 @@ rem3_8:
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
 	TESTQ   BX, BX
-	JZ      store_21
+	JZ      store_17
 
-k1_22:
+k1_18:
 	VMOVUPS      (AX), Z6
 	VMOVUPS      64(AX), Z7
 	VBROADCASTSS (CX), Z8
@@ -350,9 +348,9 @@ k1_22:
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_22
+	JNZ          k1_18
 
-store_21:
+store_17:
 	VBROADCASTSS lo+64(FP), Z6
 	VBROADCASTSS hi+68(FP), Z8
 	VMAXPS       Z0, Z6, Z0
@@ -393,9 +391,9 @@ rem4_9:
 	SHLQ    $0x02, SI
 	LEAQ    (SI)(SI*2), DI
 	TESTQ   BX, BX
-	JZ      store_23
+	JZ      store_19
 
-k1_24:
+k1_20:
 	VMOVUPS      (AX), Z8
 	VMOVUPS      64(AX), Z9
 	VBROADCASTSS (CX), Z10
@@ -413,9 +411,9 @@ k1_24:
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_24
+	JNZ          k1_20
 
-store_23:
+store_19:
 	VBROADCASTSS lo+64(FP), Z8
 	VBROADCASTSS hi+68(FP), Z10
 	VMAXPS       Z0, Z8, Z0
@@ -466,9 +464,9 @@ rem5_10:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_25
+	JZ      store_21
 
-k1_26:
+k1_22:
 	VMOVUPS      (AX), Z10
 	VMOVUPS      64(AX), Z11
 	VBROADCASTSS (CX), Z12
@@ -490,9 +488,9 @@ k1_26:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_26
+	JNZ          k1_22
 
-store_25:
+store_21:
 	VBROADCASTSS lo+64(FP), Z10
 	VBROADCASTSS hi+68(FP), Z12
 	VMAXPS       Z0, Z10, Z0
@@ -552,9 +550,9 @@ rem6_11:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_27
+	JZ      store_23
 
-k1_28:
+k1_24:
 	VMOVUPS      (AX), Z12
 	VMOVUPS      64(AX), Z13
 	VBROADCASTSS (CX), Z14
@@ -579,9 +577,9 @@ k1_28:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_28
+	JNZ          k1_24
 
-store_27:
+store_23:
 	VBROADCASTSS lo+64(FP), Z12
 	VBROADCASTSS hi+68(FP), Z14
 	VMAXPS       Z0, Z12, Z0
@@ -649,9 +647,9 @@ rem7_12:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_29
+	JZ      store_25
 
-k1_30:
+k1_26:
 	VMOVUPS      (AX), Z14
 	VMOVUPS      64(AX), Z15
 	VBROADCASTSS (CX), Z16
@@ -679,9 +677,9 @@ k1_30:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_30
+	JNZ          k1_26
 
-store_29:
+store_25:
 	VBROADCASTSS lo+64(FP), Z14
 	VBROADCASTSS hi+68(FP), Z16
 	VMAXPS       Z0, Z14, Z0
@@ -735,9 +733,9 @@ rowsend_3:
 	JMP colnext
 
 partial:
-rows_31:
+rows_27:
 	CMPQ    BX, $0x00000008
-	JL      rem_32
+	JL      rem_28
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -763,9 +761,9 @@ rows_31:
 	MOVQ    CX, R9
 	LEAQ    (R9)(DI*4), R10
 	TESTQ   SI, SI
-	JZ      store_34
+	JZ      store_30
 
-k1_35:
+k1_31:
 	VMOVUPS      (AX), Z16
 	VMOVUPS      64(AX), Z17
 	VBROADCASTSS (R9), Z18
@@ -796,9 +794,9 @@ k1_35:
 	ADDQ         $0x00000004, R9
 	ADDQ         $0x00000004, R10
 	DECQ         SI
-	JNZ          k1_35
+	JNZ          k1_31
 
-store_34:
+store_30:
 	VBROADCASTSS lo+64(FP), Z16
 	VBROADCASTSS hi+68(FP), Z18
 	VMAXPS       Z0, Z16, Z0
@@ -866,97 +864,54 @@ store_34:
 	IMUL3Q       $0x00000020, AX, AX
 	ADDQ         AX, DX
 	SUBQ         $0x00000008, BX
-	JMP          rows_31
+	JMP          rows_27
 
-rem_32:
+rem_28:
 	CMPQ BX, $0x00000001
-	JE   rem1_36
+	JE   rem1_32
 	CMPQ BX, $0x00000002
-	JE   rem2_37
+	JE   rem2_33
 	CMPQ BX, $0x00000003
-	JE   rem3_38
+	JE   rem3_34
 	CMPQ BX, $0x00000004
-	JE   rem4_39
+	JE   rem4_35
 	CMPQ BX, $0x00000005
-	JE   rem5_40
+	JE   rem5_36
 	CMPQ BX, $0x00000006
-	JE   rem6_41
+	JE   rem6_37
 	CMPQ BX, $0x00000007
-	JE   rem7_42
-	JMP  rowsend_33
+	JE   rem7_38
+	JMP  rowsend_29
 
-rem1_36:
+rem1_32:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
-	VXORPS  Z2, Z2, Z2
-	VXORPS  Z3, Z3, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
 	ADDQ    $0x00000080, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000004
-	JL      ktail_45
+	TESTQ   BX, BX
+	JZ      store_39
 
-ku_44:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VMOVUPS      128(AX), Z8
-	VMOVUPS      192(AX), Z9
-	VBROADCASTSS 4(CX), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
-	VMOVUPS      256(AX), Z8
-	VMOVUPS      320(AX), Z9
-	VBROADCASTSS 8(CX), Z10
-	VFMADD231PS  Z8, Z10, Z4
-	VFMADD231PS  Z9, Z10, Z5
-	VMOVUPS      384(AX), Z8
-	VMOVUPS      448(AX), Z9
-	VBROADCASTSS 12(CX), Z10
-	VFMADD231PS  Z8, Z10, Z6
-	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         $0x00000200, AX
-	ADDQ         $0x00000010, CX
-	SUBQ         $0x00000004, BX
-	CMPQ         BX, $0x00000004
-	JGE          ku_44
-
-ktail_45:
-	TESTQ BX, BX
-	JZ    store_43
-
-k1_46:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
+k1_40:
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	VBROADCASTSS (CX), Z4
+	VFMADD231PS  Z2, Z4, Z0
+	VFMADD231PS  Z3, Z4, Z1
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_46
+	JNZ          k1_40
 
-store_43:
-	VADDPS       Z2, Z0, Z0
-	VADDPS       Z3, Z1, Z1
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z6, Z0, Z0
-	VADDPS       Z7, Z1, Z1
-	VBROADCASTSS lo+64(FP), Z8
-	VBROADCASTSS hi+68(FP), Z10
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z10, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z10, Z1
+store_39:
+	VBROADCASTSS lo+64(FP), Z2
+	VBROADCASTSS hi+68(FP), Z4
+	VMAXPS       Z0, Z2, Z0
+	VMINPS       Z0, Z4, Z0
+	VMAXPS       Z1, Z2, Z1
+	VMINPS       Z1, Z4, Z1
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	MOVQ         n+8(FP), AX
@@ -967,81 +922,46 @@ store_43:
 	KMOVW        CX, K2
 	VMOVUPS      Z0, K1, (DX)
 	VMOVUPS      Z1, K2, 64(DX)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem2_37:
+rem2_33:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
 	VMOVAPS Z0, Z2
 	VMOVAPS Z1, Z3
-	VXORPS  Z4, Z4, Z4
-	VXORPS  Z5, Z5, Z5
-	VXORPS  Z6, Z6, Z6
-	VXORPS  Z7, Z7, Z7
 	ADDQ    $0x00000080, AX
 	MOVQ    k+16(FP), BX
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
-	CMPQ    BX, $0x00000002
-	JL      ktail_49
+	TESTQ   BX, BX
+	JZ      store_41
 
-ku_48:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VBROADCASTSS (CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
-	VMOVUPS      128(AX), Z8
-	VMOVUPS      192(AX), Z9
-	VBROADCASTSS 4(CX), Z10
-	VFMADD231PS  Z8, Z10, Z4
-	VFMADD231PS  Z9, Z10, Z5
-	VBROADCASTSS 4(CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z6
-	VFMADD231PS  Z9, Z10, Z7
-	ADDQ         $0x00000100, AX
-	ADDQ         $0x00000008, CX
-	SUBQ         $0x00000002, BX
-	CMPQ         BX, $0x00000002
-	JGE          ku_48
-
-ktail_49:
-	TESTQ BX, BX
-	JZ    store_47
-
-k1_50:
-	VMOVUPS      (AX), Z8
-	VMOVUPS      64(AX), Z9
-	VBROADCASTSS (CX), Z10
-	VFMADD231PS  Z8, Z10, Z0
-	VFMADD231PS  Z9, Z10, Z1
-	VBROADCASTSS (CX)(SI*1), Z10
-	VFMADD231PS  Z8, Z10, Z2
-	VFMADD231PS  Z9, Z10, Z3
+k1_42:
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	VBROADCASTSS (CX), Z6
+	VFMADD231PS  Z4, Z6, Z0
+	VFMADD231PS  Z5, Z6, Z1
+	VBROADCASTSS (CX)(SI*1), Z6
+	VFMADD231PS  Z4, Z6, Z2
+	VFMADD231PS  Z5, Z6, Z3
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_50
+	JNZ          k1_42
 
-store_47:
-	VADDPS       Z4, Z0, Z0
-	VADDPS       Z5, Z1, Z1
-	VADDPS       Z6, Z2, Z2
-	VADDPS       Z7, Z3, Z3
-	VBROADCASTSS lo+64(FP), Z8
-	VBROADCASTSS hi+68(FP), Z10
-	VMAXPS       Z0, Z8, Z0
-	VMINPS       Z0, Z10, Z0
-	VMAXPS       Z1, Z8, Z1
-	VMINPS       Z1, Z10, Z1
-	VMAXPS       Z2, Z8, Z2
-	VMINPS       Z2, Z10, Z2
-	VMAXPS       Z3, Z8, Z3
-	VMINPS       Z3, Z10, Z3
+store_41:
+	VBROADCASTSS lo+64(FP), Z4
+	VBROADCASTSS hi+68(FP), Z6
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z6, Z0
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z6, Z1
+	VMAXPS       Z2, Z4, Z2
+	VMINPS       Z2, Z6, Z2
+	VMAXPS       Z3, Z4, Z3
+	VMINPS       Z3, Z6, Z3
 	MOVQ         ldc+56(FP), AX
 	SHLQ         $0x02, AX
 	MOVQ         n+8(FP), CX
@@ -1054,9 +974,9 @@ store_47:
 	VMOVUPS      Z1, K2, 64(DX)
 	VMOVUPS      Z2, K1, (DX)(AX*1)
 	VMOVUPS      Z3, K2, 64(DX)(AX*1)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem3_38:
+rem3_34:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -1069,9 +989,9 @@ rem3_38:
 	MOVQ    lda+32(FP), SI
 	SHLQ    $0x02, SI
 	TESTQ   BX, BX
-	JZ      store_51
+	JZ      store_43
 
-k1_52:
+k1_44:
 	VMOVUPS      (AX), Z6
 	VMOVUPS      64(AX), Z7
 	VBROADCASTSS (CX), Z8
@@ -1086,9 +1006,9 @@ k1_52:
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_52
+	JNZ          k1_44
 
-store_51:
+store_43:
 	VBROADCASTSS lo+64(FP), Z6
 	VBROADCASTSS hi+68(FP), Z8
 	VMAXPS       Z0, Z6, Z0
@@ -1117,9 +1037,9 @@ store_51:
 	VMOVUPS      Z3, K2, 64(DX)(AX*1)
 	VMOVUPS      Z4, K1, (DX)(AX*2)
 	VMOVUPS      Z5, K2, 64(DX)(AX*2)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem4_39:
+rem4_35:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -1135,9 +1055,9 @@ rem4_39:
 	SHLQ    $0x02, SI
 	LEAQ    (SI)(SI*2), DI
 	TESTQ   BX, BX
-	JZ      store_53
+	JZ      store_45
 
-k1_54:
+k1_46:
 	VMOVUPS      (AX), Z8
 	VMOVUPS      64(AX), Z9
 	VBROADCASTSS (CX), Z10
@@ -1155,9 +1075,9 @@ k1_54:
 	ADDQ         $0x00000080, AX
 	ADDQ         $0x00000004, CX
 	DECQ         BX
-	JNZ          k1_54
+	JNZ          k1_46
 
-store_53:
+store_45:
 	VBROADCASTSS lo+64(FP), Z8
 	VBROADCASTSS hi+68(FP), Z10
 	VMAXPS       Z0, Z8, Z0
@@ -1193,9 +1113,9 @@ store_53:
 	VMOVUPS      Z5, K2, 64(DX)(AX*2)
 	VMOVUPS      Z6, K1, (DX)(CX*1)
 	VMOVUPS      Z7, K2, 64(DX)(CX*1)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem5_40:
+rem5_36:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -1214,9 +1134,9 @@ rem5_40:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_55
+	JZ      store_47
 
-k1_56:
+k1_48:
 	VMOVUPS      (AX), Z10
 	VMOVUPS      64(AX), Z11
 	VBROADCASTSS (CX), Z12
@@ -1238,9 +1158,9 @@ k1_56:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_56
+	JNZ          k1_48
 
-store_55:
+store_47:
 	VBROADCASTSS lo+64(FP), Z10
 	VBROADCASTSS hi+68(FP), Z12
 	VMAXPS       Z0, Z10, Z0
@@ -1283,9 +1203,9 @@ store_55:
 	VMOVUPS      Z7, K2, 64(DX)(CX*1)
 	VMOVUPS      Z8, K1, (BX)
 	VMOVUPS      Z9, K2, 64(BX)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem6_41:
+rem6_37:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -1306,9 +1226,9 @@ rem6_41:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_57
+	JZ      store_49
 
-k1_58:
+k1_50:
 	VMOVUPS      (AX), Z12
 	VMOVUPS      64(AX), Z13
 	VBROADCASTSS (CX), Z14
@@ -1333,9 +1253,9 @@ k1_58:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_58
+	JNZ          k1_50
 
-store_57:
+store_49:
 	VBROADCASTSS lo+64(FP), Z12
 	VBROADCASTSS hi+68(FP), Z14
 	VMAXPS       Z0, Z12, Z0
@@ -1384,9 +1304,9 @@ store_57:
 	VMOVUPS      Z9, K2, 64(BX)
 	VMOVUPS      Z10, K1, (BX)(AX*1)
 	VMOVUPS      Z11, K2, 64(BX)(AX*1)
-	JMP          rowsend_33
+	JMP          rowsend_29
 
-rem7_42:
+rem7_38:
 	MOVQ    packed+40(FP), AX
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -1409,9 +1329,9 @@ rem7_42:
 	LEAQ    (SI)(SI*2), DI
 	LEAQ    (CX)(SI*4), R8
 	TESTQ   BX, BX
-	JZ      store_59
+	JZ      store_51
 
-k1_60:
+k1_52:
 	VMOVUPS      (AX), Z14
 	VMOVUPS      64(AX), Z15
 	VBROADCASTSS (CX), Z16
@@ -1439,9 +1359,9 @@ k1_60:
 	ADDQ         $0x00000004, CX
 	ADDQ         $0x00000004, R8
 	DECQ         BX
-	JNZ          k1_60
+	JNZ          k1_52
 
-store_59:
+store_51:
 	VBROADCASTSS lo+64(FP), Z14
 	VBROADCASTSS hi+68(FP), Z16
 	VMAXPS       Z0, Z14, Z0
@@ -1497,7 +1417,7 @@ store_59:
 	VMOVUPS      Z12, K1, (BX)(AX*2)
 	VMOVUPS      Z13, K2, 64(BX)(AX*2)
 
-rowsend_33:
+rowsend_29:
 colnext:
 	MOVQ   k+16(FP), AX
 	INCQ   AX

@@ -119,7 +119,7 @@ func TestGemmSizes(t *testing.T) {
 	for _, isa := range testISAs() {
 		mr, nr := gemmMR(isa), gemmNR(isa)
 		ms := []int{0, 1, 2, 3, mr - 1, mr, mr + 1, 2 * mr, 2*mr + 3, 37}
-		ns := []int{0, 1, 3, nr - 1, nr, nr + 1, 2 * nr, 2*nr + 7, 37}
+		ns := []int{0, 1, 3, nr - 1, nr, nr + 1, 2 * nr, 2*nr + 7, 37, 4 * nr, 4*nr + 1, 9*nr - 1}
 		ks := []int{0, 1, 2, 3, 4, 5, 7, 16, 17, 101}
 		t.Run(isa.String(), func(t *testing.T) {
 			for _, m := range ms {
@@ -171,6 +171,34 @@ func TestGemmPackedLen(t *testing.T) {
 		nr := gemmNR(isa)
 		if got := PackedLen(isa, 3, nr+1); got != 2*nr*4 {
 			t.Errorf("%v PackedLen(3, nr+1) = %d, want %d", isa, got, 2*nr*4)
+		}
+	}
+}
+
+// TestGemmRowInvariant: a row's result is bit-identical whether it is computed alone
+// (the GEMV path), in a remainder tile or in a full tile (batch- and thread-invariance).
+func TestGemmRowInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, isa := range testISAs() {
+		m, n, k := 2*gemmMR(isa)+3, 5*gemmNR(isa)+3, 77
+		a, b, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, n)
+		packed := make([]float32, PackedLen(isa, k, n))
+		PackB(isa, packed, k, n, b, bias)
+		all := make([]float32, m*n)
+		Gemm(isa, m, n, k, a, k, packed, all, n, -1, 1)
+		for i := 0; i < m; i++ {
+			for _, rows := range []int{1, 2} {
+				if i+rows > m {
+					continue
+				}
+				part := make([]float32, rows*n)
+				Gemm(isa, rows, n, k, a[i*k:], k, packed, part, n, -1, 1)
+				for j := 0; j < n; j++ {
+					if math.Float32bits(part[j]) != math.Float32bits(all[i*n+j]) {
+						t.Fatalf("%v row %d col %d: %v computed in %d rows, %v in %d", isa, i, j, part[j], rows, all[i*n+j], m)
+					}
+				}
+			}
 		}
 	}
 }

@@ -59,6 +59,7 @@ func gemm(g gemmCfg) {
 	TEXT(g.name, NOSPLIT, "func(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)")
 	Doc(fmt.Sprintf("%s computes C = clamp(A*B + bias, lo, hi) on a %dx%d register tile; see the stub.", g.name, g.mr, g.nr))
 
+	g.gemv()
 	Label("colloop")
 	n := GP64()
 	Load(Param("n"), n)
@@ -130,12 +131,10 @@ func (g gemmCfg) rows(ap, cp, mm GPVirtual, full bool, maskTbl Mem) {
 func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	nv := g.nv()
 	// Few rows leave the FMA pipes latency-bound: split k over u accumulator sets.
+	// One accumulator per output, summed in k order from the bias: every row gets the
+	// same rounding whatever tile it lands in, so results do not depend on batch size or
+	// on how rows are split between threads. (u > 1 would split the k sum.)
 	u := 1
-	if mr == 1 {
-		u = 4
-	} else if mr == 2 {
-		u = 2
-	}
 	acc := make([][][]VecVirtual, u)
 	for s := range acc {
 		acc[s] = make([][]VecVirtual, mr)
@@ -302,4 +301,84 @@ func addr(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// gemv handles m == 1 four column blocks at a time: 4*NV independent accumulator chains
+// (each still the bias plus the k products in order) keep the FMA pipes busy while the
+// four packed blocks stream in. It leaves the remaining (< 4) blocks to the tile loops.
+func (g gemmCfg) gemv() {
+	nv := g.nv()
+	m := GP64()
+	Load(Param("m"), m)
+	CMPQ(m, Imm(1))
+	JNE(LabelRef("colloop"))
+	Label("gemv4")
+	n := GP64()
+	Load(Param("n"), n)
+	CMPQ(n, U32(4*g.nr))
+	JL(LabelRef("colloop"))
+	blk := GP64()
+	Load(Param("k"), blk)
+	INCQ(blk)
+	IMUL3Q(U32(g.nr*4), blk, blk)
+	blk3 := GP64()
+	LEAQ(Mem{Base: blk, Index: blk, Scale: 2}, blk3)
+	pb := GP64()
+	Load(Param("packed"), pb)
+	blkAddr := func(q, disp int) Mem {
+		switch q {
+		case 0:
+			return Mem{Base: pb, Disp: disp}
+		case 1:
+			return Mem{Base: pb, Index: blk, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: pb, Index: blk, Scale: 2, Disp: disp}
+		}
+		return Mem{Base: pb, Index: blk3, Scale: 1, Disp: disp}
+	}
+	acc := make([][]VecVirtual, 4)
+	for q := range acc {
+		acc[q] = make([]VecVirtual, nv)
+		for v := range acc[q] {
+			acc[q][v] = g.vec()
+			VMOVUPS(blkAddr(q, v*g.vb), acc[q][v])
+		}
+	}
+	ADDQ(U32(g.nr*4), pb)
+	a0 := GP64()
+	Load(Param("a"), a0)
+	kk := GP64()
+	Load(Param("k"), kk)
+	t := g.vec()
+	TESTQ(kk, kk)
+	JZ(LabelRef("gemvstore"))
+	Label("gemvk")
+	VBROADCASTSS(Mem{Base: a0}, t)
+	for q := 0; q < 4; q++ {
+		for v := 0; v < nv; v++ {
+			VFMADD231PS(blkAddr(q, v*g.vb), t, acc[q][v])
+		}
+	}
+	ADDQ(U32(g.nr*4), pb)
+	ADDQ(U32(4), a0)
+	DECQ(kk)
+	JNZ(LabelRef("gemvk"))
+	Label("gemvstore")
+	lo, hi := t, g.vec()
+	VBROADCASTSS(addr("lo"), lo)
+	VBROADCASTSS(addr("hi"), hi)
+	cp := GP64()
+	Load(Param("c"), cp)
+	for q := 0; q < 4; q++ {
+		for v := 0; v < nv; v++ {
+			VMAXPS(acc[q][v], lo, acc[q][v])
+			VMINPS(acc[q][v], hi, acc[q][v])
+			VMOVUPS(acc[q][v], Mem{Base: cp, Disp: (q*nv + v) * g.vb})
+		}
+	}
+	SHLQ(U8(2), blk)
+	ADDQ(blk, addr("packed"))
+	ADDQ(U32(4*g.nr*4), addr("c"))
+	SUBQ(U32(4*g.nr), addr("n"))
+	JMP(LabelRef("gemv4"))
 }

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// fusedClamp reports whether act is a clamp the GEMM kernels can apply in their stores:
+// linear, ReLU / ReLU6 / capped ReLU without slope or threshold, and Clip.
+func fusedClamp(act layers.Activation) (lo, hi float32, ok bool) {
+	inf := float32(math.Inf(1))
+	switch act.Kind {
+	case layers.Linear:
+		return -inf, inf, true
+	case layers.ReLU:
+		if act.Alpha == 0 && act.Threshold == 0 {
+			return 0, act.Max, true
+		}
+	case layers.Clip:
+		if act.Alpha <= act.Beta {
+			return act.Alpha, act.Beta, true
+		}
+	}
+	return 0, 0, false
+}
+
+// gemmLayer is the part Dense and Conv2D share: packed weights, the clamp fused into the
+// GEMM, and the activation applied afterwards when it cannot be fused.
+type gemmLayer struct {
+	isa    asm.ISA
+	k, n   int
+	packed []float32
+	lo, hi float32
+	post   layers.Activation // Linear when fused
+}
+
+func newGemmLayer(isa asm.ISA, k, n int, w, b []float32, act layers.Activation) gemmLayer {
+	g := gemmLayer{isa: isa, k: k, n: n, packed: make([]float32, asm.PackedLen(isa, k, n))}
+	asm.PackB(isa, g.packed, k, n, w, b)
+	if lo, hi, ok := fusedClamp(act); ok {
+		g.lo, g.hi, g.post = lo, hi, layers.ActLinear
+	} else {
+		g.lo, g.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+		g.post = act
+	}
+	return g
+}
+
+// gemm computes rows of out (ldc = n) from rows of a (lda = k), activation included.
+func (g *gemmLayer) gemm(rows int, a, out []float32) {
+	asm.Gemm(g.isa, rows, g.n, g.k, a, g.k, g.packed, out, g.n, g.lo, g.hi)
+	if g.post.Kind != layers.Linear {
+		applyActivation(g.isa, g.post, out[:rows*g.n], g.n)
+	}
+}
+
+func (g *gemmLayer) kernelName(op string) string {
+	s := op + " gemm/" + g.isa.String()
+	if g.post.Kind == layers.Linear {
+		return s + " (bias+clamp fused)"
+	}
+	return s + " + " + g.post.String()
+}
+
+// fastDense runs Dense as one GEMM over every row of the batch: batch-1 is the GEMV path.
+type fastDense struct {
+	gemmLayer
+	rowsPerSample int
+}
+
+func newFastDense(l *layers.Dense, in layers.Shape, isa asm.ISA) compiled {
+	k := &fastDense{gemmLayer: newGemmLayer(isa, l.In, l.Units, l.W, l.B, l.Act), rowsPerSample: in.Size() / l.In}
+	return compiled{k: k, name: k.kernelName("dense")}
+}
+
+func (k *fastDense) run(dst, src, _ []float32, batch int) {
+	k.gemm(batch*k.rowsPerSample, src, dst)
+}
+
+// applyActivation applies a per-element or softmax activation in place over x, rows of
+// lastDim, with the vector kernels where asm has them.
+func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim int) {
+	act.Apply(x, lastDim)
+}

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+func fastISAs() []asm.ISA {
+	var out []asm.ISA
+	for _, i := range []asm.ISA{asm.AVX2, asm.AVX512, asm.NEON} {
+		if asm.Available(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func rnd(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func absf(s []float32) []float32 {
+	if s == nil {
+		return nil
+	}
+	o := make([]float32, len(s))
+	for i, v := range s {
+		o[i] = float32(math.Abs(float64(v)))
+	}
+	return o
+}
+
+// absDense / absConv are the layer with |W|, |B| and no activation: on |x| they give
+// M = |b| + sum|x*w| per output, the scale of the summation error.
+func absDense(l *layers.Dense) layers.Layer {
+	return &layers.Dense{In: l.In, Units: l.Units, W: absf(l.W), B: absf(l.B)}
+}
+
+func absConv(l *layers.Conv2D) layers.Layer {
+	return &layers.Conv2D{Window: l.Window, In: l.In, Filters: l.Filters, Groups: l.Groups, W: absf(l.W), B: absf(l.B)}
+}
+
+// checkFast runs the compiled fast kernel and the layer's reference Forward on the same
+// random input. Both sum k products in float32 (different order, FMA or not), so each is
+// within (k+1)*2^-24*M of the exact sum, M = |b| + sum|x*w|; the activations used here
+// are at most 1.2-Lipschitz and the post-GEMM activation kernels add a few ULPs. Bound:
+// |got-want| <= 2.4*(k+2)*2^-24*M + 1e-6*|want| + 1e-30.
+func checkFast(t *testing.T, l, abs layers.Layer, k int, in layers.Shape, isa asm.ISA, batch int, r *rand.Rand) {
+	t.Helper()
+	out, err := l.OutputShape(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compileLayer(l, in, out, isa, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.k.(refKernel); ok {
+		t.Fatalf("%v: compileLayer chose the reference kernel for %T", isa, l)
+	}
+	src := rnd(r, batch*in.Size())
+	want := make([]float32, batch*out.Size())
+	l.Forward(want, src, make([]float32, l.ScratchLen(in, batch)), in, batch)
+	got := make([]float32, len(want)+8)
+	for i := range got {
+		got[i] = -777
+	}
+	c.k.run(got[:len(want)], src, make([]float32, c.scratchLen), batch)
+	mag := make([]float32, len(want))
+	abs.Forward(mag, absf(src), make([]float32, abs.ScratchLen(in, batch)), in, batch)
+	for i, w := range want {
+		bound := 2.4*float64(k+2)*0x1p-24*float64(mag[i]) + 1e-6*math.Abs(float64(w)) + 1e-30
+		if d := math.Abs(float64(got[i] - w)); !(d <= bound) {
+			t.Fatalf("%v %s: out[%d] = %v, want %v (bound %g)", isa, c.name, i, got[i], w, bound)
+		}
+	}
+	for i := len(want); i < len(got); i++ {
+		if got[i] != -777 {
+			t.Fatalf("%v %s: wrote past the output", isa, c.name)
+		}
+	}
+}
+
+func TestFastDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	acts := []layers.Activation{layers.ActLinear, layers.ActReLU, layers.ActReLU6, layers.LeakyReLU(0.2),
+		{Kind: layers.Sigmoid}, {Kind: layers.Tanh}, {Kind: layers.Softmax}, {Kind: layers.Gelu}, {Kind: layers.Swish}}
+	for _, isa := range fastISAs() {
+		for _, sz := range [][2]int{{1, 1}, {3, 7}, {64, 10}, {100, 33}, {17, 128}} {
+			for ai, act := range acts {
+				l := &layers.Dense{In: sz[0], Units: sz[1], W: rnd(r, sz[0]*sz[1]), Act: act}
+				if ai%2 == 0 {
+					l.B = rnd(r, sz[1])
+				}
+				for _, batch := range []int{1, 5} {
+					t.Run(fmt.Sprintf("%v/%dx%d/%v/b%d", isa, sz[0], sz[1], act, batch), func(t *testing.T) {
+						checkFast(t, l, absDense(l), sz[0], layers.Shape{sz[0]}, isa, batch, r)
+						checkFast(t, l, absDense(l), sz[0], layers.Shape{3, sz[0]}, isa, batch, r) // rank>2: last axis
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestFastConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	type cs struct {
+		h, w, c, f int
+		win        layers.Window
+	}
+	cases := []cs{
+		{5, 5, 3, 4, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}},
+		{8, 7, 3, 16, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{9, 9, 5, 17, layers.Window{KH: 3, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{10, 11, 2, 8, layers.Window{KH: 3, KW: 3, SH: 1, SW: 2, DH: 2, DW: 1}},
+		{6, 6, 4, 33, layers.Window{KH: 2, KW: 2, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadExplicit, Pads: [4]int{1, 0, 2, 1}}},
+		{4, 4, 8, 8, layers.Window{KH: 1, KW: 1, SH: 2, SW: 2, DH: 1, DW: 1}},
+		{40, 40, 16, 32, layers.Window{KH: 5, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}}, // several im2col chunks
+	}
+	for _, isa := range fastISAs() {
+		for ci, c := range cases {
+			for _, act := range []layers.Activation{layers.ActReLU, {Kind: layers.Elu, Alpha: 1}} {
+				l := &layers.Conv2D{Window: c.win, In: c.c, Filters: c.f, Groups: 1,
+					W: rnd(r, c.win.KH*c.win.KW*c.c*c.f), B: rnd(r, c.f), Act: act}
+				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
+					checkFast(t, l, absConv(l), c.win.KH*c.win.KW*c.c, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
+				})
+			}
+		}
+	}
+}
