@@ -48,7 +48,8 @@ type Affine struct {
 	Info
 	Scale, Shift []float32
 	// OrigParams is the parameter count of the layer it was folded from (BatchNormalization
-	// keeps gamma, beta, mean and variance); 0 means len(Scale)+len(Shift).
+	// keeps gamma, beta, mean and variance); 0 means len(Scale)+len(Shift), and a
+	// negative value means the source layer had none (Keras Rescaling holds constants).
 	OrigParams int64
 }
 
@@ -116,8 +117,11 @@ func (l *Affine) Weights() [][]float32 { return [][]float32{l.Scale, l.Shift} }
 
 // Params implements ParamCounter.
 func (l *Affine) Params() int64 {
-	if l.OrigParams > 0 {
+	switch {
+	case l.OrigParams > 0:
 		return l.OrigParams
+	case l.OrigParams < 0:
+		return 0
 	}
 	return int64(len(l.Scale) + len(l.Shift))
 }
