@@ -890,7 +890,8 @@ func buildRescaling(b *builder, s *spec) error {
 			return err
 		}
 	}
-	return b.emit(&layers.Affine{Info: info(s), Scale: sc, Shift: sh}, nil)
+	// Keras counts no parameters for Rescaling (scale and offset are constants).
+	return b.emit(&layers.Affine{Info: info(s), Scale: sc, Shift: sh, OrigParams: -1}, nil)
 }
 
 func buildZeroPad(b *builder, s *spec) error {
