@@ -18,6 +18,7 @@ MANIFEST.json lists every model. Run from the repository root:
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-stable CPU kernels
@@ -69,6 +71,8 @@ def check_versions():
         "tf-keras": tf_keras.__version__,
         "h5py": h5py.__version__,
         "numpy": np.__version__,
+        "jax": importlib.metadata.version("jax"),
+        "jaxlib": importlib.metadata.version("jaxlib"),
     }
     pins = read_pins()
     bad = [f"{k}=={v} (pinned {pins.get(k)})" for k, v in have.items() if pins.get(k) != v]
@@ -610,6 +614,40 @@ def class_list(layers):
     return out
 
 
+def normalize_keras_zip(path):
+    """Make a saved .keras file byte-reproducible without changing what it means.
+
+    Keras writes Python object ids ("shared_object_id": 140213947683728) into
+    config.json, the save date into metadata.json, and the current time into the zip
+    headers. Ids are renumbered 1, 2, ... in order of first appearance (the same id
+    keeps the same number, so shared objects stay shared), the date is fixed and the
+    zip entries get a fixed timestamp. keras2npz then copies config.json as is.
+    """
+    with zipfile.ZipFile(path) as z:
+        members = [(zi, z.read(zi.filename)) for zi in z.infolist()]
+    ids = {}
+
+    def renumber(m):
+        return f'"shared_object_id": {ids.setdefault(m.group(1), len(ids) + 1)}'
+
+    out = []
+    for zi, data in members:
+        if zi.filename == "config.json":
+            data = re.sub(r'"shared_object_id": (\d+)', renumber, data.decode()).encode()
+        elif zi.filename == "metadata.json":
+            meta = json.loads(data)
+            meta["date_saved"] = "2000-01-01@00:00:00"
+            data = json.dumps(meta).encode()
+        nzi = zipfile.ZipInfo(zi.filename, date_time=(1980, 1, 1, 0, 0, 0))
+        nzi.compress_type = zi.compress_type
+        nzi.external_attr = 0o644 << 16
+        out.append((nzi, data))
+    with zipfile.ZipFile(path + ".tmp", "w") as z:
+        for zi, data in out:
+            z.writestr(zi, data)
+    os.replace(path + ".tmp", path)
+
+
 def build_one(entry, k3, k2, rng_seed):
     fw = k3 if entry["fw"] == "k3" else k2
     fw.backend.clear_session()  # layer auto-names start from scratch for every model
@@ -734,6 +772,8 @@ def main():
             else:
                 src, npz_name = os.path.join(SRC, entry["name"] + ".h5"), entry["name"]
             m.save(src)
+            if src.endswith(".keras"):
+                normalize_keras_zip(src)
             records.append(export_and_verify(entry, src, npz_name, k3, k2, ref, keras2npz))
     manifest = {
         "generator": "testdata/gen_keras_zoo.py",
