@@ -17,8 +17,8 @@ import (
 type tmodel struct {
 	kerasVersion string
 	config       any
-	weights      []lw            // in order
-	x, y         *array          // samples (optional)
+	weights      []lw              // in order
+	x, y         *array            // samples (optional)
 	raw          map[string][]byte // extra members written as is (name with .npy)
 	metaEdit     func(m map[string]any)
 	store        bool // zip.Store instead of Deflate
