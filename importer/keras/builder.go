@@ -263,6 +263,9 @@ func (b *builder) weights(s *spec, what string, counts ...int) ([]*array, error)
 			return ws, nil
 		}
 	}
+	if len(ws) == 0 {
+		return nil, b.errf(layers.ErrBadFile, "no weights stored for this layer (config needs %s)", what)
+	}
 	want := fmt.Sprint(counts[0])
 	if len(counts) > 1 {
 		want = fmt.Sprintf("one of %v", counts)

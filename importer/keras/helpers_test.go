@@ -62,7 +62,9 @@ func k3(class string, cfg map[string]any) map[string]any {
 	if _, ok := cfg["name"]; !ok {
 		cfg["name"] = strings.ToLower(class)
 	}
-	cfg["dtype"] = map[string]any{"module": "keras", "class_name": "DTypePolicy", "config": map[string]any{"name": "float32"}, "registered_name": nil}
+	if _, ok := cfg["dtype"]; !ok {
+		cfg["dtype"] = map[string]any{"module": "keras", "class_name": "DTypePolicy", "config": map[string]any{"name": "float32"}, "registered_name": nil}
+	}
 	cfg["trainable"] = true
 	return map[string]any{"module": "keras.layers", "class_name": class, "config": cfg, "registered_name": nil}
 }
@@ -250,4 +252,21 @@ func transpose(src []float32, shape []int, perm []int) []float32 {
 		}
 	}
 	return out
+}
+
+// zipOf writes members into a zip (deflated).
+func zipOf(members map[string][]byte) []byte {
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	for name, data := range members {
+		w, err := z.Create(name)
+		if err != nil {
+			panic(err)
+		}
+		w.Write(data)
+	}
+	if err := z.Close(); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
 }
