@@ -1,3 +1,256 @@
 package main
 
-func activations() {}
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Element-wise activations in AVX2, in place over x[:n], 8 lanes at a time with a masked
+// tail. exp uses a round-to-nearest range reduction x = n*ln2 + t (ln2 split hi/lo),
+// the degree-7 Taylor expm1(t) = t + t^2*(1/2 + t/6 + ... + t^5/5040) (truncation
+// < 5e-9 relative on |t| <= ln2/2) and a two-step 2^n scale so that results down to the
+// denormals and up to overflow come out right; tanh and elu use expm1 the same way,
+// which keeps them accurate near zero.
+
+var consts = map[string]Mem{}
+
+// cst is a 32-byte constant of 8 equal float32 lanes.
+func cst(name string, v float32) Mem {
+	return cstBits(name, math.Float32bits(v))
+}
+
+func cstBits(name string, bits uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL("act_"+name, RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(bits))
+	}
+	consts[name] = m
+	return m
+}
+
+func defConsts() {
+	cst("log2e", float32(math.Log2E))
+	cst("ln2hi", 0.693145751953125)
+	cst("ln2lo", 1.428606765330187045e-06)
+	for i, c := range []float64{1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040} {
+		cst(fmt.Sprintf("c%d", i+2), float32(c))
+	}
+	cst("one", 1)
+	cst("two", 2)
+	cst("expmin", -104)
+	cst("expmax", 89)
+	cst("em1min", -18)
+	cstBits("bias127", 127)
+	cstBits("absmask", 0x7fffffff)
+	cstBits("signmask", 0x80000000)
+	cst("zero", 0)
+	cst("geluc1", float32(2*math.Sqrt(2/math.Pi)))
+	cst("geluc2", float32(2*math.Sqrt(2/math.Pi)*0.044715))
+	m := GLOBL("act_tailmask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+	consts["tailmask"] = m
+}
+
+// expm1Reduced returns (em, s) with exp(x) = s*(1+em): n = round(x*log2e),
+// t = x - n*ln2, em = expm1(t), s = 2^n as (s1, s2) halves when split, else s1 only.
+func expCore(x VecVirtual, split bool) (em, s1, s2 VecVirtual) {
+	n := YMM()
+	VMULPS(consts["log2e"], x, n)
+	VROUNDPS(U8(0), n, n) // nearest
+	t := YMM()
+	VMOVAPS(x, t)
+	VFNMADD231PS(consts["ln2hi"], n, t)
+	VFNMADD231PS(consts["ln2lo"], n, t)
+	p := YMM()
+	VMOVUPS(consts["c7"], p)
+	for _, c := range []string{"c6", "c5", "c4", "c3", "c2"} {
+		VFMADD213PS(consts[c], t, p) // p = t*p + c
+	}
+	tt := YMM()
+	VMULPS(t, t, tt)
+	VFMADD213PS(t, tt, p) // p = t^2*p + t = expm1(t)
+	ni := YMM()
+	VCVTPS2DQ(n, ni)
+	s1 = YMM()
+	if split {
+		h := YMM()
+		VPSRAD(U8(1), ni, h)
+		VPSUBD(h, ni, ni) // ni = n - n>>1
+		VPADDD(consts["bias127"], h, h)
+		VPSLLD(U8(23), h, s1)
+		s2 = YMM()
+		VPADDD(consts["bias127"], ni, ni)
+		VPSLLD(U8(23), ni, s2)
+	} else {
+		VPADDD(consts["bias127"], ni, ni)
+		VPSLLD(U8(23), ni, s1)
+	}
+	return p, s1, s2
+}
+
+// keepNaN returns r with the lanes where x is NaN replaced by x.
+func keepNaN(x, r VecVirtual) VecVirtual {
+	m := YMM()
+	VCMPPS(U8(3), x, x, m) // unordered
+	out := YMM()
+	VBLENDVPS(m, x, r, out)
+	return out
+}
+
+// expv: exp(x).
+func expv(x VecVirtual) VecVirtual {
+	xc := YMM()
+	VMAXPS(consts["expmin"], x, xc)
+	VMINPS(consts["expmax"], xc, xc)
+	em, s1, s2 := expCore(xc, true)
+	VFMADD213PS(s1, s1, em) // s1*em + s1
+	VMULPS(s2, em, em)
+	return keepNaN(x, em)
+}
+
+// expm1Neg: expm1(u) for u <= 0 (u clamped at -18, where expm1 rounds to -1).
+func expm1Neg(u VecVirtual) VecVirtual {
+	uc := YMM()
+	VMAXPS(consts["em1min"], u, uc)
+	em, s, _ := expCore(uc, false)
+	sm1 := YMM()
+	VSUBPS(consts["one"], s, sm1)
+	VFMADD213PS(sm1, s, em) // s*em + (s-1)
+	return em
+}
+
+func sigmoidv(x VecVirtual) VecVirtual {
+	z := YMM()
+	VORPS(consts["signmask"], x, z) // -|x|
+	e := expv(z)
+	d := YMM()
+	VADDPS(consts["one"], e, d)
+	rp := YMM()
+	VMOVUPS(consts["one"], rp)
+	VDIVPS(d, rp, rp) // 1/(1+e)
+	rn := YMM()
+	VMULPS(rp, e, rn) // e/(1+e)
+	out := YMM()
+	VBLENDVPS(x, rn, rp, out) // x<0: e/(1+e), else 1/(1+e)
+	return keepNaN(x, out)
+}
+
+func tanhv(x VecVirtual) VecVirtual {
+	z := YMM()
+	VANDPS(consts["absmask"], x, z)
+	u := YMM()
+	VMULPS(consts["two"], z, u)
+	VXORPS(consts["signmask"], u, u) // -2|x|
+	em := expm1Neg(u)
+	d := YMM()
+	VADDPS(consts["two"], em, d)
+	VXORPS(consts["signmask"], em, em)
+	VDIVPS(d, em, em) // -em/(em+2) = tanh|x|
+	sg := YMM()
+	VANDPS(consts["signmask"], x, sg)
+	VORPS(sg, em, em)
+	return keepNaN(x, em)
+}
+
+func swishv(x VecVirtual) VecVirtual {
+	s := sigmoidv(x)
+	VMULPS(x, s, s)
+	return s
+}
+
+// geluTanhv: 0.5x(1+tanh(u)) = x*sigmoid(2u), 2u = x*(c1 + c2*x^2).
+func geluTanhv(x VecVirtual) VecVirtual {
+	x2 := YMM()
+	VMULPS(x, x, x2)
+	a := YMM()
+	VMOVUPS(consts["geluc2"], a)
+	VFMADD213PS(consts["geluc1"], x2, a)
+	VMULPS(x, a, a)
+	s := sigmoidv(a)
+	VMULPS(x, s, s)
+	return s
+}
+
+func eluv(alpha VecVirtual) func(x VecVirtual) VecVirtual {
+	return func(x VecVirtual) VecVirtual {
+		u := YMM()
+		VMINPS(consts["zero"], x, u)
+		em := expm1Neg(u)
+		VMULPS(alpha, em, em)
+		out := YMM()
+		// x > 0 keeps x: blend on the sign of -x is awkward; compare instead.
+		m := YMM()
+		VCMPPS(U8(0x1e), consts["zero"], x, m) // x > 0 (GT_OQ)
+		VBLENDVPS(m, x, em, out)
+		return keepNaN(x, out)
+	}
+}
+
+func actKernel(name, doc string, f func(VecVirtual) VecVirtual, withAlpha bool) {
+	sig := "func(x *float32, n int)"
+	if withAlpha {
+		sig = "func(x *float32, n int, alpha float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(doc)
+	p := GP64()
+	Load(Param("x"), p)
+	n := GP64()
+	Load(Param("n"), n)
+	var fn func(VecVirtual) VecVirtual = f
+	if withAlpha {
+		al := YMM()
+		VBROADCASTSS(addr("alpha"), al)
+		fn = eluv(al)
+	}
+	loop, tail, done := name+"_loop", name+"_tail", name+"_done"
+	Label(loop)
+	CMPQ(n, U8(8))
+	JL(LabelRef(tail))
+	x := YMM()
+	VMOVUPS(Mem{Base: p}, x)
+	r := fn(x)
+	VMOVUPS(r, Mem{Base: p})
+	ADDQ(U8(32), p)
+	SUBQ(U8(8), n)
+	JMP(LabelRef(loop))
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	tp := GP64()
+	LEAQ(consts["tailmask"], tp)
+	NEGQ(n)
+	ADDQ(U8(8), n)
+	mk := YMM()
+	VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
+	xt := YMM()
+	VMASKMOVPS(Mem{Base: p}, mk, xt)
+	rt := fn(xt)
+	VMASKMOVPS(rt, mk, Mem{Base: p})
+	Label(done)
+	VZEROUPPER()
+	RET()
+}
+
+func activations() {
+	defConsts()
+	actKernel("vexpAVX2", "vexpAVX2: x[i] = exp(x[i]) for i < n.", expv, false)
+	actKernel("vsigmoidAVX2", "vsigmoidAVX2: x[i] = 1/(1+exp(-x[i])) for i < n.", sigmoidv, false)
+	actKernel("vtanhAVX2", "vtanhAVX2: x[i] = tanh(x[i]) for i < n.", tanhv, false)
+	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
+	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
+	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
+}

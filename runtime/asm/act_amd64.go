@@ -1,0 +1,41 @@
+//go:build !noasm && !purego && gc
+
+package asm
+
+//go:generate go run -C _gen . -kernel act_avx2 -out ../act_avx2_amd64.s
+
+// actAsm reports whether the AVX2 element-wise kernels serve isa.
+func actAsm(isa ISA) bool { return (isa == AVX2 || isa == AVX512) && Available(isa) }
+
+// Each kernel computes, in place, for i := 0; i < n; i++ { x[i] = f(x[i]) }, 8 lanes at
+// a time and a masked tail (no access past x[n-1]).
+
+// vexpAVX2: f = exp.
+//
+//go:noescape
+func vexpAVX2(x *float32, n int)
+
+// vsigmoidAVX2: f = 1/(1+exp(-x)).
+//
+//go:noescape
+func vsigmoidAVX2(x *float32, n int)
+
+// vtanhAVX2: f = tanh.
+//
+//go:noescape
+func vtanhAVX2(x *float32, n int)
+
+// vswishAVX2: f = x*sigmoid(x).
+//
+//go:noescape
+func vswishAVX2(x *float32, n int)
+
+// vgeluTanhAVX2: f = x*sigmoid(2*sqrt(2/pi)*(x+0.044715*x^3)).
+//
+//go:noescape
+func vgeluTanhAVX2(x *float32, n int)
+
+// veluAVX2: f = x if x > 0 else alpha*expm1(x).
+//
+//go:noescape
+func veluAVX2(x *float32, n int, alpha float32)

@@ -1,0 +1,12 @@
+//go:build noasm || purego || !gc || !amd64
+
+package asm
+
+func actAsm(ISA) bool { return false }
+
+func vexpAVX2(x *float32, n int)                { panic("unreachable") }
+func vsigmoidAVX2(x *float32, n int)            { panic("unreachable") }
+func vtanhAVX2(x *float32, n int)               { panic("unreachable") }
+func vswishAVX2(x *float32, n int)              { panic("unreachable") }
+func vgeluTanhAVX2(x *float32, n int)           { panic("unreachable") }
+func veluAVX2(x *float32, n int, alpha float32) { panic("unreachable") }
