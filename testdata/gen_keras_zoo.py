@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-stable CPU kernels
@@ -455,6 +456,36 @@ def _act_layers(k):
     return k.Sequential(ls, name="activation_layers")
 
 
+def _wide(k, first_input):
+    """Dense -> x4 -> activation -> x0.25 per activation string: inputs reach |x| ~ 6,
+    so saturating and tail regions (hard_sigmoid clip points, gelu's tails) are hit."""
+    L = k.layers
+    ls = list(first_input)
+    # Compressing activations first, so that later ones are not washed out; the
+    # formulas that differ between readings (hard_sigmoid, gelu) come last.
+    order = ["softmax", "sigmoid", "tanh", "softsign", "linear", "relu", "relu6", "softplus",
+             "elu", "selu", "swish", "silu", "leaky_relu", "hard_sigmoid", "gelu"]
+    assert sorted(order + ["exponential"]) == sorted(ALL_ACTIVATIONS)
+    for a in order:
+        ls += [L.Dense(16), L.Rescaling(4.0), L.Activation(a), L.Rescaling(0.25)]
+    ls += [L.Dense(16), L.Activation("exponential")]
+    return ls
+
+
+@model("activations_wide", "k3", ["keras"],
+       [f"Activation({a}) on inputs of std ~4 (saturating regions)" for a in ALL_ACTIVATIONS]
+       + ["Rescaling"])
+def _acts_wide(k):
+    return k.Sequential(_wide(k, [k.Input((16,))]), name="activations_wide")
+
+
+@model("keras2_activations_wide", "k2", ["h5"],
+       [f"Keras 2 Activation({a}) on inputs of std ~4" for a in ALL_ACTIVATIONS])
+def _k2_acts_wide(k):
+    return k.Sequential(_wide(k, [k.layers.InputLayer(input_shape=(16,))]),
+                        name="keras2_activations_wide")
+
+
 @model("nested_sequential", "k3", ["keras", "h5"],
        ["Sequential inside Sequential (two levels)", "BatchNormalization inside nested"])
 def _nested(k):
@@ -763,7 +794,8 @@ def main():
             records += [old[n] for n in names if n in old]
             continue
         print(f"[{idx + 1}/{len(ZOO)}] {entry['name']}")
-        m = build_one(entry, k3, k2, SEED + idx)
+        # Seed from the name, so adding a model does not change the others.
+        m = build_one(entry, k3, k2, (SEED + zlib.crc32(entry["name"].encode())) % 2**31)
         for fmt in entry["formats"]:
             if entry["fw"] == "k3" and fmt == "keras":
                 src, npz_name = os.path.join(SRC, entry["name"] + ".keras"), entry["name"]

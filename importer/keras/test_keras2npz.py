@@ -42,6 +42,27 @@ def layer_weights(meta, arrays, lpath):
 # ---------------------------------------------------------------- activations
 
 
+# Knobs that switch the reference to a plausible WRONG reading of Keras. They are all
+# off (faithful) except in test_zoo_catches_wrong_semantics, which turns each one on and
+# checks that at least one zoo model then misses its tolerance, i.e. that the zoo
+# really pins down that piece of Keras behaviour.
+WRONG = {
+    "hard_sigmoid_other_version": False,  # Keras 2 formula for Keras 3 files and vice versa
+    "gelu_tanh": False,                  # tanh approximation for the 'gelu' string
+    "leaky_relu_string_0.3": False,      # 'leaky_relu' activation string with slope 0.3
+    "leaky_relu_layer_0.2": False,       # LeakyReLU layer default slope 0.2
+    "same_pad_extra_first": False,       # odd 'same' padding: extra cell top/left
+    "avgpool_same_full_window": False,   # 'same' average pooling divides by the full window
+    "flatten_ignores_data_format": False,
+    "flatten_cf_always": False,          # transposes channels_first even if Flatten says last
+    "backwards_seq_time_order": False,   # go_backwards + return_sequences re-reversed
+    "bidi_no_reverse": False,            # Bidirectional backward sequence not re-reversed
+    "lstm_gates_ifoc": False,            # gate order i, f, o, c instead of i, f, c, o
+    "bn_eps_1e-5": False,                # ONNX's default epsilon instead of the config's
+    "relu_threshold_ignored": False,     # ReLU layer threshold ignored
+    "selu_as_elu": False,
+}
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _erf = np.vectorize(math.erf)
@@ -57,7 +78,10 @@ def _softmax(x, axis=-1):
 
 
 def hard_sigmoid(x, keras_version):
-    if keras_version.startswith("2.") or keras_version.startswith("1."):
+    k2 = keras_version.startswith("2.") or keras_version.startswith("1.")
+    if WRONG["hard_sigmoid_other_version"]:
+        k2 = not k2
+    if k2:
         return np.clip(0.2 * x + 0.5, 0.0, 1.0)
     return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
 
@@ -87,14 +111,18 @@ def activation(name, x, kv):
         return x / (1 + np.abs(x))
     if name == "elu":
         return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    if name == "selu" and WRONG["selu_as_elu"]:
+        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
     if name == "selu":
         return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+    if name == "gelu" and WRONG["gelu_tanh"]:
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
     if name == "gelu":  # the string means the exact (erf) form in Keras 3 and tf.keras
         return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
     if name in ("swish", "silu"):
         return x * _sigmoid(x)
     if name == "leaky_relu":
-        return np.where(x > 0, x, 0.2 * x)
+        return np.where(x > 0, x, (0.3 if WRONG["leaky_relu_string_0.3"] else 0.2) * x)
     if name == "exponential":
         return np.exp(x)
     if name == "mish":
@@ -106,6 +134,8 @@ def keras_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """keras.activations.relu (ReLU layer), written as Keras 3 computes it."""
     negative_slope = negative_slope or 0.0
     threshold = threshold or 0.0
+    if WRONG["relu_threshold_ignored"]:
+        threshold = 0.0
     if negative_slope != 0.0:
         if max_value is None and threshold == 0:
             return np.where(x >= 0, x, negative_slope * x)
@@ -138,6 +168,8 @@ def _pads(n, k, s, d, padding):
     if padding == "same":
         out = -(-n // s)
         tot = max((out - 1) * s + ke - n, 0)
+        if WRONG["same_pad_extra_first"]:
+            return out, tot - tot // 2, tot // 2
         return out, tot // 2, tot - tot // 2
     if padding == "valid":
         return (n - ke) // s + 1, 0, 0
@@ -214,7 +246,7 @@ def pool2d(x, c, kind):
                                         _taps(ones, ph, pw, sh, sw, 1, 1, padding, 0.0)):
             s = v.copy() if s is None else s + v
             cnt = o.copy() if cnt is None else cnt + o
-        y = s / cnt
+        y = s / (ph * pw if WRONG["avgpool_same_full_window"] else cnt)
     return _back(y, df)
 
 
@@ -243,16 +275,20 @@ def lstm(x, c, w, kv, go_backwards=None):
     xw = np.einsum("nti,ij->ntj", x, kern) + bias
     for t in steps:
         z = xw[:, t] + h @ rec
-        i = activation(ract, z[:, :units], kv)
-        f = activation(ract, z[:, units:2 * units], kv)
-        g = activation(act, z[:, 2 * units:3 * units], kv)
-        o = activation(ract, z[:, 3 * units:], kv)
+        gi, gf, gc, go = (0, 1, 2, 3) if not WRONG["lstm_gates_ifoc"] else (0, 1, 3, 2)
+        i = activation(ract, z[:, gi * units:(gi + 1) * units], kv)
+        f = activation(ract, z[:, gf * units:(gf + 1) * units], kv)
+        g = activation(act, z[:, gc * units:(gc + 1) * units], kv)
+        o = activation(ract, z[:, go * units:(go + 1) * units], kv)
         cs = f * cs + i * g
         h = o * activation(act, cs, kv)
         outs.append(h)
     if c.get("return_sequences", False):
         # go_backwards: output step k is the state after k reversed steps
-        return np.stack(outs, axis=1)
+        seq = np.stack(outs, axis=1)
+        if back and WRONG["backwards_seq_time_order"] and go_backwards is None:
+            seq = seq[:, ::-1]
+        return seq
     return h
 
 
@@ -264,7 +300,7 @@ def bidirectional(x, c, w, kv):
     nw = len(w) // 2
     fwd = lstm(x, ic, w[:nw], kv, go_backwards=bool(ic.get("go_backwards", False)))
     bwd = lstm(x, ic, w[nw:], kv, go_backwards=not ic.get("go_backwards", False))
-    if ic.get("return_sequences", False):
+    if ic.get("return_sequences", False) and not WRONG["bidi_no_reverse"]:
         bwd = bwd[:, ::-1]
     mode = c.get("merge_mode", "concat")
     if mode == "concat":
@@ -313,7 +349,12 @@ def run_layers(layers, x, meta, arrays, prefix=""):
         elif cls == "GlobalMaxPooling2D":
             x = global_pool(x, c, "max")
         elif cls == "Flatten":
-            if c.get("data_format") == "channels_first" and x.ndim > 2:
+            cf = c.get("data_format") == "channels_first"
+            if WRONG["flatten_ignores_data_format"]:
+                cf = False
+            if WRONG["flatten_cf_always"] and "channels_first" in json.dumps(meta["model_config"]):
+                cf = True
+            if cf and x.ndim > 2:
                 x = np.moveaxis(x, 1, -1)
             x = x.reshape(x.shape[0], -1)
         elif cls == "Reshape":
@@ -336,6 +377,8 @@ def run_layers(layers, x, meta, arrays, prefix=""):
             x = keras_relu(x, c.get("negative_slope", 0.0), c.get("max_value"), c.get("threshold", 0.0))
         elif cls == "LeakyReLU":
             slope = c.get("negative_slope", c.get("alpha", 0.3))
+            if WRONG["leaky_relu_layer_0.2"] and "negative_slope" in c and slope == 0.3:
+                slope = 0.2
             x = np.where(x >= 0, x, slope * x)
         elif cls == "Softmax":
             x = _softmax(x, axis=c.get("axis", -1))
@@ -355,7 +398,8 @@ def run_layers(layers, x, meta, arrays, prefix=""):
             mean, var = w[i], w[i + 1]
             shape = [1] * x.ndim
             shape[axis] = -1
-            y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + c.get("epsilon", 1e-3))
+            eps = 1e-5 if WRONG["bn_eps_1e-5"] else c.get("epsilon", 1e-3)
+            y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
             if gamma is not None:
                 y = y * gamma.reshape(shape)
             if beta is not None:
@@ -437,6 +481,27 @@ class ZooTest(unittest.TestCase):
                 self.assertEqual(y.shape, arrays["samples/y"].shape)
                 r = error_ratio(y, arrays["samples/y"], tol["atol"], tol["rtol"])
                 self.assertLessEqual(r, 1.0, f"{name}: error {r:.3g} x the bound {tol}")
+
+
+class ZooCatchesWrongSemantics(unittest.TestCase):
+    def test_zoo_catches_wrong_semantics(self):
+        files = _zoo_files()
+        if not files:
+            self.skipTest("no zoo")
+        loaded = [(os.path.basename(p)[:-4],) + load_npz(p) for p in files]
+        for knob in WRONG:
+            with self.subTest(knob=knob):
+                WRONG[knob] = True
+                try:
+                    caught = []
+                    for name, meta, arrays in loaded:
+                        y = reference_forward(meta, arrays, arrays["samples/x"])
+                        if error_ratio(y, arrays["samples/y"]) > 1.0:
+                            caught.append(name)
+                finally:
+                    WRONG[knob] = False
+                self.assertTrue(caught, f"no zoo model notices the wrong semantics {knob!r}")
+                print(f"  wrong {knob:30s} caught by {', '.join(caught)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
