@@ -18,7 +18,11 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 			return newFastDense(l, in, isa), nil
 		}
 	case *layers.Conv2D:
-		if c, ok := newFastConv(l, in, isa); ok && isa != asm.Generic {
+		if c, ok := newFastConv(l, in, isa); isa != asm.Generic && ok {
+			return c, nil
+		}
+	case *layers.LSTM:
+		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
 		}
 	default:

@@ -22,7 +22,7 @@ type fastConv struct {
 const im2colBudget = 1 << 16
 
 func newFastConv(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
-	if max(l.Groups, 1) != 1 {
+	if max(l.Groups, 1) != 1 || isa == asm.Generic {
 		return compiled{}, false
 	}
 	h, w, c := in[0], in[1], in[2]

@@ -82,5 +82,24 @@ func (k *fastDense) run(dst, src, _ []float32, batch int) {
 // applyActivation applies a per-element or softmax activation in place over x, rows of
 // lastDim, with the vector kernels where asm has them.
 func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim int) {
-	act.Apply(x, lastDim)
+	switch act.Kind {
+	case layers.Sigmoid:
+		asm.Sigmoid(isa, x)
+	case layers.Tanh:
+		asm.Tanh(isa, x)
+	case layers.Swish:
+		asm.Swish(isa, x)
+	case layers.GeluTanh:
+		asm.GeluTanh(isa, x)
+	case layers.Gelu:
+		asm.Gelu(isa, x)
+	case layers.Exponential:
+		asm.Exp(isa, x)
+	case layers.Elu:
+		asm.Elu(isa, x, act.Alpha)
+	case layers.Softmax:
+		asm.Softmax(isa, x, lastDim)
+	default:
+		act.Apply(x, lastDim)
+	}
 }

@@ -93,7 +93,8 @@ func checkFast(t *testing.T, l, abs layers.Layer, k int, in layers.Shape, isa as
 func TestFastDense(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	acts := []layers.Activation{layers.ActLinear, layers.ActReLU, layers.ActReLU6, layers.LeakyReLU(0.2),
-		{Kind: layers.Sigmoid}, {Kind: layers.Tanh}, {Kind: layers.Softmax}, {Kind: layers.Gelu}, {Kind: layers.Swish}}
+		{Kind: layers.Sigmoid}, {Kind: layers.Tanh}, {Kind: layers.Softmax}, {Kind: layers.Gelu}, {Kind: layers.Swish},
+		{Kind: layers.GeluTanh}, {Kind: layers.Elu, Alpha: 0.7}, {Kind: layers.Clip, Alpha: -1, Beta: 2}}
 	for _, isa := range fastISAs() {
 		for _, sz := range [][2]int{{1, 1}, {3, 7}, {64, 10}, {100, 33}, {17, 128}} {
 			for ai, act := range acts {
@@ -135,6 +136,53 @@ func TestFastConv(t *testing.T) {
 				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
 					checkFast(t, l, absConv(l), c.win.KH*c.win.KW*c.c, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
 				})
+			}
+		}
+	}
+}
+
+// TestFastLSTM: fast LSTM vs the reference Forward over every flag combination. The
+// error compounds over steps through the recurrence; bound |got-want| <= 2e-5*(1+|want|)
+// for these <= 12-step sequences with unit-scale weights.
+func TestFastLSTM(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, isa := range fastISAs() {
+		for ci, sz := range [][3]int{{1, 1, 1}, {5, 3, 8}, {12, 7, 9}, {4, 16, 33}} {
+			steps, in, u := sz[0], sz[1], sz[2]
+			for flags := 0; flags < 16; flags++ {
+				l := &layers.LSTM{In: in, Units: u, W: rnd(r, in*4*u), U: rnd(r, u*4*u),
+					Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid},
+					ReturnSequences: flags&1 != 0, GoBackwards: flags&2 != 0, KeepTimeOrder: flags&4 != 0}
+				for i := range l.U {
+					l.U[i] *= 0.3
+				}
+				if flags&8 != 0 {
+					l.B, l.H0, l.C0 = rnd(r, 4*u), rnd(r, u), rnd(r, u)
+				}
+				shape := layers.Shape{steps, in}
+				out, err := l.OutputShape(shape)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, batch := range []int{1, 3} {
+					c, err := compileLayer(l, shape, out, isa, batch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, ok := c.k.(refKernel); ok {
+						t.Fatalf("reference kernel chosen for LSTM on %v", isa)
+					}
+					src := rnd(r, batch*shape.Size())
+					want := make([]float32, batch*out.Size())
+					l.Forward(want, src, make([]float32, l.ScratchLen(shape, batch)), shape, batch)
+					got := make([]float32, len(want))
+					c.k.run(got, src, make([]float32, c.scratchLen), batch)
+					for i := range want {
+						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
+							t.Fatalf("%v case %d flags %b batch %d: out[%d] = %v, want %v", isa, ci, flags, batch, i, got[i], want[i])
+						}
+					}
+				}
 			}
 		}
 	}

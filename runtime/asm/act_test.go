@@ -31,7 +31,7 @@ type actCase struct {
 	name  string
 	run   func(ISA, []float32)
 	ref   func(float64) float64
-	bound float64 // ULPs
+	bound float64            // ULPs
 	in    func(float64) bool // the domain held to the bound (nil: everywhere)
 }
 

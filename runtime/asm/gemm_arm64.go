@@ -16,7 +16,6 @@ package asm
 //		}
 //	}
 //
-//
 //go:noescape
 func gemmMinmax4x8NEON(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
 
