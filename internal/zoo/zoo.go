@@ -1,0 +1,102 @@
+// Package zoo lists the framework-made fixtures in testdata/ with the error bound each
+// must meet, for tests across packages.
+package zoo
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// Bound is the tolerance |got-want| <= Atol + Rtol*|want|.
+type Bound struct {
+	Atol float64 `json:"atol"`
+	Rtol float64 `json:"rtol"`
+}
+
+// Default is the bound against Keras/ONNX Runtime float32 outputs.
+var Default = Bound{Atol: 1e-5, Rtol: 1e-5}
+
+// Case is one fixture.
+type Case struct {
+	Name   string
+	Path   string
+	Bound  Bound
+	Params int64 // from the manifest, 0 when unknown
+}
+
+// Keras lists testdata/keras/*.npz with the bounds from its MANIFEST.json. root is the
+// repository root relative to the test's directory.
+func Keras(root string) ([]Case, error) {
+	dir := filepath.Join(root, "testdata", "keras")
+	files, err := filepath.Glob(filepath.Join(dir, "*.npz"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no models in %s", dir)
+	}
+	var man struct {
+		DefaultTolerance *Bound `json:"default_tolerance"`
+		Models           []struct {
+			File      string `json:"file"`
+			Params    int64  `json:"params"`
+			Tolerance *Bound `json:"tolerance"`
+		} `json:"models"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		return nil, fmt.Errorf("%s/MANIFEST.json: %w", dir, err)
+	}
+	def := Default
+	if man.DefaultTolerance != nil {
+		def = *man.DefaultTolerance
+	}
+	byFile := map[string]Case{}
+	for _, m := range man.Models {
+		c := Case{Bound: def, Params: m.Params}
+		if m.Tolerance != nil {
+			c.Bound = *m.Tolerance
+		}
+		byFile[m.File] = c
+	}
+	var out []Case
+	for _, f := range files {
+		base := filepath.Base(f)
+		c, ok := byFile[base]
+		if !ok {
+			c = Case{Bound: def}
+		}
+		c.Name, c.Path = base[:len(base)-len(".npz")], f
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Check compares got with want under the bound and returns the largest abs error, the
+// largest ratio of error to bound, and an error naming the first element outside it.
+func (b Bound) Check(got, want []float32) (maxAbs, worst float64, err error) {
+	if len(got) != len(want) {
+		return 0, 0, fmt.Errorf("got %d values, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		d := math.Abs(g - w)
+		if math.IsNaN(g) != math.IsNaN(w) {
+			d = math.Inf(1)
+		} else if math.IsNaN(g) {
+			d = 0
+		}
+		maxAbs = math.Max(maxAbs, d)
+		r := d / (b.Atol + b.Rtol*math.Abs(w))
+		if r > worst {
+			worst = r
+		}
+		if r > 1 && err == nil {
+			err = fmt.Errorf("element %d: got %g, want %g (|diff| %.3g > %g + %g*|want|)", i, g, w, d, b.Atol, b.Rtol)
+		}
+	}
+	return maxAbs, worst, err
+}

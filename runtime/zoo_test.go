@@ -1,0 +1,61 @@
+package runtime_test
+
+import (
+	"testing"
+
+	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/internal/zoo"
+	"github.com/kinfer/kinfer/runtime"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+func availableISAs() []asm.ISA {
+	var out []asm.ISA
+	for _, i := range []asm.ISA{asm.Generic, asm.AVX2, asm.AVX512, asm.NEON} {
+		if asm.Available(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// TestKerasZooEveryISA runs every Keras fixture through the compiled model on every
+// kernel path this machine has, against Keras's own outputs, within the same bound as
+// the reference pass (testdata/keras/MANIFEST.json; default 1e-5 + 1e-5*|want|).
+func TestKerasZooEveryISA(t *testing.T) {
+	cases, err := zoo.Keras("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		m, err := keras.Load(c.Path)
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		s := m.Samples
+		if s == nil || s.Y == nil {
+			t.Errorf("%s: no stored samples", c.Name)
+			continue
+		}
+		for _, isa := range availableISAs() {
+			for _, mb := range []int{1, s.N} {
+				cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: mb})
+				if err != nil {
+					t.Fatalf("%s/%v: %v", c.Name, isa, err)
+				}
+				got, err := cm.Run(s.X, s.N)
+				if err != nil {
+					t.Fatal(err)
+				}
+				maxAbs, worst, err := c.Bound.Check(got, s.Y)
+				if err != nil {
+					t.Errorf("%s isa=%v maxbatch=%d: %v", c.Name, isa, mb, err)
+				}
+				if testing.Verbose() && mb == 1 {
+					t.Logf("%-32s %-8v max abs err %.2e (%.2f of bound)", c.Name, isa, maxAbs, worst)
+				}
+			}
+		}
+	}
+}
