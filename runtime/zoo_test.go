@@ -59,3 +59,47 @@ func TestKerasZooEveryISA(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKerasZoo measures every Keras fixture at batch 1 and 32 on every kernel
+// path. Compare paths as ratios within one run (e.g. with benchstat over -count runs).
+func BenchmarkKerasZoo(b *testing.B) {
+	cases, err := zoo.Keras("..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range cases {
+		m, err := keras.Load(c.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := m.Graph
+		for _, batch := range []int{1, 32} {
+			for _, isa := range availableISAs() {
+				cm, err := runtime.Compile(g, runtime.Options{ISA: isa.String(), MaxBatch: batch})
+				if err != nil {
+					b.Fatal(err)
+				}
+				x := make([]float32, batch*g.Input().Size())
+				for i := range x {
+					x[i] = float32(i%7) * 0.1
+				}
+				y := make([]float32, batch*g.Output().Size())
+				b.Run(c.Name+"/batch"+itoa(batch)+"/"+isa.String(), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						cm.RunInto(y, x, batch)
+					}
+					b.ReportMetric(float64(g.FLOPs())*float64(batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
