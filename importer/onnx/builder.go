@@ -1,0 +1,804 @@
+package onnx
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
+	"github.com/kinfer/kinfer/layers"
+)
+
+// maxSample bounds the per-sample element count of any tensor on the data path: the
+// importer keeps an int32 index per element to track layouts.
+const maxSample = 1 << 26
+
+// dyn describes the value on the data path: its ONNX shape (shape[bAxis] is the batch
+// axis, held as the static batch size or 1) and how the layers' batch-first,
+// row-major buffer maps onto it: physical element j of a sample holds the element
+// whose flat index over the ONNX shape without the batch axis is idx[j] (nil means
+// the identity). Transposes, reshapes and squeezes only rewrite this description;
+// layers are emitted when an op needs a particular layout.
+type dyn struct {
+	shape []int
+	bAxis int
+	idx   []int32
+}
+
+func (d *dyn) clone() *dyn {
+	return &dyn{shape: append([]int(nil), d.shape...), bAxis: d.bAxis, idx: d.idx}
+}
+
+// nb is the shape without the batch axis.
+func (d *dyn) nb() []int {
+	out := make([]int, 0, len(d.shape))
+	for k, v := range d.shape {
+		if k != d.bAxis {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *dyn) size() int { return shapeSize(d.nb()) }
+
+// builder turns the topologically sorted nodes into a chain of layers.
+type builder struct {
+	opset   int64
+	graph   *onnxpb.GraphProto
+	nodes   []*onnxpb.NodeProto
+	order   []int       // live nodes in topological order
+	pos     map[int]int // node index -> position in order
+	done    map[int]bool
+	consts  map[string]*tensor
+	dyns    map[string]*dyn
+	users   map[string][]int // value -> live consuming nodes (one entry per use)
+	inName  string
+	outName string
+
+	input       layers.Shape
+	phys        layers.Shape // physical shape of the current data (output of the last layer)
+	staticBatch int
+	cur         string
+	d           *dyn
+	ls          []layers.Layer
+	shapes      []layers.Shape // output shape of each layer
+	producer    int            // last layer that computed the current data (-1: none)
+	names       map[string]int
+}
+
+func newBuilder(g *onnxpb.GraphProto, opset int64) (*builder, error) {
+	b := &builder{opset: opset, graph: g, nodes: g.GetNode(), consts: map[string]*tensor{},
+		dyns: map[string]*dyn{}, users: map[string][]int{}, done: map[int]bool{},
+		pos: map[int]int{}, producer: -1, names: map[string]int{}}
+	if len(g.GetSparseInitializer()) > 0 {
+		return nil, fmt.Errorf("%w: sparse initializers", layers.ErrUnsupported)
+	}
+	for _, t := range g.GetInitializer() {
+		if t.GetName() == "" {
+			return nil, fmt.Errorf("%w: initializer without a name", layers.ErrBadFile)
+		}
+		if _, dup := b.consts[t.GetName()]; dup {
+			return nil, fmt.Errorf("%w: initializer %q defined twice", layers.ErrBadFile, t.GetName())
+		}
+		c, err := fromProto(t, "initializer")
+		if err != nil {
+			return nil, err
+		}
+		b.consts[t.GetName()] = c
+	}
+	var ins []*onnxpb.ValueInfoProto
+	for _, in := range g.GetInput() {
+		if _, isInit := b.consts[in.GetName()]; !isInit {
+			ins = append(ins, in)
+		}
+	}
+	if len(ins) != 1 {
+		return nil, fmt.Errorf("%w: model has %d inputs (besides initializers); kinfer imports single-input models", layers.ErrUnsupported, len(ins))
+	}
+	if len(g.GetOutput()) != 1 {
+		return nil, fmt.Errorf("%w: model has %d outputs; kinfer imports single-output models", layers.ErrUnsupported, len(g.GetOutput()))
+	}
+	b.inName, b.outName = ins[0].GetName(), g.GetOutput()[0].GetName()
+	if b.inName == "" || b.outName == "" {
+		return nil, fmt.Errorf("%w: unnamed graph input or output", layers.ErrBadFile)
+	}
+	if err := b.setInput(ins[0]); err != nil {
+		return nil, err
+	}
+	return b, b.sortNodes()
+}
+
+// setInput reads the input's type: float32, axis 0 the batch (symbolic or fixed),
+// every other axis fixed.
+func (b *builder) setInput(in *onnxpb.ValueInfoProto) error {
+	tt := in.GetType().GetTensorType()
+	if tt == nil {
+		return fmt.Errorf("%w: input %q is not a tensor", layers.ErrUnsupported, in.GetName())
+	}
+	if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
+	}
+	if tt.GetShape() == nil {
+		return fmt.Errorf("%w: input %q has no shape", layers.ErrUnsupported, in.GetName())
+	}
+	dims := tt.GetShape().GetDim()
+	if len(dims) == 0 || len(dims) > 8 {
+		return fmt.Errorf("%w: input %q has rank %d; kinfer needs a batch axis plus up to 7 more", layers.ErrUnsupported, in.GetName(), len(dims))
+	}
+	shape := make([]int, len(dims))
+	for k, dm := range dims {
+		v, isVal := dm.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue)
+		if k == 0 {
+			if isVal && v.DimValue > 0 {
+				if v.DimValue > layers.MaxElements {
+					return fmt.Errorf("%w: input %q batch size %d", layers.ErrBadFile, in.GetName(), v.DimValue)
+				}
+				b.staticBatch = int(v.DimValue)
+			}
+			shape[0] = max(b.staticBatch, 1)
+			continue
+		}
+		if !isVal || v.DimValue <= 0 {
+			return fmt.Errorf("%w: input %q dimension %d is not fixed (%q); only the batch axis (0) may be dynamic", layers.ErrUnsupported, in.GetName(), k, dm.GetDimParam())
+		}
+		if v.DimValue > layers.MaxElements {
+			return fmt.Errorf("%w: input %q dimension %d is %d", layers.ErrBadFile, in.GetName(), k, v.DimValue)
+		}
+		shape[k] = int(v.DimValue)
+	}
+	b.input = layers.Shape(shape[1:]).Clone()
+	if err := b.input.Check(); err != nil {
+		return fmt.Errorf("input %q: %w", in.GetName(), err)
+	}
+	if b.input.Size() > maxSample {
+		return fmt.Errorf("%w: input %q has %d elements per sample (kinfer's importer takes up to %d)", layers.ErrUnsupported, in.GetName(), b.input.Size(), maxSample)
+	}
+	b.cur = in.GetName()
+	b.d = &dyn{shape: shape, bAxis: 0}
+	b.dyns[b.cur] = b.d.clone()
+	b.phys = b.input.Clone()
+	return nil
+}
+
+// sortNodes keeps the nodes the output depends on, checks every input is defined and
+// orders them topologically (failing on cycles).
+func (b *builder) sortNodes() error {
+	prod := map[string]int{}
+	for i, n := range b.nodes {
+		for _, o := range n.GetOutput() {
+			if o == "" {
+				continue
+			}
+			if _, dup := prod[o]; dup {
+				return fmt.Errorf("%w: value %q is produced twice", layers.ErrBadFile, o)
+			}
+			if _, c := b.consts[o]; c || o == b.inName {
+				return fmt.Errorf("%w: node %q overwrites %q", layers.ErrBadFile, n.GetName(), o)
+			}
+			prod[o] = i
+		}
+	}
+	defined := func(v string) bool {
+		_, c := b.consts[v]
+		_, p := prod[v]
+		return v == "" || c || p || v == b.inName
+	}
+	// liveness from the output
+	live := map[int]bool{}
+	if !defined(b.outName) {
+		return fmt.Errorf("%w: graph output %q is not produced by any node", layers.ErrBadFile, b.outName)
+	}
+	stack := []string{b.outName}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, ok := prod[v]
+		if !ok || live[i] {
+			continue
+		}
+		live[i] = true
+		for _, in := range b.nodes[i].GetInput() {
+			if !defined(in) {
+				return fmt.Errorf("%w: node %q (%s) input %q is not produced by any node, initializer or graph input", layers.ErrBadFile, b.nodes[i].GetName(), b.nodes[i].GetOpType(), in)
+			}
+			stack = append(stack, in)
+		}
+		if len(b.nodes[i].GetAttribute()) > 0 {
+			for _, a := range b.nodes[i].GetAttribute() {
+				if a.GetG() != nil || len(a.GetGraphs()) > 0 {
+					return fmt.Errorf("%w: node %q (%s) has a subgraph attribute %q (control flow)", layers.ErrUnsupported, b.nodes[i].GetName(), b.nodes[i].GetOpType(), a.GetName())
+				}
+			}
+		}
+	}
+	// Kahn's algorithm over live nodes, in file order among ready nodes
+	indeg := map[int]int{}
+	next := map[int][]int{}
+	for i := range b.nodes {
+		if !live[i] {
+			continue
+		}
+		for _, in := range b.nodes[i].GetInput() {
+			if p, ok := prod[in]; ok {
+				indeg[i]++
+				next[p] = append(next[p], i)
+			}
+			if in != "" {
+				b.users[in] = append(b.users[in], i)
+			}
+		}
+	}
+	var ready []int
+	for i := range b.nodes {
+		if live[i] && indeg[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	for len(ready) > 0 {
+		sort.Ints(ready)
+		i := ready[0]
+		ready = ready[1:]
+		b.pos[i] = len(b.order)
+		b.order = append(b.order, i)
+		for _, j := range next[i] {
+			indeg[j]--
+			if indeg[j] == 0 {
+				ready = append(ready, j)
+			}
+		}
+	}
+	if len(b.order) != len(live) {
+		return fmt.Errorf("%w: graph has a cycle", layers.ErrBadFile)
+	}
+	return nil
+}
+
+// dataUsers counts the uses of v that read its data (Shape and Size only read its
+// shape), plus one when v is the graph output.
+func (b *builder) dataUsers(v string) int {
+	n := 0
+	for _, i := range b.users[v] {
+		if op := b.nodes[i].GetOpType(); op != "Shape" && op != "Size" && !b.done[i] {
+			n++
+		}
+	}
+	if v == b.outName {
+		n++
+	}
+	return n
+}
+
+// used reports whether anything reads v.
+func (b *builder) used(v string) bool {
+	return v != "" && (len(b.users[v]) > 0 || v == b.outName)
+}
+
+func (b *builder) run() error {
+	// fold everything that does not depend on the input first, so that pattern
+	// matching sees every constant
+	for _, i := range b.order {
+		np := b.nodes[i]
+		if !foldable[np.GetOpType()] || (np.GetDomain() != "" && np.GetDomain() != "ai.onnx") {
+			continue
+		}
+		ins := make([]*tensor, len(np.GetInput()))
+		ok := true
+		for k, in := range np.GetInput() {
+			if in != "" {
+				ins[k], ok = b.consts[in]
+				if !ok {
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		n := newNode(np, b.opset)
+		outs, err := evalConst(n, ins)
+		if err != nil {
+			return err
+		}
+		if err := n.done(); err != nil {
+			return err
+		}
+		for k, t := range outs {
+			if o := n.out(k); o != "" {
+				b.consts[o] = t
+			}
+		}
+		b.done[i] = true
+	}
+	for _, i := range b.order {
+		if b.done[i] {
+			continue
+		}
+		np := b.nodes[i]
+		n := newNode(np, b.opset)
+		if d := np.GetDomain(); d != "" && d != "ai.onnx" {
+			return n.errorf(layers.ErrUnsupported, "op domain %q", d)
+		}
+		var dynIn []string
+		for _, in := range np.GetInput() {
+			if _, ok := b.dyns[in]; ok {
+				dynIn = append(dynIn, in)
+			}
+		}
+		op := np.GetOpType()
+		if len(dynIn) > 0 && (op == "Shape" || op == "Size") {
+			if err := b.shapeOf(n, b.dyns[dynIn[0]]); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(dynIn) == 0 {
+			if !foldable[op] {
+				return n.errorf(layers.ErrUnsupported, "op type %s on constants", op)
+			}
+			ins := make([]*tensor, len(np.GetInput()))
+			for k, in := range np.GetInput() {
+				if in != "" {
+					ins[k] = b.consts[in]
+				}
+			}
+			outs, err := evalConst(n, ins)
+			if err != nil {
+				return err
+			}
+			if err := n.done(); err != nil {
+				return err
+			}
+			for k, t := range outs {
+				if o := n.out(k); o != "" {
+					b.consts[o] = t
+				}
+			}
+			continue
+		}
+		for _, in := range dynIn {
+			if in != b.cur {
+				return fmt.Errorf("%w: %w: node %q (%s) reads %q, which is not the latest value on the data path", layers.ErrUnsupported, errChain, np.GetName(), op, in)
+			}
+		}
+		if len(dynIn) > 1 || b.dataUsers(b.cur) > 1 {
+			ok, err := b.fitRegion(n)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+			return fmt.Errorf("%w: %w: value %q feeds %d nodes", layers.ErrUnsupported, errChain, b.cur, b.dataUsers(b.cur))
+		}
+		h := handlers[op]
+		if h == nil {
+			return n.errorf(layers.ErrUnsupported, "op type %s", op)
+		}
+		if err := h(b, n); err != nil {
+			return err
+		}
+		if err := n.done(); err != nil {
+			return err
+		}
+	}
+	if b.cur != b.outName {
+		if _, ok := b.consts[b.outName]; ok {
+			return fmt.Errorf("%w: output %q does not depend on the input", layers.ErrUnsupported, b.outName)
+		}
+		return fmt.Errorf("%w: %w: output %q is not the end of the data path (%q is)", layers.ErrUnsupported, errChain, b.outName, b.cur)
+	}
+	return b.finish()
+}
+
+// finish puts the output in the model's own layout.
+func (b *builder) finish() error {
+	d := b.d
+	if shapeSize(d.shape[:d.bAxis]) != 1 {
+		return fmt.Errorf("%w: output %q has its batch axis at position %d after axes of size %v", layers.ErrUnsupported, b.outName, d.bAxis, d.shape[:d.bAxis])
+	}
+	if err := b.materialize(nil, d.nb(), "output"); err != nil {
+		return err
+	}
+	if len(b.ls) == 0 {
+		return b.emit(&layers.Identity{Info: b.info("identity", "Identity")})
+	}
+	return nil
+}
+
+// shapeOf folds Shape/Size of a data-path value into a constant whose batch entry is
+// symbolic.
+func (b *builder) shapeOf(n *node, d *dyn) error {
+	dims := make([]int64, len(d.shape))
+	for k, v := range d.shape {
+		dims[k] = int64(v)
+	}
+	if n.GetOpType() == "Size" {
+		return n.errorf(layers.ErrUnsupported, "Size of a batch-dependent tensor")
+	}
+	t := newInt([]int{len(dims)}, dims)
+	t.batch = make([]bool, len(dims))
+	t.batch[d.bAxis] = true
+	t, err := shapeSlice(n, t)
+	if err != nil {
+		return err
+	}
+	if err := n.done(); err != nil {
+		return err
+	}
+	b.consts[n.out(0)] = t
+	return nil
+}
+
+// info names a new layer after its node, unique within the graph.
+func (b *builder) info(name, class string) layers.Info {
+	if name == "" {
+		name = class
+	}
+	b.names[name]++
+	if c := b.names[name]; c > 1 {
+		name = fmt.Sprintf("%s_%d", name, c)
+	}
+	return layers.Info{Name: name, Class: class}
+}
+
+// emit appends a layer, infers its output shape and makes it the producer.
+func (b *builder) emit(l layers.Layer) error {
+	out, err := l.OutputShape(b.phys)
+	if err != nil {
+		return fmt.Errorf("layer %q (%s): %w", l.LayerInfo().Name, l.LayerInfo().Class, err)
+	}
+	if err := out.Check(); err != nil {
+		return fmt.Errorf("layer %q (%s): %w", l.LayerInfo().Name, l.LayerInfo().Class, err)
+	}
+	if out.Size() > maxSample {
+		return fmt.Errorf("%w: layer %q output %v is too large", layers.ErrUnsupported, l.LayerInfo().Name, out)
+	}
+	b.ls = append(b.ls, l)
+	b.shapes = append(b.shapes, out)
+	b.phys = out
+	if _, isReshape := l.(*layers.Reshape); !isReshape {
+		b.producer = len(b.ls) - 1
+	}
+	return nil
+}
+
+// inShape is the input shape of layer i.
+func (b *builder) inShape(i int) layers.Shape {
+	if i == 0 {
+		return b.input
+	}
+	return b.shapes[i-1]
+}
+
+// reshapePhys makes the physical shape t (a free Reshape layer when it differs).
+func (b *builder) reshapePhys(t []int, name string) error {
+	target := layers.Shape(append([]int(nil), t...))
+	if b.phys.Equal(target) {
+		return nil
+	}
+	if last := len(b.ls) - 1; last >= 0 {
+		if r, ok := b.ls[last].(*layers.Reshape); ok { // retarget the previous reshape
+			b.ls, b.shapes = b.ls[:last], b.shapes[:last]
+			b.phys = b.inShape(last)
+			if b.phys.Equal(target) {
+				return nil
+			}
+			r.Target = target
+			return b.emit(r)
+		}
+	}
+	return b.emit(&layers.Reshape{Info: b.info(name+"/reshape", "Reshape"), Target: target})
+}
+
+// fresh returns the producer layer if the current data is its output unchanged.
+func (b *builder) fresh() layers.Layer {
+	if b.producer < 0 {
+		return nil
+	}
+	return b.ls[b.producer]
+}
+
+// setOut makes name the current data-path value described by d.
+func (b *builder) setOut(name string, d *dyn) error {
+	if name == "" {
+		return fmt.Errorf("%w: node without an output name", layers.ErrBadFile)
+	}
+	if d.size() > maxSample || len(d.shape) > 16 {
+		return fmt.Errorf("%w: value %q of shape %v is too large", layers.ErrUnsupported, name, d.shape)
+	}
+	b.cur, b.d = name, d
+	b.dyns[name] = d.clone()
+	return nil
+}
+
+func isIdentity(idx []int32) bool {
+	for k, v := range idx {
+		if int(v) != k {
+			return false
+		}
+	}
+	return true
+}
+
+func normIdx(idx []int32) []int32 {
+	if idx == nil || isIdentity(idx) {
+		return nil
+	}
+	return idx
+}
+
+func sameIdx(a, b []int32) bool {
+	if a == nil || b == nil {
+		return isIdentity(a) && isIdentity(b)
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func invert(idx []int32) []int32 {
+	inv := make([]int32, len(idx))
+	for j, v := range idx {
+		inv[v] = int32(j)
+	}
+	return inv
+}
+
+// transposeIdx is the layout of a buffer holding the transpose (by perm) of a tensor
+// of dims: element j of the buffer is element idx[j] of the tensor.
+func transposeIdx(dims, perm []int) []int32 {
+	src := transposeIndex(dims, perm)
+	idx := make([]int32, len(src))
+	for k, v := range src {
+		idx[k] = int32(v)
+	}
+	return normIdx(idx)
+}
+
+// materialize makes the physical layout want (nil: row-major over the ONNX shape
+// without batch) with physical shape target, emitting a Permute when the data must
+// move.
+func (b *builder) materialize(want []int32, target []int, name string) error {
+	if !sameIdx(b.d.idx, want) {
+		n := b.d.size()
+		g := make([]int32, n)
+		var inv []int32
+		if b.d.idx != nil {
+			inv = invert(b.d.idx)
+		}
+		for j := range g {
+			w := int32(j)
+			if want != nil {
+				w = want[j]
+			}
+			if inv != nil {
+				w = inv[w]
+			}
+			g[j] = w
+		}
+		S, P, ok := decompose(g)
+		if !ok {
+			return fmt.Errorf("%w: %s: the layout change is not a transpose", layers.ErrUnsupported, name)
+		}
+		if err := b.reshapePhys(S, name); err != nil {
+			return err
+		}
+		if err := b.emit(&layers.Permute{Info: b.info(name+"/transpose", "Transpose"), Perm: P}); err != nil {
+			return err
+		}
+		b.d.idx = want
+	}
+	return b.reshapePhys(target, name)
+}
+
+// decompose finds a shape S and a permutation P such that permuting a buffer viewed as
+// S by P gathers g: out[j] = in[g[j]].
+func decompose(g []int32) (S, P []int, ok bool) {
+	n := len(g)
+	if n == 0 || g[0] != 0 {
+		return nil, nil, false
+	}
+	type ax struct{ size, stride int }
+	var axes []ax // innermost output axis first
+	size := 1
+	for size < n {
+		s := int(g[size])
+		if s <= 0 {
+			return nil, nil, false
+		}
+		k := 1
+		for (k+1)*size <= n && int(g[k*size]) == k*s {
+			k++
+		}
+		for k > 1 && (n/size)%k != 0 {
+			k--
+		}
+		if k <= 1 {
+			return nil, nil, false
+		}
+		axes = append(axes, ax{k, s})
+		size *= k
+	}
+	r := len(axes)
+	// verify
+	idx := make([]int, r)
+	off := 0
+	for j := 0; j < n; j++ {
+		if int(g[j]) != off {
+			return nil, nil, false
+		}
+		for a := 0; a < r; a++ {
+			idx[a]++
+			off += axes[a].stride
+			if idx[a] < axes[a].size {
+				break
+			}
+			off -= axes[a].stride * idx[a]
+			idx[a] = 0
+		}
+	}
+	order := make([]int, r) // input axes, outermost first
+	for k := range order {
+		order[k] = k
+	}
+	sort.Slice(order, func(x, y int) bool { return axes[order[x]].stride > axes[order[y]].stride })
+	expect := 1
+	for k := r - 1; k >= 0; k-- {
+		a := axes[order[k]]
+		if a.stride != expect {
+			return nil, nil, false
+		}
+		expect *= a.size
+	}
+	S = make([]int, r)
+	where := make([]int, r)
+	for k, a := range order {
+		S[k] = axes[a].size
+		where[a] = k
+	}
+	P = make([]int, r)
+	for k := 0; k < r; k++ { // output axis k (outermost first) is axes[r-1-k]
+		P[k] = where[r-1-k]
+	}
+	return S, P, true
+}
+
+// expand broadcasts a constant to the current value's shape and returns one value per
+// physical element (in physical order).
+func (b *builder) expand(n *node, c *tensor) ([]float32, error) {
+	d := b.d
+	r := len(d.shape)
+	if len(c.dims) > r || c.batch != nil && c.hasBatch() {
+		return nil, n.errorf(layers.ErrUnsupported, "constant of shape %v broadcast against %v", c.dims, d.shape)
+	}
+	full := make([]int, r)
+	for k := range full {
+		full[k] = 1
+	}
+	copy(full[r-len(c.dims):], c.dims)
+	if ba := alignedBAxis(c, r); ba >= 0 && ba != d.bAxis {
+		return nil, n.errorf(layers.ErrUnsupported, "constant's batch axis %d differs from the data's %d", ba, d.bAxis)
+	}
+	var cnb []int
+	for k, v := range full {
+		if k == d.bAxis {
+			if v != 1 {
+				return nil, n.errorf(layers.ErrUnsupported, "constant of shape %v varies along the batch axis", c.dims)
+			}
+			continue
+		}
+		if v != 1 && v != d.shape[k] {
+			return nil, n.errorf(layers.ErrShapeMismatch, "constant of shape %v does not broadcast to %v without growing it", c.dims, d.shape)
+		}
+		cnb = append(cnb, v)
+	}
+	ci := broadcastIndex(d.nb(), cnb)
+	cf := c.floats()
+	out := make([]float32, len(ci))
+	for j := range out {
+		l := j
+		if d.idx != nil {
+			l = int(d.idx[j])
+		}
+		out[j] = cf[ci[l]]
+	}
+	return out, nil
+}
+
+// periodic reports whether v repeats with period p.
+func periodic(v []float32, p int) bool {
+	if p <= 0 || len(v)%p != 0 {
+		return false
+	}
+	for j := p; j < len(v); j++ {
+		if v[j] != v[j-p] && !(v[j] != v[j] && v[j-p] != v[j-p]) {
+			return false
+		}
+	}
+	return true
+}
+
+// affine applies y = x*scale + shift (one value per physical element), folding it
+// into the producing Dense or Conv2D when it has no activation yet.
+func (b *builder) affine(n *node, scale, shift []float32, origParams int64) error {
+	switch l := b.fresh().(type) {
+	case *layers.Dense:
+		if l.Act.IsLinear() && periodic(scale, l.Units) && periodic(shift, l.Units) {
+			foldColumns(l.W, &l.B, scale[:l.Units], shift[:l.Units])
+			return nil
+		}
+	case *layers.Conv2D:
+		if l.Act.IsLinear() && periodic(scale, l.Filters) && periodic(shift, l.Filters) {
+			foldColumns(l.W, &l.B, scale[:l.Filters], shift[:l.Filters])
+			return nil
+		}
+	}
+	p := 0
+	cands := []int{1, b.phys.Last()}
+	for k := len(b.phys) - 1; k >= 0; k-- {
+		cands = append(cands, shapeSize(b.phys[k:]))
+	}
+	for _, c := range cands {
+		if periodic(scale, c) && periodic(shift, c) {
+			p = c
+			break
+		}
+	}
+	if p == 0 {
+		p = len(scale)
+	}
+	if p != 1 && p != b.phys.Last() {
+		if err := b.reshapePhys([]int{len(scale) / p, p}, n.GetName()); err != nil {
+			return err
+		}
+	}
+	s, t := scale[:p], shift[:p]
+	if periodic(s, 1) {
+		s = s[:1]
+	}
+	if periodic(t, 1) {
+		t = t[:1]
+	}
+	return b.emit(&layers.Affine{Info: b.info(n.GetName(), n.GetOpType()), Scale: append([]float32(nil), s...), Shift: append([]float32(nil), t...), OrigParams: origParams})
+}
+
+// foldColumns scales the output columns of a weight (last axis of length len(s)) and
+// its bias: W[.., j] *= s[j]; B[j] = B[j]*s[j] + t[j].
+func foldColumns(w []float32, bias *[]float32, s, t []float32) {
+	u := len(s)
+	for k := range w {
+		w[k] *= s[k%u]
+	}
+	if *bias == nil {
+		*bias = make([]float32, u)
+	}
+	for j := range *bias {
+		(*bias)[j] = (*bias)[j]*s[j] + t[j]
+	}
+}
+
+// activation applies a per-element activation, fused into the producing Dense or
+// Conv2D when possible.
+func (b *builder) activation(n *node, a layers.Activation) error {
+	if a.PerElement() {
+		switch l := b.fresh().(type) {
+		case *layers.Dense:
+			if l.Act.IsLinear() {
+				l.Act = a
+				return nil
+			}
+		case *layers.Conv2D:
+			if l.Act.IsLinear() {
+				l.Act = a
+				return nil
+			}
+		}
+	}
+	return b.emit(&layers.ActivationLayer{Info: b.info(n.GetName(), n.GetOpType()), Act: a})
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Generates the ONNX fixtures in testdata/onnx/ for importer/onnx's tests.
+
+Each fixture is <name>.onnx plus <name>.inputs.npy (float32, batch first) and
+<name>.outputs.npy (what ONNX Runtime returns for those inputs).
+
+Two interpreters, because Debian's PyTorch is not in the venv:
+
+  /opt/kvenv/bin/python testdata/gen_onnx.py            # runs everything below
+    - Keras models, converted with Keras 3's model.export(format="onnx") (tf2onnx)
+    - spawns `/usr/bin/python3 testdata/gen_onnx.py --torch DIR` for the PyTorch models
+    - runs ONNX Runtime on every fixture to write <name>.outputs.npy
+
+Pinned versions (what made the checked-in files):
+  venv:    tensorflow-cpu==2.21.0 keras==3.15.1 tf2onnx==1.17.0 onnx==1.23.2
+           onnxruntime==1.31.1 numpy 2.x
+  Debian:  python3-torch 1.13.0a0 (torch.onnx.export), python3-onnx 1.12.0
+"""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "onnx")
+
+
+def torch_models(out):
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Linear(8, 16), nn.ReLU(),
+                nn.Linear(16, 16), nn.GELU(),
+                nn.Linear(16, 12), nn.SiLU(),
+                nn.Linear(12, 12), nn.Hardswish(),
+                nn.Linear(12, 10), nn.ELU(), nn.LeakyReLU(0.1), nn.Tanh(),
+                nn.Linear(10, 4), nn.Softmax(dim=-1))
+
+        def forward(self, x):
+            return self.net(x)
+
+    class CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f = nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU6(),
+                nn.Conv2d(8, 6, 1), nn.Sigmoid(),
+                nn.AvgPool2d(2, stride=1),
+                nn.Conv2d(6, 4, 2, stride=2, padding=(1, 0), dilation=1),
+                nn.Flatten(), nn.Linear(4 * 2 * 1, 5))
+
+        def forward(self, x):
+            return self.f(x)
+
+    class LSTMLast(nn.Module):
+        def __init__(self, layers=1):
+            super().__init__()
+            self.lstm = nn.LSTM(6, 12, num_layers=layers, batch_first=True)
+            self.fc = nn.Linear(12, 3)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.fc(y[:, -1, :])
+
+    class BiLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(6, 8, bidirectional=True, batch_first=True)
+            self.fc = nn.Linear(16, 3)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.fc(y)
+
+    class LSTMHn(nn.Module):
+        # final hidden state output (Y_h), reverse-free single layer
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(4, 7, batch_first=True)
+            self.fc = nn.Linear(7, 2)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(x)
+            return self.fc(h[0])
+
+    models = [
+        ("mlp", MLP(), (3, 8), {0: "N"}),
+        ("cnn", CNN(), (2, 3, 8, 8), {0: "N"}),
+        ("lstm", LSTMLast(1), (3, 5, 6), {0: "N"}),
+        ("lstm2", LSTMLast(2), (2, 5, 6), {0: "N"}),
+        ("bilstm", BiLSTM(), (2, 5, 6), {0: "N"}),
+        ("lstm_hn", LSTMHn(), (3, 5, 4), {0: "N"}),
+    ]
+    rng = np.random.default_rng(42)
+    for name, m, shape, axes in models:
+        m.eval()
+        if name == "cnn":  # non-trivial batch-norm statistics
+            with torch.no_grad():
+                for bn in [mm for mm in m.modules() if isinstance(mm, nn.BatchNorm2d)]:
+                    bn.running_mean.uniform_(-0.5, 0.5)
+                    bn.running_var.uniform_(0.5, 2)
+                    bn.weight.uniform_(0.5, 1.5)
+                    bn.bias.uniform_(-0.5, 0.5)
+        x = rng.standard_normal(shape).astype(np.float32)
+        for opset in (13, 17):
+            fn = f"torch_{name}_op{opset}"
+            torch.onnx.export(m, torch.from_numpy(x), os.path.join(out, fn + ".onnx"),
+                              opset_version=opset, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": axes, "y": {0: "N"}},
+                              # opset 13 files keep BatchNormalization and the shape
+                              # subgraphs unfolded, to exercise the importer's folding
+                              do_constant_folding=opset != 13)
+            np.save(os.path.join(out, fn + ".inputs.npy"), x)
+            print("wrote", fn)
+
+
+def keras_models(out):
+    import numpy as np
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(7)
+
+    def bn_stats(m):
+        for l in m.layers:
+            if isinstance(l, layers.BatchNormalization):
+                g, b, mu, var = l.get_weights()
+                l.set_weights([rng.uniform(0.5, 1.5, g.shape).astype("float32"),
+                               rng.uniform(-0.5, 0.5, b.shape).astype("float32"),
+                               rng.uniform(-0.5, 0.5, mu.shape).astype("float32"),
+                               rng.uniform(0.5, 2, var.shape).astype("float32")])
+
+    mlp = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu"),
+                            layers.Dense(12, activation="selu"),  # gelu: tf2onnx emits Erfc, not an ONNX op
+                            layers.Dense(8, activation="swish"),
+                            layers.Dense(4, activation="softmax")])
+    cnn = keras.Sequential([keras.Input((8, 8, 3)),
+                            layers.Conv2D(8, 3, padding="same", activation="relu"),
+                            layers.BatchNormalization(),
+                            layers.MaxPooling2D(2),
+                            layers.DepthwiseConv2D(3, padding="same"),
+                            layers.Conv2D(6, 3, strides=2, padding="valid", activation="elu"),
+                            layers.AveragePooling2D(1),
+                            layers.Flatten(),
+                            layers.Dense(5, activation="sigmoid")])
+    gap = keras.Sequential([keras.Input((9, 9, 2)),
+                            layers.Conv2D(4, 3, strides=2, padding="same", activation="relu6"),
+                            layers.GlobalAveragePooling2D(),
+                            layers.Dense(3)])
+    lstm = keras.Sequential([keras.Input((6, 5)), layers.LSTM(8, return_sequences=True),
+                             layers.LSTM(7), layers.Dense(3)])
+    bilstm = keras.Sequential([keras.Input((6, 5)),
+                               layers.Bidirectional(layers.LSTM(6, return_sequences=True)),
+                               layers.Dense(2)])
+    models = [("mlp", mlp, (3, 10)), ("cnn", cnn, (2, 8, 8, 3)), ("gap", gap, (2, 9, 9, 2)),
+              ("lstm", lstm, (2, 6, 5)), ("bilstm", bilstm, (2, 6, 5))]
+    for name, m, shape in models:
+        bn_stats(m)
+        x = rng.standard_normal(shape).astype(np.float32)
+        m(x)  # export needs a model that has been called
+        for opset in (13, 17):
+            fn = f"keras_{name}_op{opset}"
+            path = os.path.join(out, fn + ".onnx")
+            try:
+                m.export(path, format="onnx", opset_version=opset, verbose=False)
+            except Exception as e:  # record and go on: the test skips absent files
+                print("FAILED", fn, type(e).__name__, e)
+                continue
+            np.save(os.path.join(out, fn + ".inputs.npy"), x)
+            print("wrote", fn)
+
+
+def reference_outputs(out):
+    import numpy as np
+    import onnxruntime as ort
+    for f in sorted(os.listdir(out)):
+        if not f.endswith(".onnx"):
+            continue
+        base = f[:-5]
+        inp = os.path.join(out, base + ".inputs.npy")
+        if not os.path.exists(inp):
+            continue
+        s = ort.InferenceSession(os.path.join(out, f), providers=["CPUExecutionProvider"])
+        x = np.load(inp)
+        (y,) = s.run(None, {s.get_inputs()[0].name: x})[:1]
+        np.save(os.path.join(out, base + ".outputs.npy"), y.astype(np.float32))
+        print(base, x.shape, "->", y.shape)
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--torch":
+        torch_models(sys.argv[2])
+        return
+    os.makedirs(OUT, exist_ok=True)
+    which = sys.argv[1:] or ["torch", "keras"]
+    if "torch" in which:
+        subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch", OUT], check=True)
+    if "keras" in which:
+        keras_models(OUT)
+    reference_outputs(OUT)
+
+
+if __name__ == "__main__":
+    main()
