@@ -21,6 +21,17 @@
 // ISA you will run. m == 1 (batch-1 Dense) is the same call: the 1-row tile splits the k
 // sum over 4 accumulator sets so the GEMV streams the packed weights at memory speed.
 //
+// Element-wise activations in place (vector forms in AVX2, also used under AVX512; error
+// bounds in ULPs, measured against float64 over a sweep of the float32 range, are in each
+// doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf, float64 on every path),
+// Elu, Clamp, and Softmax over rows of n. LSTMGates applies one LSTM step's sigmoid/tanh
+// gates and the c/h update.
+//
+// Results do not depend on batch size or row position: every GEMM output is the bias
+// followed by the k products in order, whatever tile or path (GEMV, full or remainder
+// tile) computes it, and the activations compute every lane alike, so a sample gives
+// bit-identical outputs alone, in a batch, or split across threads.
+//
 // # Naming
 //
 // Kernel files are named op_activation_tile_isa_arch.s and hold one function named
