@@ -18,25 +18,43 @@ const maxSample = 1 << 26
 // whose flat index over the ONNX shape without the batch axis is idx[j] (nil means
 // the identity). Transposes, reshapes and squeezes only rewrite this description;
 // layers are emitted when an op needs a particular layout.
+//
+// bInner > 1 marks a batch axis merged with bInner per-sample rows (tf2onnx reshapes
+// (N, T, F) to (N*T, F) around a MatMul): per sample the tensor then has an axis of
+// size bInner where the batch axis is.
 type dyn struct {
-	shape []int
-	bAxis int
-	idx   []int32
+	shape  []int
+	bAxis  int
+	bInner int
+	idx    []int32
 }
 
 func (d *dyn) clone() *dyn {
-	return &dyn{shape: append([]int(nil), d.shape...), bAxis: d.bAxis, idx: d.idx}
+	return &dyn{shape: append([]int(nil), d.shape...), bAxis: d.bAxis, bInner: d.bInner, idx: d.idx}
 }
 
-// nb is the shape without the batch axis.
+func (d *dyn) inner() int { return max(d.bInner, 1) }
+
+// nb is the per-sample shape: the shape without the batch axis (or with the batch
+// axis's merged rows in its place).
 func (d *dyn) nb() []int {
 	out := make([]int, 0, len(d.shape))
 	for k, v := range d.shape {
 		if k != d.bAxis {
 			out = append(out, v)
+		} else if d.inner() > 1 {
+			out = append(out, d.inner())
 		}
 	}
 	return out
+}
+
+// merged reports an error when an op cannot handle a merged batch axis.
+func (d *dyn) merged(n *node) error {
+	if d.inner() > 1 {
+		return n.errorf(layers.ErrUnsupported, "data with the batch axis merged with %d rows", d.inner())
+	}
+	return nil
 }
 
 func (d *dyn) size() int { return shapeSize(d.nb()) }
@@ -393,6 +411,9 @@ func (b *builder) run() error {
 // finish puts the output in the model's own layout.
 func (b *builder) finish() error {
 	d := b.d
+	if d.inner() > 1 {
+		return fmt.Errorf("%w: output %q has the batch axis merged with %d rows", layers.ErrUnsupported, b.outName, d.inner())
+	}
 	if shapeSize(d.shape[:d.bAxis]) != 1 {
 		return fmt.Errorf("%w: output %q has its batch axis at position %d after axes of size %v", layers.ErrUnsupported, b.outName, d.bAxis, d.shape[:d.bAxis])
 	}
@@ -418,6 +439,7 @@ func (b *builder) shapeOf(n *node, d *dyn) error {
 	t := newInt([]int{len(dims)}, dims)
 	t.batch = make([]bool, len(dims))
 	t.batch[d.bAxis] = true
+	t.i[d.bAxis] = int64(d.inner()) // a batch mark's value is its multiple of the batch size
 	t, err := shapeSlice(n, t)
 	if err != nil {
 		return err
@@ -690,6 +712,9 @@ func (b *builder) expand(n *node, c *tensor) ([]float32, error) {
 		if k == d.bAxis {
 			if v != 1 {
 				return nil, n.errorf(layers.ErrUnsupported, "constant of shape %v varies along the batch axis", c.dims)
+			}
+			if d.inner() > 1 {
+				cnb = append(cnb, 1)
 			}
 			continue
 		}

@@ -17,7 +17,7 @@ var foldable = map[string]bool{
 	"Min": true, "Equal": true, "Less": true, "Greater": true, "Not": true,
 	"Neg": true, "Sqrt": true, "Reciprocal": true, "Abs": true, "Floor": true,
 	"Ceil": true, "Exp": true, "Log": true, "Relu": true, "Sigmoid": true, "Tanh": true,
-	"Erf": true,
+	"Erf": true, "ReduceProd": true,
 }
 
 // evalConst evaluates n on constant inputs (nil for absent optional inputs).
@@ -302,6 +302,16 @@ func evalConst(n *node, ins []*tensor) ([]*tensor, error) {
 			return nil, err
 		}
 		return one(binaryConst(n, op, a, b))
+	case "ReduceProd":
+		x, err := need(0)
+		if err != nil {
+			return nil, err
+		}
+		axes, err := axesArg(n, ins)
+		if err != nil {
+			return nil, err
+		}
+		return one(reduceProd(n, x, axes, n.int("keepdims", 1) != 0, n.int("noop_with_empty_axes", 0) != 0))
 	case "Not", "Neg", "Sqrt", "Reciprocal", "Abs", "Floor", "Ceil", "Exp", "Log", "Relu", "Sigmoid", "Tanh", "Erf":
 		x, err := need(0)
 		if err != nil {
@@ -676,7 +686,7 @@ func concat(n *node, ins []*tensor, axis int64) (*tensor, error) {
 	dims[ax] = 0
 	anyBatch := false
 	for _, t := range ts {
-		if len(t.dims) != rank || t.isInt != isInt || t.bAxis >= 0 {
+		if len(t.dims) != rank || t.isInt != isInt || t.bAxis != ts[0].bAxis || t.bAxis == ax {
 			return nil, n.errorf(layers.ErrUnsupported, "inputs of differing rank, type or batch broadcast")
 		}
 		for k := range t.dims {
@@ -688,7 +698,7 @@ func concat(n *node, ins []*tensor, axis int64) (*tensor, error) {
 		anyBatch = anyBatch || t.batch != nil
 	}
 	outer := shapeSize(dims[:ax])
-	out := &tensor{dims: dims, isInt: isInt, bAxis: -1}
+	out := &tensor{dims: dims, isInt: isInt, bAxis: ts[0].bAxis}
 	if anyBatch {
 		out.batch = []bool{}
 	}
@@ -723,8 +733,8 @@ func shapeArg(n *node, s *tensor) ([]int, int, error) {
 	total := int64(1)
 	for k, v := range s.i {
 		if s.isBatchMarked(k) {
-			if bAxis >= 0 {
-				return nil, -1, n.errorf(layers.ErrUnsupported, "shape with two batch-size entries")
+			if bAxis >= 0 || v != 1 {
+				return nil, -1, n.errorf(layers.ErrUnsupported, "shape with batch-size entries %v", s.i)
 			}
 			bAxis, v = k, 1
 		}
@@ -974,8 +984,12 @@ func binaryConst(n *node, op string, a, b *tensor) (*tensor, error) {
 	if shapeSize(dims) > maxFolded {
 		return nil, n.errorf(layers.ErrUnsupported, "result %v too large", dims)
 	}
-	if a.batch != nil && a.hasBatch() || b.batch != nil && b.hasBatch() {
-		return nil, n.errorf(layers.ErrUnsupported, "arithmetic on the batch size")
+	aMarked, bMarked := a.batch != nil && a.hasBatch(), b.batch != nil && b.hasBatch()
+	if aMarked || bMarked {
+		// multiples of the batch size stay symbolic under multiplication by constants
+		if op != "Mul" || (aMarked && bMarked) || !a.isInt || !b.isInt {
+			return nil, n.errorf(layers.ErrUnsupported, "arithmetic on the batch size")
+		}
 	}
 	ba, bb := alignedBAxis(a, len(dims)), alignedBAxis(b, len(dims))
 	if ba >= 0 && bb >= 0 && ba != bb {
@@ -1016,6 +1030,17 @@ func binaryConst(n *node, op string, a, b *tensor) (*tensor, error) {
 				v = int64(binop(op, float64(x), float64(y)))
 			}
 			out.i[k] = v
+		}
+		if aMarked || bMarked {
+			m := a
+			if bMarked {
+				m = b
+			}
+			src := broadcastIndex(dims, m.dims)
+			out.batch = make([]bool, len(src))
+			for k, j := range src {
+				out.batch[k] = m.batch[j]
+			}
 		}
 		return out, nil
 	}
@@ -1226,6 +1251,73 @@ func sliceTensor(n *node, x *tensor, sp sliceSpec) (*tensor, error) {
 		out.batch = make([]bool, len(src))
 		for k, s := range src {
 			out.batch[k] = x.batch[s]
+		}
+	}
+	return out, nil
+}
+
+// reduceProd multiplies over axes; a product over one batch-size multiple stays one.
+func reduceProd(n *node, x *tensor, axes []int64, keep, noop bool) (*tensor, error) {
+	if x.bAxis >= 0 {
+		return nil, n.errorf(layers.ErrUnsupported, "reducing a batch-broadcast constant")
+	}
+	r := len(x.dims)
+	mark := make([]bool, r)
+	if len(axes) == 0 {
+		if noop {
+			return x, nil
+		}
+		for k := range mark {
+			mark[k] = true
+		}
+	}
+	for _, a := range axes {
+		k, err := normAxis(n, a, r)
+		if err != nil {
+			return nil, err
+		}
+		mark[k] = true
+	}
+	var od, kd []int
+	for k, d := range x.dims {
+		if mark[k] {
+			kd = append(kd, 1)
+		} else {
+			kd = append(kd, d)
+			od = append(od, d)
+		}
+	}
+	if keep {
+		od = kd
+	}
+	out := &tensor{dims: od, isInt: x.isInt, bAxis: -1}
+	cnt := shapeSize(kd)
+	if x.isInt {
+		out.i = make([]int64, cnt)
+		for k := range out.i {
+			out.i[k] = 1
+		}
+	} else {
+		out.f = make([]float32, cnt)
+		for k := range out.f {
+			out.f[k] = 1
+		}
+	}
+	if x.batch != nil {
+		out.batch = make([]bool, cnt)
+	}
+	dst := broadcastIndex(x.dims, kd) // input element -> output element
+	for k, o := range dst {
+		if x.isInt {
+			out.i[o] *= x.i[k]
+		} else {
+			out.f[o] *= x.f[k]
+		}
+		if x.isBatchMarked(k) {
+			if out.batch[o] {
+				return nil, n.errorf(layers.ErrUnsupported, "product of two batch sizes")
+			}
+			out.batch[o] = true
 		}
 	}
 	return out, nil

@@ -57,6 +57,9 @@ func opLSTM(b *builder, n *node) error {
 	}
 	layout := n.int("layout", 0)
 	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
 	if len(d.shape) != 3 || (layout == 0 && d.bAxis != 1) || (layout == 1 && d.bAxis != 0) || layout > 1 || layout < 0 {
 		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d, layout %d", d.shape, d.bAxis, layout)
 	}
@@ -230,4 +233,3 @@ func opLSTM(b *builder, n *node) error {
 	}
 	return b.setOut(out, nd)
 }
-

@@ -21,7 +21,7 @@ func init() {
 		"Gemm": opGemm, "MatMul": opMatMul,
 		"Add": opArith, "Sub": opArith, "Mul": opArith, "Div": opArith,
 		"BatchNormalization": opBatchNorm,
-		"Conv": opConv, "MaxPool": opPool, "AveragePool": opPool,
+		"Conv":               opConv, "MaxPool": opPool, "AveragePool": opPool,
 		"GlobalAveragePool": opGlobalPool, "GlobalMaxPool": opGlobalPool, "Pad": opPad,
 		"Relu": opAct, "LeakyRelu": opAct, "Sigmoid": opAct, "HardSigmoid": opAct,
 		"Tanh": opAct, "Elu": opAct, "Selu": opAct, "Softplus": opAct, "Softsign": opAct,
@@ -76,6 +76,9 @@ func opIdentity(b *builder, n *node) error {
 
 func opTranspose(b *builder, n *node) error {
 	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
 	perm, err := permArg(n, len(d.shape))
 	if err != nil {
 		return err
@@ -130,7 +133,7 @@ func opTranspose(b *builder, n *node) error {
 }
 
 // newShape sets the data's ONNX shape after a reshape-like op, locating the batch axis.
-func (b *builder) reshapeTo(n *node, dims []int, bAxis int) error {
+func (b *builder) reshapeTo(n *node, dims []int, bAxis, bInner int) error {
 	d := b.d
 	if bAxis < 0 || bAxis >= len(dims) {
 		return n.errorf(layers.ErrUnsupported, "reshape that merges the batch axis with others (%v to %v)", d.shape, dims)
@@ -138,7 +141,7 @@ func (b *builder) reshapeTo(n *node, dims []int, bAxis int) error {
 	if shapeSize(dims[:bAxis]) != shapeSize(d.shape[:d.bAxis]) {
 		return n.errorf(layers.ErrUnsupported, "reshape that moves data across the batch axis (%v to %v)", d.shape, dims)
 	}
-	nd := &dyn{shape: dims, bAxis: bAxis, idx: d.idx}
+	nd := &dyn{shape: dims, bAxis: bAxis, bInner: bInner, idx: d.idx}
 	nd.shape[bAxis] = d.shape[d.bAxis]
 	if nd.size() != d.size() {
 		return n.errorf(layers.ErrShapeMismatch, "reshape of %v to %v changes the size", d.shape, dims)
@@ -157,7 +160,10 @@ func opReshape(b *builder, n *node) error {
 		if d.bAxis >= ax {
 			return n.errorf(layers.ErrUnsupported, "flatten at axis %d with the batch at axis %d", ax, d.bAxis)
 		}
-		return b.reshapeTo(n, []int{shapeSize(d.shape[:ax]), shapeSize(d.shape[ax:])}, 0)
+		if d.bAxis != 0 {
+			return n.errorf(layers.ErrUnsupported, "flatten with the batch at axis %d", d.bAxis)
+		}
+		return b.reshapeTo(n, []int{shapeSize(d.shape[:ax]), shapeSize(d.shape[ax:])}, 0, d.inner()*shapeSize(d.shape[1:ax]))
 	case "Squeeze", "Unsqueeze":
 		var ins []*tensor
 		if n.in(1) != "" {
@@ -187,7 +193,7 @@ func opReshape(b *builder, n *node) error {
 		if nb < 0 {
 			return n.errorf(layers.ErrUnsupported, "squeezing the batch axis")
 		}
-		return b.reshapeTo(n, dims, nb)
+		return b.reshapeTo(n, dims, nb, d.inner())
 	}
 	// Reshape
 	s, err := b.constIn(n, 1)
@@ -200,15 +206,15 @@ func opReshape(b *builder, n *node) error {
 	allowZero := n.int("allowzero", 0) != 0
 	t := s.i
 	dims := make([]int, len(t))
-	bAxis, free := -1, -1
+	bAxis, free, bInner := -1, -1, 1
 	known := 1
 	for k, v := range t {
 		switch {
 		case s.isBatchMarked(k):
-			if bAxis >= 0 {
+			if bAxis >= 0 || v <= 0 || v > int64(maxSample) {
 				return n.errorf(layers.ErrUnsupported, "target with two batch entries")
 			}
-			bAxis = k
+			bAxis, bInner = k, int(v)
 			dims[k] = 1
 			continue
 		case v == 0 && !allowZero:
@@ -216,7 +222,7 @@ func opReshape(b *builder, n *node) error {
 				return n.errorf(layers.ErrInvalid, "target %v copies a missing dimension", t)
 			}
 			if k == d.bAxis {
-				bAxis = k
+				bAxis, bInner = k, d.inner()
 				dims[k] = 1
 				continue
 			}
@@ -239,13 +245,13 @@ func opReshape(b *builder, n *node) error {
 	}
 	size := d.size()
 	if free >= 0 {
-		if bAxis < 0 && known == size {
-			bAxis, dims[free] = free, 1 // -1 absorbs the batch
+		if known == 0 || size%(known*bInner) != 0 {
+			return n.errorf(layers.ErrShapeMismatch, "cannot reshape %v to %v", d.shape, t)
+		}
+		if bAxis < 0 { // -1 absorbs the batch (and any rows merged with it)
+			bAxis, dims[free], bInner = free, 1, size/known
 		} else {
-			if known == 0 || size%known != 0 {
-				return n.errorf(layers.ErrShapeMismatch, "cannot reshape %v to %v", d.shape, t)
-			}
-			dims[free] = size / known
+			dims[free] = size / (known * bInner)
 		}
 	}
 	if bAxis < 0 && b.staticBatch > 0 { // a fixed-batch export spells the batch out
@@ -259,7 +265,7 @@ func opReshape(b *builder, n *node) error {
 	if bAxis < 0 {
 		return n.errorf(layers.ErrUnsupported, "reshape of %v to %v: cannot tell which axis is the batch", d.shape, t)
 	}
-	return b.reshapeTo(n, dims, bAxis)
+	return b.reshapeTo(n, dims, bAxis, bInner)
 }
 
 func opExpand(b *builder, n *node) error {
@@ -494,6 +500,9 @@ func opBatchNorm(b *builder, n *node) error {
 		p[k] = t.f
 	}
 	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
 	if d.bAxis != 0 || len(d.shape) < 2 {
 		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d", d.shape, d.bAxis)
 	}
@@ -528,6 +537,9 @@ func opBatchNorm(b *builder, n *node) error {
 // (H, W, C) and returns C, H, W.
 func (b *builder) spatial(n *node) (c, h, w int, oneD bool, err error) {
 	d := b.d
+	if err := d.merged(n); err != nil {
+		return 0, 0, 0, false, err
+	}
 	if d.bAxis != 0 || (len(d.shape) != 4 && len(d.shape) != 3) {
 		return 0, 0, 0, false, n.errorf(layers.ErrUnsupported, "input of shape %v (needs N, C, H, W or N, C, L)", d.shape)
 	}
@@ -887,6 +899,9 @@ func opSoftmax(b *builder, n *node) error {
 	if n.GetOpType() == "LogSoftmax" {
 		kind = layers.LogSoftmax
 	}
+	if err := d.merged(n); err != nil {
+		return err
+	}
 	r := len(d.shape)
 	def := int64(-1)
 	if b.opset < 13 {
@@ -958,6 +973,9 @@ func opSelect(b *builder, n *node) error {
 	d := b.d
 	if n.in(0) != b.cur {
 		return n.errorf(layers.ErrUnsupported, "the data as indices (embedding lookups)")
+	}
+	if err := d.merged(n); err != nil {
+		return err
 	}
 	// iota over the data's shape (batch held at size 1) tracks which elements survive
 	dims := append([]int(nil), d.shape...)

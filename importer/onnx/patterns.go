@@ -18,6 +18,12 @@ var scalarOps = map[string]bool{
 	"Cast": true,
 }
 
+// layoutOps are the ops a layout subgraph (split and re-concatenate) may contain.
+var layoutOps = map[string]bool{
+	"Slice": true, "Gather": true, "Squeeze": true, "Unsqueeze": true, "Concat": true,
+	"Transpose": true, "Identity": true,
+}
+
 // activation candidates an element-wise subgraph may compute.
 var fitCandidates = []layers.Activation{
 	{Kind: layers.Gelu}, {Kind: layers.GeluTanh}, {Kind: layers.Swish}, {Kind: layers.HardSwish},
@@ -35,6 +41,7 @@ func (b *builder) fitRegion(at *node) (bool, error) {
 	vals := map[string]bool{start: true}
 	var nodes []int
 	last := "" // the last closed region's output that matched nothing
+	layout := false
 	for len(nodes) < 64 {
 		// the earliest unvisited node reading a region value
 		cand := -1
@@ -49,14 +56,18 @@ func (b *builder) fitRegion(at *node) (bool, error) {
 			return false, nil
 		}
 		np := b.nodes[cand]
-		if !scalarOps[np.GetOpType()] || len(np.GetOutput()) != 1 {
+		op := np.GetOpType()
+		if len(nodes) == 0 {
+			layout = layoutOps[op]
+		}
+		if (layout && !layoutOps[op]) || (!layout && !scalarOps[op]) || len(np.GetOutput()) != 1 {
 			break
 		}
 		for _, in := range np.GetInput() {
 			if in == "" || vals[in] {
 				continue
 			}
-			if c, ok := b.consts[in]; !ok || c.size() != 1 || c.hasBatch() {
+			if c, ok := b.consts[in]; !ok || (!layout && c.size() != 1) || c.hasBatch() {
 				cand = -1
 			}
 		}
@@ -93,6 +104,9 @@ func (b *builder) fitRegion(at *node) (bool, error) {
 			}
 		}
 		if closed && len(open) == 1 {
+			if layout {
+				return true, b.applyLayoutRegion(nodes, start, open[0])
+			}
 			ok, err := b.applyRegion(nodes, start, open[0])
 			if ok || err != nil {
 				return ok, err
@@ -201,4 +215,72 @@ func (b *builder) applyRegion(nodes []int, start, end string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// applyLayoutRegion evaluates a split-and-concatenate subgraph on the element indices
+// of the data: when it only reorders the elements, the data's layout description
+// absorbs it and no layer is needed.
+func (b *builder) applyLayoutRegion(nodes []int, start, end string) error {
+	nodes = append([]int(nil), nodes...)
+	sort.Slice(nodes, func(x, y int) bool { return b.pos[nodes[x]] < b.pos[nodes[y]] })
+	d := b.d
+	last := b.nodes[nodes[len(nodes)-1]]
+	if d.inner() > 1 {
+		return fmt.Errorf("node %q (%s): %w: layout change of data with a merged batch axis", last.GetName(), last.GetOpType(), layers.ErrUnsupported)
+	}
+	dims := append([]int(nil), d.shape...)
+	dims[d.bAxis] = 1
+	io := &tensor{dims: dims, isInt: true, bAxis: d.bAxis, i: make([]int64, shapeSize(dims))}
+	for k := range io.i {
+		io.i[k] = int64(k)
+	}
+	v := map[string]*tensor{start: io}
+	for _, i := range nodes {
+		n := newNode(b.nodes[i], b.opset)
+		ins := make([]*tensor, len(n.GetInput()))
+		for k, in := range n.GetInput() {
+			if t, ok := v[in]; ok {
+				ins[k] = t
+			} else if in != "" {
+				ins[k] = b.consts[in]
+			}
+		}
+		outs, err := evalConst(n, ins)
+		if err != nil {
+			return err
+		}
+		if err := n.done(); err != nil {
+			return err
+		}
+		v[n.out(0)] = outs[0]
+	}
+	res := v[end]
+	size := d.size()
+	if res == nil || res.bAxis < 0 || len(res.i) != size {
+		return fmt.Errorf("node %q (%s): %w: %w: the subgraph from %q does not just reorder the data", last.GetName(), last.GetOpType(), layers.ErrUnsupported, errChain, start)
+	}
+	pos := make([]int32, size) // old logical index -> new logical index
+	seen := make([]bool, size)
+	for k, old := range res.i {
+		if seen[old] {
+			return fmt.Errorf("node %q (%s): %w: %w: the subgraph from %q duplicates elements", last.GetName(), last.GetOpType(), layers.ErrUnsupported, errChain, start)
+		}
+		seen[old] = true
+		pos[old] = int32(k)
+	}
+	nd := &dyn{shape: append([]int(nil), res.dims...), bAxis: res.bAxis}
+	nd.shape[nd.bAxis] = d.shape[d.bAxis]
+	idx := make([]int32, size)
+	for j := range idx {
+		l := int32(j)
+		if d.idx != nil {
+			l = d.idx[j]
+		}
+		idx[j] = pos[l]
+	}
+	nd.idx = normIdx(idx)
+	for _, i := range nodes {
+		b.done[i] = true
+	}
+	return b.setOut(end, nd)
 }
