@@ -59,7 +59,7 @@ func activation(v any, kerasMajor int) (layers.Activation, error) {
 	case "exponential":
 		return layers.Activation{Kind: layers.Exponential}, nil
 	}
-	return layers.Activation{}, fmt.Errorf("activation %q: %w", name, layers.ErrUnsupported)
+	return layers.Activation{}, fmt.Errorf("activation function %q: %w", name, layers.ErrUnsupported)
 }
 
 // activationName extracts the function name from a Keras activation value.

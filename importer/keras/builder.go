@@ -301,7 +301,10 @@ func (b *builder) act(s *spec, key, def string) (layers.Activation, error) {
 	}
 	a, err := activation(v, b.kerasMajor)
 	if err != nil {
-		return a, b.wrap(fmt.Errorf("%s: %w", key, err))
+		if key != "activation" {
+			err = fmt.Errorf("%s: %w", key, err)
+		}
+		return a, b.wrap(err)
 	}
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package keras
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -17,6 +18,9 @@ type conf struct {
 }
 
 func (c *conf) fail(key string, v any, want string) {
+	if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) > maxConfInt {
+		want = fmt.Sprintf("a size of magnitude at most %d", maxConfInt)
+	}
 	if c.err == nil {
 		c.err = fmt.Errorf("config field %q is %s, want %s: %w", key, jsonText(v), want, layers.ErrInvalid)
 	}
@@ -169,12 +173,10 @@ func (c *conf) object(key string) map[string]any {
 
 // jsonText renders a decoded JSON value briefly for error messages.
 func jsonText(v any) string {
-	s := fmt.Sprintf("%v", v)
-	switch v.(type) {
-	case string:
-		s = fmt.Sprintf("%q", v)
-	case nil:
-		s = "null"
+	b, err := json.Marshal(v)
+	s := string(b)
+	if err != nil {
+		s = fmt.Sprintf("%v", v)
 	}
 	if len(s) > 80 {
 		s = s[:77] + "..."
@@ -353,6 +355,9 @@ func functionalChain(cfgv any) ([]any, error) {
 		return out
 	}
 	ins, outs := refs(cfg["input_layers"]), refs(cfg["output_layers"])
+	if len(ins) == 0 || len(outs) == 0 {
+		return nil, fmt.Errorf("Functional model config has no input_layers or output_layers: %w", layers.ErrUnsupported)
+	}
 	if len(ins) != 1 || len(outs) != 1 {
 		return nil, fmt.Errorf("Functional model has %d inputs and %d outputs; only single-input single-output chains are supported: %w", len(ins), len(outs), layers.ErrUnsupported)
 	}

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kinfer/kinfer/layers"
 )
@@ -83,7 +84,7 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 	}
 	raw, err := a.bytes("kinfer_meta")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	meta, err := parseMeta(raw, name)
 	if err != nil {
@@ -93,7 +94,7 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 	if a.has("samples/x") {
 		x, err := a.float32s("samples/x")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if len(x.Shape) == 0 || x.Shape[0] == 0 {
 			return nil, fmt.Errorf("%s: member samples/x.npy has shape %v, want (N, input...) with N > 0: %w", name, x.Shape, layers.ErrBadFile)
@@ -102,7 +103,7 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 		if a.has("samples/y") {
 			y, err := a.float32s("samples/y")
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			if len(y.Shape) == 0 || y.Shape[0] != smp.N {
 				return nil, fmt.Errorf("%s: member samples/y.npy has shape %v, want (%d, output...): %w", name, y.Shape, smp.N, layers.ErrBadFile)
@@ -127,6 +128,9 @@ type meta struct {
 }
 
 func parseMeta(raw []byte, file string) (*meta, error) {
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%s: kinfer_meta is not UTF-8 text: %w", file, layers.ErrBadFile)
+	}
 	var m meta
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&m); err != nil {

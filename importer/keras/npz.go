@@ -25,7 +25,8 @@ const maxMetaBytes = 256 << 20
 // better than about 1032:1, so a member claiming more is lying about its size.
 const maxDeflateRatio = 1040
 
-// archive is an opened npz: its members by name (without the ".npy" suffix).
+// archive is an opened npz: its members by name (without the ".npy" suffix). Errors
+// about members do not name the file; callers add it with the layer at fault.
 type archive struct {
 	file    string // name for error messages
 	size    int64
@@ -63,10 +64,10 @@ func (a *archive) has(name string) bool { _, ok := a.members[name]; return ok }
 func (a *archive) open(name string) (io.ReadCloser, npyf.Header, int64, error) {
 	f, ok := a.members[name]
 	if !ok {
-		return nil, npyf.Header{}, 0, fmt.Errorf("%s: member %s.npy is missing: %w", a.file, name, layers.ErrBadFile)
+		return nil, npyf.Header{}, 0, fmt.Errorf("member %s.npy is missing: %w", name, layers.ErrBadFile)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: member %s.npy: %s: %w", a.file, name, fmt.Sprintf(format, args...), layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
 	}
 	switch f.Method {
 	case zip.Store:
@@ -90,7 +91,7 @@ func (a *archive) open(name string) (io.ReadCloser, npyf.Header, int64, error) {
 	h, err := npyf.ReadHeader(rc)
 	if err != nil {
 		rc.Close()
-		return nil, npyf.Header{}, 0, fmt.Errorf("%s: member %s.npy: %w", a.file, name, err)
+		return nil, npyf.Header{}, 0, fmt.Errorf("member %s.npy: %w", name, err)
 	}
 	if uint64(h.Len) > f.UncompressedSize64 {
 		rc.Close()
@@ -106,13 +107,13 @@ func (a *archive) finish(rc io.Reader, name string) error {
 	n, err := io.ReadFull(rc, probe[:])
 	switch {
 	case n > 0:
-		return fmt.Errorf("%s: member %s.npy has bytes after its payload: %w", a.file, name, layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy has bytes after its payload: %w", name, layers.ErrBadFile)
 	case err == io.EOF:
 		return nil
 	case errors.Is(err, zip.ErrChecksum):
-		return fmt.Errorf("%s: member %s.npy fails its CRC-32 check (corrupt file): %w", a.file, name, layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy fails its CRC-32 check (corrupt file): %w", name, layers.ErrBadFile)
 	default:
-		return fmt.Errorf("%s: member %s.npy: %v: %w", a.file, name, err, layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy: %v: %w", name, err, layers.ErrBadFile)
 	}
 }
 
@@ -124,7 +125,7 @@ func (a *archive) float32s(name string) (*array, error) {
 	}
 	defer rc.Close()
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: member %s.npy: %s: %w", a.file, name, fmt.Sprintf(format, args...), layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
 	}
 	if h.Dtype != "<f4" {
 		return nil, bad("dtype %s, want little-endian float32 (<f4)", h.Dtype)
@@ -166,7 +167,7 @@ func (a *archive) bytes(name string) ([]byte, error) {
 	}
 	defer rc.Close()
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: member %s.npy: %s: %w", a.file, name, fmt.Sprintf(format, args...), layers.ErrBadFile)
+		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
 	}
 	if h.Dtype != "|u1" && h.Dtype != "<u1" && h.Dtype != "u1" {
 		return nil, bad("dtype %s, want uint8 (|u1)", h.Dtype)
