@@ -765,6 +765,30 @@ def export_and_verify(entry, src_path, npz_name, k3, k2, ref, keras2npz):
     return rec
 
 
+def update_readme_table(records):
+    """Rewrite the model table between the zoo-table markers of testdata/README.md."""
+    path = os.path.join(TESTDATA, "README.md")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        text = f.read()
+    begin, end = "<!-- zoo-table:begin -->", "<!-- zoo-table:end -->"
+    if begin not in text or end not in text:
+        return
+    rows = ["| model | from | input | output | params | layers | covers |",
+            "|---|---|---|---|---|---|---|"]
+    for r in records:
+        src = f"{r['framework']} {r['keras_version']} `.{r['source_format']}`"
+        if r.get("samples_backend", "tensorflow") != "tensorflow":
+            src += f" (y by {r['samples_backend']})"
+        rows.append("| `{}` | {} | {} | {} | {} | {} | {} |".format(
+            r["name"], src, tuple(r["input_shape"]), tuple(r["output_shape"]), r["params"],
+            ", ".join(r["layers"]), "; ".join(r["covers"]).replace("|", "/")))
+    new = text.split(begin)[0] + begin + "\n" + "\n".join(rows) + "\n" + end + text.split(end)[1]
+    with open(path, "w") as f:
+        f.write(new)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", help="build only these models (keeps others in MANIFEST)")
@@ -819,6 +843,7 @@ def main():
     with open(mpath, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
+    update_readme_table(records)
     if args.no_src:
         shutil.rmtree(SRC)
     total = 0
