@@ -157,20 +157,6 @@ func (c *conf) intList(key string) ([]int, bool) {
 	return out, true
 }
 
-// object reads a nested JSON object.
-func (c *conf) object(key string) map[string]any {
-	v, ok := c.get(key)
-	if !ok {
-		return nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		c.fail(key, v, "an object")
-		return nil
-	}
-	return m
-}
-
 // jsonText renders a decoded JSON value briefly for error messages.
 func jsonText(v any) string {
 	b, err := json.Marshal(v)

@@ -392,3 +392,65 @@ func TestFortranOrder(t *testing.T) {
 	m := tm.mustLoad(t)
 	near(t, "fortran", run(t, m, []float32{1, 2}), []float32{-7, 12, -9}, 0)
 }
+
+func TestMoreLayers(t *testing.T) {
+	// SeparableConv2D = DepthwiseConv2D (no bias) then a 1x1 Conv2D.
+	dk, pk, pb := rnd(1, 3, 3, 2, 2), rnd(2, 1, 1, 4, 3), rnd(3, 3)
+	x := rnd(4, 5, 5, 2).Data
+	sep := (&tmodel{config: seq3("s", input3(5, 5, 2), k3("SeparableConv2D", map[string]any{"name": "sc", "filters": 3,
+		"kernel_size": []any{3, 3}, "depth_multiplier": 2, "padding": "same", "activation": "relu", "use_bias": true})),
+		weights: []lw{{"sc", []*array{dk, pk, pb}}}}).mustLoad(t)
+	two := (&tmodel{config: seq3("s", input3(5, 5, 2),
+		k3("DepthwiseConv2D", map[string]any{"name": "dw", "kernel_size": []any{3, 3}, "depth_multiplier": 2, "padding": "same", "use_bias": false}),
+		k3("Conv2D", map[string]any{"name": "pw", "filters": 3, "kernel_size": 1, "activation": "relu"})),
+		weights: []lw{{"dw", []*array{dk}}, {"pw", []*array{pk, pb}}}}).mustLoad(t)
+	near(t, "separable", run(t, sep, x), run(t, two, x), 1e-6)
+
+	// Grouped Conv2D: filters of group g read input channels of group g only.
+	m := (&tmodel{config: seq3("s", input3(1, 1, 4), k3("Conv2D", map[string]any{"name": "g", "filters": 4,
+		"kernel_size": []any{1, 1}, "groups": 2, "use_bias": false})),
+		weights: []lw{{"g", []*array{arr([]int{1, 1, 2, 4}, 1, 0, 10, 0, 0, 1, 0, 10)}}}}).mustLoad(t)
+	near(t, "groups", run(t, m, []float32{1, 2, 3, 4}), []float32{1, 2, 30, 40}, 0)
+
+	// TimeDistributed(Dense) is Dense on the last axis.
+	dw := []*array{rnd(5, 3, 2), rnd(6, 2)}
+	xs := rnd(7, 4, 3).Data
+	td := (&tmodel{config: seq3("s", input3(4, 3), k3("TimeDistributed", map[string]any{"name": "td",
+		"layer": k3("Dense", map[string]any{"name": "inner", "units": 2, "activation": "tanh"})})),
+		weights: []lw{{"td", dw}}}).mustLoad(t)
+	d := (&tmodel{config: seq3("s", input3(4, 3), k3("Dense", map[string]any{"name": "d", "units": 2, "activation": "tanh"})),
+		weights: []lw{{"d", dw}}}).mustLoad(t)
+	near(t, "TimeDistributed", run(t, td, xs), run(t, d, xs), 0)
+
+	// ZeroPadding2D: int, (h, w) and ((t, b), (l, r)).
+	for _, c := range []struct {
+		pad  any
+		want layers.Shape
+	}{{1, layers.Shape{3, 3, 1}}, {[]any{1, 2}, layers.Shape{3, 5, 1}}, {[]any{[]any{0, 1}, []any{2, 3}}, layers.Shape{2, 6, 1}}} {
+		m := (&tmodel{config: seq3("s", input3(1, 1, 1), k3("ZeroPadding2D", map[string]any{"name": "z", "padding": c.pad}))}).mustLoad(t)
+		if got := m.Graph.Output(); !got.Equal(c.want) {
+			t.Errorf("ZeroPadding2D(%v): output %v, want %v", c.pad, got, c.want)
+		}
+	}
+
+	// PReLU with one shared slope is a leaky ReLU; per-element slopes are unsupported.
+	m = (&tmodel{config: seq3("s", input3(3), k3("PReLU", map[string]any{"name": "p"})),
+		weights: []lw{{"p", []*array{arr([]int{3}, 0.25, 0.25, 0.25)}}}}).mustLoad(t)
+	near(t, "PReLU", run(t, m, []float32{-4, 0, 4}), []float32{-1, 0, 4}, 0)
+	_, err := (&tmodel{config: seq3("s", input3(3), k3("PReLU", map[string]any{"name": "p"})),
+		weights: []lw{{"p", []*array{arr([]int{3}, 0.25, 0.5, 0.25)}}}}).load()
+	if !errors.Is(err, layers.ErrUnsupported) {
+		t.Errorf("PReLU per-element: err = %v, want ErrUnsupported", err)
+	}
+
+	// Augmentation and dropout layers are in the table; GRU is not.
+	sup := strings.Join(Supported(), " ")
+	for _, c := range []string{"Dense", "RandomFlip", "SpatialDropout2D", "LSTM"} {
+		if !strings.Contains(sup, c) {
+			t.Errorf("Supported() lacks %s", c)
+		}
+	}
+	if strings.Contains(sup, "GRU") {
+		t.Error("Supported() lists GRU")
+	}
+}
