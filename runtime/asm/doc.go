@@ -32,6 +32,16 @@
 // tile) computes it, and the activations compute every lane alike, so a sample gives
 // bit-identical outputs alone, in a batch, or split across threads.
 //
+// # Measured speed
+//
+// On the 2-core AMD EPYC (Zen 5, family 0x1A) this was written on, the core clock
+// measured by BenchmarkPeak/clock (a chain of dependent 1-cycle adds) is ~4.1 GHz; the
+// FMA roof is 32 FLOP/cycle for AVX2 (~132 GFLOP/s) and 64 for AVX-512 (~265 GFLOP/s,
+// full-width pipes). BenchmarkGemmEfficiency interleaves the roof loop and Gemm so both
+// share one clock and one slice of a noisy machine: 256..1024 square GEMM runs at
+// 97-99% of the roof on AVX2 and 95-99% on AVX-512 (~260 GFLOP/s on a quiet machine),
+// 25-50x the Generic path.
+//
 // # Naming
 //
 // Kernel files are named op_activation_tile_isa_arch.s and hold one function named
