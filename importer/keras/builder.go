@@ -51,10 +51,8 @@ func init() {
 		"InputLayer":             buildInput,
 		"Dense":                  buildDense,
 		"Conv2D":                 buildConv2D,
-		"Convolution2D":          buildConv2D,
 		"DepthwiseConv2D":        buildDepthwise,
 		"SeparableConv2D":        buildSeparable,
-		"SeparableConvolution2D": buildSeparable,
 		"MaxPooling2D":           buildPool(true),
 		"MaxPool2D":              buildPool(true),
 		"AveragePooling2D":       buildPool(false),
@@ -74,6 +72,7 @@ func init() {
 		"Softmax":                buildSoftmax,
 		"BatchNormalization":     buildBatchNorm,
 		"Rescaling":              buildRescaling,
+		"Normalization":          buildNormalization,
 		"ZeroPadding2D":          buildZeroPad,
 		"LSTM":                   buildLSTM,
 		"Bidirectional":          buildBidirectional,
@@ -1141,4 +1140,76 @@ func buildTimeDistributed(b *builder, s *spec) error {
 	b.cur = inner
 	defer func() { b.cur = prev }()
 	return builders[cls](b, inner)
+}
+
+// buildNormalization maps the Normalization preprocessing layer, (x - mean) /
+// max(sqrt(variance), 1e-7) (or its inverse), onto an Affine. mean and variance come
+// from the config or from the weights [mean, variance, count].
+func buildNormalization(b *builder, s *spec) error {
+	c := s.Conf
+	invert := c.boolean("invert", false)
+	if err := b.confErr(s); err != nil {
+		return err
+	}
+	ax := -1 // -1: one mean for every element (axis=None)
+	if v, ok := c.get("axis"); ok {
+		if l, isList := v.([]any); !isList || len(l) > 0 {
+			a, err := b.axis(s, "axis", -1)
+			if err != nil {
+				return err
+			}
+			ax = a
+		}
+	}
+	var mean, variance []float32
+	orig := int64(-1)
+	mv, mok := c.get("mean")
+	vv, vok := c.get("variance")
+	if mok != vok {
+		return b.errf(layers.ErrInvalid, "only one of mean and variance is set")
+	}
+	if mok {
+		var ok1, ok2 bool
+		mean, ok1 = floats(mv)
+		variance, ok2 = floats(vv)
+		if !ok1 || !ok2 || len(mean) == 0 || len(mean) != len(variance) {
+			return b.errf(layers.ErrInvalid, "mean=%s variance=%s", jsonText(mv), jsonText(vv))
+		}
+	} else {
+		ws, err := b.weights(s, "mean, variance, count", 2, 3)
+		if err != nil {
+			return err
+		}
+		mean, variance = ws[0].Data, ws[1].Data
+		orig = 0
+		for _, w := range ws {
+			orig += int64(len(w.Data))
+		}
+	}
+	n := 1
+	if ax >= 0 {
+		n = b.logical()[ax]
+	}
+	if (len(mean) != 1 && len(mean) != n) || len(variance) != len(mean) {
+		return b.errf(layers.ErrShapeMismatch, "mean and variance have %d and %d values, axis has %d", len(mean), len(variance), n)
+	}
+	if ax < 0 && len(mean) != 1 {
+		return b.errf(layers.ErrUnsupported, "axis=None with %d means", len(mean))
+	}
+	scale, shift := make([]float32, len(mean)), make([]float32, len(mean))
+	for i := range mean {
+		sd := math.Max(math.Sqrt(float64(variance[i])), 1e-7)
+		if invert {
+			scale[i], shift[i] = float32(sd), mean[i]
+		} else {
+			scale[i] = float32(1 / sd)
+			shift[i] = -mean[i] * scale[i]
+		}
+	}
+	if len(mean) > 1 {
+		if err := b.lastAxis(ax); err != nil {
+			return err
+		}
+	}
+	return b.emit(&layers.Affine{Info: info(s), Scale: scale, Shift: shift, OrigParams: orig}, nil)
 }

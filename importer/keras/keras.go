@@ -272,6 +272,11 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 
 // checkSpec rejects custom layers and options that change inference for every class.
 func checkSpec(b *builder, s *spec) error {
+	for _, k := range []string{"output_dim", "nb_filter", "border_mode", "dim_ordering", "subsample"} {
+		if _, ok := s.Conf.m[k]; ok {
+			return b.errf(layers.ErrUnsupported, "Keras 1 layer config (field %q); re-save the model with Keras 2 or 3", k)
+		}
+	}
 	if rn, ok := s.Raw["registered_name"].(string); ok && strings.Contains(rn, ">") {
 		return b.errf(layers.ErrUnsupported, "custom layer %q is not supported", rn)
 	}

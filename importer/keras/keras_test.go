@@ -454,3 +454,21 @@ func TestMoreLayers(t *testing.T) {
 		t.Error("Supported() lists GRU")
 	}
 }
+
+func TestNormalization(t *testing.T) {
+	x := []float32{1, 2, 3, 4}
+	// mean/variance in the config, per last axis
+	m := (&tmodel{config: seq3("s", input3(2, 2), k3("Normalization", map[string]any{"name": "n", "axis": []any{-1},
+		"mean": []any{1.0, 2.0}, "variance": []any{4.0, 0.25}, "invert": false}))}).mustLoad(t)
+	near(t, "normalization", run(t, m, x), []float32{0, 0, 1, 4}, 1e-6)
+	// adapted: weights [mean, variance, count]; invert
+	m = (&tmodel{config: seq3("s", input3(2, 2), k3("Normalization", map[string]any{"name": "n", "axis": -1, "invert": true})),
+		weights: []lw{{"n", []*array{arr([]int{2}, 1, 2), arr([]int{2}, 4, 0.25), arr(nil, 10)}}}}).mustLoad(t)
+	near(t, "normalization invert", run(t, m, x), []float32{3, 3, 7, 4}, 1e-6)
+	if p := m.Graph.Params(); p != 5 {
+		t.Errorf("params = %d, want 5", p)
+	}
+	// axis=None: one scalar mean and variance
+	m = (&tmodel{config: seq3("s", input3(4), k3("Normalization", map[string]any{"name": "n", "axis": nil, "mean": 2.0, "variance": 4.0}))}).mustLoad(t)
+	near(t, "normalization scalar", run(t, m, x), []float32{-0.5, 0, 0.5, 1}, 1e-6)
+}
