@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/layers"
+)
+
+func cmdRun(args []string, stdout io.Writer) error {
+	fs := newFlags("run", "run MODEL INPUT.npy [-o OUT.npy] [--max N]", stdout)
+	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
+	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
+	pos, err := parseArgs(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	l, err := load(pos[0])
+	if err != nil {
+		return err
+	}
+	x, shape, err := readNpy(pos[1])
+	if err != nil {
+		return err
+	}
+	batch, err := batchOf(shape, l.graph.Input(), pos[1])
+	if err != nil {
+		return err
+	}
+	m, err := compile(l, min(batch, 256))
+	if err != nil {
+		return err
+	}
+	y, err := m.Run(x, batch)
+	if err != nil {
+		return err
+	}
+	oshape := append([]int{batch}, l.graph.Output()...)
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		if err := npyf.WriteFloat32(f, y, oshape); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", *out, err)
+		}
+		return f.Close()
+	}
+	fmt.Fprintf(stdout, "output shape %v\n", oshape)
+	per := l.graph.Output().Size()
+	softmax := endsInSoftmax(l.graph)
+	for b := 0; b < batch; b++ {
+		row := y[b*per : (b+1)*per]
+		fmt.Fprintf(stdout, "[%d] ", b)
+		for i, v := range row {
+			if i == *maxPrint {
+				fmt.Fprintf(stdout, "... (%d more)", len(row)-i)
+				break
+			}
+			fmt.Fprintf(stdout, "%.6g ", v)
+		}
+		fmt.Fprintln(stdout)
+		if softmax {
+			fmt.Fprintf(stdout, "    top: %s\n", topK(row, 5))
+		}
+	}
+	return nil
+}
+
+func readNpy(path string) ([]float32, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, shape, err := npyf.ReadFloat32(f, st.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, shape, nil
+}
+
+// batchOf matches an input array's shape to the model input: either exactly one
+// sample (a batch axis is added) or a batch of them.
+func batchOf(shape []int, in layers.Shape, path string) (int, error) {
+	if layers.Shape(shape).Equal(in) {
+		return 1, nil
+	}
+	if len(shape) == len(in)+1 && layers.Shape(shape[1:]).Equal(in) {
+		if shape[0] < 1 {
+			return 0, fmt.Errorf("%s: empty batch", path)
+		}
+		return shape[0], nil
+	}
+	return 0, fmt.Errorf("%s: %w: array shape %v does not match the model input %v (one sample) or (N, %v)",
+		path, layers.ErrShapeMismatch, shape, []int(in), in.String()[len("(None, "):len(in.String())-1])
+}
+
+// endsInSoftmax reports whether the model's last non-trivial layer is a softmax.
+func endsInSoftmax(g *layers.Graph) bool {
+	for i := g.Len() - 1; i >= 0; i-- {
+		switch l := g.Layer(i).(type) {
+		case *layers.Identity, *layers.Reshape:
+			continue
+		case *layers.Dense:
+			return l.Act.Kind == layers.Softmax
+		case *layers.ActivationLayer:
+			return l.Act.Kind == layers.Softmax
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func topK(row []float32, k int) string {
+	idx := make([]int, len(row))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+	s := ""
+	for i := 0; i < min(k, len(idx)); i++ {
+		s += fmt.Sprintf("class %d (%.4f)  ", idx[i], row[idx[i]])
+	}
+	return s
+}
