@@ -32,10 +32,11 @@ type builder struct {
 	ws         weightSource
 	used       map[string]bool
 
-	out   []layers.Layer
-	phys  layers.Shape
-	perm  []int
-	nPerm int
+	out    []layers.Layer
+	phys   layers.Shape
+	perm   []int
+	nPerm  int
+	perm1D []int // layout of the sequence a 1-D layer viewed as 2-D
 
 	cur *spec
 }
@@ -77,6 +78,15 @@ func init() {
 		"LSTM":                   buildLSTM,
 		"Bidirectional":          buildBidirectional,
 		"TimeDistributed":        buildTimeDistributed,
+		"Conv1D":                 buildConv1D,
+		"MaxPooling1D":           buildPool1D(true),
+		"MaxPool1D":              buildPool1D(true),
+		"AveragePooling1D":       buildPool1D(false),
+		"AvgPool1D":              buildPool1D(false),
+		"GlobalAveragePooling1D": buildGlobalPool1D(false),
+		"GlobalAvgPool1D":        buildGlobalPool1D(false),
+		"GlobalMaxPooling1D":     buildGlobalPool1D(true),
+		"GlobalMaxPool1D":        buildGlobalPool1D(true),
 	}
 	for _, c := range []string{
 		// Identity at inference.
@@ -1212,4 +1222,186 @@ func buildNormalization(b *builder, s *spec) error {
 		}
 	}
 	return b.emit(&layers.Affine{Info: info(s), Scale: scale, Shift: shift, OrigParams: orig}, nil)
+}
+
+// ---------------------------------------------------------------- 1-D layers
+//
+// 1-D convolution and pooling run as their 2-D forms on a (1, steps, channels) view:
+// a Reshape in front and one behind, which move no data.
+
+// seq1D arranges a (steps, channels) tensor for a 1-D layer and reshapes it to
+// (1, steps, channels).
+func (b *builder) seq1D(s *spec, df string) error {
+	if len(b.phys) != 2 {
+		return b.errf(layers.ErrShapeMismatch, "expects a sequence input (steps, channels) plus batch, got %v", b.logical())
+	}
+	switch df {
+	case "channels_last":
+		if err := b.kerasLayout(); err != nil {
+			return err
+		}
+	case "channels_first":
+		if err := b.arrange([]int{1, 0}); err != nil {
+			return err
+		}
+	default:
+		return b.errf(layers.ErrInvalid, "data_format %q", df)
+	}
+	keep := b.perm
+	if err := b.emit(&layers.Reshape{Info: layers.Info{Name: s.Name + "/to_2d", Class: "Reshape"}, Target: layers.Shape{1, b.phys[0], b.phys[1]}}, []int{0, 1, 2}); err != nil {
+		return err
+	}
+	b.perm1D = keep
+	return nil
+}
+
+// back1D reshapes a (1, steps, channels) result back to (steps, channels) in the
+// layout seq1D recorded.
+func (b *builder) back1D(s *spec) error {
+	if len(b.phys) != 3 || b.phys[0] != 1 {
+		return b.errf(layers.ErrShapeMismatch, "internal: 1-D result %v is not (1, steps, channels)", b.phys)
+	}
+	return b.emit(&layers.Reshape{Info: layers.Info{Name: s.Name + "/to_1d", Class: "Reshape"}, Target: layers.Shape{b.phys[1], b.phys[2]}}, b.perm1D)
+}
+
+// window1D reads a 1-D window as a 1 x k 2-D one; "causal" pads k-1 dilated steps
+// on the left.
+func (b *builder) window1D(s *spec, sizeKey string, defSize []int, stridesDefault []int, dilation bool) (layers.Window, error) {
+	c := s.Conf
+	k := c.ints(sizeKey, 1, defSize)
+	if k == nil {
+		return layers.Window{}, b.errf(layers.ErrInvalid, "missing %s", sizeKey)
+	}
+	if stridesDefault == nil {
+		stridesDefault = k
+	}
+	st := c.ints("strides", 1, stridesDefault)
+	d := []int{1}
+	if dilation {
+		d = c.ints("dilation_rate", 1, d)
+	}
+	pad := strings.ToLower(c.str("padding", "valid"))
+	if err := b.confErr(s); err != nil {
+		return layers.Window{}, err
+	}
+	w := layers.Window{KH: 1, KW: k[0], SH: 1, SW: st[0], DH: 1, DW: d[0]}
+	if w.KW <= 0 || w.SW <= 0 || w.DW <= 0 {
+		return w, b.errf(layers.ErrInvalid, "window %d, stride %d, dilation %d must be positive", w.KW, w.SW, w.DW)
+	}
+	switch pad {
+	case "valid":
+		w.Pad = layers.PadValid
+	case "same":
+		w.Pad = layers.PadSame
+	case "causal":
+		if !dilation {
+			return w, b.errf(layers.ErrInvalid, "padding %q", pad)
+		}
+		w.Pad = layers.PadExplicit
+		w.Pads = [4]int{0, 0, (w.KW - 1) * w.DW, 0}
+	default:
+		return w, b.errf(layers.ErrInvalid, "padding %q", pad)
+	}
+	return w, nil
+}
+
+func buildConv1D(b *builder, s *spec) error {
+	c := s.Conf
+	filters := c.integer("filters", 0)
+	groups := c.integer("groups", 1)
+	bias := c.boolean("use_bias", true)
+	df := b.dataFormat(s)
+	w, err := b.window1D(s, "kernel_size", nil, []int{1}, true)
+	if err != nil {
+		return err
+	}
+	act, err := b.act(s, "activation", "linear")
+	if err != nil {
+		return err
+	}
+	if filters <= 0 || groups <= 0 {
+		return b.errf(layers.ErrInvalid, "filters=%d groups=%d", filters, groups)
+	}
+	if err := b.seq1D(s, df); err != nil {
+		return err
+	}
+	in := b.phys[2]
+	if in%groups != 0 || filters%groups != 0 {
+		return b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
+	}
+	n := 1
+	if bias {
+		n = 2
+	}
+	ws, err := b.weights(s, "kernel, bias", n)
+	if err != nil {
+		return err
+	}
+	if err := b.checkShape("kernel", ws[0], w.KW, in/groups, filters); err != nil {
+		return err
+	}
+	conv := &layers.Conv2D{Info: info(s), Window: w, In: in, Filters: filters, Groups: groups, W: ws[0].Data}
+	if bias {
+		if err := b.checkShape("bias", ws[1], filters); err != nil {
+			return err
+		}
+		conv.B = ws[1].Data
+	}
+	split := !act.PerElement() && df == "channels_first"
+	conv.Act = act
+	if split {
+		conv.Act = layers.ActLinear
+	}
+	if err := b.emit(conv, nil); err != nil {
+		return err
+	}
+	if err := b.back1D(s); err != nil {
+		return err
+	}
+	if split {
+		return b.applyAct(s.Name+"/activation", act)
+	}
+	return nil
+}
+
+func buildPool1D(isMax bool) buildFunc {
+	return func(b *builder, s *spec) error {
+		df := b.dataFormat(s)
+		w, err := b.window1D(s, "pool_size", []int{2}, nil, false)
+		if err != nil {
+			return err
+		}
+		if err := b.seq1D(s, df); err != nil {
+			return err
+		}
+		if err := b.emit(&layers.Pool2D{Info: info(s), Window: w, Max: isMax}, nil); err != nil {
+			return err
+		}
+		return b.back1D(s)
+	}
+}
+
+func buildGlobalPool1D(isMax bool) buildFunc {
+	return func(b *builder, s *spec) error {
+		df := b.dataFormat(s)
+		keep := s.Conf.boolean("keepdims", false)
+		if err := b.confErr(s); err != nil {
+			return err
+		}
+		if err := b.seq1D(s, df); err != nil {
+			return err
+		}
+		if err := b.emit(&layers.GlobalPool2D{Info: info(s), Max: isMax}, []int{0}); err != nil {
+			return err
+		}
+		if !keep {
+			return nil
+		}
+		// keepdims: (1, C) for channels_last, (C, 1) for channels_first.
+		t := layers.Shape{1, b.phys[0]}
+		if df == "channels_first" {
+			t = layers.Shape{b.phys[0], 1}
+		}
+		return b.emit(&layers.Reshape{Info: layers.Info{Name: s.Name + "/keepdims", Class: "Reshape"}, Target: t}, []int{0, 1})
+	}
 }

@@ -472,3 +472,58 @@ func TestNormalization(t *testing.T) {
 	m = (&tmodel{config: seq3("s", input3(4), k3("Normalization", map[string]any{"name": "n", "axis": nil, "mean": 2.0, "variance": 4.0}))}).mustLoad(t)
 	near(t, "normalization scalar", run(t, m, x), []float32{-0.5, 0, 0.5, 1}, 1e-6)
 }
+
+func TestOneD(t *testing.T) {
+	// causal Conv1D: y_t = k0*x[t-d] + k1*x[t]
+	for _, c := range []struct {
+		dil  int
+		want []float32
+	}{{1, []float32{1, 12, 23, 34}}, {2, []float32{1, 2, 13, 24}}} {
+		m := (&tmodel{config: seq3("s", input3(4, 1), k3("Conv1D", map[string]any{"name": "c", "filters": 1, "kernel_size": []any{2},
+			"strides": []any{1}, "padding": "causal", "dilation_rate": []any{c.dil}, "use_bias": false})),
+			weights: []lw{{"c", []*array{arr([]int{2, 1, 1}, 10, 1)}}}}).mustLoad(t)
+		near(t, "causal conv1d", run(t, m, []float32{1, 2, 3, 4}), c.want, 0)
+	}
+	// channels_first 1-D stack equals the channels_last one on transposed input.
+	stack := func(df string, act string) []any {
+		return []any{
+			k3("Conv1D", map[string]any{"name": "c", "filters": 3, "kernel_size": 3, "padding": "same", "data_format": df, "activation": "relu"}),
+			k3("MaxPooling1D", map[string]any{"name": "p", "pool_size": 2, "padding": "valid", "data_format": df}),
+			k3("Conv1D", map[string]any{"name": "c2", "filters": 2, "kernel_size": 2, "padding": "valid", "data_format": df, "activation": act}),
+		}
+	}
+	ws := []lw{{"c", []*array{rnd(1, 3, 2, 3), rnd(2, 3)}}, {"c2", []*array{rnd(3, 2, 3, 2), rnd(4, 2)}}}
+	x := rnd(5, 8, 2).Data
+	xcf := transpose(x, []int{8, 2}, []int{1, 0})
+	lin := (&tmodel{config: seq3("s", append([]any{input3(8, 2)}, stack("channels_last", "linear")...)...), weights: ws}).mustLoad(t)
+	linCF := (&tmodel{config: seq3("s", append([]any{input3(2, 8)}, stack("channels_first", "linear")...)...), weights: ws}).mustLoad(t)
+	near(t, "conv1d channels_first", run(t, linCF, xcf), transpose(run(t, lin, x), []int{3, 2}, []int{1, 0}), 1e-6)
+	cl := (&tmodel{config: seq3("s", append([]any{input3(8, 2)}, stack("channels_last", "softmax")...)...), weights: ws}).mustLoad(t)
+	cf := (&tmodel{config: seq3("s", append([]any{input3(2, 8)}, stack("channels_first", "softmax")...)...), weights: ws}).mustLoad(t)
+	if !cl.Graph.Output().Equal(layers.Shape{3, 2}) || !cf.Graph.Output().Equal(layers.Shape{2, 3}) {
+		t.Fatalf("outputs %v %v", cl.Graph.Output(), cf.Graph.Output())
+	}
+	// cf softmax runs over steps, cl over filters: compare the conv stacks without it.
+	ycl := run(t, cl, x)
+	ycf := run(t, cf, xcf)
+	// cl: softmax over the 2 filters of each step; cf: softmax over the 3 steps of
+	// each filter. Both come from the same logits: check each normalizes its axis.
+	for s := 0; s < 3; s++ {
+		if v := ycl[2*s] + ycl[2*s+1]; math.Abs(float64(v)-1) > 1e-6 {
+			t.Errorf("cl softmax row %d sums to %g", s, v)
+		}
+	}
+	for f := 0; f < 2; f++ {
+		if v := ycf[3*f] + ycf[3*f+1] + ycf[3*f+2]; math.Abs(float64(v)-1) > 1e-6 {
+			t.Errorf("cf softmax row %d sums to %g", f, v)
+		}
+	}
+	// Global pooling, keepdims.
+	g := (&tmodel{config: seq3("s", input3(3, 2), k3("GlobalAveragePooling1D", map[string]any{"name": "g", "keepdims": true}))}).mustLoad(t)
+	if !g.Graph.Output().Equal(layers.Shape{1, 2}) {
+		t.Fatalf("GlobalAveragePooling1D keepdims output %v", g.Graph.Output())
+	}
+	near(t, "global avg 1d", run(t, g, []float32{1, 2, 3, 4, 5, 6}), []float32{3, 4}, 1e-6)
+	g = (&tmodel{config: seq3("s", input3(2, 3), k3("GlobalMaxPooling1D", map[string]any{"name": "g", "data_format": "channels_first"}))}).mustLoad(t)
+	near(t, "global max 1d cf", run(t, g, []float32{1, 5, 3, 4, 2, 6}), []float32{5, 6}, 0)
+}
