@@ -25,6 +25,18 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
 		}
+	case *layers.Pool2D:
+		if c, ok := newFastPool(l, in); isa != asm.Generic && ok {
+			return c, nil
+		}
+	case *layers.GlobalPool2D:
+		if isa != asm.Generic && len(in) == 3 {
+			name := "globalavgpool2d go"
+			if l.Max {
+				name = "globalmaxpool2d go"
+			}
+			return compiled{k: &fastGlobalPool{l: l, hw: in[0] * in[1], c: in[2]}, name: name}, nil
+		}
 	default:
 		_ = l
 	}

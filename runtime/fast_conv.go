@@ -59,29 +59,68 @@ func (k *fastConv) run(dst, src, scratch []float32, batch int) {
 	}
 }
 
-// im2col writes np rows (output pixels p0..p0+np-1) of the patch matrix into a.
+// im2col writes np rows (output pixels p0..p0+np-1) of the patch matrix into a. Per
+// kernel row it zeroes the out-of-bounds taps and copies the in-bounds ones as one
+// contiguous run when DW == 1 (KW*C floats at most), tap by tap otherwise; runs of up to
+// 16 floats are assigned inline (a 1-channel 3x3 conv would otherwise be one memmove
+// call per tap).
 func (k *fastConv) im2col(a, x []float32, p0, np int) {
 	l, c := k.l, k.c
-	kk := l.KH * l.KW * c
+	kw := l.KW
+	rowLen := kw * c
+	kk := l.KH * rowLen
+	oy, ox := p0/k.ow, p0%k.ow
 	for p := 0; p < np; p++ {
-		oy, ox := (p0+p)/k.ow, (p0+p)%k.ow
 		row := a[p*kk : (p+1)*kk]
+		ix0 := ox*l.SW - k.padL
+		// in-bounds taps kx in [lo, hi): 0 <= ix0+kx*DW < w
+		lo, hi := 0, kw
+		if ix0 < 0 {
+			lo = min(kw, (-ix0+l.DW-1)/l.DW)
+		}
+		if last := ix0 + (kw-1)*l.DW; last >= k.w {
+			hi = max(0, (k.w-1-ix0)/l.DW+1)
+			if k.w-1-ix0 < 0 {
+				hi = 0
+			}
+		}
+		hi = max(hi, lo)
 		for ky := 0; ky < l.KH; ky++ {
 			iy := oy*l.SH + ky*l.DH - k.padT
-			seg := row[ky*l.KW*c : (ky+1)*l.KW*c]
-			if iy < 0 || iy >= k.h {
+			seg := row[ky*rowLen : (ky+1)*rowLen]
+			if iy < 0 || iy >= k.h || lo == hi {
 				clear(seg)
 				continue
 			}
-			for kx := 0; kx < l.KW; kx++ {
-				ix := ox*l.SW + kx*l.DW - k.padL
-				d := seg[kx*c : (kx+1)*c]
-				if ix < 0 || ix >= k.w {
-					clear(d)
-					continue
-				}
-				copy(d, x[(iy*k.w+ix)*c:])
+			if lo > 0 {
+				clear(seg[:lo*c])
+			}
+			if hi < kw {
+				clear(seg[hi*c:])
+			}
+			xr := x[(iy*k.w+ix0+lo*l.DW)*c:]
+			if l.DW == 1 {
+				copyRun(seg[lo*c:hi*c], xr)
+				continue
+			}
+			for kx := lo; kx < hi; kx++ {
+				copyRun(seg[kx*c:(kx+1)*c], xr[(kx-lo)*l.DW*c:])
 			}
 		}
+		if ox++; ox == k.ow {
+			ox, oy = 0, oy+1
+		}
+	}
+}
+
+// copyRun copies len(d) floats from s: short runs inline, long ones through copy.
+func copyRun(d, s []float32) {
+	if len(d) > 16 {
+		copy(d, s)
+		return
+	}
+	s = s[:len(d)]
+	for i := range d {
+		d[i] = s[i]
 	}
 }

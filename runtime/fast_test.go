@@ -127,6 +127,17 @@ func TestFastConv(t *testing.T) {
 		{6, 6, 4, 33, layers.Window{KH: 2, KW: 2, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadExplicit, Pads: [4]int{1, 0, 2, 1}}},
 		{4, 4, 8, 8, layers.Window{KH: 1, KW: 1, SH: 2, SW: 2, DH: 1, DW: 1}},
 		{40, 40, 16, 32, layers.Window{KH: 5, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}}, // several im2col chunks
+		// im2col runs: 1 channel (inline short runs), dilation along W (tap by tap),
+		// padding wider than the kernel reach (whole rows and columns of zeros),
+		// rows longer than the inline limit (KW*C > 16), 3 channels stride 2.
+		{28, 28, 1, 8, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1}},
+		{9, 8, 1, 5, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 2, DW: 2, Pad: layers.PadSame}},
+		{7, 6, 2, 3, layers.Window{KH: 3, KW: 4, SH: 2, SW: 3, DH: 1, DW: 3, Pad: layers.PadExplicit, Pads: [4]int{4, 3, 5, 6}}},
+		{5, 4, 3, 7, layers.Window{KH: 2, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadExplicit, Pads: [4]int{3, 3, 4, 4}}},
+		{6, 9, 7, 4, layers.Window{KH: 2, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{32, 32, 3, 16, layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{1, 1, 1, 1, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{3, 2, 1, 2, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
 	}
 	for _, isa := range fastISAs() {
 		for ci, c := range cases {
@@ -184,6 +195,84 @@ func TestFastLSTM(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestFastPool: fast pooling vs the reference Forward, exactly (same order of operations;
+// == also accepts a zero of the other sign), over window/stride/dilation/padding forms
+// whose taps run off every edge, channel counts around the 4-wide unroll, and NaN inputs.
+func TestFastPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	wins := []layers.Window{
+		{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1},
+		{KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadSame},
+		{KH: 3, KW: 2, SH: 1, SW: 3, DH: 2, DW: 1, Pad: layers.PadSame},
+		{KH: 2, KW: 3, SH: 2, SW: 1, DH: 1, DW: 2, Pad: layers.PadExplicit, Pads: [4]int{2, 1, 0, 3}},
+		{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1},
+		{KH: 5, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame},
+	}
+	for _, isa := range fastISAs() {
+		for wi, win := range wins {
+			for _, c := range []int{1, 3, 4, 5, 8, 13} {
+				for _, kind := range []int{0, 1, 2} { // max, avg, avg count_include_pad
+					l := &layers.Pool2D{Window: win, Max: kind == 0, CountIncludePad: kind == 2}
+					in := layers.Shape{7, 6, c}
+					out, err := l.OutputShape(in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cp, err := compileLayer(l, in, out, isa, 2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, ok := cp.k.(refKernel); ok {
+						t.Fatalf("reference kernel chosen for %v", l.Config())
+					}
+					checkExact(t, fmt.Sprintf("%v win%d c%d kind%d", isa, wi, c, kind), l, cp, in, out, 2, r)
+				}
+			}
+		}
+		for _, c := range []int{1, 4, 7} {
+			for _, mx := range []bool{false, true} {
+				l := &layers.GlobalPool2D{Max: mx}
+				in := layers.Shape{3, 5, c}
+				out, _ := l.OutputShape(in)
+				cp, err := compileLayer(l, in, out, isa, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := cp.k.(refKernel); ok {
+					t.Fatal("reference kernel chosen for GlobalPool2D")
+				}
+				checkExact(t, fmt.Sprintf("%v global c%d max=%v", isa, c, mx), l, cp, in, out, 3, r)
+			}
+		}
+	}
+}
+
+// checkExact runs the compiled kernel and the reference on one random input (with a NaN
+// planted) and wants equal outputs, NaN where the reference has NaN, and nothing
+// written past the output.
+func checkExact(t *testing.T, name string, l layers.Layer, cp compiled, in, out layers.Shape, batch int, r *rand.Rand) {
+	t.Helper()
+	src := rnd(r, batch*in.Size())
+	src[r.IntN(len(src))] = float32(math.NaN())
+	want := make([]float32, batch*out.Size())
+	l.Forward(want, src, make([]float32, l.ScratchLen(in, batch)), in, batch)
+	got := make([]float32, len(want)+8)
+	for i := range got {
+		got[i] = -777
+	}
+	cp.k.run(got[:len(want)], src, make([]float32, cp.scratchLen), batch)
+	for i, w := range want {
+		if g := got[i]; g != w && !(g != g && w != w) {
+			t.Fatalf("%s: out[%d] = %v, want %v", name, i, g, w)
+		}
+	}
+	for i := len(want); i < len(got); i++ {
+		if got[i] != -777 {
+			t.Fatalf("%s: wrote past the output", name)
 		}
 	}
 }
