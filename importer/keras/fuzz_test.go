@@ -35,9 +35,11 @@ func seedModels() []*tmodel {
 	}
 }
 
+// zooFiles lists the zoo and broken-corpus npz files (fuzz seeds).
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join(zooDir, "*.npz"))
-	return files
+	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
+	return append(files, broken...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping
