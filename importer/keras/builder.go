@@ -216,10 +216,27 @@ func (b *builder) arrange(target []int) error {
 	if b.nPerm > 1 {
 		name = fmt.Sprintf("%s_%d", name, b.nPerm)
 	}
+	// A permutation that keeps the order of the axes longer than 1 moves no data:
+	// emit it as a (free) Reshape.
+	moves, last := false, -1
+	shape := make(layers.Shape, len(q))
+	for i, j := range q {
+		if j < 0 || j >= len(b.phys) {
+			return b.errf(layers.ErrInvalid, "internal: layout %v cannot reach %v", b.perm, target)
+		}
+		shape[i] = b.phys[j]
+		if b.phys[j] > 1 {
+			moves = moves || j < last
+			last = j
+		}
+	}
+	if !moves {
+		return b.emit(&layers.Reshape{Info: layers.Info{Name: name, Class: "Reshape"}, Target: shape}, target)
+	}
 	return b.emit(&layers.Permute{Info: layers.Info{Name: name, Class: "Permute"}, Perm: q}, target)
 }
 
-// keras3Layout puts the tensor back in the Keras layout.
+// kerasLayout puts the tensor back in the Keras layout.
 func (b *builder) kerasLayout() error { return b.arrange(identityPerm(len(b.perm))) }
 
 // lastAxis makes logical axis a the physical last axis (the axis Dense, Softmax and
