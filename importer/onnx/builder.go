@@ -10,7 +10,7 @@ import (
 
 // maxSample bounds the per-sample element count of any tensor on the data path: the
 // importer keeps an int32 index per element to track layouts.
-const maxSample = 1 << 26
+var maxSample = 1 << 26 // a variable so that the fuzz target can lower it
 
 // dyn describes the value on the data path: its ONNX shape (shape[bAxis] is the batch
 // axis, held as the static batch size or 1) and how the layers' batch-first,
@@ -314,10 +314,13 @@ func (b *builder) run() error {
 		}
 		n := newNode(np, b.opset)
 		outs, err := evalConst(n, ins)
-		if err != nil {
-			return err
+		if err == nil {
+			err = n.done()
 		}
-		if err := n.done(); err != nil {
+		if err != nil {
+			if n.err != nil {
+				return n.err
+			}
 			return err
 		}
 		for k, t := range outs {
@@ -360,10 +363,13 @@ func (b *builder) run() error {
 				}
 			}
 			outs, err := evalConst(n, ins)
-			if err != nil {
-				return err
+			if err == nil {
+				err = n.done()
 			}
-			if err := n.done(); err != nil {
+			if err != nil {
+				if n.err != nil {
+					return n.err
+				}
 				return err
 			}
 			for k, t := range outs {
@@ -393,6 +399,9 @@ func (b *builder) run() error {
 			return n.errorf(layers.ErrUnsupported, "op type %s", op)
 		}
 		if err := h(b, n); err != nil {
+			if n.err != nil { // a mistyped attribute is the root cause
+				return n.err
+			}
 			return err
 		}
 		if err := n.done(); err != nil {

@@ -744,7 +744,7 @@ func shapeArg(n *node, s *tensor) ([]int, int, error) {
 		if v > 0 && total > int64(maxFolded)/v {
 			return nil, -1, n.errorf(layers.ErrUnsupported, "shape %v is too large to fold", s.i)
 		}
-		total *= v
+		total *= max(v, 1)
 		dims[k] = int(v)
 	}
 	return dims, bAxis, nil
@@ -785,6 +785,13 @@ func reshapeTarget(n *node, in []int, target []int64, allowZero bool) ([]int, er
 		out[free] = size / known
 	} else if known != size {
 		return nil, n.errorf(layers.ErrShapeMismatch, "cannot reshape %v to %v", in, target)
+	}
+	bound := 1
+	for _, d := range out {
+		if d > 1 && bound > maxFolded/d {
+			return nil, n.errorf(layers.ErrUnsupported, "target %v too large", target)
+		}
+		bound *= max(d, 1)
 	}
 	return out, nil
 }

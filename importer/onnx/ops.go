@@ -423,7 +423,10 @@ func opMatMul(b *builder, n *node) error {
 	if err != nil {
 		return err
 	}
-	if wt == nil || len(wt.dims) != 2 || wt.isInt || wt.bAxis >= 0 {
+	if wt == nil {
+		return n.errorf(layers.ErrBadFile, "missing right operand")
+	}
+	if len(wt.dims) != 2 || wt.isInt || wt.bAxis >= 0 {
 		return n.errorf(layers.ErrUnsupported, "right operand of shape %v (a weight matrix is needed)", wt.dims)
 	}
 	if len(b.d.shape) < 2 {

@@ -12,7 +12,7 @@ import (
 // maxFolded bounds the element count of any tensor the importer computes while folding
 // constants (ConstantOfShape, Expand, Tile, ...): such tensors have no bytes in the file
 // to check a size against, so a hostile shape must not be able to exhaust memory.
-const maxFolded = 1 << 26
+var maxFolded = 1 << 26 // a variable so that the fuzz target can lower it
 
 // tensor is a constant: an initializer, a Constant node's value or a folded result.
 // Float data lives in f, integer (and bool) data in i. Two kinds of symbolic batch
@@ -106,7 +106,7 @@ func (t *tensor) clone() *tensor {
 // checkDims validates dims from a file: non-negative and a bounded product.
 func checkDims(dims []int64, what string) ([]int, error) {
 	out := make([]int, len(dims))
-	n := int64(1)
+	n := int64(1) // product of the non-zero dims: empty tensors must not declare huge axes either
 	for k, d := range dims {
 		if d < 0 {
 			return nil, fmt.Errorf("%w: %s has negative dimension %d", layers.ErrBadFile, what, d)
@@ -114,7 +114,7 @@ func checkDims(dims []int64, what string) ([]int, error) {
 		if d > 0 && n > layers.MaxElements/d {
 			return nil, fmt.Errorf("%w: %s dims %v exceed %d elements", layers.ErrBadFile, what, dims, int64(layers.MaxElements))
 		}
-		n *= d
+		n *= max(d, 1)
 		out[k] = int(d)
 	}
 	if len(dims) > 16 {
