@@ -212,7 +212,7 @@ def _mlp(k):
     ], name="mlp_regressor")
 
 
-@model("text_lstm2", "k3", ["keras"],
+@model("text_lstm2", "k3", ["keras", "h5"],
        ["LSTM return_sequences=True", "stacked LSTM", "Dense softmax"])
 def _text_lstm2(k):
     L = k.layers
@@ -528,7 +528,7 @@ def _dw(k):
     ], name="depthwise_cnn")
 
 
-@model("bidirectional_lstm", "k3", ["keras"],
+@model("bidirectional_lstm", "k3", ["keras", "h5"],
        ["Bidirectional(LSTM return_sequences=True) merge concat",
         "Bidirectional(LSTM) merge concat"])
 def _bidi(k):
@@ -552,7 +552,39 @@ def _functional(k):
     return k.Model(x, y, name="functional_chain")
 
 
+@model("no_input_layer", "k3", ["keras", "h5"],
+       ["Sequential built by calling it on a batch of 2 (no keras.Input): Keras adds an "
+        "InputLayer whose batch_shape is [2, 6], a concrete batch size, not null; the "
+        "batch dim must be treated as free (samples use batch 4)"])
+def _no_input(k):
+    L = k.layers
+    m = k.Sequential([L.Dense(5, activation="relu"), L.Dense(3)], name="no_input_layer")
+    m(np.zeros((2, 6), np.float32))
+    return m
+
+
 # ---- Keras 2 (tf_keras) models, saved as legacy .h5
+
+
+@model("keras2_bidirectional", "k2", ["h5"],
+       ["Keras 2 Bidirectional(LSTM return_sequences=True)", "Keras 2 Bidirectional(LSTM)"])
+def _k2_bidi(k):
+    L = k.layers
+    return k.Sequential([
+        L.Bidirectional(L.LSTM(4, return_sequences=True), input_shape=(7, 3)),
+        L.Bidirectional(L.LSTM(3)),
+        L.Dense(2),
+    ], name="keras2_bidirectional")
+
+
+@model("keras2_no_input_layer", "k2", ["h5"],
+       ["Keras 2 Sequential built by calling it on a batch of 2: InputLayer "
+        "batch_input_shape [2, 6] (concrete batch, not null)"])
+def _k2_no_input(k):
+    L = k.layers
+    m = k.Sequential([L.Dense(5, activation="relu"), L.Dense(3)], name="keras2_no_input_layer")
+    m(np.zeros((2, 6), np.float32))
+    return m
 
 
 @model("keras2_mlp", "k2", ["h5"],
