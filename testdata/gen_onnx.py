@@ -129,6 +129,7 @@ def keras_models(out):
     from keras import layers
 
     keras.utils.set_random_seed(1)
+    bias = {"bias_initializer": "random_normal"}  # non-zero biases: tf2onnx emits Add
     rng = np.random.default_rng(7)
 
     def bn_stats(m):
@@ -140,28 +141,28 @@ def keras_models(out):
                                rng.uniform(-0.5, 0.5, mu.shape).astype("float32"),
                                rng.uniform(0.5, 2, var.shape).astype("float32")])
 
-    mlp = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu"),
+    mlp = keras.Sequential([keras.Input((10,)), layers.Dense(16, activation="relu", **bias),
                             layers.Dense(12, activation="selu"),  # gelu: tf2onnx emits Erfc, not an ONNX op
                             layers.Dense(8, activation="swish"),
-                            layers.Dense(4, activation="softmax")])
+                            layers.Dense(4, activation="softmax", **bias)])
     cnn = keras.Sequential([keras.Input((8, 8, 3)),
-                            layers.Conv2D(8, 3, padding="same", activation="relu"),
+                            layers.Conv2D(8, 3, padding="same", activation="relu", **bias),
                             layers.BatchNormalization(),
                             layers.MaxPooling2D(2),
                             layers.DepthwiseConv2D(3, padding="same"),
                             layers.Conv2D(6, 3, strides=2, padding="valid", activation="elu"),
                             layers.AveragePooling2D(1),
                             layers.Flatten(),
-                            layers.Dense(5, activation="sigmoid")])
+                            layers.Dense(5, activation="sigmoid", **bias)])
     gap = keras.Sequential([keras.Input((9, 9, 2)),
                             layers.Conv2D(4, 3, strides=2, padding="same", activation="relu6"),
                             layers.GlobalAveragePooling2D(),
-                            layers.Dense(3)])
+                            layers.Dense(3, **bias)])
     lstm = keras.Sequential([keras.Input((6, 5)), layers.LSTM(8, return_sequences=True),
                              layers.LSTM(7), layers.Dense(3)])
     bilstm = keras.Sequential([keras.Input((6, 5)),
                                layers.Bidirectional(layers.LSTM(6, return_sequences=True)),
-                               layers.Dense(2)])
+                               layers.Dense(2, **bias)])
     models = [("mlp", mlp, (3, 10)), ("cnn", cnn, (2, 8, 8, 3)), ("gap", gap, (2, 9, 9, 2)),
               ("lstm", lstm, (2, 6, 5)), ("bilstm", bilstm, (2, 6, 5))]
     for name, m, shape in models:
@@ -178,6 +179,82 @@ def keras_models(out):
                 continue
             np.save(os.path.join(out, fn + ".inputs.npy"), x)
             print("wrote", fn)
+
+
+def helper_models(out):
+    """Small models built node by node with onnx.helper, for what the exporters above
+    do not emit: opset 20 Gelu, opset 11 Softmax (flatten-to-2D), a spatial NCHW
+    output, SAME_LOWER, count_include_pad, Pad, LSTM layout=1 / reverse / initial
+    state, Clip bounds as inputs."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+
+    def init(name, a):
+        return numpy_helper.from_array(np.asarray(a), name)
+
+    def save(name, nodes, inits, x, yshape, opset):
+        g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"] + list(x.shape[1:]))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"] + list(yshape))], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="onnx.helper")
+        m.ir_version = 8
+        onnx.checker.check_model(m, full_check=True)
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+        np.save(os.path.join(out, name + ".inputs.npy"), x)
+        print("wrote", name)
+
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)
+    # conv net with a spatial NCHW output
+    for opset in (11, 20):
+        nodes = [
+            helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant"),
+            helper.make_node("Conv", ["p", "w1", "b1"], ["c1"], auto_pad="SAME_LOWER", strides=[2, 2], kernel_shape=[3, 3]),
+            helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"]),
+            helper.make_node("AveragePool", ["r1"], ["a1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+            helper.make_node("Conv", ["a1", "w2"], ["c2"], group=4, kernel_shape=[3, 3], pads=[1, 0, 1, 2], dilations=[1, 2]),
+            helper.make_node("Gelu", ["c2"], ["g"]) if opset >= 20 else helper.make_node("LeakyRelu", ["c2"], ["g"], alpha=0.2),
+            helper.make_node("Softmax", ["g"], ["y"], axis=1),
+        ]
+        inits = [init("pads", np.array([0, 0, 1, 0, 0, 0, 0, 2], np.int64)), init("w1", f32(4, 3, 3, 3)), init("b1", f32(4)),
+                 init("lo", np.float32(-0.5)), init("hi", np.float32(1.5)), init("w2", f32(8, 1, 3, 3))]
+        x = f32(2, 3, 9, 7)
+        ys = onnxruntime_shape(nodes, inits, x, opset)
+        save(f"helper_convout_op{opset}", nodes, inits, x, ys, opset)
+    # reverse LSTM with a constant initial state broadcast over the batch by Expand
+    # (ONNX Runtime does not run layout=1 LSTMs), Y flattened per sample
+    h, t, i = 5, 4, 3
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node("Shape", ["x"], ["sh"]),
+        helper.make_node("Slice", ["sh", "zero", "one"], ["nb"]),
+        helper.make_node("Concat", ["one", "nb", "hh"], ["hs"], axis=0),
+        helper.make_node("Expand", ["h0c", "hs"], ["h0"]),
+        helper.make_node("Expand", ["c0c", "hs"], ["c0"]),
+        helper.make_node("LSTM", ["xt", "W", "R", "B", "", "h0", "c0"], ["Y"], hidden_size=h, direction="reverse"),
+        helper.make_node("Squeeze", ["Y", "one"], ["s"]),
+        helper.make_node("Transpose", ["s"], ["st"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["st", "shape"], ["r"]),
+        helper.make_node("MatMul", ["r", "fc"], ["m"]),
+        helper.make_node("Add", ["m", "fb"], ["y"]),
+    ]
+    inits = [init("W", f32(1, 4 * h, i) * 0.5), init("R", f32(1, 4 * h, h) * 0.5), init("B", f32(1, 8 * h) * 0.1),
+             init("h0c", f32(1, 1, h)), init("c0c", f32(1, 1, h)), init("zero", np.array([0], np.int64)),
+             init("one", np.array([1], np.int64)), init("hh", np.array([h], np.int64)),
+             init("shape", np.array([0, -1], np.int64)), init("fc", f32(t * h, 2)), init("fb", f32(2))]
+    save("helper_lstm_reverse_op14", nodes, inits, f32(3, t, i), (2,), 14)
+
+
+def onnxruntime_shape(nodes, inits, x, opset):
+    import onnx
+    from onnx import TensorProto, helper
+    g = helper.make_graph(nodes, "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    import onnxruntime as ort
+    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return s.run(None, {"x": x})[0].shape[1:]
 
 
 def reference_outputs(out):
@@ -202,11 +279,13 @@ def main():
         torch_models(sys.argv[2])
         return
     os.makedirs(OUT, exist_ok=True)
-    which = sys.argv[1:] or ["torch", "keras"]
+    which = sys.argv[1:] or ["torch", "keras", "helper"]
     if "torch" in which:
         subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch", OUT], check=True)
     if "keras" in which:
         keras_models(OUT)
+    if "helper" in which:
+        helper_models(OUT)
     reference_outputs(OUT)
 
 

@@ -617,6 +617,7 @@ func (b *builder) materialize(want []int32, target []int, name string) error {
 		if !ok {
 			return fmt.Errorf("%w: %s: the layout change is not a transpose", layers.ErrUnsupported, name)
 		}
+		S, P = refine(b.phys, S, P)
 		if err := b.reshapePhys(S, name); err != nil {
 			return err
 		}
@@ -626,6 +627,39 @@ func (b *builder) materialize(want []int32, target []int, name string) error {
 		b.d.idx = want
 	}
 	return b.reshapePhys(target, name)
+}
+
+// refine re-expresses a permutation of merged axes S over the finer axes of the
+// physical shape phys when each axis of S is a run of consecutive physical axes, so
+// that no reshape is needed around the Permute.
+func refine(phys layers.Shape, S, P []int) ([]int, []int) {
+	var dims []int // phys without size-1 axes
+	for _, d := range phys {
+		if d != 1 {
+			dims = append(dims, d)
+		}
+	}
+	groups := make([][]int, len(S))
+	j := 0
+	for k, s := range S {
+		prod := 1
+		for prod < s && j < len(dims) {
+			prod *= dims[j]
+			groups[k] = append(groups[k], j)
+			j++
+		}
+		if prod != s {
+			return S, P
+		}
+	}
+	if j != len(dims) || len(dims) != len(phys) {
+		return S, P
+	}
+	var perm []int
+	for _, p := range P {
+		perm = append(perm, groups[p]...)
+	}
+	return dims, perm
 }
 
 // decompose finds a shape S and a permutation P such that permuting a buffer viewed as
