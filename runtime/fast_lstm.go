@@ -7,20 +7,26 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// fastLSTM runs a tanh/sigmoid LSTM as one GEMM for the input projection of every
-// timestep of the whole batch (x*W + b), then per step one GEMM h*U over the batch and
-// the fused gate/state update (asm.LSTMGates).
+// fastLSTM runs an LSTM as one GEMM for the input projection of every timestep of the
+// whole batch (x*W + b), then per step one GEMM h*U over the batch and the gate/state
+// update. A tanh cell with sigmoid or hard-sigmoid gates uses asm.LSTMStep (one vector
+// pass that adds the two projections, applies the gates and updates c and h); any other
+// per-element pair adds in Go and applies the activations with the vector kernels where
+// there are some. With return_sequences, h is written straight into the output and the
+// next step's GEMM reads it from there (row stride = the per-sample output length).
 type fastLSTM struct {
 	l        *layers.LSTM
 	isa      asm.ISA
 	t        int
 	packedW  []float32 // In x 4U with bias
 	packedU  []float32 // U x 4U, no bias
+	fused    bool      // asm.LSTMStep handles the activations
+	gate     asm.GateAct
 	maxBatch int
 }
 
 func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
-	if isa == asm.Generic || l.Act.Kind != layers.Tanh || l.RecAct.Kind != layers.Sigmoid || len(in) != 2 {
+	if isa == asm.Generic || len(in) != 2 || !l.Act.PerElement() || !l.RecAct.PerElement() {
 		return compiled{}, false
 	}
 	u4 := 4 * l.Units
@@ -29,9 +35,23 @@ func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (co
 		packedU: make([]float32, asm.PackedLen(isa, l.Units, u4))}
 	asm.PackB(isa, k.packedW, l.In, u4, l.W, l.B)
 	asm.PackB(isa, k.packedU, l.Units, u4, l.U, nil)
+	name := "lstm gemm/" + isa.String()
+	if l.Act.Kind == layers.Tanh {
+		switch l.RecAct.Kind {
+		case layers.Sigmoid:
+			k.fused = true
+		case layers.HardSigmoid:
+			k.fused, k.gate = true, asm.GateAct{Hard: true, A: l.RecAct.Alpha, B: l.RecAct.Beta}
+		}
+	}
+	if k.fused {
+		name += " + fused " + l.RecAct.String() + "/tanh step"
+	} else {
+		name += " + " + l.RecAct.String() + "/" + l.Act.String() + " gates"
+	}
 	// scratch: projections (batch*t*4u), step gates (batch*4u), h and c (batch*u each)
 	scratch := maxBatch * (k.t*u4 + u4 + 2*l.Units)
-	return compiled{k: k, name: "lstm gemm/" + isa.String() + " + fused gates", scratchLen: scratch}, true
+	return compiled{k: k, name: name, scratchLen: scratch}, true
 }
 
 func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
@@ -59,30 +79,69 @@ func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
 	if l.ReturnSequences {
 		outLen = t * u
 	}
+	// prev is where the previous step's h rows are: h (stride u) at first, then the
+	// output slots when return_sequences writes h there.
+	prev, pstride := h, u
 	for s := 0; s < t; s++ {
 		ti := s
 		if l.GoBackwards {
 			ti = t - 1 - s
 		}
-		asm.Gemm(k.isa, batch, u4, u, h, u, k.packedU, z, u4, -inf, inf)
+		if s == 0 && l.H0 == nil {
+			clear(z[:batch*u4]) // h = 0: h*U = 0
+		} else {
+			asm.Gemm(k.isa, batch, u4, u, prev, pstride, k.packedU, z, u4, -inf, inf)
+		}
+		var hout []float32
+		hstride := u
+		if l.ReturnSequences {
+			o := s
+			if l.KeepTimeOrder {
+				o = ti
+			}
+			hout, hstride = dst[o*u:], outLen
+		} else {
+			hout = h
+		}
 		for b := 0; b < batch; b++ {
 			zb := z[b*u4 : (b+1)*u4]
 			xb := zx[(b*t+ti)*u4 : (b*t+ti+1)*u4]
-			for j := range zb {
-				zb[j] += xb[j]
-			}
-			hb := h[b*u : (b+1)*u]
-			asm.LSTMGates(k.isa, zb, c[b*u:(b+1)*u], hb, u)
-			if l.ReturnSequences {
-				o := s
-				if l.KeepTimeOrder {
-					o = ti
-				}
-				copy(dst[b*outLen+o*u:b*outLen+(o+1)*u], hb)
+			cb := c[b*u : (b+1)*u]
+			hb := hout[b*hstride : b*hstride+u]
+			if k.fused {
+				asm.LSTMStep(k.isa, zb, xb, cb, hb, u, k.gate)
+			} else {
+				k.gatesGo(zb, xb, cb, hb)
 			}
 		}
+		prev, pstride = hout, hstride
 	}
 	if !l.ReturnSequences {
 		copy(dst[:batch*u], h[:batch*u])
+	}
+}
+
+// gatesGo is one step for any per-element activation pair: z += zx, the activations
+// (vector kernels where asm has them), then the c/h update; z is left undefined.
+func (k *fastLSTM) gatesGo(z, zx, c, h []float32) {
+	u := len(c)
+	z = z[:4*u]
+	zx = zx[:len(z)]
+	for j := range z {
+		z[j] += zx[j]
+	}
+	applyActivation(k.isa, k.l.RecAct, z[:2*u], u)
+	applyActivation(k.isa, k.l.Act, z[2*u:3*u], u)
+	applyActivation(k.isa, k.l.RecAct, z[3*u:], u)
+	zi, zf, zg, zo := z[:u], z[u:2*u], z[2*u:3*u], z[3*u:]
+	h = h[:u]
+	for j := range c {
+		cj := zf[j]*c[j] + zi[j]*zg[j]
+		c[j] = cj
+		zg[j] = cj
+	}
+	applyActivation(k.isa, k.l.Act, zg, u)
+	for j := range h {
+		h[j] = zo[j] * zg[j]
 	}
 }

@@ -152,17 +152,28 @@ func TestFastConv(t *testing.T) {
 	}
 }
 
-// TestFastLSTM: fast LSTM vs the reference Forward over every flag combination. The
+// TestFastLSTM: fast LSTM vs the reference Forward over every flag combination and
+// several activation pairs. The
 // error compounds over steps through the recurrence; bound |got-want| <= 2e-5*(1+|want|)
 // for these <= 12-step sequences with unit-scale weights.
 func TestFastLSTM(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
+	// activation pairs (cell, gate): the fused asm step (sigmoid and both hard sigmoids)
+	// and the Go gate pass (vector and scalar activations).
+	acts := [][2]layers.Activation{
+		{{Kind: layers.Tanh}, {Kind: layers.Sigmoid}},
+		{{Kind: layers.Tanh}, {Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}},
+		{{Kind: layers.Tanh}, {Kind: layers.HardSigmoid, Alpha: float32(1.0 / 6), Beta: 0.5}},
+		{layers.ActReLU, {Kind: layers.Sigmoid}},
+		{{Kind: layers.Softsign}, {Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}},
+	}
 	for _, isa := range fastISAs() {
 		for ci, sz := range [][3]int{{1, 1, 1}, {5, 3, 8}, {12, 7, 9}, {4, 16, 33}} {
 			steps, in, u := sz[0], sz[1], sz[2]
-			for flags := 0; flags < 16; flags++ {
+			for flags := 0; flags < 16*len(acts); flags++ {
+				ap := acts[flags/16]
 				l := &layers.LSTM{In: in, Units: u, W: rnd(r, in*4*u), U: rnd(r, u*4*u),
-					Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid},
+					Act: ap[0], RecAct: ap[1],
 					ReturnSequences: flags&1 != 0, GoBackwards: flags&2 != 0, KeepTimeOrder: flags&4 != 0}
 				for i := range l.U {
 					l.U[i] *= 0.3
@@ -190,7 +201,7 @@ func TestFastLSTM(t *testing.T) {
 					c.k.run(got, src, make([]float32, c.scratchLen), batch)
 					for i := range want {
 						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
-							t.Fatalf("%v case %d flags %b batch %d: out[%d] = %v, want %v", isa, ci, flags, batch, i, got[i], want[i])
+							t.Fatalf("%v %s case %d flags %b batch %d: out[%d] = %v, want %v", isa, c.name, ci, flags, batch, i, got[i], want[i])
 						}
 					}
 				}

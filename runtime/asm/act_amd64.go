@@ -39,3 +39,19 @@ func vgeluTanhAVX2(x *float32, n int)
 //
 //go:noescape
 func veluAVX2(x *float32, n int, alpha float32)
+
+// lstmStepSigmoidTanhAVX2 computes, for j < u (8 units at a time, masked tail), with
+// s = z[k]+zx[k] for each gate k = j, u+j, 2u+j, 3u+j:
+//
+//	i, f, g, o := sigmoid(s_i), sigmoid(s_f), tanh(s_g), sigmoid(s_o)
+//	c[j] = f*c[j] + i*g
+//	h[j] = o * tanh(c[j])
+//
+//go:noescape
+func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)
+
+// lstmStepHardSigmoidTanhAVX2 is lstmStepSigmoidTanhAVX2 with the gates
+// clip(a*s+b, 0, 1) (one FMA) instead of sigmoid.
+//
+//go:noescape
+func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)

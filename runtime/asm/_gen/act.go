@@ -253,4 +253,121 @@ func activations() {
 	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
 	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
 	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
+	lstmStepKernel("lstmStepSigmoidTanhAVX2", false)
+	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true)
+}
+
+// lstmStepKernel emits one LSTM step with the gate pre-activations split in two: the
+// recurrent part z (h*U) and the input part zx (x*W + b), 4u values each in Keras gate
+// order i, f, c(g), o. For 8 units at a time (masked tail) it adds the halves, applies
+// the gate activation (sigmoid, or hard sigmoid clip(a*x+b, 0, 1) when hard) to i, f, o
+// and tanh to g, then c = f*c + i*g, h = o*tanh(c). z and zx are only read.
+func lstmStepKernel(name string, hard bool) {
+	sig := "func(z, zx, c, h *float32, u int)"
+	if hard {
+		sig = "func(z, zx, c, h *float32, u int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": one LSTM step over u units (see LSTMStep).")
+	pz, px, pc, ph := GP64(), GP64(), GP64(), GP64()
+	Load(Param("z"), pz)
+	Load(Param("zx"), px)
+	Load(Param("c"), pc)
+	Load(Param("h"), ph)
+	n := GP64()
+	Load(Param("u"), n)
+	us := GP64() // u*4 bytes: the gate stride
+	MOVQ(n, us)
+	SHLQ(U8(2), us)
+	us3 := GP64()
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, us3)
+	var ha, hb VecVirtual
+	if hard {
+		ha, hb = YMM(), YMM()
+		VBROADCASTSS(addr("a"), ha)
+		VBROADCASTSS(addr("b"), hb)
+	}
+	gate := func(x VecVirtual) VecVirtual {
+		if !hard {
+			return sigmoidv(x)
+		}
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		// clip to [0, 1] keeping NaN: max/min return the second source on NaN, so
+		// put x's lane second.
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+	// gates loads the four pre-activations at byte offset 0 of pz/px (masked by mk when
+	// not nil) and returns them summed.
+	gates := func(mk VecVirtual) [4]VecVirtual {
+		var out [4]VecVirtual
+		offs := []Mem{{Base: pz}, {Base: pz, Index: us, Scale: 1}, {Base: pz, Index: us, Scale: 2}, {Base: pz, Index: us3, Scale: 1}}
+		offx := []Mem{{Base: px}, {Base: px, Index: us, Scale: 1}, {Base: px, Index: us, Scale: 2}, {Base: px, Index: us3, Scale: 1}}
+		for g := 0; g < 4; g++ {
+			a, b := YMM(), YMM()
+			if mk == nil {
+				VMOVUPS(offs[g], a)
+				VMOVUPS(offx[g], b)
+			} else {
+				VMASKMOVPS(offs[g], mk, a)
+				VMASKMOVPS(offx[g], mk, b)
+			}
+			VADDPS(b, a, a)
+			out[g] = a
+		}
+		return out
+	}
+	body := func(mk VecVirtual) {
+		zs := gates(mk)
+		i := gate(zs[0])
+		f := gate(zs[1])
+		g := tanhv(zs[2])
+		o := gate(zs[3])
+		c := YMM()
+		if mk == nil {
+			VMOVUPS(Mem{Base: pc}, c)
+		} else {
+			VMASKMOVPS(Mem{Base: pc}, mk, c)
+		}
+		VMULPS(c, f, c)
+		VFMADD231PS(g, i, c) // c = f*c + i*g
+		th := tanhv(c)
+		VMULPS(th, o, th)
+		if mk == nil {
+			VMOVUPS(c, Mem{Base: pc})
+			VMOVUPS(th, Mem{Base: ph})
+		} else {
+			VMASKMOVPS(c, mk, Mem{Base: pc})
+			VMASKMOVPS(th, mk, Mem{Base: ph})
+		}
+	}
+	loop, tail, done := name+"_loop", name+"_tail", name+"_done"
+	Label(loop)
+	CMPQ(n, U8(8))
+	JL(LabelRef(tail))
+	body(nil)
+	for _, p := range []Register{pz, px, pc, ph} {
+		ADDQ(U8(32), p)
+	}
+	SUBQ(U8(8), n)
+	JMP(LabelRef(loop))
+	Label(tail)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	tp := GP64()
+	LEAQ(consts["tailmask"], tp)
+	NEGQ(n)
+	ADDQ(U8(8), n)
+	mk := YMM()
+	VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
+	body(mk)
+	Label(done)
+	VZEROUPPER()
+	RET()
 }
