@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/importer/onnx"
 	"github.com/kinfer/kinfer/internal/zoo"
 	"github.com/kinfer/kinfer/runtime"
 	"github.com/kinfer/kinfer/runtime/asm"
@@ -55,6 +56,43 @@ func TestKerasZooEveryISA(t *testing.T) {
 				if testing.Verbose() && mb == 1 {
 					t.Logf("%-32s %-8v max abs err %.2e (%.2f of bound)", c.Name, isa, maxAbs, worst)
 				}
+			}
+		}
+	}
+}
+
+// TestONNXZooEveryISA runs every ONNX fixture through the compiled model on every
+// kernel path against ONNX Runtime's outputs (bound 1e-5 + 1e-5*|want|).
+func TestONNXZooEveryISA(t *testing.T) {
+	cases, err := zoo.ONNX("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		m, err := onnx.Load(c.Path)
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		x, y, batch, err := c.Arrays()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, isa := range availableISAs() {
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: 2})
+			if err != nil {
+				t.Fatalf("%s/%v: %v", c.Name, isa, err)
+			}
+			got, err := cm.Run(x, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maxAbs, worst, err := c.Bound.Check(got, y)
+			if err != nil {
+				t.Errorf("%s isa=%v: %v", c.Name, isa, err)
+			}
+			if testing.Verbose() {
+				t.Logf("%-32s %-8v max abs err %.2e (%.2f of bound)", c.Name, isa, maxAbs, worst)
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/kinfer/kinfer/internal/npyf"
 )
 
 // Bound is the tolerance |got-want| <= Atol + Rtol*|want|.
@@ -99,4 +101,54 @@ func (b Bound) Check(got, want []float32) (maxAbs, worst float64, err error) {
 		}
 	}
 	return maxAbs, worst, err
+}
+
+// ONNX lists testdata/onnx/*.onnx; each has NAME.inputs.npy and NAME.outputs.npy made by
+// ONNX Runtime. All use the Default bound.
+func ONNX(root string) ([]Case, error) {
+	dir := filepath.Join(root, "testdata", "onnx")
+	files, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no models in %s", dir)
+	}
+	var out []Case
+	for _, f := range files {
+		base := filepath.Base(f)
+		out = append(out, Case{Name: base[:len(base)-len(".onnx")], Path: f, Bound: Default})
+	}
+	return out, nil
+}
+
+// Arrays reads an ONNX case's stored inputs and outputs (float32, batch first).
+func (c Case) Arrays() (x, y []float32, batch int, err error) {
+	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
+	x, xs, err := readNpy(stem + ".inputs.npy")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	y, _, err = readNpy(stem + ".outputs.npy")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if len(xs) == 0 {
+		return nil, nil, 0, fmt.Errorf("%s: scalar input", c.Path)
+	}
+	return x, y, xs[0], nil
+}
+
+func readNpy(path string) ([]float32, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, shape, err := npyf.ReadFloat32(f, st.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, shape, nil
 }
