@@ -49,8 +49,8 @@ LABELS = {
 NOISY = 0.5  # round-to-round spread above which a latency cell is flagged
 ALL_MODELS = ["mlp", "mnist_cnn", "cifar_cnn", "text_lstm", "lstm256"]
 
-FULL = dict(models=ALL_MODELS, batches=[1, 8, 64], rounds=7, budget_s=0.06, warmup_s=0.03,
-            min_iters=3, max_iters=2000)
+FULL = dict(models=ALL_MODELS, batches=[1, 8, 64], rounds=5, budget_s=0.05, warmup_s=0.03,
+            min_iters=2, max_iters=2000)
 QUICK = dict(models=["mlp", "mnist_cnn", "text_lstm"], batches=[1, 64], rounds=3,
              budget_s=0.03, warmup_s=0.02, min_iters=2, max_iters=500)
 
@@ -77,6 +77,7 @@ def machine_info():
         pass
     simd = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "asimd") if x in flags]
     return {"cpu": model, "cores": os.cpu_count(), "simd": simd,
+            "loadavg_start": list(os.getloadavg()),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
@@ -219,7 +220,7 @@ def bench_config(worker, exe, cache, name, batch, threads, cfg, engines):
     est, out = {}, {}
     # calibration (also the first-use warm-up: tracing, allocation, page faults)
     for e in engines:
-        r = measure(e, worker, exe, npz, batch, threads, 3, max(cfg["warmup_s"], 0.1))
+        r = measure(e, worker, exe, npz, batch, threads, 2, max(cfg["warmup_s"], 0.1))
         if "error" in r:
             out[e] = {"error": r["error"]}
         else:
@@ -289,7 +290,10 @@ def write_md(res, path):
     v = res["versions"]
     L.append("# kinfer benchmark results\n")
     L.append(f"Machine: **{m['cpu']}**, {m['cores']} cores ({', '.join(m['simd'])}), {m['os']}. "
-             f"Run {res['started']} ({res['mode']} mode, {res['elapsed_s']:.0f} s total).\n")
+             f"Run {res['started']} ({res['mode']} mode, {res['elapsed_s']:.0f} s total). "
+             f"1-minute load average {m['loadavg_start'][0]:.1f} at the start, "
+             f"{m['loadavg_end'][0]:.1f} at the end (other work on the machine competes with "
+             f"the multi-thread runs).\n")
     L.append("Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".\n")
     L.append(f"Method: {res['method']}\n")
     L.append("## Agreement with Keras `model(x)` (batch 8, same input for every engine)\n")
@@ -531,6 +535,7 @@ def main():
         w.close()
 
     res["elapsed_s"] = time.time() - t_start
+    res["machine"]["loadavg_end"] = list(os.getloadavg())
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     write_md(res, os.path.join(args.out, "results.md"))
