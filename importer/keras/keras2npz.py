@@ -290,6 +290,7 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
     """
     body = [l for l in layers if l.get("class_name") not in INPUT_CLASSES]
     used = {}
+    consumed = set()
     by_saved_name = {}
     if layers_group is not None:
         for k in layers_group.keys():
@@ -319,6 +320,10 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
                 g = layers_group[cands[0]]
             elif len(cands) > 1:
                 raise BadInput(f"{where}: several weight groups claim layer {name!r}: {cands}")
+        if g is not None:
+            if g.name in consumed:
+                raise BadInput(f"{where}: weight group {g.name} matches two layers")
+            consumed.add(g.name)
         if cls in NESTED_CLASSES:
             inner_layers = _layers_of(l.get("config"), f"{where}/{name}")
             inner_group = g["layers"] if (g is not None and "layers" in g) else None
@@ -331,6 +336,20 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
         ws = _collect_keras_group(g, l, f"{where}/{name}")
         if ws:
             out[path] = ws
+    if layers_group is not None:
+        for k in layers_group.keys():
+            g = layers_group[k]
+            if g.name not in consumed and _has_datasets(g):
+                raise BadInput(
+                    f"{where}: weights under {g.name} belong to no layer of the config "
+                    "(config and weights disagree)"
+                )
+
+
+def _has_datasets(g):
+    if isinstance(g, h5py.Dataset):
+        return True
+    return any(_has_datasets(g[k]) for k in g.keys())
 
 
 def read_keras_zip(path):
@@ -554,8 +573,7 @@ def _walk_layers(model, prefix=""):
     for layer in model.layers:
         if type(layer).__name__ in INPUT_CLASSES:
             continue
-        if type(layer).__name__ in NESTED_CLASSES or hasattr(layer, "layers") and \
-                type(layer).__name__ in ("Functional", "Model"):
+        if type(layer).__name__ in NESTED_CLASSES + ("Functional",) and hasattr(layer, "layers"):
             yield from _walk_layers(layer, prefix + layer.name + "/")
         else:
             yield prefix + layer.name, layer

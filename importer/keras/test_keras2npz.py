@@ -483,6 +483,76 @@ class ZooTest(unittest.TestCase):
                 self.assertLessEqual(r, 1.0, f"{name}: error {r:.3g} x the bound {tol}")
 
 
+BLOCK_KERAS = (
+    "import sys\n"
+    "for m in ('keras', 'tensorflow', 'tf_keras', 'jax'):\n"
+    "    sys.modules[m] = None  # importing them now raises ImportError\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "import keras2npz\n"
+    "sys.exit(keras2npz.main(sys.argv[2:]))\n"
+)
+
+
+def _run_exporter_without_keras(*args):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", BLOCK_KERAS, HERE] + list(args),
+                          capture_output=True, text=True)
+
+
+class ExporterTest(unittest.TestCase):
+    """keras2npz.py with keras, tensorflow and tf_keras made unimportable."""
+
+    def setUp(self):
+        try:
+            import h5py  # noqa: F401
+        except ImportError:
+            self.skipTest("h5py not installed")
+
+    def test_export_needs_only_numpy_h5py(self):
+        import tempfile
+
+        srcs = sorted(glob.glob(os.path.join(ZOO, "src", "*")))
+        if not srcs:
+            self.skipTest("no testdata/keras/src")
+        by_source = {}
+        for p in _zoo_files():
+            meta, _ = load_npz(p)
+            by_source[os.path.join(ZOO, "src", meta["source"])] = p
+        with tempfile.TemporaryDirectory() as td:
+            for src in srcs:
+                with self.subTest(src=os.path.basename(src)):
+                    out = os.path.join(td, "out.npz")
+                    r = _run_exporter_without_keras(src, out)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    got_meta, got = load_npz(out)
+                    want_meta, want = load_npz(by_source[src])
+                    self.assertEqual(got_meta, want_meta)
+                    self.assertEqual(set(got), {k for k in want if not k.startswith("samples/")})
+                    for k in got:
+                        np.testing.assert_array_equal(got[k], want[k])
+
+    def test_samples_without_keras_is_exit_1(self):
+        src = os.path.join(ZOO, "src", "mlp_regressor.keras")
+        if not os.path.exists(src):
+            self.skipTest("no zoo sources")
+        r = _run_exporter_without_keras(src, os.devnull + ".npz", "--samples", "2")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("keras", r.stderr)
+
+    def test_broken_sources_exit_2(self):
+        d = os.path.join(ZOO, "..", "broken", "keras_src")
+        files = sorted(glob.glob(os.path.join(d, "*")))
+        if not files:
+            self.skipTest("no testdata/broken/keras_src")
+        for p in files + [os.path.join(d, "does_not_exist.keras")]:
+            with self.subTest(src=os.path.basename(p)):
+                r = _run_exporter_without_keras(p, "/nonexistent/out.npz")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertTrue(r.stderr.startswith("keras2npz: "), r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
 class ZooCatchesWrongSemantics(unittest.TestCase):
     def test_zoo_catches_wrong_semantics(self):
         files = _zoo_files()
