@@ -17,6 +17,7 @@ import (
 type fastLSTM struct {
 	l        *layers.LSTM
 	isa      asm.ISA
+	gisa     asm.ISA // GEMM path (gemmISA of 4u)
 	t        int
 	packedW  []float32 // In x 4U with bias
 	packedU  []float32 // U x 4U, no bias
@@ -30,12 +31,13 @@ func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (co
 		return compiled{}, false
 	}
 	u4 := 4 * l.Units
-	k := &fastLSTM{l: l, isa: isa, t: in[0], maxBatch: maxBatch,
-		packedW: make([]float32, asm.PackedLen(isa, l.In, u4)),
-		packedU: make([]float32, asm.PackedLen(isa, l.Units, u4))}
-	asm.PackB(isa, k.packedW, l.In, u4, l.W, l.B)
-	asm.PackB(isa, k.packedU, l.Units, u4, l.U, nil)
-	name := "lstm gemm/" + isa.String()
+	gisa := gemmISA(isa, u4)
+	k := &fastLSTM{l: l, isa: isa, gisa: gisa, t: in[0], maxBatch: maxBatch,
+		packedW: make([]float32, asm.PackedLen(gisa, l.In, u4)),
+		packedU: make([]float32, asm.PackedLen(gisa, l.Units, u4))}
+	asm.PackB(gisa, k.packedW, l.In, u4, l.W, l.B)
+	asm.PackB(gisa, k.packedU, l.Units, u4, l.U, nil)
+	name := "lstm gemm/" + gisa.String()
 	if l.Act.Kind == layers.Tanh {
 		switch l.RecAct.Kind {
 		case layers.Sigmoid:
@@ -62,7 +64,7 @@ func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
 	z := scratch[batch*t*u4 : batch*(t*u4+u4)]
 	h := scratch[batch*(t*u4+u4) : batch*(t*u4+u4+u)]
 	c := scratch[batch*(t*u4+u4+u) : batch*(t*u4+u4+2*u)]
-	asm.Gemm(k.isa, batch*t, u4, l.In, src, l.In, k.packedW, zx, u4, -inf, inf)
+	asm.Gemm(k.gisa, batch*t, u4, l.In, src, l.In, k.packedW, zx, u4, -inf, inf)
 	for b := 0; b < batch; b++ {
 		if l.H0 != nil {
 			copy(h[b*u:], l.H0)
@@ -90,7 +92,7 @@ func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
 		if s == 0 && l.H0 == nil {
 			clear(z[:batch*u4]) // h = 0: h*U = 0
 		} else {
-			asm.Gemm(k.isa, batch, u4, u, prev, pstride, k.packedU, z, u4, -inf, inf)
+			asm.Gemm(k.gisa, batch, u4, u, prev, pstride, k.packedU, z, u4, -inf, inf)
 		}
 		var hout []float32
 		hstride := u

@@ -139,13 +139,23 @@ func TestFastConv(t *testing.T) {
 		{1, 1, 1, 1, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
 		{3, 2, 1, 2, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
 	}
+	// grouped and depthwise (groups = channels, depth multiplier 1, 2, 3), run as dense
+	groups := map[int]int{len(cases): 2, len(cases) + 1: 4, len(cases) + 2: 4, len(cases) + 3: 5, len(cases) + 4: 3}
+	cases = append(cases,
+		cs{8, 7, 6, 4, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		cs{10, 10, 4, 8, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		cs{10, 10, 4, 4, layers.Window{KH: 3, KW: 3, SH: 2, SW: 3, DH: 1, DW: 1}},
+		cs{9, 6, 5, 15, layers.Window{KH: 2, KW: 3, SH: 1, SW: 1, DH: 2, DW: 1, Pad: layers.PadSame}},
+		cs{5, 5, 3, 3, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}},
+	)
 	for _, isa := range fastISAs() {
 		for ci, c := range cases {
 			for _, act := range []layers.Activation{layers.ActReLU, {Kind: layers.Elu, Alpha: 1}} {
-				l := &layers.Conv2D{Window: c.win, In: c.c, Filters: c.f, Groups: 1,
-					W: rnd(r, c.win.KH*c.win.KW*c.c*c.f), B: rnd(r, c.f), Act: act}
+				g := max(1, groups[ci])
+				l := &layers.Conv2D{Window: c.win, In: c.c, Filters: c.f, Groups: g,
+					W: rnd(r, c.win.KH*c.win.KW*c.c/g*c.f), B: rnd(r, c.f), Act: act}
 				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
-					checkFast(t, l, absConv(l), c.win.KH*c.win.KW*c.c, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
+					checkFast(t, l, absConv(l), c.win.KH*c.win.KW*c.c/g, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
 				})
 			}
 		}
