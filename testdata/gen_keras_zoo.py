@@ -577,6 +577,17 @@ def _k2_bidi(k):
     ], name="keras2_bidirectional")
 
 
+@model("keras2_functional_chain", "k2", ["h5"],
+       ["Keras 2 Functional single chain (Keras 2 inbound_nodes lists; exported as a "
+        "Sequential layer list, meta converted_from=Functional)"])
+def _k2_functional(k):
+    L = k.layers
+    x = k.Input((5,))
+    y = L.Dense(6, activation="tanh")(x)
+    y = L.Dense(2)(y)
+    return k.Model(x, y, name="keras2_functional_chain")
+
+
 @model("keras2_no_input_layer", "k2", ["h5"],
        ["Keras 2 Sequential built by calling it on a batch of 2: InputLayer "
         "batch_input_shape [2, 6] (concrete batch, not null)"])
