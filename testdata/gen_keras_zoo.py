@@ -542,8 +542,8 @@ def _bidi(k):
 
 
 @model("functional_chain", "k3", ["keras"],
-       ["Functional model that is a single chain (exported as a Sequential layer list, "
-        "meta converted_from=Functional)"])
+       ["Functional model that is a single chain (model_config is the Functional config "
+        "as saved, meta converted_from=Functional)"])
 def _functional(k):
     L = k.layers
     x = k.Input((6,))
@@ -578,8 +578,8 @@ def _k2_bidi(k):
 
 
 @model("keras2_functional_chain", "k2", ["h5"],
-       ["Keras 2 Functional single chain (Keras 2 inbound_nodes lists; exported as a "
-        "Sequential layer list, meta converted_from=Functional)"])
+       ["Keras 2 Functional single chain (Keras 2 inbound_nodes lists; model_config "
+        "is the Functional config as saved, meta converted_from=Functional)"])
 def _k2_functional(k):
     L = k.layers
     x = k.Input((5,))

@@ -14,8 +14,9 @@ Accepted inputs:
     tf.keras / tf_keras 2.x (they carry a `model_config` attribute).
 The model must be a Sequential (nested Sequentials are fine). A Functional model
 that is a single chain (one input, one output, every layer fed by the previous
-one) is converted to an equivalent Sequential layer list; the meta then records
-"converted_from": "Functional".
+one) is accepted too: its weights are mapped along the chain, model_config stays the
+Functional config exactly as saved, and the meta adds "converted_from": "Functional"
+so that readers know to order the layers by following inbound_nodes.
 
 With --samples N (needs keras, or tf_keras for files saved by Keras 2.x), the
 model is also loaded by the framework that saved it, N inputs are drawn from a

@@ -419,7 +419,10 @@ def run_layers(layers, x, meta, arrays, prefix=""):
 def reference_forward(meta, arrays, x):
     mc = meta["model_config"]
     if meta.get("converted_from") == "Functional":
-        layers = [dict(l) for l in mc["config"]["layers"]]
+        sys.path.insert(0, HERE)
+        import keras2npz  # numpy-only at import
+
+        layers = keras2npz.functional_chain_to_sequential(mc)["config"]["layers"]
     elif isinstance(mc, list):
         layers = mc
     else:
