@@ -55,3 +55,14 @@ func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)
 //
 //go:noescape
 func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)
+
+// lstmStepSigmoidTanhAVX512 is lstmStepSigmoidTanhAVX2 with the u < 8 remainder loaded
+// and stored under a k mask (AVX-512VL) instead of VMASKMOVPS.
+//
+//go:noescape
+func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)
+
+// lstmStepHardSigmoidTanhAVX512 is lstmStepHardSigmoidTanhAVX2 with k-masked remainders.
+//
+//go:noescape
+func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32)

@@ -776,29 +776,35 @@ veluAVX2_done:
 // func lstmStepSigmoidTanhAVX2(z *float32, zx *float32, c *float32, h *float32, u int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·lstmStepSigmoidTanhAVX2(SB), NOSPLIT, $0-40
-	MOVQ z+0(FP), AX
-	MOVQ zx+8(FP), CX
-	MOVQ c+16(FP), DX
-	MOVQ h+24(FP), BX
-	MOVQ u+32(FP), SI
-	MOVQ SI, DI
-	SHLQ $0x02, DI
-	LEAQ (DI)(DI*2), R8
-
-lstmStepSigmoidTanhAVX2_loop:
+	MOVQ         z+0(FP), AX
+	MOVQ         zx+8(FP), CX
+	MOVQ         c+16(FP), DX
+	MOVQ         h+24(FP), BX
+	MOVQ         u+32(FP), SI
+	MOVQ         SI, DI
+	SHLQ         $0x02, DI
+	LEAQ         (DI)(DI*2), R8
+	XORQ         R9, R9
+	XORQ         R10, R10
 	CMPQ         SI, $0x08
-	JL           lstmStepSigmoidTanhAVX2_tail
-	VMOVUPS      (AX), Y0
-	VMOVUPS      (CX), Y1
+	JL           lstmStepSigmoidTanhAVX2_nolast
+	TESTQ        $0x00000007, SI
+	JZ           lstmStepSigmoidTanhAVX2_nolast
+	LEAQ         -32(AX)(DI*1), R11
+	LEAQ         -32(CX)(DI*1), R12
+	LEAQ         -32(DX)(DI*1), R9
+	LEAQ         -32(BX)(DI*1), R10
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R12), Y1
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      (AX)(DI*1), Y1
-	VMOVUPS      (CX)(DI*1), Y2
+	VMOVUPS      (R11)(DI*1), Y1
+	VMOVUPS      (R12)(DI*1), Y2
 	VADDPS       Y2, Y1, Y1
-	VMOVUPS      (AX)(DI*2), Y2
-	VMOVUPS      (CX)(DI*2), Y3
+	VMOVUPS      (R11)(DI*2), Y2
+	VMOVUPS      (R12)(DI*2), Y3
 	VADDPS       Y3, Y2, Y2
-	VMOVUPS      (AX)(R8*1), Y3
-	VMOVUPS      (CX)(R8*1), Y4
+	VMOVUPS      (R11)(R8*1), Y3
+	VMOVUPS      (R12)(R8*1), Y4
 	VADDPS       Y4, Y3, Y3
 	VORPS        act_signmask<>+0(SB), Y0, Y4
 	VMAXPS       act_expmin<>+0(SB), Y4, Y5
@@ -931,7 +937,7 @@ lstmStepSigmoidTanhAVX2_loop:
 	VBLENDVPS    Y3, Y4, Y6, Y4
 	VCMPPS       $0x03, Y3, Y3, Y5
 	VBLENDVPS    Y5, Y3, Y4, Y3
-	VMOVUPS      (DX), Y4
+	VMOVUPS      (R9), Y4
 	VMULPS       Y4, Y1, Y4
 	VFMADD231PS  Y2, Y0, Y4
 	VANDPS       act_absmask<>+0(SB), Y4, Y0
@@ -964,8 +970,190 @@ lstmStepSigmoidTanhAVX2_loop:
 	VCMPPS       $0x03, Y4, Y4, Y0
 	VBLENDVPS    Y0, Y4, Y2, Y0
 	VMULPS       Y0, Y3, Y0
-	VMOVUPS      Y4, (DX)
-	VMOVUPS      Y0, (BX)
+	ANDQ         $-8, SI
+
+lstmStepSigmoidTanhAVX2_nolast:
+lstmStepSigmoidTanhAVX2_loop:
+	CMPQ         SI, $0x08
+	JL           lstmStepSigmoidTanhAVX2_tail
+	VMOVUPS      (AX), Y1
+	VMOVUPS      (CX), Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      (AX)(DI*1), Y2
+	VMOVUPS      (CX)(DI*1), Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS      (AX)(DI*2), Y3
+	VMOVUPS      (CX)(DI*2), Y5
+	VADDPS       Y5, Y3, Y3
+	VMOVUPS      (AX)(R8*1), Y5
+	VMOVUPS      (CX)(R8*1), Y6
+	VADDPS       Y6, Y5, Y5
+	VORPS        act_signmask<>+0(SB), Y1, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y1, Y6, Y8, Y6
+	VCMPPS       $0x03, Y1, Y1, Y7
+	VBLENDVPS    Y7, Y1, Y6, Y1
+	VORPS        act_signmask<>+0(SB), Y2, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y2, Y6, Y8, Y6
+	VCMPPS       $0x03, Y2, Y2, Y7
+	VBLENDVPS    Y7, Y2, Y6, Y2
+	VANDPS       act_absmask<>+0(SB), Y3, Y6
+	VMULPS       act_two<>+0(SB), Y6, Y6
+	VXORPS       act_signmask<>+0(SB), Y6, Y6
+	VMAXPS       act_em1min<>+0(SB), Y6, Y6
+	VMULPS       act_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS act_ln2hi<>+0(SB), Y7, Y6
+	VFNMADD231PS act_ln2lo<>+0(SB), Y7, Y6
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VCVTPS2DQ    Y7, Y6
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VSUBPS       act_one<>+0(SB), Y6, Y7
+	VFMADD213PS  Y7, Y6, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y6
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y6, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y3, Y6
+	VORPS        Y6, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y8, Y3
+	VORPS        act_signmask<>+0(SB), Y5, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y5, Y6, Y8, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VBLENDVPS    Y7, Y5, Y6, Y5
+	VMOVUPS      (DX), Y6
+	VMULPS       Y6, Y2, Y6
+	VFMADD231PS  Y3, Y1, Y6
+	VANDPS       act_absmask<>+0(SB), Y6, Y1
+	VMULPS       act_two<>+0(SB), Y1, Y1
+	VXORPS       act_signmask<>+0(SB), Y1, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y7
+	VFMADD213PS  Y1, Y7, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VADDPS       act_two<>+0(SB), Y3, Y1
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VDIVPS       Y1, Y3, Y3
+	VANDPS       act_signmask<>+0(SB), Y6, Y1
+	VORPS        Y1, Y3, Y3
+	VCMPPS       $0x03, Y6, Y6, Y1
+	VBLENDVPS    Y1, Y6, Y3, Y1
+	VMULPS       Y1, Y5, Y1
+	VMOVUPS      Y6, (DX)
+	VMOVUPS      Y1, (BX)
 	ADDQ         $0x20, AX
 	ADDQ         $0x20, CX
 	ADDQ         $0x20, DX
@@ -974,6 +1162,13 @@ lstmStepSigmoidTanhAVX2_loop:
 	JMP          lstmStepSigmoidTanhAVX2_loop
 
 lstmStepSigmoidTanhAVX2_tail:
+	TESTQ   R9, R9
+	JZ      lstmStepSigmoidTanhAVX2_tail_masked
+	VMOVUPS Y4, (R9)
+	VMOVUPS Y0, (R10)
+	JMP     lstmStepSigmoidTanhAVX2_done
+
+lstmStepSigmoidTanhAVX2_tail_masked:
 	TESTQ        SI, SI
 	JZ           lstmStepSigmoidTanhAVX2_done
 	LEAQ         act_tailmask<>+0(SB), R9
@@ -1176,21 +1371,27 @@ TEXT ·lstmStepHardSigmoidTanhAVX2(SB), NOSPLIT, $0-48
 	LEAQ         (DI)(DI*2), R8
 	VBROADCASTSS a+40(FP), Y0
 	VBROADCASTSS b+44(FP), Y1
-
-lstmStepHardSigmoidTanhAVX2_loop:
+	XORQ         R9, R9
+	XORQ         R10, R10
 	CMPQ         SI, $0x08
-	JL           lstmStepHardSigmoidTanhAVX2_tail
-	VMOVUPS      (AX), Y2
-	VMOVUPS      (CX), Y3
+	JL           lstmStepHardSigmoidTanhAVX2_nolast
+	TESTQ        $0x00000007, SI
+	JZ           lstmStepHardSigmoidTanhAVX2_nolast
+	LEAQ         -32(AX)(DI*1), R11
+	LEAQ         -32(CX)(DI*1), R12
+	LEAQ         -32(DX)(DI*1), R9
+	LEAQ         -32(BX)(DI*1), R10
+	VMOVUPS      (R11), Y2
+	VMOVUPS      (R12), Y3
 	VADDPS       Y3, Y2, Y2
-	VMOVUPS      (AX)(DI*1), Y3
-	VMOVUPS      (CX)(DI*1), Y4
+	VMOVUPS      (R11)(DI*1), Y3
+	VMOVUPS      (R12)(DI*1), Y4
 	VADDPS       Y4, Y3, Y3
-	VMOVUPS      (AX)(DI*2), Y4
-	VMOVUPS      (CX)(DI*2), Y5
+	VMOVUPS      (R11)(DI*2), Y4
+	VMOVUPS      (R12)(DI*2), Y5
 	VADDPS       Y5, Y4, Y4
-	VMOVUPS      (AX)(R8*1), Y5
-	VMOVUPS      (CX)(R8*1), Y6
+	VMOVUPS      (R11)(R8*1), Y5
+	VMOVUPS      (R12)(R8*1), Y6
 	VADDPS       Y6, Y5, Y5
 	VMOVAPS      Y1, Y6
 	VFMADD231PS  Y0, Y2, Y6
@@ -1239,7 +1440,7 @@ lstmStepHardSigmoidTanhAVX2_loop:
 	VMAXPS       Y4, Y5, Y4
 	VMOVUPS      act_one<>+0(SB), Y5
 	VMINPS       Y4, Y5, Y4
-	VMOVUPS      (DX), Y5
+	VMOVUPS      (R9), Y5
 	VMULPS       Y5, Y2, Y5
 	VFMADD231PS  Y3, Y6, Y5
 	VANDPS       act_absmask<>+0(SB), Y5, Y2
@@ -1272,8 +1473,106 @@ lstmStepHardSigmoidTanhAVX2_loop:
 	VCMPPS       $0x03, Y5, Y5, Y2
 	VBLENDVPS    Y2, Y5, Y6, Y2
 	VMULPS       Y2, Y4, Y2
-	VMOVUPS      Y5, (DX)
-	VMOVUPS      Y2, (BX)
+	ANDQ         $-8, SI
+
+lstmStepHardSigmoidTanhAVX2_nolast:
+lstmStepHardSigmoidTanhAVX2_loop:
+	CMPQ         SI, $0x08
+	JL           lstmStepHardSigmoidTanhAVX2_tail
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (CX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      (AX)(DI*1), Y4
+	VMOVUPS      (CX)(DI*1), Y6
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      (AX)(DI*2), Y6
+	VMOVUPS      (CX)(DI*2), Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      (AX)(R8*1), Y7
+	VMOVUPS      (CX)(R8*1), Y8
+	VADDPS       Y8, Y7, Y7
+	VMOVAPS      Y1, Y8
+	VFMADD231PS  Y0, Y3, Y8
+	VXORPS       Y3, Y3, Y3
+	VMAXPS       Y8, Y3, Y8
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y8, Y3, Y8
+	VMOVAPS      Y1, Y3
+	VFMADD231PS  Y0, Y4, Y3
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      act_one<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VANDPS       act_absmask<>+0(SB), Y6, Y4
+	VMULPS       act_two<>+0(SB), Y4, Y4
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_em1min<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y9, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y9, Y4
+	VMOVUPS      act_c7<>+0(SB), Y10
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
+	VCVTPS2DQ    Y9, Y4
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VSUBPS       act_one<>+0(SB), Y4, Y9
+	VFMADD213PS  Y9, Y4, Y10
+	VADDPS       act_two<>+0(SB), Y10, Y4
+	VXORPS       act_signmask<>+0(SB), Y10, Y10
+	VDIVPS       Y4, Y10, Y10
+	VANDPS       act_signmask<>+0(SB), Y6, Y4
+	VORPS        Y4, Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y10, Y4
+	VMOVAPS      Y1, Y6
+	VFMADD231PS  Y0, Y7, Y6
+	VXORPS       Y7, Y7, Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      act_one<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMOVUPS      (DX), Y7
+	VMULPS       Y7, Y3, Y7
+	VFMADD231PS  Y4, Y8, Y7
+	VANDPS       act_absmask<>+0(SB), Y7, Y3
+	VMULPS       act_two<>+0(SB), Y3, Y3
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VMAXPS       act_em1min<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VCVTPS2DQ    Y4, Y3
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VSUBPS       act_one<>+0(SB), Y3, Y4
+	VFMADD213PS  Y4, Y3, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y3
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y7, Y3
+	VORPS        Y3, Y8, Y8
+	VCMPPS       $0x03, Y7, Y7, Y3
+	VBLENDVPS    Y3, Y7, Y8, Y3
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y7, (DX)
+	VMOVUPS      Y3, (BX)
 	ADDQ         $0x20, AX
 	ADDQ         $0x20, CX
 	ADDQ         $0x20, DX
@@ -1282,6 +1581,13 @@ lstmStepHardSigmoidTanhAVX2_loop:
 	JMP          lstmStepHardSigmoidTanhAVX2_loop
 
 lstmStepHardSigmoidTanhAVX2_tail:
+	TESTQ   R9, R9
+	JZ      lstmStepHardSigmoidTanhAVX2_tail_masked
+	VMOVUPS Y5, (R9)
+	VMOVUPS Y2, (R10)
+	JMP     lstmStepHardSigmoidTanhAVX2_done
+
+lstmStepHardSigmoidTanhAVX2_tail_masked:
 	TESTQ        SI, SI
 	JZ           lstmStepHardSigmoidTanhAVX2_done
 	LEAQ         act_tailmask<>+0(SB), R9
@@ -1384,5 +1690,923 @@ lstmStepHardSigmoidTanhAVX2_tail:
 	VMASKMOVPS   Y3, Y2, (BX)
 
 lstmStepHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func lstmStepSigmoidTanhAVX512(z *float32, zx *float32, c *float32, h *float32, u int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·lstmStepSigmoidTanhAVX512(SB), NOSPLIT, $0-40
+	MOVQ         z+0(FP), AX
+	MOVQ         zx+8(FP), CX
+	MOVQ         c+16(FP), DX
+	MOVQ         h+24(FP), BX
+	MOVQ         u+32(FP), SI
+	MOVQ         SI, DI
+	SHLQ         $0x02, DI
+	LEAQ         (DI)(DI*2), R8
+	XORQ         R9, R9
+	XORQ         R10, R10
+	CMPQ         SI, $0x08
+	JL           lstmStepSigmoidTanhAVX512_nolast
+	TESTQ        $0x00000007, SI
+	JZ           lstmStepSigmoidTanhAVX512_nolast
+	LEAQ         -32(AX)(DI*1), R11
+	LEAQ         -32(CX)(DI*1), R12
+	LEAQ         -32(DX)(DI*1), R9
+	LEAQ         -32(BX)(DI*1), R10
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R12), Y1
+	VADDPS       Y1, Y0, Y0
+	VMOVUPS      (R11)(DI*1), Y1
+	VMOVUPS      (R12)(DI*1), Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      (R11)(DI*2), Y2
+	VMOVUPS      (R12)(DI*2), Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS      (R11)(R8*1), Y3
+	VMOVUPS      (R12)(R8*1), Y4
+	VADDPS       Y4, Y3, Y3
+	VORPS        act_signmask<>+0(SB), Y0, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y0, Y4, Y6, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VORPS        act_signmask<>+0(SB), Y1, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y1, Y4, Y6, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+	VANDPS       act_absmask<>+0(SB), Y2, Y4
+	VMULPS       act_two<>+0(SB), Y4, Y4
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_em1min<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VCVTPS2DQ    Y5, Y4
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VSUBPS       act_one<>+0(SB), Y4, Y5
+	VFMADD213PS  Y5, Y4, Y6
+	VADDPS       act_two<>+0(SB), Y6, Y4
+	VXORPS       act_signmask<>+0(SB), Y6, Y6
+	VDIVPS       Y4, Y6, Y6
+	VANDPS       act_signmask<>+0(SB), Y2, Y4
+	VORPS        Y4, Y6, Y6
+	VCMPPS       $0x03, Y2, Y2, Y4
+	VBLENDVPS    Y4, Y2, Y6, Y2
+	VORPS        act_signmask<>+0(SB), Y3, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y3, Y4, Y6, Y4
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y4, Y3
+	VMOVUPS      (R9), Y4
+	VMULPS       Y4, Y1, Y4
+	VFMADD231PS  Y2, Y0, Y4
+	VANDPS       act_absmask<>+0(SB), Y4, Y0
+	VMULPS       act_two<>+0(SB), Y0, Y0
+	VXORPS       act_signmask<>+0(SB), Y0, Y0
+	VMAXPS       act_em1min<>+0(SB), Y0, Y0
+	VMULPS       act_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMOVUPS      act_c7<>+0(SB), Y2
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c5<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c3<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y5
+	VFMADD213PS  Y0, Y5, Y2
+	VCVTPS2DQ    Y1, Y0
+	VPADDD       act_bias127<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y0, Y0
+	VSUBPS       act_one<>+0(SB), Y0, Y1
+	VFMADD213PS  Y1, Y0, Y2
+	VADDPS       act_two<>+0(SB), Y2, Y0
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VDIVPS       Y0, Y2, Y2
+	VANDPS       act_signmask<>+0(SB), Y4, Y0
+	VORPS        Y0, Y2, Y2
+	VCMPPS       $0x03, Y4, Y4, Y0
+	VBLENDVPS    Y0, Y4, Y2, Y0
+	VMULPS       Y0, Y3, Y0
+	ANDQ         $-8, SI
+
+lstmStepSigmoidTanhAVX512_nolast:
+lstmStepSigmoidTanhAVX512_loop:
+	CMPQ         SI, $0x08
+	JL           lstmStepSigmoidTanhAVX512_tail
+	VMOVUPS      (AX), Y1
+	VMOVUPS      (CX), Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      (AX)(DI*1), Y2
+	VMOVUPS      (CX)(DI*1), Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS      (AX)(DI*2), Y3
+	VMOVUPS      (CX)(DI*2), Y5
+	VADDPS       Y5, Y3, Y3
+	VMOVUPS      (AX)(R8*1), Y5
+	VMOVUPS      (CX)(R8*1), Y6
+	VADDPS       Y6, Y5, Y5
+	VORPS        act_signmask<>+0(SB), Y1, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y1, Y6, Y8, Y6
+	VCMPPS       $0x03, Y1, Y1, Y7
+	VBLENDVPS    Y7, Y1, Y6, Y1
+	VORPS        act_signmask<>+0(SB), Y2, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y2, Y6, Y8, Y6
+	VCMPPS       $0x03, Y2, Y2, Y7
+	VBLENDVPS    Y7, Y2, Y6, Y2
+	VANDPS       act_absmask<>+0(SB), Y3, Y6
+	VMULPS       act_two<>+0(SB), Y6, Y6
+	VXORPS       act_signmask<>+0(SB), Y6, Y6
+	VMAXPS       act_em1min<>+0(SB), Y6, Y6
+	VMULPS       act_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS act_ln2hi<>+0(SB), Y7, Y6
+	VFNMADD231PS act_ln2lo<>+0(SB), Y7, Y6
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y6, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VCVTPS2DQ    Y7, Y6
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VSUBPS       act_one<>+0(SB), Y6, Y7
+	VFMADD213PS  Y7, Y6, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y6
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y6, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y3, Y6
+	VORPS        Y6, Y8, Y8
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y8, Y3
+	VORPS        act_signmask<>+0(SB), Y5, Y6
+	VMAXPS       act_expmin<>+0(SB), Y6, Y7
+	VMINPS       act_expmax<>+0(SB), Y7, Y7
+	VMULPS       act_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y7, Y7
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y7
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y7
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y7, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y7, Y9
+	VMULPS       Y7, Y7, Y10
+	VFMADD213PS  Y7, Y10, Y9
+	VCVTPS2DQ    Y8, Y7
+	VPSRAD       $0x01, Y7, Y8
+	VPSUBD       Y8, Y7, Y7
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y7, Y7
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y7, Y9, Y9
+	VCMPPS       $0x03, Y6, Y6, Y7
+	VBLENDVPS    Y7, Y6, Y9, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VDIVPS       Y7, Y8, Y8
+	VMULPS       Y8, Y6, Y6
+	VBLENDVPS    Y5, Y6, Y8, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VBLENDVPS    Y7, Y5, Y6, Y5
+	VMOVUPS      (DX), Y6
+	VMULPS       Y6, Y2, Y6
+	VFMADD231PS  Y3, Y1, Y6
+	VANDPS       act_absmask<>+0(SB), Y6, Y1
+	VMULPS       act_two<>+0(SB), Y1, Y1
+	VXORPS       act_signmask<>+0(SB), Y1, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y7
+	VFMADD213PS  Y1, Y7, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VADDPS       act_two<>+0(SB), Y3, Y1
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VDIVPS       Y1, Y3, Y3
+	VANDPS       act_signmask<>+0(SB), Y6, Y1
+	VORPS        Y1, Y3, Y3
+	VCMPPS       $0x03, Y6, Y6, Y1
+	VBLENDVPS    Y1, Y6, Y3, Y1
+	VMULPS       Y1, Y5, Y1
+	VMOVUPS      Y6, (DX)
+	VMOVUPS      Y1, (BX)
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, BX
+	SUBQ         $0x08, SI
+	JMP          lstmStepSigmoidTanhAVX512_loop
+
+lstmStepSigmoidTanhAVX512_tail:
+	TESTQ   R9, R9
+	JZ      lstmStepSigmoidTanhAVX512_tail_masked
+	VMOVUPS Y4, (R9)
+	VMOVUPS Y0, (R10)
+	JMP     lstmStepSigmoidTanhAVX512_done
+
+lstmStepSigmoidTanhAVX512_tail_masked:
+	TESTQ        SI, SI
+	JZ           lstmStepSigmoidTanhAVX512_done
+	MOVL         $0x000000ff, R9
+	BZHIL        SI, R9, R9
+	KMOVW        R9, K1
+	VMOVUPS.Z    (AX), K1, Y0
+	VMOVUPS.Z    (CX), K1, Y1
+	VADDPS       Y1, Y0, Y0
+	VMOVUPS.Z    (AX)(DI*1), K1, Y1
+	VMOVUPS.Z    (CX)(DI*1), K1, Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS.Z    (AX)(DI*2), K1, Y2
+	VMOVUPS.Z    (CX)(DI*2), K1, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS.Z    (AX)(R8*1), K1, Y3
+	VMOVUPS.Z    (CX)(R8*1), K1, Y4
+	VADDPS       Y4, Y3, Y3
+	VORPS        act_signmask<>+0(SB), Y0, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y0, Y4, Y6, Y4
+	VCMPPS       $0x03, Y0, Y0, Y5
+	VBLENDVPS    Y5, Y0, Y4, Y0
+	VORPS        act_signmask<>+0(SB), Y1, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y1, Y4, Y6, Y4
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VBLENDVPS    Y5, Y1, Y4, Y1
+	VANDPS       act_absmask<>+0(SB), Y2, Y4
+	VMULPS       act_two<>+0(SB), Y4, Y4
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_em1min<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y6
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y6
+	VCVTPS2DQ    Y5, Y4
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VSUBPS       act_one<>+0(SB), Y4, Y5
+	VFMADD213PS  Y5, Y4, Y6
+	VADDPS       act_two<>+0(SB), Y6, Y4
+	VXORPS       act_signmask<>+0(SB), Y6, Y6
+	VDIVPS       Y4, Y6, Y6
+	VANDPS       act_signmask<>+0(SB), Y2, Y4
+	VORPS        Y4, Y6, Y6
+	VCMPPS       $0x03, Y2, Y2, Y4
+	VBLENDVPS    Y4, Y2, Y6, Y2
+	VORPS        act_signmask<>+0(SB), Y3, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y5
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y7
+	VMULPS       Y5, Y5, Y8
+	VFMADD213PS  Y5, Y8, Y7
+	VCVTPS2DQ    Y6, Y5
+	VPSRAD       $0x01, Y5, Y6
+	VPSUBD       Y6, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y7, Y4
+	VADDPS       act_one<>+0(SB), Y4, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VDIVPS       Y5, Y6, Y6
+	VMULPS       Y6, Y4, Y4
+	VBLENDVPS    Y3, Y4, Y6, Y4
+	VCMPPS       $0x03, Y3, Y3, Y5
+	VBLENDVPS    Y5, Y3, Y4, Y3
+	VMOVUPS.Z    (DX), K1, Y4
+	VMULPS       Y4, Y1, Y4
+	VFMADD231PS  Y2, Y0, Y4
+	VANDPS       act_absmask<>+0(SB), Y4, Y0
+	VMULPS       act_two<>+0(SB), Y0, Y0
+	VXORPS       act_signmask<>+0(SB), Y0, Y0
+	VMAXPS       act_em1min<>+0(SB), Y0, Y0
+	VMULPS       act_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMOVUPS      act_c7<>+0(SB), Y2
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c5<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c3<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y5
+	VFMADD213PS  Y0, Y5, Y2
+	VCVTPS2DQ    Y1, Y0
+	VPADDD       act_bias127<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y0, Y0
+	VSUBPS       act_one<>+0(SB), Y0, Y1
+	VFMADD213PS  Y1, Y0, Y2
+	VADDPS       act_two<>+0(SB), Y2, Y0
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VDIVPS       Y0, Y2, Y2
+	VANDPS       act_signmask<>+0(SB), Y4, Y0
+	VORPS        Y0, Y2, Y2
+	VCMPPS       $0x03, Y4, Y4, Y0
+	VBLENDVPS    Y0, Y4, Y2, Y0
+	VMULPS       Y0, Y3, Y0
+	VMOVUPS      Y4, K1, (DX)
+	VMOVUPS      Y0, K1, (BX)
+
+lstmStepSigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmStepHardSigmoidTanhAVX512(z *float32, zx *float32, c *float32, h *float32, u int, a float32, b float32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, BMI2, FMA3
+TEXT ·lstmStepHardSigmoidTanhAVX512(SB), NOSPLIT, $0-48
+	MOVQ         z+0(FP), AX
+	MOVQ         zx+8(FP), CX
+	MOVQ         c+16(FP), DX
+	MOVQ         h+24(FP), BX
+	MOVQ         u+32(FP), SI
+	MOVQ         SI, DI
+	SHLQ         $0x02, DI
+	LEAQ         (DI)(DI*2), R8
+	VBROADCASTSS a+40(FP), Y0
+	VBROADCASTSS b+44(FP), Y1
+	XORQ         R9, R9
+	XORQ         R10, R10
+	CMPQ         SI, $0x08
+	JL           lstmStepHardSigmoidTanhAVX512_nolast
+	TESTQ        $0x00000007, SI
+	JZ           lstmStepHardSigmoidTanhAVX512_nolast
+	LEAQ         -32(AX)(DI*1), R11
+	LEAQ         -32(CX)(DI*1), R12
+	LEAQ         -32(DX)(DI*1), R9
+	LEAQ         -32(BX)(DI*1), R10
+	VMOVUPS      (R11), Y2
+	VMOVUPS      (R12), Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS      (R11)(DI*1), Y3
+	VMOVUPS      (R12)(DI*1), Y4
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      (R11)(DI*2), Y4
+	VMOVUPS      (R12)(DI*2), Y5
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS      (R11)(R8*1), Y5
+	VMOVUPS      (R12)(R8*1), Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVAPS      Y1, Y6
+	VFMADD231PS  Y0, Y2, Y6
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y6, Y2, Y6
+	VMOVUPS      act_one<>+0(SB), Y2
+	VMINPS       Y6, Y2, Y6
+	VMOVAPS      Y1, Y2
+	VFMADD231PS  Y0, Y3, Y2
+	VXORPS       Y3, Y3, Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VANDPS       act_absmask<>+0(SB), Y4, Y3
+	VMULPS       act_two<>+0(SB), Y3, Y3
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VMAXPS       act_em1min<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y7, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y7, Y3
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VCVTPS2DQ    Y7, Y3
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VSUBPS       act_one<>+0(SB), Y3, Y7
+	VFMADD213PS  Y7, Y3, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y3
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y4, Y3
+	VORPS        Y3, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y3
+	VBLENDVPS    Y3, Y4, Y8, Y3
+	VMOVAPS      Y1, Y4
+	VFMADD231PS  Y0, Y5, Y4
+	VXORPS       Y5, Y5, Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      act_one<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMOVUPS      (R9), Y5
+	VMULPS       Y5, Y2, Y5
+	VFMADD231PS  Y3, Y6, Y5
+	VANDPS       act_absmask<>+0(SB), Y5, Y2
+	VMULPS       act_two<>+0(SB), Y2, Y2
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y6
+	VADDPS       act_two<>+0(SB), Y6, Y2
+	VXORPS       act_signmask<>+0(SB), Y6, Y6
+	VDIVPS       Y2, Y6, Y6
+	VANDPS       act_signmask<>+0(SB), Y5, Y2
+	VORPS        Y2, Y6, Y6
+	VCMPPS       $0x03, Y5, Y5, Y2
+	VBLENDVPS    Y2, Y5, Y6, Y2
+	VMULPS       Y2, Y4, Y2
+	ANDQ         $-8, SI
+
+lstmStepHardSigmoidTanhAVX512_nolast:
+lstmStepHardSigmoidTanhAVX512_loop:
+	CMPQ         SI, $0x08
+	JL           lstmStepHardSigmoidTanhAVX512_tail
+	VMOVUPS      (AX), Y3
+	VMOVUPS      (CX), Y4
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS      (AX)(DI*1), Y4
+	VMOVUPS      (CX)(DI*1), Y6
+	VADDPS       Y6, Y4, Y4
+	VMOVUPS      (AX)(DI*2), Y6
+	VMOVUPS      (CX)(DI*2), Y7
+	VADDPS       Y7, Y6, Y6
+	VMOVUPS      (AX)(R8*1), Y7
+	VMOVUPS      (CX)(R8*1), Y8
+	VADDPS       Y8, Y7, Y7
+	VMOVAPS      Y1, Y8
+	VFMADD231PS  Y0, Y3, Y8
+	VXORPS       Y3, Y3, Y3
+	VMAXPS       Y8, Y3, Y8
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y8, Y3, Y8
+	VMOVAPS      Y1, Y3
+	VFMADD231PS  Y0, Y4, Y3
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      act_one<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VANDPS       act_absmask<>+0(SB), Y6, Y4
+	VMULPS       act_two<>+0(SB), Y4, Y4
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_em1min<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y9, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y9, Y4
+	VMOVUPS      act_c7<>+0(SB), Y10
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y10
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y10
+	VMULPS       Y4, Y4, Y11
+	VFMADD213PS  Y4, Y11, Y10
+	VCVTPS2DQ    Y9, Y4
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VSUBPS       act_one<>+0(SB), Y4, Y9
+	VFMADD213PS  Y9, Y4, Y10
+	VADDPS       act_two<>+0(SB), Y10, Y4
+	VXORPS       act_signmask<>+0(SB), Y10, Y10
+	VDIVPS       Y4, Y10, Y10
+	VANDPS       act_signmask<>+0(SB), Y6, Y4
+	VORPS        Y4, Y10, Y10
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y10, Y4
+	VMOVAPS      Y1, Y6
+	VFMADD231PS  Y0, Y7, Y6
+	VXORPS       Y7, Y7, Y7
+	VMAXPS       Y6, Y7, Y6
+	VMOVUPS      act_one<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMOVUPS      (DX), Y7
+	VMULPS       Y7, Y3, Y7
+	VFMADD231PS  Y4, Y8, Y7
+	VANDPS       act_absmask<>+0(SB), Y7, Y3
+	VMULPS       act_two<>+0(SB), Y3, Y3
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VMAXPS       act_em1min<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VCVTPS2DQ    Y4, Y3
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VSUBPS       act_one<>+0(SB), Y3, Y4
+	VFMADD213PS  Y4, Y3, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y3
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y7, Y3
+	VORPS        Y3, Y8, Y8
+	VCMPPS       $0x03, Y7, Y7, Y3
+	VBLENDVPS    Y3, Y7, Y8, Y3
+	VMULPS       Y3, Y6, Y3
+	VMOVUPS      Y7, (DX)
+	VMOVUPS      Y3, (BX)
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, BX
+	SUBQ         $0x08, SI
+	JMP          lstmStepHardSigmoidTanhAVX512_loop
+
+lstmStepHardSigmoidTanhAVX512_tail:
+	TESTQ   R9, R9
+	JZ      lstmStepHardSigmoidTanhAVX512_tail_masked
+	VMOVUPS Y5, (R9)
+	VMOVUPS Y2, (R10)
+	JMP     lstmStepHardSigmoidTanhAVX512_done
+
+lstmStepHardSigmoidTanhAVX512_tail_masked:
+	TESTQ        SI, SI
+	JZ           lstmStepHardSigmoidTanhAVX512_done
+	MOVL         $0x000000ff, R9
+	BZHIL        SI, R9, R9
+	KMOVW        R9, K1
+	VMOVUPS.Z    (AX), K1, Y2
+	VMOVUPS.Z    (CX), K1, Y3
+	VADDPS       Y3, Y2, Y2
+	VMOVUPS.Z    (AX)(DI*1), K1, Y3
+	VMOVUPS.Z    (CX)(DI*1), K1, Y4
+	VADDPS       Y4, Y3, Y3
+	VMOVUPS.Z    (AX)(DI*2), K1, Y4
+	VMOVUPS.Z    (CX)(DI*2), K1, Y5
+	VADDPS       Y5, Y4, Y4
+	VMOVUPS.Z    (AX)(R8*1), K1, Y5
+	VMOVUPS.Z    (CX)(R8*1), K1, Y6
+	VADDPS       Y6, Y5, Y5
+	VMOVAPS      Y1, Y6
+	VFMADD231PS  Y0, Y2, Y6
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y6, Y2, Y6
+	VMOVUPS      act_one<>+0(SB), Y2
+	VMINPS       Y6, Y2, Y6
+	VMOVAPS      Y1, Y2
+	VFMADD231PS  Y0, Y3, Y2
+	VXORPS       Y3, Y3, Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VANDPS       act_absmask<>+0(SB), Y4, Y3
+	VMULPS       act_two<>+0(SB), Y3, Y3
+	VXORPS       act_signmask<>+0(SB), Y3, Y3
+	VMAXPS       act_em1min<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y7, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y7, Y3
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y3, Y9, Y8
+	VCVTPS2DQ    Y7, Y3
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VSUBPS       act_one<>+0(SB), Y3, Y7
+	VFMADD213PS  Y7, Y3, Y8
+	VADDPS       act_two<>+0(SB), Y8, Y3
+	VXORPS       act_signmask<>+0(SB), Y8, Y8
+	VDIVPS       Y3, Y8, Y8
+	VANDPS       act_signmask<>+0(SB), Y4, Y3
+	VORPS        Y3, Y8, Y8
+	VCMPPS       $0x03, Y4, Y4, Y3
+	VBLENDVPS    Y3, Y4, Y8, Y3
+	VMOVAPS      Y1, Y1
+	VFMADD231PS  Y0, Y5, Y1
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y1, Y0, Y1
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y1, Y0, Y1
+	VMOVUPS.Z    (DX), K1, Y0
+	VMULPS       Y0, Y2, Y0
+	VFMADD231PS  Y3, Y6, Y0
+	VANDPS       act_absmask<>+0(SB), Y0, Y2
+	VMULPS       act_two<>+0(SB), Y2, Y2
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VADDPS       act_two<>+0(SB), Y4, Y2
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VDIVPS       Y2, Y4, Y4
+	VANDPS       act_signmask<>+0(SB), Y0, Y2
+	VORPS        Y2, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y4, Y2
+	VMULPS       Y2, Y1, Y2
+	VMOVUPS      Y0, K1, (DX)
+	VMOVUPS      Y2, K1, (BX)
+
+lstmStepHardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET

@@ -11,5 +11,7 @@ func vswishAVX2(x *float32, n int)              { panic("unreachable") }
 func vgeluTanhAVX2(x *float32, n int)           { panic("unreachable") }
 func veluAVX2(x *float32, n int, alpha float32) { panic("unreachable") }
 
-func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)                   { panic("unreachable") }
-func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32) { panic("unreachable") }
+func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)                     { panic("unreachable") }
+func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)   { panic("unreachable") }
+func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)                   { panic("unreachable") }
+func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32) { panic("unreachable") }

@@ -71,6 +71,14 @@ func LSTMStep(isa ISA, z, zx, c, h []float32, u int, gate GateAct) {
 	if u == 0 {
 		return
 	}
+	if actAsm(isa) && isa == AVX512 {
+		if gate.Hard {
+			lstmStepHardSigmoidTanhAVX512(&z[0], &zx[0], &c[0], &h[0], u, gate.A, gate.B)
+		} else {
+			lstmStepSigmoidTanhAVX512(&z[0], &zx[0], &c[0], &h[0], u)
+		}
+		return
+	}
 	if actAsm(isa) {
 		if gate.Hard {
 			lstmStepHardSigmoidTanhAVX2(&z[0], &zx[0], &c[0], &h[0], u, gate.A, gate.B)

@@ -54,7 +54,7 @@ func TestLSTMStep(t *testing.T) {
 				}
 				return sigmoid64(x)
 			}
-			for _, u := range []int{0, 1, 7, 8, 9, 15, 16, 17, 37} {
+			for _, u := range []int{0, 1, 2, 7, 8, 9, 12, 15, 16, 17, 24, 37} {
 				z, zx := randSlice(r, 4*u), randSlice(r, 4*u)
 				for i := range z {
 					z[i] *= 3

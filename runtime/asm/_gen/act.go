@@ -253,16 +253,24 @@ func activations() {
 	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
 	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
 	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
-	lstmStepKernel("lstmStepSigmoidTanhAVX2", false)
-	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true)
+	lstmStepKernel("lstmStepSigmoidTanhAVX2", false, false)
+	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true, false)
+	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
+	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
 }
 
 // lstmStepKernel emits one LSTM step with the gate pre-activations split in two: the
 // recurrent part z (h*U) and the input part zx (x*W + b), 4u values each in Keras gate
-// order i, f, c(g), o. For 8 units at a time (masked tail) it adds the halves, applies
-// the gate activation (sigmoid, or hard sigmoid clip(a*x+b, 0, 1) when hard) to i, f, o
-// and tanh to g, then c = f*c + i*g, h = o*tanh(c). z and zx are only read.
-func lstmStepKernel(name string, hard bool) {
+// order i, f, c(g), o. For 8 units at a time it adds the halves, applies the gate
+// activation (sigmoid, or hard sigmoid clip(a*x+b, 0, 1) when hard) to i, f, o and tanh
+// to g, then c = f*c + i*g, h = o*tanh(c). z and zx are only read.
+//
+// The remainder of u%8 units avoids AVX2 masked stores where it can (VMASKMOVPS stores
+// cost ~20 ns on AMD cores, more than a whole 8-unit chunk): with u >= 8 the last 8
+// units [u-8, u) are computed first from the original c and stored after the full
+// chunks, overwriting the overlap with identical values; with u < 8 the AVX2 form masks,
+// and the AVX-512 form (avx512) masks loads and stores with a k register instead.
+func lstmStepKernel(name string, hard, avx512 bool) {
 	sig := "func(z, zx, c, h *float32, u int)"
 	if hard {
 		sig = "func(z, zx, c, h *float32, u int, a, b float32)"
@@ -294,8 +302,6 @@ func lstmStepKernel(name string, hard bool) {
 		r := YMM()
 		VMOVAPS(hb, r)
 		VFMADD231PS(ha, x, r) // a*x + b
-		// clip to [0, 1] keeping NaN: max/min return the second source on NaN, so
-		// put x's lane second.
 		lim := YMM()
 		VXORPS(lim, lim, lim)
 		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
@@ -303,70 +309,119 @@ func lstmStepKernel(name string, hard bool) {
 		VMINPS(r, lim, r)
 		return r
 	}
-	// gates loads the four pre-activations at byte offset 0 of pz/px (masked by mk when
-	// not nil) and returns them summed.
-	gates := func(mk VecVirtual) [4]VecVirtual {
-		var out [4]VecVirtual
-		offs := []Mem{{Base: pz}, {Base: pz, Index: us, Scale: 1}, {Base: pz, Index: us, Scale: 2}, {Base: pz, Index: us3, Scale: 1}}
-		offx := []Mem{{Base: px}, {Base: px, Index: us, Scale: 1}, {Base: px, Index: us, Scale: 2}, {Base: px, Index: us3, Scale: 1}}
-		for g := 0; g < 4; g++ {
-			a, b := YMM(), YMM()
-			if mk == nil {
-				VMOVUPS(offs[g], a)
-				VMOVUPS(offx[g], b)
-			} else {
-				VMASKMOVPS(offs[g], mk, a)
-				VMASKMOVPS(offx[g], mk, b)
-			}
-			VADDPS(b, a, a)
-			out[g] = a
+	// load reads 8 floats at m: plain, VMASKMOVPS under an AVX2 mask, or zero-masked
+	// under k1 (AVX-512).
+	const plain, vmask, kmask = 0, 1, 2
+	load := func(mode int, mk VecVirtual, m Mem) VecVirtual {
+		r := YMM()
+		switch mode {
+		case plain:
+			VMOVUPS(m, r)
+		case vmask:
+			VMASKMOVPS(m, mk, r)
+		default:
+			VMOVUPS_Z(m, K1, r)
 		}
-		return out
+		return r
 	}
-	body := func(mk VecVirtual) {
-		zs := gates(mk)
+	store := func(mode int, mk, r VecVirtual, m Mem) {
+		switch mode {
+		case plain:
+			VMOVUPS(r, m)
+		case vmask:
+			VMASKMOVPS(r, mk, m)
+		default:
+			VMOVUPS(r, K1, m)
+		}
+	}
+	// compute returns the new c and h of the 8 units at bz, bx (gate 0; gate g is g*u*4
+	// bytes on) and bc.
+	compute := func(mode int, mk VecVirtual, bz, bx, bc Register) (VecVirtual, VecVirtual) {
+		var zs [4]VecVirtual
+		gateMem := func(base Register, g int) Mem {
+			switch g {
+			case 1:
+				return Mem{Base: base, Index: us, Scale: 1}
+			case 2:
+				return Mem{Base: base, Index: us, Scale: 2}
+			case 3:
+				return Mem{Base: base, Index: us3, Scale: 1}
+			}
+			return Mem{Base: base}
+		}
+		for g := 0; g < 4; g++ {
+			a := load(mode, mk, gateMem(bz, g))
+			b := load(mode, mk, gateMem(bx, g))
+			VADDPS(b, a, a)
+			zs[g] = a
+		}
 		i := gate(zs[0])
 		f := gate(zs[1])
 		g := tanhv(zs[2])
 		o := gate(zs[3])
-		c := YMM()
-		if mk == nil {
-			VMOVUPS(Mem{Base: pc}, c)
-		} else {
-			VMASKMOVPS(Mem{Base: pc}, mk, c)
-		}
+		c := load(mode, mk, Mem{Base: bc})
 		VMULPS(c, f, c)
 		VFMADD231PS(g, i, c) // c = f*c + i*g
 		th := tanhv(c)
 		VMULPS(th, o, th)
-		if mk == nil {
-			VMOVUPS(c, Mem{Base: pc})
-			VMOVUPS(th, Mem{Base: ph})
-		} else {
-			VMASKMOVPS(c, mk, Mem{Base: pc})
-			VMASKMOVPS(th, mk, Mem{Base: ph})
-		}
+		return c, th
 	}
 	loop, tail, done := name+"_loop", name+"_tail", name+"_done"
+	// u >= 8 with a remainder: the last 8 units first, kept in registers.
+	lc, lh := GP64(), GP64() // c and h of the last chunk (0 when there is none)
+	XORQ(lc, lc)
+	XORQ(lh, lh)
+	skip := name + "_nolast"
+	CMPQ(n, U8(8))
+	JL(LabelRef(skip))
+	TESTQ(U32(7), n)
+	JZ(LabelRef(skip))
+	lz, lx := GP64(), GP64()
+	for _, p := range [][2]Register{{pz, lz}, {px, lx}, {pc, lc}, {ph, lh}} {
+		LEAQ(Mem{Base: p[0], Index: us, Scale: 1, Disp: -32}, p[1])
+	}
+	lastC, lastH := compute(plain, nil, lz, lx, lc)
+	ANDQ(I8(-8), n) // the full chunks only; the remainder is covered by the last chunk
+	Label(skip)
 	Label(loop)
 	CMPQ(n, U8(8))
 	JL(LabelRef(tail))
-	body(nil)
+	c, h := compute(plain, nil, pz, px, pc)
+	store(plain, nil, c, Mem{Base: pc})
+	store(plain, nil, h, Mem{Base: ph})
 	for _, p := range []Register{pz, px, pc, ph} {
 		ADDQ(U8(32), p)
 	}
 	SUBQ(U8(8), n)
 	JMP(LabelRef(loop))
 	Label(tail)
+	TESTQ(lc, lc)
+	JZ(LabelRef(tail + "_masked"))
+	store(plain, nil, lastC, Mem{Base: lc})
+	store(plain, nil, lastH, Mem{Base: lh})
+	JMP(LabelRef(done))
+	Label(tail + "_masked")
 	TESTQ(n, n)
 	JZ(LabelRef(done))
-	tp := GP64()
-	LEAQ(consts["tailmask"], tp)
-	NEGQ(n)
-	ADDQ(U8(8), n)
-	mk := YMM()
-	VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
-	body(mk)
+	var mk VecVirtual
+	mode := kmask
+	if avx512 {
+		m32 := GP32()
+		MOVL(U32(0xff), m32)
+		BZHIL(n.As32(), m32, m32)
+		KMOVW(m32, K1)
+	} else {
+		mode = vmask
+		tp := GP64()
+		LEAQ(consts["tailmask"], tp)
+		NEGQ(n)
+		ADDQ(U8(8), n)
+		mk = YMM()
+		VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
+	}
+	c, h = compute(mode, mk, pz, px, pc)
+	store(mode, mk, c, Mem{Base: pc})
+	store(mode, mk, h, Mem{Base: ph})
 	Label(done)
 	VZEROUPPER()
 	RET()
