@@ -424,15 +424,34 @@ def write_chart(res, path):
         ax.set_xticklabels(names)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0, 0].legend(ncol=len(ENGINES), fontsize=8, loc="upper left", bbox_to_anchor=(0, 1.32))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=len(ENGINES), fontsize=8, loc="upper center",
+               bbox_to_anchor=(0.5, 0.975), frameon=False)
     m = res["machine"]
     v = res["versions"]
     fig.suptitle(f"kinfer {v.get('kinfer') or ''} vs TF {v['tensorflow']} / Keras {v['keras']} / "
                  f"ORT {v['onnxruntime']} / {v['tflite']} — {m['cpu']}, {m['cores']} cores",
                  fontsize=10, y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.955))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+BEGIN, END = "<!-- results:begin (bench/run.py --readme) -->", "<!-- results:end -->"
+
+
+def update_readme(md_path, readme):
+    with open(md_path) as f:
+        body = f.read().split("\n", 1)[1].strip()  # drop the "# kinfer benchmark results" title
+    body = body.replace("\n## ", "\n### ")
+    with open(readme) as f:
+        text = f.read()
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < i:
+        log(f"{readme}: no results markers; not updated")
+        return
+    with open(readme, "w") as f:
+        f.write(text[:i + len(BEGIN)] + "\n\n" + body + "\n\n" + text[j:])
 
 
 # ------------------------------------------------------------------ main
@@ -452,6 +471,8 @@ def main():
     ap.add_argument("--batches", help="comma-separated batch sizes")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1 and all cores)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
+    ap.add_argument("--readme", action="store_true",
+                    help="also copy results.md into bench/README.md between its results markers")
     args = ap.parse_args()
 
     t_start = time.time()
@@ -539,6 +560,8 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     write_md(res, os.path.join(args.out, "results.md"))
+    if args.readme:
+        update_readme(os.path.join(args.out, "results.md"), os.path.join(HERE, "README.md"))
     try:
         write_chart(res, os.path.join(args.out, "results.png"))
     except Exception as ex:  # a missing matplotlib should not lose the tables
