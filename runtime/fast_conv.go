@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"unsafe"
+
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime/asm"
 )
@@ -15,7 +17,8 @@ type fastConv struct {
 	h, w, c, oh, ow int
 	padT, padL      int
 	pointwise       bool
-	chunk           int // output pixels per im2col chunk
+	rows, cols      []tapRange // in-bounds taps per output row / column
+	chunk           int        // output pixels per im2col chunk
 }
 
 // im2colBudget bounds the im2col chunk (floats) so scratch stays cache-sized.
@@ -76,6 +79,8 @@ func newFastConv(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool
 		return compiled{k: k, name: name + " 1x1"}, true
 	}
 	k.chunk = max(1, min(oh*ow, im2colBudget/kk))
+	k.rows = tapRanges(oh, h, l.KH, l.SH, l.DH, pt)
+	k.cols = tapRanges(ow, w, l.KW, l.SW, l.DW, pl)
 	return compiled{k: k, name: name + " im2col", scratchLen: k.chunk * kk}, true
 }
 
@@ -96,52 +101,42 @@ func (k *fastConv) run(dst, src, scratch []float32, batch int) {
 	}
 }
 
-// im2col writes np rows (output pixels p0..p0+np-1) of the patch matrix into a. Per
-// kernel row it zeroes the out-of-bounds taps and copies the in-bounds ones as one
-// contiguous run when DW == 1 (KW*C floats at most), tap by tap otherwise; runs of up to
-// 16 floats are assigned inline (a 1-channel 3x3 conv would otherwise be one memmove
-// call per tap).
+// im2col writes np rows (output pixels p0..p0+np-1) of the patch matrix into a. The
+// in-bounds taps of every output row and column are precomputed (tapRanges). A pixel
+// whose window lies inside the input with DW == 1 is KH contiguous runs of KW*C floats,
+// copied by copyRun (fixed-size moves for short runs: a 1-channel 3x3 conv is 3 floats a
+// run); a window at an edge zeroes the row and copies its in-bounds taps.
 func (k *fastConv) im2col(a, x []float32, p0, np int) {
 	l, c := k.l, k.c
-	kw := l.KW
-	rowLen := kw * c
+	rowLen := l.KW * c
 	kk := l.KH * rowLen
 	oy, ox := p0/k.ow, p0%k.ow
+	a = a[:np*kk]
 	for p := 0; p < np; p++ {
 		row := a[p*kk : (p+1)*kk]
-		ix0 := ox*l.SW - k.padL
-		// in-bounds taps kx in [lo, hi): 0 <= ix0+kx*DW < w
-		lo, hi := 0, kw
-		if ix0 < 0 {
-			lo = min(kw, (-ix0+l.DW-1)/l.DW)
-		}
-		if last := ix0 + (kw-1)*l.DW; last >= k.w {
-			hi = max(0, (k.w-1-ix0)/l.DW+1)
-			if k.w-1-ix0 < 0 {
-				hi = 0
+		ry, rx := k.rows[oy], k.cols[ox]
+		if ry.lo == 0 && ry.hi == l.KH && rx.lo == 0 && rx.hi == l.KW && l.DW == 1 {
+			base := (ry.start*k.w + rx.start) * c
+			step := l.DH * k.w * c
+			for ky := 0; ky < l.KH; ky++ {
+				copyRun(row[ky*rowLen:(ky+1)*rowLen], x[base+ky*step:])
 			}
-		}
-		hi = max(hi, lo)
-		for ky := 0; ky < l.KH; ky++ {
-			iy := oy*l.SH + ky*l.DH - k.padT
-			seg := row[ky*rowLen : (ky+1)*rowLen]
-			if iy < 0 || iy >= k.h || lo == hi {
-				clear(seg)
-				continue
+		} else {
+			clear(row)
+			if rx.lo == rx.hi {
+				ry.hi = ry.lo // no tap in bounds along W
 			}
-			if lo > 0 {
-				clear(seg[:lo*c])
-			}
-			if hi < kw {
-				clear(seg[hi*c:])
-			}
-			xr := x[(iy*k.w+ix0+lo*l.DW)*c:]
-			if l.DW == 1 {
-				copyRun(seg[lo*c:hi*c], xr)
-				continue
-			}
-			for kx := lo; kx < hi; kx++ {
-				copyRun(seg[kx*c:(kx+1)*c], xr[(kx-lo)*l.DW*c:])
+			for ky := ry.lo; ky < ry.hi; ky++ {
+				// xr starts at the first in-bounds tap (the window start may be < 0)
+				xr := x[((ry.start+ky*l.DH)*k.w+rx.start+rx.lo*l.DW)*c:]
+				seg := row[ky*rowLen : (ky+1)*rowLen]
+				if l.DW == 1 {
+					copyRun(seg[rx.lo*c:rx.hi*c], xr)
+					continue
+				}
+				for kx := rx.lo; kx < rx.hi; kx++ {
+					copyRun(seg[kx*c:(kx+1)*c], xr[(kx-rx.lo)*l.DW*c:])
+				}
 			}
 		}
 		if ox++; ox == k.ow {
@@ -150,15 +145,35 @@ func (k *fastConv) im2col(a, x []float32, p0, np int) {
 	}
 }
 
-// copyRun copies len(d) floats from s: short runs inline, long ones through copy.
+// copyRun copies len(d) floats from s: runs of up to 8 as fixed-size moves, longer
+// ones through copy.
 func copyRun(d, s []float32) {
-	if len(d) > 16 {
+	n := len(d)
+	if n > 8 {
 		copy(d, s)
 		return
 	}
-	s = s[:len(d)]
-	for i := range d {
-		d[i] = s[i]
+	if len(s) < n {
+		panic("copyRun: short source")
+	}
+	dp, sp := unsafe.Pointer(unsafe.SliceData(d)), unsafe.Pointer(unsafe.SliceData(s))
+	switch n {
+	case 1:
+		*(*float32)(dp) = *(*float32)(sp)
+	case 2:
+		*(*[2]float32)(dp) = *(*[2]float32)(sp)
+	case 3:
+		*(*[3]float32)(dp) = *(*[3]float32)(sp)
+	case 4:
+		*(*[4]float32)(dp) = *(*[4]float32)(sp)
+	case 5:
+		*(*[5]float32)(dp) = *(*[5]float32)(sp)
+	case 6:
+		*(*[6]float32)(dp) = *(*[6]float32)(sp)
+	case 7:
+		*(*[7]float32)(dp) = *(*[7]float32)(sp)
+	case 8:
+		*(*[8]float32)(dp) = *(*[8]float32)(sp)
 	}
 }
 
