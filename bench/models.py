@@ -11,6 +11,7 @@ For each model NAME it writes, under DIR/NAME/:
   model.npz             kinfer's format, written by importer/keras/keras2npz.py
   model.onnx            tf2onnx conversion of a tf.function around model(x), dynamic batch
   model_b{B}.tflite     TFLiteConverter, one file per batch size (fixed shapes)
+                        (per-batch files are added when a new batch size is asked for)
   x_b{B}.npy            the input used by every engine at batch B (standard normal)
   ref_b{B}.npy          Keras model(x) output for x_b{B} (the agreement reference)
 and DIR/manifest.json describing them. A model is rebuilt only when its recipe, this
@@ -115,13 +116,13 @@ def versions():
             "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "numpy": np.__version__}
 
 
-def recipe_key(name, batches):
+def recipe_key(name):
     h = hashlib.sha256()
     with open(__file__, "rb") as f:
         h.update(f.read())
     with open(KERAS2NPZ, "rb") as f:
         h.update(f.read())
-    h.update(json.dumps([name, sorted(batches), versions()], sort_keys=True).encode())
+    h.update(json.dumps([name, versions()], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -143,35 +144,51 @@ def randomize(model, rng):
             ])
 
 
-def build_one(name, d, batches, log):
+BASE_FILES = ["model.keras", "model.npz", "model.onnx"]
+
+
+def batch_files(b):
+    return [f"model_b{b}.tflite", f"x_b{b}.npy", f"ref_b{b}.npy"]
+
+
+def build_one(name, d, batches, log, reuse):
+    """Builds the model and its exports into d; with reuse, loads the cached model.keras
+    and adds only the per-batch files that are missing."""
     import keras
     import tensorflow as tf
-    import tf2onnx
 
     spec = MODELS[name]
     os.makedirs(d, exist_ok=True)
-    keras.utils.set_random_seed(spec["seed"])
-    model = spec["build"](keras)
-    randomize(model, np.random.default_rng(spec["seed"]))
-    in_shape = tuple(model.input_shape[1:])
     kpath = os.path.join(d, "model.keras")
-    model.save(kpath)
+    if reuse:
+        model = keras.saving.load_model(kpath)
+    else:
+        keras.utils.set_random_seed(spec["seed"])
+        model = spec["build"](keras)
+        randomize(model, np.random.default_rng(spec["seed"]))
+        model.save(kpath)
+    in_shape = tuple(model.input_shape[1:])
 
-    t = time.time()
-    subprocess.run([sys.executable, KERAS2NPZ, kpath, os.path.join(d, "model.npz")], check=True)
-    log(f"  {name}: keras2npz {time.time() - t:.1f}s")
+    if not reuse:
+        import tf2onnx
+        t = time.time()
+        subprocess.run([sys.executable, KERAS2NPZ, kpath, os.path.join(d, "model.npz")],
+                       check=True)
+        log(f"  {name}: keras2npz {time.time() - t:.1f}s")
 
-    # ONNX: tf2onnx.convert.from_keras fails on Keras 3 models (KeyError on keras_tensor
-    # names), so convert a tf.function around the inference call instead.
-    t = time.time()
-    sig = (tf.TensorSpec((None,) + in_shape, tf.float32, name="x"),)
-    fn = tf.function(lambda x: model(x, training=False))
-    proto, _ = tf2onnx.convert.from_function(fn, input_signature=sig, opset=17,
-                                             output_path=os.path.join(d, "model.onnx"))
-    log(f"  {name}: tf2onnx {time.time() - t:.1f}s")
+        # ONNX: tf2onnx.convert.from_keras fails on Keras 3 models (KeyError on
+        # keras_tensor names), so convert a tf.function around the inference call instead.
+        t = time.time()
+        sig = (tf.TensorSpec((None,) + in_shape, tf.float32, name="x"),)
+        fn = tf.function(lambda x: model(x, training=False))
+        tf2onnx.convert.from_function(fn, input_signature=sig, opset=17,
+                                      output_path=os.path.join(d, "model.onnx"))
+        log(f"  {name}: tf2onnx {time.time() - t:.1f}s")
 
     t = time.time()
     for b in batches:
+        if reuse and all(os.path.exists(os.path.join(d, f)) for f in batch_files(b)):
+            continue
         # A fixed-batch functional clone sharing the weights: from_keras_model freezes
         # the variables (from_concrete_functions leaves READ_VARIABLE ops that fail).
         inp = keras.Input(in_shape, batch_size=b)
@@ -179,18 +196,15 @@ def build_one(name, d, batches, log):
         conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
         with open(os.path.join(d, f"model_b{b}.tflite"), "wb") as f:
             f.write(conv.convert())
-    log(f"  {name}: tflite x{len(batches)} {time.time() - t:.1f}s")
-
-    for b in batches:
         rng = np.random.default_rng([spec["seed"], b])
         x = rng.standard_normal((b,) + in_shape).astype(np.float32)
         np.save(os.path.join(d, f"x_b{b}.npy"), x)
         np.save(os.path.join(d, f"ref_b{b}.npy"), model(x, training=False).numpy())
+    log(f"  {name}: tflite + inputs + Keras outputs {time.time() - t:.1f}s")
 
     return {
         "name": name, "desc": spec["desc"], "params": int(model.count_params()),
         "input_shape": list(in_shape), "output_shape": list(model.output_shape[1:]),
-        "batches": sorted(batches),
         "layers": [l.__class__.__name__ for l in model.layers],
         "recurrent": any(l.__class__.__name__ == "LSTM" for l in model.layers),
     }
@@ -215,18 +229,19 @@ def main():
             manifest = json.load(f)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     for n in names:
-        key = recipe_key(n, batches)
+        key = recipe_key(n)
         d = os.path.join(args.cache, n)
         have = manifest.get(n)
-        if have and have.get("key") == key and all(
-                os.path.exists(os.path.join(d, f)) for f in ["model.npz", "model.onnx"]):
+        reuse = bool(have and have.get("key") == key and all(
+            os.path.exists(os.path.join(d, f)) for f in BASE_FILES))
+        if reuse and all(os.path.exists(os.path.join(d, f)) for b in batches for f in batch_files(b)):
             log(f"  {n}: cached")
             continue
         t = time.time()
-        info = build_one(n, d, batches, log)
+        info = build_one(n, d, batches, log, reuse)
         info["key"] = key
         manifest[n] = info
-        log(f"  {n}: {info['params']} params, built in {time.time() - t:.1f}s")
+        log(f"  {n}: {info['params']} params, {'updated' if reuse else 'built'} in {time.time() - t:.1f}s")
         with open(mpath, "w") as f:
             json.dump(manifest, f, indent=1)
     manifest["_versions"] = versions()

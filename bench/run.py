@@ -111,7 +111,10 @@ def kinfer_bench(exe, npz, batch, threads, iters, warmup_s):
     env = dict(os.environ, GOMAXPROCS=str(threads))
     cmd = [exe, "bench", npz, "--batch", str(batch), "--threads", str(threads),
            "--iters", str(iters), "--warmup", f"{int(warmup_s * 1000)}ms", "--json"]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"error": "kinfer bench timed out after 600 s"}
     if r.returncode != 0:
         return {"error": (r.stderr.strip() or r.stdout.strip()).splitlines()[-1][:300]}
     try:
@@ -123,7 +126,11 @@ def kinfer_bench(exe, npz, batch, threads, iters, warmup_s):
 
 
 def kinfer_run(exe, model, x, out):
-    r = subprocess.run([exe, "run", model, x, "-o", out], capture_output=True, text=True)
+    try:
+        r = subprocess.run([exe, "run", model, x, "-o", out], capture_output=True, text=True,
+                           timeout=300)
+    except subprocess.TimeoutExpired:
+        return "error: kinfer run timed out after 300 s"
     if r.returncode != 0:
         return "error: " + ((r.stderr.strip() or r.stdout.strip()).splitlines() or ["?"])[-1][:300]
     return "ok"
@@ -162,7 +169,11 @@ class Worker:
             self.ask(op="quit")
         except (RuntimeError, BrokenPipeError, ValueError):
             pass
-        self.p.wait(timeout=30)
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
         self.log.close()
 
 
@@ -386,6 +397,9 @@ def write_md(res, path):
                 continue
             seen.add((e, msg))
             L.append(f"- {LABELS.get(e, e)} on {k}: `{msg}`")
+    if res.get("errors"):
+        L.append("\nOther failures:\n")
+        L.extend(f"- {e}" for e in res["errors"])
     if res.get("kinfer_build_error"):
         L.append("\nkinfer did not build, so it is missing from this run:\n\n```\n"
                  + res["kinfer_build_error"][:1500] + "\n```")
@@ -454,6 +468,28 @@ def update_readme(md_path, readme):
         f.write(text[:i + len(BEGIN)] + "\n\n" + body + "\n\n" + text[j:])
 
 
+def run_model(w, exe, cache, name, t, first, cfg, manifest, res):
+    rep = w.ask(op="load", model=name, batches=sorted(set(cfg["batches"]) | {8}))
+    if "error" in rep:
+        log(f"   {name}: worker could not load: {rep['error']}")
+        res["errors"].append(f"{name}: Python engines could not load it: {rep['error']}")
+        return
+    if first:
+        res["agreement"][name] = agreement(w, exe, cache, name, manifest[name])
+        a = res["agreement"][name]
+        log(f"   {name}: agreement " + ", ".join(
+            f"{e}={'ERR' if 'error' in r else format(r['max_abs'], '.1e')}" for e, r in a.items()))
+    for b in cfg["batches"]:
+        tb = time.time()
+        engines = ENGINES if exe else PY_ENGINES
+        row = bench_config(w, exe, cache, name, b, t, cfg, engines)
+        res["timing"][f"{name}/b{b}/t{t}"] = row
+        k = row.get("kinfer", {}).get("p50_us")
+        log(f"   {name} b{b} t{t} ({time.time() - tb:.1f}s): " + ", ".join(
+            f"{e}={'ERR' if 'error' in r else fmt_us(r['p50_us'])}" for e, r in row.items())
+            + (f"  [kinfer {fmt_us(k)}]" if k else ""))
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -513,7 +549,7 @@ def main():
            "machine": machine_info(), "threads": threads, "batches": cfg["batches"],
            "config": cfg, "models": {n: {k: manifest[n][k] for k in ("desc", "params", "input_shape", "output_shape", "layers")}
                                      for n in cfg["models"]},
-           "agreement": {}, "timing": {}, "kinfer_build_error": build_err}
+           "agreement": {}, "timing": {}, "kinfer_build_error": build_err, "errors": []}
     res["method"] = (
         f"{len(threads)} thread setting(s) {threads}; each engine gets the same float32 "
         f"standard-normal input (kinfer bench draws its own standard-normal input of the same "
@@ -535,24 +571,15 @@ def main():
                                **vers, "tf2onnx": manifest["_versions"]["tf2onnx"],
                                "onnx": manifest["_versions"]["onnx"]}
         for name in cfg["models"]:
-            rep = w.ask(op="load", model=name, batches=sorted(set(cfg["batches"]) | {8}))
-            if "error" in rep:
-                log(f"   {name}: worker could not load: {rep['error']}")
-                continue
-            if ti == 0:
-                res["agreement"][name] = agreement(w, exe, cache, name, manifest[name])
-                a = res["agreement"][name]
-                log(f"   {name}: agreement " + ", ".join(
-                    f"{e}={'ERR' if 'error' in r else format(r['max_abs'], '.1e')}" for e, r in a.items()))
-            for b in cfg["batches"]:
-                tb = time.time()
-                engines = ENGINES if exe else PY_ENGINES
-                row = bench_config(w, exe, cache, name, b, t, cfg, engines)
-                res["timing"][f"{name}/b{b}/t{t}"] = row
-                k = row.get("kinfer", {}).get("p50_us")
-                log(f"   {name} b{b} t{t} ({time.time() - tb:.1f}s): " + ", ".join(
-                    f"{e}={'ERR' if 'error' in r else fmt_us(r['p50_us'])}" for e, r in row.items())
-                    + (f"  [kinfer {fmt_us(k)}]" if k else ""))
+            try:
+                run_model(w, exe, cache, name, t, ti == 0, cfg, manifest, res)
+            except (RuntimeError, BrokenPipeError, ValueError) as ex:
+                # the worker crashed (e.g. inside a native library): record it, start afresh
+                log(f"   {name}: worker failed: {ex}")
+                res["errors"].append(f"{name}, {t} thread(s): worker failed: {ex}")
+                w.p.kill()
+                w.close()
+                w = Worker(t, cache)
         w.close()
 
     res["elapsed_s"] = time.time() - t_start
