@@ -26,7 +26,7 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 			return c, nil
 		}
 	case *layers.Pool2D:
-		if c, ok := newFastPool(l, in); isa != asm.Generic && ok {
+		if c, ok := newFastPool(l, in, isa); isa != asm.Generic && ok {
 			return c, nil
 		}
 	case *layers.GlobalPool2D:

@@ -4,16 +4,18 @@ import (
 	"math"
 
 	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
 )
 
 // fastPool runs MaxPooling2D / AveragePooling2D over NHWC input. The window's in-bounds
 // tap ranges are precomputed per output row and column at compile (no per-tap bounds
-// tests), and each tap is one pass over the C contiguous channels of a pixel: max with
-// Go's branch-free max (NaN propagates, as in the reference), average as a sum scaled by
-// 1/count. Results equal the reference Forward (same summation order), up to the sign of
+// tests). Max pooling gives each output pixel's in-bounds tap offsets to asm.MaxTaps
+// (vector max over the C contiguous channels, NaN propagating as in the reference);
+// average pooling is one Go pass per tap over the channels, scaled by 1/count. Results equal the reference Forward (same summation order), up to the sign of
 // a zero maximum.
 type fastPool struct {
 	l          *layers.Pool2D
+	isa        asm.ISA
 	h, w, c    int
 	oh, ow     int
 	rows, cols []tapRange // per output row / column: in-bounds taps [lo, hi)
@@ -41,7 +43,7 @@ func tapRanges(out, in, k, stride, dil, pad int) []tapRange {
 	return r
 }
 
-func newFastPool(l *layers.Pool2D, in layers.Shape) (compiled, bool) {
+func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
 	if len(in) != 3 {
 		return compiled{}, false
 	}
@@ -50,18 +52,42 @@ func newFastPool(l *layers.Pool2D, in layers.Shape) (compiled, bool) {
 	if err != nil {
 		return compiled{}, false
 	}
-	k := &fastPool{l: l, h: h, w: w, c: c, oh: oh, ow: ow,
+	k := &fastPool{l: l, isa: isa, h: h, w: w, c: c, oh: oh, ow: ow,
 		rows: tapRanges(oh, h, l.KH, l.SH, l.DH, pt), cols: tapRanges(ow, w, l.KW, l.SW, l.DW, pl)}
 	name := "avgpool2d go"
 	if l.Max {
-		name = "maxpool2d go"
+		name = "maxpool2d taps/" + isa.String()
 	}
 	return compiled{k: k, name: name}, true
 }
 
+// maxTapsLimit bounds the window size whose tap offsets run passes to asm.MaxTaps on
+// the stack.
+const maxTapsLimit = 64
+
 func (k *fastPool) run(dst, src, _ []float32, batch int) {
 	l, c := k.l, k.c
 	ninf := float32(math.Inf(-1))
+	if l.Max && l.KH*l.KW <= maxTapsLimit {
+		var offs [maxTapsLimit]int
+		for b := 0; b < batch; b++ {
+			x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
+			for oy, ry := range k.rows {
+				for ox, rx := range k.cols {
+					n := 0
+					for ky := ry.lo; ky < ry.hi; ky++ {
+						rowOff := (ry.start + ky*l.DH) * k.w
+						for kx := rx.lo; kx < rx.hi; kx++ {
+							offs[n] = (rowOff + rx.start + kx*l.DW) * c
+							n++
+						}
+					}
+					asm.MaxTaps(k.isa, dst[((b*k.oh+oy)*k.ow+ox)*c:], x, offs[:n], c)
+				}
+			}
+		}
+		return
+	}
 	for b := 0; b < batch; b++ {
 		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
 		for oy, ry := range k.rows {

@@ -66,3 +66,14 @@ func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)
 //
 //go:noescape
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32)
+
+// vmaxTapsAVX2 computes, 8 channels at a time with a masked tail,
+//
+//	for i := 0; i < c; i++ {
+//		m := src[offs[0]+i]
+//		for t := 1; t < ntaps; t++ { m = max(m, src[offs[t]+i]) } // NaN if any is NaN
+//		dst[i] = m
+//	}
+//
+//go:noescape
+func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)

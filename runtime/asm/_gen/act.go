@@ -257,6 +257,7 @@ func activations() {
 	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true, false)
 	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
 	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
+	maxTapsKernel()
 }
 
 // lstmStepKernel emits one LSTM step with the gate pre-activations split in two: the
@@ -423,6 +424,79 @@ func lstmStepKernel(name string, hard, avx512 bool) {
 	store(mode, mk, c, Mem{Base: pc})
 	store(mode, mk, h, Mem{Base: ph})
 	Label(done)
+	VZEROUPPER()
+	RET()
+}
+
+// maxTapsKernel: dst[i] = max over t < ntaps of src[offs[t]+i], for i < c (ntaps >= 1),
+// 8 channels at a time, masked tail. Any NaN among the taps gives NaN (VMAXPS alone
+// would drop a NaN in its first source, so unordered lanes are ORed to all-ones).
+func maxTapsKernel() {
+	TEXT("vmaxTapsAVX2", NOSPLIT, "func(dst, src *float32, offs *int, ntaps, c int)")
+	Doc("vmaxTapsAVX2: dst[i] = max over t < ntaps of src[offs[t]+i], for i < c.")
+	pd, ps, po := GP64(), GP64(), GP64()
+	Load(Param("dst"), pd)
+	Load(Param("src"), ps)
+	Load(Param("offs"), po)
+	nt, n := GP64(), GP64()
+	Load(Param("ntaps"), nt)
+	Load(Param("c"), n)
+	chunk := func(mk VecVirtual) {
+		ld := func(m Mem, r VecVirtual) {
+			if mk == nil {
+				VMOVUPS(m, r)
+			} else {
+				VMASKMOVPS(m, mk, r)
+			}
+		}
+		acc := YMM()
+		o := GP64()
+		MOVQ(Mem{Base: po}, o)
+		ld(Mem{Base: ps, Index: o, Scale: 4}, acc)
+		t := GP64()
+		MOVQ(U32(1), t)
+		inner, end := "maxtaps_inner", "maxtaps_end"
+		if mk != nil {
+			inner, end = inner+"_t", end+"_t"
+		}
+		Label(inner)
+		CMPQ(t, nt)
+		JGE(LabelRef(end))
+		MOVQ(Mem{Base: po, Index: t, Scale: 8}, o)
+		x := YMM()
+		ld(Mem{Base: ps, Index: o, Scale: 4}, x)
+		u := YMM()
+		VCMPPS(U8(3), x, acc, u) // unordered
+		VMAXPS(x, acc, acc)      // Intel max(acc, x): x on NaN
+		VORPS(u, acc, acc)
+		INCQ(t)
+		JMP(LabelRef(inner))
+		Label(end)
+		if mk == nil {
+			VMOVUPS(acc, Mem{Base: pd})
+		} else {
+			VMASKMOVPS(acc, mk, Mem{Base: pd})
+		}
+	}
+	Label("maxtaps_loop")
+	CMPQ(n, U8(8))
+	JL(LabelRef("maxtaps_tail"))
+	chunk(nil)
+	ADDQ(U8(32), pd)
+	ADDQ(U8(32), ps)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("maxtaps_loop"))
+	Label("maxtaps_tail")
+	TESTQ(n, n)
+	JZ(LabelRef("maxtaps_done"))
+	tp := GP64()
+	LEAQ(consts["tailmask"], tp)
+	NEGQ(n)
+	ADDQ(U8(8), n)
+	mk := YMM()
+	VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
+	chunk(mk)
+	Label("maxtaps_done")
 	VZEROUPPER()
 	RET()
 }
