@@ -360,7 +360,8 @@ def write_md(res, path):
                 L.append(f"| {name} | {b} | " + " | ".join(cells) + " |")
         L.append("")
     bmax = max(res["batches"])
-    L.append(f"## Throughput at batch {bmax} (samples/s; engine ÷ kinfer in parentheses, < 1: kinfer is faster)\n")
+    L.append(f"## Throughput at batch {bmax}: samples/s (kinfer throughput ÷ engine throughput)\n")
+    L.append("As above, a ratio > 1 means kinfer is faster by that factor, < 1 slower.\n")
     L.append("| model | threads | " + " | ".join(LABELS[e] for e in ENGINES) + " |")
     L.append("|---|---:|" + "---:|" * len(ENGINES))
     for name in res["models"]:
@@ -376,7 +377,7 @@ def write_md(res, path):
                     continue
                 tr = r.get("throughput_ratio")
                 s = f"{r['throughput_per_s']:,.0f}"
-                cells.append(f"**{s}**" if e == "kinfer" else s + (f" ({1 / tr:.2f})" if tr else ""))
+                cells.append(f"**{s}**" if e == "kinfer" else s + (f" ({fmt_x(tr)})" if tr else ""))
             L.append(f"| {name} | {t} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("## kinfer details\n")
