@@ -63,7 +63,7 @@ def log(*a):
 
 
 def machine_info():
-    model, flags = "unknown", set()
+    model, flags, fam = "unknown", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -73,8 +73,13 @@ def machine_info():
                     model = v.strip()
                 elif k == "flags" and not flags:
                     flags = set(v.split())
+                elif k in ("cpu family", "model", "cpu MHz") and k not in fam:
+                    fam[k] = v.strip()
     except OSError:
         pass
+    if "cpu family" in fam:  # VMs often hide the marketing name; family/model identify the core
+        model += f" (family {fam['cpu family']}, model {fam.get('model', '?')}"
+        model += f", {float(fam['cpu MHz']):.0f} MHz)" if "cpu MHz" in fam else ")"
     simd = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "asimd") if x in flags]
     return {"cpu": model, "cores": os.cpu_count(), "simd": simd,
             "loadavg_start": list(os.getloadavg()),
