@@ -18,7 +18,10 @@ type fastConv struct {
 	padT, padL      int
 	pointwise       bool
 	rows, cols      []tapRange // in-bounds taps per output row / column
-	chunk           int        // output pixels per im2col chunk
+	hp, wp          int        // gather path: padded input extent actually read
+	offs            []int      // gather path: source offset of each im2col run
+	runLen, padLen  int
+	chunk           int // output pixels per im2col chunk
 }
 
 // im2colBudget bounds the im2col chunk (floats) so scratch stays cache-sized.
@@ -81,12 +84,79 @@ func newFastConv(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool
 	k.chunk = max(1, min(oh*ow, im2colBudget/kk))
 	k.rows = tapRanges(oh, h, l.KH, l.SH, l.DH, pt)
 	k.cols = tapRanges(ow, w, l.KW, l.SW, l.DW, pl)
+	// Gather path: the input copied once into a zero-bordered buffer, then every im2col
+	// run is a plain copy at a precomputed offset (asm.GatherRuns).
+	k.hp, k.wp = (oh-1)*l.SH+(l.KH-1)*l.DH+1, (ow-1)*l.SW+(l.KW-1)*l.DW+1
+	runsPerPix, runLen := l.KH, l.KW*c
+	if l.DW != 1 {
+		runsPerPix, runLen = l.KH*l.KW, c
+	}
+	if n := oh * ow * runsPerPix; n <= maxGatherRuns && k.hp*k.wp*c <= im2colBudget*4 {
+		k.runLen = runLen
+		k.offs = make([]int, 0, n)
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				for ky := 0; ky < l.KH; ky++ {
+					py := oy*l.SH + ky*l.DH
+					if l.DW == 1 {
+						k.offs = append(k.offs, (py*k.wp+ox*l.SW)*c)
+						continue
+					}
+					for kx := 0; kx < l.KW; kx++ {
+						k.offs = append(k.offs, (py*k.wp+ox*l.SW+kx*l.DW)*c)
+					}
+				}
+			}
+		}
+		k.padLen = k.hp*k.wp*c + asm.GatherSlack
+		sc := k.chunk*kk + asm.GatherSlack + k.padLen
+		return compiled{k: k, name: name + " im2col gather", scratchLen: sc}, true
+	}
 	return compiled{k: k, name: name + " im2col", scratchLen: k.chunk * kk}, true
 }
+
+// maxGatherRuns bounds the gather path's offset table (ints).
+const maxGatherRuns = 1 << 18
+
+// runGather is run for the gather path: per sample, the zero-bordered input, then per
+// chunk of output pixels the im2col rows by asm.GatherRuns and the GEMM.
+func (k *fastConv) runGather(dst, src, scratch []float32, batch int) {
+	l, c := k.l, k.c
+	kk := l.KH * l.KW * c
+	npix := k.oh * k.ow
+	a := scratch[:k.chunk*kk+asm.GatherSlack]
+	pad := scratch[len(a) : len(a)+k.padLen]
+	runsPerPix := len(k.offs) / npix
+	// input rows/columns that land inside the padded window
+	y0, y1 := max(0, -k.padT), min(k.h, k.hp-k.padT)
+	x0, x1 := max(0, -k.padL), min(k.w, k.wp-k.padL)
+	for b := 0; b < batch; b++ {
+		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
+		clear(pad)
+		if x1 > x0 {
+			for iy := y0; iy < y1; iy++ {
+				copy(pad[((iy+k.padT)*k.wp+x0+k.padL)*c:], x[(iy*k.w+x0)*c:(iy*k.w+x1)*c])
+			}
+		}
+		y := dst[b*npix*k.n:]
+		for p0 := 0; p0 < npix; p0 += k.chunk {
+			np := min(k.chunk, npix-p0)
+			asm.GatherRuns(k.gisa(), a, pad, k.offs[p0*runsPerPix:(p0+np)*runsPerPix], k.runLen)
+			k.gemm(np, a, y[p0*k.n:])
+		}
+	}
+}
+
+// gisa is the ISA for the data-movement kernels (the GEMM's, which is never Generic here).
+func (k *fastConv) gisa() asm.ISA { return k.isa }
 
 func (k *fastConv) run(dst, src, scratch []float32, batch int) {
 	if k.pointwise {
 		k.gemm(batch*k.h*k.w, src, dst)
+		return
+	}
+	if k.offs != nil {
+		k.runGather(dst, src, scratch, batch)
 		return
 	}
 	npix := k.oh * k.ow

@@ -138,6 +138,9 @@ func TestFastConv(t *testing.T) {
 		{32, 32, 3, 16, layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadSame}},
 		{1, 1, 1, 1, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
 		{3, 2, 1, 2, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		// padded input too large for the gather path: the tap-range im2col
+		{130, 130, 16, 4, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}},
+		{70, 70, 60, 4, layers.Window{KH: 2, KW: 3, SH: 2, SW: 1, DH: 1, DW: 2, Pad: layers.PadExplicit, Pads: [4]int{1, 2, 3, 0}}},
 	}
 	// grouped and depthwise (groups = channels, depth multiplier 1, 2, 3), run as dense
 	groups := map[int]int{len(cases): 2, len(cases) + 1: 4, len(cases) + 2: 4, len(cases) + 3: 5, len(cases) + 4: 3}

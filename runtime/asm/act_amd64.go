@@ -77,3 +77,15 @@ func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32)
 //
 //go:noescape
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)
+
+// gatherRunsAVX2 computes
+//
+//	for r := 0; r < nruns; r++ {
+//		copy(dst[r*runLen:(r+1)*runLen], src[offs[r]:offs[r]+runLen])
+//	}
+//
+// moving whole 8-float blocks: it reads up to 7 floats past each source run and writes
+// up to 7 past the last destination run (runLen >= 1).
+//
+//go:noescape
+func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)

@@ -16,3 +16,4 @@ func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)   { 
 func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)                   { panic("unreachable") }
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32) { panic("unreachable") }
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)                 { panic("unreachable") }
+func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)          { panic("unreachable") }

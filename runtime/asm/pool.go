@@ -41,3 +41,33 @@ func MaxTaps(isa ISA, dst, src []float32, offs []int, c int) {
 		}
 	}
 }
+
+// GatherSlack is how many floats past its data GatherRuns may read in src and write in
+// dst: callers leave that much room after both.
+const GatherSlack = 8
+
+// GatherRuns copies runs of runLen floats: dst[r*runLen+j] = src[offs[r]+j] for
+// r < len(offs), j < runLen (im2col over a padded input). The vector path moves whole
+// 8-float blocks, so src must hold GatherSlack floats past every run's end and dst
+// GatherSlack floats past len(offs)*runLen; the floats written there are garbage.
+// Exact on every path.
+func GatherRuns(isa ISA, dst, src []float32, offs []int, runLen int) {
+	if runLen <= 0 || len(offs) == 0 {
+		return
+	}
+	if len(dst) < len(offs)*runLen+GatherSlack {
+		panic(fmt.Sprintf("asm.GatherRuns: dst %d < %d runs of %d + slack", len(dst), len(offs), runLen))
+	}
+	for _, o := range offs {
+		if o < 0 || o+runLen+GatherSlack > len(src) {
+			panic(fmt.Sprintf("asm.GatherRuns: run at %d (+%d + slack) outside src (%d)", o, runLen, len(src)))
+		}
+	}
+	if actAsm(isa) {
+		gatherRunsAVX2(&dst[0], &src[0], &offs[0], len(offs), runLen)
+		return
+	}
+	for r, o := range offs {
+		copy(dst[r*runLen:(r+1)*runLen], src[o:o+runLen])
+	}
+}

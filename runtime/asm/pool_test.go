@@ -46,3 +46,33 @@ func TestMaxTaps(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherRuns against copy at run lengths around the 8-float block, exactly, and
+// checks nothing is written past the slack.
+func TestGatherRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, isa := range testISAs() {
+		for _, rl := range []int{1, 3, 7, 8, 9, 16, 24, 25} {
+			for _, nr := range []int{0, 1, 2, 5, 13} {
+				src := randSlice(r, 100+rl+GatherSlack)
+				offs := make([]int, nr)
+				for i := range offs {
+					offs[i] = r.IntN(101)
+				}
+				dst := make([]float32, nr*rl+GatherSlack+1)
+				dst[len(dst)-1] = guard
+				GatherRuns(isa, dst, src, offs, rl)
+				for i, o := range offs {
+					for j := 0; j < rl; j++ {
+						if dst[i*rl+j] != src[o+j] {
+							t.Fatalf("%v runLen=%d runs=%d: dst[%d] = %v, want %v", isa, rl, nr, i*rl+j, dst[i*rl+j], src[o+j])
+						}
+					}
+				}
+				if dst[len(dst)-1] != guard {
+					t.Fatalf("%v runLen=%d: wrote past the slack", isa, rl)
+				}
+			}
+		}
+	}
+}

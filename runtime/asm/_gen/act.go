@@ -258,6 +258,7 @@ func activations() {
 	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
 	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
 	maxTapsKernel()
+	gatherRunsKernel()
 }
 
 // lstmStepKernel emits one LSTM step with the gate pre-activations split in two: the
@@ -497,6 +498,50 @@ func maxTapsKernel() {
 	VMOVUPS(Mem{Base: tp, Index: n, Scale: 4}, mk)
 	chunk(mk)
 	Label("maxtaps_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gatherRunsKernel: for r < nruns, copy runLen floats from src[offs[r]:] to
+// dst[r*runLen:], in whole 8-float blocks (so up to 7 floats past each run are read,
+// and written past the last one; the next run overwrites the rest).
+func gatherRunsKernel() {
+	TEXT("gatherRunsAVX2", NOSPLIT, "func(dst, src *float32, offs *int, nruns, runLen int)")
+	Doc("gatherRunsAVX2: dst[r*runLen+j] = src[offs[r]+j] for r < nruns, j < runLen (8-float blocks).")
+	pd, ps, po := GP64(), GP64(), GP64()
+	Load(Param("dst"), pd)
+	Load(Param("src"), ps)
+	Load(Param("offs"), po)
+	nr, rl := GP64(), GP64()
+	Load(Param("nruns"), nr)
+	Load(Param("runLen"), rl)
+	rb := GP64()
+	LEAQ(Mem{Base: rl, Index: rl, Scale: 1}, rb)
+	SHLQ(U8(1), rb) // runLen*4 bytes
+	Label("gather_loop")
+	TESTQ(nr, nr)
+	JZ(LabelRef("gather_done"))
+	o := GP64()
+	MOVQ(Mem{Base: po}, o)
+	s := GP64()
+	LEAQ(Mem{Base: ps, Index: o, Scale: 4}, s)
+	d := GP64()
+	MOVQ(pd, d)
+	j := GP64()
+	MOVQ(rl, j)
+	Label("gather_inner")
+	y := YMM()
+	VMOVUPS(Mem{Base: s}, y)
+	VMOVUPS(y, Mem{Base: d})
+	ADDQ(U8(32), s)
+	ADDQ(U8(32), d)
+	SUBQ(U8(8), j)
+	JG(LabelRef("gather_inner"))
+	ADDQ(rb, pd)
+	ADDQ(U8(8), po)
+	DECQ(nr)
+	JMP(LabelRef("gather_loop"))
+	Label("gather_done")
 	VZEROUPPER()
 	RET()
 }
