@@ -25,7 +25,12 @@
 // bounds in ULPs, measured against float64 over a sweep of the float32 range, are in each
 // doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf, float64 on every path),
 // Elu, Clamp, and Softmax over rows of n. LSTMGates applies one LSTM step's sigmoid/tanh
-// gates and the c/h update.
+// gates and the c/h update; LSTMStep does the same in one vector pass from the two halves
+// of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates.
+//
+// Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
+// table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of
+// room), MaxTaps takes the maximum over one output pixel's window taps.
 //
 // Results do not depend on batch size or row position: every GEMM output is the bias
 // followed by the k products in order, whatever tile or path (GEMV, full or remainder
