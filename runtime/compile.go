@@ -25,6 +25,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
 		}
+	case *layers.Bidirectional:
+		if c, ok := newFastBidirectional(l, in, isa, maxBatch); isa != asm.Generic && ok {
+			return c, nil
+		}
 	case *layers.Pool2D:
 		if c, ok := newFastPool(l, in, isa); isa != asm.Generic && ok {
 			return c, nil

@@ -24,6 +24,11 @@ type fastLSTM struct {
 	fused    bool      // asm.LSTMStep handles the activations
 	gate     asm.GateAct
 	maxBatch int
+	// seq: asm.LSTMSeq runs each sample's whole sequence in one call over units padded
+	// to up; packedW then holds the padded In x 4up kernel and bias, seqU the packed U.
+	seq  bool
+	up   int
+	seqU []float32
 }
 
 func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
@@ -31,6 +36,9 @@ func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (co
 		return compiled{}, false
 	}
 	u4 := 4 * l.Units
+	if c, ok := newSeqLSTM(l, in, isa, maxBatch); ok {
+		return c, true
+	}
 	gisa := gemmISA(isa, u4)
 	k := &fastLSTM{l: l, isa: isa, gisa: gisa, t: in[0], maxBatch: maxBatch,
 		packedW: make([]float32, asm.PackedLen(gisa, l.In, u4)),
@@ -56,7 +64,84 @@ func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (co
 	return compiled{k: k, name: name, scratchLen: scratch}, true
 }
 
+// newSeqLSTM compiles a tanh cell with sigmoid or hard-sigmoid gates for asm.LSTMSeq
+// where it has a vector kernel: one GEMM x*W + b for all timesteps into the padded gate
+// layout, then one call per sample for the whole recurrence.
+func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh {
+		return compiled{}, false
+	}
+	k := &fastLSTM{l: l, isa: isa, t: in[0], maxBatch: maxBatch, seq: true, fused: true}
+	switch l.RecAct.Kind {
+	case layers.Sigmoid:
+	case layers.HardSigmoid:
+		k.gate = asm.GateAct{Hard: true, A: l.RecAct.Alpha, B: l.RecAct.Beta}
+	default:
+		return compiled{}, false
+	}
+	u := l.Units
+	k.up = asm.LSTMSeqPad(u)
+	n := 4 * k.up
+	k.gisa = gemmISA(isa, n)
+	w := make([]float32, l.In*n)
+	asm.PadLSTMGates(w, l.W, l.In, u)
+	var b []float32
+	if l.B != nil {
+		b = make([]float32, n)
+		asm.PadLSTMGates(b, l.B, 1, u)
+	}
+	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, n))
+	asm.PackB(k.gisa, k.packedW, l.In, n, w, b)
+	k.seqU = make([]float32, u*n)
+	asm.PackLSTMSeqU(k.seqU, l.U, u)
+	name := "lstm gemm/" + k.gisa.String() + " + whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String()
+	// scratch: padded projections (batch*t*4up), c (up), h rows (t+1)*up
+	scratch := maxBatch*k.t*n + k.up + (k.t+1)*k.up
+	return compiled{k: k, name: name, scratchLen: scratch}, true
+}
+
+func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
+	l, t, u, up := k.l, k.t, k.l.Units, k.up
+	n := 4 * up
+	inf := float32(math.Inf(1))
+	zx := scratch[:batch*t*n]
+	c := scratch[batch*t*n : batch*t*n+up]
+	hs := scratch[batch*t*n+up : batch*t*n+up+(t+1)*up]
+	asm.Gemm(k.gisa, batch*t, n, l.In, src, l.In, k.packedW, zx, n, -inf, inf)
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	for b := 0; b < batch; b++ {
+		clear(c)
+		clear(hs[:up])
+		if l.C0 != nil {
+			copy(c, l.C0)
+		}
+		if l.H0 != nil {
+			copy(hs, l.H0)
+		}
+		asm.LSTMSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.seqU, c, hs, t, u, l.GoBackwards, k.gate)
+		y := dst[b*outLen : (b+1)*outLen]
+		if !l.ReturnSequences {
+			copy(y, hs[t*up:t*up+u])
+			continue
+		}
+		for s := 0; s < t; s++ {
+			o := s
+			if l.GoBackwards && l.KeepTimeOrder {
+				o = t - 1 - s
+			}
+			copy(y[o*u:(o+1)*u], hs[(s+1)*up:(s+1)*up+u])
+		}
+	}
+}
+
 func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
+	if k.seq {
+		k.runSeq(dst, src, scratch, batch)
+		return
+	}
 	l, t, u := k.l, k.t, k.l.Units
 	u4 := 4 * u
 	inf := float32(math.Inf(1))
@@ -145,5 +230,60 @@ func (k *fastLSTM) gatesGo(z, zx, c, h []float32) {
 	applyActivation(k.isa, k.l.Act, zg, u)
 	for j := range h {
 		h[j] = zo[j] * zg[j]
+	}
+}
+
+// fastBidirectional runs both directions with their fast LSTM kernels over the whole
+// batch (each into its own scratch block), then merges per sample as the reference does.
+type fastBidirectional struct {
+	l        *layers.Bidirectional
+	fwd, bwd compiled
+	n        int // per-sample output length of one direction
+}
+
+func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	fwd, ok := newFastLSTM(l.Fwd, in, isa, maxBatch)
+	if !ok {
+		return compiled{}, false
+	}
+	bwd, ok := newFastLSTM(l.Bwd, in, isa, maxBatch)
+	if !ok {
+		return compiled{}, false
+	}
+	n := l.Fwd.Units
+	if l.Fwd.ReturnSequences {
+		n *= in[0]
+	}
+	k := &fastBidirectional{l: l, fwd: fwd, bwd: bwd, n: n}
+	scratch := 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)
+	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}", scratchLen: scratch}, true
+}
+
+func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
+	n, u := k.n, k.l.Fwd.Units
+	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
+	k.fwd.k.run(fy, src, ls, batch)
+	k.bwd.k.run(by, src, ls, batch)
+	switch k.l.Merge {
+	case "concat":
+		for r := 0; r < batch*n/u; r++ {
+			copy(dst[2*r*u:(2*r+1)*u], fy[r*u:(r+1)*u])
+			copy(dst[(2*r+1)*u:(2*r+2)*u], by[r*u:(r+1)*u])
+		}
+	case "sum":
+		y := dst[:batch*n]
+		for i := range y {
+			y[i] = fy[i] + by[i]
+		}
+	case "mul":
+		y := dst[:batch*n]
+		for i := range y {
+			y[i] = fy[i] * by[i]
+		}
+	default:
+		y := dst[:batch*n]
+		for i := range y {
+			y[i] = (fy[i] + by[i]) / 2
+		}
 	}
 }

@@ -181,7 +181,7 @@ func TestFastLSTM(t *testing.T) {
 		{{Kind: layers.Softsign}, {Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}},
 	}
 	for _, isa := range fastISAs() {
-		for ci, sz := range [][3]int{{1, 1, 1}, {5, 3, 8}, {12, 7, 9}, {4, 16, 33}} {
+		for ci, sz := range [][3]int{{1, 1, 1}, {5, 3, 8}, {12, 7, 9}, {4, 16, 33}, {2, 2, 7}, {13, 3, 17}, {3, 5, 16}} {
 			steps, in, u := sz[0], sz[1], sz[2]
 			for flags := 0; flags < 16*len(acts); flags++ {
 				ap := acts[flags/16]
@@ -215,6 +215,55 @@ func TestFastLSTM(t *testing.T) {
 					for i := range want {
 						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
 							t.Fatalf("%v %s case %d flags %b batch %d: out[%d] = %v, want %v", isa, c.name, ci, flags, batch, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFastBidirectional: the fast Bidirectional vs the reference Forward for every merge
+// mode, with and without sequences, at batch 1 and 3; bound as TestFastLSTM.
+func TestFastBidirectional(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 3))
+	for _, isa := range fastISAs() {
+		for _, merge := range []string{"concat", "sum", "mul", "ave"} {
+			for _, seq := range []bool{false, true} {
+				for _, rec := range []layers.Activation{{Kind: layers.Sigmoid}, layers.ActReLU} {
+					steps, in, u := 6, 3, 9
+					mk := func(back bool) *layers.LSTM {
+						l := &layers.LSTM{In: in, Units: u, W: rnd(r, in*4*u), U: rnd(r, u*4*u), B: rnd(r, 4*u),
+							Act: layers.Activation{Kind: layers.Tanh}, RecAct: rec,
+							ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: back}
+						for i := range l.U {
+							l.U[i] *= 0.3
+						}
+						return l
+					}
+					l := &layers.Bidirectional{Fwd: mk(false), Bwd: mk(true), Merge: merge}
+					shape := layers.Shape{steps, in}
+					out, err := l.OutputShape(shape)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, batch := range []int{1, 3} {
+						c, err := compileLayer(l, shape, out, isa, batch)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if _, ok := c.k.(refKernel); ok {
+							t.Fatalf("reference kernel chosen for Bidirectional on %v", isa)
+						}
+						src := rnd(r, batch*shape.Size())
+						want := make([]float32, batch*out.Size())
+						l.Forward(want, src, make([]float32, l.ScratchLen(shape, batch)), shape, batch)
+						got := make([]float32, len(want))
+						c.k.run(got, src, make([]float32, c.scratchLen), batch)
+						for i := range want {
+							if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
+								t.Fatalf("%v %s %s seq=%v batch %d: out[%d] = %v, want %v", isa, c.name, merge, seq, batch, i, got[i], want[i])
+							}
 						}
 					}
 				}

@@ -67,6 +67,20 @@ func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)
 //go:noescape
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32)
 
+// lstmSeqSigmoidTanhAVX2 runs LSTMSeq's loop (see there) with sigmoid gates: t steps
+// over up padded units (8 at a time, up a multiple of 8), the first processed step's
+// gate pre-activations at zx and each next one zxStride bytes on (negative when going
+// backwards); u rows of packed U at uw; c updated in place; hs rows of up floats (row 0
+// the initial h, row s+1 written by step s).
+//
+//go:noescape
+func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int)
+
+// lstmSeqHardSigmoidTanhAVX2 is lstmSeqSigmoidTanhAVX2 with the gates clip(a*s+b, 0, 1).
+//
+//go:noescape
+func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32)
+
 // vmaxTapsAVX2 computes, 8 channels at a time with a masked tail,
 //
 //	for i := 0; i < c; i++ {

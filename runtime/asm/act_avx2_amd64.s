@@ -2611,6 +2611,420 @@ lstmStepHardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
 
+// func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64
+	MOVQ  zx+0(FP), AX
+	MOVQ  uw+16(FP), CX
+	MOVQ  c+24(FP), DX
+	MOVQ  hs+32(FP), BX
+	MOVQ  t+40(FP), SI
+	MOVQ  u+48(FP), DI
+	MOVQ  up+56(FP), R8
+	SHLQ  $0x02, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (R8)(R8*2), R10
+	ADDQ  R8, R10
+	TESTQ SI, SI
+	JZ    lstmSeqSigmoidTanhAVX2_done
+
+lstmSeqSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+lstmSeqSigmoidTanhAVX2_chunk:
+	LEAQ    (AX)(R11*1), R12
+	VMOVUPS (R12), Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS (R12)(R8*1), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R12)(R8*2), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R12)(R9*1), Y6
+	VXORPS  Y7, Y7, Y7
+	LEAQ    (CX)(R11*1), R12
+	MOVQ    BX, R13
+	MOVQ    DI, R14
+
+lstmSeqSigmoidTanhAVX2_k2:
+	CMPQ         R14, $0x02
+	JL           lstmSeqSigmoidTanhAVX2_k1
+	VBROADCASTSS (R13), Y8
+	VBROADCASTSS 4(R13), Y9
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  (R12)(R8*1), Y8, Y2
+	VFMADD231PS  (R12)(R8*2), Y8, Y4
+	VFMADD231PS  (R12)(R9*1), Y8, Y6
+	ADDQ         R10, R12
+	VFMADD231PS  (R12), Y9, Y1
+	VFMADD231PS  (R12)(R8*1), Y9, Y3
+	VFMADD231PS  (R12)(R8*2), Y9, Y5
+	VFMADD231PS  (R12)(R9*1), Y9, Y7
+	ADDQ         R10, R12
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          lstmSeqSigmoidTanhAVX2_k2
+
+lstmSeqSigmoidTanhAVX2_k1:
+	TESTQ        R14, R14
+	JZ           lstmSeqSigmoidTanhAVX2_gates
+	VBROADCASTSS (R13), Y8
+	VFMADD231PS  (R12), Y8, Y0
+	VFMADD231PS  (R12)(R8*1), Y8, Y2
+	VFMADD231PS  (R12)(R8*2), Y8, Y4
+	VFMADD231PS  (R12)(R9*1), Y8, Y6
+
+lstmSeqSigmoidTanhAVX2_gates:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VORPS        act_signmask<>+0(SB), Y0, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y5, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y5, Y5, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y7, Y1
+	VADDPS       act_one<>+0(SB), Y1, Y3
+	VMOVUPS      act_one<>+0(SB), Y5
+	VDIVPS       Y3, Y5, Y5
+	VMULPS       Y5, Y1, Y1
+	VBLENDVPS    Y0, Y1, Y5, Y1
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y1, Y0
+	VORPS        act_signmask<>+0(SB), Y2, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y5, Y3
+	VPSRAD       $0x01, Y3, Y5
+	VPSUBD       Y5, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y5, Y5, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y7, Y1
+	VADDPS       act_one<>+0(SB), Y1, Y3
+	VMOVUPS      act_one<>+0(SB), Y5
+	VDIVPS       Y3, Y5, Y5
+	VMULPS       Y5, Y1, Y1
+	VBLENDVPS    Y2, Y1, Y5, Y1
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y1, Y1
+	VANDPS       act_absmask<>+0(SB), Y4, Y2
+	VMULPS       act_two<>+0(SB), Y2, Y2
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y5
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y5
+	VADDPS       act_two<>+0(SB), Y5, Y2
+	VXORPS       act_signmask<>+0(SB), Y5, Y5
+	VDIVPS       Y2, Y5, Y5
+	VANDPS       act_signmask<>+0(SB), Y4, Y2
+	VORPS        Y2, Y5, Y5
+	VCMPPS       $0x03, Y4, Y4, Y2
+	VBLENDVPS    Y2, Y4, Y5, Y2
+	VORPS        act_signmask<>+0(SB), Y6, Y3
+	VMAXPS       act_expmin<>+0(SB), Y3, Y4
+	VMINPS       act_expmax<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y8
+	VFMADD213PS  Y4, Y8, Y7
+	VCVTPS2DQ    Y5, Y4
+	VPSRAD       $0x01, Y4, Y5
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VFMADD213PS  Y5, Y5, Y7
+	VMULPS       Y4, Y7, Y7
+	VCMPPS       $0x03, Y3, Y3, Y4
+	VBLENDVPS    Y4, Y3, Y7, Y3
+	VADDPS       act_one<>+0(SB), Y3, Y4
+	VMOVUPS      act_one<>+0(SB), Y5
+	VDIVPS       Y4, Y5, Y5
+	VMULPS       Y5, Y3, Y3
+	VBLENDVPS    Y6, Y3, Y5, Y3
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y3, Y3
+	LEAQ         (DX)(R11*1), R12
+	VMOVUPS      (R12), Y4
+	VMULPS       Y4, Y1, Y4
+	VFMADD231PS  Y2, Y0, Y4
+	VMOVUPS      Y4, (R12)
+	VANDPS       act_absmask<>+0(SB), Y4, Y0
+	VMULPS       act_two<>+0(SB), Y0, Y0
+	VXORPS       act_signmask<>+0(SB), Y0, Y0
+	VMAXPS       act_em1min<>+0(SB), Y0, Y0
+	VMULPS       act_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMOVUPS      act_c7<>+0(SB), Y2
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c5<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c3<>+0(SB), Y0, Y2
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y5
+	VFMADD213PS  Y0, Y5, Y2
+	VCVTPS2DQ    Y1, Y0
+	VPADDD       act_bias127<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y0, Y0
+	VSUBPS       act_one<>+0(SB), Y0, Y1
+	VFMADD213PS  Y1, Y0, Y2
+	VADDPS       act_two<>+0(SB), Y2, Y0
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VDIVPS       Y0, Y2, Y2
+	VANDPS       act_signmask<>+0(SB), Y4, Y0
+	VORPS        Y0, Y2, Y2
+	VCMPPS       $0x03, Y4, Y4, Y0
+	VBLENDVPS    Y0, Y4, Y2, Y0
+	VMULPS       Y0, Y3, Y0
+	LEAQ         (BX)(R8*1), R12
+	VMOVUPS      Y0, (R12)(R11*1)
+	ADDQ         $0x20, R11
+	CMPQ         R11, R8
+	JL           lstmSeqSigmoidTanhAVX2_chunk
+	ADDQ         R8, BX
+	MOVQ         zxStride+8(FP), R12
+	ADDQ         R12, AX
+	DECQ         SI
+	JNZ          lstmSeqSigmoidTanhAVX2_step
+
+lstmSeqSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqHardSigmoidTanhAVX2(SB), NOSPLIT, $0-72
+	MOVQ         zx+0(FP), AX
+	MOVQ         uw+16(FP), CX
+	MOVQ         c+24(FP), DX
+	MOVQ         hs+32(FP), BX
+	MOVQ         t+40(FP), SI
+	MOVQ         u+48(FP), DI
+	MOVQ         up+56(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*2), R10
+	ADDQ         R8, R10
+	VBROADCASTSS a+64(FP), Y0
+	VBROADCASTSS b+68(FP), Y1
+	TESTQ        SI, SI
+	JZ           lstmSeqHardSigmoidTanhAVX2_done
+
+lstmSeqHardSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+lstmSeqHardSigmoidTanhAVX2_chunk:
+	LEAQ    (AX)(R11*1), R12
+	VMOVUPS (R12), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R12)(R8*1), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R12)(R8*2), Y6
+	VXORPS  Y7, Y7, Y7
+	VMOVUPS (R12)(R9*1), Y8
+	VXORPS  Y9, Y9, Y9
+	LEAQ    (CX)(R11*1), R12
+	MOVQ    BX, R13
+	MOVQ    DI, R14
+
+lstmSeqHardSigmoidTanhAVX2_k2:
+	CMPQ         R14, $0x02
+	JL           lstmSeqHardSigmoidTanhAVX2_k1
+	VBROADCASTSS (R13), Y10
+	VBROADCASTSS 4(R13), Y11
+	VFMADD231PS  (R12), Y10, Y2
+	VFMADD231PS  (R12)(R8*1), Y10, Y4
+	VFMADD231PS  (R12)(R8*2), Y10, Y6
+	VFMADD231PS  (R12)(R9*1), Y10, Y8
+	ADDQ         R10, R12
+	VFMADD231PS  (R12), Y11, Y3
+	VFMADD231PS  (R12)(R8*1), Y11, Y5
+	VFMADD231PS  (R12)(R8*2), Y11, Y7
+	VFMADD231PS  (R12)(R9*1), Y11, Y9
+	ADDQ         R10, R12
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          lstmSeqHardSigmoidTanhAVX2_k2
+
+lstmSeqHardSigmoidTanhAVX2_k1:
+	TESTQ        R14, R14
+	JZ           lstmSeqHardSigmoidTanhAVX2_gates
+	VBROADCASTSS (R13), Y10
+	VFMADD231PS  (R12), Y10, Y2
+	VFMADD231PS  (R12)(R8*1), Y10, Y4
+	VFMADD231PS  (R12)(R8*2), Y10, Y6
+	VFMADD231PS  (R12)(R9*1), Y10, Y8
+
+lstmSeqHardSigmoidTanhAVX2_gates:
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y9, Y8, Y8
+	VMOVAPS      Y1, Y3
+	VFMADD231PS  Y0, Y2, Y3
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y3, Y2, Y3
+	VMOVUPS      act_one<>+0(SB), Y2
+	VMINPS       Y3, Y2, Y3
+	VMOVAPS      Y1, Y2
+	VFMADD231PS  Y0, Y4, Y2
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      act_one<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VANDPS       act_absmask<>+0(SB), Y6, Y4
+	VMULPS       act_two<>+0(SB), Y4, Y4
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_em1min<>+0(SB), Y4, Y4
+	VMULPS       act_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x00, Y5, Y5
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
+	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y4, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y9
+	VFMADD213PS  Y4, Y9, Y7
+	VCVTPS2DQ    Y5, Y4
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VSUBPS       act_one<>+0(SB), Y4, Y5
+	VFMADD213PS  Y5, Y4, Y7
+	VADDPS       act_two<>+0(SB), Y7, Y4
+	VXORPS       act_signmask<>+0(SB), Y7, Y7
+	VDIVPS       Y4, Y7, Y7
+	VANDPS       act_signmask<>+0(SB), Y6, Y4
+	VORPS        Y4, Y7, Y7
+	VCMPPS       $0x03, Y6, Y6, Y4
+	VBLENDVPS    Y4, Y6, Y7, Y4
+	VMOVAPS      Y1, Y5
+	VFMADD231PS  Y0, Y8, Y5
+	VXORPS       Y6, Y6, Y6
+	VMAXPS       Y5, Y6, Y5
+	VMOVUPS      act_one<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	LEAQ         (DX)(R11*1), R12
+	VMOVUPS      (R12), Y6
+	VMULPS       Y6, Y2, Y6
+	VFMADD231PS  Y4, Y3, Y6
+	VMOVUPS      Y6, (R12)
+	VANDPS       act_absmask<>+0(SB), Y6, Y2
+	VMULPS       act_two<>+0(SB), Y2, Y2
+	VXORPS       act_signmask<>+0(SB), Y2, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VADDPS       act_two<>+0(SB), Y4, Y2
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VDIVPS       Y2, Y4, Y4
+	VANDPS       act_signmask<>+0(SB), Y6, Y2
+	VORPS        Y2, Y4, Y4
+	VCMPPS       $0x03, Y6, Y6, Y2
+	VBLENDVPS    Y2, Y6, Y4, Y2
+	VMULPS       Y2, Y5, Y2
+	LEAQ         (BX)(R8*1), R12
+	VMOVUPS      Y2, (R12)(R11*1)
+	ADDQ         $0x20, R11
+	CMPQ         R11, R8
+	JL           lstmSeqHardSigmoidTanhAVX2_chunk
+	ADDQ         R8, BX
+	MOVQ         zxStride+8(FP), R12
+	ADDQ         R12, AX
+	DECQ         SI
+	JNZ          lstmSeqHardSigmoidTanhAVX2_step
+
+lstmSeqHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
 // func vmaxTapsAVX2(dst *float32, src *float32, offs *int, ntaps int, c int)
 // Requires: AVX
 TEXT ·vmaxTapsAVX2(SB), NOSPLIT, $0-40

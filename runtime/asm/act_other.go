@@ -15,5 +15,11 @@ func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)                     { 
 func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)   { panic("unreachable") }
 func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)                   { panic("unreachable") }
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32) { panic("unreachable") }
-func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)                 { panic("unreachable") }
-func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)          { panic("unreachable") }
+func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int) {
+	panic("unreachable")
+}
+func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32) {
+	panic("unreachable")
+}
+func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)        { panic("unreachable") }
+func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }

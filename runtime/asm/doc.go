@@ -26,7 +26,10 @@
 // doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf, float64 on every path),
 // Elu, Clamp, and Softmax over rows of n. LSTMGates applies one LSTM step's sigmoid/tanh
 // gates and the c/h update; LSTMStep does the same in one vector pass from the two halves
-// of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates.
+// of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
+// runs a whole sequence of such steps for one sample in one call (h*U, gates and state
+// update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
+// PackLSTMSeqU).
 //
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of

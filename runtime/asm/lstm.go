@@ -104,3 +104,108 @@ func LSTMStep(isa ISA, z, zx, c, h []float32, u int, gate GateAct) {
 		h[j] = float32(o * math.Tanh(float64(cj)))
 	}
 }
+
+// LSTMSeqPad is the padded unit count the LSTMSeq layouts use: u rounded up to a
+// multiple of 8.
+func LSTMSeqPad(u int) int { return (u + 7) &^ 7 }
+
+// LSTMSeqAsm reports whether LSTMSeq runs a vector kernel for isa (AVX2 and AVX512 run
+// the AVX2 form). Elsewhere it runs the Go reference, which is slower than a GEMM for
+// h*U followed by LSTMStep; callers choose between the two with this.
+func LSTMSeqAsm(isa ISA) bool { return actAsm(isa) }
+
+// PackLSTMSeqU lays out a Keras recurrent kernel U (u rows of 4u, gate order i, f, c,
+// o) for LSTMSeq: u rows of 4*up floats (up = LSTMSeqPad(u)), U[k][g*u+j] at
+// dst[k*4*up + g*up + j], the padding zero. dst has u*4*up floats.
+func PackLSTMSeqU(dst, w []float32, u int) {
+	PadLSTMGates(dst, w, u, u)
+}
+
+// PadLSTMGates copies rows of 4u gate columns (Keras order) into rows of 4*up, each gate
+// block padded with zeros to up = LSTMSeqPad(u) columns: for a kernel (rows = In or
+// u), or a bias (rows = 1). dst has rows*4*up floats.
+func PadLSTMGates(dst, w []float32, rows, u int) {
+	up := LSTMSeqPad(u)
+	if len(dst) < rows*4*up || len(w) < rows*4*u {
+		panic(fmt.Sprintf("asm.PadLSTMGates: short slices (dst %d, w %d) for %d rows, u=%d", len(dst), len(w), rows, u))
+	}
+	clear(dst[:rows*4*up])
+	for k := 0; k < rows; k++ {
+		for g := 0; g < 4; g++ {
+			copy(dst[k*4*up+g*up:k*4*up+g*up+u], w[k*4*u+g*u:k*4*u+(g+1)*u])
+		}
+	}
+}
+
+// LSTMSeq runs a whole LSTM sequence of t steps for one sample with a tanh cell
+// activation and sigmoid or hard-sigmoid gates, over units padded to up = LSTMSeqPad(u):
+//
+//   - zx: t rows of 4*up floats, x_t*W + b for each input time step t (time order),
+//     gate g of unit j at g*up+j (a GEMM with weights padded by PadLSTMGates);
+//   - uw: the recurrent kernel packed by PackLSTMSeqU;
+//   - c: up floats, the initial cell state, updated in place to the final one;
+//   - hs: (t+1)*up floats: row 0 holds the initial h, LSTMSeq writes h after the s-th
+//     processed step to row s+1 (processing order: time order, or reversed when
+//     backwards).
+//
+// As a Go loop, with ts the s-th processed time step:
+//
+//	for s := 0; s < t; s++ {
+//		for j := 0; j < up; j++ {
+//			zg := zx[ts*4*up+g*up+j] + sum over k < u of hs[s*up+k]*uw[k*4*up+g*up+j]  // each gate g
+//			i, f, gg, o := gate(z0), gate(z1), tanh(z2), gate(z3)
+//			c[j] = f*c[j] + i*gg
+//			hs[(s+1)*up+j] = o * tanh(c[j])
+//		}
+//	}
+//
+// Lanes j >= u of c and of the written hs rows are left undefined (they never reach
+// units < u: only hs lanes k < u are read). On AVX2/AVX512 it is one call with the step
+// loop inside (activations as LSTMStep, within 3 ULP; the h*U sum is taken in two
+// interleaved halves, even and odd k, added at the end); Generic sums in float64 and
+// evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
+// NaN out.
+func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
+	up := LSTMSeqPad(u)
+	if t < 0 || u < 0 || len(zx) < t*4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+		panic(fmt.Sprintf("asm.LSTMSeq: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d", len(zx), len(uw), len(c), len(hs), t, u))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	first, stride := 0, 4*up
+	if backwards {
+		first, stride = (t-1)*4*up, -4*up
+	}
+	if actAsm(isa) {
+		if gate.Hard {
+			lstmSeqHardSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up, gate.A, gate.B)
+		} else {
+			lstmSeqSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up)
+		}
+		return
+	}
+	g := func(x float64) float64 {
+		if gate.Hard {
+			return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+		}
+		return sigmoid64(x)
+	}
+	for s := 0; s < t; s++ {
+		z := zx[first+s*stride : first+s*stride+4*up]
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		for j := 0; j < up; j++ {
+			var a [4]float64
+			for q := range a {
+				v := float64(z[q*up+j])
+				for k := 0; k < u; k++ {
+					v += float64(hp[k]) * float64(uw[k*4*up+q*up+j])
+				}
+				a[q] = v
+			}
+			cj := float32(g(a[1])*float64(c[j]) + g(a[0])*math.Tanh(a[2]))
+			c[j] = cj
+			hn[j] = float32(g(a[3]) * math.Tanh(float64(cj)))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package asm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -95,6 +96,170 @@ func TestLSTMStep(t *testing.T) {
 				for i := range z {
 					if math.Float32bits(z[i]) != math.Float32bits(z0[i]) || math.Float32bits(zx[i]) != math.Float32bits(zx0[i]) {
 						t.Fatalf("%v u=%d: z or zx written", isa, u)
+					}
+				}
+			}
+		}
+	}
+}
+
+// lstmSeq64 is an independent float64 reference for LSTMSeq on unpadded Keras layouts:
+// zx (t rows of 4u, time order), w (u rows of 4u), h0/c0 (u); it returns h after each
+// processed step (t rows of u) and the final c.
+func lstmSeq64(zx, w, h0, c0 []float32, t, u int, backwards bool, act func(float64) float64) ([]float64, []float64) {
+	h, c := make([]float64, u), make([]float64, u)
+	for j := range h {
+		h[j], c[j] = float64(h0[j]), float64(c0[j])
+	}
+	hs := make([]float64, 0, t*u)
+	for s := 0; s < t; s++ {
+		ts := s
+		if backwards {
+			ts = t - 1 - s
+		}
+		nh := make([]float64, u)
+		for j := 0; j < u; j++ {
+			var a [4]float64
+			for g := range a {
+				v := float64(zx[ts*4*u+g*u+j])
+				for k := 0; k < u; k++ {
+					v += h[k] * float64(w[k*4*u+g*u+j])
+				}
+				a[g] = v
+			}
+			c[j] = act(a[1])*c[j] + act(a[0])*math.Tanh(a[2])
+			nh[j] = act(a[3]) * math.Tanh(c[j])
+		}
+		h = nh
+		hs = append(hs, h...)
+	}
+	return hs, c
+}
+
+// TestLSTMSeq runs whole sequences on every path against lstmSeq64, at unit counts
+// around the 8-lane chunk, 1, 2 and 13 steps, both directions, random initial states,
+// NaN in every padding lane (zx, U, c, h0: none may reach a real unit), guard bands
+// after c and hs, and read-only zx and U. Bounds: one step |dc| <= 1e-6*(1+|c|) + e,
+// |dh| <= 1e-6 + e with e = (u+1)*2^-23*S, S the largest sum of |terms| of a gate
+// pre-activation (float32 rounding of the h*U sum; activations within 3 ULP as
+// LSTMStep); 13 steps of a contractive recurrence (|U| entries <= 0.5/sqrt(u))
+// |dc| <= 1e-5*(1+|c|), |dh| <= 1e-5. A NaN in one real input gives NaN from then on.
+func TestLSTMSeq(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}, {Hard: true, A: float32(1.0 / 6), B: 0.5}} {
+			act := func(x float64) float64 {
+				if gate.Hard {
+					return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+				}
+				return sigmoid64(x)
+			}
+			for _, u := range []int{0, 1, 2, 7, 8, 9, 12, 15, 16, 17, 23, 37} {
+				for _, steps := range []int{0, 1, 2, 13} {
+					for _, back := range []bool{false, true} {
+						up := LSTMSeqPad(u)
+						zx, w := randSlice(r, steps*4*u), randSlice(r, u*4*u)
+						for i := range zx {
+							zx[i] *= 2
+						}
+						for i := range w {
+							w[i] *= float32(0.5 / math.Sqrt(float64(u)))
+						}
+						h0, c0 := randSlice(r, u), randSlice(r, u)
+						pzx := make([]float32, steps*4*up)
+						PadLSTMGates(pzx, zx, steps, u)
+						puw := make([]float32, u*4*up)
+						PackLSTMSeqU(puw, w, u)
+						for i := range pzx {
+							if i%up >= u {
+								pzx[i] = nan
+							}
+						}
+						for i := range puw {
+							if i%up >= u {
+								puw[i] = nan
+							}
+						}
+						nanAt := -1
+						if steps == 13 && u > 2 && !gate.Hard {
+							nanAt = r.IntN(u)
+							ts := 5
+							zx[ts*4*u+2*u+nanAt] = nan
+							pzx[ts*4*up+2*up+nanAt] = nan
+						}
+						pzx0, puw0 := append([]float32(nil), pzx...), append([]float32(nil), puw...)
+						c := make([]float32, up+1)
+						hs := make([]float32, (steps+1)*up+1)
+						for j := 0; j < up; j++ {
+							c[j], hs[j] = nan, nan
+						}
+						copy(c, c0)
+						copy(hs, h0)
+						c[up], hs[(steps+1)*up] = guard, guard
+						LSTMSeq(isa, pzx, puw, c, hs, steps, u, back, gate)
+						wh, wc := lstmSeq64(zx, w, h0, c0, steps, u, back, act)
+						name := func() string {
+							return fmt.Sprintf("%v %+v u=%d t=%d back=%v", isa, gate, u, steps, back)
+						}
+						if c[up] != guard || hs[(steps+1)*up] != guard {
+							t.Fatalf("%s: wrote past c or hs", name())
+						}
+						for i := range pzx {
+							if math.Float32bits(pzx[i]) != math.Float32bits(pzx0[i]) {
+								t.Fatalf("%s: zx written", name())
+							}
+						}
+						for i := range puw {
+							if math.Float32bits(puw[i]) != math.Float32bits(puw0[i]) {
+								t.Fatalf("%s: uw written", name())
+							}
+						}
+						if steps == 0 || u == 0 {
+							continue
+						}
+						bc, bh := 1e-5, 1e-5
+						e := 0.0
+						if steps == 1 {
+							ts := 0
+							S := 0.0
+							for g := 0; g < 4; g++ {
+								for j := 0; j < u; j++ {
+									s := math.Abs(float64(zx[ts*4*u+g*u+j]))
+									for k := 0; k < u; k++ {
+										s += math.Abs(float64(h0[k]) * float64(w[k*4*u+g*u+j]))
+									}
+									S = math.Max(S, s)
+								}
+							}
+							bc, bh, e = 1e-6, 1e-6, float64(u+1)*math.Ldexp(S, -23)
+						}
+						for s := 0; s < steps; s++ {
+							for j := 0; j < u; j++ {
+								got, want := float64(hs[(s+1)*up+j]), wh[s*u+j]
+								ts := s
+								if back {
+									ts = steps - 1 - s
+								}
+								if nanAt >= 0 && (ts > 5 && !back || ts < 5 && back || ts == 5 && j == nanAt) {
+									if got == got {
+										t.Fatalf("%s: step %d unit %d: h=%v after a NaN input", name(), s, j, got)
+									}
+									continue
+								}
+								if math.Abs(got-want) > bh+e {
+									t.Fatalf("%s: step %d unit %d: h=%v want %v", name(), s, j, got, want)
+								}
+							}
+						}
+						if nanAt >= 0 {
+							continue
+						}
+						for j := 0; j < u; j++ {
+							if math.Abs(float64(c[j])-wc[j]) > bc*(1+math.Abs(wc[j]))+e {
+								t.Fatalf("%s: c[%d]=%v want %v", name(), j, c[j], wc[j])
+							}
+						}
 					}
 				}
 			}

@@ -257,6 +257,8 @@ func activations() {
 	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true, false)
 	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
 	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
+	lstmSeqKernel("lstmSeqSigmoidTanhAVX2", false)
+	lstmSeqKernel("lstmSeqHardSigmoidTanhAVX2", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

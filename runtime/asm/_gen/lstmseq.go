@@ -1,0 +1,151 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// lstmSeqKernel emits a whole LSTM sequence for one sample in one call (see LSTMSeq):
+// the steps loop inside, so the recurrent product h*U, the gates and the c/h update of a
+// step never leave the core. Everything works on units padded to up (a multiple of 8):
+//
+//	zx: per step 4*up floats (gate g, unit j at g*up+j), x*W+b; the first processed
+//	    step at zx, the next zxStride bytes on (negative for go_backwards)
+//	uw: u rows of 4*up floats (row k: U[k, gate g, unit j] at g*up+j), zero padded
+//	c:  up floats, updated in place
+//	hs: (t+1) rows of up floats: row 0 is the initial h, row s+1 is h after step s
+//
+// Per 8-unit chunk the 4 gate sums start from zx and take the u products in two
+// accumulator sets (even and odd k) to halve the FMA latency chain; h[k] is
+// broadcast from the previous row of hs (a store-forwarded load).
+func lstmSeqKernel(name string, hard bool) {
+	sig := "func(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int)"
+	if hard {
+		sig = "func(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": a whole LSTM sequence over padded units (see LSTMSeq).")
+	pzx, pu, pc, ph := GP64(), GP64(), GP64(), GP64()
+	Load(Param("zx"), pzx)
+	Load(Param("uw"), pu)
+	Load(Param("c"), pc)
+	Load(Param("hs"), ph)
+	t, u := GP64(), GP64()
+	Load(Param("t"), t)
+	Load(Param("u"), u)
+	us := GP64() // up*4 bytes: gate stride and h row stride
+	Load(Param("up"), us)
+	SHLQ(U8(2), us)
+	us3 := GP64()
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, us3)
+	rowb := GP64() // 4*up*4 bytes: one U row / one zx step
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
+	ADDQ(us, rowb)
+	var ha, hb VecVirtual
+	if hard {
+		ha, hb = YMM(), YMM()
+		VBROADCASTSS(addr("a"), ha)
+		VBROADCASTSS(addr("b"), hb)
+	}
+	gate := func(x VecVirtual) VecVirtual {
+		if !hard {
+			return sigmoidv(x)
+		}
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+	gm := func(base Register, g int, disp int) Mem {
+		switch g {
+		case 1:
+			return Mem{Base: base, Index: us, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: base, Index: us, Scale: 2, Disp: disp}
+		case 3:
+			return Mem{Base: base, Index: us3, Scale: 1, Disp: disp}
+		}
+		return Mem{Base: base, Disp: disp}
+	}
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_step")
+	j := GP64() // byte offset of the chunk within a gate block
+	XORQ(j, j)
+	Label(name + "_chunk")
+	// gate sums: acc (even k, starting from zx), acc2 (odd k, from 0)
+	zb, cb, hn := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
+	var acc, acc2 [4]VecVirtual
+	for g := 0; g < 4; g++ {
+		acc[g] = YMM()
+		VMOVUPS(gm(zb, g, 0), acc[g])
+		acc2[g] = YMM()
+		VXORPS(acc2[g], acc2[g], acc2[g])
+	}
+	wp, hp, k := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
+	MOVQ(ph, hp)
+	MOVQ(u, k)
+	Label(name + "_k2")
+	CMPQ(k, U8(2))
+	JL(LabelRef(name + "_k1"))
+	b0, b1 := YMM(), YMM()
+	VBROADCASTSS(Mem{Base: hp}, b0)
+	VBROADCASTSS(Mem{Base: hp, Disp: 4}, b1)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g, 0), b0, acc[g])
+	}
+	ADDQ(rowb, wp)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g, 0), b1, acc2[g])
+	}
+	ADDQ(rowb, wp)
+	ADDQ(U8(8), hp)
+	SUBQ(U8(2), k)
+	JMP(LabelRef(name + "_k2"))
+	Label(name + "_k1")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_gates"))
+	b2 := YMM()
+	VBROADCASTSS(Mem{Base: hp}, b2)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g, 0), b2, acc[g])
+	}
+	Label(name + "_gates")
+	for g := 0; g < 4; g++ {
+		VADDPS(acc2[g], acc[g], acc[g])
+	}
+	i := gate(acc[0])
+	f := gate(acc[1])
+	gg := tanhv(acc[2])
+	o := gate(acc[3])
+	LEAQ(Mem{Base: pc, Index: j, Scale: 1}, cb)
+	cv := YMM()
+	VMOVUPS(Mem{Base: cb}, cv)
+	VMULPS(cv, f, cv)
+	VFMADD231PS(gg, i, cv) // c = f*c + i*g
+	VMOVUPS(cv, Mem{Base: cb})
+	th := tanhv(cv)
+	VMULPS(th, o, th)
+	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
+	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
+	ADDQ(U8(32), j)
+	CMPQ(j, us)
+	JL(LabelRef(name + "_chunk"))
+	// next step
+	ADDQ(us, ph)
+	Load(Param("zxStride"), zb)
+	ADDQ(zb, pzx)
+	DECQ(t)
+	JNZ(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
