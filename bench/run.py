@@ -86,13 +86,16 @@ def machine_info():
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
-def git_rev():
+def git_rev(rev=None):
+    """The commit measured: rev if given, else HEAD plus '+dirty' for a modified tree."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout.strip()
+        h = subprocess.run(["git", "rev-parse", "--short=12", rev or "HEAD"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.strip()
+        if rev:
+            return h
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=REPO, capture_output=True, text=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
+        return h + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -100,15 +103,31 @@ def git_rev():
 # ------------------------------------------------------------------ kinfer
 
 
-def build_kinfer(cache):
-    out = os.path.join(cache, "kinfer")
+def build_kinfer(cache, rev=None):
+    """Builds ./cmd/kinfer from the working tree, or with rev from a clean export of that
+    commit (git archive), so that results name exactly the code measured."""
+    src, out = REPO, os.path.join(cache, "kinfer")
+    if rev:
+        try:
+            full = subprocess.run(["git", "rev-parse", "--verify", rev + "^{commit}"], cwd=REPO,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        except subprocess.CalledProcessError as ex:
+            return None, f"--kinfer-rev {rev}: {ex.stderr.strip()}"
+        src = os.path.join(cache, "src-" + full[:12])
+        if not os.path.isdir(src):
+            os.makedirs(src + ".tmp", exist_ok=True)
+            arch = subprocess.Popen(["git", "archive", full], cwd=REPO, stdout=subprocess.PIPE)
+            subprocess.run(["tar", "-x", "-C", src + ".tmp"], stdin=arch.stdout, check=True)
+            arch.wait()
+            os.rename(src + ".tmp", src)
+        out = os.path.join(cache, "kinfer-" + full[:12])
     t = time.time()
-    r = subprocess.run(["go", "build", "-o", out, "./cmd/kinfer"], cwd=REPO,
+    r = subprocess.run(["go", "build", "-o", out, "./cmd/kinfer"], cwd=src,
                        capture_output=True, text=True)
     if r.returncode != 0:
         log("go build ./cmd/kinfer failed; kinfer is left out of this run:\n" + r.stderr)
         return None, r.stderr.strip()
-    log(f"built kinfer in {time.time() - t:.1f}s")
+    log(f"built kinfer{' at ' + rev if rev else ''} in {time.time() - t:.1f}s")
     return out, None
 
 
@@ -509,6 +528,9 @@ def main():
     ap.add_argument("--cache", default=os.path.join(HERE, ".cache"),
                     help="models, inputs, kinfer binary, worker logs (not committed)")
     ap.add_argument("--kinfer", help="use this kinfer binary instead of building ./cmd/kinfer")
+    ap.add_argument("--kinfer-rev", metavar="REV",
+                    help="build kinfer from a clean export of this commit (e.g. HEAD) instead "
+                         "of the working tree; use it for results you commit")
     ap.add_argument("--models", help="comma-separated subset of " + ",".join(ALL_MODELS))
     ap.add_argument("--batches", help="comma-separated batch sizes")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1 and all cores)")
@@ -538,7 +560,7 @@ def main():
     if args.kinfer:
         exe, build_err = os.path.abspath(args.kinfer), None
     else:
-        exe, build_err = build_kinfer(cache)
+        exe, build_err = build_kinfer(cache, args.kinfer_rev)
 
     log("building / checking the model set ...")
     t = time.time()
@@ -574,7 +596,7 @@ def main():
         if ti == 0:
             vers = w.ask(op="versions")
             vers.pop("tf_threads", None)
-            res["versions"] = {"kinfer": kinfer_version(exe), "kinfer_commit": git_rev(),
+            res["versions"] = {"kinfer": kinfer_version(exe), "kinfer_commit": git_rev(args.kinfer_rev) if not args.kinfer else "prebuilt",
                                "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True,
                                                     text=True).stdout.strip(),
                                **vers, "tf2onnx": manifest["_versions"]["tf2onnx"],
