@@ -67,6 +67,16 @@ func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)
 //go:noescape
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32)
 
+// vsigmoidGateAVX2: f = 1/(1+exp(-x)) in LSTMSeq's short form (see sigmoidGate).
+//
+//go:noescape
+func vsigmoidGateAVX2(x *float32, n int)
+
+// vtanhCellAVX2: f = tanh in LSTMSeq's short form (see tanhCell).
+//
+//go:noescape
+func vtanhCellAVX2(x *float32, n int)
+
 // lstmSeqSigmoidTanhAVX2 runs LSTMSeq's loop (see there) with sigmoid gates: t steps
 // over up padded units (8 at a time, up a multiple of 8), the first processed step's
 // gate pre-activations at zx and each next one zxStride bytes on (negative when going

@@ -184,6 +184,46 @@ DATA act_zero<>+24(SB)/4, $0x00000000
 DATA act_zero<>+28(SB)/4, $0x00000000
 GLOBL act_zero<>(SB), RODATA|NOPTR, $32
 
+DATA act_magic<>+0(SB)/4, $0x4b40007f
+DATA act_magic<>+4(SB)/4, $0x4b40007f
+DATA act_magic<>+8(SB)/4, $0x4b40007f
+DATA act_magic<>+12(SB)/4, $0x4b40007f
+DATA act_magic<>+16(SB)/4, $0x4b40007f
+DATA act_magic<>+20(SB)/4, $0x4b40007f
+DATA act_magic<>+24(SB)/4, $0x4b40007f
+DATA act_magic<>+28(SB)/4, $0x4b40007f
+GLOBL act_magic<>(SB), RODATA|NOPTR, $32
+
+DATA act_sigmin<>+0(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+4(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+8(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+12(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+16(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+20(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+24(SB)/4, $0xc2ae0000
+DATA act_sigmin<>+28(SB)/4, $0xc2ae0000
+GLOBL act_sigmin<>(SB), RODATA|NOPTR, $32
+
+DATA act_sigmax<>+0(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+4(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+8(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+12(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+16(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+20(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+24(SB)/4, $0x42aea8f6
+DATA act_sigmax<>+28(SB)/4, $0x42aea8f6
+GLOBL act_sigmax<>(SB), RODATA|NOPTR, $32
+
+DATA act_neg2<>+0(SB)/4, $0xc0000000
+DATA act_neg2<>+4(SB)/4, $0xc0000000
+DATA act_neg2<>+8(SB)/4, $0xc0000000
+DATA act_neg2<>+12(SB)/4, $0xc0000000
+DATA act_neg2<>+16(SB)/4, $0xc0000000
+DATA act_neg2<>+20(SB)/4, $0xc0000000
+DATA act_neg2<>+24(SB)/4, $0xc0000000
+DATA act_neg2<>+28(SB)/4, $0xc0000000
+GLOBL act_neg2<>(SB), RODATA|NOPTR, $32
+
 DATA act_geluc1<>+0(SB)/4, $0x3fcc422a
 DATA act_geluc1<>+4(SB)/4, $0x3fcc422a
 DATA act_geluc1<>+8(SB)/4, $0x3fcc422a
@@ -2611,6 +2651,176 @@ lstmStepHardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
 
+// func vsigmoidGateAVX2(x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·vsigmoidGateAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vsigmoidGateAVX2_loop:
+	CMPQ         CX, $0x08
+	JL           vsigmoidGateAVX2_tail
+	VMOVUPS      (AX), Y0
+	VXORPS       act_signmask<>+0(SB), Y0, Y0
+	VMOVUPS      act_sigmin<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      act_sigmax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMOVUPS      act_magic<>+0(SB), Y1
+	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
+	VPSLLD       $0x17, Y1, Y2
+	VSUBPS       act_magic<>+0(SB), Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      act_c3<>+0(SB), Y3
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y3
+	VMOVUPS      act_c5<>+0(SB), Y4
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y4
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y5
+	VMULPS       Y1, Y1, Y6
+	VFMADD213PS  Y3, Y1, Y4
+	VFMADD213PS  Y4, Y6, Y5
+	VFMADD213PS  Y0, Y1, Y5
+	VFMADD213PS  Y2, Y2, Y5
+	VADDPS       act_one<>+0(SB), Y5, Y5
+	VMOVUPS      act_one<>+0(SB), Y0
+	VDIVPS       Y5, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          vsigmoidGateAVX2_loop
+
+vsigmoidGateAVX2_tail:
+	TESTQ        CX, CX
+	JZ           vsigmoidGateAVX2_done
+	LEAQ         act_tailmask<>+0(SB), DX
+	NEGQ         CX
+	ADDQ         $0x08, CX
+	VMOVUPS      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VXORPS       act_signmask<>+0(SB), Y1, Y1
+	VMOVUPS      act_sigmin<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      act_sigmax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      act_magic<>+0(SB), Y2
+	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
+	VPSLLD       $0x17, Y2, Y3
+	VSUBPS       act_magic<>+0(SB), Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      act_c3<>+0(SB), Y4
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y4
+	VMOVUPS      act_c5<>+0(SB), Y5
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y5
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y4, Y2, Y5
+	VFMADD213PS  Y5, Y7, Y6
+	VFMADD213PS  Y1, Y2, Y6
+	VFMADD213PS  Y3, Y3, Y6
+	VADDPS       act_one<>+0(SB), Y6, Y6
+	VMOVUPS      act_one<>+0(SB), Y1
+	VDIVPS       Y6, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+vsigmoidGateAVX2_done:
+	VZEROUPPER
+	RET
+
+// func vtanhCellAVX2(x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·vtanhCellAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vtanhCellAVX2_loop:
+	CMPQ         CX, $0x08
+	JL           vtanhCellAVX2_tail
+	VMOVUPS      (AX), Y0
+	VANDPS       act_absmask<>+0(SB), Y0, Y1
+	VMULPS       act_neg2<>+0(SB), Y1, Y1
+	VMOVUPS      act_em1min<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      act_magic<>+0(SB), Y2
+	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
+	VPSLLD       $0x17, Y2, Y3
+	VSUBPS       act_magic<>+0(SB), Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      act_c3<>+0(SB), Y4
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y4
+	VMOVUPS      act_c5<>+0(SB), Y5
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y5
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y4, Y2, Y5
+	VFMADD213PS  Y5, Y7, Y6
+	VFMADD213PS  Y1, Y2, Y6
+	VSUBPS       act_one<>+0(SB), Y3, Y1
+	VFMADD213PS  Y1, Y3, Y6
+	VADDPS       act_two<>+0(SB), Y6, Y1
+	VDIVPS       Y1, Y6, Y6
+	VANDPS       act_absmask<>+0(SB), Y6, Y6
+	VANDPS       act_signmask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y6, Y6
+	VMOVUPS      Y6, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          vtanhCellAVX2_loop
+
+vtanhCellAVX2_tail:
+	TESTQ        CX, CX
+	JZ           vtanhCellAVX2_done
+	LEAQ         act_tailmask<>+0(SB), DX
+	NEGQ         CX
+	ADDQ         $0x08, CX
+	VMOVUPS      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VANDPS       act_absmask<>+0(SB), Y1, Y2
+	VMULPS       act_neg2<>+0(SB), Y2, Y2
+	VMOVUPS      act_em1min<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VPSLLD       $0x17, Y3, Y4
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
+	VMOVUPS      act_c5<>+0(SB), Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y5, Y3, Y6
+	VFMADD213PS  Y6, Y8, Y7
+	VFMADD213PS  Y2, Y3, Y7
+	VSUBPS       act_one<>+0(SB), Y4, Y2
+	VFMADD213PS  Y2, Y4, Y7
+	VADDPS       act_two<>+0(SB), Y7, Y2
+	VDIVPS       Y2, Y7, Y7
+	VANDPS       act_absmask<>+0(SB), Y7, Y7
+	VANDPS       act_signmask<>+0(SB), Y1, Y1
+	VORPS        Y1, Y7, Y7
+	VMASKMOVPS   Y7, Y0, (AX)
+
+vtanhCellAVX2_done:
+	VZEROUPPER
+	RET
+
 // func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64
@@ -2678,174 +2888,153 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VADDPS       Y3, Y2, Y2
 	VADDPS       Y5, Y4, Y4
 	VADDPS       Y7, Y6, Y6
-	VORPS        act_signmask<>+0(SB), Y0, Y1
-	VMAXPS       act_expmin<>+0(SB), Y1, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y3
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y3, Y8, Y7
-	VCVTPS2DQ    Y5, Y3
-	VPSRAD       $0x01, Y3, Y5
-	VPSUBD       Y5, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y5, Y5, Y7
-	VMULPS       Y3, Y7, Y7
-	VCMPPS       $0x03, Y1, Y1, Y3
-	VBLENDVPS    Y3, Y1, Y7, Y1
-	VADDPS       act_one<>+0(SB), Y1, Y3
-	VMOVUPS      act_one<>+0(SB), Y5
-	VDIVPS       Y3, Y5, Y5
-	VMULPS       Y5, Y1, Y1
-	VBLENDVPS    Y0, Y1, Y5, Y1
-	VCMPPS       $0x03, Y0, Y0, Y3
-	VBLENDVPS    Y3, Y0, Y1, Y0
-	VORPS        act_signmask<>+0(SB), Y2, Y1
-	VMAXPS       act_expmin<>+0(SB), Y1, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y3
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y3, Y8, Y7
-	VCVTPS2DQ    Y5, Y3
-	VPSRAD       $0x01, Y3, Y5
-	VPSUBD       Y5, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y5, Y5, Y7
-	VMULPS       Y3, Y7, Y7
-	VCMPPS       $0x03, Y1, Y1, Y3
-	VBLENDVPS    Y3, Y1, Y7, Y1
-	VADDPS       act_one<>+0(SB), Y1, Y3
-	VMOVUPS      act_one<>+0(SB), Y5
-	VDIVPS       Y3, Y5, Y5
-	VMULPS       Y5, Y1, Y1
-	VBLENDVPS    Y2, Y1, Y5, Y1
-	VCMPPS       $0x03, Y2, Y2, Y3
-	VBLENDVPS    Y3, Y2, Y1, Y1
-	VANDPS       act_absmask<>+0(SB), Y4, Y2
-	VMULPS       act_two<>+0(SB), Y2, Y2
-	VXORPS       act_signmask<>+0(SB), Y2, Y2
-	VMAXPS       act_em1min<>+0(SB), Y2, Y2
-	VMULPS       act_log2e<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMOVUPS      act_c7<>+0(SB), Y5
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y5
-	VFMADD213PS  act_c5<>+0(SB), Y2, Y5
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y5
-	VFMADD213PS  act_c3<>+0(SB), Y2, Y5
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
-	VMULPS       Y2, Y2, Y7
-	VFMADD213PS  Y2, Y7, Y5
-	VCVTPS2DQ    Y3, Y2
-	VPADDD       act_bias127<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VSUBPS       act_one<>+0(SB), Y2, Y3
-	VFMADD213PS  Y3, Y2, Y5
-	VADDPS       act_two<>+0(SB), Y5, Y2
-	VXORPS       act_signmask<>+0(SB), Y5, Y5
-	VDIVPS       Y2, Y5, Y5
-	VANDPS       act_signmask<>+0(SB), Y4, Y2
-	VORPS        Y2, Y5, Y5
-	VCMPPS       $0x03, Y4, Y4, Y2
-	VBLENDVPS    Y2, Y4, Y5, Y2
-	VORPS        act_signmask<>+0(SB), Y6, Y3
-	VMAXPS       act_expmin<>+0(SB), Y3, Y4
-	VMINPS       act_expmax<>+0(SB), Y4, Y4
-	VMULPS       act_log2e<>+0(SB), Y4, Y5
-	VROUNDPS     $0x00, Y5, Y5
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
-	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y4, Y7
-	VMULPS       Y4, Y4, Y8
-	VFMADD213PS  Y4, Y8, Y7
-	VCVTPS2DQ    Y5, Y4
-	VPSRAD       $0x01, Y4, Y5
-	VPSUBD       Y5, Y4, Y4
-	VPADDD       act_bias127<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y5, Y5
-	VPADDD       act_bias127<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VFMADD213PS  Y5, Y5, Y7
-	VMULPS       Y4, Y7, Y7
-	VCMPPS       $0x03, Y3, Y3, Y4
-	VBLENDVPS    Y4, Y3, Y7, Y3
-	VADDPS       act_one<>+0(SB), Y3, Y4
-	VMOVUPS      act_one<>+0(SB), Y5
-	VDIVPS       Y4, Y5, Y5
-	VMULPS       Y5, Y3, Y3
-	VBLENDVPS    Y6, Y3, Y5, Y3
-	VCMPPS       $0x03, Y6, Y6, Y4
-	VBLENDVPS    Y4, Y6, Y3, Y3
-	LEAQ         (DX)(R11*1), R12
-	VMOVUPS      (R12), Y4
-	VMULPS       Y4, Y1, Y4
-	VFMADD231PS  Y2, Y0, Y4
-	VMOVUPS      Y4, (R12)
-	VANDPS       act_absmask<>+0(SB), Y4, Y0
-	VMULPS       act_two<>+0(SB), Y0, Y0
 	VXORPS       act_signmask<>+0(SB), Y0, Y0
-	VMAXPS       act_em1min<>+0(SB), Y0, Y0
-	VMULPS       act_log2e<>+0(SB), Y0, Y1
-	VROUNDPS     $0x00, Y1, Y1
+	VMOVUPS      act_sigmin<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      act_sigmax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMOVUPS      act_magic<>+0(SB), Y1
+	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
+	VPSLLD       $0x17, Y1, Y3
+	VSUBPS       act_magic<>+0(SB), Y1, Y1
 	VMOVAPS      Y0, Y0
 	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
 	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
-	VMOVUPS      act_c7<>+0(SB), Y2
-	VFMADD213PS  act_c6<>+0(SB), Y0, Y2
-	VFMADD213PS  act_c5<>+0(SB), Y0, Y2
-	VFMADD213PS  act_c4<>+0(SB), Y0, Y2
-	VFMADD213PS  act_c3<>+0(SB), Y0, Y2
-	VFMADD213PS  act_c2<>+0(SB), Y0, Y2
-	VMULPS       Y0, Y0, Y5
-	VFMADD213PS  Y0, Y5, Y2
-	VCVTPS2DQ    Y1, Y0
-	VPADDD       act_bias127<>+0(SB), Y0, Y0
-	VPSLLD       $0x17, Y0, Y0
-	VSUBPS       act_one<>+0(SB), Y0, Y1
-	VFMADD213PS  Y1, Y0, Y2
-	VADDPS       act_two<>+0(SB), Y2, Y0
-	VXORPS       act_signmask<>+0(SB), Y2, Y2
-	VDIVPS       Y0, Y2, Y2
-	VANDPS       act_signmask<>+0(SB), Y4, Y0
-	VORPS        Y0, Y2, Y2
-	VCMPPS       $0x03, Y4, Y4, Y0
-	VBLENDVPS    Y0, Y4, Y2, Y0
-	VMULPS       Y0, Y3, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y8
+	VMULPS       Y1, Y1, Y9
+	VFMADD213PS  Y5, Y1, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y0, Y1, Y8
+	VFMADD213PS  Y3, Y3, Y8
+	VADDPS       act_one<>+0(SB), Y8, Y8
+	VMOVUPS      act_one<>+0(SB), Y0
+	VDIVPS       Y8, Y0, Y0
+	VXORPS       act_signmask<>+0(SB), Y2, Y1
+	VMOVUPS      act_sigmin<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      act_sigmax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      act_magic<>+0(SB), Y2
+	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
+	VPSLLD       $0x17, Y2, Y3
+	VSUBPS       act_magic<>+0(SB), Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y5
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y8
+	VMULPS       Y2, Y2, Y9
+	VFMADD213PS  Y5, Y2, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y1, Y2, Y8
+	VFMADD213PS  Y3, Y3, Y8
+	VADDPS       act_one<>+0(SB), Y8, Y8
+	VMOVUPS      act_one<>+0(SB), Y1
+	VDIVPS       Y8, Y1, Y1
+	VANDPS       act_absmask<>+0(SB), Y4, Y2
+	VMULPS       act_neg2<>+0(SB), Y2, Y2
+	VMOVUPS      act_em1min<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VPSLLD       $0x17, Y3, Y5
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y7
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
+	VMOVUPS      act_c5<>+0(SB), Y8
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y7, Y3, Y8
+	VFMADD213PS  Y8, Y10, Y9
+	VFMADD213PS  Y2, Y3, Y9
+	VSUBPS       act_one<>+0(SB), Y5, Y2
+	VFMADD213PS  Y2, Y5, Y9
+	VADDPS       act_two<>+0(SB), Y9, Y2
+	VDIVPS       Y2, Y9, Y9
+	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VANDPS       act_signmask<>+0(SB), Y4, Y2
+	VORPS        Y2, Y9, Y9
+	VXORPS       act_signmask<>+0(SB), Y6, Y2
+	VMOVUPS      act_sigmin<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_sigmax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VPSLLD       $0x17, Y3, Y4
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
+	VMOVUPS      act_c5<>+0(SB), Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y5, Y3, Y6
+	VFMADD213PS  Y6, Y8, Y7
+	VFMADD213PS  Y2, Y3, Y7
+	VFMADD213PS  Y4, Y4, Y7
+	VADDPS       act_one<>+0(SB), Y7, Y7
+	VMOVUPS      act_one<>+0(SB), Y2
+	VDIVPS       Y7, Y2, Y2
+	LEAQ         (DX)(R11*1), R12
+	VMOVUPS      (R12), Y3
+	VMULPS       Y3, Y1, Y3
+	VFMADD231PS  Y9, Y0, Y3
+	VMOVUPS      Y3, (R12)
+	VANDPS       act_absmask<>+0(SB), Y3, Y0
+	VMULPS       act_neg2<>+0(SB), Y0, Y0
+	VMOVUPS      act_em1min<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      act_magic<>+0(SB), Y1
+	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
+	VPSLLD       $0x17, Y1, Y4
+	VSUBPS       act_magic<>+0(SB), Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
+	VMOVUPS      act_c5<>+0(SB), Y6
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y6
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y7
+	VMULPS       Y1, Y1, Y8
+	VFMADD213PS  Y5, Y1, Y6
+	VFMADD213PS  Y6, Y8, Y7
+	VFMADD213PS  Y0, Y1, Y7
+	VSUBPS       act_one<>+0(SB), Y4, Y0
+	VFMADD213PS  Y0, Y4, Y7
+	VADDPS       act_two<>+0(SB), Y7, Y0
+	VDIVPS       Y0, Y7, Y7
+	VANDPS       act_absmask<>+0(SB), Y7, Y7
+	VANDPS       act_signmask<>+0(SB), Y3, Y0
+	VORPS        Y0, Y7, Y7
+	VMULPS       Y7, Y2, Y7
 	LEAQ         (BX)(R8*1), R12
-	VMOVUPS      Y0, (R12)(R11*1)
+	VMOVUPS      Y7, (R12)(R11*1)
 	ADDQ         $0x20, R11
 	CMPQ         R11, R8
 	JL           lstmSeqSigmoidTanhAVX2_chunk
@@ -2941,77 +3130,77 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMOVUPS      act_one<>+0(SB), Y4
 	VMINPS       Y2, Y4, Y2
 	VANDPS       act_absmask<>+0(SB), Y6, Y4
-	VMULPS       act_two<>+0(SB), Y4, Y4
-	VXORPS       act_signmask<>+0(SB), Y4, Y4
-	VMAXPS       act_em1min<>+0(SB), Y4, Y4
-	VMULPS       act_log2e<>+0(SB), Y4, Y5
-	VROUNDPS     $0x00, Y5, Y5
+	VMULPS       act_neg2<>+0(SB), Y4, Y4
+	VMOVUPS      act_em1min<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      act_magic<>+0(SB), Y5
+	VFMADD231PS  act_log2e<>+0(SB), Y4, Y5
+	VPSLLD       $0x17, Y5, Y7
+	VSUBPS       act_magic<>+0(SB), Y5, Y5
 	VMOVAPS      Y4, Y4
 	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
 	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y4, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y4, Y7
-	VMULPS       Y4, Y4, Y9
-	VFMADD213PS  Y4, Y9, Y7
-	VCVTPS2DQ    Y5, Y4
-	VPADDD       act_bias127<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VSUBPS       act_one<>+0(SB), Y4, Y5
-	VFMADD213PS  Y5, Y4, Y7
-	VADDPS       act_two<>+0(SB), Y7, Y4
-	VXORPS       act_signmask<>+0(SB), Y7, Y7
-	VDIVPS       Y4, Y7, Y7
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      act_c3<>+0(SB), Y9
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y9
+	VMOVUPS      act_c5<>+0(SB), Y10
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
+	VMOVUPS      act_c7<>+0(SB), Y11
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y11
+	VMULPS       Y5, Y5, Y12
+	VFMADD213PS  Y9, Y5, Y10
+	VFMADD213PS  Y10, Y12, Y11
+	VFMADD213PS  Y4, Y5, Y11
+	VSUBPS       act_one<>+0(SB), Y7, Y4
+	VFMADD213PS  Y4, Y7, Y11
+	VADDPS       act_two<>+0(SB), Y11, Y4
+	VDIVPS       Y4, Y11, Y11
+	VANDPS       act_absmask<>+0(SB), Y11, Y11
 	VANDPS       act_signmask<>+0(SB), Y6, Y4
-	VORPS        Y4, Y7, Y7
-	VCMPPS       $0x03, Y6, Y6, Y4
-	VBLENDVPS    Y4, Y6, Y7, Y4
-	VMOVAPS      Y1, Y5
-	VFMADD231PS  Y0, Y8, Y5
-	VXORPS       Y6, Y6, Y6
-	VMAXPS       Y5, Y6, Y5
-	VMOVUPS      act_one<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
+	VORPS        Y4, Y11, Y11
+	VMOVAPS      Y1, Y4
+	VFMADD231PS  Y0, Y8, Y4
+	VXORPS       Y5, Y5, Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      act_one<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
 	LEAQ         (DX)(R11*1), R12
-	VMOVUPS      (R12), Y6
-	VMULPS       Y6, Y2, Y6
-	VFMADD231PS  Y4, Y3, Y6
-	VMOVUPS      Y6, (R12)
-	VANDPS       act_absmask<>+0(SB), Y6, Y2
-	VMULPS       act_two<>+0(SB), Y2, Y2
-	VXORPS       act_signmask<>+0(SB), Y2, Y2
-	VMAXPS       act_em1min<>+0(SB), Y2, Y2
-	VMULPS       act_log2e<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
+	VMOVUPS      (R12), Y5
+	VMULPS       Y5, Y2, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VMOVUPS      Y5, (R12)
+	VANDPS       act_absmask<>+0(SB), Y5, Y2
+	VMULPS       act_neg2<>+0(SB), Y2, Y2
+	VMOVUPS      act_em1min<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VPSLLD       $0x17, Y3, Y6
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
 	VMOVAPS      Y2, Y2
 	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMOVUPS      act_c7<>+0(SB), Y4
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y7
-	VFMADD213PS  Y2, Y7, Y4
-	VCVTPS2DQ    Y3, Y2
-	VPADDD       act_bias127<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VSUBPS       act_one<>+0(SB), Y2, Y3
-	VFMADD213PS  Y3, Y2, Y4
-	VADDPS       act_two<>+0(SB), Y4, Y2
-	VXORPS       act_signmask<>+0(SB), Y4, Y4
-	VDIVPS       Y2, Y4, Y4
-	VANDPS       act_signmask<>+0(SB), Y6, Y2
-	VORPS        Y2, Y4, Y4
-	VCMPPS       $0x03, Y6, Y6, Y2
-	VBLENDVPS    Y2, Y6, Y4, Y2
-	VMULPS       Y2, Y5, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y7
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
+	VMOVUPS      act_c5<>+0(SB), Y8
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y7, Y3, Y8
+	VFMADD213PS  Y8, Y10, Y9
+	VFMADD213PS  Y2, Y3, Y9
+	VSUBPS       act_one<>+0(SB), Y6, Y2
+	VFMADD213PS  Y2, Y6, Y9
+	VADDPS       act_two<>+0(SB), Y9, Y2
+	VDIVPS       Y2, Y9, Y9
+	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VANDPS       act_signmask<>+0(SB), Y5, Y2
+	VORPS        Y2, Y9, Y9
+	VMULPS       Y9, Y4, Y9
 	LEAQ         (BX)(R8*1), R12
-	VMOVUPS      Y2, (R12)(R11*1)
+	VMOVUPS      Y9, (R12)(R11*1)
 	ADDQ         $0x20, R11
 	CMPQ         R11, R8
 	JL           lstmSeqHardSigmoidTanhAVX2_chunk

@@ -15,6 +15,8 @@ func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)                     { 
 func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)   { panic("unreachable") }
 func lstmStepSigmoidTanhAVX512(z, zx, c, h *float32, u int)                   { panic("unreachable") }
 func lstmStepHardSigmoidTanhAVX512(z, zx, c, h *float32, u int, a, b float32) { panic("unreachable") }
+func vsigmoidGateAVX2(x *float32, n int)                                      { panic("unreachable") }
+func vtanhCellAVX2(x *float32, n int)                                         { panic("unreachable") }
 func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int) {
 	panic("unreachable")
 }

@@ -49,6 +49,8 @@ func actCases() []actCase {
 		{"gelu_tanh(|x|<=10)", GeluTanh, func(x float64) float64 {
 			return x * sig(2*math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))
 		}, 160, func(x float64) bool { return math.Abs(x) <= 10 }},
+		{"sigmoid_gate", sigmoidGate, sig, 3, func(x float64) bool { return x >= -87.33 }},
+		{"tanh_cell", tanhCell, math.Tanh, 3, nil},
 		{"gelu", Gelu, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 1, nil},
 		{"elu", func(i ISA, x []float32) { Elu(i, x, 1.5) }, func(x float64) float64 {
 			if x > 0 || math.IsNaN(x) {
@@ -182,6 +184,25 @@ func BenchmarkActivation(b *testing.B) {
 					c.run(isa, x)
 				}
 			})
+		}
+	}
+}
+
+// TestSigmoidGateTail: below x = -87.33 (where sigmoid drops under 2^-126) sigmoidGate
+// is within 2^-125 of sigmoid, never negative.
+func TestSigmoidGateTail(t *testing.T) {
+	var xs []float32
+	for x := float32(-87.33); x > -1e6; x *= 1.01 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, float32(math.Inf(-1)), -math.MaxFloat32)
+	for _, isa := range testISAs() {
+		y := append([]float32(nil), xs...)
+		sigmoidGate(isa, y)
+		for i, x := range xs {
+			if d := math.Abs(float64(y[i]) - sigmoid64(float64(x))); y[i] < 0 || d > math.Ldexp(1, -125) {
+				t.Fatalf("%v: sigmoidGate(%g) = %g, want %g", isa, x, y[i], sigmoid64(float64(x)))
+			}
 		}
 	}
 }

@@ -105,6 +105,30 @@ func LSTMStep(isa ISA, z, zx, c, h []float32, u int, gate GateAct) {
 	}
 }
 
+// sigmoidGate and tanhCell are, element-wise, the activations LSTMSeq's vector kernels
+// use (exposed for TestActivationULP; Generic is the float64 reference). They are
+// shorter than Sigmoid and Tanh for the latency of the step chain: a magic-number round
+// gives n and 2^n in one FMA, the degree-7 expm1 polynomial runs by Estrin's scheme, and
+// 2^n is applied in one step. sigmoidGate is within 3 ULP where the result is >= 2^-126
+// (x >= -87.33); below that it returns about 1.2e-38 for any x (absolute error < 2^-125),
+// 0 never (a gate that small is 0 for the cell). tanhCell is within 3 ULP everywhere.
+// NaN gives NaN, +-Inf the limits (sigmoidGate(-Inf) ~ 1.2e-38).
+func sigmoidGate(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vsigmoidGateAVX2(&x[0], len(x))
+		return
+	}
+	Sigmoid(Generic, x)
+}
+
+func tanhCell(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vtanhCellAVX2(&x[0], len(x))
+		return
+	}
+	Tanh(Generic, x)
+}
+
 // LSTMSeqPad is the padded unit count the LSTMSeq layouts use: u rounded up to a
 // multiple of 8.
 func LSTMSeqPad(u int) int { return (u + 7) &^ 7 }
@@ -161,7 +185,8 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 //
 // Lanes j >= u of c and of the written hs rows are left undefined (they never reach
 // units < u: only hs lanes k < u are read). On AVX2/AVX512 it is one call with the step
-// loop inside (activations as LSTMStep, within 3 ULP; the h*U sum is taken in two
+// loop inside (activations sigmoidGate and tanhCell, within 3 ULP where the gate
+// is >= 2^-126, see there; the h*U sum is taken in two
 // interleaved halves, even and odd k, added at the end); Generic sums in float64 and
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.

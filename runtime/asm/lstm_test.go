@@ -266,3 +266,27 @@ func TestLSTMSeq(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLSTMSeq: one sample's whole sequence (ns/step is the recurrence latency).
+func BenchmarkLSTMSeq(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, sz := range [][2]int{{50, 12}, {8, 7}, {12, 32}} {
+		steps, u := sz[0], sz[1]
+		up := LSTMSeqPad(u)
+		zx, uw := randSlice(r, steps*4*up), randSlice(r, u*4*up)
+		for i := range uw {
+			uw[i] *= 0.3
+		}
+		c, hs := make([]float32, up), make([]float32, (steps+1)*up)
+		for _, isa := range testISAs() {
+			for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+				b.Run(fmt.Sprintf("t%d/u%d/hard=%v/%v", steps, u, gate.Hard, isa), func(b *testing.B) {
+					for b.Loop() {
+						LSTMSeq(isa, zx, uw, c, hs, steps, u, false, gate)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(steps), "ns/step")
+				})
+			}
+		}
+	}
+}

@@ -50,7 +50,7 @@ func lstmSeqKernel(name string, hard bool) {
 	}
 	gate := func(x VecVirtual) VecVirtual {
 		if !hard {
-			return sigmoidv(x)
+			return sigmoidGate(x)
 		}
 		r := YMM()
 		VMOVAPS(hb, r)
@@ -124,7 +124,7 @@ func lstmSeqKernel(name string, hard bool) {
 	}
 	i := gate(acc[0])
 	f := gate(acc[1])
-	gg := tanhv(acc[2])
+	gg := tanhCell(acc[2])
 	o := gate(acc[3])
 	LEAQ(Mem{Base: pc, Index: j, Scale: 1}, cb)
 	cv := YMM()
@@ -132,7 +132,7 @@ func lstmSeqKernel(name string, hard bool) {
 	VMULPS(cv, f, cv)
 	VFMADD231PS(gg, i, cv) // c = f*c + i*g
 	VMOVUPS(cv, Mem{Base: cb})
-	th := tanhv(cv)
+	th := tanhCell(cv)
 	VMULPS(th, o, th)
 	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
 	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
@@ -148,4 +148,90 @@ func lstmSeqKernel(name string, hard bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// The LSTM sequence kernel's activations are shorter forms of sigmoidv and tanhv, for the
+// latency of the step chain (sigmoid gate, then tanh of c): 2^n from a magic-number
+// round (one FMA gives n and the exponent bits, no VROUNDPS/VCVTPS2DQ), the degree-7
+// expm1 polynomial by Estrin's scheme (4 FMA levels instead of 6), no two-step scaling
+// (inputs clamped so 2^n stays normal) and NaN kept by the clamp operand order instead
+// of a compare and blend. Bounds are measured by TestActivationULP (sigmoidGate,
+// tanhCell).
+
+// expm1Magic returns p = expm1(t) and s = 2^n with y = n*ln2 + t, for y in [-87, 88]
+// (NaN gives NaN in p).
+func expm1Magic(y VecVirtual) (p, s VecVirtual) {
+	v := YMM()
+	VMOVUPS(consts["magic"], v)
+	VFMADD231PS(consts["log2e"], y, v) // y*log2e + magic: n+127 in the low bits
+	s = YMM()
+	VPSLLD(U8(23), v, s)
+	n := YMM()
+	VSUBPS(consts["magic"], v, n)
+	t := YMM()
+	VMOVAPS(y, t)
+	VFNMADD231PS(consts["ln2hi"], n, t)
+	VFNMADD231PS(consts["ln2lo"], n, t)
+	tt, a, b, d := YMM(), YMM(), YMM(), YMM()
+	VMULPS(t, t, tt)
+	VMOVUPS(consts["c3"], a)
+	VFMADD213PS(consts["c2"], t, a) // c2 + c3 t
+	VMOVUPS(consts["c5"], b)
+	VFMADD213PS(consts["c4"], t, b) // c4 + c5 t
+	VMOVUPS(consts["c7"], d)
+	VFMADD213PS(consts["c6"], t, d) // c6 + c7 t
+	t4 := YMM()
+	VMULPS(tt, tt, t4)
+	VFMADD213PS(a, tt, b) // a + t^2 b
+	VFMADD213PS(b, t4, d) // a + t^2 b + t^4 d
+	VFMADD213PS(t, tt, d) // t + t^2 (...) = expm1(t)
+	return d, s
+}
+
+// clampKeepNaN returns min(max(x, lo), hi) with a NaN x kept (x is the operand Intel's
+// VMAXPS/VMINPS return on unordered).
+func clampKeepNaN(x VecVirtual, lo, hi string) VecVirtual {
+	l, r := YMM(), YMM()
+	VMOVUPS(consts[lo], l)
+	VMAXPS(x, l, r)
+	if hi != "" {
+		VMOVUPS(consts[hi], l)
+		VMINPS(r, l, r)
+	}
+	return r
+}
+
+// sigmoidGate: 1/(1+exp(-x)), -x clamped to [-87, 87.33] (results below ~1.2e-38 come
+// out as ~1.2e-38).
+func sigmoidGate(x VecVirtual) VecVirtual {
+	y := YMM()
+	VXORPS(consts["signmask"], x, y)
+	y = clampKeepNaN(y, "sigmin", "sigmax")
+	p, s := expm1Magic(y)
+	VFMADD213PS(s, s, p) // e = s*(1+p)
+	VADDPS(consts["one"], p, p)
+	r := YMM()
+	VMOVUPS(consts["one"], r)
+	VDIVPS(p, r, r)
+	return r
+}
+
+// tanhCell: sign(x) * -em/(2+em), em = expm1(-2|x|) (|x| clamped at 9).
+func tanhCell(x VecVirtual) VecVirtual {
+	y := YMM()
+	VANDPS(consts["absmask"], x, y)
+	VMULPS(consts["neg2"], y, y)
+	y = clampKeepNaN(y, "em1min", "")
+	p, s := expm1Magic(y)
+	sm1 := YMM()
+	VSUBPS(consts["one"], s, sm1)
+	VFMADD213PS(sm1, s, p) // em = s*p + (s-1)
+	d := YMM()
+	VADDPS(consts["two"], p, d)
+	VDIVPS(d, p, p)
+	VANDPS(consts["absmask"], p, p)
+	sg := YMM()
+	VANDPS(consts["signmask"], x, sg)
+	VORPS(sg, p, p)
+	return p
 }
