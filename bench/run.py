@@ -247,6 +247,8 @@ def agreement(worker, exe, cache, name, info):
 def measure(engine, worker, exe, npz, batch, threads, iters, warmup_s):
     if engine == "kinfer":
         return kinfer_bench(exe, npz, batch, threads, iters, warmup_s)
+    if engine == "kinfer_onnx":
+        return kinfer_bench(exe, npz[:-len(".npz")] + ".onnx", batch, threads, iters, warmup_s)
     return worker.ask(op="time", engine=engine, batch=batch, iters=iters, warmup_s=warmup_s)
 
 
@@ -285,7 +287,7 @@ def bench_config(worker, exe, cache, name, batch, threads, cfg, engines):
             p50_us=med, throughput_per_s=batch * 1e6 / statistics.median(mean),
             spread=(max(p50) - min(p50)) / med if med else 0.0,
             iters_per_round=iters[e])
-        if e == "kinfer":
+        if e.startswith("kinfer"):
             last = rs[-1]
             out[e].update({k: last.get(k) for k in ("isa", "allocs_per_run", "arena_bytes")})
         else:
@@ -320,6 +322,7 @@ def fmt_x(r):
 
 
 def write_md(res, path):
+    ENGINES = res.get("engines", ["kinfer"] + PY_ENGINES)
     L = []
     m = res["machine"]
     v = res["versions"]
@@ -438,6 +441,7 @@ def write_chart(res, path):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    ENGINES = res.get("engines", ["kinfer"] + PY_ENGINES)
     names = list(res["models"])
     bmin, bmax = min(res["batches"]), max(res["batches"])
     tall = max(res["threads"])
@@ -506,7 +510,7 @@ def run_model(w, exe, cache, name, t, first, cfg, manifest, res):
             f"{e}={'ERR' if 'error' in r else format(r['max_abs'], '.1e')}" for e, r in a.items()))
     for b in cfg["batches"]:
         tb = time.time()
-        engines = ENGINES if exe else PY_ENGINES
+        engines = res["engines"]
         row = bench_config(w, exe, cache, name, b, t, cfg, engines)
         res["timing"][f"{name}/b{b}/t{t}"] = row
         k = row.get("kinfer", {}).get("p50_us")
@@ -535,6 +539,9 @@ def main():
     ap.add_argument("--batches", help="comma-separated batch sizes")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1 and all cores)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
+    ap.add_argument("--kinfer-onnx", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time kinfer on the .onnx export, i.e. through its ONNX importer "
+                         "(default on)")
     ap.add_argument("--readme", action="store_true",
                     help="also copy results.md into bench/README.md between its results markers")
     args = ap.parse_args()
@@ -580,7 +587,9 @@ def main():
            "machine": machine_info(), "threads": threads, "batches": cfg["batches"],
            "config": cfg, "models": {n: {k: manifest[n][k] for k in ("desc", "params", "input_shape", "output_shape", "layers")}
                                      for n in cfg["models"]},
-           "agreement": {}, "timing": {}, "kinfer_build_error": build_err, "errors": []}
+           "agreement": {}, "timing": {}, "kinfer_build_error": build_err, "errors": [],
+           "engines": (["kinfer"] + (["kinfer_onnx"] if args.kinfer_onnx else []) if exe else [])
+           + PY_ENGINES}
     res["method"] = (
         f"{len(threads)} thread setting(s) {threads}; each engine gets the same float32 "
         f"standard-normal input (kinfer bench draws its own standard-normal input of the same "
