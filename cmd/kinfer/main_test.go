@@ -76,6 +76,27 @@ func TestInfoAndVerifyZoo(t *testing.T) {
 	}
 }
 
+func TestONNXInfoRunVerify(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/onnx/*.onnx")
+	if len(files) == 0 {
+		t.Fatal("no ONNX testdata")
+	}
+	for _, f := range files {
+		stem := strings.TrimSuffix(f, ".onnx")
+		if code, out, errs := run(t, "info", f); code != 0 || !strings.Contains(out, "ONNX opset") {
+			t.Errorf("info %s: exit %d\n%s%s", f, code, out, errs)
+		}
+		code, out, errs := run(t, "verify", f, "--input", stem+".inputs.npy", "--expect", stem+".outputs.npy")
+		if code != 0 || !strings.Contains(out, "OK") {
+			t.Errorf("verify %s: exit %d\n%s%s", f, code, out, errs)
+		}
+	}
+	// no stored samples and no --input: a clear error
+	if code, _, errs := run(t, "verify", files[0]); code != 1 || !strings.Contains(errs, "--input") {
+		t.Errorf("verify without samples: exit %d, %q", code, errs)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.npy")

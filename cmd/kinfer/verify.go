@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/kinfer/kinfer/importer/keras"
 	"io"
 	"math"
 )
@@ -10,7 +12,9 @@ import (
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(args []string, stdout io.Writer) error {
-	fs := newFlags("verify", "verify MODEL.npz [--atol A] [--rtol R]", stdout)
+	fs := newFlags("verify", "verify MODEL [--input X.npy --expect Y.npy] [--atol A] [--rtol R]", stdout)
+	xin := fs.String("input", "", "inputs to run (default: the samples stored in the .npz)")
+	yexp := fs.String("expect", "", "expected outputs for --input (e.g. ONNX Runtime's)")
 	atol := fs.Float64("atol", 1e-5, "absolute tolerance")
 	rtol := fs.Float64("rtol", 1e-5, "relative tolerance: pass when |got-want| <= atol + rtol*|want|")
 	pos, err := parseArgs(fs, args, 1)
@@ -22,8 +26,16 @@ func cmdVerify(args []string, stdout io.Writer) error {
 		return err
 	}
 	s := l.samples
+	if (*xin == "") != (*yexp == "") {
+		return fmt.Errorf("%w: --input and --expect go together", errUsage)
+	}
+	if *xin != "" {
+		if s, err = samplesFrom(*xin, *yexp, l); err != nil {
+			return err
+		}
+	}
 	if s == nil || s.N == 0 || s.Y == nil {
-		return fmt.Errorf("%s: no stored samples; export with keras2npz.py --samples N", pos[0])
+		return fmt.Errorf("%s: no stored samples; export with keras2npz.py --samples N, or pass --input and --expect", pos[0])
 	}
 	m, err := compile(l, s.N)
 	if err != nil {
@@ -62,4 +74,21 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "OK")
 	return nil
+}
+
+// samplesFrom reads an input batch and its expected outputs from .npy files.
+func samplesFrom(xpath, ypath string, l *loaded) (*keras.Samples, error) {
+	x, xs, err := readNpy(xpath)
+	if err != nil {
+		return nil, err
+	}
+	n, err := batchOf(xs, l.graph.Input(), xpath)
+	if err != nil {
+		return nil, err
+	}
+	y, _, err := readNpy(ypath)
+	if err != nil {
+		return nil, err
+	}
+	return &keras.Samples{N: n, X: x, Y: y}, nil
 }
