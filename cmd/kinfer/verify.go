@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/kinfer/kinfer/importer/keras"
 	"io"
 	"math"
+
+	"github.com/kinfer/kinfer/importer/keras"
 )
 
 var errVerifyFailed = errors.New("verification failed")
