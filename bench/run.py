@@ -451,7 +451,9 @@ def write_chart(res, path):
         panels.append(("throughput_per_s", bmax, tall,
                        f"throughput, batch {bmax}, {tall} threads (samples/s, log; higher is better)"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.6 * len(panels)), squeeze=False)
-    colors = plt.get_cmap("tab10").colors
+    tab = plt.get_cmap("tab10").colors
+    colors = {"kinfer": tab[0], "kinfer_onnx": "#9ecae1", "keras_predict": tab[1],
+              "keras_call": tab[2], "tf_function": tab[3], "onnxruntime": tab[4], "tflite": tab[5]}
     w = 0.8 / len(ENGINES)
     for ax, (field, b, t, title) in zip(axes[:, 0], panels):
         for i, e in enumerate(ENGINES):
@@ -460,8 +462,8 @@ def write_chart(res, path):
                 r = res["timing"].get(f"{n}/b{b}/t{t}", {}).get(e, {})
                 vals.append(r.get(field, np.nan))
             xs = np.arange(len(names)) + (i - (len(ENGINES) - 1) / 2) * w
-            ax.bar(xs, vals, w, label=LABELS[e], color=colors[i],
-                   edgecolor="black" if e == "kinfer" else None, linewidth=1.2)
+            ax.bar(xs, vals, w, label=LABELS[e], color=colors[e],
+                   edgecolor="black" if e.startswith("kinfer") else None, linewidth=1.2)
         ax.set_yscale("log")
         ax.set_xticks(np.arange(len(names)))
         ax.set_xticklabels(names)
