@@ -474,7 +474,7 @@ def write_chart(res, path):
                bbox_to_anchor=(0.5, 0.975), frameon=False)
     m = res["machine"]
     v = res["versions"]
-    fig.suptitle(f"kinfer {v.get('kinfer') or ''} vs TF {v['tensorflow']} / Keras {v['keras']} / "
+    fig.suptitle(f"kinfer {v.get('kinfer_commit') or ''} vs TF {v['tensorflow']} / Keras {v['keras']} / "
                  f"ORT {v['onnxruntime']} / {v['tflite']} — {m['cpu']}, {m['cores']} cores",
                  fontsize=10, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.955))
