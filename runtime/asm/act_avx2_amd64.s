@@ -214,15 +214,35 @@ DATA act_sigmax<>+24(SB)/4, $0x42aea8f6
 DATA act_sigmax<>+28(SB)/4, $0x42aea8f6
 GLOBL act_sigmax<>(SB), RODATA|NOPTR, $32
 
-DATA act_neg2<>+0(SB)/4, $0xc0000000
-DATA act_neg2<>+4(SB)/4, $0xc0000000
-DATA act_neg2<>+8(SB)/4, $0xc0000000
-DATA act_neg2<>+12(SB)/4, $0xc0000000
-DATA act_neg2<>+16(SB)/4, $0xc0000000
-DATA act_neg2<>+20(SB)/4, $0xc0000000
-DATA act_neg2<>+24(SB)/4, $0xc0000000
-DATA act_neg2<>+28(SB)/4, $0xc0000000
-GLOBL act_neg2<>(SB), RODATA|NOPTR, $32
+DATA act_negnine<>+0(SB)/4, $0xc1100000
+DATA act_negnine<>+4(SB)/4, $0xc1100000
+DATA act_negnine<>+8(SB)/4, $0xc1100000
+DATA act_negnine<>+12(SB)/4, $0xc1100000
+DATA act_negnine<>+16(SB)/4, $0xc1100000
+DATA act_negnine<>+20(SB)/4, $0xc1100000
+DATA act_negnine<>+24(SB)/4, $0xc1100000
+DATA act_negnine<>+28(SB)/4, $0xc1100000
+GLOBL act_negnine<>(SB), RODATA|NOPTR, $32
+
+DATA act_log2e2<>+0(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+4(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+8(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+12(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+16(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+20(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+24(SB)/4, $0x4038aa3b
+DATA act_log2e2<>+28(SB)/4, $0x4038aa3b
+GLOBL act_log2e2<>(SB), RODATA|NOPTR, $32
+
+DATA act_ln2<>+0(SB)/4, $0x3f317218
+DATA act_ln2<>+4(SB)/4, $0x3f317218
+DATA act_ln2<>+8(SB)/4, $0x3f317218
+DATA act_ln2<>+12(SB)/4, $0x3f317218
+DATA act_ln2<>+16(SB)/4, $0x3f317218
+DATA act_ln2<>+20(SB)/4, $0x3f317218
+DATA act_ln2<>+24(SB)/4, $0x3f317218
+DATA act_ln2<>+28(SB)/4, $0x3f317218
+GLOBL act_ln2<>(SB), RODATA|NOPTR, $32
 
 DATA act_geluc1<>+0(SB)/4, $0x3fcc422a
 DATA act_geluc1<>+4(SB)/4, $0x3fcc422a
@@ -2744,17 +2764,16 @@ vtanhCellAVX2_loop:
 	CMPQ         CX, $0x08
 	JL           vtanhCellAVX2_tail
 	VMOVUPS      (AX), Y0
-	VANDPS       act_absmask<>+0(SB), Y0, Y1
-	VMULPS       act_neg2<>+0(SB), Y1, Y1
-	VMOVUPS      act_em1min<>+0(SB), Y2
+	VORPS        act_signmask<>+0(SB), Y0, Y1
+	VMOVUPS      act_negnine<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      act_magic<>+0(SB), Y2
-	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
+	VFMADD231PS  act_log2e2<>+0(SB), Y1, Y2
+	VADDPS       Y1, Y1, Y1
 	VPSLLD       $0x17, Y2, Y3
 	VSUBPS       act_magic<>+0(SB), Y2, Y2
 	VMOVAPS      Y1, Y1
-	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
-	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2<>+0(SB), Y2, Y1
 	VMULPS       Y1, Y1, Y2
 	VMOVUPS      act_c3<>+0(SB), Y4
 	VFMADD213PS  act_c2<>+0(SB), Y1, Y4
@@ -2786,17 +2805,16 @@ vtanhCellAVX2_tail:
 	ADDQ         $0x08, CX
 	VMOVUPS      (DX)(CX*4), Y0
 	VMASKMOVPS   (AX), Y0, Y1
-	VANDPS       act_absmask<>+0(SB), Y1, Y2
-	VMULPS       act_neg2<>+0(SB), Y2, Y2
-	VMOVUPS      act_em1min<>+0(SB), Y3
+	VORPS        act_signmask<>+0(SB), Y1, Y2
+	VMOVUPS      act_negnine<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y2
 	VPSLLD       $0x17, Y3, Y4
 	VSUBPS       act_magic<>+0(SB), Y3, Y3
 	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
 	VMULPS       Y2, Y2, Y3
 	VMOVUPS      act_c3<>+0(SB), Y5
 	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
@@ -2942,17 +2960,16 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VADDPS       act_one<>+0(SB), Y8, Y8
 	VMOVUPS      act_one<>+0(SB), Y1
 	VDIVPS       Y8, Y1, Y1
-	VANDPS       act_absmask<>+0(SB), Y4, Y2
-	VMULPS       act_neg2<>+0(SB), Y2, Y2
-	VMOVUPS      act_em1min<>+0(SB), Y3
+	VORPS        act_signmask<>+0(SB), Y4, Y2
+	VMOVUPS      act_negnine<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y2
 	VPSLLD       $0x17, Y3, Y5
 	VSUBPS       act_magic<>+0(SB), Y3, Y3
 	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
 	VMULPS       Y2, Y2, Y3
 	VMOVUPS      act_c3<>+0(SB), Y7
 	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
@@ -3003,17 +3020,16 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VMULPS       Y3, Y1, Y3
 	VFMADD231PS  Y9, Y0, Y3
 	VMOVUPS      Y3, (R12)
-	VANDPS       act_absmask<>+0(SB), Y3, Y0
-	VMULPS       act_neg2<>+0(SB), Y0, Y0
-	VMOVUPS      act_em1min<>+0(SB), Y1
+	VORPS        act_signmask<>+0(SB), Y3, Y0
+	VMOVUPS      act_negnine<>+0(SB), Y1
 	VMAXPS       Y0, Y1, Y0
 	VMOVUPS      act_magic<>+0(SB), Y1
-	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
+	VFMADD231PS  act_log2e2<>+0(SB), Y0, Y1
+	VADDPS       Y0, Y0, Y0
 	VPSLLD       $0x17, Y1, Y4
 	VSUBPS       act_magic<>+0(SB), Y1, Y1
 	VMOVAPS      Y0, Y0
-	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
-	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2<>+0(SB), Y1, Y0
 	VMULPS       Y0, Y0, Y1
 	VMOVUPS      act_c3<>+0(SB), Y5
 	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
@@ -3129,17 +3145,16 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMAXPS       Y2, Y4, Y2
 	VMOVUPS      act_one<>+0(SB), Y4
 	VMINPS       Y2, Y4, Y2
-	VANDPS       act_absmask<>+0(SB), Y6, Y4
-	VMULPS       act_neg2<>+0(SB), Y4, Y4
-	VMOVUPS      act_em1min<>+0(SB), Y5
+	VORPS        act_signmask<>+0(SB), Y6, Y4
+	VMOVUPS      act_negnine<>+0(SB), Y5
 	VMAXPS       Y4, Y5, Y4
 	VMOVUPS      act_magic<>+0(SB), Y5
-	VFMADD231PS  act_log2e<>+0(SB), Y4, Y5
+	VFMADD231PS  act_log2e2<>+0(SB), Y4, Y5
+	VADDPS       Y4, Y4, Y4
 	VPSLLD       $0x17, Y5, Y7
 	VSUBPS       act_magic<>+0(SB), Y5, Y5
 	VMOVAPS      Y4, Y4
-	VFNMADD231PS act_ln2hi<>+0(SB), Y5, Y4
-	VFNMADD231PS act_ln2lo<>+0(SB), Y5, Y4
+	VFNMADD231PS act_ln2<>+0(SB), Y5, Y4
 	VMULPS       Y4, Y4, Y5
 	VMOVUPS      act_c3<>+0(SB), Y9
 	VFMADD213PS  act_c2<>+0(SB), Y4, Y9
@@ -3169,17 +3184,16 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMULPS       Y5, Y2, Y5
 	VFMADD231PS  Y11, Y3, Y5
 	VMOVUPS      Y5, (R12)
-	VANDPS       act_absmask<>+0(SB), Y5, Y2
-	VMULPS       act_neg2<>+0(SB), Y2, Y2
-	VMOVUPS      act_em1min<>+0(SB), Y3
+	VORPS        act_signmask<>+0(SB), Y5, Y2
+	VMOVUPS      act_negnine<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y2
 	VPSLLD       $0x17, Y3, Y6
 	VSUBPS       act_magic<>+0(SB), Y3, Y3
 	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
 	VMULPS       Y2, Y2, Y3
 	VMOVUPS      act_c3<>+0(SB), Y7
 	VFMADD213PS  act_c2<>+0(SB), Y2, Y7

@@ -54,7 +54,9 @@ func defConsts() {
 	cstBits("magic", 0x4B40007F) // 1.5*2^23 + 127
 	cst("sigmin", -87)
 	cst("sigmax", 87.33)
-	cst("neg2", -2)
+	cst("negnine", -9)
+	cst("log2e2", float32(2*math.Log2E))
+	cst("ln2", float32(math.Ln2))
 	cst("geluc1", float32(2*math.Sqrt(2/math.Pi)))
 	cst("geluc2", float32(2*math.Sqrt(2/math.Pi)*0.044715))
 	m := GLOBL("act_tailmask", RODATA|NOPTR)

@@ -159,19 +159,36 @@ func lstmSeqKernel(name string, hard bool) {
 // tanhCell).
 
 // expm1Magic returns p = expm1(t) and s = 2^n with y = n*ln2 + t, for y in [-87, 88]
-// (NaN gives NaN in p).
-func expm1Magic(y VecVirtual) (p, s VecVirtual) {
+// (NaN gives NaN in p). rr1 reduces with ln2 rounded to float32 in one FMA instead of
+// the hi/lo pair: t is then off by n*(ln2 - float32(ln2)) ~ n*1.9e-9, a relative error
+// of e^y that tanh (|n| <= 26, where it only matters through e/(1-e^2)) absorbs within
+// a fraction of an ULP but a sigmoid tail (n up to 126) would not.
+//
+// With twice set the argument is y = 2*x (formed alongside the first FMA, which takes x
+// times 2*log2e: both roundings exact).
+func expm1Magic(x VecVirtual, rr1, twice bool) (p, s VecVirtual) {
 	v := YMM()
 	VMOVUPS(consts["magic"], v)
-	VFMADD231PS(consts["log2e"], y, v) // y*log2e + magic: n+127 in the low bits
+	y := x
+	if twice {
+		VFMADD231PS(consts["log2e2"], x, v) // 2x*log2e + magic: n+127 in the low bits
+		y = YMM()
+		VADDPS(x, x, y)
+	} else {
+		VFMADD231PS(consts["log2e"], x, v) // x*log2e + magic
+	}
 	s = YMM()
 	VPSLLD(U8(23), v, s)
 	n := YMM()
 	VSUBPS(consts["magic"], v, n)
 	t := YMM()
 	VMOVAPS(y, t)
-	VFNMADD231PS(consts["ln2hi"], n, t)
-	VFNMADD231PS(consts["ln2lo"], n, t)
+	if rr1 {
+		VFNMADD231PS(consts["ln2"], n, t)
+	} else {
+		VFNMADD231PS(consts["ln2hi"], n, t)
+		VFNMADD231PS(consts["ln2lo"], n, t)
+	}
 	tt, a, b, d := YMM(), YMM(), YMM(), YMM()
 	VMULPS(t, t, tt)
 	VMOVUPS(consts["c3"], a)
@@ -207,7 +224,7 @@ func sigmoidGate(x VecVirtual) VecVirtual {
 	y := YMM()
 	VXORPS(consts["signmask"], x, y)
 	y = clampKeepNaN(y, "sigmin", "sigmax")
-	p, s := expm1Magic(y)
+	p, s := expm1Magic(y, false, false)
 	VFMADD213PS(s, s, p) // e = s*(1+p)
 	VADDPS(consts["one"], p, p)
 	r := YMM()
@@ -219,10 +236,9 @@ func sigmoidGate(x VecVirtual) VecVirtual {
 // tanhCell: sign(x) * -em/(2+em), em = expm1(-2|x|) (|x| clamped at 9).
 func tanhCell(x VecVirtual) VecVirtual {
 	y := YMM()
-	VANDPS(consts["absmask"], x, y)
-	VMULPS(consts["neg2"], y, y)
-	y = clampKeepNaN(y, "em1min", "")
-	p, s := expm1Magic(y)
+	VORPS(consts["signmask"], x, y) // -|x|
+	y = clampKeepNaN(y, "negnine", "")
+	p, s := expm1Magic(y, true, true)
 	sm1 := YMM()
 	VSUBPS(consts["one"], s, sm1)
 	VFMADD213PS(sm1, s, p) // em = s*p + (s-1)
