@@ -2704,8 +2704,8 @@ vsigmoidGateAVX2_loop:
 	VFMADD213PS  Y3, Y1, Y4
 	VFMADD213PS  Y4, Y6, Y5
 	VFMADD213PS  Y0, Y1, Y5
-	VFMADD213PS  Y2, Y2, Y5
-	VADDPS       act_one<>+0(SB), Y5, Y5
+	VADDPS       act_one<>+0(SB), Y2, Y0
+	VFMADD213PS  Y0, Y2, Y5
 	VMOVUPS      act_one<>+0(SB), Y0
 	VDIVPS       Y5, Y0, Y0
 	VMOVUPS      Y0, (AX)
@@ -2744,8 +2744,8 @@ vsigmoidGateAVX2_tail:
 	VFMADD213PS  Y4, Y2, Y5
 	VFMADD213PS  Y5, Y7, Y6
 	VFMADD213PS  Y1, Y2, Y6
-	VFMADD213PS  Y3, Y3, Y6
-	VADDPS       act_one<>+0(SB), Y6, Y6
+	VADDPS       act_one<>+0(SB), Y3, Y1
+	VFMADD213PS  Y1, Y3, Y6
 	VMOVUPS      act_one<>+0(SB), Y1
 	VDIVPS       Y6, Y1, Y1
 	VMASKMOVPS   Y1, Y0, (AX)
@@ -2786,9 +2786,10 @@ vtanhCellAVX2_loop:
 	VFMADD213PS  Y5, Y7, Y6
 	VFMADD213PS  Y1, Y2, Y6
 	VSUBPS       act_one<>+0(SB), Y3, Y1
+	VADDPS       act_one<>+0(SB), Y3, Y2
+	VFMADD231PS  Y6, Y3, Y2
 	VFMADD213PS  Y1, Y3, Y6
-	VADDPS       act_two<>+0(SB), Y6, Y1
-	VDIVPS       Y1, Y6, Y6
+	VDIVPS       Y2, Y6, Y6
 	VANDPS       act_absmask<>+0(SB), Y6, Y6
 	VANDPS       act_signmask<>+0(SB), Y0, Y0
 	VORPS        Y0, Y6, Y6
@@ -2827,9 +2828,10 @@ vtanhCellAVX2_tail:
 	VFMADD213PS  Y6, Y8, Y7
 	VFMADD213PS  Y2, Y3, Y7
 	VSUBPS       act_one<>+0(SB), Y4, Y2
+	VADDPS       act_one<>+0(SB), Y4, Y3
+	VFMADD231PS  Y7, Y4, Y3
 	VFMADD213PS  Y2, Y4, Y7
-	VADDPS       act_two<>+0(SB), Y7, Y2
-	VDIVPS       Y2, Y7, Y7
+	VDIVPS       Y3, Y7, Y7
 	VANDPS       act_absmask<>+0(SB), Y7, Y7
 	VANDPS       act_signmask<>+0(SB), Y1, Y1
 	VORPS        Y1, Y7, Y7
@@ -2929,8 +2931,8 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y5, Y1, Y7
 	VFMADD213PS  Y7, Y9, Y8
 	VFMADD213PS  Y0, Y1, Y8
-	VFMADD213PS  Y3, Y3, Y8
-	VADDPS       act_one<>+0(SB), Y8, Y8
+	VADDPS       act_one<>+0(SB), Y3, Y0
+	VFMADD213PS  Y0, Y3, Y8
 	VMOVUPS      act_one<>+0(SB), Y0
 	VDIVPS       Y8, Y0, Y0
 	VXORPS       act_signmask<>+0(SB), Y2, Y1
@@ -2956,8 +2958,8 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y5, Y2, Y7
 	VFMADD213PS  Y7, Y9, Y8
 	VFMADD213PS  Y1, Y2, Y8
-	VFMADD213PS  Y3, Y3, Y8
-	VADDPS       act_one<>+0(SB), Y8, Y8
+	VADDPS       act_one<>+0(SB), Y3, Y1
+	VFMADD213PS  Y1, Y3, Y8
 	VMOVUPS      act_one<>+0(SB), Y1
 	VDIVPS       Y8, Y1, Y1
 	VORPS        act_signmask<>+0(SB), Y4, Y2
@@ -2982,9 +2984,10 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y8, Y10, Y9
 	VFMADD213PS  Y2, Y3, Y9
 	VSUBPS       act_one<>+0(SB), Y5, Y2
+	VADDPS       act_one<>+0(SB), Y5, Y3
+	VFMADD231PS  Y9, Y5, Y3
 	VFMADD213PS  Y2, Y5, Y9
-	VADDPS       act_two<>+0(SB), Y9, Y2
-	VDIVPS       Y2, Y9, Y9
+	VDIVPS       Y3, Y9, Y9
 	VANDPS       act_absmask<>+0(SB), Y9, Y9
 	VANDPS       act_signmask<>+0(SB), Y4, Y2
 	VORPS        Y2, Y9, Y9
@@ -3011,8 +3014,8 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y5, Y3, Y6
 	VFMADD213PS  Y6, Y8, Y7
 	VFMADD213PS  Y2, Y3, Y7
-	VFMADD213PS  Y4, Y4, Y7
-	VADDPS       act_one<>+0(SB), Y7, Y7
+	VADDPS       act_one<>+0(SB), Y4, Y2
+	VFMADD213PS  Y2, Y4, Y7
 	VMOVUPS      act_one<>+0(SB), Y2
 	VDIVPS       Y7, Y2, Y2
 	LEAQ         (DX)(R11*1), R12
@@ -3042,9 +3045,10 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y6, Y8, Y7
 	VFMADD213PS  Y0, Y1, Y7
 	VSUBPS       act_one<>+0(SB), Y4, Y0
+	VADDPS       act_one<>+0(SB), Y4, Y1
+	VFMADD231PS  Y7, Y4, Y1
 	VFMADD213PS  Y0, Y4, Y7
-	VADDPS       act_two<>+0(SB), Y7, Y0
-	VDIVPS       Y0, Y7, Y7
+	VDIVPS       Y1, Y7, Y7
 	VANDPS       act_absmask<>+0(SB), Y7, Y7
 	VANDPS       act_signmask<>+0(SB), Y3, Y0
 	VORPS        Y0, Y7, Y7
@@ -3167,9 +3171,10 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y10, Y12, Y11
 	VFMADD213PS  Y4, Y5, Y11
 	VSUBPS       act_one<>+0(SB), Y7, Y4
+	VADDPS       act_one<>+0(SB), Y7, Y5
+	VFMADD231PS  Y11, Y7, Y5
 	VFMADD213PS  Y4, Y7, Y11
-	VADDPS       act_two<>+0(SB), Y11, Y4
-	VDIVPS       Y4, Y11, Y11
+	VDIVPS       Y5, Y11, Y11
 	VANDPS       act_absmask<>+0(SB), Y11, Y11
 	VANDPS       act_signmask<>+0(SB), Y6, Y4
 	VORPS        Y4, Y11, Y11
@@ -3206,9 +3211,10 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y8, Y10, Y9
 	VFMADD213PS  Y2, Y3, Y9
 	VSUBPS       act_one<>+0(SB), Y6, Y2
+	VADDPS       act_one<>+0(SB), Y6, Y3
+	VFMADD231PS  Y9, Y6, Y3
 	VFMADD213PS  Y2, Y6, Y9
-	VADDPS       act_two<>+0(SB), Y9, Y2
-	VDIVPS       Y2, Y9, Y9
+	VDIVPS       Y3, Y9, Y9
 	VANDPS       act_absmask<>+0(SB), Y9, Y9
 	VANDPS       act_signmask<>+0(SB), Y5, Y2
 	VORPS        Y2, Y9, Y9

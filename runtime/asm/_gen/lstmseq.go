@@ -225,8 +225,9 @@ func sigmoidGate(x VecVirtual) VecVirtual {
 	VXORPS(consts["signmask"], x, y)
 	y = clampKeepNaN(y, "sigmin", "sigmax")
 	p, s := expm1Magic(y, false, false)
-	VFMADD213PS(s, s, p) // e = s*(1+p)
-	VADDPS(consts["one"], p, p)
+	sp1 := YMM()
+	VADDPS(consts["one"], s, sp1) // s+1 while the polynomial runs
+	VFMADD213PS(sp1, s, p)        // 1 + e = s*p + (s+1)
 	r := YMM()
 	VMOVUPS(consts["one"], r)
 	VDIVPS(p, r, r)
@@ -239,11 +240,11 @@ func tanhCell(x VecVirtual) VecVirtual {
 	VORPS(consts["signmask"], x, y) // -|x|
 	y = clampKeepNaN(y, "negnine", "")
 	p, s := expm1Magic(y, true, true)
-	sm1 := YMM()
+	sm1, d := YMM(), YMM()
 	VSUBPS(consts["one"], s, sm1)
+	VADDPS(consts["one"], s, d)
+	VFMADD231PS(p, s, d)   // 2 + em = s*p + (s+1), beside em
 	VFMADD213PS(sm1, s, p) // em = s*p + (s-1)
-	d := YMM()
-	VADDPS(consts["two"], p, d)
 	VDIVPS(d, p, p)
 	VANDPS(consts["absmask"], p, p)
 	sg := YMM()
