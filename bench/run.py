@@ -73,13 +73,12 @@ def machine_info():
                     model = v.strip()
                 elif k == "flags" and not flags:
                     flags = set(v.split())
-                elif k in ("cpu family", "model", "cpu MHz") and k not in fam:
+                elif k in ("cpu family", "model") and k not in fam:
                     fam[k] = v.strip()
     except OSError:
         pass
     if "cpu family" in fam:  # VMs often hide the marketing name; family/model identify the core
-        model += f" (family {fam['cpu family']}, model {fam.get('model', '?')}"
-        model += f", {float(fam['cpu MHz']):.0f} MHz)" if "cpu MHz" in fam else ")"
+        model += f" (family {fam['cpu family']}, model {fam.get('model', '?')})"
     simd = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "asimd") if x in flags]
     return {"cpu": model, "cores": os.cpu_count(), "simd": simd,
             "loadavg_start": list(os.getloadavg()),
