@@ -34,6 +34,8 @@ func main() {
 		probes()
 	case "act_avx2":
 		activations()
+	case "winograd_avx2":
+		winogradKernels()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown -kernel %q\n", kernel)
 		os.Exit(2)

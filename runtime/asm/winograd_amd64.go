@@ -1,0 +1,22 @@
+//go:build !noasm && !purego && gc
+
+package asm
+
+//go:generate go run -C _gen . -kernel winograd_avx2 -out ../winograd_f2x2_3x3_avx2_amd64.s
+
+// winogradAsm reports whether the AVX2 Winograd transforms run for isa (also under AVX512).
+func winogradAsm(isa ISA) bool { return (isa == AVX2 || isa == AVX512) && Available(isa) }
+
+// winogradInF2x2AVX2 is WinogradF2x2In for c a multiple of 8 (8 channels per vector):
+//
+//	for t := 0; t < ntiles; t++ { V(dst[t*16*c:], window at src[offs[t]:]) }
+//
+//go:noescape
+func winogradInF2x2AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int)
+
+// winogradOutF2x2AVX2 is WinogradF2x2Out for n a multiple of 8:
+//
+//	for t := 0; t < ntiles; t++ { block at dst[offs[t]:] = clamp(A^T M_t A + bias, lo, hi) }
+//
+//go:noescape
+func winogradOutF2x2AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)
