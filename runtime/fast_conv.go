@@ -68,6 +68,9 @@ func newFastConv(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool
 		}
 		return c, ok
 	}
+	if c, ok := newFastWinograd(l, in, isa); ok {
+		return c, true
+	}
 	h, w, c := in[0], in[1], in[2]
 	oh, ow, pt, pl, err := l.Geometry(h, w)
 	if err != nil {

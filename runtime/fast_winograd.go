@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// fastWinograd runs a stride-1 3x3 Conv2D as Winograd F(2x2, 3x3) (see
+// asm.WinogradF2x2In): per chunk of 2x2 output tiles, the input transform of their 4x4
+// windows (read from a zero-bordered copy of the sample), 16 GEMMs (one per transformed
+// position, tiles x In times In x Filters) and the output transform with bias and clamp
+// written straight into the NHWC output. It does 16 instead of 36 multiply-adds per
+// output pair of channels per 2x2 block.
+//
+// Error: the transforms add and subtract (B, A) or halve (G) exactly-scaled values, so
+// the result is within a small multiple of the im2col GEMM's bound; winogradBound states
+// the bound the differential tests check.
+type fastWinograd struct {
+	isa, gisa    asm.ISA // transforms, GEMM
+	l            *layers.Conv2D
+	h, w, c, n   int
+	oh, ow       int
+	padT, padL   int
+	th, tw       int // tiles per column / row
+	hp, wp       int // zero-bordered input extent (2*th+2, 2*tw+2)
+	packed       []float32
+	plen         int       // packed floats per position
+	bias         []float32 // n values
+	lo, hi       float32
+	post         layers.Activation
+	inOffs       []int // per tile of a sample: window offset in the padded input
+	outOffs      []int // per tile: block offset in the output (or the padded output)
+	direct       bool  // oh, ow even: blocks go straight into dst
+	chunk        int   // tiles per transform/GEMM pass
+	padLen, oLen int
+}
+
+// winogradBudget bounds a chunk's transformed input and GEMM output (floats) so they
+// stay in L2 between the transforms and the GEMMs.
+const winogradBudget = 1 << 15
+
+// winogradMinChannels is the smallest In and Filters sent through Winograd: below it the
+// 16 GEMMs of depth In are too short for the transforms to pay off.
+const winogradMinChannels = 16
+
+func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
+	if len(in) != 3 || max(l.Groups, 1) != 1 || l.KH != 3 || l.KW != 3 || l.SH != 1 || l.SW != 1 || l.DH != 1 || l.DW != 1 {
+		return compiled{}, false
+	}
+	h, w, c, n := in[0], in[1], in[2], l.Filters
+	if c != l.In || c%8 != 0 || n%8 != 0 || c < winogradMinChannels || n < winogradMinChannels || !asm.WinogradF2x2Vector(isa) || len(l.W) != 9*c*n {
+		return compiled{}, false
+	}
+	oh, ow, pt, pl, err := l.Geometry(h, w)
+	if err != nil || oh < 1 || ow < 1 {
+		return compiled{}, false
+	}
+	k := &fastWinograd{isa: isa, gisa: gemmISA(isa, n), l: l, h: h, w: w, c: c, n: n, oh: oh, ow: ow, padT: pt, padL: pl}
+	k.th, k.tw = (oh+1)/2, (ow+1)/2
+	k.hp, k.wp = 2*k.th+2, 2*k.tw+2
+	k.direct = oh%2 == 0 && ow%2 == 0
+	ors := ow * n // output row stride
+	if !k.direct {
+		ors = 2 * k.tw * n
+		k.oLen = 2 * k.th * ors
+	}
+	for ty := 0; ty < k.th; ty++ {
+		for tx := 0; tx < k.tw; tx++ {
+			k.inOffs = append(k.inOffs, (2*ty*k.wp+2*tx)*c)
+			k.outOffs = append(k.outOffs, 2*ty*ors+2*tx*n)
+		}
+	}
+	u := make([]float32, 16*c*n)
+	asm.WinogradF2x2Weights(u, l.W, c, n)
+	k.plen = asm.PackedLen(k.gisa, c, n)
+	k.packed = make([]float32, 16*k.plen)
+	for p := 0; p < 16; p++ {
+		asm.PackB(k.gisa, k.packed[p*k.plen:(p+1)*k.plen], c, n, u[p*c*n:(p+1)*c*n], nil)
+	}
+	k.bias = make([]float32, n)
+	if l.B != nil {
+		copy(k.bias, l.B)
+	}
+	if lo, hi, ok := fusedClamp(l.Act); ok {
+		k.lo, k.hi, k.post = lo, hi, layers.ActLinear
+	} else {
+		k.lo, k.hi, k.post = float32(math.Inf(-1)), float32(math.Inf(1)), l.Act
+	}
+	k.chunk = max(1, min(k.th*k.tw, winogradBudget/(16*(c+n))))
+	k.padLen = k.hp * k.wp * c
+	name := "conv2d winograd F(2x2,3x3) gemm/" + k.gisa.String()
+	if k.post.Kind == layers.Linear {
+		name += " (bias+clamp fused)"
+	} else {
+		name += " + " + k.post.String()
+	}
+	return compiled{k: k, name: name, scratchLen: k.padLen + k.chunk*16*(c+n) + k.oLen}, true
+}
+
+func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
+	c, n := k.c, k.n
+	pad := scratch[:k.padLen]
+	v := scratch[k.padLen : k.padLen+k.chunk*16*c]
+	m := scratch[k.padLen+k.chunk*16*c : k.padLen+k.chunk*16*(c+n)]
+	ob := scratch[k.padLen+k.chunk*16*(c+n):][:k.oLen]
+	ntiles := k.th * k.tw
+	rowLen := k.wp * c
+	x0, x1 := k.padL*c, (k.padL+k.w)*c // input columns inside a padded row
+	npix := k.oh * k.ow
+	for b := 0; b < batch; b++ {
+		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
+		// zero-bordered copy: only the border is cleared
+		for py := 0; py < k.hp; py++ {
+			row := pad[py*rowLen : (py+1)*rowLen]
+			iy := py - k.padT
+			if iy < 0 || iy >= k.h {
+				clear(row)
+				continue
+			}
+			clear(row[:x0])
+			copy(row[x0:x1], x[iy*k.w*c:(iy+1)*k.w*c])
+			clear(row[x1:])
+		}
+		y := dst[b*npix*n : (b+1)*npix*n]
+		out, ors := y, k.ow*n
+		if !k.direct {
+			out, ors = ob, 2*k.tw*n
+		}
+		for t0 := 0; t0 < ntiles; t0 += k.chunk {
+			nt := min(k.chunk, ntiles-t0)
+			asm.WinogradF2x2In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
+			for p := 0; p < 16; p++ {
+				asm.Gemm(k.gisa, nt, n, c, v[p*c:], 16*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], 16*n,
+					float32(math.Inf(-1)), float32(math.Inf(1)))
+			}
+			asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+		}
+		if !k.direct {
+			for oy := 0; oy < k.oh; oy++ {
+				copy(y[oy*k.ow*n:(oy+1)*k.ow*n], ob[oy*ors:])
+			}
+		}
+		if k.post.Kind != layers.Linear {
+			applyActivation(k.isa, k.post, y, n)
+		}
+	}
+}
