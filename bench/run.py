@@ -406,6 +406,27 @@ def write_md(res, path):
                 cells.append(f"**{s}**" if e == "kinfer" else s + (f" ({fmt_x(tr)})" if tr else ""))
             L.append(f"| {name} | {t} | " + " | ".join(cells) + " |")
     L.append("")
+    behind = []
+    for name in res["models"]:
+        for b in res["batches"]:
+            for t in res["threads"]:
+                row = res["timing"].get(f"{name}/b{b}/t{t}", {})
+                slow = [(e, row[e]["latency_ratio"]) for e in ENGINES
+                        if not e.startswith("kinfer") and row.get(e, {}).get("latency_ratio", 9) < 0.95]
+                if slow:
+                    k = row["kinfer"]["p50_us"]
+                    behind.append(f"| {name} | {b} | {t} | {fmt_us(k)} | " + ", ".join(
+                        f"{LABELS[e]} {fmt_us(row[e]['p50_us'])} ({fmt_x(r)})" for e, r in slow) + " |")
+    L.append("## Where kinfer is slower\n")
+    if behind:
+        L.append("Every configuration where another engine's median latency is more than 5% below "
+                 "kinfer's (ratio < 0.95).\n")
+        L.append("| model | batch | threads | kinfer | faster engines (ratio) |")
+        L.append("|---|---:|---:|---:|---|")
+        L.extend(behind)
+    else:
+        L.append("No engine's median latency is more than 5% below kinfer's in any configuration.")
+    L.append("")
     L.append("## kinfer details\n")
     L.append("| model | batch | threads | kernel path | allocs/run | arena | round spread |")
     L.append("|---|---:|---:|---|---:|---:|---:|")
