@@ -100,40 +100,69 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (com
 	return compiled{k: k, name: name, scratchLen: scratch}, true
 }
 
-func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
-	l, t, u, up := k.l, k.t, k.l.Units, k.up
+// seqScratch splits runSeq's scratch: padded projections for the batch, c, hs rows.
+func (k *fastLSTM) seqScratch(scratch []float32, batch int) (zx, c, hs []float32) {
+	t, up := k.t, k.up
 	n := 4 * up
+	return scratch[:batch*t*n], scratch[batch*t*n : batch*t*n+up], scratch[batch*t*n+up : batch*t*n+up+(t+1)*up]
+}
+
+// seqProject computes x*W + b for every timestep of the batch into zx (padded layout).
+func (k *fastLSTM) seqProject(zx, src []float32, batch int) {
 	inf := float32(math.Inf(1))
-	zx := scratch[:batch*t*n]
-	c := scratch[batch*t*n : batch*t*n+up]
-	hs := scratch[batch*t*n+up : batch*t*n+up+(t+1)*up]
-	asm.Gemm(k.gisa, batch*t, n, l.In, src, l.In, k.packedW, zx, n, -inf, inf)
-	outLen := u
-	if l.ReturnSequences {
-		outLen = t * u
+	asm.Gemm(k.gisa, batch*k.t, 4*k.up, k.l.In, src, k.l.In, k.packedW, zx, 4*k.up, -inf, inf)
+}
+
+// seqInit sets c and hs row 0 to the initial states (zero without).
+func (k *fastLSTM) seqInit(c, hs []float32) {
+	up := k.up
+	if k.l.C0 != nil {
+		copy(c, k.l.C0)
+		clear(c[len(k.l.C0):up])
+	} else {
+		clear(c[:up])
 	}
-	for b := 0; b < batch; b++ {
-		clear(c)
+	if k.l.H0 != nil {
+		copy(hs, k.l.H0)
+		clear(hs[len(k.l.H0):up])
+	} else {
 		clear(hs[:up])
-		if l.C0 != nil {
-			copy(c, l.C0)
+	}
+}
+
+// seqOut writes one sample's output (last h, or every step's h in output order) from
+// the hs rows LSTMSeq wrote.
+func (k *fastLSTM) seqOut(y, hs []float32) {
+	l, t, u, up := k.l, k.t, k.l.Units, k.up
+	if !l.ReturnSequences {
+		copy(y[:u], hs[t*up:t*up+u])
+		return
+	}
+	for s := 0; s < t; s++ {
+		o := s
+		if l.GoBackwards && l.KeepTimeOrder {
+			o = t - 1 - s
 		}
-		if l.H0 != nil {
-			copy(hs, l.H0)
-		}
-		asm.LSTMSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.seqU, c, hs, t, u, l.GoBackwards, k.gate)
-		y := dst[b*outLen : (b+1)*outLen]
-		if !l.ReturnSequences {
-			copy(y, hs[t*up:t*up+u])
-			continue
-		}
-		for s := 0; s < t; s++ {
-			o := s
-			if l.GoBackwards && l.KeepTimeOrder {
-				o = t - 1 - s
-			}
-			copy(y[o*u:(o+1)*u], hs[(s+1)*up:(s+1)*up+u])
-		}
+		copy(y[o*u:(o+1)*u], hs[(s+1)*up:(s+1)*up+u])
+	}
+}
+
+func (k *fastLSTM) outLen() int {
+	if k.l.ReturnSequences {
+		return k.t * k.l.Units
+	}
+	return k.l.Units
+}
+
+func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
+	t, n := k.t, 4*k.up
+	zx, c, hs := k.seqScratch(scratch, batch)
+	k.seqProject(zx, src, batch)
+	outLen := k.outLen()
+	for b := 0; b < batch; b++ {
+		k.seqInit(c, hs)
+		asm.LSTMSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
+		k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
 	}
 }
 
@@ -239,6 +268,10 @@ type fastBidirectional struct {
 	l        *layers.Bidirectional
 	fwd, bwd compiled
 	n        int // per-sample output length of one direction
+	// pair: both directions are LSTMSeq kernels with the same gate; one
+	// asm.LSTMSeqMulti call per sample steps them together (see runPair).
+	pair   bool
+	sf, sb *fastLSTM
 }
 
 func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
@@ -256,14 +289,48 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 	}
 	k := &fastBidirectional{l: l, fwd: fwd, bwd: bwd, n: n}
 	scratch := 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)
-	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}", scratchLen: scratch}, true
+	name := "bidirectional " + l.Merge + " {" + fwd.name + "}"
+	sf, okf := fwd.k.(*fastLSTM)
+	sb, okb := bwd.k.(*fastLSTM)
+	if okf && okb && sf.seq && sb.seq && sf.gate == sb.gate && sf.up == sb.up && sf.t == sb.t {
+		k.pair, k.sf, k.sb = true, sf, sb
+		scratch = 2*maxBatch*n + fwd.scratchLen + bwd.scratchLen
+		name += " directions stepped together"
+	}
+	return compiled{k: k, name: name, scratchLen: scratch}, true
+}
+
+// runPair runs both directions' projections, then per sample one asm.LSTMSeqMulti call
+// for the two recurrences (independent chains whose latencies overlap).
+func (k *fastBidirectional) runPair(fy, by, src, scratch []float32, batch int) {
+	sf, sb := k.sf, k.sb
+	t, n := sf.t, 4*sf.up
+	zf, cf, hf := sf.seqScratch(scratch, batch)
+	zb, cb, hb := sb.seqScratch(scratch[len(zf)+len(cf)+len(hf):], batch)
+	sf.seqProject(zf, src, batch)
+	sb.seqProject(zb, src, batch)
+	ol := sf.outLen()
+	var chains [2]asm.LSTMChain
+	for b := 0; b < batch; b++ {
+		sf.seqInit(cf, hf)
+		sb.seqInit(cb, hb)
+		chains[0] = asm.LSTMChain{ZX: zf[b*t*n : (b+1)*t*n], UW: sf.seqU, C: cf, HS: hf, Backwards: sf.l.GoBackwards}
+		chains[1] = asm.LSTMChain{ZX: zb[b*t*n : (b+1)*t*n], UW: sb.seqU, C: cb, HS: hb, Backwards: sb.l.GoBackwards}
+		asm.LSTMSeqMulti(sf.isa, chains[:], t, sf.l.Units, sf.gate)
+		sf.seqOut(fy[b*ol:(b+1)*ol], hf)
+		sb.seqOut(by[b*ol:(b+1)*ol], hb)
+	}
 }
 
 func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
 	n, u := k.n, k.l.Fwd.Units
 	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
-	k.fwd.k.run(fy, src, ls, batch)
-	k.bwd.k.run(by, src, ls, batch)
+	if k.pair {
+		k.runPair(fy, by, src, ls, batch)
+	} else {
+		k.fwd.k.run(fy, src, ls, batch)
+		k.bwd.k.run(by, src, ls, batch)
+	}
 	switch k.l.Merge {
 	case "concat":
 		for r := 0; r < batch*n/u; r++ {

@@ -113,3 +113,15 @@ func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)
 //
 //go:noescape
 func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)
+
+// lstmSeqMultiSigmoidTanhAVX2 runs LSTMSeq's loop (as lstmSeqSigmoidTanhAVX2) for the n
+// chains described at d, stepped together: for s < t, step s of chain 0, 1, ..., n-1.
+//
+//go:noescape
+func lstmSeqMultiSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int)
+
+// lstmSeqMultiHardSigmoidTanhAVX2 is lstmSeqMultiSigmoidTanhAVX2 with the gates
+// clip(a*s+b, 0, 1).
+//
+//go:noescape
+func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float32)

@@ -3234,6 +3234,431 @@ lstmSeqHardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 
+// func lstmSeqMultiSigmoidTanhAVX2(d *int, n int, t int, u int, up int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqMultiSigmoidTanhAVX2(SB), NOSPLIT, $16-40
+	MOVQ   t+16(FP), AX
+	TESTQ  AX, AX
+	JZ     lstmSeqMultiSigmoidTanhAVX2_done
+	MOVQ   d+0(FP), CX
+	MOVQ   n+8(FP), DX
+	TESTQ  DX, DX
+	JZ     lstmSeqMultiSigmoidTanhAVX2_done
+	IMUL3Q $0x28, DX, DX
+	ADDQ   CX, DX
+	MOVQ   DX, 8(SP)
+	XORQ   DX, DX
+	MOVQ   DX, (SP)
+	MOVQ   up+32(FP), DX
+	SHLQ   $0x02, DX
+	LEAQ   (DX)(DX*2), BX
+	LEAQ   (DX)(DX*2), SI
+	ADDQ   DX, SI
+
+lstmSeqMultiSigmoidTanhAVX2_step:
+	MOVQ d+0(FP), CX
+
+lstmSeqMultiSigmoidTanhAVX2_chain:
+	MOVQ  (SP), DI
+	IMULQ 8(CX), DI
+	ADDQ  (CX), DI
+	MOVQ  (SP), R8
+	IMULQ DX, R8
+	ADDQ  32(CX), R8
+	XORQ  R9, R9
+
+lstmSeqMultiSigmoidTanhAVX2_chunk:
+	LEAQ    (DI)(R9*1), R10
+	VMOVUPS (R10), Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS (R10)(DX*1), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R10)(DX*2), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R10)(BX*1), Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    16(CX), R10
+	ADDQ    R9, R10
+	MOVQ    R8, R11
+	MOVQ    u+24(FP), R12
+
+lstmSeqMultiSigmoidTanhAVX2_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqMultiSigmoidTanhAVX2_k1
+	VBROADCASTSS (R11), Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y9, Y1
+	VFMADD231PS  (R10)(DX*1), Y9, Y3
+	VFMADD231PS  (R10)(DX*2), Y9, Y5
+	VFMADD231PS  (R10)(BX*1), Y9, Y7
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqMultiSigmoidTanhAVX2_k2
+
+lstmSeqMultiSigmoidTanhAVX2_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqMultiSigmoidTanhAVX2_gates
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+
+lstmSeqMultiSigmoidTanhAVX2_gates:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VXORPS       act_signmask<>+0(SB), Y0, Y0
+	VMOVUPS      act_sigmin<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      act_sigmax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMOVUPS      act_magic<>+0(SB), Y1
+	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
+	VPSLLD       $0x17, Y1, Y3
+	VSUBPS       act_magic<>+0(SB), Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
+	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y8
+	VMULPS       Y1, Y1, Y9
+	VFMADD213PS  Y5, Y1, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y0, Y1, Y8
+	VADDPS       act_one<>+0(SB), Y3, Y0
+	VFMADD213PS  Y0, Y3, Y8
+	VMOVUPS      act_one<>+0(SB), Y0
+	VDIVPS       Y8, Y0, Y0
+	VXORPS       act_signmask<>+0(SB), Y2, Y1
+	VMOVUPS      act_sigmin<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      act_sigmax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      act_magic<>+0(SB), Y2
+	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
+	VPSLLD       $0x17, Y2, Y3
+	VSUBPS       act_magic<>+0(SB), Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y5
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y8
+	VMULPS       Y2, Y2, Y9
+	VFMADD213PS  Y5, Y2, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y1, Y2, Y8
+	VADDPS       act_one<>+0(SB), Y3, Y1
+	VFMADD213PS  Y1, Y3, Y8
+	VMOVUPS      act_one<>+0(SB), Y1
+	VDIVPS       Y8, Y1, Y1
+	VORPS        act_signmask<>+0(SB), Y4, Y2
+	VMOVUPS      act_negnine<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y2
+	VPSLLD       $0x17, Y3, Y5
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y7
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
+	VMOVUPS      act_c5<>+0(SB), Y8
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y7, Y3, Y8
+	VFMADD213PS  Y8, Y10, Y9
+	VFMADD213PS  Y2, Y3, Y9
+	VSUBPS       act_one<>+0(SB), Y5, Y2
+	VADDPS       act_one<>+0(SB), Y5, Y3
+	VFMADD231PS  Y9, Y5, Y3
+	VFMADD213PS  Y2, Y5, Y9
+	VDIVPS       Y3, Y9, Y9
+	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VANDPS       act_signmask<>+0(SB), Y4, Y2
+	VORPS        Y2, Y9, Y9
+	VXORPS       act_signmask<>+0(SB), Y6, Y2
+	VMOVUPS      act_sigmin<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_sigmax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
+	VPSLLD       $0x17, Y3, Y4
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
+	VMOVUPS      act_c5<>+0(SB), Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y5, Y3, Y6
+	VFMADD213PS  Y6, Y8, Y7
+	VFMADD213PS  Y2, Y3, Y7
+	VADDPS       act_one<>+0(SB), Y4, Y2
+	VFMADD213PS  Y2, Y4, Y7
+	VMOVUPS      act_one<>+0(SB), Y2
+	VDIVPS       Y7, Y2, Y2
+	MOVQ         24(CX), R10
+	ADDQ         R9, R10
+	VMOVUPS      (R10), Y3
+	VMULPS       Y3, Y1, Y3
+	VFMADD231PS  Y9, Y0, Y3
+	VMOVUPS      Y3, (R10)
+	VORPS        act_signmask<>+0(SB), Y3, Y0
+	VMOVUPS      act_negnine<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      act_magic<>+0(SB), Y1
+	VFMADD231PS  act_log2e2<>+0(SB), Y0, Y1
+	VADDPS       Y0, Y0, Y0
+	VPSLLD       $0x17, Y1, Y4
+	VSUBPS       act_magic<>+0(SB), Y1, Y1
+	VMOVAPS      Y0, Y0
+	VFNMADD231PS act_ln2<>+0(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      act_c3<>+0(SB), Y5
+	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
+	VMOVUPS      act_c5<>+0(SB), Y6
+	VFMADD213PS  act_c4<>+0(SB), Y0, Y6
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y0, Y7
+	VMULPS       Y1, Y1, Y8
+	VFMADD213PS  Y5, Y1, Y6
+	VFMADD213PS  Y6, Y8, Y7
+	VFMADD213PS  Y0, Y1, Y7
+	VSUBPS       act_one<>+0(SB), Y4, Y0
+	VADDPS       act_one<>+0(SB), Y4, Y1
+	VFMADD231PS  Y7, Y4, Y1
+	VFMADD213PS  Y0, Y4, Y7
+	VDIVPS       Y1, Y7, Y7
+	VANDPS       act_absmask<>+0(SB), Y7, Y7
+	VANDPS       act_signmask<>+0(SB), Y3, Y0
+	VORPS        Y0, Y7, Y7
+	VMULPS       Y7, Y2, Y7
+	LEAQ         (R8)(DX*1), R10
+	VMOVUPS      Y7, (R10)(R9*1)
+	ADDQ         $0x20, R9
+	CMPQ         R9, DX
+	JL           lstmSeqMultiSigmoidTanhAVX2_chunk
+	ADDQ         $0x28, CX
+	CMPQ         CX, 8(SP)
+	JB           lstmSeqMultiSigmoidTanhAVX2_chain
+	INCQ         (SP)
+	DECQ         AX
+	JNZ          lstmSeqMultiSigmoidTanhAVX2_step
+
+lstmSeqMultiSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqMultiHardSigmoidTanhAVX2(d *int, n int, t int, u int, up int, a float32, b float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqMultiHardSigmoidTanhAVX2(SB), NOSPLIT, $16-48
+	MOVQ         t+16(FP), AX
+	TESTQ        AX, AX
+	JZ           lstmSeqMultiHardSigmoidTanhAVX2_done
+	MOVQ         d+0(FP), CX
+	MOVQ         n+8(FP), DX
+	TESTQ        DX, DX
+	JZ           lstmSeqMultiHardSigmoidTanhAVX2_done
+	IMUL3Q       $0x28, DX, DX
+	ADDQ         CX, DX
+	MOVQ         DX, 8(SP)
+	XORQ         DX, DX
+	MOVQ         DX, (SP)
+	MOVQ         up+32(FP), DX
+	SHLQ         $0x02, DX
+	LEAQ         (DX)(DX*2), BX
+	LEAQ         (DX)(DX*2), SI
+	ADDQ         DX, SI
+	VBROADCASTSS a+40(FP), Y0
+	VBROADCASTSS b+44(FP), Y1
+
+lstmSeqMultiHardSigmoidTanhAVX2_step:
+	MOVQ d+0(FP), CX
+
+lstmSeqMultiHardSigmoidTanhAVX2_chain:
+	MOVQ  (SP), DI
+	IMULQ 8(CX), DI
+	ADDQ  (CX), DI
+	MOVQ  (SP), R8
+	IMULQ DX, R8
+	ADDQ  32(CX), R8
+	XORQ  R9, R9
+
+lstmSeqMultiHardSigmoidTanhAVX2_chunk:
+	LEAQ    (DI)(R9*1), R10
+	VMOVUPS (R10), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R10)(DX*1), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R10)(DX*2), Y6
+	VXORPS  Y7, Y7, Y7
+	VMOVUPS (R10)(BX*1), Y8
+	VXORPS  Y9, Y9, Y9
+	MOVQ    16(CX), R10
+	ADDQ    R9, R10
+	MOVQ    R8, R11
+	MOVQ    u+24(FP), R12
+
+lstmSeqMultiHardSigmoidTanhAVX2_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqMultiHardSigmoidTanhAVX2_k1
+	VBROADCASTSS (R11), Y10
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y11, Y3
+	VFMADD231PS  (R10)(DX*1), Y11, Y5
+	VFMADD231PS  (R10)(DX*2), Y11, Y7
+	VFMADD231PS  (R10)(BX*1), Y11, Y9
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqMultiHardSigmoidTanhAVX2_k2
+
+lstmSeqMultiHardSigmoidTanhAVX2_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqMultiHardSigmoidTanhAVX2_gates
+	VBROADCASTSS (R11), Y10
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+
+lstmSeqMultiHardSigmoidTanhAVX2_gates:
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y9, Y8, Y8
+	VMOVAPS      Y1, Y3
+	VFMADD231PS  Y0, Y2, Y3
+	VXORPS       Y2, Y2, Y2
+	VMAXPS       Y3, Y2, Y3
+	VMOVUPS      act_one<>+0(SB), Y2
+	VMINPS       Y3, Y2, Y3
+	VMOVAPS      Y1, Y2
+	VFMADD231PS  Y0, Y4, Y2
+	VXORPS       Y4, Y4, Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      act_one<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VORPS        act_signmask<>+0(SB), Y6, Y4
+	VMOVUPS      act_negnine<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      act_magic<>+0(SB), Y5
+	VFMADD231PS  act_log2e2<>+0(SB), Y4, Y5
+	VADDPS       Y4, Y4, Y4
+	VPSLLD       $0x17, Y5, Y7
+	VSUBPS       act_magic<>+0(SB), Y5, Y5
+	VMOVAPS      Y4, Y4
+	VFNMADD231PS act_ln2<>+0(SB), Y5, Y4
+	VMULPS       Y4, Y4, Y5
+	VMOVUPS      act_c3<>+0(SB), Y9
+	VFMADD213PS  act_c2<>+0(SB), Y4, Y9
+	VMOVUPS      act_c5<>+0(SB), Y10
+	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
+	VMOVUPS      act_c7<>+0(SB), Y11
+	VFMADD213PS  act_c6<>+0(SB), Y4, Y11
+	VMULPS       Y5, Y5, Y12
+	VFMADD213PS  Y9, Y5, Y10
+	VFMADD213PS  Y10, Y12, Y11
+	VFMADD213PS  Y4, Y5, Y11
+	VSUBPS       act_one<>+0(SB), Y7, Y4
+	VADDPS       act_one<>+0(SB), Y7, Y5
+	VFMADD231PS  Y11, Y7, Y5
+	VFMADD213PS  Y4, Y7, Y11
+	VDIVPS       Y5, Y11, Y11
+	VANDPS       act_absmask<>+0(SB), Y11, Y11
+	VANDPS       act_signmask<>+0(SB), Y6, Y4
+	VORPS        Y4, Y11, Y11
+	VMOVAPS      Y1, Y4
+	VFMADD231PS  Y0, Y8, Y4
+	VXORPS       Y5, Y5, Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      act_one<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	MOVQ         24(CX), R10
+	ADDQ         R9, R10
+	VMOVUPS      (R10), Y5
+	VMULPS       Y5, Y2, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VMOVUPS      Y5, (R10)
+	VORPS        act_signmask<>+0(SB), Y5, Y2
+	VMOVUPS      act_negnine<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      act_magic<>+0(SB), Y3
+	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
+	VADDPS       Y2, Y2, Y2
+	VPSLLD       $0x17, Y3, Y6
+	VSUBPS       act_magic<>+0(SB), Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_c3<>+0(SB), Y7
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
+	VMOVUPS      act_c5<>+0(SB), Y8
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
+	VMULPS       Y3, Y3, Y10
+	VFMADD213PS  Y7, Y3, Y8
+	VFMADD213PS  Y8, Y10, Y9
+	VFMADD213PS  Y2, Y3, Y9
+	VSUBPS       act_one<>+0(SB), Y6, Y2
+	VADDPS       act_one<>+0(SB), Y6, Y3
+	VFMADD231PS  Y9, Y6, Y3
+	VFMADD213PS  Y2, Y6, Y9
+	VDIVPS       Y3, Y9, Y9
+	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VANDPS       act_signmask<>+0(SB), Y5, Y2
+	VORPS        Y2, Y9, Y9
+	VMULPS       Y9, Y4, Y9
+	LEAQ         (R8)(DX*1), R10
+	VMOVUPS      Y9, (R10)(R9*1)
+	ADDQ         $0x20, R9
+	CMPQ         R9, DX
+	JL           lstmSeqMultiHardSigmoidTanhAVX2_chunk
+	ADDQ         $0x28, CX
+	CMPQ         CX, 8(SP)
+	JB           lstmSeqMultiHardSigmoidTanhAVX2_chain
+	INCQ         (SP)
+	DECQ         AX
+	JNZ          lstmSeqMultiHardSigmoidTanhAVX2_step
+
+lstmSeqMultiHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
 // func vmaxTapsAVX2(dst *float32, src *float32, offs *int, ntaps int, c int)
 // Requires: AVX
 TEXT ·vmaxTapsAVX2(SB), NOSPLIT, $0-40

@@ -23,5 +23,9 @@ func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u,
 func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32) {
 	panic("unreachable")
 }
+func lstmSeqMultiSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int) { panic("unreachable") }
+func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float32) {
+	panic("unreachable")
+}
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)        { panic("unreachable") }
 func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }

@@ -29,7 +29,8 @@
 // of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
-// PackLSTMSeqU).
+// PackLSTMSeqU); LSTMSeqMulti steps several such sequences together (a Bidirectional
+// layer's two directions) so that their step latencies overlap.
 //
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of

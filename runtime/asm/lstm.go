@@ -236,3 +236,66 @@ func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate Ga
 		}
 	}
 }
+
+// LSTMChain is one sequence for LSTMSeqMulti: the LSTMSeq arguments zx, uw, c, hs and
+// backwards of one sample and direction.
+type LSTMChain struct {
+	ZX, UW, C, HS []float32
+	Backwards     bool
+}
+
+// lstmSeqDesc is the kernel's view of an LSTMChain (see _gen/lstmseq.go): the first
+// processed step's zx, the byte stride to the next one, uw, c and hs.
+type lstmSeqDesc struct {
+	zx       *float32
+	zxStride int
+	uw, c    *float32
+	hs       *float32
+}
+
+// lstmSeqMultiMax is how many chains one kernel call steps together.
+const lstmSeqMultiMax = 4
+
+// LSTMSeqMulti runs LSTMSeq(isa, ch.ZX, ch.UW, ch.C, ch.HS, t, u, ch.Backwards, gate)
+// for every chain, with the same results bit for bit. On AVX2/AVX512 the chains (up to
+// 4 per kernel call) are stepped together, step s of each chain before step s+1 of any,
+// so the latency of one chain's step (its activations) overlaps the others' work: the
+// two directions of a Bidirectional layer, or the samples of a batch, cost about as much
+// as one chain's recurrence until the core's execution units fill. Generic runs
+// LSTMSeq per chain.
+func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
+	up := LSTMSeqPad(u)
+	for i := range chains {
+		ch := &chains[i]
+		if t < 0 || u < 0 || len(ch.ZX) < t*4*up || len(ch.UW) < u*4*up || len(ch.C) < up || len(ch.HS) < (t+1)*up {
+			panic(fmt.Sprintf("asm.LSTMSeqMulti: chain %d: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d", i, len(ch.ZX), len(ch.UW), len(ch.C), len(ch.HS), t, u))
+		}
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	if !actAsm(isa) {
+		for i := range chains {
+			ch := &chains[i]
+			LSTMSeq(isa, ch.ZX, ch.UW, ch.C, ch.HS, t, u, ch.Backwards, gate)
+		}
+		return
+	}
+	for len(chains) > 0 {
+		n := min(len(chains), lstmSeqMultiMax)
+		var d [lstmSeqMultiMax]lstmSeqDesc
+		for i, ch := range chains[:n] {
+			first, stride := 0, 4*up
+			if ch.Backwards {
+				first, stride = (t-1)*4*up, -4*up
+			}
+			d[i] = lstmSeqDesc{zx: &ch.ZX[first], zxStride: stride * 4, uw: &ch.UW[0], c: &ch.C[0], hs: &ch.HS[0]}
+		}
+		if gate.Hard {
+			lstmSeqMultiHardSigmoidTanhAVX2(&d[0], n, t, u, up, gate.A, gate.B)
+		} else {
+			lstmSeqMultiSigmoidTanhAVX2(&d[0], n, t, u, up)
+		}
+		chains = chains[n:]
+	}
+}

@@ -290,3 +290,78 @@ func BenchmarkLSTMSeq(b *testing.B) {
 		}
 	}
 }
+
+// TestLSTMSeqMulti: LSTMSeqMulti gives bit for bit what LSTMSeq gives per chain, for 0..9
+// chains (across the 4-chain kernel calls) with mixed directions, at unit counts around
+// the 8-lane chunk and 0, 1, 2, 7 steps, NaN in padding lanes, a NaN input in one chain
+// (it must not reach the others), guard bands after each c and hs, read-only zx and U,
+// and no allocation.
+func TestLSTMSeqMulti(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			for _, u := range []int{0, 1, 5, 7, 8, 9, 16, 17} {
+				for _, steps := range []int{0, 1, 2, 7} {
+					for _, nch := range []int{0, 1, 2, 3, 4, 5, 9} {
+						up := LSTMSeqPad(u)
+						type buf struct{ zx, uw, c, hs []float32 }
+						mk := func() []buf {
+							r := rand.New(rand.NewPCG(uint64(u*100+steps), uint64(nch)))
+							bs := make([]buf, nch)
+							for i := range bs {
+								zx := randSlice(r, steps*4*up)
+								uw := randSlice(r, u*4*up)
+								for k := range uw {
+									uw[k] *= float32(0.5 / math.Sqrt(float64(max(u, 1))))
+								}
+								for k := range zx {
+									if k%up >= u {
+										zx[k] = nan
+									}
+								}
+								for k := range uw {
+									if k%up >= u {
+										uw[k] = nan
+									}
+								}
+								if i == 1 && steps > 1 && u > 0 {
+									zx[4*up+2*up] = nan
+								}
+								c := append(randSlice(r, up), guard)
+								hs := append(randSlice(r, (steps+1)*up), guard)
+								bs[i] = buf{zx, uw, c, hs}
+							}
+							return bs
+						}
+						want, got := mk(), mk()
+						chains := make([]LSTMChain, nch)
+						for i, b := range want {
+							LSTMSeq(isa, b.zx, b.uw, b.c, b.hs, steps, u, i%3 == 1, gate)
+						}
+						for i, b := range got {
+							chains[i] = LSTMChain{ZX: b.zx, UW: b.uw, C: b.c, HS: b.hs, Backwards: i%3 == 1}
+						}
+						ref := mk()
+						LSTMSeqMulti(isa, chains, steps, u, gate)
+						name := fmt.Sprintf("%v %+v u=%d t=%d chains=%d", isa, gate, u, steps, nch)
+						for i := range got {
+							for _, p := range [][3][]float32{{got[i].c, want[i].c, nil}, {got[i].hs, want[i].hs, nil}, {got[i].zx, ref[i].zx, nil}, {got[i].uw, ref[i].uw, nil}} {
+								for k := range p[0] {
+									if math.Float32bits(p[0][k]) != math.Float32bits(p[1][k]) {
+										t.Fatalf("%s: chain %d index %d of %d: %v want %v", name, i, k, len(p[0]), p[0][k], p[1][k])
+									}
+								}
+							}
+							if got[i].c[up] != guard || got[i].hs[(steps+1)*up] != guard {
+								t.Fatalf("%s: chain %d: wrote past c or hs", name, i)
+							}
+						}
+						if a := testing.AllocsPerRun(3, func() { LSTMSeqMulti(isa, chains, steps, u, gate) }); a != 0 {
+							t.Fatalf("%s: %v allocations", name, a)
+						}
+					}
+				}
+			}
+		}
+	}
+}

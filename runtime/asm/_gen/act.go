@@ -267,6 +267,8 @@ func activations() {
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	lstmSeqKernel("lstmSeqSigmoidTanhAVX2", false)
 	lstmSeqKernel("lstmSeqHardSigmoidTanhAVX2", true)
+	lstmSeqMultiKernel("lstmSeqMultiSigmoidTanhAVX2", false)
+	lstmSeqMultiKernel("lstmSeqMultiHardSigmoidTanhAVX2", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

@@ -252,3 +252,165 @@ func tanhCell(x VecVirtual) VecVirtual {
 	VORPS(sg, p, p)
 	return p
 }
+
+// lstmSeqMultiKernel emits LSTMSeqMulti's kernel: n independent sequences (chains) of t
+// steps over the same u and up, stepped together: step s of every chain, then step s+1.
+// Each chain's step is the body of lstmSeqKernel; the chains' steps are independent, so
+// the core overlaps one chain's activation latency with the next one's work (the
+// forward and backward directions of a Bidirectional layer run in about the time of one).
+// d points to n descriptors of 5 words, read only:
+//
+//	zx (first processed step), zxStride (bytes, negative backwards), uw, c, hs
+//
+// Step s of a chain reads zx + s*zxStride and hs row s, writes hs row s+1 and c.
+func lstmSeqMultiKernel(name string, hard bool) {
+	sig := "func(d *int, n, t, u, up int)"
+	if hard {
+		sig = "func(d *int, n, t, u, up int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": LSTMSeq's loop for n chains stepped together (see LSTMSeqMulti).")
+	sidx := AllocLocal(8) // step index
+	dend := AllocLocal(8) // end of the descriptors
+	t := GP64()
+	Load(Param("t"), t)
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	dp, nn := GP64(), GP64()
+	Load(Param("d"), dp)
+	Load(Param("n"), nn)
+	TESTQ(nn, nn)
+	JZ(LabelRef(name + "_done"))
+	IMUL3Q(U8(40), nn, nn)
+	ADDQ(dp, nn)
+	MOVQ(nn, dend)
+	XORQ(nn, nn)
+	MOVQ(nn, sidx)
+	us := GP64() // up*4 bytes
+	Load(Param("up"), us)
+	SHLQ(U8(2), us)
+	us3 := GP64()
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, us3)
+	rowb := GP64()
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
+	ADDQ(us, rowb)
+	var ha, hb VecVirtual
+	if hard {
+		ha, hb = YMM(), YMM()
+		VBROADCASTSS(addr("a"), ha)
+		VBROADCASTSS(addr("b"), hb)
+	}
+	gate := func(x VecVirtual) VecVirtual {
+		if !hard {
+			return sigmoidGate(x)
+		}
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+	gm := func(base Register, g int) Mem {
+		switch g {
+		case 1:
+			return Mem{Base: base, Index: us, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: us, Scale: 2}
+		case 3:
+			return Mem{Base: base, Index: us3, Scale: 1}
+		}
+		return Mem{Base: base}
+	}
+	Label(name + "_step")
+	Load(Param("d"), dp)
+	Label(name + "_chain")
+	// this chain's step: pzx = zx + s*zxStride, ph = hs + s*up*4
+	pzx, ph := GP64(), GP64()
+	MOVQ(sidx, pzx)
+	IMULQ(Mem{Base: dp, Disp: 8}, pzx)
+	ADDQ(Mem{Base: dp}, pzx)
+	MOVQ(sidx, ph)
+	IMULQ(us, ph)
+	ADDQ(Mem{Base: dp, Disp: 32}, ph)
+	j := GP64()
+	XORQ(j, j)
+	Label(name + "_chunk")
+	zb := GP64()
+	LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
+	var acc, acc2 [4]VecVirtual
+	for g := 0; g < 4; g++ {
+		acc[g] = YMM()
+		VMOVUPS(gm(zb, g), acc[g])
+		acc2[g] = YMM()
+		VXORPS(acc2[g], acc2[g], acc2[g])
+	}
+	wp, hp, k := GP64(), GP64(), GP64()
+	MOVQ(Mem{Base: dp, Disp: 16}, wp)
+	ADDQ(j, wp)
+	MOVQ(ph, hp)
+	Load(Param("u"), k)
+	Label(name + "_k2")
+	CMPQ(k, U8(2))
+	JL(LabelRef(name + "_k1"))
+	b0, b1 := YMM(), YMM()
+	VBROADCASTSS(Mem{Base: hp}, b0)
+	VBROADCASTSS(Mem{Base: hp, Disp: 4}, b1)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b0, acc[g])
+	}
+	ADDQ(rowb, wp)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b1, acc2[g])
+	}
+	ADDQ(rowb, wp)
+	ADDQ(U8(8), hp)
+	SUBQ(U8(2), k)
+	JMP(LabelRef(name + "_k2"))
+	Label(name + "_k1")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_gates"))
+	b2 := YMM()
+	VBROADCASTSS(Mem{Base: hp}, b2)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b2, acc[g])
+	}
+	Label(name + "_gates")
+	for g := 0; g < 4; g++ {
+		VADDPS(acc2[g], acc[g], acc[g])
+	}
+	i := gate(acc[0])
+	f := gate(acc[1])
+	gg := tanhCell(acc[2])
+	o := gate(acc[3])
+	cb := GP64()
+	MOVQ(Mem{Base: dp, Disp: 24}, cb)
+	ADDQ(j, cb)
+	cv := YMM()
+	VMOVUPS(Mem{Base: cb}, cv)
+	VMULPS(cv, f, cv)
+	VFMADD231PS(gg, i, cv) // c = f*c + i*g
+	VMOVUPS(cv, Mem{Base: cb})
+	th := tanhCell(cv)
+	VMULPS(th, o, th)
+	hn := GP64()
+	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
+	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
+	ADDQ(U8(32), j)
+	CMPQ(j, us)
+	JL(LabelRef(name + "_chunk"))
+	// next chain
+	ADDQ(U8(40), dp)
+	CMPQ(dp, dend)
+	JB(LabelRef(name + "_chain"))
+	// next step
+	INCQ(sidx)
+	DECQ(t)
+	JNZ(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
