@@ -19,6 +19,9 @@ type fastPool struct {
 	h, w, c    int
 	oh, ow     int
 	rows, cols []tapRange // per output row / column: in-bounds taps [lo, hi)
+	// whole-map path (max pooling, every window inside the input, C % 8 == 0): each
+	// output pixel's window start and the window's tap offsets, for asm.MaxPool
+	bases, taps []int
 }
 
 // tapRange is a window's in-bounds taps along one axis: k in [lo, hi) with input index
@@ -57,6 +60,19 @@ func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool
 	name := "avgpool2d go"
 	if l.Max {
 		name = "maxpool2d taps/" + isa.String()
+		if k.interior() && c%8 == 0 {
+			for _, ry := range k.rows {
+				for _, rx := range k.cols {
+					k.bases = append(k.bases, (ry.start*w+rx.start)*c)
+				}
+			}
+			for ky := 0; ky < l.KH; ky++ {
+				for kx := 0; kx < l.KW; kx++ {
+					k.taps = append(k.taps, (ky*l.DH*w+kx*l.DW)*c)
+				}
+			}
+			name = "maxpool2d map/" + isa.String()
+		}
 	}
 	return compiled{k: k, name: name}, true
 }
@@ -65,9 +81,30 @@ func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool
 // the stack.
 const maxTapsLimit = 64
 
+// interior reports whether every window lies wholly inside the input.
+func (k *fastPool) interior() bool {
+	for _, r := range k.rows {
+		if r.lo != 0 || r.hi != k.l.KH {
+			return false
+		}
+	}
+	for _, r := range k.cols {
+		if r.lo != 0 || r.hi != k.l.KW {
+			return false
+		}
+	}
+	return true
+}
+
 func (k *fastPool) run(dst, src, _ []float32, batch int) {
 	l, c := k.l, k.c
 	ninf := float32(math.Inf(-1))
+	if k.bases != nil {
+		for b := 0; b < batch; b++ {
+			asm.MaxPool(k.isa, dst[b*k.oh*k.ow*c:(b+1)*k.oh*k.ow*c], src[b*k.h*k.w*c:(b+1)*k.h*k.w*c], k.bases, k.taps, c)
+		}
+		return
+	}
 	if l.Max && l.KH*l.KW <= maxTapsLimit {
 		var offs [maxTapsLimit]int
 		for b := 0; b < batch; b++ {

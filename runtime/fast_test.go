@@ -284,10 +284,11 @@ func TestFastPool(t *testing.T) {
 		{KH: 2, KW: 3, SH: 2, SW: 1, DH: 1, DW: 2, Pad: layers.PadExplicit, Pads: [4]int{2, 1, 0, 3}},
 		{KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1},
 		{KH: 5, KW: 5, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame},
+		{KH: 2, KW: 3, SH: 1, SW: 2, DH: 2, DW: 2}, // dilated, every window inside
 	}
 	for _, isa := range fastISAs() {
 		for wi, win := range wins {
-			for _, c := range []int{1, 3, 4, 5, 8, 13} {
+			for _, c := range []int{1, 3, 4, 5, 8, 13, 16, 24} { // multiples of 8 with windows inside: asm.MaxPool
 				for _, kind := range []int{0, 1, 2} { // max, avg, avg count_include_pad
 					l := &layers.Pool2D{Window: win, Max: kind == 0, CountIncludePad: kind == 2}
 					in := layers.Shape{7, 6, c}

@@ -71,3 +71,54 @@ func GatherRuns(isa ISA, dst, src []float32, offs []int, runLen int) {
 		copy(dst[r*runLen:(r+1)*runLen], src[o:o+runLen])
 	}
 }
+
+// MaxPool sets, for every output pixel p and channel i < c,
+// dst[p*c+i] = max over t of src[bases[p]+taps[t]+i]: a whole map of max pooling whose
+// windows all lie inside the input (bases[p] the window's first pixel, taps the window's
+// pixel offsets, in floats), in one call. NaN and Inf as in MaxTaps; exact on every path.
+// As a Go loop:
+//
+//	for p, b := range bases {
+//		for i := 0; i < c; i++ {
+//			m := float32(math.Inf(-1))
+//			for _, o := range taps { m = max(m, src[b+o+i]) }
+//			dst[p*c+i] = m
+//		}
+//	}
+func MaxPool(isa ISA, dst, src []float32, bases, taps []int, c int) {
+	if c <= 0 || len(bases) == 0 {
+		return
+	}
+	if len(dst) < len(bases)*c {
+		panic(fmt.Sprintf("asm.MaxPool: dst %d < %d pixels x %d", len(dst), len(bases), c))
+	}
+	tlo, thi := 0, 0
+	for i, o := range taps {
+		if i == 0 || o < tlo {
+			tlo = o
+		}
+		if i == 0 || o > thi {
+			thi = o
+		}
+	}
+	for _, b := range bases {
+		if b+tlo < 0 || b+thi+c > len(src) {
+			panic(fmt.Sprintf("asm.MaxPool: window at %d (taps %d..%d, c %d) outside src (%d)", b, tlo, thi, c, len(src)))
+		}
+	}
+	if len(taps) > 0 && c%8 == 0 && actAsm(isa) {
+		vmaxPoolAVX2(&dst[0], &src[0], &bases[0], len(bases), &taps[0], len(taps), c)
+		return
+	}
+	for p, b := range bases {
+		y := dst[p*c : (p+1)*c]
+		for i := range y {
+			y[i] = float32(math.Inf(-1))
+		}
+		for _, o := range taps {
+			for i, v := range src[b+o : b+o+c] {
+				y[i] = max(y[i], v)
+			}
+		}
+	}
+}

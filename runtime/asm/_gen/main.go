@@ -36,6 +36,8 @@ func main() {
 		activations()
 	case "winograd_avx2":
 		winogradKernels()
+	case "pool_avx2":
+		maxPoolKernel()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown -kernel %q\n", kernel)
 		os.Exit(2)
