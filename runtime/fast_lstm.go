@@ -64,11 +64,17 @@ func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (co
 	return compiled{k: k, name: name, scratchLen: scratch}, true
 }
 
+// seqMaxUnits bounds the layers run by asm.LSTMSeq. It runs one sample at a time with a
+// matrix-vector h*U per step, which wins on latency-bound small layers; wider layers
+// (text_lstm 128 units, lstm256 in bench/) measured 2-6x slower at batch 1 and far
+// slower at batch 8-64 than one GEMM per step over the whole batch.
+const seqMaxUnits = 32
+
 // newSeqLSTM compiles a tanh cell with sigmoid or hard-sigmoid gates for asm.LSTMSeq
 // where it has a vector kernel: one GEMM x*W + b for all timesteps into the padded gate
 // layout, then one call per sample for the whole recurrence.
 func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
-	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh {
+	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh || l.Units > seqMaxUnits {
 		return compiled{}, false
 	}
 	k := &fastLSTM{l: l, isa: isa, t: in[0], maxBatch: maxBatch, seq: true, fused: true}
