@@ -125,3 +125,8 @@ func lstmSeqMultiSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int)
 //
 //go:noescape
 func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float32)
+
+// vtanhRationalAVX2: f = tanh in LSTMSeq's rational form (see tanhRational).
+//
+//go:noescape
+func vtanhRationalAVX2(x *float32, n int)

@@ -2841,6 +2841,165 @@ vtanhCellAVX2_done:
 	VZEROUPPER
 	RET
 
+// func vtanhRationalAVX2(x *float32, n int)
+// Requires: AVX, FMA3
+TEXT ·vtanhRationalAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vtanhRationalAVX2_loop:
+	CMPQ        CX, $0x08
+	JL          vtanhRationalAVX2_tail
+	VMOVUPS     (AX), Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y5
+	VFMADD213PS act_tanhp2<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq2<>+0(SB), Y2, Y5
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y5
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y5
+	VDIVPS      Y5, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, CX
+	JMP         vtanhRationalAVX2_loop
+
+vtanhRationalAVX2_tail:
+	TESTQ       CX, CX
+	JZ          vtanhRationalAVX2_done
+	LEAQ        act_tailmask<>+0(SB), DX
+	NEGQ        CX
+	ADDQ        $0x08, CX
+	VMOVUPS     (DX)(CX*4), Y0
+	VMASKMOVPS  (AX), Y0, Y1
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y6
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y6
+	VDIVPS      Y6, Y4, Y4
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMASKMOVPS  Y4, Y0, (AX)
+
+vtanhRationalAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA act_tanhmax<>+0(SB)/4, $0x411051ec
+DATA act_tanhmax<>+4(SB)/4, $0x411051ec
+DATA act_tanhmax<>+8(SB)/4, $0x411051ec
+DATA act_tanhmax<>+12(SB)/4, $0x411051ec
+DATA act_tanhmax<>+16(SB)/4, $0x411051ec
+DATA act_tanhmax<>+20(SB)/4, $0x411051ec
+DATA act_tanhmax<>+24(SB)/4, $0x411051ec
+DATA act_tanhmax<>+28(SB)/4, $0x411051ec
+GLOBL act_tanhmax<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp4<>+0(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+4(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+8(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+12(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+16(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+20(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+24(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+28(SB)/4, $0x3265ef14
+GLOBL act_tanhp4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq4<>+0(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+4(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+8(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+12(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+16(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+20(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+24(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+28(SB)/4, $0x35511d1d
+GLOBL act_tanhq4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp3<>+0(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+4(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+8(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+12(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+16(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+20(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+24(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+28(SB)/4, $0x37ad1a7f
+GLOBL act_tanhp3<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq3<>+0(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+4(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+8(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+12(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+16(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+20(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+24(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+28(SB)/4, $0x39ac695d
+GLOBL act_tanhq3<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp2<>+0(SB)/4, $0x3b653552
+DATA act_tanhp2<>+4(SB)/4, $0x3b653552
+DATA act_tanhp2<>+8(SB)/4, $0x3b653552
+DATA act_tanhp2<>+12(SB)/4, $0x3b653552
+DATA act_tanhp2<>+16(SB)/4, $0x3b653552
+DATA act_tanhp2<>+20(SB)/4, $0x3b653552
+DATA act_tanhp2<>+24(SB)/4, $0x3b653552
+DATA act_tanhp2<>+28(SB)/4, $0x3b653552
+GLOBL act_tanhp2<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq2<>+0(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+4(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+8(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+12(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+16(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+20(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+24(SB)/4, $0x3cd40b4e
+DATA act_tanhq2<>+28(SB)/4, $0x3cd40b4e
+GLOBL act_tanhq2<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp1<>+0(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+4(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+8(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+12(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+16(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+20(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+24(SB)/4, $0x3e0909e0
+DATA act_tanhp1<>+28(SB)/4, $0x3e0909e0
+GLOBL act_tanhp1<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq1<>+0(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+4(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+8(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+12(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+16(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+20(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+24(SB)/4, $0x3eef2f97
+DATA act_tanhq1<>+28(SB)/4, $0x3eef2f97
+GLOBL act_tanhq1<>(SB), RODATA|NOPTR, $32
+
 // func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64
@@ -2962,35 +3121,26 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y1, Y3, Y8
 	VMOVUPS      act_one<>+0(SB), Y1
 	VDIVPS       Y8, Y1, Y1
-	VORPS        act_signmask<>+0(SB), Y4, Y2
-	VMOVUPS      act_negnine<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
-	VADDPS       Y2, Y2, Y2
-	VPSLLD       $0x17, Y3, Y5
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
+	VANDPS       act_absmask<>+0(SB), Y4, Y2
+	VMOVUPS      act_tanhmax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
 	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y7
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
-	VMOVUPS      act_c5<>+0(SB), Y8
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
-	VMOVUPS      act_c7<>+0(SB), Y9
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
-	VMULPS       Y3, Y3, Y10
-	VFMADD213PS  Y7, Y3, Y8
-	VFMADD213PS  Y8, Y10, Y9
-	VFMADD213PS  Y2, Y3, Y9
-	VSUBPS       act_one<>+0(SB), Y5, Y2
-	VADDPS       act_one<>+0(SB), Y5, Y3
-	VFMADD231PS  Y9, Y5, Y3
-	VFMADD213PS  Y2, Y5, Y9
-	VDIVPS       Y3, Y9, Y9
-	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VMULPS       Y3, Y2, Y7
+	VMOVUPS      act_tanhp4<>+0(SB), Y5
+	VMOVUPS      act_tanhq4<>+0(SB), Y8
+	VFMADD213PS  act_tanhp3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_tanhp2<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq2<>+0(SB), Y3, Y8
+	VFMADD213PS  act_tanhp1<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS  Y2, Y7, Y5
+	VFMADD213PS  act_one<>+0(SB), Y3, Y8
+	VDIVPS       Y8, Y5, Y5
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y5, Y3, Y5
 	VANDPS       act_signmask<>+0(SB), Y4, Y2
-	VORPS        Y2, Y9, Y9
+	VORPS        Y2, Y5, Y5
 	VXORPS       act_signmask<>+0(SB), Y6, Y2
 	VMOVUPS      act_sigmin<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -3004,57 +3154,48 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
 	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
-	VMOVUPS      act_c5<>+0(SB), Y6
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y5, Y3, Y6
-	VFMADD213PS  Y6, Y8, Y7
-	VFMADD213PS  Y2, Y3, Y7
+	VMOVUPS      act_c3<>+0(SB), Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y6, Y3, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y2, Y3, Y8
 	VADDPS       act_one<>+0(SB), Y4, Y2
-	VFMADD213PS  Y2, Y4, Y7
+	VFMADD213PS  Y2, Y4, Y8
 	VMOVUPS      act_one<>+0(SB), Y2
-	VDIVPS       Y7, Y2, Y2
+	VDIVPS       Y8, Y2, Y2
 	LEAQ         (DX)(R11*1), R12
 	VMOVUPS      (R12), Y3
 	VMULPS       Y3, Y1, Y3
-	VFMADD231PS  Y9, Y0, Y3
+	VFMADD231PS  Y5, Y0, Y3
 	VMOVUPS      Y3, (R12)
-	VORPS        act_signmask<>+0(SB), Y3, Y0
-	VMOVUPS      act_negnine<>+0(SB), Y1
-	VMAXPS       Y0, Y1, Y0
-	VMOVUPS      act_magic<>+0(SB), Y1
-	VFMADD231PS  act_log2e2<>+0(SB), Y0, Y1
-	VADDPS       Y0, Y0, Y0
-	VPSLLD       $0x17, Y1, Y4
-	VSUBPS       act_magic<>+0(SB), Y1, Y1
-	VMOVAPS      Y0, Y0
-	VFNMADD231PS act_ln2<>+0(SB), Y1, Y0
+	VANDPS       act_absmask<>+0(SB), Y3, Y0
+	VMOVUPS      act_tanhmax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
 	VMULPS       Y0, Y0, Y1
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
-	VMOVUPS      act_c5<>+0(SB), Y6
-	VFMADD213PS  act_c4<>+0(SB), Y0, Y6
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y0, Y7
-	VMULPS       Y1, Y1, Y8
-	VFMADD213PS  Y5, Y1, Y6
-	VFMADD213PS  Y6, Y8, Y7
-	VFMADD213PS  Y0, Y1, Y7
-	VSUBPS       act_one<>+0(SB), Y4, Y0
-	VADDPS       act_one<>+0(SB), Y4, Y1
-	VFMADD231PS  Y7, Y4, Y1
-	VFMADD213PS  Y0, Y4, Y7
-	VDIVPS       Y1, Y7, Y7
-	VANDPS       act_absmask<>+0(SB), Y7, Y7
+	VMULPS       Y1, Y0, Y5
+	VMOVUPS      act_tanhp4<>+0(SB), Y4
+	VMOVUPS      act_tanhq4<>+0(SB), Y6
+	VFMADD213PS  act_tanhp3<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq3<>+0(SB), Y1, Y6
+	VFMADD213PS  act_tanhp2<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq2<>+0(SB), Y1, Y6
+	VFMADD213PS  act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq1<>+0(SB), Y1, Y6
+	VFMADD213PS  Y0, Y5, Y4
+	VFMADD213PS  act_one<>+0(SB), Y1, Y6
+	VDIVPS       Y6, Y4, Y4
+	VMOVUPS      act_one<>+0(SB), Y1
+	VMINPS       Y4, Y1, Y4
 	VANDPS       act_signmask<>+0(SB), Y3, Y0
-	VORPS        Y0, Y7, Y7
-	VMULPS       Y7, Y2, Y7
+	VORPS        Y0, Y4, Y4
+	VMULPS       Y4, Y2, Y4
 	LEAQ         (BX)(R8*1), R12
-	VMOVUPS      Y7, (R12)(R11*1)
+	VMOVUPS      Y4, (R12)(R11*1)
 	ADDQ         $0x20, R11
 	CMPQ         R11, R8
 	JL           lstmSeqSigmoidTanhAVX2_chunk
@@ -3069,7 +3210,7 @@ lstmSeqSigmoidTanhAVX2_done:
 	RET
 
 // func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·lstmSeqHardSigmoidTanhAVX2(SB), NOSPLIT, $0-72
 	MOVQ         zx+0(FP), AX
 	MOVQ         uw+16(FP), CX
@@ -3133,102 +3274,84 @@ lstmSeqHardSigmoidTanhAVX2_k1:
 	VFMADD231PS  (R12)(R9*1), Y10, Y8
 
 lstmSeqHardSigmoidTanhAVX2_gates:
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y8
-	VMOVAPS      Y1, Y3
-	VFMADD231PS  Y0, Y2, Y3
-	VXORPS       Y2, Y2, Y2
-	VMAXPS       Y3, Y2, Y3
-	VMOVUPS      act_one<>+0(SB), Y2
-	VMINPS       Y3, Y2, Y3
-	VMOVAPS      Y1, Y2
-	VFMADD231PS  Y0, Y4, Y2
-	VXORPS       Y4, Y4, Y4
-	VMAXPS       Y2, Y4, Y2
-	VMOVUPS      act_one<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y2
-	VORPS        act_signmask<>+0(SB), Y6, Y4
-	VMOVUPS      act_negnine<>+0(SB), Y5
-	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      act_magic<>+0(SB), Y5
-	VFMADD231PS  act_log2e2<>+0(SB), Y4, Y5
-	VADDPS       Y4, Y4, Y4
-	VPSLLD       $0x17, Y5, Y7
-	VSUBPS       act_magic<>+0(SB), Y5, Y5
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS act_ln2<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      act_c3<>+0(SB), Y9
-	VFMADD213PS  act_c2<>+0(SB), Y4, Y9
-	VMOVUPS      act_c5<>+0(SB), Y10
-	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
-	VMOVUPS      act_c7<>+0(SB), Y11
-	VFMADD213PS  act_c6<>+0(SB), Y4, Y11
-	VMULPS       Y5, Y5, Y12
-	VFMADD213PS  Y9, Y5, Y10
-	VFMADD213PS  Y10, Y12, Y11
-	VFMADD213PS  Y4, Y5, Y11
-	VSUBPS       act_one<>+0(SB), Y7, Y4
-	VADDPS       act_one<>+0(SB), Y7, Y5
-	VFMADD231PS  Y11, Y7, Y5
-	VFMADD213PS  Y4, Y7, Y11
-	VDIVPS       Y5, Y11, Y11
-	VANDPS       act_absmask<>+0(SB), Y11, Y11
-	VANDPS       act_signmask<>+0(SB), Y6, Y4
-	VORPS        Y4, Y11, Y11
-	VMOVAPS      Y1, Y4
-	VFMADD231PS  Y0, Y8, Y4
-	VXORPS       Y5, Y5, Y5
-	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      act_one<>+0(SB), Y5
-	VMINPS       Y4, Y5, Y4
-	LEAQ         (DX)(R11*1), R12
-	VMOVUPS      (R12), Y5
-	VMULPS       Y5, Y2, Y5
-	VFMADD231PS  Y11, Y3, Y5
-	VMOVUPS      Y5, (R12)
-	VORPS        act_signmask<>+0(SB), Y5, Y2
-	VMOVUPS      act_negnine<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
-	VADDPS       Y2, Y2, Y2
-	VPSLLD       $0x17, Y3, Y6
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y7
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
-	VMOVUPS      act_c5<>+0(SB), Y8
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
-	VMOVUPS      act_c7<>+0(SB), Y9
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
-	VMULPS       Y3, Y3, Y10
-	VFMADD213PS  Y7, Y3, Y8
-	VFMADD213PS  Y8, Y10, Y9
-	VFMADD213PS  Y2, Y3, Y9
-	VSUBPS       act_one<>+0(SB), Y6, Y2
-	VADDPS       act_one<>+0(SB), Y6, Y3
-	VFMADD231PS  Y9, Y6, Y3
-	VFMADD213PS  Y2, Y6, Y9
-	VDIVPS       Y3, Y9, Y9
-	VANDPS       act_absmask<>+0(SB), Y9, Y9
-	VANDPS       act_signmask<>+0(SB), Y5, Y2
-	VORPS        Y2, Y9, Y9
-	VMULPS       Y9, Y4, Y9
-	LEAQ         (BX)(R8*1), R12
-	VMOVUPS      Y9, (R12)(R11*1)
-	ADDQ         $0x20, R11
-	CMPQ         R11, R8
-	JL           lstmSeqHardSigmoidTanhAVX2_chunk
-	ADDQ         R8, BX
-	MOVQ         zxStride+8(FP), R12
-	ADDQ         R12, AX
-	DECQ         SI
-	JNZ          lstmSeqHardSigmoidTanhAVX2_step
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y8
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y4, Y2
+	VXORPS      Y4, Y4, Y4
+	VMAXPS      Y2, Y4, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VANDPS      act_absmask<>+0(SB), Y6, Y4
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMULPS      Y4, Y4, Y5
+	VMULPS      Y5, Y4, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhp2<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq2<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y10
+	VFMADD213PS Y4, Y9, Y7
+	VFMADD213PS act_one<>+0(SB), Y5, Y10
+	VDIVPS      Y10, Y7, Y7
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y7, Y5, Y7
+	VANDPS      act_signmask<>+0(SB), Y6, Y4
+	VORPS       Y4, Y7, Y7
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y8, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y4, Y5, Y4
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	LEAQ        (DX)(R11*1), R12
+	VMOVUPS     (R12), Y5
+	VMULPS      Y5, Y2, Y5
+	VFMADD231PS Y7, Y3, Y5
+	VMOVUPS     Y5, (R12)
+	VANDPS      act_absmask<>+0(SB), Y5, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y8
+	VDIVPS      Y8, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y5, Y2
+	VORPS       Y2, Y6, Y6
+	VMULPS      Y6, Y4, Y6
+	LEAQ        (BX)(R8*1), R12
+	VMOVUPS     Y6, (R12)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          lstmSeqHardSigmoidTanhAVX2_chunk
+	ADDQ        R8, BX
+	MOVQ        zxStride+8(FP), R12
+	ADDQ        R12, AX
+	DECQ        SI
+	JNZ         lstmSeqHardSigmoidTanhAVX2_step
 
 lstmSeqHardSigmoidTanhAVX2_done:
 	VZEROUPPER
@@ -3369,35 +3492,26 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VFMADD213PS  Y1, Y3, Y8
 	VMOVUPS      act_one<>+0(SB), Y1
 	VDIVPS       Y8, Y1, Y1
-	VORPS        act_signmask<>+0(SB), Y4, Y2
-	VMOVUPS      act_negnine<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
-	VADDPS       Y2, Y2, Y2
-	VPSLLD       $0x17, Y3, Y5
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
+	VANDPS       act_absmask<>+0(SB), Y4, Y2
+	VMOVUPS      act_tanhmax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
 	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y7
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
-	VMOVUPS      act_c5<>+0(SB), Y8
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
-	VMOVUPS      act_c7<>+0(SB), Y9
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
-	VMULPS       Y3, Y3, Y10
-	VFMADD213PS  Y7, Y3, Y8
-	VFMADD213PS  Y8, Y10, Y9
-	VFMADD213PS  Y2, Y3, Y9
-	VSUBPS       act_one<>+0(SB), Y5, Y2
-	VADDPS       act_one<>+0(SB), Y5, Y3
-	VFMADD231PS  Y9, Y5, Y3
-	VFMADD213PS  Y2, Y5, Y9
-	VDIVPS       Y3, Y9, Y9
-	VANDPS       act_absmask<>+0(SB), Y9, Y9
+	VMULPS       Y3, Y2, Y7
+	VMOVUPS      act_tanhp4<>+0(SB), Y5
+	VMOVUPS      act_tanhq4<>+0(SB), Y8
+	VFMADD213PS  act_tanhp3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq3<>+0(SB), Y3, Y8
+	VFMADD213PS  act_tanhp2<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq2<>+0(SB), Y3, Y8
+	VFMADD213PS  act_tanhp1<>+0(SB), Y3, Y5
+	VFMADD213PS  act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS  Y2, Y7, Y5
+	VFMADD213PS  act_one<>+0(SB), Y3, Y8
+	VDIVPS       Y8, Y5, Y5
+	VMOVUPS      act_one<>+0(SB), Y3
+	VMINPS       Y5, Y3, Y5
 	VANDPS       act_signmask<>+0(SB), Y4, Y2
-	VORPS        Y2, Y9, Y9
+	VORPS        Y2, Y5, Y5
 	VXORPS       act_signmask<>+0(SB), Y6, Y2
 	VMOVUPS      act_sigmin<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
@@ -3411,58 +3525,49 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
 	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
 	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y5
-	VMOVUPS      act_c5<>+0(SB), Y6
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y5, Y3, Y6
-	VFMADD213PS  Y6, Y8, Y7
-	VFMADD213PS  Y2, Y3, Y7
+	VMOVUPS      act_c3<>+0(SB), Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMOVUPS      act_c5<>+0(SB), Y7
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y7
+	VMOVUPS      act_c7<>+0(SB), Y8
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y8
+	VMULPS       Y3, Y3, Y9
+	VFMADD213PS  Y6, Y3, Y7
+	VFMADD213PS  Y7, Y9, Y8
+	VFMADD213PS  Y2, Y3, Y8
 	VADDPS       act_one<>+0(SB), Y4, Y2
-	VFMADD213PS  Y2, Y4, Y7
+	VFMADD213PS  Y2, Y4, Y8
 	VMOVUPS      act_one<>+0(SB), Y2
-	VDIVPS       Y7, Y2, Y2
+	VDIVPS       Y8, Y2, Y2
 	MOVQ         24(CX), R10
 	ADDQ         R9, R10
 	VMOVUPS      (R10), Y3
 	VMULPS       Y3, Y1, Y3
-	VFMADD231PS  Y9, Y0, Y3
+	VFMADD231PS  Y5, Y0, Y3
 	VMOVUPS      Y3, (R10)
-	VORPS        act_signmask<>+0(SB), Y3, Y0
-	VMOVUPS      act_negnine<>+0(SB), Y1
-	VMAXPS       Y0, Y1, Y0
-	VMOVUPS      act_magic<>+0(SB), Y1
-	VFMADD231PS  act_log2e2<>+0(SB), Y0, Y1
-	VADDPS       Y0, Y0, Y0
-	VPSLLD       $0x17, Y1, Y4
-	VSUBPS       act_magic<>+0(SB), Y1, Y1
-	VMOVAPS      Y0, Y0
-	VFNMADD231PS act_ln2<>+0(SB), Y1, Y0
+	VANDPS       act_absmask<>+0(SB), Y3, Y0
+	VMOVUPS      act_tanhmax<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
 	VMULPS       Y0, Y0, Y1
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
-	VMOVUPS      act_c5<>+0(SB), Y6
-	VFMADD213PS  act_c4<>+0(SB), Y0, Y6
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y0, Y7
-	VMULPS       Y1, Y1, Y8
-	VFMADD213PS  Y5, Y1, Y6
-	VFMADD213PS  Y6, Y8, Y7
-	VFMADD213PS  Y0, Y1, Y7
-	VSUBPS       act_one<>+0(SB), Y4, Y0
-	VADDPS       act_one<>+0(SB), Y4, Y1
-	VFMADD231PS  Y7, Y4, Y1
-	VFMADD213PS  Y0, Y4, Y7
-	VDIVPS       Y1, Y7, Y7
-	VANDPS       act_absmask<>+0(SB), Y7, Y7
+	VMULPS       Y1, Y0, Y5
+	VMOVUPS      act_tanhp4<>+0(SB), Y4
+	VMOVUPS      act_tanhq4<>+0(SB), Y6
+	VFMADD213PS  act_tanhp3<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq3<>+0(SB), Y1, Y6
+	VFMADD213PS  act_tanhp2<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq2<>+0(SB), Y1, Y6
+	VFMADD213PS  act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS  act_tanhq1<>+0(SB), Y1, Y6
+	VFMADD213PS  Y0, Y5, Y4
+	VFMADD213PS  act_one<>+0(SB), Y1, Y6
+	VDIVPS       Y6, Y4, Y4
+	VMOVUPS      act_one<>+0(SB), Y1
+	VMINPS       Y4, Y1, Y4
 	VANDPS       act_signmask<>+0(SB), Y3, Y0
-	VORPS        Y0, Y7, Y7
-	VMULPS       Y7, Y2, Y7
+	VORPS        Y0, Y4, Y4
+	VMULPS       Y4, Y2, Y4
 	LEAQ         (R8)(DX*1), R10
-	VMOVUPS      Y7, (R10)(R9*1)
+	VMOVUPS      Y4, (R10)(R9*1)
 	ADDQ         $0x20, R9
 	CMPQ         R9, DX
 	JL           lstmSeqMultiSigmoidTanhAVX2_chunk
@@ -3478,7 +3583,7 @@ lstmSeqMultiSigmoidTanhAVX2_done:
 	RET
 
 // func lstmSeqMultiHardSigmoidTanhAVX2(d *int, n int, t int, u int, up int, a float32, b float32)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·lstmSeqMultiHardSigmoidTanhAVX2(SB), NOSPLIT, $16-48
 	MOVQ         t+16(FP), AX
 	TESTQ        AX, AX
@@ -3556,104 +3661,86 @@ lstmSeqMultiHardSigmoidTanhAVX2_k1:
 	VFMADD231PS  (R10)(BX*1), Y10, Y8
 
 lstmSeqMultiHardSigmoidTanhAVX2_gates:
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VADDPS       Y9, Y8, Y8
-	VMOVAPS      Y1, Y3
-	VFMADD231PS  Y0, Y2, Y3
-	VXORPS       Y2, Y2, Y2
-	VMAXPS       Y3, Y2, Y3
-	VMOVUPS      act_one<>+0(SB), Y2
-	VMINPS       Y3, Y2, Y3
-	VMOVAPS      Y1, Y2
-	VFMADD231PS  Y0, Y4, Y2
-	VXORPS       Y4, Y4, Y4
-	VMAXPS       Y2, Y4, Y2
-	VMOVUPS      act_one<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y2
-	VORPS        act_signmask<>+0(SB), Y6, Y4
-	VMOVUPS      act_negnine<>+0(SB), Y5
-	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      act_magic<>+0(SB), Y5
-	VFMADD231PS  act_log2e2<>+0(SB), Y4, Y5
-	VADDPS       Y4, Y4, Y4
-	VPSLLD       $0x17, Y5, Y7
-	VSUBPS       act_magic<>+0(SB), Y5, Y5
-	VMOVAPS      Y4, Y4
-	VFNMADD231PS act_ln2<>+0(SB), Y5, Y4
-	VMULPS       Y4, Y4, Y5
-	VMOVUPS      act_c3<>+0(SB), Y9
-	VFMADD213PS  act_c2<>+0(SB), Y4, Y9
-	VMOVUPS      act_c5<>+0(SB), Y10
-	VFMADD213PS  act_c4<>+0(SB), Y4, Y10
-	VMOVUPS      act_c7<>+0(SB), Y11
-	VFMADD213PS  act_c6<>+0(SB), Y4, Y11
-	VMULPS       Y5, Y5, Y12
-	VFMADD213PS  Y9, Y5, Y10
-	VFMADD213PS  Y10, Y12, Y11
-	VFMADD213PS  Y4, Y5, Y11
-	VSUBPS       act_one<>+0(SB), Y7, Y4
-	VADDPS       act_one<>+0(SB), Y7, Y5
-	VFMADD231PS  Y11, Y7, Y5
-	VFMADD213PS  Y4, Y7, Y11
-	VDIVPS       Y5, Y11, Y11
-	VANDPS       act_absmask<>+0(SB), Y11, Y11
-	VANDPS       act_signmask<>+0(SB), Y6, Y4
-	VORPS        Y4, Y11, Y11
-	VMOVAPS      Y1, Y4
-	VFMADD231PS  Y0, Y8, Y4
-	VXORPS       Y5, Y5, Y5
-	VMAXPS       Y4, Y5, Y4
-	VMOVUPS      act_one<>+0(SB), Y5
-	VMINPS       Y4, Y5, Y4
-	MOVQ         24(CX), R10
-	ADDQ         R9, R10
-	VMOVUPS      (R10), Y5
-	VMULPS       Y5, Y2, Y5
-	VFMADD231PS  Y11, Y3, Y5
-	VMOVUPS      Y5, (R10)
-	VORPS        act_signmask<>+0(SB), Y5, Y2
-	VMOVUPS      act_negnine<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e2<>+0(SB), Y2, Y3
-	VADDPS       Y2, Y2, Y2
-	VPSLLD       $0x17, Y3, Y6
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2<>+0(SB), Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y7
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y7
-	VMOVUPS      act_c5<>+0(SB), Y8
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y8
-	VMOVUPS      act_c7<>+0(SB), Y9
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y9
-	VMULPS       Y3, Y3, Y10
-	VFMADD213PS  Y7, Y3, Y8
-	VFMADD213PS  Y8, Y10, Y9
-	VFMADD213PS  Y2, Y3, Y9
-	VSUBPS       act_one<>+0(SB), Y6, Y2
-	VADDPS       act_one<>+0(SB), Y6, Y3
-	VFMADD231PS  Y9, Y6, Y3
-	VFMADD213PS  Y2, Y6, Y9
-	VDIVPS       Y3, Y9, Y9
-	VANDPS       act_absmask<>+0(SB), Y9, Y9
-	VANDPS       act_signmask<>+0(SB), Y5, Y2
-	VORPS        Y2, Y9, Y9
-	VMULPS       Y9, Y4, Y9
-	LEAQ         (R8)(DX*1), R10
-	VMOVUPS      Y9, (R10)(R9*1)
-	ADDQ         $0x20, R9
-	CMPQ         R9, DX
-	JL           lstmSeqMultiHardSigmoidTanhAVX2_chunk
-	ADDQ         $0x28, CX
-	CMPQ         CX, 8(SP)
-	JB           lstmSeqMultiHardSigmoidTanhAVX2_chain
-	INCQ         (SP)
-	DECQ         AX
-	JNZ          lstmSeqMultiHardSigmoidTanhAVX2_step
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y8
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y4, Y2
+	VXORPS      Y4, Y4, Y4
+	VMAXPS      Y2, Y4, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VANDPS      act_absmask<>+0(SB), Y6, Y4
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMULPS      Y4, Y4, Y5
+	VMULPS      Y5, Y4, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhp2<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq2<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y10
+	VFMADD213PS Y4, Y9, Y7
+	VFMADD213PS act_one<>+0(SB), Y5, Y10
+	VDIVPS      Y10, Y7, Y7
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y7, Y5, Y7
+	VANDPS      act_signmask<>+0(SB), Y6, Y4
+	VORPS       Y4, Y7, Y7
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y8, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y4, Y5, Y4
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	MOVQ        24(CX), R10
+	ADDQ        R9, R10
+	VMOVUPS     (R10), Y5
+	VMULPS      Y5, Y2, Y5
+	VFMADD231PS Y7, Y3, Y5
+	VMOVUPS     Y5, (R10)
+	VANDPS      act_absmask<>+0(SB), Y5, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y8
+	VDIVPS      Y8, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y5, Y2
+	VORPS       Y2, Y6, Y6
+	VMULPS      Y6, Y4, Y6
+	LEAQ        (R8)(DX*1), R10
+	VMOVUPS     Y6, (R10)(R9*1)
+	ADDQ        $0x20, R9
+	CMPQ        R9, DX
+	JL          lstmSeqMultiHardSigmoidTanhAVX2_chunk
+	ADDQ        $0x28, CX
+	CMPQ        CX, 8(SP)
+	JB          lstmSeqMultiHardSigmoidTanhAVX2_chain
+	INCQ        (SP)
+	DECQ        AX
+	JNZ         lstmSeqMultiHardSigmoidTanhAVX2_step
 
 lstmSeqMultiHardSigmoidTanhAVX2_done:
 	VZEROUPPER

@@ -51,6 +51,7 @@ func actCases() []actCase {
 		}, 160, func(x float64) bool { return math.Abs(x) <= 10 }},
 		{"sigmoid_gate", sigmoidGate, sig, 3, func(x float64) bool { return x >= -87.33 }},
 		{"tanh_cell", tanhCell, math.Tanh, 3, nil},
+		{"tanh_rat", tanhRational, math.Tanh, 6, nil},
 		{"gelu", Gelu, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 1, nil},
 		{"elu", func(i ISA, x []float32) { Elu(i, x, 1.5) }, func(x float64) float64 {
 			if x > 0 || math.IsNaN(x) {
