@@ -20,11 +20,12 @@ import (
 type fastWinograd struct {
 	isa, gisa    asm.ISA // transforms, GEMM
 	l            *layers.Conv2D
+	m, np        int // output tile (2 or 4), transformed positions per tile ((m+2)^2)
 	h, w, c, n   int
 	oh, ow       int
 	padT, padL   int
 	th, tw       int // tiles per column / row
-	hp, wp       int // zero-bordered input extent (2*th+2, 2*tw+2)
+	hp, wp       int // zero-bordered input extent (m*th+2, m*tw+2)
 	packed       []float32
 	plen         int       // packed floats per position
 	bias         []float32 // n values
@@ -57,26 +58,32 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 	if err != nil || oh < 1 || ow < 1 {
 		return compiled{}, false
 	}
-	k := &fastWinograd{isa: isa, gisa: gemmISA(isa, n), l: l, h: h, w: w, c: c, n: n, oh: oh, ow: ow, padT: pt, padL: pl}
-	k.th, k.tw = (oh+1)/2, (ow+1)/2
-	k.hp, k.wp = 2*k.th+2, 2*k.tw+2
-	k.direct = oh%2 == 0 && ow%2 == 0
+	m := winogradTile(oh, ow)
+	k := &fastWinograd{isa: isa, gisa: gemmISA(isa, n), l: l, m: m, np: (m + 2) * (m + 2),
+		h: h, w: w, c: c, n: n, oh: oh, ow: ow, padT: pt, padL: pl}
+	k.th, k.tw = (oh+m-1)/m, (ow+m-1)/m
+	k.hp, k.wp = m*k.th+2, m*k.tw+2
+	k.direct = oh%m == 0 && ow%m == 0
 	ors := ow * n // output row stride
 	if !k.direct {
-		ors = 2 * k.tw * n
-		k.oLen = 2 * k.th * ors
+		ors = m * k.tw * n
+		k.oLen = m * k.th * ors
 	}
 	for ty := 0; ty < k.th; ty++ {
 		for tx := 0; tx < k.tw; tx++ {
-			k.inOffs = append(k.inOffs, (2*ty*k.wp+2*tx)*c)
-			k.outOffs = append(k.outOffs, 2*ty*ors+2*tx*n)
+			k.inOffs = append(k.inOffs, (m*ty*k.wp+m*tx)*c)
+			k.outOffs = append(k.outOffs, m*ty*ors+m*tx*n)
 		}
 	}
-	u := make([]float32, 16*c*n)
-	asm.WinogradF2x2Weights(u, l.W, c, n)
+	u := make([]float32, k.np*c*n)
+	if m == 4 {
+		asm.WinogradF4x4Weights(u, l.W, c, n)
+	} else {
+		asm.WinogradF2x2Weights(u, l.W, c, n)
+	}
 	k.plen = asm.PackedLen(k.gisa, c, n)
-	k.packed = make([]float32, 16*k.plen)
-	for p := 0; p < 16; p++ {
+	k.packed = make([]float32, k.np*k.plen)
+	for p := 0; p < k.np; p++ {
 		asm.PackB(k.gisa, k.packed[p*k.plen:(p+1)*k.plen], c, n, u[p*c*n:(p+1)*c*n], nil)
 	}
 	k.bias = make([]float32, n)
@@ -88,23 +95,35 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 	} else {
 		k.lo, k.hi, k.post = float32(math.Inf(-1)), float32(math.Inf(1)), l.Act
 	}
-	k.chunk = max(1, min(k.th*k.tw, winogradBudget/(16*(c+n))))
+	k.chunk = max(1, min(k.th*k.tw, winogradBudget/(k.np*(c+n))))
 	k.padLen = k.hp * k.wp * c
-	name := "conv2d winograd F(2x2,3x3) gemm/" + k.gisa.String()
+	name := "conv2d winograd F(" + itoa(m) + "x" + itoa(m) + ",3x3) gemm/" + k.gisa.String()
 	if k.post.Kind == layers.Linear {
 		name += " (bias+clamp fused)"
 	} else {
 		name += " + " + k.post.String()
 	}
-	return compiled{k: k, name: name, scratchLen: k.padLen + k.chunk*16*(c+n) + k.oLen}, true
+	return compiled{k: k, name: name, scratchLen: k.padLen + k.chunk*k.np*(c+n) + k.oLen}, true
+}
+
+// winogradMinTiles4 is the fewest 4x4 output tiles per sample for which F(4x4, 3x3) is
+// chosen over F(2x2, 3x3): below it the 36 GEMMs get too few rows to run at speed.
+var winogradMinTiles4 = 8
+
+// winogradTile picks the output tile (4: F(4x4,3x3), 2: F(2x2,3x3)) for an oh x ow map.
+func winogradTile(oh, ow int) int {
+	if ((oh+3)/4)*((ow+3)/4) >= winogradMinTiles4 {
+		return 4
+	}
+	return 2
 }
 
 func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
-	c, n := k.c, k.n
+	c, n, np := k.c, k.n, k.np
 	pad := scratch[:k.padLen]
-	v := scratch[k.padLen : k.padLen+k.chunk*16*c]
-	m := scratch[k.padLen+k.chunk*16*c : k.padLen+k.chunk*16*(c+n)]
-	ob := scratch[k.padLen+k.chunk*16*(c+n):][:k.oLen]
+	v := scratch[k.padLen : k.padLen+k.chunk*np*c]
+	m := scratch[k.padLen+k.chunk*np*c : k.padLen+k.chunk*np*(c+n)]
+	ob := scratch[k.padLen+k.chunk*np*(c+n):][:k.oLen]
 	ntiles := k.th * k.tw
 	rowLen := k.wp * c
 	x0, x1 := k.padL*c, (k.padL+k.w)*c // input columns inside a padded row
@@ -126,16 +145,24 @@ func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
 		y := dst[b*npix*n : (b+1)*npix*n]
 		out, ors := y, k.ow*n
 		if !k.direct {
-			out, ors = ob, 2*k.tw*n
+			out, ors = ob, k.m*k.tw*n
 		}
 		for t0 := 0; t0 < ntiles; t0 += k.chunk {
 			nt := min(k.chunk, ntiles-t0)
-			asm.WinogradF2x2In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
-			for p := 0; p < 16; p++ {
-				asm.Gemm(k.gisa, nt, n, c, v[p*c:], 16*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], 16*n,
+			if k.m == 4 {
+				asm.WinogradF4x4In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
+			} else {
+				asm.WinogradF2x2In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
+			}
+			for p := 0; p < np; p++ {
+				asm.Gemm(k.gisa, nt, n, c, v[p*c:], np*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], np*n,
 					float32(math.Inf(-1)), float32(math.Inf(1)))
 			}
-			asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+			if k.m == 4 {
+				asm.WinogradF4x4Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+			} else {
+				asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+			}
 		}
 		if !k.direct {
 			for oy := 0; oy < k.oh; oy++ {

@@ -45,23 +45,30 @@ func TestFastWinograd(t *testing.T) {
 		{32, 32, 32, 32, layers.PadSame, [4]int{}},
 		{8, 8, 128, 128, layers.PadSame, [4]int{}},
 	}
-	worst := 0.0
-	for _, isa := range fastISAs() {
-		for ci, c := range cases {
-			for _, act := range []layers.Activation{layers.ActLinear, layers.ActReLU, {Kind: layers.Tanh}} {
-				win := layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: c.pad, Pads: c.pads}
-				l := &layers.Conv2D{Window: win, In: c.c, Filters: c.f, Groups: 1, W: rnd(r, 9*c.c*c.f), B: rnd(r, c.f), Act: act}
-				in := layers.Shape{c.h, c.w, c.c}
-				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
-					worst = max(worst, checkWinograd(t, l, in, isa, 3, r))
-				})
+	defer func(v int) { winogradMinTiles4 = v }(winogradMinTiles4)
+	for _, tile := range []int{2, 4} {
+		winogradMinTiles4 = 1 << 30 // F(2x2) everywhere
+		if tile == 4 {
+			winogradMinTiles4 = 0 // F(4x4) everywhere
+		}
+		worst := 0.0
+		for _, isa := range fastISAs() {
+			for ci, c := range cases {
+				for _, act := range []layers.Activation{layers.ActLinear, layers.ActReLU, {Kind: layers.Tanh}} {
+					win := layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: c.pad, Pads: c.pads}
+					l := &layers.Conv2D{Window: win, In: c.c, Filters: c.f, Groups: 1, W: rnd(r, 9*c.c*c.f), B: rnd(r, c.f), Act: act}
+					in := layers.Shape{c.h, c.w, c.c}
+					t.Run(fmt.Sprintf("F%d/%v/case%d/%v", tile, isa, ci, act), func(t *testing.T) {
+						worst = max(worst, checkWinograd(t, l, in, isa, 3, tile, r))
+					})
+				}
 			}
 		}
+		t.Logf("F(%dx%d,3x3): worst |err| / ((In+8)*2^-24*S) = %.3f", tile, tile, worst)
 	}
-	t.Logf("worst |err| / ((In+8)*2^-24*S) = %.3f", worst)
 }
 
-func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA, batch int, r *rand.Rand) float64 {
+func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA, batch, tile int, r *rand.Rand) float64 {
 	t.Helper()
 	out, err := l.OutputShape(in)
 	if err != nil {
@@ -71,9 +78,12 @@ func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if asm.WinogradF2x2Vector(isa) && !strings.Contains(cp.name, "winograd") {
-		t.Fatalf("%v: kernel %q, want winograd", isa, cp.name)
+	if !asm.WinogradF2x2Vector(isa) {
+		tile = 2 // the im2col path: the F(2x2) bound is looser than its own
+	} else if want := fmt.Sprintf("winograd F(%dx%d,3x3)", tile, tile); !strings.Contains(cp.name, want) {
+		t.Fatalf("%v: kernel %q, want %s", isa, cp.name, want)
 	}
+	bw := tile + 2 // the tile's input window
 	src := rnd(r, batch*in.Size())
 	want := make([]float32, batch*out.Size())
 	l.Forward(want, src, nil, in, batch)
@@ -109,9 +119,9 @@ func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA,
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
 				clear(xmax)
-				y0, x0 := oy/2*2-pt, ox/2*2-pl // the tile's 4x4 window
-				for iy := max(y0, 0); iy < min(y0+4, h); iy++ {
-					for ix := max(x0, 0); ix < min(x0+4, w); ix++ {
+				y0, x0 := oy/tile*tile-pt, ox/tile*tile-pl // the tile's input window
+				for iy := max(y0, 0); iy < min(y0+bw, h); iy++ {
+					for ix := max(x0, 0); ix < min(x0+bw, w); ix++ {
 						for ch := 0; ch < c; ch++ {
 							xmax[ch] = max(xmax[ch], math.Abs(float64(x[(iy*w+ix)*c+ch])))
 						}
@@ -124,7 +134,7 @@ func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA,
 					}
 					i := ((b*oh+oy)*ow+ox)*n + co
 					d := math.Abs(float64(got[i] - want[i]))
-					bound := 16*float64(c+8)*0x1p-24*s + 2.4*float64(9*c+2)*0x1p-24*float64(mag[i]) + 1e-6*math.Abs(float64(want[i]))
+					bound := wbound[tile]*float64(c+8)*0x1p-24*s + 2.4*float64(9*c+2)*0x1p-24*float64(mag[i]) + 1e-6*math.Abs(float64(want[i]))
 					if !(d <= bound) {
 						t.Fatalf("%v %s: out[%d] = %v, want %v (bound %g)", isa, cp.name, i, got[i], want[i], bound)
 					}
@@ -135,3 +145,6 @@ func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA,
 	}
 	return worst
 }
+
+// wbound is the constant of the stated bound per output tile (see TestFastWinograd).
+var wbound = map[int]float64{2: 16, 4: 16}

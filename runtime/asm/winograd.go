@@ -148,3 +148,156 @@ func WinogradF2x2Out(isa ISA, dst, src []float32, offs []int, bias []float32, n,
 // WinogradF2x2Vector reports whether WinogradF2x2In and WinogradF2x2Out run as vector
 // code on isa for channel counts that are multiples of 8 (otherwise they are Go loops).
 func WinogradF2x2Vector(isa ISA) bool { return winogradAsm(isa) }
+
+// Winograd F(4x4, 3x3): each 4x4 block of output pixels from a 6x6 input window, 36
+// products per channel pair instead of 144 (4x fewer multiply-adds than im2col), with
+//
+//	B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//	G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//	A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+//
+// and the layout of F(2x2) with 36 positions p = 6*i+j per tile (t*36*c + p*c). The
+// larger transform coefficients cost accuracy: errors grow about 10x over F(2x2) (see the
+// runtime's differential test for the bound).
+
+// WinogradF4x4Weights is WinogradF2x2Weights for F(4x4, 3x3): 36 matrices U_p (cin x
+// cout), dst[p*cin*cout + ci*cout + co], computed in float64 and rounded once.
+func WinogradF4x4Weights(dst, w []float32, cin, cout int) {
+	if len(dst) < 36*cin*cout || len(w) < 9*cin*cout {
+		panic(fmt.Sprintf("asm.WinogradF4x4Weights: short slice (dst %d, w %d) for cin=%d cout=%d", len(dst), len(w), cin, cout))
+	}
+	g := [6][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}}
+	for ci := 0; ci < cin; ci++ {
+		for co := 0; co < cout; co++ {
+			var k [3][3]float64
+			for ky := 0; ky < 3; ky++ {
+				for kx := 0; kx < 3; kx++ {
+					k[ky][kx] = float64(w[((ky*3+kx)*cin+ci)*cout+co])
+				}
+			}
+			for i := 0; i < 6; i++ {
+				for j := 0; j < 6; j++ {
+					var s float64
+					for a := 0; a < 3; a++ {
+						for b := 0; b < 3; b++ {
+							s += g[i][a] * k[a][b] * g[j][b]
+						}
+					}
+					dst[(i*6+j)*cin*cout+ci*cout+co] = float32(s)
+				}
+			}
+		}
+	}
+}
+
+// bt6 is one B^T pass over six values, every step rounded to float32 in the vector
+// kernel's order (the conversions stop the compiler fusing a multiply into an add).
+func bt6(x [6]float32) (r [6]float32) {
+	r[0] = float32(x[4]+float32(4*x[0])) - float32(5*x[2])
+	r[5] = float32(x[5]+float32(4*x[1])) - float32(5*x[3])
+	r[1] = float32(x[3]+x[4]) - float32(4*float32(x[1]+x[2]))
+	r[2] = float32(x[4]-x[3]) + float32(4*float32(x[1]-x[2]))
+	u := float32(2 * float32(x[3]-x[1]))
+	t := float32(x[4] - x[2])
+	r[3] = t + u
+	r[4] = t - u
+	return
+}
+
+// at4 is one A^T pass over six values (bias not included), in the vector kernel's order.
+func at4(m [6]float32) (y [4]float32) {
+	a, b := float32(m[1]+m[2]), float32(m[1]-m[2])
+	c, d := float32(m[3]+m[4]), float32(m[3]-m[4])
+	y[0] = float32(m[0]+a) + c
+	y[1] = b + float32(2*d)
+	y[2] = a + float32(4*c)
+	y[3] = float32(b+float32(8*d)) + m[5]
+	return
+}
+
+// WinogradF4x4In writes the input transform V = B^T d B of the 6x6 window at src[o:]
+// (pixel (y, x), channel ci at o + y*rowStride + x*c + ci) for each o = offs[t], into
+// dst[t*36*c + p*c + ci]: each window row through bt6, then each column of those
+// results. Identical bits on every path.
+func WinogradF4x4In(isa ISA, dst, src []float32, offs []int, c, rowStride int) {
+	if len(offs) == 0 || c <= 0 {
+		return
+	}
+	if len(dst) < len(offs)*36*c {
+		panic(fmt.Sprintf("asm.WinogradF4x4In: dst %d < %d tiles x 36 x %d", len(dst), len(offs), c))
+	}
+	for _, o := range offs {
+		if o < 0 || o+5*rowStride+6*c > len(src) {
+			panic(fmt.Sprintf("asm.WinogradF4x4In: window at %d (row stride %d, c %d) outside src (%d)", o, rowStride, c, len(src)))
+		}
+	}
+	if c%8 == 0 && winogradAsm(isa) {
+		winogradInF4x4AVX2(&dst[0], &src[0], &offs[0], len(offs), c, rowStride)
+		return
+	}
+	for t, o := range offs {
+		v := dst[t*36*c : (t+1)*36*c]
+		for ci := 0; ci < c; ci++ {
+			var tmp [6][6]float32
+			for y := 0; y < 6; y++ {
+				var x [6]float32
+				for j := range x {
+					x[j] = src[o+y*rowStride+j*c+ci]
+				}
+				tmp[y] = bt6(x)
+			}
+			for j := 0; j < 6; j++ {
+				r := bt6([6]float32{tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j]})
+				for i := 0; i < 6; i++ {
+					v[(6*i+j)*c+ci] = r[i]
+				}
+			}
+		}
+	}
+}
+
+// WinogradF4x4Out writes the output transform of each tile t of src (src[t*36*n + p*n +
+// co]) as the 4x4 block at dst[o:], o = offs[t] (pixel (y, x) at o + y*rowStride + x*n):
+// Y = clamp(A^T M A + bias, lo, hi), each row of M through at4, then each column, then
+// the bias and the clamp (a NaN stays NaN). Identical bits on every path.
+func WinogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias []float32, n, rowStride int, lo, hi float32) {
+	if len(offs) == 0 || n <= 0 {
+		return
+	}
+	if len(src) < len(offs)*36*n || len(bias) < n {
+		panic(fmt.Sprintf("asm.WinogradF4x4Out: src %d < %d tiles x 36 x %d or bias %d short", len(src), len(offs), n, len(bias)))
+	}
+	for _, o := range offs {
+		if o < 0 || o+3*rowStride+4*n > len(dst) {
+			panic(fmt.Sprintf("asm.WinogradF4x4Out: block at %d (row stride %d, n %d) outside dst (%d)", o, rowStride, n, len(dst)))
+		}
+	}
+	if n%8 == 0 && winogradAsm(isa) {
+		winogradOutF4x4AVX2(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
+		return
+	}
+	for t, o := range offs {
+		m := src[t*36*n : (t+1)*36*n]
+		for co := 0; co < n; co++ {
+			var tmp [6][4]float32
+			for i := 0; i < 6; i++ {
+				var r [6]float32
+				for j := range r {
+					r[j] = m[(6*i+j)*n+co]
+				}
+				tmp[i] = at4(r)
+			}
+			for x := 0; x < 4; x++ {
+				y := at4([6]float32{tmp[0][x], tmp[1][x], tmp[2][x], tmp[3][x], tmp[4][x], tmp[5][x]})
+				for yo, v := range y {
+					v += bias[co]
+					if !(v != v) {
+						v = min(max(v, lo), hi)
+					}
+					dst[o+yo*rowStride+x*n+co] = v
+				}
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package asm
 
 //go:generate go run -C _gen . -kernel winograd_avx2 -out ../winograd_f2x2_3x3_avx2_amd64.s
+//go:generate go run -C _gen . -kernel winograd4_avx2 -out ../winograd_f4x4_3x3_avx2_amd64.s
 
 // winogradAsm reports whether the AVX2 Winograd transforms run for isa (also under AVX512).
 func winogradAsm(isa ISA) bool { return (isa == AVX2 || isa == AVX512) && Available(isa) }
@@ -20,3 +21,13 @@ func winogradInF2x2AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int)
 //
 //go:noescape
 func winogradOutF2x2AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)
+
+// winogradInF4x4AVX2 is WinogradF4x4In for c a multiple of 8.
+//
+//go:noescape
+func winogradInF4x4AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int)
+
+// winogradOutF4x4AVX2 is WinogradF4x4Out for n a multiple of 8.
+//
+//go:noescape
+func winogradOutF4x4AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)

@@ -10,3 +10,9 @@ func winogradInF2x2AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int) 
 func winogradOutF2x2AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
 	panic("unreachable")
 }
+func winogradInF4x4AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int) {
+	panic("unreachable")
+}
+func winogradOutF4x4AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
+	panic("unreachable")
+}

@@ -137,3 +137,116 @@ func TestWinogradF2x2Exact(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradF4x4Transforms: the F(4x4) vector transforms against the Go loops, as for
+// F(2x2) (same bits up to the sign of zero and NaN payloads).
+func TestWinogradF4x4Transforms(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, isa := range testISAs() {
+		for _, c := range []int{1, 3, 8, 16, 24, 40} {
+			for _, nt := range []int{0, 1, 2, 5} {
+				rowStride := 7*c + 3
+				src := randSlice(r, 5*rowStride+6*c+29*nt+8)
+				if nt > 0 {
+					src[r.IntN(len(src))] = float32(math.NaN())
+					src[r.IntN(len(src))] = float32(math.Inf(-1))
+				}
+				offs := make([]int, nt)
+				for i := range offs {
+					offs[i] = 29*i + r.IntN(3)
+				}
+				want := make([]float32, nt*36*c)
+				WinogradF4x4In(Generic, want, src, offs, c, rowStride)
+				got := make([]float32, nt*36*c+16)
+				for i := range got {
+					got[i] = guard
+				}
+				WinogradF4x4In(isa, got, src, offs, c, rowStride)
+				for i := range want {
+					if !sameF32(got[i], want[i]) {
+						t.Fatalf("%v In4 c=%d nt=%d: [%d] = %v, want %v", isa, c, nt, i, got[i], want[i])
+					}
+				}
+				for i := len(want); i < len(got); i++ {
+					if got[i] != guard {
+						t.Fatalf("%v In4 c=%d nt=%d: wrote past the end at %d", isa, c, nt, i)
+					}
+				}
+				n := c
+				m := randSlice(r, nt*36*n)
+				if nt > 0 {
+					m[r.IntN(len(m))] = float32(math.NaN())
+				}
+				bias := randSlice(r, n)
+				ors := 5*n + 5
+				oofs := make([]int, nt)
+				for i := range oofs {
+					oofs[i] = 4*ors*i + r.IntN(3)
+				}
+				dlen := 4*ors*nt + 3*ors + 4*n + 8
+				for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
+					w := make([]float32, dlen)
+					g := make([]float32, dlen)
+					for i := range w {
+						w[i], g[i] = guard, guard
+					}
+					WinogradF4x4Out(Generic, w, m, oofs, bias, n, ors, cl[0], cl[1])
+					WinogradF4x4Out(isa, g, m, oofs, bias, n, ors, cl[0], cl[1])
+					for i := range w {
+						if !sameF32(g[i], w[i]) {
+							t.Fatalf("%v Out4 n=%d nt=%d clamp %v: [%d] = %v, want %v", isa, n, nt, cl, i, g[i], w[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWinogradF4x4Direct: the three F(4x4) transforms and the products against direct
+// 3x3 correlation in float64 on one 6x6 window: |err| <= 1e-5 * (|b| + sum|w||x|)
+// (measured ~1e-6; the G entries 1/6, 1/12, 1/24 are not exact in float32).
+func TestWinogradF4x4Direct(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, isa := range testISAs() {
+		const cin, cout = 16, 8
+		w := randSlice(r, 9*cin*cout)
+		d := randSlice(r, 36*cin)
+		bias := randSlice(r, cout)
+		u := make([]float32, 36*cin*cout)
+		WinogradF4x4Weights(u, w, cin, cout)
+		v := make([]float32, 36*cin)
+		WinogradF4x4In(isa, v, d, []int{0}, cin, 6*cin)
+		m := make([]float32, 36*cout)
+		for p := 0; p < 36; p++ {
+			for co := 0; co < cout; co++ {
+				var s float32
+				for ci := 0; ci < cin; ci++ {
+					s += v[p*cin+ci] * u[p*cin*cout+ci*cout+co]
+				}
+				m[p*cout+co] = s
+			}
+		}
+		y := make([]float32, 16*cout)
+		WinogradF4x4Out(isa, y, m, []int{0}, bias, cout, 4*cout, float32(math.Inf(-1)), float32(math.Inf(1)))
+		for oy := 0; oy < 4; oy++ {
+			for ox := 0; ox < 4; ox++ {
+				for co := 0; co < cout; co++ {
+					s, mag := float64(bias[co]), math.Abs(float64(bias[co]))
+					for ky := 0; ky < 3; ky++ {
+						for kx := 0; kx < 3; kx++ {
+							for ci := 0; ci < cin; ci++ {
+								p := float64(d[((oy+ky)*6+ox+kx)*cin+ci]) * float64(w[((ky*3+kx)*cin+ci)*cout+co])
+								s += p
+								mag += math.Abs(p)
+							}
+						}
+					}
+					if got := float64(y[(oy*4+ox)*cout+co]); math.Abs(got-s) > 1e-5*mag {
+						t.Fatalf("%v (%d,%d,%d) = %v, want %v (mag %v)", isa, oy, ox, co, got, s, mag)
+					}
+				}
+			}
+		}
+	}
+}

@@ -36,6 +36,8 @@ func main() {
 		activations()
 	case "winograd_avx2":
 		winogradKernels()
+	case "winograd4_avx2":
+		winograd4Kernels()
 	case "pool_avx2":
 		maxPoolKernel()
 	default:
