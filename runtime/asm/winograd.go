@@ -65,6 +65,10 @@ func WinogradF2x2In(isa ISA, dst, src []float32, offs []int, c, rowStride int) {
 			panic(fmt.Sprintf("asm.WinogradF2x2In: window at %d (row stride %d, c %d) outside src (%d)", o, rowStride, c, len(src)))
 		}
 	}
+	if c%16 == 0 && winogradAsm512(isa) {
+		winogradInF2x2AVX512(&dst[0], &src[0], &offs[0], len(offs), c, rowStride)
+		return
+	}
 	if c%8 == 0 && winogradAsm(isa) {
 		winogradInF2x2AVX2(&dst[0], &src[0], &offs[0], len(offs), c, rowStride)
 		return
@@ -115,6 +119,10 @@ func WinogradF2x2Out(isa ISA, dst, src []float32, offs []int, bias []float32, n,
 		if o < 0 || o+rowStride+2*n > len(dst) {
 			panic(fmt.Sprintf("asm.WinogradF2x2Out: block at %d (row stride %d, n %d) outside dst (%d)", o, rowStride, n, len(dst)))
 		}
+	}
+	if n%16 == 0 && winogradAsm512(isa) {
+		winogradOutF2x2AVX512(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
+		return
 	}
 	if n%8 == 0 && winogradAsm(isa) {
 		winogradOutF2x2AVX2(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
@@ -232,6 +240,10 @@ func WinogradF4x4In(isa ISA, dst, src []float32, offs []int, c, rowStride int) {
 			panic(fmt.Sprintf("asm.WinogradF4x4In: window at %d (row stride %d, c %d) outside src (%d)", o, rowStride, c, len(src)))
 		}
 	}
+	if c%16 == 0 && winogradAsm512(isa) {
+		winogradInF4x4AVX512(&dst[0], &src[0], &offs[0], len(offs), c, rowStride)
+		return
+	}
 	if c%8 == 0 && winogradAsm(isa) {
 		winogradInF4x4AVX2(&dst[0], &src[0], &offs[0], len(offs), c, rowStride)
 		return
@@ -272,6 +284,10 @@ func WinogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias []float32, n,
 		if o < 0 || o+3*rowStride+4*n > len(dst) {
 			panic(fmt.Sprintf("asm.WinogradF4x4Out: block at %d (row stride %d, n %d) outside dst (%d)", o, rowStride, n, len(dst)))
 		}
+	}
+	if n%16 == 0 && winogradAsm512(isa) {
+		winogradOutF4x4AVX512(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
+		return
 	}
 	if n%8 == 0 && winogradAsm(isa) {
 		winogradOutF4x4AVX2(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)

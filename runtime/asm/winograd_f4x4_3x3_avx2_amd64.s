@@ -7,17 +7,17 @@
 // func winogradInF4x4AVX2(dst *float32, src *float32, offs *int, ntiles int, c int, rowStride int)
 // Requires: AVX
 TEXT ·winogradInF4x4AVX2(SB), $1152-48
-	MOVQ    dst+0(FP), AX
-	MOVQ    src+8(FP), CX
-	MOVQ    offs+16(FP), DX
-	MOVQ    ntiles+24(FP), BX
-	MOVQ    c+32(FP), SI
-	SHLQ    $0x02, SI
-	MOVQ    rowStride+40(FP), DI
-	SHLQ    $0x02, DI
-	VMOVUPS wino4_two<>+0(SB), Y0
-	VMOVUPS wino4_four<>+0(SB), Y1
-	VMOVUPS wino4_five<>+0(SB), Y2
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         offs+16(FP), DX
+	MOVQ         ntiles+24(FP), BX
+	MOVQ         c+32(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         rowStride+40(FP), DI
+	SHLQ         $0x02, DI
+	VBROADCASTSS wino4_two<>+0(SB), Y0
+	VBROADCASTSS wino4_four<>+0(SB), Y1
+	VBROADCASTSS wino4_five<>+0(SB), Y2
 
 win4_tile:
 	TESTQ BX, BX
@@ -732,9 +732,9 @@ wout4_tile:
 	MOVQ  DI, R11
 
 wout4_ch:
-	VMOVUPS      wino4_two<>+0(SB), Y0
-	VMOVUPS      wino4_four<>+0(SB), Y1
-	VMOVUPS      wino4_eight<>+0(SB), Y2
+	VBROADCASTSS wino4_two<>+0(SB), Y0
+	VBROADCASTSS wino4_four<>+0(SB), Y1
+	VBROADCASTSS wino4_eight<>+0(SB), Y2
 	MOVQ         CX, R12
 	VMOVUPS      (R12), Y3
 	ADDQ         DI, R12

@@ -2,7 +2,8 @@
 
 package asm
 
-func winogradAsm(ISA) bool { return false }
+func winogradAsm(ISA) bool    { return false }
+func winogradAsm512(ISA) bool { return false }
 
 func winogradInF2x2AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int) {
 	panic("unreachable")
@@ -14,5 +15,17 @@ func winogradInF4x4AVX2(dst, src *float32, offs *int, ntiles, c, rowStride int) 
 	panic("unreachable")
 }
 func winogradOutF4x4AVX2(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
+	panic("unreachable")
+}
+func winogradInF2x2AVX512(dst, src *float32, offs *int, ntiles, c, rowStride int) {
+	panic("unreachable")
+}
+func winogradInF4x4AVX512(dst, src *float32, offs *int, ntiles, c, rowStride int) {
+	panic("unreachable")
+}
+func winogradOutF2x2AVX512(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
+	panic("unreachable")
+}
+func winogradOutF4x4AVX512(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
 	panic("unreachable")
 }

@@ -9,12 +9,12 @@ import (
 // TestWinogradF2x2Transforms checks the vector transforms against the Go loops (the
 // sums are the same float32 operations in the same order, so equal bit for bit up to
 // the sign of zero and NaN payloads), with guard bands around the output, at channel
-// counts 8 (one vector), 16, 24, 40 and non-multiples of 8 (the Go loop), for 0, 1 and
+// counts 8 (one AVX2 vector), 16 and 32 (AVX-512), 24, 40 and non-multiples of 8 (the Go loop), for 0, 1 and
 // several tiles at odd offsets, and with NaN/Inf inputs.
 func TestWinogradF2x2Transforms(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, isa := range testISAs() {
-		for _, c := range []int{1, 3, 8, 16, 24, 40} {
+		for _, c := range []int{1, 3, 8, 16, 24, 32, 40} {
 			for _, nt := range []int{0, 1, 2, 7} {
 				rowStride := 5*c + 3
 				src := randSlice(r, 3*rowStride+4*c+17*nt+8)
@@ -143,7 +143,7 @@ func TestWinogradF2x2Exact(t *testing.T) {
 func TestWinogradF4x4Transforms(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, isa := range testISAs() {
-		for _, c := range []int{1, 3, 8, 16, 24, 40} {
+		for _, c := range []int{1, 3, 8, 16, 24, 32, 40} {
 			for _, nt := range []int{0, 1, 2, 5} {
 				rowStride := 7*c + 3
 				src := randSlice(r, 5*rowStride+6*c+29*nt+8)

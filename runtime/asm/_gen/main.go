@@ -38,6 +38,10 @@ func main() {
 		winogradKernels()
 	case "winograd4_avx2":
 		winograd4Kernels()
+	case "winograd_avx512":
+		setWide(true)
+		winogradKernels()
+		winograd4Kernels()
 	case "pool_avx2":
 		maxPoolKernel()
 	default:

@@ -34,8 +34,8 @@ func winoInRow(ld func(k int) Mem, out [4]VecVirtual) {
 }
 
 func winogradIn() {
-	TEXT("winogradInF2x2AVX2", NOSPLIT, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
-	Doc("winogradInF2x2AVX2: dst[t*16*c+p*c+ci] = (B^T d B)[p] of the 4x4 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
+	TEXT("winogradInF2x2"+sfx, NOSPLIT, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
+	Doc("winogradInF2x2"+sfx+": dst[t*16*c+p*c+ci] = (B^T d B)[p] of the 4x4 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
 	pd, ps, po := GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -88,7 +88,7 @@ func winogradIn() {
 	for i := 0; i < 4; i++ {
 		var t [4]VecVirtual
 		for j := range t {
-			t[j] = YMM()
+			t[j] = vec()
 		}
 		a := row(pairs[i][0], ra)
 		b := row(pairs[i][1], rb)
@@ -102,7 +102,7 @@ func winogradIn() {
 		}
 		var v [4]VecVirtual
 		for j := range v {
-			v[j] = YMM()
+			v[j] = vec()
 		}
 		VSUBPS(t[2], t[0], v[0])
 		VADDPS(t[2], t[1], v[1])
@@ -123,9 +123,9 @@ func winogradIn() {
 			VMOVUPS(v[j], col(q, j))
 		}
 	}
-	ADDQ(U8(32), s)
-	ADDQ(U8(32), pd)
-	SUBQ(U8(32), cl)
+	ADDQ(U8(vb), s)
+	ADDQ(U8(vb), pd)
+	SUBQ(U8(vb), cl)
 	JNZ(LabelRef("win_ch"))
 	// pd advanced by c4 over the channels: on to the next tile's 16*c4
 	LEAQ(Mem{Base: pd, Index: c12, Scale: 4}, pd)
@@ -139,8 +139,8 @@ func winogradIn() {
 }
 
 func winogradOut() {
-	TEXT("winogradOutF2x2AVX2", NOSPLIT, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
-	Doc("winogradOutF2x2AVX2: the 2x2 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*16*n+p*n+co].")
+	TEXT("winogradOutF2x2"+sfx, NOSPLIT, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
+	Doc("winogradOutF2x2"+sfx+": the 2x2 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*16*n+p*n+co].")
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -154,7 +154,7 @@ func winogradOut() {
 	SHLQ(U8(2), rs4)
 	n12 := GP64()
 	LEAQ(Mem{Base: n4, Index: n4, Scale: 2}, n12)
-	lo, hi := YMM(), YMM()
+	lo, hi := vec(), vec()
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
 	Label("wout_tile")
@@ -192,7 +192,7 @@ func winogradOut() {
 		case 3:
 			LEAQ(Mem{Base: ps, Index: n12, Scale: 4}, q)
 		}
-		s0[i], s1[i] = YMM(), YMM()
+		s0[i], s1[i] = vec(), vec()
 		VMOVUPS(col(q, 0), s0[i])
 		VADDPS(col(q, 1), s0[i], s0[i])
 		VADDPS(col(q, 2), s0[i], s0[i])
@@ -200,12 +200,12 @@ func winogradOut() {
 		VSUBPS(col(q, 2), s1[i], s1[i])
 		VSUBPS(col(q, 3), s1[i], s1[i])
 	}
-	b := YMM()
+	b := vec()
 	VMOVUPS(Mem{Base: bp}, b)
 	// y00 = ((s0[0]+s0[1])+s0[2])+b, y10 = ((s0[1]-s0[2])-s0[3])+b; likewise column 1 from s1
 	ys := [4]VecVirtual{}
 	for k, src := range [][4]VecVirtual{s0, s1} {
-		y0, y1 := YMM(), YMM()
+		y0, y1 := vec(), vec()
 		VADDPS(src[1], src[0], y0)
 		VADDPS(src[2], y0, y0)
 		VSUBPS(src[2], src[1], y1)
@@ -223,10 +223,10 @@ func winogradOut() {
 	VMOVUPS(ys[1], Mem{Base: o, Index: n4, Scale: 1})
 	VMOVUPS(ys[2], Mem{Base: r1})
 	VMOVUPS(ys[3], Mem{Base: r1, Index: n4, Scale: 1})
-	ADDQ(U8(32), o)
-	ADDQ(U8(32), ps)
-	ADDQ(U8(32), bp)
-	SUBQ(U8(32), cl)
+	ADDQ(U8(vb), o)
+	ADDQ(U8(vb), ps)
+	ADDQ(U8(vb), bp)
+	SUBQ(U8(vb), cl)
 	JNZ(LabelRef("wout_ch"))
 	LEAQ(Mem{Base: ps, Index: n12, Scale: 4}, ps)
 	ADDQ(n12, ps)

@@ -31,6 +31,22 @@ func winograd4Kernels() {
 
 var w4consts = map[string]Mem{}
 
+// Vector width of the transforms being generated: AVX2 (ymm, 8 lanes) or AVX-512 (zmm,
+// 16 lanes; channel counts then multiples of 16).
+var (
+	vb  = 32
+	vec = YMM
+	sfx = "AVX2"
+)
+
+func setWide(wide bool) {
+	if wide {
+		vb, vec, sfx = 64, ZMM, "AVX512"
+	} else {
+		vb, vec, sfx = 32, YMM, "AVX2"
+	}
+}
+
 func w4cst(name string, v float32) Mem {
 	if m, ok := w4consts[name]; ok {
 		return m
@@ -45,7 +61,7 @@ func w4cst(name string, v float32) Mem {
 
 // bt6 computes the six B^T combinations of x (vectors in registers) into r.
 func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
-	t := YMM()
+	t := vec()
 	// r0 = (x4 + 4*x0) - 5*x2
 	VMULPS(k4, x[0], r[0])
 	VADDPS(r[0], x[4], r[0])
@@ -57,7 +73,7 @@ func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
 	VMULPS(k5, x[3], t)
 	VSUBPS(t, r[5], r[5])
 	// r1 = (x3 + x4) - 4*(x1 + x2)
-	u := YMM()
+	u := vec()
 	VADDPS(x[2], x[1], u)
 	VADDPS(x[4], x[3], r[1])
 	VMULPS(k4, u, u)
@@ -76,9 +92,9 @@ func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
 }
 
 func winogradIn4() {
-	TEXT("winogradInF4x4AVX2", 0, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
-	Doc("winogradInF4x4AVX2: dst[t*36*c+p*c+ci] = (B^T d B)[p] of the 6x6 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
-	tmp := AllocLocal(36 * 32)
+	TEXT("winogradInF4x4"+sfx, 0, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
+	Doc("winogradInF4x4"+sfx+": dst[t*36*c+p*c+ci] = (B^T d B)[p] of the 6x6 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
+	tmp := AllocLocal(36 * vb)
 	pd, ps, po := GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -89,10 +105,10 @@ func winogradIn4() {
 	SHLQ(U8(2), c4)
 	Load(Param("rowStride"), rs4)
 	SHLQ(U8(2), rs4)
-	k2, k4, k5 := YMM(), YMM(), YMM()
-	VMOVUPS(w4cst("two", 2), k2)
-	VMOVUPS(w4cst("four", 4), k4)
-	VMOVUPS(w4cst("five", 5), k5)
+	k2, k4, k5 := vec(), vec(), vec()
+	VBROADCASTSS(w4cst("two", 2), k2)
+	VBROADCASTSS(w4cst("four", 4), k4)
+	VBROADCASTSS(w4cst("five", 5), k5)
 	Label("win4_tile")
 	TESTQ(nt, nt)
 	JZ(LabelRef("win4_done"))
@@ -109,18 +125,18 @@ func winogradIn4() {
 		var x, r [6]VecVirtual
 		MOVQ(row, q)
 		for j := 0; j < 6; j++ {
-			x[j] = YMM()
+			x[j] = vec()
 			VMOVUPS(Mem{Base: q}, x[j])
 			if j < 5 {
 				ADDQ(c4, q)
 			}
 		}
 		for j := range r {
-			r[j] = YMM()
+			r[j] = vec()
 		}
 		bt6(x, r, k2, k4, k5)
 		for j := 0; j < 6; j++ {
-			VMOVUPS(r[j], tmp.Offset((y*6+j)*32))
+			VMOVUPS(r[j], tmp.Offset((y*6+j)*vb))
 		}
 		if y < 5 {
 			ADDQ(rs4, row)
@@ -130,11 +146,11 @@ func winogradIn4() {
 	for j := 0; j < 6; j++ {
 		var x, r [6]VecVirtual
 		for y := 0; y < 6; y++ {
-			x[y] = YMM()
-			VMOVUPS(tmp.Offset((y*6+j)*32), x[y])
+			x[y] = vec()
+			VMOVUPS(tmp.Offset((y*6+j)*vb), x[y])
 		}
 		for i := range r {
-			r[i] = YMM()
+			r[i] = vec()
 		}
 		bt6(x, r, k2, k4, k5)
 		// store r[i] at pd + (6i+j)*c4
@@ -155,9 +171,9 @@ func winogradIn4() {
 			}
 		}
 	}
-	ADDQ(U8(32), s)
-	ADDQ(U8(32), pd)
-	SUBQ(U8(32), cl)
+	ADDQ(U8(vb), s)
+	ADDQ(U8(vb), pd)
+	SUBQ(U8(vb), cl)
 	JNZ(LabelRef("win4_ch"))
 	// pd advanced by c4 over the channels: on to the next tile's 36*c4
 	IMUL3Q(U8(35), c4, q)
@@ -172,7 +188,7 @@ func winogradIn4() {
 
 // at4 computes the four A^T combinations of m into y (bias not included).
 func at4(m [6]VecVirtual, y [4]VecVirtual, k2, k4, k8 VecVirtual) {
-	a, b, c, d := YMM(), YMM(), YMM(), YMM()
+	a, b, c, d := vec(), vec(), vec(), vec()
 	VADDPS(m[2], m[1], a)
 	VSUBPS(m[2], m[1], b)
 	VADDPS(m[4], m[3], c)
@@ -193,9 +209,9 @@ func at4(m [6]VecVirtual, y [4]VecVirtual, k2, k4, k8 VecVirtual) {
 }
 
 func winogradOut4() {
-	TEXT("winogradOutF4x4AVX2", 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
-	Doc("winogradOutF4x4AVX2: the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
-	tmp := AllocLocal(24 * 32)
+	TEXT("winogradOutF4x4"+sfx, 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
+	Doc("winogradOutF4x4"+sfx+": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
+	tmp := AllocLocal(24 * vb)
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -218,10 +234,10 @@ func winogradOut4() {
 	cl := GP64()
 	MOVQ(n4, cl)
 	Label("wout4_ch")
-	k2, k4, k8 := YMM(), YMM(), YMM()
-	VMOVUPS(w4cst("two", 2), k2)
-	VMOVUPS(w4cst("four", 4), k4)
-	VMOVUPS(w4cst("eight", 8), k8)
+	k2, k4, k8 := vec(), vec(), vec()
+	VBROADCASTSS(w4cst("two", 2), k2)
+	VBROADCASTSS(w4cst("four", 4), k4)
+	VBROADCASTSS(w4cst("eight", 8), k8)
 	// pass 1: each row i of M (positions 6i..6i+5), combine columns: tmp[i][jo], jo < 4
 	q := GP64()
 	MOVQ(ps, q)
@@ -229,35 +245,35 @@ func winogradOut4() {
 		var m [6]VecVirtual
 		var y [4]VecVirtual
 		for j := 0; j < 6; j++ {
-			m[j] = YMM()
+			m[j] = vec()
 			VMOVUPS(Mem{Base: q}, m[j])
 			if i < 5 || j < 5 {
 				ADDQ(n4, q)
 			}
 		}
 		for k := range y {
-			y[k] = YMM()
+			y[k] = vec()
 		}
 		at4(m, y, k2, k4, k8)
 		for k := 0; k < 4; k++ {
-			VMOVUPS(y[k], tmp.Offset((i*4+k)*32))
+			VMOVUPS(y[k], tmp.Offset((i*4+k)*vb))
 		}
 	}
 	// pass 2: each output column x, combine the 6 rows: Y[yo][x]
-	b := YMM()
+	b := vec()
 	VMOVUPS(Mem{Base: bp}, b)
-	lo, hi := YMM(), YMM()
+	lo, hi := vec(), vec()
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
 	for x := 0; x < 4; x++ {
 		var m [6]VecVirtual
 		var y [4]VecVirtual
 		for i := 0; i < 6; i++ {
-			m[i] = YMM()
-			VMOVUPS(tmp.Offset((i*4+x)*32), m[i])
+			m[i] = vec()
+			VMOVUPS(tmp.Offset((i*4+x)*vb), m[i])
 		}
 		for k := range y {
-			y[k] = YMM()
+			y[k] = vec()
 		}
 		at4(m, y, k2, k4, k8)
 		// Y[yo][x] at o + yo*rs4 + x*n4
@@ -275,10 +291,10 @@ func winogradOut4() {
 			}
 		}
 	}
-	ADDQ(U8(32), o)
-	ADDQ(U8(32), ps)
-	ADDQ(U8(32), bp)
-	SUBQ(U8(32), cl)
+	ADDQ(U8(vb), o)
+	ADDQ(U8(vb), ps)
+	ADDQ(U8(vb), bp)
+	SUBQ(U8(vb), cl)
 	JNZ(LabelRef("wout4_ch"))
 	IMUL3Q(U8(35), n4, q)
 	ADDQ(q, ps)
