@@ -34,7 +34,17 @@
 //
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of
-// room), MaxTaps takes the maximum over one output pixel's window taps.
+// room), MaxTaps takes the maximum over one output pixel's window taps, MaxPool over a
+// whole map of windows that lie inside the input.
+//
+// Winograd convolution (stride-1 3x3): WinogradF2x2Weights / WinogradF4x4Weights
+// transform a kernel at compile into 16 / 36 matrices (pack each with PackB, no bias);
+// per chunk of tiles, WinogradF2x2In / WinogradF4x4In transform the 4x4 / 6x6 input
+// windows, one Gemm per position multiplies them (lda = positions*In), and
+// WinogradF2x2Out / WinogradF4x4Out add the bias, clamp and write the 2x2 / 4x4 output
+// blocks. The transforms are exact-order float32 sums (the vector forms, AVX2 and
+// AVX-512, give the Go loops' bits); the accuracy cost of the method is bounded and
+// tested in the runtime (fast_winograd_test.go).
 //
 // Results do not depend on batch size or row position: every GEMM output is the bias
 // followed by the k products in order, whatever tile or path (GEMV, full or remainder
