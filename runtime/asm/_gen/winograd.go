@@ -35,7 +35,7 @@ func winoInRow(ld func(k int) Mem, out [4]VecVirtual) {
 
 func winogradIn() {
 	TEXT("winogradInF2x2"+sfx, NOSPLIT, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
-	Doc("winogradInF2x2"+sfx+": dst[t*16*c+p*c+ci] = (B^T d B)[p] of the 4x4 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
+	Doc("winogradInF2x2" + sfx + ": dst[t*16*c+p*c+ci] = (B^T d B)[p] of the 4x4 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
 	pd, ps, po := GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -140,7 +140,7 @@ func winogradIn() {
 
 func winogradOut() {
 	TEXT("winogradOutF2x2"+sfx, NOSPLIT, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
-	Doc("winogradOutF2x2"+sfx+": the 2x2 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*16*n+p*n+co].")
+	Doc("winogradOutF2x2" + sfx + ": the 2x2 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*16*n+p*n+co].")
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)

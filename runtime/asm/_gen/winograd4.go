@@ -93,7 +93,7 @@ func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
 
 func winogradIn4() {
 	TEXT("winogradInF4x4"+sfx, 0, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
-	Doc("winogradInF4x4"+sfx+": dst[t*36*c+p*c+ci] = (B^T d B)[p] of the 6x6 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
+	Doc("winogradInF4x4" + sfx + ": dst[t*36*c+p*c+ci] = (B^T d B)[p] of the 6x6 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
 	tmp := AllocLocal(36 * vb)
 	pd, ps, po := GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
@@ -210,7 +210,7 @@ func at4(m [6]VecVirtual, y [4]VecVirtual, k2, k4, k8 VecVirtual) {
 
 func winogradOut4() {
 	TEXT("winogradOutF4x4"+sfx, 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
-	Doc("winogradOutF4x4"+sfx+": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
+	Doc("winogradOutF4x4" + sfx + ": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
 	tmp := AllocLocal(24 * vb)
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
