@@ -48,6 +48,9 @@ type Model struct {
 	outOff   int
 	arenaLen int      // floats
 	kernels  []string // per graph layer, for Kernels
+	microEnd int      // steps [0, microEnd] run microN samples at a time (-1: none)
+	microN   int
+	microPer int // floats per sample of the prefix's largest step
 
 	mu   sync.Mutex
 	free []*state
@@ -56,9 +59,10 @@ type Model struct {
 // step is one layer's kernel with its arena offsets.
 type step struct {
 	k                 kernel
-	src, dst, scratch int // arena offsets in floats
-	inPer, outPer     int // floats per sample
-	scratchLen        int // floats
+	src, dst, scratch int  // arena offsets in floats
+	inPer, outPer     int  // floats per sample
+	scratchLen        int  // floats
+	srcAt, dstAt      bool // micro-batching: src / dst is indexed by the micro-batch's first sample
 }
 
 type state struct {
@@ -137,12 +141,26 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		cur = dst
 	}
 	bufs[cur].last = len(fs) + 1 // the output is read after the last step
+	cs := make([]compiled, len(ps))
+	inPer, outPer := make([]int, len(ps)), make([]int, len(ps))
+	for i, p := range ps {
+		cs[i], inPer[i], outPer[i] = p.c, g.InShape(fs[i].from).Size(), g.OutShape(fs[i].to).Size()
+	}
+	m.microEnd, m.microN, m.microPer = microPlan(cs, inPer, outPer, mb)
+	segOut := -1
+	if m.microEnd >= 0 {
+		// the input is read and the prefix's output written by every micro-batch
+		segOut = ps[m.microEnd].dst
+		bufs[0].last = max(bufs[0].last, m.microEnd+1)
+		bufs[segOut].first = min(bufs[segOut].first, 1)
+	}
 	m.arenaLen = plan(bufs)
 	m.inOff, m.outOff = bufs[0].off, bufs[cur].off
 	for i, p := range ps {
 		f := fs[i]
 		s := step{k: p.c.k, src: bufs[p.src].off, dst: bufs[p.dst].off, scratch: -1,
-			inPer: g.InShape(f.from).Size(), outPer: g.OutShape(f.to).Size()}
+			inPer: g.InShape(f.from).Size(), outPer: g.OutShape(f.to).Size(),
+			srcAt: p.src == 0, dstAt: p.dst == 0 || p.dst == segOut}
 		if p.scratch >= 0 {
 			s.scratch, s.scratchLen = bufs[p.scratch].off, p.c.scratchLen
 		}
@@ -246,15 +264,36 @@ func (m *Model) runParallel(dst, src []float32, batch int) {
 func (m *Model) exec(st *state, dst, src []float32, n int) {
 	a := st.arena
 	copy(a[m.inOff:], src)
-	for i := range m.steps {
-		s := &m.steps[i]
-		var sc []float32
-		if s.scratch >= 0 {
-			sc = a[s.scratch : s.scratch+s.scratchLen]
+	first := 0
+	if m.microEnd >= 0 && n > m.microN {
+		for b0 := 0; b0 < n; b0 += m.microN {
+			k := min(m.microN, n-b0)
+			for i := 0; i <= m.microEnd; i++ {
+				runStep(a, &m.steps[i], b0, k)
+			}
 		}
-		s.k.run(a[s.dst:s.dst+n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
+		first = m.microEnd + 1
+	}
+	for i := first; i < len(m.steps); i++ {
+		runStep(a, &m.steps[i], 0, n)
 	}
 	copy(dst, a[m.outOff:m.outOff+n*m.outSize])
+}
+
+// runStep runs samples [b0, b0+n) of one step (b0 > 0 only under micro-batching).
+func runStep(a []float32, s *step, b0, n int) {
+	so, do := s.src, s.dst
+	if s.srcAt {
+		so += b0 * s.inPer
+	}
+	if s.dstAt {
+		do += b0 * s.outPer
+	}
+	var sc []float32
+	if s.scratch >= 0 {
+		sc = a[s.scratch : s.scratch+s.scratchLen]
+	}
+	s.k.run(a[do:do+n*s.outPer], a[so:so+n*s.inPer], sc, n)
 }
 
 // arenaAlign is the arena's alignment in floats (64 bytes, one cache line).
