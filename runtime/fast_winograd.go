@@ -7,16 +7,19 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// fastWinograd runs a stride-1 3x3 Conv2D as Winograd F(2x2, 3x3) (see
-// asm.WinogradF2x2In): per chunk of 2x2 output tiles, the input transform of their 4x4
-// windows (read from a zero-bordered copy of the sample), 16 GEMMs (one per transformed
-// position, tiles x In times In x Filters) and the output transform with bias and clamp
-// written straight into the NHWC output. It does 16 instead of 36 multiply-adds per
-// output pair of channels per 2x2 block.
+// fastWinograd runs a stride-1 3x3 Conv2D as Winograd F(4x4, 3x3) or F(2x2, 3x3) (see
+// asm.WinogradF2x2In, asm.WinogradF4x4In): per chunk of m x m output tiles, the input
+// transform of their (m+2) x (m+2) windows (read from a zero-bordered copy of the
+// sample), one GEMM per transformed position (tiles x In times In x Filters) and the
+// output transform with bias and clamp written straight into the NHWC output (through a
+// padded buffer when m does not divide the map). F(4x4) does 36 instead of 144
+// multiply-adds per 4x4 block and channel pair, F(2x2) 16 instead of 36; F(2x2) is used
+// for small maps (fewer than winogradMinTiles4 4x4 tiles), where the 36 GEMMs would get
+// too few rows.
 //
-// Error: the transforms add and subtract (B, A) or halve (G) exactly-scaled values, so
-// the result is within a small multiple of the im2col GEMM's bound; winogradBound states
-// the bound the differential tests check.
+// Error: the transforms add, subtract and scale by small constants, so the result is
+// within a small multiple of the im2col GEMM's bound, larger for F(4x4); the bound is
+// stated and tested in fast_winograd_test.go.
 type fastWinograd struct {
 	isa, gisa    asm.ISA // transforms, GEMM
 	l            *layers.Conv2D
