@@ -58,7 +58,9 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 		return compiled{}, false
 	}
 	oh, ow, pt, pl, err := l.Geometry(h, w)
-	if err != nil || oh < 1 || ow < 1 {
+	if err != nil || oh < 2 || ow < 2 {
+		// a single output row or column would waste half of every 2x2 tile: F(2x2)'s 16
+		// products per tile and channel pair for 2 outputs beat im2col's 18 by too little
 		return compiled{}, false
 	}
 	m := winogradTile(oh, ow)

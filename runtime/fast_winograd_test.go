@@ -28,7 +28,7 @@ import (
 //
 //	|winograd - reference| <= 16*(In+8)*2^-24*S + 2.4*(9*In+2)*2^-24*M + 1e-6*|ref|
 //
-// The worst measured |err| / ((In+8)*2^-24*S) is logged: 0.07 for F(2x2), 0.28 for
+// The worst measured |err| / ((In+8)*2^-24*S) is logged: ~0.07 for F(2x2), 0.2-0.3 for
 // F(4x4) on AVX-512 here (random normal data).
 func TestFastWinograd(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 9))
@@ -38,7 +38,8 @@ func TestFastWinograd(t *testing.T) {
 		pads       [4]int
 	}
 	cases := []cs{
-		{1, 1, 16, 16, layers.PadSame, [4]int{}},
+		{1, 1, 16, 16, layers.PadSame, [4]int{}}, // 1x1 output: im2col
+		{1, 6, 16, 16, layers.PadSame, [4]int{}}, // one output row: im2col
 		{2, 2, 16, 16, layers.PadSame, [4]int{}},
 		{3, 5, 16, 24, layers.PadValid, [4]int{}},
 		{7, 6, 24, 16, layers.PadSame, [4]int{}},
@@ -81,7 +82,7 @@ func checkWinograd(t *testing.T, l *layers.Conv2D, in layers.Shape, isa asm.ISA,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !asm.WinogradF2x2Vector(isa) {
+	if oh, ow, _, _, _ := l.Geometry(in[0], in[1]); !asm.WinogradF2x2Vector(isa) || oh < 2 || ow < 2 {
 		tile = 2 // the im2col path: the F(2x2) bound is looser than its own
 	} else if want := fmt.Sprintf("winograd F(%dx%d,3x3)", tile, tile); !strings.Contains(cp.name, want) {
 		t.Fatalf("%v: kernel %q, want %s", isa, cp.name, want)
