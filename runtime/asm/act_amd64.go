@@ -130,3 +130,8 @@ func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float
 //
 //go:noescape
 func vtanhRationalAVX2(x *float32, n int)
+
+// vsigmoidRationalAVX2: f = 1/(1+exp(-x)) in LSTMSeq's rational form (see sigmoidRational).
+//
+//go:noescape
+func vsigmoidRationalAVX2(x *float32, n int)

@@ -2856,17 +2856,20 @@ vtanhRationalAVX2_loop:
 	VMINPS      Y1, Y2, Y1
 	VMULPS      Y1, Y1, Y2
 	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
 	VMOVUPS     act_tanhp4<>+0(SB), Y3
-	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
 	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
-	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y5
-	VFMADD213PS act_tanhp2<>+0(SB), Y2, Y3
-	VFMADD213PS act_tanhq2<>+0(SB), Y2, Y5
-	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y3
-	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
 	VFMADD213PS Y1, Y4, Y3
-	VFMADD213PS act_one<>+0(SB), Y2, Y5
-	VDIVPS      Y5, Y3, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
 	VMOVUPS     act_one<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
 	VANDPS      act_signmask<>+0(SB), Y0, Y0
@@ -2889,17 +2892,20 @@ vtanhRationalAVX2_tail:
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
 	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
 	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
 	VFMADD213PS Y2, Y5, Y4
-	VFMADD213PS act_one<>+0(SB), Y3, Y6
-	VDIVPS      Y6, Y4, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
 	VMINPS      Y4, Y3, Y4
 	VANDPS      act_signmask<>+0(SB), Y1, Y1
@@ -2919,46 +2925,6 @@ DATA act_tanhmax<>+20(SB)/4, $0x411051ec
 DATA act_tanhmax<>+24(SB)/4, $0x411051ec
 DATA act_tanhmax<>+28(SB)/4, $0x411051ec
 GLOBL act_tanhmax<>(SB), RODATA|NOPTR, $32
-
-DATA act_tanhp4<>+0(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+4(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+8(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+12(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+16(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+20(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+24(SB)/4, $0x3265ef14
-DATA act_tanhp4<>+28(SB)/4, $0x3265ef14
-GLOBL act_tanhp4<>(SB), RODATA|NOPTR, $32
-
-DATA act_tanhq4<>+0(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+4(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+8(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+12(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+16(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+20(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+24(SB)/4, $0x35511d1d
-DATA act_tanhq4<>+28(SB)/4, $0x35511d1d
-GLOBL act_tanhq4<>(SB), RODATA|NOPTR, $32
-
-DATA act_tanhp3<>+0(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+4(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+8(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+12(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+16(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+20(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+24(SB)/4, $0x37ad1a7f
-DATA act_tanhp3<>+28(SB)/4, $0x37ad1a7f
-GLOBL act_tanhp3<>(SB), RODATA|NOPTR, $32
-
-DATA act_tanhq3<>+0(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+4(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+8(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+12(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+16(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+20(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+24(SB)/4, $0x39ac695d
-DATA act_tanhq3<>+28(SB)/4, $0x39ac695d
-GLOBL act_tanhq3<>(SB), RODATA|NOPTR, $32
 
 DATA act_tanhp2<>+0(SB)/4, $0x3b653552
 DATA act_tanhp2<>+4(SB)/4, $0x3b653552
@@ -2980,6 +2946,26 @@ DATA act_tanhq2<>+24(SB)/4, $0x3cd40b4e
 DATA act_tanhq2<>+28(SB)/4, $0x3cd40b4e
 GLOBL act_tanhq2<>(SB), RODATA|NOPTR, $32
 
+DATA act_tanhp4<>+0(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+4(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+8(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+12(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+16(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+20(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+24(SB)/4, $0x3265ef14
+DATA act_tanhp4<>+28(SB)/4, $0x3265ef14
+GLOBL act_tanhp4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq4<>+0(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+4(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+8(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+12(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+16(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+20(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+24(SB)/4, $0x35511d1d
+DATA act_tanhq4<>+28(SB)/4, $0x35511d1d
+GLOBL act_tanhq4<>(SB), RODATA|NOPTR, $32
+
 DATA act_tanhp1<>+0(SB)/4, $0x3e0909e0
 DATA act_tanhp1<>+4(SB)/4, $0x3e0909e0
 DATA act_tanhp1<>+8(SB)/4, $0x3e0909e0
@@ -3000,8 +2986,217 @@ DATA act_tanhq1<>+24(SB)/4, $0x3eef2f97
 DATA act_tanhq1<>+28(SB)/4, $0x3eef2f97
 GLOBL act_tanhq1<>(SB), RODATA|NOPTR, $32
 
+DATA act_tanhp3<>+0(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+4(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+8(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+12(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+16(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+20(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+24(SB)/4, $0x37ad1a7f
+DATA act_tanhp3<>+28(SB)/4, $0x37ad1a7f
+GLOBL act_tanhp3<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq3<>+0(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+4(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+8(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+12(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+16(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+20(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+24(SB)/4, $0x39ac695d
+DATA act_tanhq3<>+28(SB)/4, $0x39ac695d
+GLOBL act_tanhq3<>(SB), RODATA|NOPTR, $32
+
+// func vsigmoidRationalAVX2(x *float32, n int)
+// Requires: AVX, FMA3
+TEXT ·vsigmoidRationalAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vsigmoidRationalAVX2_loop:
+	CMPQ        CX, $0x08
+	JL          vsigmoidRationalAVX2_tail
+	VMOVUPS     (AX), Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y6
+	VMOVUPS     act_tanhq2h<>+0(SB), Y7
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y8
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, CX
+	JMP         vsigmoidRationalAVX2_loop
+
+vsigmoidRationalAVX2_tail:
+	TESTQ       CX, CX
+	JZ          vsigmoidRationalAVX2_done
+	LEAQ        act_tailmask<>+0(SB), DX
+	NEGQ        CX
+	ADDQ        $0x08, CX
+	VMOVUPS     (DX)(CX*4), Y0
+	VMASKMOVPS  (AX), Y0, Y1
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y4
+	VMASKMOVPS  Y4, Y0, (AX)
+
+vsigmoidRationalAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA act_tanhmaxh<>+0(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+4(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+8(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+12(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+16(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+20(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+24(SB)/4, $0x419051ec
+DATA act_tanhmaxh<>+28(SB)/4, $0x419051ec
+GLOBL act_tanhmaxh<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp2h<>+0(SB)/4, $0x39653552
+DATA act_tanhp2h<>+4(SB)/4, $0x39653552
+DATA act_tanhp2h<>+8(SB)/4, $0x39653552
+DATA act_tanhp2h<>+12(SB)/4, $0x39653552
+DATA act_tanhp2h<>+16(SB)/4, $0x39653552
+DATA act_tanhp2h<>+20(SB)/4, $0x39653552
+DATA act_tanhp2h<>+24(SB)/4, $0x39653552
+DATA act_tanhp2h<>+28(SB)/4, $0x39653552
+GLOBL act_tanhp2h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq2h<>+0(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+4(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+8(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+12(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+16(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+20(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+24(SB)/4, $0x3ad40b4e
+DATA act_tanhq2h<>+28(SB)/4, $0x3ad40b4e
+GLOBL act_tanhq2h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp4h<>+0(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+4(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+8(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+12(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+16(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+20(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+24(SB)/4, $0x2e65ef14
+DATA act_tanhp4h<>+28(SB)/4, $0x2e65ef14
+GLOBL act_tanhp4h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq4h<>+0(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+4(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+8(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+12(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+16(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+20(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+24(SB)/4, $0x31511d1d
+DATA act_tanhq4h<>+28(SB)/4, $0x31511d1d
+GLOBL act_tanhq4h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp1h<>+0(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+4(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+8(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+12(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+16(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+20(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+24(SB)/4, $0x3d0909e0
+DATA act_tanhp1h<>+28(SB)/4, $0x3d0909e0
+GLOBL act_tanhp1h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq1h<>+0(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+4(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+8(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+12(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+16(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+20(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+24(SB)/4, $0x3def2f97
+DATA act_tanhq1h<>+28(SB)/4, $0x3def2f97
+GLOBL act_tanhq1h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhp3h<>+0(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+4(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+8(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+12(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+16(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+20(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+24(SB)/4, $0x34ad1a7f
+DATA act_tanhp3h<>+28(SB)/4, $0x34ad1a7f
+GLOBL act_tanhp3h<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq3h<>+0(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+4(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+8(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+12(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+16(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+20(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+24(SB)/4, $0x36ac695d
+DATA act_tanhq3h<>+28(SB)/4, $0x36ac695d
+GLOBL act_tanhq3h<>(SB), RODATA|NOPTR, $32
+
+DATA act_quarter<>+0(SB)/4, $0x3e800000
+DATA act_quarter<>+4(SB)/4, $0x3e800000
+DATA act_quarter<>+8(SB)/4, $0x3e800000
+DATA act_quarter<>+12(SB)/4, $0x3e800000
+DATA act_quarter<>+16(SB)/4, $0x3e800000
+DATA act_quarter<>+20(SB)/4, $0x3e800000
+DATA act_quarter<>+24(SB)/4, $0x3e800000
+DATA act_quarter<>+28(SB)/4, $0x3e800000
+GLOBL act_quarter<>(SB), RODATA|NOPTR, $32
+
+DATA act_half<>+0(SB)/4, $0x3f000000
+DATA act_half<>+4(SB)/4, $0x3f000000
+DATA act_half<>+8(SB)/4, $0x3f000000
+DATA act_half<>+12(SB)/4, $0x3f000000
+DATA act_half<>+16(SB)/4, $0x3f000000
+DATA act_half<>+20(SB)/4, $0x3f000000
+DATA act_half<>+24(SB)/4, $0x3f000000
+DATA act_half<>+28(SB)/4, $0x3f000000
+GLOBL act_half<>(SB), RODATA|NOPTR, $32
+
 // func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64
 	MOVQ  zx+0(FP), AX
 	MOVQ  uw+16(FP), CX
@@ -3063,151 +3258,168 @@ lstmSeqSigmoidTanhAVX2_k1:
 	VFMADD231PS  (R12)(R9*1), Y8, Y6
 
 lstmSeqSigmoidTanhAVX2_gates:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VXORPS       act_signmask<>+0(SB), Y0, Y0
-	VMOVUPS      act_sigmin<>+0(SB), Y1
-	VMAXPS       Y0, Y1, Y0
-	VMOVUPS      act_sigmax<>+0(SB), Y1
-	VMINPS       Y0, Y1, Y0
-	VMOVUPS      act_magic<>+0(SB), Y1
-	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
-	VPSLLD       $0x17, Y1, Y3
-	VSUBPS       act_magic<>+0(SB), Y1, Y1
-	VMOVAPS      Y0, Y0
-	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
-	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
-	VMULPS       Y0, Y0, Y1
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y0, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y0, Y8
-	VMULPS       Y1, Y1, Y9
-	VFMADD213PS  Y5, Y1, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y0, Y1, Y8
-	VADDPS       act_one<>+0(SB), Y3, Y0
-	VFMADD213PS  Y0, Y3, Y8
-	VMOVUPS      act_one<>+0(SB), Y0
-	VDIVPS       Y8, Y0, Y0
-	VXORPS       act_signmask<>+0(SB), Y2, Y1
-	VMOVUPS      act_sigmin<>+0(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      act_sigmax<>+0(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      act_magic<>+0(SB), Y2
-	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
-	VPSLLD       $0x17, Y2, Y3
-	VSUBPS       act_magic<>+0(SB), Y2, Y2
-	VMOVAPS      Y1, Y1
-	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
-	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y1, Y5
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y1, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y1, Y8
-	VMULPS       Y2, Y2, Y9
-	VFMADD213PS  Y5, Y2, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y1, Y2, Y8
-	VADDPS       act_one<>+0(SB), Y3, Y1
-	VFMADD213PS  Y1, Y3, Y8
-	VMOVUPS      act_one<>+0(SB), Y1
-	VDIVPS       Y8, Y1, Y1
-	VANDPS       act_absmask<>+0(SB), Y4, Y2
-	VMOVUPS      act_tanhmax<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMULPS       Y3, Y2, Y7
-	VMOVUPS      act_tanhp4<>+0(SB), Y5
-	VMOVUPS      act_tanhq4<>+0(SB), Y8
-	VFMADD213PS  act_tanhp3<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq3<>+0(SB), Y3, Y8
-	VFMADD213PS  act_tanhp2<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq2<>+0(SB), Y3, Y8
-	VFMADD213PS  act_tanhp1<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq1<>+0(SB), Y3, Y8
-	VFMADD213PS  Y2, Y7, Y5
-	VFMADD213PS  act_one<>+0(SB), Y3, Y8
-	VDIVPS       Y8, Y5, Y5
-	VMOVUPS      act_one<>+0(SB), Y3
-	VMINPS       Y5, Y3, Y5
-	VANDPS       act_signmask<>+0(SB), Y4, Y2
-	VORPS        Y2, Y5, Y5
-	VXORPS       act_signmask<>+0(SB), Y6, Y2
-	VMOVUPS      act_sigmin<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_sigmax<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
-	VPSLLD       $0x17, Y3, Y4
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y6
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y8
-	VMULPS       Y3, Y3, Y9
-	VFMADD213PS  Y6, Y3, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y2, Y3, Y8
-	VADDPS       act_one<>+0(SB), Y4, Y2
-	VFMADD213PS  Y2, Y4, Y8
-	VMOVUPS      act_one<>+0(SB), Y2
-	VDIVPS       Y8, Y2, Y2
-	LEAQ         (DX)(R11*1), R12
-	VMOVUPS      (R12), Y3
-	VMULPS       Y3, Y1, Y3
-	VFMADD231PS  Y5, Y0, Y3
-	VMOVUPS      Y3, (R12)
-	VANDPS       act_absmask<>+0(SB), Y3, Y0
-	VMOVUPS      act_tanhmax<>+0(SB), Y1
-	VMINPS       Y0, Y1, Y0
-	VMULPS       Y0, Y0, Y1
-	VMULPS       Y1, Y0, Y5
-	VMOVUPS      act_tanhp4<>+0(SB), Y4
-	VMOVUPS      act_tanhq4<>+0(SB), Y6
-	VFMADD213PS  act_tanhp3<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq3<>+0(SB), Y1, Y6
-	VFMADD213PS  act_tanhp2<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq2<>+0(SB), Y1, Y6
-	VFMADD213PS  act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq1<>+0(SB), Y1, Y6
-	VFMADD213PS  Y0, Y5, Y4
-	VFMADD213PS  act_one<>+0(SB), Y1, Y6
-	VDIVPS       Y6, Y4, Y4
-	VMOVUPS      act_one<>+0(SB), Y1
-	VMINPS       Y4, Y1, Y4
-	VANDPS       act_signmask<>+0(SB), Y3, Y0
-	VORPS        Y0, Y4, Y4
-	VMULPS       Y4, Y2, Y4
-	LEAQ         (BX)(R8*1), R12
-	VMOVUPS      Y4, (R12)(R11*1)
-	ADDQ         $0x20, R11
-	CMPQ         R11, R8
-	JL           lstmSeqSigmoidTanhAVX2_chunk
-	ADDQ         R8, BX
-	MOVQ         zxStride+8(FP), R12
-	ADDQ         R12, AX
-	DECQ         SI
-	JNZ          lstmSeqSigmoidTanhAVX2_step
+	VADDPS      Y1, Y0, Y0
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	LEAQ        (DX)(R11*1), R12
+	VMOVUPS     act_tanhminh<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y1, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h<>+0(SB), Y10
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y9, Y5, Y10
+	VFMADD213PS Y0, Y3, Y8
+	VFMADD213PS act_one<>+0(SB), Y1, Y10
+	VFMADD231PS act_two<>+0(SB), Y10, Y8
+	VMULPS      act_four<>+0(SB), Y10, Y10
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y5
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y7
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
+	VFMADD213PS Y5, Y3, Y7
+	VFMADD213PS Y9, Y3, Y11
+	VFMADD213PS Y1, Y2, Y7
+	VFMADD213PS act_one<>+0(SB), Y0, Y11
+	VFMADD231PS act_two<>+0(SB), Y11, Y7
+	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMOVUPS     act_tanhmin<>+0(SB), Y0
+	VMAXPS      Y4, Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y1, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y6, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y4
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_one<>+0(SB), Y0, Y13
+	VFMADD231PS act_two<>+0(SB), Y13, Y6
+	VMULPS      act_four<>+0(SB), Y13, Y13
+	VMOVUPS     (R12), Y0
+	VMULPS      Y0, Y7, Y7
+	VMULPS      Y12, Y10, Y10
+	VMULPS      Y10, Y7, Y7
+	VMULPS      Y5, Y8, Y8
+	VFMADD231PS Y11, Y8, Y7
+	VMULPS      Y10, Y11, Y11
+	VDIVPS      Y11, Y7, Y0
+	VMOVUPS     Y0, (R12)
+	VMOVUPS     act_tanhmin<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y2
+	VMULPS      Y1, Y1, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y7, Y3, Y8
+	VFMADD213PS Y0, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y1, Y8
+	VMULPS      Y5, Y6, Y6
+	VMULPS      Y8, Y13, Y13
+	VDIVPS      Y13, Y6, Y6
+	LEAQ        (BX)(R8*1), R12
+	VMOVUPS     Y6, (R12)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          lstmSeqSigmoidTanhAVX2_chunk
+	ADDQ        R8, BX
+	MOVQ        zxStride+8(FP), R12
+	ADDQ        R12, AX
+	DECQ        SI
+	JNZ         lstmSeqSigmoidTanhAVX2_step
 
 lstmSeqSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
+
+DATA act_tanhminh<>+0(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+4(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+8(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+12(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+16(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+20(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+24(SB)/4, $0xc19051ec
+DATA act_tanhminh<>+28(SB)/4, $0xc19051ec
+GLOBL act_tanhminh<>(SB), RODATA|NOPTR, $32
+
+DATA act_four<>+0(SB)/4, $0x40800000
+DATA act_four<>+4(SB)/4, $0x40800000
+DATA act_four<>+8(SB)/4, $0x40800000
+DATA act_four<>+12(SB)/4, $0x40800000
+DATA act_four<>+16(SB)/4, $0x40800000
+DATA act_four<>+20(SB)/4, $0x40800000
+DATA act_four<>+24(SB)/4, $0x40800000
+DATA act_four<>+28(SB)/4, $0x40800000
+GLOBL act_four<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhmin<>+0(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+4(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+8(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+12(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+16(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+20(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+24(SB)/4, $0xc11051ec
+DATA act_tanhmin<>+28(SB)/4, $0xc11051ec
+GLOBL act_tanhmin<>(SB), RODATA|NOPTR, $32
 
 // func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
 // Requires: AVX, FMA3
@@ -3278,6 +3490,7 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VADDPS      Y5, Y4, Y4
 	VADDPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y8
+	LEAQ        (DX)(R11*1), R12
 	VMOVAPS     Y1, Y3
 	VFMADD231PS Y0, Y2, Y3
 	VXORPS      Y2, Y2, Y2
@@ -3295,17 +3508,20 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMINPS      Y4, Y5, Y4
 	VMULPS      Y4, Y4, Y5
 	VMULPS      Y5, Y4, Y9
+	VMULPS      Y5, Y5, Y10
+	VMOVUPS     act_tanhp2<>+0(SB), Y11
+	VMOVUPS     act_tanhq2<>+0(SB), Y12
 	VMOVUPS     act_tanhp4<>+0(SB), Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y13
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
 	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y10
-	VFMADD213PS act_tanhp2<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq2<>+0(SB), Y5, Y10
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
+	VFMADD213PS Y11, Y10, Y7
+	VFMADD213PS Y12, Y10, Y13
 	VFMADD213PS Y4, Y9, Y7
-	VFMADD213PS act_one<>+0(SB), Y5, Y10
-	VDIVPS      Y10, Y7, Y7
+	VFMADD213PS act_one<>+0(SB), Y5, Y13
+	VDIVPS      Y13, Y7, Y7
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y7, Y5, Y7
 	VANDPS      act_signmask<>+0(SB), Y6, Y4
@@ -3316,7 +3532,6 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	LEAQ        (DX)(R11*1), R12
 	VMOVUPS     (R12), Y5
 	VMULPS      Y5, Y2, Y5
 	VFMADD231PS Y7, Y3, Y5
@@ -3326,17 +3541,20 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
 	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
 	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
 	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y8
-	VDIVPS      Y8, Y6, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
 	VMOVUPS     act_one<>+0(SB), Y3
 	VMINPS      Y6, Y3, Y6
 	VANDPS      act_signmask<>+0(SB), Y5, Y2
@@ -3358,7 +3576,7 @@ lstmSeqHardSigmoidTanhAVX2_done:
 	RET
 
 // func lstmSeqMultiSigmoidTanhAVX2(d *int, n int, t int, u int, up int)
-// Requires: AVX, AVX2, FMA3
+// Requires: AVX, FMA3
 TEXT ·lstmSeqMultiSigmoidTanhAVX2(SB), NOSPLIT, $16-40
 	MOVQ   t+16(FP), AX
 	TESTQ  AX, AX
@@ -3434,149 +3652,136 @@ lstmSeqMultiSigmoidTanhAVX2_k1:
 	VFMADD231PS  (R10)(BX*1), Y8, Y6
 
 lstmSeqMultiSigmoidTanhAVX2_gates:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VXORPS       act_signmask<>+0(SB), Y0, Y0
-	VMOVUPS      act_sigmin<>+0(SB), Y1
-	VMAXPS       Y0, Y1, Y0
-	VMOVUPS      act_sigmax<>+0(SB), Y1
-	VMINPS       Y0, Y1, Y0
-	VMOVUPS      act_magic<>+0(SB), Y1
-	VFMADD231PS  act_log2e<>+0(SB), Y0, Y1
-	VPSLLD       $0x17, Y1, Y3
-	VSUBPS       act_magic<>+0(SB), Y1, Y1
-	VMOVAPS      Y0, Y0
-	VFNMADD231PS act_ln2hi<>+0(SB), Y1, Y0
-	VFNMADD231PS act_ln2lo<>+0(SB), Y1, Y0
-	VMULPS       Y0, Y0, Y1
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y0, Y5
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y0, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y0, Y8
-	VMULPS       Y1, Y1, Y9
-	VFMADD213PS  Y5, Y1, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y0, Y1, Y8
-	VADDPS       act_one<>+0(SB), Y3, Y0
-	VFMADD213PS  Y0, Y3, Y8
-	VMOVUPS      act_one<>+0(SB), Y0
-	VDIVPS       Y8, Y0, Y0
-	VXORPS       act_signmask<>+0(SB), Y2, Y1
-	VMOVUPS      act_sigmin<>+0(SB), Y2
-	VMAXPS       Y1, Y2, Y1
-	VMOVUPS      act_sigmax<>+0(SB), Y2
-	VMINPS       Y1, Y2, Y1
-	VMOVUPS      act_magic<>+0(SB), Y2
-	VFMADD231PS  act_log2e<>+0(SB), Y1, Y2
-	VPSLLD       $0x17, Y2, Y3
-	VSUBPS       act_magic<>+0(SB), Y2, Y2
-	VMOVAPS      Y1, Y1
-	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
-	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
-	VMULPS       Y1, Y1, Y2
-	VMOVUPS      act_c3<>+0(SB), Y5
-	VFMADD213PS  act_c2<>+0(SB), Y1, Y5
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y1, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y1, Y8
-	VMULPS       Y2, Y2, Y9
-	VFMADD213PS  Y5, Y2, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y1, Y2, Y8
-	VADDPS       act_one<>+0(SB), Y3, Y1
-	VFMADD213PS  Y1, Y3, Y8
-	VMOVUPS      act_one<>+0(SB), Y1
-	VDIVPS       Y8, Y1, Y1
-	VANDPS       act_absmask<>+0(SB), Y4, Y2
-	VMOVUPS      act_tanhmax<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMULPS       Y3, Y2, Y7
-	VMOVUPS      act_tanhp4<>+0(SB), Y5
-	VMOVUPS      act_tanhq4<>+0(SB), Y8
-	VFMADD213PS  act_tanhp3<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq3<>+0(SB), Y3, Y8
-	VFMADD213PS  act_tanhp2<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq2<>+0(SB), Y3, Y8
-	VFMADD213PS  act_tanhp1<>+0(SB), Y3, Y5
-	VFMADD213PS  act_tanhq1<>+0(SB), Y3, Y8
-	VFMADD213PS  Y2, Y7, Y5
-	VFMADD213PS  act_one<>+0(SB), Y3, Y8
-	VDIVPS       Y8, Y5, Y5
-	VMOVUPS      act_one<>+0(SB), Y3
-	VMINPS       Y5, Y3, Y5
-	VANDPS       act_signmask<>+0(SB), Y4, Y2
-	VORPS        Y2, Y5, Y5
-	VXORPS       act_signmask<>+0(SB), Y6, Y2
-	VMOVUPS      act_sigmin<>+0(SB), Y3
-	VMAXPS       Y2, Y3, Y2
-	VMOVUPS      act_sigmax<>+0(SB), Y3
-	VMINPS       Y2, Y3, Y2
-	VMOVUPS      act_magic<>+0(SB), Y3
-	VFMADD231PS  act_log2e<>+0(SB), Y2, Y3
-	VPSLLD       $0x17, Y3, Y4
-	VSUBPS       act_magic<>+0(SB), Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMULPS       Y2, Y2, Y3
-	VMOVUPS      act_c3<>+0(SB), Y6
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
-	VMOVUPS      act_c5<>+0(SB), Y7
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y7
-	VMOVUPS      act_c7<>+0(SB), Y8
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y8
-	VMULPS       Y3, Y3, Y9
-	VFMADD213PS  Y6, Y3, Y7
-	VFMADD213PS  Y7, Y9, Y8
-	VFMADD213PS  Y2, Y3, Y8
-	VADDPS       act_one<>+0(SB), Y4, Y2
-	VFMADD213PS  Y2, Y4, Y8
-	VMOVUPS      act_one<>+0(SB), Y2
-	VDIVPS       Y8, Y2, Y2
-	MOVQ         24(CX), R10
-	ADDQ         R9, R10
-	VMOVUPS      (R10), Y3
-	VMULPS       Y3, Y1, Y3
-	VFMADD231PS  Y5, Y0, Y3
-	VMOVUPS      Y3, (R10)
-	VANDPS       act_absmask<>+0(SB), Y3, Y0
-	VMOVUPS      act_tanhmax<>+0(SB), Y1
-	VMINPS       Y0, Y1, Y0
-	VMULPS       Y0, Y0, Y1
-	VMULPS       Y1, Y0, Y5
-	VMOVUPS      act_tanhp4<>+0(SB), Y4
-	VMOVUPS      act_tanhq4<>+0(SB), Y6
-	VFMADD213PS  act_tanhp3<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq3<>+0(SB), Y1, Y6
-	VFMADD213PS  act_tanhp2<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq2<>+0(SB), Y1, Y6
-	VFMADD213PS  act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS  act_tanhq1<>+0(SB), Y1, Y6
-	VFMADD213PS  Y0, Y5, Y4
-	VFMADD213PS  act_one<>+0(SB), Y1, Y6
-	VDIVPS       Y6, Y4, Y4
-	VMOVUPS      act_one<>+0(SB), Y1
-	VMINPS       Y4, Y1, Y4
-	VANDPS       act_signmask<>+0(SB), Y3, Y0
-	VORPS        Y0, Y4, Y4
-	VMULPS       Y4, Y2, Y4
-	LEAQ         (R8)(DX*1), R10
-	VMOVUPS      Y4, (R10)(R9*1)
-	ADDQ         $0x20, R9
-	CMPQ         R9, DX
-	JL           lstmSeqMultiSigmoidTanhAVX2_chunk
-	ADDQ         $0x28, CX
-	CMPQ         CX, 8(SP)
-	JB           lstmSeqMultiSigmoidTanhAVX2_chain
-	INCQ         (SP)
-	DECQ         AX
-	JNZ          lstmSeqMultiSigmoidTanhAVX2_step
+	VADDPS      Y1, Y0, Y0
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	MOVQ        24(CX), R10
+	ADDQ        R9, R10
+	VMOVUPS     act_tanhminh<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y1, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h<>+0(SB), Y10
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y9, Y5, Y10
+	VFMADD213PS Y0, Y3, Y8
+	VFMADD213PS act_one<>+0(SB), Y1, Y10
+	VFMADD231PS act_two<>+0(SB), Y10, Y8
+	VMULPS      act_four<>+0(SB), Y10, Y10
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y5
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y7
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
+	VFMADD213PS Y5, Y3, Y7
+	VFMADD213PS Y9, Y3, Y11
+	VFMADD213PS Y1, Y2, Y7
+	VFMADD213PS act_one<>+0(SB), Y0, Y11
+	VFMADD231PS act_two<>+0(SB), Y11, Y7
+	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMOVUPS     act_tanhmin<>+0(SB), Y0
+	VMAXPS      Y4, Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y1, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y6, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y4
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_one<>+0(SB), Y0, Y13
+	VFMADD231PS act_two<>+0(SB), Y13, Y6
+	VMULPS      act_four<>+0(SB), Y13, Y13
+	VMOVUPS     (R10), Y0
+	VMULPS      Y0, Y7, Y7
+	VMULPS      Y12, Y10, Y10
+	VMULPS      Y10, Y7, Y7
+	VMULPS      Y5, Y8, Y8
+	VFMADD231PS Y11, Y8, Y7
+	VMULPS      Y10, Y11, Y11
+	VDIVPS      Y11, Y7, Y0
+	VMOVUPS     Y0, (R10)
+	VMOVUPS     act_tanhmin<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y2
+	VMULPS      Y1, Y1, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y7, Y3, Y8
+	VFMADD213PS Y0, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y1, Y8
+	VMULPS      Y5, Y6, Y6
+	VMULPS      Y8, Y13, Y13
+	VDIVPS      Y13, Y6, Y6
+	LEAQ        (R8)(DX*1), R10
+	VMOVUPS     Y6, (R10)(R9*1)
+	ADDQ        $0x20, R9
+	CMPQ        R9, DX
+	JL          lstmSeqMultiSigmoidTanhAVX2_chunk
+	ADDQ        $0x28, CX
+	CMPQ        CX, 8(SP)
+	JB          lstmSeqMultiSigmoidTanhAVX2_chain
+	INCQ        (SP)
+	DECQ        AX
+	JNZ         lstmSeqMultiSigmoidTanhAVX2_step
 
 lstmSeqMultiSigmoidTanhAVX2_done:
 	VZEROUPPER
@@ -3665,6 +3870,8 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VADDPS      Y5, Y4, Y4
 	VADDPS      Y7, Y6, Y6
 	VADDPS      Y9, Y8, Y8
+	MOVQ        24(CX), R10
+	ADDQ        R9, R10
 	VMOVAPS     Y1, Y3
 	VFMADD231PS Y0, Y2, Y3
 	VXORPS      Y2, Y2, Y2
@@ -3682,17 +3889,20 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMINPS      Y4, Y5, Y4
 	VMULPS      Y4, Y4, Y5
 	VMULPS      Y5, Y4, Y9
+	VMULPS      Y5, Y5, Y10
+	VMOVUPS     act_tanhp2<>+0(SB), Y11
+	VMOVUPS     act_tanhq2<>+0(SB), Y12
 	VMOVUPS     act_tanhp4<>+0(SB), Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y13
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
 	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y10
-	VFMADD213PS act_tanhp2<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq2<>+0(SB), Y5, Y10
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
+	VFMADD213PS Y11, Y10, Y7
+	VFMADD213PS Y12, Y10, Y13
 	VFMADD213PS Y4, Y9, Y7
-	VFMADD213PS act_one<>+0(SB), Y5, Y10
-	VDIVPS      Y10, Y7, Y7
+	VFMADD213PS act_one<>+0(SB), Y5, Y13
+	VDIVPS      Y13, Y7, Y7
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y7, Y5, Y7
 	VANDPS      act_signmask<>+0(SB), Y6, Y4
@@ -3703,8 +3913,6 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	MOVQ        24(CX), R10
-	ADDQ        R9, R10
 	VMOVUPS     (R10), Y5
 	VMULPS      Y5, Y2, Y5
 	VFMADD231PS Y7, Y3, Y5
@@ -3714,17 +3922,20 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
 	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
 	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp2<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq2<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
 	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y8
-	VDIVPS      Y8, Y6, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
 	VMOVUPS     act_one<>+0(SB), Y3
 	VMINPS      Y6, Y3, Y6
 	VANDPS      act_signmask<>+0(SB), Y5, Y2

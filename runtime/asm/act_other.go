@@ -28,5 +28,6 @@ func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float
 	panic("unreachable")
 }
 func vtanhRationalAVX2(x *float32, n int)                            { panic("unreachable") }
+func vsigmoidRationalAVX2(x *float32, n int)                         { panic("unreachable") }
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)        { panic("unreachable") }
 func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }

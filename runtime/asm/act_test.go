@@ -207,3 +207,38 @@ func TestSigmoidGateTail(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoidRational: LSTMSeq's rational sigmoid gate against float64 over the sweep,
+// in absolute error (the bound of its doc comment, 4*2^-24), with NaN and the limits
+// (within 2^-24: -Inf gives 2^-25).
+func TestSigmoidRational(t *testing.T) {
+	xs := sweepInputs()
+	for _, isa := range testISAs() {
+		y := append([]float32(nil), xs...)
+		sigmoidRational(isa, y)
+		worst, at := 0.0, float32(0)
+		for i, x := range xs {
+			want := sigmoid64(float64(x))
+			if math.IsNaN(want) {
+				if y[i] == y[i] {
+					t.Fatalf("%v: sigmoidRational(NaN) = %v", isa, y[i])
+				}
+				continue
+			}
+			if e := math.Abs(float64(y[i]) - want); e > worst || math.IsNaN(e) {
+				worst, at = e, x
+			}
+		}
+		t.Logf("%-7v max abs error %.2f * 2^-24 (at x=%g)", isa, worst*(1<<24), at)
+		if !(worst <= 4.0/(1<<24)) {
+			t.Errorf("%v: abs error %g at x=%g, bound 4*2^-24", isa, worst, at)
+		}
+		for _, c := range [][2]float32{{float32(math.Inf(-1)), 0}, {float32(math.Inf(1)), 1}, {0, 0.5}} {
+			z := []float32{c[0]}
+			sigmoidRational(isa, z)
+			if math.Abs(float64(z[0]-c[1])) > 1.0/(1<<24) {
+				t.Errorf("%v: sigmoidRational(%v) = %v, want %v", isa, c[0], z[0], c[1])
+			}
+		}
+	}
+}

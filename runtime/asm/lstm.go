@@ -147,6 +147,21 @@ func tanhRational(isa ISA, x []float32) {
 	Tanh(Generic, x)
 }
 
+// sigmoidRational is, element-wise, the sigmoid gate LSTMSeq's vector kernels use:
+// 0.5 + 0.5*tanh(x/2) with tanh(x/2) from tanhRational's rational (the halving folded
+// into its coefficients, exactly), no exp: on the step chain it is about as long as the
+// tanh, ~15 cycles shorter than sigmoidGate. Its error is absolute, not relative: half
+// the tanh's (6 ULP of a value <= 1) plus the final rounding, bounded at 4*2^-24 and
+// measured by TestSigmoidRational (2.6*2^-24 on its sweep; a gate multiplies a state,
+// so an absolute bound is the one that matters). NaN gives NaN, -Inf 2^-25, +Inf 1.
+func sigmoidRational(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vsigmoidRationalAVX2(&x[0], len(x))
+		return
+	}
+	Sigmoid(Generic, x)
+}
+
 // LSTMSeqPad is the padded unit count the LSTMSeq layouts use: u rounded up to a
 // multiple of 8.
 func LSTMSeqPad(u int) int { return (u + 7) &^ 7 }
@@ -203,8 +218,8 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 //
 // Lanes j >= u of c and of the written hs rows are left undefined (they never reach
 // units < u: only hs lanes k < u are read). On AVX2/AVX512 it is one call with the step
-// loop inside (gate sigmoidGate, within 3 ULP where the gate is >= 2^-126, and tanh
-// tanhRational, within 6 ULP, see there; the h*U sum is taken in two
+// loop inside (gate sigmoidRational, within 4*2^-24 absolute, and tanh tanhRational,
+// within 6 ULP, see there; the h*U sum is taken in two
 // interleaved halves, even and odd k, added at the end); Generic sums in float64 and
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.

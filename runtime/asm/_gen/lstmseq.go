@@ -50,7 +50,7 @@ func lstmSeqKernel(name string, hard bool) {
 	}
 	gate := func(x VecVirtual) VecVirtual {
 		if !hard {
-			return sigmoidGate(x)
+			return sigmoidRational(x)
 		}
 		r := YMM()
 		VMOVAPS(hb, r)
@@ -122,18 +122,8 @@ func lstmSeqKernel(name string, hard bool) {
 	for g := 0; g < 4; g++ {
 		VADDPS(acc2[g], acc[g], acc[g])
 	}
-	i := gate(acc[0])
-	f := gate(acc[1])
-	gg := tanhRational(acc[2])
-	o := gate(acc[3])
 	LEAQ(Mem{Base: pc, Index: j, Scale: 1}, cb)
-	cv := YMM()
-	VMOVUPS(Mem{Base: cb}, cv)
-	VMULPS(cv, f, cv)
-	VFMADD231PS(gg, i, cv) // c = f*c + i*g
-	VMOVUPS(cv, Mem{Base: cb})
-	th := tanhRational(cv)
-	VMULPS(th, o, th)
+	th := cellUpdate(acc, cb, hard, gate)
 	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
 	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
 	ADDQ(U8(32), j)
@@ -302,7 +292,7 @@ func lstmSeqMultiKernel(name string, hard bool) {
 	}
 	gate := func(x VecVirtual) VecVirtual {
 		if !hard {
-			return sigmoidGate(x)
+			return sigmoidRational(x)
 		}
 		r := YMM()
 		VMOVAPS(hb, r)
@@ -382,20 +372,10 @@ func lstmSeqMultiKernel(name string, hard bool) {
 	for g := 0; g < 4; g++ {
 		VADDPS(acc2[g], acc[g], acc[g])
 	}
-	i := gate(acc[0])
-	f := gate(acc[1])
-	gg := tanhRational(acc[2])
-	o := gate(acc[3])
 	cb := GP64()
 	MOVQ(Mem{Base: dp, Disp: 24}, cb)
 	ADDQ(j, cb)
-	cv := YMM()
-	VMOVUPS(Mem{Base: cb}, cv)
-	VMULPS(cv, f, cv)
-	VFMADD231PS(gg, i, cv) // c = f*c + i*g
-	VMOVUPS(cv, Mem{Base: cb})
-	th := tanhRational(cv)
-	VMULPS(th, o, th)
+	th := cellUpdate(acc, cb, hard, gate)
 	hn := GP64()
 	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
 	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
@@ -417,36 +397,181 @@ func lstmSeqMultiKernel(name string, hard bool) {
 
 // tanhRational: tanh without exp, for the latency of LSTMSeq's step chain:
 // sign(x) * min(1, a*P(a^2)/Q(a^2)) with a = min(|x|, 9.02), P and Q of degree 4 in a^2
-// (P(0) = Q(0) = 1, all coefficients positive, so Horner never cancels), fitted for the
+// (P(0) = Q(0) = 1, all coefficients positive, so no sum cancels), fitted for the
 // least maximum relative error on [0, 9.02] (2.2e-8 in float64; the float32 evaluation
-// adds the rest, see the bound in asm.tanhRational). Two FMA chains of 4 side by side,
-// one divide: ~36 cycles against ~46 for tanhCell. NaN gives NaN (kept by the operand
-// order of the min), +-Inf gives +-1.
+// adds the rest, see the bound in asm.tanhRational). P and Q run by Estrin's scheme
+// side by side, (p1 + p2 s) + s^2 (p3 + p4 s), then one FMA a + a^3 (...) and one
+// divide: 3 FMA levels instead of Horner's 5 on the step chain. NaN gives NaN (kept by
+// the operand order of the min), +-Inf gives +-1.
 func tanhRational(x VecVirtual) VecVirtual {
+	return ratTanh(x, false)
+}
+
+// sigmoidRational: the sigmoid gate of LSTMSeq's step chain without exp, as
+// 0.5 + 0.5*tanh(x/2) with tanh(x/2) from tanhRational's rational: the halving is folded
+// into the coefficients (p_k/4^k, q_k/4^k and the clamp 2*9.02, exact power-of-2
+// scalings) and into the final FMA 0.5 + 0.25*r, r = 2*tanh(x/2). Its error is absolute
+// (the tanh's relative error times 1/2, plus one rounding): see asm.sigmoidRational.
+func sigmoidRational(x VecVirtual) VecVirtual {
+	return ratTanh(x, true)
+}
+
+// tanhRat holds the rational's coefficients: P(s) = 1 + p1 s + p2 s^2 + p3 s^3 + p4 s^4,
+// Q likewise.
+var tanhRat = struct{ p, q [5]float32 }{
+	p: [5]float32{1, 1.3382673210e-01, 3.4974408950e-03, 2.0635546110e-05, 1.3383914753e-08},
+	q: [5]float32{1, 4.6715994462e-01, 2.5884297285e-02, 3.2884898501e-04, 7.7900934452e-07},
+}
+
+func ratTanh(x VecVirtual, sig bool) VecVirtual {
+	sfx, lim, sc := "", float32(9.02), float32(1)
+	if sig {
+		sfx, lim, sc = "h", 18.04, 0.25 // s = x^2 = 4*(x/2)^2
+	}
+	pc := func(name string, k int, q bool) Mem {
+		v := tanhRat.p[k]
+		if q {
+			v = tanhRat.q[k]
+		}
+		for i := 0; i < k; i++ {
+			v *= sc
+		}
+		return cst(name+sfx, v)
+	}
 	a := YMM()
 	VANDPS(consts["absmask"], x, a)
 	l := YMM()
-	VMOVUPS(cst("tanhmax", 9.02), l)
+	VMOVUPS(cst("tanhmax"+sfx, lim), l)
 	VMINPS(a, l, a) // Intel order min(l, a): a's NaN is kept
-	s, xs := YMM(), YMM()
+	s, xs, s2 := YMM(), YMM(), YMM()
 	VMULPS(a, a, s)
 	VMULPS(s, a, xs)
-	p, q := YMM(), YMM()
-	VMOVUPS(cst("tanhp4", 1.3383914753e-08), p)
-	VMOVUPS(cst("tanhq4", 7.7900934452e-07), q)
-	VFMADD213PS(cst("tanhp3", 2.0635546110e-05), s, p)
-	VFMADD213PS(cst("tanhq3", 3.2884898501e-04), s, q)
-	VFMADD213PS(cst("tanhp2", 3.4974408950e-03), s, p)
-	VFMADD213PS(cst("tanhq2", 2.5884297285e-02), s, q)
-	VFMADD213PS(cst("tanhp1", 1.3382673210e-01), s, p)
-	VFMADD213PS(cst("tanhq1", 4.6715994462e-01), s, q)
-	VFMADD213PS(a, xs, p)            // a + a^3 P'(s) = a P(s)
-	VFMADD213PS(consts["one"], s, q) // Q(s)
-	VDIVPS(q, p, p)
+	VMULPS(s, s, s2)
+	pa, pb, qa, qb := YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(pc("tanhp2", 2, false), pa)
+	VMOVUPS(pc("tanhq2", 2, true), qa)
+	VMOVUPS(pc("tanhp4", 4, false), pb)
+	VMOVUPS(pc("tanhq4", 4, true), qb)
+	VFMADD213PS(pc("tanhp1", 1, false), s, pa) // p1 + p2 s
+	VFMADD213PS(pc("tanhq1", 1, true), s, qa)
+	VFMADD213PS(pc("tanhp3", 3, false), s, pb) // p3 + p4 s
+	VFMADD213PS(pc("tanhq3", 3, true), s, qb)
+	VFMADD213PS(pa, s2, pb)           // (P-1)/s
+	VFMADD213PS(qa, s2, qb)           // (Q-1)/s
+	VFMADD213PS(a, xs, pb)            // a + a^3 (P-1)/s = a P(s)
+	VFMADD213PS(consts["one"], s, qb) // Q(s)
+	VDIVPS(qb, pb, pb)
+	if sig {
+		// r = 2 tanh(x/2) (up to the sign) in [0, 2]; gate = 0.5 + 0.25 r
+		VMOVUPS(cst("two", 2), l)
+		VMINPS(pb, l, pb) // min(2, r), NaN kept
+		sg := YMM()
+		VANDPS(consts["signmask"], x, sg)
+		VORPS(sg, pb, pb)
+		q := YMM()
+		VMOVUPS(cst("quarter", 0.25), q)
+		VFMADD213PS(cst("half", 0.5), q, pb)
+		return pb
+	}
 	VMOVUPS(consts["one"], l)
-	VMINPS(p, l, p) // min(1, r), NaN kept
+	VMINPS(pb, l, pb) // min(1, r), NaN kept
 	sg := YMM()
 	VANDPS(consts["signmask"], x, sg)
-	VORPS(sg, p, p)
-	return p
+	VORPS(sg, pb, pb)
+	return pb
+}
+
+// cellUpdate applies one step's gates to the summed pre-activations acc (i, f, g, o) of
+// an 8-unit chunk: c (at cb) = f*c + i*tanh(g) is stored back and h = o*tanh(c)
+// returned. With hard sigmoid gates (gate) only the two tanh are rationals, each with
+// its own divide. With sigmoid gates every activation is kept as a fraction N/D of the
+// rational forms (ratND) and the fractions are combined before dividing:
+//
+//	c = (Nf*c*Di*Dg + Ni*Ng*Df) / (Df*Di*Dg),  h = (No*Nt) / (Do*Dt)
+//
+// two divides per chunk instead of five: the divider, not the FMA chain, limits how many
+// chains LSTMSeqMulti overlaps, and the step's latency is about the same (the products
+// run beside the last polynomial levels). |N|, |D| <= ~420 (arguments clamped), so the
+// products cannot overflow. The gates come out of the products unclamped: a tanh or
+// sigmoid may exceed 1 by an ULP of the rational (covered by TestLSTMSeq's bounds).
+func cellUpdate(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual) VecVirtual) VecVirtual {
+	cv := YMM()
+	if hard {
+		i := gate(acc[0])
+		f := gate(acc[1])
+		gg := tanhRational(acc[2])
+		o := gate(acc[3])
+		VMOVUPS(Mem{Base: cb}, cv)
+		VMULPS(cv, f, cv)
+		VFMADD231PS(gg, i, cv) // c = f*c + i*g
+		VMOVUPS(cv, Mem{Base: cb})
+		th := tanhRational(cv)
+		VMULPS(th, o, th)
+		return th
+	}
+	ni, di := ratND(acc[0], true)
+	nf, df := ratND(acc[1], true)
+	ng, dg := ratND(acc[2], false)
+	no, do := ratND(acc[3], true)
+	VMOVUPS(Mem{Base: cb}, cv)
+	VMULPS(cv, nf, nf)      // Nf*c
+	VMULPS(dg, di, di)      // Di*Dg
+	VMULPS(di, nf, nf)      // Nf*c*Di*Dg
+	VMULPS(ng, ni, ni)      // Ni*Ng
+	VFMADD231PS(df, ni, nf) // + Ni*Ng*Df
+	VMULPS(di, df, df)      // Df*Di*Dg
+	VDIVPS(df, nf, cv)
+	VMOVUPS(cv, Mem{Base: cb})
+	nt, dt := ratND(cv, false)
+	VMULPS(nt, no, no)
+	VMULPS(dt, do, do)
+	VDIVPS(do, no, no)
+	return no
+}
+
+// ratND returns N and D with N/D = tanhRational(x) (sig false) or sigmoidRational(x)
+// (sig true) before their final clamp: x clamped to +-9.02 (+-18.04), the same Estrin
+// evaluation, N = x P(x^2) (odd, so no sign fix-up) and D = Q(x^2); for the sigmoid
+// N = 2D + x P'(x^2) and D = 4 Q'(x^2) with the halved coefficients, so that
+// N/D = 0.5 + 0.25 * 2 tanh(x/2). NaN gives NaN in N.
+func ratND(x VecVirtual, sig bool) (VecVirtual, VecVirtual) {
+	sfx, lim, sc := "", float32(9.02), float32(1)
+	if sig {
+		sfx, lim, sc = "h", 18.04, 0.25
+	}
+	pc := func(name string, k int, q bool) Mem {
+		v := tanhRat.p[k]
+		if q {
+			v = tanhRat.q[k]
+		}
+		for i := 0; i < k; i++ {
+			v *= sc
+		}
+		return cst(name+sfx, v)
+	}
+	cst("tanhmax"+sfx, lim)
+	cst("tanhmin"+sfx, -lim)
+	a := clampKeepNaN(x, "tanhmin"+sfx, "tanhmax"+sfx)
+	s, xs, s2 := YMM(), YMM(), YMM()
+	VMULPS(a, a, s)
+	VMULPS(s, a, xs)
+	VMULPS(s, s, s2)
+	pa, pb, qa, qb := YMM(), YMM(), YMM(), YMM()
+	VMOVUPS(pc("tanhp2", 2, false), pa)
+	VMOVUPS(pc("tanhq2", 2, true), qa)
+	VMOVUPS(pc("tanhp4", 4, false), pb)
+	VMOVUPS(pc("tanhq4", 4, true), qb)
+	VFMADD213PS(pc("tanhp1", 1, false), s, pa)
+	VFMADD213PS(pc("tanhq1", 1, true), s, qa)
+	VFMADD213PS(pc("tanhp3", 3, false), s, pb)
+	VFMADD213PS(pc("tanhq3", 3, true), s, qb)
+	VFMADD213PS(pa, s2, pb)
+	VFMADD213PS(qa, s2, qb)
+	VFMADD213PS(a, xs, pb)            // N = x P(s)
+	VFMADD213PS(consts["one"], s, qb) // D = Q(s)
+	if sig {
+		VFMADD231PS(cst("two", 2), qb, pb) // 2D + N
+		VMULPS(cst("four", 4), qb, qb)     // 4D
+	}
+	return pb, qb
 }
