@@ -23,30 +23,122 @@ mp_pix:
 	MOVQ  R8, R10
 
 mp_ch:
+	CMPQ    R10, $0x20
+	JL      mp_ch2
 	MOVQ    (BX), R11
 	VMOVUPS (R9)(R11*4), Y0
+	VCMPPS  $0x03, Y0, Y0, Y1
+	VMOVUPS 32(R9)(R11*4), Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VMOVUPS 64(R9)(R11*4), Y4
+	VCMPPS  $0x03, Y4, Y4, Y5
+	VMOVUPS 96(R9)(R11*4), Y6
+	VCMPPS  $0x03, Y6, Y6, Y7
 	MOVQ    $0x00000001, R12
 
-mp_tap:
+mp_tap4:
 	CMPQ    R12, DI
-	JGE     mp_store
+	JGE     mp_store4
 	MOVQ    (BX)(R12*8), R11
-	VMOVUPS (R9)(R11*4), Y1
-	VCMPPS  $0x03, Y1, Y0, Y2
-	VMAXPS  Y1, Y0, Y0
-	VORPS   Y2, Y0, Y0
+	VMOVUPS (R9)(R11*4), Y8
+	VCMPPS  $0x03, Y8, Y8, Y9
+	VORPS   Y9, Y1, Y1
+	VMAXPS  Y8, Y0, Y0
+	VMOVUPS 32(R9)(R11*4), Y8
+	VCMPPS  $0x03, Y8, Y8, Y9
+	VORPS   Y9, Y3, Y3
+	VMAXPS  Y8, Y2, Y2
+	VMOVUPS 64(R9)(R11*4), Y8
+	VCMPPS  $0x03, Y8, Y8, Y9
+	VORPS   Y9, Y5, Y5
+	VMAXPS  Y8, Y4, Y4
+	VMOVUPS 96(R9)(R11*4), Y8
+	VCMPPS  $0x03, Y8, Y8, Y9
+	VORPS   Y9, Y7, Y7
+	VMAXPS  Y8, Y6, Y6
 	INCQ    R12
-	JMP     mp_tap
+	JMP     mp_tap4
 
-mp_store:
+mp_store4:
+	VORPS   Y1, Y0, Y0
 	VMOVUPS Y0, (AX)
-	ADDQ    $0x20, AX
-	ADDQ    $0x20, R9
-	SUBQ    $0x08, R10
-	JNZ     mp_ch
-	ADDQ    $0x08, DX
-	DECQ    SI
-	JMP     mp_pix
+	VORPS   Y3, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VORPS   Y5, Y4, Y4
+	VMOVUPS Y4, 64(AX)
+	VORPS   Y7, Y6, Y6
+	VMOVUPS Y6, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, R9
+	SUBQ    $0x00000020, R10
+	JMP     mp_ch
+
+mp_ch2:
+	CMPQ    R10, $0x10
+	JL      mp_ch1
+	MOVQ    (BX), R11
+	VMOVUPS (R9)(R11*4), Y0
+	VCMPPS  $0x03, Y0, Y0, Y1
+	VMOVUPS 32(R9)(R11*4), Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	MOVQ    $0x00000001, R12
+
+mp_tap2:
+	CMPQ    R12, DI
+	JGE     mp_store2
+	MOVQ    (BX)(R12*8), R11
+	VMOVUPS (R9)(R11*4), Y4
+	VCMPPS  $0x03, Y4, Y4, Y5
+	VORPS   Y5, Y1, Y1
+	VMAXPS  Y4, Y0, Y0
+	VMOVUPS 32(R9)(R11*4), Y4
+	VCMPPS  $0x03, Y4, Y4, Y5
+	VORPS   Y5, Y3, Y3
+	VMAXPS  Y4, Y2, Y2
+	INCQ    R12
+	JMP     mp_tap2
+
+mp_store2:
+	VORPS   Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VORPS   Y3, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, R9
+	SUBQ    $0x00000010, R10
+	JMP     mp_ch2
+
+mp_ch1:
+	TESTQ   R10, R10
+	JZ      mp_next
+	MOVQ    (BX), R11
+	VMOVUPS (R9)(R11*4), Y0
+	VCMPPS  $0x03, Y0, Y0, Y1
+	MOVQ    $0x00000001, R12
+
+mp_tap1:
+	CMPQ    R12, DI
+	JGE     mp_store1
+	MOVQ    (BX)(R12*8), R11
+	VMOVUPS (R9)(R11*4), Y2
+	VCMPPS  $0x03, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y2, Y0, Y0
+	INCQ    R12
+	JMP     mp_tap1
+
+mp_store1:
+	VORPS   Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, R9
+	SUBQ    $0x00000008, R10
+	JMP     mp_ch1
+
+mp_next:
+	ADDQ $0x08, DX
+	DECQ SI
+	JMP  mp_pix
 
 mp_done:
 	VZEROUPPER
