@@ -59,6 +59,18 @@ func w4cst(name string, v float32) Mem {
 	return m
 }
 
+// alignedLocal reserves n bytes of stack aligned to the vector width (Go only aligns SP
+// to 8 bytes; unaligned 64-byte stores and reloads would split cache lines) and returns
+// its base, a register holding the aligned address.
+func alignedLocal(n int) Mem {
+	m := AllocLocal(n + vb)
+	r := GP64()
+	LEAQ(m, r)
+	ADDQ(U8(vb-1), r)
+	ANDQ(I8(-int8(vb)), r)
+	return Mem{Base: r}
+}
+
 // bt6 computes the six B^T combinations of x (vectors in registers) into r.
 func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
 	t := vec()
@@ -94,7 +106,7 @@ func bt6(x [6]VecVirtual, r [6]VecVirtual, k2, k4, k5 VecVirtual) {
 func winogradIn4() {
 	TEXT("winogradInF4x4"+sfx, 0, "func(dst, src *float32, offs *int, ntiles, c, rowStride int)")
 	Doc("winogradInF4x4" + sfx + ": dst[t*36*c+p*c+ci] = (B^T d B)[p] of the 6x6 window at src[offs[t]:] (row stride rowStride, pixel stride c).")
-	tmp := AllocLocal(36 * vb)
+	tmp := alignedLocal(36 * vb)
 	pd, ps, po := GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
@@ -211,7 +223,7 @@ func at4(m [6]VecVirtual, y [4]VecVirtual, k2, k4, k8 VecVirtual) {
 func winogradOut4() {
 	TEXT("winogradOutF4x4"+sfx, 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
 	Doc("winogradOutF4x4" + sfx + ": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
-	tmp := AllocLocal(24 * vb)
+	tmp := alignedLocal(24 * vb)
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
