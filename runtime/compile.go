@@ -25,6 +25,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
 		}
+	case *lstmStack:
+		if c, ok := newFastStack(l, in, isa, maxBatch); isa != asm.Generic && ok {
+			return c, nil
+		}
 	case *layers.Bidirectional:
 		if c, ok := newFastBidirectional(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil

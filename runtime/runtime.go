@@ -119,7 +119,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		scratch int
 	}
 	var ps []pending
-	fs := fuse(g)
+	fs := fuseLSTMStacks(g, fuse(g), isa)
 	for si, f := range fs {
 		in, out := g.InShape(f.from), g.OutShape(f.to)
 		c, err := compileLayer(f.l, in, out, isa, mb)

@@ -135,3 +135,15 @@ func vtanhRationalAVX2(x *float32, n int)
 //
 //go:noescape
 func vsigmoidRationalAVX2(x *float32, n int)
+
+// lstmSeqStackSigmoidTanhAVX2 runs LSTMSeqStack's wavefront (see there) over the n stage
+// descriptors at d for t steps, sigmoid gates.
+//
+//go:noescape
+func lstmSeqStackSigmoidTanhAVX2(d *lstmStackDesc, n, t int)
+
+// lstmSeqStackHardSigmoidTanhAVX2 is lstmSeqStackSigmoidTanhAVX2 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqStackHardSigmoidTanhAVX2(d *lstmStackDesc, n, t int, a, b float32)

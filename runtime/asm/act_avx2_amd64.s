@@ -3957,6 +3957,482 @@ lstmSeqMultiHardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 
+// func lstmSeqStackSigmoidTanhAVX2(d *int, n int, t int)
+// Requires: AVX, FMA3
+TEXT ·lstmSeqStackSigmoidTanhAVX2(SB), NOSPLIT, $24-24
+	MOVQ   t+16(FP), AX
+	TESTQ  AX, AX
+	JZ     lstmSeqStackSigmoidTanhAVX2_done
+	MOVQ   d+0(FP), CX
+	MOVQ   n+8(FP), DX
+	TESTQ  DX, DX
+	JZ     lstmSeqStackSigmoidTanhAVX2_done
+	ADDQ   DX, AX
+	DECQ   AX
+	MOVQ   AX, 8(SP)
+	IMUL3Q $0x60, DX, DX
+	ADDQ   CX, DX
+	MOVQ   DX, 16(SP)
+	XORQ   DX, DX
+	MOVQ   DX, (SP)
+
+lstmSeqStackSigmoidTanhAVX2_iter:
+	MOVQ d+0(FP), CX
+
+lstmSeqStackSigmoidTanhAVX2_stage:
+	MOVQ  (SP), AX
+	SUBQ  88(CX), AX
+	MOVQ  t+16(FP), DX
+	CMPQ  AX, DX
+	JAE   lstmSeqStackSigmoidTanhAVX2_next
+	MOVQ  80(CX), DX
+	LEAQ  (DX)(DX*2), BX
+	LEAQ  (DX)(DX*2), SI
+	ADDQ  DX, SI
+	MOVQ  AX, DI
+	IMULQ 8(CX), DI
+	ADDQ  (CX), DI
+	MOVQ  AX, R8
+	IMULQ DX, R8
+	ADDQ  32(CX), R8
+	IMULQ 48(CX), AX
+	ADDQ  40(CX), AX
+	XORQ  R9, R9
+
+lstmSeqStackSigmoidTanhAVX2_chunk:
+	LEAQ    (DI)(R9*1), R10
+	VMOVUPS (R10), Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS (R10)(DX*1), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R10)(DX*2), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R10)(BX*1), Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    56(CX), R10
+	ADDQ    R9, R10
+	MOVQ    AX, R11
+	MOVQ    64(CX), R12
+
+lstmSeqStackSigmoidTanhAVX2_x_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqStackSigmoidTanhAVX2_x_k1
+	VBROADCASTSS (R11), Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y9, Y1
+	VFMADD231PS  (R10)(DX*1), Y9, Y3
+	VFMADD231PS  (R10)(DX*2), Y9, Y5
+	VFMADD231PS  (R10)(BX*1), Y9, Y7
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqStackSigmoidTanhAVX2_x_k2
+
+lstmSeqStackSigmoidTanhAVX2_x_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqStackSigmoidTanhAVX2_x_end
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+
+lstmSeqStackSigmoidTanhAVX2_x_end:
+	MOVQ 16(CX), R10
+	ADDQ R9, R10
+	MOVQ R8, R11
+	MOVQ 72(CX), R12
+
+lstmSeqStackSigmoidTanhAVX2_h_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqStackSigmoidTanhAVX2_h_k1
+	VBROADCASTSS (R11), Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y9, Y1
+	VFMADD231PS  (R10)(DX*1), Y9, Y3
+	VFMADD231PS  (R10)(DX*2), Y9, Y5
+	VFMADD231PS  (R10)(BX*1), Y9, Y7
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqStackSigmoidTanhAVX2_h_k2
+
+lstmSeqStackSigmoidTanhAVX2_h_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqStackSigmoidTanhAVX2_h_end
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS  (R10), Y8, Y0
+	VFMADD231PS  (R10)(DX*1), Y8, Y2
+	VFMADD231PS  (R10)(DX*2), Y8, Y4
+	VFMADD231PS  (R10)(BX*1), Y8, Y6
+
+lstmSeqStackSigmoidTanhAVX2_h_end:
+	VADDPS      Y1, Y0, Y0
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	MOVQ        24(CX), R10
+	ADDQ        R9, R10
+	VMOVUPS     act_tanhminh<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y1, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h<>+0(SB), Y10
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y9, Y5, Y10
+	VFMADD213PS Y0, Y3, Y8
+	VFMADD213PS act_one<>+0(SB), Y1, Y10
+	VFMADD231PS act_two<>+0(SB), Y10, Y8
+	VMULPS      act_four<>+0(SB), Y10, Y10
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y5
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y7
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
+	VFMADD213PS Y5, Y3, Y7
+	VFMADD213PS Y9, Y3, Y11
+	VFMADD213PS Y1, Y2, Y7
+	VFMADD213PS act_one<>+0(SB), Y0, Y11
+	VFMADD231PS act_two<>+0(SB), Y11, Y7
+	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMOVUPS     act_tanhmin<>+0(SB), Y0
+	VMAXPS      Y4, Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y1, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y6, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y4
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_one<>+0(SB), Y0, Y13
+	VFMADD231PS act_two<>+0(SB), Y13, Y6
+	VMULPS      act_four<>+0(SB), Y13, Y13
+	VMOVUPS     (R10), Y0
+	VMULPS      Y0, Y7, Y7
+	VMULPS      Y12, Y10, Y10
+	VMULPS      Y10, Y7, Y7
+	VMULPS      Y5, Y8, Y8
+	VFMADD231PS Y11, Y8, Y7
+	VMULPS      Y10, Y11, Y11
+	VDIVPS      Y11, Y7, Y0
+	VMOVUPS     Y0, (R10)
+	VMOVUPS     act_tanhmin<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y2
+	VMULPS      Y1, Y1, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y7, Y3, Y8
+	VFMADD213PS Y0, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y1, Y8
+	VMULPS      Y5, Y6, Y6
+	VMULPS      Y8, Y13, Y13
+	VDIVPS      Y13, Y6, Y6
+	LEAQ        (R8)(DX*1), R10
+	VMOVUPS     Y6, (R10)(R9*1)
+	ADDQ        $0x20, R9
+	CMPQ        R9, DX
+	JL          lstmSeqStackSigmoidTanhAVX2_chunk
+
+lstmSeqStackSigmoidTanhAVX2_next:
+	ADDQ $0x60, CX
+	CMPQ CX, 16(SP)
+	JB   lstmSeqStackSigmoidTanhAVX2_stage
+	MOVQ (SP), AX
+	INCQ AX
+	MOVQ AX, (SP)
+	CMPQ AX, 8(SP)
+	JL   lstmSeqStackSigmoidTanhAVX2_iter
+
+lstmSeqStackSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqStackHardSigmoidTanhAVX2(d *int, n int, t int, a float32, b float32)
+// Requires: AVX, FMA3
+TEXT ·lstmSeqStackHardSigmoidTanhAVX2(SB), NOSPLIT, $24-32
+	MOVQ         t+16(FP), AX
+	TESTQ        AX, AX
+	JZ           lstmSeqStackHardSigmoidTanhAVX2_done
+	MOVQ         d+0(FP), CX
+	MOVQ         n+8(FP), DX
+	TESTQ        DX, DX
+	JZ           lstmSeqStackHardSigmoidTanhAVX2_done
+	ADDQ         DX, AX
+	DECQ         AX
+	MOVQ         AX, 8(SP)
+	IMUL3Q       $0x60, DX, DX
+	ADDQ         CX, DX
+	MOVQ         DX, 16(SP)
+	XORQ         DX, DX
+	MOVQ         DX, (SP)
+	VBROADCASTSS a+24(FP), Y0
+	VBROADCASTSS b+28(FP), Y1
+
+lstmSeqStackHardSigmoidTanhAVX2_iter:
+	MOVQ d+0(FP), CX
+
+lstmSeqStackHardSigmoidTanhAVX2_stage:
+	MOVQ  (SP), AX
+	SUBQ  88(CX), AX
+	MOVQ  t+16(FP), DX
+	CMPQ  AX, DX
+	JAE   lstmSeqStackHardSigmoidTanhAVX2_next
+	MOVQ  80(CX), DX
+	LEAQ  (DX)(DX*2), BX
+	LEAQ  (DX)(DX*2), SI
+	ADDQ  DX, SI
+	MOVQ  AX, DI
+	IMULQ 8(CX), DI
+	ADDQ  (CX), DI
+	MOVQ  AX, R8
+	IMULQ DX, R8
+	ADDQ  32(CX), R8
+	IMULQ 48(CX), AX
+	ADDQ  40(CX), AX
+	XORQ  R9, R9
+
+lstmSeqStackHardSigmoidTanhAVX2_chunk:
+	LEAQ    (DI)(R9*1), R10
+	VMOVUPS (R10), Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVUPS (R10)(DX*1), Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R10)(DX*2), Y6
+	VXORPS  Y7, Y7, Y7
+	VMOVUPS (R10)(BX*1), Y8
+	VXORPS  Y9, Y9, Y9
+	MOVQ    56(CX), R10
+	ADDQ    R9, R10
+	MOVQ    AX, R11
+	MOVQ    64(CX), R12
+
+lstmSeqStackHardSigmoidTanhAVX2_x_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqStackHardSigmoidTanhAVX2_x_k1
+	VBROADCASTSS (R11), Y10
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y11, Y3
+	VFMADD231PS  (R10)(DX*1), Y11, Y5
+	VFMADD231PS  (R10)(DX*2), Y11, Y7
+	VFMADD231PS  (R10)(BX*1), Y11, Y9
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqStackHardSigmoidTanhAVX2_x_k2
+
+lstmSeqStackHardSigmoidTanhAVX2_x_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqStackHardSigmoidTanhAVX2_x_end
+	VBROADCASTSS (R11), Y10
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+
+lstmSeqStackHardSigmoidTanhAVX2_x_end:
+	MOVQ 16(CX), R10
+	ADDQ R9, R10
+	MOVQ R8, R11
+	MOVQ 72(CX), R12
+
+lstmSeqStackHardSigmoidTanhAVX2_h_k2:
+	CMPQ         R12, $0x02
+	JL           lstmSeqStackHardSigmoidTanhAVX2_h_k1
+	VBROADCASTSS (R11), Y10
+	VBROADCASTSS 4(R11), Y11
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+	ADDQ         SI, R10
+	VFMADD231PS  (R10), Y11, Y3
+	VFMADD231PS  (R10)(DX*1), Y11, Y5
+	VFMADD231PS  (R10)(DX*2), Y11, Y7
+	VFMADD231PS  (R10)(BX*1), Y11, Y9
+	ADDQ         SI, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x02, R12
+	JMP          lstmSeqStackHardSigmoidTanhAVX2_h_k2
+
+lstmSeqStackHardSigmoidTanhAVX2_h_k1:
+	TESTQ        R12, R12
+	JZ           lstmSeqStackHardSigmoidTanhAVX2_h_end
+	VBROADCASTSS (R11), Y10
+	VFMADD231PS  (R10), Y10, Y2
+	VFMADD231PS  (R10)(DX*1), Y10, Y4
+	VFMADD231PS  (R10)(DX*2), Y10, Y6
+	VFMADD231PS  (R10)(BX*1), Y10, Y8
+
+lstmSeqStackHardSigmoidTanhAVX2_h_end:
+	VADDPS      Y3, Y2, Y2
+	VADDPS      Y5, Y4, Y4
+	VADDPS      Y7, Y6, Y6
+	VADDPS      Y9, Y8, Y8
+	MOVQ        24(CX), R10
+	ADDQ        R9, R10
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y4, Y2
+	VXORPS      Y4, Y4, Y4
+	VMAXPS      Y2, Y4, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VANDPS      act_absmask<>+0(SB), Y6, Y4
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMULPS      Y4, Y4, Y5
+	VMULPS      Y5, Y4, Y9
+	VMULPS      Y5, Y5, Y10
+	VMOVUPS     act_tanhp2<>+0(SB), Y11
+	VMOVUPS     act_tanhq2<>+0(SB), Y12
+	VMOVUPS     act_tanhp4<>+0(SB), Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y13
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
+	VFMADD213PS Y11, Y10, Y7
+	VFMADD213PS Y12, Y10, Y13
+	VFMADD213PS Y4, Y9, Y7
+	VFMADD213PS act_one<>+0(SB), Y5, Y13
+	VDIVPS      Y13, Y7, Y7
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y7, Y5, Y7
+	VANDPS      act_signmask<>+0(SB), Y6, Y4
+	VORPS       Y4, Y7, Y7
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y8, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y4, Y5, Y4
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMOVUPS     (R10), Y5
+	VMULPS      Y5, Y2, Y5
+	VFMADD231PS Y7, Y3, Y5
+	VMOVUPS     Y5, (R10)
+	VANDPS      act_absmask<>+0(SB), Y5, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y5, Y2
+	VORPS       Y2, Y6, Y6
+	VMULPS      Y6, Y4, Y6
+	LEAQ        (R8)(DX*1), R10
+	VMOVUPS     Y6, (R10)(R9*1)
+	ADDQ        $0x20, R9
+	CMPQ        R9, DX
+	JL          lstmSeqStackHardSigmoidTanhAVX2_chunk
+
+lstmSeqStackHardSigmoidTanhAVX2_next:
+	ADDQ $0x60, CX
+	CMPQ CX, 16(SP)
+	JB   lstmSeqStackHardSigmoidTanhAVX2_stage
+	MOVQ (SP), AX
+	INCQ AX
+	MOVQ AX, (SP)
+	CMPQ AX, 8(SP)
+	JL   lstmSeqStackHardSigmoidTanhAVX2_iter
+
+lstmSeqStackHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
 // func vmaxTapsAVX2(dst *float32, src *float32, offs *int, ntaps int, c int)
 // Requires: AVX
 TEXT ·vmaxTapsAVX2(SB), NOSPLIT, $0-40

@@ -27,7 +27,11 @@ func lstmSeqMultiSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int) { panic("unrea
 func lstmSeqMultiHardSigmoidTanhAVX2(d *lstmSeqDesc, n, t, u, up int, a, b float32) {
 	panic("unreachable")
 }
-func vtanhRationalAVX2(x *float32, n int)                            { panic("unreachable") }
-func vsigmoidRationalAVX2(x *float32, n int)                         { panic("unreachable") }
+func vtanhRationalAVX2(x *float32, n int)                    { panic("unreachable") }
+func vsigmoidRationalAVX2(x *float32, n int)                 { panic("unreachable") }
+func lstmSeqStackSigmoidTanhAVX2(d *lstmStackDesc, n, t int) { panic("unreachable") }
+func lstmSeqStackHardSigmoidTanhAVX2(d *lstmStackDesc, n, t int, a, b float32) {
+	panic("unreachable")
+}
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)        { panic("unreachable") }
 func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }

@@ -30,7 +30,9 @@
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
 // PackLSTMSeqU); LSTMSeqMulti steps several such sequences together (a Bidirectional
-// layer's two directions) so that their step latencies overlap.
+// layer's two directions) so that their step latencies overlap; LSTMSeqStack runs
+// stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
+// projection of later layers inside the step).
 //
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of

@@ -330,3 +330,151 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 		chains = chains[n:]
 	}
 }
+
+// LSTMStage is one layer of a stack for LSTMSeqStack, over units padded to
+// up = LSTMSeqPad(U):
+//
+//   - ZX: for the first stage, LSTMSeq's zx (t rows of 4*up, time order, x*W + b); for
+//     a later stage its bias, 4*up floats padded by PadLSTMGates (zeros for none);
+//   - W: later stages only: the input kernel, the previous stage's U rows of 4*up
+//     (PadLSTMGates with rows = previous U);
+//   - UW, C, HS: as LSTMSeq's uw, c, hs;
+//   - Backwards: first stage only (a later stage follows its input's order).
+type LSTMStage struct {
+	ZX, W, UW, C, HS []float32
+	U                int
+	Backwards        bool
+}
+
+// lstmStackDesc is the kernel's view of an LSTMStage (see _gen/lstmseq.go).
+type lstmStackDesc struct {
+	zx       *float32
+	zxStride int
+	uw, c    *float32
+	hs       *float32
+	xh       *float32 // previous stage's hs row 1 (nil for the first stage)
+	xRow     int      // bytes between the previous stage's hs rows
+	wx       *float32
+	nin      int // previous stage's units (0 for the first stage)
+	u, us    int // units, padded units * 4
+	lag      int
+}
+
+// lstmSeqStackMax is how many stages LSTMSeqStack runs in one kernel call.
+const lstmSeqStackMax = 4
+
+// LSTMSeqStack runs stacked LSTM layers over the same t steps, stage i consuming the h
+// sequence of stage i-1 in its processing order (row s+1 of its HS at step s): as Go,
+// LSTMSeq for the first stage, then per later stage and step s
+//
+//	zx[g*up+j] = ZX[g*up+j] + sum over k < U_prev of HS_prev[(s+1)*up_prev+k]*W[k*4*up+g*up+j]
+//
+// followed by LSTMSeq's step on that zx. On AVX2/AVX512 (up to 4 stages per call) the
+// stages run as a wavefront, stage i's step s in the same pass as stage i-1's step s+1,
+// so their step latencies overlap (a 2-layer stack costs about one layer's recurrence
+// plus a step); the gates and bounds are LSTMSeq's, the input sum is taken in the same
+// even/odd accumulators before h*U. Generic evaluates in float64 per step like LSTMSeq.
+// NaN in gives NaN out.
+func LSTMSeqStack(isa ISA, stages []LSTMStage, t int, gate GateAct) {
+	for i := range stages {
+		st := &stages[i]
+		up := LSTMSeqPad(st.U)
+		nz := 4 * up
+		if i == 0 {
+			nz = t * 4 * up
+		}
+		short := t < 0 || st.U < 0 || len(st.ZX) < nz || len(st.UW) < st.U*4*up || len(st.C) < up || len(st.HS) < (t+1)*up
+		if i > 0 {
+			short = short || len(st.W) < stages[i-1].U*4*up || st.Backwards
+		}
+		if short {
+			panic(fmt.Sprintf("asm.LSTMSeqStack: stage %d: short slices (zx %d, w %d, uw %d, c %d, hs %d) or backwards for t=%d u=%d", i, len(st.ZX), len(st.W), len(st.UW), len(st.C), len(st.HS), t, st.U))
+		}
+	}
+	if t == 0 || len(stages) == 0 {
+		return
+	}
+	if !actAsm(isa) || len(stages) > lstmSeqStackMax {
+		lstmSeqStackGo(stages, t, gate)
+		return
+	}
+	for _, st := range stages {
+		if st.U == 0 {
+			lstmSeqStackGo(stages, t, gate)
+			return
+		}
+	}
+	var d [lstmSeqStackMax]lstmStackDesc
+	for i := range stages {
+		st := &stages[i]
+		up := LSTMSeqPad(st.U)
+		x := &d[i]
+		*x = lstmStackDesc{zx: &st.ZX[0], uw: &st.UW[0], c: &st.C[0], hs: &st.HS[0], u: st.U, us: 4 * up, lag: i}
+		if i == 0 {
+			x.zxStride = 4 * 4 * up
+			if st.Backwards {
+				x.zx, x.zxStride = &st.ZX[(t-1)*4*up], -4*4*up
+			}
+		} else {
+			pv := &stages[i-1]
+			pup := LSTMSeqPad(pv.U)
+			x.xh, x.xRow, x.nin = &pv.HS[pup], 4*pup, pv.U
+			x.wx = &st.W[0]
+			if pv.U == 0 {
+				x.xh = &pv.HS[0]
+			}
+		}
+		if x.wx == nil {
+			x.wx = x.uw
+		}
+		if x.xh == nil {
+			x.xh = x.hs
+		}
+	}
+	if gate.Hard {
+		lstmSeqStackHardSigmoidTanhAVX2(&d[0], len(stages), t, gate.A, gate.B)
+	} else {
+		lstmSeqStackSigmoidTanhAVX2(&d[0], len(stages), t)
+	}
+}
+
+// lstmSeqStackGo is LSTMSeqStack's reference: float64 sums and gates per step, c and h
+// rounded to float32 each step, stage by stage.
+func lstmSeqStackGo(stages []LSTMStage, t int, gate GateAct) {
+	g := func(x float64) float64 {
+		if gate.Hard {
+			return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+		}
+		return sigmoid64(x)
+	}
+	for i := range stages {
+		st := &stages[i]
+		u, up := st.U, LSTMSeqPad(st.U)
+		if i == 0 {
+			LSTMSeq(Generic, st.ZX, st.UW, st.C, st.HS, t, u, st.Backwards, gate)
+			continue
+		}
+		pv := &stages[i-1]
+		pu, pup := pv.U, LSTMSeqPad(pv.U)
+		for s := 0; s < t; s++ {
+			x := pv.HS[(s+1)*pup : (s+2)*pup]
+			hp, hn := st.HS[s*up:(s+1)*up], st.HS[(s+1)*up:(s+2)*up]
+			for j := 0; j < up; j++ {
+				var a [4]float64
+				for q := range a {
+					v := float64(st.ZX[q*up+j])
+					for k := 0; k < pu; k++ {
+						v += float64(x[k]) * float64(st.W[k*4*up+q*up+j])
+					}
+					for k := 0; k < u; k++ {
+						v += float64(hp[k]) * float64(st.UW[k*4*up+q*up+j])
+					}
+					a[q] = v
+				}
+				cj := float32(g(a[1])*float64(st.C[j]) + g(a[0])*math.Tanh(a[2]))
+				st.C[j] = cj
+				hn[j] = float32(g(a[3]) * math.Tanh(float64(cj)))
+			}
+		}
+	}
+}

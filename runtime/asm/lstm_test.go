@@ -365,3 +365,147 @@ func TestLSTMSeqMulti(t *testing.T) {
 		}
 	}
 }
+
+// TestLSTMSeqStack runs stacks of 1, 2, 3 and 5 stages (5: more than one kernel call
+// holds, so the Go path) on every path against a float64 chain of lstmSeq64 (stage i's
+// zx = b + h_{i-1} W in float64, rounded to float32), at unit counts around the 8-lane
+// chunk mixed between stages, 0, 1, 2, 7 and 13 steps, a forward or backward first
+// stage, random initial states, NaN in every padding lane (bias, W, U, c, h0), guard
+// bands after every c and hs, read-only inputs. Bounds as TestLSTMSeq's 13 steps of a
+// contractive recurrence: |dh| <= 1e-5, |dc| <= 1e-5*(1+|c|). A NaN in stage 0's input
+// at time 5 makes every later h of every stage NaN.
+func TestLSTMSeqStack(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	nan := float32(math.NaN())
+	unitSets := [][]int{{8}, {7, 4}, {8, 4}, {6, 5}, {1, 9}, {16, 8}, {17, 1}, {9, 17, 7}, {2, 8, 3, 5, 1}, {5, 0}}
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			act := func(x float64) float64 {
+				if gate.Hard {
+					return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+				}
+				return sigmoid64(x)
+			}
+			for _, us := range unitSets {
+				for _, steps := range []int{0, 1, 2, 7, 13} {
+					for _, back := range []bool{false, true} {
+						name := fmt.Sprintf("%v %+v units=%v t=%d back=%v", isa, gate, us, steps, back)
+						n := len(us)
+						in := 3
+						x := randSlice(r, steps*in)
+						stages := make([]LSTMStage, n)
+						var copies [][]float32 // read-only inputs and their first values
+						var wantH [][]float64
+						var wantC [][]float64
+						prevH := func(s, k int) float64 { return float64(x[s*in+k]) } // time order input
+						prevU := in
+						nanAt := -1
+						if steps == 13 && !gate.Hard && us[0] > 0 {
+							nanAt = 5
+							x[5*in+1] = nan
+						}
+						for i, u := range us {
+							up := LSTMSeqPad(u)
+							w, uw, b := randSlice(r, prevU*4*u), randSlice(r, u*4*u), randSlice(r, 4*u)
+							for k := range w {
+								w[k] *= float32(0.5 / math.Sqrt(float64(prevU)))
+							}
+							for k := range uw {
+								uw[k] *= float32(0.5 / math.Sqrt(float64(max(u, 1))))
+							}
+							h0, c0 := randSlice(r, u), randSlice(r, u)
+							// zx in processing-order input rows: stage 0 in time order, later
+							// stages from the previous stage's rows (already processing order)
+							zx := make([]float32, steps*4*u)
+							for s := 0; s < steps; s++ {
+								for q := 0; q < 4*u; q++ {
+									v := float64(b[q])
+									for k := 0; k < prevU; k++ {
+										v += prevH(s, k) * float64(w[k*4*u+q])
+									}
+									zx[s*4*u+q] = float32(v)
+								}
+							}
+							bk := back && i == 0
+							wh, wc := lstmSeq64(zx, uw, h0, c0, steps, u, bk, act)
+							wantH, wantC = append(wantH, wh), append(wantC, wc)
+							st := &stages[i]
+							st.U, st.Backwards = u, bk
+							pad := func(src []float32, rows int) []float32 {
+								d := make([]float32, rows*4*up)
+								PadLSTMGates(d, src, rows, u)
+								for k := range d {
+									if up > 0 && k%up >= u {
+										d[k] = nan
+									}
+								}
+								return d
+							}
+							if i == 0 {
+								// the first stage's zx: x*W + b in time order, as LSTMSeq takes it
+								st.ZX = pad(zx, steps)
+							} else {
+								st.ZX, st.W = pad(b, 1), pad(w, prevU)
+							}
+							st.UW = pad(uw, u)
+							st.C = make([]float32, up+1)
+							st.HS = make([]float32, (steps+1)*up+1)
+							for j := 0; j < up; j++ {
+								st.C[j], st.HS[j] = nan, nan
+							}
+							copy(st.C, c0)
+							copy(st.HS, h0)
+							st.C[up], st.HS[(steps+1)*up] = guard, guard
+							copies = append(copies, st.ZX, append([]float32(nil), st.ZX...), st.W, append([]float32(nil), st.W...), st.UW, append([]float32(nil), st.UW...))
+							prevH = func(s, k int) float64 { return wh[s*u+k] }
+							prevU = u
+						}
+						LSTMSeqStack(isa, stages, steps, gate)
+						for i := 0; i < len(copies); i += 2 {
+							for k := range copies[i] {
+								if math.Float32bits(copies[i][k]) != math.Float32bits(copies[i+1][k]) {
+									t.Fatalf("%s: an input was written", name)
+								}
+							}
+						}
+						for i, st := range stages {
+							u, up := st.U, LSTMSeqPad(st.U)
+							if st.C[up] != guard || st.HS[(steps+1)*up] != guard {
+								t.Fatalf("%s: stage %d wrote past c or hs", name, i)
+							}
+							if steps == 0 || u == 0 {
+								continue
+							}
+							for s := 0; s < steps; s++ {
+								p5 := 5
+								if back {
+									p5 = steps - 1 - 5
+								}
+								for j := 0; j < u; j++ {
+									got, want := float64(st.HS[(s+1)*up+j]), wantH[i][s*u+j]
+									if nanAt >= 0 && (s > p5 || s == p5 && (i > 0 || math.IsNaN(want))) {
+										if got == got && math.IsNaN(want) {
+											t.Fatalf("%s: stage %d step %d unit %d: h=%v after a NaN input", name, i, s, j, got)
+										}
+										continue
+									}
+									if !(math.Abs(got-want) <= 1e-5) {
+										t.Fatalf("%s: stage %d step %d unit %d: h=%v want %v", name, i, s, j, got, want)
+									}
+								}
+							}
+							if nanAt >= 0 {
+								continue
+							}
+							for j := 0; j < u; j++ {
+								if !(math.Abs(float64(st.C[j])-wantC[i][j]) <= 1e-5*(1+math.Abs(wantC[i][j]))) {
+									t.Fatalf("%s: stage %d c[%d]=%v want %v", name, i, j, st.C[j], wantC[i][j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -271,6 +271,8 @@ func activations() {
 	lstmSeqKernel("lstmSeqHardSigmoidTanhAVX2", true)
 	lstmSeqMultiKernel("lstmSeqMultiSigmoidTanhAVX2", false)
 	lstmSeqMultiKernel("lstmSeqMultiHardSigmoidTanhAVX2", true)
+	lstmSeqStackKernel("lstmSeqStackSigmoidTanhAVX2", false)
+	lstmSeqStackKernel("lstmSeqStackHardSigmoidTanhAVX2", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

@@ -575,3 +575,179 @@ func ratND(x VecVirtual, sig bool) (VecVirtual, VecVirtual) {
 	}
 	return pb, qb
 }
+
+// lstmSeqStackKernel emits LSTMSeqStack's kernel: n stacked LSTM layers (stages) over t
+// steps as a wavefront. Stage i runs its step s in iteration s+i, after stage i-1's step
+// s (written in the iteration before), so the steps of one iteration are independent and
+// their latencies overlap as LSTMSeqMulti's chains do. Stage i > 0 takes its input
+// projection inside the step: the gate sums start from its bias (zxStride 0) and add
+// h_{i-1}[k] * W[k] for k < nin (the previous stage's h row s+1) before h*U.
+// d points to n descriptors of 12 words, read only:
+//
+//	zx, zxStride, uw, c, hs, xh, xRow, wx, nin, u, us (up*4 bytes), lag
+//
+// Step s of a stage reads zx + s*zxStride, hs row s and xh + s*xRow (rows of the
+// previous stage's hs starting at its row 1), writes hs row s+1 and c.
+func lstmSeqStackKernel(name string, hard bool) {
+	sig := "func(d *int, n, t int)"
+	if hard {
+		sig = "func(d *int, n, t int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": LSTMSeq's loop for n stacked stages as a wavefront (see LSTMSeqStack).")
+	it := AllocLocal(8)   // iteration
+	iend := AllocLocal(8) // t + n - 1
+	dend := AllocLocal(8) // end of the descriptors
+	t := GP64()
+	Load(Param("t"), t)
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	dp, nn := GP64(), GP64()
+	Load(Param("d"), dp)
+	Load(Param("n"), nn)
+	TESTQ(nn, nn)
+	JZ(LabelRef(name + "_done"))
+	ADDQ(nn, t)
+	DECQ(t)
+	MOVQ(t, iend)
+	IMUL3Q(U8(96), nn, nn)
+	ADDQ(dp, nn)
+	MOVQ(nn, dend)
+	XORQ(nn, nn)
+	MOVQ(nn, it)
+	var ha, hb VecVirtual
+	if hard {
+		ha, hb = YMM(), YMM()
+		VBROADCASTSS(addr("a"), ha)
+		VBROADCASTSS(addr("b"), hb)
+	}
+	gate := func(x VecVirtual) VecVirtual {
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+	Label(name + "_iter")
+	Load(Param("d"), dp)
+	Label(name + "_stage")
+	// s = it - lag; skip the stage unless 0 <= s < t (unsigned compare)
+	sr := GP64()
+	MOVQ(it, sr)
+	SUBQ(Mem{Base: dp, Disp: 88}, sr)
+	tt := GP64()
+	Load(Param("t"), tt)
+	CMPQ(sr, tt)
+	JAE(LabelRef(name + "_next"))
+	us, us3, rowb := GP64(), GP64(), GP64()
+	MOVQ(Mem{Base: dp, Disp: 80}, us)
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, us3)
+	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
+	ADDQ(us, rowb)
+	gm := func(base Register, g int) Mem {
+		switch g {
+		case 1:
+			return Mem{Base: base, Index: us, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: us, Scale: 2}
+		case 3:
+			return Mem{Base: base, Index: us3, Scale: 1}
+		}
+		return Mem{Base: base}
+	}
+	// pzx = zx + s*zxStride, ph = hs + s*us, px = xh + s*xRow
+	pzx, ph, px := GP64(), GP64(), GP64()
+	MOVQ(sr, pzx)
+	IMULQ(Mem{Base: dp, Disp: 8}, pzx)
+	ADDQ(Mem{Base: dp}, pzx)
+	MOVQ(sr, ph)
+	IMULQ(us, ph)
+	ADDQ(Mem{Base: dp, Disp: 32}, ph)
+	MOVQ(sr, px)
+	IMULQ(Mem{Base: dp, Disp: 48}, px)
+	ADDQ(Mem{Base: dp, Disp: 40}, px)
+	j := GP64()
+	XORQ(j, j)
+	Label(name + "_chunk")
+	zb := GP64()
+	LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
+	var acc, acc2 [4]VecVirtual
+	for g := 0; g < 4; g++ {
+		acc[g] = YMM()
+		VMOVUPS(gm(zb, g), acc[g])
+		acc2[g] = YMM()
+		VXORPS(acc2[g], acc2[g], acc2[g])
+	}
+	wp, hp, k := GP64(), GP64(), GP64()
+	// sums over rows of h (at hp) and weights (at wp): even k into acc, odd into acc2
+	rows := func(lbl string) {
+		Label(name + lbl + "_k2")
+		CMPQ(k, U8(2))
+		JL(LabelRef(name + lbl + "_k1"))
+		b0, b1 := YMM(), YMM()
+		VBROADCASTSS(Mem{Base: hp}, b0)
+		VBROADCASTSS(Mem{Base: hp, Disp: 4}, b1)
+		for g := 0; g < 4; g++ {
+			VFMADD231PS(gm(wp, g), b0, acc[g])
+		}
+		ADDQ(rowb, wp)
+		for g := 0; g < 4; g++ {
+			VFMADD231PS(gm(wp, g), b1, acc2[g])
+		}
+		ADDQ(rowb, wp)
+		ADDQ(U8(8), hp)
+		SUBQ(U8(2), k)
+		JMP(LabelRef(name + lbl + "_k2"))
+		Label(name + lbl + "_k1")
+		TESTQ(k, k)
+		JZ(LabelRef(name + lbl + "_end"))
+		b2 := YMM()
+		VBROADCASTSS(Mem{Base: hp}, b2)
+		for g := 0; g < 4; g++ {
+			VFMADD231PS(gm(wp, g), b2, acc[g])
+		}
+		Label(name + lbl + "_end")
+	}
+	// input part (stages after the first): the previous stage's h row
+	MOVQ(Mem{Base: dp, Disp: 56}, wp)
+	ADDQ(j, wp)
+	MOVQ(px, hp)
+	MOVQ(Mem{Base: dp, Disp: 64}, k)
+	rows("_x")
+	// recurrent part
+	MOVQ(Mem{Base: dp, Disp: 16}, wp)
+	ADDQ(j, wp)
+	MOVQ(ph, hp)
+	MOVQ(Mem{Base: dp, Disp: 72}, k)
+	rows("_h")
+	for g := 0; g < 4; g++ {
+		VADDPS(acc2[g], acc[g], acc[g])
+	}
+	cb := GP64()
+	MOVQ(Mem{Base: dp, Disp: 24}, cb)
+	ADDQ(j, cb)
+	th := cellUpdate(acc, cb, hard, gate)
+	hn := GP64()
+	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
+	VMOVUPS(th, Mem{Base: hn, Index: j, Scale: 1})
+	ADDQ(U8(32), j)
+	CMPQ(j, us)
+	JL(LabelRef(name + "_chunk"))
+	Label(name + "_next")
+	ADDQ(U8(96), dp)
+	CMPQ(dp, dend)
+	JB(LabelRef(name + "_stage"))
+	// next iteration
+	MOVQ(it, t)
+	INCQ(t)
+	MOVQ(t, it)
+	CMPQ(t, iend)
+	JL(LabelRef(name + "_iter"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
