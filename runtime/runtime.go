@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/kinfer/kinfer/layers"
@@ -55,6 +56,9 @@ type Model struct {
 
 	mu   sync.Mutex
 	free []*state
+	// last is the most recently returned state, taken and given back with one atomic
+	// swap each (the common single-caller case skips the mutex); others go to free.
+	last atomic.Pointer[state]
 }
 
 // step is one layer's kernel with its arena offsets.
@@ -323,6 +327,9 @@ func runStep(a []float32, s *step, b0, n int) {
 const arenaAlign = 16
 
 func (m *Model) get() *state {
+	if st := m.last.Swap(nil); st != nil {
+		return st
+	}
 	m.mu.Lock()
 	if n := len(m.free); n > 0 {
 		st := m.free[n-1]
@@ -340,6 +347,9 @@ func (m *Model) get() *state {
 }
 
 func (m *Model) put(st *state) {
+	if m.last.CompareAndSwap(nil, st) {
+		return
+	}
 	m.mu.Lock()
 	m.free = append(m.free, st)
 	m.mu.Unlock()
