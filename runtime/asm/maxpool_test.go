@@ -45,3 +45,27 @@ func TestMaxPool(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherRunsBounds: a run that would read outside src (negative offset, or past the
+// end once the slack is counted) panics instead of touching memory, on every path.
+func TestGatherRunsBounds(t *testing.T) {
+	for _, isa := range testISAs() {
+		src := make([]float32, 40)
+		dst := make([]float32, 64)
+		for _, c := range []struct {
+			off, runLen int
+			ok          bool
+		}{
+			{0, 4, true}, {28, 4, true}, {29, 4, false}, {-1, 4, false}, {0, 33, false}, {0, 32, true},
+		} {
+			func() {
+				defer func() {
+					if r := recover(); (r == nil) != c.ok {
+						t.Errorf("%v off %d runLen %d: panic %v, want ok=%v", isa, c.off, c.runLen, r, c.ok)
+					}
+				}()
+				GatherRuns(isa, dst, src, []int{c.off}, c.runLen)
+			}()
+		}
+	}
+}

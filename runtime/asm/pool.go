@@ -58,8 +58,11 @@ func GatherRuns(isa ISA, dst, src []float32, offs []int, runLen int) {
 	if len(dst) < len(offs)*runLen+GatherSlack {
 		panic(fmt.Sprintf("asm.GatherRuns: dst %d < %d runs of %d + slack", len(dst), len(offs), runLen))
 	}
+	// every run must lie in src: 0 <= o <= len(src)-runLen-GatherSlack, one unsigned
+	// compare per run (a negative o wraps to a huge value)
+	lim := len(src) - runLen - GatherSlack
 	for _, o := range offs {
-		if o < 0 || o+runLen+GatherSlack > len(src) {
+		if lim < 0 || uint(o) > uint(lim) {
 			panic(fmt.Sprintf("asm.GatherRuns: run at %d (+%d + slack) outside src (%d)", o, runLen, len(src)))
 		}
 	}
