@@ -275,7 +275,8 @@ type fastBidirectional struct {
 	fwd, bwd compiled
 	n        int // per-sample output length of one direction
 	// pair: both directions are LSTMSeq kernels with the same gate; one
-	// asm.LSTMSeqMulti call per sample steps them together (see runPair).
+	// asm.LSTMSeqMulti call per sample steps them together and the merge reads their
+	// h rows (see runPair).
 	pair   bool
 	sf, sb *fastLSTM
 }
@@ -300,43 +301,75 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 	sb, okb := bwd.k.(*fastLSTM)
 	if okf && okb && sf.seq && sb.seq && sf.gate == sb.gate && sf.up == sb.up && sf.t == sb.t {
 		k.pair, k.sf, k.sb = true, sf, sb
-		scratch = 2*maxBatch*n + fwd.scratchLen + bwd.scratchLen
+		scratch = fwd.scratchLen + bwd.scratchLen
 		name += " directions stepped together"
 	}
 	return compiled{k: k, name: name, scratchLen: scratch}, true
 }
 
 // runPair runs both directions' projections, then per sample one asm.LSTMSeqMulti call
-// for the two recurrences (independent chains whose latencies overlap).
-func (k *fastBidirectional) runPair(fy, by, src, scratch []float32, batch int) {
+// for the two recurrences (independent chains whose latencies overlap) and the merge
+// straight from their h rows: time step o is the forward row o+1 and the backward row
+// t-o (the last rows without sequences).
+func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 	sf, sb := k.sf, k.sb
-	t, n := sf.t, 4*sf.up
+	t, n, u, up := sf.t, 4*sf.up, sf.l.Units, sf.up
 	zf, cf, hf := sf.seqScratch(scratch, batch)
 	zb, cb, hb := sb.seqScratch(scratch[len(zf)+len(cf)+len(hf):], batch)
 	sf.seqProject(zf, src, batch)
 	sb.seqProject(zb, src, batch)
-	ol := sf.outLen()
+	seq := k.l.Fwd.ReturnSequences
+	rows, w := 1, u
+	if seq {
+		rows = t
+	}
+	if k.l.Merge == "concat" {
+		w = 2 * u
+	}
 	var chains [2]asm.LSTMChain
 	for b := 0; b < batch; b++ {
 		sf.seqInit(cf, hf)
 		sb.seqInit(cb, hb)
 		chains[0] = asm.LSTMChain{ZX: zf[b*t*n : (b+1)*t*n], UW: sf.seqU, C: cf, HS: hf, Backwards: sf.l.GoBackwards}
 		chains[1] = asm.LSTMChain{ZX: zb[b*t*n : (b+1)*t*n], UW: sb.seqU, C: cb, HS: hb, Backwards: sb.l.GoBackwards}
-		asm.LSTMSeqMulti(sf.isa, chains[:], t, sf.l.Units, sf.gate)
-		sf.seqOut(fy[b*ol:(b+1)*ol], hf)
-		sb.seqOut(by[b*ol:(b+1)*ol], hb)
+		asm.LSTMSeqMulti(sf.isa, chains[:], t, u, sf.gate)
+		y := dst[b*rows*w : (b+1)*rows*w]
+		for o := 0; o < rows; o++ {
+			fo, bo := (o+1)*up, (t-o)*up
+			if !seq {
+				fo, bo = t*up, t*up
+			}
+			f, g, r := hf[fo:fo+u], hb[bo:bo+u], y[o*w:(o+1)*w]
+			switch k.l.Merge {
+			case "concat":
+				copy(r[:u], f)
+				copy(r[u:], g)
+			case "sum":
+				for j := range r {
+					r[j] = f[j] + g[j]
+				}
+			case "mul":
+				for j := range r {
+					r[j] = f[j] * g[j]
+				}
+			default:
+				for j := range r {
+					r[j] = (f[j] + g[j]) / 2
+				}
+			}
+		}
 	}
 }
 
 func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
+	if k.pair {
+		k.runPair(dst, src, scratch, batch)
+		return
+	}
 	n, u := k.n, k.l.Fwd.Units
 	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
-	if k.pair {
-		k.runPair(fy, by, src, ls, batch)
-	} else {
-		k.fwd.k.run(fy, src, ls, batch)
-		k.bwd.k.run(by, src, ls, batch)
-	}
+	k.fwd.k.run(fy, src, ls, batch)
+	k.bwd.k.run(by, src, ls, batch)
 	switch k.l.Merge {
 	case "concat":
 		for r := 0; r < batch*n/u; r++ {
