@@ -100,7 +100,8 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 	} else {
 		k.lo, k.hi, k.post = float32(math.Inf(-1)), float32(math.Inf(1)), l.Act
 	}
-	k.chunk = max(1, min(k.th*k.tw, winogradBudget/(k.np*(c+n))))
+	// at least 8 tiles (one full AVX-512 row tile) per GEMM when the map has them
+	k.chunk = max(1, min(k.th*k.tw, max(8, winogradBudget/(k.np*(c+n)))))
 	k.padLen = k.hp * k.wp * c
 	name := "conv2d winograd F(" + itoa(m) + "x" + itoa(m) + ",3x3) gemm/" + k.gisa.String()
 	if k.post.Kind == layers.Linear {
@@ -112,8 +113,10 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 }
 
 // winogradMinTiles4 is the fewest 4x4 output tiles per sample for which F(4x4, 3x3) is
-// chosen over F(2x2, 3x3): below it the 36 GEMMs get too few rows to run at speed.
-var winogradMinTiles4 = 8
+// chosen over F(2x2, 3x3). At 4 (maps of 5x5 to 8x8) F(4x4) needs no more products than
+// F(2x2) and fewer from 7x7 up (cifar_cnn's 8x8x128 layers: 168 -> 151 us at batch 1);
+// below it the 36 GEMMs get a row or two each.
+var winogradMinTiles4 = 4
 
 // winogradTile picks the output tile (4: F(4x4,3x3), 2: F(2x2,3x3)) for an oh x ow map.
 func winogradTile(oh, ow int) int {
