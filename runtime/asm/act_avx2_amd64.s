@@ -3196,21 +3196,195 @@ DATA act_half<>+28(SB)/4, $0x3f000000
 GLOBL act_half<>(SB), RODATA|NOPTR, $32
 
 // func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64
-	MOVQ  zx+0(FP), AX
-	MOVQ  uw+16(FP), CX
-	MOVQ  c+24(FP), DX
-	MOVQ  hs+32(FP), BX
-	MOVQ  t+40(FP), SI
-	MOVQ  u+48(FP), DI
-	MOVQ  up+56(FP), R8
-	SHLQ  $0x02, R8
-	LEAQ  (R8)(R8*2), R9
-	LEAQ  (R8)(R8*2), R10
-	ADDQ  R8, R10
-	TESTQ SI, SI
-	JZ    lstmSeqSigmoidTanhAVX2_done
+	MOVQ    zx+0(FP), AX
+	MOVQ    uw+16(FP), CX
+	MOVQ    c+24(FP), DX
+	MOVQ    hs+32(FP), BX
+	MOVQ    t+40(FP), SI
+	MOVQ    u+48(FP), DI
+	MOVQ    up+56(FP), R8
+	SHLQ    $0x02, R8
+	LEAQ    (R8)(R8*2), R9
+	LEAQ    (R8)(R8*2), R10
+	ADDQ    R8, R10
+	TESTQ   SI, SI
+	JZ      lstmSeqSigmoidTanhAVX2_done
+	CMPQ    R8, $0x20
+	JNE     lstmSeqSigmoidTanhAVX2_step
+	VMOVUPS (BX), Y0
+
+lstmSeqSigmoidTanhAVX2_s8:
+	VMOVUPS (AX), Y1
+	VXORPS  Y2, Y2, Y2
+	VMOVUPS (AX)(R8*1), Y3
+	VXORPS  Y4, Y4, Y4
+	VMOVUPS (AX)(R8*2), Y5
+	VXORPS  Y6, Y6, Y6
+	VMOVUPS (AX)(R9*1), Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    CX, R11
+	LEAQ    lstm_bcastidx<>+0(SB), R12
+	MOVQ    DI, R13
+
+lstmSeqSigmoidTanhAVX2_s8k2:
+	CMPQ        R13, $0x02
+	JL          lstmSeqSigmoidTanhAVX2_s8k1
+	VMOVUPS     (R12), Y9
+	VPERMPS     Y0, Y9, Y9
+	VMOVUPS     32(R12), Y10
+	VPERMPS     Y0, Y10, Y10
+	VFMADD231PS (R11), Y9, Y1
+	VFMADD231PS (R11)(R8*1), Y9, Y3
+	VFMADD231PS (R11)(R8*2), Y9, Y5
+	VFMADD231PS (R11)(R9*1), Y9, Y7
+	ADDQ        R10, R11
+	VFMADD231PS (R11), Y10, Y2
+	VFMADD231PS (R11)(R8*1), Y10, Y4
+	VFMADD231PS (R11)(R8*2), Y10, Y6
+	VFMADD231PS (R11)(R9*1), Y10, Y8
+	ADDQ        R10, R11
+	ADDQ        $0x40, R12
+	SUBQ        $0x02, R13
+	JMP         lstmSeqSigmoidTanhAVX2_s8k2
+
+lstmSeqSigmoidTanhAVX2_s8k1:
+	TESTQ       R13, R13
+	JZ          lstmSeqSigmoidTanhAVX2_s8gates
+	VMOVUPS     (R12), Y9
+	VPERMPS     Y0, Y9, Y9
+	VFMADD231PS (R11), Y9, Y1
+	VFMADD231PS (R11)(R8*1), Y9, Y3
+	VFMADD231PS (R11)(R8*2), Y9, Y5
+	VFMADD231PS (R11)(R9*1), Y9, Y7
+
+lstmSeqSigmoidTanhAVX2_s8gates:
+	VADDPS      Y2, Y1, Y1
+	VADDPS      Y4, Y3, Y3
+	VADDPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y7
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y1, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y4
+	VMOVUPS     act_tanhp2h<>+0(SB), Y6
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h<>+0(SB), Y10
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y10
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y9, Y4, Y10
+	VFMADD213PS Y1, Y2, Y8
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
+	VFMADD231PS act_two<>+0(SB), Y10, Y8
+	VMULPS      act_four<>+0(SB), Y10, Y10
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y3, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y4
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y9, Y3, Y11
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_one<>+0(SB), Y0, Y11
+	VFMADD231PS act_two<>+0(SB), Y11, Y6
+	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMOVUPS     act_tanhmin<>+0(SB), Y0
+	VMAXPS      Y5, Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y1, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y7, Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y1, Y1, Y0
+	VMULPS      Y0, Y1, Y2
+	VMULPS      Y0, Y0, Y3
+	VMOVUPS     act_tanhp2h<>+0(SB), Y4
+	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhp4h<>+0(SB), Y7
+	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
+	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y7
+	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y1, Y2, Y7
+	VFMADD213PS act_one<>+0(SB), Y0, Y13
+	VFMADD231PS act_two<>+0(SB), Y13, Y7
+	VMULPS      act_four<>+0(SB), Y13, Y13
+	VMOVUPS     (DX), Y0
+	VMULPS      Y0, Y6, Y6
+	VMULPS      Y12, Y10, Y10
+	VMULPS      Y10, Y6, Y6
+	VMULPS      Y5, Y8, Y8
+	VFMADD231PS Y11, Y8, Y6
+	VMULPS      Y10, Y11, Y11
+	VDIVPS      Y11, Y6, Y0
+	VMOVUPS     Y0, (DX)
+	VMOVUPS     act_tanhmin<>+0(SB), Y1
+	VMAXPS      Y0, Y1, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y2
+	VMULPS      Y1, Y1, Y3
+	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMOVUPS     act_tanhq2<>+0(SB), Y6
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y6
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
+	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y6, Y3, Y8
+	VFMADD213PS Y0, Y2, Y5
+	VFMADD213PS act_one<>+0(SB), Y1, Y8
+	VMULPS      Y5, Y7, Y7
+	VMULPS      Y8, Y13, Y13
+	VDIVPS      Y13, Y7, Y7
+	VMOVUPS     Y7, 32(BX)
+	VMOVAPS     Y7, Y0
+	ADDQ        R8, BX
+	MOVQ        zxStride+8(FP), R11
+	ADDQ        R11, AX
+	DECQ        SI
+	JNZ         lstmSeqSigmoidTanhAVX2_s8
+	JMP         lstmSeqSigmoidTanhAVX2_done
 
 lstmSeqSigmoidTanhAVX2_step:
 	XORQ R11, R11
@@ -3391,6 +3565,72 @@ lstmSeqSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 
+DATA lstm_bcastidx<>+0(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+4(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+8(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+12(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+16(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+20(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+24(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+28(SB)/4, $0x00000000
+DATA lstm_bcastidx<>+32(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+36(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+40(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+44(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+48(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+52(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+56(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+60(SB)/4, $0x00000001
+DATA lstm_bcastidx<>+64(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+68(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+72(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+76(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+80(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+84(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+88(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+92(SB)/4, $0x00000002
+DATA lstm_bcastidx<>+96(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+100(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+104(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+108(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+112(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+116(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+120(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+124(SB)/4, $0x00000003
+DATA lstm_bcastidx<>+128(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+132(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+136(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+140(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+144(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+148(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+152(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+156(SB)/4, $0x00000004
+DATA lstm_bcastidx<>+160(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+164(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+168(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+172(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+176(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+180(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+184(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+188(SB)/4, $0x00000005
+DATA lstm_bcastidx<>+192(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+196(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+200(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+204(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+208(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+212(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+216(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+220(SB)/4, $0x00000006
+DATA lstm_bcastidx<>+224(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+228(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+232(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+236(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+240(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+244(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+248(SB)/4, $0x00000007
+DATA lstm_bcastidx<>+252(SB)/4, $0x00000007
+GLOBL lstm_bcastidx<>(SB), RODATA|NOPTR, $256
+
 DATA act_tanhminh<>+0(SB)/4, $0xc19051ec
 DATA act_tanhminh<>+4(SB)/4, $0xc19051ec
 DATA act_tanhminh<>+8(SB)/4, $0xc19051ec
@@ -3422,7 +3662,7 @@ DATA act_tanhmin<>+28(SB)/4, $0xc11051ec
 GLOBL act_tanhmin<>(SB), RODATA|NOPTR, $32
 
 // func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqHardSigmoidTanhAVX2(SB), NOSPLIT, $0-72
 	MOVQ         zx+0(FP), AX
 	MOVQ         uw+16(FP), CX
@@ -3439,6 +3679,136 @@ TEXT ·lstmSeqHardSigmoidTanhAVX2(SB), NOSPLIT, $0-72
 	VBROADCASTSS b+68(FP), Y1
 	TESTQ        SI, SI
 	JZ           lstmSeqHardSigmoidTanhAVX2_done
+	CMPQ         R8, $0x20
+	JNE          lstmSeqHardSigmoidTanhAVX2_step
+	VMOVUPS      (BX), Y2
+
+lstmSeqHardSigmoidTanhAVX2_s8:
+	VMOVUPS (AX), Y3
+	VXORPS  Y4, Y4, Y4
+	VMOVUPS (AX)(R8*1), Y5
+	VXORPS  Y6, Y6, Y6
+	VMOVUPS (AX)(R8*2), Y7
+	VXORPS  Y8, Y8, Y8
+	VMOVUPS (AX)(R9*1), Y9
+	VXORPS  Y10, Y10, Y10
+	MOVQ    CX, R11
+	LEAQ    lstm_bcastidx<>+0(SB), R12
+	MOVQ    DI, R13
+
+lstmSeqHardSigmoidTanhAVX2_s8k2:
+	CMPQ        R13, $0x02
+	JL          lstmSeqHardSigmoidTanhAVX2_s8k1
+	VMOVUPS     (R12), Y11
+	VPERMPS     Y2, Y11, Y11
+	VMOVUPS     32(R12), Y12
+	VPERMPS     Y2, Y12, Y12
+	VFMADD231PS (R11), Y11, Y3
+	VFMADD231PS (R11)(R8*1), Y11, Y5
+	VFMADD231PS (R11)(R8*2), Y11, Y7
+	VFMADD231PS (R11)(R9*1), Y11, Y9
+	ADDQ        R10, R11
+	VFMADD231PS (R11), Y12, Y4
+	VFMADD231PS (R11)(R8*1), Y12, Y6
+	VFMADD231PS (R11)(R8*2), Y12, Y8
+	VFMADD231PS (R11)(R9*1), Y12, Y10
+	ADDQ        R10, R11
+	ADDQ        $0x40, R12
+	SUBQ        $0x02, R13
+	JMP         lstmSeqHardSigmoidTanhAVX2_s8k2
+
+lstmSeqHardSigmoidTanhAVX2_s8k1:
+	TESTQ       R13, R13
+	JZ          lstmSeqHardSigmoidTanhAVX2_s8gates
+	VMOVUPS     (R12), Y11
+	VPERMPS     Y2, Y11, Y11
+	VFMADD231PS (R11), Y11, Y3
+	VFMADD231PS (R11)(R8*1), Y11, Y5
+	VFMADD231PS (R11)(R8*2), Y11, Y7
+	VFMADD231PS (R11)(R9*1), Y11, Y9
+
+lstmSeqHardSigmoidTanhAVX2_s8gates:
+	VADDPS      Y4, Y3, Y3
+	VADDPS      Y6, Y5, Y5
+	VADDPS      Y8, Y7, Y7
+	VADDPS      Y10, Y9, Y9
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y5, Y3
+	VXORPS      Y4, Y4, Y4
+	VMAXPS      Y3, Y4, Y3
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y3, Y4, Y3
+	VANDPS      act_absmask<>+0(SB), Y7, Y4
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMULPS      Y4, Y4, Y5
+	VMULPS      Y5, Y4, Y8
+	VMULPS      Y5, Y5, Y10
+	VMOVUPS     act_tanhp2<>+0(SB), Y11
+	VMOVUPS     act_tanhq2<>+0(SB), Y12
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y13
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
+	VFMADD213PS Y11, Y10, Y6
+	VFMADD213PS Y12, Y10, Y13
+	VFMADD213PS Y4, Y8, Y6
+	VFMADD213PS act_one<>+0(SB), Y5, Y13
+	VDIVPS      Y13, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VANDPS      act_signmask<>+0(SB), Y7, Y4
+	VORPS       Y4, Y6, Y6
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y9, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y4, Y5, Y4
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VMOVUPS     (DX), Y5
+	VMULPS      Y5, Y3, Y5
+	VFMADD231PS Y6, Y2, Y5
+	VMOVUPS     Y5, (DX)
+	VANDPS      act_absmask<>+0(SB), Y5, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y5, Y2
+	VORPS       Y2, Y6, Y6
+	VMULPS      Y6, Y4, Y6
+	VMOVUPS     Y6, 32(BX)
+	VMOVAPS     Y6, Y2
+	ADDQ        R8, BX
+	MOVQ        zxStride+8(FP), R11
+	ADDQ        R11, AX
+	DECQ        SI
+	JNZ         lstmSeqHardSigmoidTanhAVX2_s8
+	JMP         lstmSeqHardSigmoidTanhAVX2_done
 
 lstmSeqHardSigmoidTanhAVX2_step:
 	XORQ R11, R11

@@ -75,6 +75,10 @@ func lstmSeqKernel(name string, hard bool) {
 	}
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
+	CMPQ(us, U8(32))
+	JNE(LabelRef(name + "_step"))
+	lstmSeqStep8(name, pzx, pu, pc, ph, t, u, us, us3, rowb, hard, gate)
+	JMP(LabelRef(name + "_done"))
 	Label(name + "_step")
 	j := GP64() // byte offset of the chunk within a gate block
 	XORQ(j, j)
@@ -750,4 +754,89 @@ func lstmSeqStackKernel(name string, hard bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// lstmBcastIdx is the VPERMPS index table of lstmSeqStep8: 8 vectors, vector k all k.
+var lstmBcastIdx Mem
+
+// lstmSeqStep8 is lstmSeqKernel's step loop for up == 8 (u <= 8: one chunk). h stays in
+// a register from one step to the next and h[k] is broadcast by VPERMPS from it instead
+// of loaded from the hs row just stored (a store-forwarded load, longer on the step
+// chain); the row is still stored for the caller. Same operations in the same order as
+// the general loop otherwise, so the same results bit for bit.
+func lstmSeqStep8(name string, pzx, pu, pc, ph, t, u, us, us3, rowb Register, hard bool, gate func(VecVirtual) VecVirtual) {
+	if lstmBcastIdx.Symbol.Name == "" {
+		lstmBcastIdx = GLOBL("lstm_bcastidx", RODATA|NOPTR)
+		for k := 0; k < 8; k++ {
+			for l := 0; l < 8; l++ {
+				DATA(32*k+4*l, U32(k))
+			}
+		}
+	}
+	gm := func(base Register, g int) Mem {
+		switch g {
+		case 1:
+			return Mem{Base: base, Index: us, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: us, Scale: 2}
+		case 3:
+			return Mem{Base: base, Index: us3, Scale: 1}
+		}
+		return Mem{Base: base}
+	}
+	hr := YMM()
+	VMOVUPS(Mem{Base: ph}, hr) // initial h (lanes >= u never broadcast)
+	Label(name + "_s8")
+	var acc, acc2 [4]VecVirtual
+	for g := 0; g < 4; g++ {
+		acc[g] = YMM()
+		VMOVUPS(gm(pzx, g), acc[g])
+		acc2[g] = YMM()
+		VXORPS(acc2[g], acc2[g], acc2[g])
+	}
+	wp, ip, k := GP64(), GP64(), GP64()
+	MOVQ(pu, wp)
+	LEAQ(lstmBcastIdx, ip)
+	MOVQ(u, k)
+	Label(name + "_s8k2")
+	CMPQ(k, U8(2))
+	JL(LabelRef(name + "_s8k1"))
+	b0, b1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: ip}, b0)
+	VPERMPS(hr, b0, b0) // h[k] in every lane
+	VMOVUPS(Mem{Base: ip, Disp: 32}, b1)
+	VPERMPS(hr, b1, b1)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b0, acc[g])
+	}
+	ADDQ(rowb, wp)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b1, acc2[g])
+	}
+	ADDQ(rowb, wp)
+	ADDQ(U8(64), ip)
+	SUBQ(U8(2), k)
+	JMP(LabelRef(name + "_s8k2"))
+	Label(name + "_s8k1")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_s8gates"))
+	b2 := YMM()
+	VMOVUPS(Mem{Base: ip}, b2)
+	VPERMPS(hr, b2, b2)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(gm(wp, g), b2, acc[g])
+	}
+	Label(name + "_s8gates")
+	for g := 0; g < 4; g++ {
+		VADDPS(acc2[g], acc[g], acc[g])
+	}
+	th := cellUpdate(acc, pc, hard, gate)
+	VMOVUPS(th, Mem{Base: ph, Disp: 32}) // hs row s+1
+	VMOVAPS(th, hr)
+	ADDQ(us, ph)
+	zs := GP64()
+	Load(Param("zxStride"), zs)
+	ADDQ(zs, pzx)
+	DECQ(t)
+	JNZ(LabelRef(name + "_s8"))
 }
