@@ -38,6 +38,7 @@ type fastWinograd struct {
 	outOffs      []int // per tile: block offset in the output (or the padded output)
 	direct       bool  // oh, ow even: blocks go straight into dst
 	chunk        int   // tiles per transform/GEMM pass
+	group        int   // samples per pass (> 1 for small maps: their tiles share the GEMMs)
 	padLen, oLen int
 }
 
@@ -74,10 +75,24 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 		ors = m * k.tw * n
 		k.oLen = m * k.th * ors
 	}
-	for ty := 0; ty < k.th; ty++ {
-		for tx := 0; tx < k.tw; tx++ {
-			k.inOffs = append(k.inOffs, (m*ty*k.wp+m*tx)*c)
-			k.outOffs = append(k.outOffs, m*ty*ors+m*tx*n)
+	k.padLen = k.hp * k.wp * c
+	// tiles per pass: at least 8 (one full AVX-512 row tile per GEMM), more while the
+	// transformed tiles fit the budget; a small map with every block inside the output
+	// takes several samples per pass
+	np := (m + 2) * (m + 2)
+	tps := k.th * k.tw
+	budget := max(8, winogradBudget/(np*(c+n)))
+	k.group, k.chunk = 1, min(tps, budget)
+	if k.direct && tps < budget {
+		k.group = min(64, budget/tps)
+		k.chunk = k.group * tps
+	}
+	for j := 0; j < k.group; j++ {
+		for ty := 0; ty < k.th; ty++ {
+			for tx := 0; tx < k.tw; tx++ {
+				k.inOffs = append(k.inOffs, j*k.padLen+(m*ty*k.wp+m*tx)*c)
+				k.outOffs = append(k.outOffs, j*oh*ow*n+m*ty*ors+m*tx*n)
+			}
 		}
 	}
 	u := make([]float32, k.np*c*n)
@@ -100,16 +115,13 @@ func newFastWinograd(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, 
 	} else {
 		k.lo, k.hi, k.post = float32(math.Inf(-1)), float32(math.Inf(1)), l.Act
 	}
-	// at least 8 tiles (one full AVX-512 row tile) per GEMM when the map has them
-	k.chunk = max(1, min(k.th*k.tw, max(8, winogradBudget/(k.np*(c+n)))))
-	k.padLen = k.hp * k.wp * c
 	name := "conv2d winograd F(" + itoa(m) + "x" + itoa(m) + ",3x3) gemm/" + k.gisa.String()
 	if k.post.Kind == layers.Linear {
 		name += " (bias+clamp fused)"
 	} else {
 		name += " + " + k.post.String()
 	}
-	return compiled{k: k, name: name, scratchLen: k.padLen + k.chunk*k.np*(c+n) + k.oLen}, true
+	return compiled{k: k, name: name, scratchLen: k.group*k.padLen + k.chunk*k.np*(c+n) + k.oLen}, true
 }
 
 // winogradMinTiles4 is the fewest 4x4 output tiles per sample for which F(4x4, 3x3) is
@@ -128,29 +140,35 @@ func winogradTile(oh, ow int) int {
 
 func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
 	c, n, np := k.c, k.n, k.np
-	pad := scratch[:k.padLen]
-	v := scratch[k.padLen : k.padLen+k.chunk*np*c]
-	m := scratch[k.padLen+k.chunk*np*c : k.padLen+k.chunk*np*(c+n)]
-	ob := scratch[k.padLen+k.chunk*np*(c+n):][:k.oLen]
-	ntiles := k.th * k.tw
+	off := k.group * k.padLen
+	pads := scratch[:off]
+	v := scratch[off : off+k.chunk*np*c]
+	m := scratch[off+k.chunk*np*c : off+k.chunk*np*(c+n)]
+	ob := scratch[off+k.chunk*np*(c+n):][:k.oLen]
 	rowLen := k.wp * c
 	x0, x1 := k.padL*c, (k.padL+k.w)*c // input columns inside a padded row
 	npix := k.oh * k.ow
-	for b := 0; b < batch; b++ {
-		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
-		// zero-bordered copy: only the border is cleared
-		for py := 0; py < k.hp; py++ {
-			row := pad[py*rowLen : (py+1)*rowLen]
-			iy := py - k.padT
-			if iy < 0 || iy >= k.h {
-				clear(row)
-				continue
+	for b := 0; b < batch; b += k.group {
+		g := min(k.group, batch-b)
+		ntiles := g * k.th * k.tw
+		for j := 0; j < g; j++ {
+			x := src[(b+j)*k.h*k.w*c : (b+j+1)*k.h*k.w*c]
+			pad := pads[j*k.padLen : (j+1)*k.padLen]
+			// zero-bordered copy: only the border is cleared
+			for py := 0; py < k.hp; py++ {
+				row := pad[py*rowLen : (py+1)*rowLen]
+				iy := py - k.padT
+				if iy < 0 || iy >= k.h {
+					clear(row)
+					continue
+				}
+				clear(row[:x0])
+				copy(row[x0:x1], x[iy*k.w*c:(iy+1)*k.w*c])
+				clear(row[x1:])
 			}
-			clear(row[:x0])
-			copy(row[x0:x1], x[iy*k.w*c:(iy+1)*k.w*c])
-			clear(row[x1:])
 		}
-		y := dst[b*npix*n : (b+1)*npix*n]
+		pad := pads[:g*k.padLen]
+		y := dst[b*npix*n : (b+g)*npix*n]
 		out, ors := y, k.ow*n
 		if !k.direct {
 			out, ors = ob, k.m*k.tw*n
