@@ -3,6 +3,7 @@
 package asm
 
 //go:generate go run -C _gen . -kernel pool_avx2 -out ../maxpool_avx2_amd64.s
+//go:generate go run -C _gen . -kernel gather_avx2 -out ../gather_short_avx2_amd64.s
 
 // vmaxPoolAVX2 is MaxPool for c a multiple of 8 and ntaps >= 1:
 //
@@ -10,3 +11,10 @@ package asm
 //
 //go:noescape
 func vmaxPoolAVX2(dst, src *float32, bases *int, npix int, offs *int, ntaps, c int)
+
+// gatherShortAVX2 is GatherRuns for 1 <= runLen <= 8: one 8-float block per run,
+//
+//	for r := 0; r < nruns; r++ { copy(dst[r*runLen:r*runLen+8], src[offs[r]:offs[r]+8]) }
+//
+//go:noescape
+func gatherShortAVX2(dst, src *float32, offs *int, nruns, runLen int)

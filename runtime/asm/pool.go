@@ -66,6 +66,10 @@ func GatherRuns(isa ISA, dst, src []float32, offs []int, runLen int) {
 			panic(fmt.Sprintf("asm.GatherRuns: run at %d (+%d + slack) outside src (%d)", o, runLen, len(src)))
 		}
 	}
+	if actAsm(isa) && runLen <= 8 {
+		gatherShortAVX2(&dst[0], &src[0], &offs[0], len(offs), runLen)
+		return
+	}
 	if actAsm(isa) {
 		gatherRunsAVX2(&dst[0], &src[0], &offs[0], len(offs), runLen)
 		return

@@ -44,6 +44,8 @@ func main() {
 		winograd4Kernels()
 	case "pool_avx2":
 		maxPoolKernel()
+	case "gather_avx2":
+		gatherShortKernel()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown -kernel %q\n", kernel)
 		os.Exit(2)

@@ -88,3 +88,44 @@ func maxPoolKernel() {
 	VZEROUPPER()
 	RET()
 }
+
+// gatherShortKernel: GatherRuns for runs of at most 8 floats (im2col rows of 1- and
+// 2-channel convolutions): one 8-float block per run, two runs per iteration, no inner
+// loop. Reads up to 8 floats from each run's start and writes 8 at dst[r*runLen:] (the
+// next run overwrites the excess; callers leave GatherSlack floats after the last).
+func gatherShortKernel() {
+	TEXT("gatherShortAVX2", NOSPLIT, "func(dst, src *float32, offs *int, nruns, runLen int)")
+	Doc("gatherShortAVX2: dst[r*runLen+j] = src[offs[r]+j] for r < nruns, j < runLen <= 8 (one 8-float block per run).")
+	pd, ps, po := GP64(), GP64(), GP64()
+	Load(Param("dst"), pd)
+	Load(Param("src"), ps)
+	Load(Param("offs"), po)
+	nr, rb := GP64(), GP64()
+	Load(Param("nruns"), nr)
+	Load(Param("runLen"), rb)
+	SHLQ(U8(2), rb) // runLen*4 bytes
+	o0, o1 := GP64(), GP64()
+	y0, y1 := YMM(), YMM()
+	Label("gs_pair")
+	CMPQ(nr, U8(2))
+	JL(LabelRef("gs_one"))
+	MOVQ(Mem{Base: po}, o0)
+	MOVQ(Mem{Base: po, Disp: 8}, o1)
+	VMOVUPS(Mem{Base: ps, Index: o0, Scale: 4}, y0)
+	VMOVUPS(Mem{Base: ps, Index: o1, Scale: 4}, y1)
+	VMOVUPS(y0, Mem{Base: pd})
+	VMOVUPS(y1, Mem{Base: pd, Index: rb, Scale: 1})
+	LEAQ(Mem{Base: pd, Index: rb, Scale: 2}, pd)
+	ADDQ(U8(16), po)
+	SUBQ(U8(2), nr)
+	JMP(LabelRef("gs_pair"))
+	Label("gs_one")
+	TESTQ(nr, nr)
+	JZ(LabelRef("gs_done"))
+	MOVQ(Mem{Base: po}, o0)
+	VMOVUPS(Mem{Base: ps, Index: o0, Scale: 4}, y0)
+	VMOVUPS(y0, Mem{Base: pd})
+	Label("gs_done")
+	VZEROUPPER()
+	RET()
+}
