@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -34,13 +35,14 @@ type benchResult struct {
 }
 
 func cmdBench(args []string, stdout io.Writer) error {
-	fs := newFlags("bench", "bench MODEL [--batch N] [--threads T] [--iters N | --duration D] [--json]", stdout)
+	fs := newFlags("bench", "bench MODEL [--batch N | --input X.npy] [--threads T] [--iters N | --duration D] [--json]", stdout)
 	batch := fs.Int("batch", 1, "samples per call")
 	threads := fs.Int("threads", 1, "worker goroutines splitting each batch (1 = single-threaded)")
 	iters := fs.Int("iters", 0, "timed calls (overrides --duration)")
 	dur := fs.Duration("duration", 2*time.Second, "time spent in timed calls")
 	warm := fs.Duration("warmup", 200*time.Millisecond, "warm-up time before timing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	input := fs.String("input", "", "time this input (.npy; its batch axis sets --batch) instead of random normal data")
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -52,14 +54,32 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var x []float32
+	if *input != "" {
+		var shape []int
+		if x, shape, err = readNpy(*input); err != nil {
+			return err
+		}
+		n, err := batchOf(shape, l.graph.Input(), *input)
+		if err != nil {
+			return err
+		}
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "batch" })
+		if explicit && n != *batch {
+			return fmt.Errorf("%w: --batch %d but %s holds %d samples", errUsage, *batch, *input, n)
+		}
+		*batch = n
+	} else {
+		r := rand.New(rand.NewPCG(1, 1))
+		x = make([]float32, *batch*l.graph.Input().Size())
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+	}
 	m, err := runtime.Compile(l.graph, runtime.Options{MaxBatch: *batch, Threads: *threads})
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
-	}
-	r := rand.New(rand.NewPCG(1, 1))
-	x := make([]float32, *batch*l.graph.Input().Size())
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
 	}
 	y := make([]float32, *batch*l.graph.Output().Size())
 	call := func() error { return m.RunInto(y, x, *batch) }

@@ -133,6 +133,17 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+func TestBenchInput(t *testing.T) {
+	in := "../../testdata/keras/mnist_cnn_input.npy"
+	code, out, errs := run(t, "bench", mnist, "--input", in, "--iters", "3", "--warmup", "1ms", "--json")
+	if code != 0 || !strings.Contains(out, `"batch":1`) {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, "bench", mnist, "--input", in, "--batch", "4"); code != 2 || !strings.Contains(errs, "holds 1 samples") {
+		t.Errorf("--batch disagreeing with --input: exit %d %q", code, errs)
+	}
+}
+
 func TestBenchJSON(t *testing.T) {
 	code, out, errs := run(t, "bench", mnist, "--iters", "5", "--warmup", "1ms", "--json")
 	if code != 0 {
