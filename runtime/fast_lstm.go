@@ -29,14 +29,24 @@ type fastLSTM struct {
 	seq  bool
 	up   int
 	seqU []float32
+	// inK: asm.LSTMSeqX projects each step's input itself from the padded kernel xw
+	// and bias xb (no packedW, no projection scratch).
+	inK    bool
+	xw, xb []float32
 }
 
 func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	return newFastLSTMOpt(l, in, isa, maxBatch, true)
+}
+
+// newFastLSTMOpt is newFastLSTM; inK allows the whole-sequence kernel that projects the
+// input itself (callers that run the projections' zx themselves pass false).
+func newFastLSTMOpt(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK bool) (compiled, bool) {
 	if isa == asm.Generic || len(in) != 2 || !l.Act.PerElement() || !l.RecAct.PerElement() {
 		return compiled{}, false
 	}
 	u4 := 4 * l.Units
-	if c, ok := newSeqLSTM(l, in, isa, maxBatch); ok {
+	if c, ok := newSeqLSTM(l, in, isa, maxBatch, inK); ok {
 		return c, true
 	}
 	gisa := gemmISA(isa, u4)
@@ -73,7 +83,11 @@ const seqMaxUnits = 32
 // newSeqLSTM compiles a tanh cell with sigmoid or hard-sigmoid gates for asm.LSTMSeq
 // where it has a vector kernel: one GEMM x*W + b for all timesteps into the padded gate
 // layout, then one call per sample for the whole recurrence.
-func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+//
+// With inK, a layer of at most 8 units and seqMaxIn inputs runs asm.LSTMSeqX instead:
+// the projection inside the step loop, no GEMM call and no projection scratch (the same
+// results bit for bit).
+func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK bool) (compiled, bool) {
 	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh || l.Units > seqMaxUnits {
 		return compiled{}, false
 	}
@@ -96,10 +110,19 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (com
 		b = make([]float32, n)
 		asm.PadLSTMGates(b, l.B, 1, u)
 	}
-	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, n))
-	asm.PackB(k.gisa, k.packedW, l.In, n, w, b)
 	k.seqU = make([]float32, u*n)
 	asm.PackLSTMSeqU(k.seqU, l.U, u)
+	if inK && l.In <= seqMaxIn && asm.LSTMSeqXAsm(isa, u) {
+		k.inK, k.xw, k.xb = true, w, b
+		if b == nil {
+			k.xb = make([]float32, n)
+		}
+		name := "lstm whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String() + " (input projected in the step loop)"
+		// scratch: c (up), h rows (t+1)*up
+		return compiled{k: k, name: name, scratchLen: k.up + (k.t+1)*k.up}, true
+	}
+	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, n))
+	asm.PackB(k.gisa, k.packedW, l.In, n, w, b)
 	name := "lstm gemm/" + k.gisa.String() + " + whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String()
 	// scratch: padded projections (batch*t*4up), c (up), h rows (t+1)*up
 	scratch := maxBatch*k.t*n + k.up + (k.t+1)*k.up
@@ -160,8 +183,22 @@ func (k *fastLSTM) outLen() int {
 	return k.l.Units
 }
 
+// seqMaxIn bounds the input features asm.LSTMSeqX projects inside the step loop (in
+// FMAs per gate vector per step, in the shadow of the gate chain).
+const seqMaxIn = 32
+
 func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
 	t, n := k.t, 4*k.up
+	if k.inK {
+		c, hs := scratch[:k.up], scratch[k.up:k.up+(t+1)*k.up]
+		in, outLen := k.l.In, k.outLen()
+		for b := 0; b < batch; b++ {
+			k.seqInit(c, hs)
+			asm.LSTMSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
+			k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
+		}
+		return
+	}
 	zx, c, hs := k.seqScratch(scratch, batch)
 	k.seqProject(zx, src, batch)
 	outLen := k.outLen()
@@ -282,11 +319,11 @@ type fastBidirectional struct {
 }
 
 func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
-	fwd, ok := newFastLSTM(l.Fwd, in, isa, maxBatch)
+	fwd, ok := newFastLSTMOpt(l.Fwd, in, isa, maxBatch, false)
 	if !ok {
 		return compiled{}, false
 	}
-	bwd, ok := newFastLSTM(l.Bwd, in, isa, maxBatch)
+	bwd, ok := newFastLSTMOpt(l.Bwd, in, isa, maxBatch, false)
 	if !ok {
 		return compiled{}, false
 	}

@@ -168,7 +168,7 @@ func newFastStack(s *lstmStack, in layers.Shape, isa asm.ISA, maxBatch int) (com
 	if !asm.LSTMSeqAsm(isa) || len(s.ls) > 4 {
 		return compiled{}, false
 	}
-	c0, ok := newSeqLSTM(s.ls[0], in, isa, maxBatch)
+	c0, ok := newSeqLSTM(s.ls[0], in, isa, maxBatch, false)
 	if !ok {
 		return compiled{}, false
 	}

@@ -147,3 +147,13 @@ func lstmSeqStackSigmoidTanhAVX2(d *lstmStackDesc, n, t int)
 //
 //go:noescape
 func lstmSeqStackHardSigmoidTanhAVX2(d *lstmStackDesc, n, t int, a, b float32)
+
+// lstmSeqX8SigmoidTanhAVX2 runs LSTMSeqX's loop (see there) for up == 8 with sigmoid gates.
+//
+//go:noescape
+func lstmSeqX8SigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)
+
+// lstmSeqX8HardSigmoidTanhAVX2 is lstmSeqX8SigmoidTanhAVX2 with the gates clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqX8HardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)

@@ -29,7 +29,8 @@
 // of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
-// PackLSTMSeqU); LSTMSeqMulti steps several such sequences together (a Bidirectional
+// PackLSTMSeqU; LSTMSeqX the same with the input projection inside the step loop, up to
+// 8 units); LSTMSeqMulti steps several such sequences together (a Bidirectional
 // layer's two directions) so that their step latencies overlap; LSTMSeqStack runs
 // stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
 // projection of later layers inside the step).

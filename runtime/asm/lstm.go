@@ -478,3 +478,64 @@ func lstmSeqStackGo(stages []LSTMStage, t int, gate GateAct) {
 		}
 	}
 }
+
+// LSTMSeqXAsm reports whether LSTMSeqX runs a vector kernel for isa and u units (up to
+// 8 on AVX2/AVX512); elsewhere it runs a float64 Go loop.
+func LSTMSeqXAsm(isa ISA, u int) bool { return actAsm(isa) && u > 0 && u <= 8 }
+
+// LSTMSeqX is LSTMSeq with the input projection inside the step loop: instead of zx it
+// takes the sample's input rows x (t rows of in floats, time order), the input kernel w
+// (in rows of 4*up, PadLSTMGates with rows = in) and the bias b (4*up floats, PadLSTMGates
+// with rows = 1, zeros for none), and forms each step's zx as b + x_t*W. Where
+// LSTMSeqXAsm it sums each zx element as the bias followed by the in products in order,
+// one FMA each (the GEMM's order), so it gives LSTMSeq's results on a GEMM's zx bit for
+// bit, without the GEMM call and the projections' trip through memory; the projection of
+// the next step runs beside the current step's gates. Elsewhere it evaluates in float64
+// per step (as LSTMSeq's Generic loop, the projection included).
+func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
+	up := LSTMSeqPad(u)
+	if t < 0 || u < 0 || in <= 0 || len(x) < t*in || len(w) < in*4*up || len(b) < 4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+		panic(fmt.Sprintf("asm.LSTMSeqX: short slices (x %d, w %d, b %d, uw %d, c %d, hs %d) for t=%d in=%d u=%d", len(x), len(w), len(b), len(uw), len(c), len(hs), t, in, u))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	first, stride := 0, in
+	if backwards {
+		first, stride = (t-1)*in, -in
+	}
+	if LSTMSeqXAsm(isa, u) {
+		if gate.Hard {
+			lstmSeqX8HardSigmoidTanhAVX2(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in, gate.A, gate.B)
+		} else {
+			lstmSeqX8SigmoidTanhAVX2(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in)
+		}
+		return
+	}
+	g := func(v float64) float64 {
+		if gate.Hard {
+			return math.Min(1, math.Max(0, float64(gate.A)*v+float64(gate.B)))
+		}
+		return sigmoid64(v)
+	}
+	for s := 0; s < t; s++ {
+		xr := x[first+s*stride : first+s*stride+in]
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		for j := 0; j < up; j++ {
+			var a [4]float64
+			for q := range a {
+				v := float64(b[q*up+j])
+				for k := 0; k < in; k++ {
+					v += float64(xr[k]) * float64(w[k*4*up+q*up+j])
+				}
+				for k := 0; k < u; k++ {
+					v += float64(hp[k]) * float64(uw[k*4*up+q*up+j])
+				}
+				a[q] = v
+			}
+			cj := float32(g(a[1])*float64(c[j]) + g(a[0])*math.Tanh(a[2]))
+			c[j] = cj
+			hn[j] = float32(g(a[3]) * math.Tanh(float64(cj)))
+		}
+	}
+}

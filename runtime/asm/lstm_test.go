@@ -509,3 +509,149 @@ func TestLSTMSeqStack(t *testing.T) {
 		}
 	}
 }
+
+// TestLSTMSeqX: LSTMSeqX against LSTMSeq on the zx of a Gemm (bias, then the in
+// products in order) bit for bit where LSTMSeqXAsm, and against lstmSeq64 everywhere
+// (|dh| <= 1e-5, |dc| <= 1e-5*(1+|c|), 13 steps of a contractive recurrence), at unit
+// counts 1..8 (the kernel) and 9, 17 (the Go loop), 1 to 7 inputs, 0, 1, 2 and 13
+// steps, both directions, NaN in every padding lane (W, b, U, c, h0), guard bands after
+// c and hs, read-only inputs, and a NaN input at time 5 giving NaN from then on.
+func TestLSTMSeqX(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	nan := float32(math.NaN())
+	inf := float32(math.Inf(1))
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			act := func(x float64) float64 {
+				if gate.Hard {
+					return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+				}
+				return sigmoid64(x)
+			}
+			for _, u := range []int{1, 2, 5, 7, 8, 9, 17} {
+				for _, in := range []int{1, 3, 4, 7} {
+					for _, steps := range []int{0, 1, 2, 13} {
+						for _, back := range []bool{false, true} {
+							name := fmt.Sprintf("%v %+v u=%d in=%d t=%d back=%v", isa, gate, u, in, steps, back)
+							up := LSTMSeqPad(u)
+							x, w, b := randSlice(r, steps*in), randSlice(r, in*4*u), randSlice(r, 4*u)
+							uw := randSlice(r, u*4*u)
+							for i := range uw {
+								uw[i] *= float32(0.5 / math.Sqrt(float64(u)))
+							}
+							h0, c0 := randSlice(r, u), randSlice(r, u)
+							nanAt := -1
+							if steps == 13 && !gate.Hard {
+								nanAt = 5
+								x[5*in+in/2] = nan
+							}
+							pad := func(src []float32, rows int) []float32 {
+								d := make([]float32, rows*4*up)
+								PadLSTMGates(d, src, rows, u)
+								for k := range d {
+									if k%up >= u {
+										d[k] = nan
+									}
+								}
+								return d
+							}
+							pw, pb, puw := pad(w, in), pad(b, 1), pad(uw, u)
+							ins := [][]float32{x, pw, pb, puw}
+							var saved [][]float32
+							for _, s := range ins {
+								saved = append(saved, append([]float32(nil), s...))
+							}
+							state := func() ([]float32, []float32) {
+								c := make([]float32, up+1)
+								hs := make([]float32, (steps+1)*up+1)
+								for j := 0; j < up; j++ {
+									c[j], hs[j] = nan, nan
+								}
+								copy(c, c0)
+								copy(hs, h0)
+								c[up], hs[(steps+1)*up] = guard, guard
+								return c, hs
+							}
+							c, hs := state()
+							LSTMSeqX(isa, x, in, pw, pb, puw, c, hs, steps, u, back, gate)
+							if c[up] != guard || hs[(steps+1)*up] != guard {
+								t.Fatalf("%s: wrote past c or hs", name)
+							}
+							for i, s := range ins {
+								for k := range s {
+									if math.Float32bits(s[k]) != math.Float32bits(saved[i][k]) {
+										t.Fatalf("%s: an input was written", name)
+									}
+								}
+							}
+							if LSTMSeqXAsm(isa, u) && steps > 0 {
+								// the same bits as LSTMSeq on a GEMM's projections
+								gisa := isa
+								packed := make([]float32, PackedLen(gisa, in, 4*up))
+								wz, bz := append([]float32(nil), pw...), append([]float32(nil), pb...)
+								PackB(gisa, packed, in, 4*up, wz, bz)
+								zx := make([]float32, steps*4*up)
+								Gemm(gisa, steps, 4*up, in, x, in, packed, zx, 4*up, -inf, inf)
+								c2, hs2 := state()
+								LSTMSeq(isa, zx, puw, c2, hs2, steps, u, back, gate)
+								for k := 0; k < u; k++ {
+									if math.Float32bits(c[k]) != math.Float32bits(c2[k]) && !(c[k] != c[k] && c2[k] != c2[k]) {
+										t.Fatalf("%s: c[%d] = %v, LSTMSeq on a GEMM's zx %v", name, k, c[k], c2[k])
+									}
+								}
+								for s := 1; s <= steps; s++ {
+									for k := 0; k < u; k++ {
+										a, e := hs[s*up+k], hs2[s*up+k]
+										if math.Float32bits(a) != math.Float32bits(e) && !(a != a && e != e) {
+											t.Fatalf("%s: step %d h[%d] = %v, LSTMSeq on a GEMM's zx %v", name, s-1, k, a, e)
+										}
+									}
+								}
+							}
+							if steps == 0 {
+								continue
+							}
+							zx64 := make([]float32, steps*4*u) // float64 projection, rounded once
+							for s := 0; s < steps; s++ {
+								for q := 0; q < 4*u; q++ {
+									v := float64(b[q])
+									for k := 0; k < in; k++ {
+										v += float64(x[s*in+k]) * float64(w[k*4*u+q])
+									}
+									zx64[s*4*u+q] = float32(v)
+								}
+							}
+							wh, wc := lstmSeq64(zx64, uw, h0, c0, steps, u, back, act)
+							p5 := 5
+							if back {
+								p5 = steps - 1 - 5
+							}
+							for s := 0; s < steps; s++ {
+								for j := 0; j < u; j++ {
+									got, want := float64(hs[(s+1)*up+j]), wh[s*u+j]
+									if nanAt >= 0 && s >= p5 {
+										if math.IsNaN(want) && got == got {
+											t.Fatalf("%s: step %d unit %d: h=%v after a NaN input", name, s, j, got)
+										}
+										continue
+									}
+									if !(math.Abs(got-want) <= 1e-5) {
+										t.Fatalf("%s: step %d unit %d: h=%v want %v", name, s, j, got, want)
+									}
+								}
+							}
+							if nanAt >= 0 {
+								continue
+							}
+							for j := 0; j < u; j++ {
+								if !(math.Abs(float64(c[j])-wc[j]) <= 1e-5*(1+math.Abs(wc[j]))) {
+									t.Fatalf("%s: c[%d]=%v want %v", name, j, c[j], wc[j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

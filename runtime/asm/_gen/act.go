@@ -273,6 +273,8 @@ func activations() {
 	lstmSeqMultiKernel("lstmSeqMultiHardSigmoidTanhAVX2", true)
 	lstmSeqStackKernel("lstmSeqStackSigmoidTanhAVX2", false)
 	lstmSeqStackKernel("lstmSeqStackHardSigmoidTanhAVX2", true)
+	lstmSeqX8Kernel("lstmSeqX8SigmoidTanhAVX2", false)
+	lstmSeqX8Kernel("lstmSeqX8HardSigmoidTanhAVX2", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

@@ -840,3 +840,147 @@ func lstmSeqStep8(name string, pzx, pu, pc, ph, t, u, us, us3, rowb Register, ha
 	DECQ(t)
 	JNZ(LabelRef(name + "_s8"))
 }
+
+// lstmSeqX8Kernel emits LSTMSeqX's kernel for up == 8 (u <= 8): lstmSeqStep8's loop,
+// with the input projection inside it instead of a zx from a GEMM. The projection of
+// step s+1, bias + x_{s+1}*W as one FMA chain per gate in k order (a GEMM's order, so
+// the same bits), is computed during step s after its h*U sums, before its gates, so it
+// runs in the shadow of the gate chain, and parked in a 4-vector stack buffer that step
+// s+1 starts from. x: the first processed row; xStride: bytes to the next (negative
+// backwards); wx: nin rows of 32 floats; bias: 32 floats.
+func lstmSeqX8Kernel(name string, hard bool) {
+	sig := "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)"
+	if hard {
+		sig = "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": a whole LSTM sequence of up to 8 units projecting its input in the step loop (see LSTMSeqX).")
+	buf := AllocLocal(128)
+	px, pu, pc, ph := GP64(), GP64(), GP64(), GP64()
+	Load(Param("x"), px)
+	Load(Param("uw"), pu)
+	Load(Param("c"), pc)
+	Load(Param("hs"), ph)
+	t, u := GP64(), GP64()
+	Load(Param("t"), t)
+	Load(Param("u"), u)
+	var ha, hb VecVirtual
+	if hard {
+		ha, hb = YMM(), YMM()
+		VBROADCASTSS(addr("a"), ha)
+		VBROADCASTSS(addr("b"), hb)
+	}
+	gate := func(x VecVirtual) VecVirtual {
+		if !hard {
+			return sigmoidRational(x)
+		}
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+	if lstmBcastIdx.Symbol.Name == "" {
+		lstmBcastIdx = GLOBL("lstm_bcastidx", RODATA|NOPTR)
+		for k := 0; k < 8; k++ {
+			for l := 0; l < 8; l++ {
+				DATA(32*k+4*l, U32(k))
+			}
+		}
+	}
+	// xproj: buf = bias + x row (at px) * W
+	xproj := func(lbl string) {
+		var nx [4]VecVirtual
+		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
+		Load(Param("bias"), pb)
+		for g := 0; g < 4; g++ {
+			nx[g] = YMM()
+			VMOVUPS(Mem{Base: pb, Disp: 32 * g}, nx[g])
+		}
+		Load(Param("wx"), wp)
+		MOVQ(px, xp)
+		Load(Param("nin"), k)
+		Label(name + lbl)
+		b := YMM()
+		VBROADCASTSS(Mem{Base: xp}, b)
+		for g := 0; g < 4; g++ {
+			VFMADD231PS(Mem{Base: wp, Disp: 32 * g}, b, nx[g])
+		}
+		ADDQ(U8(128), wp)
+		ADDQ(U8(4), xp)
+		DECQ(k)
+		JNZ(LabelRef(name + lbl))
+		for g := 0; g < 4; g++ {
+			VMOVUPS(nx[g], buf.Offset(32*g))
+		}
+	}
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	xproj("_x0")
+	hr := YMM()
+	VMOVUPS(Mem{Base: ph}, hr) // initial h (lanes >= u never broadcast)
+	Label(name + "_step")
+	var acc, acc2 [4]VecVirtual
+	for g := 0; g < 4; g++ {
+		acc[g] = YMM()
+		VMOVUPS(buf.Offset(32*g), acc[g])
+		acc2[g] = YMM()
+		VXORPS(acc2[g], acc2[g], acc2[g])
+	}
+	wp, ip, k := GP64(), GP64(), GP64()
+	MOVQ(pu, wp)
+	LEAQ(lstmBcastIdx, ip)
+	MOVQ(u, k)
+	Label(name + "_k2")
+	CMPQ(k, U8(2))
+	JL(LabelRef(name + "_k1"))
+	b0, b1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: ip}, b0)
+	VPERMPS(hr, b0, b0) // h[k] in every lane
+	VMOVUPS(Mem{Base: ip, Disp: 32}, b1)
+	VPERMPS(hr, b1, b1)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(Mem{Base: wp, Disp: 32 * g}, b0, acc[g])
+	}
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(Mem{Base: wp, Disp: 128 + 32*g}, b1, acc2[g])
+	}
+	ADDQ(U32(256), wp)
+	ADDQ(U8(64), ip)
+	SUBQ(U8(2), k)
+	JMP(LabelRef(name + "_k2"))
+	Label(name + "_k1")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_sum"))
+	b2 := YMM()
+	VMOVUPS(Mem{Base: ip}, b2)
+	VPERMPS(hr, b2, b2)
+	for g := 0; g < 4; g++ {
+		VFMADD231PS(Mem{Base: wp, Disp: 32 * g}, b2, acc[g])
+	}
+	Label(name + "_sum")
+	for g := 0; g < 4; g++ {
+		VADDPS(acc2[g], acc[g], acc[g])
+	}
+	// the next step's projection, beside this step's gates
+	CMPQ(t, U8(1))
+	JE(LabelRef(name + "_gates"))
+	xs := GP64()
+	Load(Param("xStride"), xs)
+	ADDQ(xs, px)
+	xproj("_xn")
+	Label(name + "_gates")
+	th := cellUpdate(acc, pc, hard, gate)
+	VMOVUPS(th, Mem{Base: ph, Disp: 32}) // hs row s+1
+	VMOVAPS(th, hr)
+	ADDQ(U8(32), ph)
+	DECQ(t)
+	JNZ(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
