@@ -78,15 +78,7 @@ func testGraphs(t testing.TB) map[string]*layers.Graph {
 	return gs
 }
 
-func isas() []asm.ISA {
-	var out []asm.ISA
-	for _, i := range []asm.ISA{asm.Generic, asm.AVX2, asm.AVX512, asm.NEON} {
-		if asm.Available(i) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func isas() []asm.ISA { return asm.Paths() }
 
 // closeTo reports the first element where |got-want| > atol + rtol*|want|.
 func closeTo(got, want []float32, atol, rtol float64) error {

@@ -10,16 +10,6 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-func availableISAs() []asm.ISA {
-	var out []asm.ISA
-	for _, i := range []asm.ISA{asm.Generic, asm.AVX2, asm.AVX512, asm.NEON} {
-		if asm.Available(i) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // TestKerasZooEveryISA runs every Keras fixture through the compiled model on every
 // kernel path this machine has, against Keras's own outputs, within the same bound as
 // the reference pass (testdata/keras/MANIFEST.json; default 1e-5 + 1e-5*|want|).
@@ -39,7 +29,7 @@ func TestKerasZooEveryISA(t *testing.T) {
 			t.Errorf("%s: no stored samples", c.Name)
 			continue
 		}
-		for _, isa := range availableISAs() {
+		for _, isa := range asm.Paths() {
 			for _, mb := range []int{1, s.N} {
 				cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: mb})
 				if err != nil {
@@ -78,7 +68,7 @@ func TestONNXZooEveryISA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, isa := range availableISAs() {
+		for _, isa := range asm.Paths() {
 			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: 2})
 			if err != nil {
 				t.Fatalf("%s/%v: %v", c.Name, isa, err)
@@ -112,7 +102,7 @@ func BenchmarkKerasZoo(b *testing.B) {
 		}
 		g := m.Graph
 		for _, batch := range []int{1, 32} {
-			for _, isa := range availableISAs() {
+			for _, isa := range asm.Paths() {
 				cm, err := runtime.Compile(g, runtime.Options{ISA: isa.String(), MaxBatch: batch})
 				if err != nil {
 					b.Fatal(err)

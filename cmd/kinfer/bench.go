@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/runtime"
 )
 
@@ -57,7 +58,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	var x []float32
 	if *input != "" {
 		var shape []int
-		if x, shape, err = readNpy(*input); err != nil {
+		if x, shape, err = npyf.ReadFile(*input); err != nil {
 			return err
 		}
 		n, err := batchOf(shape, l.graph.Input(), *input)

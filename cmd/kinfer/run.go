@@ -22,7 +22,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	x, shape, err := readNpy(pos[1])
+	x, shape, err := npyf.ReadFile(pos[1])
 	if err != nil {
 		return err
 	}
@@ -69,23 +69,6 @@ func cmdRun(args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func readNpy(path string) ([]float32, []int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	x, shape, err := npyf.ReadFloat32(f, st.Size())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return x, shape, nil
 }
 
 // batchOf matches an input array's shape to the model input: either exactly one

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/internal/npyf"
 )
 
 var errVerifyFailed = errors.New("verification failed")
@@ -78,7 +79,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 
 // samplesFrom reads an input batch and its expected outputs from .npy files.
 func samplesFrom(xpath, ypath string, l *loaded) (*keras.Samples, error) {
-	x, xs, err := readNpy(xpath)
+	x, xs, err := npyf.ReadFile(xpath)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func samplesFrom(xpath, ypath string, l *loaded) (*keras.Samples, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, _, err := readNpy(ypath)
+	y, _, err := npyf.ReadFile(ypath)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"codeberg.org/sbinet/npyio/npy"
@@ -217,4 +218,22 @@ func WriteFloat32(w io.Writer, data []float32, shape []int) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// ReadFile reads a float32 or float64 .npy file as float32, naming the file in errors.
+func ReadFile(path string) ([]float32, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, shape, err := ReadFloat32(f, st.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, shape, nil
 }

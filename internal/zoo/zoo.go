@@ -122,11 +122,11 @@ func ONNX(root string) ([]Case, error) {
 // Arrays reads an ONNX case's stored inputs and outputs (float32, batch first).
 func (c Case) Arrays() (x, y []float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
-	x, xs, err := readNpy(stem + ".inputs.npy")
+	x, xs, err := npyf.ReadFile(stem + ".inputs.npy")
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	y, _, err = readNpy(stem + ".outputs.npy")
+	y, _, err = npyf.ReadFile(stem + ".outputs.npy")
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -134,21 +134,4 @@ func (c Case) Arrays() (x, y []float32, batch int, err error) {
 		return nil, nil, 0, fmt.Errorf("%s: scalar input", c.Path)
 	}
 	return x, y, xs[0], nil
-}
-
-func readNpy(path string) ([]float32, []int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	x, shape, err := npyf.ReadFloat32(f, st.Size())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return x, shape, nil
 }

@@ -8,15 +8,7 @@ import (
 )
 
 // testISAs is every path this build and CPU can run, Generic first.
-func testISAs() []ISA {
-	var out []ISA
-	for _, i := range []ISA{Generic, AVX2, AVX512, NEON} {
-		if Available(i) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func testISAs() []ISA { return Paths() }
 
 const guard = float32(-12345.5) // sentinel written around outputs; must survive
 

@@ -56,6 +56,18 @@ func detect(i ISA) bool {
 	return false
 }
 
+// Paths lists every path this build and CPU can run, Generic first (tests and
+// benchmarks loop over it).
+func Paths() []ISA {
+	var out []ISA
+	for _, i := range []ISA{Generic, AVX2, AVX512, NEON} {
+		if Available(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Best is the fastest path this build and CPU support.
 func Best() ISA {
 	for _, i := range []ISA{AVX512, AVX2, NEON} {
