@@ -52,7 +52,11 @@ type Model struct {
 	microEnd int      // steps [0, microEnd] run microN samples at a time (-1: none)
 	microN   int
 	microPer int // floats per sample of the prefix's largest step
-	minPart  int // fewest samples per worker worth a split (runParallel)
+	// outDirect: the last step writes into the caller's dst instead of the arena's
+	// output buffer (it does not run in place and is not micro-batched), which saves
+	// exec's copy of the output.
+	outDirect bool
+	minPart   int // fewest samples per worker worth a split (runParallel)
 
 	mu   sync.Mutex
 	free []*state
@@ -159,6 +163,9 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		segOut = ps[m.microEnd].dst
 		bufs[0].last = max(bufs[0].last, m.microEnd+1)
 		bufs[segOut].first = min(bufs[segOut].first, 1)
+	}
+	if last := len(ps) - 1; last >= 0 && ps[last].dst != ps[last].src && m.microEnd < last {
+		m.outDirect = true
 	}
 	m.arenaLen = plan(bufs)
 	m.inOff, m.outOff = bufs[0].off, bufs[cur].off
@@ -301,10 +308,25 @@ func (m *Model) exec(st *state, dst, src []float32, n int) {
 		}
 		first = m.microEnd + 1
 	}
-	for i := first; i < len(m.steps); i++ {
+	end := len(m.steps)
+	if m.outDirect {
+		end--
+	}
+	for i := first; i < end; i++ {
 		runStep(a, &m.steps[i], 0, n)
 	}
-	copy(dst, a[m.outOff:m.outOff+n*m.outSize])
+	if !m.outDirect {
+		copy(dst, a[m.outOff:m.outOff+n*m.outSize])
+		return
+	}
+	// the last step reads the arena (never the caller's src: a step before it, or
+	// exec's copy, wrote its input there), so dst may alias src
+	s := &m.steps[end]
+	var sc []float32
+	if s.scratch >= 0 {
+		sc = a[s.scratch : s.scratch+s.scratchLen]
+	}
+	s.k.run(dst[:n*s.outPer:n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
 }
 
 // runStep runs samples [b0, b0+n) of one step (b0 > 0 only under micro-batching).

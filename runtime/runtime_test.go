@@ -316,3 +316,78 @@ func TestFusion(t *testing.T) {
 		t.Errorf("%d steps, want %d", len(m.steps), g.Len()-2)
 	}
 }
+
+// TestOutDirect checks the last step writing straight into the caller's dst: results
+// bit for bit those of the arena path (outDirect off), nothing written past dst, and dst
+// aliasing src allowed. It also covers a graph ending in an in-place step (no outDirect).
+func TestOutDirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	gs := testGraphs(t)
+	sq, err := layers.NewGraph(layers.Shape{6}, []layers.Layer{
+		&layers.Dense{Info: info("d", "Dense"), In: 6, Units: 6, W: randSlice(r, 36, 0.3), B: randSlice(r, 6, 0.1)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs["square_dense"] = sq
+	view, err := layers.NewGraph(layers.Shape{2, 3}, []layers.Layer{
+		&layers.Dense{Info: info("d", "Dense"), In: 3, Units: 3, W: randSlice(r, 9, 0.3), B: randSlice(r, 3, 0.1)},
+		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs["ends_in_view"] = view
+	for name, g := range gs {
+		for _, isa := range isas() {
+			for _, mb := range []int{1, 3, 64} {
+				m, err := Compile(g, Options{MaxBatch: mb, ISA: isa.String()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if name == "ends_in_view" && m.outDirect {
+					t.Fatalf("%s: outDirect with an in-place last step", name)
+				}
+				if name == "mlp" && !m.outDirect {
+					t.Fatalf("%s: no outDirect", name)
+				}
+				off, err := Compile(g, Options{MaxBatch: mb, ISA: isa.String()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				off.outDirect = false
+				for _, batch := range []int{1, 2, 5} {
+					x := randSlice(r, batch*g.Input().Size(), 1)
+					want, err := off.Run(x, batch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := make([]float32, len(want)+9)
+					for i := range got {
+						got[i] = -777
+					}
+					if err := m.RunInto(got[:len(want)], x, batch); err != nil {
+						t.Fatal(err)
+					}
+					if err := closeTo(got[:len(want)], want, 0, 0); err != nil {
+						t.Errorf("%s isa=%v maxbatch=%d batch=%d: %v", name, isa, mb, batch, err)
+					}
+					for i := len(want); i < len(got); i++ {
+						if got[i] != -777 {
+							t.Fatalf("%s isa=%v: wrote past dst", name, isa)
+						}
+					}
+					if len(x) == len(want) {
+						buf := append([]float32(nil), x...)
+						if err := m.RunInto(buf, buf, batch); err != nil {
+							t.Fatal(err)
+						}
+						if err := closeTo(buf, want, 0, 0); err != nil {
+							t.Errorf("%s isa=%v batch=%d: dst aliasing src: %v", name, isa, batch, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}
