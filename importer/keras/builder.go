@@ -484,27 +484,9 @@ func buildConv2D(b *builder, s *spec) error {
 	if err := b.spatial(s, df); err != nil {
 		return err
 	}
-	in := b.phys[2]
-	if in%groups != 0 || filters%groups != 0 {
-		return b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
-	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	conv, err := b.convLayer(s, w, filters, groups, bias, w.KH, w.KW)
 	if err != nil {
 		return err
-	}
-	if err := b.checkShape("kernel", ws[0], w.KH, w.KW, in/groups, filters); err != nil {
-		return err
-	}
-	conv := &layers.Conv2D{Info: info(s), Window: w, In: in, Filters: filters, Groups: groups, W: ws[0].Data}
-	if bias {
-		if err := b.checkShape("bias", ws[1], filters); err != nil {
-			return err
-		}
-		conv.B = ws[1].Data
 	}
 	return b.emitConv(conv, act)
 }
@@ -1322,6 +1304,35 @@ func (b *builder) window1D(s *spec, sizeKey string, defSize []int, stridesDefaul
 	return w, nil
 }
 
+// convLayer checks that the current input's channels split into groups, loads the
+// kernel (shape kernelDims..., in/groups, filters) and optional bias, and returns the
+// Conv2D that Conv1D and Conv2D share.
+func (b *builder) convLayer(s *spec, w layers.Window, filters, groups int, bias bool, kernelDims ...int) (*layers.Conv2D, error) {
+	in := b.phys[2]
+	if in%groups != 0 || filters%groups != 0 {
+		return nil, b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
+	}
+	n := 1
+	if bias {
+		n = 2
+	}
+	ws, err := b.weights(s, "kernel, bias", n)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkShape("kernel", ws[0], append(kernelDims, in/groups, filters)...); err != nil {
+		return nil, err
+	}
+	conv := &layers.Conv2D{Info: info(s), Window: w, In: in, Filters: filters, Groups: groups, W: ws[0].Data}
+	if bias {
+		if err := b.checkShape("bias", ws[1], filters); err != nil {
+			return nil, err
+		}
+		conv.B = ws[1].Data
+	}
+	return conv, nil
+}
+
 func buildConv1D(b *builder, s *spec) error {
 	c := s.Conf
 	filters := c.integer("filters", 0)
@@ -1342,27 +1353,9 @@ func buildConv1D(b *builder, s *spec) error {
 	if err := b.seq1D(s, df); err != nil {
 		return err
 	}
-	in := b.phys[2]
-	if in%groups != 0 || filters%groups != 0 {
-		return b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
-	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	conv, err := b.convLayer(s, w, filters, groups, bias, w.KW)
 	if err != nil {
 		return err
-	}
-	if err := b.checkShape("kernel", ws[0], w.KW, in/groups, filters); err != nil {
-		return err
-	}
-	conv := &layers.Conv2D{Info: info(s), Window: w, In: in, Filters: filters, Groups: groups, W: ws[0].Data}
-	if bias {
-		if err := b.checkShape("bias", ws[1], filters); err != nil {
-			return err
-		}
-		conv.B = ws[1].Data
 	}
 	split := !act.PerElement() && df == "channels_first"
 	conv.Act = act
