@@ -174,6 +174,36 @@ DATA act_signmask<>+24(SB)/4, $0x80000000
 DATA act_signmask<>+28(SB)/4, $0x80000000
 GLOBL act_signmask<>(SB), RODATA|NOPTR, $32
 
+DATA act_expmask<>+0(SB)/4, $0x7f800000
+DATA act_expmask<>+4(SB)/4, $0x7f800000
+DATA act_expmask<>+8(SB)/4, $0x7f800000
+DATA act_expmask<>+12(SB)/4, $0x7f800000
+DATA act_expmask<>+16(SB)/4, $0x7f800000
+DATA act_expmask<>+20(SB)/4, $0x7f800000
+DATA act_expmask<>+24(SB)/4, $0x7f800000
+DATA act_expmask<>+28(SB)/4, $0x7f800000
+GLOBL act_expmask<>(SB), RODATA|NOPTR, $32
+
+DATA act_exp254<>+0(SB)/4, $0x7f000000
+DATA act_exp254<>+4(SB)/4, $0x7f000000
+DATA act_exp254<>+8(SB)/4, $0x7f000000
+DATA act_exp254<>+12(SB)/4, $0x7f000000
+DATA act_exp254<>+16(SB)/4, $0x7f000000
+DATA act_exp254<>+20(SB)/4, $0x7f000000
+DATA act_exp254<>+24(SB)/4, $0x7f000000
+DATA act_exp254<>+28(SB)/4, $0x7f000000
+GLOBL act_exp254<>(SB), RODATA|NOPTR, $32
+
+DATA act_exp508<>+0(SB)/4, $0xfe000000
+DATA act_exp508<>+4(SB)/4, $0xfe000000
+DATA act_exp508<>+8(SB)/4, $0xfe000000
+DATA act_exp508<>+12(SB)/4, $0xfe000000
+DATA act_exp508<>+16(SB)/4, $0xfe000000
+DATA act_exp508<>+20(SB)/4, $0xfe000000
+DATA act_exp508<>+24(SB)/4, $0xfe000000
+DATA act_exp508<>+28(SB)/4, $0xfe000000
+GLOBL act_exp508<>(SB), RODATA|NOPTR, $32
+
 DATA act_zero<>+0(SB)/4, $0x00000000
 DATA act_zero<>+4(SB)/4, $0x00000000
 DATA act_zero<>+8(SB)/4, $0x00000000
@@ -3264,48 +3294,50 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VADDPS      Y4, Y3, Y3
 	VADDPS      Y6, Y5, Y5
 	VADDPS      Y8, Y7, Y7
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y1, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
-	VMULPS      Y0, Y0, Y4
+	VMOVUPS     (DX), Y0
+	VMOVUPS     act_tanhminh<>+0(SB), Y2
+	VMAXPS      Y1, Y2, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y8
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y9
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y2, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y2, Y11
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y10, Y6, Y11
+	VFMADD213PS Y1, Y4, Y9
+	VFMADD213PS act_four<>+0(SB), Y2, Y11
+	VFMADD231PS act_half<>+0(SB), Y11, Y9
+	VMOVUPS     act_tanhminh<>+0(SB), Y1
+	VMAXPS      Y3, Y1, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y2, Y1, Y2
+	VMULPS      Y2, Y2, Y1
+	VMULPS      Y1, Y2, Y3
+	VMULPS      Y1, Y1, Y4
 	VMOVUPS     act_tanhp2h<>+0(SB), Y6
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y8
-	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y10
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y6
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y1, Y12
 	VFMADD213PS Y6, Y4, Y8
-	VFMADD213PS Y9, Y4, Y10
-	VFMADD213PS Y1, Y2, Y8
-	VFMADD213PS act_one<>+0(SB), Y0, Y10
-	VFMADD231PS act_two<>+0(SB), Y10, Y8
-	VMULPS      act_four<>+0(SB), Y10, Y10
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y3, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
-	VMULPS      Y0, Y0, Y3
-	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
-	VFMADD213PS Y4, Y3, Y6
-	VFMADD213PS Y9, Y3, Y11
-	VFMADD213PS Y1, Y2, Y6
-	VFMADD213PS act_one<>+0(SB), Y0, Y11
-	VFMADD231PS act_two<>+0(SB), Y11, Y6
-	VMULPS      act_four<>+0(SB), Y11, Y11
+	VFMADD213PS Y10, Y4, Y12
+	VMULPS      Y0, Y2, Y2
+	VMULPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS act_four<>+0(SB), Y1, Y12
+	VMULPS      act_half<>+0(SB), Y0, Y0
+	VFMADD231PS Y0, Y12, Y8
 	VMOVUPS     act_tanhmin<>+0(SB), Y0
 	VMAXPS      Y5, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
@@ -3314,17 +3346,17 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y6
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
 	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y6
 	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y10
 	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y6, Y3, Y10
 	VFMADD213PS Y1, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
 	VMAXPS      Y7, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
@@ -3333,52 +3365,68 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y7
-	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y7
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y13
 	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
-	VFMADD213PS Y4, Y3, Y7
-	VFMADD213PS Y9, Y3, Y13
-	VFMADD213PS Y1, Y2, Y7
-	VFMADD213PS act_one<>+0(SB), Y0, Y13
-	VFMADD231PS act_two<>+0(SB), Y13, Y7
-	VMULPS      act_four<>+0(SB), Y13, Y13
-	VMOVUPS     (DX), Y0
-	VMULPS      Y0, Y6, Y6
-	VMULPS      Y12, Y10, Y10
-	VMULPS      Y10, Y6, Y6
-	VMULPS      Y5, Y8, Y8
-	VFMADD231PS Y11, Y8, Y6
-	VMULPS      Y10, Y11, Y11
-	VDIVPS      Y11, Y6, Y0
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y7, Y3, Y13
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_four<>+0(SB), Y0, Y13
+	VFMADD231PS act_half<>+0(SB), Y13, Y6
+	VPAND       act_expmask<>+0(SB), Y11, Y0
+	VPAND       act_expmask<>+0(SB), Y12, Y1
+	VPAND       act_expmask<>+0(SB), Y10, Y2
+	VPADDD      Y1, Y0, Y0
+	VMOVDQU     act_exp508<>+0(SB), Y1
+	VPSUBD      Y2, Y1, Y1
+	VPSUBD      Y0, Y1, Y1
+	VMULPS      Y10, Y11, Y0
+	VMULPS      Y1, Y0, Y0
+	VMULPS      Y1, Y12, Y1
+	VMULPS      Y0, Y8, Y8
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y1, Y9, Y8
+	VMULPS      Y0, Y12, Y12
+	VDIVPS      Y12, Y8, Y0
 	VMOVUPS     Y0, (DX)
-	VMOVUPS     act_tanhmin<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmax<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y2
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y0
+	VXORPS      act_signmask<>+0(SB), Y0, Y1
+	VMAXPS      Y8, Y1, Y1
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y12, Y12, Y0
+	VMULPS      Y0, Y0, Y2
 	VMULPS      Y1, Y1, Y3
-	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y6
-	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y6
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
-	VFMADD213PS Y4, Y3, Y5
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y6, Y1, Y1
+	VMULPS      Y13, Y12, Y5
+	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
 	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y0, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y1, Y8
-	VMULPS      Y5, Y7, Y7
-	VMULPS      Y8, Y13, Y13
-	VDIVPS      Y13, Y7, Y7
-	VMOVUPS     Y7, 32(BX)
-	VMOVAPS     Y7, Y0
+	VFMADD213PS Y2, Y3, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VFMADD213PS Y7, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VFMADD213PS Y6, Y3, Y7
+	VFMADD213PS Y2, Y3, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS Y0, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y7
+	VMULPS      Y8, Y1, Y1
+	VMULPS      Y7, Y5, Y0
+	VDIVPS      Y0, Y1, Y1
+	VMOVUPS     Y1, 32(BX)
+	VMOVAPS     Y1, Y0
 	ADDQ        R8, BX
 	MOVQ        zxStride+8(FP), R11
 	ADDQ        R11, AX
@@ -3437,48 +3485,50 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VADDPS      Y5, Y4, Y4
 	VADDPS      Y7, Y6, Y6
 	LEAQ        (DX)(R11*1), R12
-	VMOVUPS     act_tanhminh<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
-	VMULPS      Y1, Y1, Y5
-	VMOVUPS     act_tanhp2h<>+0(SB), Y7
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y8
-	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
-	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
-	VFMADD213PS Y7, Y5, Y8
-	VFMADD213PS Y9, Y5, Y10
-	VFMADD213PS Y0, Y3, Y8
-	VFMADD213PS act_one<>+0(SB), Y1, Y10
-	VFMADD231PS act_two<>+0(SB), Y10, Y8
-	VMULPS      act_four<>+0(SB), Y10, Y10
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
+	VMOVUPS     (R12), Y1
+	VMOVUPS     act_tanhminh<>+0(SB), Y3
+	VMAXPS      Y0, Y3, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y0, Y3, Y0
 	VMULPS      Y0, Y0, Y3
-	VMOVUPS     act_tanhp2h<>+0(SB), Y5
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y7
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
-	VFMADD213PS Y5, Y3, Y7
-	VFMADD213PS Y9, Y3, Y11
-	VFMADD213PS Y1, Y2, Y7
-	VFMADD213PS act_one<>+0(SB), Y0, Y11
-	VFMADD231PS act_two<>+0(SB), Y11, Y7
-	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMULPS      Y3, Y0, Y5
+	VMULPS      Y3, Y3, Y7
+	VMOVUPS     act_tanhp2h<>+0(SB), Y8
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y9
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS Y8, Y7, Y9
+	VFMADD213PS Y10, Y7, Y11
+	VFMADD213PS Y0, Y5, Y9
+	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD231PS act_half<>+0(SB), Y11, Y9
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y2, Y0, Y2
+	VMULPS      Y2, Y2, Y0
+	VMULPS      Y0, Y2, Y3
+	VMULPS      Y0, Y0, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y10, Y5, Y12
+	VMULPS      Y1, Y2, Y2
+	VMULPS      Y1, Y3, Y3
+	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS act_four<>+0(SB), Y0, Y12
+	VMULPS      act_half<>+0(SB), Y1, Y0
+	VFMADD231PS Y0, Y12, Y8
 	VMOVUPS     act_tanhmin<>+0(SB), Y0
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
@@ -3487,17 +3537,17 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
 	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y10
 	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS Y1, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
@@ -3506,52 +3556,68 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y7
 	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y13
 	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y13
 	VFMADD213PS Y4, Y3, Y6
-	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y7, Y3, Y13
 	VFMADD213PS Y1, Y2, Y6
-	VFMADD213PS act_one<>+0(SB), Y0, Y13
-	VFMADD231PS act_two<>+0(SB), Y13, Y6
-	VMULPS      act_four<>+0(SB), Y13, Y13
-	VMOVUPS     (R12), Y0
-	VMULPS      Y0, Y7, Y7
-	VMULPS      Y12, Y10, Y10
-	VMULPS      Y10, Y7, Y7
-	VMULPS      Y5, Y8, Y8
-	VFMADD231PS Y11, Y8, Y7
-	VMULPS      Y10, Y11, Y11
-	VDIVPS      Y11, Y7, Y0
+	VFMADD213PS act_four<>+0(SB), Y0, Y13
+	VFMADD231PS act_half<>+0(SB), Y13, Y6
+	VPAND       act_expmask<>+0(SB), Y11, Y0
+	VPAND       act_expmask<>+0(SB), Y12, Y1
+	VPAND       act_expmask<>+0(SB), Y10, Y2
+	VPADDD      Y1, Y0, Y0
+	VMOVDQU     act_exp508<>+0(SB), Y1
+	VPSUBD      Y2, Y1, Y1
+	VPSUBD      Y0, Y1, Y1
+	VMULPS      Y10, Y11, Y0
+	VMULPS      Y1, Y0, Y0
+	VMULPS      Y1, Y12, Y1
+	VMULPS      Y0, Y8, Y8
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y1, Y9, Y8
+	VMULPS      Y0, Y12, Y12
+	VDIVPS      Y12, Y8, Y0
 	VMOVUPS     Y0, (R12)
-	VMOVUPS     act_tanhmin<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmax<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y2
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y0
+	VXORPS      act_signmask<>+0(SB), Y0, Y1
+	VMAXPS      Y8, Y1, Y1
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y12, Y12, Y0
+	VMULPS      Y0, Y0, Y2
 	VMULPS      Y1, Y1, Y3
-	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y6, Y1, Y1
+	VMULPS      Y13, Y12, Y5
+	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
+	VFMADD213PS Y6, Y3, Y8
+	VFMADD213PS Y2, Y3, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VFMADD213PS Y7, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
-	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y7, Y3, Y8
-	VFMADD213PS Y0, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y1, Y8
-	VMULPS      Y5, Y6, Y6
-	VMULPS      Y8, Y13, Y13
-	VDIVPS      Y13, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
+	VFMADD213PS Y2, Y3, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS Y0, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y7
+	VMULPS      Y8, Y1, Y1
+	VMULPS      Y7, Y5, Y0
+	VDIVPS      Y0, Y1, Y1
 	LEAQ        (BX)(R8*1), R12
-	VMOVUPS     Y6, (R12)(R11*1)
+	VMOVUPS     Y1, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          lstmSeqSigmoidTanhAVX2_chunk
@@ -3640,6 +3706,46 @@ DATA act_tanhminh<>+20(SB)/4, $0xc19051ec
 DATA act_tanhminh<>+24(SB)/4, $0xc19051ec
 DATA act_tanhminh<>+28(SB)/4, $0xc19051ec
 GLOBL act_tanhminh<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq2h4<>+0(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+4(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+8(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+12(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+16(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+20(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+24(SB)/4, $0x3bd40b4e
+DATA act_tanhq2h4<>+28(SB)/4, $0x3bd40b4e
+GLOBL act_tanhq2h4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq4h4<>+0(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+4(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+8(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+12(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+16(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+20(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+24(SB)/4, $0x32511d1d
+DATA act_tanhq4h4<>+28(SB)/4, $0x32511d1d
+GLOBL act_tanhq4h4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq1h4<>+0(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+4(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+8(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+12(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+16(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+20(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+24(SB)/4, $0x3eef2f97
+DATA act_tanhq1h4<>+28(SB)/4, $0x3eef2f97
+GLOBL act_tanhq1h4<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhq3h4<>+0(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+4(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+8(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+12(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+16(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+20(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+24(SB)/4, $0x37ac695d
+DATA act_tanhq3h4<>+28(SB)/4, $0x37ac695d
+GLOBL act_tanhq3h4<>(SB), RODATA|NOPTR, $32
 
 DATA act_four<>+0(SB)/4, $0x40800000
 DATA act_four<>+4(SB)/4, $0x40800000
@@ -3744,65 +3850,71 @@ lstmSeqHardSigmoidTanhAVX2_s8gates:
 	VMAXPS      Y3, Y4, Y3
 	VMOVUPS     act_one<>+0(SB), Y4
 	VMINPS      Y3, Y4, Y3
-	VANDPS      act_absmask<>+0(SB), Y7, Y4
-	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      Y4, Y4, Y5
-	VMULPS      Y5, Y4, Y8
-	VMULPS      Y5, Y5, Y10
-	VMOVUPS     act_tanhp2<>+0(SB), Y11
-	VMOVUPS     act_tanhq2<>+0(SB), Y12
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y13
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
-	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
-	VFMADD213PS Y11, Y10, Y6
-	VFMADD213PS Y12, Y10, Y13
-	VFMADD213PS Y4, Y8, Y6
-	VFMADD213PS act_one<>+0(SB), Y5, Y13
-	VDIVPS      Y13, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y5
-	VMINPS      Y6, Y5, Y6
-	VANDPS      act_signmask<>+0(SB), Y7, Y4
-	VORPS       Y4, Y6, Y6
 	VMOVAPS     Y1, Y4
 	VFMADD231PS Y0, Y9, Y4
 	VXORPS      Y5, Y5, Y5
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	VMOVUPS     (DX), Y5
-	VMULPS      Y5, Y3, Y5
-	VFMADD231PS Y6, Y2, Y5
-	VMOVUPS     Y5, (DX)
-	VANDPS      act_absmask<>+0(SB), Y5, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmin<>+0(SB), Y5
+	VMAXPS      Y7, Y5, Y6
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y5
+	VMULPS      Y5, Y6, Y7
+	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y5, Y2
-	VORPS       Y2, Y6, Y6
-	VMULPS      Y6, Y4, Y6
-	VMOVUPS     Y6, 32(BX)
-	VMOVAPS     Y6, Y2
+	VMOVUPS     act_tanhq2<>+0(SB), Y11
+	VMOVUPS     act_tanhp4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
+	VFMADD213PS Y9, Y8, Y10
+	VFMADD213PS Y11, Y8, Y12
+	VMULPS      Y2, Y6, Y6
+	VMULPS      Y2, Y7, Y2
+	VFMADD213PS Y6, Y2, Y10
+	VFMADD213PS act_one<>+0(SB), Y5, Y12
+	VMOVUPS     (DX), Y2
+	VMULPS      Y2, Y3, Y2
+	VFMADD213PS Y10, Y12, Y2
+	VDIVPS      Y12, Y2, Y3
+	VMOVUPS     Y3, (DX)
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y3
+	VXORPS      act_signmask<>+0(SB), Y3, Y5
+	VMAXPS      Y2, Y5, Y2
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y12, Y12, Y3
+	VMULPS      Y3, Y3, Y5
+	VMULPS      Y2, Y2, Y6
+	VMULPS      Y6, Y6, Y7
+	VMULPS      Y6, Y7, Y7
+	VMULPS      Y4, Y2, Y2
+	VMULPS      act_tanhp1<>+0(SB), Y3, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VFMADD213PS Y4, Y6, Y9
+	VFMADD213PS Y5, Y6, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y8, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y3, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VFMADD213PS Y4, Y6, Y8
+	VFMADD213PS Y5, Y6, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y3, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y8
+	VMULPS      Y9, Y2, Y2
+	VMULPS      Y8, Y12, Y3
+	VDIVPS      Y3, Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VMOVAPS     Y2, Y2
 	ADDQ        R8, BX
 	MOVQ        zxStride+8(FP), R11
 	ADDQ        R11, AX
@@ -3873,65 +3985,71 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMAXPS      Y2, Y4, Y2
 	VMOVUPS     act_one<>+0(SB), Y4
 	VMINPS      Y2, Y4, Y2
-	VANDPS      act_absmask<>+0(SB), Y6, Y4
-	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      Y4, Y4, Y5
-	VMULPS      Y5, Y4, Y9
-	VMULPS      Y5, Y5, Y10
-	VMOVUPS     act_tanhp2<>+0(SB), Y11
-	VMOVUPS     act_tanhq2<>+0(SB), Y12
-	VMOVUPS     act_tanhp4<>+0(SB), Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y13
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
-	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
-	VFMADD213PS Y11, Y10, Y7
-	VFMADD213PS Y12, Y10, Y13
-	VFMADD213PS Y4, Y9, Y7
-	VFMADD213PS act_one<>+0(SB), Y5, Y13
-	VDIVPS      Y13, Y7, Y7
-	VMOVUPS     act_one<>+0(SB), Y5
-	VMINPS      Y7, Y5, Y7
-	VANDPS      act_signmask<>+0(SB), Y6, Y4
-	VORPS       Y4, Y7, Y7
 	VMOVAPS     Y1, Y4
 	VFMADD231PS Y0, Y8, Y4
 	VXORPS      Y5, Y5, Y5
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	VMOVUPS     (R12), Y5
-	VMULPS      Y5, Y2, Y5
-	VFMADD231PS Y7, Y3, Y5
-	VMOVUPS     Y5, (R12)
-	VANDPS      act_absmask<>+0(SB), Y5, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmin<>+0(SB), Y5
+	VMAXPS      Y6, Y5, Y6
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y5
+	VMULPS      Y5, Y6, Y7
+	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y5, Y2
-	VORPS       Y2, Y6, Y6
-	VMULPS      Y6, Y4, Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y11
+	VMOVUPS     act_tanhp4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
+	VFMADD213PS Y9, Y8, Y10
+	VFMADD213PS Y11, Y8, Y12
+	VMULPS      Y3, Y6, Y6
+	VMULPS      Y3, Y7, Y3
+	VFMADD213PS Y6, Y3, Y10
+	VFMADD213PS act_one<>+0(SB), Y5, Y12
+	VMOVUPS     (R12), Y3
+	VMULPS      Y3, Y2, Y3
+	VFMADD213PS Y10, Y12, Y3
+	VDIVPS      Y12, Y3, Y2
+	VMOVUPS     Y2, (R12)
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
+	VXORPS      act_signmask<>+0(SB), Y2, Y5
+	VMAXPS      Y3, Y5, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMULPS      Y6, Y6, Y7
+	VMULPS      Y6, Y7, Y7
+	VMULPS      Y4, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VFMADD213PS Y4, Y6, Y9
+	VFMADD213PS Y5, Y6, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y8, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VFMADD213PS Y4, Y6, Y8
+	VFMADD213PS Y5, Y6, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y2, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y8
+	VMULPS      Y9, Y3, Y3
+	VMULPS      Y8, Y12, Y2
+	VDIVPS      Y2, Y3, Y3
 	LEAQ        (BX)(R8*1), R12
-	VMOVUPS     Y6, (R12)(R11*1)
+	VMOVUPS     Y3, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          lstmSeqHardSigmoidTanhAVX2_chunk
@@ -3946,7 +4064,7 @@ lstmSeqHardSigmoidTanhAVX2_done:
 	RET
 
 // func lstmSeqMultiSigmoidTanhAVX2(d *int, n int, t int, u int, up int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqMultiSigmoidTanhAVX2(SB), NOSPLIT, $16-40
 	MOVQ   t+16(FP), AX
 	TESTQ  AX, AX
@@ -4028,48 +4146,50 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VADDPS      Y7, Y6, Y6
 	MOVQ        24(CX), R10
 	ADDQ        R9, R10
-	VMOVUPS     act_tanhminh<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
-	VMULPS      Y1, Y1, Y5
-	VMOVUPS     act_tanhp2h<>+0(SB), Y7
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y8
-	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
-	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
-	VFMADD213PS Y7, Y5, Y8
-	VFMADD213PS Y9, Y5, Y10
-	VFMADD213PS Y0, Y3, Y8
-	VFMADD213PS act_one<>+0(SB), Y1, Y10
-	VFMADD231PS act_two<>+0(SB), Y10, Y8
-	VMULPS      act_four<>+0(SB), Y10, Y10
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
+	VMOVUPS     (R10), Y1
+	VMOVUPS     act_tanhminh<>+0(SB), Y3
+	VMAXPS      Y0, Y3, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y0, Y3, Y0
 	VMULPS      Y0, Y0, Y3
-	VMOVUPS     act_tanhp2h<>+0(SB), Y5
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y7
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
-	VFMADD213PS Y5, Y3, Y7
-	VFMADD213PS Y9, Y3, Y11
-	VFMADD213PS Y1, Y2, Y7
-	VFMADD213PS act_one<>+0(SB), Y0, Y11
-	VFMADD231PS act_two<>+0(SB), Y11, Y7
-	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMULPS      Y3, Y0, Y5
+	VMULPS      Y3, Y3, Y7
+	VMOVUPS     act_tanhp2h<>+0(SB), Y8
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y9
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS Y8, Y7, Y9
+	VFMADD213PS Y10, Y7, Y11
+	VFMADD213PS Y0, Y5, Y9
+	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD231PS act_half<>+0(SB), Y11, Y9
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y2, Y0, Y2
+	VMULPS      Y2, Y2, Y0
+	VMULPS      Y0, Y2, Y3
+	VMULPS      Y0, Y0, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y10, Y5, Y12
+	VMULPS      Y1, Y2, Y2
+	VMULPS      Y1, Y3, Y3
+	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS act_four<>+0(SB), Y0, Y12
+	VMULPS      act_half<>+0(SB), Y1, Y0
+	VFMADD231PS Y0, Y12, Y8
 	VMOVUPS     act_tanhmin<>+0(SB), Y0
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
@@ -4078,17 +4198,17 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
 	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y10
 	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS Y1, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
@@ -4097,52 +4217,68 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y7
 	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y13
 	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y13
 	VFMADD213PS Y4, Y3, Y6
-	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y7, Y3, Y13
 	VFMADD213PS Y1, Y2, Y6
-	VFMADD213PS act_one<>+0(SB), Y0, Y13
-	VFMADD231PS act_two<>+0(SB), Y13, Y6
-	VMULPS      act_four<>+0(SB), Y13, Y13
-	VMOVUPS     (R10), Y0
-	VMULPS      Y0, Y7, Y7
-	VMULPS      Y12, Y10, Y10
-	VMULPS      Y10, Y7, Y7
-	VMULPS      Y5, Y8, Y8
-	VFMADD231PS Y11, Y8, Y7
-	VMULPS      Y10, Y11, Y11
-	VDIVPS      Y11, Y7, Y0
+	VFMADD213PS act_four<>+0(SB), Y0, Y13
+	VFMADD231PS act_half<>+0(SB), Y13, Y6
+	VPAND       act_expmask<>+0(SB), Y11, Y0
+	VPAND       act_expmask<>+0(SB), Y12, Y1
+	VPAND       act_expmask<>+0(SB), Y10, Y2
+	VPADDD      Y1, Y0, Y0
+	VMOVDQU     act_exp508<>+0(SB), Y1
+	VPSUBD      Y2, Y1, Y1
+	VPSUBD      Y0, Y1, Y1
+	VMULPS      Y10, Y11, Y0
+	VMULPS      Y1, Y0, Y0
+	VMULPS      Y1, Y12, Y1
+	VMULPS      Y0, Y8, Y8
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y1, Y9, Y8
+	VMULPS      Y0, Y12, Y12
+	VDIVPS      Y12, Y8, Y0
 	VMOVUPS     Y0, (R10)
-	VMOVUPS     act_tanhmin<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmax<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y2
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y0
+	VXORPS      act_signmask<>+0(SB), Y0, Y1
+	VMAXPS      Y8, Y1, Y1
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y12, Y12, Y0
+	VMULPS      Y0, Y0, Y2
 	VMULPS      Y1, Y1, Y3
-	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y6, Y1, Y1
+	VMULPS      Y13, Y12, Y5
+	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
+	VFMADD213PS Y6, Y3, Y8
+	VFMADD213PS Y2, Y3, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VFMADD213PS Y7, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
-	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y7, Y3, Y8
-	VFMADD213PS Y0, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y1, Y8
-	VMULPS      Y5, Y6, Y6
-	VMULPS      Y8, Y13, Y13
-	VDIVPS      Y13, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
+	VFMADD213PS Y2, Y3, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS Y0, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y7
+	VMULPS      Y8, Y1, Y1
+	VMULPS      Y7, Y5, Y0
+	VDIVPS      Y0, Y1, Y1
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y6, (R10)(R9*1)
+	VMOVUPS     Y1, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqMultiSigmoidTanhAVX2_chunk
@@ -4254,65 +4390,71 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMAXPS      Y2, Y4, Y2
 	VMOVUPS     act_one<>+0(SB), Y4
 	VMINPS      Y2, Y4, Y2
-	VANDPS      act_absmask<>+0(SB), Y6, Y4
-	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      Y4, Y4, Y5
-	VMULPS      Y5, Y4, Y9
-	VMULPS      Y5, Y5, Y10
-	VMOVUPS     act_tanhp2<>+0(SB), Y11
-	VMOVUPS     act_tanhq2<>+0(SB), Y12
-	VMOVUPS     act_tanhp4<>+0(SB), Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y13
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
-	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
-	VFMADD213PS Y11, Y10, Y7
-	VFMADD213PS Y12, Y10, Y13
-	VFMADD213PS Y4, Y9, Y7
-	VFMADD213PS act_one<>+0(SB), Y5, Y13
-	VDIVPS      Y13, Y7, Y7
-	VMOVUPS     act_one<>+0(SB), Y5
-	VMINPS      Y7, Y5, Y7
-	VANDPS      act_signmask<>+0(SB), Y6, Y4
-	VORPS       Y4, Y7, Y7
 	VMOVAPS     Y1, Y4
 	VFMADD231PS Y0, Y8, Y4
 	VXORPS      Y5, Y5, Y5
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	VMOVUPS     (R10), Y5
-	VMULPS      Y5, Y2, Y5
-	VFMADD231PS Y7, Y3, Y5
-	VMOVUPS     Y5, (R10)
-	VANDPS      act_absmask<>+0(SB), Y5, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmin<>+0(SB), Y5
+	VMAXPS      Y6, Y5, Y6
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y5
+	VMULPS      Y5, Y6, Y7
+	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y5, Y2
-	VORPS       Y2, Y6, Y6
-	VMULPS      Y6, Y4, Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y11
+	VMOVUPS     act_tanhp4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
+	VFMADD213PS Y9, Y8, Y10
+	VFMADD213PS Y11, Y8, Y12
+	VMULPS      Y3, Y6, Y6
+	VMULPS      Y3, Y7, Y3
+	VFMADD213PS Y6, Y3, Y10
+	VFMADD213PS act_one<>+0(SB), Y5, Y12
+	VMOVUPS     (R10), Y3
+	VMULPS      Y3, Y2, Y3
+	VFMADD213PS Y10, Y12, Y3
+	VDIVPS      Y12, Y3, Y2
+	VMOVUPS     Y2, (R10)
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
+	VXORPS      act_signmask<>+0(SB), Y2, Y5
+	VMAXPS      Y3, Y5, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMULPS      Y6, Y6, Y7
+	VMULPS      Y6, Y7, Y7
+	VMULPS      Y4, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VFMADD213PS Y4, Y6, Y9
+	VFMADD213PS Y5, Y6, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y8, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VFMADD213PS Y4, Y6, Y8
+	VFMADD213PS Y5, Y6, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y2, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y8
+	VMULPS      Y9, Y3, Y3
+	VMULPS      Y8, Y12, Y2
+	VDIVPS      Y2, Y3, Y3
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y6, (R10)(R9*1)
+	VMOVUPS     Y3, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqMultiHardSigmoidTanhAVX2_chunk
@@ -4328,7 +4470,7 @@ lstmSeqMultiHardSigmoidTanhAVX2_done:
 	RET
 
 // func lstmSeqStackSigmoidTanhAVX2(d *int, n int, t int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqStackSigmoidTanhAVX2(SB), NOSPLIT, $24-24
 	MOVQ   t+16(FP), AX
 	TESTQ  AX, AX
@@ -4453,48 +4595,50 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VADDPS      Y7, Y6, Y6
 	MOVQ        24(CX), R10
 	ADDQ        R9, R10
-	VMOVUPS     act_tanhminh<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
-	VMULPS      Y1, Y1, Y5
-	VMOVUPS     act_tanhp2h<>+0(SB), Y7
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y8
-	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
-	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y10
-	VFMADD213PS Y7, Y5, Y8
-	VFMADD213PS Y9, Y5, Y10
-	VFMADD213PS Y0, Y3, Y8
-	VFMADD213PS act_one<>+0(SB), Y1, Y10
-	VFMADD231PS act_two<>+0(SB), Y10, Y8
-	VMULPS      act_four<>+0(SB), Y10, Y10
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
+	VMOVUPS     (R10), Y1
+	VMOVUPS     act_tanhminh<>+0(SB), Y3
+	VMAXPS      Y0, Y3, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y0, Y3, Y0
 	VMULPS      Y0, Y0, Y3
-	VMOVUPS     act_tanhp2h<>+0(SB), Y5
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y7
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
-	VFMADD213PS Y5, Y3, Y7
-	VFMADD213PS Y9, Y3, Y11
-	VFMADD213PS Y1, Y2, Y7
-	VFMADD213PS act_one<>+0(SB), Y0, Y11
-	VFMADD231PS act_two<>+0(SB), Y11, Y7
-	VMULPS      act_four<>+0(SB), Y11, Y11
+	VMULPS      Y3, Y0, Y5
+	VMULPS      Y3, Y3, Y7
+	VMOVUPS     act_tanhp2h<>+0(SB), Y8
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y9
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS Y8, Y7, Y9
+	VFMADD213PS Y10, Y7, Y11
+	VFMADD213PS Y0, Y5, Y9
+	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD231PS act_half<>+0(SB), Y11, Y9
+	VMOVUPS     act_tanhminh<>+0(SB), Y0
+	VMAXPS      Y2, Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
+	VMINPS      Y2, Y0, Y2
+	VMULPS      Y2, Y2, Y0
+	VMULPS      Y0, Y2, Y3
+	VMULPS      Y0, Y0, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y8
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y10, Y5, Y12
+	VMULPS      Y1, Y2, Y2
+	VMULPS      Y1, Y3, Y3
+	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS act_four<>+0(SB), Y0, Y12
+	VMULPS      act_half<>+0(SB), Y1, Y0
+	VFMADD231PS Y0, Y12, Y8
 	VMOVUPS     act_tanhmin<>+0(SB), Y0
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
@@ -4503,17 +4647,17 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
 	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y10
 	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS Y1, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
@@ -4522,52 +4666,68 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y7
 	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y13
 	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y7
 	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y13
 	VFMADD213PS Y4, Y3, Y6
-	VFMADD213PS Y9, Y3, Y13
+	VFMADD213PS Y7, Y3, Y13
 	VFMADD213PS Y1, Y2, Y6
-	VFMADD213PS act_one<>+0(SB), Y0, Y13
-	VFMADD231PS act_two<>+0(SB), Y13, Y6
-	VMULPS      act_four<>+0(SB), Y13, Y13
-	VMOVUPS     (R10), Y0
-	VMULPS      Y0, Y7, Y7
-	VMULPS      Y12, Y10, Y10
-	VMULPS      Y10, Y7, Y7
-	VMULPS      Y5, Y8, Y8
-	VFMADD231PS Y11, Y8, Y7
-	VMULPS      Y10, Y11, Y11
-	VDIVPS      Y11, Y7, Y0
+	VFMADD213PS act_four<>+0(SB), Y0, Y13
+	VFMADD231PS act_half<>+0(SB), Y13, Y6
+	VPAND       act_expmask<>+0(SB), Y11, Y0
+	VPAND       act_expmask<>+0(SB), Y12, Y1
+	VPAND       act_expmask<>+0(SB), Y10, Y2
+	VPADDD      Y1, Y0, Y0
+	VMOVDQU     act_exp508<>+0(SB), Y1
+	VPSUBD      Y2, Y1, Y1
+	VPSUBD      Y0, Y1, Y1
+	VMULPS      Y10, Y11, Y0
+	VMULPS      Y1, Y0, Y0
+	VMULPS      Y1, Y12, Y1
+	VMULPS      Y0, Y8, Y8
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y1, Y9, Y8
+	VMULPS      Y0, Y12, Y12
+	VDIVPS      Y12, Y8, Y0
 	VMOVUPS     Y0, (R10)
-	VMOVUPS     act_tanhmin<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmax<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y2
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y0
+	VXORPS      act_signmask<>+0(SB), Y0, Y1
+	VMAXPS      Y8, Y1, Y1
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y12, Y12, Y0
+	VMULPS      Y0, Y0, Y2
 	VMULPS      Y1, Y1, Y3
-	VMOVUPS     act_tanhp2<>+0(SB), Y4
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y6, Y1, Y1
+	VMULPS      Y13, Y12, Y5
+	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
+	VFMADD213PS Y6, Y3, Y8
+	VFMADD213PS Y2, Y3, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VFMADD213PS Y7, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y7
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
-	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y7, Y3, Y8
-	VFMADD213PS Y0, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y1, Y8
-	VMULPS      Y5, Y6, Y6
-	VMULPS      Y8, Y13, Y13
-	VDIVPS      Y13, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
+	VFMADD213PS Y2, Y3, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS Y0, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y7
+	VMULPS      Y8, Y1, Y1
+	VMULPS      Y7, Y5, Y0
+	VDIVPS      Y0, Y1, Y1
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y6, (R10)(R9*1)
+	VMOVUPS     Y1, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqStackSigmoidTanhAVX2_chunk
@@ -4726,65 +4886,71 @@ lstmSeqStackHardSigmoidTanhAVX2_h_end:
 	VMAXPS      Y2, Y4, Y2
 	VMOVUPS     act_one<>+0(SB), Y4
 	VMINPS      Y2, Y4, Y2
-	VANDPS      act_absmask<>+0(SB), Y6, Y4
-	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      Y4, Y4, Y5
-	VMULPS      Y5, Y4, Y9
-	VMULPS      Y5, Y5, Y10
-	VMOVUPS     act_tanhp2<>+0(SB), Y11
-	VMOVUPS     act_tanhq2<>+0(SB), Y12
-	VMOVUPS     act_tanhp4<>+0(SB), Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y13
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
-	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y7
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
-	VFMADD213PS Y11, Y10, Y7
-	VFMADD213PS Y12, Y10, Y13
-	VFMADD213PS Y4, Y9, Y7
-	VFMADD213PS act_one<>+0(SB), Y5, Y13
-	VDIVPS      Y13, Y7, Y7
-	VMOVUPS     act_one<>+0(SB), Y5
-	VMINPS      Y7, Y5, Y7
-	VANDPS      act_signmask<>+0(SB), Y6, Y4
-	VORPS       Y4, Y7, Y7
 	VMOVAPS     Y1, Y4
 	VFMADD231PS Y0, Y8, Y4
 	VXORPS      Y5, Y5, Y5
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	VMOVUPS     (R10), Y5
-	VMULPS      Y5, Y2, Y5
-	VFMADD231PS Y7, Y3, Y5
-	VMOVUPS     Y5, (R10)
-	VANDPS      act_absmask<>+0(SB), Y5, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmin<>+0(SB), Y5
+	VMAXPS      Y6, Y5, Y6
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y5
+	VMULPS      Y5, Y6, Y7
+	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y5, Y2
-	VORPS       Y2, Y6, Y6
-	VMULPS      Y6, Y4, Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y11
+	VMOVUPS     act_tanhp4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
+	VFMADD213PS Y9, Y8, Y10
+	VFMADD213PS Y11, Y8, Y12
+	VMULPS      Y3, Y6, Y6
+	VMULPS      Y3, Y7, Y3
+	VFMADD213PS Y6, Y3, Y10
+	VFMADD213PS act_one<>+0(SB), Y5, Y12
+	VMOVUPS     (R10), Y3
+	VMULPS      Y3, Y2, Y3
+	VFMADD213PS Y10, Y12, Y3
+	VDIVPS      Y12, Y3, Y2
+	VMOVUPS     Y2, (R10)
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
+	VXORPS      act_signmask<>+0(SB), Y2, Y5
+	VMAXPS      Y3, Y5, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMULPS      Y6, Y6, Y7
+	VMULPS      Y6, Y7, Y7
+	VMULPS      Y4, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VFMADD213PS Y4, Y6, Y9
+	VFMADD213PS Y5, Y6, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y8, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VFMADD213PS Y4, Y6, Y8
+	VFMADD213PS Y5, Y6, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y2, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y8
+	VMULPS      Y9, Y3, Y3
+	VMULPS      Y8, Y12, Y2
+	VDIVPS      Y2, Y3, Y3
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y6, (R10)(R9*1)
+	VMOVUPS     Y3, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqStackHardSigmoidTanhAVX2_chunk
@@ -4916,48 +5082,50 @@ lstmSeqX8SigmoidTanhAVX2_xn:
 	VMOVUPS      Y6, 96(SP)
 
 lstmSeqX8SigmoidTanhAVX2_gates:
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y1, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
-	VMULPS      Y0, Y0, Y4
+	VMOVUPS     (DX), Y0
+	VMOVUPS     act_tanhminh<>+0(SB), Y2
+	VMAXPS      Y1, Y2, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y8
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y9
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y2, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y2, Y11
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y10, Y6, Y11
+	VFMADD213PS Y1, Y4, Y9
+	VFMADD213PS act_four<>+0(SB), Y2, Y11
+	VFMADD231PS act_half<>+0(SB), Y11, Y9
+	VMOVUPS     act_tanhminh<>+0(SB), Y1
+	VMAXPS      Y3, Y1, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y2, Y1, Y2
+	VMULPS      Y2, Y2, Y1
+	VMULPS      Y1, Y2, Y3
+	VMULPS      Y1, Y1, Y4
 	VMOVUPS     act_tanhp2h<>+0(SB), Y6
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y8
-	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y8
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y10
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y6
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y1, Y12
 	VFMADD213PS Y6, Y4, Y8
-	VFMADD213PS Y9, Y4, Y10
-	VFMADD213PS Y1, Y2, Y8
-	VFMADD213PS act_one<>+0(SB), Y0, Y10
-	VFMADD231PS act_two<>+0(SB), Y10, Y8
-	VMULPS      act_four<>+0(SB), Y10, Y10
-	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y3, Y0, Y1
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
-	VMULPS      Y0, Y1, Y2
-	VMULPS      Y0, Y0, Y3
-	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y11
-	VFMADD213PS Y4, Y3, Y6
-	VFMADD213PS Y9, Y3, Y11
-	VFMADD213PS Y1, Y2, Y6
-	VFMADD213PS act_one<>+0(SB), Y0, Y11
-	VFMADD231PS act_two<>+0(SB), Y11, Y6
-	VMULPS      act_four<>+0(SB), Y11, Y11
+	VFMADD213PS Y10, Y4, Y12
+	VMULPS      Y0, Y2, Y2
+	VMULPS      Y0, Y3, Y3
+	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS act_four<>+0(SB), Y1, Y12
+	VMULPS      act_half<>+0(SB), Y0, Y0
+	VFMADD231PS Y0, Y12, Y8
 	VMOVUPS     act_tanhmin<>+0(SB), Y0
 	VMAXPS      Y5, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
@@ -4966,17 +5134,17 @@ lstmSeqX8SigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y6
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
 	VFMADD213PS act_tanhp1<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y0, Y6
 	VFMADD213PS act_tanhp3<>+0(SB), Y0, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y12
+	VFMADD213PS act_tanhq3<>+0(SB), Y0, Y10
 	VFMADD213PS Y4, Y3, Y5
-	VFMADD213PS Y9, Y3, Y12
+	VFMADD213PS Y6, Y3, Y10
 	VFMADD213PS Y1, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y0, Y12
+	VFMADD213PS act_one<>+0(SB), Y0, Y10
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
 	VMAXPS      Y7, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
@@ -4985,52 +5153,68 @@ lstmSeqX8SigmoidTanhAVX2_gates:
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
-	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y7
-	VMOVUPS     act_tanhq4h<>+0(SB), Y13
+	VMOVUPS     act_tanhq2h4<>+0(SB), Y7
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h4<>+0(SB), Y13
 	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y4
-	VFMADD213PS act_tanhq1h<>+0(SB), Y0, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y7
-	VFMADD213PS act_tanhq3h<>+0(SB), Y0, Y13
-	VFMADD213PS Y4, Y3, Y7
-	VFMADD213PS Y9, Y3, Y13
-	VFMADD213PS Y1, Y2, Y7
-	VFMADD213PS act_one<>+0(SB), Y0, Y13
-	VFMADD231PS act_two<>+0(SB), Y13, Y7
-	VMULPS      act_four<>+0(SB), Y13, Y13
-	VMOVUPS     (DX), Y0
-	VMULPS      Y0, Y6, Y6
-	VMULPS      Y12, Y10, Y10
-	VMULPS      Y10, Y6, Y6
-	VMULPS      Y5, Y8, Y8
-	VFMADD231PS Y11, Y8, Y6
-	VMULPS      Y10, Y11, Y11
-	VDIVPS      Y11, Y6, Y0
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y7
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y6
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y13
+	VFMADD213PS Y4, Y3, Y6
+	VFMADD213PS Y7, Y3, Y13
+	VFMADD213PS Y1, Y2, Y6
+	VFMADD213PS act_four<>+0(SB), Y0, Y13
+	VFMADD231PS act_half<>+0(SB), Y13, Y6
+	VPAND       act_expmask<>+0(SB), Y11, Y0
+	VPAND       act_expmask<>+0(SB), Y12, Y1
+	VPAND       act_expmask<>+0(SB), Y10, Y2
+	VPADDD      Y1, Y0, Y0
+	VMOVDQU     act_exp508<>+0(SB), Y1
+	VPSUBD      Y2, Y1, Y1
+	VPSUBD      Y0, Y1, Y1
+	VMULPS      Y10, Y11, Y0
+	VMULPS      Y1, Y0, Y0
+	VMULPS      Y1, Y12, Y1
+	VMULPS      Y0, Y8, Y8
+	VMULPS      Y5, Y9, Y9
+	VFMADD231PS Y1, Y9, Y8
+	VMULPS      Y0, Y12, Y12
+	VDIVPS      Y12, Y8, Y0
 	VMOVUPS     Y0, (DX)
-	VMOVUPS     act_tanhmin<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     act_tanhmax<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y2
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y0
+	VXORPS      act_signmask<>+0(SB), Y0, Y1
+	VMAXPS      Y8, Y1, Y1
+	VMINPS      Y1, Y0, Y1
+	VMULPS      Y12, Y12, Y0
+	VMULPS      Y0, Y0, Y2
 	VMULPS      Y1, Y1, Y3
-	VMOVUPS     act_tanhp2<>+0(SB), Y4
-	VMOVUPS     act_tanhq2<>+0(SB), Y6
-	VMOVUPS     act_tanhp4<>+0(SB), Y5
-	VMOVUPS     act_tanhq4<>+0(SB), Y8
-	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y4
-	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y6
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y8
-	VFMADD213PS Y4, Y3, Y5
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y3, Y4, Y4
+	VMULPS      Y6, Y1, Y1
+	VMULPS      Y13, Y12, Y5
+	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
 	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y0, Y2, Y5
-	VFMADD213PS act_one<>+0(SB), Y1, Y8
-	VMULPS      Y5, Y7, Y7
-	VMULPS      Y8, Y13, Y13
-	VDIVPS      Y13, Y7, Y7
-	VMOVUPS     Y7, 32(BX)
-	VMOVAPS     Y7, Y0
+	VFMADD213PS Y2, Y3, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VFMADD213PS Y7, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VFMADD213PS Y6, Y3, Y7
+	VFMADD213PS Y2, Y3, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y6
+	VFMADD213PS Y0, Y3, Y6
+	VMULPS      Y4, Y6, Y6
+	VFMADD213PS Y6, Y2, Y7
+	VMULPS      Y8, Y1, Y1
+	VMULPS      Y7, Y5, Y0
+	VDIVPS      Y0, Y1, Y1
+	VMOVUPS     Y1, 32(BX)
+	VMOVAPS     Y1, Y0
 	ADDQ        $0x20, BX
 	DECQ        SI
 	JNZ         lstmSeqX8SigmoidTanhAVX2_step
@@ -5166,65 +5350,71 @@ lstmSeqX8HardSigmoidTanhAVX2_gates:
 	VMAXPS      Y3, Y4, Y3
 	VMOVUPS     act_one<>+0(SB), Y4
 	VMINPS      Y3, Y4, Y3
-	VANDPS      act_absmask<>+0(SB), Y7, Y4
-	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      Y4, Y4, Y5
-	VMULPS      Y5, Y4, Y8
-	VMULPS      Y5, Y5, Y10
-	VMOVUPS     act_tanhp2<>+0(SB), Y11
-	VMOVUPS     act_tanhq2<>+0(SB), Y12
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y13
-	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y11
-	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y12
-	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y13
-	VFMADD213PS Y11, Y10, Y6
-	VFMADD213PS Y12, Y10, Y13
-	VFMADD213PS Y4, Y8, Y6
-	VFMADD213PS act_one<>+0(SB), Y5, Y13
-	VDIVPS      Y13, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y5
-	VMINPS      Y6, Y5, Y6
-	VANDPS      act_signmask<>+0(SB), Y7, Y4
-	VORPS       Y4, Y6, Y6
 	VMOVAPS     Y1, Y4
 	VFMADD231PS Y0, Y9, Y4
 	VXORPS      Y5, Y5, Y5
 	VMAXPS      Y4, Y5, Y4
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
-	VMOVUPS     (DX), Y5
-	VMULPS      Y5, Y3, Y5
-	VFMADD231PS Y6, Y2, Y5
-	VMOVUPS     Y5, (DX)
-	VANDPS      act_absmask<>+0(SB), Y5, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmin<>+0(SB), Y5
+	VMAXPS      Y7, Y5, Y6
+	VMOVUPS     act_tanhmax<>+0(SB), Y5
+	VMINPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y5
+	VMULPS      Y5, Y6, Y7
+	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y5, Y2
-	VORPS       Y2, Y6, Y6
-	VMULPS      Y6, Y4, Y6
-	VMOVUPS     Y6, 32(BX)
-	VMOVAPS     Y6, Y2
+	VMOVUPS     act_tanhq2<>+0(SB), Y11
+	VMOVUPS     act_tanhp4<>+0(SB), Y10
+	VMOVUPS     act_tanhq4<>+0(SB), Y12
+	VFMADD213PS act_tanhp1<>+0(SB), Y5, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y5, Y11
+	VFMADD213PS act_tanhp3<>+0(SB), Y5, Y10
+	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
+	VFMADD213PS Y9, Y8, Y10
+	VFMADD213PS Y11, Y8, Y12
+	VMULPS      Y2, Y6, Y6
+	VMULPS      Y2, Y7, Y2
+	VFMADD213PS Y6, Y2, Y10
+	VFMADD213PS act_one<>+0(SB), Y5, Y12
+	VMOVUPS     (DX), Y2
+	VMULPS      Y2, Y3, Y2
+	VFMADD213PS Y10, Y12, Y2
+	VDIVPS      Y12, Y2, Y3
+	VMOVUPS     Y3, (DX)
+	VMULPS      act_tanhmax<>+0(SB), Y12, Y3
+	VXORPS      act_signmask<>+0(SB), Y3, Y5
+	VMAXPS      Y2, Y5, Y2
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y12, Y12, Y3
+	VMULPS      Y3, Y3, Y5
+	VMULPS      Y2, Y2, Y6
+	VMULPS      Y6, Y6, Y7
+	VMULPS      Y6, Y7, Y7
+	VMULPS      Y4, Y2, Y2
+	VMULPS      act_tanhp1<>+0(SB), Y3, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VFMADD213PS Y4, Y6, Y9
+	VFMADD213PS Y5, Y6, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y8, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y3, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VFMADD213PS Y4, Y6, Y8
+	VFMADD213PS Y5, Y6, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y3, Y6, Y4
+	VMULPS      Y7, Y4, Y4
+	VFMADD213PS Y4, Y5, Y8
+	VMULPS      Y9, Y2, Y2
+	VMULPS      Y8, Y12, Y3
+	VDIVPS      Y3, Y2, Y2
+	VMOVUPS     Y2, 32(BX)
+	VMOVAPS     Y2, Y2
 	ADDQ        $0x20, BX
 	DECQ        SI
 	JNZ         lstmSeqX8HardSigmoidTanhAVX2_step

@@ -25,11 +25,23 @@ func gemmMR(isa ISA) int {
 	return 6
 }
 
+// gemmNRShift is log2 of gemmNR(isa) (every NR is a power of two): Gemm's per-call shape
+// check rounds n up to whole blocks with shifts, not a divide.
+func gemmNRShift(isa ISA) uint {
+	switch isa {
+	case AVX512:
+		return 5
+	case NEON:
+		return 3
+	}
+	return 4
+}
+
 // PackedLen is the length PackB needs for a k x n weight matrix on isa:
 // ceil(n/NR) blocks of NR*(k+1) values.
 func PackedLen(isa ISA, k, n int) int {
-	nr := gemmNR(isa)
-	return (n + nr - 1) / nr * nr * (k + 1)
+	sh := gemmNRShift(isa)
+	return (n + 1<<sh - 1) >> sh << sh * (k + 1)
 }
 
 // PackB lays out b (k x n, row-major) and bias (n values, or nil for zeros) for Gemm on isa,
@@ -81,12 +93,21 @@ func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []floa
 			m, n, k, lda, ldc, len(a), len(c), len(packed)))
 	}
 	if isa != Generic && Available(isa) {
-		// Row panels of A sized to stay in L2 while every column block of B passes over them.
+		var pa *float32
+		if k > 0 {
+			pa = &a[0]
+		}
+		// Row panels of A sized to stay in L2 while every column block of B passes over
+		// them; an A that fits in one panel's budget runs in one call with no panel
+		// arithmetic (the kernels' results do not depend on how rows are split).
+		if m*max(k, 1) <= gemmPanelFloats && gemmKernel(isa, m, n, k, pa, lda, &packed[0], c, ldc, lo, hi) {
+			return
+		}
 		mr := gemmMR(isa)
-		mc := max(mr, (192<<10)/(4*max(k, 1))/mr*mr)
+		mc := max(mr, gemmPanelFloats/max(k, 1)/mr*mr)
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
-			var pa *float32
+			pa = nil
 			if k > 0 {
 				pa = &a[i0*lda]
 			}
@@ -99,6 +120,9 @@ func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []floa
 	}
 	gemmGeneric(gemmNR(isa), m, n, k, a, lda, packed, c, ldc, lo, hi)
 }
+
+// gemmPanelFloats is the A panel budget in floats (192 KiB, within L2).
+const gemmPanelFloats = (192 << 10) / 4
 
 // gemmGeneric is the plain-Go kernel for any NR: for each column block, each row keeps NR
 // running sums seeded with the bias and adds one packed row per k.

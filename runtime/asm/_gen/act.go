@@ -50,6 +50,9 @@ func defConsts() {
 	cstBits("bias127", 127)
 	cstBits("absmask", 0x7fffffff)
 	cstBits("signmask", 0x80000000)
+	cstBits("expmask", 0x7f800000)
+	cstBits("exp254", 254<<23)
+	cstBits("exp508", 508<<23)
 	cst("zero", 0)
 	cstBits("magic", 0x4B40007F) // 1.5*2^23 + 127
 	cst("sigmin", -87)

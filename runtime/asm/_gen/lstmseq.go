@@ -487,50 +487,123 @@ func ratTanh(x VecVirtual, sig bool) VecVirtual {
 
 // cellUpdate applies one step's gates to the summed pre-activations acc (i, f, g, o) of
 // an 8-unit chunk: c (at cb) = f*c + i*tanh(g) is stored back and h = o*tanh(c)
-// returned. With hard sigmoid gates (gate) only the two tanh are rationals, each with
-// its own divide. With sigmoid gates every activation is kept as a fraction N/D of the
-// rational forms (ratND) and the fractions are combined before dividing:
+// returned. The new c is formed as a fraction Nc/Dc (Dc > 0) and tanh(c) is taken from
+// the fraction itself (tanhFrac), so the divide that stores c runs beside the step
+// chain instead of on it; the chain is then the h*U sums, one rational, a multiply-add,
+// the homogeneous rational and one divide.
 //
-//	c = (Nf*c*Di*Dg + Ni*Ng*Df) / (Df*Di*Dg),  h = (No*Nt) / (Do*Dt)
+// With hard sigmoid gates (gate) i, f and o come out early: i is folded into g's
+// numerator (i*Ng), so Nc = f*c*Dg + i*Ng and Dc = Dg (<= ~420). With sigmoid gates
+// every activation is a fraction N/D of the rational forms (ratND):
 //
-// two divides per chunk instead of five: the divider, not the FMA chain, limits how many
-// chains LSTMSeqMulti overlaps, and the step's latency is about the same (the products
-// run beside the last polynomial levels). |N|, |D| <= ~420 (arguments clamped), so the
-// products cannot overflow. The gates come out of the products unclamped: a tanh or
-// sigmoid may exceed 1 by an ULP of the rational (covered by TestLSTMSeq's bounds).
+//	Nc = Nf*c*Di*Dg + Ni*Ng*Df,  Dc = Df*Di*Dg
+//
+// scaled by the power of two that brings Dc into [1, 2) (exact, and it keeps
+// tanhFrac's degree-9 products of Dc in range), and o stays a fraction No/Do that
+// tanhFrac multiplies into its numerator and denominator. |N|, |D| <= ~1700 (arguments
+// clamped), so the products cannot overflow. The gates come out of the products
+// unclamped: a tanh or sigmoid may exceed 1 by an ULP of the rational (covered by
+// TestLSTMSeq's bounds).
 func cellUpdate(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual) VecVirtual) VecVirtual {
 	cv := YMM()
 	if hard {
 		i := gate(acc[0])
 		f := gate(acc[1])
-		gg := tanhRational(acc[2])
 		o := gate(acc[3])
+		ing, dg := ratNDm(acc[2], false, i)
 		VMOVUPS(Mem{Base: cb}, cv)
-		VMULPS(cv, f, cv)
-		VFMADD231PS(gg, i, cv) // c = f*c + i*g
-		VMOVUPS(cv, Mem{Base: cb})
-		th := tanhRational(cv)
-		VMULPS(th, o, th)
-		return th
+		VMULPS(cv, f, cv)        // f*c
+		VFMADD213PS(ing, dg, cv) // Nc = f*c*Dg + i*Ng
+		cs := YMM()
+		VDIVPS(dg, cv, cs)
+		VMOVUPS(cs, Mem{Base: cb})
+		return tanhFrac(cv, dg, o, nil)
 	}
+	VMOVUPS(Mem{Base: cb}, cv)
 	ni, di := ratND(acc[0], true)
-	nf, df := ratND(acc[1], true)
+	ncf, df := ratNDm(acc[1], true, cv) // c*Nf
 	ng, dg := ratND(acc[2], false)
 	no, do := ratND(acc[3], true)
-	VMOVUPS(Mem{Base: cb}, cv)
-	VMULPS(cv, nf, nf)      // Nf*c
-	VMULPS(dg, di, di)      // Di*Dg
-	VMULPS(di, nf, nf)      // Nf*c*Di*Dg
-	VMULPS(ng, ni, ni)      // Ni*Ng
-	VFMADD231PS(df, ni, nf) // + Ni*Ng*Df
-	VMULPS(di, df, df)      // Df*Di*Dg
-	VDIVPS(df, nf, cv)
-	VMOVUPS(cv, Mem{Base: cb})
-	nt, dt := ratND(cv, false)
-	VMULPS(nt, no, no)
-	VMULPS(dt, do, do)
-	VDIVPS(do, no, no)
-	return no
+	// r = 2^-(ei+ef+eg) for D = m*2^e (m in [1, 2)): from the exponent fields, beside
+	// the numerators (Dc*r in [1, 8))
+	ei, ef, eg := YMM(), YMM(), YMM()
+	VPAND(consts["expmask"], di, ei)
+	VPAND(consts["expmask"], df, ef)
+	VPAND(consts["expmask"], dg, eg)
+	VPADDD(ef, ei, ei)
+	r := YMM()
+	VMOVDQU(consts["exp508"], r)
+	VPSUBD(eg, r, r)
+	VPSUBD(ei, r, r)
+	x := YMM()
+	VMULPS(dg, di, x) // Di*Dg
+	VMULPS(r, x, x)   // Di*Dg*r
+	dfr := YMM()
+	VMULPS(r, df, dfr)
+	VMULPS(x, ncf, ncf)       // c*Nf*Di*Dg*r
+	VMULPS(ng, ni, ni)        // Ni*Ng
+	VFMADD231PS(dfr, ni, ncf) // Nc = (c*Nf*Di*Dg + Ni*Ng*Df)*r
+	VMULPS(x, df, df)         // Dc = Df*Di*Dg*r
+	cs := YMM()
+	VDIVPS(df, ncf, cs)
+	VMOVUPS(cs, Mem{Base: cb})
+	return tanhFrac(ncf, df, no, do)
+}
+
+// tanhFrac returns m*tanh(n/d) for d > 0 (dm nil), or (m/dm)*tanh(n/d), with one
+// divide and without forming n/d: tanh(x) ~ x*P(x^2)/Q(x^2) (tanhRational's rational)
+// multiplied through by d^9 is n*Ph(S, T) / (d*Qh(S, T)) with S = n^2, T = d^2 and
+// Ph(S, T) = T^4*P(S/T), homogeneous of degree 4:
+//
+//	Ph = T^2 (T^2 + S (p1 T + p2 S)) + S^3 (p3 T + p4 S)
+//
+// (all terms positive, so no sum cancels). The clamp |x| <= 9.02 becomes
+// |n| <= 9.02*d. Everything that depends on d alone (T, T^2, p1 T, p3 T, the bounds,
+// the multiplier's products) runs before n arrives; from n the chain is the clamp, S,
+// three FMA levels, a multiply and the divide. d must keep T^4 * S^... in range: d in
+// [1, ~1700] gives products below ~1e31.
+func tanhFrac(n, d, m, dm VecVirtual) VecVirtual {
+	ld, nld := YMM(), YMM()
+	VMULPS(cst("tanhmax", 9.02), d, ld)
+	VXORPS(consts["signmask"], ld, nld)
+	ncl := YMM()
+	VMAXPS(n, nld, ncl) // Intel order max(nld, n): n's NaN is kept
+	VMINPS(ncl, ld, ncl)
+	t, t2 := YMM(), YMM()
+	VMULPS(d, d, t)
+	VMULPS(t, t, t2)
+	s, s3 := YMM(), YMM()
+	VMULPS(ncl, ncl, s)
+	VMULPS(s, s, s3)
+	VMULPS(s, s3, s3)
+	num := YMM()
+	VMULPS(m, ncl, num) // m*n, beside the polynomials
+	den := d
+	if dm != nil {
+		den = YMM()
+		VMULPS(dm, d, den)
+	}
+	hom := func(c [5]float32, name string) VecVirtual {
+		c1t, c3t := YMM(), YMM()
+		VMULPS(cst(name+"1", c[1]), t, c1t)
+		VMULPS(cst(name+"3", c[3]), t, c3t)
+		a, b := YMM(), YMM()
+		VMOVUPS(cst(name+"2", c[2]), a)
+		VFMADD213PS(c1t, s, a) // p1 T + p2 S
+		VFMADD213PS(t2, s, a)  // T^2 + S (...)
+		VMOVUPS(cst(name+"4", c[4]), b)
+		VFMADD213PS(c3t, s, b) // p3 T + p4 S
+		VMULPS(s3, b, b)
+		VFMADD213PS(b, t2, a) // T^2 (...) + S^3 (...)
+		return a
+	}
+	ph := hom(tanhRat.p, "tanhp")
+	qh := hom(tanhRat.q, "tanhq")
+	VMULPS(ph, num, num)
+	dq := YMM()
+	VMULPS(qh, den, dq)
+	VDIVPS(dq, num, num)
+	return num
 }
 
 // ratND returns N and D with N/D = tanhRational(x) (sig false) or sigmoidRational(x)
@@ -539,17 +612,30 @@ func cellUpdate(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual)
 // N = 2D + x P'(x^2) and D = 4 Q'(x^2) with the halved coefficients, so that
 // N/D = 0.5 + 0.25 * 2 tanh(x/2). NaN gives NaN in N.
 func ratND(x VecVirtual, sig bool) (VecVirtual, VecVirtual) {
+	return ratNDm(x, sig, nil)
+}
+
+// ratNDm is ratND with the tanh numerator multiplied by m (m*N for sig false, m not
+// nil): the final FMA takes m*x and m*x^3, formed beside the polynomial, so m*N comes
+// out when N would.
+func ratNDm(x VecVirtual, sig bool, m VecVirtual) (VecVirtual, VecVirtual) {
 	sfx, lim, sc := "", float32(9.02), float32(1)
+	qsfx, qsc := "", float32(1)
 	if sig {
+		// D = 4 Q'(s): Q's coefficients times 4 (exact), so D needs no multiply
 		sfx, lim, sc = "h", 18.04, 0.25
+		qsfx, qsc = "h4", 4
 	}
 	pc := func(name string, k int, q bool) Mem {
 		v := tanhRat.p[k]
 		if q {
-			v = tanhRat.q[k]
+			v = tanhRat.q[k] * qsc
 		}
 		for i := 0; i < k; i++ {
 			v *= sc
+		}
+		if q {
+			return cst(name+qsfx, v)
 		}
 		return cst(name+sfx, v)
 	}
@@ -571,11 +657,25 @@ func ratND(x VecVirtual, sig bool) (VecVirtual, VecVirtual) {
 	VFMADD213PS(pc("tanhq3", 3, true), s, qb)
 	VFMADD213PS(pa, s2, pb)
 	VFMADD213PS(qa, s2, qb)
-	VFMADD213PS(a, xs, pb)            // N = x P(s)
-	VFMADD213PS(consts["one"], s, qb) // D = Q(s)
-	if sig {
-		VFMADD231PS(cst("two", 2), qb, pb) // 2D + N
-		VMULPS(cst("four", 4), qb, qb)     // 4D
+	if m != nil {
+		ma, mxs := YMM(), YMM()
+		VMULPS(m, a, ma)
+		VMULPS(m, xs, mxs)
+		VFMADD213PS(ma, mxs, pb) // m x P(s) = m x + m x^3 (...)
+	} else {
+		VFMADD213PS(a, xs, pb) // x P(s)
+	}
+	if !sig {
+		VFMADD213PS(consts["one"], s, qb) // D = Q(s)
+		return pb, qb
+	}
+	VFMADD213PS(cst("four", 4), s, qb) // D = 4 Q'(s)
+	if m != nil {
+		mh := YMM()
+		VMULPS(cst("half", 0.5), m, mh)
+		VFMADD231PS(mh, qb, pb) // m N = m (D/2 + x P')
+	} else {
+		VFMADD231PS(cst("half", 0.5), qb, pb) // N = D/2 + x P' = 2 Q' + x P'
 	}
 	return pb, qb
 }
