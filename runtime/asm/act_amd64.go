@@ -157,3 +157,15 @@ func lstmSeqX8SigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *floa
 //
 //go:noescape
 func lstmSeqX8HardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)
+
+// lstmSeqX8SigmoidTanhAVX512 is lstmSeqX8SigmoidTanhAVX2 with the gate vectors in ZMM
+// pairs (half the FMAs; the same results bit for bit).
+//
+//go:noescape
+func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)
+
+// lstmSeqX8HardSigmoidTanhAVX512 is lstmSeqX8SigmoidTanhAVX512 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)

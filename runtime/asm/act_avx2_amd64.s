@@ -5423,6 +5423,940 @@ lstmSeqX8HardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 
+// func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx *float32, bias *float32, uw *float32, c *float32, hs *float32, t int, u int, nin int)
+// Requires: AVX, AVX2, AVX512F, FMA3
+TEXT ·lstmSeqX8SigmoidTanhAVX512(SB), NOSPLIT, $128-80
+	MOVQ    x+0(FP), AX
+	MOVQ    uw+32(FP), CX
+	MOVQ    c+40(FP), DX
+	MOVQ    hs+48(FP), BX
+	MOVQ    t+56(FP), SI
+	MOVQ    u+64(FP), DI
+	MOVL    $0x0000ff00, R8
+	KMOVW   R8, K1
+	TESTQ   SI, SI
+	JZ      lstmSeqX8SigmoidTanhAVX512_done
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8SigmoidTanhAVX512_x0:
+	VBROADCASTSS (R9), Z2
+	VFMADD231PS  (R8), Z2, Z0
+	VFMADD231PS  64(R8), Z2, Z1
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8SigmoidTanhAVX512_x0
+	VMOVUPS      Z0, (SP)
+	VMOVUPS      Z1, 64(SP)
+	VMOVUPS      (BX), Y3
+
+lstmSeqX8SigmoidTanhAVX512_step:
+	VMOVUPS (SP), Z0
+	VPXORD  Z4, Z4, Z4
+	VMOVUPS 64(SP), Z1
+	VPXORD  Z5, Z5, Z5
+	MOVQ    CX, R8
+	LEAQ    lstm_bcastidx16<>+0(SB), R9
+	MOVQ    DI, R10
+
+lstmSeqX8SigmoidTanhAVX512_k2:
+	CMPQ        R10, $0x02
+	JL          lstmSeqX8SigmoidTanhAVX512_k1
+	VMOVUPS     (R9), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R9), Z6
+	VPERMPS     Z3, Z6, Z6
+	VFMADD231PS (R8), Z2, Z0
+	VFMADD231PS 64(R8), Z2, Z1
+	VFMADD231PS 128(R8), Z6, Z4
+	VFMADD231PS 192(R8), Z6, Z5
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x80, R9
+	SUBQ        $0x02, R10
+	JMP         lstmSeqX8SigmoidTanhAVX512_k2
+
+lstmSeqX8SigmoidTanhAVX512_k1:
+	TESTQ       R10, R10
+	JZ          lstmSeqX8SigmoidTanhAVX512_sum
+	VMOVUPS     (R9), Z2
+	VPERMPS     Z3, Z2, Z2
+	VFMADD231PS (R8), Z2, Z0
+	VFMADD231PS 64(R8), Z2, Z1
+
+lstmSeqX8SigmoidTanhAVX512_sum:
+	VADDPS  Z4, Z0, Z0
+	VADDPS  Z5, Z1, Z1
+	CMPQ    SI, $0x01
+	JE      lstmSeqX8SigmoidTanhAVX512_gates
+	MOVQ    xStride+8(FP), R8
+	ADDQ    R8, AX
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Z2
+	VMOVUPS 64(R8), Z6
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8SigmoidTanhAVX512_xn:
+	VBROADCASTSS (R9), Z7
+	VFMADD231PS  (R8), Z7, Z2
+	VFMADD231PS  64(R8), Z7, Z6
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8SigmoidTanhAVX512_xn
+	VMOVUPS      Z2, (SP)
+	VMOVUPS      Z6, 64(SP)
+
+lstmSeqX8SigmoidTanhAVX512_gates:
+	VMOVUPS       act_z_one<>+0(SB), Z2
+	VINSERTF64X4  $0x01, (DX), Z2, Z2
+	VMOVUPS       act_z_min_ss<>+0(SB), Z6
+	VMAXPS        Z0, Z6, Z0
+	VMOVUPS       act_z_max_ss<>+0(SB), Z6
+	VMINPS        Z0, Z6, Z0
+	VMULPS        Z0, Z0, Z6
+	VMULPS        Z6, Z0, Z7
+	VMULPS        Z6, Z6, Z8
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z9
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z11
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z10
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z12
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z6, Z9
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z6, Z11
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z6, Z10
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z6, Z12
+	VFMADD213PS   Z9, Z8, Z10
+	VFMADD213PS   Z11, Z8, Z12
+	VMULPS        Z2, Z0, Z0
+	VMULPS        Z2, Z7, Z7
+	VFMADD213PS   Z0, Z7, Z10
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z6, Z12
+	VMULPS        act_z_half<>+0(SB), Z2, Z0
+	VFMADD231PS   Z0, Z12, Z10
+	VMOVUPS       act_z_min_ts<>+0(SB), Z0
+	VMAXPS        Z1, Z0, Z1
+	VMOVUPS       act_z_max_ts<>+0(SB), Z0
+	VMINPS        Z1, Z0, Z1
+	VMULPS        Z1, Z1, Z0
+	VMULPS        Z0, Z1, Z2
+	VMULPS        Z0, Z0, Z6
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z7
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z9
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z8
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z11
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z0, Z7
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z0, Z9
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z0, Z8
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z0, Z11
+	VFMADD213PS   Z7, Z6, Z8
+	VFMADD213PS   Z9, Z6, Z11
+	VFMADD213PS   Z1, Z2, Z8
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z0, Z11
+	VFMADD231PS   act_z_half<>+0(SB), Z11, K1, Z8
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VEXTRACTF64X4 $0x01, Z12, Y1
+	VEXTRACTF64X4 $0x01, Z8, Y2
+	VEXTRACTF64X4 $0x01, Z11, Y3
+	VPAND         act_expmask<>+0(SB), Y12, Y6
+	VPAND         act_expmask<>+0(SB), Y1, Y7
+	VPAND         act_expmask<>+0(SB), Y11, Y9
+	VPADDD        Y7, Y6, Y6
+	VMOVDQU       act_exp508<>+0(SB), Y7
+	VPSUBD        Y9, Y7, Y7
+	VPSUBD        Y6, Y7, Y7
+	VMULPS        Y11, Y12, Y6
+	VMULPS        Y7, Y6, Y6
+	VMULPS        Y7, Y1, Y7
+	VMULPS        Y6, Y0, Y0
+	VMULPS        Y8, Y10, Y10
+	VFMADD231PS   Y7, Y10, Y0
+	VMULPS        Y6, Y1, Y1
+	VDIVPS        Y1, Y0, Y6
+	VMOVUPS       Y6, (DX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y6
+	VXORPS        act_signmask<>+0(SB), Y6, Y7
+	VMAXPS        Y0, Y7, Y0
+	VMINPS        Y0, Y6, Y0
+	VMULPS        Y1, Y1, Y6
+	VMULPS        Y6, Y6, Y7
+	VMULPS        Y0, Y0, Y8
+	VMULPS        Y8, Y8, Y9
+	VMULPS        Y8, Y9, Y9
+	VMULPS        Y2, Y0, Y0
+	VMULPS        Y3, Y1, Y1
+	VMULPS        act_tanhp1<>+0(SB), Y6, Y2
+	VMULPS        act_tanhp3<>+0(SB), Y6, Y3
+	VMOVUPS       act_tanhp2<>+0(SB), Y10
+	VFMADD213PS   Y2, Y8, Y10
+	VFMADD213PS   Y7, Y8, Y10
+	VMOVUPS       act_tanhp4<>+0(SB), Y2
+	VFMADD213PS   Y3, Y8, Y2
+	VMULPS        Y9, Y2, Y2
+	VFMADD213PS   Y2, Y7, Y10
+	VMULPS        act_tanhq1<>+0(SB), Y6, Y2
+	VMULPS        act_tanhq3<>+0(SB), Y6, Y3
+	VMOVUPS       act_tanhq2<>+0(SB), Y6
+	VFMADD213PS   Y2, Y8, Y6
+	VFMADD213PS   Y7, Y8, Y6
+	VMOVUPS       act_tanhq4<>+0(SB), Y2
+	VFMADD213PS   Y3, Y8, Y2
+	VMULPS        Y9, Y2, Y2
+	VFMADD213PS   Y2, Y7, Y6
+	VMULPS        Y10, Y0, Y0
+	VMULPS        Y6, Y1, Y1
+	VDIVPS        Y1, Y0, Y0
+	VMOVUPS       Y0, 32(BX)
+	VMOVAPS       Y0, Y3
+	ADDQ          $0x20, BX
+	DECQ          SI
+	JNZ           lstmSeqX8SigmoidTanhAVX512_step
+
+lstmSeqX8SigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA lstm_bcastidx16<>+0(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+4(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+8(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+12(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+16(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+20(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+24(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+28(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+32(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+36(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+40(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+44(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+48(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+52(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+56(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+60(SB)/4, $0x00000000
+DATA lstm_bcastidx16<>+64(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+68(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+72(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+76(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+80(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+84(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+88(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+92(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+96(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+100(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+104(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+108(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+112(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+116(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+120(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+124(SB)/4, $0x00000001
+DATA lstm_bcastidx16<>+128(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+132(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+136(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+140(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+144(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+148(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+152(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+156(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+160(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+164(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+168(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+172(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+176(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+180(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+184(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+188(SB)/4, $0x00000002
+DATA lstm_bcastidx16<>+192(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+196(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+200(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+204(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+208(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+212(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+216(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+220(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+224(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+228(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+232(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+236(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+240(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+244(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+248(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+252(SB)/4, $0x00000003
+DATA lstm_bcastidx16<>+256(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+260(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+264(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+268(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+272(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+276(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+280(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+284(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+288(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+292(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+296(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+300(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+304(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+308(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+312(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+316(SB)/4, $0x00000004
+DATA lstm_bcastidx16<>+320(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+324(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+328(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+332(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+336(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+340(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+344(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+348(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+352(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+356(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+360(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+364(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+368(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+372(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+376(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+380(SB)/4, $0x00000005
+DATA lstm_bcastidx16<>+384(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+388(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+392(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+396(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+400(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+404(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+408(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+412(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+416(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+420(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+424(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+428(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+432(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+436(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+440(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+444(SB)/4, $0x00000006
+DATA lstm_bcastidx16<>+448(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+452(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+456(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+460(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+464(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+468(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+472(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+476(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+480(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+484(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+488(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+492(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+496(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+500(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+504(SB)/4, $0x00000007
+DATA lstm_bcastidx16<>+508(SB)/4, $0x00000007
+GLOBL lstm_bcastidx16<>(SB), RODATA|NOPTR, $512
+
+DATA act_z_one<>+0(SB)/4, $0x3f800000
+DATA act_z_one<>+4(SB)/4, $0x3f800000
+DATA act_z_one<>+8(SB)/4, $0x3f800000
+DATA act_z_one<>+12(SB)/4, $0x3f800000
+DATA act_z_one<>+16(SB)/4, $0x3f800000
+DATA act_z_one<>+20(SB)/4, $0x3f800000
+DATA act_z_one<>+24(SB)/4, $0x3f800000
+DATA act_z_one<>+28(SB)/4, $0x3f800000
+DATA act_z_one<>+32(SB)/4, $0x3f800000
+DATA act_z_one<>+36(SB)/4, $0x3f800000
+DATA act_z_one<>+40(SB)/4, $0x3f800000
+DATA act_z_one<>+44(SB)/4, $0x3f800000
+DATA act_z_one<>+48(SB)/4, $0x3f800000
+DATA act_z_one<>+52(SB)/4, $0x3f800000
+DATA act_z_one<>+56(SB)/4, $0x3f800000
+DATA act_z_one<>+60(SB)/4, $0x3f800000
+GLOBL act_z_one<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_min_ss<>+0(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+4(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+8(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+12(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+16(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+20(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+24(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+28(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+32(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+36(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+40(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+44(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+48(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+52(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+56(SB)/4, $0xc19051ec
+DATA act_z_min_ss<>+60(SB)/4, $0xc19051ec
+GLOBL act_z_min_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_max_ss<>+0(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+4(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+8(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+12(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+16(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+20(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+24(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+28(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+32(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+36(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+40(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+44(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+48(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+52(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+56(SB)/4, $0x419051ec
+DATA act_z_max_ss<>+60(SB)/4, $0x419051ec
+GLOBL act_z_max_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p2_ss<>+0(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+4(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+8(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+12(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+16(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+20(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+24(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+28(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+32(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+36(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+40(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+44(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+48(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+52(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+56(SB)/4, $0x39653552
+DATA act_z_p2_ss<>+60(SB)/4, $0x39653552
+GLOBL act_z_p2_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q2_ss<>+0(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+4(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+8(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+12(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+16(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+20(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+24(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+28(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+32(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+36(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+40(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+44(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+48(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+52(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+56(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ss<>+60(SB)/4, $0x3bd40b4e
+GLOBL act_z_q2_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p4_ss<>+0(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+4(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+8(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+12(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+16(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+20(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+24(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+28(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+32(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+36(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+40(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+44(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+48(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+52(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+56(SB)/4, $0x2e65ef14
+DATA act_z_p4_ss<>+60(SB)/4, $0x2e65ef14
+GLOBL act_z_p4_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q4_ss<>+0(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+4(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+8(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+12(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+16(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+20(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+24(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+28(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+32(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+36(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+40(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+44(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+48(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+52(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+56(SB)/4, $0x32511d1d
+DATA act_z_q4_ss<>+60(SB)/4, $0x32511d1d
+GLOBL act_z_q4_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p1_ss<>+0(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+4(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+8(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+12(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+16(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+20(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+24(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+28(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+32(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+36(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+40(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+44(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+48(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+52(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+56(SB)/4, $0x3d0909e0
+DATA act_z_p1_ss<>+60(SB)/4, $0x3d0909e0
+GLOBL act_z_p1_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q1_ss<>+0(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+4(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+8(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+12(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+16(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+20(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+24(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+28(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+32(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+36(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+40(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+44(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+48(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+52(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+56(SB)/4, $0x3eef2f97
+DATA act_z_q1_ss<>+60(SB)/4, $0x3eef2f97
+GLOBL act_z_q1_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p3_ss<>+0(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+4(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+8(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+12(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+16(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+20(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+24(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+28(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+32(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+36(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+40(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+44(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+48(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+52(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+56(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ss<>+60(SB)/4, $0x34ad1a7f
+GLOBL act_z_p3_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q3_ss<>+0(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+4(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+8(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+12(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+16(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+20(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+24(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+28(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+32(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+36(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+40(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+44(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+48(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+52(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+56(SB)/4, $0x37ac695d
+DATA act_z_q3_ss<>+60(SB)/4, $0x37ac695d
+GLOBL act_z_q3_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_d0_ss<>+0(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+4(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+8(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+12(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+16(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+20(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+24(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+28(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+32(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+36(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+40(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+44(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+48(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+52(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+56(SB)/4, $0x40800000
+DATA act_z_d0_ss<>+60(SB)/4, $0x40800000
+GLOBL act_z_d0_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_half<>+0(SB)/4, $0x3f000000
+DATA act_z_half<>+4(SB)/4, $0x3f000000
+DATA act_z_half<>+8(SB)/4, $0x3f000000
+DATA act_z_half<>+12(SB)/4, $0x3f000000
+DATA act_z_half<>+16(SB)/4, $0x3f000000
+DATA act_z_half<>+20(SB)/4, $0x3f000000
+DATA act_z_half<>+24(SB)/4, $0x3f000000
+DATA act_z_half<>+28(SB)/4, $0x3f000000
+DATA act_z_half<>+32(SB)/4, $0x3f000000
+DATA act_z_half<>+36(SB)/4, $0x3f000000
+DATA act_z_half<>+40(SB)/4, $0x3f000000
+DATA act_z_half<>+44(SB)/4, $0x3f000000
+DATA act_z_half<>+48(SB)/4, $0x3f000000
+DATA act_z_half<>+52(SB)/4, $0x3f000000
+DATA act_z_half<>+56(SB)/4, $0x3f000000
+DATA act_z_half<>+60(SB)/4, $0x3f000000
+GLOBL act_z_half<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_min_ts<>+0(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+4(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+8(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+12(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+16(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+20(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+24(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+28(SB)/4, $0xc11051ec
+DATA act_z_min_ts<>+32(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+36(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+40(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+44(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+48(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+52(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+56(SB)/4, $0xc19051ec
+DATA act_z_min_ts<>+60(SB)/4, $0xc19051ec
+GLOBL act_z_min_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_max_ts<>+0(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+4(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+8(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+12(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+16(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+20(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+24(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+28(SB)/4, $0x411051ec
+DATA act_z_max_ts<>+32(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+36(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+40(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+44(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+48(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+52(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+56(SB)/4, $0x419051ec
+DATA act_z_max_ts<>+60(SB)/4, $0x419051ec
+GLOBL act_z_max_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p2_ts<>+0(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+4(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+8(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+12(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+16(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+20(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+24(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+28(SB)/4, $0x3b653552
+DATA act_z_p2_ts<>+32(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+36(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+40(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+44(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+48(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+52(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+56(SB)/4, $0x39653552
+DATA act_z_p2_ts<>+60(SB)/4, $0x39653552
+GLOBL act_z_p2_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q2_ts<>+0(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+4(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+8(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+12(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+16(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+20(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+24(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+28(SB)/4, $0x3cd40b4e
+DATA act_z_q2_ts<>+32(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+36(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+40(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+44(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+48(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+52(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+56(SB)/4, $0x3bd40b4e
+DATA act_z_q2_ts<>+60(SB)/4, $0x3bd40b4e
+GLOBL act_z_q2_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p4_ts<>+0(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+4(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+8(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+12(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+16(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+20(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+24(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+28(SB)/4, $0x3265ef14
+DATA act_z_p4_ts<>+32(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+36(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+40(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+44(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+48(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+52(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+56(SB)/4, $0x2e65ef14
+DATA act_z_p4_ts<>+60(SB)/4, $0x2e65ef14
+GLOBL act_z_p4_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q4_ts<>+0(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+4(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+8(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+12(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+16(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+20(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+24(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+28(SB)/4, $0x35511d1d
+DATA act_z_q4_ts<>+32(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+36(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+40(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+44(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+48(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+52(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+56(SB)/4, $0x32511d1d
+DATA act_z_q4_ts<>+60(SB)/4, $0x32511d1d
+GLOBL act_z_q4_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p1_ts<>+0(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+4(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+8(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+12(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+16(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+20(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+24(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+28(SB)/4, $0x3e0909e0
+DATA act_z_p1_ts<>+32(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+36(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+40(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+44(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+48(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+52(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+56(SB)/4, $0x3d0909e0
+DATA act_z_p1_ts<>+60(SB)/4, $0x3d0909e0
+GLOBL act_z_p1_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q1_ts<>+0(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+4(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+8(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+12(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+16(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+20(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+24(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+28(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+32(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+36(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+40(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+44(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+48(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+52(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+56(SB)/4, $0x3eef2f97
+DATA act_z_q1_ts<>+60(SB)/4, $0x3eef2f97
+GLOBL act_z_q1_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_p3_ts<>+0(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+4(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+8(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+12(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+16(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+20(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+24(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+28(SB)/4, $0x37ad1a7f
+DATA act_z_p3_ts<>+32(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+36(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+40(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+44(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+48(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+52(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+56(SB)/4, $0x34ad1a7f
+DATA act_z_p3_ts<>+60(SB)/4, $0x34ad1a7f
+GLOBL act_z_p3_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_q3_ts<>+0(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+4(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+8(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+12(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+16(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+20(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+24(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+28(SB)/4, $0x39ac695d
+DATA act_z_q3_ts<>+32(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+36(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+40(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+44(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+48(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+52(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+56(SB)/4, $0x37ac695d
+DATA act_z_q3_ts<>+60(SB)/4, $0x37ac695d
+GLOBL act_z_q3_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_d0_ts<>+0(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+4(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+8(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+12(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+16(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+20(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+24(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+28(SB)/4, $0x3f800000
+DATA act_z_d0_ts<>+32(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+36(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+40(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+44(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+48(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+52(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+56(SB)/4, $0x40800000
+DATA act_z_d0_ts<>+60(SB)/4, $0x40800000
+GLOBL act_z_d0_ts<>(SB), RODATA|NOPTR, $64
+
+// func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx *float32, bias *float32, uw *float32, c *float32, hs *float32, t int, u int, nin int, a float32, b float32)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·lstmSeqX8HardSigmoidTanhAVX512(SB), NOSPLIT, $128-88
+	MOVQ         x+0(FP), AX
+	MOVQ         uw+32(FP), CX
+	MOVQ         c+40(FP), DX
+	MOVQ         hs+48(FP), BX
+	MOVQ         t+56(FP), SI
+	MOVQ         u+64(FP), DI
+	VBROADCASTSS a+80(FP), Z0
+	VBROADCASTSS b+84(FP), Z1
+	MOVL         $0x0000ff00, R8
+	KMOVW        R8, K1
+	TESTQ        SI, SI
+	JZ           lstmSeqX8HardSigmoidTanhAVX512_done
+	MOVQ         bias+24(FP), R8
+	VMOVUPS      (R8), Z2
+	VMOVUPS      64(R8), Z3
+	MOVQ         wx+16(FP), R8
+	MOVQ         AX, R9
+	MOVQ         nin+72(FP), R10
+
+lstmSeqX8HardSigmoidTanhAVX512_x0:
+	VBROADCASTSS (R9), Z4
+	VFMADD231PS  (R8), Z4, Z2
+	VFMADD231PS  64(R8), Z4, Z3
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8HardSigmoidTanhAVX512_x0
+	VMOVUPS      Z2, (SP)
+	VMOVUPS      Z3, 64(SP)
+	VMOVUPS      (BX), Y5
+
+lstmSeqX8HardSigmoidTanhAVX512_step:
+	VMOVUPS (SP), Z2
+	VPXORD  Z6, Z6, Z6
+	VMOVUPS 64(SP), Z3
+	VPXORD  Z7, Z7, Z7
+	MOVQ    CX, R8
+	LEAQ    lstm_bcastidx16<>+0(SB), R9
+	MOVQ    DI, R10
+
+lstmSeqX8HardSigmoidTanhAVX512_k2:
+	CMPQ        R10, $0x02
+	JL          lstmSeqX8HardSigmoidTanhAVX512_k1
+	VMOVUPS     (R9), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R9), Z10
+	VPERMPS     Z5, Z10, Z10
+	VFMADD231PS (R8), Z4, Z2
+	VFMADD231PS 64(R8), Z4, Z3
+	VFMADD231PS 128(R8), Z10, Z6
+	VFMADD231PS 192(R8), Z10, Z7
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x80, R9
+	SUBQ        $0x02, R10
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_k2
+
+lstmSeqX8HardSigmoidTanhAVX512_k1:
+	TESTQ       R10, R10
+	JZ          lstmSeqX8HardSigmoidTanhAVX512_sum
+	VMOVUPS     (R9), Z4
+	VPERMPS     Z5, Z4, Z4
+	VFMADD231PS (R8), Z4, Z2
+	VFMADD231PS 64(R8), Z4, Z3
+
+lstmSeqX8HardSigmoidTanhAVX512_sum:
+	VADDPS  Z6, Z2, Z2
+	VADDPS  Z7, Z3, Z3
+	CMPQ    SI, $0x01
+	JE      lstmSeqX8HardSigmoidTanhAVX512_gates
+	MOVQ    xStride+8(FP), R8
+	ADDQ    R8, AX
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Z4
+	VMOVUPS 64(R8), Z10
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8HardSigmoidTanhAVX512_xn:
+	VBROADCASTSS (R9), Z11
+	VFMADD231PS  (R8), Z11, Z4
+	VFMADD231PS  64(R8), Z11, Z10
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8HardSigmoidTanhAVX512_xn
+	VMOVUPS      Z4, (SP)
+	VMOVUPS      Z10, 64(SP)
+
+lstmSeqX8HardSigmoidTanhAVX512_gates:
+	VMOVAPS       Z1, Z4
+	VFMADD231PS   Z0, Z2, Z4
+	VPXORD        Z8, Z8, Z8
+	VMAXPS        Z4, Z8, Z4
+	VMOVUPS       act_z_one<>+0(SB), Z8
+	VMINPS        Z4, Z8, Z4
+	VMOVAPS       Z1, Z2
+	VFMADD231PS   Z0, Z3, Z2
+	VPXORD        Z9, Z9, Z9
+	VMAXPS        Z2, Z9, Z2
+	VMOVUPS       act_z_one<>+0(SB), Z9
+	VMINPS        Z2, Z9, Z2
+	VMOVUPS       act_tanhmin<>+0(SB), Y5
+	VMAXPS        Y3, Y5, Y3
+	VMOVUPS       act_tanhmax<>+0(SB), Y5
+	VMINPS        Y3, Y5, Y3
+	VMULPS        Y3, Y3, Y5
+	VMULPS        Y5, Y3, Y10
+	VMULPS        Y5, Y5, Y11
+	VMOVUPS       act_tanhp2<>+0(SB), Y12
+	VMOVUPS       act_tanhq2<>+0(SB), Y14
+	VMOVUPS       act_tanhp4<>+0(SB), Y13
+	VMOVUPS       act_tanhq4<>+0(SB), Y15
+	VFMADD213PS   act_tanhp1<>+0(SB), Y5, Y12
+	VFMADD213PS   act_tanhq1<>+0(SB), Y5, Y14
+	VFMADD213PS   act_tanhp3<>+0(SB), Y5, Y13
+	VFMADD213PS   act_tanhq3<>+0(SB), Y5, Y15
+	VFMADD213PS   Y12, Y11, Y13
+	VFMADD213PS   Y14, Y11, Y15
+	VMULPS        Y4, Y3, Y3
+	VMULPS        Y4, Y10, Y10
+	VFMADD213PS   Y3, Y10, Y13
+	VFMADD213PS   act_one<>+0(SB), Y5, Y15
+	VEXTRACTF64X4 $0x01, Z4, Y3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VMOVUPS       (DX), Y4
+	VMULPS        Y4, Y3, Y4
+	VFMADD213PS   Y13, Y15, Y4
+	VDIVPS        Y15, Y4, Y3
+	VMOVUPS       Y3, (DX)
+	VMULPS        act_tanhmax<>+0(SB), Y15, Y3
+	VXORPS        act_signmask<>+0(SB), Y3, Y5
+	VMAXPS        Y4, Y5, Y4
+	VMINPS        Y4, Y3, Y4
+	VMULPS        Y15, Y15, Y3
+	VMULPS        Y3, Y3, Y5
+	VMULPS        Y4, Y4, Y10
+	VMULPS        Y10, Y10, Y11
+	VMULPS        Y10, Y11, Y11
+	VMULPS        Y2, Y4, Y2
+	VMULPS        act_tanhp1<>+0(SB), Y3, Y4
+	VMULPS        act_tanhp3<>+0(SB), Y3, Y12
+	VMOVUPS       act_tanhp2<>+0(SB), Y13
+	VFMADD213PS   Y4, Y10, Y13
+	VFMADD213PS   Y5, Y10, Y13
+	VMOVUPS       act_tanhp4<>+0(SB), Y4
+	VFMADD213PS   Y12, Y10, Y4
+	VMULPS        Y11, Y4, Y4
+	VFMADD213PS   Y4, Y5, Y13
+	VMULPS        act_tanhq1<>+0(SB), Y3, Y4
+	VMULPS        act_tanhq3<>+0(SB), Y3, Y3
+	VMOVUPS       act_tanhq2<>+0(SB), Y12
+	VFMADD213PS   Y4, Y10, Y12
+	VFMADD213PS   Y5, Y10, Y12
+	VMOVUPS       act_tanhq4<>+0(SB), Y4
+	VFMADD213PS   Y3, Y10, Y4
+	VMULPS        Y11, Y4, Y4
+	VFMADD213PS   Y4, Y5, Y12
+	VMULPS        Y13, Y2, Y2
+	VMULPS        Y12, Y15, Y3
+	VDIVPS        Y3, Y2, Y2
+	VMOVUPS       Y2, 32(BX)
+	VMOVAPS       Y2, Y5
+	ADDQ          $0x20, BX
+	DECQ          SI
+	JNZ           lstmSeqX8HardSigmoidTanhAVX512_step
+
+lstmSeqX8HardSigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
 // func vmaxTapsAVX2(dst *float32, src *float32, offs *int, ntaps int, c int)
 // Requires: AVX
 TEXT ·vmaxTapsAVX2(SB), NOSPLIT, $0-40

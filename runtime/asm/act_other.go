@@ -42,3 +42,11 @@ func lstmSeqX8SigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *floa
 func lstmSeqX8HardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32) {
 	panic("unreachable")
 }
+
+func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int) {
+	panic("asm: no AVX-512 kernels in this build")
+}
+
+func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32) {
+	panic("asm: no AVX-512 kernels in this build")
+}

@@ -505,6 +505,14 @@ func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int,
 		first, stride = (t-1)*in, -in
 	}
 	if LSTMSeqXAsm(isa, u) {
+		if isa == AVX512 {
+			if gate.Hard {
+				lstmSeqX8HardSigmoidTanhAVX512(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in, gate.A, gate.B)
+			} else {
+				lstmSeqX8SigmoidTanhAVX512(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in)
+			}
+			return
+		}
 		if gate.Hard {
 			lstmSeqX8HardSigmoidTanhAVX2(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in, gate.A, gate.B)
 		} else {

@@ -278,6 +278,8 @@ func activations() {
 	lstmSeqStackKernel("lstmSeqStackHardSigmoidTanhAVX2", true)
 	lstmSeqX8Kernel("lstmSeqX8SigmoidTanhAVX2", false)
 	lstmSeqX8Kernel("lstmSeqX8HardSigmoidTanhAVX2", true)
+	lstmSeqX8Kernel512("lstmSeqX8SigmoidTanhAVX512", false)
+	lstmSeqX8Kernel512("lstmSeqX8HardSigmoidTanhAVX512", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

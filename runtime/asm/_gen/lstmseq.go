@@ -505,25 +505,37 @@ func ratTanh(x VecVirtual, sig bool) VecVirtual {
 // unclamped: a tanh or sigmoid may exceed 1 by an ULP of the rational (covered by
 // TestLSTMSeq's bounds).
 func cellUpdate(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual) VecVirtual) VecVirtual {
-	cv := YMM()
 	if hard {
 		i := gate(acc[0])
 		f := gate(acc[1])
 		o := gate(acc[3])
 		ing, dg := ratNDm(acc[2], false, i)
-		VMOVUPS(Mem{Base: cb}, cv)
-		VMULPS(cv, f, cv)        // f*c
-		VFMADD213PS(ing, dg, cv) // Nc = f*c*Dg + i*Ng
-		cs := YMM()
-		VDIVPS(dg, cv, cs)
-		VMOVUPS(cs, Mem{Base: cb})
-		return tanhFrac(cv, dg, o, nil)
+		return cellHard(cb, f, o, ing, dg)
 	}
+	cv := YMM()
 	VMOVUPS(Mem{Base: cb}, cv)
 	ni, di := ratND(acc[0], true)
 	ncf, df := ratNDm(acc[1], true, cv) // c*Nf
 	ng, dg := ratND(acc[2], false)
 	no, do := ratND(acc[3], true)
+	return cellSigmoid(cb, ni, di, ncf, df, ng, dg, no, do)
+}
+
+// cellHard is cellUpdate's hard-sigmoid update from the gates f and o, i*Ng and Dg.
+func cellHard(cb Register, f, o, ing, dg VecVirtual) VecVirtual {
+	cv := YMM()
+	VMOVUPS(Mem{Base: cb}, cv)
+	VMULPS(cv, f, cv)        // f*c
+	VFMADD213PS(ing, dg, cv) // Nc = f*c*Dg + i*Ng
+	cs := YMM()
+	VDIVPS(dg, cv, cs)
+	VMOVUPS(cs, Mem{Base: cb})
+	return tanhFrac(cv, dg, o, nil)
+}
+
+// cellSigmoid is cellUpdate's sigmoid-gate update from the gates' fractions (f's
+// numerator already multiplied by c).
+func cellSigmoid(cb Register, ni, di, ncf, df, ng, dg, no, do VecVirtual) VecVirtual {
 	// r = 2^-(ei+ef+eg) for D = m*2^e (m in [1, 2)): from the exponent fields, beside
 	// the numerators (Dc*r in [1, 8))
 	ei, ef, eg := YMM(), YMM(), YMM()
