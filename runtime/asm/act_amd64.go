@@ -169,3 +169,9 @@ func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *fl
 //
 //go:noescape
 func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)
+
+// vtanhFracAVX2: num[i] = tanh(num[i]/den[i]) for i < n, n a multiple of 8 (LSTMSeq's
+// fraction form, see tanhFrac in _gen/lstmseq.go).
+//
+//go:noescape
+func vtanhFracAVX2(num, den *float32, n int)

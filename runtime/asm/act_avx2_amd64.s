@@ -3225,6 +3225,60 @@ DATA act_half<>+24(SB)/4, $0x3f000000
 DATA act_half<>+28(SB)/4, $0x3f000000
 GLOBL act_half<>(SB), RODATA|NOPTR, $32
 
+// func vtanhFracAVX2(num *float32, den *float32, n int)
+// Requires: AVX, FMA3
+TEXT ·vtanhFracAVX2(SB), NOSPLIT, $0-24
+	MOVQ num+0(FP), AX
+	MOVQ den+8(FP), CX
+	MOVQ n+16(FP), DX
+
+vtanhFracAVX2_loop:
+	CMPQ        DX, $0x08
+	JL          vtanhFracAVX2_done
+	VMOVUPS     (AX), Y0
+	VMOVUPS     (CX), Y1
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMULPS      act_tanhmax<>+0(SB), Y1, Y3
+	VXORPS      act_signmask<>+0(SB), Y3, Y4
+	VMAXPS      Y0, Y4, Y0
+	VMINPS      Y0, Y3, Y0
+	VMULPS      Y1, Y1, Y3
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y0, Y0, Y5
+	VMULPS      Y5, Y5, Y6
+	VMULPS      Y5, Y6, Y6
+	VMULPS      Y2, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y3, Y2
+	VMULPS      act_tanhp3<>+0(SB), Y3, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
+	VFMADD213PS Y2, Y5, Y8
+	VFMADD213PS Y4, Y5, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y2
+	VFMADD213PS Y7, Y5, Y2
+	VMULPS      Y6, Y2, Y2
+	VFMADD213PS Y2, Y4, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y3, Y2
+	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VFMADD213PS Y2, Y5, Y7
+	VFMADD213PS Y4, Y5, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y2
+	VFMADD213PS Y3, Y5, Y2
+	VMULPS      Y6, Y2, Y2
+	VFMADD213PS Y2, Y4, Y7
+	VMULPS      Y8, Y0, Y0
+	VMULPS      Y7, Y1, Y1
+	VDIVPS      Y1, Y0, Y0
+	VMOVUPS     Y0, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	SUBQ        $0x08, DX
+	JMP         vtanhFracAVX2_loop
+
+vtanhFracAVX2_done:
+	VZEROUPPER
+	RET
+
 // func lstmSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·lstmSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-64

@@ -50,3 +50,5 @@ func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *fl
 func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32) {
 	panic("asm: no AVX-512 kernels in this build")
 }
+
+func vtanhFracAVX2(num, den *float32, n int) { panic("unreachable") }

@@ -162,6 +162,23 @@ func sigmoidRational(isa ISA, x []float32) {
 	Sigmoid(Generic, x)
 }
 
+// tanhFrac is, element-wise, num[i] = tanh(num[i]/den[i]) the way LSTMSeq's vector
+// kernels take tanh of the cell state: from the fraction Nc/Dc the step forms (the
+// divide that stores c stays off the step chain), as tanhRational's rational multiplied
+// through by den^9, with |x| <= 9.02 as |num| <= 9.02*den. For den in [1, 8) (sigmoid
+// gates) and [1, 422] (hard-sigmoid gates, Dc = the cell rational's denominator) it is
+// within tanhRational's 6 ULP of tanh(num/den) (TestTanhFrac: 5.0 ULP on its sweep). len(num) must be a multiple of 8 on
+// the vector path; elsewhere it evaluates in float64.
+func tanhFrac(isa ISA, num, den []float32) {
+	if len(num)%8 == 0 && len(num) > 0 && actAsm(isa) {
+		vtanhFracAVX2(&num[0], &den[0], len(num))
+		return
+	}
+	for i := range num {
+		num[i] = float32(math.Tanh(float64(num[i]) / float64(den[i])))
+	}
+}
+
 // LSTMSeqPad is the padded unit count the LSTMSeq layouts use: u rounded up to a
 // multiple of 8.
 func LSTMSeqPad(u int) int { return (u + 7) &^ 7 }
@@ -219,7 +236,8 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 // Lanes j >= u of c and of the written hs rows are left undefined (they never reach
 // units < u: only hs lanes k < u are read). On AVX2/AVX512 it is one call with the step
 // loop inside (gate sigmoidRational, within 4*2^-24 absolute, and tanh tanhRational,
-// within 6 ULP, see there; the h*U sum is taken in two
+// within 6 ULP, for the cell input, tanhFrac of the cell state's fraction for the
+// output, see there; the h*U sum is taken in two
 // interleaved halves, even and odd k, added at the end); Generic sums in float64 and
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.

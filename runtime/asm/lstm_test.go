@@ -655,3 +655,42 @@ func TestLSTMSeqX(t *testing.T) {
 		}
 	}
 }
+
+// TestTanhFrac measures tanhFrac's error against float64 tanh(num/den): num = x*den for
+// x over a dense sweep of [-12, 12] plus large, tiny and special values, and den over
+// the ranges the LSTM kernels pass ([1, 8) with sigmoid gates, [1, 422] with hard ones).
+func TestTanhFrac(t *testing.T) {
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 1e-7, 100, -100, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1))}
+	for v := -12.0; v <= 12; v += 1.0 / 1024 {
+		xs = append(xs, float32(v)+float32(v)*1e-4)
+	}
+	dens := []float32{1, 1.001, 1.5, 2.999, 4, 7.99, 17.3, 100, 421.9}
+	for _, isa := range testISAs() {
+		worst, at := 0.0, [2]float32{}
+		for _, d := range dens {
+			n := len(xs) &^ 7
+			num, den := make([]float32, n), make([]float32, n)
+			for i := range num {
+				num[i], den[i] = xs[i]*d, d
+			}
+			in := append([]float32(nil), num...)
+			tanhFrac(isa, num, den)
+			for i := range num {
+				want := math.Tanh(float64(in[i]) / float64(d))
+				ulp := ulpErr(num[i], want)
+				if ulp > worst {
+					worst, at = ulp, [2]float32{in[i], d}
+				}
+			}
+		}
+		nan := []float32{float32(math.NaN()), 1, 1, 1, 1, 1, 1, 1}
+		tanhFrac(isa, nan, []float32{1, 1, 1, 1, 1, 1, 1, 1})
+		if nan[0] == nan[0] {
+			t.Errorf("%v: tanh(NaN) = %v", isa, nan[0])
+		}
+		t.Logf("%v: tanhFrac worst %.2f ULP at %v/%v", isa, worst, at[0], at[1])
+		if worst > 6 {
+			t.Errorf("%v: tanhFrac %.2f ULP at %v/%v, bound 6", isa, worst, at[0], at[1])
+		}
+	}
+}

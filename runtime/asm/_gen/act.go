@@ -270,6 +270,7 @@ func activations() {
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	actKernel("vtanhRationalAVX2", "vtanhRationalAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's rational form).", tanhRational, false)
 	actKernel("vsigmoidRationalAVX2", "vsigmoidRationalAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's rational form).", sigmoidRational, false)
+	tanhFracKernel()
 	lstmSeqKernel("lstmSeqSigmoidTanhAVX2", false)
 	lstmSeqKernel("lstmSeqHardSigmoidTanhAVX2", true)
 	lstmSeqMultiKernel("lstmSeqMultiSigmoidTanhAVX2", false)

@@ -1096,3 +1096,30 @@ func lstmSeqX8Kernel(name string, hard bool) {
 	VZEROUPPER()
 	RET()
 }
+
+// tanhFracKernel emits vtanhFracAVX2(num, den, n): num[i] = tanh(num[i]/den[i]) by
+// tanhFrac, for n a multiple of 8 (TestTanhFrac measures tanhFrac's error with it).
+func tanhFracKernel() {
+	TEXT("vtanhFracAVX2", NOSPLIT, "func(num, den *float32, n int)")
+	Doc("vtanhFracAVX2: num[i] = tanh(num[i]/den[i]) for i < n (n a multiple of 8), LSTMSeq's fraction form.")
+	pn, pd, n := GP64(), GP64(), GP64()
+	Load(Param("num"), pn)
+	Load(Param("den"), pd)
+	Load(Param("n"), n)
+	Label("vtanhFracAVX2_loop")
+	CMPQ(n, U8(8))
+	JL(LabelRef("vtanhFracAVX2_done"))
+	nv, dv, one := YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: pn}, nv)
+	VMOVUPS(Mem{Base: pd}, dv)
+	VMOVUPS(consts["one"], one)
+	r := tanhFrac(nv, dv, one, nil)
+	VMOVUPS(r, Mem{Base: pn})
+	ADDQ(U8(32), pn)
+	ADDQ(U8(32), pd)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("vtanhFracAVX2_loop"))
+	Label("vtanhFracAVX2_done")
+	VZEROUPPER()
+	RET()
+}
