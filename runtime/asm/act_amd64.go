@@ -175,3 +175,14 @@ func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs
 //
 //go:noescape
 func vtanhFracAVX2(num, den *float32, n int)
+
+// lstmSeqX8SigmoidReluAVX2 is lstmSeqX8SigmoidTanhAVX2 with a relu cell activation.
+//
+//go:noescape
+func lstmSeqX8SigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)
+
+// lstmSeqX8HardSigmoidReluAVX2 is lstmSeqX8SigmoidReluAVX2 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqX8HardSigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)

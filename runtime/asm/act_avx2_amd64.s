@@ -5477,6 +5477,363 @@ lstmSeqX8HardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 
+// func lstmSeqX8SigmoidReluAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, c *float32, hs *float32, t int, u int, nin int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqX8SigmoidReluAVX2(SB), NOSPLIT, $128-80
+	MOVQ    x+0(FP), AX
+	MOVQ    uw+32(FP), CX
+	MOVQ    c+40(FP), DX
+	MOVQ    hs+48(FP), BX
+	MOVQ    t+56(FP), SI
+	MOVQ    u+64(FP), DI
+	TESTQ   SI, SI
+	JZ      lstmSeqX8SigmoidReluAVX2_done
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	VMOVUPS 96(R8), Y3
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8SigmoidReluAVX2_x0:
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (R8), Y4, Y0
+	VFMADD231PS  32(R8), Y4, Y1
+	VFMADD231PS  64(R8), Y4, Y2
+	VFMADD231PS  96(R8), Y4, Y3
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8SigmoidReluAVX2_x0
+	VMOVUPS      Y0, (SP)
+	VMOVUPS      Y1, 32(SP)
+	VMOVUPS      Y2, 64(SP)
+	VMOVUPS      Y3, 96(SP)
+	VMOVUPS      (BX), Y0
+
+lstmSeqX8SigmoidReluAVX2_step:
+	VMOVUPS (SP), Y1
+	VXORPS  Y2, Y2, Y2
+	VMOVUPS 32(SP), Y3
+	VXORPS  Y4, Y4, Y4
+	VMOVUPS 64(SP), Y5
+	VXORPS  Y6, Y6, Y6
+	VMOVUPS 96(SP), Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    CX, R8
+	LEAQ    lstm_bcastidx<>+0(SB), R9
+	MOVQ    DI, R10
+
+lstmSeqX8SigmoidReluAVX2_k2:
+	CMPQ        R10, $0x02
+	JL          lstmSeqX8SigmoidReluAVX2_k1
+	VMOVUPS     (R9), Y9
+	VPERMPS     Y0, Y9, Y9
+	VMOVUPS     32(R9), Y10
+	VPERMPS     Y0, Y10, Y10
+	VFMADD231PS (R8), Y9, Y1
+	VFMADD231PS 32(R8), Y9, Y3
+	VFMADD231PS 64(R8), Y9, Y5
+	VFMADD231PS 96(R8), Y9, Y7
+	VFMADD231PS 128(R8), Y10, Y2
+	VFMADD231PS 160(R8), Y10, Y4
+	VFMADD231PS 192(R8), Y10, Y6
+	VFMADD231PS 224(R8), Y10, Y8
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x40, R9
+	SUBQ        $0x02, R10
+	JMP         lstmSeqX8SigmoidReluAVX2_k2
+
+lstmSeqX8SigmoidReluAVX2_k1:
+	TESTQ       R10, R10
+	JZ          lstmSeqX8SigmoidReluAVX2_sum
+	VMOVUPS     (R9), Y9
+	VPERMPS     Y0, Y9, Y9
+	VFMADD231PS (R8), Y9, Y1
+	VFMADD231PS 32(R8), Y9, Y3
+	VFMADD231PS 64(R8), Y9, Y5
+	VFMADD231PS 96(R8), Y9, Y7
+
+lstmSeqX8SigmoidReluAVX2_sum:
+	VADDPS  Y2, Y1, Y1
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y6, Y5, Y5
+	VADDPS  Y8, Y7, Y7
+	CMPQ    SI, $0x01
+	JE      lstmSeqX8SigmoidReluAVX2_gates
+	MOVQ    xStride+8(FP), R8
+	ADDQ    R8, AX
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Y0
+	VMOVUPS 32(R8), Y2
+	VMOVUPS 64(R8), Y4
+	VMOVUPS 96(R8), Y6
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8SigmoidReluAVX2_xn:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (R8), Y8, Y0
+	VFMADD231PS  32(R8), Y8, Y2
+	VFMADD231PS  64(R8), Y8, Y4
+	VFMADD231PS  96(R8), Y8, Y6
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8SigmoidReluAVX2_xn
+	VMOVUPS      Y0, (SP)
+	VMOVUPS      Y2, 32(SP)
+	VMOVUPS      Y4, 64(SP)
+	VMOVUPS      Y6, 96(SP)
+
+lstmSeqX8SigmoidReluAVX2_gates:
+	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y6
+	VMULPS      Y2, Y2, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y11
+	VFMADD213PS Y9, Y8, Y4
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y0, Y6, Y4
+	VFMADD213PS act_one<>+0(SB), Y2, Y11
+	VDIVPS      Y11, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y4
+	VANDPS      act_absmask<>+0(SB), Y3, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y6
+	VMULPS      Y1, Y1, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y2
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y2
+	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y11
+	VFMADD213PS Y9, Y8, Y2
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y0, Y6, Y2
+	VFMADD213PS act_one<>+0(SB), Y1, Y11
+	VDIVPS      Y11, Y2, Y2
+	VMOVUPS     act_two<>+0(SB), Y1
+	VMINPS      Y2, Y1, Y2
+	VANDPS      act_signmask<>+0(SB), Y3, Y0
+	VORPS       Y0, Y2, Y2
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y7, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y6
+	VMULPS      Y1, Y1, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y1, Y11
+	VFMADD213PS Y9, Y8, Y3
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y0, Y6, Y3
+	VFMADD213PS act_one<>+0(SB), Y1, Y11
+	VDIVPS      Y11, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y1
+	VMINPS      Y3, Y1, Y3
+	VANDPS      act_signmask<>+0(SB), Y7, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VXORPS      Y0, Y0, Y0
+	VMAXPS      Y5, Y0, Y1
+	VMOVUPS     (DX), Y5
+	VMULPS      Y5, Y2, Y5
+	VFMADD231PS Y1, Y4, Y5
+	VMOVUPS     Y5, (DX)
+	VMAXPS      Y5, Y0, Y0
+	VMULPS      Y0, Y3, Y0
+	VMOVUPS     Y0, 32(BX)
+	VMOVAPS     Y0, Y0
+	ADDQ        $0x20, BX
+	DECQ        SI
+	JNZ         lstmSeqX8SigmoidReluAVX2_step
+
+lstmSeqX8SigmoidReluAVX2_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqX8HardSigmoidReluAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, c *float32, hs *float32, t int, u int, nin int, a float32, b float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmSeqX8HardSigmoidReluAVX2(SB), NOSPLIT, $128-88
+	MOVQ         x+0(FP), AX
+	MOVQ         uw+32(FP), CX
+	MOVQ         c+40(FP), DX
+	MOVQ         hs+48(FP), BX
+	MOVQ         t+56(FP), SI
+	MOVQ         u+64(FP), DI
+	VBROADCASTSS a+80(FP), Y0
+	VBROADCASTSS b+84(FP), Y1
+	TESTQ        SI, SI
+	JZ           lstmSeqX8HardSigmoidReluAVX2_done
+	MOVQ         bias+24(FP), R8
+	VMOVUPS      (R8), Y2
+	VMOVUPS      32(R8), Y3
+	VMOVUPS      64(R8), Y4
+	VMOVUPS      96(R8), Y5
+	MOVQ         wx+16(FP), R8
+	MOVQ         AX, R9
+	MOVQ         nin+72(FP), R10
+
+lstmSeqX8HardSigmoidReluAVX2_x0:
+	VBROADCASTSS (R9), Y6
+	VFMADD231PS  (R8), Y6, Y2
+	VFMADD231PS  32(R8), Y6, Y3
+	VFMADD231PS  64(R8), Y6, Y4
+	VFMADD231PS  96(R8), Y6, Y5
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8HardSigmoidReluAVX2_x0
+	VMOVUPS      Y2, (SP)
+	VMOVUPS      Y3, 32(SP)
+	VMOVUPS      Y4, 64(SP)
+	VMOVUPS      Y5, 96(SP)
+	VMOVUPS      (BX), Y2
+
+lstmSeqX8HardSigmoidReluAVX2_step:
+	VMOVUPS (SP), Y3
+	VXORPS  Y4, Y4, Y4
+	VMOVUPS 32(SP), Y5
+	VXORPS  Y6, Y6, Y6
+	VMOVUPS 64(SP), Y7
+	VXORPS  Y8, Y8, Y8
+	VMOVUPS 96(SP), Y9
+	VXORPS  Y10, Y10, Y10
+	MOVQ    CX, R8
+	LEAQ    lstm_bcastidx<>+0(SB), R9
+	MOVQ    DI, R10
+
+lstmSeqX8HardSigmoidReluAVX2_k2:
+	CMPQ        R10, $0x02
+	JL          lstmSeqX8HardSigmoidReluAVX2_k1
+	VMOVUPS     (R9), Y11
+	VPERMPS     Y2, Y11, Y11
+	VMOVUPS     32(R9), Y12
+	VPERMPS     Y2, Y12, Y12
+	VFMADD231PS (R8), Y11, Y3
+	VFMADD231PS 32(R8), Y11, Y5
+	VFMADD231PS 64(R8), Y11, Y7
+	VFMADD231PS 96(R8), Y11, Y9
+	VFMADD231PS 128(R8), Y12, Y4
+	VFMADD231PS 160(R8), Y12, Y6
+	VFMADD231PS 192(R8), Y12, Y8
+	VFMADD231PS 224(R8), Y12, Y10
+	ADDQ        $0x00000100, R8
+	ADDQ        $0x40, R9
+	SUBQ        $0x02, R10
+	JMP         lstmSeqX8HardSigmoidReluAVX2_k2
+
+lstmSeqX8HardSigmoidReluAVX2_k1:
+	TESTQ       R10, R10
+	JZ          lstmSeqX8HardSigmoidReluAVX2_sum
+	VMOVUPS     (R9), Y11
+	VPERMPS     Y2, Y11, Y11
+	VFMADD231PS (R8), Y11, Y3
+	VFMADD231PS 32(R8), Y11, Y5
+	VFMADD231PS 64(R8), Y11, Y7
+	VFMADD231PS 96(R8), Y11, Y9
+
+lstmSeqX8HardSigmoidReluAVX2_sum:
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y6, Y5, Y5
+	VADDPS  Y8, Y7, Y7
+	VADDPS  Y10, Y9, Y9
+	CMPQ    SI, $0x01
+	JE      lstmSeqX8HardSigmoidReluAVX2_gates
+	MOVQ    xStride+8(FP), R8
+	ADDQ    R8, AX
+	MOVQ    bias+24(FP), R8
+	VMOVUPS (R8), Y2
+	VMOVUPS 32(R8), Y4
+	VMOVUPS 64(R8), Y6
+	VMOVUPS 96(R8), Y8
+	MOVQ    wx+16(FP), R8
+	MOVQ    AX, R9
+	MOVQ    nin+72(FP), R10
+
+lstmSeqX8HardSigmoidReluAVX2_xn:
+	VBROADCASTSS (R9), Y10
+	VFMADD231PS  (R8), Y10, Y2
+	VFMADD231PS  32(R8), Y10, Y4
+	VFMADD231PS  64(R8), Y10, Y6
+	VFMADD231PS  96(R8), Y10, Y8
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8HardSigmoidReluAVX2_xn
+	VMOVUPS      Y2, (SP)
+	VMOVUPS      Y4, 32(SP)
+	VMOVUPS      Y6, 64(SP)
+	VMOVUPS      Y8, 96(SP)
+
+lstmSeqX8HardSigmoidReluAVX2_gates:
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y5, Y3
+	VXORPS      Y4, Y4, Y4
+	VMAXPS      Y3, Y4, Y3
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y3, Y4, Y3
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y9, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y4, Y5, Y4
+	VMOVUPS     act_one<>+0(SB), Y5
+	VMINPS      Y4, Y5, Y4
+	VXORPS      Y5, Y5, Y5
+	VMAXPS      Y7, Y5, Y6
+	VMOVUPS     (DX), Y7
+	VMULPS      Y7, Y3, Y7
+	VFMADD231PS Y6, Y2, Y7
+	VMOVUPS     Y7, (DX)
+	VMAXPS      Y7, Y5, Y2
+	VMULPS      Y2, Y4, Y2
+	VMOVUPS     Y2, 32(BX)
+	VMOVAPS     Y2, Y2
+	ADDQ        $0x20, BX
+	DECQ        SI
+	JNZ         lstmSeqX8HardSigmoidReluAVX2_step
+
+lstmSeqX8HardSigmoidReluAVX2_done:
+	VZEROUPPER
+	RET
+
 // func lstmSeqX8SigmoidTanhAVX512(x *float32, xStride int, wx *float32, bias *float32, uw *float32, c *float32, hs *float32, t int, u int, nin int)
 // Requires: AVX, AVX2, AVX512F, FMA3
 TEXT ·lstmSeqX8SigmoidTanhAVX512(SB), NOSPLIT, $128-80

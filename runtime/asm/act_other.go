@@ -52,3 +52,11 @@ func lstmSeqX8HardSigmoidTanhAVX512(x *float32, xStride int, wx, bias, uw, c, hs
 }
 
 func vtanhFracAVX2(num, den *float32, n int) { panic("unreachable") }
+
+func lstmSeqX8SigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int) {
+	panic("unreachable")
+}
+
+func lstmSeqX8HardSigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32) {
+	panic("unreachable")
+}

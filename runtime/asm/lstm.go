@@ -47,6 +47,20 @@ func LSTMGates(isa ISA, z, c, h []float32, u int) {
 type GateAct struct {
 	Hard bool
 	A, B float32
+	// Relu sets the cell activation (of g and of the output) to relu instead of tanh;
+	// only LSTMSeqX takes it (the other LSTM functions panic).
+	Relu bool
+}
+
+// cell is the cell activation gate.Relu selects, in float64.
+func (gate GateAct) cell(v float64) float64 {
+	if gate.Relu {
+		if v < 0 {
+			return 0
+		}
+		return v
+	}
+	return math.Tanh(v)
 }
 
 // LSTMStep applies one LSTM step for a tanh cell activation, with the gate
@@ -65,6 +79,9 @@ type GateAct struct {
 // the hard sigmoid is one FMA and a clamp); Generic evaluates in float64 per element.
 // NaN in gives NaN out.
 func LSTMStep(isa ISA, z, zx, c, h []float32, u int, gate GateAct) {
+	if gate.Relu {
+		panic("asm.LSTMStep: relu cell activation (LSTMSeqX only)")
+	}
 	if u < 0 || len(z) < 4*u || len(zx) < 4*u || len(c) < u || len(h) < u {
 		panic(fmt.Sprintf("asm.LSTMStep: short slices (z %d, zx %d, c %d, h %d) for u=%d", len(z), len(zx), len(c), len(h), u))
 	}
@@ -242,6 +259,9 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.
 func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
+	if gate.Relu {
+		panic("asm.LSTMSeq: relu cell activation (LSTMSeqX only)")
+	}
 	up := LSTMSeqPad(u)
 	if t < 0 || u < 0 || len(zx) < t*4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
 		panic(fmt.Sprintf("asm.LSTMSeq: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d", len(zx), len(uw), len(c), len(hs), t, u))
@@ -313,6 +333,9 @@ const lstmSeqMultiMax = 4
 // as one chain's recurrence until the core's execution units fill. Generic runs
 // LSTMSeq per chain.
 func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
+	if gate.Relu {
+		panic("asm.LSTMSeqMulti: relu cell activation (LSTMSeqX only)")
+	}
 	up := LSTMSeqPad(u)
 	for i := range chains {
 		ch := &chains[i]
@@ -394,6 +417,9 @@ const lstmSeqStackMax = 4
 // even/odd accumulators before h*U. Generic evaluates in float64 per step like LSTMSeq.
 // NaN in gives NaN out.
 func LSTMSeqStack(isa ISA, stages []LSTMStage, t int, gate GateAct) {
+	if gate.Relu {
+		panic("asm.LSTMSeqStack: relu cell activation (LSTMSeqX only)")
+	}
 	for i := range stages {
 		st := &stages[i]
 		up := LSTMSeqPad(st.U)
@@ -509,7 +535,9 @@ func LSTMSeqXAsm(isa ISA, u int) bool { return actAsm(isa) && u > 0 && u <= 8 }
 // one FMA each (the GEMM's order), so it gives LSTMSeq's results on a GEMM's zx bit for
 // bit, without the GEMM call and the projections' trip through memory; the projection of
 // the next step runs beside the current step's gates. Elsewhere it evaluates in float64
-// per step (as LSTMSeq's Generic loop, the projection included).
+// per step (as LSTMSeq's Generic loop, the projection included). With gate.Relu the cell
+// activation is relu (Keras activation="relu"): the same loop with max(., 0) for the
+// two tanh and sigmoidRational gates, each with its own divide.
 func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
 	up := LSTMSeqPad(u)
 	if t < 0 || u < 0 || in <= 0 || len(x) < t*in || len(w) < in*4*up || len(b) < 4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
@@ -523,6 +551,14 @@ func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int,
 		first, stride = (t-1)*in, -in
 	}
 	if LSTMSeqXAsm(isa, u) {
+		if gate.Relu {
+			if gate.Hard {
+				lstmSeqX8HardSigmoidReluAVX2(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in, gate.A, gate.B)
+			} else {
+				lstmSeqX8SigmoidReluAVX2(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in)
+			}
+			return
+		}
 		if isa == AVX512 {
 			if gate.Hard {
 				lstmSeqX8HardSigmoidTanhAVX512(&x[first], stride*4, &w[0], &b[0], &uw[0], &c[0], &hs[0], t, u, in, gate.A, gate.B)
@@ -559,9 +595,9 @@ func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int,
 				}
 				a[q] = v
 			}
-			cj := float32(g(a[1])*float64(c[j]) + g(a[0])*math.Tanh(a[2]))
+			cj := float32(g(a[1])*float64(c[j]) + g(a[0])*gate.cell(a[2]))
 			c[j] = cj
-			hn[j] = float32(g(a[3]) * math.Tanh(float64(cj)))
+			hn[j] = float32(g(a[3]) * gate.cell(float64(cj)))
 		}
 	}
 }

@@ -107,6 +107,11 @@ func TestLSTMStep(t *testing.T) {
 // zx (t rows of 4u, time order), w (u rows of 4u), h0/c0 (u); it returns h after each
 // processed step (t rows of u) and the final c.
 func lstmSeq64(zx, w, h0, c0 []float32, t, u int, backwards bool, act func(float64) float64) ([]float64, []float64) {
+	return lstmSeq64Cell(zx, w, h0, c0, t, u, backwards, act, math.Tanh)
+}
+
+// lstmSeq64Cell is lstmSeq64 with the cell activation cell.
+func lstmSeq64Cell(zx, w, h0, c0 []float32, t, u int, backwards bool, act, cell func(float64) float64) ([]float64, []float64) {
 	h, c := make([]float64, u), make([]float64, u)
 	for j := range h {
 		h[j], c[j] = float64(h0[j]), float64(c0[j])
@@ -127,8 +132,8 @@ func lstmSeq64(zx, w, h0, c0 []float32, t, u int, backwards bool, act func(float
 				}
 				a[g] = v
 			}
-			c[j] = act(a[1])*c[j] + act(a[0])*math.Tanh(a[2])
-			nh[j] = act(a[3]) * math.Tanh(c[j])
+			c[j] = act(a[1])*c[j] + act(a[0])*cell(a[2])
+			nh[j] = act(a[3]) * cell(c[j])
 		}
 		h = nh
 		hs = append(hs, h...)
@@ -521,7 +526,7 @@ func TestLSTMSeqX(t *testing.T) {
 	nan := float32(math.NaN())
 	inf := float32(math.Inf(1))
 	for _, isa := range testISAs() {
-		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}, {Relu: true}, {Hard: true, A: 0.2, B: 0.5, Relu: true}} {
 			act := func(x float64) float64 {
 				if gate.Hard {
 					return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
@@ -584,7 +589,7 @@ func TestLSTMSeqX(t *testing.T) {
 									}
 								}
 							}
-							if LSTMSeqXAsm(isa, u) && steps > 0 {
+							if LSTMSeqXAsm(isa, u) && steps > 0 && !gate.Relu {
 								// the same bits as LSTMSeq on a GEMM's projections
 								gisa := isa
 								packed := make([]float32, PackedLen(gisa, in, 4*up))
@@ -621,7 +626,7 @@ func TestLSTMSeqX(t *testing.T) {
 									zx64[s*4*u+q] = float32(v)
 								}
 							}
-							wh, wc := lstmSeq64(zx64, uw, h0, c0, steps, u, back, act)
+							wh, wc := lstmSeq64Cell(zx64, uw, h0, c0, steps, u, back, act, gate.cell)
 							p5 := 5
 							if back {
 								p5 = steps - 1 - 5

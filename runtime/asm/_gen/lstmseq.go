@@ -960,7 +960,7 @@ func lstmSeqStep8(name string, pzx, pu, pc, ph, t, u, us, us3, rowb Register, ha
 // runs in the shadow of the gate chain, and parked in a 4-vector stack buffer that step
 // s+1 starts from. x: the first processed row; xStride: bytes to the next (negative
 // backwards); wx: nin rows of 32 floats; bias: 32 floats.
-func lstmSeqX8Kernel(name string, hard bool) {
+func lstmSeqX8Kernel(name string, hard, relu bool) {
 	sig := "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)"
 	if hard {
 		sig = "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)"
@@ -1086,7 +1086,12 @@ func lstmSeqX8Kernel(name string, hard bool) {
 	ADDQ(xs, px)
 	xproj("_xn")
 	Label(name + "_gates")
-	th := cellUpdate(acc, pc, hard, gate)
+	var th VecVirtual
+	if relu {
+		th = cellRelu(acc, pc, hard, gate)
+	} else {
+		th = cellUpdate(acc, pc, hard, gate)
+	}
 	VMOVUPS(th, Mem{Base: ph, Disp: 32}) // hs row s+1
 	VMOVAPS(th, hr)
 	ADDQ(U8(32), ph)
@@ -1122,4 +1127,29 @@ func tanhFracKernel() {
 	Label("vtanhFracAVX2_done")
 	VZEROUPPER()
 	RET()
+}
+
+// cellRelu is cellUpdate for a relu cell activation (Keras LSTM activation="relu"):
+// c = f*c + i*max(g, 0), h = o*max(c, 0), with the gates as sigmoidRational (one
+// divide each) or the hard sigmoid. NaN is kept by the max's operand order.
+func cellRelu(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual) VecVirtual) VecVirtual {
+	g := func(x VecVirtual) VecVirtual {
+		if hard {
+			return gate(x)
+		}
+		return sigmoidRational(x)
+	}
+	i, f, o := g(acc[0]), g(acc[1]), g(acc[3])
+	z, gg := YMM(), YMM()
+	VXORPS(z, z, z)
+	VMAXPS(acc[2], z, gg) // Intel order max(0, x): x's NaN is kept
+	cv := YMM()
+	VMOVUPS(Mem{Base: cb}, cv)
+	VMULPS(cv, f, cv)
+	VFMADD231PS(gg, i, cv) // c = f*c + i*relu(g)
+	VMOVUPS(cv, Mem{Base: cb})
+	hc := YMM()
+	VMAXPS(cv, z, hc)
+	VMULPS(hc, o, hc)
+	return hc
 }
