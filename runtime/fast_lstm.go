@@ -33,6 +33,41 @@ type fastLSTM struct {
 	// and bias xb (no packedW, no projection scratch).
 	inK    bool
 	xw, xb []float32
+	// post: a Dense that followed the layer, fused by fuseSeqDense; runSeq runs its GEMM
+	// straight on the hs rows (row stride up) into the output instead of seqOut.
+	post *gemmLayer
+}
+
+// fuseSeqDense fuses a Dense step c into the whole-sequence LSTM step before it, where
+// the LSTM returns sequences whose rows are its hs rows in order (no reversal of a
+// backwards pass that keeps time order) and the Dense maps each of them: the Dense's
+// GEMM then reads the hs rows where the kernel wrote them, and the LSTM's output
+// (seqOut's copy of t rows, an arena buffer and a step) goes away. The sums are the
+// GEMM's, which do not depend on the row count: the same bits as the two steps.
+//
+// The GEMM runs per sample (t rows), not over the batch: on lstm_backwards_seq (7 steps,
+// Dense 2) that measured faster at batch 1 (255 -> 237 ns) and 32; without sequences
+// (one row per sample) the copy saved is one row and a 1-row GEMM per sample measured
+// slower at batch 32, so those stay two steps.
+func fuseSeqDense(prev, c compiled) (compiled, bool) {
+	k, ok := prev.k.(*fastLSTM)
+	d, okd := c.k.(*fastDense)
+	if !ok || !okd || !k.seq || k.post != nil || d.k != k.l.Units || !k.l.ReturnSequences ||
+		(k.l.GoBackwards && k.l.KeepTimeOrder) || d.rowsPerSample != k.t {
+		return compiled{}, false
+	}
+	f := *k
+	f.post = &d.gemmLayer
+	return compiled{k: &f, name: prev.name + " + " + c.name + " on its h rows", scratchLen: prev.scratchLen}, true
+}
+
+// postOut runs the fused Dense on one sample's hs rows 1..t into y.
+func (k *fastLSTM) postOut(y, hs []float32) {
+	g, t, up := k.post, k.t, k.up
+	asm.Gemm(g.isa, t, g.n, g.k, hs[up:(t+1)*up], up, g.packed, y, g.n, g.lo, g.hi)
+	if g.post.Kind != layers.Linear {
+		applyActivation(g.isa, g.post, y[:t*g.n], g.n)
+	}
 }
 
 func newFastLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
@@ -88,7 +123,12 @@ const seqMaxUnits = 32
 // the projection inside the step loop, no GEMM call and no projection scratch (the same
 // results bit for bit).
 func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK bool) (compiled, bool) {
-	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh || l.Units > seqMaxUnits {
+	// a plain relu cell (activation="relu") has a kernel in LSTMSeqX only
+	relu := l.Act == layers.ActReLU
+	if !asm.LSTMSeqAsm(isa) || l.Act.Kind != layers.Tanh && !relu || l.Units > seqMaxUnits {
+		return compiled{}, false
+	}
+	if relu && !(inK && l.In <= seqMaxIn && asm.LSTMSeqXAsm(isa, l.Units)) {
 		return compiled{}, false
 	}
 	k := &fastLSTM{l: l, isa: isa, t: in[0], maxBatch: maxBatch, seq: true, fused: true}
@@ -99,6 +139,7 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK 
 	default:
 		return compiled{}, false
 	}
+	k.gate.Relu = relu
 	u := l.Units
 	k.up = asm.LSTMSeqPad(u)
 	n := 4 * k.up
@@ -117,7 +158,7 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK 
 		if b == nil {
 			k.xb = make([]float32, n)
 		}
-		name := "lstm whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String() + " (input projected in the step loop)"
+		name := "lstm whole-sequence " + l.RecAct.String() + "/" + l.Act.String() + " kernel/" + isa.String() + " (input projected in the step loop)"
 		// scratch: c (up), h rows (t+1)*up
 		return compiled{k: k, name: name, scratchLen: k.up + (k.t+1)*k.up}, true
 	}
@@ -163,27 +204,36 @@ func (k *fastLSTM) seqInit(c, hs []float32) {
 // the hs rows LSTMSeq wrote.
 func (k *fastLSTM) seqOut(y, hs []float32) {
 	l, t, u, up := k.l, k.t, k.l.Units, k.up
-	if !l.ReturnSequences {
-		copy(y[:u], hs[t*up:t*up+u])
-		return
-	}
-	// Element loops, not copy: the rows are a few floats each, and a memmove call per
-	// row cost more than the moves (about 20 ns of a 270 ns 7-step model at batch 1).
-	rev := l.GoBackwards && l.KeepTimeOrder
-	for s := 0; s < t; s++ {
-		o := s
-		if rev {
-			o = t - 1 - s
+	rows, first, step := 1, t, 0
+	if l.ReturnSequences {
+		rows, first, step = t, 1, 1
+		if l.GoBackwards && l.KeepTimeOrder {
+			first, step = t, -1
 		}
-		r := y[o*u : (o+1)*u]
-		h := hs[(s+1)*up : (s+1)*up+len(r)]
-		for j := range r {
+	}
+	// Output rows in increasing order (the hs rows backwards when the output keeps the
+	// time order of a backwards pass), each moved 4 floats at a time while the move stays
+	// inside y: a move past a row's end spills h's next values into the next output row,
+	// which is written after it; the last row ends element by element. The rows are a
+	// few floats each: a memmove call per row, or an element loop, cost more than the
+	// moves.
+	y = y[:rows*u]
+	for o, s := 0, first; o < rows; o, s = o+1, s+step {
+		r, h := y[o*u:], hs[s*up:(s+1)*up]
+		j := 0
+		for ; j < u && j+4 <= len(r); j += 4 {
+			*(*[4]float32)(r[j : j+4]) = *(*[4]float32)(h[j : j+4])
+		}
+		for ; j < u; j++ {
 			r[j] = h[j]
 		}
 	}
 }
 
 func (k *fastLSTM) outLen() int {
+	if k.post != nil {
+		return k.t * k.post.n
+	}
 	if k.l.ReturnSequences {
 		return k.t * k.l.Units
 	}
@@ -202,6 +252,10 @@ func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
 		for b := 0; b < batch; b++ {
 			k.seqInit(c, hs)
 			asm.LSTMSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
+			if k.post != nil {
+				k.postOut(dst[b*outLen:(b+1)*outLen], hs)
+				continue
+			}
 			k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
 		}
 		return
@@ -212,6 +266,10 @@ func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
 	for b := 0; b < batch; b++ {
 		k.seqInit(c, hs)
 		asm.LSTMSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
+		if k.post != nil {
+			k.postOut(dst[b*outLen:(b+1)*outLen], hs)
+			continue
+		}
 		k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
 	}
 }

@@ -127,14 +127,25 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		scratch int
 	}
 	var ps []pending
-	fs := fuseLSTMStacks(g, fuse(g), isa)
-	for si, f := range fs {
+	var fs []fused
+	var comp []compiled
+	for _, f := range fuseLSTMStacks(g, fuse(g), isa) {
 		in, out := g.InShape(f.from), g.OutShape(f.to)
 		c, err := compileLayer(f.l, in, out, isa, mb)
 		if err != nil {
 			l := f.l.LayerInfo()
 			return nil, fmt.Errorf("runtime: layer %q (%s): %w", l.Name, l.Class, err)
 		}
+		if n := len(comp); n > 0 {
+			if fc, ok := fuseSeqDense(comp[n-1], c); ok {
+				comp[n-1], fs[n-1].to = fc, f.to
+				continue
+			}
+		}
+		fs, comp = append(fs, f), append(comp, c)
+	}
+	for si, f := range fs {
+		c, out := comp[si], g.OutShape(f.to)
 		t := si + 1 // step index in liveness time; input is written at time 0
 		bufs[cur].last = t
 		dst := cur
