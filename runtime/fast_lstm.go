@@ -51,6 +51,9 @@ type fastLSTM struct {
 // slower at batch 32, so those stay two steps.
 func fuseSeqDense(prev, c compiled) (compiled, bool) {
 	k, ok := prev.k.(*fastLSTM)
+	if q, isChain := prev.k.(*seqChain); isChain {
+		k, ok = q.b, true
+	}
 	d, okd := c.k.(*fastDense)
 	if !ok || !okd || !k.seq || k.post != nil || d.k != k.l.Units || !k.l.ReturnSequences ||
 		(k.l.GoBackwards && k.l.KeepTimeOrder) || d.rowsPerSample != k.t {
@@ -58,7 +61,52 @@ func fuseSeqDense(prev, c compiled) (compiled, bool) {
 	}
 	f := *k
 	f.post = &d.gemmLayer
-	return compiled{k: &f, name: prev.name + " + " + c.name + " on its h rows", scratchLen: prev.scratchLen}, true
+	name := prev.name + " + " + c.name + " on its h rows"
+	if q, isChain := prev.k.(*seqChain); isChain {
+		return compiled{k: &seqChain{a: q.a, b: &f}, name: name, scratchLen: prev.scratchLen}, true
+	}
+	return compiled{k: &f, name: name, scratchLen: prev.scratchLen}, true
+}
+
+// seqChain runs two whole-sequence LSTM steps that project their input in the step
+// loop (inK) as one step: per sample the second reads the first's hs rows where its
+// kernel wrote them (asm.LSTMSeqXRows, row stride = the first's padded units), so the
+// first's output copy, its arena buffer and a step go away. Made by fuseSeqLSTM where
+// the graph-level wavefront (lstmStack) does not apply, e.g. when the second layer runs
+// backwards over the first's whole sequence. The same bits as the two steps.
+type seqChain struct{ a, b *fastLSTM }
+
+// fuseSeqLSTM fuses c into prev when both are inK whole-sequence LSTMs, prev returns
+// its sequence in hs-row order and c consumes exactly those rows.
+func fuseSeqLSTM(prev, c compiled) (compiled, bool) {
+	a, ok := prev.k.(*fastLSTM)
+	b, okb := c.k.(*fastLSTM)
+	if !ok || !okb || !a.seq || !a.inK || a.post != nil || !a.l.ReturnSequences ||
+		(a.l.GoBackwards && a.l.KeepTimeOrder) || !b.seq || !b.inK || b.l.In != a.l.Units || b.t != a.t {
+		return compiled{}, false
+	}
+	return compiled{k: &seqChain{a: a, b: b}, name: prev.name + ", then " + c.name + " on its h rows",
+		scratchLen: a.up + (a.t+1)*a.up + b.up + (b.t+1)*b.up}, true
+}
+
+func (q *seqChain) run(dst, src, scratch []float32, batch int) {
+	a, b, t := q.a, q.b, q.a.t
+	na := a.up + (t+1)*a.up
+	ca, ha := scratch[:a.up], scratch[a.up:na]
+	cb, hb := scratch[na:na+b.up], scratch[na+b.up:na+b.up+(t+1)*b.up]
+	in, outLen := a.l.In, b.outLen()
+	for s := 0; s < batch; s++ {
+		a.seqInit(ca, ha)
+		asm.LSTMSeqX(a.isa, src[s*t*in:(s+1)*t*in], in, a.xw, a.xb, a.seqU, ca, ha, t, a.l.Units, a.l.GoBackwards, a.gate)
+		b.seqInit(cb, hb)
+		asm.LSTMSeqXRows(b.isa, ha[a.up:], a.up, b.l.In, b.xw, b.xb, b.seqU, cb, hb, t, b.l.Units, b.l.GoBackwards, b.gate)
+		y := dst[s*outLen : (s+1)*outLen]
+		if b.post != nil {
+			b.postOut(y, hb)
+		} else {
+			b.seqOut(y, hb)
+		}
+	}
 }
 
 // postOut runs the fused Dense on one sample's hs rows 1..t into y.

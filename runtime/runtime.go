@@ -141,6 +141,10 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 				comp[n-1], fs[n-1].to = fc, f.to
 				continue
 			}
+			if fc, ok := fuseSeqLSTM(comp[n-1], c); ok {
+				comp[n-1], fs[n-1].to = fc, f.to
+				continue
+			}
 		}
 		fs, comp = append(fs, f), append(comp, c)
 	}

@@ -539,16 +539,23 @@ func LSTMSeqXAsm(isa ISA, u int) bool { return actAsm(isa) && u > 0 && u <= 8 }
 // activation is relu (Keras activation="relu"): the same loop with max(., 0) for the
 // two tanh and sigmoidRational gates, each with its own divide.
 func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
+	LSTMSeqXRows(isa, x, in, in, w, b, uw, c, hs, t, u, backwards, gate)
+}
+
+// LSTMSeqXRows is LSTMSeqX with the input rows xRow floats apart (xRow >= in): it reads
+// another LSTMSeq call's hs rows (xRow = that layer's padded units) where they were
+// written, without a copy.
+func LSTMSeqXRows(isa ISA, x []float32, xRow, in int, w, b, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
 	up := LSTMSeqPad(u)
-	if t < 0 || u < 0 || in <= 0 || len(x) < t*in || len(w) < in*4*up || len(b) < 4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+	if t < 0 || u < 0 || in <= 0 || xRow < in || t > 0 && len(x) < (t-1)*xRow+in || len(w) < in*4*up || len(b) < 4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
 		panic(fmt.Sprintf("asm.LSTMSeqX: short slices (x %d, w %d, b %d, uw %d, c %d, hs %d) for t=%d in=%d u=%d", len(x), len(w), len(b), len(uw), len(c), len(hs), t, in, u))
 	}
 	if t == 0 || u == 0 {
 		return
 	}
-	first, stride := 0, in
+	first, stride := 0, xRow
 	if backwards {
-		first, stride = (t-1)*in, -in
+		first, stride = (t-1)*xRow, -xRow
 	}
 	if LSTMSeqXAsm(isa, u) {
 		if gate.Relu {

@@ -699,3 +699,49 @@ func TestTanhFrac(t *testing.T) {
 		}
 	}
 }
+
+// TestLSTMSeqXRows: input rows spaced xRow apart (NaN between them) give LSTMSeqX's
+// bits on the packed rows, forwards and backwards, on every path.
+func TestLSTMSeqXRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			for _, u := range []int{1, 5, 8} {
+				for _, in := range []int{1, 6} {
+					for _, steps := range []int{1, 7} {
+						for _, back := range []bool{false, true} {
+							up, xRow := LSTMSeqPad(u), in+3
+							x := randSlice(r, steps*in)
+							xs := make([]float32, (steps-1)*xRow+in)
+							for i := range xs {
+								xs[i] = nan
+							}
+							for s := 0; s < steps; s++ {
+								copy(xs[s*xRow:], x[s*in:(s+1)*in])
+							}
+							w, b, uw := make([]float32, in*4*up), make([]float32, 4*up), make([]float32, u*4*up)
+							PadLSTMGates(w, randSlice(r, in*4*u), in, u)
+							PadLSTMGates(b, randSlice(r, 4*u), 1, u)
+							PadLSTMGates(uw, randSlice(r, u*4*u), u, u)
+							c1, h1 := make([]float32, up), make([]float32, (steps+1)*up)
+							c2, h2 := make([]float32, up), make([]float32, (steps+1)*up)
+							LSTMSeqX(isa, x, in, w, b, uw, c1, h1, steps, u, back, gate)
+							LSTMSeqXRows(isa, xs, xRow, in, w, b, uw, c2, h2, steps, u, back, gate)
+							for k := 0; k < u; k++ {
+								if math.Float32bits(c1[k]) != math.Float32bits(c2[k]) {
+									t.Fatalf("%v %+v u=%d in=%d t=%d back=%v: c[%d] %v, packed rows %v", isa, gate, u, in, steps, back, k, c2[k], c1[k])
+								}
+								for s := 1; s <= steps; s++ {
+									if math.Float32bits(h1[s*up+k]) != math.Float32bits(h2[s*up+k]) {
+										t.Fatalf("%v %+v u=%d in=%d t=%d back=%v: h[%d][%d] %v, packed rows %v", isa, gate, u, in, steps, back, s, k, h2[s*up+k], h1[s*up+k])
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
