@@ -3240,36 +3240,38 @@ vtanhFracAVX2_loop:
 	VMOVUPS     act_one<>+0(SB), Y2
 	VMULPS      act_tanhmax<>+0(SB), Y1, Y3
 	VXORPS      act_signmask<>+0(SB), Y3, Y4
-	VMAXPS      Y0, Y4, Y0
-	VMINPS      Y0, Y3, Y0
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y0, Y0, Y5
+	VMAXPS      Y0, Y4, Y4
+	VMINPS      Y4, Y3, Y4
+	VMULPS      Y1, Y1, Y5
 	VMULPS      Y5, Y5, Y6
-	VMULPS      Y5, Y6, Y6
-	VMULPS      Y2, Y0, Y0
-	VMULPS      act_tanhp1<>+0(SB), Y3, Y2
-	VMULPS      act_tanhp3<>+0(SB), Y3, Y7
+	VMULPS      Y3, Y3, Y3
+	VMULPS      Y0, Y0, Y0
+	VMINPS      Y0, Y3, Y0
+	VMULPS      Y0, Y0, Y3
+	VMULPS      Y2, Y4, Y2
+	VMULPS      Y0, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y5, Y4
+	VMULPS      act_tanhp3<>+0(SB), Y5, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y2, Y5, Y8
-	VFMADD213PS Y4, Y5, Y8
-	VMOVUPS     act_tanhp4<>+0(SB), Y2
-	VFMADD213PS Y7, Y5, Y2
-	VMULPS      Y6, Y2, Y2
-	VFMADD213PS Y2, Y4, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y3, Y2
-	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VFMADD213PS Y4, Y0, Y8
+	VFMADD213PS Y6, Y0, Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VFMADD213PS Y7, Y0, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y4, Y6, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y5, Y4
+	VMULPS      act_tanhq3<>+0(SB), Y5, Y5
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y2, Y5, Y7
-	VFMADD213PS Y4, Y5, Y7
-	VMOVUPS     act_tanhq4<>+0(SB), Y2
-	VFMADD213PS Y3, Y5, Y2
-	VMULPS      Y6, Y2, Y2
-	VFMADD213PS Y2, Y4, Y7
-	VMULPS      Y8, Y0, Y0
-	VMULPS      Y7, Y1, Y1
-	VDIVPS      Y1, Y0, Y0
-	VMOVUPS     Y0, (AX)
+	VFMADD213PS Y4, Y0, Y7
+	VFMADD213PS Y6, Y0, Y7
+	VMOVUPS     act_tanhq4<>+0(SB), Y4
+	VFMADD213PS Y5, Y0, Y4
+	VMULPS      Y3, Y4, Y4
+	VFMADD213PS Y4, Y6, Y7
+	VMULPS      Y8, Y2, Y2
+	VMULPS      Y7, Y1, Y0
+	VDIVPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
 	ADDQ        $0x20, AX
 	ADDQ        $0x20, CX
 	SUBQ        $0x08, DX
@@ -3350,30 +3352,34 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VADDPS      Y8, Y7, Y7
 	VMOVUPS     (DX), Y0
 	VMOVUPS     act_tanhminh<>+0(SB), Y2
-	VMAXPS      Y1, Y2, Y1
+	VMAXPS      Y1, Y2, Y4
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMULPS      Y1, Y1, Y1
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
 	VMINPS      Y1, Y2, Y1
-	VMULPS      Y1, Y1, Y2
-	VMULPS      Y2, Y1, Y4
-	VMULPS      Y2, Y2, Y6
+	VMULPS      Y1, Y4, Y2
+	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y9
 	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y8
-	VFMADD213PS act_tanhq1h4<>+0(SB), Y2, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y9
-	VFMADD213PS act_tanhq3h4<>+0(SB), Y2, Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y1, Y11
 	VFMADD213PS Y8, Y6, Y9
 	VFMADD213PS Y10, Y6, Y11
-	VFMADD213PS Y1, Y4, Y9
-	VFMADD213PS act_four<>+0(SB), Y2, Y11
+	VFMADD213PS Y4, Y2, Y9
+	VFMADD213PS act_four<>+0(SB), Y1, Y11
 	VFMADD231PS act_half<>+0(SB), Y11, Y9
 	VMOVUPS     act_tanhminh<>+0(SB), Y1
 	VMAXPS      Y3, Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
 	VMINPS      Y2, Y1, Y2
-	VMULPS      Y2, Y2, Y1
+	VMULPS      Y3, Y3, Y1
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y3
+	VMINPS      Y1, Y3, Y1
 	VMULPS      Y1, Y2, Y3
 	VMULPS      Y1, Y1, Y4
 	VMOVUPS     act_tanhp2h<>+0(SB), Y6
@@ -3396,7 +3402,9 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VMAXPS      Y5, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y5, Y5, Y0
+	VMOVUPS     act_tanhmax2<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
@@ -3415,7 +3423,9 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VMAXPS      Y7, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y7, Y7, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
@@ -3451,31 +3461,33 @@ lstmSeqSigmoidTanhAVX2_s8gates:
 	VXORPS      act_signmask<>+0(SB), Y0, Y1
 	VMAXPS      Y8, Y1, Y1
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y12, Y12, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y3, Y4, Y4
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y8, Y8, Y4
+	VMINPS      Y4, Y0, Y4
+	VMULPS      Y4, Y4, Y0
 	VMULPS      Y6, Y1, Y1
 	VMULPS      Y13, Y12, Y5
-	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMULPS      Y4, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y3, Y4, Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VFMADD213PS Y7, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VFMADD213PS Y7, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y6, Y3, Y7
-	VFMADD213PS Y2, Y3, Y7
+	VFMADD213PS Y6, Y4, Y7
+	VFMADD213PS Y3, Y4, Y7
 	VMOVUPS     act_tanhq4<>+0(SB), Y6
-	VFMADD213PS Y0, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y7
+	VFMADD213PS Y2, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
 	VMULPS      Y8, Y1, Y1
 	VMULPS      Y7, Y5, Y0
 	VDIVPS      Y0, Y1, Y1
@@ -3541,31 +3553,35 @@ lstmSeqSigmoidTanhAVX2_gates:
 	LEAQ        (DX)(R11*1), R12
 	VMOVUPS     (R12), Y1
 	VMOVUPS     act_tanhminh<>+0(SB), Y3
-	VMAXPS      Y0, Y3, Y0
+	VMAXPS      Y0, Y3, Y5
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
+	VMULPS      Y0, Y0, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y3
 	VMINPS      Y0, Y3, Y0
-	VMULPS      Y0, Y0, Y3
-	VMULPS      Y3, Y0, Y5
-	VMULPS      Y3, Y3, Y7
+	VMULPS      Y0, Y5, Y3
+	VMULPS      Y0, Y0, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y9
 	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y11
 	VFMADD213PS Y8, Y7, Y9
 	VFMADD213PS Y10, Y7, Y11
-	VFMADD213PS Y0, Y5, Y9
-	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS act_four<>+0(SB), Y0, Y11
 	VFMADD231PS act_half<>+0(SB), Y11, Y9
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y2
+	VMAXPS      Y2, Y0, Y3
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y2, Y0, Y2
+	VMINPS      Y3, Y0, Y3
 	VMULPS      Y2, Y2, Y0
-	VMULPS      Y0, Y2, Y3
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y3, Y2
 	VMULPS      Y0, Y0, Y5
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
@@ -3577,9 +3593,9 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
 	VFMADD213PS Y7, Y5, Y8
 	VFMADD213PS Y10, Y5, Y12
-	VMULPS      Y1, Y2, Y2
 	VMULPS      Y1, Y3, Y3
-	VFMADD213PS Y2, Y3, Y8
+	VMULPS      Y1, Y2, Y2
+	VFMADD213PS Y3, Y2, Y8
 	VFMADD213PS act_four<>+0(SB), Y0, Y12
 	VMULPS      act_half<>+0(SB), Y1, Y0
 	VFMADD231PS Y0, Y12, Y8
@@ -3587,7 +3603,9 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y4, Y4, Y0
+	VMOVUPS     act_tanhmax2<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
@@ -3606,7 +3624,9 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y6, Y6, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
@@ -3642,31 +3662,33 @@ lstmSeqSigmoidTanhAVX2_gates:
 	VXORPS      act_signmask<>+0(SB), Y0, Y1
 	VMAXPS      Y8, Y1, Y1
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y12, Y12, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y3, Y4, Y4
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y8, Y8, Y4
+	VMINPS      Y4, Y0, Y4
+	VMULPS      Y4, Y4, Y0
 	VMULPS      Y6, Y1, Y1
 	VMULPS      Y13, Y12, Y5
-	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMULPS      Y4, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y3, Y4, Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VFMADD213PS Y7, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VFMADD213PS Y7, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y6, Y3, Y7
-	VFMADD213PS Y2, Y3, Y7
+	VFMADD213PS Y6, Y4, Y7
+	VFMADD213PS Y3, Y4, Y7
 	VMOVUPS     act_tanhq4<>+0(SB), Y6
-	VFMADD213PS Y0, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y7
+	VFMADD213PS Y2, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
 	VMULPS      Y8, Y1, Y1
 	VMULPS      Y7, Y5, Y0
 	VDIVPS      Y0, Y1, Y1
@@ -3761,6 +3783,16 @@ DATA act_tanhminh<>+24(SB)/4, $0xc19051ec
 DATA act_tanhminh<>+28(SB)/4, $0xc19051ec
 GLOBL act_tanhminh<>(SB), RODATA|NOPTR, $32
 
+DATA act_tanhmax2h<>+0(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+4(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+8(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+12(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+16(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+20(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+24(SB)/4, $0x43a2b887
+DATA act_tanhmax2h<>+28(SB)/4, $0x43a2b887
+GLOBL act_tanhmax2h<>(SB), RODATA|NOPTR, $32
+
 DATA act_tanhq2h4<>+0(SB)/4, $0x3bd40b4e
 DATA act_tanhq2h4<>+4(SB)/4, $0x3bd40b4e
 DATA act_tanhq2h4<>+8(SB)/4, $0x3bd40b4e
@@ -3820,6 +3852,16 @@ DATA act_tanhmin<>+20(SB)/4, $0xc11051ec
 DATA act_tanhmin<>+24(SB)/4, $0xc11051ec
 DATA act_tanhmin<>+28(SB)/4, $0xc11051ec
 GLOBL act_tanhmin<>(SB), RODATA|NOPTR, $32
+
+DATA act_tanhmax2<>+0(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+4(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+8(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+12(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+16(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+20(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+24(SB)/4, $0x42a2b887
+DATA act_tanhmax2<>+28(SB)/4, $0x42a2b887
+GLOBL act_tanhmax2<>(SB), RODATA|NOPTR, $32
 
 // func lstmSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
 // Requires: AVX, AVX2, FMA3
@@ -3914,7 +3956,9 @@ lstmSeqHardSigmoidTanhAVX2_s8gates:
 	VMAXPS      Y7, Y5, Y6
 	VMOVUPS     act_tanhmax<>+0(SB), Y5
 	VMINPS      Y6, Y5, Y6
-	VMULPS      Y6, Y6, Y5
+	VMULPS      Y7, Y7, Y5
+	VMOVUPS     act_tanhmax2<>+0(SB), Y7
+	VMINPS      Y5, Y7, Y5
 	VMULPS      Y5, Y6, Y7
 	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
@@ -3938,37 +3982,39 @@ lstmSeqHardSigmoidTanhAVX2_s8gates:
 	VMOVUPS     Y3, (DX)
 	VMULPS      act_tanhmax<>+0(SB), Y12, Y3
 	VXORPS      act_signmask<>+0(SB), Y3, Y5
-	VMAXPS      Y2, Y5, Y2
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y12, Y12, Y3
-	VMULPS      Y3, Y3, Y5
-	VMULPS      Y2, Y2, Y6
+	VMAXPS      Y2, Y5, Y5
+	VMINPS      Y5, Y3, Y5
+	VMULPS      Y12, Y12, Y6
 	VMULPS      Y6, Y6, Y7
-	VMULPS      Y6, Y7, Y7
-	VMULPS      Y4, Y2, Y2
-	VMULPS      act_tanhp1<>+0(SB), Y3, Y4
-	VMULPS      act_tanhp3<>+0(SB), Y3, Y8
+	VMULPS      Y3, Y3, Y3
+	VMULPS      Y2, Y2, Y2
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y4, Y5, Y4
+	VMULPS      Y2, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhp3<>+0(SB), Y6, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VFMADD213PS Y4, Y6, Y9
-	VFMADD213PS Y5, Y6, Y9
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VFMADD213PS Y8, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y9
-	VMULPS      act_tanhq1<>+0(SB), Y3, Y4
-	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VFMADD213PS Y5, Y2, Y9
+	VFMADD213PS Y7, Y2, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VFMADD213PS Y8, Y2, Y5
+	VMULPS      Y3, Y5, Y5
+	VFMADD213PS Y5, Y7, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhq3<>+0(SB), Y6, Y6
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VFMADD213PS Y4, Y6, Y8
-	VFMADD213PS Y5, Y6, Y8
-	VMOVUPS     act_tanhq4<>+0(SB), Y4
-	VFMADD213PS Y3, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y8
-	VMULPS      Y9, Y2, Y2
-	VMULPS      Y8, Y12, Y3
-	VDIVPS      Y3, Y2, Y2
-	VMOVUPS     Y2, 32(BX)
-	VMOVAPS     Y2, Y2
+	VFMADD213PS Y5, Y2, Y8
+	VFMADD213PS Y7, Y2, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS Y6, Y2, Y5
+	VMULPS      Y3, Y5, Y5
+	VFMADD213PS Y5, Y7, Y8
+	VMULPS      Y9, Y4, Y4
+	VMULPS      Y8, Y12, Y2
+	VDIVPS      Y2, Y4, Y4
+	VMOVUPS     Y4, 32(BX)
+	VMOVAPS     Y4, Y2
 	ADDQ        R8, BX
 	MOVQ        zxStride+8(FP), R11
 	ADDQ        R11, AX
@@ -4046,11 +4092,13 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
 	VMOVUPS     act_tanhmin<>+0(SB), Y5
-	VMAXPS      Y6, Y5, Y6
+	VMAXPS      Y6, Y5, Y7
 	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y6, Y5, Y6
+	VMINPS      Y7, Y5, Y7
 	VMULPS      Y6, Y6, Y5
-	VMULPS      Y5, Y6, Y7
+	VMOVUPS     act_tanhmax2<>+0(SB), Y6
+	VMINPS      Y5, Y6, Y5
+	VMULPS      Y5, Y7, Y6
 	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y11
@@ -4062,9 +4110,9 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
 	VFMADD213PS Y9, Y8, Y10
 	VFMADD213PS Y11, Y8, Y12
-	VMULPS      Y3, Y6, Y6
-	VMULPS      Y3, Y7, Y3
-	VFMADD213PS Y6, Y3, Y10
+	VMULPS      Y3, Y7, Y7
+	VMULPS      Y3, Y6, Y3
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS act_one<>+0(SB), Y5, Y12
 	VMOVUPS     (R12), Y3
 	VMULPS      Y3, Y2, Y3
@@ -4073,37 +4121,39 @@ lstmSeqHardSigmoidTanhAVX2_gates:
 	VMOVUPS     Y2, (R12)
 	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
 	VXORPS      act_signmask<>+0(SB), Y2, Y5
-	VMAXPS      Y3, Y5, Y3
-	VMINPS      Y3, Y2, Y3
-	VMULPS      Y12, Y12, Y2
-	VMULPS      Y2, Y2, Y5
-	VMULPS      Y3, Y3, Y6
+	VMAXPS      Y3, Y5, Y5
+	VMINPS      Y5, Y2, Y5
+	VMULPS      Y12, Y12, Y6
 	VMULPS      Y6, Y6, Y7
-	VMULPS      Y6, Y7, Y7
-	VMULPS      Y4, Y3, Y3
-	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMULPS      Y2, Y2, Y2
+	VMULPS      Y3, Y3, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y3, Y3, Y2
+	VMULPS      Y4, Y5, Y4
+	VMULPS      Y3, Y2, Y2
+	VMULPS      act_tanhp1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhp3<>+0(SB), Y6, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VFMADD213PS Y4, Y6, Y9
-	VFMADD213PS Y5, Y6, Y9
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VFMADD213PS Y8, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y9
-	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS Y7, Y3, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VFMADD213PS Y8, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhq3<>+0(SB), Y6, Y6
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VFMADD213PS Y4, Y6, Y8
-	VFMADD213PS Y5, Y6, Y8
-	VMOVUPS     act_tanhq4<>+0(SB), Y4
-	VFMADD213PS Y2, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y8
-	VMULPS      Y9, Y3, Y3
+	VFMADD213PS Y5, Y3, Y8
+	VFMADD213PS Y7, Y3, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS Y6, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y8
+	VMULPS      Y9, Y4, Y4
 	VMULPS      Y8, Y12, Y2
-	VDIVPS      Y2, Y3, Y3
+	VDIVPS      Y2, Y4, Y4
 	LEAQ        (BX)(R8*1), R12
-	VMOVUPS     Y3, (R12)(R11*1)
+	VMOVUPS     Y4, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          lstmSeqHardSigmoidTanhAVX2_chunk
@@ -4202,31 +4252,35 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	ADDQ        R9, R10
 	VMOVUPS     (R10), Y1
 	VMOVUPS     act_tanhminh<>+0(SB), Y3
-	VMAXPS      Y0, Y3, Y0
+	VMAXPS      Y0, Y3, Y5
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
+	VMULPS      Y0, Y0, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y3
 	VMINPS      Y0, Y3, Y0
-	VMULPS      Y0, Y0, Y3
-	VMULPS      Y3, Y0, Y5
-	VMULPS      Y3, Y3, Y7
+	VMULPS      Y0, Y5, Y3
+	VMULPS      Y0, Y0, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y9
 	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y11
 	VFMADD213PS Y8, Y7, Y9
 	VFMADD213PS Y10, Y7, Y11
-	VFMADD213PS Y0, Y5, Y9
-	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS act_four<>+0(SB), Y0, Y11
 	VFMADD231PS act_half<>+0(SB), Y11, Y9
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y2
+	VMAXPS      Y2, Y0, Y3
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y2, Y0, Y2
+	VMINPS      Y3, Y0, Y3
 	VMULPS      Y2, Y2, Y0
-	VMULPS      Y0, Y2, Y3
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y3, Y2
 	VMULPS      Y0, Y0, Y5
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
@@ -4238,9 +4292,9 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
 	VFMADD213PS Y7, Y5, Y8
 	VFMADD213PS Y10, Y5, Y12
-	VMULPS      Y1, Y2, Y2
 	VMULPS      Y1, Y3, Y3
-	VFMADD213PS Y2, Y3, Y8
+	VMULPS      Y1, Y2, Y2
+	VFMADD213PS Y3, Y2, Y8
 	VFMADD213PS act_four<>+0(SB), Y0, Y12
 	VMULPS      act_half<>+0(SB), Y1, Y0
 	VFMADD231PS Y0, Y12, Y8
@@ -4248,7 +4302,9 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y4, Y4, Y0
+	VMOVUPS     act_tanhmax2<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
@@ -4267,7 +4323,9 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y6, Y6, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
@@ -4303,31 +4361,33 @@ lstmSeqMultiSigmoidTanhAVX2_gates:
 	VXORPS      act_signmask<>+0(SB), Y0, Y1
 	VMAXPS      Y8, Y1, Y1
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y12, Y12, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y3, Y4, Y4
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y8, Y8, Y4
+	VMINPS      Y4, Y0, Y4
+	VMULPS      Y4, Y4, Y0
 	VMULPS      Y6, Y1, Y1
 	VMULPS      Y13, Y12, Y5
-	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMULPS      Y4, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y3, Y4, Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VFMADD213PS Y7, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VFMADD213PS Y7, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y6, Y3, Y7
-	VFMADD213PS Y2, Y3, Y7
+	VFMADD213PS Y6, Y4, Y7
+	VFMADD213PS Y3, Y4, Y7
 	VMOVUPS     act_tanhq4<>+0(SB), Y6
-	VFMADD213PS Y0, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y7
+	VFMADD213PS Y2, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
 	VMULPS      Y8, Y1, Y1
 	VMULPS      Y7, Y5, Y0
 	VDIVPS      Y0, Y1, Y1
@@ -4451,11 +4511,13 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
 	VMOVUPS     act_tanhmin<>+0(SB), Y5
-	VMAXPS      Y6, Y5, Y6
+	VMAXPS      Y6, Y5, Y7
 	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y6, Y5, Y6
+	VMINPS      Y7, Y5, Y7
 	VMULPS      Y6, Y6, Y5
-	VMULPS      Y5, Y6, Y7
+	VMOVUPS     act_tanhmax2<>+0(SB), Y6
+	VMINPS      Y5, Y6, Y5
+	VMULPS      Y5, Y7, Y6
 	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y11
@@ -4467,9 +4529,9 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
 	VFMADD213PS Y9, Y8, Y10
 	VFMADD213PS Y11, Y8, Y12
-	VMULPS      Y3, Y6, Y6
-	VMULPS      Y3, Y7, Y3
-	VFMADD213PS Y6, Y3, Y10
+	VMULPS      Y3, Y7, Y7
+	VMULPS      Y3, Y6, Y3
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS act_one<>+0(SB), Y5, Y12
 	VMOVUPS     (R10), Y3
 	VMULPS      Y3, Y2, Y3
@@ -4478,37 +4540,39 @@ lstmSeqMultiHardSigmoidTanhAVX2_gates:
 	VMOVUPS     Y2, (R10)
 	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
 	VXORPS      act_signmask<>+0(SB), Y2, Y5
-	VMAXPS      Y3, Y5, Y3
-	VMINPS      Y3, Y2, Y3
-	VMULPS      Y12, Y12, Y2
-	VMULPS      Y2, Y2, Y5
-	VMULPS      Y3, Y3, Y6
+	VMAXPS      Y3, Y5, Y5
+	VMINPS      Y5, Y2, Y5
+	VMULPS      Y12, Y12, Y6
 	VMULPS      Y6, Y6, Y7
-	VMULPS      Y6, Y7, Y7
-	VMULPS      Y4, Y3, Y3
-	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMULPS      Y2, Y2, Y2
+	VMULPS      Y3, Y3, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y3, Y3, Y2
+	VMULPS      Y4, Y5, Y4
+	VMULPS      Y3, Y2, Y2
+	VMULPS      act_tanhp1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhp3<>+0(SB), Y6, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VFMADD213PS Y4, Y6, Y9
-	VFMADD213PS Y5, Y6, Y9
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VFMADD213PS Y8, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y9
-	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS Y7, Y3, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VFMADD213PS Y8, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhq3<>+0(SB), Y6, Y6
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VFMADD213PS Y4, Y6, Y8
-	VFMADD213PS Y5, Y6, Y8
-	VMOVUPS     act_tanhq4<>+0(SB), Y4
-	VFMADD213PS Y2, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y8
-	VMULPS      Y9, Y3, Y3
+	VFMADD213PS Y5, Y3, Y8
+	VFMADD213PS Y7, Y3, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS Y6, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y8
+	VMULPS      Y9, Y4, Y4
 	VMULPS      Y8, Y12, Y2
-	VDIVPS      Y2, Y3, Y3
+	VDIVPS      Y2, Y4, Y4
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y3, (R10)(R9*1)
+	VMOVUPS     Y4, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqMultiHardSigmoidTanhAVX2_chunk
@@ -4651,31 +4715,35 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	ADDQ        R9, R10
 	VMOVUPS     (R10), Y1
 	VMOVUPS     act_tanhminh<>+0(SB), Y3
-	VMAXPS      Y0, Y3, Y0
+	VMAXPS      Y0, Y3, Y5
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
+	VMULPS      Y0, Y0, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y3
 	VMINPS      Y0, Y3, Y0
-	VMULPS      Y0, Y0, Y3
-	VMULPS      Y3, Y0, Y5
-	VMULPS      Y3, Y3, Y7
+	VMULPS      Y0, Y5, Y3
+	VMULPS      Y0, Y0, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y9
 	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhq1h4<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq3h4<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y0, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y0, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y0, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y11
 	VFMADD213PS Y8, Y7, Y9
 	VFMADD213PS Y10, Y7, Y11
-	VFMADD213PS Y0, Y5, Y9
-	VFMADD213PS act_four<>+0(SB), Y3, Y11
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS act_four<>+0(SB), Y0, Y11
 	VFMADD231PS act_half<>+0(SB), Y11, Y9
 	VMOVUPS     act_tanhminh<>+0(SB), Y0
-	VMAXPS      Y2, Y0, Y2
+	VMAXPS      Y2, Y0, Y3
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
-	VMINPS      Y2, Y0, Y2
+	VMINPS      Y3, Y0, Y3
 	VMULPS      Y2, Y2, Y0
-	VMULPS      Y0, Y2, Y3
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y3, Y2
 	VMULPS      Y0, Y0, Y5
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
@@ -4687,9 +4755,9 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VFMADD213PS act_tanhq3h4<>+0(SB), Y0, Y12
 	VFMADD213PS Y7, Y5, Y8
 	VFMADD213PS Y10, Y5, Y12
-	VMULPS      Y1, Y2, Y2
 	VMULPS      Y1, Y3, Y3
-	VFMADD213PS Y2, Y3, Y8
+	VMULPS      Y1, Y2, Y2
+	VFMADD213PS Y3, Y2, Y8
 	VFMADD213PS act_four<>+0(SB), Y0, Y12
 	VMULPS      act_half<>+0(SB), Y1, Y0
 	VFMADD231PS Y0, Y12, Y8
@@ -4697,7 +4765,9 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VMAXPS      Y4, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y4, Y4, Y0
+	VMOVUPS     act_tanhmax2<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
@@ -4716,7 +4786,9 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VMAXPS      Y6, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y6, Y6, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
@@ -4752,31 +4824,33 @@ lstmSeqStackSigmoidTanhAVX2_h_end:
 	VXORPS      act_signmask<>+0(SB), Y0, Y1
 	VMAXPS      Y8, Y1, Y1
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y12, Y12, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y3, Y4, Y4
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y8, Y8, Y4
+	VMINPS      Y4, Y0, Y4
+	VMULPS      Y4, Y4, Y0
 	VMULPS      Y6, Y1, Y1
 	VMULPS      Y13, Y12, Y5
-	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMULPS      Y4, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y3, Y4, Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VFMADD213PS Y7, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VFMADD213PS Y7, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y6, Y3, Y7
-	VFMADD213PS Y2, Y3, Y7
+	VFMADD213PS Y6, Y4, Y7
+	VFMADD213PS Y3, Y4, Y7
 	VMOVUPS     act_tanhq4<>+0(SB), Y6
-	VFMADD213PS Y0, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y7
+	VFMADD213PS Y2, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
 	VMULPS      Y8, Y1, Y1
 	VMULPS      Y7, Y5, Y0
 	VDIVPS      Y0, Y1, Y1
@@ -4947,11 +5021,13 @@ lstmSeqStackHardSigmoidTanhAVX2_h_end:
 	VMOVUPS     act_one<>+0(SB), Y5
 	VMINPS      Y4, Y5, Y4
 	VMOVUPS     act_tanhmin<>+0(SB), Y5
-	VMAXPS      Y6, Y5, Y6
+	VMAXPS      Y6, Y5, Y7
 	VMOVUPS     act_tanhmax<>+0(SB), Y5
-	VMINPS      Y6, Y5, Y6
+	VMINPS      Y7, Y5, Y7
 	VMULPS      Y6, Y6, Y5
-	VMULPS      Y5, Y6, Y7
+	VMOVUPS     act_tanhmax2<>+0(SB), Y6
+	VMINPS      Y5, Y6, Y5
+	VMULPS      Y5, Y7, Y6
 	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y11
@@ -4963,9 +5039,9 @@ lstmSeqStackHardSigmoidTanhAVX2_h_end:
 	VFMADD213PS act_tanhq3<>+0(SB), Y5, Y12
 	VFMADD213PS Y9, Y8, Y10
 	VFMADD213PS Y11, Y8, Y12
-	VMULPS      Y3, Y6, Y6
-	VMULPS      Y3, Y7, Y3
-	VFMADD213PS Y6, Y3, Y10
+	VMULPS      Y3, Y7, Y7
+	VMULPS      Y3, Y6, Y3
+	VFMADD213PS Y7, Y3, Y10
 	VFMADD213PS act_one<>+0(SB), Y5, Y12
 	VMOVUPS     (R10), Y3
 	VMULPS      Y3, Y2, Y3
@@ -4974,37 +5050,39 @@ lstmSeqStackHardSigmoidTanhAVX2_h_end:
 	VMOVUPS     Y2, (R10)
 	VMULPS      act_tanhmax<>+0(SB), Y12, Y2
 	VXORPS      act_signmask<>+0(SB), Y2, Y5
-	VMAXPS      Y3, Y5, Y3
-	VMINPS      Y3, Y2, Y3
-	VMULPS      Y12, Y12, Y2
-	VMULPS      Y2, Y2, Y5
-	VMULPS      Y3, Y3, Y6
+	VMAXPS      Y3, Y5, Y5
+	VMINPS      Y5, Y2, Y5
+	VMULPS      Y12, Y12, Y6
 	VMULPS      Y6, Y6, Y7
-	VMULPS      Y6, Y7, Y7
-	VMULPS      Y4, Y3, Y3
-	VMULPS      act_tanhp1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhp3<>+0(SB), Y2, Y8
+	VMULPS      Y2, Y2, Y2
+	VMULPS      Y3, Y3, Y3
+	VMINPS      Y3, Y2, Y3
+	VMULPS      Y3, Y3, Y2
+	VMULPS      Y4, Y5, Y4
+	VMULPS      Y3, Y2, Y2
+	VMULPS      act_tanhp1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhp3<>+0(SB), Y6, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VFMADD213PS Y4, Y6, Y9
-	VFMADD213PS Y5, Y6, Y9
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VFMADD213PS Y8, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y9
-	VMULPS      act_tanhq1<>+0(SB), Y2, Y4
-	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
+	VFMADD213PS Y5, Y3, Y9
+	VFMADD213PS Y7, Y3, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VFMADD213PS Y8, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhq3<>+0(SB), Y6, Y6
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VFMADD213PS Y4, Y6, Y8
-	VFMADD213PS Y5, Y6, Y8
-	VMOVUPS     act_tanhq4<>+0(SB), Y4
-	VFMADD213PS Y2, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y8
-	VMULPS      Y9, Y3, Y3
+	VFMADD213PS Y5, Y3, Y8
+	VFMADD213PS Y7, Y3, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS Y6, Y3, Y5
+	VMULPS      Y2, Y5, Y5
+	VFMADD213PS Y5, Y7, Y8
+	VMULPS      Y9, Y4, Y4
 	VMULPS      Y8, Y12, Y2
-	VDIVPS      Y2, Y3, Y3
+	VDIVPS      Y2, Y4, Y4
 	LEAQ        (R8)(DX*1), R10
-	VMOVUPS     Y3, (R10)(R9*1)
+	VMOVUPS     Y4, (R10)(R9*1)
 	ADDQ        $0x20, R9
 	CMPQ        R9, DX
 	JL          lstmSeqStackHardSigmoidTanhAVX2_chunk
@@ -5138,30 +5216,34 @@ lstmSeqX8SigmoidTanhAVX2_xn:
 lstmSeqX8SigmoidTanhAVX2_gates:
 	VMOVUPS     (DX), Y0
 	VMOVUPS     act_tanhminh<>+0(SB), Y2
-	VMAXPS      Y1, Y2, Y1
+	VMAXPS      Y1, Y2, Y4
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMULPS      Y1, Y1, Y1
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
 	VMINPS      Y1, Y2, Y1
-	VMULPS      Y1, Y1, Y2
-	VMULPS      Y2, Y1, Y4
-	VMULPS      Y2, Y2, Y6
+	VMULPS      Y1, Y4, Y2
+	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h4<>+0(SB), Y10
 	VMOVUPS     act_tanhp4h<>+0(SB), Y9
 	VMOVUPS     act_tanhq4h4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y8
-	VFMADD213PS act_tanhq1h4<>+0(SB), Y2, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y9
-	VFMADD213PS act_tanhq3h4<>+0(SB), Y2, Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhq1h4<>+0(SB), Y1, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y1, Y9
+	VFMADD213PS act_tanhq3h4<>+0(SB), Y1, Y11
 	VFMADD213PS Y8, Y6, Y9
 	VFMADD213PS Y10, Y6, Y11
-	VFMADD213PS Y1, Y4, Y9
-	VFMADD213PS act_four<>+0(SB), Y2, Y11
+	VFMADD213PS Y4, Y2, Y9
+	VFMADD213PS act_four<>+0(SB), Y1, Y11
 	VFMADD231PS act_half<>+0(SB), Y11, Y9
 	VMOVUPS     act_tanhminh<>+0(SB), Y1
 	VMAXPS      Y3, Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y1
 	VMINPS      Y2, Y1, Y2
-	VMULPS      Y2, Y2, Y1
+	VMULPS      Y3, Y3, Y1
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y3
+	VMINPS      Y1, Y3, Y1
 	VMULPS      Y1, Y2, Y3
 	VMULPS      Y1, Y1, Y4
 	VMOVUPS     act_tanhp2h<>+0(SB), Y6
@@ -5184,7 +5266,9 @@ lstmSeqX8SigmoidTanhAVX2_gates:
 	VMAXPS      Y5, Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y5, Y5, Y0
+	VMOVUPS     act_tanhmax2<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2<>+0(SB), Y4
@@ -5203,7 +5287,9 @@ lstmSeqX8SigmoidTanhAVX2_gates:
 	VMAXPS      Y7, Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y0
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y1, Y1, Y0
+	VMULPS      Y7, Y7, Y0
+	VMOVUPS     act_tanhmax2h<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
 	VMULPS      Y0, Y1, Y2
 	VMULPS      Y0, Y0, Y3
 	VMOVUPS     act_tanhp2h<>+0(SB), Y4
@@ -5239,31 +5325,33 @@ lstmSeqX8SigmoidTanhAVX2_gates:
 	VXORPS      act_signmask<>+0(SB), Y0, Y1
 	VMAXPS      Y8, Y1, Y1
 	VMINPS      Y1, Y0, Y1
-	VMULPS      Y12, Y12, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y3, Y4, Y4
+	VMULPS      Y12, Y12, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y0, Y0, Y0
+	VMULPS      Y8, Y8, Y4
+	VMINPS      Y4, Y0, Y4
+	VMULPS      Y4, Y4, Y0
 	VMULPS      Y6, Y1, Y1
 	VMULPS      Y13, Y12, Y5
-	VMULPS      act_tanhp1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhp3<>+0(SB), Y0, Y7
+	VMULPS      Y4, Y0, Y0
+	VMULPS      act_tanhp1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhp3<>+0(SB), Y2, Y7
 	VMOVUPS     act_tanhp2<>+0(SB), Y8
-	VFMADD213PS Y6, Y3, Y8
-	VFMADD213PS Y2, Y3, Y8
+	VFMADD213PS Y6, Y4, Y8
+	VFMADD213PS Y3, Y4, Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VFMADD213PS Y7, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y8
-	VMULPS      act_tanhq1<>+0(SB), Y0, Y6
-	VMULPS      act_tanhq3<>+0(SB), Y0, Y0
+	VFMADD213PS Y7, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y8
+	VMULPS      act_tanhq1<>+0(SB), Y2, Y6
+	VMULPS      act_tanhq3<>+0(SB), Y2, Y2
 	VMOVUPS     act_tanhq2<>+0(SB), Y7
-	VFMADD213PS Y6, Y3, Y7
-	VFMADD213PS Y2, Y3, Y7
+	VFMADD213PS Y6, Y4, Y7
+	VFMADD213PS Y3, Y4, Y7
 	VMOVUPS     act_tanhq4<>+0(SB), Y6
-	VFMADD213PS Y0, Y3, Y6
-	VMULPS      Y4, Y6, Y6
-	VFMADD213PS Y6, Y2, Y7
+	VFMADD213PS Y2, Y4, Y6
+	VMULPS      Y0, Y6, Y6
+	VFMADD213PS Y6, Y3, Y7
 	VMULPS      Y8, Y1, Y1
 	VMULPS      Y7, Y5, Y0
 	VDIVPS      Y0, Y1, Y1
@@ -5414,7 +5502,9 @@ lstmSeqX8HardSigmoidTanhAVX2_gates:
 	VMAXPS      Y7, Y5, Y6
 	VMOVUPS     act_tanhmax<>+0(SB), Y5
 	VMINPS      Y6, Y5, Y6
-	VMULPS      Y6, Y6, Y5
+	VMULPS      Y7, Y7, Y5
+	VMOVUPS     act_tanhmax2<>+0(SB), Y7
+	VMINPS      Y5, Y7, Y5
 	VMULPS      Y5, Y6, Y7
 	VMULPS      Y5, Y5, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
@@ -5438,37 +5528,39 @@ lstmSeqX8HardSigmoidTanhAVX2_gates:
 	VMOVUPS     Y3, (DX)
 	VMULPS      act_tanhmax<>+0(SB), Y12, Y3
 	VXORPS      act_signmask<>+0(SB), Y3, Y5
-	VMAXPS      Y2, Y5, Y2
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y12, Y12, Y3
-	VMULPS      Y3, Y3, Y5
-	VMULPS      Y2, Y2, Y6
+	VMAXPS      Y2, Y5, Y5
+	VMINPS      Y5, Y3, Y5
+	VMULPS      Y12, Y12, Y6
 	VMULPS      Y6, Y6, Y7
-	VMULPS      Y6, Y7, Y7
-	VMULPS      Y4, Y2, Y2
-	VMULPS      act_tanhp1<>+0(SB), Y3, Y4
-	VMULPS      act_tanhp3<>+0(SB), Y3, Y8
+	VMULPS      Y3, Y3, Y3
+	VMULPS      Y2, Y2, Y2
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y4, Y5, Y4
+	VMULPS      Y2, Y3, Y3
+	VMULPS      act_tanhp1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhp3<>+0(SB), Y6, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VFMADD213PS Y4, Y6, Y9
-	VFMADD213PS Y5, Y6, Y9
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VFMADD213PS Y8, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y9
-	VMULPS      act_tanhq1<>+0(SB), Y3, Y4
-	VMULPS      act_tanhq3<>+0(SB), Y3, Y3
+	VFMADD213PS Y5, Y2, Y9
+	VFMADD213PS Y7, Y2, Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VFMADD213PS Y8, Y2, Y5
+	VMULPS      Y3, Y5, Y5
+	VFMADD213PS Y5, Y7, Y9
+	VMULPS      act_tanhq1<>+0(SB), Y6, Y5
+	VMULPS      act_tanhq3<>+0(SB), Y6, Y6
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VFMADD213PS Y4, Y6, Y8
-	VFMADD213PS Y5, Y6, Y8
-	VMOVUPS     act_tanhq4<>+0(SB), Y4
-	VFMADD213PS Y3, Y6, Y4
-	VMULPS      Y7, Y4, Y4
-	VFMADD213PS Y4, Y5, Y8
-	VMULPS      Y9, Y2, Y2
-	VMULPS      Y8, Y12, Y3
-	VDIVPS      Y3, Y2, Y2
-	VMOVUPS     Y2, 32(BX)
-	VMOVAPS     Y2, Y2
+	VFMADD213PS Y5, Y2, Y8
+	VFMADD213PS Y7, Y2, Y8
+	VMOVUPS     act_tanhq4<>+0(SB), Y5
+	VFMADD213PS Y6, Y2, Y5
+	VMULPS      Y3, Y5, Y5
+	VFMADD213PS Y5, Y7, Y8
+	VMULPS      Y9, Y4, Y4
+	VMULPS      Y8, Y12, Y2
+	VDIVPS      Y2, Y4, Y4
+	VMOVUPS     Y4, 32(BX)
+	VMOVAPS     Y4, Y2
 	ADDQ        $0x20, BX
 	DECQ        SI
 	JNZ         lstmSeqX8HardSigmoidTanhAVX2_step
@@ -5927,48 +6019,52 @@ lstmSeqX8SigmoidTanhAVX512_xn:
 lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       act_z_one<>+0(SB), Z2
 	VINSERTF64X4  $0x01, (DX), Z2, Z2
-	VMOVUPS       act_z_min_ss<>+0(SB), Z6
-	VMAXPS        Z0, Z6, Z0
-	VMOVUPS       act_z_max_ss<>+0(SB), Z6
-	VMINPS        Z0, Z6, Z0
-	VMULPS        Z0, Z0, Z6
-	VMULPS        Z6, Z0, Z7
-	VMULPS        Z6, Z6, Z8
+	VMOVUPS       act_z_min_ss<>+0(SB), Z7
+	VMAXPS        Z0, Z7, Z6
+	VMOVUPS       act_z_max_ss<>+0(SB), Z7
+	VMINPS        Z6, Z7, Z6
+	VMULPS        Z0, Z0, Z0
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z7
+	VMINPS        Z0, Z7, Z0
+	VMULPS        Z0, Z6, Z7
+	VMULPS        Z0, Z0, Z8
 	VMOVUPS       act_z_p2_ss<>+0(SB), Z9
 	VMOVUPS       act_z_q2_ss<>+0(SB), Z11
 	VMOVUPS       act_z_p4_ss<>+0(SB), Z10
 	VMOVUPS       act_z_q4_ss<>+0(SB), Z12
-	VFMADD213PS   act_z_p1_ss<>+0(SB), Z6, Z9
-	VFMADD213PS   act_z_q1_ss<>+0(SB), Z6, Z11
-	VFMADD213PS   act_z_p3_ss<>+0(SB), Z6, Z10
-	VFMADD213PS   act_z_q3_ss<>+0(SB), Z6, Z12
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z0, Z9
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z0, Z11
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z0, Z10
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z0, Z12
 	VFMADD213PS   Z9, Z8, Z10
 	VFMADD213PS   Z11, Z8, Z12
-	VMULPS        Z2, Z0, Z0
+	VMULPS        Z2, Z6, Z6
 	VMULPS        Z2, Z7, Z7
-	VFMADD213PS   Z0, Z7, Z10
-	VFMADD213PS   act_z_d0_ss<>+0(SB), Z6, Z12
+	VFMADD213PS   Z6, Z7, Z10
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z0, Z12
 	VMULPS        act_z_half<>+0(SB), Z2, Z0
 	VFMADD231PS   Z0, Z12, Z10
-	VMOVUPS       act_z_min_ts<>+0(SB), Z0
-	VMAXPS        Z1, Z0, Z1
-	VMOVUPS       act_z_max_ts<>+0(SB), Z0
-	VMINPS        Z1, Z0, Z1
-	VMULPS        Z1, Z1, Z0
-	VMULPS        Z0, Z1, Z2
-	VMULPS        Z0, Z0, Z6
+	VMOVUPS       act_z_min_ts<>+0(SB), Z2
+	VMAXPS        Z1, Z2, Z0
+	VMOVUPS       act_z_max_ts<>+0(SB), Z2
+	VMINPS        Z0, Z2, Z0
+	VMULPS        Z1, Z1, Z1
+	VMOVUPS       act_z_max2_ts<>+0(SB), Z2
+	VMINPS        Z1, Z2, Z1
+	VMULPS        Z1, Z0, Z2
+	VMULPS        Z1, Z1, Z6
 	VMOVUPS       act_z_p2_ts<>+0(SB), Z7
 	VMOVUPS       act_z_q2_ts<>+0(SB), Z9
 	VMOVUPS       act_z_p4_ts<>+0(SB), Z8
 	VMOVUPS       act_z_q4_ts<>+0(SB), Z11
-	VFMADD213PS   act_z_p1_ts<>+0(SB), Z0, Z7
-	VFMADD213PS   act_z_q1_ts<>+0(SB), Z0, Z9
-	VFMADD213PS   act_z_p3_ts<>+0(SB), Z0, Z8
-	VFMADD213PS   act_z_q3_ts<>+0(SB), Z0, Z11
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z1, Z7
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z1, Z9
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z1, Z8
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z1, Z11
 	VFMADD213PS   Z7, Z6, Z8
 	VFMADD213PS   Z9, Z6, Z11
-	VFMADD213PS   Z1, Z2, Z8
-	VFMADD213PS   act_z_d0_ts<>+0(SB), Z0, Z11
+	VFMADD213PS   Z0, Z2, Z8
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z1, Z11
 	VFMADD231PS   act_z_half<>+0(SB), Z11, K1, Z8
 	VEXTRACTF64X4 $0x01, Z10, Y0
 	VEXTRACTF64X4 $0x01, Z12, Y1
@@ -5992,38 +6088,40 @@ lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       Y6, (DX)
 	VMULPS        act_tanhmax<>+0(SB), Y1, Y6
 	VXORPS        act_signmask<>+0(SB), Y6, Y7
-	VMAXPS        Y0, Y7, Y0
-	VMINPS        Y0, Y6, Y0
-	VMULPS        Y1, Y1, Y6
-	VMULPS        Y6, Y6, Y7
-	VMULPS        Y0, Y0, Y8
+	VMAXPS        Y0, Y7, Y7
+	VMINPS        Y7, Y6, Y7
+	VMULPS        Y1, Y1, Y8
 	VMULPS        Y8, Y8, Y9
-	VMULPS        Y8, Y9, Y9
-	VMULPS        Y2, Y0, Y0
+	VMULPS        Y6, Y6, Y6
+	VMULPS        Y0, Y0, Y0
+	VMINPS        Y0, Y6, Y0
+	VMULPS        Y0, Y0, Y6
+	VMULPS        Y2, Y7, Y2
 	VMULPS        Y3, Y1, Y1
-	VMULPS        act_tanhp1<>+0(SB), Y6, Y2
-	VMULPS        act_tanhp3<>+0(SB), Y6, Y3
+	VMULPS        Y0, Y6, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y8, Y6
+	VMULPS        act_tanhp3<>+0(SB), Y8, Y7
 	VMOVUPS       act_tanhp2<>+0(SB), Y10
-	VFMADD213PS   Y2, Y8, Y10
-	VFMADD213PS   Y7, Y8, Y10
-	VMOVUPS       act_tanhp4<>+0(SB), Y2
-	VFMADD213PS   Y3, Y8, Y2
-	VMULPS        Y9, Y2, Y2
-	VFMADD213PS   Y2, Y7, Y10
-	VMULPS        act_tanhq1<>+0(SB), Y6, Y2
-	VMULPS        act_tanhq3<>+0(SB), Y6, Y3
-	VMOVUPS       act_tanhq2<>+0(SB), Y6
-	VFMADD213PS   Y2, Y8, Y6
-	VFMADD213PS   Y7, Y8, Y6
-	VMOVUPS       act_tanhq4<>+0(SB), Y2
-	VFMADD213PS   Y3, Y8, Y2
-	VMULPS        Y9, Y2, Y2
-	VFMADD213PS   Y2, Y7, Y6
-	VMULPS        Y10, Y0, Y0
-	VMULPS        Y6, Y1, Y1
-	VDIVPS        Y1, Y0, Y0
-	VMOVUPS       Y0, 32(BX)
-	VMOVAPS       Y0, Y3
+	VFMADD213PS   Y6, Y0, Y10
+	VFMADD213PS   Y9, Y0, Y10
+	VMOVUPS       act_tanhp4<>+0(SB), Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMULPS        Y3, Y6, Y6
+	VFMADD213PS   Y6, Y9, Y10
+	VMULPS        act_tanhq1<>+0(SB), Y8, Y6
+	VMULPS        act_tanhq3<>+0(SB), Y8, Y7
+	VMOVUPS       act_tanhq2<>+0(SB), Y8
+	VFMADD213PS   Y6, Y0, Y8
+	VFMADD213PS   Y9, Y0, Y8
+	VMOVUPS       act_tanhq4<>+0(SB), Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMULPS        Y3, Y6, Y6
+	VFMADD213PS   Y6, Y9, Y8
+	VMULPS        Y10, Y2, Y2
+	VMULPS        Y8, Y1, Y0
+	VDIVPS        Y0, Y2, Y2
+	VMOVUPS       Y2, 32(BX)
+	VMOVAPS       Y2, Y3
 	ADDQ          $0x20, BX
 	DECQ          SI
 	JNZ           lstmSeqX8SigmoidTanhAVX512_step
@@ -6215,6 +6313,24 @@ DATA act_z_max_ss<>+52(SB)/4, $0x419051ec
 DATA act_z_max_ss<>+56(SB)/4, $0x419051ec
 DATA act_z_max_ss<>+60(SB)/4, $0x419051ec
 GLOBL act_z_max_ss<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_max2_ss<>+0(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+4(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+8(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+12(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+16(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+20(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+24(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+28(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+32(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+36(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+40(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+44(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+48(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+52(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+56(SB)/4, $0x43a2b887
+DATA act_z_max2_ss<>+60(SB)/4, $0x43a2b887
+GLOBL act_z_max2_ss<>(SB), RODATA|NOPTR, $64
 
 DATA act_z_p2_ss<>+0(SB)/4, $0x39653552
 DATA act_z_p2_ss<>+4(SB)/4, $0x39653552
@@ -6431,6 +6547,24 @@ DATA act_z_max_ts<>+52(SB)/4, $0x419051ec
 DATA act_z_max_ts<>+56(SB)/4, $0x419051ec
 DATA act_z_max_ts<>+60(SB)/4, $0x419051ec
 GLOBL act_z_max_ts<>(SB), RODATA|NOPTR, $64
+
+DATA act_z_max2_ts<>+0(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+4(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+8(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+12(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+16(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+20(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+24(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+28(SB)/4, $0x42a2b887
+DATA act_z_max2_ts<>+32(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+36(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+40(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+44(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+48(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+52(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+56(SB)/4, $0x43a2b887
+DATA act_z_max2_ts<>+60(SB)/4, $0x43a2b887
+GLOBL act_z_max2_ts<>(SB), RODATA|NOPTR, $64
 
 DATA act_z_p2_ts<>+0(SB)/4, $0x3b653552
 DATA act_z_p2_ts<>+4(SB)/4, $0x3b653552
@@ -6700,26 +6834,28 @@ lstmSeqX8HardSigmoidTanhAVX512_gates:
 	VMOVUPS       act_z_one<>+0(SB), Z9
 	VMINPS        Z2, Z9, Z2
 	VMOVUPS       act_tanhmin<>+0(SB), Y5
-	VMAXPS        Y3, Y5, Y3
+	VMAXPS        Y3, Y5, Y10
 	VMOVUPS       act_tanhmax<>+0(SB), Y5
+	VMINPS        Y10, Y5, Y10
+	VMULPS        Y3, Y3, Y3
+	VMOVUPS       act_tanhmax2<>+0(SB), Y5
 	VMINPS        Y3, Y5, Y3
-	VMULPS        Y3, Y3, Y5
-	VMULPS        Y5, Y3, Y10
-	VMULPS        Y5, Y5, Y11
+	VMULPS        Y3, Y10, Y5
+	VMULPS        Y3, Y3, Y11
 	VMOVUPS       act_tanhp2<>+0(SB), Y12
 	VMOVUPS       act_tanhq2<>+0(SB), Y14
 	VMOVUPS       act_tanhp4<>+0(SB), Y13
 	VMOVUPS       act_tanhq4<>+0(SB), Y15
-	VFMADD213PS   act_tanhp1<>+0(SB), Y5, Y12
-	VFMADD213PS   act_tanhq1<>+0(SB), Y5, Y14
-	VFMADD213PS   act_tanhp3<>+0(SB), Y5, Y13
-	VFMADD213PS   act_tanhq3<>+0(SB), Y5, Y15
+	VFMADD213PS   act_tanhp1<>+0(SB), Y3, Y12
+	VFMADD213PS   act_tanhq1<>+0(SB), Y3, Y14
+	VFMADD213PS   act_tanhp3<>+0(SB), Y3, Y13
+	VFMADD213PS   act_tanhq3<>+0(SB), Y3, Y15
 	VFMADD213PS   Y12, Y11, Y13
 	VFMADD213PS   Y14, Y11, Y15
-	VMULPS        Y4, Y3, Y3
 	VMULPS        Y4, Y10, Y10
-	VFMADD213PS   Y3, Y10, Y13
-	VFMADD213PS   act_one<>+0(SB), Y5, Y15
+	VMULPS        Y4, Y5, Y5
+	VFMADD213PS   Y10, Y5, Y13
+	VFMADD213PS   act_one<>+0(SB), Y3, Y15
 	VEXTRACTF64X4 $0x01, Z4, Y3
 	VEXTRACTF64X4 $0x01, Z2, Y2
 	VMOVUPS       (DX), Y4
@@ -6729,32 +6865,34 @@ lstmSeqX8HardSigmoidTanhAVX512_gates:
 	VMOVUPS       Y3, (DX)
 	VMULPS        act_tanhmax<>+0(SB), Y15, Y3
 	VXORPS        act_signmask<>+0(SB), Y3, Y5
-	VMAXPS        Y4, Y5, Y4
-	VMINPS        Y4, Y3, Y4
-	VMULPS        Y15, Y15, Y3
-	VMULPS        Y3, Y3, Y5
-	VMULPS        Y4, Y4, Y10
+	VMAXPS        Y4, Y5, Y5
+	VMINPS        Y5, Y3, Y5
+	VMULPS        Y15, Y15, Y10
 	VMULPS        Y10, Y10, Y11
-	VMULPS        Y10, Y11, Y11
-	VMULPS        Y2, Y4, Y2
-	VMULPS        act_tanhp1<>+0(SB), Y3, Y4
-	VMULPS        act_tanhp3<>+0(SB), Y3, Y12
+	VMULPS        Y3, Y3, Y3
+	VMULPS        Y4, Y4, Y4
+	VMINPS        Y4, Y3, Y4
+	VMULPS        Y4, Y4, Y3
+	VMULPS        Y2, Y5, Y2
+	VMULPS        Y4, Y3, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y10, Y5
+	VMULPS        act_tanhp3<>+0(SB), Y10, Y12
 	VMOVUPS       act_tanhp2<>+0(SB), Y13
-	VFMADD213PS   Y4, Y10, Y13
-	VFMADD213PS   Y5, Y10, Y13
-	VMOVUPS       act_tanhp4<>+0(SB), Y4
-	VFMADD213PS   Y12, Y10, Y4
-	VMULPS        Y11, Y4, Y4
-	VFMADD213PS   Y4, Y5, Y13
-	VMULPS        act_tanhq1<>+0(SB), Y3, Y4
-	VMULPS        act_tanhq3<>+0(SB), Y3, Y3
+	VFMADD213PS   Y5, Y4, Y13
+	VFMADD213PS   Y11, Y4, Y13
+	VMOVUPS       act_tanhp4<>+0(SB), Y5
+	VFMADD213PS   Y12, Y4, Y5
+	VMULPS        Y3, Y5, Y5
+	VFMADD213PS   Y5, Y11, Y13
+	VMULPS        act_tanhq1<>+0(SB), Y10, Y5
+	VMULPS        act_tanhq3<>+0(SB), Y10, Y10
 	VMOVUPS       act_tanhq2<>+0(SB), Y12
-	VFMADD213PS   Y4, Y10, Y12
-	VFMADD213PS   Y5, Y10, Y12
-	VMOVUPS       act_tanhq4<>+0(SB), Y4
-	VFMADD213PS   Y3, Y10, Y4
-	VMULPS        Y11, Y4, Y4
-	VFMADD213PS   Y4, Y5, Y12
+	VFMADD213PS   Y5, Y4, Y12
+	VFMADD213PS   Y11, Y4, Y12
+	VMOVUPS       act_tanhq4<>+0(SB), Y5
+	VFMADD213PS   Y10, Y4, Y5
+	VMULPS        Y3, Y5, Y5
+	VFMADD213PS   Y5, Y11, Y12
 	VMULPS        Y13, Y2, Y2
 	VMULPS        Y12, Y15, Y3
 	VDIVPS        Y3, Y2, Y2

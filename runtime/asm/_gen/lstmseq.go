@@ -567,12 +567,12 @@ func cellSigmoid(cb Register, ni, di, ncf, df, ng, dg, no, do VecVirtual) VecVir
 // multiplied through by d^9 is n*Ph(S, T) / (d*Qh(S, T)) with S = n^2, T = d^2 and
 // Ph(S, T) = T^4*P(S/T), homogeneous of degree 4:
 //
-//	Ph = T^2 (T^2 + S (p1 T + p2 S)) + S^3 (p3 T + p4 S)
+//	Ph = T^4 + p1 T^3 S + p2 T^2 S^2 + p3 T S^3 + p4 S^4
 //
-// (all terms positive, so no sum cancels). The clamp |x| <= 9.02 becomes
+// (all terms positive, so no sum cancels), evaluated by Estrin's scheme in S. The clamp |x| <= 9.02 becomes
 // |n| <= 9.02*d. Everything that depends on d alone (T, T^2, p1 T, p3 T, the bounds,
-// the multiplier's products) runs before n arrives; from n the chain is the clamp, S,
-// three FMA levels, a multiply and the divide. d must keep T^4 * S^... in range: d in
+// the multiplier's products) runs before n arrives; from n the chain is n^2, a min,
+// two FMA levels and a third beside S^4, a multiply and the divide. d must keep T^4 * S^... in range: d in
 // [1, ~1700] gives products below ~1e31.
 func tanhFrac(n, d, m, dm VecVirtual) VecVirtual {
 	ld, nld := YMM(), YMM()
@@ -584,10 +584,14 @@ func tanhFrac(n, d, m, dm VecVirtual) VecVirtual {
 	t, t2 := YMM(), YMM()
 	VMULPS(d, d, t)
 	VMULPS(t, t, t2)
-	s, s3 := YMM(), YMM()
-	VMULPS(ncl, ncl, s)
-	VMULPS(s, s, s3)
-	VMULPS(s, s3, s3)
+	// S = min(n^2, (9.02 d)^2): ncl^2's value (rounding is monotonic) without the clamp
+	// on the chain; ncl only feeds the numerator's factor
+	s, ld2 := YMM(), YMM()
+	VMULPS(ld, ld, ld2)
+	VMULPS(n, n, s)
+	VMINPS(s, ld2, s) // Intel order min(ld2, s): s's NaN is kept
+	s2 := YMM()
+	VMULPS(s, s, s2)
 	num := YMM()
 	VMULPS(m, ncl, num) // m*n, beside the polynomials
 	den := d
@@ -595,6 +599,8 @@ func tanhFrac(n, d, m, dm VecVirtual) VecVirtual {
 		den = YMM()
 		VMULPS(dm, d, den)
 	}
+	s3 := YMM()
+	VMULPS(s, s2, s3)
 	hom := func(c [5]float32, name string) VecVirtual {
 		c1t, c3t := YMM(), YMM()
 		VMULPS(cst(name+"1", c[1]), t, c1t)
@@ -654,8 +660,13 @@ func ratNDm(x VecVirtual, sig bool, m VecVirtual) (VecVirtual, VecVirtual) {
 	cst("tanhmax"+sfx, lim)
 	cst("tanhmin"+sfx, -lim)
 	a := clampKeepNaN(x, "tanhmin"+sfx, "tanhmax"+sfx)
+	// s = min(x^2, lim^2): the same value as a^2 (rounding is monotonic) two cycles
+	// sooner on the chain than squaring the clamped a; a only feeds x^3 and the final FMA
 	s, xs, s2 := YMM(), YMM(), YMM()
-	VMULPS(a, a, s)
+	VMULPS(x, x, s)
+	l2 := YMM()
+	VMOVUPS(cst("tanhmax2"+sfx, lim*lim), l2)
+	VMINPS(s, l2, s) // Intel order min(l2, s): s's NaN is kept
 	VMULPS(s, a, xs)
 	VMULPS(s, s, s2)
 	pa, pb, qa, qb := YMM(), YMM(), YMM(), YMM()
