@@ -186,3 +186,28 @@ func lstmSeqX8SigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *floa
 //
 //go:noescape
 func lstmSeqX8HardSigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)
+
+// lstmSeq8SigmoidTanhAVX512 runs LSTMSeq's loop for up == 8 with ZMM gate pairs and a
+// tree h*U sum (the AVX512 path's order; lstmSeqX8SigmoidTanhAVX512 and
+// lstmSeqMulti8SigmoidTanhAVX512 give the same bits).
+//
+//go:noescape
+func lstmSeq8SigmoidTanhAVX512(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int)
+
+// lstmSeq8HardSigmoidTanhAVX512 is lstmSeq8SigmoidTanhAVX512 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeq8HardSigmoidTanhAVX512(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32)
+
+// lstmSeqMulti8SigmoidTanhAVX512 runs LSTMSeqMulti's loop for up == 8 with
+// lstmSeq8SigmoidTanhAVX512's step.
+//
+//go:noescape
+func lstmSeqMulti8SigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int)
+
+// lstmSeqMulti8HardSigmoidTanhAVX512 is lstmSeqMulti8SigmoidTanhAVX512 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqMulti8HardSigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int, a, b float32)

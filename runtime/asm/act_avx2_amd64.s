@@ -5960,90 +5960,305 @@ lstmSeqX8SigmoidTanhAVX512_x0:
 
 lstmSeqX8SigmoidTanhAVX512_step:
 	VMOVUPS (SP), Z0
-	VPXORD  Z4, Z4, Z4
 	VMOVUPS 64(SP), Z1
-	VPXORD  Z5, Z5, Z5
-	MOVQ    CX, R8
-	LEAQ    lstm_bcastidx16<>+0(SB), R9
-	MOVQ    DI, R10
+	CMPQ    DI, $0x01
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u1
+	CMPQ    DI, $0x02
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u2
+	CMPQ    DI, $0x03
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u3
+	CMPQ    DI, $0x04
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u4
+	CMPQ    DI, $0x05
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u5
+	CMPQ    DI, $0x06
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u6
+	CMPQ    DI, $0x07
+	JE      lstmSeqX8SigmoidTanhAVX512_h_u7
+	JMP     lstmSeqX8SigmoidTanhAVX512_h_u8
 
-lstmSeqX8SigmoidTanhAVX512_k2:
-	CMPQ        R10, $0x02
-	JL          lstmSeqX8SigmoidTanhAVX512_k1
-	VMOVUPS     (R9), Z2
+lstmSeqX8SigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
 	VPERMPS     Z3, Z2, Z2
-	VMOVUPS     64(R9), Z6
+	VFMADD231PS (CX), Z2, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
+
+lstmSeqX8SigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z5
+	VADDPS      Z5, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VADDPS      Z2, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
+
+lstmSeqX8SigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z6
+	VMULPS      256(CX), Z5, Z7
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z4, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
+
+lstmSeqX8SigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     192(R8), Z6
 	VPERMPS     Z3, Z6, Z6
-	VFMADD231PS (R8), Z2, Z0
-	VFMADD231PS 64(R8), Z2, Z1
-	VFMADD231PS 128(R8), Z6, Z4
-	VFMADD231PS 192(R8), Z6, Z5
-	ADDQ        $0x00000100, R8
-	ADDQ        $0x80, R9
-	SUBQ        $0x02, R10
-	JMP         lstmSeqX8SigmoidTanhAVX512_k2
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z7
+	VMULPS      256(CX), Z5, Z8
+	VMULPS      384(CX), Z6, Z9
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
 
-lstmSeqX8SigmoidTanhAVX512_k1:
-	TESTQ       R10, R10
-	JZ          lstmSeqX8SigmoidTanhAVX512_sum
-	VMOVUPS     (R9), Z2
+lstmSeqX8SigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
 	VPERMPS     Z3, Z2, Z2
-	VFMADD231PS (R8), Z2, Z0
-	VFMADD231PS 64(R8), Z2, Z1
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z3, Z7, Z7
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z8
+	VMULPS      256(CX), Z5, Z9
+	VMULPS      384(CX), Z6, Z10
+	VMULPS      512(CX), Z7, Z11
+	VADDPS      Z8, Z0, Z0
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z11, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
 
-lstmSeqX8SigmoidTanhAVX512_sum:
-	VADDPS  Z4, Z0, Z0
-	VADDPS  Z5, Z1, Z1
+lstmSeqX8SigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z3, Z8, Z8
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z9
+	VMULPS      256(CX), Z5, Z10
+	VMULPS      384(CX), Z6, Z11
+	VMULPS      512(CX), Z7, Z12
+	VMULPS      640(CX), Z8, Z13
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
+
+lstmSeqX8SigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z3, Z8, Z8
+	VMOVUPS     384(R8), Z9
+	VPERMPS     Z3, Z9, Z9
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z10
+	VMULPS      256(CX), Z5, Z11
+	VMULPS      384(CX), Z6, Z12
+	VMULPS      512(CX), Z7, Z13
+	VMULPS      640(CX), Z8, Z14
+	VMULPS      768(CX), Z9, Z15
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z15, Z13, Z13
+	VADDPS      Z13, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VMULPS      832(CX), Z9, Z8
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqX8SigmoidTanhAVX512_h_sum
+
+lstmSeqX8SigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z3, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z3, Z8, Z8
+	VMOVUPS     384(R8), Z9
+	VPERMPS     Z3, Z9, Z9
+	VMOVUPS     448(R8), Z10
+	VPERMPS     Z3, Z10, Z10
+	VFMADD231PS (CX), Z2, Z0
+	VMULPS      128(CX), Z4, Z11
+	VMULPS      256(CX), Z5, Z12
+	VMULPS      384(CX), Z6, Z13
+	VMULPS      512(CX), Z7, Z14
+	VMULPS      640(CX), Z8, Z15
+	VMULPS      768(CX), Z9, Z16
+	VMULPS      896(CX), Z10, Z17
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z16, Z14, Z14
+	VADDPS      Z14, Z0, Z0
+	VFMADD231PS 64(CX), Z2, Z1
+	VMULPS      192(CX), Z4, Z2
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VMULPS      832(CX), Z9, Z8
+	VMULPS      960(CX), Z10, Z9
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z1, Z1
+
+lstmSeqX8SigmoidTanhAVX512_h_sum:
 	CMPQ    SI, $0x01
 	JE      lstmSeqX8SigmoidTanhAVX512_gates
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
 	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z6
+	VMOVUPS 64(R8), Z4
 	MOVQ    wx+16(FP), R8
 	MOVQ    AX, R9
 	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z7
-	VFMADD231PS  (R8), Z7, Z2
-	VFMADD231PS  64(R8), Z7, Z6
+	VBROADCASTSS (R9), Z5
+	VFMADD231PS  (R8), Z5, Z2
+	VFMADD231PS  64(R8), Z5, Z4
 	ADDQ         $0x80, R8
 	ADDQ         $0x04, R9
 	DECQ         R10
 	JNZ          lstmSeqX8SigmoidTanhAVX512_xn
 	VMOVUPS      Z2, (SP)
-	VMOVUPS      Z6, 64(SP)
+	VMOVUPS      Z4, 64(SP)
 
 lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       act_z_one<>+0(SB), Z2
 	VINSERTF64X4  $0x01, (DX), Z2, Z2
-	VMOVUPS       act_z_min_ss<>+0(SB), Z7
-	VMAXPS        Z0, Z7, Z6
-	VMOVUPS       act_z_max_ss<>+0(SB), Z7
-	VMINPS        Z6, Z7, Z6
+	VMOVUPS       act_z_min_ss<>+0(SB), Z5
+	VMAXPS        Z0, Z5, Z4
+	VMOVUPS       act_z_max_ss<>+0(SB), Z5
+	VMINPS        Z4, Z5, Z4
 	VMULPS        Z0, Z0, Z0
-	VMOVUPS       act_z_max2_ss<>+0(SB), Z7
-	VMINPS        Z0, Z7, Z0
-	VMULPS        Z0, Z6, Z7
-	VMULPS        Z0, Z0, Z8
-	VMOVUPS       act_z_p2_ss<>+0(SB), Z9
-	VMOVUPS       act_z_q2_ss<>+0(SB), Z11
-	VMOVUPS       act_z_p4_ss<>+0(SB), Z10
-	VMOVUPS       act_z_q4_ss<>+0(SB), Z12
-	VFMADD213PS   act_z_p1_ss<>+0(SB), Z0, Z9
-	VFMADD213PS   act_z_q1_ss<>+0(SB), Z0, Z11
-	VFMADD213PS   act_z_p3_ss<>+0(SB), Z0, Z10
-	VFMADD213PS   act_z_q3_ss<>+0(SB), Z0, Z12
-	VFMADD213PS   Z9, Z8, Z10
-	VFMADD213PS   Z11, Z8, Z12
-	VMULPS        Z2, Z6, Z6
-	VMULPS        Z2, Z7, Z7
-	VFMADD213PS   Z6, Z7, Z10
-	VFMADD213PS   act_z_d0_ss<>+0(SB), Z0, Z12
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z5
+	VMINPS        Z0, Z5, Z0
+	VMULPS        Z0, Z4, Z5
+	VMULPS        Z0, Z0, Z6
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z7
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z9
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z8
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z10
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z0, Z7
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z0, Z9
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z0, Z8
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z0, Z10
+	VFMADD213PS   Z7, Z6, Z8
+	VFMADD213PS   Z9, Z6, Z10
+	VMULPS        Z2, Z4, Z4
+	VMULPS        Z2, Z5, Z5
+	VFMADD213PS   Z4, Z5, Z8
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z0, Z10
 	VMULPS        act_z_half<>+0(SB), Z2, Z0
-	VFMADD231PS   Z0, Z12, Z10
+	VFMADD231PS   Z0, Z10, Z8
 	VMOVUPS       act_z_min_ts<>+0(SB), Z2
 	VMAXPS        Z1, Z2, Z0
 	VMOVUPS       act_z_max_ts<>+0(SB), Z2
@@ -6052,73 +6267,73 @@ lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       act_z_max2_ts<>+0(SB), Z2
 	VMINPS        Z1, Z2, Z1
 	VMULPS        Z1, Z0, Z2
-	VMULPS        Z1, Z1, Z6
-	VMOVUPS       act_z_p2_ts<>+0(SB), Z7
-	VMOVUPS       act_z_q2_ts<>+0(SB), Z9
-	VMOVUPS       act_z_p4_ts<>+0(SB), Z8
-	VMOVUPS       act_z_q4_ts<>+0(SB), Z11
-	VFMADD213PS   act_z_p1_ts<>+0(SB), Z1, Z7
-	VFMADD213PS   act_z_q1_ts<>+0(SB), Z1, Z9
-	VFMADD213PS   act_z_p3_ts<>+0(SB), Z1, Z8
-	VFMADD213PS   act_z_q3_ts<>+0(SB), Z1, Z11
-	VFMADD213PS   Z7, Z6, Z8
-	VFMADD213PS   Z9, Z6, Z11
-	VFMADD213PS   Z0, Z2, Z8
-	VFMADD213PS   act_z_d0_ts<>+0(SB), Z1, Z11
-	VFMADD231PS   act_z_half<>+0(SB), Z11, K1, Z8
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VEXTRACTF64X4 $0x01, Z12, Y1
-	VEXTRACTF64X4 $0x01, Z8, Y2
-	VEXTRACTF64X4 $0x01, Z11, Y3
-	VPAND         act_expmask<>+0(SB), Y12, Y6
-	VPAND         act_expmask<>+0(SB), Y1, Y7
-	VPAND         act_expmask<>+0(SB), Y11, Y9
-	VPADDD        Y7, Y6, Y6
-	VMOVDQU       act_exp508<>+0(SB), Y7
-	VPSUBD        Y9, Y7, Y7
-	VPSUBD        Y6, Y7, Y7
-	VMULPS        Y11, Y12, Y6
-	VMULPS        Y7, Y6, Y6
-	VMULPS        Y7, Y1, Y7
-	VMULPS        Y6, Y0, Y0
-	VMULPS        Y8, Y10, Y10
-	VFMADD231PS   Y7, Y10, Y0
-	VMULPS        Y6, Y1, Y1
-	VDIVPS        Y1, Y0, Y6
-	VMOVUPS       Y6, (DX)
-	VMULPS        act_tanhmax<>+0(SB), Y1, Y6
-	VXORPS        act_signmask<>+0(SB), Y6, Y7
-	VMAXPS        Y0, Y7, Y7
-	VMINPS        Y7, Y6, Y7
-	VMULPS        Y1, Y1, Y8
-	VMULPS        Y8, Y8, Y9
-	VMULPS        Y6, Y6, Y6
+	VMULPS        Z1, Z1, Z4
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z5
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z7
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z6
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z9
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z1, Z5
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z1, Z7
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z1, Z6
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z1, Z9
+	VFMADD213PS   Z5, Z4, Z6
+	VFMADD213PS   Z7, Z4, Z9
+	VFMADD213PS   Z0, Z2, Z6
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z1, Z9
+	VFMADD231PS   act_z_half<>+0(SB), Z9, K1, Z6
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VEXTRACTF64X4 $0x01, Z10, Y1
+	VEXTRACTF64X4 $0x01, Z6, Y2
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VPAND         act_expmask<>+0(SB), Y10, Y4
+	VPAND         act_expmask<>+0(SB), Y1, Y5
+	VPAND         act_expmask<>+0(SB), Y9, Y7
+	VPADDD        Y5, Y4, Y4
+	VMOVDQU       act_exp508<>+0(SB), Y5
+	VPSUBD        Y7, Y5, Y5
+	VPSUBD        Y4, Y5, Y5
+	VMULPS        Y9, Y10, Y4
+	VMULPS        Y5, Y4, Y4
+	VMULPS        Y5, Y1, Y5
+	VMULPS        Y4, Y0, Y0
+	VMULPS        Y6, Y8, Y8
+	VFMADD231PS   Y5, Y8, Y0
+	VMULPS        Y4, Y1, Y1
+	VDIVPS        Y1, Y0, Y4
+	VMOVUPS       Y4, (DX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y4
+	VXORPS        act_signmask<>+0(SB), Y4, Y5
+	VMAXPS        Y0, Y5, Y5
+	VMINPS        Y5, Y4, Y5
+	VMULPS        Y1, Y1, Y6
+	VMULPS        Y6, Y6, Y7
+	VMULPS        Y4, Y4, Y4
 	VMULPS        Y0, Y0, Y0
-	VMINPS        Y0, Y6, Y0
-	VMULPS        Y0, Y0, Y6
-	VMULPS        Y2, Y7, Y2
+	VMINPS        Y0, Y4, Y0
+	VMULPS        Y0, Y0, Y4
+	VMULPS        Y2, Y5, Y2
 	VMULPS        Y3, Y1, Y1
-	VMULPS        Y0, Y6, Y3
-	VMULPS        act_tanhp1<>+0(SB), Y8, Y6
-	VMULPS        act_tanhp3<>+0(SB), Y8, Y7
-	VMOVUPS       act_tanhp2<>+0(SB), Y10
-	VFMADD213PS   Y6, Y0, Y10
-	VFMADD213PS   Y9, Y0, Y10
-	VMOVUPS       act_tanhp4<>+0(SB), Y6
+	VMULPS        Y0, Y4, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhp3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhp2<>+0(SB), Y8
+	VFMADD213PS   Y4, Y0, Y8
+	VFMADD213PS   Y7, Y0, Y8
+	VMOVUPS       act_tanhp4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y8
+	VMULPS        act_tanhq1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhq3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhq2<>+0(SB), Y6
+	VFMADD213PS   Y4, Y0, Y6
 	VFMADD213PS   Y7, Y0, Y6
-	VMULPS        Y3, Y6, Y6
-	VFMADD213PS   Y6, Y9, Y10
-	VMULPS        act_tanhq1<>+0(SB), Y8, Y6
-	VMULPS        act_tanhq3<>+0(SB), Y8, Y7
-	VMOVUPS       act_tanhq2<>+0(SB), Y8
-	VFMADD213PS   Y6, Y0, Y8
-	VFMADD213PS   Y9, Y0, Y8
-	VMOVUPS       act_tanhq4<>+0(SB), Y6
-	VFMADD213PS   Y7, Y0, Y6
-	VMULPS        Y3, Y6, Y6
-	VFMADD213PS   Y6, Y9, Y8
-	VMULPS        Y10, Y2, Y2
-	VMULPS        Y8, Y1, Y0
+	VMOVUPS       act_tanhq4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y6
+	VMULPS        Y8, Y2, Y2
+	VMULPS        Y6, Y1, Y0
 	VDIVPS        Y0, Y2, Y2
 	VMOVUPS       Y2, 32(BX)
 	VMOVAPS       Y2, Y3
@@ -6764,137 +6979,352 @@ lstmSeqX8HardSigmoidTanhAVX512_x0:
 
 lstmSeqX8HardSigmoidTanhAVX512_step:
 	VMOVUPS (SP), Z2
-	VPXORD  Z6, Z6, Z6
 	VMOVUPS 64(SP), Z3
-	VPXORD  Z7, Z7, Z7
-	MOVQ    CX, R8
-	LEAQ    lstm_bcastidx16<>+0(SB), R9
-	MOVQ    DI, R10
+	CMPQ    DI, $0x01
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u1
+	CMPQ    DI, $0x02
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u2
+	CMPQ    DI, $0x03
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u3
+	CMPQ    DI, $0x04
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u4
+	CMPQ    DI, $0x05
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u5
+	CMPQ    DI, $0x06
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u6
+	CMPQ    DI, $0x07
+	JE      lstmSeqX8HardSigmoidTanhAVX512_h_u7
+	JMP     lstmSeqX8HardSigmoidTanhAVX512_h_u8
 
-lstmSeqX8HardSigmoidTanhAVX512_k2:
-	CMPQ        R10, $0x02
-	JL          lstmSeqX8HardSigmoidTanhAVX512_k1
-	VMOVUPS     (R9), Z4
+lstmSeqX8HardSigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
 	VPERMPS     Z5, Z4, Z4
-	VMOVUPS     64(R9), Z10
+	VFMADD231PS (CX), Z4, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqX8HardSigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z9
+	VADDPS      Z9, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VADDPS      Z4, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqX8HardSigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z10
+	VMULPS      256(CX), Z9, Z11
+	VADDPS      Z10, Z2, Z2
+	VADDPS      Z11, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z8, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqX8HardSigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VMOVUPS     192(R8), Z10
 	VPERMPS     Z5, Z10, Z10
-	VFMADD231PS (R8), Z4, Z2
-	VFMADD231PS 64(R8), Z4, Z3
-	VFMADD231PS 128(R8), Z10, Z6
-	VFMADD231PS 192(R8), Z10, Z7
-	ADDQ        $0x00000100, R8
-	ADDQ        $0x80, R9
-	SUBQ        $0x02, R10
-	JMP         lstmSeqX8HardSigmoidTanhAVX512_k2
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z11
+	VMULPS      256(CX), Z9, Z12
+	VMULPS      384(CX), Z10, Z13
+	VADDPS      Z11, Z2, Z2
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
 
-lstmSeqX8HardSigmoidTanhAVX512_k1:
-	TESTQ       R10, R10
-	JZ          lstmSeqX8HardSigmoidTanhAVX512_sum
-	VMOVUPS     (R9), Z4
+lstmSeqX8HardSigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
 	VPERMPS     Z5, Z4, Z4
-	VFMADD231PS (R8), Z4, Z2
-	VFMADD231PS 64(R8), Z4, Z3
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z5, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z5, Z11, Z11
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z12
+	VMULPS      256(CX), Z9, Z13
+	VMULPS      384(CX), Z10, Z14
+	VMULPS      512(CX), Z11, Z15
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
 
-lstmSeqX8HardSigmoidTanhAVX512_sum:
-	VADDPS  Z6, Z2, Z2
-	VADDPS  Z7, Z3, Z3
+lstmSeqX8HardSigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z5, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z5, Z12, Z12
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z13
+	VMULPS      256(CX), Z9, Z14
+	VMULPS      384(CX), Z10, Z15
+	VMULPS      512(CX), Z11, Z16
+	VMULPS      640(CX), Z12, Z17
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqX8HardSigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z5, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     384(R8), Z13
+	VPERMPS     Z5, Z13, Z13
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z14
+	VMULPS      256(CX), Z9, Z15
+	VMULPS      384(CX), Z10, Z16
+	VMULPS      512(CX), Z11, Z17
+	VMULPS      640(CX), Z12, Z18
+	VMULPS      768(CX), Z13, Z19
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z19, Z17, Z17
+	VADDPS      Z17, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VMULPS      832(CX), Z13, Z12
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqX8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqX8HardSigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z5, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z5, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z5, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     384(R8), Z13
+	VPERMPS     Z5, Z13, Z13
+	VMOVUPS     448(R8), Z14
+	VPERMPS     Z5, Z14, Z14
+	VFMADD231PS (CX), Z4, Z2
+	VMULPS      128(CX), Z8, Z15
+	VMULPS      256(CX), Z9, Z16
+	VMULPS      384(CX), Z10, Z17
+	VMULPS      512(CX), Z11, Z18
+	VMULPS      640(CX), Z12, Z19
+	VMULPS      768(CX), Z13, Z20
+	VMULPS      896(CX), Z14, Z21
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z19, Z18, Z18
+	VADDPS      Z21, Z20, Z20
+	VADDPS      Z16, Z2, Z2
+	VADDPS      Z20, Z18, Z18
+	VADDPS      Z18, Z2, Z2
+	VFMADD231PS 64(CX), Z4, Z3
+	VMULPS      192(CX), Z8, Z4
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VMULPS      832(CX), Z13, Z12
+	VMULPS      960(CX), Z14, Z13
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z3, Z3
+
+lstmSeqX8HardSigmoidTanhAVX512_h_sum:
 	CMPQ    SI, $0x01
 	JE      lstmSeqX8HardSigmoidTanhAVX512_gates
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
 	VMOVUPS (R8), Z4
-	VMOVUPS 64(R8), Z10
+	VMOVUPS 64(R8), Z8
 	MOVQ    wx+16(FP), R8
 	MOVQ    AX, R9
 	MOVQ    nin+72(FP), R10
 
 lstmSeqX8HardSigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z11
-	VFMADD231PS  (R8), Z11, Z4
-	VFMADD231PS  64(R8), Z11, Z10
+	VBROADCASTSS (R9), Z9
+	VFMADD231PS  (R8), Z9, Z4
+	VFMADD231PS  64(R8), Z9, Z8
 	ADDQ         $0x80, R8
 	ADDQ         $0x04, R9
 	DECQ         R10
 	JNZ          lstmSeqX8HardSigmoidTanhAVX512_xn
 	VMOVUPS      Z4, (SP)
-	VMOVUPS      Z10, 64(SP)
+	VMOVUPS      Z8, 64(SP)
 
 lstmSeqX8HardSigmoidTanhAVX512_gates:
 	VMOVAPS       Z1, Z4
 	VFMADD231PS   Z0, Z2, Z4
-	VPXORD        Z8, Z8, Z8
-	VMAXPS        Z4, Z8, Z4
-	VMOVUPS       act_z_one<>+0(SB), Z8
-	VMINPS        Z4, Z8, Z4
+	VPXORD        Z6, Z6, Z6
+	VMAXPS        Z4, Z6, Z4
+	VMOVUPS       act_z_one<>+0(SB), Z6
+	VMINPS        Z4, Z6, Z4
 	VMOVAPS       Z1, Z2
 	VFMADD231PS   Z0, Z3, Z2
-	VPXORD        Z9, Z9, Z9
-	VMAXPS        Z2, Z9, Z2
-	VMOVUPS       act_z_one<>+0(SB), Z9
-	VMINPS        Z2, Z9, Z2
+	VPXORD        Z7, Z7, Z7
+	VMAXPS        Z2, Z7, Z2
+	VMOVUPS       act_z_one<>+0(SB), Z7
+	VMINPS        Z2, Z7, Z2
 	VMOVUPS       act_tanhmin<>+0(SB), Y5
-	VMAXPS        Y3, Y5, Y10
+	VMAXPS        Y3, Y5, Y8
 	VMOVUPS       act_tanhmax<>+0(SB), Y5
-	VMINPS        Y10, Y5, Y10
+	VMINPS        Y8, Y5, Y8
 	VMULPS        Y3, Y3, Y3
 	VMOVUPS       act_tanhmax2<>+0(SB), Y5
 	VMINPS        Y3, Y5, Y3
-	VMULPS        Y3, Y10, Y5
-	VMULPS        Y3, Y3, Y11
-	VMOVUPS       act_tanhp2<>+0(SB), Y12
-	VMOVUPS       act_tanhq2<>+0(SB), Y14
-	VMOVUPS       act_tanhp4<>+0(SB), Y13
-	VMOVUPS       act_tanhq4<>+0(SB), Y15
-	VFMADD213PS   act_tanhp1<>+0(SB), Y3, Y12
-	VFMADD213PS   act_tanhq1<>+0(SB), Y3, Y14
-	VFMADD213PS   act_tanhp3<>+0(SB), Y3, Y13
-	VFMADD213PS   act_tanhq3<>+0(SB), Y3, Y15
-	VFMADD213PS   Y12, Y11, Y13
-	VFMADD213PS   Y14, Y11, Y15
-	VMULPS        Y4, Y10, Y10
+	VMULPS        Y3, Y8, Y5
+	VMULPS        Y3, Y3, Y9
+	VMOVUPS       act_tanhp2<>+0(SB), Y10
+	VMOVUPS       act_tanhq2<>+0(SB), Y12
+	VMOVUPS       act_tanhp4<>+0(SB), Y11
+	VMOVUPS       act_tanhq4<>+0(SB), Y13
+	VFMADD213PS   act_tanhp1<>+0(SB), Y3, Y10
+	VFMADD213PS   act_tanhq1<>+0(SB), Y3, Y12
+	VFMADD213PS   act_tanhp3<>+0(SB), Y3, Y11
+	VFMADD213PS   act_tanhq3<>+0(SB), Y3, Y13
+	VFMADD213PS   Y10, Y9, Y11
+	VFMADD213PS   Y12, Y9, Y13
+	VMULPS        Y4, Y8, Y8
 	VMULPS        Y4, Y5, Y5
-	VFMADD213PS   Y10, Y5, Y13
-	VFMADD213PS   act_one<>+0(SB), Y3, Y15
+	VFMADD213PS   Y8, Y5, Y11
+	VFMADD213PS   act_one<>+0(SB), Y3, Y13
 	VEXTRACTF64X4 $0x01, Z4, Y3
 	VEXTRACTF64X4 $0x01, Z2, Y2
 	VMOVUPS       (DX), Y4
 	VMULPS        Y4, Y3, Y4
-	VFMADD213PS   Y13, Y15, Y4
-	VDIVPS        Y15, Y4, Y3
+	VFMADD213PS   Y11, Y13, Y4
+	VDIVPS        Y13, Y4, Y3
 	VMOVUPS       Y3, (DX)
-	VMULPS        act_tanhmax<>+0(SB), Y15, Y3
+	VMULPS        act_tanhmax<>+0(SB), Y13, Y3
 	VXORPS        act_signmask<>+0(SB), Y3, Y5
 	VMAXPS        Y4, Y5, Y5
 	VMINPS        Y5, Y3, Y5
-	VMULPS        Y15, Y15, Y10
-	VMULPS        Y10, Y10, Y11
+	VMULPS        Y13, Y13, Y8
+	VMULPS        Y8, Y8, Y9
 	VMULPS        Y3, Y3, Y3
 	VMULPS        Y4, Y4, Y4
 	VMINPS        Y4, Y3, Y4
 	VMULPS        Y4, Y4, Y3
 	VMULPS        Y2, Y5, Y2
 	VMULPS        Y4, Y3, Y3
-	VMULPS        act_tanhp1<>+0(SB), Y10, Y5
-	VMULPS        act_tanhp3<>+0(SB), Y10, Y12
-	VMOVUPS       act_tanhp2<>+0(SB), Y13
-	VFMADD213PS   Y5, Y4, Y13
-	VFMADD213PS   Y11, Y4, Y13
+	VMULPS        act_tanhp1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhp3<>+0(SB), Y8, Y10
+	VMOVUPS       act_tanhp2<>+0(SB), Y11
+	VFMADD213PS   Y5, Y4, Y11
+	VFMADD213PS   Y9, Y4, Y11
 	VMOVUPS       act_tanhp4<>+0(SB), Y5
-	VFMADD213PS   Y12, Y4, Y5
-	VMULPS        Y3, Y5, Y5
-	VFMADD213PS   Y5, Y11, Y13
-	VMULPS        act_tanhq1<>+0(SB), Y10, Y5
-	VMULPS        act_tanhq3<>+0(SB), Y10, Y10
-	VMOVUPS       act_tanhq2<>+0(SB), Y12
-	VFMADD213PS   Y5, Y4, Y12
-	VFMADD213PS   Y11, Y4, Y12
-	VMOVUPS       act_tanhq4<>+0(SB), Y5
 	VFMADD213PS   Y10, Y4, Y5
 	VMULPS        Y3, Y5, Y5
-	VFMADD213PS   Y5, Y11, Y12
-	VMULPS        Y13, Y2, Y2
-	VMULPS        Y12, Y15, Y3
+	VFMADD213PS   Y5, Y9, Y11
+	VMULPS        act_tanhq1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhq3<>+0(SB), Y8, Y8
+	VMOVUPS       act_tanhq2<>+0(SB), Y10
+	VFMADD213PS   Y5, Y4, Y10
+	VFMADD213PS   Y9, Y4, Y10
+	VMOVUPS       act_tanhq4<>+0(SB), Y5
+	VFMADD213PS   Y8, Y4, Y5
+	VMULPS        Y3, Y5, Y5
+	VFMADD213PS   Y5, Y9, Y10
+	VMULPS        Y11, Y2, Y2
+	VMULPS        Y10, Y13, Y3
 	VDIVPS        Y3, Y2, Y2
 	VMOVUPS       Y2, 32(BX)
 	VMOVAPS       Y2, Y5
@@ -6903,6 +7333,1510 @@ lstmSeqX8HardSigmoidTanhAVX512_gates:
 	JNZ           lstmSeqX8HardSigmoidTanhAVX512_step
 
 lstmSeqX8HardSigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeq8SigmoidTanhAVX512(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int)
+// Requires: AVX, AVX2, AVX512F, FMA3
+TEXT ·lstmSeq8SigmoidTanhAVX512(SB), NOSPLIT, $128-64
+	MOVQ    zx+0(FP), AX
+	MOVQ    uw+16(FP), CX
+	MOVQ    c+24(FP), DX
+	MOVQ    hs+32(FP), BX
+	MOVQ    t+40(FP), SI
+	MOVQ    u+48(FP), DI
+	MOVL    $0x0000ff00, R8
+	KMOVW   R8, K1
+	TESTQ   SI, SI
+	JZ      lstmSeq8SigmoidTanhAVX512_done
+	VMOVUPS (BX), Y0
+
+lstmSeq8SigmoidTanhAVX512_step:
+	VMOVUPS (AX), Z1
+	VMOVUPS 64(AX), Z2
+	CMPQ    DI, $0x01
+	JE      lstmSeq8SigmoidTanhAVX512_h_u1
+	CMPQ    DI, $0x02
+	JE      lstmSeq8SigmoidTanhAVX512_h_u2
+	CMPQ    DI, $0x03
+	JE      lstmSeq8SigmoidTanhAVX512_h_u3
+	CMPQ    DI, $0x04
+	JE      lstmSeq8SigmoidTanhAVX512_h_u4
+	CMPQ    DI, $0x05
+	JE      lstmSeq8SigmoidTanhAVX512_h_u5
+	CMPQ    DI, $0x06
+	JE      lstmSeq8SigmoidTanhAVX512_h_u6
+	CMPQ    DI, $0x07
+	JE      lstmSeq8SigmoidTanhAVX512_h_u7
+	JMP     lstmSeq8SigmoidTanhAVX512_h_u8
+
+lstmSeq8SigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VFMADD231PS (CX), Z3, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z5
+	VADDPS      Z5, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VADDPS      Z3, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z6
+	VMULPS      256(CX), Z5, Z7
+	VADDPS      Z6, Z1, Z1
+	VADDPS      Z7, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z4, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z0, Z6, Z6
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z7
+	VMULPS      256(CX), Z5, Z8
+	VMULPS      384(CX), Z6, Z9
+	VADDPS      Z7, Z1, Z1
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z0, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z0, Z7, Z7
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z8
+	VMULPS      256(CX), Z5, Z9
+	VMULPS      384(CX), Z6, Z10
+	VMULPS      512(CX), Z7, Z11
+	VADDPS      Z8, Z1, Z1
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z9, Z1, Z1
+	VADDPS      Z11, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z6, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z0, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z0, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z0, Z8, Z8
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z9
+	VMULPS      256(CX), Z5, Z10
+	VMULPS      384(CX), Z6, Z11
+	VMULPS      512(CX), Z7, Z12
+	VMULPS      640(CX), Z8, Z13
+	VADDPS      Z9, Z1, Z1
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z10, Z1, Z1
+	VADDPS      Z12, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z6, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z0, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z0, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z0, Z8, Z8
+	VMOVUPS     384(R8), Z9
+	VPERMPS     Z0, Z9, Z9
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z10
+	VMULPS      256(CX), Z5, Z11
+	VMULPS      384(CX), Z6, Z12
+	VMULPS      512(CX), Z7, Z13
+	VMULPS      640(CX), Z8, Z14
+	VMULPS      768(CX), Z9, Z15
+	VADDPS      Z10, Z1, Z1
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z1, Z1
+	VADDPS      Z15, Z13, Z13
+	VADDPS      Z13, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VMULPS      832(CX), Z9, Z8
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z2, Z2
+	JMP         lstmSeq8SigmoidTanhAVX512_h_sum
+
+lstmSeq8SigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z3
+	VPERMPS     Z0, Z3, Z3
+	VMOVUPS     64(R8), Z4
+	VPERMPS     Z0, Z4, Z4
+	VMOVUPS     128(R8), Z5
+	VPERMPS     Z0, Z5, Z5
+	VMOVUPS     192(R8), Z6
+	VPERMPS     Z0, Z6, Z6
+	VMOVUPS     256(R8), Z7
+	VPERMPS     Z0, Z7, Z7
+	VMOVUPS     320(R8), Z8
+	VPERMPS     Z0, Z8, Z8
+	VMOVUPS     384(R8), Z9
+	VPERMPS     Z0, Z9, Z9
+	VMOVUPS     448(R8), Z10
+	VPERMPS     Z0, Z10, Z10
+	VFMADD231PS (CX), Z3, Z1
+	VMULPS      128(CX), Z4, Z11
+	VMULPS      256(CX), Z5, Z12
+	VMULPS      384(CX), Z6, Z13
+	VMULPS      512(CX), Z7, Z14
+	VMULPS      640(CX), Z8, Z15
+	VMULPS      768(CX), Z9, Z16
+	VMULPS      896(CX), Z10, Z17
+	VADDPS      Z11, Z1, Z1
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z12, Z1, Z1
+	VADDPS      Z16, Z14, Z14
+	VADDPS      Z14, Z1, Z1
+	VFMADD231PS 64(CX), Z3, Z2
+	VMULPS      192(CX), Z4, Z3
+	VMULPS      320(CX), Z5, Z4
+	VMULPS      448(CX), Z6, Z5
+	VMULPS      576(CX), Z7, Z6
+	VMULPS      704(CX), Z8, Z7
+	VMULPS      832(CX), Z9, Z8
+	VMULPS      960(CX), Z10, Z9
+	VADDPS      Z3, Z2, Z2
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z4, Z2, Z2
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z2, Z2
+
+lstmSeq8SigmoidTanhAVX512_h_sum:
+	MOVQ          zxStride+8(FP), R8
+	ADDQ          R8, AX
+	VMOVUPS       act_z_one<>+0(SB), Z3
+	VINSERTF64X4  $0x01, (DX), Z3, Z3
+	VMOVUPS       act_z_min_ss<>+0(SB), Z5
+	VMAXPS        Z1, Z5, Z4
+	VMOVUPS       act_z_max_ss<>+0(SB), Z5
+	VMINPS        Z4, Z5, Z4
+	VMULPS        Z1, Z1, Z1
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z5
+	VMINPS        Z1, Z5, Z1
+	VMULPS        Z1, Z4, Z5
+	VMULPS        Z1, Z1, Z6
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z7
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z9
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z8
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z10
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z1, Z7
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z1, Z9
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z1, Z8
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z1, Z10
+	VFMADD213PS   Z7, Z6, Z8
+	VFMADD213PS   Z9, Z6, Z10
+	VMULPS        Z3, Z4, Z4
+	VMULPS        Z3, Z5, Z5
+	VFMADD213PS   Z4, Z5, Z8
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z1, Z10
+	VMULPS        act_z_half<>+0(SB), Z3, Z1
+	VFMADD231PS   Z1, Z10, Z8
+	VMOVUPS       act_z_min_ts<>+0(SB), Z3
+	VMAXPS        Z2, Z3, Z1
+	VMOVUPS       act_z_max_ts<>+0(SB), Z3
+	VMINPS        Z1, Z3, Z1
+	VMULPS        Z2, Z2, Z2
+	VMOVUPS       act_z_max2_ts<>+0(SB), Z3
+	VMINPS        Z2, Z3, Z2
+	VMULPS        Z2, Z1, Z3
+	VMULPS        Z2, Z2, Z4
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z5
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z7
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z6
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z9
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z2, Z5
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z2, Z7
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z2, Z6
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z2, Z9
+	VFMADD213PS   Z5, Z4, Z6
+	VFMADD213PS   Z7, Z4, Z9
+	VFMADD213PS   Z1, Z3, Z6
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z2, Z9
+	VFMADD231PS   act_z_half<>+0(SB), Z9, K1, Z6
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VEXTRACTF64X4 $0x01, Z10, Y1
+	VEXTRACTF64X4 $0x01, Z6, Y2
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VPAND         act_expmask<>+0(SB), Y10, Y4
+	VPAND         act_expmask<>+0(SB), Y1, Y5
+	VPAND         act_expmask<>+0(SB), Y9, Y7
+	VPADDD        Y5, Y4, Y4
+	VMOVDQU       act_exp508<>+0(SB), Y5
+	VPSUBD        Y7, Y5, Y5
+	VPSUBD        Y4, Y5, Y5
+	VMULPS        Y9, Y10, Y4
+	VMULPS        Y5, Y4, Y4
+	VMULPS        Y5, Y1, Y5
+	VMULPS        Y4, Y0, Y0
+	VMULPS        Y6, Y8, Y8
+	VFMADD231PS   Y5, Y8, Y0
+	VMULPS        Y4, Y1, Y1
+	VDIVPS        Y1, Y0, Y4
+	VMOVUPS       Y4, (DX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y4
+	VXORPS        act_signmask<>+0(SB), Y4, Y5
+	VMAXPS        Y0, Y5, Y5
+	VMINPS        Y5, Y4, Y5
+	VMULPS        Y1, Y1, Y6
+	VMULPS        Y6, Y6, Y7
+	VMULPS        Y4, Y4, Y4
+	VMULPS        Y0, Y0, Y0
+	VMINPS        Y0, Y4, Y0
+	VMULPS        Y0, Y0, Y4
+	VMULPS        Y2, Y5, Y2
+	VMULPS        Y3, Y1, Y1
+	VMULPS        Y0, Y4, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhp3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhp2<>+0(SB), Y8
+	VFMADD213PS   Y4, Y0, Y8
+	VFMADD213PS   Y7, Y0, Y8
+	VMOVUPS       act_tanhp4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y8
+	VMULPS        act_tanhq1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhq3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhq2<>+0(SB), Y6
+	VFMADD213PS   Y4, Y0, Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMOVUPS       act_tanhq4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y6
+	VMULPS        Y8, Y2, Y2
+	VMULPS        Y6, Y1, Y0
+	VDIVPS        Y0, Y2, Y2
+	VMOVUPS       Y2, 32(BX)
+	VMOVAPS       Y2, Y0
+	ADDQ          $0x20, BX
+	DECQ          SI
+	JNZ           lstmSeq8SigmoidTanhAVX512_step
+
+lstmSeq8SigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeq8HardSigmoidTanhAVX512(zx *float32, zxStride int, uw *float32, c *float32, hs *float32, t int, u int, up int, a float32, b float32)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·lstmSeq8HardSigmoidTanhAVX512(SB), NOSPLIT, $128-72
+	MOVQ         zx+0(FP), AX
+	MOVQ         uw+16(FP), CX
+	MOVQ         c+24(FP), DX
+	MOVQ         hs+32(FP), BX
+	MOVQ         t+40(FP), SI
+	MOVQ         u+48(FP), DI
+	VBROADCASTSS a+64(FP), Z0
+	VBROADCASTSS b+68(FP), Z1
+	MOVL         $0x0000ff00, R8
+	KMOVW        R8, K1
+	TESTQ        SI, SI
+	JZ           lstmSeq8HardSigmoidTanhAVX512_done
+	VMOVUPS      (BX), Y2
+
+lstmSeq8HardSigmoidTanhAVX512_step:
+	VMOVUPS (AX), Z3
+	VMOVUPS 64(AX), Z4
+	CMPQ    DI, $0x01
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u1
+	CMPQ    DI, $0x02
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u2
+	CMPQ    DI, $0x03
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u3
+	CMPQ    DI, $0x04
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u4
+	CMPQ    DI, $0x05
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u5
+	CMPQ    DI, $0x06
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u6
+	CMPQ    DI, $0x07
+	JE      lstmSeq8HardSigmoidTanhAVX512_h_u7
+	JMP     lstmSeq8HardSigmoidTanhAVX512_h_u8
+
+lstmSeq8HardSigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VFMADD231PS (CX), Z5, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z9
+	VADDPS      Z9, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VADDPS      Z5, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z10
+	VMULPS      256(CX), Z9, Z11
+	VADDPS      Z10, Z3, Z3
+	VADDPS      Z11, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z8, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z2, Z10, Z10
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z11
+	VMULPS      256(CX), Z9, Z12
+	VMULPS      384(CX), Z10, Z13
+	VADDPS      Z11, Z3, Z3
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z2, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z2, Z11, Z11
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z12
+	VMULPS      256(CX), Z9, Z13
+	VMULPS      384(CX), Z10, Z14
+	VMULPS      512(CX), Z11, Z15
+	VADDPS      Z12, Z3, Z3
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z13, Z3, Z3
+	VADDPS      Z15, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z4, Z4
+	VADDPS      Z10, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z2, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z2, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z2, Z12, Z12
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z13
+	VMULPS      256(CX), Z9, Z14
+	VMULPS      384(CX), Z10, Z15
+	VMULPS      512(CX), Z11, Z16
+	VMULPS      640(CX), Z12, Z17
+	VADDPS      Z13, Z3, Z3
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z14, Z3, Z3
+	VADDPS      Z16, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z4, Z4
+	VADDPS      Z10, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z2, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z2, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z2, Z12, Z12
+	VMOVUPS     384(R8), Z13
+	VPERMPS     Z2, Z13, Z13
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z14
+	VMULPS      256(CX), Z9, Z15
+	VMULPS      384(CX), Z10, Z16
+	VMULPS      512(CX), Z11, Z17
+	VMULPS      640(CX), Z12, Z18
+	VMULPS      768(CX), Z13, Z19
+	VADDPS      Z14, Z3, Z3
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z15, Z3, Z3
+	VADDPS      Z19, Z17, Z17
+	VADDPS      Z17, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VMULPS      832(CX), Z13, Z12
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z4, Z4
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z4, Z4
+	JMP         lstmSeq8HardSigmoidTanhAVX512_h_sum
+
+lstmSeq8HardSigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), R8
+	VMOVUPS     (R8), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     64(R8), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     128(R8), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     192(R8), Z10
+	VPERMPS     Z2, Z10, Z10
+	VMOVUPS     256(R8), Z11
+	VPERMPS     Z2, Z11, Z11
+	VMOVUPS     320(R8), Z12
+	VPERMPS     Z2, Z12, Z12
+	VMOVUPS     384(R8), Z13
+	VPERMPS     Z2, Z13, Z13
+	VMOVUPS     448(R8), Z14
+	VPERMPS     Z2, Z14, Z14
+	VFMADD231PS (CX), Z5, Z3
+	VMULPS      128(CX), Z8, Z15
+	VMULPS      256(CX), Z9, Z16
+	VMULPS      384(CX), Z10, Z17
+	VMULPS      512(CX), Z11, Z18
+	VMULPS      640(CX), Z12, Z19
+	VMULPS      768(CX), Z13, Z20
+	VMULPS      896(CX), Z14, Z21
+	VADDPS      Z15, Z3, Z3
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z19, Z18, Z18
+	VADDPS      Z21, Z20, Z20
+	VADDPS      Z16, Z3, Z3
+	VADDPS      Z20, Z18, Z18
+	VADDPS      Z18, Z3, Z3
+	VFMADD231PS 64(CX), Z5, Z4
+	VMULPS      192(CX), Z8, Z5
+	VMULPS      320(CX), Z9, Z8
+	VMULPS      448(CX), Z10, Z9
+	VMULPS      576(CX), Z11, Z10
+	VMULPS      704(CX), Z12, Z11
+	VMULPS      832(CX), Z13, Z12
+	VMULPS      960(CX), Z14, Z13
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z8, Z4, Z4
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z4, Z4
+
+lstmSeq8HardSigmoidTanhAVX512_h_sum:
+	MOVQ          zxStride+8(FP), R8
+	ADDQ          R8, AX
+	VMOVAPS       Z1, Z5
+	VFMADD231PS   Z0, Z3, Z5
+	VPXORD        Z6, Z6, Z6
+	VMAXPS        Z5, Z6, Z5
+	VMOVUPS       act_z_one<>+0(SB), Z6
+	VMINPS        Z5, Z6, Z5
+	VMOVAPS       Z1, Z3
+	VFMADD231PS   Z0, Z4, Z3
+	VPXORD        Z7, Z7, Z7
+	VMAXPS        Z3, Z7, Z3
+	VMOVUPS       act_z_one<>+0(SB), Z7
+	VMINPS        Z3, Z7, Z3
+	VMOVUPS       act_tanhmin<>+0(SB), Y2
+	VMAXPS        Y4, Y2, Y8
+	VMOVUPS       act_tanhmax<>+0(SB), Y2
+	VMINPS        Y8, Y2, Y8
+	VMULPS        Y4, Y4, Y2
+	VMOVUPS       act_tanhmax2<>+0(SB), Y4
+	VMINPS        Y2, Y4, Y2
+	VMULPS        Y2, Y8, Y4
+	VMULPS        Y2, Y2, Y9
+	VMOVUPS       act_tanhp2<>+0(SB), Y10
+	VMOVUPS       act_tanhq2<>+0(SB), Y12
+	VMOVUPS       act_tanhp4<>+0(SB), Y11
+	VMOVUPS       act_tanhq4<>+0(SB), Y13
+	VFMADD213PS   act_tanhp1<>+0(SB), Y2, Y10
+	VFMADD213PS   act_tanhq1<>+0(SB), Y2, Y12
+	VFMADD213PS   act_tanhp3<>+0(SB), Y2, Y11
+	VFMADD213PS   act_tanhq3<>+0(SB), Y2, Y13
+	VFMADD213PS   Y10, Y9, Y11
+	VFMADD213PS   Y12, Y9, Y13
+	VMULPS        Y5, Y8, Y8
+	VMULPS        Y5, Y4, Y4
+	VFMADD213PS   Y8, Y4, Y11
+	VFMADD213PS   act_one<>+0(SB), Y2, Y13
+	VEXTRACTF64X4 $0x01, Z5, Y2
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VMOVUPS       (DX), Y4
+	VMULPS        Y4, Y2, Y4
+	VFMADD213PS   Y11, Y13, Y4
+	VDIVPS        Y13, Y4, Y2
+	VMOVUPS       Y2, (DX)
+	VMULPS        act_tanhmax<>+0(SB), Y13, Y2
+	VXORPS        act_signmask<>+0(SB), Y2, Y5
+	VMAXPS        Y4, Y5, Y5
+	VMINPS        Y5, Y2, Y5
+	VMULPS        Y13, Y13, Y8
+	VMULPS        Y8, Y8, Y9
+	VMULPS        Y2, Y2, Y2
+	VMULPS        Y4, Y4, Y4
+	VMINPS        Y4, Y2, Y4
+	VMULPS        Y4, Y4, Y2
+	VMULPS        Y3, Y5, Y3
+	VMULPS        Y4, Y2, Y2
+	VMULPS        act_tanhp1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhp3<>+0(SB), Y8, Y10
+	VMOVUPS       act_tanhp2<>+0(SB), Y11
+	VFMADD213PS   Y5, Y4, Y11
+	VFMADD213PS   Y9, Y4, Y11
+	VMOVUPS       act_tanhp4<>+0(SB), Y5
+	VFMADD213PS   Y10, Y4, Y5
+	VMULPS        Y2, Y5, Y5
+	VFMADD213PS   Y5, Y9, Y11
+	VMULPS        act_tanhq1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhq3<>+0(SB), Y8, Y8
+	VMOVUPS       act_tanhq2<>+0(SB), Y10
+	VFMADD213PS   Y5, Y4, Y10
+	VFMADD213PS   Y9, Y4, Y10
+	VMOVUPS       act_tanhq4<>+0(SB), Y5
+	VFMADD213PS   Y8, Y4, Y5
+	VMULPS        Y2, Y5, Y5
+	VFMADD213PS   Y5, Y9, Y10
+	VMULPS        Y11, Y3, Y3
+	VMULPS        Y10, Y13, Y2
+	VDIVPS        Y2, Y3, Y3
+	VMOVUPS       Y3, 32(BX)
+	VMOVAPS       Y3, Y2
+	ADDQ          $0x20, BX
+	DECQ          SI
+	JNZ           lstmSeq8HardSigmoidTanhAVX512_step
+
+lstmSeq8HardSigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqMulti8SigmoidTanhAVX512(d *int, n int, t int, u int, up int)
+// Requires: AVX, AVX2, AVX512F, FMA3
+TEXT ·lstmSeqMulti8SigmoidTanhAVX512(SB), NOSPLIT, $16-40
+	MOVQ   t+16(FP), AX
+	TESTQ  AX, AX
+	JZ     lstmSeqMulti8SigmoidTanhAVX512_done
+	MOVQ   d+0(FP), CX
+	MOVQ   n+8(FP), DX
+	TESTQ  DX, DX
+	JZ     lstmSeqMulti8SigmoidTanhAVX512_done
+	IMUL3Q $0x28, DX, DX
+	ADDQ   CX, DX
+	MOVQ   DX, 8(SP)
+	XORQ   DX, DX
+	MOVQ   DX, (SP)
+	MOVQ   u+24(FP), DX
+	MOVL   $0x0000ff00, CX
+	KMOVW  CX, K1
+
+lstmSeqMulti8SigmoidTanhAVX512_step:
+	MOVQ d+0(FP), CX
+
+lstmSeqMulti8SigmoidTanhAVX512_chain:
+	MOVQ    (SP), BX
+	IMULQ   8(CX), BX
+	ADDQ    (CX), BX
+	MOVQ    (SP), SI
+	SHLQ    $0x05, SI
+	ADDQ    32(CX), SI
+	VMOVUPS (BX), Z0
+	VMOVUPS 64(BX), Z1
+	VMOVUPS (SI), Y2
+	MOVQ    16(CX), BX
+	CMPQ    DX, $0x01
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u1
+	CMPQ    DX, $0x02
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u2
+	CMPQ    DX, $0x03
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u3
+	CMPQ    DX, $0x04
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u4
+	CMPQ    DX, $0x05
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u5
+	CMPQ    DX, $0x06
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u6
+	CMPQ    DX, $0x07
+	JE      lstmSeqMulti8SigmoidTanhAVX512_h_u7
+	JMP     lstmSeqMulti8SigmoidTanhAVX512_h_u8
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VFMADD231PS (BX), Z3, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z5
+	VADDPS      Z5, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VADDPS      Z3, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z6
+	VMULPS      256(BX), Z5, Z7
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z4, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     192(DI), Z6
+	VPERMPS     Z2, Z6, Z6
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z7
+	VMULPS      256(BX), Z5, Z8
+	VMULPS      384(BX), Z6, Z9
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VMULPS      448(BX), Z6, Z5
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     192(DI), Z6
+	VPERMPS     Z2, Z6, Z6
+	VMOVUPS     256(DI), Z7
+	VPERMPS     Z2, Z7, Z7
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z8
+	VMULPS      256(BX), Z5, Z9
+	VMULPS      384(BX), Z6, Z10
+	VMULPS      512(BX), Z7, Z11
+	VADDPS      Z8, Z0, Z0
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z11, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VMULPS      448(BX), Z6, Z5
+	VMULPS      576(BX), Z7, Z6
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     192(DI), Z6
+	VPERMPS     Z2, Z6, Z6
+	VMOVUPS     256(DI), Z7
+	VPERMPS     Z2, Z7, Z7
+	VMOVUPS     320(DI), Z8
+	VPERMPS     Z2, Z8, Z8
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z9
+	VMULPS      256(BX), Z5, Z10
+	VMULPS      384(BX), Z6, Z11
+	VMULPS      512(BX), Z7, Z12
+	VMULPS      640(BX), Z8, Z13
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VMULPS      448(BX), Z6, Z5
+	VMULPS      576(BX), Z7, Z6
+	VMULPS      704(BX), Z8, Z7
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     192(DI), Z6
+	VPERMPS     Z2, Z6, Z6
+	VMOVUPS     256(DI), Z7
+	VPERMPS     Z2, Z7, Z7
+	VMOVUPS     320(DI), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     384(DI), Z9
+	VPERMPS     Z2, Z9, Z9
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z10
+	VMULPS      256(BX), Z5, Z11
+	VMULPS      384(BX), Z6, Z12
+	VMULPS      512(BX), Z7, Z13
+	VMULPS      640(BX), Z8, Z14
+	VMULPS      768(BX), Z9, Z15
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z15, Z13, Z13
+	VADDPS      Z13, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VMULPS      448(BX), Z6, Z5
+	VMULPS      576(BX), Z7, Z6
+	VMULPS      704(BX), Z8, Z7
+	VMULPS      832(BX), Z9, Z8
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z1, Z1
+	JMP         lstmSeqMulti8SigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8SigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z3
+	VPERMPS     Z2, Z3, Z3
+	VMOVUPS     64(DI), Z4
+	VPERMPS     Z2, Z4, Z4
+	VMOVUPS     128(DI), Z5
+	VPERMPS     Z2, Z5, Z5
+	VMOVUPS     192(DI), Z6
+	VPERMPS     Z2, Z6, Z6
+	VMOVUPS     256(DI), Z7
+	VPERMPS     Z2, Z7, Z7
+	VMOVUPS     320(DI), Z8
+	VPERMPS     Z2, Z8, Z8
+	VMOVUPS     384(DI), Z9
+	VPERMPS     Z2, Z9, Z9
+	VMOVUPS     448(DI), Z10
+	VPERMPS     Z2, Z10, Z10
+	VFMADD231PS (BX), Z3, Z0
+	VMULPS      128(BX), Z4, Z11
+	VMULPS      256(BX), Z5, Z12
+	VMULPS      384(BX), Z6, Z13
+	VMULPS      512(BX), Z7, Z14
+	VMULPS      640(BX), Z8, Z15
+	VMULPS      768(BX), Z9, Z16
+	VMULPS      896(BX), Z10, Z17
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z16, Z14, Z14
+	VADDPS      Z14, Z0, Z0
+	VFMADD231PS 64(BX), Z3, Z1
+	VMULPS      192(BX), Z4, Z3
+	VMULPS      320(BX), Z5, Z4
+	VMULPS      448(BX), Z6, Z5
+	VMULPS      576(BX), Z7, Z6
+	VMULPS      704(BX), Z8, Z7
+	VMULPS      832(BX), Z9, Z8
+	VMULPS      960(BX), Z10, Z9
+	VADDPS      Z3, Z1, Z1
+	VADDPS      Z5, Z4, Z4
+	VADDPS      Z7, Z6, Z6
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z4, Z1, Z1
+	VADDPS      Z8, Z6, Z6
+	VADDPS      Z6, Z1, Z1
+
+lstmSeqMulti8SigmoidTanhAVX512_h_sum:
+	MOVQ          24(CX), BX
+	VMOVUPS       act_z_one<>+0(SB), Z3
+	VINSERTF64X4  $0x01, (BX), Z3, Z3
+	VMOVUPS       act_z_min_ss<>+0(SB), Z5
+	VMAXPS        Z0, Z5, Z4
+	VMOVUPS       act_z_max_ss<>+0(SB), Z5
+	VMINPS        Z4, Z5, Z4
+	VMULPS        Z0, Z0, Z0
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z5
+	VMINPS        Z0, Z5, Z0
+	VMULPS        Z0, Z4, Z5
+	VMULPS        Z0, Z0, Z6
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z7
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z9
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z8
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z10
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z0, Z7
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z0, Z9
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z0, Z8
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z0, Z10
+	VFMADD213PS   Z7, Z6, Z8
+	VFMADD213PS   Z9, Z6, Z10
+	VMULPS        Z3, Z4, Z4
+	VMULPS        Z3, Z5, Z5
+	VFMADD213PS   Z4, Z5, Z8
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z0, Z10
+	VMULPS        act_z_half<>+0(SB), Z3, Z0
+	VFMADD231PS   Z0, Z10, Z8
+	VMOVUPS       act_z_min_ts<>+0(SB), Z3
+	VMAXPS        Z1, Z3, Z0
+	VMOVUPS       act_z_max_ts<>+0(SB), Z3
+	VMINPS        Z0, Z3, Z0
+	VMULPS        Z1, Z1, Z1
+	VMOVUPS       act_z_max2_ts<>+0(SB), Z3
+	VMINPS        Z1, Z3, Z1
+	VMULPS        Z1, Z0, Z3
+	VMULPS        Z1, Z1, Z4
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z5
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z7
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z6
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z9
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z1, Z5
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z1, Z7
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z1, Z6
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z1, Z9
+	VFMADD213PS   Z5, Z4, Z6
+	VFMADD213PS   Z7, Z4, Z9
+	VFMADD213PS   Z0, Z3, Z6
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z1, Z9
+	VFMADD231PS   act_z_half<>+0(SB), Z9, K1, Z6
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VEXTRACTF64X4 $0x01, Z10, Y1
+	VEXTRACTF64X4 $0x01, Z6, Y2
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VPAND         act_expmask<>+0(SB), Y10, Y4
+	VPAND         act_expmask<>+0(SB), Y1, Y5
+	VPAND         act_expmask<>+0(SB), Y9, Y7
+	VPADDD        Y5, Y4, Y4
+	VMOVDQU       act_exp508<>+0(SB), Y5
+	VPSUBD        Y7, Y5, Y5
+	VPSUBD        Y4, Y5, Y5
+	VMULPS        Y9, Y10, Y4
+	VMULPS        Y5, Y4, Y4
+	VMULPS        Y5, Y1, Y5
+	VMULPS        Y4, Y0, Y0
+	VMULPS        Y6, Y8, Y8
+	VFMADD231PS   Y5, Y8, Y0
+	VMULPS        Y4, Y1, Y1
+	VDIVPS        Y1, Y0, Y4
+	VMOVUPS       Y4, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y4
+	VXORPS        act_signmask<>+0(SB), Y4, Y5
+	VMAXPS        Y0, Y5, Y5
+	VMINPS        Y5, Y4, Y5
+	VMULPS        Y1, Y1, Y6
+	VMULPS        Y6, Y6, Y7
+	VMULPS        Y4, Y4, Y4
+	VMULPS        Y0, Y0, Y0
+	VMINPS        Y0, Y4, Y0
+	VMULPS        Y0, Y0, Y4
+	VMULPS        Y2, Y5, Y2
+	VMULPS        Y3, Y1, Y1
+	VMULPS        Y0, Y4, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhp3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhp2<>+0(SB), Y8
+	VFMADD213PS   Y4, Y0, Y8
+	VFMADD213PS   Y7, Y0, Y8
+	VMOVUPS       act_tanhp4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y8
+	VMULPS        act_tanhq1<>+0(SB), Y6, Y4
+	VMULPS        act_tanhq3<>+0(SB), Y6, Y5
+	VMOVUPS       act_tanhq2<>+0(SB), Y6
+	VFMADD213PS   Y4, Y0, Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMOVUPS       act_tanhq4<>+0(SB), Y4
+	VFMADD213PS   Y5, Y0, Y4
+	VMULPS        Y3, Y4, Y4
+	VFMADD213PS   Y4, Y7, Y6
+	VMULPS        Y8, Y2, Y2
+	VMULPS        Y6, Y1, Y0
+	VDIVPS        Y0, Y2, Y2
+	VMOVUPS       Y2, 32(SI)
+	ADDQ          $0x28, CX
+	CMPQ          CX, 8(SP)
+	JB            lstmSeqMulti8SigmoidTanhAVX512_chain
+	INCQ          (SP)
+	DECQ          AX
+	JNZ           lstmSeqMulti8SigmoidTanhAVX512_step
+
+lstmSeqMulti8SigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqMulti8HardSigmoidTanhAVX512(d *int, n int, t int, u int, up int, a float32, b float32)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·lstmSeqMulti8HardSigmoidTanhAVX512(SB), NOSPLIT, $16-48
+	MOVQ         t+16(FP), AX
+	TESTQ        AX, AX
+	JZ           lstmSeqMulti8HardSigmoidTanhAVX512_done
+	MOVQ         d+0(FP), CX
+	MOVQ         n+8(FP), DX
+	TESTQ        DX, DX
+	JZ           lstmSeqMulti8HardSigmoidTanhAVX512_done
+	IMUL3Q       $0x28, DX, DX
+	ADDQ         CX, DX
+	MOVQ         DX, 8(SP)
+	XORQ         DX, DX
+	MOVQ         DX, (SP)
+	MOVQ         u+24(FP), DX
+	VBROADCASTSS a+40(FP), Z0
+	VBROADCASTSS b+44(FP), Z1
+	MOVL         $0x0000ff00, CX
+	KMOVW        CX, K1
+
+lstmSeqMulti8HardSigmoidTanhAVX512_step:
+	MOVQ d+0(FP), CX
+
+lstmSeqMulti8HardSigmoidTanhAVX512_chain:
+	MOVQ    (SP), BX
+	IMULQ   8(CX), BX
+	ADDQ    (CX), BX
+	MOVQ    (SP), SI
+	SHLQ    $0x05, SI
+	ADDQ    32(CX), SI
+	VMOVUPS (BX), Z2
+	VMOVUPS 64(BX), Z3
+	VMOVUPS (SI), Y4
+	MOVQ    16(CX), BX
+	CMPQ    DX, $0x01
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u1
+	CMPQ    DX, $0x02
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u2
+	CMPQ    DX, $0x03
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u3
+	CMPQ    DX, $0x04
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u4
+	CMPQ    DX, $0x05
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u5
+	CMPQ    DX, $0x06
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u6
+	CMPQ    DX, $0x07
+	JE      lstmSeqMulti8HardSigmoidTanhAVX512_h_u7
+	JMP     lstmSeqMulti8HardSigmoidTanhAVX512_h_u8
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VFMADD231PS (BX), Z5, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z9
+	VADDPS      Z9, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VADDPS      Z5, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z10
+	VMULPS      256(BX), Z9, Z11
+	VADDPS      Z10, Z2, Z2
+	VADDPS      Z11, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z8, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     192(DI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z11
+	VMULPS      256(BX), Z9, Z12
+	VMULPS      384(BX), Z10, Z13
+	VADDPS      Z11, Z2, Z2
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VMULPS      448(BX), Z10, Z9
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     192(DI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     256(DI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z12
+	VMULPS      256(BX), Z9, Z13
+	VMULPS      384(BX), Z10, Z14
+	VMULPS      512(BX), Z11, Z15
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VMULPS      448(BX), Z10, Z9
+	VMULPS      576(BX), Z11, Z10
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     192(DI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     256(DI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VMOVUPS     320(DI), Z12
+	VPERMPS     Z4, Z12, Z12
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z13
+	VMULPS      256(BX), Z9, Z14
+	VMULPS      384(BX), Z10, Z15
+	VMULPS      512(BX), Z11, Z16
+	VMULPS      640(BX), Z12, Z17
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VMULPS      448(BX), Z10, Z9
+	VMULPS      576(BX), Z11, Z10
+	VMULPS      704(BX), Z12, Z11
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     192(DI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     256(DI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VMOVUPS     320(DI), Z12
+	VPERMPS     Z4, Z12, Z12
+	VMOVUPS     384(DI), Z13
+	VPERMPS     Z4, Z13, Z13
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z14
+	VMULPS      256(BX), Z9, Z15
+	VMULPS      384(BX), Z10, Z16
+	VMULPS      512(BX), Z11, Z17
+	VMULPS      640(BX), Z12, Z18
+	VMULPS      768(BX), Z13, Z19
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z19, Z17, Z17
+	VADDPS      Z17, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VMULPS      448(BX), Z10, Z9
+	VMULPS      576(BX), Z11, Z10
+	VMULPS      704(BX), Z12, Z11
+	VMULPS      832(BX), Z13, Z12
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z3, Z3
+	JMP         lstmSeqMulti8HardSigmoidTanhAVX512_h_sum
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z4, Z5, Z5
+	VMOVUPS     64(DI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     128(DI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     192(DI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     256(DI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VMOVUPS     320(DI), Z12
+	VPERMPS     Z4, Z12, Z12
+	VMOVUPS     384(DI), Z13
+	VPERMPS     Z4, Z13, Z13
+	VMOVUPS     448(DI), Z14
+	VPERMPS     Z4, Z14, Z14
+	VFMADD231PS (BX), Z5, Z2
+	VMULPS      128(BX), Z8, Z15
+	VMULPS      256(BX), Z9, Z16
+	VMULPS      384(BX), Z10, Z17
+	VMULPS      512(BX), Z11, Z18
+	VMULPS      640(BX), Z12, Z19
+	VMULPS      768(BX), Z13, Z20
+	VMULPS      896(BX), Z14, Z21
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z19, Z18, Z18
+	VADDPS      Z21, Z20, Z20
+	VADDPS      Z16, Z2, Z2
+	VADDPS      Z20, Z18, Z18
+	VADDPS      Z18, Z2, Z2
+	VFMADD231PS 64(BX), Z5, Z3
+	VMULPS      192(BX), Z8, Z5
+	VMULPS      320(BX), Z9, Z8
+	VMULPS      448(BX), Z10, Z9
+	VMULPS      576(BX), Z11, Z10
+	VMULPS      704(BX), Z12, Z11
+	VMULPS      832(BX), Z13, Z12
+	VMULPS      960(BX), Z14, Z13
+	VADDPS      Z5, Z3, Z3
+	VADDPS      Z9, Z8, Z8
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z8, Z3, Z3
+	VADDPS      Z12, Z10, Z10
+	VADDPS      Z10, Z3, Z3
+
+lstmSeqMulti8HardSigmoidTanhAVX512_h_sum:
+	MOVQ          24(CX), BX
+	VMOVAPS       Z1, Z5
+	VFMADD231PS   Z0, Z2, Z5
+	VPXORD        Z6, Z6, Z6
+	VMAXPS        Z5, Z6, Z5
+	VMOVUPS       act_z_one<>+0(SB), Z6
+	VMINPS        Z5, Z6, Z5
+	VMOVAPS       Z1, Z2
+	VFMADD231PS   Z0, Z3, Z2
+	VPXORD        Z7, Z7, Z7
+	VMAXPS        Z2, Z7, Z2
+	VMOVUPS       act_z_one<>+0(SB), Z7
+	VMINPS        Z2, Z7, Z2
+	VMOVUPS       act_tanhmin<>+0(SB), Y4
+	VMAXPS        Y3, Y4, Y8
+	VMOVUPS       act_tanhmax<>+0(SB), Y4
+	VMINPS        Y8, Y4, Y8
+	VMULPS        Y3, Y3, Y3
+	VMOVUPS       act_tanhmax2<>+0(SB), Y4
+	VMINPS        Y3, Y4, Y3
+	VMULPS        Y3, Y8, Y4
+	VMULPS        Y3, Y3, Y9
+	VMOVUPS       act_tanhp2<>+0(SB), Y10
+	VMOVUPS       act_tanhq2<>+0(SB), Y12
+	VMOVUPS       act_tanhp4<>+0(SB), Y11
+	VMOVUPS       act_tanhq4<>+0(SB), Y13
+	VFMADD213PS   act_tanhp1<>+0(SB), Y3, Y10
+	VFMADD213PS   act_tanhq1<>+0(SB), Y3, Y12
+	VFMADD213PS   act_tanhp3<>+0(SB), Y3, Y11
+	VFMADD213PS   act_tanhq3<>+0(SB), Y3, Y13
+	VFMADD213PS   Y10, Y9, Y11
+	VFMADD213PS   Y12, Y9, Y13
+	VMULPS        Y5, Y8, Y8
+	VMULPS        Y5, Y4, Y4
+	VFMADD213PS   Y8, Y4, Y11
+	VFMADD213PS   act_one<>+0(SB), Y3, Y13
+	VEXTRACTF64X4 $0x01, Z5, Y3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VMOVUPS       (BX), Y4
+	VMULPS        Y4, Y3, Y4
+	VFMADD213PS   Y11, Y13, Y4
+	VDIVPS        Y13, Y4, Y3
+	VMOVUPS       Y3, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y13, Y3
+	VXORPS        act_signmask<>+0(SB), Y3, Y5
+	VMAXPS        Y4, Y5, Y5
+	VMINPS        Y5, Y3, Y5
+	VMULPS        Y13, Y13, Y8
+	VMULPS        Y8, Y8, Y9
+	VMULPS        Y3, Y3, Y3
+	VMULPS        Y4, Y4, Y4
+	VMINPS        Y4, Y3, Y4
+	VMULPS        Y4, Y4, Y3
+	VMULPS        Y2, Y5, Y2
+	VMULPS        Y4, Y3, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhp3<>+0(SB), Y8, Y10
+	VMOVUPS       act_tanhp2<>+0(SB), Y11
+	VFMADD213PS   Y5, Y4, Y11
+	VFMADD213PS   Y9, Y4, Y11
+	VMOVUPS       act_tanhp4<>+0(SB), Y5
+	VFMADD213PS   Y10, Y4, Y5
+	VMULPS        Y3, Y5, Y5
+	VFMADD213PS   Y5, Y9, Y11
+	VMULPS        act_tanhq1<>+0(SB), Y8, Y5
+	VMULPS        act_tanhq3<>+0(SB), Y8, Y8
+	VMOVUPS       act_tanhq2<>+0(SB), Y10
+	VFMADD213PS   Y5, Y4, Y10
+	VFMADD213PS   Y9, Y4, Y10
+	VMOVUPS       act_tanhq4<>+0(SB), Y5
+	VFMADD213PS   Y8, Y4, Y5
+	VMULPS        Y3, Y5, Y5
+	VFMADD213PS   Y5, Y9, Y10
+	VMULPS        Y11, Y2, Y2
+	VMULPS        Y10, Y13, Y3
+	VDIVPS        Y3, Y2, Y2
+	VMOVUPS       Y2, 32(SI)
+	ADDQ          $0x28, CX
+	CMPQ          CX, 8(SP)
+	JB            lstmSeqMulti8HardSigmoidTanhAVX512_chain
+	INCQ          (SP)
+	DECQ          AX
+	JNZ           lstmSeqMulti8HardSigmoidTanhAVX512_step
+
+lstmSeqMulti8HardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
 

@@ -60,3 +60,17 @@ func lstmSeqX8SigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *floa
 func lstmSeqX8HardSigmoidReluAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32) {
 	panic("unreachable")
 }
+
+func lstmSeq8SigmoidTanhAVX512(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int) {
+	panic("unreachable")
+}
+
+func lstmSeq8HardSigmoidTanhAVX512(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32) {
+	panic("unreachable")
+}
+
+func lstmSeqMulti8SigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int) { panic("unreachable") }
+
+func lstmSeqMulti8HardSigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int, a, b float32) {
+	panic("unreachable")
+}

@@ -257,8 +257,10 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 // units < u: only hs lanes k < u are read). On AVX2/AVX512 it is one call with the step
 // loop inside (gate sigmoidRational, within 4*2^-24 absolute, and tanh tanhRational,
 // within 6 ULP, for the cell input, tanhFrac of the cell state's fraction for the
-// output, see there; the h*U sum is taken in two
-// interleaved halves, even and odd k, added at the end); Generic sums in float64 and
+// output, see there; the h*U sum is taken in two interleaved halves, even and odd k,
+// added at the end, except on AVX512 with up == 8, where it is a tree: every product at
+// once, added pairwise level by level; LSTMSeqX and LSTMSeqMulti sum in the same order
+// on each path and give the same bits as LSTMSeq there); Generic sums in float64 and
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.
 func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
@@ -277,9 +279,14 @@ func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate Ga
 		first, stride = (t-1)*4*up, -4*up
 	}
 	if actAsm(isa) {
-		if gate.Hard {
+		switch {
+		case isa == AVX512 && up == 8 && gate.Hard:
+			lstmSeq8HardSigmoidTanhAVX512(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up, gate.A, gate.B)
+		case isa == AVX512 && up == 8:
+			lstmSeq8SigmoidTanhAVX512(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up)
+		case gate.Hard:
 			lstmSeqHardSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up, gate.A, gate.B)
-		} else {
+		default:
 			lstmSeqSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], &c[0], &hs[0], t, u, up)
 		}
 		return
@@ -366,9 +373,14 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 			}
 			d[i] = lstmSeqDesc{zx: &ch.ZX[first], zxStride: stride * 4, uw: &ch.UW[0], c: &ch.C[0], hs: &ch.HS[0]}
 		}
-		if gate.Hard {
+		switch {
+		case isa == AVX512 && up == 8 && gate.Hard:
+			lstmSeqMulti8HardSigmoidTanhAVX512(&d[0], n, t, u, up, gate.A, gate.B)
+		case isa == AVX512 && up == 8:
+			lstmSeqMulti8SigmoidTanhAVX512(&d[0], n, t, u, up)
+		case gate.Hard:
 			lstmSeqMultiHardSigmoidTanhAVX2(&d[0], n, t, u, up, gate.A, gate.B)
-		} else {
+		default:
 			lstmSeqMultiSigmoidTanhAVX2(&d[0], n, t, u, up)
 		}
 		chains = chains[n:]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -8,15 +9,17 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The AVX-512 form of LSTMSeqX's up == 8 kernel. The AVX2 kernel's step is bound as much
-// by the number of multiplies and FMAs (two ports) as by its dependency chain: with
-// sigmoid gates ~110 per step for ~90 cycles of chain, and 40 extra independent
-// multiplies slow the hard-sigmoid kernel by ~14 cycles a step. Here the gate vectors
-// travel in pairs in ZMM registers, [i | f] and [g | o], so the h*U and x*W FMAs and the
-// gates' rationals take half the instructions; the c/h update (cellHard, cellSigmoid)
-// runs on YMM halves as before. Every lane sees the same operations in the same order
-// as in the AVX2 kernel (per-lane constants where the two halves of a pair differ, a
-// masked FMA where only one half has a step), so the results are the same bits.
+// The AVX-512 forms of the up == 8 sequence kernels (LSTMSeq, LSTMSeqX, LSTMSeqMulti for
+// u <= 8). The AVX2 kernel's step is bound as much by the number of multiplies and FMAs
+// (two ports) as by its dependency chain: with sigmoid gates ~110 per step for ~90
+// cycles of chain, and 40 extra independent multiplies slow the hard-sigmoid kernel by
+// ~14 cycles a step. Here the gate vectors travel in pairs in ZMM registers, [i | f] and
+// [g | o], so the h*U and x*W FMAs and the gates' rationals take half the instructions
+// (per-lane constants where the two halves of a pair differ, a masked FMA where only
+// one half has a step; the c/h update, cellHard and cellSigmoid, runs on YMM halves as
+// in the AVX2 kernels). h*U is summed as a tree (treeSum) instead of the AVX2 kernels'
+// two FMA chains: the AVX512 path's results differ from the AVX2 path's by that
+// summation order, and all three AVX512 kernels agree bit for bit.
 
 var consts64 = map[string]Mem{}
 
@@ -136,31 +139,21 @@ func hiHalf(z VecVirtual) VecVirtual {
 	return y
 }
 
-// lstmSeqX8Kernel512 emits LSTMSeqX's up == 8 kernel with ZMM gate pairs (see the top of
-// this file); same signature and results as lstmSeqX8Kernel.
-func lstmSeqX8Kernel512(name string, hard bool) {
-	sig := "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)"
+// z8 holds what the ZMM up == 8 kernels share: the hard-sigmoid constants, the K1 mask
+// (lanes 8-15) and the broadcast index table.
+type z8 struct {
+	hard   bool
+	ha, hb VecVirtual
+	idx    Mem
+}
+
+func newZ8(hard bool) *z8 {
+	z := &z8{hard: hard}
 	if hard {
-		sig = "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)"
+		z.ha, z.hb = ZMM(), ZMM()
+		VBROADCASTSS(addr("a"), z.ha)
+		VBROADCASTSS(addr("b"), z.hb)
 	}
-	TEXT(name, NOSPLIT, sig)
-	Doc(name + ": lstmSeqX8 with the gate vectors in ZMM pairs (see LSTMSeqX).")
-	buf := AllocLocal(128)
-	px, pu, pc, ph := GP64(), GP64(), GP64(), GP64()
-	Load(Param("x"), px)
-	Load(Param("uw"), pu)
-	Load(Param("c"), pc)
-	Load(Param("hs"), ph)
-	t, u := GP64(), GP64()
-	Load(Param("t"), t)
-	Load(Param("u"), u)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = ZMM(), ZMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	// K1: lanes 8-15
 	km := GP32()
 	MOVL(U32(0xff00), km)
 	KMOVW(km, K1)
@@ -172,9 +165,120 @@ func lstmSeqX8Kernel512(name string, hard bool) {
 			}
 		}
 	}
-	idx := lstmBcastIdx16
-	// xproj: buf = bias + x row (at px) * W, as two ZMM pairs
-	xproj := func(lbl string) {
+	z.idx = lstmBcastIdx16
+	return z
+}
+
+// treeSum adds h*U to the gate pairs acc (which hold x*W + b): for the u at run time
+// (1..8, one block each) every product h[k]*U[k] is formed at once, the first as an FMA
+// into acc, the rest as multiplies, and the u terms are added pairwise, level by level
+// ([t0+t1, t2+t3, ...] until one is left). Against a chain of FMAs over k (two halves
+// for even and odd k) that is 3 add levels (2 cycles each) instead of 3-4 FMAs (4
+// cycles each) on the step chain for u = 5..8. The order is fixed by u, so every ZMM
+// kernel sums in the same order and they agree bit for bit.
+func (z *z8) treeSum(lbl string, hz VecVirtual, acc [2]VecVirtual, wp, u Register) {
+	for uu := 1; uu < 8; uu++ {
+		CMPQ(u, U8(uu))
+		JE(LabelRef(fmt.Sprintf("%s_u%d", lbl, uu)))
+	}
+	JMP(LabelRef(lbl + "_u8"))
+	ip := GP64()
+	for uu := 1; uu <= 8; uu++ {
+		Label(fmt.Sprintf("%s_u%d", lbl, uu))
+		LEAQ(z.idx, ip)
+		b := make([]VecVirtual, uu)
+		for k := range b {
+			b[k] = ZMM()
+			VMOVUPS(Mem{Base: ip, Disp: 64 * k}, b[k])
+			VPERMPS(hz, b[k], b[k]) // h[k] in every lane (indices < 8: h's lanes)
+		}
+		for g := 0; g < 2; g++ {
+			terms := []VecVirtual{acc[g]}
+			VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b[0], acc[g])
+			for k := 1; k < uu; k++ {
+				p := ZMM()
+				VMULPS(Mem{Base: wp, Disp: 128*k + 64*g}, b[k], p)
+				terms = append(terms, p)
+			}
+			for len(terms) > 1 {
+				var next []VecVirtual
+				for i := 0; i+1 < len(terms); i += 2 {
+					VADDPS(terms[i+1], terms[i], terms[i])
+					next = append(next, terms[i])
+				}
+				if len(terms)%2 == 1 {
+					next = append(next, terms[len(terms)-1])
+				}
+				terms = next
+			}
+		}
+		JMP(LabelRef(lbl + "_sum"))
+	}
+	Label(lbl + "_sum")
+}
+
+// cell applies the gates to the summed pairs acc ([i|f], [g|o]) with the cell state at
+// cb (updated) and returns h: the same per-lane operations as cellUpdate.
+func (z *z8) cell(acc [2]VecVirtual, cb Register) VecVirtual {
+	if z.hard {
+		gate := func(x VecVirtual) VecVirtual {
+			r := ZMM()
+			VMOVAPS(z.hb, r)
+			VFMADD231PS(z.ha, x, r) // a*x + b
+			lim := ZMM()
+			VPXORD(lim, lim, lim)
+			VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+			VMOVUPS(cst64("one", 1, 1), lim)
+			VMINPS(r, lim, r)
+			return r
+		}
+		ifz := gate(acc[0])
+		goz := gate(acc[1]) // o in the high half; the low half (g) is not a gate
+		ing, dg := ratNDm(lo(acc[1]), false, lo(ifz))
+		return cellHard(cb, hiHalf(ifz), hiHalf(goz), ing, dg)
+	}
+	m := ZMM() // [1 | c]: f's numerator takes c
+	VMOVUPS(cst64("one", 1, 1), m)
+	VINSERTF64X4(U8(1), Mem{Base: cb}, m, m)
+	nif, dif := ratNDz(acc[0], false, m, K1)
+	ngo, dgo := ratNDz(acc[1], true, nil, K1)
+	return cellSigmoid(cb, lo(nif), lo(dif), hiHalf(nif), hiHalf(dif), lo(ngo), lo(dgo), hiHalf(ngo), hiHalf(dgo))
+}
+
+// lstmSeq8Kernel512 emits the ZMM up == 8 whole-sequence kernel: with xproj, LSTMSeqX's
+// (same signature as lstmSeqX8Kernel; the next step's x*W + b runs beside this step's
+// gates), without, LSTMSeq's (same signature as lstmSeqKernel, zx rows from a GEMM).
+// h stays in a register from step to step.
+func lstmSeq8Kernel512(name string, hard, xproj bool) {
+	var sig string
+	switch {
+	case xproj && hard:
+		sig = "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int, a, b float32)"
+	case xproj:
+		sig = "func(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int)"
+	case hard:
+		sig = "func(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int, a, b float32)"
+	default:
+		sig = "func(zx *float32, zxStride int, uw, c, hs *float32, t, u, up int)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": the up == 8 sequence kernel with ZMM gate pairs and a tree h*U sum (see LSTMSeq, LSTMSeqX).")
+	buf := AllocLocal(128)
+	px, pu, pc, ph := GP64(), GP64(), GP64(), GP64()
+	if xproj {
+		Load(Param("x"), px)
+	} else {
+		Load(Param("zx"), px)
+	}
+	Load(Param("uw"), pu)
+	Load(Param("c"), pc)
+	Load(Param("hs"), ph)
+	t, u := GP64(), GP64()
+	Load(Param("t"), t)
+	Load(Param("u"), u)
+	z := newZ8(hard)
+	// project: buf = bias + x row (at px) * W, as two ZMM pairs
+	project := func(lbl string) {
 		var nx [2]VecVirtual
 		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
 		Load(Param("bias"), pb)
@@ -201,89 +305,106 @@ func lstmSeqX8Kernel512(name string, hard bool) {
 	}
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
-	xproj("_x0")
+	if xproj {
+		project("_x0")
+	}
 	hr := YMM()
 	VMOVUPS(Mem{Base: ph}, hr) // initial h (lanes >= u never broadcast)
 	Label(name + "_step")
-	var acc, acc2 [2]VecVirtual
+	var acc [2]VecVirtual
 	for g := 0; g < 2; g++ {
 		acc[g] = ZMM()
-		VMOVUPS(buf.Offset(64*g), acc[g])
-		acc2[g] = ZMM()
-		VPXORD(acc2[g], acc2[g], acc2[g])
-	}
-	wp, ip, k := GP64(), GP64(), GP64()
-	MOVQ(pu, wp)
-	LEAQ(idx, ip)
-	MOVQ(u, k)
-	hz := hr.AsZ()
-	Label(name + "_k2")
-	CMPQ(k, U8(2))
-	JL(LabelRef(name + "_k1"))
-	b0, b1 := ZMM(), ZMM()
-	VMOVUPS(Mem{Base: ip}, b0)
-	VPERMPS(hz, b0, b0) // h[k] in every lane (indices < 8: hr's lanes)
-	VMOVUPS(Mem{Base: ip, Disp: 64}, b1)
-	VPERMPS(hz, b1, b1)
-	for g := 0; g < 2; g++ {
-		VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b0, acc[g])
-	}
-	for g := 0; g < 2; g++ {
-		VFMADD231PS(Mem{Base: wp, Disp: 128 + 64*g}, b1, acc2[g])
-	}
-	ADDQ(U32(256), wp)
-	ADDQ(U8(128), ip)
-	SUBQ(U8(2), k)
-	JMP(LabelRef(name + "_k2"))
-	Label(name + "_k1")
-	TESTQ(k, k)
-	JZ(LabelRef(name + "_sum"))
-	b2 := ZMM()
-	VMOVUPS(Mem{Base: ip}, b2)
-	VPERMPS(hz, b2, b2)
-	for g := 0; g < 2; g++ {
-		VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b2, acc[g])
-	}
-	Label(name + "_sum")
-	for g := 0; g < 2; g++ {
-		VADDPS(acc2[g], acc[g], acc[g])
-	}
-	// the next step's projection, beside this step's gates
-	CMPQ(t, U8(1))
-	JE(LabelRef(name + "_gates"))
-	xs := GP64()
-	Load(Param("xStride"), xs)
-	ADDQ(xs, px)
-	xproj("_xn")
-	Label(name + "_gates")
-	var th VecVirtual
-	if hard {
-		gate := func(x VecVirtual) VecVirtual {
-			r := ZMM()
-			VMOVAPS(hb, r)
-			VFMADD231PS(ha, x, r) // a*x + b
-			lim := ZMM()
-			VPXORD(lim, lim, lim)
-			VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-			VMOVUPS(cst64("one", 1, 1), lim)
-			VMINPS(r, lim, r)
-			return r
+		if xproj {
+			VMOVUPS(buf.Offset(64*g), acc[g])
+		} else {
+			VMOVUPS(Mem{Base: px, Disp: 64 * g}, acc[g])
 		}
-		ifz := gate(acc[0])
-		goz := gate(acc[1]) // o in the high half; the low half (g) is not a gate
-		ing, dg := ratNDm(lo(acc[1]), false, lo(ifz))
-		th = cellHard(pc, hiHalf(ifz), hiHalf(goz), ing, dg)
-	} else {
-		m := ZMM() // [1 | c]: f's numerator takes c
-		VMOVUPS(cst64("one", 1, 1), m)
-		VINSERTF64X4(U8(1), Mem{Base: pc}, m, m)
-		nif, dif := ratNDz(acc[0], false, m, K1)
-		ngo, dgo := ratNDz(acc[1], true, nil, K1)
-		th = cellSigmoid(pc, lo(nif), lo(dif), hiHalf(nif), hiHalf(dif), lo(ngo), lo(dgo), hiHalf(ngo), hiHalf(dgo))
 	}
+	z.treeSum(name+"_h", hr.AsZ().(VecVirtual), acc, pu, u)
+	if xproj {
+		// the next step's projection, beside this step's gates
+		CMPQ(t, U8(1))
+		JE(LabelRef(name + "_gates"))
+		xs := GP64()
+		Load(Param("xStride"), xs)
+		ADDQ(xs, px)
+		project("_xn")
+		Label(name + "_gates")
+	} else {
+		zs := GP64()
+		Load(Param("zxStride"), zs)
+		ADDQ(zs, px)
+	}
+	th := z.cell(acc, pc)
 	VMOVUPS(th, Mem{Base: ph, Disp: 32}) // hs row s+1
 	VMOVAPS(th, hr)
 	ADDQ(U8(32), ph)
+	DECQ(t)
+	JNZ(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// lstmSeqMulti8Kernel512 emits LSTMSeqMulti's kernel for up == 8 with lstmSeq8Kernel512's
+// step (ZMM pairs, tree sum): n chains stepped together, as lstmSeqMultiKernel, so the
+// chains agree bit for bit with LSTMSeq on the same path. h is read back from the hs
+// row the chain's previous step stored.
+func lstmSeqMulti8Kernel512(name string, hard bool) {
+	sig := "func(d *int, n, t, u, up int)"
+	if hard {
+		sig = "func(d *int, n, t, u, up int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": LSTMSeqMulti's loop for up == 8 with ZMM gate pairs and a tree h*U sum.")
+	sidx := AllocLocal(8) // step index
+	dend := AllocLocal(8) // end of the descriptors
+	t := GP64()
+	Load(Param("t"), t)
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	dp, nn := GP64(), GP64()
+	Load(Param("d"), dp)
+	Load(Param("n"), nn)
+	TESTQ(nn, nn)
+	JZ(LabelRef(name + "_done"))
+	IMUL3Q(U8(40), nn, nn)
+	ADDQ(dp, nn)
+	MOVQ(nn, dend)
+	XORQ(nn, nn)
+	MOVQ(nn, sidx)
+	u := GP64()
+	Load(Param("u"), u)
+	z := newZ8(hard)
+	Label(name + "_step")
+	Load(Param("d"), dp)
+	Label(name + "_chain")
+	// this chain's step: pzx = zx + s*zxStride, ph = hs + s*32
+	pzx, ph := GP64(), GP64()
+	MOVQ(sidx, pzx)
+	IMULQ(Mem{Base: dp, Disp: 8}, pzx)
+	ADDQ(Mem{Base: dp}, pzx)
+	MOVQ(sidx, ph)
+	SHLQ(U8(5), ph)
+	ADDQ(Mem{Base: dp, Disp: 32}, ph)
+	var acc [2]VecVirtual
+	for g := 0; g < 2; g++ {
+		acc[g] = ZMM()
+		VMOVUPS(Mem{Base: pzx, Disp: 64 * g}, acc[g])
+	}
+	hr, wp, cb := YMM(), GP64(), GP64()
+	VMOVUPS(Mem{Base: ph}, hr)
+	MOVQ(Mem{Base: dp, Disp: 16}, wp)
+	z.treeSum(name+"_h", hr.AsZ().(VecVirtual), acc, wp, u)
+	MOVQ(Mem{Base: dp, Disp: 24}, cb)
+	th := z.cell(acc, cb)
+	VMOVUPS(th, Mem{Base: ph, Disp: 32})
+	// next chain
+	ADDQ(U8(40), dp)
+	CMPQ(dp, dend)
+	JB(LabelRef(name + "_chain"))
+	// next step
+	INCQ(sidx)
 	DECQ(t)
 	JNZ(LabelRef(name + "_step"))
 	Label(name + "_done")
