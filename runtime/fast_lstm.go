@@ -192,13 +192,7 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK 
 	k.up = asm.LSTMSeqPad(u)
 	n := 4 * k.up
 	k.gisa = gemmISA(isa, n)
-	w := make([]float32, l.In*n)
-	asm.PadLSTMGates(w, l.W, l.In, u)
-	var b []float32
-	if l.B != nil {
-		b = make([]float32, n)
-		asm.PadLSTMGates(b, l.B, 1, u)
-	}
+	w, b := padLSTMInput(l)
 	k.seqU = make([]float32, u*n)
 	asm.PackLSTMSeqU(k.seqU, l.U, u)
 	if inK && l.In <= seqMaxIn && asm.LSTMSeqXAsm(isa, u) {
@@ -216,6 +210,19 @@ func newSeqLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int, inK 
 	// scratch: padded projections (batch*t*4up), c (up), h rows (t+1)*up
 	scratch := maxBatch*k.t*n + k.up + (k.t+1)*k.up
 	return compiled{k: k, name: name, scratchLen: scratch}, true
+}
+
+// padLSTMInput returns an LSTM's input kernel (In rows of 4*up) and bias (nil without)
+// in the padded gate layout of the whole-sequence kernels.
+func padLSTMInput(l *layers.LSTM) (w, b []float32) {
+	n := 4 * asm.LSTMSeqPad(l.Units)
+	w = make([]float32, l.In*n)
+	asm.PadLSTMGates(w, l.W, l.In, l.Units)
+	if l.B != nil {
+		b = make([]float32, n)
+		asm.PadLSTMGates(b, l.B, 1, l.Units)
+	}
+	return w, b
 }
 
 // seqScratch splits runSeq's scratch: padded projections for the batch, c, hs rows.
@@ -424,11 +431,18 @@ type fastBidirectional struct {
 	l        *layers.Bidirectional
 	fwd, bwd compiled
 	n        int // per-sample output length of one direction
-	// pair: both directions are LSTMSeq kernels with the same gate; one
-	// asm.LSTMSeqMulti call per sample steps them together and the merge reads their
-	// h rows (see runPair).
-	pair   bool
-	sf, sb *fastLSTM
+	// pair: both directions are LSTMSeq kernels with the same gate; one GEMM projects
+	// both (packed2: the two padded input kernels side by side, rows of 8*up), one
+	// asm.LSTMSeqMulti call per sample steps them together reading their halves of the
+	// rows, and the merge reads their h rows (see runPair).
+	pair    bool
+	sf, sb  *fastLSTM
+	gisa2   asm.ISA
+	packed2 []float32
+	// xpair: asm.LSTMSeqXPair runs the pair with the projections in its step loop (no
+	// GEMM, no zx): the padded input kernels and biases of the two directions
+	xpair          bool
+	wf, bf, wb, bb []float32
 }
 
 func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
@@ -451,6 +465,34 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 	sb, okb := bwd.k.(*fastLSTM)
 	if okf && okb && sf.seq && sb.seq && sf.gate == sb.gate && sf.up == sb.up && sf.t == sb.t {
 		k.pair, k.sf, k.sb = true, sf, sb
+		// the joint projection: row r is [forward row r | backward row r]
+		n4 := 4 * sf.up
+		wf, bf := padLSTMInput(l.Fwd)
+		wb, bb := padLSTMInput(l.Bwd)
+		if isa == asm.AVX512 && asm.LSTMSeqXAsm(isa, l.Fwd.Units) && l.Fwd.In <= seqMaxIn && !sf.gate.Relu &&
+			!l.Fwd.GoBackwards && l.Bwd.GoBackwards {
+			k.xpair, k.wf, k.bf, k.wb, k.bb = true, wf, bf, wb, bb
+			if bf == nil {
+				k.bf = make([]float32, n4)
+			}
+			if bb == nil {
+				k.bb = make([]float32, n4)
+			}
+			sf.packedW, sb.packedW = nil, nil
+			name = "bidirectional " + l.Merge + " {lstm whole-sequence " + l.Fwd.RecAct.String() + "/tanh kernel/" + isa.String() + "} directions stepped together, inputs projected in the step loop"
+			return compiled{k: k, name: name, scratchLen: 2 * (sf.up + (sf.t+1)*sf.up)}, true
+		}
+		w2, b2 := make([]float32, l.Fwd.In*2*n4), make([]float32, 2*n4)
+		for r := 0; r < l.Fwd.In; r++ {
+			copy(w2[r*2*n4:], wf[r*n4:(r+1)*n4])
+			copy(w2[r*2*n4+n4:], wb[r*n4:(r+1)*n4])
+		}
+		copy(b2, bf) // a nil bias copies nothing: zeros
+		copy(b2[n4:], bb)
+		k.gisa2 = gemmISA(isa, 2*n4)
+		k.packed2 = make([]float32, asm.PackedLen(k.gisa2, l.Fwd.In, 2*n4))
+		asm.PackB(k.gisa2, k.packed2, l.Fwd.In, 2*n4, w2, b2)
+		sf.packedW, sb.packedW = nil, nil // runPair projects with packed2 only
 		scratch = fwd.scratchLen + bwd.scratchLen
 		name += " directions stepped together"
 	}
@@ -464,10 +506,18 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 	sf, sb := k.sf, k.sb
 	t, n, u, up := sf.t, 4*sf.up, sf.l.Units, sf.up
-	zf, cf, hf := sf.seqScratch(scratch, batch)
-	zb, cb, hb := sb.seqScratch(scratch[len(zf)+len(cf)+len(hf):], batch)
-	sf.seqProject(zf, src, batch)
-	sb.seqProject(zb, src, batch)
+	// scratch: the joint projections (batch*t rows of 2n, the room of both directions'
+	// zx; none with xpair), then each direction's c and hs
+	var z []float32
+	if !k.xpair {
+		z = scratch[:2*batch*t*n]
+		inf := float32(math.Inf(1))
+		asm.Gemm(k.gisa2, batch*t, 2*n, sf.l.In, src, sf.l.In, k.packed2, z, 2*n, -inf, inf)
+	}
+	rest := scratch[len(z):]
+	cf, hf := rest[:up], rest[up:up+(t+1)*up]
+	cb, hb := rest[up+(t+1)*up:2*up+(t+1)*up], rest[2*up+(t+1)*up:2*up+2*(t+1)*up]
+	in := sf.l.In
 	seq := k.l.Fwd.ReturnSequences
 	rows, w := 1, u
 	if seq {
@@ -480,9 +530,16 @@ func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 	for b := 0; b < batch; b++ {
 		sf.seqInit(cf, hf)
 		sb.seqInit(cb, hb)
-		chains[0] = asm.LSTMChain{ZX: zf[b*t*n : (b+1)*t*n], UW: sf.seqU, C: cf, HS: hf, Backwards: sf.l.GoBackwards}
-		chains[1] = asm.LSTMChain{ZX: zb[b*t*n : (b+1)*t*n], UW: sb.seqU, C: cb, HS: hb, Backwards: sb.l.GoBackwards}
-		asm.LSTMSeqMulti(sf.isa, chains[:], t, u, sf.gate)
+		if k.xpair {
+			asm.LSTMSeqXPair(sf.isa, src[b*t*in:(b+1)*t*in], in,
+				asm.LSTMXDir{W: k.wf, B: k.bf, UW: sf.seqU, C: cf, HS: hf},
+				asm.LSTMXDir{W: k.wb, B: k.bb, UW: sb.seqU, C: cb, HS: hb}, t, u, sf.gate)
+		} else {
+			zs := z[b*t*2*n : (b+1)*t*2*n]
+			chains[0] = asm.LSTMChain{ZX: zs, ZXRow: 2 * n, UW: sf.seqU, C: cf, HS: hf, Backwards: sf.l.GoBackwards}
+			chains[1] = asm.LSTMChain{ZX: zs[n:], ZXRow: 2 * n, UW: sb.seqU, C: cb, HS: hb, Backwards: sb.l.GoBackwards}
+			asm.LSTMSeqMulti(sf.isa, chains[:], t, u, sf.gate)
+		}
 		y := dst[b*rows*w : (b+1)*rows*w]
 		for o := 0; o < rows; o++ {
 			fo, bo := (o+1)*up, (t-o)*up
@@ -492,8 +549,14 @@ func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 			f, g, r := hf[fo:fo+u], hb[bo:bo+u], y[o*w:(o+1)*w]
 			switch k.l.Merge {
 			case "concat":
-				copy(r[:u], f)
-				copy(r[u:], g)
+				// element loops: rows of a few floats, where a memmove call per row
+				// costs more than the moves
+				for j, v := range f {
+					r[j] = v
+				}
+				for j, v := range g {
+					r[u+j] = v
+				}
 			case "sum":
 				for j := range r {
 					r[j] = f[j] + g[j]

@@ -211,3 +211,15 @@ func lstmSeqMulti8SigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int)
 //
 //go:noescape
 func lstmSeqMulti8HardSigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int, a, b float32)
+
+// lstmSeqPair8SigmoidTanhAVX512 runs LSTMSeqXPair's two chains (see there) with sigmoid
+// gates.
+//
+//go:noescape
+func lstmSeqPair8SigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u int)
+
+// lstmSeqPair8HardSigmoidTanhAVX512 is lstmSeqPair8SigmoidTanhAVX512 with the gates
+// clip(a*x+b, 0, 1).
+//
+//go:noescape
+func lstmSeqPair8HardSigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u int, a, b float32)

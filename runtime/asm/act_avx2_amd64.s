@@ -6209,29 +6209,6 @@ lstmSeqX8SigmoidTanhAVX512_h_u8:
 	VADDPS      Z6, Z1, Z1
 
 lstmSeqX8SigmoidTanhAVX512_h_sum:
-	CMPQ    SI, $0x01
-	JE      lstmSeqX8SigmoidTanhAVX512_gates
-	MOVQ    xStride+8(FP), R8
-	ADDQ    R8, AX
-	MOVQ    bias+24(FP), R8
-	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z4
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
-
-lstmSeqX8SigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z5
-	VFMADD231PS  (R8), Z5, Z2
-	VFMADD231PS  64(R8), Z5, Z4
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
-	JNZ          lstmSeqX8SigmoidTanhAVX512_xn
-	VMOVUPS      Z2, (SP)
-	VMOVUPS      Z4, 64(SP)
-
-lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       act_z_one<>+0(SB), Z2
 	VINSERTF64X4  $0x01, (DX), Z2, Z2
 	VMOVUPS       act_z_min_ss<>+0(SB), Z5
@@ -6338,9 +6315,31 @@ lstmSeqX8SigmoidTanhAVX512_gates:
 	VMOVUPS       Y2, 32(BX)
 	VMOVAPS       Y2, Y3
 	ADDQ          $0x20, BX
-	DECQ          SI
-	JNZ           lstmSeqX8SigmoidTanhAVX512_step
+	CMPQ          SI, $0x01
+	JE            lstmSeqX8SigmoidTanhAVX512_last
+	MOVQ          xStride+8(FP), R8
+	ADDQ          R8, AX
+	MOVQ          bias+24(FP), R8
+	VMOVUPS       (R8), Z0
+	VMOVUPS       64(R8), Z1
+	MOVQ          wx+16(FP), R8
+	MOVQ          AX, R9
+	MOVQ          nin+72(FP), R10
 
+lstmSeqX8SigmoidTanhAVX512_xn:
+	VBROADCASTSS (R9), Z2
+	VFMADD231PS  (R8), Z2, Z0
+	VFMADD231PS  64(R8), Z2, Z1
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8SigmoidTanhAVX512_xn
+	VMOVUPS      Z0, (SP)
+	VMOVUPS      Z1, 64(SP)
+	DECQ         SI
+	JNZ          lstmSeqX8SigmoidTanhAVX512_step
+
+lstmSeqX8SigmoidTanhAVX512_last:
 lstmSeqX8SigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
@@ -7228,29 +7227,6 @@ lstmSeqX8HardSigmoidTanhAVX512_h_u8:
 	VADDPS      Z10, Z3, Z3
 
 lstmSeqX8HardSigmoidTanhAVX512_h_sum:
-	CMPQ    SI, $0x01
-	JE      lstmSeqX8HardSigmoidTanhAVX512_gates
-	MOVQ    xStride+8(FP), R8
-	ADDQ    R8, AX
-	MOVQ    bias+24(FP), R8
-	VMOVUPS (R8), Z4
-	VMOVUPS 64(R8), Z8
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
-
-lstmSeqX8HardSigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z9
-	VFMADD231PS  (R8), Z9, Z4
-	VFMADD231PS  64(R8), Z9, Z8
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
-	JNZ          lstmSeqX8HardSigmoidTanhAVX512_xn
-	VMOVUPS      Z4, (SP)
-	VMOVUPS      Z8, 64(SP)
-
-lstmSeqX8HardSigmoidTanhAVX512_gates:
 	VMOVAPS       Z1, Z4
 	VFMADD231PS   Z0, Z2, Z4
 	VPXORD        Z6, Z6, Z6
@@ -7329,9 +7305,31 @@ lstmSeqX8HardSigmoidTanhAVX512_gates:
 	VMOVUPS       Y2, 32(BX)
 	VMOVAPS       Y2, Y5
 	ADDQ          $0x20, BX
-	DECQ          SI
-	JNZ           lstmSeqX8HardSigmoidTanhAVX512_step
+	CMPQ          SI, $0x01
+	JE            lstmSeqX8HardSigmoidTanhAVX512_last
+	MOVQ          xStride+8(FP), R8
+	ADDQ          R8, AX
+	MOVQ          bias+24(FP), R8
+	VMOVUPS       (R8), Z2
+	VMOVUPS       64(R8), Z3
+	MOVQ          wx+16(FP), R8
+	MOVQ          AX, R9
+	MOVQ          nin+72(FP), R10
 
+lstmSeqX8HardSigmoidTanhAVX512_xn:
+	VBROADCASTSS (R9), Z4
+	VFMADD231PS  (R8), Z4, Z2
+	VFMADD231PS  64(R8), Z4, Z3
+	ADDQ         $0x80, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          lstmSeqX8HardSigmoidTanhAVX512_xn
+	VMOVUPS      Z2, (SP)
+	VMOVUPS      Z3, 64(SP)
+	DECQ         SI
+	JNZ          lstmSeqX8HardSigmoidTanhAVX512_step
+
+lstmSeqX8HardSigmoidTanhAVX512_last:
 lstmSeqX8HardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
@@ -8837,6 +8835,1624 @@ lstmSeqMulti8HardSigmoidTanhAVX512_h_sum:
 	JNZ           lstmSeqMulti8HardSigmoidTanhAVX512_step
 
 lstmSeqMulti8HardSigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqPair8SigmoidTanhAVX512(x *float32, nin int, d *int, t int, u int)
+// Requires: AVX, AVX2, AVX512F, FMA3
+TEXT ·lstmSeqPair8SigmoidTanhAVX512(SB), NOSPLIT, $264-40
+	MOVQ    t+24(FP), AX
+	MOVQ    u+32(FP), CX
+	MOVQ    d+16(FP), DX
+	MOVL    $0x0000ff00, BX
+	KMOVW   BX, K1
+	TESTQ   AX, AX
+	JZ      lstmSeqPair8SigmoidTanhAVX512_done
+	XORQ    BX, BX
+	MOVQ    BX, 256(SP)
+	MOVQ    8(DX), SI
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	MOVQ    (DX), SI
+	MOVQ    nin+8(FP), DI
+	IMULQ   DI, BX
+	SHLQ    $0x02, BX
+	MOVQ    x+0(FP), R8
+	ADDQ    R8, BX
+
+lstmSeqPair8SigmoidTanhAVX512_f0:
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (SI), Z2, Z0
+	VFMADD231PS  64(SI), Z2, Z1
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8SigmoidTanhAVX512_f0
+	VMOVUPS      Z0, (SP)
+	VMOVUPS      Z1, 64(SP)
+	MOVQ         AX, BX
+	DECQ         BX
+	MOVQ         48(DX), SI
+	VMOVUPS      (SI), Z0
+	VMOVUPS      64(SI), Z1
+	MOVQ         40(DX), SI
+	MOVQ         nin+8(FP), DI
+	IMULQ        DI, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R8
+	ADDQ         R8, BX
+
+lstmSeqPair8SigmoidTanhAVX512_b0:
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (SI), Z2, Z0
+	VFMADD231PS  64(SI), Z2, Z1
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8SigmoidTanhAVX512_b0
+	VMOVUPS      Z0, 128(SP)
+	VMOVUPS      Z1, 192(SP)
+	MOVQ         32(DX), BX
+	VMOVUPS      (BX), Y3
+	MOVQ         72(DX), BX
+	VMOVUPS      (BX), Y4
+
+lstmSeqPair8SigmoidTanhAVX512_step:
+	VMOVUPS (SP), Z0
+	VMOVUPS 64(SP), Z1
+	MOVQ    16(DX), BX
+	CMPQ    CX, $0x01
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u1
+	CMPQ    CX, $0x02
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u2
+	CMPQ    CX, $0x03
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u3
+	CMPQ    CX, $0x04
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u4
+	CMPQ    CX, $0x05
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u5
+	CMPQ    CX, $0x06
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u6
+	CMPQ    CX, $0x07
+	JE      lstmSeqPair8SigmoidTanhAVX512_h0_u7
+	JMP     lstmSeqPair8SigmoidTanhAVX512_h0_u8
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VFMADD231PS (BX), Z2, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z6
+	VADDPS      Z6, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VADDPS      Z2, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z7
+	VMULPS      256(BX), Z6, Z8
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z8, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z5, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     192(SI), Z7
+	VPERMPS     Z3, Z7, Z7
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z8
+	VMULPS      256(BX), Z6, Z9
+	VMULPS      384(BX), Z7, Z10
+	VADDPS      Z8, Z0, Z0
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z9, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VMULPS      448(BX), Z7, Z6
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z5, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     192(SI), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     256(SI), Z8
+	VPERMPS     Z3, Z8, Z8
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z9
+	VMULPS      256(BX), Z6, Z10
+	VMULPS      384(BX), Z7, Z11
+	VMULPS      512(BX), Z8, Z12
+	VADDPS      Z9, Z0, Z0
+	VADDPS      Z11, Z10, Z10
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VMULPS      448(BX), Z7, Z6
+	VMULPS      576(BX), Z8, Z7
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z5, Z1, Z1
+	VADDPS      Z7, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     192(SI), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     256(SI), Z8
+	VPERMPS     Z3, Z8, Z8
+	VMOVUPS     320(SI), Z9
+	VPERMPS     Z3, Z9, Z9
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z10
+	VMULPS      256(BX), Z6, Z11
+	VMULPS      384(BX), Z7, Z12
+	VMULPS      512(BX), Z8, Z13
+	VMULPS      640(BX), Z9, Z14
+	VADDPS      Z10, Z0, Z0
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z13, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VMULPS      448(BX), Z7, Z6
+	VMULPS      576(BX), Z8, Z7
+	VMULPS      704(BX), Z9, Z8
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z5, Z1, Z1
+	VADDPS      Z7, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     192(SI), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     256(SI), Z8
+	VPERMPS     Z3, Z8, Z8
+	VMOVUPS     320(SI), Z9
+	VPERMPS     Z3, Z9, Z9
+	VMOVUPS     384(SI), Z10
+	VPERMPS     Z3, Z10, Z10
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z11
+	VMULPS      256(BX), Z6, Z12
+	VMULPS      384(BX), Z7, Z13
+	VMULPS      512(BX), Z8, Z14
+	VMULPS      640(BX), Z9, Z15
+	VMULPS      768(BX), Z10, Z16
+	VADDPS      Z11, Z0, Z0
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z16, Z14, Z14
+	VADDPS      Z14, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VMULPS      448(BX), Z7, Z6
+	VMULPS      576(BX), Z8, Z7
+	VMULPS      704(BX), Z9, Z8
+	VMULPS      832(BX), Z10, Z9
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z5, Z1, Z1
+	VADDPS      Z9, Z7, Z7
+	VADDPS      Z7, Z1, Z1
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h0_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z2
+	VPERMPS     Z3, Z2, Z2
+	VMOVUPS     64(SI), Z5
+	VPERMPS     Z3, Z5, Z5
+	VMOVUPS     128(SI), Z6
+	VPERMPS     Z3, Z6, Z6
+	VMOVUPS     192(SI), Z7
+	VPERMPS     Z3, Z7, Z7
+	VMOVUPS     256(SI), Z8
+	VPERMPS     Z3, Z8, Z8
+	VMOVUPS     320(SI), Z9
+	VPERMPS     Z3, Z9, Z9
+	VMOVUPS     384(SI), Z10
+	VPERMPS     Z3, Z10, Z10
+	VMOVUPS     448(SI), Z11
+	VPERMPS     Z3, Z11, Z11
+	VFMADD231PS (BX), Z2, Z0
+	VMULPS      128(BX), Z5, Z12
+	VMULPS      256(BX), Z6, Z13
+	VMULPS      384(BX), Z7, Z14
+	VMULPS      512(BX), Z8, Z15
+	VMULPS      640(BX), Z9, Z16
+	VMULPS      768(BX), Z10, Z17
+	VMULPS      896(BX), Z11, Z18
+	VADDPS      Z12, Z0, Z0
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z13, Z0, Z0
+	VADDPS      Z17, Z15, Z15
+	VADDPS      Z15, Z0, Z0
+	VFMADD231PS 64(BX), Z2, Z1
+	VMULPS      192(BX), Z5, Z2
+	VMULPS      320(BX), Z6, Z5
+	VMULPS      448(BX), Z7, Z6
+	VMULPS      576(BX), Z8, Z7
+	VMULPS      704(BX), Z9, Z8
+	VMULPS      832(BX), Z10, Z9
+	VMULPS      960(BX), Z11, Z10
+	VADDPS      Z2, Z1, Z1
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z5, Z1, Z1
+	VADDPS      Z9, Z7, Z7
+	VADDPS      Z7, Z1, Z1
+
+lstmSeqPair8SigmoidTanhAVX512_h0_sum:
+	VMOVUPS 128(SP), Z2
+	VMOVUPS 192(SP), Z5
+	MOVQ    56(DX), BX
+	CMPQ    CX, $0x01
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u1
+	CMPQ    CX, $0x02
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u2
+	CMPQ    CX, $0x03
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u3
+	CMPQ    CX, $0x04
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u4
+	CMPQ    CX, $0x05
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u5
+	CMPQ    CX, $0x06
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u6
+	CMPQ    CX, $0x07
+	JE      lstmSeqPair8SigmoidTanhAVX512_h1_u7
+	JMP     lstmSeqPair8SigmoidTanhAVX512_h1_u8
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VFMADD231PS (BX), Z6, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z8
+	VADDPS      Z8, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VADDPS      Z6, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z9
+	VMULPS      256(BX), Z8, Z10
+	VADDPS      Z9, Z2, Z2
+	VADDPS      Z10, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z7, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     192(SI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z10
+	VMULPS      256(BX), Z8, Z11
+	VMULPS      384(BX), Z9, Z12
+	VADDPS      Z10, Z2, Z2
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VMULPS      448(BX), Z9, Z8
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z7, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     192(SI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     256(SI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z11
+	VMULPS      256(BX), Z8, Z12
+	VMULPS      384(BX), Z9, Z13
+	VMULPS      512(BX), Z10, Z14
+	VADDPS      Z11, Z2, Z2
+	VADDPS      Z13, Z12, Z12
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z14, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VMULPS      448(BX), Z9, Z8
+	VMULPS      576(BX), Z10, Z9
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     192(SI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     256(SI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     320(SI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z12
+	VMULPS      256(BX), Z8, Z13
+	VMULPS      384(BX), Z9, Z14
+	VMULPS      512(BX), Z10, Z15
+	VMULPS      640(BX), Z11, Z16
+	VADDPS      Z12, Z2, Z2
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VMULPS      448(BX), Z9, Z8
+	VMULPS      576(BX), Z10, Z9
+	VMULPS      704(BX), Z11, Z10
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z9, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     192(SI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     256(SI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     320(SI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VMOVUPS     384(SI), Z12
+	VPERMPS     Z4, Z12, Z12
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z13
+	VMULPS      256(BX), Z8, Z14
+	VMULPS      384(BX), Z9, Z15
+	VMULPS      512(BX), Z10, Z16
+	VMULPS      640(BX), Z11, Z17
+	VMULPS      768(BX), Z12, Z18
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z15, Z14, Z14
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z18, Z16, Z16
+	VADDPS      Z16, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VMULPS      448(BX), Z9, Z8
+	VMULPS      576(BX), Z10, Z9
+	VMULPS      704(BX), Z11, Z10
+	VMULPS      832(BX), Z12, Z11
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z11, Z9, Z9
+	VADDPS      Z9, Z5, Z5
+	JMP         lstmSeqPair8SigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8SigmoidTanhAVX512_h1_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z6
+	VPERMPS     Z4, Z6, Z6
+	VMOVUPS     64(SI), Z7
+	VPERMPS     Z4, Z7, Z7
+	VMOVUPS     128(SI), Z8
+	VPERMPS     Z4, Z8, Z8
+	VMOVUPS     192(SI), Z9
+	VPERMPS     Z4, Z9, Z9
+	VMOVUPS     256(SI), Z10
+	VPERMPS     Z4, Z10, Z10
+	VMOVUPS     320(SI), Z11
+	VPERMPS     Z4, Z11, Z11
+	VMOVUPS     384(SI), Z12
+	VPERMPS     Z4, Z12, Z12
+	VMOVUPS     448(SI), Z13
+	VPERMPS     Z4, Z13, Z13
+	VFMADD231PS (BX), Z6, Z2
+	VMULPS      128(BX), Z7, Z14
+	VMULPS      256(BX), Z8, Z15
+	VMULPS      384(BX), Z9, Z16
+	VMULPS      512(BX), Z10, Z17
+	VMULPS      640(BX), Z11, Z18
+	VMULPS      768(BX), Z12, Z19
+	VMULPS      896(BX), Z13, Z20
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z20, Z19, Z19
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z19, Z17, Z17
+	VADDPS      Z17, Z2, Z2
+	VFMADD231PS 64(BX), Z6, Z5
+	VMULPS      192(BX), Z7, Z6
+	VMULPS      320(BX), Z8, Z7
+	VMULPS      448(BX), Z9, Z8
+	VMULPS      576(BX), Z10, Z9
+	VMULPS      704(BX), Z11, Z10
+	VMULPS      832(BX), Z12, Z11
+	VMULPS      960(BX), Z13, Z12
+	VADDPS      Z6, Z5, Z5
+	VADDPS      Z8, Z7, Z7
+	VADDPS      Z10, Z9, Z9
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z7, Z5, Z5
+	VADDPS      Z11, Z9, Z9
+	VADDPS      Z9, Z5, Z5
+
+lstmSeqPair8SigmoidTanhAVX512_h1_sum:
+	MOVQ          24(DX), BX
+	VMOVUPS       act_z_one<>+0(SB), Z6
+	VINSERTF64X4  $0x01, (BX), Z6, Z6
+	VMOVUPS       act_z_min_ss<>+0(SB), Z8
+	VMAXPS        Z0, Z8, Z7
+	VMOVUPS       act_z_max_ss<>+0(SB), Z8
+	VMINPS        Z7, Z8, Z7
+	VMULPS        Z0, Z0, Z0
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z8
+	VMINPS        Z0, Z8, Z0
+	VMULPS        Z0, Z7, Z8
+	VMULPS        Z0, Z0, Z9
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z10
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z12
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z11
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z13
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z0, Z10
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z0, Z12
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z0, Z11
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z0, Z13
+	VFMADD213PS   Z10, Z9, Z11
+	VFMADD213PS   Z12, Z9, Z13
+	VMULPS        Z6, Z7, Z7
+	VMULPS        Z6, Z8, Z8
+	VFMADD213PS   Z7, Z8, Z11
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z0, Z13
+	VMULPS        act_z_half<>+0(SB), Z6, Z0
+	VFMADD231PS   Z0, Z13, Z11
+	VMOVUPS       act_z_min_ts<>+0(SB), Z6
+	VMAXPS        Z1, Z6, Z0
+	VMOVUPS       act_z_max_ts<>+0(SB), Z6
+	VMINPS        Z0, Z6, Z0
+	VMULPS        Z1, Z1, Z1
+	VMOVUPS       act_z_max2_ts<>+0(SB), Z6
+	VMINPS        Z1, Z6, Z1
+	VMULPS        Z1, Z0, Z6
+	VMULPS        Z1, Z1, Z7
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z8
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z10
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z9
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z12
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z1, Z8
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z1, Z10
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z1, Z9
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z1, Z12
+	VFMADD213PS   Z8, Z7, Z9
+	VFMADD213PS   Z10, Z7, Z12
+	VFMADD213PS   Z0, Z6, Z9
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z1, Z12
+	VFMADD231PS   act_z_half<>+0(SB), Z12, K1, Z9
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VEXTRACTF64X4 $0x01, Z13, Y1
+	VEXTRACTF64X4 $0x01, Z9, Y3
+	VEXTRACTF64X4 $0x01, Z12, Y4
+	VPAND         act_expmask<>+0(SB), Y13, Y6
+	VPAND         act_expmask<>+0(SB), Y1, Y7
+	VPAND         act_expmask<>+0(SB), Y12, Y8
+	VPADDD        Y7, Y6, Y6
+	VMOVDQU       act_exp508<>+0(SB), Y7
+	VPSUBD        Y8, Y7, Y7
+	VPSUBD        Y6, Y7, Y7
+	VMULPS        Y12, Y13, Y6
+	VMULPS        Y7, Y6, Y6
+	VMULPS        Y7, Y1, Y7
+	VMULPS        Y6, Y0, Y0
+	VMULPS        Y9, Y11, Y11
+	VFMADD231PS   Y7, Y11, Y0
+	VMULPS        Y6, Y1, Y1
+	VDIVPS        Y1, Y0, Y6
+	VMOVUPS       Y6, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y6
+	VXORPS        act_signmask<>+0(SB), Y6, Y7
+	VMAXPS        Y0, Y7, Y7
+	VMINPS        Y7, Y6, Y7
+	VMULPS        Y1, Y1, Y8
+	VMULPS        Y8, Y8, Y9
+	VMULPS        Y6, Y6, Y6
+	VMULPS        Y0, Y0, Y0
+	VMINPS        Y0, Y6, Y0
+	VMULPS        Y0, Y0, Y6
+	VMULPS        Y3, Y7, Y3
+	VMULPS        Y4, Y1, Y1
+	VMULPS        Y0, Y6, Y4
+	VMULPS        act_tanhp1<>+0(SB), Y8, Y6
+	VMULPS        act_tanhp3<>+0(SB), Y8, Y7
+	VMOVUPS       act_tanhp2<>+0(SB), Y10
+	VFMADD213PS   Y6, Y0, Y10
+	VFMADD213PS   Y9, Y0, Y10
+	VMOVUPS       act_tanhp4<>+0(SB), Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMULPS        Y4, Y6, Y6
+	VFMADD213PS   Y6, Y9, Y10
+	VMULPS        act_tanhq1<>+0(SB), Y8, Y6
+	VMULPS        act_tanhq3<>+0(SB), Y8, Y7
+	VMOVUPS       act_tanhq2<>+0(SB), Y8
+	VFMADD213PS   Y6, Y0, Y8
+	VFMADD213PS   Y9, Y0, Y8
+	VMOVUPS       act_tanhq4<>+0(SB), Y6
+	VFMADD213PS   Y7, Y0, Y6
+	VMULPS        Y4, Y6, Y6
+	VFMADD213PS   Y6, Y9, Y8
+	VMULPS        Y10, Y3, Y3
+	VMULPS        Y8, Y1, Y0
+	VDIVPS        Y0, Y3, Y3
+	MOVQ          256(SP), BX
+	SHLQ          $0x05, BX
+	ADDQ          32(DX), BX
+	VMOVUPS       Y3, 32(BX)
+	VMOVAPS       Y3, Y3
+	MOVQ          64(DX), BX
+	VMOVUPS       act_z_one<>+0(SB), Z0
+	VINSERTF64X4  $0x01, (BX), Z0, Z0
+	VMOVUPS       act_z_min_ss<>+0(SB), Z6
+	VMAXPS        Z2, Z6, Z1
+	VMOVUPS       act_z_max_ss<>+0(SB), Z6
+	VMINPS        Z1, Z6, Z1
+	VMULPS        Z2, Z2, Z2
+	VMOVUPS       act_z_max2_ss<>+0(SB), Z6
+	VMINPS        Z2, Z6, Z2
+	VMULPS        Z2, Z1, Z6
+	VMULPS        Z2, Z2, Z7
+	VMOVUPS       act_z_p2_ss<>+0(SB), Z8
+	VMOVUPS       act_z_q2_ss<>+0(SB), Z10
+	VMOVUPS       act_z_p4_ss<>+0(SB), Z9
+	VMOVUPS       act_z_q4_ss<>+0(SB), Z11
+	VFMADD213PS   act_z_p1_ss<>+0(SB), Z2, Z8
+	VFMADD213PS   act_z_q1_ss<>+0(SB), Z2, Z10
+	VFMADD213PS   act_z_p3_ss<>+0(SB), Z2, Z9
+	VFMADD213PS   act_z_q3_ss<>+0(SB), Z2, Z11
+	VFMADD213PS   Z8, Z7, Z9
+	VFMADD213PS   Z10, Z7, Z11
+	VMULPS        Z0, Z1, Z1
+	VMULPS        Z0, Z6, Z6
+	VFMADD213PS   Z1, Z6, Z9
+	VFMADD213PS   act_z_d0_ss<>+0(SB), Z2, Z11
+	VMULPS        act_z_half<>+0(SB), Z0, Z0
+	VFMADD231PS   Z0, Z11, Z9
+	VMOVUPS       act_z_min_ts<>+0(SB), Z1
+	VMAXPS        Z5, Z1, Z0
+	VMOVUPS       act_z_max_ts<>+0(SB), Z1
+	VMINPS        Z0, Z1, Z0
+	VMULPS        Z5, Z5, Z2
+	VMOVUPS       act_z_max2_ts<>+0(SB), Z1
+	VMINPS        Z2, Z1, Z2
+	VMULPS        Z2, Z0, Z1
+	VMULPS        Z2, Z2, Z5
+	VMOVUPS       act_z_p2_ts<>+0(SB), Z6
+	VMOVUPS       act_z_q2_ts<>+0(SB), Z8
+	VMOVUPS       act_z_p4_ts<>+0(SB), Z7
+	VMOVUPS       act_z_q4_ts<>+0(SB), Z10
+	VFMADD213PS   act_z_p1_ts<>+0(SB), Z2, Z6
+	VFMADD213PS   act_z_q1_ts<>+0(SB), Z2, Z8
+	VFMADD213PS   act_z_p3_ts<>+0(SB), Z2, Z7
+	VFMADD213PS   act_z_q3_ts<>+0(SB), Z2, Z10
+	VFMADD213PS   Z6, Z5, Z7
+	VFMADD213PS   Z8, Z5, Z10
+	VFMADD213PS   Z0, Z1, Z7
+	VFMADD213PS   act_z_d0_ts<>+0(SB), Z2, Z10
+	VFMADD231PS   act_z_half<>+0(SB), Z10, K1, Z7
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VEXTRACTF64X4 $0x01, Z11, Y1
+	VEXTRACTF64X4 $0x01, Z7, Y2
+	VEXTRACTF64X4 $0x01, Z10, Y4
+	VPAND         act_expmask<>+0(SB), Y11, Y5
+	VPAND         act_expmask<>+0(SB), Y1, Y6
+	VPAND         act_expmask<>+0(SB), Y10, Y8
+	VPADDD        Y6, Y5, Y5
+	VMOVDQU       act_exp508<>+0(SB), Y6
+	VPSUBD        Y8, Y6, Y6
+	VPSUBD        Y5, Y6, Y6
+	VMULPS        Y10, Y11, Y5
+	VMULPS        Y6, Y5, Y5
+	VMULPS        Y6, Y1, Y6
+	VMULPS        Y5, Y0, Y0
+	VMULPS        Y7, Y9, Y9
+	VFMADD231PS   Y6, Y9, Y0
+	VMULPS        Y5, Y1, Y1
+	VDIVPS        Y1, Y0, Y5
+	VMOVUPS       Y5, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y1, Y5
+	VXORPS        act_signmask<>+0(SB), Y5, Y6
+	VMAXPS        Y0, Y6, Y6
+	VMINPS        Y6, Y5, Y6
+	VMULPS        Y1, Y1, Y7
+	VMULPS        Y7, Y7, Y8
+	VMULPS        Y5, Y5, Y5
+	VMULPS        Y0, Y0, Y0
+	VMINPS        Y0, Y5, Y0
+	VMULPS        Y0, Y0, Y5
+	VMULPS        Y2, Y6, Y2
+	VMULPS        Y4, Y1, Y1
+	VMULPS        Y0, Y5, Y4
+	VMULPS        act_tanhp1<>+0(SB), Y7, Y5
+	VMULPS        act_tanhp3<>+0(SB), Y7, Y6
+	VMOVUPS       act_tanhp2<>+0(SB), Y9
+	VFMADD213PS   Y5, Y0, Y9
+	VFMADD213PS   Y8, Y0, Y9
+	VMOVUPS       act_tanhp4<>+0(SB), Y5
+	VFMADD213PS   Y6, Y0, Y5
+	VMULPS        Y4, Y5, Y5
+	VFMADD213PS   Y5, Y8, Y9
+	VMULPS        act_tanhq1<>+0(SB), Y7, Y5
+	VMULPS        act_tanhq3<>+0(SB), Y7, Y6
+	VMOVUPS       act_tanhq2<>+0(SB), Y7
+	VFMADD213PS   Y5, Y0, Y7
+	VFMADD213PS   Y8, Y0, Y7
+	VMOVUPS       act_tanhq4<>+0(SB), Y5
+	VFMADD213PS   Y6, Y0, Y5
+	VMULPS        Y4, Y5, Y5
+	VFMADD213PS   Y5, Y8, Y7
+	VMULPS        Y9, Y2, Y2
+	VMULPS        Y7, Y1, Y0
+	VDIVPS        Y0, Y2, Y2
+	MOVQ          256(SP), BX
+	SHLQ          $0x05, BX
+	ADDQ          72(DX), BX
+	VMOVUPS       Y2, 32(BX)
+	VMOVAPS       Y2, Y4
+	MOVQ          256(SP), BX
+	INCQ          BX
+	CMPQ          BX, AX
+	JE            lstmSeqPair8SigmoidTanhAVX512_done
+	MOVQ          8(DX), SI
+	VMOVUPS       (SI), Z0
+	VMOVUPS       64(SI), Z1
+	MOVQ          (DX), SI
+	MOVQ          nin+8(FP), DI
+	IMULQ         DI, BX
+	SHLQ          $0x02, BX
+	MOVQ          x+0(FP), R8
+	ADDQ          R8, BX
+
+lstmSeqPair8SigmoidTanhAVX512_fn:
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (SI), Z2, Z0
+	VFMADD231PS  64(SI), Z2, Z1
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8SigmoidTanhAVX512_fn
+	VMOVUPS      Z0, (SP)
+	VMOVUPS      Z1, 64(SP)
+	MOVQ         AX, BX
+	SUBQ         $0x02, BX
+	SUBQ         256(SP), BX
+	MOVQ         48(DX), SI
+	VMOVUPS      (SI), Z0
+	VMOVUPS      64(SI), Z1
+	MOVQ         40(DX), SI
+	MOVQ         nin+8(FP), DI
+	IMULQ        DI, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R8
+	ADDQ         R8, BX
+
+lstmSeqPair8SigmoidTanhAVX512_bn:
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  (SI), Z2, Z0
+	VFMADD231PS  64(SI), Z2, Z1
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8SigmoidTanhAVX512_bn
+	VMOVUPS      Z0, 128(SP)
+	VMOVUPS      Z1, 192(SP)
+	MOVQ         256(SP), BX
+	INCQ         BX
+	MOVQ         BX, 256(SP)
+	JMP          lstmSeqPair8SigmoidTanhAVX512_step
+
+lstmSeqPair8SigmoidTanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func lstmSeqPair8HardSigmoidTanhAVX512(x *float32, nin int, d *int, t int, u int, a float32, b float32)
+// Requires: AVX, AVX512F, FMA3
+TEXT ·lstmSeqPair8HardSigmoidTanhAVX512(SB), NOSPLIT, $264-48
+	MOVQ         t+24(FP), AX
+	MOVQ         u+32(FP), CX
+	MOVQ         d+16(FP), DX
+	VBROADCASTSS a+40(FP), Z0
+	VBROADCASTSS b+44(FP), Z1
+	MOVL         $0x0000ff00, BX
+	KMOVW        BX, K1
+	TESTQ        AX, AX
+	JZ           lstmSeqPair8HardSigmoidTanhAVX512_done
+	XORQ         BX, BX
+	MOVQ         BX, 256(SP)
+	MOVQ         8(DX), SI
+	VMOVUPS      (SI), Z2
+	VMOVUPS      64(SI), Z3
+	MOVQ         (DX), SI
+	MOVQ         nin+8(FP), DI
+	IMULQ        DI, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R8
+	ADDQ         R8, BX
+
+lstmSeqPair8HardSigmoidTanhAVX512_f0:
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (SI), Z4, Z2
+	VFMADD231PS  64(SI), Z4, Z3
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_f0
+	VMOVUPS      Z2, (SP)
+	VMOVUPS      Z3, 64(SP)
+	MOVQ         AX, BX
+	DECQ         BX
+	MOVQ         48(DX), SI
+	VMOVUPS      (SI), Z2
+	VMOVUPS      64(SI), Z3
+	MOVQ         40(DX), SI
+	MOVQ         nin+8(FP), DI
+	IMULQ        DI, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R8
+	ADDQ         R8, BX
+
+lstmSeqPair8HardSigmoidTanhAVX512_b0:
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (SI), Z4, Z2
+	VFMADD231PS  64(SI), Z4, Z3
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_b0
+	VMOVUPS      Z2, 128(SP)
+	VMOVUPS      Z3, 192(SP)
+	MOVQ         32(DX), BX
+	VMOVUPS      (BX), Y5
+	MOVQ         72(DX), BX
+	VMOVUPS      (BX), Y6
+
+lstmSeqPair8HardSigmoidTanhAVX512_step:
+	VMOVUPS (SP), Z2
+	VMOVUPS 64(SP), Z3
+	MOVQ    16(DX), BX
+	CMPQ    CX, $0x01
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u1
+	CMPQ    CX, $0x02
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u2
+	CMPQ    CX, $0x03
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u3
+	CMPQ    CX, $0x04
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u4
+	CMPQ    CX, $0x05
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u5
+	CMPQ    CX, $0x06
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u6
+	CMPQ    CX, $0x07
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h0_u7
+	JMP     lstmSeqPair8HardSigmoidTanhAVX512_h0_u8
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VFMADD231PS (BX), Z4, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z12
+	VADDPS      Z12, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VADDPS      Z4, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z13
+	VMULPS      256(BX), Z12, Z14
+	VADDPS      Z13, Z2, Z2
+	VADDPS      Z14, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z11, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     192(SI), Z13
+	VPERMPS     Z5, Z13, Z13
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z14
+	VMULPS      256(BX), Z12, Z15
+	VMULPS      384(BX), Z13, Z16
+	VADDPS      Z14, Z2, Z2
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z15, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VMULPS      448(BX), Z13, Z12
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     192(SI), Z13
+	VPERMPS     Z5, Z13, Z13
+	VMOVUPS     256(SI), Z14
+	VPERMPS     Z5, Z14, Z14
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z15
+	VMULPS      256(BX), Z12, Z16
+	VMULPS      384(BX), Z13, Z17
+	VMULPS      512(BX), Z14, Z18
+	VADDPS      Z15, Z2, Z2
+	VADDPS      Z17, Z16, Z16
+	VADDPS      Z16, Z2, Z2
+	VADDPS      Z18, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VMULPS      448(BX), Z13, Z12
+	VMULPS      576(BX), Z14, Z13
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z11, Z3, Z3
+	VADDPS      Z13, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     192(SI), Z13
+	VPERMPS     Z5, Z13, Z13
+	VMOVUPS     256(SI), Z14
+	VPERMPS     Z5, Z14, Z14
+	VMOVUPS     320(SI), Z15
+	VPERMPS     Z5, Z15, Z15
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z16
+	VMULPS      256(BX), Z12, Z17
+	VMULPS      384(BX), Z13, Z18
+	VMULPS      512(BX), Z14, Z19
+	VMULPS      640(BX), Z15, Z20
+	VADDPS      Z16, Z2, Z2
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z20, Z19, Z19
+	VADDPS      Z17, Z2, Z2
+	VADDPS      Z19, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VMULPS      448(BX), Z13, Z12
+	VMULPS      576(BX), Z14, Z13
+	VMULPS      704(BX), Z15, Z14
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z3, Z3
+	VADDPS      Z13, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     192(SI), Z13
+	VPERMPS     Z5, Z13, Z13
+	VMOVUPS     256(SI), Z14
+	VPERMPS     Z5, Z14, Z14
+	VMOVUPS     320(SI), Z15
+	VPERMPS     Z5, Z15, Z15
+	VMOVUPS     384(SI), Z16
+	VPERMPS     Z5, Z16, Z16
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z17
+	VMULPS      256(BX), Z12, Z18
+	VMULPS      384(BX), Z13, Z19
+	VMULPS      512(BX), Z14, Z20
+	VMULPS      640(BX), Z15, Z21
+	VMULPS      768(BX), Z16, Z22
+	VADDPS      Z17, Z2, Z2
+	VADDPS      Z19, Z18, Z18
+	VADDPS      Z21, Z20, Z20
+	VADDPS      Z18, Z2, Z2
+	VADDPS      Z22, Z20, Z20
+	VADDPS      Z20, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VMULPS      448(BX), Z13, Z12
+	VMULPS      576(BX), Z14, Z13
+	VMULPS      704(BX), Z15, Z14
+	VMULPS      832(BX), Z16, Z15
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z11, Z3, Z3
+	VADDPS      Z15, Z13, Z13
+	VADDPS      Z13, Z3, Z3
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h0_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z5, Z4, Z4
+	VMOVUPS     64(SI), Z11
+	VPERMPS     Z5, Z11, Z11
+	VMOVUPS     128(SI), Z12
+	VPERMPS     Z5, Z12, Z12
+	VMOVUPS     192(SI), Z13
+	VPERMPS     Z5, Z13, Z13
+	VMOVUPS     256(SI), Z14
+	VPERMPS     Z5, Z14, Z14
+	VMOVUPS     320(SI), Z15
+	VPERMPS     Z5, Z15, Z15
+	VMOVUPS     384(SI), Z16
+	VPERMPS     Z5, Z16, Z16
+	VMOVUPS     448(SI), Z17
+	VPERMPS     Z5, Z17, Z17
+	VFMADD231PS (BX), Z4, Z2
+	VMULPS      128(BX), Z11, Z18
+	VMULPS      256(BX), Z12, Z19
+	VMULPS      384(BX), Z13, Z20
+	VMULPS      512(BX), Z14, Z21
+	VMULPS      640(BX), Z15, Z22
+	VMULPS      768(BX), Z16, Z23
+	VMULPS      896(BX), Z17, Z24
+	VADDPS      Z18, Z2, Z2
+	VADDPS      Z20, Z19, Z19
+	VADDPS      Z22, Z21, Z21
+	VADDPS      Z24, Z23, Z23
+	VADDPS      Z19, Z2, Z2
+	VADDPS      Z23, Z21, Z21
+	VADDPS      Z21, Z2, Z2
+	VFMADD231PS 64(BX), Z4, Z3
+	VMULPS      192(BX), Z11, Z4
+	VMULPS      320(BX), Z12, Z11
+	VMULPS      448(BX), Z13, Z12
+	VMULPS      576(BX), Z14, Z13
+	VMULPS      704(BX), Z15, Z14
+	VMULPS      832(BX), Z16, Z15
+	VMULPS      960(BX), Z17, Z16
+	VADDPS      Z4, Z3, Z3
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z11, Z3, Z3
+	VADDPS      Z15, Z13, Z13
+	VADDPS      Z13, Z3, Z3
+
+lstmSeqPair8HardSigmoidTanhAVX512_h0_sum:
+	VMOVUPS 128(SP), Z4
+	VMOVUPS 192(SP), Z11
+	MOVQ    56(DX), BX
+	CMPQ    CX, $0x01
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u1
+	CMPQ    CX, $0x02
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u2
+	CMPQ    CX, $0x03
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u3
+	CMPQ    CX, $0x04
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u4
+	CMPQ    CX, $0x05
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u5
+	CMPQ    CX, $0x06
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u6
+	CMPQ    CX, $0x07
+	JE      lstmSeqPair8HardSigmoidTanhAVX512_h1_u7
+	JMP     lstmSeqPair8HardSigmoidTanhAVX512_h1_u8
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u1:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VFMADD231PS (BX), Z12, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u2:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z14
+	VADDPS      Z14, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VADDPS      Z12, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u3:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z15
+	VMULPS      256(BX), Z14, Z16
+	VADDPS      Z15, Z4, Z4
+	VADDPS      Z16, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z13, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u4:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VMOVUPS     192(SI), Z15
+	VPERMPS     Z6, Z15, Z15
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z16
+	VMULPS      256(BX), Z14, Z17
+	VMULPS      384(BX), Z15, Z18
+	VADDPS      Z16, Z4, Z4
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z17, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VMULPS      448(BX), Z15, Z14
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z13, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u5:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VMOVUPS     192(SI), Z15
+	VPERMPS     Z6, Z15, Z15
+	VMOVUPS     256(SI), Z16
+	VPERMPS     Z6, Z16, Z16
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z17
+	VMULPS      256(BX), Z14, Z18
+	VMULPS      384(BX), Z15, Z19
+	VMULPS      512(BX), Z16, Z20
+	VADDPS      Z17, Z4, Z4
+	VADDPS      Z19, Z18, Z18
+	VADDPS      Z18, Z4, Z4
+	VADDPS      Z20, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VMULPS      448(BX), Z15, Z14
+	VMULPS      576(BX), Z16, Z15
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z13, Z11, Z11
+	VADDPS      Z15, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u6:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VMOVUPS     192(SI), Z15
+	VPERMPS     Z6, Z15, Z15
+	VMOVUPS     256(SI), Z16
+	VPERMPS     Z6, Z16, Z16
+	VMOVUPS     320(SI), Z17
+	VPERMPS     Z6, Z17, Z17
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z18
+	VMULPS      256(BX), Z14, Z19
+	VMULPS      384(BX), Z15, Z20
+	VMULPS      512(BX), Z16, Z21
+	VMULPS      640(BX), Z17, Z22
+	VADDPS      Z18, Z4, Z4
+	VADDPS      Z20, Z19, Z19
+	VADDPS      Z22, Z21, Z21
+	VADDPS      Z19, Z4, Z4
+	VADDPS      Z21, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VMULPS      448(BX), Z15, Z14
+	VMULPS      576(BX), Z16, Z15
+	VMULPS      704(BX), Z17, Z16
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z13, Z11, Z11
+	VADDPS      Z15, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u7:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VMOVUPS     192(SI), Z15
+	VPERMPS     Z6, Z15, Z15
+	VMOVUPS     256(SI), Z16
+	VPERMPS     Z6, Z16, Z16
+	VMOVUPS     320(SI), Z17
+	VPERMPS     Z6, Z17, Z17
+	VMOVUPS     384(SI), Z18
+	VPERMPS     Z6, Z18, Z18
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z19
+	VMULPS      256(BX), Z14, Z20
+	VMULPS      384(BX), Z15, Z21
+	VMULPS      512(BX), Z16, Z22
+	VMULPS      640(BX), Z17, Z23
+	VMULPS      768(BX), Z18, Z24
+	VADDPS      Z19, Z4, Z4
+	VADDPS      Z21, Z20, Z20
+	VADDPS      Z23, Z22, Z22
+	VADDPS      Z20, Z4, Z4
+	VADDPS      Z24, Z22, Z22
+	VADDPS      Z22, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VMULPS      448(BX), Z15, Z14
+	VMULPS      576(BX), Z16, Z15
+	VMULPS      704(BX), Z17, Z16
+	VMULPS      832(BX), Z18, Z17
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z13, Z11, Z11
+	VADDPS      Z17, Z15, Z15
+	VADDPS      Z15, Z11, Z11
+	JMP         lstmSeqPair8HardSigmoidTanhAVX512_h1_sum
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_u8:
+	LEAQ        lstm_bcastidx16<>+0(SB), SI
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z6, Z12, Z12
+	VMOVUPS     64(SI), Z13
+	VPERMPS     Z6, Z13, Z13
+	VMOVUPS     128(SI), Z14
+	VPERMPS     Z6, Z14, Z14
+	VMOVUPS     192(SI), Z15
+	VPERMPS     Z6, Z15, Z15
+	VMOVUPS     256(SI), Z16
+	VPERMPS     Z6, Z16, Z16
+	VMOVUPS     320(SI), Z17
+	VPERMPS     Z6, Z17, Z17
+	VMOVUPS     384(SI), Z18
+	VPERMPS     Z6, Z18, Z18
+	VMOVUPS     448(SI), Z19
+	VPERMPS     Z6, Z19, Z19
+	VFMADD231PS (BX), Z12, Z4
+	VMULPS      128(BX), Z13, Z20
+	VMULPS      256(BX), Z14, Z21
+	VMULPS      384(BX), Z15, Z22
+	VMULPS      512(BX), Z16, Z23
+	VMULPS      640(BX), Z17, Z24
+	VMULPS      768(BX), Z18, Z25
+	VMULPS      896(BX), Z19, Z26
+	VADDPS      Z20, Z4, Z4
+	VADDPS      Z22, Z21, Z21
+	VADDPS      Z24, Z23, Z23
+	VADDPS      Z26, Z25, Z25
+	VADDPS      Z21, Z4, Z4
+	VADDPS      Z25, Z23, Z23
+	VADDPS      Z23, Z4, Z4
+	VFMADD231PS 64(BX), Z12, Z11
+	VMULPS      192(BX), Z13, Z12
+	VMULPS      320(BX), Z14, Z13
+	VMULPS      448(BX), Z15, Z14
+	VMULPS      576(BX), Z16, Z15
+	VMULPS      704(BX), Z17, Z16
+	VMULPS      832(BX), Z18, Z17
+	VMULPS      960(BX), Z19, Z18
+	VADDPS      Z12, Z11, Z11
+	VADDPS      Z14, Z13, Z13
+	VADDPS      Z16, Z15, Z15
+	VADDPS      Z18, Z17, Z17
+	VADDPS      Z13, Z11, Z11
+	VADDPS      Z17, Z15, Z15
+	VADDPS      Z15, Z11, Z11
+
+lstmSeqPair8HardSigmoidTanhAVX512_h1_sum:
+	MOVQ          24(DX), BX
+	VMOVAPS       Z1, Z12
+	VFMADD231PS   Z0, Z2, Z12
+	VPXORD        Z7, Z7, Z7
+	VMAXPS        Z12, Z7, Z12
+	VMOVUPS       act_z_one<>+0(SB), Z7
+	VMINPS        Z12, Z7, Z12
+	VMOVAPS       Z1, Z2
+	VFMADD231PS   Z0, Z3, Z2
+	VPXORD        Z8, Z8, Z8
+	VMAXPS        Z2, Z8, Z2
+	VMOVUPS       act_z_one<>+0(SB), Z8
+	VMINPS        Z2, Z8, Z2
+	VMOVUPS       act_tanhmin<>+0(SB), Y5
+	VMAXPS        Y3, Y5, Y6
+	VMOVUPS       act_tanhmax<>+0(SB), Y5
+	VMINPS        Y6, Y5, Y6
+	VMULPS        Y3, Y3, Y3
+	VMOVUPS       act_tanhmax2<>+0(SB), Y5
+	VMINPS        Y3, Y5, Y3
+	VMULPS        Y3, Y6, Y5
+	VMULPS        Y3, Y3, Y13
+	VMOVUPS       act_tanhp2<>+0(SB), Y14
+	VMOVUPS       act_tanhq2<>+0(SB), Y16
+	VMOVUPS       act_tanhp4<>+0(SB), Y15
+	VMOVUPS       act_tanhq4<>+0(SB), Y17
+	VFMADD213PS   act_tanhp1<>+0(SB), Y3, Y14
+	VFMADD213PS   act_tanhq1<>+0(SB), Y3, Y16
+	VFMADD213PS   act_tanhp3<>+0(SB), Y3, Y15
+	VFMADD213PS   act_tanhq3<>+0(SB), Y3, Y17
+	VFMADD213PS   Y14, Y13, Y15
+	VFMADD213PS   Y16, Y13, Y17
+	VMULPS        Y12, Y6, Y6
+	VMULPS        Y12, Y5, Y5
+	VFMADD213PS   Y6, Y5, Y15
+	VFMADD213PS   act_one<>+0(SB), Y3, Y17
+	VEXTRACTF64X4 $0x01, Z12, Y3
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VMOVUPS       (BX), Y5
+	VMULPS        Y5, Y3, Y5
+	VFMADD213PS   Y15, Y17, Y5
+	VDIVPS        Y17, Y5, Y3
+	VMOVUPS       Y3, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y17, Y3
+	VXORPS        act_signmask<>+0(SB), Y3, Y6
+	VMAXPS        Y5, Y6, Y6
+	VMINPS        Y6, Y3, Y6
+	VMULPS        Y17, Y17, Y12
+	VMULPS        Y12, Y12, Y13
+	VMULPS        Y3, Y3, Y3
+	VMULPS        Y5, Y5, Y5
+	VMINPS        Y5, Y3, Y5
+	VMULPS        Y5, Y5, Y3
+	VMULPS        Y2, Y6, Y2
+	VMULPS        Y5, Y3, Y3
+	VMULPS        act_tanhp1<>+0(SB), Y12, Y6
+	VMULPS        act_tanhp3<>+0(SB), Y12, Y14
+	VMOVUPS       act_tanhp2<>+0(SB), Y15
+	VFMADD213PS   Y6, Y5, Y15
+	VFMADD213PS   Y13, Y5, Y15
+	VMOVUPS       act_tanhp4<>+0(SB), Y6
+	VFMADD213PS   Y14, Y5, Y6
+	VMULPS        Y3, Y6, Y6
+	VFMADD213PS   Y6, Y13, Y15
+	VMULPS        act_tanhq1<>+0(SB), Y12, Y6
+	VMULPS        act_tanhq3<>+0(SB), Y12, Y12
+	VMOVUPS       act_tanhq2<>+0(SB), Y14
+	VFMADD213PS   Y6, Y5, Y14
+	VFMADD213PS   Y13, Y5, Y14
+	VMOVUPS       act_tanhq4<>+0(SB), Y6
+	VFMADD213PS   Y12, Y5, Y6
+	VMULPS        Y3, Y6, Y6
+	VFMADD213PS   Y6, Y13, Y14
+	VMULPS        Y15, Y2, Y2
+	VMULPS        Y14, Y17, Y3
+	VDIVPS        Y3, Y2, Y2
+	MOVQ          256(SP), BX
+	SHLQ          $0x05, BX
+	ADDQ          32(DX), BX
+	VMOVUPS       Y2, 32(BX)
+	VMOVAPS       Y2, Y5
+	MOVQ          64(DX), BX
+	VMOVAPS       Z1, Z2
+	VFMADD231PS   Z0, Z4, Z2
+	VPXORD        Z9, Z9, Z9
+	VMAXPS        Z2, Z9, Z2
+	VMOVUPS       act_z_one<>+0(SB), Z9
+	VMINPS        Z2, Z9, Z2
+	VMOVAPS       Z1, Z3
+	VFMADD231PS   Z0, Z11, Z3
+	VPXORD        Z10, Z10, Z10
+	VMAXPS        Z3, Z10, Z3
+	VMOVUPS       act_z_one<>+0(SB), Z10
+	VMINPS        Z3, Z10, Z3
+	VMOVUPS       act_tanhmin<>+0(SB), Y4
+	VMAXPS        Y11, Y4, Y6
+	VMOVUPS       act_tanhmax<>+0(SB), Y4
+	VMINPS        Y6, Y4, Y6
+	VMULPS        Y11, Y11, Y4
+	VMOVUPS       act_tanhmax2<>+0(SB), Y11
+	VMINPS        Y4, Y11, Y4
+	VMULPS        Y4, Y6, Y11
+	VMULPS        Y4, Y4, Y12
+	VMOVUPS       act_tanhp2<>+0(SB), Y13
+	VMOVUPS       act_tanhq2<>+0(SB), Y15
+	VMOVUPS       act_tanhp4<>+0(SB), Y14
+	VMOVUPS       act_tanhq4<>+0(SB), Y16
+	VFMADD213PS   act_tanhp1<>+0(SB), Y4, Y13
+	VFMADD213PS   act_tanhq1<>+0(SB), Y4, Y15
+	VFMADD213PS   act_tanhp3<>+0(SB), Y4, Y14
+	VFMADD213PS   act_tanhq3<>+0(SB), Y4, Y16
+	VFMADD213PS   Y13, Y12, Y14
+	VFMADD213PS   Y15, Y12, Y16
+	VMULPS        Y2, Y6, Y6
+	VMULPS        Y2, Y11, Y11
+	VFMADD213PS   Y6, Y11, Y14
+	VFMADD213PS   act_one<>+0(SB), Y4, Y16
+	VEXTRACTF64X4 $0x01, Z2, Y2
+	VEXTRACTF64X4 $0x01, Z3, Y3
+	VMOVUPS       (BX), Y4
+	VMULPS        Y4, Y2, Y4
+	VFMADD213PS   Y14, Y16, Y4
+	VDIVPS        Y16, Y4, Y2
+	VMOVUPS       Y2, (BX)
+	VMULPS        act_tanhmax<>+0(SB), Y16, Y2
+	VXORPS        act_signmask<>+0(SB), Y2, Y6
+	VMAXPS        Y4, Y6, Y6
+	VMINPS        Y6, Y2, Y6
+	VMULPS        Y16, Y16, Y11
+	VMULPS        Y11, Y11, Y12
+	VMULPS        Y2, Y2, Y2
+	VMULPS        Y4, Y4, Y4
+	VMINPS        Y4, Y2, Y4
+	VMULPS        Y4, Y4, Y2
+	VMULPS        Y3, Y6, Y3
+	VMULPS        Y4, Y2, Y2
+	VMULPS        act_tanhp1<>+0(SB), Y11, Y6
+	VMULPS        act_tanhp3<>+0(SB), Y11, Y13
+	VMOVUPS       act_tanhp2<>+0(SB), Y14
+	VFMADD213PS   Y6, Y4, Y14
+	VFMADD213PS   Y12, Y4, Y14
+	VMOVUPS       act_tanhp4<>+0(SB), Y6
+	VFMADD213PS   Y13, Y4, Y6
+	VMULPS        Y2, Y6, Y6
+	VFMADD213PS   Y6, Y12, Y14
+	VMULPS        act_tanhq1<>+0(SB), Y11, Y6
+	VMULPS        act_tanhq3<>+0(SB), Y11, Y11
+	VMOVUPS       act_tanhq2<>+0(SB), Y13
+	VFMADD213PS   Y6, Y4, Y13
+	VFMADD213PS   Y12, Y4, Y13
+	VMOVUPS       act_tanhq4<>+0(SB), Y6
+	VFMADD213PS   Y11, Y4, Y6
+	VMULPS        Y2, Y6, Y6
+	VFMADD213PS   Y6, Y12, Y13
+	VMULPS        Y14, Y3, Y3
+	VMULPS        Y13, Y16, Y2
+	VDIVPS        Y2, Y3, Y3
+	MOVQ          256(SP), BX
+	SHLQ          $0x05, BX
+	ADDQ          72(DX), BX
+	VMOVUPS       Y3, 32(BX)
+	VMOVAPS       Y3, Y6
+	MOVQ          256(SP), BX
+	INCQ          BX
+	CMPQ          BX, AX
+	JE            lstmSeqPair8HardSigmoidTanhAVX512_done
+	MOVQ          8(DX), SI
+	VMOVUPS       (SI), Z2
+	VMOVUPS       64(SI), Z3
+	MOVQ          (DX), SI
+	MOVQ          nin+8(FP), DI
+	IMULQ         DI, BX
+	SHLQ          $0x02, BX
+	MOVQ          x+0(FP), R8
+	ADDQ          R8, BX
+
+lstmSeqPair8HardSigmoidTanhAVX512_fn:
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (SI), Z4, Z2
+	VFMADD231PS  64(SI), Z4, Z3
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_fn
+	VMOVUPS      Z2, (SP)
+	VMOVUPS      Z3, 64(SP)
+	MOVQ         AX, BX
+	SUBQ         $0x02, BX
+	SUBQ         256(SP), BX
+	MOVQ         48(DX), SI
+	VMOVUPS      (SI), Z2
+	VMOVUPS      64(SI), Z3
+	MOVQ         40(DX), SI
+	MOVQ         nin+8(FP), DI
+	IMULQ        DI, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R8
+	ADDQ         R8, BX
+
+lstmSeqPair8HardSigmoidTanhAVX512_bn:
+	VBROADCASTSS (BX), Z4
+	VFMADD231PS  (SI), Z4, Z2
+	VFMADD231PS  64(SI), Z4, Z3
+	ADDQ         $0x80, SI
+	ADDQ         $0x04, BX
+	DECQ         DI
+	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_bn
+	VMOVUPS      Z2, 128(SP)
+	VMOVUPS      Z3, 192(SP)
+	MOVQ         256(SP), BX
+	INCQ         BX
+	MOVQ         BX, 256(SP)
+	JMP          lstmSeqPair8HardSigmoidTanhAVX512_step
+
+lstmSeqPair8HardSigmoidTanhAVX512_done:
 	VZEROUPPER
 	RET
 

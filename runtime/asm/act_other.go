@@ -74,3 +74,11 @@ func lstmSeqMulti8SigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int) { panic("un
 func lstmSeqMulti8HardSigmoidTanhAVX512(d *lstmSeqDesc, n, t, u, up int, a, b float32) {
 	panic("unreachable")
 }
+
+func lstmSeqPair8SigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u int) {
+	panic("unreachable")
+}
+
+func lstmSeqPair8HardSigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u int, a, b float32) {
+	panic("unreachable")
+}

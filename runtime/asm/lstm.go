@@ -264,19 +264,27 @@ func PadLSTMGates(dst, w []float32, rows, u int) {
 // evaluates the gates in float64, rounding c and h to float32 each step. NaN in gives
 // NaN out.
 func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
+	lstmSeqRows(isa, zx, 0, uw, c, hs, t, u, backwards, gate)
+}
+
+// lstmSeqRows is LSTMSeq with the zx rows row floats apart (0: 4*up, packed).
+func lstmSeqRows(isa ISA, zx []float32, row int, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
 	if gate.Relu {
 		panic("asm.LSTMSeq: relu cell activation (LSTMSeqX only)")
 	}
 	up := LSTMSeqPad(u)
-	if t < 0 || u < 0 || len(zx) < t*4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
-		panic(fmt.Sprintf("asm.LSTMSeq: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d", len(zx), len(uw), len(c), len(hs), t, u))
+	if row == 0 {
+		row = 4 * up
+	}
+	if t < 0 || u < 0 || row < 4*up || t > 0 && len(zx) < (t-1)*row+4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+		panic(fmt.Sprintf("asm.LSTMSeq: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d (zx rows %d apart)", len(zx), len(uw), len(c), len(hs), t, u, row))
 	}
 	if t == 0 || u == 0 {
 		return
 	}
-	first, stride := 0, 4*up
+	first, stride := 0, row
 	if backwards {
-		first, stride = (t-1)*4*up, -4*up
+		first, stride = (t-1)*row, -row
 	}
 	if actAsm(isa) {
 		switch {
@@ -321,6 +329,10 @@ func LSTMSeq(isa ISA, zx, uw, c, hs []float32, t, u int, backwards bool, gate Ga
 type LSTMChain struct {
 	ZX, UW, C, HS []float32
 	Backwards     bool
+	// ZXRow is the distance in floats between consecutive zx rows (>= 4*up); 0 means
+	// 4*up (packed rows). It lets chains read their rows out of one GEMM's wider output
+	// (a Bidirectional layer's two directions projected together).
+	ZXRow int
 }
 
 // lstmSeqDesc is the kernel's view of an LSTMChain (see _gen/lstmseq.go): the first
@@ -349,8 +361,12 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 	up := LSTMSeqPad(u)
 	for i := range chains {
 		ch := &chains[i]
-		if t < 0 || u < 0 || len(ch.ZX) < t*4*up || len(ch.UW) < u*4*up || len(ch.C) < up || len(ch.HS) < (t+1)*up {
-			panic(fmt.Sprintf("asm.LSTMSeqMulti: chain %d: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d", i, len(ch.ZX), len(ch.UW), len(ch.C), len(ch.HS), t, u))
+		row := ch.ZXRow
+		if row == 0 {
+			row = 4 * up
+		}
+		if t < 0 || u < 0 || row < 4*up || t > 0 && len(ch.ZX) < (t-1)*row+4*up || len(ch.UW) < u*4*up || len(ch.C) < up || len(ch.HS) < (t+1)*up {
+			panic(fmt.Sprintf("asm.LSTMSeqMulti: chain %d: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d (zx rows %d apart)", i, len(ch.ZX), len(ch.UW), len(ch.C), len(ch.HS), t, u, row))
 		}
 	}
 	if t == 0 || u == 0 {
@@ -359,7 +375,7 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 	if !actAsm(isa) {
 		for i := range chains {
 			ch := &chains[i]
-			LSTMSeq(isa, ch.ZX, ch.UW, ch.C, ch.HS, t, u, ch.Backwards, gate)
+			lstmSeqRows(isa, ch.ZX, ch.ZXRow, ch.UW, ch.C, ch.HS, t, u, ch.Backwards, gate)
 		}
 		return
 	}
@@ -367,9 +383,13 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 		n := min(len(chains), lstmSeqMultiMax)
 		var d [lstmSeqMultiMax]lstmSeqDesc
 		for i, ch := range chains[:n] {
-			first, stride := 0, 4*up
+			row := ch.ZXRow
+			if row == 0 {
+				row = 4 * up
+			}
+			first, stride := 0, row
 			if ch.Backwards {
-				first, stride = (t-1)*4*up, -4*up
+				first, stride = (t-1)*row, -row
 			}
 			d[i] = lstmSeqDesc{zx: &ch.ZX[first], zxStride: stride * 4, uw: &ch.UW[0], c: &ch.C[0], hs: &ch.HS[0]}
 		}
@@ -621,5 +641,44 @@ func LSTMSeqXRows(isa ISA, x []float32, xRow, in int, w, b, uw, c, hs []float32,
 			c[j] = cj
 			hn[j] = float32(g(a[3]) * gate.cell(float64(cj)))
 		}
+	}
+}
+
+// LSTMXDir is one direction of LSTMSeqXPair: LSTMSeqX's w, b, uw, c and hs.
+type LSTMXDir struct {
+	W, B, UW, C, HS []float32
+}
+
+// lstmPairDesc is the pair kernel's view of the two directions (see _gen/lstmseq512.go).
+type lstmPairDesc struct {
+	w, b, uw, c, hs *float32
+}
+
+// LSTMSeqXPair runs a Bidirectional layer's two directions over the same input rows x:
+// LSTMSeqX(isa, x, in, f..., backwards=false) and LSTMSeqX(isa, x, in, b...,
+// backwards=true), with the same results bit for bit. On AVX512 (up to 8 units, not
+// gate.Relu) one kernel steps the two chains together, each projecting its input in
+// the step loop and keeping its h in a register, so their step latencies overlap and no
+// GEMM or zx buffer is needed; elsewhere it makes the two calls.
+func LSTMSeqXPair(isa ISA, x []float32, in int, f, b LSTMXDir, t, u int, gate GateAct) {
+	if isa != AVX512 || !LSTMSeqXAsm(isa, u) || gate.Relu || t == 0 {
+		LSTMSeqX(isa, x, in, f.W, f.B, f.UW, f.C, f.HS, t, u, false, gate)
+		LSTMSeqX(isa, x, in, b.W, b.B, b.UW, b.C, b.HS, t, u, true, gate)
+		return
+	}
+	up := LSTMSeqPad(u)
+	for i, d := range [2]LSTMXDir{f, b} {
+		if t < 0 || in <= 0 || len(x) < t*in || len(d.W) < in*4*up || len(d.B) < 4*up || len(d.UW) < u*4*up || len(d.C) < up || len(d.HS) < (t+1)*up {
+			panic(fmt.Sprintf("asm.LSTMSeqXPair: direction %d: short slices (x %d, w %d, b %d, uw %d, c %d, hs %d) for t=%d in=%d u=%d", i, len(x), len(d.W), len(d.B), len(d.UW), len(d.C), len(d.HS), t, in, u))
+		}
+	}
+	d := [2]lstmPairDesc{
+		{&f.W[0], &f.B[0], &f.UW[0], &f.C[0], &f.HS[0]},
+		{&b.W[0], &b.B[0], &b.UW[0], &b.C[0], &b.HS[0]},
+	}
+	if gate.Hard {
+		lstmSeqPair8HardSigmoidTanhAVX512(&x[0], in, &d[0], t, u, gate.A, gate.B)
+	} else {
+		lstmSeqPair8SigmoidTanhAVX512(&x[0], in, &d[0], t, u)
 	}
 }

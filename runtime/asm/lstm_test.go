@@ -765,3 +765,111 @@ func TestLSTMSeqXRows(t *testing.T) {
 		}
 	}
 }
+
+// TestLSTMSeqMultiRows: chains reading their zx rows out of one wider, interleaved
+// buffer (ZXRow = 8*up, as a Bidirectional layer's joint projection) give the bits of
+// chains on packed rows, on every path, in both directions.
+func TestLSTMSeqMultiRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			for _, u := range []int{1, 5, 8, 9, 17} {
+				for _, steps := range []int{1, 7} {
+					up := LSTMSeqPad(u)
+					n := 4 * up
+					zx := [2][]float32{randSlice(r, steps*n), randSlice(r, steps*n)}
+					wide := make([]float32, steps*2*n)
+					for s := 0; s < steps; s++ {
+						copy(wide[s*2*n:], zx[0][s*n:(s+1)*n])
+						copy(wide[s*2*n+n:], zx[1][s*n:(s+1)*n])
+					}
+					uw := make([]float32, u*n)
+					PadLSTMGates(uw, randSlice(r, u*4*u), u, u)
+					run := func(packed bool) [2][]float32 {
+						var out [2][]float32
+						var ch [2]LSTMChain
+						for i := range ch {
+							out[i] = make([]float32, (steps+1)*up)
+							ch[i] = LSTMChain{ZX: zx[i], UW: uw, C: make([]float32, up), HS: out[i], Backwards: i == 1}
+							if !packed {
+								ch[i].ZX, ch[i].ZXRow = wide[i*n:], 2*n
+							}
+						}
+						LSTMSeqMulti(isa, ch[:], steps, u, gate)
+						return out
+					}
+					want, got := run(true), run(false)
+					for i := range got {
+						for k := range got[i] {
+							if math.Float32bits(got[i][k]) != math.Float32bits(want[i][k]) {
+								t.Fatalf("%v %+v u=%d t=%d chain %d: h[%d] = %v, packed rows %v", isa, gate, u, steps, i, k, got[i][k], want[i][k])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLSTMSeqXPair: the two directions stepped together give LSTMSeqX's bits for each
+// (forward and backward over the same rows), on every path, with a NaN input reaching
+// both chains' later steps only, guard bands after c and hs, and read-only inputs.
+func TestLSTMSeqXPair(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			for _, u := range []int{1, 4, 5, 8} {
+				for _, in := range []int{1, 3, 7} {
+					for _, steps := range []int{1, 2, 7} {
+						up := LSTMSeqPad(u)
+						x := randSlice(r, steps*in)
+						if steps == 7 {
+							x[3*in] = nan
+						}
+						x0 := append([]float32(nil), x...)
+						mk := func() LSTMXDir {
+							d := LSTMXDir{W: make([]float32, in*4*up), B: make([]float32, 4*up), UW: make([]float32, u*4*up)}
+							PadLSTMGates(d.W, randSlice(r, in*4*u), in, u)
+							PadLSTMGates(d.B, randSlice(r, 4*u), 1, u)
+							PadLSTMGates(d.UW, randSlice(r, u*4*u), u, u)
+							return d
+						}
+						state := func(d LSTMXDir) LSTMXDir {
+							d.C = append(randSlice(rand.New(rand.NewPCG(1, uint64(u))), up), guard)
+							d.HS = append(make([]float32, (steps+1)*up), guard)
+							copy(d.HS, randSlice(rand.New(rand.NewPCG(2, uint64(u))), up))
+							return d
+						}
+						f, b := mk(), mk()
+						wf, wb := state(f), state(b)
+						LSTMSeqX(isa, x, in, wf.W, wf.B, wf.UW, wf.C, wf.HS, steps, u, false, gate)
+						LSTMSeqX(isa, x, in, wb.W, wb.B, wb.UW, wb.C, wb.HS, steps, u, true, gate)
+						gf, gb := state(f), state(b)
+						LSTMSeqXPair(isa, x, in, gf, gb, steps, u, gate)
+						name := fmt.Sprintf("%v %+v u=%d in=%d t=%d", isa, gate, u, in, steps)
+						for i := range x {
+							if math.Float32bits(x[i]) != math.Float32bits(x0[i]) {
+								t.Fatalf("%s: x written", name)
+							}
+						}
+						for _, p := range [][2][]float32{{gf.C, wf.C}, {gf.HS, wf.HS}, {gb.C, wb.C}, {gb.HS, wb.HS}} {
+							if p[0][len(p[0])-1] != guard {
+								t.Fatalf("%s: wrote past c or hs", name)
+							}
+							for k := range p[0] {
+								if k%up >= u && k != len(p[0])-1 {
+									continue // padding lanes are undefined
+								}
+								if math.Float32bits(p[0][k]) != math.Float32bits(p[1][k]) && !(p[0][k] != p[0][k] && p[1][k] != p[1][k]) {
+									t.Fatalf("%s: index %d: %v, LSTMSeqX %v", name, k, p[0][k], p[1][k])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

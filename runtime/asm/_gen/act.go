@@ -287,6 +287,8 @@ func activations() {
 	lstmSeq8Kernel512("lstmSeq8HardSigmoidTanhAVX512", true, false)
 	lstmSeqMulti8Kernel512("lstmSeqMulti8SigmoidTanhAVX512", false)
 	lstmSeqMulti8Kernel512("lstmSeqMulti8HardSigmoidTanhAVX512", true)
+	lstmSeqPair8Kernel512("lstmSeqPair8SigmoidTanhAVX512", false)
+	lstmSeqPair8Kernel512("lstmSeqPair8HardSigmoidTanhAVX512", true)
 	maxTapsKernel()
 	gatherRunsKernel()
 }

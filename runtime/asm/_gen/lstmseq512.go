@@ -321,16 +321,7 @@ func lstmSeq8Kernel512(name string, hard, xproj bool) {
 		}
 	}
 	z.treeSum(name+"_h", hr.AsZ().(VecVirtual), acc, pu, u)
-	if xproj {
-		// the next step's projection, beside this step's gates
-		CMPQ(t, U8(1))
-		JE(LabelRef(name + "_gates"))
-		xs := GP64()
-		Load(Param("xStride"), xs)
-		ADDQ(xs, px)
-		project("_xn")
-		Label(name + "_gates")
-	} else {
+	if !xproj {
 		zs := GP64()
 		Load(Param("zxStride"), zs)
 		ADDQ(zs, px)
@@ -339,8 +330,20 @@ func lstmSeq8Kernel512(name string, hard, xproj bool) {
 	VMOVUPS(th, Mem{Base: ph, Disp: 32}) // hs row s+1
 	VMOVAPS(th, hr)
 	ADDQ(U8(32), ph)
+	if xproj {
+		// the next step's projection after this step's gates in program order: the
+		// front end reaches the gates first and the projection fills the ports while
+		// the gate chain waits on its latencies
+		CMPQ(t, U8(1))
+		JE(LabelRef(name + "_last"))
+		xs := GP64()
+		Load(Param("xStride"), xs)
+		ADDQ(xs, px)
+		project("_xn")
+	}
 	DECQ(t)
 	JNZ(LabelRef(name + "_step"))
+	Label(name + "_last")
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
@@ -414,3 +417,113 @@ func lstmSeqMulti8Kernel512(name string, hard bool) {
 
 // lo returns the lower 8 lanes of z as a YMM virtual register (the same register).
 func lo(z VecVirtual) VecVirtual { return z.AsY().(VecVirtual) }
+
+// lstmSeqPair8Kernel512 emits LSTMSeqXPair's kernel: a Bidirectional layer's two
+// directions over the same input rows, each as lstmSeq8Kernel512 with its projection in
+// the step loop (the forward chain takes x rows 0..t-1, the backward chain t-1..0),
+// stepped together so the two step chains overlap, each chain's h kept in a register.
+// Per chain the operations are lstmSeq8Kernel512's, so each direction gives
+// LSTMSeqX's bits on the same path. d points to two descriptors of 5 words (w, b, uw,
+// c, hs: the forward chain's, then the backward chain's).
+func lstmSeqPair8Kernel512(name string, hard bool) {
+	sig := "func(x *float32, nin int, d *int, t, u int)"
+	if hard {
+		sig = "func(x *float32, nin int, d *int, t, u int, a, b float32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + ": two LSTMSeqX chains (forward and backward over the same rows) stepped together (see LSTMSeqXPair).")
+	buf := AllocLocal(256) // the next step's projections: forward pair, backward pair
+	sidx := AllocLocal(8)
+	t, u, dp := GP64(), GP64(), GP64()
+	Load(Param("t"), t)
+	Load(Param("u"), u)
+	Load(Param("d"), dp)
+	z := newZ8(hard)
+	// project: buf[off:] = bias + x row r * W for chain ch (descriptor at dp + 40*ch)
+	project := func(lbl string, ch int, row Register) {
+		var nx [2]VecVirtual
+		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
+		MOVQ(Mem{Base: dp, Disp: 40*ch + 8}, pb)
+		for g := 0; g < 2; g++ {
+			nx[g] = ZMM()
+			VMOVUPS(Mem{Base: pb, Disp: 64 * g}, nx[g])
+		}
+		MOVQ(Mem{Base: dp, Disp: 40 * ch}, wp)
+		Load(Param("nin"), k)
+		MOVQ(row, xp)
+		IMULQ(k, xp)
+		SHLQ(U8(2), xp)
+		pxr := GP64()
+		Load(Param("x"), pxr)
+		ADDQ(pxr, xp)
+		Label(name + lbl)
+		b := ZMM()
+		VBROADCASTSS(Mem{Base: xp}, b)
+		for g := 0; g < 2; g++ {
+			VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b, nx[g])
+		}
+		ADDQ(U8(128), wp)
+		ADDQ(U8(4), xp)
+		DECQ(k)
+		JNZ(LabelRef(name + lbl))
+		for g := 0; g < 2; g++ {
+			VMOVUPS(nx[g], buf.Offset(128*ch+64*g))
+		}
+	}
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	r0 := GP64()
+	XORQ(r0, r0)
+	MOVQ(r0, sidx)
+	project("_f0", 0, r0)
+	MOVQ(t, r0)
+	DECQ(r0)
+	project("_b0", 1, r0)
+	var hr [2]VecVirtual
+	for ch := 0; ch < 2; ch++ {
+		hp := GP64()
+		MOVQ(Mem{Base: dp, Disp: 40*ch + 32}, hp)
+		hr[ch] = YMM()
+		VMOVUPS(Mem{Base: hp}, hr[ch]) // initial h (lanes >= u never broadcast)
+	}
+	Label(name + "_step")
+	var acc [2][2]VecVirtual
+	for ch := 0; ch < 2; ch++ {
+		for g := 0; g < 2; g++ {
+			acc[ch][g] = ZMM()
+			VMOVUPS(buf.Offset(128*ch+64*g), acc[ch][g])
+		}
+		wp := GP64()
+		MOVQ(Mem{Base: dp, Disp: 40*ch + 16}, wp)
+		z.treeSum(fmt.Sprintf("%s_h%d", name, ch), hr[ch].AsZ().(VecVirtual), acc[ch], wp, u)
+	}
+	s := GP64()
+	for ch := 0; ch < 2; ch++ {
+		cb, hp := GP64(), GP64()
+		MOVQ(Mem{Base: dp, Disp: 40*ch + 24}, cb)
+		th := z.cell(acc[ch], cb)
+		MOVQ(sidx, hp)
+		SHLQ(U8(5), hp)
+		ADDQ(Mem{Base: dp, Disp: 40*ch + 32}, hp)
+		VMOVUPS(th, Mem{Base: hp, Disp: 32}) // hs row s+1
+		VMOVAPS(th, hr[ch])
+	}
+	// the next step's projections (rows s+1 and t-2-s) after the gates in program
+	// order (see lstmSeq8Kernel512)
+	MOVQ(sidx, s)
+	INCQ(s)
+	CMPQ(s, t)
+	JE(LabelRef(name + "_done"))
+	project("_fn", 0, s)
+	MOVQ(t, s)
+	SUBQ(U8(2), s)
+	SUBQ(sidx, s)
+	project("_bn", 1, s)
+	MOVQ(sidx, s)
+	INCQ(s)
+	MOVQ(s, sidx)
+	JMP(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
