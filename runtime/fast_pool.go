@@ -9,10 +9,13 @@ import (
 
 // fastPool runs MaxPooling2D / AveragePooling2D over NHWC input. The window's in-bounds
 // tap ranges are precomputed per output row and column at compile (no per-tap bounds
-// tests). Max pooling gives each output pixel's in-bounds tap offsets to asm.MaxTaps
-// (vector max over the C contiguous channels, NaN propagating as in the reference);
-// average pooling is one Go pass per tap over the channels, scaled by 1/count. Results equal the reference Forward (same summation order), up to the sign of
-// a zero maximum.
+// tests). Where the path has the vector kernels (asm.PoolTapsAsm), the compile also
+// lists every output pixel's in-bounds tap offsets (CSR, asm.PoolTaps) and each whole
+// map runs in one call, max or average, bit for bit as the reference Forward. Max
+// pooling with every window inside and C % 8 == 0 keeps asm.MaxPool (a zero maximum's
+// sign and a NaN's payload may differ there); elsewhere (NEON, purego) max pooling gives
+// each output pixel's tap offsets to asm.MaxTaps and average pooling is one Go pass per
+// tap over the channels, scaled by 1/count (the reference's order of operations).
 type fastPool struct {
 	l          *layers.Pool2D
 	isa        asm.ISA
@@ -22,7 +25,14 @@ type fastPool struct {
 	// whole-map path (max pooling, every window inside the input, C % 8 == 0): each
 	// output pixel's window start and the window's tap offsets, for asm.MaxPool
 	bases, taps []int
+	// tap-list path: every output pixel's in-bounds taps, and (average) 1/count
+	tab *asm.PoolTaps
 }
+
+// maxPoolTaps bounds the tap lists built at compile (8 bytes a tap): a larger map falls
+// back to the per-pixel paths. The count is the product of the row and column tap counts
+// of the validated geometry, known before anything is allocated.
+const maxPoolTaps = 1 << 20
 
 // tapRange is a window's in-bounds taps along one axis: k in [lo, hi) with input index
 // start + k*dil.
@@ -58,6 +68,14 @@ func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool
 	k := &fastPool{l: l, isa: isa, h: h, w: w, c: c, oh: oh, ow: ow,
 		rows: tapRanges(oh, h, l.KH, l.SH, l.DH, pt), cols: tapRanges(ow, w, l.KW, l.SW, l.DW, pl)}
 	name := "avgpool2d go"
+	if k.tapListOK() && (!l.Max || !k.interior() || c%8 != 0) {
+		k.buildTaps()
+		name = "avgpool2d csr/" + isa.String()
+		if l.Max {
+			name = "maxpool2d csr/" + isa.String()
+		}
+		return compiled{k: k, name: name}, true
+	}
 	if l.Max {
 		name = "maxpool2d taps/" + isa.String()
 		if k.interior() && c%8 == 0 {
@@ -75,6 +93,55 @@ func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool
 		}
 	}
 	return compiled{k: k, name: name}, true
+}
+
+// tapListOK reports whether the tap-list kernels run this layer: the path has them and
+// the lists fit maxPoolTaps.
+func (k *fastPool) tapListOK() bool {
+	if !asm.PoolTapsAsm(k.isa) {
+		return false
+	}
+	ny, nx := 0, 0
+	for _, r := range k.rows {
+		ny += r.hi - r.lo
+	}
+	for _, r := range k.cols {
+		nx += r.hi - r.lo
+	}
+	return nx == 0 || ny <= maxPoolTaps/nx
+}
+
+// buildTaps lists each output pixel's in-bounds taps in the reference's order (window
+// rows, then columns) as input offsets, with 1/count (count the in-bounds taps, or the
+// whole window with CountIncludePad; at least 1) for average pooling.
+func (k *fastPool) buildTaps() {
+	l := k.l
+	npix := k.oh * k.ow
+	ptr := make([]int, 1, npix+1)
+	var offs []int
+	var scale []float32
+	if !l.Max {
+		scale = make([]float32, 0, npix)
+	}
+	for _, ry := range k.rows {
+		for _, rx := range k.cols {
+			for ky := ry.lo; ky < ry.hi; ky++ {
+				rowOff := (ry.start + ky*l.DH) * k.w
+				for kx := rx.lo; kx < rx.hi; kx++ {
+					offs = append(offs, (rowOff+rx.start+kx*l.DW)*k.c)
+				}
+			}
+			ptr = append(ptr, len(offs))
+			if !l.Max {
+				n := (ry.hi - ry.lo) * (rx.hi - rx.lo)
+				if l.CountIncludePad {
+					n = l.KH * l.KW
+				}
+				scale = append(scale, 1/float32(max(n, 1)))
+			}
+		}
+	}
+	k.tab = asm.NewPoolTaps(offs, ptr, scale, k.c)
 }
 
 // maxTapsLimit bounds the window size whose tap offsets run passes to asm.MaxTaps on
@@ -99,6 +166,17 @@ func (k *fastPool) interior() bool {
 func (k *fastPool) run(dst, src, _ []float32, batch int) {
 	l, c := k.l, k.c
 	ninf := float32(math.Inf(-1))
+	if k.tab != nil {
+		in, out := k.h*k.w*c, k.oh*k.ow*c
+		for b := 0; b < batch; b++ {
+			if l.Max {
+				k.tab.Max(k.isa, dst[b*out:(b+1)*out], src[b*in:(b+1)*in])
+			} else {
+				k.tab.Avg(k.isa, dst[b*out:(b+1)*out], src[b*in:(b+1)*in])
+			}
+		}
+		return
+	}
 	if k.bases != nil {
 		for b := 0; b < batch; b++ {
 			asm.MaxPool(k.isa, dst[b*k.oh*k.ow*c:(b+1)*k.oh*k.ow*c], src[b*k.h*k.w*c:(b+1)*k.h*k.w*c], k.bases, k.taps, c)
@@ -196,7 +274,9 @@ func scaleBy(y []float32, s float32) {
 	}
 }
 
-// fastGlobalPool runs GlobalMax/AveragePooling2D with the same channel loops.
+// fastGlobalPool runs GlobalMax/AveragePooling2D: asm.GlobalPool's vector kernels where
+// the build and CPU have them (compileLayer builds this kernel only for a vector path, and
+// every amd64 path that passes pickISA runs AVX2), otherwise the same channel loops in Go.
 type fastGlobalPool struct {
 	l     *layers.GlobalPool2D
 	hw, c int
@@ -204,9 +284,14 @@ type fastGlobalPool struct {
 
 func (k *fastGlobalPool) run(dst, src, _ []float32, batch int) {
 	hw, c := k.hw, k.c
+	vec := hw > 0 && c > 0 && asm.PoolTapsAsm(asm.AVX2)
 	for b := 0; b < batch; b++ {
 		y := dst[b*c : (b+1)*c]
 		x := src[b*hw*c : (b+1)*hw*c]
+		if vec {
+			asm.GlobalPool(asm.AVX2, y, x, hw, c, k.l.Max)
+			continue
+		}
 		if k.l.Max {
 			copy(y, x[:c])
 			for p := 1; p < hw; p++ {

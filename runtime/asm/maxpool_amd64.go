@@ -18,3 +18,23 @@ func vmaxPoolAVX2(dst, src *float32, bases *int, npix int, offs *int, ntaps, c i
 //
 //go:noescape
 func gatherShortAVX2(dst, src *float32, offs *int, nruns, runLen int)
+
+// The PoolTaps / GlobalPool kernels (8 channels a vector, masked tail; exact against
+// layers.Pool2D / GlobalPool2D):
+//
+//	vpoolMaxTapsAVX2: dst[p*c+i] = max from -Inf over t in [ptr[p], ptr[p+1]) of src[offs[t]+i]
+//	vpoolAvgTapsAVX2: dst[p*c+i] = (sum from 0 over the same taps) * scale[p]
+//	vpoolMaxStrideAVX2: dst[i] = max from -Inf over t < ntaps of src[t*c+i]
+//	vpoolAvgStrideAVX2: dst[i] = (sum from 0 over t < ntaps of src[t*c+i]) * scale
+
+//go:noescape
+func vpoolMaxTapsAVX2(dst, src *float32, offs, ptr *int, npix, c int)
+
+//go:noescape
+func vpoolAvgTapsAVX2(dst, src *float32, offs, ptr *int, scale *float32, npix, c int)
+
+//go:noescape
+func vpoolMaxStrideAVX2(dst, src *float32, ntaps, c int)
+
+//go:noescape
+func vpoolAvgStrideAVX2(dst, src *float32, ntaps, c int, scale float32)

@@ -143,3 +143,580 @@ mp_next:
 mp_done:
 	VZEROUPPER
 	RET
+
+DATA pool_tailmask<>+0(SB)/4, $0xffffffff
+DATA pool_tailmask<>+4(SB)/4, $0xffffffff
+DATA pool_tailmask<>+8(SB)/4, $0xffffffff
+DATA pool_tailmask<>+12(SB)/4, $0xffffffff
+DATA pool_tailmask<>+16(SB)/4, $0xffffffff
+DATA pool_tailmask<>+20(SB)/4, $0xffffffff
+DATA pool_tailmask<>+24(SB)/4, $0xffffffff
+DATA pool_tailmask<>+28(SB)/4, $0xffffffff
+DATA pool_tailmask<>+32(SB)/4, $0x00000000
+DATA pool_tailmask<>+36(SB)/4, $0x00000000
+DATA pool_tailmask<>+40(SB)/4, $0x00000000
+DATA pool_tailmask<>+44(SB)/4, $0x00000000
+DATA pool_tailmask<>+48(SB)/4, $0x00000000
+DATA pool_tailmask<>+52(SB)/4, $0x00000000
+DATA pool_tailmask<>+56(SB)/4, $0x00000000
+DATA pool_tailmask<>+60(SB)/4, $0x00000000
+GLOBL pool_tailmask<>(SB), RODATA|NOPTR, $64
+
+DATA pool_neginf<>+0(SB)/4, $0xff800000
+DATA pool_neginf<>+4(SB)/4, $0xff800000
+DATA pool_neginf<>+8(SB)/4, $0xff800000
+DATA pool_neginf<>+12(SB)/4, $0xff800000
+DATA pool_neginf<>+16(SB)/4, $0xff800000
+DATA pool_neginf<>+20(SB)/4, $0xff800000
+DATA pool_neginf<>+24(SB)/4, $0xff800000
+DATA pool_neginf<>+28(SB)/4, $0xff800000
+GLOBL pool_neginf<>(SB), RODATA|NOPTR, $32
+
+// func vpoolMaxTapsAVX2(dst *float32, src *float32, offs *int, ptr *int, npix int, c int)
+// Requires: AVX
+TEXT ·vpoolMaxTapsAVX2(SB), NOSPLIT, $0-48
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    c+40(FP), DX
+	MOVQ    offs+16(FP), BX
+	MOVQ    ptr+24(FP), SI
+	MOVQ    npix+32(FP), DI
+	VMOVUPS pool_neginf<>+0(SB), Y0
+
+pt_pix:
+	TESTQ DI, DI
+	JZ    pt_done
+	MOVQ  (SI), R8
+	LEAQ  (BX)(R8*8), R8
+	MOVQ  8(SI), R9
+	LEAQ  (BX)(R9*8), R9
+	MOVQ  CX, R10
+	MOVQ  DX, R11
+
+pt_ch4:
+	CMPQ    R11, $0x20
+	JL      pt_ch2
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VMOVAPS Y0, Y4
+	MOVQ    R8, R12
+
+pt_tap4:
+	CMPQ      R12, R9
+	JAE       pt_store4
+	MOVQ      (R12), R13
+	VMOVUPS   (R10)(R13*4), Y5
+	VMAXPS    Y1, Y5, Y1
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y1, Y1
+	VMOVUPS   32(R10)(R13*4), Y5
+	VMAXPS    Y2, Y5, Y2
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y2, Y2
+	VMOVUPS   64(R10)(R13*4), Y5
+	VMAXPS    Y3, Y5, Y3
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y3, Y3
+	VMOVUPS   96(R10)(R13*4), Y5
+	VMAXPS    Y4, Y5, Y4
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y4, Y4
+	ADDQ      $0x08, R12
+	JMP       pt_tap4
+
+pt_store4:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, R10
+	SUBQ    $0x00000020, R11
+	JMP     pt_ch4
+
+pt_ch2:
+	CMPQ    R11, $0x10
+	JL      pt_ch1
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	MOVQ    R8, R12
+
+pt_tap2:
+	CMPQ      R12, R9
+	JAE       pt_store2
+	MOVQ      (R12), R13
+	VMOVUPS   (R10)(R13*4), Y3
+	VMAXPS    Y1, Y3, Y1
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VBLENDVPS Y4, Y3, Y1, Y1
+	VMOVUPS   32(R10)(R13*4), Y3
+	VMAXPS    Y2, Y3, Y2
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VBLENDVPS Y4, Y3, Y2, Y2
+	ADDQ      $0x08, R12
+	JMP       pt_tap2
+
+pt_store2:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, R10
+	SUBQ    $0x00000010, R11
+
+pt_ch1:
+	CMPQ    R11, $0x08
+	JL      pt_cht
+	VMOVAPS Y0, Y1
+	MOVQ    R8, R12
+
+pt_tap1:
+	CMPQ      R12, R9
+	JAE       pt_store1
+	MOVQ      (R12), R13
+	VMOVUPS   (R10)(R13*4), Y2
+	VMAXPS    Y1, Y2, Y1
+	VCMPPS    $0x03, Y2, Y2, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	ADDQ      $0x08, R12
+	JMP       pt_tap1
+
+pt_store1:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, R10
+	SUBQ    $0x00000008, R11
+
+pt_cht:
+	TESTQ   R11, R11
+	JZ      pt_next
+	LEAQ    pool_tailmask<>+0(SB), R12
+	MOVQ    R11, R13
+	NEGQ    R13
+	VMOVUPS 32(R12)(R13*4), Y1
+	VMOVAPS Y0, Y2
+	MOVQ    R8, R12
+
+pt_tapt:
+	CMPQ       R12, R9
+	JAE        pt_storet
+	MOVQ       (R12), R13
+	VMASKMOVPS (R10)(R13*4), Y1, Y3
+	VMAXPS     Y2, Y3, Y2
+	VCMPPS     $0x03, Y3, Y3, Y4
+	VBLENDVPS  Y4, Y3, Y2, Y2
+	ADDQ       $0x08, R12
+	JMP        pt_tapt
+
+pt_storet:
+	VMASKMOVPS Y2, Y1, (AX)
+	LEAQ       (AX)(R11*4), AX
+
+pt_next:
+	ADDQ $0x08, SI
+	DECQ DI
+	JMP  pt_pix
+
+pt_done:
+	VZEROUPPER
+	RET
+
+// func vpoolAvgTapsAVX2(dst *float32, src *float32, offs *int, ptr *int, scale *float32, npix int, c int)
+// Requires: AVX
+TEXT ·vpoolAvgTapsAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ offs+16(FP), BX
+	MOVQ ptr+24(FP), SI
+	MOVQ npix+40(FP), DI
+	MOVQ scale+32(FP), R8
+
+pt_pix:
+	TESTQ        DI, DI
+	JZ           pt_done
+	MOVQ         (SI), R9
+	LEAQ         (BX)(R9*8), R9
+	MOVQ         8(SI), R10
+	LEAQ         (BX)(R10*8), R10
+	VBROADCASTSS (R8), Y0
+	MOVQ         CX, R11
+	MOVQ         DX, R12
+
+pt_ch4:
+	CMPQ   R12, $0x20
+	JL     pt_ch2
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   R9, R13
+
+pt_tap4:
+	CMPQ   R13, R10
+	JAE    pt_store4
+	MOVQ   (R13), R14
+	VADDPS (R11)(R14*4), Y1, Y1
+	VADDPS 32(R11)(R14*4), Y2, Y2
+	VADDPS 64(R11)(R14*4), Y3, Y3
+	VADDPS 96(R11)(R14*4), Y4, Y4
+	ADDQ   $0x08, R13
+	JMP    pt_tap4
+
+pt_store4:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMULPS  Y0, Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, R11
+	SUBQ    $0x00000020, R12
+	JMP     pt_ch4
+
+pt_ch2:
+	CMPQ   R12, $0x10
+	JL     pt_ch1
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   R9, R13
+
+pt_tap2:
+	CMPQ   R13, R10
+	JAE    pt_store2
+	MOVQ   (R13), R14
+	VADDPS (R11)(R14*4), Y1, Y1
+	VADDPS 32(R11)(R14*4), Y2, Y2
+	ADDQ   $0x08, R13
+	JMP    pt_tap2
+
+pt_store2:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, R11
+	SUBQ    $0x00000010, R12
+
+pt_ch1:
+	CMPQ   R12, $0x08
+	JL     pt_cht
+	VXORPS Y1, Y1, Y1
+	MOVQ   R9, R13
+
+pt_tap1:
+	CMPQ   R13, R10
+	JAE    pt_store1
+	MOVQ   (R13), R14
+	VADDPS (R11)(R14*4), Y1, Y1
+	ADDQ   $0x08, R13
+	JMP    pt_tap1
+
+pt_store1:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, R11
+	SUBQ    $0x00000008, R12
+
+pt_cht:
+	TESTQ   R12, R12
+	JZ      pt_next
+	LEAQ    pool_tailmask<>+0(SB), R13
+	MOVQ    R12, R14
+	NEGQ    R14
+	VMOVUPS 32(R13)(R14*4), Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    R9, R13
+
+pt_tapt:
+	CMPQ       R13, R10
+	JAE        pt_storet
+	MOVQ       (R13), R14
+	VMASKMOVPS (R11)(R14*4), Y1, Y3
+	VADDPS     Y3, Y2, Y2
+	ADDQ       $0x08, R13
+	JMP        pt_tapt
+
+pt_storet:
+	VMULPS     Y0, Y2, Y2
+	VMASKMOVPS Y2, Y1, (AX)
+	LEAQ       (AX)(R12*4), AX
+
+pt_next:
+	ADDQ $0x08, SI
+	ADDQ $0x04, R8
+	DECQ DI
+	JMP  pt_pix
+
+pt_done:
+	VZEROUPPER
+	RET
+
+// func vpoolMaxStrideAVX2(dst *float32, src *float32, ntaps int, c int)
+// Requires: AVX
+TEXT ·vpoolMaxStrideAVX2(SB), NOSPLIT, $0-32
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    c+24(FP), DX
+	MOVQ    ntaps+16(FP), BX
+	MOVQ    DX, SI
+	SHLQ    $0x02, SI
+	VMOVUPS pool_neginf<>+0(SB), Y0
+	MOVQ    DX, DX
+
+pt_ch4:
+	CMPQ    DX, $0x20
+	JL      pt_ch2
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VMOVAPS Y0, Y4
+	MOVQ    CX, DI
+	MOVQ    BX, R8
+
+pt_tap4:
+	TESTQ     R8, R8
+	JZ        pt_store4
+	VMOVUPS   (DI), Y5
+	VMAXPS    Y1, Y5, Y1
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y1, Y1
+	VMOVUPS   32(DI), Y5
+	VMAXPS    Y2, Y5, Y2
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y2, Y2
+	VMOVUPS   64(DI), Y5
+	VMAXPS    Y3, Y5, Y3
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y3, Y3
+	VMOVUPS   96(DI), Y5
+	VMAXPS    Y4, Y5, Y4
+	VCMPPS    $0x03, Y5, Y5, Y6
+	VBLENDVPS Y6, Y5, Y4, Y4
+	ADDQ      SI, DI
+	DECQ      R8
+	JMP       pt_tap4
+
+pt_store4:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     pt_ch4
+
+pt_ch2:
+	CMPQ    DX, $0x10
+	JL      pt_ch1
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	MOVQ    CX, DI
+	MOVQ    BX, R8
+
+pt_tap2:
+	TESTQ     R8, R8
+	JZ        pt_store2
+	VMOVUPS   (DI), Y3
+	VMAXPS    Y1, Y3, Y1
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VBLENDVPS Y4, Y3, Y1, Y1
+	VMOVUPS   32(DI), Y3
+	VMAXPS    Y2, Y3, Y2
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VBLENDVPS Y4, Y3, Y2, Y2
+	ADDQ      SI, DI
+	DECQ      R8
+	JMP       pt_tap2
+
+pt_store2:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
+
+pt_ch1:
+	CMPQ    DX, $0x08
+	JL      pt_cht
+	VMOVAPS Y0, Y1
+	MOVQ    CX, DI
+	MOVQ    BX, R8
+
+pt_tap1:
+	TESTQ     R8, R8
+	JZ        pt_store1
+	VMOVUPS   (DI), Y2
+	VMAXPS    Y1, Y2, Y1
+	VCMPPS    $0x03, Y2, Y2, Y3
+	VBLENDVPS Y3, Y2, Y1, Y1
+	ADDQ      SI, DI
+	DECQ      R8
+	JMP       pt_tap1
+
+pt_store1:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+
+pt_cht:
+	TESTQ   DX, DX
+	JZ      pt_next
+	LEAQ    pool_tailmask<>+0(SB), DI
+	MOVQ    DX, R8
+	NEGQ    R8
+	VMOVUPS 32(DI)(R8*4), Y1
+	VMOVAPS Y0, Y0
+	MOVQ    CX, DI
+	MOVQ    BX, R8
+
+pt_tapt:
+	TESTQ      R8, R8
+	JZ         pt_storet
+	VMASKMOVPS (DI), Y1, Y2
+	VMAXPS     Y0, Y2, Y0
+	VCMPPS     $0x03, Y2, Y2, Y3
+	VBLENDVPS  Y3, Y2, Y0, Y0
+	ADDQ       SI, DI
+	DECQ       R8
+	JMP        pt_tapt
+
+pt_storet:
+	VMASKMOVPS Y0, Y1, (AX)
+	LEAQ       (AX)(DX*4), AX
+
+pt_next:
+	VZEROUPPER
+	RET
+
+// func vpoolAvgStrideAVX2(dst *float32, src *float32, ntaps int, c int, scale float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·vpoolAvgStrideAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         c+24(FP), DX
+	MOVQ         ntaps+16(FP), BX
+	MOVQ         DX, SI
+	SHLQ         $0x02, SI
+	MOVSS        scale+32(FP), X0
+	VBROADCASTSS X0, Y0
+	MOVQ         DX, DX
+
+pt_ch4:
+	CMPQ   DX, $0x20
+	JL     pt_ch2
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   CX, DI
+	MOVQ   BX, R8
+
+pt_tap4:
+	TESTQ  R8, R8
+	JZ     pt_store4
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	VADDPS 64(DI), Y3, Y3
+	VADDPS 96(DI), Y4, Y4
+	ADDQ   SI, DI
+	DECQ   R8
+	JMP    pt_tap4
+
+pt_store4:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	VMULPS  Y0, Y3, Y3
+	VMOVUPS Y3, 64(AX)
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS Y4, 96(AX)
+	ADDQ    $0x00000080, AX
+	ADDQ    $0x00000080, CX
+	SUBQ    $0x00000020, DX
+	JMP     pt_ch4
+
+pt_ch2:
+	CMPQ   DX, $0x10
+	JL     pt_ch1
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ   CX, DI
+	MOVQ   BX, R8
+
+pt_tap2:
+	TESTQ  R8, R8
+	JZ     pt_store2
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	ADDQ   SI, DI
+	DECQ   R8
+	JMP    pt_tap2
+
+pt_store2:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	VMULPS  Y0, Y2, Y2
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x00000040, AX
+	ADDQ    $0x00000040, CX
+	SUBQ    $0x00000010, DX
+
+pt_ch1:
+	CMPQ   DX, $0x08
+	JL     pt_cht
+	VXORPS Y1, Y1, Y1
+	MOVQ   CX, DI
+	MOVQ   BX, R8
+
+pt_tap1:
+	TESTQ  R8, R8
+	JZ     pt_store1
+	VADDPS (DI), Y1, Y1
+	ADDQ   SI, DI
+	DECQ   R8
+	JMP    pt_tap1
+
+pt_store1:
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	SUBQ    $0x00000008, DX
+
+pt_cht:
+	TESTQ   DX, DX
+	JZ      pt_next
+	LEAQ    pool_tailmask<>+0(SB), DI
+	MOVQ    DX, R8
+	NEGQ    R8
+	VMOVUPS 32(DI)(R8*4), Y1
+	VXORPS  Y2, Y2, Y2
+	MOVQ    CX, DI
+	MOVQ    BX, R8
+
+pt_tapt:
+	TESTQ      R8, R8
+	JZ         pt_storet
+	VMASKMOVPS (DI), Y1, Y3
+	VADDPS     Y3, Y2, Y2
+	ADDQ       SI, DI
+	DECQ       R8
+	JMP        pt_tapt
+
+pt_storet:
+	VMULPS     Y0, Y2, Y2
+	VMASKMOVPS Y2, Y1, (AX)
+	LEAQ       (AX)(DX*4), AX
+
+pt_next:
+	VZEROUPPER
+	RET

@@ -129,3 +129,157 @@ func MaxPool(isa ISA, dst, src []float32, bases, taps []int, c int) {
 		}
 	}
 }
+
+// PoolTaps is a whole output map of pooling given as tap lists, checked once when built:
+// output pixel p (of Pixels()) reduces the input pixels at float offsets
+// offs[ptr[p]:ptr[p+1]] (in that order) over c contiguous channels. Max and Avg run it
+// in one call, with the same results as the plain loops of layers.Pool2D, bit for bit
+// (but for the payload of a NaN average, which Go's own loops do not fix: a sum of two
+// NaNs keeps either operand's).
+type PoolTaps struct {
+	offs, ptr []int
+	scale     []float32
+	c         int
+	srcLen    int // len(src) needed: the largest offset + c
+}
+
+// NewPoolTaps checks and copies a tap table: ptr has one entry per output pixel plus
+// one, starts at 0, never decreases and ends at len(offs); every offset is >= 0; scale
+// (each pixel's average-pooling factor, nil for max only) has one entry per pixel.
+// c must be >= 1. It panics otherwise.
+func NewPoolTaps(offs, ptr []int, scale []float32, c int) *PoolTaps {
+	if c < 1 || len(ptr) < 1 || ptr[0] != 0 || ptr[len(ptr)-1] != len(offs) {
+		panic(fmt.Sprintf("asm.NewPoolTaps: c %d, %d ptr entries, %d offsets", c, len(ptr), len(offs)))
+	}
+	for p := 1; p < len(ptr); p++ {
+		if ptr[p] < ptr[p-1] {
+			panic("asm.NewPoolTaps: ptr decreases")
+		}
+	}
+	if scale != nil && len(scale) != len(ptr)-1 {
+		panic(fmt.Sprintf("asm.NewPoolTaps: %d scales for %d pixels", len(scale), len(ptr)-1))
+	}
+	t := &PoolTaps{offs: append([]int(nil), offs...), ptr: append([]int(nil), ptr...), c: c}
+	if scale != nil {
+		t.scale = append(make([]float32, 0, len(scale)), scale...)
+	}
+	for _, o := range offs {
+		if o < 0 {
+			panic(fmt.Sprintf("asm.NewPoolTaps: offset %d", o))
+		}
+		t.srcLen = max(t.srcLen, o+c)
+	}
+	return t
+}
+
+// Pixels is the number of output pixels.
+func (t *PoolTaps) Pixels() int { return len(t.ptr) - 1 }
+
+func (t *PoolTaps) check(dst, src []float32) {
+	if len(dst) < t.Pixels()*t.c || len(src) < t.srcLen {
+		panic(fmt.Sprintf("asm.PoolTaps: dst %d < %d x %d or src %d < %d", len(dst), t.Pixels(), t.c, len(src), t.srcLen))
+	}
+}
+
+// PoolTapsAsm reports whether the PoolTaps and GlobalPool kernels have a vector form on
+// the path (otherwise they run plain Go loops).
+func PoolTapsAsm(isa ISA) bool { return actAsm(isa) }
+
+// Max sets dst[p*c+i] to the maximum over pixel p's taps of src[o+i], as layers.Pool2D:
+// from -Inf, a tap replaces the running value if it is greater or NaN (so a pixel
+// without taps gives -Inf, the first of equal zeros and the last NaN stay).
+func (t *PoolTaps) Max(isa ISA, dst, src []float32) {
+	t.check(dst, src)
+	np, c := t.Pixels(), t.c
+	if np == 0 {
+		return
+	}
+	if len(t.offs) > 0 && actAsm(isa) {
+		vpoolMaxTapsAVX2(&dst[0], &src[0], &t.offs[0], &t.ptr[0], np, c)
+		return
+	}
+	ninf := float32(math.Inf(-1))
+	for p := 0; p < np; p++ {
+		y := dst[p*c : (p+1)*c]
+		for i := range y {
+			y[i] = ninf
+		}
+		for _, o := range t.offs[t.ptr[p]:t.ptr[p+1]] {
+			for i, v := range src[o : o+c] {
+				if v > y[i] || v != v {
+					y[i] = v
+				}
+			}
+		}
+	}
+}
+
+// Avg sets dst[p*c+i] = ((0 + src[o0+i]) + src[o1+i] + ...) * scale[p] over pixel p's
+// taps in order, as layers.Pool2D. It panics if the table has no scales.
+func (t *PoolTaps) Avg(isa ISA, dst, src []float32) {
+	t.check(dst, src)
+	np, c := t.Pixels(), t.c
+	if t.scale == nil {
+		panic("asm.PoolTaps.Avg: no scales")
+	}
+	if np == 0 {
+		return
+	}
+	if len(t.offs) > 0 && actAsm(isa) {
+		vpoolAvgTapsAVX2(&dst[0], &src[0], &t.offs[0], &t.ptr[0], &t.scale[0], np, c)
+		return
+	}
+	for p := 0; p < np; p++ {
+		y := dst[p*c : (p+1)*c]
+		clear(y)
+		for _, o := range t.offs[t.ptr[p]:t.ptr[p+1]] {
+			for i, v := range src[o : o+c] {
+				y[i] += v
+			}
+		}
+		s := t.scale[p]
+		for i := range y {
+			y[i] *= s
+		}
+	}
+}
+
+// GlobalPool sets dst[i], i < c, to the maximum (isMax) or the mean of src[t*c+i] over
+// t < hw, as layers.GlobalPool2D: the maximum starts from the first pixel, a later one
+// replacing it where greater or NaN; the mean is ((0 + x0) + x1 + ...) * (1/float32(hw)).
+// hw and c must be >= 1.
+func GlobalPool(isa ISA, dst, src []float32, hw, c int, isMax bool) {
+	if hw < 1 || c < 1 || len(dst) < c || len(src) < hw*c {
+		panic(fmt.Sprintf("asm.GlobalPool: hw %d c %d dst %d src %d", hw, c, len(dst), len(src)))
+	}
+	if actAsm(isa) {
+		if isMax {
+			vpoolMaxStrideAVX2(&dst[0], &src[0], hw, c)
+		} else {
+			vpoolAvgStrideAVX2(&dst[0], &src[0], hw, c, 1/float32(hw))
+		}
+		return
+	}
+	y := dst[:c]
+	if isMax {
+		copy(y, src[:c])
+		for p := 1; p < hw; p++ {
+			for i, v := range src[p*c : (p+1)*c] {
+				if v > y[i] || v != v {
+					y[i] = v
+				}
+			}
+		}
+		return
+	}
+	clear(y)
+	for p := 0; p < hw; p++ {
+		for i, v := range src[p*c : (p+1)*c] {
+			y[i] += v
+		}
+	}
+	inv := 1 / float32(hw)
+	for i := range y {
+		y[i] *= inv
+	}
+}
