@@ -45,6 +45,34 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 			}
 			return compiled{k: &fastGlobalPool{l: l, hw: in[0] * in[1], c: in[2]}, name: name}, nil
 		}
+	case *layers.Permute:
+		if isa == asm.Generic {
+			break
+		}
+		if c, ok := newFastPermute(l, in); ok {
+			return c, nil
+		}
+	case *layers.ZeroPad2D:
+		if isa == asm.Generic {
+			break
+		}
+		if c, ok := newFastZeroPad(l, in); ok {
+			return c, nil
+		}
+	case *layers.Affine:
+		if isa == asm.Generic {
+			break
+		}
+		if c, ok := newFastAffine(l, in); ok {
+			return c, nil
+		}
+	case *layers.ActivationLayer:
+		if isa == asm.Generic {
+			break
+		}
+		if c, ok := newFastActivation(l, in, isa); ok {
+			return c, nil
+		}
 	default:
 		_ = l
 	}
