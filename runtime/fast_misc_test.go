@@ -248,6 +248,7 @@ func BenchmarkFastMisc(b *testing.B) {
 		in   layers.Shape
 	}{
 		{"permute_cf_3x12x10", &layers.Permute{Perm: []int{1, 2, 0}}, layers.Shape{3, 12, 10}},
+		{"permute_cf_2x11x9", &layers.Permute{Perm: []int{1, 2, 0}}, layers.Shape{2, 11, 9}},
 		{"permute_hw_6x6x3", &layers.Permute{Perm: []int{1, 0, 2}}, layers.Shape{6, 6, 3}},
 		{"permute_cf_64x56x56", &layers.Permute{Perm: []int{1, 2, 0}}, layers.Shape{64, 56, 56}},
 		{"zeropad_4x4x3", &layers.ZeroPad2D{Pads: [4]int{1, 2, 1, 2}}, layers.Shape{4, 4, 3}},
