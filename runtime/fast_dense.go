@@ -38,7 +38,9 @@ type gemmLayer struct {
 
 // gemmISA is the GEMM path for n output columns on isa: under AVX512 a GEMM at most 16
 // columns wide runs the AVX2 6x16 kernel, which pads n to 16 instead of 32 (half the
-// FMAs for the 8- and 16-filter convolutions of small CNNs).
+// FMAs for the 8- and 16-filter convolutions of small CNNs), and at most 8 columns wide
+// AVX2's narrow 12x8 kernel (asm picks it from (AVX2, n) for PackedLen, PackB and Gemm
+// alike), which pads to 8: the few-filter convolutions and small Dense layers.
 func gemmISA(isa asm.ISA, n int) asm.ISA {
 	if isa == asm.AVX512 && n <= 16 && asm.Available(asm.AVX2) {
 		return asm.AVX2

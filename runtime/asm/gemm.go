@@ -2,45 +2,48 @@ package asm
 
 import "fmt"
 
-// gemmNR is the column-block width that PackB lays out for isa: the register tile width
-// of that path's GEMM kernel.
-func gemmNR(isa ISA) int {
-	switch isa {
-	case AVX512:
-		return 32
-	case NEON:
-		return 8
-	}
-	return 16
-}
+// gemmNarrowN is the widest GEMM that runs AVX2's narrow 12x8 kernel (one ymm per row):
+// at most 8 columns the 6x16 tile would spend half its FMAs and packed loads on padding.
+const gemmNarrowN = 8
 
-// gemmMR is the row height of isa's register tile.
-func gemmMR(isa ISA) int {
-	switch isa {
-	case AVX512:
+// gemmNarrow reports whether Gemm on isa with n columns uses the narrow kernel and its
+// NR=8 packing. It depends on (isa, n) only, so PackedLen, PackB and Gemm always agree
+// (on every GOARCH: a non-amd64 build runs gemmGeneric over the same layout).
+func gemmNarrow(isa ISA, n int) bool { return isa == AVX2 && n <= gemmNarrowN }
+
+// gemmNR is the column-block width that PackB lays out for isa and n columns: the
+// register tile width of the kernel that path runs.
+func gemmNR(isa ISA, n int) int { return 1 << gemmNRShift(isa, n) }
+
+// gemmMR is the row height of the register tile of isa's kernel for n columns.
+func gemmMR(isa ISA, n int) int {
+	switch {
+	case isa == AVX512:
 		return 8
-	case NEON:
+	case isa == NEON:
 		return 4
+	case gemmNarrow(isa, n):
+		return 12
 	}
 	return 6
 }
 
-// gemmNRShift is log2 of gemmNR(isa) (every NR is a power of two): Gemm's per-call shape
-// check rounds n up to whole blocks with shifts, not a divide.
-func gemmNRShift(isa ISA) uint {
-	switch isa {
-	case AVX512:
+// gemmNRShift is log2 of gemmNR(isa, n) (every NR is a power of two): Gemm's per-call
+// shape check rounds n up to whole blocks with shifts, not a divide.
+func gemmNRShift(isa ISA, n int) uint {
+	switch {
+	case isa == AVX512:
 		return 5
-	case NEON:
+	case isa == NEON, gemmNarrow(isa, n):
 		return 3
 	}
 	return 4
 }
 
 // PackedLen is the length PackB needs for a k x n weight matrix on isa:
-// ceil(n/NR) blocks of NR*(k+1) values.
+// ceil(n/NR) blocks of NR*(k+1) values (NR depends on isa and, for AVX2, on n).
 func PackedLen(isa ISA, k, n int) int {
-	sh := gemmNRShift(isa)
+	sh := gemmNRShift(isa, n)
 	return (n + 1<<sh - 1) >> sh << sh * (k + 1)
 }
 
@@ -48,10 +51,14 @@ func PackedLen(isa ISA, k, n int) int {
 // in XNNPACK's order: for each block of NR columns, NR bias values, then k rows of NR
 // weights; the columns past n in the last block are zero. dst must hold PackedLen(isa, k, n).
 func PackB(isa ISA, dst []float32, k, n int, b, bias []float32) {
-	nr := gemmNR(isa)
 	if len(dst) < PackedLen(isa, k, n) || len(b) < k*n || (bias != nil && len(bias) < n) {
 		panic(fmt.Sprintf("asm.PackB: short slice (dst %d, b %d, bias %d) for k=%d n=%d", len(dst), len(b), len(bias), k, n))
 	}
+	packB(gemmNR(isa, n), dst, k, n, b, bias)
+}
+
+// packB is PackB for column blocks of nr.
+func packB(nr int, dst []float32, k, n int, b, bias []float32) {
 	p := 0
 	for j0 := 0; j0 < n; j0 += nr {
 		nc := min(nr, n-j0)
@@ -103,7 +110,7 @@ func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []floa
 		if m*max(k, 1) <= gemmPanelFloats && gemmKernel(isa, m, n, k, pa, lda, &packed[0], c, ldc, lo, hi) {
 			return
 		}
-		mr := gemmMR(isa)
+		mr := gemmMR(isa, n)
 		mc := max(mr, gemmPanelFloats/max(k, 1)/mr*mr)
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
@@ -114,11 +121,11 @@ func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []floa
 			if gemmKernel(isa, mm, n, k, pa, lda, &packed[0], c[i0*ldc:], ldc, lo, hi) {
 				continue
 			}
-			gemmGeneric(gemmNR(isa), mm, n, k, a[i0*lda:], lda, packed, c[i0*ldc:], ldc, lo, hi)
+			gemmGeneric(gemmNR(isa, n), mm, n, k, a[i0*lda:], lda, packed, c[i0*ldc:], ldc, lo, hi)
 		}
 		return
 	}
-	gemmGeneric(gemmNR(isa), m, n, k, a, lda, packed, c, ldc, lo, hi)
+	gemmGeneric(gemmNR(isa, n), m, n, k, a, lda, packed, c, ldc, lo, hi)
 }
 
 // gemmPanelFloats is the A panel budget in floats (192 KiB, within L2).

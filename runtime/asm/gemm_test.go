@@ -12,6 +12,10 @@ func testISAs() []ISA { return Paths() }
 
 const guard = float32(-12345.5) // sentinel written around outputs; must survive
 
+// wideN is a column count past every narrow-kernel threshold: gemmMR/gemmNR of the
+// default (widest-tile) kernel of a path.
+const wideN = 1 << 20
+
 // gemmRef64 is the exact-ish reference: float64 sums, then the clamp. It also returns the
 // magnitude sum |bias| + sum |a*b| that scales the error bound.
 func gemmRef64(m, n, k int, a []float32, lda int, b, bias []float32, lo, hi float32) (want, mag []float64) {
@@ -109,7 +113,7 @@ func checkGemm(t *testing.T, isa ISA, m, n, k int, lo, hi float32, withBias bool
 func TestGemmSizes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, isa := range testISAs() {
-		mr, nr := gemmMR(isa), gemmNR(isa)
+		mr, nr := gemmMR(isa, wideN), gemmNR(isa, wideN)
 		ms := []int{0, 1, 2, 3, mr - 1, mr, mr + 1, 2 * mr, 2*mr + 3, 37}
 		ns := []int{0, 1, 3, nr - 1, nr, nr + 1, 2 * nr, 2*nr + 7, 37, 4 * nr, 4*nr + 1, 9*nr - 1}
 		ks := []int{0, 1, 2, 3, 4, 5, 7, 16, 17, 101}
@@ -129,7 +133,7 @@ func TestGemmClampAndSpecials(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	clamps := [][2]float32{{0, float32(math.Inf(1))}, {0, 6}, {-0.5, 0.25}, {float32(math.Inf(-1)), float32(math.Inf(1))}}
 	for _, isa := range testISAs() {
-		mr, nr := gemmMR(isa), gemmNR(isa)
+		mr, nr := gemmMR(isa, wideN), gemmNR(isa, wideN)
 		t.Run(isa.String(), func(t *testing.T) {
 			for _, cl := range clamps {
 				for _, m := range []int{1, mr, mr + 1, 2*mr + 1} {
@@ -160,9 +164,15 @@ func TestGemmLarge(t *testing.T) {
 // TestGemmAgreesAcrossISAs: every path against Generic on the same inputs.
 func TestGemmPackedLen(t *testing.T) {
 	for _, isa := range []ISA{Generic, AVX2, AVX512, NEON} {
-		nr := gemmNR(isa)
+		nr := gemmNR(isa, wideN)
 		if got := PackedLen(isa, 3, nr+1); got != 2*nr*4 {
 			t.Errorf("%v PackedLen(3, nr+1) = %d, want %d", isa, got, 2*nr*4)
+		}
+		for n := 1; n <= gemmNarrowN+1; n++ {
+			nr := gemmNR(isa, n)
+			if want := (n + nr - 1) / nr * nr * 4; PackedLen(isa, 3, n) != want {
+				t.Errorf("%v PackedLen(3, %d) = %d, want %d (NR %d)", isa, n, PackedLen(isa, 3, n), want, nr)
+			}
 		}
 	}
 }
@@ -172,7 +182,7 @@ func TestGemmPackedLen(t *testing.T) {
 func TestGemmRowInvariant(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, isa := range testISAs() {
-		m, n, k := 2*gemmMR(isa)+3, 5*gemmNR(isa)+3, 77
+		m, n, k := 2*gemmMR(isa, wideN)+3, 5*gemmNR(isa, wideN)+3, 77
 		a, b, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, n)
 		packed := make([]float32, PackedLen(isa, k, n))
 		PackB(isa, packed, k, n, b, bias)

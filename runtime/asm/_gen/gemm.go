@@ -13,6 +13,9 @@ type gemmCfg struct {
 	mr, nr int
 	vb     int // vector bytes: 32 (ymm) or 64 (zmm)
 	avx512 bool
+	// gemv emits the m == 1 path over four column blocks at a time (useless for the
+	// narrow kernel, which Gemm runs only on a single column block).
+	gemv4 bool
 }
 
 func (g gemmCfg) nv() int { return g.nr * 4 / g.vb } // vectors per tile row
@@ -28,12 +31,10 @@ var labelN int
 
 func lbl(s string) string { labelN++; return fmt.Sprintf("%s_%d", s, labelN) }
 
-// rowAddr addresses row r of a 4-row group: base, base+ld, base+2ld, base+3ld.
-func rowAddr(r int, base0, base4, ld, ld3 GPVirtual, disp int) Mem {
-	base := base0
-	if r >= 4 {
-		base = base4
-	}
+// rowAddr addresses row r of a tile from the bases of its 4-row groups (bases[g] is
+// row 4g): base, base+ld, base+2ld, base+3ld.
+func rowAddr(r int, bases []GPVirtual, ld, ld3 GPVirtual, disp int) Mem {
+	base := bases[r/4]
 	switch r % 4 {
 	case 0:
 		return Mem{Base: base, Disp: disp}
@@ -48,18 +49,21 @@ func rowAddr(r int, base0, base4, ld, ld3 GPVirtual, disp int) Mem {
 func gemm(g gemmCfg) {
 	var maskTbl Mem
 	if !g.avx512 {
-		maskTbl = GLOBL("gemmMask16", RODATA|NOPTR)
-		for i := 0; i < 16; i++ {
+		// NR ones then NR zeros: NR values from offset NR-n are n ones.
+		maskTbl = GLOBL(fmt.Sprintf("gemmMask%d", g.nr), RODATA|NOPTR)
+		for i := 0; i < g.nr; i++ {
 			DATA(4*i, U32(0xffffffff))
 		}
-		for i := 16; i < 32; i++ {
+		for i := g.nr; i < 2*g.nr; i++ {
 			DATA(4*i, U32(0))
 		}
 	}
 	TEXT(g.name, NOSPLIT, "func(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)")
 	Doc(fmt.Sprintf("%s computes C = clamp(A*B + bias, lo, hi) on a %dx%d register tile; see the stub.", g.name, g.mr, g.nr))
 
-	g.gemv()
+	if g.gemv4 {
+		g.gemv()
+	}
 	Label("colloop")
 	n := GP64()
 	Load(Param("n"), n)
@@ -174,10 +178,7 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	}
 	a0 := GP64()
 	MOVQ(ap, a0)
-	a4 := GP64()
-	if mr > 4 {
-		LEAQ(Mem{Base: a0, Index: lda, Scale: 4}, a4)
-	}
+	abase := groupBases(a0, lda, mr)
 	b := make([]VecVirtual, nv)
 	for v := range b {
 		b[v] = g.vec()
@@ -188,7 +189,7 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 			VMOVUPS(Mem{Base: pb, Disp: s*g.nr*4 + v*g.vb}, b[v])
 		}
 		for r := 0; r < mr; r++ {
-			VBROADCASTSS(rowAddr(r, a0, a4, lda, lda3, 4*s), t)
+			VBROADCASTSS(rowAddr(r, abase, lda, lda3, 4*s), t)
 			for v := 0; v < nv; v++ {
 				VFMADD231PS(b[v], t, acc[s][r][v])
 			}
@@ -196,9 +197,8 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	}
 	advance := func(s int) {
 		ADDQ(U32(s*g.nr*4), pb)
-		ADDQ(U32(4*s), a0)
-		if mr > 4 {
-			ADDQ(U32(4*s), a4)
+		for _, base := range abase {
+			ADDQ(U32(4*s), base)
 		}
 	}
 	store := lbl("store")
@@ -249,14 +249,11 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	if mr > 3 {
 		LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
 	}
-	c4 := GP64()
-	if mr > 4 {
-		LEAQ(Mem{Base: cp, Index: ldc, Scale: 4}, c4)
-	}
+	cbase := groupBases(cp, ldc, mr)
 	if full {
 		for r := 0; r < mr; r++ {
 			for v := 0; v < nv; v++ {
-				VMOVUPS(acc[0][r][v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+				VMOVUPS(acc[0][r][v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
 		return
@@ -273,7 +270,7 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 		ks := []Register{K1, K2}
 		for r := 0; r < mr; r++ {
 			for v := 0; v < nv; v++ {
-				VMOVUPS(acc[0][r][v], ks[v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+				VMOVUPS(acc[0][r][v], ks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
 		return
@@ -283,15 +280,27 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	LEAQ(maskTbl, tp)
 	NEGQ(nc)
 	ADDQ(U32(g.nr), nc)
-	masks := []VecVirtual{b[0], b[1]}
+	masks := b // lo (b[0]) is dead after the clamp
 	for v := 0; v < nv; v++ {
 		VMOVUPS(Mem{Base: tp, Index: nc, Scale: 4, Disp: v * g.vb}, masks[v])
 	}
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			VMASKMOVPS(acc[0][r][v], masks[v], rowAddr(r, cp, c4, ldc, ldc3, v*g.vb))
+			VMASKMOVPS(acc[0][r][v], masks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 		}
 	}
+}
+
+// groupBases returns the base registers of the 4-row groups of an mr-row tile: base0
+// itself, then base0 + 4g*ld (ld in bytes) for g >= 1.
+func groupBases(base0, ld GPVirtual, mr int) []GPVirtual {
+	bases := []GPVirtual{base0}
+	for g := 1; 4*g < mr; g++ {
+		b := GP64()
+		LEAQ(Mem{Base: bases[g-1], Index: ld, Scale: 4}, b)
+		bases = append(bases, b)
+	}
+	return bases
 }
 
 // addr is the stack address of a scalar parameter.

@@ -27,9 +27,11 @@ func main() {
 	ConstraintExpr("!noasm,!purego,gc")
 	switch kernel {
 	case "gemm_avx2":
-		gemm(gemmCfg{name: "gemmMinmax6x16AVX2", mr: 6, nr: 16, vb: 32, avx512: false})
+		gemm(gemmCfg{name: "gemmMinmax6x16AVX2", mr: 6, nr: 16, vb: 32, gemv4: true})
+	case "gemm_avx2_narrow":
+		gemm(gemmCfg{name: "gemmMinmax12x8AVX2", mr: 12, nr: 8, vb: 32})
 	case "gemm_avx512":
-		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true})
+		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
 	case "probe":
 		probes()
 	case "act_avx2":
