@@ -17,8 +17,9 @@
 //
 // lo, hi = -Inf, +Inf is linear; 0, +Inf is ReLU; 0, 6 is ReLU6. The packed layout is
 // XNNPACK's: per block of NR columns, NR bias values then k rows of NR weights, zero
-// padded; NR depends on the ISA (Generic 16, AVX2 16, AVX512 32, NEON 8), so pack for the
-// ISA you will run. m == 1 (batch-1 Dense) is the same call: the 1-row tile splits the k
+// padded; NR depends on the ISA and n (Generic 16, AVX2 16 or 8 for n <= 8 (12x8 tiles),
+// AVX512 32, NEON 8 (8x8 tiles, A taken by element four k steps at a time)), so pack for
+// the ISA you will run. m == 1 (batch-1 Dense) is the same call: the 1-row tile splits the k
 // sum over 4 accumulator sets so the GEMV streams the packed weights at memory speed.
 //
 // Element-wise activations in place (vector forms in AVX2, also used under AVX512; error
@@ -30,8 +31,12 @@
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
 // PackLSTMSeqU; LSTMSeqX the same with the input projection inside the step loop, up to
-// 8 units); LSTMSeqMulti steps several such sequences together (a Bidirectional
-// layer's two directions) so that their step latencies overlap; LSTMSeqStack runs
+// 8 units, LSTMSeqXRows reading another call's h rows in place, LSTMSeqXPair a
+// Bidirectional layer's two directions in one call); LSTMSeqMulti steps several such
+// sequences together (a Bidirectional layer's two directions) so that their step
+// latencies overlap; on AVX512, layers of up to 8 units carry the gates in ZMM pairs with
+// a tree h*U sum, so its bits differ from AVX2's (every kernel of one path agrees bit for
+// bit); LSTMSeqStack runs
 // stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
 // projection of later layers inside the step).
 //

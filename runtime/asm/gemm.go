@@ -1,5 +1,10 @@
 package asm
 
+// The NEON GEMM is arm64 text from _gen/neon.go; its directive lives here, in a file of
+// every architecture, so that go generate on any machine (CI is amd64) rewrites it.
+//
+//go:generate go run -C _gen . -kernel gemm_neon -out ../gemm_minmax_8x8_neon_arm64.s
+
 import "fmt"
 
 // gemmNarrowN is the widest GEMM that runs AVX2's narrow 12x8 kernel (one ymm per row):
@@ -21,7 +26,7 @@ func gemmMR(isa ISA, n int) int {
 	case isa == AVX512:
 		return 8
 	case isa == NEON:
-		return 4
+		return 8
 	case gemmNarrow(isa, n):
 		return 12
 	}

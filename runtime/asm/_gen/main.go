@@ -24,6 +24,26 @@ func main() {
 		rest = append(rest, os.Args[i])
 	}
 	os.Args = rest
+	if kernel == "gemm_neon" {
+		// arm64 text (avo emits amd64 only) to the file after -out
+		out := ""
+		for i := 0; i+1 < len(rest); i++ {
+			if rest[i] == "-out" {
+				out = rest[i+1]
+			}
+		}
+		f, err := os.Create(out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		neonGemm(f)
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ConstraintExpr("!noasm,!purego,gc")
 	switch kernel {
 	case "gemm_avx2":
