@@ -17,6 +17,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if isa != asm.Generic {
 			return newFastDense(l, in, isa), nil
 		}
+	case *flatDense:
+		if isa != asm.Generic {
+			return newFastDense(&l.Dense, layers.Shape{in.Size()}, isa), nil
+		}
 	case *layers.Conv2D:
 		if c, ok := newFastConv(l, in, isa); isa != asm.Generic && ok {
 			return c, nil

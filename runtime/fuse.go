@@ -29,12 +29,171 @@ func fuse(g *layers.Graph) []fused {
 			if f.to > i {
 				f.l = &c
 			}
+		case *layers.Affine:
+			if nl, ok := affineIntoNext(g, i, l); ok {
+				f.l, f.to = nl, i+1
+				f.to = absorbInto(g, f)
+			}
+		case *layers.Permute:
+			if nl, to, ok := permuteIntoDense(g, i, l); ok {
+				f.l, f.to = nl, to
+				f.to = absorbInto(g, f)
+			}
 		}
 		out = append(out, f)
 		i = f.to
 	}
 	return out
 }
+
+// absorbInto runs absorb on the Dense or Conv2D a fold just made (f.l, a copy), for the
+// layers after f.to.
+func absorbInto(g *layers.Graph, f fused) int {
+	switch l := f.l.(type) {
+	case *layers.Conv2D:
+		return absorb(g, f.to, &l.W, &l.B, l.Filters, &l.Act)
+	case *flatDense:
+		return absorb(g, f.to, &l.W, &l.B, l.Units, &l.Act)
+	case *layers.Dense:
+		return absorb(g, f.to, &l.W, &l.B, l.Units, &l.Act)
+	}
+	return f.to
+}
+
+// affineIntoNext folds a per-channel affine (Rescaling, an unfolded BatchNormalization)
+// into the Conv2D or Dense right after it: W'[k, o] = W[k, o]*scale[ch(k)], b'[o] =
+// b[o] + sum_k W[k, o]*shift[ch(k)], ch(k) the input channel row k reads. Exact in real
+// arithmetic (not in rounding: the reference path runs the same folded weights) when
+// every input the layer reads went through the affine, so not for a conv that pads its
+// input itself (padding inserts zeros after the affine); padding before the affine
+// (ZeroPadding2D) is fine.
+func affineIntoNext(g *layers.Graph, i int, a *layers.Affine) (layers.Layer, bool) {
+	if i+1 >= g.Len() {
+		return nil, false
+	}
+	c := g.InShape(i).Last()
+	switch l := g.Layer(i + 1).(type) {
+	case *layers.Conv2D:
+		if !(l.Pad == layers.PadValid || l.Pad == layers.PadExplicit && l.Pads == [4]int{}) || l.In != c {
+			return nil, false
+		}
+		gr := max(l.Groups, 1)
+		cg, fg := l.In/gr, l.Filters/gr
+		nl := *l
+		nl.W = make([]float32, len(l.W))
+		nl.B = make([]float32, l.Filters)
+		copy(nl.B, l.B)
+		for t := 0; t < l.KH*l.KW; t++ {
+			for gi := 0; gi < gr; gi++ {
+				for ci := 0; ci < cg; ci++ {
+					ch := gi*cg + ci
+					row := (t*cg + ci) * l.Filters
+					for f := gi * fg; f < (gi+1)*fg; f++ {
+						w := l.W[row+f]
+						nl.W[row+f] = w * pick(a.Scale, ch)
+						nl.B[f] += w * pick(a.Shift, ch)
+					}
+				}
+			}
+		}
+		return &nl, true
+	case *layers.Dense:
+		if l.In != c {
+			return nil, false
+		}
+		nl := *l
+		nl.W = make([]float32, len(l.W))
+		nl.B = make([]float32, l.Units)
+		copy(nl.B, l.B)
+		for k := 0; k < l.In; k++ {
+			for u := 0; u < l.Units; u++ {
+				w := l.W[k*l.Units+u]
+				nl.W[k*l.Units+u] = w * pick(a.Scale, k)
+				nl.B[u] += w * pick(a.Shift, k)
+			}
+		}
+		return &nl, true
+	}
+	return nil, false
+}
+
+// permuteIntoDense folds a Permute, and the views after it (Flatten, Reshape, Dropout),
+// into a Dense that reads the whole permuted tensor as one row: the Dense's kernel rows
+// are permuted instead (row off(o) of the new kernel is row o of the old, where output
+// element o of the Permute reads input element off(o)), so the transpose never runs.
+// Returns the fused layer and the Dense's index.
+func permuteIntoDense(g *layers.Graph, i int, p *layers.Permute) (layers.Layer, int, bool) {
+	in := g.InShape(i)
+	n := in.Size()
+	j := i + 1
+	for j < g.Len() {
+		switch g.Layer(j).(type) {
+		case *layers.Identity, *layers.Reshape:
+			j++
+			continue
+		}
+		break
+	}
+	if j >= g.Len() {
+		return nil, 0, false
+	}
+	d, ok := g.Layer(j).(*layers.Dense)
+	if !ok || d.In != n || len(g.InShape(j)) != 1 || len(p.Perm) != len(in) {
+		return nil, 0, false
+	}
+	// off(o) for every output element, in the Permute's output order
+	r := len(in)
+	stride := make([]int, r)
+	s := 1
+	for a := r - 1; a >= 0; a-- {
+		stride[a] = s
+		s *= in[a]
+	}
+	out := make([]int, r)
+	for a, q := range p.Perm {
+		out[a] = in[q]
+	}
+	idx := make([]int, r)
+	nl := &flatDense{Dense: *d}
+	nl.W = make([]float32, len(d.W))
+	for o := 0; o < n; o++ {
+		off := 0
+		for a := range idx {
+			off += idx[a] * stride[p.Perm[a]]
+		}
+		copy(nl.W[off*d.Units:(off+1)*d.Units], d.W[o*d.Units:(o+1)*d.Units])
+		for a := r - 1; a >= 0; a-- {
+			idx[a]++
+			if idx[a] < out[a] {
+				break
+			}
+			idx[a] = 0
+		}
+	}
+	return nl, j, true
+}
+
+// flatDense is a Dense that reads its whole input as one row of In features, whatever
+// the input's rank (a Permute and a Flatten folded into it). A runtime-only layer.
+type flatDense struct {
+	layers.Dense
+}
+
+// OutputShape implements layers.Layer: one row of Units.
+func (l *flatDense) OutputShape(in layers.Shape) (layers.Shape, error) {
+	if _, err := l.Dense.OutputShape(layers.Shape{in.Size()}); err != nil {
+		return nil, err
+	}
+	return layers.Shape{l.Units}, nil
+}
+
+// Forward implements layers.Layer.
+func (l *flatDense) Forward(dst, src, scratch []float32, in layers.Shape, batch int) {
+	l.Dense.Forward(dst, src, scratch, layers.Shape{in.Size()}, batch)
+}
+
+// FLOPs implements layers.Layer.
+func (l *flatDense) FLOPs(in layers.Shape) int64 { return l.Dense.FLOPs(layers.Shape{in.Size()}) }
 
 // absorb folds the layers after i into w (rows of n output channels), b and act, and
 // returns the index of the last layer absorbed. w and b are replaced, never written.
