@@ -5,15 +5,20 @@ package asm
 //
 //go:generate go run -C _gen . -kernel gemm_neon -out ../gemm_minmax_8x8_neon_arm64.s
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
-// gemmNarrowN is the widest GEMM that runs AVX2's narrow 12x8 kernel (one ymm per row):
-// at most 8 columns the 6x16 tile would spend half its FMAs and packed loads on padding.
+// gemmNarrowN is the widest GEMM that runs AVX2's narrow 6x8 kernel (one ymm per row, 4
+// partial sums over k per element): at most 8 columns the 6x16 tile would spend half its
+// FMAs and packed loads on padding.
 const gemmNarrowN = 8
 
 // gemmNarrow reports whether Gemm on isa with n columns uses the narrow kernel and its
 // NR=8 packing. It depends on (isa, n) only, so PackedLen, PackB and Gemm always agree
-// (on every GOARCH: a non-amd64 build runs gemmGeneric over the same layout).
+// (on every GOARCH: a non-amd64 build runs gemmNarrowGo over the same layout, with the
+// kernel's summation order and bits).
 func gemmNarrow(isa ISA, n int) bool { return isa == AVX2 && n <= gemmNarrowN }
 
 // gemmNR is the column-block width that PackB lays out for isa and n columns: the
@@ -28,7 +33,7 @@ func gemmMR(isa ISA, n int) int {
 	case isa == NEON:
 		return 8
 	case gemmNarrow(isa, n):
-		return 12
+		return 6
 	}
 	return 6
 }
@@ -95,7 +100,9 @@ func packB(nr int, dst []float32, k, n int, b, bias []float32) {
 //	}
 //
 // (summation order and FMA rounding differ by path: the error is within
-// (k+1)*eps32*sum|a*b| of the exact sum before the clamp).
+// (k+1)*eps32*sum|a*b| of the exact sum before the clamp). AVX2 at most 8 columns wide
+// sums each element in 4 partials over k (see gemmNarrowGo); every other path runs one
+// chain from the bias in k order.
 func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
 	if m <= 0 || n <= 0 {
 		return
@@ -126,8 +133,18 @@ func Gemm(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []floa
 			if gemmKernel(isa, mm, n, k, pa, lda, &packed[0], c[i0*ldc:], ldc, lo, hi) {
 				continue
 			}
-			gemmGeneric(gemmNR(isa, n), mm, n, k, a[i0*lda:], lda, packed, c[i0*ldc:], ldc, lo, hi)
+			gemmGo(isa, mm, n, k, a[i0*lda:], lda, packed, c[i0*ldc:], ldc, lo, hi)
 		}
+		return
+	}
+	gemmGo(isa, m, n, k, a, lda, packed, c, ldc, lo, hi)
+}
+
+// gemmGo is Gemm's plain-Go path for isa's packing: gemmNarrowGo where isa's kernel is
+// the narrow one (same bits as that kernel), else gemmGeneric.
+func gemmGo(isa ISA, m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
+	if gemmNarrow(isa, n) {
+		gemmNarrowGo(m, n, k, a, lda, packed, c, ldc, lo, hi)
 		return
 	}
 	gemmGeneric(gemmNR(isa, n), m, n, k, a, lda, packed, c, ldc, lo, hi)
@@ -168,4 +185,59 @@ func gemmGeneric(nr, m, n, k int, a []float32, lda int, packed []float32, c []fl
 			}
 		}
 	}
+}
+
+// gemmNarrowGo is the plain-Go form of AVX2's narrow kernel (gemmMinmax3x8AVX2), bit for
+// bit: one block of NR=8 columns (n <= 8); each element keeps 4 partial sums, product p
+// fused into partial p mod 4 (partial 0 starts at the bias, the others at +0), then
+// (s0+s1)+(s2+s3) and the clamp.
+func gemmNarrowGo(m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
+	const nr = 8
+	w := packed[:nr*(k+1)]
+	for i := 0; i < m; i++ {
+		var s [4][nr]float32
+		s[0] = [nr]float32(w[:nr])
+		for p, av := range a[i*lda : i*lda+k] {
+			row := (*[nr]float32)(w[(p+1)*nr:])
+			q := &s[p%4]
+			for j := range q {
+				q[j] = fma32(av, row[j], q[j])
+			}
+		}
+		cr := c[i*ldc : i*ldc+n]
+		for j := range cr {
+			v := (s[0][j] + s[1][j]) + (s[2][j] + s[3][j])
+			if v < lo {
+				v = lo
+			}
+			if v > hi {
+				v = hi
+			}
+			cr[j] = v
+		}
+	}
+}
+
+// fma32 is x*y+z rounded once to float32 (round to nearest even), as VFMADD231PS and
+// FMLA compute it, on every GOARCH (Go fuses float32 x*y+z only on some): the product is
+// exact in float64, the float64 sum is rounded to odd (53 >= 24+2 bits, so the final
+// rounding to float32 is correct; Boldo and Melquiond 2008), then rounded to float32.
+func fma32(x, y, z float32) float32 {
+	p := float64(x) * float64(y)
+	zz := float64(z)
+	s := p + zz
+	// exact error of s (TwoSum); NaN when an operand or s is infinite or NaN
+	bb := s - p
+	e := (p - (s - bb)) + (zz - bb)
+	if e != 0 && e == e {
+		if b := math.Float64bits(s); b&1 == 0 {
+			if (e > 0) == (s > 0) {
+				b++
+			} else {
+				b--
+			}
+			s = math.Float64frombits(b)
+		}
+	}
+	return float32(s)
 }

@@ -3,7 +3,7 @@
 package asm
 
 //go:generate go run -C _gen . -kernel gemm_avx2 -out ../gemm_minmax_6x16_avx2_amd64.s
-//go:generate go run -C _gen . -kernel gemm_avx2_narrow -out ../gemm_minmax_12x8_avx2_amd64.s
+//go:generate go run -C _gen . -kernel gemm_avx2_narrow -out ../gemm_minmax_6x8_avx2_amd64.s
 //go:generate go run -C _gen . -kernel gemm_avx512 -out ../gemm_minmax_8x32_avx512_amd64.s
 
 // gemmMinmax6x16AVX2 is Gemm's AVX2+FMA kernel (packed for NR=16): with k>0 a points at
@@ -27,14 +27,19 @@ package asm
 //go:noescape
 func gemmMinmax6x16AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
 
-// gemmMinmax12x8AVX2 is gemmMinmax6x16AVX2 with 12x8 tiles, one ymm per row (packed for
-// NR=8), for Gemm's AVX2 path at most gemmNarrowN columns wide: the same FMA chain per
-// element (bias, then k in order), so bit-identical to the 6x16 and 8x32 kernels; the
-// column remainder is stored with VMASKMOVPS. No GEMV path (one column block is all it
-// gets): a 1-row call is its 1-row remainder tile.
+// gemmMinmax3x8AVX2 is Gemm's AVX2 kernel at most gemmNarrowN columns wide (packed for
+// NR=8, one ymm per row), in 3x8 tiles with 1- and 2-row remainder tiles. Unlike the
+// 6x16 and 8x32 kernels, every tile splits each element's k sum into 4 partial sums
+// (product p into partial p mod 4; partial 0 starts at the bias, the others at zero)
+// and adds them as (s0+s1)+(s2+s3) before the clamp, so a 1-row call (a batch-1 Dense)
+// runs 4 FMA chains instead of one k-long chain; 3 rows x 4 partials fill 12 of the 16
+// ymm registers. The order is the same in every tile, so a row's bits do not depend on
+// the batch or the row split; they match gemmGeneric's narrow path (gemmNarrowGo), not
+// the wide kernels. The column remainder is stored with VMASKMOVPS. No GEMV path (one
+// column block is all it gets).
 //
 //go:noescape
-func gemmMinmax12x8AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
+func gemmMinmax6x8AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
 
 // gemmMinmax8x32AVX512 is gemmMinmax6x16AVX2 with 8x32 tiles in zmm registers, packed for
 // NR=32; the column remainder is stored under k-masks.
@@ -46,7 +51,7 @@ func gemmKernel(isa ISA, m, n, k int, a *float32, lda int, packed *float32, c []
 	switch isa {
 	case AVX2:
 		if gemmNarrow(isa, n) {
-			gemmMinmax12x8AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+			gemmMinmax6x8AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
 			break
 		}
 		gemmMinmax6x16AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)

@@ -16,6 +16,12 @@ type gemmCfg struct {
 	// gemv emits the m == 1 path over four column blocks at a time (useless for the
 	// narrow kernel, which Gemm runs only on a single column block).
 	gemv4 bool
+	// kparts > 1 splits every element's k sum over that many partial sums (a power of
+	// two), product p going to partial p mod kparts: partial 0 starts at the bias, the
+	// others at zero, and they are added as a pairwise tree ((s0+s1)+(s2+s3) for 4) before
+	// the clamp. Every tile height does the same, so a row's bits never depend on the tile
+	// that computes it. 0 or 1: one chain per element (bias, then k in order).
+	kparts int
 }
 
 func (g gemmCfg) nv() int { return g.nr * 4 / g.vb } // vectors per tile row
@@ -61,6 +67,9 @@ func gemm(g gemmCfg) {
 	TEXT(g.name, NOSPLIT, "func(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)")
 	Doc(fmt.Sprintf("%s computes C = clamp(A*B + bias, lo, hi) on a %dx%d register tile; see the stub.", g.name, g.mr, g.nr))
 
+	if g.kparts > 1 {
+		narrowSpill = AllocLocal(g.mr * g.nv() * g.vb)
+	}
 	if g.gemv4 {
 		g.gemv()
 	}
@@ -133,11 +142,14 @@ func (g gemmCfg) rows(ap, cp, mm GPVirtual, full bool, maskTbl Mem) {
 
 // tile computes an mr x NR tile of C at cp from rows of A at ap and the current packed block.
 func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
+	if g.kparts > 1 {
+		g.tileParts(mr, ap, cp, full, maskTbl)
+		return
+	}
 	nv := g.nv()
-	// Few rows leave the FMA pipes latency-bound: split k over u accumulator sets.
 	// One accumulator per output, summed in k order from the bias: every row gets the
 	// same rounding whatever tile it lands in, so results do not depend on batch size or
-	// on how rows are split between threads. (u > 1 would split the k sum.)
+	// on how rows are split between threads.
 	u := 1
 	acc := make([][][]VecVirtual, u)
 	for s := range acc {
@@ -202,44 +214,32 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 		}
 	}
 	store := lbl("store")
-	if u > 1 {
-		loopU, tail := lbl("ku"), lbl("ktail")
-		CMPQ(kk, U32(u))
-		JL(LabelRef(tail))
-		Label(loopU)
-		for s := 0; s < u; s++ {
-			step(s)
-		}
-		advance(u)
-		SUBQ(U32(u), kk)
-		CMPQ(kk, U32(u))
-		JGE(LabelRef(loopU))
-		Label(tail)
+	{
+		loop1 := lbl("k1")
+		TESTQ(kk, kk)
+		JZ(LabelRef(store))
+		Label(loop1)
+		step(0)
+		advance(1)
+		DECQ(kk)
+		JNZ(LabelRef(loop1))
+		Label(store)
 	}
-	loop1 := lbl("k1")
-	TESTQ(kk, kk)
-	JZ(LabelRef(store))
-	Label(loop1)
-	step(0)
-	advance(1)
-	DECQ(kk)
-	JNZ(LabelRef(loop1))
-	Label(store)
-	for s := 1; s < u; s++ {
-		for r := 0; r < mr; r++ {
-			for v := 0; v < nv; v++ {
-				VADDPS(acc[s][r][v], acc[0][r][v], acc[0][r][v])
-			}
-		}
-	}
+	acc0 := acc[0]
+	g.clampStore(mr, acc0, b[0], t, b, cp, full, maskTbl)
+}
+
+// clampStore clamps the mr x NV accumulators acc to [lo, hi] (lo and hi are free vector
+// registers, masks nv free ones after the clamp) and stores them to the tile of C at cp.
+func (g gemmCfg) clampStore(mr int, acc [][]VecVirtual, lo, hi VecVirtual, masks []VecVirtual, cp GPVirtual, full bool, maskTbl Mem) {
+	nv := g.nv()
 	// clamp: operand order keeps a NaN accumulator NaN (max/min return the last operand on NaN)
-	lo, hi := b[0], t
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			VMAXPS(acc[0][r][v], lo, acc[0][r][v])
-			VMINPS(acc[0][r][v], hi, acc[0][r][v])
+			VMAXPS(acc[r][v], lo, acc[r][v])
+			VMINPS(acc[r][v], hi, acc[r][v])
 		}
 	}
 	ldc := GP64()
@@ -253,7 +253,7 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	if full {
 		for r := 0; r < mr; r++ {
 			for v := 0; v < nv; v++ {
-				VMOVUPS(acc[0][r][v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
+				VMOVUPS(acc[r][v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
 		return
@@ -270,7 +270,7 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 		ks := []Register{K1, K2}
 		for r := 0; r < mr; r++ {
 			for v := 0; v < nv; v++ {
-				VMOVUPS(acc[0][r][v], ks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
+				VMOVUPS(acc[r][v], ks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
 		return
@@ -280,13 +280,12 @@ func (g gemmCfg) tile(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	LEAQ(maskTbl, tp)
 	NEGQ(nc)
 	ADDQ(U32(g.nr), nc)
-	masks := b // lo (b[0]) is dead after the clamp
 	for v := 0; v < nv; v++ {
 		VMOVUPS(Mem{Base: tp, Index: nc, Scale: 4, Disp: v * g.vb}, masks[v])
 	}
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			VMASKMOVPS(acc[0][r][v], masks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
+			VMASKMOVPS(acc[r][v], masks[v], rowAddr(r, cbase, ldc, ldc3, v*g.vb))
 		}
 	}
 }
@@ -390,4 +389,140 @@ func (g gemmCfg) gemv() {
 	ADDQ(U32(4*g.nr*4), addr("c"))
 	SUBQ(U32(4*g.nr), addr("n"))
 	JMP(LabelRef("gemv4"))
+}
+
+// narrowSpill is the stack area (g.mr vectors) where tileParts keeps the first pass's
+// partial sums while the second pass runs.
+var narrowSpill Mem
+
+// maxPartAcc is how many accumulators tileParts keeps live: with B's vector and the A
+// broadcast that is 14 of the 16 ymm registers.
+const maxPartAcc = 12
+
+// tileParts is tile with each element's k sum split into u = g.kparts partials (see
+// gemmCfg). A tile of mr rows keeps L partials per element live (the largest power of two
+// <= u with mr*L*NV <= maxPartAcc) and runs u/L passes over k, pass q taking partials
+// qL..qL+L-1. Within a pass the L partials are added as a pairwise tree, each pair as
+// (upper + lower); the first pass's sum waits on the stack and the second pass's sum is
+// added to it the same way, so every tile height gives the same (s3+s2)+(s1+s0) bits.
+// At most 2 passes.
+func (g gemmCfg) tileParts(mr int, ap, cp GPVirtual, full bool, maskTbl Mem) {
+	nv, u := g.nv(), g.kparts
+	L := u
+	for L > 1 && mr*L*nv > maxPartAcc {
+		L /= 2
+	}
+	passes := u / L
+	if passes > 2 {
+		panic(fmt.Sprintf("tileParts: %d rows need %d passes", mr, passes))
+	}
+	acc := make([][][]VecVirtual, L)
+	for s := range acc {
+		acc[s] = make([][]VecVirtual, mr)
+		for r := range acc[s] {
+			acc[s][r] = make([]VecVirtual, nv)
+			for v := range acc[s][r] {
+				acc[s][r][v] = g.vec()
+			}
+		}
+	}
+	b := make([]VecVirtual, nv)
+	for v := range b {
+		b[v] = g.vec()
+	}
+	t := g.vec()
+	for q := 0; q < passes; q++ {
+		pb := GP64()
+		Load(Param("packed"), pb)
+		for s := 0; s < L; s++ {
+			for r := 0; r < mr; r++ {
+				for v := 0; v < nv; v++ {
+					if q == 0 && s == 0 {
+						if r == 0 {
+							VMOVUPS(Mem{Base: pb, Disp: v * g.vb}, acc[0][0][v])
+						} else {
+							VMOVAPS(acc[0][0][v], acc[0][r][v])
+						}
+						continue
+					}
+					VXORPS(acc[s][r][v], acc[s][r][v], acc[s][r][v])
+				}
+			}
+		}
+		// pass q starts at product qL: skip the bias row and qL weight rows
+		ADDQ(U32((1+q*L)*g.nr*4), pb)
+		kk := GP64()
+		Load(Param("k"), kk)
+		lda := GP64()
+		Load(Param("lda"), lda)
+		SHLQ(U8(2), lda)
+		lda3 := GP64()
+		if mr > 3 {
+			LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+		}
+		a0 := GP64()
+		if q == 0 {
+			MOVQ(ap, a0)
+		} else {
+			LEAQ(Mem{Base: ap, Disp: 4 * q * L}, a0)
+		}
+		abase := groupBases(a0, lda, mr)
+		step := func(s int) {
+			for v := 0; v < nv; v++ {
+				VMOVUPS(Mem{Base: pb, Disp: s*g.nr*4 + v*g.vb}, b[v])
+			}
+			for r := 0; r < mr; r++ {
+				VBROADCASTSS(rowAddr(r, abase, lda, lda3, 4*s), t)
+				for v := 0; v < nv; v++ {
+					VFMADD231PS(b[v], t, acc[s][r][v])
+				}
+			}
+		}
+		loopU, tail, end := lbl("ku"), lbl("ktail"), lbl("kend")
+		CMPQ(kk, U32(u))
+		JL(LabelRef(tail))
+		Label(loopU)
+		for s := 0; s < L; s++ {
+			step(s)
+		}
+		ADDQ(U32(u*g.nr*4), pb)
+		for _, base := range abase {
+			ADDQ(U32(4*u), base)
+		}
+		SUBQ(U32(u), kk)
+		CMPQ(kk, U32(u))
+		JGE(LabelRef(loopU))
+		Label(tail)
+		// kk = k mod u products remain, product p to partial p mod u: this pass's partial
+		// qL+s takes one if kk > qL+s
+		for s := 0; s < L; s++ {
+			if q*L+s >= u-1 {
+				break // kk <= u-1
+			}
+			CMPQ(kk, U32(q*L+s))
+			JLE(LabelRef(end))
+			step(s)
+		}
+		Label(end)
+		for w := 1; w < L; w *= 2 {
+			for s := 0; s+w < L; s += 2 * w {
+				for r := 0; r < mr; r++ {
+					for v := 0; v < nv; v++ {
+						VADDPS(acc[s][r][v], acc[s+w][r][v], acc[s][r][v]) // upper + lower
+					}
+				}
+			}
+		}
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				m := narrowSpill.Offset((r*nv + v) * g.vb)
+				if q == 0 && passes > 1 {
+					VMOVUPS(acc[0][r][v], m)
+				} else if q > 0 {
+					VADDPS(m, acc[0][r][v], acc[0][r][v]) // second pass's sum + first's
+				}
+			}
+		}
+	}
+	g.clampStore(mr, acc[0], b[0], t, b, cp, full, maskTbl)
 }
