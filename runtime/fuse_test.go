@@ -32,7 +32,9 @@ func TestFoldIntoNext(t *testing.T) {
 	dense := func(in, units int) *layers.Dense {
 		return &layers.Dense{Info: info("d", "Dense"), In: in, Units: units, W: rnd(r, in*units), B: rnd(r, units), Act: layers.Activation{Kind: layers.Tanh}}
 	}
-	flat := func(n int) *layers.Reshape { return &layers.Reshape{Info: info("f", "Flatten"), Target: layers.Shape{n}} }
+	flat := func(n int) *layers.Reshape {
+		return &layers.Reshape{Info: info("f", "Flatten"), Target: layers.Shape{n}}
+	}
 	drop := &layers.Identity{Info: info("x", "Dropout")}
 	cases := []struct {
 		name   string

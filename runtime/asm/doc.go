@@ -17,14 +17,15 @@
 //
 // lo, hi = -Inf, +Inf is linear; 0, +Inf is ReLU; 0, 6 is ReLU6. The packed layout is
 // XNNPACK's: per block of NR columns, NR bias values then k rows of NR weights, zero
-// padded; NR depends on the ISA and n (Generic 16, AVX2 16 or 8 for n <= 8 (6x8 tiles),
-// AVX512 32, NEON 8 (8x8 tiles, A taken by element four k steps at a time)), so pack for
-// the ISA you will run. m == 1 (batch-1 Dense) is the same call. AVX2's narrow (n <= 8)
-// kernel alone sums each element in 4 partials over k (product p into partial p mod 4,
-// the bias in partial 0, then (s0+s1)+(s2+s3)), in every tile, so that a 1-row call runs
-// 4 FMA chains instead of one k-long chain; its bits differ from the other paths' (one
-// chain from the bias in k order) but still not with the batch or the row split, and its
-// plain-Go fallback (purego, other GOARCHes) computes the same bits.
+// padded; NR depends on the ISA and n (Generic 16, AVX2 16 or 8 for n <= 8 (12x8 tiles,
+// 6x8 for k >= 32), AVX512 32, NEON 8 (8x8 tiles, A taken by element four k steps at a
+// time)), so pack for the ISA you will run. m == 1 (batch-1 Dense) is the same call.
+// Every output element is one FMA chain from the bias over k in order, except AVX2's
+// narrow (n <= 8) kernel with k >= 32, which sums each element in 4 partials over k
+// (product p into partial p mod 4, the bias in partial 0, then (s0+s1)+(s2+s3)), in every
+// tile, so that a 1-row call runs 4 FMA chains instead of one k-long chain; its bits
+// differ from the other paths' but, as everywhere, not with the batch or the row split,
+// and its plain-Go fallback (purego, other GOARCHes) computes the same bits.
 //
 // Element-wise activations in place (vector forms in AVX2, also used under AVX512; error
 // bounds in ULPs, measured against float64 over a sweep of the float32 range, are in each

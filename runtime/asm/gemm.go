@@ -10,9 +10,9 @@ import (
 	"math"
 )
 
-// gemmNarrowN is the widest GEMM that runs AVX2's narrow 6x8 kernel (one ymm per row, 4
-// partial sums over k per element): at most 8 columns the 6x16 tile would spend half its
-// FMAs and packed loads on padding.
+// gemmNarrowN is the widest GEMM that runs AVX2's narrow kernels (one ymm per row: 12x8
+// tiles, or 6x8 with 4 partial sums over k per element from gemmNarrowSplitK): at most 8
+// columns the 6x16 tile would spend half its FMAs and packed loads on padding.
 const gemmNarrowN = 8
 
 // gemmNarrow reports whether Gemm on isa with n columns uses the narrow kernel and its
@@ -20,6 +20,18 @@ const gemmNarrowN = 8
 // (on every GOARCH: a non-amd64 build runs gemmNarrowGo over the same layout, with the
 // kernel's summation order and bits).
 func gemmNarrow(isa ISA, n int) bool { return isa == AVX2 && n <= gemmNarrowN }
+
+// gemmNarrowSplitK is the shortest k whose narrow GEMM splits each element's k sum into
+// 4 partials: a 1-row call (a batch-1 Dense) is then 4 FMA chains instead of one k-long
+// chain (1x8x108: 72 -> 34 ns), while short sums (the convolutions of small models,
+// k = 3..27) keep the single chain, which the 12-row tile runs faster (36x3x12: 70 ns,
+// 89 ns split). The order depends on k only, so a row's bits do not depend on the batch
+// or the row split.
+const gemmNarrowSplitK = 32
+
+// gemmNarrowSplit reports whether the narrow GEMM over k splits the k sum (see
+// gemmNarrowSplitK).
+func gemmNarrowSplit(k int) bool { return k >= gemmNarrowSplitK }
 
 // gemmNR is the column-block width that PackB lays out for isa and n columns: the
 // register tile width of the kernel that path runs.
@@ -187,26 +199,33 @@ func gemmGeneric(nr, m, n, k int, a []float32, lda int, packed []float32, c []fl
 	}
 }
 
-// gemmNarrowGo is the plain-Go form of AVX2's narrow kernel (gemmMinmax3x8AVX2), bit for
-// bit: one block of NR=8 columns (n <= 8); each element keeps 4 partial sums, product p
-// fused into partial p mod 4 (partial 0 starts at the bias, the others at +0), then
-// (s0+s1)+(s2+s3) and the clamp.
+// gemmNarrowGo is the plain-Go form of AVX2's narrow kernels, bit for bit: one block of
+// NR=8 columns (n <= 8); with k >= gemmNarrowSplitK each element keeps 4 partial sums,
+// product p fused into partial p mod 4 (partial 0 starts at the bias, the others at +0),
+// then (s0+s1)+(s2+s3) and the clamp; shorter k is one chain from the bias.
 func gemmNarrowGo(m, n, k int, a []float32, lda int, packed []float32, c []float32, ldc int, lo, hi float32) {
 	const nr = 8
 	w := packed[:nr*(k+1)]
+	parts := 1
+	if gemmNarrowSplit(k) {
+		parts = 4
+	}
 	for i := 0; i < m; i++ {
 		var s [4][nr]float32
 		s[0] = [nr]float32(w[:nr])
 		for p, av := range a[i*lda : i*lda+k] {
 			row := (*[nr]float32)(w[(p+1)*nr:])
-			q := &s[p%4]
+			q := &s[p%parts]
 			for j := range q {
 				q[j] = fma32(av, row[j], q[j])
 			}
 		}
 		cr := c[i*ldc : i*ldc+n]
 		for j := range cr {
-			v := (s[0][j] + s[1][j]) + (s[2][j] + s[3][j])
+			v := s[0][j]
+			if parts == 4 {
+				v = (s[0][j] + s[1][j]) + (s[2][j] + s[3][j])
+			}
 			if v < lo {
 				v = lo
 			}

@@ -3,7 +3,7 @@
 package asm
 
 //go:generate go run -C _gen . -kernel gemm_avx2 -out ../gemm_minmax_6x16_avx2_amd64.s
-//go:generate go run -C _gen . -kernel gemm_avx2_narrow -out ../gemm_minmax_6x8_avx2_amd64.s
+//go:generate go run -C _gen . -kernel gemm_avx2_narrow -out ../gemm_minmax_narrow_avx2_amd64.s
 //go:generate go run -C _gen . -kernel gemm_avx512 -out ../gemm_minmax_8x32_avx512_amd64.s
 
 // gemmMinmax6x16AVX2 is Gemm's AVX2+FMA kernel (packed for NR=16): with k>0 a points at
@@ -27,9 +27,18 @@ package asm
 //go:noescape
 func gemmMinmax6x16AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
 
-// gemmMinmax3x8AVX2 is Gemm's AVX2 kernel at most gemmNarrowN columns wide (packed for
-// NR=8, one ymm per row), in 3x8 tiles with 1- and 2-row remainder tiles. Unlike the
-// 6x16 and 8x32 kernels, every tile splits each element's k sum into 4 partial sums
+// gemmMinmax12x8AVX2 is Gemm's AVX2 kernel at most gemmNarrowN columns wide (packed for
+// NR=8, one ymm per row) for k < gemmNarrowSplitK: 12x8 tiles (12 accumulator chains)
+// with every row remainder inside, each element the same FMA chain as in the 6x16
+// kernel (bias, then the k products in order), so the same bits as the wide kernels.
+//
+//go:noescape
+func gemmMinmax12x8AVX2(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)
+
+// gemmMinmax6x8AVX2 is Gemm's AVX2 kernel at most gemmNarrowN columns wide for
+// k >= gemmNarrowSplitK (packed for NR=8, one ymm per row), in 6x8 tiles (two passes
+// over k with two partials each; 1- to 3-row tiles in one pass). Unlike the 6x16 and
+// 8x32 kernels, every tile splits each element's k sum into 4 partial sums
 // (product p into partial p mod 4; partial 0 starts at the bias, the others at zero)
 // and adds them as (s0+s1)+(s2+s3) before the clamp, so a 1-row call (a batch-1 Dense)
 // runs 4 FMA chains instead of one k-long chain; 3 rows x 4 partials fill 12 of the 16
@@ -51,7 +60,11 @@ func gemmKernel(isa ISA, m, n, k int, a *float32, lda int, packed *float32, c []
 	switch isa {
 	case AVX2:
 		if gemmNarrow(isa, n) {
-			gemmMinmax6x8AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+			if gemmNarrowSplit(k) {
+				gemmMinmax6x8AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+			} else {
+				gemmMinmax12x8AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)
+			}
 			break
 		}
 		gemmMinmax6x16AVX2(m, n, k, a, lda, packed, &c[0], ldc, lo, hi)

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestGemmNarrow covers the narrow-N shapes (AVX2's 3x8 kernel, and every other path at
+// TestGemmNarrow covers the narrow-N shapes (AVX2's narrow kernels, and every other path at
 // the same sizes) against the float64 reference: row counts around the tile height, column
 // counts around 8 and 16, k = 0/1/2/3/4/5/17, with and without bias, every clamp, NaN/Inf
 // inputs, unaligned strided A and C with guard values around C (checkGemm).
@@ -76,6 +76,10 @@ func gemmNarrowRef(m, n, k int, a []float32, lda int, b, bias []float32, c []flo
 			}
 			for p := 0; p < k; p++ {
 				x, y := a[i*lda+p], b[p*n+j]
+				if k < 32 {
+					s0 = fma32(x, y, s0) // one chain below gemmNarrowSplitK
+					continue
+				}
 				switch p % 4 {
 				case 0:
 					s0 = fma32(x, y, s0)
@@ -87,7 +91,10 @@ func gemmNarrowRef(m, n, k int, a []float32, lda int, b, bias []float32, c []flo
 					s3 = fma32(x, y, s3)
 				}
 			}
-			v := (s0 + s1) + (s2 + s3)
+			v := s0
+			if k >= 32 {
+				v = (s0 + s1) + (s2 + s3)
+			}
 			if v < lo {
 				v = lo
 			}
@@ -99,7 +106,7 @@ func gemmNarrowRef(m, n, k int, a []float32, lda int, b, bias []float32, c []flo
 	}
 }
 
-// TestGemmNarrowBits: Gemm on AVX2 at most 8 columns wide (the 3x8 kernel where it runs,
+// TestGemmNarrowBits: Gemm on AVX2 at most 8 columns wide (the narrow kernels where they run,
 // gemmNarrowGo in purego builds, on other GOARCHes and CPUs without AVX2), and
 // gemmNarrowGo itself, give gemmNarrowRef's bits (any NaN for NaN) on strided, unaligned
 // A and C, NaN/Inf inputs included, and leave the guard values around C alone.
@@ -108,7 +115,7 @@ func TestGemmNarrowBits(t *testing.T) {
 	inf := float32(math.Inf(1))
 	for n := 1; n <= gemmNarrowN; n++ {
 		for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 24, 37} {
-			for _, k := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 107, 108} {
+			for _, k := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 31, 32, 33, 35, 107, 108} {
 				lda, ldc := k+1, n+3
 				abuf := randSlice(r, 1+m*lda+1)
 				a := abuf[1:]

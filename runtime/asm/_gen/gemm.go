@@ -52,9 +52,14 @@ func rowAddr(r int, bases []GPVirtual, ld, ld3 GPVirtual, disp int) Mem {
 	return Mem{Base: base, Index: ld3, Scale: 1, Disp: disp}
 }
 
+// gemmMasks holds the column mask tables by NR (one per generated file and width).
+var gemmMasks = map[int]Mem{}
+
 func gemm(g gemmCfg) {
 	var maskTbl Mem
-	if !g.avx512 {
+	if m, ok := gemmMasks[g.nr]; ok && !g.avx512 {
+		maskTbl = m
+	} else if !g.avx512 {
 		// NR ones then NR zeros: NR values from offset NR-n are n ones.
 		maskTbl = GLOBL(fmt.Sprintf("gemmMask%d", g.nr), RODATA|NOPTR)
 		for i := 0; i < g.nr; i++ {
@@ -63,6 +68,7 @@ func gemm(g gemmCfg) {
 		for i := g.nr; i < 2*g.nr; i++ {
 			DATA(4*i, U32(0))
 		}
+		gemmMasks[g.nr] = maskTbl
 	}
 	TEXT(g.name, NOSPLIT, "func(m, n, k int, a *float32, lda int, packed *float32, c *float32, ldc int, lo, hi float32)")
 	Doc(fmt.Sprintf("%s computes C = clamp(A*B + bias, lo, hi) on a %dx%d register tile; see the stub.", g.name, g.mr, g.nr))

@@ -49,6 +49,7 @@ func main() {
 	case "gemm_avx2":
 		gemm(gemmCfg{name: "gemmMinmax6x16AVX2", mr: 6, nr: 16, vb: 32, gemv4: true})
 	case "gemm_avx2_narrow":
+		gemm(gemmCfg{name: "gemmMinmax12x8AVX2", mr: 12, nr: 8, vb: 32})
 		gemm(gemmCfg{name: "gemmMinmax6x8AVX2", mr: 6, nr: 8, vb: 32, kparts: 4})
 	case "gemm_avx512":
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
