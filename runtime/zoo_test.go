@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
@@ -35,9 +36,15 @@ func TestKerasZooEveryISA(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s/%v: %v", c.Name, isa, err)
 				}
+				x0 := append([]float32(nil), s.X...)
 				got, err := cm.Run(s.X, s.N)
 				if err != nil {
 					t.Fatal(err)
+				}
+				for i := range x0 {
+					if math.Float32bits(s.X[i]) != math.Float32bits(x0[i]) {
+						t.Fatalf("%s isa=%v: the input was written (index %d)", c.Name, isa, i)
+					}
 				}
 				maxAbs, worst, err := c.Bound.Check(got, s.Y)
 				if err != nil {
@@ -73,9 +80,15 @@ func TestONNXZooEveryISA(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/%v: %v", c.Name, isa, err)
 			}
+			x0 := append([]float32(nil), x...)
 			got, err := cm.Run(x, batch)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for i := range x {
+				if math.Float32bits(x[i]) != math.Float32bits(x0[i]) {
+					t.Fatalf("%s isa=%v: the input was written (index %d)", c.Name, isa, i)
+				}
 			}
 			maxAbs, worst, err := c.Bound.Check(got, y)
 			if err != nil {
