@@ -56,10 +56,6 @@ type Model struct {
 	// output buffer (it does not run in place and is not micro-batched), which saves
 	// exec's copy of the output.
 	outDirect bool
-	// srcDirect: the first step reads the caller's src instead of exec's copy of it in
-	// the arena (more than one step, none micro-batched, the first not in place: it is
-	// the only reader of the input and runs before anything writes dst)
-	srcDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
 
 	mu   sync.Mutex
@@ -202,7 +198,6 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 			m.kernels = append(m.kernels, "fused into "+f.l.LayerInfo().Name)
 		}
 	}
-	m.srcDirect = len(m.steps) > 1 && m.microEnd < 0 && m.steps[0].src == m.inOff && m.steps[0].dst != m.steps[0].src
 	return m, nil
 }
 
@@ -317,18 +312,8 @@ func minPart(params, flops int64) int {
 
 func (m *Model) exec(st *state, dst, src []float32, n int) {
 	a := st.arena
+	copy(a[m.inOff:], src)
 	first := 0
-	if m.srcDirect {
-		s := &m.steps[0]
-		var sc []float32
-		if s.scratch >= 0 {
-			sc = a[s.scratch : s.scratch+s.scratchLen]
-		}
-		s.k.run(a[s.dst:s.dst+n*s.outPer], src[:n*s.inPer], sc, n)
-		first = 1
-	} else {
-		copy(a[m.inOff:], src)
-	}
 	if m.microEnd >= 0 && n > m.microN {
 		for b0 := 0; b0 < n; b0 += m.microN {
 			k := min(m.microN, n-b0)
@@ -350,8 +335,7 @@ func (m *Model) exec(st *state, dst, src []float32, n int) {
 		return
 	}
 	// the last step reads the arena (never the caller's src: a step before it, or
-	// exec's copy, wrote its input there; srcDirect needs a step before it), so dst may
-	// alias src
+	// exec's copy, wrote its input there), so dst may alias src
 	s := &m.steps[end]
 	var sc []float32
 	if s.scratch >= 0 {
