@@ -10,6 +10,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -31,8 +32,9 @@ type Options struct {
 	// KINFER_ISA environment variable, else the best the CPU supports.
 	ISA string
 	// Threads splits a batch of more than one sample across this many goroutines,
-	// each with its own execution state. 0 or 1 runs on the caller's goroutine with no
-	// allocations; more trades a few small allocations per call for wall time.
+	// each with its own execution state: the caller's and Threads-1 workers the Model
+	// starts on its first split call (they wait on a channel, and exit once the Model
+	// is unreachable). 0 or 1 runs on the caller's goroutine. No path allocates per call.
 	Threads int
 }
 
@@ -58,6 +60,9 @@ type Model struct {
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
 
+	poolOnce sync.Once
+	pool     *workerPool // Threads-1 workers for runParallel, started on first use
+
 	mu   sync.Mutex
 	free []*state
 	// last is the most recently returned state, taken and given back with one atomic
@@ -76,6 +81,39 @@ type step struct {
 
 type state struct {
 	arena []float32
+	done  chan struct{} // runParallel: the workers' parts finished (cap threads)
+}
+
+// workerPool runs the parts of split batches (runParallel). It holds no reference to
+// the Model, so a Model that becomes unreachable is cleaned up, which closes jobs and
+// ends the workers.
+type workerPool struct {
+	jobs chan parJob
+}
+
+// parJob is one part of a split batch: the worker runs it and signals done. Sent by
+// value: no allocation per call.
+type parJob struct {
+	m        *Model
+	dst, src []float32
+	n        int
+	done     chan struct{}
+}
+
+func (p *workerPool) work() {
+	for j := range p.jobs {
+		j.m.runSerial(j.dst, j.src, j.n)
+		j.done <- struct{}{}
+	}
+}
+
+func (m *Model) startPool() {
+	p := &workerPool{jobs: make(chan parJob)}
+	for i := 1; i < m.threads; i++ {
+		go p.work()
+	}
+	m.pool = p
+	runtime.AddCleanup(m, func(p *workerPool) { close(p.jobs) }, p)
 }
 
 // kernel is one layer's compiled implementation.
@@ -265,11 +303,16 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 
 func (m *Model) runSerial(dst, src []float32, batch int) {
 	st := m.get()
+	m.runSerialState(st, dst, src, batch)
+	m.put(st)
+}
+
+// runSerialState runs batch samples on the caller's goroutine with state st.
+func (m *Model) runSerialState(st *state, dst, src []float32, batch int) {
 	for b := 0; b < batch; b += m.maxBatch {
 		n := min(m.maxBatch, batch-b)
 		m.exec(st, dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize], n)
 	}
-	m.put(st)
 }
 
 // runParallel splits the batch into one contiguous part per worker, using no more
@@ -280,18 +323,25 @@ func (m *Model) runParallel(dst, src []float32, batch int) {
 		m.runSerial(dst, src, batch)
 		return
 	}
+	m.poolOnce.Do(m.startPool)
 	per := (batch + w - 1) / w
-	var wg sync.WaitGroup
+	st := m.get()
+	sent := 0
 	for b := per; b < batch; b += per {
 		n := min(per, batch-b)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.runSerial(dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize], n)
-		}()
+		d, s := dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize]
+		select {
+		case m.pool.jobs <- parJob{m: m, dst: d, src: s, n: n, done: st.done}:
+			sent++
+		default: // every worker busy (other callers): run the part here
+			m.runSerialState(st, d, s, n)
+		}
 	}
-	m.runSerial(dst[:per*m.outSize], src[:per*m.inSize], per)
-	wg.Wait()
+	m.runSerialState(st, dst[:per*m.outSize], src[:per*m.inSize], per)
+	for ; sent > 0; sent-- {
+		<-st.done
+	}
+	m.put(st)
 }
 
 // minSplitIntensity is the fewest FLOPs per weight a worker's part of a batch must do
@@ -380,7 +430,11 @@ func (m *Model) get() *state {
 	if r := int(uintptr(unsafe.Pointer(&raw[0])) % (4 * arenaAlign)); r != 0 {
 		skip = (4*arenaAlign - r) / 4
 	}
-	return &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen]}
+	st := &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen]}
+	if m.threads > 1 {
+		st.done = make(chan struct{}, m.threads)
+	}
+	return st
 }
 
 func (m *Model) put(st *state) {

@@ -126,18 +126,20 @@ func TestRunMatchesReference(t *testing.T) {
 func TestZeroAllocs(t *testing.T) {
 	for name, g := range testGraphs(t) {
 		for _, isa := range isas() {
-			m, err := Compile(g, Options{MaxBatch: 4, ISA: isa.String()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, batch := range []int{1, 4, 9} {
-				x := make([]float32, batch*g.Input().Size())
-				y := make([]float32, batch*g.Output().Size())
-				if err := m.RunInto(y, x, batch); err != nil {
+			for _, threads := range []int{1, 3} {
+				m, err := Compile(g, Options{MaxBatch: 4, ISA: isa.String(), Threads: threads})
+				if err != nil {
 					t.Fatal(err)
 				}
-				if n := testing.AllocsPerRun(20, func() { _ = m.RunInto(y, x, batch) }); n != 0 {
-					t.Errorf("%s isa=%v batch=%d: %v allocations per RunInto", name, isa, batch, n)
+				for _, batch := range []int{1, 4, 9, 64} {
+					x := make([]float32, batch*g.Input().Size())
+					y := make([]float32, batch*g.Output().Size())
+					if err := m.RunInto(y, x, batch); err != nil {
+						t.Fatal(err)
+					}
+					if n := testing.AllocsPerRun(20, func() { _ = m.RunInto(y, x, batch) }); n != 0 {
+						t.Errorf("%s isa=%v threads=%d batch=%d: %v allocations per RunInto", name, isa, threads, batch, n)
+					}
 				}
 			}
 		}
