@@ -112,6 +112,16 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 		asm.Elu(isa, x, act.Alpha)
 	case layers.Softmax:
 		asm.Softmax(isa, x, lastDim)
+	case layers.Linear:
+	case layers.ReLU:
+		reluInPlace(x, act)
+	case layers.Clip:
+		lo, hi := act.Alpha, act.Beta
+		for i, v := range x {
+			if v == v {
+				x[i] = min(max(v, lo), hi)
+			}
+		}
 	default:
 		act.Apply(x, lastDim)
 	}

@@ -101,12 +101,17 @@ func (q *seqChain) run(dst, src, scratch []float32, batch int) {
 		b.seqInit(cb, hb)
 		asm.LSTMSeqXRows(b.isa, ha[a.up:], a.up, b.l.In, b.xw, b.xb, b.seqU, cb, hb, t, b.l.Units, b.l.GoBackwards, b.gate)
 		y := dst[s*outLen : (s+1)*outLen]
-		if b.post != nil {
-			b.postOut(y, hb)
-		} else {
-			b.seqOut(y, hb)
-		}
+		b.emit(y, hb)
 	}
+}
+
+// emit writes one sample's output from its hs rows: the fused Dense's, or the h rows.
+func (k *fastLSTM) emit(y, hs []float32) {
+	if k.post != nil {
+		k.postOut(y, hs)
+		return
+	}
+	k.seqOut(y, hs)
 }
 
 // postOut runs the fused Dense on one sample's hs rows 1..t into y.
@@ -307,11 +312,7 @@ func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
 		for b := 0; b < batch; b++ {
 			k.seqInit(c, hs)
 			asm.LSTMSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
-			if k.post != nil {
-				k.postOut(dst[b*outLen:(b+1)*outLen], hs)
-				continue
-			}
-			k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
+			k.emit(dst[b*outLen:(b+1)*outLen], hs)
 		}
 		return
 	}
@@ -321,11 +322,7 @@ func (k *fastLSTM) runSeq(dst, src, scratch []float32, batch int) {
 	for b := 0; b < batch; b++ {
 		k.seqInit(c, hs)
 		asm.LSTMSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.seqU, c, hs, t, k.l.Units, k.l.GoBackwards, k.gate)
-		if k.post != nil {
-			k.postOut(dst[b*outLen:(b+1)*outLen], hs)
-			continue
-		}
-		k.seqOut(dst[b*outLen:(b+1)*outLen], hs)
+		k.emit(dst[b*outLen:(b+1)*outLen], hs)
 	}
 }
 

@@ -401,21 +401,7 @@ func (k *fastActivation) run(dst, src, _ []float32, batch int) {
 	if &dst[0] != &src[0] {
 		copy(y, src[:n])
 	}
-	a := k.act
-	switch a.Kind {
-	case layers.Linear:
-	case layers.ReLU:
-		reluInPlace(y, a)
-	case layers.Clip:
-		lo, hi := a.Alpha, a.Beta
-		for i, v := range y {
-			if v == v {
-				y[i] = min(max(v, lo), hi)
-			}
-		}
-	default:
-		applyActivation(k.isa, a, y, k.last)
-	}
+	applyActivation(k.isa, k.act, y, k.last)
 }
 
 // reluInPlace is Activation.Eval's ReLU over x, branch for branch.

@@ -77,44 +77,41 @@ func affineIntoNext(g *layers.Graph, i int, a *layers.Affine) (layers.Layer, boo
 		if !(l.Pad == layers.PadValid || l.Pad == layers.PadExplicit && l.Pads == [4]int{}) || l.In != c {
 			return nil, false
 		}
-		gr := max(l.Groups, 1)
-		cg, fg := l.In/gr, l.Filters/gr
 		nl := *l
-		nl.W = make([]float32, len(l.W))
-		nl.B = make([]float32, l.Filters)
-		copy(nl.B, l.B)
-		for t := 0; t < l.KH*l.KW; t++ {
-			for gi := 0; gi < gr; gi++ {
-				for ci := 0; ci < cg; ci++ {
-					ch := gi*cg + ci
-					row := (t*cg + ci) * l.Filters
-					for f := gi * fg; f < (gi+1)*fg; f++ {
-						w := l.W[row+f]
-						nl.W[row+f] = w * pick(a.Scale, ch)
-						nl.B[f] += w * pick(a.Shift, ch)
-					}
-				}
-			}
-		}
+		nl.W, nl.B = foldAffine(a, l.W, l.B, l.KH*l.KW, max(l.Groups, 1), l.In, l.Filters)
 		return &nl, true
 	case *layers.Dense:
 		if l.In != c {
 			return nil, false
 		}
 		nl := *l
-		nl.W = make([]float32, len(l.W))
-		nl.B = make([]float32, l.Units)
-		copy(nl.B, l.B)
-		for k := 0; k < l.In; k++ {
-			for u := 0; u < l.Units; u++ {
-				w := l.W[k*l.Units+u]
-				nl.W[k*l.Units+u] = w * pick(a.Scale, k)
-				nl.B[u] += w * pick(a.Shift, k)
-			}
-		}
+		nl.W, nl.B = foldAffine(a, l.W, l.B, 1, 1, l.In, l.Units)
 		return &nl, true
 	}
 	return nil, false
+}
+
+// foldAffine returns w and b with a per-channel affine of the input folded in, for a
+// kernel of taps blocks of cin rows (input channel gi*cin/groups+ci in group gi) by n
+// output columns (group gi owning columns [gi*n/groups, (gi+1)*n/groups)): a Dense is
+// one tap and one group.
+func foldAffine(a *layers.Affine, w, b []float32, taps, groups, cin, n int) (nw, nb []float32) {
+	cg, fg := cin/groups, n/groups
+	nw, nb = make([]float32, len(w)), make([]float32, n)
+	copy(nb, b)
+	for t := 0; t < taps; t++ {
+		for gi := 0; gi < groups; gi++ {
+			for ci := 0; ci < cg; ci++ {
+				ch := gi*cg + ci
+				row := (t*cg + ci) * n
+				for f := gi * fg; f < (gi+1)*fg; f++ {
+					nw[row+f] = w[row+f] * pick(a.Scale, ch)
+					nb[f] += w[row+f] * pick(a.Shift, ch)
+				}
+			}
+		}
+	}
+	return nw, nb
 }
 
 // permuteIntoDense folds a Permute, and the views after it (Flatten, Reshape, Dropout),

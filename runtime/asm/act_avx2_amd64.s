@@ -5113,23 +5113,23 @@ TEXT ·lstmSeqX8SigmoidTanhAVX2(SB), NOSPLIT, $128-80
 	TESTQ   SI, SI
 	JZ      lstmSeqX8SigmoidTanhAVX2_done
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
 	VMOVUPS 64(R8), Y2
 	VMOVUPS 96(R8), Y3
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidTanhAVX2_x0:
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R8), Y4, Y0
-	VFMADD231PS  32(R8), Y4, Y1
-	VFMADD231PS  64(R8), Y4, Y2
-	VFMADD231PS  96(R8), Y4, Y3
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y4
+	VFMADD231PS  (R9), Y4, Y0
+	VFMADD231PS  32(R9), Y4, Y1
+	VFMADD231PS  64(R9), Y4, Y2
+	VFMADD231PS  96(R9), Y4, Y3
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidTanhAVX2_x0
 	VMOVUPS      Y0, (SP)
 	VMOVUPS      Y1, 32(SP)
@@ -5190,23 +5190,23 @@ lstmSeqX8SigmoidTanhAVX2_sum:
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y2
 	VMOVUPS 64(R8), Y4
 	VMOVUPS 96(R8), Y6
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidTanhAVX2_xn:
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R8), Y8, Y0
-	VFMADD231PS  32(R8), Y8, Y2
-	VFMADD231PS  64(R8), Y8, Y4
-	VFMADD231PS  96(R8), Y8, Y6
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y8
+	VFMADD231PS  (R9), Y8, Y0
+	VFMADD231PS  32(R9), Y8, Y2
+	VFMADD231PS  64(R9), Y8, Y4
+	VFMADD231PS  96(R9), Y8, Y6
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidTanhAVX2_xn
 	VMOVUPS      Y0, (SP)
 	VMOVUPS      Y2, 32(SP)
@@ -5379,23 +5379,23 @@ TEXT ·lstmSeqX8HardSigmoidTanhAVX2(SB), NOSPLIT, $128-88
 	TESTQ        SI, SI
 	JZ           lstmSeqX8HardSigmoidTanhAVX2_done
 	MOVQ         bias+24(FP), R8
+	MOVQ         wx+16(FP), R9
+	MOVQ         AX, R10
+	MOVQ         nin+72(FP), R11
 	VMOVUPS      (R8), Y2
 	VMOVUPS      32(R8), Y3
 	VMOVUPS      64(R8), Y4
 	VMOVUPS      96(R8), Y5
-	MOVQ         wx+16(FP), R8
-	MOVQ         AX, R9
-	MOVQ         nin+72(FP), R10
 
 lstmSeqX8HardSigmoidTanhAVX2_x0:
-	VBROADCASTSS (R9), Y6
-	VFMADD231PS  (R8), Y6, Y2
-	VFMADD231PS  32(R8), Y6, Y3
-	VFMADD231PS  64(R8), Y6, Y4
-	VFMADD231PS  96(R8), Y6, Y5
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y6
+	VFMADD231PS  (R9), Y6, Y2
+	VFMADD231PS  32(R9), Y6, Y3
+	VFMADD231PS  64(R9), Y6, Y4
+	VFMADD231PS  96(R9), Y6, Y5
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidTanhAVX2_x0
 	VMOVUPS      Y2, (SP)
 	VMOVUPS      Y3, 32(SP)
@@ -5456,23 +5456,23 @@ lstmSeqX8HardSigmoidTanhAVX2_sum:
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y2
 	VMOVUPS 32(R8), Y4
 	VMOVUPS 64(R8), Y6
 	VMOVUPS 96(R8), Y8
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8HardSigmoidTanhAVX2_xn:
-	VBROADCASTSS (R9), Y10
-	VFMADD231PS  (R8), Y10, Y2
-	VFMADD231PS  32(R8), Y10, Y4
-	VFMADD231PS  64(R8), Y10, Y6
-	VFMADD231PS  96(R8), Y10, Y8
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y10
+	VFMADD231PS  (R9), Y10, Y2
+	VFMADD231PS  32(R9), Y10, Y4
+	VFMADD231PS  64(R9), Y10, Y6
+	VFMADD231PS  96(R9), Y10, Y8
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidTanhAVX2_xn
 	VMOVUPS      Y2, (SP)
 	VMOVUPS      Y4, 32(SP)
@@ -5581,23 +5581,23 @@ TEXT ·lstmSeqX8SigmoidReluAVX2(SB), NOSPLIT, $128-80
 	TESTQ   SI, SI
 	JZ      lstmSeqX8SigmoidReluAVX2_done
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
 	VMOVUPS 64(R8), Y2
 	VMOVUPS 96(R8), Y3
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidReluAVX2_x0:
-	VBROADCASTSS (R9), Y4
-	VFMADD231PS  (R8), Y4, Y0
-	VFMADD231PS  32(R8), Y4, Y1
-	VFMADD231PS  64(R8), Y4, Y2
-	VFMADD231PS  96(R8), Y4, Y3
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y4
+	VFMADD231PS  (R9), Y4, Y0
+	VFMADD231PS  32(R9), Y4, Y1
+	VFMADD231PS  64(R9), Y4, Y2
+	VFMADD231PS  96(R9), Y4, Y3
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidReluAVX2_x0
 	VMOVUPS      Y0, (SP)
 	VMOVUPS      Y1, 32(SP)
@@ -5658,23 +5658,23 @@ lstmSeqX8SigmoidReluAVX2_sum:
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y2
 	VMOVUPS 64(R8), Y4
 	VMOVUPS 96(R8), Y6
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidReluAVX2_xn:
-	VBROADCASTSS (R9), Y8
-	VFMADD231PS  (R8), Y8, Y0
-	VFMADD231PS  32(R8), Y8, Y2
-	VFMADD231PS  64(R8), Y8, Y4
-	VFMADD231PS  96(R8), Y8, Y6
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y8
+	VFMADD231PS  (R9), Y8, Y0
+	VFMADD231PS  32(R9), Y8, Y2
+	VFMADD231PS  64(R9), Y8, Y4
+	VFMADD231PS  96(R9), Y8, Y6
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidReluAVX2_xn
 	VMOVUPS      Y0, (SP)
 	VMOVUPS      Y2, 32(SP)
@@ -5789,23 +5789,23 @@ TEXT ·lstmSeqX8HardSigmoidReluAVX2(SB), NOSPLIT, $128-88
 	TESTQ        SI, SI
 	JZ           lstmSeqX8HardSigmoidReluAVX2_done
 	MOVQ         bias+24(FP), R8
+	MOVQ         wx+16(FP), R9
+	MOVQ         AX, R10
+	MOVQ         nin+72(FP), R11
 	VMOVUPS      (R8), Y2
 	VMOVUPS      32(R8), Y3
 	VMOVUPS      64(R8), Y4
 	VMOVUPS      96(R8), Y5
-	MOVQ         wx+16(FP), R8
-	MOVQ         AX, R9
-	MOVQ         nin+72(FP), R10
 
 lstmSeqX8HardSigmoidReluAVX2_x0:
-	VBROADCASTSS (R9), Y6
-	VFMADD231PS  (R8), Y6, Y2
-	VFMADD231PS  32(R8), Y6, Y3
-	VFMADD231PS  64(R8), Y6, Y4
-	VFMADD231PS  96(R8), Y6, Y5
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y6
+	VFMADD231PS  (R9), Y6, Y2
+	VFMADD231PS  32(R9), Y6, Y3
+	VFMADD231PS  64(R9), Y6, Y4
+	VFMADD231PS  96(R9), Y6, Y5
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidReluAVX2_x0
 	VMOVUPS      Y2, (SP)
 	VMOVUPS      Y3, 32(SP)
@@ -5866,23 +5866,23 @@ lstmSeqX8HardSigmoidReluAVX2_sum:
 	MOVQ    xStride+8(FP), R8
 	ADDQ    R8, AX
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Y2
 	VMOVUPS 32(R8), Y4
 	VMOVUPS 64(R8), Y6
 	VMOVUPS 96(R8), Y8
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8HardSigmoidReluAVX2_xn:
-	VBROADCASTSS (R9), Y10
-	VFMADD231PS  (R8), Y10, Y2
-	VFMADD231PS  32(R8), Y10, Y4
-	VFMADD231PS  64(R8), Y10, Y6
-	VFMADD231PS  96(R8), Y10, Y8
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Y10
+	VFMADD231PS  (R9), Y10, Y2
+	VFMADD231PS  32(R9), Y10, Y4
+	VFMADD231PS  64(R9), Y10, Y6
+	VFMADD231PS  96(R9), Y10, Y8
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidReluAVX2_xn
 	VMOVUPS      Y2, (SP)
 	VMOVUPS      Y4, 32(SP)
@@ -5940,19 +5940,19 @@ TEXT ·lstmSeqX8SigmoidTanhAVX512(SB), NOSPLIT, $128-80
 	TESTQ   SI, SI
 	JZ      lstmSeqX8SigmoidTanhAVX512_done
 	MOVQ    bias+24(FP), R8
+	MOVQ    wx+16(FP), R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
-	MOVQ    wx+16(FP), R8
-	MOVQ    AX, R9
-	MOVQ    nin+72(FP), R10
 
 lstmSeqX8SigmoidTanhAVX512_x0:
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R8), Z2, Z0
-	VFMADD231PS  64(R8), Z2, Z1
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Z2
+	VFMADD231PS  (R9), Z2, Z0
+	VFMADD231PS  64(R9), Z2, Z1
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidTanhAVX512_x0
 	VMOVUPS      Z0, (SP)
 	VMOVUPS      Z1, 64(SP)
@@ -6320,19 +6320,19 @@ lstmSeqX8SigmoidTanhAVX512_h_sum:
 	MOVQ          xStride+8(FP), R8
 	ADDQ          R8, AX
 	MOVQ          bias+24(FP), R8
+	MOVQ          wx+16(FP), R9
+	MOVQ          AX, R10
+	MOVQ          nin+72(FP), R11
 	VMOVUPS       (R8), Z0
 	VMOVUPS       64(R8), Z1
-	MOVQ          wx+16(FP), R8
-	MOVQ          AX, R9
-	MOVQ          nin+72(FP), R10
 
 lstmSeqX8SigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z2
-	VFMADD231PS  (R8), Z2, Z0
-	VFMADD231PS  64(R8), Z2, Z1
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Z2
+	VFMADD231PS  (R9), Z2, Z0
+	VFMADD231PS  64(R9), Z2, Z1
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8SigmoidTanhAVX512_xn
 	VMOVUPS      Z0, (SP)
 	VMOVUPS      Z1, 64(SP)
@@ -6958,19 +6958,19 @@ TEXT ·lstmSeqX8HardSigmoidTanhAVX512(SB), NOSPLIT, $128-88
 	TESTQ        SI, SI
 	JZ           lstmSeqX8HardSigmoidTanhAVX512_done
 	MOVQ         bias+24(FP), R8
+	MOVQ         wx+16(FP), R9
+	MOVQ         AX, R10
+	MOVQ         nin+72(FP), R11
 	VMOVUPS      (R8), Z2
 	VMOVUPS      64(R8), Z3
-	MOVQ         wx+16(FP), R8
-	MOVQ         AX, R9
-	MOVQ         nin+72(FP), R10
 
 lstmSeqX8HardSigmoidTanhAVX512_x0:
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R8), Z4, Z2
-	VFMADD231PS  64(R8), Z4, Z3
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Z4
+	VFMADD231PS  (R9), Z4, Z2
+	VFMADD231PS  64(R9), Z4, Z3
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidTanhAVX512_x0
 	VMOVUPS      Z2, (SP)
 	VMOVUPS      Z3, 64(SP)
@@ -7310,19 +7310,19 @@ lstmSeqX8HardSigmoidTanhAVX512_h_sum:
 	MOVQ          xStride+8(FP), R8
 	ADDQ          R8, AX
 	MOVQ          bias+24(FP), R8
+	MOVQ          wx+16(FP), R9
+	MOVQ          AX, R10
+	MOVQ          nin+72(FP), R11
 	VMOVUPS       (R8), Z2
 	VMOVUPS       64(R8), Z3
-	MOVQ          wx+16(FP), R8
-	MOVQ          AX, R9
-	MOVQ          nin+72(FP), R10
 
 lstmSeqX8HardSigmoidTanhAVX512_xn:
-	VBROADCASTSS (R9), Z4
-	VFMADD231PS  (R8), Z4, Z2
-	VFMADD231PS  64(R8), Z4, Z3
-	ADDQ         $0x80, R8
-	ADDQ         $0x04, R9
-	DECQ         R10
+	VBROADCASTSS (R10), Z4
+	VFMADD231PS  (R9), Z4, Z2
+	VFMADD231PS  64(R9), Z4, Z3
+	ADDQ         $0x80, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
 	JNZ          lstmSeqX8HardSigmoidTanhAVX512_xn
 	VMOVUPS      Z2, (SP)
 	VMOVUPS      Z3, 64(SP)
@@ -8851,44 +8851,44 @@ TEXT ·lstmSeqPair8SigmoidTanhAVX512(SB), NOSPLIT, $264-40
 	XORQ    BX, BX
 	MOVQ    BX, 256(SP)
 	MOVQ    8(DX), SI
+	MOVQ    (DX), DI
+	MOVQ    nin+8(FP), R8
+	IMULQ   R8, BX
+	SHLQ    $0x02, BX
+	MOVQ    x+0(FP), R9
+	ADDQ    R9, BX
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
-	MOVQ    (DX), SI
-	MOVQ    nin+8(FP), DI
-	IMULQ   DI, BX
-	SHLQ    $0x02, BX
-	MOVQ    x+0(FP), R8
-	ADDQ    R8, BX
 
 lstmSeqPair8SigmoidTanhAVX512_f0:
 	VBROADCASTSS (BX), Z2
-	VFMADD231PS  (SI), Z2, Z0
-	VFMADD231PS  64(SI), Z2, Z1
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z2, Z0
+	VFMADD231PS  64(DI), Z2, Z1
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8SigmoidTanhAVX512_f0
 	VMOVUPS      Z0, (SP)
 	VMOVUPS      Z1, 64(SP)
 	MOVQ         AX, BX
 	DECQ         BX
 	MOVQ         48(DX), SI
+	MOVQ         40(DX), DI
+	MOVQ         nin+8(FP), R8
+	IMULQ        R8, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R9
+	ADDQ         R9, BX
 	VMOVUPS      (SI), Z0
 	VMOVUPS      64(SI), Z1
-	MOVQ         40(DX), SI
-	MOVQ         nin+8(FP), DI
-	IMULQ        DI, BX
-	SHLQ         $0x02, BX
-	MOVQ         x+0(FP), R8
-	ADDQ         R8, BX
 
 lstmSeqPair8SigmoidTanhAVX512_b0:
 	VBROADCASTSS (BX), Z2
-	VFMADD231PS  (SI), Z2, Z0
-	VFMADD231PS  64(SI), Z2, Z1
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z2, Z0
+	VFMADD231PS  64(DI), Z2, Z1
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8SigmoidTanhAVX512_b0
 	VMOVUPS      Z0, 128(SP)
 	VMOVUPS      Z1, 192(SP)
@@ -9623,22 +9623,22 @@ lstmSeqPair8SigmoidTanhAVX512_h1_sum:
 	CMPQ          BX, AX
 	JE            lstmSeqPair8SigmoidTanhAVX512_done
 	MOVQ          8(DX), SI
+	MOVQ          (DX), DI
+	MOVQ          nin+8(FP), R8
+	IMULQ         R8, BX
+	SHLQ          $0x02, BX
+	MOVQ          x+0(FP), R9
+	ADDQ          R9, BX
 	VMOVUPS       (SI), Z0
 	VMOVUPS       64(SI), Z1
-	MOVQ          (DX), SI
-	MOVQ          nin+8(FP), DI
-	IMULQ         DI, BX
-	SHLQ          $0x02, BX
-	MOVQ          x+0(FP), R8
-	ADDQ          R8, BX
 
 lstmSeqPair8SigmoidTanhAVX512_fn:
 	VBROADCASTSS (BX), Z2
-	VFMADD231PS  (SI), Z2, Z0
-	VFMADD231PS  64(SI), Z2, Z1
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z2, Z0
+	VFMADD231PS  64(DI), Z2, Z1
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8SigmoidTanhAVX512_fn
 	VMOVUPS      Z0, (SP)
 	VMOVUPS      Z1, 64(SP)
@@ -9646,22 +9646,22 @@ lstmSeqPair8SigmoidTanhAVX512_fn:
 	SUBQ         $0x02, BX
 	SUBQ         256(SP), BX
 	MOVQ         48(DX), SI
+	MOVQ         40(DX), DI
+	MOVQ         nin+8(FP), R8
+	IMULQ        R8, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R9
+	ADDQ         R9, BX
 	VMOVUPS      (SI), Z0
 	VMOVUPS      64(SI), Z1
-	MOVQ         40(DX), SI
-	MOVQ         nin+8(FP), DI
-	IMULQ        DI, BX
-	SHLQ         $0x02, BX
-	MOVQ         x+0(FP), R8
-	ADDQ         R8, BX
 
 lstmSeqPair8SigmoidTanhAVX512_bn:
 	VBROADCASTSS (BX), Z2
-	VFMADD231PS  (SI), Z2, Z0
-	VFMADD231PS  64(SI), Z2, Z1
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z2, Z0
+	VFMADD231PS  64(DI), Z2, Z1
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8SigmoidTanhAVX512_bn
 	VMOVUPS      Z0, 128(SP)
 	VMOVUPS      Z1, 192(SP)
@@ -9689,44 +9689,44 @@ TEXT ·lstmSeqPair8HardSigmoidTanhAVX512(SB), NOSPLIT, $264-48
 	XORQ         BX, BX
 	MOVQ         BX, 256(SP)
 	MOVQ         8(DX), SI
+	MOVQ         (DX), DI
+	MOVQ         nin+8(FP), R8
+	IMULQ        R8, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R9
+	ADDQ         R9, BX
 	VMOVUPS      (SI), Z2
 	VMOVUPS      64(SI), Z3
-	MOVQ         (DX), SI
-	MOVQ         nin+8(FP), DI
-	IMULQ        DI, BX
-	SHLQ         $0x02, BX
-	MOVQ         x+0(FP), R8
-	ADDQ         R8, BX
 
 lstmSeqPair8HardSigmoidTanhAVX512_f0:
 	VBROADCASTSS (BX), Z4
-	VFMADD231PS  (SI), Z4, Z2
-	VFMADD231PS  64(SI), Z4, Z3
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z4, Z2
+	VFMADD231PS  64(DI), Z4, Z3
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_f0
 	VMOVUPS      Z2, (SP)
 	VMOVUPS      Z3, 64(SP)
 	MOVQ         AX, BX
 	DECQ         BX
 	MOVQ         48(DX), SI
+	MOVQ         40(DX), DI
+	MOVQ         nin+8(FP), R8
+	IMULQ        R8, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R9
+	ADDQ         R9, BX
 	VMOVUPS      (SI), Z2
 	VMOVUPS      64(SI), Z3
-	MOVQ         40(DX), SI
-	MOVQ         nin+8(FP), DI
-	IMULQ        DI, BX
-	SHLQ         $0x02, BX
-	MOVQ         x+0(FP), R8
-	ADDQ         R8, BX
 
 lstmSeqPair8HardSigmoidTanhAVX512_b0:
 	VBROADCASTSS (BX), Z4
-	VFMADD231PS  (SI), Z4, Z2
-	VFMADD231PS  64(SI), Z4, Z3
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z4, Z2
+	VFMADD231PS  64(DI), Z4, Z3
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_b0
 	VMOVUPS      Z2, 128(SP)
 	VMOVUPS      Z3, 192(SP)
@@ -10405,22 +10405,22 @@ lstmSeqPair8HardSigmoidTanhAVX512_h1_sum:
 	CMPQ          BX, AX
 	JE            lstmSeqPair8HardSigmoidTanhAVX512_done
 	MOVQ          8(DX), SI
+	MOVQ          (DX), DI
+	MOVQ          nin+8(FP), R8
+	IMULQ         R8, BX
+	SHLQ          $0x02, BX
+	MOVQ          x+0(FP), R9
+	ADDQ          R9, BX
 	VMOVUPS       (SI), Z2
 	VMOVUPS       64(SI), Z3
-	MOVQ          (DX), SI
-	MOVQ          nin+8(FP), DI
-	IMULQ         DI, BX
-	SHLQ          $0x02, BX
-	MOVQ          x+0(FP), R8
-	ADDQ          R8, BX
 
 lstmSeqPair8HardSigmoidTanhAVX512_fn:
 	VBROADCASTSS (BX), Z4
-	VFMADD231PS  (SI), Z4, Z2
-	VFMADD231PS  64(SI), Z4, Z3
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z4, Z2
+	VFMADD231PS  64(DI), Z4, Z3
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_fn
 	VMOVUPS      Z2, (SP)
 	VMOVUPS      Z3, 64(SP)
@@ -10428,22 +10428,22 @@ lstmSeqPair8HardSigmoidTanhAVX512_fn:
 	SUBQ         $0x02, BX
 	SUBQ         256(SP), BX
 	MOVQ         48(DX), SI
+	MOVQ         40(DX), DI
+	MOVQ         nin+8(FP), R8
+	IMULQ        R8, BX
+	SHLQ         $0x02, BX
+	MOVQ         x+0(FP), R9
+	ADDQ         R9, BX
 	VMOVUPS      (SI), Z2
 	VMOVUPS      64(SI), Z3
-	MOVQ         40(DX), SI
-	MOVQ         nin+8(FP), DI
-	IMULQ        DI, BX
-	SHLQ         $0x02, BX
-	MOVQ         x+0(FP), R8
-	ADDQ         R8, BX
 
 lstmSeqPair8HardSigmoidTanhAVX512_bn:
 	VBROADCASTSS (BX), Z4
-	VFMADD231PS  (SI), Z4, Z2
-	VFMADD231PS  64(SI), Z4, Z3
-	ADDQ         $0x80, SI
+	VFMADD231PS  (DI), Z4, Z2
+	VFMADD231PS  64(DI), Z4, Z3
+	ADDQ         $0x80, DI
 	ADDQ         $0x04, BX
-	DECQ         DI
+	DECQ         R8
 	JNZ          lstmSeqPair8HardSigmoidTanhAVX512_bn
 	VMOVUPS      Z2, 128(SP)
 	VMOVUPS      Z3, 192(SP)

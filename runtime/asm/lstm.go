@@ -273,10 +273,8 @@ func lstmSeqRows(isa ISA, zx []float32, row int, uw, c, hs []float32, t, u int, 
 		panic("asm.LSTMSeq: relu cell activation (LSTMSeqX only)")
 	}
 	up := LSTMSeqPad(u)
-	if row == 0 {
-		row = 4 * up
-	}
-	if t < 0 || u < 0 || row < 4*up || t > 0 && len(zx) < (t-1)*row+4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+	row, ok := seqRow(zx, row, uw, c, hs, t, u)
+	if !ok {
 		panic(fmt.Sprintf("asm.LSTMSeq: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d (zx rows %d apart)", len(zx), len(uw), len(c), len(hs), t, u, row))
 	}
 	if t == 0 || u == 0 {
@@ -324,6 +322,18 @@ func lstmSeqRows(isa ISA, zx []float32, row int, uw, c, hs []float32, t, u int, 
 	}
 }
 
+// seqRow resolves a zx row distance (0: packed rows, 4*up floats) and reports whether zx,
+// uw, c and hs hold t steps of u units with that distance.
+func seqRow(zx []float32, row int, uw, c, hs []float32, t, u int) (int, bool) {
+	up := LSTMSeqPad(u)
+	if row == 0 {
+		row = 4 * up
+	}
+	ok := t >= 0 && u >= 0 && row >= 4*up && (t == 0 || len(zx) >= (t-1)*row+4*up) &&
+		len(uw) >= u*4*up && len(c) >= up && len(hs) >= (t+1)*up
+	return row, ok
+}
+
 // LSTMChain is one sequence for LSTMSeqMulti: the LSTMSeq arguments zx, uw, c, hs and
 // backwards of one sample and direction.
 type LSTMChain struct {
@@ -361,11 +371,7 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 	up := LSTMSeqPad(u)
 	for i := range chains {
 		ch := &chains[i]
-		row := ch.ZXRow
-		if row == 0 {
-			row = 4 * up
-		}
-		if t < 0 || u < 0 || row < 4*up || t > 0 && len(ch.ZX) < (t-1)*row+4*up || len(ch.UW) < u*4*up || len(ch.C) < up || len(ch.HS) < (t+1)*up {
+		if row, ok := seqRow(ch.ZX, ch.ZXRow, ch.UW, ch.C, ch.HS, t, u); !ok {
 			panic(fmt.Sprintf("asm.LSTMSeqMulti: chain %d: short slices (zx %d, uw %d, c %d, hs %d) for t=%d u=%d (zx rows %d apart)", i, len(ch.ZX), len(ch.UW), len(ch.C), len(ch.HS), t, u, row))
 		}
 	}
@@ -383,10 +389,7 @@ func LSTMSeqMulti(isa ISA, chains []LSTMChain, t, u int, gate GateAct) {
 		n := min(len(chains), lstmSeqMultiMax)
 		var d [lstmSeqMultiMax]lstmSeqDesc
 		for i, ch := range chains[:n] {
-			row := ch.ZXRow
-			if row == 0 {
-				row = 4 * up
-			}
+			row, _ := seqRow(ch.ZX, ch.ZXRow, ch.UW, ch.C, ch.HS, t, u)
 			first, stride := 0, row
 			if ch.Backwards {
 				first, stride = (t-1)*row, -row
@@ -582,7 +585,7 @@ func LSTMSeqX(isa ISA, x []float32, in int, w, b, uw, c, hs []float32, t, u int,
 // written, without a copy.
 func LSTMSeqXRows(isa ISA, x []float32, xRow, in int, w, b, uw, c, hs []float32, t, u int, backwards bool, gate GateAct) {
 	up := LSTMSeqPad(u)
-	if t < 0 || u < 0 || in <= 0 || xRow < in || t > 0 && len(x) < (t-1)*xRow+in || len(w) < in*4*up || len(b) < 4*up || len(uw) < u*4*up || len(c) < up || len(hs) < (t+1)*up {
+	if !seqXOK(x, xRow, in, w, b, uw, c, hs, t, u) {
 		panic(fmt.Sprintf("asm.LSTMSeqX: short slices (x %d, w %d, b %d, uw %d, c %d, hs %d) for t=%d in=%d u=%d", len(x), len(w), len(b), len(uw), len(c), len(hs), t, in, u))
 	}
 	if t == 0 || u == 0 {
@@ -644,6 +647,14 @@ func LSTMSeqXRows(isa ISA, x []float32, xRow, in int, w, b, uw, c, hs []float32,
 	}
 }
 
+// seqXOK reports whether LSTMSeqX's slices hold t steps of u units: x rows of in floats
+// xRow apart, the padded input kernel and bias, uw, c and hs.
+func seqXOK(x []float32, xRow, in int, w, b, uw, c, hs []float32, t, u int) bool {
+	up := LSTMSeqPad(u)
+	return t >= 0 && u >= 0 && in > 0 && xRow >= in && (t == 0 || len(x) >= (t-1)*xRow+in) &&
+		len(w) >= in*4*up && len(b) >= 4*up && len(uw) >= u*4*up && len(c) >= up && len(hs) >= (t+1)*up
+}
+
 // LSTMXDir is one direction of LSTMSeqXPair: LSTMSeqX's w, b, uw, c and hs.
 type LSTMXDir struct {
 	W, B, UW, C, HS []float32
@@ -666,9 +677,8 @@ func LSTMSeqXPair(isa ISA, x []float32, in int, f, b LSTMXDir, t, u int, gate Ga
 		LSTMSeqX(isa, x, in, b.W, b.B, b.UW, b.C, b.HS, t, u, true, gate)
 		return
 	}
-	up := LSTMSeqPad(u)
 	for i, d := range [2]LSTMXDir{f, b} {
-		if t < 0 || in <= 0 || len(x) < t*in || len(d.W) < in*4*up || len(d.B) < 4*up || len(d.UW) < u*4*up || len(d.C) < up || len(d.HS) < (t+1)*up {
+		if !seqXOK(x, in, in, d.W, d.B, d.UW, d.C, d.HS, t, u) {
 			panic(fmt.Sprintf("asm.LSTMSeqXPair: direction %d: short slices (x %d, w %d, b %d, uw %d, c %d, hs %d) for t=%d in=%d u=%d", i, len(x), len(d.W), len(d.B), len(d.UW), len(d.C), len(d.HS), t, in, u))
 		}
 	}

@@ -323,26 +323,7 @@ func lstmStepKernel(name string, hard, avx512 bool) {
 	SHLQ(U8(2), us)
 	us3 := GP64()
 	LEAQ(Mem{Base: us, Index: us, Scale: 2}, us3)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = YMM(), YMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	gate := func(x VecVirtual) VecVirtual {
-		if !hard {
-			return sigmoidv(x)
-		}
-		r := YMM()
-		VMOVAPS(hb, r)
-		VFMADD231PS(ha, x, r) // a*x + b
-		lim := YMM()
-		VXORPS(lim, lim, lim)
-		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-		VMOVUPS(consts["one"], lim)
-		VMINPS(r, lim, r)
-		return r
-	}
+	gate := seqGate(hard, false, sigmoidv)
 	// load reads 8 floats at m: plain, VMASKMOVPS under an AVX2 mask, or zero-masked
 	// under k1 (AVX-512).
 	const plain, vmask, kmask = 0, 1, 2

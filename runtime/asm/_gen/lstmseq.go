@@ -42,26 +42,7 @@ func lstmSeqKernel(name string, hard bool) {
 	rowb := GP64() // 4*up*4 bytes: one U row / one zx step
 	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
 	ADDQ(us, rowb)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = YMM(), YMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	gate := func(x VecVirtual) VecVirtual {
-		if !hard {
-			return sigmoidRational(x)
-		}
-		r := YMM()
-		VMOVAPS(hb, r)
-		VFMADD231PS(ha, x, r) // a*x + b
-		lim := YMM()
-		VXORPS(lim, lim, lim)
-		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-		VMOVUPS(consts["one"], lim)
-		VMINPS(r, lim, r)
-		return r
-	}
+	gate := seqGate(hard, false, sigmoidRational)
 	gm := func(base Register, g int, disp int) Mem {
 		switch g {
 		case 1:
@@ -288,26 +269,7 @@ func lstmSeqMultiKernel(name string, hard bool) {
 	rowb := GP64()
 	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
 	ADDQ(us, rowb)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = YMM(), YMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	gate := func(x VecVirtual) VecVirtual {
-		if !hard {
-			return sigmoidRational(x)
-		}
-		r := YMM()
-		VMOVAPS(hb, r)
-		VFMADD231PS(ha, x, r) // a*x + b
-		lim := YMM()
-		VXORPS(lim, lim, lim)
-		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-		VMOVUPS(consts["one"], lim)
-		VMINPS(r, lim, r)
-		return r
-	}
+	gate := seqGate(hard, false, sigmoidRational)
 	gm := func(base Register, g int) Mem {
 		switch g {
 		case 1:
@@ -742,23 +704,7 @@ func lstmSeqStackKernel(name string, hard bool) {
 	MOVQ(nn, dend)
 	XORQ(nn, nn)
 	MOVQ(nn, it)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = YMM(), YMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	gate := func(x VecVirtual) VecVirtual {
-		r := YMM()
-		VMOVAPS(hb, r)
-		VFMADD231PS(ha, x, r) // a*x + b
-		lim := YMM()
-		VXORPS(lim, lim, lim)
-		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-		VMOVUPS(consts["one"], lim)
-		VMINPS(r, lim, r)
-		return r
-	}
+	gate := seqGate(hard, false, nil) // only called with hard gates
 	Label(name + "_iter")
 	Load(Param("d"), dp)
 	Label(name + "_stage")
@@ -879,23 +825,12 @@ func lstmSeqStackKernel(name string, hard bool) {
 	RET()
 }
 
-// lstmBcastIdx is the VPERMPS index table of lstmSeqStep8: 8 vectors, vector k all k.
-var lstmBcastIdx Mem
-
 // lstmSeqStep8 is lstmSeqKernel's step loop for up == 8 (u <= 8: one chunk). h stays in
 // a register from one step to the next and h[k] is broadcast by VPERMPS from it instead
 // of loaded from the hs row just stored (a store-forwarded load, longer on the step
 // chain); the row is still stored for the caller. Same operations in the same order as
 // the general loop otherwise, so the same results bit for bit.
 func lstmSeqStep8(name string, pzx, pu, pc, ph, t, u, us, us3, rowb Register, hard bool, gate func(VecVirtual) VecVirtual) {
-	if lstmBcastIdx.Symbol.Name == "" {
-		lstmBcastIdx = GLOBL("lstm_bcastidx", RODATA|NOPTR)
-		for k := 0; k < 8; k++ {
-			for l := 0; l < 8; l++ {
-				DATA(32*k+4*l, U32(k))
-			}
-		}
-	}
 	gm := func(base Register, g int) Mem {
 		switch g {
 		case 1:
@@ -919,7 +854,7 @@ func lstmSeqStep8(name string, pzx, pu, pc, ph, t, u, us, us3, rowb Register, ha
 	}
 	wp, ip, k := GP64(), GP64(), GP64()
 	MOVQ(pu, wp)
-	LEAQ(lstmBcastIdx, ip)
+	LEAQ(bcastIdx(false), ip)
 	MOVQ(u, k)
 	Label(name + "_s8k2")
 	CMPQ(k, U8(2))
@@ -987,59 +922,15 @@ func lstmSeqX8Kernel(name string, hard, relu bool) {
 	t, u := GP64(), GP64()
 	Load(Param("t"), t)
 	Load(Param("u"), u)
-	var ha, hb VecVirtual
-	if hard {
-		ha, hb = YMM(), YMM()
-		VBROADCASTSS(addr("a"), ha)
-		VBROADCASTSS(addr("b"), hb)
-	}
-	gate := func(x VecVirtual) VecVirtual {
-		if !hard {
-			return sigmoidRational(x)
-		}
-		r := YMM()
-		VMOVAPS(hb, r)
-		VFMADD231PS(ha, x, r) // a*x + b
-		lim := YMM()
-		VXORPS(lim, lim, lim)
-		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-		VMOVUPS(consts["one"], lim)
-		VMINPS(r, lim, r)
-		return r
-	}
-	if lstmBcastIdx.Symbol.Name == "" {
-		lstmBcastIdx = GLOBL("lstm_bcastidx", RODATA|NOPTR)
-		for k := 0; k < 8; k++ {
-			for l := 0; l < 8; l++ {
-				DATA(32*k+4*l, U32(k))
-			}
-		}
-	}
+	gate := seqGate(hard, false, sigmoidRational)
 	// xproj: buf = bias + x row (at px) * W
 	xproj := func(lbl string) {
-		var nx [4]VecVirtual
 		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
 		Load(Param("bias"), pb)
-		for g := 0; g < 4; g++ {
-			nx[g] = YMM()
-			VMOVUPS(Mem{Base: pb, Disp: 32 * g}, nx[g])
-		}
 		Load(Param("wx"), wp)
 		MOVQ(px, xp)
 		Load(Param("nin"), k)
-		Label(name + lbl)
-		b := YMM()
-		VBROADCASTSS(Mem{Base: xp}, b)
-		for g := 0; g < 4; g++ {
-			VFMADD231PS(Mem{Base: wp, Disp: 32 * g}, b, nx[g])
-		}
-		ADDQ(U8(128), wp)
-		ADDQ(U8(4), xp)
-		DECQ(k)
-		JNZ(LabelRef(name + lbl))
-		for g := 0; g < 4; g++ {
-			VMOVUPS(nx[g], buf.Offset(32*g))
-		}
+		projectRow(name+lbl, pb, wp, xp, k, false, func(g int) Mem { return buf.Offset(32 * g) })
 	}
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
@@ -1056,7 +947,7 @@ func lstmSeqX8Kernel(name string, hard, relu bool) {
 	}
 	wp, ip, k := GP64(), GP64(), GP64()
 	MOVQ(pu, wp)
-	LEAQ(lstmBcastIdx, ip)
+	LEAQ(bcastIdx(false), ip)
 	MOVQ(u, k)
 	Label(name + "_k2")
 	CMPQ(k, U8(2))
@@ -1163,4 +1054,86 @@ func cellRelu(acc [4]VecVirtual, cb Register, hard bool, gate func(VecVirtual) V
 	VMAXPS(cv, z, hc)
 	VMULPS(hc, o, hc)
 	return hc
+}
+
+// seqGate returns the gate activation of the sequence kernels: sig (a sigmoid form) or,
+// with hard, clip(a*x+b, 0, 1) with a and b broadcast once here from the kernel's
+// arguments (YMM, or ZMM with wide).
+func seqGate(hard, wide bool, sig func(VecVirtual) VecVirtual) func(VecVirtual) VecVirtual {
+	if !hard {
+		return sig
+	}
+	vec, one := YMM, consts["one"]
+	if wide {
+		vec, one = ZMM, cst64("one", 1, 1)
+	}
+	ha, hb := vec(), vec()
+	VBROADCASTSS(addr("a"), ha)
+	VBROADCASTSS(addr("b"), hb)
+	return func(x VecVirtual) VecVirtual {
+		r := vec()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := vec()
+		if wide {
+			VPXORD(lim, lim, lim)
+		} else {
+			VXORPS(lim, lim, lim)
+		}
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(one, lim)
+		VMINPS(r, lim, r)
+		return r
+	}
+}
+
+// bcastIdx is the VPERMPS index table that broadcasts lane k of h: 8 vectors of 8 lanes
+// (or 16 with wide), vector k all k.
+func bcastIdx(wide bool) Mem {
+	lanes, name := 8, "lstm_bcastidx"
+	if wide {
+		lanes, name = 16, "lstm_bcastidx16"
+	}
+	if m, ok := bcastIdxTables[lanes]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for k := 0; k < 8; k++ {
+		for l := 0; l < lanes; l++ {
+			DATA(4*lanes*k+4*l, U32(k))
+		}
+	}
+	bcastIdxTables[lanes] = m
+	return m
+}
+
+var bcastIdxTables = map[int]Mem{}
+
+// projectRow emits dst(g) = bias + x row * W for the sequence kernels' in-loop input
+// projection: pb the bias, wp the padded kernel (rows of 32 floats), xp the x row, k the
+// input count (consumed); the 4 gate vectors in YMM, or 2 gate pairs in ZMM with wide;
+// one FMA chain per element in k order (a GEMM's, so the same bits).
+func projectRow(lbl string, pb, wp, xp, k Register, wide bool, dst func(g int) Mem) {
+	nv, vb, vec := 4, 32, YMM
+	if wide {
+		nv, vb, vec = 2, 64, ZMM
+	}
+	nx := make([]VecVirtual, nv)
+	for g := range nx {
+		nx[g] = vec()
+		VMOVUPS(Mem{Base: pb, Disp: vb * g}, nx[g])
+	}
+	Label(lbl)
+	b := vec()
+	VBROADCASTSS(Mem{Base: xp}, b)
+	for g := range nx {
+		VFMADD231PS(Mem{Base: wp, Disp: vb * g}, b, nx[g])
+	}
+	ADDQ(U8(128), wp)
+	ADDQ(U8(4), xp)
+	DECQ(k)
+	JNZ(LabelRef(lbl))
+	for g := range nx {
+		VMOVUPS(nx[g], dst(g))
+	}
 }

@@ -23,9 +23,6 @@ import (
 
 var consts64 = map[string]Mem{}
 
-// lstmBcastIdx16 is the ZMM VPERMPS index table: 8 vectors, vector k all k.
-var lstmBcastIdx16 Mem
-
 // cst64 is a 64-byte constant: 8 lanes of lo, then 8 of hi.
 func cst64(name string, lo, hi float32) Mem {
 	if m, ok := consts64[name]; ok {
@@ -142,30 +139,17 @@ func hiHalf(z VecVirtual) VecVirtual {
 // z8 holds what the ZMM up == 8 kernels share: the hard-sigmoid constants, the K1 mask
 // (lanes 8-15) and the broadcast index table.
 type z8 struct {
-	hard   bool
-	ha, hb VecVirtual
-	idx    Mem
+	hard bool
+	gate func(VecVirtual) VecVirtual // hard sigmoid on a ZMM pair
+	idx  Mem
 }
 
 func newZ8(hard bool) *z8 {
-	z := &z8{hard: hard}
-	if hard {
-		z.ha, z.hb = ZMM(), ZMM()
-		VBROADCASTSS(addr("a"), z.ha)
-		VBROADCASTSS(addr("b"), z.hb)
-	}
+	z := &z8{hard: hard, gate: seqGate(hard, true, nil)}
 	km := GP32()
 	MOVL(U32(0xff00), km)
 	KMOVW(km, K1)
-	if lstmBcastIdx16.Symbol.Name == "" {
-		lstmBcastIdx16 = GLOBL("lstm_bcastidx16", RODATA|NOPTR)
-		for k := 0; k < 8; k++ {
-			for l := 0; l < 16; l++ {
-				DATA(64*k+4*l, U32(k))
-			}
-		}
-	}
-	z.idx = lstmBcastIdx16
+	z.idx = bcastIdx(true)
 	return z
 }
 
@@ -221,19 +205,8 @@ func (z *z8) treeSum(lbl string, hz VecVirtual, acc [2]VecVirtual, wp, u Registe
 // cb (updated) and returns h: the same per-lane operations as cellUpdate.
 func (z *z8) cell(acc [2]VecVirtual, cb Register) VecVirtual {
 	if z.hard {
-		gate := func(x VecVirtual) VecVirtual {
-			r := ZMM()
-			VMOVAPS(z.hb, r)
-			VFMADD231PS(z.ha, x, r) // a*x + b
-			lim := ZMM()
-			VPXORD(lim, lim, lim)
-			VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-			VMOVUPS(cst64("one", 1, 1), lim)
-			VMINPS(r, lim, r)
-			return r
-		}
-		ifz := gate(acc[0])
-		goz := gate(acc[1]) // o in the high half; the low half (g) is not a gate
+		ifz := z.gate(acc[0])
+		goz := z.gate(acc[1]) // o in the high half; the low half (g) is not a gate
 		ing, dg := ratNDm(lo(acc[1]), false, lo(ifz))
 		return cellHard(cb, hiHalf(ifz), hiHalf(goz), ing, dg)
 	}
@@ -279,29 +252,12 @@ func lstmSeq8Kernel512(name string, hard, xproj bool) {
 	z := newZ8(hard)
 	// project: buf = bias + x row (at px) * W, as two ZMM pairs
 	project := func(lbl string) {
-		var nx [2]VecVirtual
 		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
 		Load(Param("bias"), pb)
-		for g := 0; g < 2; g++ {
-			nx[g] = ZMM()
-			VMOVUPS(Mem{Base: pb, Disp: 64 * g}, nx[g])
-		}
 		Load(Param("wx"), wp)
 		MOVQ(px, xp)
 		Load(Param("nin"), k)
-		Label(name + lbl)
-		b := ZMM()
-		VBROADCASTSS(Mem{Base: xp}, b)
-		for g := 0; g < 2; g++ {
-			VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b, nx[g])
-		}
-		ADDQ(U8(128), wp)
-		ADDQ(U8(4), xp)
-		DECQ(k)
-		JNZ(LabelRef(name + lbl))
-		for g := 0; g < 2; g++ {
-			VMOVUPS(nx[g], buf.Offset(64*g))
-		}
+		projectRow(name+lbl, pb, wp, xp, k, true, func(g int) Mem { return buf.Offset(64 * g) })
 	}
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
@@ -441,13 +397,8 @@ func lstmSeqPair8Kernel512(name string, hard bool) {
 	z := newZ8(hard)
 	// project: buf[off:] = bias + x row r * W for chain ch (descriptor at dp + 40*ch)
 	project := func(lbl string, ch int, row Register) {
-		var nx [2]VecVirtual
 		pb, wp, xp, k := GP64(), GP64(), GP64(), GP64()
 		MOVQ(Mem{Base: dp, Disp: 40*ch + 8}, pb)
-		for g := 0; g < 2; g++ {
-			nx[g] = ZMM()
-			VMOVUPS(Mem{Base: pb, Disp: 64 * g}, nx[g])
-		}
 		MOVQ(Mem{Base: dp, Disp: 40 * ch}, wp)
 		Load(Param("nin"), k)
 		MOVQ(row, xp)
@@ -456,19 +407,7 @@ func lstmSeqPair8Kernel512(name string, hard bool) {
 		pxr := GP64()
 		Load(Param("x"), pxr)
 		ADDQ(pxr, xp)
-		Label(name + lbl)
-		b := ZMM()
-		VBROADCASTSS(Mem{Base: xp}, b)
-		for g := 0; g < 2; g++ {
-			VFMADD231PS(Mem{Base: wp, Disp: 64 * g}, b, nx[g])
-		}
-		ADDQ(U8(128), wp)
-		ADDQ(U8(4), xp)
-		DECQ(k)
-		JNZ(LabelRef(name + lbl))
-		for g := 0; g < 2; g++ {
-			VMOVUPS(nx[g], buf.Offset(128*ch+64*g))
-		}
+		projectRow(name+lbl, pb, wp, xp, k, true, func(g int) Mem { return buf.Offset(128*ch + 64*g) })
 	}
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
