@@ -10,7 +10,8 @@ type Info struct {
 // LayerInfo returns the layer's identity; embedding Info gives a layer this method.
 func (i *Info) LayerInfo() *Info { return i }
 
-// Layer is one step of a Sequential graph. Implementations are immutable once built.
+// Layer is one node of a graph, reading one tensor (see MultiInput for more).
+// Implementations are immutable once built.
 type Layer interface {
 	// LayerInfo returns the layer's name and class.
 	LayerInfo() *Info
@@ -79,4 +80,19 @@ func checkLen(what string, w []float32, want int) error {
 // their weight lengths (folded layers report the count of the layer they came from).
 type ParamCounter interface {
 	Params() int64
+}
+
+// MultiInput is implemented by layers that read more than one tensor (merge layers).
+// The graph calls the N forms; the single-input Layer methods treat the layer as
+// having one input.
+type MultiInput interface {
+	Layer
+	// OutputShapeN infers the output shape from the input shapes and validates them.
+	OutputShapeN(ins []Shape) (Shape, error)
+	// ScratchLenN is the scratch Forward needs for a batch.
+	ScratchLenN(ins []Shape, batch int) int
+	// ForwardN is the reference pass: srcs[k] holds batch samples of input k.
+	ForwardN(dst []float32, srcs [][]float32, scratch []float32, ins []Shape, batch int)
+	// FLOPsN is the operation count of one sample.
+	FLOPsN(ins []Shape) int64
 }

@@ -13,6 +13,8 @@ type fused struct {
 // element-wise activation into that layer's epilogue, so the tensor is written once
 // instead of three times. The graph is not modified: fused layers are copies.
 func fuse(g *layers.Graph) []fused {
+	// Every fold below looks only at chained successors (Graph.ChainNext): a value read
+	// by two nodes, or a node reading two values, ends a run.
 	var out []fused
 	for i := 0; i < g.Len(); i++ {
 		f := fused{l: g.Layer(i), from: i, to: i}
@@ -68,7 +70,7 @@ func absorbInto(g *layers.Graph, f fused) int {
 // input itself (padding inserts zeros after the affine); padding before the affine
 // (ZeroPadding2D) is fine.
 func affineIntoNext(g *layers.Graph, i int, a *layers.Affine) (layers.Layer, bool) {
-	if i+1 >= g.Len() {
+	if !g.ChainNext(i) {
 		return nil, false
 	}
 	c := g.InShape(i).Last()
@@ -122,10 +124,16 @@ func foldAffine(a *layers.Affine, w, b []float32, taps, groups, cin, n int) (nw,
 func permuteIntoDense(g *layers.Graph, i int, p *layers.Permute) (layers.Layer, int, bool) {
 	in := g.InShape(i)
 	n := in.Size()
+	if !g.ChainNext(i) {
+		return nil, 0, false
+	}
 	j := i + 1
 	for j < g.Len() {
 		switch g.Layer(j).(type) {
 		case *layers.Identity, *layers.Reshape:
+			if !g.ChainNext(j) {
+				return nil, 0, false
+			}
 			j++
 			continue
 		}
@@ -196,7 +204,7 @@ func (l *flatDense) FLOPs(in layers.Shape) int64 { return l.Dense.FLOPs(layers.S
 // returns the index of the last layer absorbed. w and b are replaced, never written.
 func absorb(g *layers.Graph, i int, w, b *[]float32, n int, act *layers.Activation) int {
 	j := i
-	for j+1 < g.Len() {
+	for g.ChainNext(j) {
 		switch nx := g.Layer(j + 1).(type) {
 		case *layers.Affine:
 			if !act.IsLinear() {

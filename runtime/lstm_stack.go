@@ -134,7 +134,7 @@ func fuseLSTMStacks(g *layers.Graph, fs []fused, isa asm.ISA) []fused {
 		}
 		st := &lstmStack{ls: []*layers.LSTM{l}, mid: []layers.Shape{g.InShape(f.from)}}
 		j := i
-		for j+1 < len(fs) && len(st.ls) < 4 {
+		for j+1 < len(fs) && len(st.ls) < 4 && g.ChainNext(fs[j].to) {
 			nx, ok := fs[j+1].l.(*layers.LSTM)
 			if !ok || fs[j+1].from != fs[j+1].to || !stackable(st.ls[len(st.ls)-1], nx) {
 				break

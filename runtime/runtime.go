@@ -8,7 +8,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -45,18 +44,19 @@ type Model struct {
 	maxBatch int
 	threads  int
 	steps    []step
-	inSize   int // floats per sample
-	outSize  int
-	inOff    int // arena offset of the input buffer (per max batch)
-	outOff   int
+	ins      []ioBuf  // per graph input: its arena buffer
+	outs     []ioBuf  // per graph output
+	inSize   int      // floats per sample of the first input
+	outSize  int      // of the first output
+	maxArity int      // most inputs of one step
 	arenaLen int      // floats
-	kernels  []string // per graph layer, for Kernels
+	kernels  []string // per graph node, for Kernels
 	microEnd int      // steps [0, microEnd] run microN samples at a time (-1: none)
 	microN   int
 	microPer int // floats per sample of the prefix's largest step
 	// outDirect: the last step writes into the caller's dst instead of the arena's
-	// output buffer (it does not run in place and is not micro-batched), which saves
-	// exec's copy of the output.
+	// output buffer (single output; it does not run in place and is not
+	// micro-batched), which saves exec's copy of the output.
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
 
@@ -70,18 +70,28 @@ type Model struct {
 	last atomic.Pointer[state]
 }
 
+// ioBuf is a graph input's or output's place in the arena.
+type ioBuf struct {
+	off, per int // arena offset, floats per sample
+}
+
 // step is one layer's kernel with its arena offsets.
 type step struct {
-	k                 kernel
-	src, dst, scratch int  // arena offsets in floats
-	inPer, outPer     int  // floats per sample
-	scratchLen        int  // floats
-	srcAt, dstAt      bool // micro-batching: src / dst is indexed by the micro-batch's first sample
+	k                 kernel      // single-input kernel, or nil
+	kn                multiKernel // multi-input kernel, or nil
+	src, dst, scratch int         // arena offsets in floats (src: the first input)
+	srcs, inPers      []int       // multi-input: every input's offset and floats per sample
+	inPer, outPer     int         // floats per sample
+	scratchLen        int         // floats
+	srcAt, dstAt      bool        // micro-batching: src / dst is indexed by the micro-batch's first sample
 }
 
 type state struct {
 	arena []float32
 	done  chan struct{} // runParallel: the workers' parts finished (cap threads)
+	srcs  [][]float32   // a multi-input step's input slices (cap maxArity)
+	in1   [][]float32   // the single-tensor API's src and dst as one-element lists
+	out1  [][]float32
 }
 
 // workerPool runs the parts of split batches (runParallel). It holds no reference to
@@ -123,120 +133,19 @@ type kernel interface {
 	run(dst, src, scratch []float32, batch int)
 }
 
-// compiled is what compileLayer returns for one layer.
-type compiled struct {
-	k          kernel
-	name       string // kernel description for `kinfer info`
-	scratchLen int    // floats needed for maxBatch samples
-	inPlace    bool   // may run with dst == src
+// multiKernel is the compiled implementation of a layer with several inputs.
+type multiKernel interface {
+	// runN computes batch samples from srcs (one per input) into dst.
+	runN(dst []float32, srcs [][]float32, scratch []float32, batch int)
 }
 
-// Compile builds a Model from a graph.
-func Compile(g *layers.Graph, opt Options) (*Model, error) {
-	if g == nil {
-		return nil, errors.New("runtime: nil graph")
-	}
-	isa, err := pickISA(opt.ISA)
-	if err != nil {
-		return nil, err
-	}
-	mb := opt.MaxBatch
-	if mb == 0 {
-		mb = DefaultMaxBatch
-	}
-	if mb < 1 || mb > 1<<16 {
-		return nil, fmt.Errorf("runtime: MaxBatch %d out of range [1, 65536]", mb)
-	}
-	if opt.Threads < 0 || opt.Threads > 1024 {
-		return nil, fmt.Errorf("runtime: Threads %d out of range [0, 1024]", opt.Threads)
-	}
-	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
-	m.minPart = minPart(g.Params(), g.FLOPs())
-
-	// Buffers: 0 is the input; buffer of layer i's output is a new buffer unless the
-	// layer runs in place, in which case it reuses its input's buffer.
-	var bufs []buffer
-	bufs = append(bufs, buffer{size: mb * m.inSize, first: 0, last: 0})
-	cur := 0
-	type pending struct {
-		c       compiled
-		src     int
-		dst     int
-		scratch int
-	}
-	var ps []pending
-	var fs []fused
-	var comp []compiled
-	for _, f := range fuseLSTMStacks(g, fuse(g), isa) {
-		in, out := g.InShape(f.from), g.OutShape(f.to)
-		c, err := compileLayer(f.l, in, out, isa, mb)
-		if err != nil {
-			l := f.l.LayerInfo()
-			return nil, fmt.Errorf("runtime: layer %q (%s): %w", l.Name, l.Class, err)
-		}
-		if n := len(comp); n > 0 {
-			if fc, ok := fuseSeqDense(comp[n-1], c); ok {
-				comp[n-1], fs[n-1].to = fc, f.to
-				continue
-			}
-			if fc, ok := fuseSeqLSTM(comp[n-1], c); ok {
-				comp[n-1], fs[n-1].to = fc, f.to
-				continue
-			}
-		}
-		fs, comp = append(fs, f), append(comp, c)
-	}
-	for si, f := range fs {
-		c, out := comp[si], g.OutShape(f.to)
-		t := si + 1 // step index in liveness time; input is written at time 0
-		bufs[cur].last = t
-		dst := cur
-		if !c.inPlace {
-			bufs = append(bufs, buffer{size: mb * out.Size(), first: t, last: t})
-			dst = len(bufs) - 1
-		}
-		sc := -1
-		if c.scratchLen > 0 {
-			bufs = append(bufs, buffer{size: c.scratchLen, first: t, last: t})
-			sc = len(bufs) - 1
-		}
-		ps = append(ps, pending{c, cur, dst, sc})
-		cur = dst
-	}
-	bufs[cur].last = len(fs) + 1 // the output is read after the last step
-	cs := make([]compiled, len(ps))
-	inPer, outPer := make([]int, len(ps)), make([]int, len(ps))
-	for i, p := range ps {
-		cs[i], inPer[i], outPer[i] = p.c, g.InShape(fs[i].from).Size(), g.OutShape(fs[i].to).Size()
-	}
-	m.microEnd, m.microN, m.microPer = microPlan(cs, inPer, outPer, mb)
-	segOut := -1
-	if m.microEnd >= 0 {
-		// the input is read and the prefix's output written by every micro-batch
-		segOut = ps[m.microEnd].dst
-		bufs[0].last = max(bufs[0].last, m.microEnd+1)
-		bufs[segOut].first = min(bufs[segOut].first, 1)
-	}
-	if last := len(ps) - 1; last >= 0 && ps[last].dst != ps[last].src && m.microEnd < last {
-		m.outDirect = true
-	}
-	m.arenaLen = plan(bufs)
-	m.inOff, m.outOff = bufs[0].off, bufs[cur].off
-	for i, p := range ps {
-		f := fs[i]
-		s := step{k: p.c.k, src: bufs[p.src].off, dst: bufs[p.dst].off, scratch: -1,
-			inPer: g.InShape(f.from).Size(), outPer: g.OutShape(f.to).Size(),
-			srcAt: p.src == 0, dstAt: p.dst == 0 || p.dst == segOut}
-		if p.scratch >= 0 {
-			s.scratch, s.scratchLen = bufs[p.scratch].off, p.c.scratchLen
-		}
-		m.steps = append(m.steps, s)
-		m.kernels = append(m.kernels, p.c.name)
-		for j := f.from + 1; j <= f.to; j++ {
-			m.kernels = append(m.kernels, "fused into "+f.l.LayerInfo().Name)
-		}
-	}
-	return m, nil
+// compiled is what kernel selection returns for one layer: k or kn is set.
+type compiled struct {
+	k          kernel
+	kn         multiKernel
+	name       string // kernel description for `kinfer info`
+	scratchLen int    // floats needed for maxBatch samples
+	inPlace    bool   // may run with dst == src (single-input kernels)
 }
 
 func pickISA(name string) (asm.ISA, error) {
@@ -270,6 +179,12 @@ func (m *Model) Kernels() []string {
 	return append([]string(nil), m.kernels...)
 }
 
+// Inputs describes the model's inputs (RunMultiInto's srcs, in order).
+func (m *Model) Inputs() []layers.Tensor { return m.g.Inputs() }
+
+// Outputs describes the model's outputs (RunMultiInto's dsts, in order).
+func (m *Model) Outputs() []layers.Tensor { return m.g.Outputs() }
+
 // Run runs a batch and returns a new output slice of batch*OutputShape().Size() values.
 // src holds batch*InputShape().Size() values, batch-first, row-major.
 func (m *Model) Run(src []float32, batch int) ([]float32, error) {
@@ -280,12 +195,15 @@ func (m *Model) Run(src []float32, batch int) ([]float32, error) {
 	return dst, m.RunInto(dst, src, batch)
 }
 
-// RunInto runs a batch into dst, which must hold batch*OutputShape().Size() values.
-// It allocates nothing once a state is available (after the first call per
-// concurrent caller).
+// RunInto runs a batch of a single-input, single-output model into dst, which must
+// hold batch*OutputShape().Size() values. It allocates nothing once a state is
+// available (after the first call per concurrent caller).
 func (m *Model) RunInto(dst, src []float32, batch int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
+	}
+	if len(m.ins) != 1 || len(m.outs) != 1 {
+		return fmt.Errorf("runtime: model has %d inputs and %d outputs; use RunMultiInto", len(m.ins), len(m.outs))
 	}
 	if len(src) != batch*m.inSize {
 		return fmt.Errorf("runtime: %w: input has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(src), batch*m.inSize, batch, m.g.Input())
@@ -301,18 +219,63 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 	return nil
 }
 
+// RunMulti runs a batch of a model with any number of inputs and outputs and returns
+// new output slices (see RunMultiInto).
+func (m *Model) RunMulti(srcs [][]float32, batch int) ([][]float32, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("runtime: batch %d < 1", batch)
+	}
+	dsts := make([][]float32, len(m.outs))
+	for k, o := range m.outs {
+		dsts[k] = make([]float32, batch*o.per)
+	}
+	return dsts, m.RunMultiInto(dsts, srcs, batch)
+}
+
+// RunMultiInto runs a batch: srcs[k] holds batch samples of input k (Inputs()[k]),
+// dsts[k] receives batch samples of output k (Outputs()[k]). It allocates nothing
+// once a state is available; it runs on the caller's goroutine.
+func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
+	if batch < 1 {
+		return fmt.Errorf("runtime: batch %d < 1", batch)
+	}
+	if len(srcs) != len(m.ins) || len(dsts) != len(m.outs) {
+		return fmt.Errorf("runtime: %w: got %d inputs and %d outputs, model has %d and %d", layers.ErrShapeMismatch, len(srcs), len(dsts), len(m.ins), len(m.outs))
+	}
+	for k, in := range m.ins {
+		if len(srcs[k]) != batch*in.per {
+			t := m.g.Inputs()[k]
+			return fmt.Errorf("runtime: %w: input %q has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, t.Name, len(srcs[k]), batch*in.per, batch, t.Shape)
+		}
+	}
+	for k, o := range m.outs {
+		if len(dsts[k]) < batch*o.per {
+			t := m.g.Outputs()[k]
+			return fmt.Errorf("runtime: %w: output %q buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, t.Name, len(dsts[k]), batch*o.per, batch, t.Shape)
+		}
+	}
+	st := m.get()
+	for b := 0; b < batch; b += m.maxBatch {
+		m.exec(st, dsts, srcs, b, min(m.maxBatch, batch-b))
+	}
+	m.put(st)
+	return nil
+}
+
 func (m *Model) runSerial(dst, src []float32, batch int) {
 	st := m.get()
 	m.runSerialState(st, dst, src, batch)
 	m.put(st)
 }
 
-// runSerialState runs batch samples on the caller's goroutine with state st.
+// runSerialState runs batch samples of a single-input, single-output model on the
+// caller's goroutine with state st.
 func (m *Model) runSerialState(st *state, dst, src []float32, batch int) {
+	st.in1[0], st.out1[0] = src, dst
 	for b := 0; b < batch; b += m.maxBatch {
-		n := min(m.maxBatch, batch-b)
-		m.exec(st, dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize], n)
+		m.exec(st, st.out1, st.in1, b, min(m.maxBatch, batch-b))
 	}
+	st.in1[0], st.out1[0] = nil, nil
 }
 
 // runParallel splits the batch into one contiguous part per worker, using no more
@@ -360,15 +323,18 @@ func minPart(params, flops int64) int {
 	return int(max(1, (minSplitIntensity*params+flops-1)/flops))
 }
 
-func (m *Model) exec(st *state, dst, src []float32, n int) {
+// exec runs samples [b0, b0+n) of the caller's srcs into dsts (n <= MaxBatch).
+func (m *Model) exec(st *state, dsts, srcs [][]float32, b0, n int) {
 	a := st.arena
-	copy(a[m.inOff:], src)
+	for k, in := range m.ins {
+		copy(a[in.off:in.off+n*in.per], srcs[k][b0*in.per:(b0+n)*in.per])
+	}
 	first := 0
 	if m.microEnd >= 0 && n > m.microN {
-		for b0 := 0; b0 < n; b0 += m.microN {
-			k := min(m.microN, n-b0)
+		for s0 := 0; s0 < n; s0 += m.microN {
+			k := min(m.microN, n-s0)
 			for i := 0; i <= m.microEnd; i++ {
-				runStep(a, &m.steps[i], b0, k)
+				runStep(a, st, &m.steps[i], s0, k)
 			}
 		}
 		first = m.microEnd + 1
@@ -378,10 +344,12 @@ func (m *Model) exec(st *state, dst, src []float32, n int) {
 		end--
 	}
 	for i := first; i < end; i++ {
-		runStep(a, &m.steps[i], 0, n)
+		runStep(a, st, &m.steps[i], 0, n)
 	}
 	if !m.outDirect {
-		copy(dst, a[m.outOff:m.outOff+n*m.outSize])
+		for k, o := range m.outs {
+			copy(dsts[k][b0*o.per:(b0+n)*o.per], a[o.off:o.off+n*o.per])
+		}
 		return
 	}
 	// the last step reads the arena (never the caller's src: a step before it, or
@@ -391,11 +359,12 @@ func (m *Model) exec(st *state, dst, src []float32, n int) {
 	if s.scratch >= 0 {
 		sc = a[s.scratch : s.scratch+s.scratchLen]
 	}
-	s.k.run(dst[:n*s.outPer:n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
+	d := dsts[0][b0*s.outPer : (b0+n)*s.outPer]
+	s.k.run(d[:n*s.outPer:n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
 }
 
 // runStep runs samples [b0, b0+n) of one step (b0 > 0 only under micro-batching).
-func runStep(a []float32, s *step, b0, n int) {
+func runStep(a []float32, st *state, s *step, b0, n int) {
 	so, do := s.src, s.dst
 	if s.srcAt {
 		so += b0 * s.inPer
@@ -406,6 +375,14 @@ func runStep(a []float32, s *step, b0, n int) {
 	var sc []float32
 	if s.scratch >= 0 {
 		sc = a[s.scratch : s.scratch+s.scratchLen]
+	}
+	if s.kn != nil {
+		srcs := st.srcs[:len(s.srcs)]
+		for i, off := range s.srcs {
+			srcs[i] = a[off : off+n*s.inPers[i]]
+		}
+		s.kn.runN(a[do:do+n*s.outPer], srcs, sc, n)
+		return
 	}
 	s.k.run(a[do:do+n*s.outPer], a[so:so+n*s.inPer], sc, n)
 }
@@ -430,7 +407,8 @@ func (m *Model) get() *state {
 	if r := int(uintptr(unsafe.Pointer(&raw[0])) % (4 * arenaAlign)); r != 0 {
 		skip = (4*arenaAlign - r) / 4
 	}
-	st := &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen]}
+	st := &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen],
+		srcs: make([][]float32, m.maxArity), in1: make([][]float32, 1), out1: make([][]float32, 1)}
 	if m.threads > 1 {
 		st.done = make(chan struct{}, m.threads)
 	}
