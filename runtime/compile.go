@@ -19,7 +19,9 @@ type kernelEntry struct {
 // kernelTable lists, per layer type, the fast kernels tried in order; a layer with no
 // entry that applies runs its plain-Go reference pass, which is also all that
 // KINFER_ISA=generic runs. Adding a kernel is one entry in kernels().
-var kernelTable = kernels()
+var kernelTable map[reflect.Type][]kernelEntry
+
+func init() { kernelTable = kernels() } // an init, not an initializer: entries call selectKernel
 
 // kernels is the one place fast kernels are registered.
 func kernels() map[reflect.Type][]kernelEntry {
@@ -73,6 +75,7 @@ func kernels() map[reflect.Type][]kernelEntry {
 		return newFastActivation(l, in, isa)
 	})
 	regN(t, newFastMerge)
+	regN(t, newFastResidual)
 	return t
 }
 

@@ -195,3 +195,66 @@ func TestRunIntoRefusesMultiIO(t *testing.T) {
 		t.Fatalf("inputs/outputs: %v %v", m.Inputs(), m.Outputs())
 	}
 }
+
+// TestResidualFused: the residual block's Add and the ReLU after it run in the step of
+// the convolution that produces the Add's operand, on every path.
+func TestResidualFused(t *testing.T) {
+	g := dagGraphs(t)["residual"]
+	for _, isa := range isas() {
+		m, err := Compile(g, Options{ISA: isa.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks := m.Kernels()
+		for i := 0; i < g.Len(); i++ {
+			switch g.Layer(i).LayerInfo().Name {
+			case "add", "relu", "bn":
+				if ks[i] != "fused into c2" {
+					t.Errorf("%v: %s runs as %q", isa, g.Layer(i).LayerInfo().Name, ks[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkResidual compares the residual block with and without fuseResiduals.
+func BenchmarkResidual(b *testing.B) {
+	bl := layers.NewBuilder()
+	r := rand.New(rand.NewPCG(1, 2))
+	x := bl.Input("x", layers.Shape{28, 28, 32}, layers.Float32)
+	conv := func(name string, in layers.Value, act layers.Activation) layers.Value {
+		return bl.Node(&layers.Conv2D{Info: info(name, "Conv2D"), Window: layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame},
+			In: 32, Filters: 32, Groups: 1, W: randSlice(r, 9*32*32, 0.1), B: randSlice(r, 32, 0.1), Act: act}, in)
+	}
+	c1 := conv("c1", x, layers.ActReLU)
+	c2 := conv("c2", c1, layers.ActLinear)
+	add := bl.Node(&layers.Merge{Info: info("add", "Add"), Op: layers.MergeAdd}, x, c2)
+	out := bl.Node(&layers.ActivationLayer{Info: info("relu", "ReLU"), Act: layers.ActReLU}, add)
+	g, err := bl.Build([]layers.Value{out}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	saved := graphPasses
+	defer func() { graphPasses = saved }()
+	for _, fuseOn := range []bool{false, true} {
+		graphPasses = saved
+		if !fuseOn {
+			graphPasses = []graphPass{fuseLSTMStacks}
+		}
+		m, err := Compile(g, Options{MaxBatch: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		xs := randSlice(r, g.Input().Size(), 1)
+		y := make([]float32, g.Output().Size())
+		name := "unfused"
+		if fuseOn {
+			name = "fused"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_ = m.RunInto(y, xs, 1)
+			}
+		})
+	}
+}

@@ -6,6 +6,25 @@ import "github.com/kinfer/kinfer/layers"
 type fused struct {
 	l        layers.Layer
 	from, to int
+	ins      []layers.Value // the values it reads, when not node from's inputs
+}
+
+// inputs are the values f reads.
+func (f fused) inputs(g *layers.Graph) []layers.Value {
+	if f.ins != nil {
+		return f.ins
+	}
+	return g.NodeInputs(f.from)
+}
+
+// inShapes are the shapes of the values f reads.
+func (f fused) inShapes(g *layers.Graph) []layers.Shape {
+	vs := f.inputs(g)
+	out := make([]layers.Shape, len(vs))
+	for i, v := range vs {
+		out[i] = g.ValueShape(v)
+	}
+	return out
 }
 
 // fuse folds per-channel affine layers (BatchNormalization, Rescaling after a linear

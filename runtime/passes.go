@@ -44,7 +44,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	}
 	us := make([]unit, 0, len(fs))
 	for _, f := range fs {
-		c := selectKernel(f.l, g.InShapes(f.from), g.OutShape(f.to), isa, mb)
+		c := selectKernel(f.l, f.inShapes(g), g.OutShape(f.to), isa, mb)
 		u := unit{fused: f, c: c}
 		if n := len(us); n > 0 && g.ChainNext(us[n-1].to) && us[n-1].c.k != nil && c.k != nil {
 			if fc, ok := kernelFuse(us[n-1].c, c); ok {
@@ -65,6 +65,7 @@ type graphPass func(g *layers.Graph, fs []fused, isa asm.ISA) []fused
 
 var graphPasses = []graphPass{
 	fuseLSTMStacks, // consecutive stackable LSTMs -> one wavefront layer
+	fuseResiduals,  // conv/dense + Add(residual) (+ activation) -> one step
 }
 
 // kernelPasses fuse a compiled step into the chained step before it, tried in order.
@@ -99,7 +100,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	// after the last step
 	lastUse := make([]int, nv)
 	for t, u := range us {
-		for _, v := range g.NodeInputs(u.from) {
+		for _, v := range u.inputs(g) {
 			lastUse[v] = max(lastUse[v], t+1)
 		}
 	}
@@ -125,7 +126,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	ps := make([]pending, len(us))
 	for i, u := range us {
 		t := i + 1
-		ins := g.NodeInputs(u.from)
+		ins := u.inputs(g)
 		out := g.NodeValue(u.to)
 		p := pending{sc: -1}
 		for _, v := range ins {
@@ -151,7 +152,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	prefix := 0
 	if nIn == 1 {
 		for i, u := range us {
-			ins := g.NodeInputs(u.from)
+			ins := u.inputs(g)
 			if u.c.k == nil || len(ins) != 1 {
 				break
 			}
@@ -168,7 +169,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	cs := make([]compiled, prefix)
 	inPer, outPer := make([]int, prefix), make([]int, prefix)
 	for i := range cs {
-		cs[i], inPer[i], outPer[i] = us[i].c, g.InShape(us[i].from).Size(), g.OutShape(us[i].to).Size()
+		cs[i], inPer[i], outPer[i] = us[i].c, us[i].inShapes(g)[0].Size(), g.OutShape(us[i].to).Size()
 	}
 	m.microEnd, m.microN, m.microPer = microPlan(cs, inPer, outPer, mb)
 	segOut := -1
@@ -193,12 +194,12 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	for i, p := range ps {
 		u := us[i]
 		s := step{k: u.c.k, kn: u.c.kn, src: bufs[p.srcs[0]].off, dst: bufs[p.dst].off, scratch: -1,
-			inPer: g.InShape(u.from).Size(), outPer: g.OutShape(u.to).Size(),
+			inPer: u.inShapes(g)[0].Size(), outPer: g.OutShape(u.to).Size(),
 			srcAt: p.srcs[0] == 0 && nIn == 1, dstAt: p.dst == 0 && nIn == 1 || p.dst == segOut}
 		if u.c.kn != nil {
 			for k, b := range p.srcs {
 				s.srcs = append(s.srcs, bufs[b].off)
-				s.inPers = append(s.inPers, g.InShapes(u.from)[k].Size())
+				s.inPers = append(s.inPers, u.inShapes(g)[k].Size())
 			}
 		}
 		if p.sc >= 0 {
