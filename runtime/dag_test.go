@@ -239,7 +239,7 @@ func BenchmarkResidual(b *testing.B) {
 	for _, fuseOn := range []bool{false, true} {
 		graphPasses = saved
 		if !fuseOn {
-			graphPasses = []graphPass{fuseLSTMStacks}
+			graphPasses = []graphPass{foldLinear, fuseLSTMStacks}
 		}
 		m, err := Compile(g, Options{MaxBatch: 1})
 		if err != nil {

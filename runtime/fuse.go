@@ -1,6 +1,9 @@
 package runtime
 
-import "github.com/kinfer/kinfer/layers"
+import (
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
 
 // fused is a run of graph layers [from, to] executed as one layer.
 type fused struct {
@@ -27,11 +30,13 @@ func (f fused) inShapes(g *layers.Graph) []layers.Shape {
 	return out
 }
 
-// fuse folds per-channel affine layers (BatchNormalization, Rescaling after a linear
+// foldLinear folds per-channel affine layers (BatchNormalization, Rescaling after a linear
 // Dense or Conv2D) into the weights of the layer before them, and a following
 // element-wise activation into that layer's epilogue, so the tensor is written once
 // instead of three times. The graph is not modified: fused layers are copies.
-func fuse(g *layers.Graph) []fused {
+// foldLinear must run first: it reads the graph's nodes, not fs (one run per node at
+// that point).
+func foldLinear(g *layers.Graph, _ []fused, _ asm.ISA) []fused {
 	// Every fold below looks only at chained successors (Graph.ChainNext): a value read
 	// by two nodes, or a node reading two values, ends a run.
 	var out []fused

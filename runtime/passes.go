@@ -38,7 +38,10 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
 
-	fs := fuse(g)
+	fs := make([]fused, g.Len())
+	for i := range fs {
+		fs[i] = fused{l: g.Layer(i), from: i, to: i}
+	}
 	for _, p := range graphPasses {
 		fs = p(g, fs, isa)
 	}
@@ -59,11 +62,12 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 }
 
 // graphPass rewrites the list of fused runs (each a chained run of graph nodes
-// [from, to] run as one layer). fuse makes the first list; the passes after it run in
-// this order.
+// [from, to] run as one layer; the first list has one run per node).
 type graphPass func(g *layers.Graph, fs []fused, isa asm.ISA) []fused
 
+// graphPasses run in this order; each is one kind of rewrite.
 var graphPasses = []graphPass{
+	foldLinear,     // affine/activation/permute folds into Dense and Conv2D weights
 	fuseLSTMStacks, // consecutive stackable LSTMs -> one wavefront layer
 	fuseResiduals,  // conv/dense + Add(residual) (+ activation) -> one step
 }

@@ -59,7 +59,7 @@ func Swish(isa ISA, x []float32) {
 
 // GeluTanh sets x[i] = 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), computed as
 // x*sigmoid(2*sqrt(2/pi)(x+0.044715x^3)) so the left tail keeps its relative accuracy.
-// Vector error: <= GeluTanhBound ULP for |x| <= 3 and <= 160 ULP for |x| <= 10: in the
+// Vector error: <= geluTanhBound ULP for |x| <= 3 and <= 160 ULP for |x| <= 10: in the
 // left tail sigmoid(a) ~ exp(a) turns the float32 rounding of the argument a (~2^-23
 // relative) into |a|*2^-23 relative error of a result that is already < 1e-4*|x|.
 func GeluTanh(isa ISA, x []float32) {
@@ -98,7 +98,7 @@ func Elu(isa ISA, x []float32, alpha float32) {
 }
 
 // Clamp sets x[i] = min(max(x[i], lo), hi) (ReLU: 0, +Inf; ReLU6: 0, 6); NaN stays NaN. Exact.
-func Clamp(isa ISA, x []float32, lo, hi float32) {
+func clampVec(isa ISA, x []float32, lo, hi float32) {
 	for i, v := range x {
 		if v < lo {
 			v = lo
@@ -153,8 +153,8 @@ func Softmax(isa ISA, x []float32, n int) {
 	}
 }
 
-// GeluTanhBound is the measured ULP bound of the vector GeluTanh for |x| <= 3.
-const GeluTanhBound = 16
+// geluTanhBound is the measured ULP bound of the vector GeluTanh for |x| <= 3.
+const geluTanhBound = 16
 
 func sigmoid64(x float64) float64 {
 	if x >= 0 {

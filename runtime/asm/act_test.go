@@ -45,7 +45,7 @@ func actCases() []actCase {
 		{"swish", Swish, func(x float64) float64 { return x * sig(x) }, 4, func(x float64) bool { return x >= -87 }},
 		{"gelu_tanh", GeluTanh, func(x float64) float64 {
 			return x * sig(2*math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))
-		}, GeluTanhBound, func(x float64) bool { return math.Abs(x) <= 3 }},
+		}, geluTanhBound, func(x float64) bool { return math.Abs(x) <= 3 }},
 		{"gelu_tanh(|x|<=10)", GeluTanh, func(x float64) float64 {
 			return x * sig(2*math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))
 		}, 160, func(x float64) bool { return math.Abs(x) <= 10 }},

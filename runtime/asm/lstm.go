@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// LSTMGates applies one LSTM step's gate activations and state update, for the common
+// lstmGates applies one LSTM step's gate activations and state update, for the common
 // sigmoid (recurrent) / tanh (cell) pair. z holds the 4u gate pre-activations in Keras
 // order i, f, c(g), o (x*W + h*U + b); c and h (u values each) are updated in place; z is
 // used as scratch and left undefined. As a Go loop:
@@ -18,9 +18,9 @@ import (
 //	}
 //
 // The activations run as vector kernels (bounds as Sigmoid and Tanh), the update in Go.
-func LSTMGates(isa ISA, z, c, h []float32, u int) {
+func lstmGates(isa ISA, z, c, h []float32, u int) {
 	if len(z) < 4*u || len(c) < u || len(h) < u {
-		panic(fmt.Sprintf("asm.LSTMGates: short slices (z %d, c %d, h %d) for u=%d", len(z), len(c), len(h), u))
+		panic(fmt.Sprintf("asm.lstmGates: short slices (z %d, c %d, h %d) for u=%d", len(z), len(c), len(h), u))
 	}
 	if u <= 0 {
 		return

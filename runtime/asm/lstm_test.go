@@ -28,7 +28,7 @@ func TestLSTMGates(t *testing.T) {
 				wc[j] = f*float64(c[j]) + i*g
 				wh[j] = o * math.Tanh(wc[j])
 			}
-			LSTMGates(isa, z, c, h, u)
+			lstmGates(isa, z, c, h, u)
 			for j := 0; j < u; j++ {
 				if math.Abs(float64(c[j])-wc[j]) > 1e-6*(1+math.Abs(wc[j])) || math.Abs(float64(h[j])-wh[j]) > 1e-6 {
 					t.Fatalf("%v u=%d j=%d: c=%v h=%v, want %v %v", isa, u, j, c[j], h[j], wc[j], wh[j])
