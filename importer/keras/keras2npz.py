@@ -53,6 +53,7 @@ from keras2npz_guard import (  # noqa: E402
     private_copy,
     private_dir,
     read_attr,
+    read_str_attr,
 )
 
 import numpy as np  # noqa: E402
@@ -377,7 +378,7 @@ def _has_datasets(g):
 def read_keras_zip(path, limits, display):
     with KerasZip(path, limits, display) as z:
         model_config = parse_json(z.read("config.json"), f"{display}: config.json", limits)
-        check_config(model_config, "model")
+        check_config(model_config, f"{display}: model")
         keras_version = None
         if z.has("metadata.json"):
             try:
@@ -472,20 +473,15 @@ def read_legacy_h5(path, limits, display):
                 f"{display}: HDF5 file has no model_config attribute (saved with "
                 "save_weights()?); save the whole model with model.save()"
             )
-        raw = read_attr(f, "model_config", limits, display)
-        try:
-            text = _str(raw)
-        except (UnicodeDecodeError, TypeError, ValueError) as e:
-            raise BadInput(f"{display}: model_config attribute is not a UTF-8 string: "
-                           f"{one_line(e, 200)}")
+        text = read_str_attr(f, "model_config", limits, display)
         model_config = parse_json(text, f"{display}: model_config attribute", limits)
-        check_config(model_config, "model")
-        keras_version = _str(read_attr(f, "keras_version", limits, display) or b"")
+        check_config(model_config, f"{display}: model")
+        keras_version = read_str_attr(f, "keras_version", limits, display)
         mw = f["model_weights"] if "model_weights" in f else f
         if not isinstance(mw, h5py.Group):
             raise BadInput(f"{display}: /model_weights is not a group")
         if not keras_version:
-            keras_version = _str(read_attr(mw, "keras_version", limits, display) or b"")
+            keras_version = read_str_attr(mw, "keras_version", limits, display)
         if not keras_version:
             raise BadInput(f"{display}: no keras_version attribute; cannot tell Keras 2 from 3")
         check_keras_version(keras_version, display)
@@ -538,10 +534,15 @@ def read_model(path, limits=None, display=None):
     limits = Limits() if limits is None else limits
     display = path if display is None else display
     fmt = sniff_format(path, limits, display)
-    if fmt == "keras":
-        mc, seq, conv, kv, w = read_keras_zip(path, limits, display)
-    else:
-        mc, seq, conv, kv, w = read_legacy_h5(path, limits, display)
+    try:
+        if fmt == "keras":
+            mc, seq, conv, kv, w = read_keras_zip(path, limits, display)
+        else:
+            mc, seq, conv, kv, w = read_legacy_h5(path, limits, display)
+    except BadInput as e:
+        if str(e).startswith(f"{display}: "):
+            raise
+        raise BadInput(f"{display}: {e}") from None
     return mc, seq, conv, kv, fmt, w
 
 

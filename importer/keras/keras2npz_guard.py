@@ -24,6 +24,23 @@ from dataclasses import dataclass
 # must not make this process dlopen() anything. ("::" is HDF5's documented "off".)
 os.environ["HDF5_PLUGIN_PRELOAD"] = "::"
 
+
+def _no_uname_subprocess():
+    """Importing h5py reads platform.uname() in full, and CPython fills its `processor`
+    field by running `uname -p` in a child process. The exporter starts no process at
+    all (that is tested under strace), so fill the field the way it would be on Linux."""
+    import platform
+
+    u = platform.uname()
+    if "processor" not in getattr(u, "__dict__", {"processor": None}):
+        u.__dict__["processor"] = ""
+
+
+try:
+    _no_uname_subprocess()
+except (AttributeError, TypeError):  # pragma: no cover - other Python versions
+    pass
+
 import numpy as np  # noqa: E402
 
 try:
@@ -209,10 +226,10 @@ def check_config(config, what):
         o, path = stack.pop()
         if isinstance(o, dict):
             if "class_name" in o:
-                _check_object(o, path)
-                name = o.get("config", {}).get("name") if isinstance(o.get("config"), dict) else None
+                name = o["config"].get("name") if isinstance(o.get("config"), dict) else None
                 if isinstance(name, str):
-                    path = f"{path}/{name}"
+                    path = f"{path}/{_q(name)[1:-1]}"
+                _check_object(o, path)
             for k, v in o.items():
                 if isinstance(v, (dict, list)):
                     stack.append((v, path if k in ("config", "layers") else f"{path}.{k}"))
@@ -275,12 +292,11 @@ class KerasZip:
             if any(n.startswith("model.weights") for n in names):
                 raise BadInput(f"{display}: weights are not in model.weights.h5 "
                                f"(sharded or npz weight stores are not supported)")
-            raise BadInput(f"{display}: zip has no model.weights.h5")
         extra = sorted(names - set(KERAS_ZIP_MEMBERS))
         if extra:
-            raise BadInput(f"{display}: unexpected zip member {_q(extra[0])} (assets are not "
-                           "supported; a .keras file for kinfer holds only "
-                           f"{', '.join(KERAS_ZIP_MEMBERS)})")
+            why = "assets are not supported; " if extra[0].startswith("assets/") else ""
+            raise BadInput(f"{display}: unexpected zip member {_q(extra[0])} ({why}a .keras "
+                           f"file for kinfer holds only {', '.join(KERAS_ZIP_MEMBERS)})")
         for zi in self.infos.values():
             if zi.flag_bits & 0x1:
                 raise BadInput(f"{display}: zip member {zi.filename} is encrypted")
@@ -328,6 +344,8 @@ class KerasZip:
 
     def extract(self, name, dest_dir):
         """Copy a member into dest_dir (a private directory) and return the file's path."""
+        if name not in self.infos:
+            raise BadInput(f"{self.display}: zip has no {name}")
         zi, limit = self._open(name)
         dest = os.path.join(dest_dir, "member.bin")
         try:
@@ -400,6 +418,21 @@ def dataset_nbytes(ds):
     return n
 
 
+def read_str_attr(obj, name, limits, what):
+    """A string attribute (str, bytes or a 0-d array of one), or None when absent."""
+    v = read_attr(obj, name, limits, what)
+    if isinstance(v, np.ndarray) and v.shape == ():
+        v = v.item()
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bytes):
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(f"{what}: attribute {name} is not UTF-8 text")
+    raise BadInput(f"{what}: attribute {name} is {type(v).__name__}, not a string")
+
+
 def read_attr(obj, name, limits, what):
     """Read an HDF5 attribute after bounding its element count and, when the type has a
     fixed size, its bytes. (A variable-length string cannot be sized before HDF5 reads
@@ -444,6 +477,7 @@ def _check_dataset(ds, path, limits, display):
     dcpl = ds.id.get_create_plist()
     if dcpl.get_external_count() > 0:
         name = dcpl.get_external(0)[0]
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
         raise BadInput(f"{display}: HDF5 dataset {path} keeps its data in the external file "
                        f"{_q(name)}; the exporter reads nothing outside the model file")
     for i in range(dcpl.get_nfilters()):
