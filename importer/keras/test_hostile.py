@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import types
 import unittest
@@ -265,8 +266,14 @@ class StraceTest(unittest.TestCase):
 
     def allowed(self, path):
         c = Corpus.get()
-        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, HERE,
-                 os.path.join(c.dir, "models"), os.path.join(c.dir, "tmp")}
+        # Python's own: the venv (pyvenv.cfg, site-packages), the interpreter's stdlib
+        # and the landmarks it probes next to its executable; the exporter's folder.
+        base = sys.base_prefix
+        roots = {sys.prefix, os.path.join(base, "lib"), os.path.join(base, "lib64"),
+                 os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
+                 HERE, os.path.join(c.dir, "models"), os.path.join(c.dir, "tmp")}
+        roots |= {v for k, v in sysconfig.get_paths().items() if k in
+                  ("stdlib", "platstdlib", "purelib", "platlib")}
         for mod in ("numpy", "h5py"):
             spec = importlib.util.find_spec(mod)
             roots.add(os.path.dirname(os.path.dirname(spec.origin)))
