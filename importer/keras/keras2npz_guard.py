@@ -16,6 +16,7 @@ load one for --samples. Nothing here imports Keras. The rules (docs/exporter-saf
 
 import os
 import re
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -268,11 +269,34 @@ def _bounded_copy(src, dst, limit, what):
         dst.write(buf)
 
 
+MAX_CENTRAL_DIRECTORY = 4 * MiB  # 64 entries with names of up to 64 KiB each
+
+
+def _check_central_directory(path, display):
+    """Bound the zip's entry count and central directory size from its end record,
+    before zipfile builds a ZipInfo object for every entry (a file of millions of tiny
+    entries would otherwise cost gigabytes)."""
+    try:
+        with open(path, "rb") as fh:
+            rec = zipfile._EndRecData(fh)  # handles zip64; private but stable since 2.x
+    except AttributeError:  # pragma: no cover - a Python without it: ZipFile still works
+        return
+    except (OSError, struct.error) as e:
+        raise BadInput(f"{display}: not a Keras .keras zip: {one_line(e, 200)}")
+    if rec is None:
+        raise BadInput(f"{display}: not a Keras .keras zip: no end of central directory")
+    entries, size = rec[zipfile._ECD_ENTRIES_TOTAL], rec[zipfile._ECD_SIZE]
+    if entries > MAX_ZIP_MEMBERS or size > MAX_CENTRAL_DIRECTORY:
+        raise BadInput(f"{display}: zip has {entries} members ({size} bytes of directory); "
+                       "a .keras file has 3")
+
+
 class KerasZip:
     """The members of a .keras zip, read with every size checked before and while reading."""
 
     def __init__(self, path, limits, display):
         self.path, self.limits, self.display = path, limits, display
+        _check_central_directory(path, display)
         try:
             self.z = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
