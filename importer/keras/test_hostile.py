@@ -216,8 +216,8 @@ class KerasWouldRunItTest(unittest.TestCase):
             f"sys.path.insert(0, {HERE!r})\n"
             "import tf_keras\n"
             "if sys.argv[2] == 'safe':\n"
-            "    import keras2npz\n"
-            "    keras2npz._load_safely(tf_keras, sys.argv[1])\n"
+            "    import keras2npz_samples\n"
+            "    keras2npz_samples._load_safely(tf_keras, sys.argv[1])\n"
             "else:\n"
             "    tf_keras.models.load_model(sys.argv[1], compile=False)\n"
         )
