@@ -305,6 +305,8 @@ class StraceTest(unittest.TestCase):
                 path = os.path.join(dirpath or cwd, path)
             if path.startswith(outside + "/") or not self.allowed(path):
                 bad.append(f"{call} {path}")
+            elif re.search(r"/site-packages/(keras|tf_keras|tensorflow|jax)(/|\.py)", path):
+                bad.append(f"{call} {path} (Keras was imported: it must never see these files)")
         return execs, bad
 
     def test_checker_sees_a_naive_reader(self):
