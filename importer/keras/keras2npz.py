@@ -50,6 +50,7 @@ from keras2npz_guard import (  # noqa: E402
     H5Budget,
     KerasZip,
     Limits,
+    ToolError,
     audit_h5,
     check_config,
     check_keras_version,
@@ -673,7 +674,7 @@ def main(argv=None):
     except BadInput as e:
         print(f"keras2npz: {one_line(e)}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # keras missing for --samples, or the weight cross-check
+    except ToolError as e:  # keras missing for --samples, or the weight cross-check
         print(f"keras2npz: {one_line(e)}", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001 - MemoryError, RecursionError, h5py's own, ...

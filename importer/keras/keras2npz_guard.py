@@ -57,6 +57,14 @@ class BadInput(Exception):
     """The input file is not something this exporter can convert (exit status 2)."""
 
 
+class ToolError(Exception):
+    """A failure that is not the input file's fault, e.g. Keras missing (exit status 1).
+
+    Not a RuntimeError: RecursionError and NotImplementedError are RuntimeErrors, and
+    those raised while reading a file are the file's fault (exit status 2).
+    """
+
+
 @dataclass
 class Limits:
     """Bounds on what a model file may make the exporter read or allocate.

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from keras2npz_guard import BadInput, one_line
+from keras2npz_guard import BadInput, ToolError, one_line
 
 INPUT_CLASSES = ("InputLayer",)
 NESTED_CLASSES = ("Sequential",)
@@ -27,7 +27,7 @@ def _load_framework(keras_version):
                 if not tf.keras.__version__.startswith("2."):
                     raise ImportError("tf.keras is Keras 3")
             except ImportError as e:
-                raise RuntimeError(
+                raise ToolError(
                     f"--samples: the model was saved by Keras {keras_version}; install "
                     f"tf_keras to run it ({e})"
                 )
@@ -35,7 +35,7 @@ def _load_framework(keras_version):
     try:
         import keras as fw
     except ImportError as e:
-        raise RuntimeError(f"--samples needs keras {keras_version} installed ({e})")
+        raise ToolError(f"--samples needs keras {keras_version} installed ({e})")
     return fw
 
 
@@ -84,14 +84,14 @@ def make_samples(path, keras_version, weights, n, seed, display=None):
         if len(want) != len(got) or any(
             a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(want, got)
         ):
-            raise RuntimeError(
+            raise ToolError(
                 f"weight mapping check failed for layer {lpath!r}: exported "
                 f"{[a.shape for a in got]}, Keras has {[a.shape for a in want]}"
             )
         seen.add(lpath)
     extra = set(weights) - seen
     if extra:
-        raise RuntimeError(f"weight mapping check failed: exported unknown layers {sorted(extra)}")
+        raise ToolError(f"weight mapping check failed: exported unknown layers {sorted(extra)}")
     shape = model.input_shape
     if isinstance(shape, list):
         raise BadInput(f"{display}: model has several inputs")

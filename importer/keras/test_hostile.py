@@ -396,6 +396,40 @@ class JsonDepthTest(unittest.TestCase):
         self.assertEqual(r.stdout.split(), ["0", "0", "1"])
 
 
+class UnexpectedErrorsTest(unittest.TestCase):
+    """Whatever reading the file raises (here forced: MemoryError, RecursionError, an
+    h5py error, a bare KeyError) becomes one line and exit status 2."""
+
+    def test_main_wraps_everything(self):
+        import contextlib
+        import io
+
+        import keras2npz
+
+        c = Corpus.get()
+        base = os.path.join(c.dir, "models", "base.keras")
+        orig = keras2npz.read_model
+        for exc in (MemoryError(), RecursionError("maximum recursion depth exceeded"),
+                    OSError("Unable to synchronously open object\n(bad symbol table)"),
+                    KeyError("config"), ValueError("x" * 10000)):
+            with self.subTest(exc=type(exc).__name__):
+                def boom(*a, **k):
+                    raise exc
+
+                keras2npz.read_model = boom
+                err = io.StringIO()
+                try:
+                    with contextlib.redirect_stderr(err):
+                        rc = keras2npz.main([base, os.path.join(c.dir, "tmp", "x.npz")])
+                finally:
+                    keras2npz.read_model = orig
+                self.assertEqual(rc, 2)
+                lines = err.getvalue().splitlines()
+                self.assertEqual(len(lines), 1, err.getvalue())
+                self.assertIn(type(exc).__name__, lines[0])
+                self.assertLess(len(lines[0]), 2500)
+
+
 class OneLineTest(unittest.TestCase):
     def test_escapes_and_truncates(self):
         s = guard.one_line("a\nb\x1b[31m\u2028" + "x" * 5000)
