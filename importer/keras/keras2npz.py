@@ -25,7 +25,7 @@ samples/y = model.predict(x) are stored. In that mode every exported weight is
 also checked against the loaded model's layer.get_weights().
 
 Untrusted files are safe to export (docs/exporter-safety.md; the checks are in
-keras2npz_guard.py, which must sit next to this script): nothing from the file is
+keras2npz_guard.py and keras2npz_samples.py, which must sit next to this script): nothing from the file is
 executed (Lambda layers, custom objects and modules outside Keras are rejected before
 Keras sees the file, and --samples loads a private copy in Keras's safe mode), nothing
 outside it is read (HDF5 external links, soft links, external storage and virtual
