@@ -24,8 +24,16 @@ standard normal distribution (numpy default_rng(seed)), and samples/x and
 samples/y = model.predict(x) are stored. In that mode every exported weight is
 also checked against the loaded model's layer.get_weights().
 
-Exit status: 0 on success, 2 for bad or unsupported input (message on stderr),
-1 for other failures (e.g. keras missing when --samples is asked for).
+Untrusted files are safe to export (docs/exporter-safety.md; the checks are in
+keras2npz_guard.py and keras2npz_samples.py, which must sit next to this script): nothing from the file is
+executed (Lambda layers, custom objects and modules outside Keras are rejected before
+Keras sees the file, and --samples loads a private copy in Keras's safe mode), nothing
+outside it is read (HDF5 external links, soft links, external storage and virtual
+datasets are rejected), and every size is bounded (--max-config-bytes,
+--max-json-depth, --max-weights-bytes).
+
+Exit status: 0 on success, 2 for bad or unsupported input (one line on stderr, never
+a traceback), 1 for other failures (e.g. keras missing when --samples is asked for).
 """
 
 import argparse
@@ -36,12 +44,28 @@ import re
 import sys
 import zipfile
 
-import numpy as np
+# The guard module sets up HDF5 (no filter plugins) before h5py is imported.
+from keras2npz_guard import (  # noqa: E402
+    BadInput,
+    H5Budget,
+    KerasZip,
+    Limits,
+    ToolError,
+    audit_h5,
+    check_config,
+    check_keras_version,
+    h5py,
+    one_line,
+    parse_json,
+    private_copy,
+    private_dir,
+    read_attr,
+    read_str_attr,
+)
 
-try:
-    import h5py
-except ImportError:  # pragma: no cover - reported at run time
-    h5py = None
+from keras2npz_samples import make_samples  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 FORMAT = "kinfer-npz"
 VERSION = 1
@@ -54,10 +78,6 @@ WRAPPER_CLASSES = ("Bidirectional",)
 
 # Fixed timestamp for zip members, so the same model always gives the same bytes.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-
-
-class BadInput(Exception):
-    """The input file is not something this exporter can convert (exit status 2)."""
 
 
 # ---------------------------------------------------------------- helpers
@@ -100,10 +120,15 @@ def _float32(arr, where):
 def _layers_of(config, where):
     """Layer list of a Sequential config (Keras 2/3 dict form or old bare list)."""
     if isinstance(config, list):  # very old Keras: Sequential config is a bare list
-        return config
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        layers = config
+    elif not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise BadInput(f"{where}: Sequential config has no 'layers' list")
-    return config["layers"]
+    else:
+        layers = config["layers"]
+    for i, l in enumerate(layers):
+        if not isinstance(l, dict) or not isinstance(l.get("class_name"), str):
+            raise BadInput(f"{where}: layers[{i}] is not a {{class_name, config}} object")
+    return layers
 
 
 def _layer_name(layer_cfg, where):
@@ -241,7 +266,7 @@ def normalize_model_config(model_config):
 # ---------------------------------------------------------------- .keras zips
 
 
-def _vars_of(group, where):
+def _vars_of(group, where, budget):
     """Datasets vars/0..n-1 of a .keras weights group, in numeric order."""
     out = []
     if "vars" not in group:
@@ -255,32 +280,36 @@ def _vars_of(group, where):
     if idx != list(range(len(idx))):
         raise BadInput(f"{where}: variables {idx} in {v.name} are not 0..n-1")
     for i in idx:
-        out.append(_float32(v[str(i)][()], f"{where} ({v.name}/{i})"))
+        ds = v[str(i)]
+        if not isinstance(ds, h5py.Dataset):
+            raise BadInput(f"{where}: {v.name}/{i} is not a dataset")
+        w = f"{where} ({v.name}/{i})"
+        out.append(_float32(budget.read(ds, w), w))
     return out
 
 
-def _collect_keras_group(group, layer_cfg, where):
+def _collect_keras_group(group, layer_cfg, where, budget):
     """All weights of one layer, in get_weights() order, from its .keras group."""
     cls = layer_cfg["class_name"]
     if cls == "Bidirectional":
-        ws = _vars_of(group, where)
+        ws = _vars_of(group, where, budget)
         for sub in ("forward_layer", "backward_layer"):
             if sub not in group:
                 raise BadInput(f"{where}: Bidirectional group {group.name} lacks {sub}")
             inner = (layer_cfg.get("config") or {}).get("layer") or {"class_name": "LSTM"}
-            ws += _collect_keras_group(group[sub], inner, f"{where}/{sub}")
+            ws += _collect_keras_group(group[sub], inner, f"{where}/{sub}", budget)
         return ws
     # Generic: own variables first, then sublayers (e.g. an RNN's `cell`) in the
     # order Keras walks them (sorted attribute names), as saving_lib does.
-    ws = _vars_of(group, where)
+    ws = _vars_of(group, where, budget)
     for k in sorted(group.keys(), key=lambda s: ("~" + s) if s.startswith("_") else s):
         if k == "vars" or not isinstance(group[k], h5py.Group):
             continue
-        ws += _collect_keras_group(group[k], {"class_name": "?"}, f"{where}/{k}")
+        ws += _collect_keras_group(group[k], {"class_name": "?"}, f"{where}/{k}", budget)
     return ws
 
 
-def _keras_container_weights(layers_group, layers, prefix, out, where):
+def _keras_container_weights(layers_group, layers, prefix, out, where, budget):
     """Fill out[path] = [arrays] for the layers of one (nested) Sequential.
 
     In a .keras file the weights of the i-th layer of a Sequential live under
@@ -297,7 +326,8 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
         for k in layers_group.keys():
             g = layers_group[k]
             if isinstance(g, h5py.Group) and "vars" in g and "name" in g["vars"].attrs:
-                by_saved_name.setdefault(_str(g["vars"].attrs["name"]), []).append(k)
+                saved = read_attr(g["vars"], "name", budget.limits, where)
+                by_saved_name.setdefault(_str(saved), []).append(k)
     for l in body:
         name = _layer_name(l, where)
         cls = l["class_name"]
@@ -312,7 +342,7 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
         g = None
         if layers_group is not None and key in layers_group:
             g = layers_group[key]
-            saved = g["vars"].attrs.get("name") if "vars" in g else None
+            saved = read_attr(g["vars"], "name", budget.limits, where) if "vars" in g else None
             if saved is not None and _str(saved) != name:
                 g = None  # class-name rule disagrees with the saved name; look it up
         if g is None and layers_group is not None:
@@ -328,13 +358,14 @@ def _keras_container_weights(layers_group, layers, prefix, out, where):
         if cls in NESTED_CLASSES:
             inner_layers = _layers_of(l.get("config"), f"{where}/{name}")
             inner_group = g["layers"] if (g is not None and "layers" in g) else None
-            _keras_container_weights(inner_group, inner_layers, path + "/", out, f"{where}/{name}")
+            _keras_container_weights(inner_group, inner_layers, path + "/", out, f"{where}/{name}",
+                                     budget)
             continue
         if cls in ("Functional", "Model"):
             raise BadInput(f"{where}: nested Functional model {name!r} is not supported")
         if g is None:
             continue  # weightless layer with no group at all
-        ws = _collect_keras_group(g, l, f"{where}/{name}")
+        ws = _collect_keras_group(g, l, f"{where}/{name}", budget)
         if ws:
             out[path] = ws
     if layers_group is not None:
@@ -353,56 +384,56 @@ def _has_datasets(g):
     return any(_has_datasets(g[k]) for k in g.keys())
 
 
-def read_keras_zip(path):
-    try:
-        z = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise BadInput(f"{path}: not a Keras .keras zip: {e}")
-    with z:
-        names = set(z.namelist())
-        if "config.json" not in names:
-            raise BadInput(f"{path}: zip has no config.json; not a Keras 3 .keras file")
-        try:
-            model_config = json.loads(z.read("config.json").decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BadInput(f"{path}: config.json is not valid JSON: {e}")
+def read_keras_zip(path, limits, display):
+    with KerasZip(path, limits, display) as z:
+        model_config = parse_json(z.read("config.json"), f"{display}: config.json", limits)
+        check_config(model_config, f"{display}: model")
         keras_version = None
-        if "metadata.json" in names:
+        if z.has("metadata.json"):
             try:
-                keras_version = json.loads(z.read("metadata.json")).get("keras_version")
-            except (ValueError, AttributeError):
-                keras_version = None
+                meta = parse_json(z.read("metadata.json"), f"{display}: metadata.json", limits,
+                                  max_bytes=limits.meta_bytes)
+            except BadInput:
+                meta = None  # metadata.json is optional; a broken one is ignored
+            if isinstance(meta, dict):
+                keras_version = meta.get("keras_version")
         if not keras_version:
             keras_version = "3.0.0"
-            print(f"keras2npz: warning: {path} has no keras_version in metadata.json; "
-                  "assuming 3.0.0", file=sys.stderr)
-        if "model.weights.h5" not in names:
-            if any(n.startswith("model.weights") for n in names):
-                raise BadInput(f"{path}: weights are not in model.weights.h5 "
-                               f"(sharded or npz weight stores are not supported)")
-            raise BadInput(f"{path}: zip has no model.weights.h5")
-        weights_bytes = z.read("model.weights.h5")
-    seq, converted = normalize_model_config(model_config)
-    out = {}
-    try:
-        with h5py.File(io.BytesIO(weights_bytes), "r") as f:
-            root = f["layers"] if "layers" in f else None
-            _keras_container_weights(root, _layers_of(seq["config"], "model"), "", out, "model")
-    except OSError as e:
-        raise BadInput(f"{path}: model.weights.h5 is not a readable HDF5 file: {e}")
+            print(f"keras2npz: warning: {one_line(display)} has no keras_version in "
+                  "metadata.json; assuming 3.0.0", file=sys.stderr)
+        check_keras_version(keras_version, f"{display}: metadata.json")
+        seq, converted = normalize_model_config(model_config)
+        out = {}
+        with private_dir() as td:
+            weights_path = z.extract("model.weights.h5", td)
+            try:
+                f = h5py.File(weights_path, "r")
+            except OSError as e:
+                raise BadInput(f"{display}: model.weights.h5 is not a readable HDF5 file: "
+                               f"{one_line(e, 200)}")
+            with f:
+                audit_h5(f, limits, f"{display}: model.weights.h5")
+                root = f["layers"] if "layers" in f else None
+                if root is not None and not isinstance(root, h5py.Group):
+                    raise BadInput(f"{display}: model.weights.h5 /layers is not a group")
+                _keras_container_weights(root, _layers_of(seq["config"], "model"), "", out,
+                                         "model", H5Budget(limits, display))
     return model_config, seq, converted, keras_version, out
 
 
 # ---------------------------------------------------------------- legacy .h5
 
 
-def _h5_group_weights(g, where):
-    names = _str_list(g.attrs.get("weight_names"))
+def _h5_group_weights(g, where, limits, budget):
+    names = _str_list(read_attr(g, "weight_names", limits, where))
     ws = []
     for wn in names:
         if wn not in g:
             raise BadInput(f"{where}: weight {wn!r} listed in weight_names is missing")
-        ws.append((wn, _float32(g[wn][()], f"{where} ({wn})")))
+        ds = g[wn]
+        if not isinstance(ds, h5py.Dataset):
+            raise BadInput(f"{where}: weight {wn!r} is not a dataset")
+        ws.append((wn, _float32(budget.read(ds, f"{where} ({wn})"), f"{where} ({wn})")))
     return ws
 
 
@@ -439,36 +470,42 @@ def _h5_container(named, layers, prefix, out, where):
             out[prefix + name] = [a for _, a in assigned[name]]
 
 
-def read_legacy_h5(path):
+def read_legacy_h5(path, limits, display):
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise BadInput(f"{path}: not an HDF5 file: {e}")
+        raise BadInput(f"{display}: not an HDF5 file: {one_line(e, 200)}")
     with f:
+        audit_h5(f, limits, display)  # before any lookup by name
         if "model_config" not in f.attrs:
             raise BadInput(
-                f"{path}: HDF5 file has no model_config attribute (saved with "
+                f"{display}: HDF5 file has no model_config attribute (saved with "
                 "save_weights()?); save the whole model with model.save()"
             )
-        try:
-            model_config = json.loads(_str(f.attrs["model_config"]))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BadInput(f"{path}: model_config attribute is not valid JSON: {e}")
-        keras_version = _str(f.attrs.get("keras_version", b""))
+        text = read_str_attr(f, "model_config", limits, display)
+        model_config = parse_json(text, f"{display}: model_config attribute", limits)
+        check_config(model_config, f"{display}: model")
+        keras_version = read_str_attr(f, "keras_version", limits, display)
         mw = f["model_weights"] if "model_weights" in f else f
+        if not isinstance(mw, h5py.Group):
+            raise BadInput(f"{display}: /model_weights is not a group")
         if not keras_version:
-            keras_version = _str(mw.attrs.get("keras_version", b""))
+            keras_version = read_str_attr(mw, "keras_version", limits, display)
         if not keras_version:
-            raise BadInput(f"{path}: no keras_version attribute; cannot tell Keras 2 from 3")
+            raise BadInput(f"{display}: no keras_version attribute; cannot tell Keras 2 from 3")
+        check_keras_version(keras_version, display)
         seq, converted = normalize_model_config(model_config)
         out = {}
+        budget = H5Budget(limits, display)
         for l in _layers_of(seq["config"], "model"):
             if l.get("class_name") in INPUT_CLASSES:
                 continue
             name = _layer_name(l, "model")
             if name not in mw:
                 continue  # Keras writes a group for every layer; tolerate its absence
-            named = _h5_group_weights(mw[name], name)
+            if not isinstance(mw[name], h5py.Group):
+                raise BadInput(f"{display}: weights of layer {name!r} are not an HDF5 group")
+            named = _h5_group_weights(mw[name], name, limits, budget)
             if l["class_name"] in NESTED_CLASSES:
                 _h5_container(named, _layers_of(l.get("config"), name), name + "/", out, name)
             elif named:
@@ -479,20 +516,42 @@ def read_legacy_h5(path):
 # ---------------------------------------------------------------- reading any file
 
 
-def read_model(path):
-    """Return (model_config, seq_config, converted_from, keras_version, source_format, weights)."""
+def sniff_format(path, limits, display=None):
+    """"keras" or "h5" from the file's first bytes, after checking it is a regular file
+    of acceptable size."""
+    display = path if display is None else display
     if not os.path.isfile(path):
-        raise BadInput(f"{path}: no such file")
+        raise BadInput(f"{display}: no such file")
+    size = os.path.getsize(path)
+    if size > limits.file_bytes():
+        raise BadInput(f"{display}: file is {size} bytes, more than the {limits.file_bytes()} "
+                       "allowed (--max-weights-bytes raises the limit)")
     with open(path, "rb") as fh:
         magic = fh.read(8)
     if magic.startswith(b"PK"):
-        mc, seq, conv, kv, w = read_keras_zip(path)
-        fmt = "keras"
-    elif magic == b"\x89HDF\r\n\x1a\n":
-        mc, seq, conv, kv, w = read_legacy_h5(path)
-        fmt = "h5"
-    else:
-        raise BadInput(f"{path}: neither a .keras zip nor an HDF5 .h5 file")
+        return "keras"
+    if magic == b"\x89HDF\r\n\x1a\n":
+        return "h5"
+    raise BadInput(f"{display}: neither a .keras zip nor an HDF5 .h5 file")
+
+
+def read_model(path, limits=None, display=None):
+    """Return (model_config, seq_config, converted_from, keras_version, source_format, weights).
+
+    display names the file in messages (the user's path when path is a private copy).
+    """
+    limits = Limits() if limits is None else limits
+    display = path if display is None else display
+    fmt = sniff_format(path, limits, display)
+    try:
+        if fmt == "keras":
+            mc, seq, conv, kv, w = read_keras_zip(path, limits, display)
+        else:
+            mc, seq, conv, kv, w = read_legacy_h5(path, limits, display)
+    except BadInput as e:
+        if str(e).startswith(f"{display}: "):
+            raise
+        raise BadInput(f"{display}: {e}") from None
     return mc, seq, conv, kv, fmt, w
 
 
@@ -508,13 +567,18 @@ def _npy_bytes(arr):
 def write_npz(out_path, members):
     """Write members {name: array} as a deterministic deflated npz."""
     tmp = out_path + ".tmp"
-    with zipfile.ZipFile(tmp, "w") as z:
-        for name, arr in members.items():
-            zi = zipfile.ZipInfo(name + ".npy", date_time=ZIP_DATE)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            z.writestr(zi, _npy_bytes(arr))
-    os.replace(tmp, out_path)
+    try:
+        with zipfile.ZipFile(tmp, "w") as z:
+            for name, arr in members.items():
+                zi = zipfile.ZipInfo(name + ".npy", date_time=ZIP_DATE)
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                zi.external_attr = 0o644 << 16
+                z.writestr(zi, _npy_bytes(arr))
+        os.replace(tmp, out_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def build_members(model_config, converted, keras_version, source, source_format, weights):
@@ -542,111 +606,87 @@ def build_members(model_config, converted, keras_version, source, source_format,
     return {"kinfer_meta": np.frombuffer(js, dtype=np.uint8), **members}
 
 
-# ---------------------------------------------------------------- samples
-
-
-def _load_framework(keras_version):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if keras_version.startswith("2.") or keras_version.startswith("1."):
-        try:
-            import tf_keras as fw
-        except ImportError:
-            try:
-                import tensorflow as tf
-
-                fw = tf.keras
-                if not tf.keras.__version__.startswith("2."):
-                    raise ImportError("tf.keras is Keras 3")
-            except ImportError as e:
-                raise RuntimeError(
-                    f"--samples: the model was saved by Keras {keras_version}; install "
-                    f"tf_keras to run it ({e})"
-                )
-        return fw
-    try:
-        import keras as fw
-    except ImportError as e:
-        raise RuntimeError(f"--samples needs keras {keras_version} installed ({e})")
-    return fw
-
-
-def _walk_layers(model, prefix=""):
-    for layer in model.layers:
-        if type(layer).__name__ in INPUT_CLASSES:
-            continue
-        if type(layer).__name__ in NESTED_CLASSES + ("Functional",) and hasattr(layer, "layers"):
-            yield from _walk_layers(layer, prefix + layer.name + "/")
-        else:
-            yield prefix + layer.name, layer
-
-
-def make_samples(path, keras_version, weights, n, seed):
-    fw = _load_framework(keras_version)
-    if hasattr(fw, "saving") and hasattr(fw.saving, "load_model"):
-        model = fw.saving.load_model(path, compile=False)
-    else:
-        model = fw.models.load_model(path, compile=False)
-    # Cross-check the weight mapping against what Keras itself loaded.
-    seen = set()
-    for lpath, layer in _walk_layers(model):
-        want = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
-        got = weights.get(lpath, [])
-        if len(want) != len(got) or any(
-            a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(want, got)
-        ):
-            raise RuntimeError(
-                f"weight mapping check failed for layer {lpath!r}: exported "
-                f"{[a.shape for a in got]}, Keras has {[a.shape for a in want]}"
-            )
-        seen.add(lpath)
-    extra = set(weights) - seen
-    if extra:
-        raise RuntimeError(f"weight mapping check failed: exported unknown layers {sorted(extra)}")
-    shape = model.input_shape
-    if isinstance(shape, list):
-        raise BadInput(f"{path}: model has several inputs")
-    if any(d is None for d in shape[1:]):
-        raise BadInput(f"{path}: input shape {shape} has unknown dimensions; cannot draw samples")
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n,) + tuple(shape[1:])).astype(np.float32)
-    y = model.predict(x, verbose=0)
-    if isinstance(y, (list, tuple)):
-        raise BadInput(f"{path}: model has several outputs")
-    return x, np.asarray(y, dtype=np.float32)
-
-
 # ---------------------------------------------------------------- main
 
 
+def _size(text):
+    """An argparse type: bytes as an integer, optionally with a K/M/G suffix (powers of 2)."""
+    m = re.fullmatch(r"\s*([0-9]+)\s*([KMG]?)i?B?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 4096, 64M, 3G)")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+
+
+def _export(args, limits):
+    display = args.model
+    if not args.samples:
+        model_config, _seq, converted, kv, fmt, weights = read_model(args.model, limits)
+        members = build_members(model_config, converted, kv, os.path.basename(args.model),
+                                fmt, weights)
+    else:
+        # Keras loads a private copy, so what it reads is exactly what was checked, and
+        # under the name that makes it pick the same format (it dispatches on the suffix).
+        fmt = sniff_format(args.model, limits)
+        with private_dir() as td:
+            copy = private_copy(args.model, td, "model." + ("keras" if fmt == "keras" else "h5"),
+                                limits, display)
+            model_config, _seq, converted, kv, fmt, weights = read_model(copy, limits, display)
+            members = build_members(model_config, converted, kv, os.path.basename(args.model),
+                                    fmt, weights)
+            x, y = make_samples(copy, kv, weights, args.samples, args.seed, display)
+        members["samples/x"] = x
+        members["samples/y"] = y
+    return members
+
+
 def main(argv=None):
+    d = Limits()
     ap = argparse.ArgumentParser(
-        description="Export a Keras Sequential model (.keras or .h5) to kinfer npz v1."
+        description="Export a Keras Sequential model (.keras or .h5) to kinfer npz v1. "
+        "Nothing in the model file is executed, and nothing outside it is read.",
+        epilog="Sizes take K/M/G suffixes (powers of 2). Exit status: 0 done, 2 bad or "
+        "unsupported input (one line on stderr), 1 other failures.",
     )
     ap.add_argument("model", help="MODEL.keras or MODEL.h5")
     ap.add_argument("out", help="OUT.npz")
     ap.add_argument("--samples", type=int, default=0,
                     help="also store N random inputs and Keras's outputs (needs keras)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the sample inputs")
+    ap.add_argument("--max-config-bytes", type=_size, default=d.config_bytes, metavar="N",
+                    help=f"largest model config JSON (default {d.config_bytes >> 20}M)")
+    ap.add_argument("--max-json-depth", type=int, default=d.json_depth, metavar="N",
+                    help=f"deepest JSON nesting (default {d.json_depth})")
+    ap.add_argument("--max-weights-bytes", type=_size, default=d.weights_bytes, metavar="N",
+                    help=f"total float weights, decompressed (default {d.weights_bytes >> 30}G); "
+                    "the model file may be this plus the config plus 64M")
     args = ap.parse_args(argv)
     if args.samples < 0:
         ap.error("--samples must be >= 0")
+    if args.max_json_depth < 1:
+        ap.error("--max-json-depth must be >= 1")
     if h5py is None:
         print("keras2npz: h5py is required (pip install h5py)", file=sys.stderr)
         return 1
+    limits = Limits(config_bytes=args.max_config_bytes, json_depth=args.max_json_depth,
+                    weights_bytes=args.max_weights_bytes)
     try:
-        model_config, _seq, converted, kv, fmt, weights = read_model(args.model)
-        members = build_members(model_config, converted, kv, os.path.basename(args.model),
-                                fmt, weights)
-        if args.samples:
-            x, y = make_samples(args.model, kv, weights, args.samples, args.seed)
-            members["samples/x"] = x
-            members["samples/y"] = y
-        write_npz(args.out, members)
+        members = _export(args, limits)
     except BadInput as e:
-        print(f"keras2npz: {e}", file=sys.stderr)
+        print(f"keras2npz: {one_line(e)}", file=sys.stderr)
         return 2
-    except RuntimeError as e:
-        print(f"keras2npz: {e}", file=sys.stderr)
+    except ToolError as e:  # keras missing for --samples, or the weight cross-check
+        print(f"keras2npz: {one_line(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - MemoryError, RecursionError, h5py's own, ...
+        # Anything else raised while reading the untrusted file is still that file's
+        # fault: one line, exit 2, never a traceback.
+        print(f"keras2npz: {one_line(args.model)}: cannot read the model: "
+              f"{type(e).__name__}: {one_line(e, 300)}", file=sys.stderr)
+        return 2
+    try:
+        write_npz(args.out, members)
+    except OSError as e:
+        print(f"keras2npz: {one_line(args.out)}: cannot write: {e.strerror or e}", file=sys.stderr)
         return 1
     return 0
 
