@@ -36,6 +36,11 @@ type Options struct {
 	// starts on its first split call (they wait on a channel, and exit once the Model
 	// is unreachable). 0 or 1 runs on the caller's goroutine. No path allocates per call.
 	Threads int
+	// MaxArenaBytes bounds the arena memory one RunInto call uses (ArenaBytes times
+	// Threads): Compile refuses a plan over it with an error wrapping
+	// layers.ErrTooLarge, so no run can die allocating its state. 0 means
+	// DefaultMaxArenaBytes (4 GiB); a negative value disables the check.
+	MaxArenaBytes int64
 }
 
 // Model is a compiled graph. It is immutable and safe for concurrent use.
@@ -59,6 +64,8 @@ type Model struct {
 	// exec's copy of the output.
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
+	// arenaLimit is the limit checkArena applied, in bytes (-1: none).
+	arenaLimit int64
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use
@@ -150,6 +157,9 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	if opt.Threads < 0 || opt.Threads > 1024 {
 		return nil, fmt.Errorf("runtime: Threads %d out of range [0, 1024]", opt.Threads)
 	}
+	if err := checkGraph(g, opt); err != nil {
+		return nil, err
+	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
 
@@ -235,6 +245,9 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		for j := f.from + 1; j <= f.to; j++ {
 			m.kernels = append(m.kernels, "fused into "+f.l.LayerInfo().Name)
 		}
+	}
+	if err := checkArena(m, opt); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
