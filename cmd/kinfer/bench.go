@@ -52,7 +52,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *batch < 1 || *threads < 1 || *iters < 0 || *dur <= 0 {
 		return fmt.Errorf("%w: --batch and --threads must be >= 1, --iters >= 0, --duration > 0", errUsage)
 	}
-	l, err := load(pos[0], false)
+	l, err := load(pos[0], false, *batch, maxArena)
 	if err != nil {
 		return err
 	}

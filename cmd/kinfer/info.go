@@ -21,7 +21,7 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	if *batch < 1 {
 		return fmt.Errorf("%w: --batch must be at least 1", errUsage)
 	}
-	l, err := load(pos[0], false)
+	l, err := load(pos[0], false, *batch, maxArena)
 	if err != nil {
 		return err
 	}

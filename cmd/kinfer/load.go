@@ -25,8 +25,9 @@ type loaded struct {
 }
 
 // load imports a model file; the samples stored in an npz are read only when
-// samples is set (verify), otherwise only counted.
-func load(path string, samples bool) (*loaded, error) {
+// samples is set (verify), otherwise only counted. batch (0: the default) and
+// maxArena bound the tensors an ONNX import may build.
+func load(path string, samples bool, batch int, maxArena *byteSize) (*loaded, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npz":
 		m, err := keras.LoadWith(path, keras.Options{SkipSamples: !samples})
@@ -36,7 +37,11 @@ func load(path string, samples bool) (*loaded, error) {
 		return &loaded{path: path, graph: m.Graph, format: fmt.Sprintf("Keras %s (%s)", m.KerasVersion, m.Source),
 			samples: m.Samples, stored: m.StoredSamples}, nil
 	case ".onnx":
-		m, err := onnx.Load(path)
+		tb := int64(*maxArena)
+		if tb < 0 {
+			tb = math.MaxInt64 // no limit
+		}
+		m, err := onnx.LoadWith(path, onnx.Options{MaxBatch: batch, MaxTensorBytes: tb})
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := load(pos[0], false)
+	l, err := load(pos[0], false, 0, maxArena)
 	if err != nil {
 		return err
 	}

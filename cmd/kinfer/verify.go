@@ -23,7 +23,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := load(pos[0], true)
+	l, err := load(pos[0], true, 0, maxArena)
 	if err != nil {
 		return err
 	}

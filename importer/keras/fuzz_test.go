@@ -11,7 +11,7 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-var sentinels = []error{layers.ErrBadFile, layers.ErrUnsupported, layers.ErrShapeMismatch, layers.ErrInvalid}
+var sentinels = []error{layers.ErrBadFile, layers.ErrUnsupported, layers.ErrShapeMismatch, layers.ErrInvalid, layers.ErrTooLarge}
 
 func isNamed(err error) bool {
 	for _, s := range sentinels {

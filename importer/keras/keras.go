@@ -315,20 +315,26 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	}
 	b := &builder{file: file, kerasMajor: kerasMajor(m.KerasVersion), ws: ws, used: map[string]bool{},
 		phys: in.Clone(), perm: identityPerm(len(in))}
+	// Every layer's class and common options are checked before any weight is read,
+	// so that a file is not refused only after its (possibly large) weights are loaded.
 	for i := range mi.Specs {
 		s := &mi.Specs[i]
 		b.cur = s
 		if err := checkSpec(b, s); err != nil {
 			return nil, err
 		}
-		f, ok := builders[s.Class]
-		if !ok {
+		if _, ok := builders[s.Class]; !ok {
 			why := unsupportedReasons[s.Class]
 			if why != "" {
 				why = " (" + why + ")"
 			}
 			return nil, b.errf(layers.ErrUnsupported, "layer class %s is not supported%s", s.Class, why)
 		}
+	}
+	for i := range mi.Specs {
+		s := &mi.Specs[i]
+		b.cur = s
+		f := builders[s.Class]
 		if s.Class == "InputLayer" && i > 0 {
 			if err := checkInnerInput(b, s); err != nil {
 				return nil, err

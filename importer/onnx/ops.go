@@ -211,7 +211,7 @@ func opReshape(b *builder, n *node) error {
 	for k, v := range t {
 		switch {
 		case s.isBatchMarked(k):
-			if bAxis >= 0 || v <= 0 || v > int64(maxSample) {
+			if bAxis >= 0 || v <= 0 || v > int64(b.maxSample) {
 				return n.errorf(layers.ErrUnsupported, "target with two batch entries")
 			}
 			bAxis, bInner = k, int(v)
