@@ -203,6 +203,12 @@ def onnx_corpus():
     save("constofshape_2p26.onnx", "ConstantOfShape (2^26,) then Expand/Add on the data",
          [helper.make_node("ConstantOfShape", ["s"], ["c"], value=numpy_helper.from_array(np.array([1], np.float32))),
           helper.make_node("Add", ["x", "c"], ["y"])], [i64("s", [1 << 26])], ["N", 1])
+    chain = [helper.make_node("ConstantOfShape", ["s"], ["c0"], value=numpy_helper.from_array(np.array([1], np.int64)))]
+    for k in range(1, 8):
+        chain.append(helper.make_node("Add", [f"c{k-1}", "c0"], [f"c{k}"]))
+    chain += [helper.make_node("Cast", ["c7"], ["cf"], to=TensorProto.FLOAT), helper.make_node("Add", ["x", "cf"], ["y"])]
+    save("constofshape_chain.onnx", "int64 ConstantOfShape (2^26,), seven folded Adds, Cast, Add on the data",
+         chain, [i64("s", [1 << 26])], ["N", 1])
     save("expand_2p30.onnx", "Expand of a 1-element constant to (2^15, 2^15)",
          [helper.make_node("Expand", ["one", "s"], ["c"]), helper.make_node("Add", ["x", "c"], ["y"])],
          [numpy_helper.from_array(np.array([1], np.float32), "one"), i64("s", [1 << 15, 1 << 15])], ["N", 1])

@@ -47,9 +47,9 @@ func TestSampleCap(t *testing.T) {
 		opt Options
 		ok  bool
 	}{
-		{Options{}, true},                                 // 64 x 7.5 MiB = 480 MiB of 4 GiB
-		{Options{MaxBatch: 256}, true},                    // 1.9 GiB
-		{Options{MaxBatch: 1024}, false},                  // 7.5 GiB
+		{Options{}, true},                // 64 x 7.5 MiB = 480 MiB of 4 GiB
+		{Options{MaxBatch: 256}, true},   // 1.9 GiB
+		{Options{MaxBatch: 1024}, false}, // 7.5 GiB
 		{Options{MaxBatch: 1, MaxTensorBytes: 8 << 20}, true},
 		{Options{MaxBatch: 2, MaxTensorBytes: 8 << 20}, false},
 	} {
@@ -60,5 +60,40 @@ func TestSampleCap(t *testing.T) {
 		if !c.ok && !errors.Is(err, layers.ErrTooLarge) {
 			t.Errorf("%+v: err = %v, want ErrTooLarge", c.opt, err)
 		}
+	}
+}
+
+// TestFoldBudget: the folded constants of a chain of ops are bounded in total, not
+// only one by one.
+func TestFoldBudget(t *testing.T) {
+	defer func(v int64) { maxFoldedBytes = v }(maxFoldedBytes)
+	maxFoldedBytes = 1 << 20
+	chain := func(adds int) []byte {
+		one := &onnxpb.TensorProto{Dims: []int64{1}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1}}
+		nodes := []*onnxpb.NodeProto{{OpType: "ConstantOfShape", Input: []string{"s"}, Output: []string{"c0"},
+			Attribute: []*onnxpb.AttributeProto{{Name: "value", Type: onnxpb.AttributeProto_TENSOR, T: one}}}}
+		last := "c0"
+		for k := 1; k <= adds; k++ {
+			out := "c" + string(rune('0'+k))
+			nodes = append(nodes, &onnxpb.NodeProto{OpType: "Add", Input: []string{last, "c0"}, Output: []string{out}})
+			last = out
+		}
+		nodes = append(nodes,
+			&onnxpb.NodeProto{OpType: "ReduceProd", Input: []string{last}, Output: []string{"p"}},
+			&onnxpb.NodeProto{OpType: "Cast", Input: []string{"p"}, Output: []string{"pf"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "to", Type: onnxpb.AttributeProto_INT, I: int64(onnxpb.TensorProto_FLOAT)}}},
+			&onnxpb.NodeProto{OpType: "Add", Input: []string{"x", "pf"}, Output: []string{"y"}})
+		return marshal(t, &onnxpb.ModelProto{IrVersion: 8, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}},
+			Graph: &onnxpb.GraphProto{Name: "fold", Node: nodes,
+				Initializer: []*onnxpb.TensorProto{{Name: "s", Dims: []int64{1}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1 << 14}}},
+				Input:       []*onnxpb.ValueInfoProto{valueInfo("x", "N", 2)}, Output: []*onnxpb.ValueInfoProto{valueInfo("y", "N", 2)}}})
+	}
+	// each folded tensor is 128 KiB (ReduceProd and Cast keep one value each): 7 fit
+	// 1 MiB, 8 do not
+	if _, err := Read(chain(6), "fold.onnx"); err != nil {
+		t.Errorf("7 folded tensors of 128 KiB within 1 MiB: %v", err)
+	}
+	if _, err := Read(chain(7), "fold.onnx"); !errors.Is(err, layers.ErrTooLarge) {
+		t.Errorf("8 folded tensors of 128 KiB over 1 MiB: err = %v, want ErrTooLarge", err)
 	}
 }

@@ -85,6 +85,7 @@ type builder struct {
 	shapes      []layers.Shape // output shape of each layer
 	producer    int            // last layer that computed the current data (-1: none)
 	maxSample   int            // per-sample element bound (Options, at most maxSample)
+	folded      int64          // bytes of folded constants kept (bounded by maxFoldedBytes)
 	names       map[string]int
 }
 
@@ -327,10 +328,8 @@ func (b *builder) run() error {
 			}
 			return err
 		}
-		for k, t := range outs {
-			if o := n.out(k); o != "" {
-				b.consts[o] = t
-			}
+		if err := b.keepFolded(n, outs); err != nil {
+			return err
 		}
 		b.done[i] = true
 	}
@@ -376,10 +375,8 @@ func (b *builder) run() error {
 				}
 				return err
 			}
-			for k, t := range outs {
-				if o := n.out(k); o != "" {
-					b.consts[o] = t
-				}
+			if err := b.keepFolded(n, outs); err != nil {
+				return err
 			}
 			continue
 		}
@@ -493,6 +490,21 @@ func (b *builder) emit(l layers.Layer) error {
 	b.phys = out
 	if _, isReshape := l.(*layers.Reshape); !isReshape {
 		b.producer = len(b.ls) - 1
+	}
+	return nil
+}
+
+// keepFolded records the constants a folded node computed, within maxFoldedBytes.
+func (b *builder) keepFolded(n *node, outs []*tensor) error {
+	for k, t := range outs {
+		o := n.out(k)
+		if o == "" {
+			continue
+		}
+		if b.folded += t.bytes(); b.folded > maxFoldedBytes {
+			return n.errorf(layers.ErrTooLarge, "folded constants exceed %d MiB in all", maxFoldedBytes>>20)
+		}
+		b.consts[o] = t
 	}
 	return nil
 }
