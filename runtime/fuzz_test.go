@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/importer/onnx"
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime"
@@ -163,6 +164,44 @@ func FuzzCompileConfig(f *testing.F) {
 			copy(x, m.Samples.X)
 		}
 		if _, err := cm.Run(x, 2); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	})
+}
+
+// FuzzCompileONNX fuzzes the bytes of the small ONNX fixtures (up to 4 KB), imports
+// them for batch 2 within 16 MiB tensors, compiles under a 16 MiB arena limit and
+// runs once.
+//
+//	go test -run='^$' -fuzz=FuzzCompileONNX -fuzztime=10m -fuzzminimizetime=200x ./runtime/
+func FuzzCompileONNX(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "onnx", "*.onnx"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil && len(b) <= 4<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(5*time.Second, func() { panic("import, compile and run take over 5 s") })
+		defer tm.Stop()
+		m, err := onnx.ReadWith(data, "fuzz.onnx", onnx.Options{MaxBatch: 2, MaxTensorBytes: 16 << 20})
+		if err != nil {
+			if !isNamed(err) {
+				t.Fatalf("import: error wraps no named error: %v", err)
+			}
+			return
+		}
+		cm, err := runtime.Compile(m.Graph, runtime.Options{MaxBatch: 2, MaxArenaBytes: 16 << 20})
+		if err != nil {
+			if !isNamed(err) {
+				t.Fatalf("compile: error wraps no named error: %v", err)
+			}
+			return
+		}
+		if m.Graph.FLOPs() > 1e7 {
+			return
+		}
+		if _, err := cm.Run(make([]float32, 2*cm.InputShape().Size()), 2); err != nil {
 			t.Fatalf("run: %v", err)
 		}
 	})
