@@ -28,6 +28,10 @@ var (
 	// ErrInvalid: a configuration value is out of range (negative sizes, zero strides,
 	// unknown padding names, ...).
 	ErrInvalid = errors.New("invalid configuration")
+	// ErrTooLarge: the file or model needs more memory than a stated limit allows (an
+	// arena over runtime.Options.MaxArenaBytes, weights or samples over an importer's
+	// bound). The message names the limit and the option that raises it.
+	ErrTooLarge = errors.New("too large")
 )
 
 // MaxElements bounds the element count of any one tensor or weight a file may declare

@@ -35,6 +35,9 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	if opt.Threads < 0 || opt.Threads > 1024 {
 		return nil, fmt.Errorf("runtime: Threads %d out of range [0, 1024]", opt.Threads)
 	}
+	if err := checkGraph(g, opt); err != nil {
+		return nil, err
+	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
 
@@ -58,6 +61,9 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		us = append(us, u)
 	}
 	planArena(m, g, us)
+	if err := checkArena(m, opt); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

@@ -35,6 +35,11 @@ type Options struct {
 	// starts on its first split call (they wait on a channel, and exit once the Model
 	// is unreachable). 0 or 1 runs on the caller's goroutine. No path allocates per call.
 	Threads int
+	// MaxArenaBytes bounds the arena memory one RunInto call uses (ArenaBytes times
+	// Threads): Compile refuses a plan over it with an error wrapping
+	// layers.ErrTooLarge, so no run can die allocating its state. 0 means
+	// DefaultMaxArenaBytes (4 GiB); a negative value disables the check.
+	MaxArenaBytes int64
 }
 
 // Model is a compiled graph. It is immutable and safe for concurrent use.
@@ -59,6 +64,8 @@ type Model struct {
 	// micro-batched), which saves exec's copy of the output.
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
+	// arenaLimit is the limit checkArena applied, in bytes (-1: none).
+	arenaLimit int64
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use

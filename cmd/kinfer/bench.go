@@ -44,6 +44,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	warm := fs.Duration("warmup", 200*time.Millisecond, "warm-up time before timing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	input := fs.String("input", "", "time this input (.npy; its batch axis sets --batch) instead of random normal data")
+	maxArena := arenaFlag(fs)
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *batch < 1 || *threads < 1 || *iters < 0 || *dur <= 0 {
 		return fmt.Errorf("%w: --batch and --threads must be >= 1, --iters >= 0, --duration > 0", errUsage)
 	}
-	l, err := load(pos[0])
+	l, err := load(pos[0], false, *batch, maxArena)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 			x[i] = float32(r.NormFloat64())
 		}
 	}
-	m, err := runtime.Compile(l.graph, runtime.Options{MaxBatch: *batch, Threads: *threads})
+	m, err := runtime.Compile(l.graph, runtime.Options{MaxBatch: *batch, Threads: *threads, MaxArenaBytes: int64(*maxArena)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}

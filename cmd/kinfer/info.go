@@ -13,6 +13,7 @@ import (
 func cmdInfo(args []string, stdout io.Writer) error {
 	fs := newFlags("info", "info MODEL [--batch N]", stdout)
 	batch := fs.Int("batch", 1, "batch size the arena is planned for")
+	maxArena := arenaFlag(fs)
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
@@ -20,11 +21,11 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	if *batch < 1 {
 		return fmt.Errorf("%w: --batch must be at least 1", errUsage)
 	}
-	l, err := load(pos[0])
+	l, err := load(pos[0], false, *batch, maxArena)
 	if err != nil {
 		return err
 	}
-	m, err := compile(l, *batch)
+	m, err := compile(l, *batch, maxArena)
 	if err != nil {
 		return err
 	}
@@ -43,11 +44,15 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, strings.Repeat("-", 60))
 	fmt.Fprintf(stdout, "Total params: %s (%s)\n", commas(g.Params()), bytesStr(4*g.Params()))
 	fmt.Fprintf(stdout, "FLOPs per inference: %s\n", commas(g.FLOPs()))
-	fmt.Fprintf(stdout, "Arena: %s per execution state (batch %d)\n", bytesStr(m.ArenaBytes()), *batch)
+	limit := "none"
+	if m.ArenaLimit() >= 0 {
+		limit = bytesStr(m.ArenaLimit())
+	}
+	fmt.Fprintf(stdout, "Arena: %s per execution state (batch %d), limit %s (--max-arena)\n", bytesStr(m.ArenaBytes()), *batch, limit)
 	fmt.Fprintf(stdout, "Kernel path: %s\nCPU: %s\n", m.ISA(), asm.Features())
 	fmt.Fprintf(stdout, "Fingerprint: highwayhash128:%s\n", g.Fingerprint())
-	if l.samples != nil {
-		fmt.Fprintf(stdout, "Stored samples: %d (run 'kinfer verify %s')\n", l.samples.N, pos[0])
+	if l.stored > 0 {
+		fmt.Fprintf(stdout, "Stored samples: %d (run 'kinfer verify %s')\n", l.stored, pos[0])
 	}
 	return nil
 }
@@ -62,6 +67,8 @@ func commas(n int64) string {
 
 func bytesStr(n int64) string {
 	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:

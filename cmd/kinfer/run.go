@@ -14,11 +14,12 @@ func cmdRun(args []string, stdout io.Writer) error {
 	fs := newFlags("run", "run MODEL INPUT.npy [-o OUT.npy] [--max N]", stdout)
 	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
 	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
+	maxArena := arenaFlag(fs)
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
 	}
-	l, err := load(pos[0])
+	l, err := load(pos[0], false, 0, maxArena)
 	if err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := compile(l, min(batch, 256))
+	m, err := compile(l, min(batch, 256), maxArena)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,12 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	yexp := fs.String("expect", "", "expected outputs for --input (e.g. ONNX Runtime's)")
 	atol := fs.Float64("atol", 1e-5, "absolute tolerance")
 	rtol := fs.Float64("rtol", 1e-5, "relative tolerance: pass when |got-want| <= atol + rtol*|want|")
+	maxArena := arenaFlag(fs)
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	l, err := load(pos[0])
+	l, err := load(pos[0], true, 0, maxArena)
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if s == nil || s.N == 0 || s.Y == nil {
 		return fmt.Errorf("%s: no stored samples; export with keras2npz.py --samples N, or pass --input and --expect", pos[0])
 	}
-	m, err := compile(l, s.N)
+	m, err := compile(l, min(s.N, 256), maxArena)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func TestBroken(t *testing.T) {
 		t.Fatal(err)
 	}
 	kinds := map[string]error{"ErrBadFile": layers.ErrBadFile, "ErrUnsupported": layers.ErrUnsupported,
-		"ErrShapeMismatch": layers.ErrShapeMismatch, "ErrInvalid": layers.ErrInvalid}
+		"ErrShapeMismatch": layers.ErrShapeMismatch, "ErrInvalid": layers.ErrInvalid, "ErrTooLarge": layers.ErrTooLarge}
 	files, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
 	if len(files) != len(exp.NPZ) {
 		t.Errorf("%d npz files, EXPECTED.json lists %d", len(files), len(exp.NPZ))

@@ -310,10 +310,30 @@ func dims(s []int) string {
 	return strings.Join(p, "x")
 }
 
-// checkShape compares a weight's shape to what the config needs.
+// checkShape compares a weight's shape to what the config needs, and only then
+// reads its payload (weights arrive with their header's shape and no data).
 func (b *builder) checkShape(what string, a *array, want ...int) error {
 	if !samePerm(a.Shape, want) {
 		return b.errf(layers.ErrShapeMismatch, "%s is %s, config needs %s", what, dims(a.Shape), dims(want))
+	}
+	if err := a.fetch(); err != nil {
+		return b.wrap(err)
+	}
+	return nil
+}
+
+// fetchAtMost reads a weight whose shape the config does not fix, once its element
+// count is known to be at most limit.
+func (b *builder) fetchAtMost(what string, a *array, limit int) error {
+	n := 1
+	for _, d := range a.Shape {
+		n *= d // bounded: headers are checked against layers.MaxElements
+	}
+	if n > limit {
+		return b.errf(layers.ErrShapeMismatch, "%s is %s, more than the %d values the layer can use", what, dims(a.Shape), limit)
+	}
+	if err := a.fetch(); err != nil {
+		return b.wrap(err)
 	}
 	return nil
 }
@@ -741,6 +761,9 @@ func buildELU(b *builder, s *spec) error {
 func buildPReLU(b *builder, s *spec) error {
 	ws, err := b.weights(s, "alpha", 1)
 	if err != nil {
+		return err
+	}
+	if err := b.fetchAtMost("alpha", ws[0], max(1, b.phys.Size())); err != nil {
 		return err
 	}
 	a := ws[0].Data
@@ -1188,6 +1211,11 @@ func buildNormalization(b *builder, s *spec) error {
 		ws, err := b.weights(s, "mean, variance, count", 2, 3)
 		if err != nil {
 			return err
+		}
+		for i, w := range ws {
+			if err := b.fetchAtMost([]string{"mean", "variance", "count"}[i], w, max(1, b.phys.Size())); err != nil {
+				return err
+			}
 		}
 		mean, variance = ws[0].Data, ws[1].Data
 		orig = 0

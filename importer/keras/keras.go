@@ -37,8 +37,11 @@ type Model struct {
 	KerasVersion string
 	// Source is the file the npz was exported from ("mnist_cnn.keras").
 	Source string
-	// Samples holds the inputs and Keras outputs stored with the model, or nil.
+	// Samples holds the inputs and Keras outputs stored with the model, or nil (none
+	// stored, or Options.SkipSamples).
 	Samples *Samples
+	// StoredSamples is the number of samples the file holds, read or not.
+	StoredSamples int
 }
 
 // Samples are example inputs stored in the npz with Keras's outputs for them.
@@ -56,8 +59,49 @@ type Samples struct {
 // FormatVersion is the newest npz format version this package reads.
 const FormatVersion = 1
 
-// Load imports the npz model at path.
-func Load(path string) (*Model, error) {
+// Default bounds of Options.
+const (
+	// DefaultMaxWeightBytes bounds a model's weights: 2 GiB is 512M float32
+	// parameters, over three times VGG19 (144M), the largest classic ImageNet CNN.
+	DefaultMaxWeightBytes int64 = 2 << 30
+	// DefaultMaxSampleBytes bounds samples/x plus samples/y: 256 MiB holds 64
+	// 224x224x3 images six times over (keras2npz.py stores 4 samples by default).
+	DefaultMaxSampleBytes int64 = 256 << 20
+)
+
+// Options bounds what Read allocates and chooses what it reads. The zero value reads
+// everything within the default bounds.
+type Options struct {
+	// SkipSamples leaves the stored samples unread: their headers are still checked
+	// against the model, Model.StoredSamples counts them and Model.Samples is nil.
+	SkipSamples bool
+	// MaxWeightBytes bounds the total declared size of the weights the config
+	// indexes, checked before any is read (0: DefaultMaxWeightBytes).
+	MaxWeightBytes int64
+	// MaxSampleBytes bounds the declared size of samples/x plus samples/y, checked
+	// before they are read (0: DefaultMaxSampleBytes).
+	MaxSampleBytes int64
+}
+
+func (o Options) weightLimit() int64 {
+	if o.MaxWeightBytes > 0 {
+		return o.MaxWeightBytes
+	}
+	return DefaultMaxWeightBytes
+}
+
+func (o Options) sampleLimit() int64 {
+	if o.MaxSampleBytes > 0 {
+		return o.MaxSampleBytes
+	}
+	return DefaultMaxSampleBytes
+}
+
+// Load imports the npz model at path, with its samples (Options{}).
+func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
+
+// LoadWith imports the npz model at path within opt's bounds.
+func LoadWith(path string, opt Options) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -67,11 +111,20 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Read(f, st.Size(), filepath.Base(path))
+	return ReadWith(f, st.Size(), filepath.Base(path), opt)
 }
 
-// Read imports an npz model of size bytes from r; name is used in error messages.
+// Read imports an npz model of size bytes from r (Options{}); name is used in error
+// messages.
 func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
+	return ReadWith(r, size, name, Options{})
+}
+
+// ReadWith imports an npz model of size bytes from r within opt's bounds. Members are
+// read only when needed, each after its declared size has been checked: weights
+// against the shape the config gives them, samples against the model's input and
+// output and opt.MaxSampleBytes.
+func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, error) {
 	if name == "" {
 		name = "model.npz"
 	}
@@ -90,29 +143,82 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWeightBytes(a, meta, opt.weightLimit()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// Sample headers only: the shapes may fix the model's input, and are checked
+	// against it before any payload is read.
 	var smp *Samples
+	var sx, sy *array
 	if a.has("samples/x") {
-		x, err := a.float32s("samples/x")
-		if err != nil {
+		if sx, err = a.lazy("samples/x"); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if len(x.Shape) == 0 || x.Shape[0] == 0 {
-			return nil, fmt.Errorf("%s: member samples/x.npy has shape %v, want (N, input...) with N > 0: %w", name, x.Shape, layers.ErrBadFile)
+		if len(sx.Shape) == 0 || sx.Shape[0] == 0 {
+			return nil, fmt.Errorf("%s: member samples/x.npy has shape %v, want (N, input...) with N > 0: %w", name, sx.Shape, layers.ErrBadFile)
 		}
-		smp = &Samples{N: x.Shape[0], X: x.Data, XShape: x.Shape}
+		smp = &Samples{N: sx.Shape[0], XShape: sx.Shape}
 		if a.has("samples/y") {
-			y, err := a.float32s("samples/y")
-			if err != nil {
+			if sy, err = a.lazy("samples/y"); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			if len(y.Shape) == 0 || y.Shape[0] != smp.N {
-				return nil, fmt.Errorf("%s: member samples/y.npy has shape %v, want (%d, output...): %w", name, y.Shape, smp.N, layers.ErrBadFile)
+			if len(sy.Shape) == 0 || sy.Shape[0] != smp.N {
+				return nil, fmt.Errorf("%s: member samples/y.npy has shape %v, want (%d, output...): %w", name, sy.Shape, smp.N, layers.ErrBadFile)
 			}
-			smp.Y, smp.YShape = y.Data, y.Shape
+			smp.YShape = sy.Shape
 		}
 	}
 	ws := &npzWeights{a: a, index: meta.Weights}
-	return build(meta, ws, smp, name)
+	m, err := build(meta, ws, smp, name)
+	if err != nil {
+		return nil, err
+	}
+	if smp == nil {
+		return m, nil
+	}
+	m.StoredSamples = smp.N
+	if need := a.memberBytes("samples/x") + a.memberBytes("samples/y"); need > opt.sampleLimit() {
+		if opt.SkipSamples {
+			return m, nil
+		}
+		return nil, fmt.Errorf("%s: samples/x and samples/y hold %d bytes, over the %d allowed (keras.Options.MaxSampleBytes): %w",
+			name, need, opt.sampleLimit(), layers.ErrTooLarge)
+	}
+	if opt.SkipSamples {
+		m.Samples = nil
+		return m, nil
+	}
+	if err := sx.fetch(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	smp.X = sx.Data
+	if sy != nil {
+		if err := sy.fetch(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		smp.Y = sy.Data
+	}
+	return m, nil
+}
+
+// checkWeightBytes bounds the total declared size of the members the weight index
+// names, from the zip directory alone.
+func checkWeightBytes(a *archive, m *meta, limit int64) error {
+	var total int64
+	seen := map[string]bool{}
+	for _, names := range m.Weights {
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			total += a.memberBytes(n) // each below 2^62: no overflow over a zip's entries
+			if total > limit {
+				return fmt.Errorf("the weights hold more than %d bytes (keras.Options.MaxWeightBytes): %w", limit, layers.ErrTooLarge)
+			}
+		}
+	}
+	return nil
 }
 
 // meta is the kinfer_meta JSON object.
@@ -172,7 +278,7 @@ func (w *npzWeights) layerWeights(path string) ([]*array, error) {
 	names := w.index[path]
 	out := make([]*array, 0, len(names))
 	for _, n := range names {
-		arr, err := w.a.float32s(n)
+		arr, err := w.a.lazy(n)
 		if err != nil {
 			return nil, err
 		}
@@ -209,20 +315,26 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	}
 	b := &builder{file: file, kerasMajor: kerasMajor(m.KerasVersion), ws: ws, used: map[string]bool{},
 		phys: in.Clone(), perm: identityPerm(len(in))}
+	// Every layer's class and common options are checked before any weight is read,
+	// so that a file is not refused only after its (possibly large) weights are loaded.
 	for i := range mi.Specs {
 		s := &mi.Specs[i]
 		b.cur = s
 		if err := checkSpec(b, s); err != nil {
 			return nil, err
 		}
-		f, ok := builders[s.Class]
-		if !ok {
+		if _, ok := builders[s.Class]; !ok {
 			why := unsupportedReasons[s.Class]
 			if why != "" {
 				why = " (" + why + ")"
 			}
 			return nil, b.errf(layers.ErrUnsupported, "layer class %s is not supported%s", s.Class, why)
 		}
+	}
+	for i := range mi.Specs {
+		s := &mi.Specs[i]
+		b.cur = s
+		f := builders[s.Class]
 		if s.Class == "InputLayer" && i > 0 {
 			if err := checkInnerInput(b, s); err != nil {
 				return nil, err
@@ -402,7 +514,7 @@ func checkSamples(g *layers.Graph, smp *Samples, file string) error {
 	if !layers.Shape(smp.XShape[1:]).Equal(in) {
 		return fmt.Errorf("%s: samples/x has shape %v, model input is %v: %w", file, smp.XShape, in, layers.ErrShapeMismatch)
 	}
-	if smp.Y != nil && !layers.Shape(smp.YShape[1:]).Equal(out) {
+	if smp.YShape != nil && !layers.Shape(smp.YShape[1:]).Equal(out) {
 		return fmt.Errorf("%s: samples/y has shape %v, model output is %v: %w", file, smp.YShape, out, layers.ErrShapeMismatch)
 	}
 	return nil

@@ -12,14 +12,37 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// array is one float32 member of the npz: a C-order tensor.
+// array is one float32 member of the npz: a C-order tensor. An array from
+// archive.lazy has its Shape (from the member's header) but no Data until fetch.
 type array struct {
 	Shape []int
 	Data  []float32
+	load  func() ([]float32, error) // reads Data; nil for arrays already in memory
+}
+
+// fetch reads the array's payload if it has not been read.
+func (x *array) fetch() error {
+	if x.load == nil {
+		return nil
+	}
+	d, err := x.load()
+	if err != nil {
+		return err
+	}
+	x.Data, x.load = d, nil
+	return nil
 }
 
 // maxMetaBytes bounds kinfer_meta.npy (the model's JSON config and weight index).
-const maxMetaBytes = 256 << 20
+// Keras configs of real models are tens to hundreds of KiB (MobileNet's kinfer_meta is 90 KiB);
+// parsing JSON into Go values costs up to ~20 times its size (15 MiB of JSON numbers:
+// 288 MB max RSS), so the bound keeps that near 300 MB.
+const maxMetaBytes = 16 << 20
+
+// verifyAbove: a deflated member larger than this is first decompressed to nowhere,
+// which checks its real size and CRC-32, before its buffer is allocated, so a member
+// that lies about its size or is corrupt costs time, not memory.
+const verifyAbove = 16 << 20
 
 // maxDeflateRatio bounds how much a deflated member may expand: deflate cannot do
 // better than about 1032:1, so a member claiming more is lying about its size.
@@ -117,9 +140,84 @@ func (a *archive) finish(rc io.Reader, name string) error {
 	}
 }
 
-// float32s reads a float32 member (dtype <f4). Sizes are checked before allocating.
-func (a *archive) float32s(name string) (*array, error) {
+// float32Header opens a float32 member (dtype <f4 or >f4) and checks its header
+// against the member's size; it returns the open reader positioned at the payload.
+func (a *archive) float32Header(name string) (io.ReadCloser, npyf.Header, error) {
 	rc, h, payload, err := a.open(name)
+	if err != nil {
+		return nil, npyf.Header{}, err
+	}
+	bad := func(format string, args ...any) error {
+		rc.Close()
+		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
+	}
+	if h.Dtype != "<f4" && h.Dtype != ">f4" {
+		return nil, npyf.Header{}, bad("dtype %s, want float32 (<f4 or >f4)", h.Dtype)
+	}
+	n := h.Elements() // npyf bounds it by layers.MaxElements
+	if n > layers.MaxElements {
+		return nil, npyf.Header{}, bad("shape %v has more than %d elements", h.Shape, layers.MaxElements)
+	}
+	if int64(n)*4 != payload {
+		return nil, npyf.Header{}, bad("shape %v needs %d bytes of float32, the member holds %d", h.Shape, int64(n)*4, payload)
+	}
+	return rc, h, nil
+}
+
+// lazy reads a float32 member's header only: the array has its shape, and fetch
+// reads the payload. Callers check the shape against what the model needs first.
+func (a *archive) lazy(name string) (*array, error) {
+	rc, h, err := a.float32Header(name)
+	if err != nil {
+		return nil, err
+	}
+	rc.Close()
+	return &array{Shape: append([]int(nil), h.Shape...), load: func() ([]float32, error) {
+		x, err := a.float32s(name)
+		if err != nil {
+			return nil, err
+		}
+		return x.Data, nil
+	}}, nil
+}
+
+// memberBytes is the declared size of a member (0 if absent).
+func (a *archive) memberBytes(name string) int64 {
+	if f, ok := a.members[name]; ok {
+		return int64(min(f.UncompressedSize64, 1<<62))
+	}
+	return 0
+}
+
+// verify decompresses a large deflated member without keeping it, so that a member
+// whose stream is shorter or longer than declared, or fails its CRC-32, is refused
+// before a buffer of the declared size exists.
+func (a *archive) verify(name string) error {
+	f := a.members[name]
+	if f == nil || f.Method != zip.Deflate || f.UncompressedSize64 <= verifyAbove {
+		return nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("member %s.npy: %v: %w", name, err, layers.ErrBadFile)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	switch {
+	case errors.Is(err, zip.ErrChecksum):
+		return fmt.Errorf("member %s.npy fails its CRC-32 check (corrupt file): %w", name, layers.ErrBadFile)
+	case err != nil:
+		return fmt.Errorf("member %s.npy: %v after %d of %d bytes: %w", name, err, n, f.UncompressedSize64, layers.ErrBadFile)
+	}
+	return nil
+}
+
+// float32s reads a float32 member. Sizes are checked before allocating.
+func (a *archive) float32s(name string) (*array, error) {
+	if err := a.verify(name); err != nil {
+		return nil, err
+	}
+	rc, h, err := a.float32Header(name)
 	if err != nil {
 		return nil, err
 	}
@@ -127,23 +225,14 @@ func (a *archive) float32s(name string) (*array, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
 	}
-	if h.Dtype != "<f4" {
-		return nil, bad("dtype %s, want little-endian float32 (<f4)", h.Dtype)
-	}
-	n := h.Elements() // npyf bounds it by layers.MaxElements
-	if n > layers.MaxElements {
-		return nil, bad("shape %v has more than %d elements", h.Shape, layers.MaxElements)
-	}
-	if int64(n)*4 != payload {
-		return nil, bad("shape %v needs %d bytes of float32, the member holds %d", h.Shape, int64(n)*4, payload)
-	}
+	n := h.Elements()
 	data := make([]float32, n)
 	if n > 0 {
 		buf := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*n)
 		if _, err := io.ReadFull(rc, buf); err != nil {
 			return nil, bad("payload: %v", err)
 		}
-		if !littleEndian {
+		if swap := (h.Dtype == ">f4") == littleEndian; swap {
 			for i := 0; i < len(buf); i += 4 {
 				buf[i], buf[i+1], buf[i+2], buf[i+3] = buf[i+3], buf[i+2], buf[i+1], buf[i]
 			}
@@ -169,7 +258,7 @@ func (a *archive) bytes(name string) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("member %s.npy: %s: %w", name, fmt.Sprintf(format, args...), layers.ErrBadFile)
 	}
-	if h.Dtype != "|u1" && h.Dtype != "<u1" && h.Dtype != "u1" {
+	if h.Dtype != "|u1" {
 		return nil, bad("dtype %s, want uint8 (|u1)", h.Dtype)
 	}
 	if len(h.Shape) != 1 {

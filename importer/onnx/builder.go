@@ -9,8 +9,11 @@ import (
 )
 
 // maxSample bounds the per-sample element count of any tensor on the data path: the
-// importer keeps an int32 index per element to track layouts.
-var maxSample = 1 << 26 // a variable so that the fuzz target can lower it
+// importer keeps an int32 index per element to track layouts, and a layout change
+// builds a few such tables at once, so 2^24 (64 MiB a table) keeps an import's peak
+// below ~450 MB (measured). Read lowers it further so that a tensor of MaxBatch
+// samples fits Options.MaxTensorBytes (builder.maxSample).
+var maxSample = 1 << 24 // a variable so that the fuzz target can lower it
 
 // dyn describes the value on the data path: its ONNX shape (shape[bAxis] is the batch
 // axis, held as the static batch size or 1) and how the layers' batch-first,
@@ -81,11 +84,13 @@ type builder struct {
 	ls          []layers.Layer
 	shapes      []layers.Shape // output shape of each layer
 	producer    int            // last layer that computed the current data (-1: none)
+	maxSample   int            // per-sample element bound (Options, at most maxSample)
+	folded      int64          // bytes of folded constants kept (bounded by maxFoldedBytes)
 	names       map[string]int
 }
 
-func newBuilder(g *onnxpb.GraphProto, opset int64) (*builder, error) {
-	b := &builder{opset: opset, graph: g, nodes: g.GetNode(), consts: map[string]*tensor{},
+func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
+	b := &builder{opset: opset, graph: g, maxSample: opt.sampleLimit(), nodes: g.GetNode(), consts: map[string]*tensor{},
 		dyns: map[string]*dyn{}, users: map[string][]int{}, done: map[int]bool{},
 		pos: map[int]int{}, producer: -1, names: map[string]int{}}
 	if len(g.GetSparseInitializer()) > 0 {
@@ -168,8 +173,8 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto) error {
 	if err := b.input.Check(); err != nil {
 		return fmt.Errorf("input %q: %w", in.GetName(), err)
 	}
-	if b.input.Size() > maxSample {
-		return fmt.Errorf("%w: input %q has %d elements per sample (kinfer's importer takes up to %d)", layers.ErrUnsupported, in.GetName(), b.input.Size(), maxSample)
+	if b.input.Size() > b.maxSample {
+		return fmt.Errorf("%w: input %q has %d elements per sample, over the %d allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, in.GetName(), b.input.Size(), b.maxSample)
 	}
 	b.cur = in.GetName()
 	b.d = &dyn{shape: shape, bAxis: 0}
@@ -323,10 +328,8 @@ func (b *builder) run() error {
 			}
 			return err
 		}
-		for k, t := range outs {
-			if o := n.out(k); o != "" {
-				b.consts[o] = t
-			}
+		if err := b.keepFolded(n, outs); err != nil {
+			return err
 		}
 		b.done[i] = true
 	}
@@ -372,10 +375,8 @@ func (b *builder) run() error {
 				}
 				return err
 			}
-			for k, t := range outs {
-				if o := n.out(k); o != "" {
-					b.consts[o] = t
-				}
+			if err := b.keepFolded(n, outs); err != nil {
+				return err
 			}
 			continue
 		}
@@ -481,14 +482,29 @@ func (b *builder) emit(l layers.Layer) error {
 	if err := out.Check(); err != nil {
 		return fmt.Errorf("layer %q (%s): %w", l.LayerInfo().Name, l.LayerInfo().Class, err)
 	}
-	if out.Size() > maxSample {
-		return fmt.Errorf("%w: layer %q output %v is too large", layers.ErrUnsupported, l.LayerInfo().Name, out)
+	if out.Size() > b.maxSample {
+		return fmt.Errorf("%w: layer %q output %v has more than the %d elements per sample allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, l.LayerInfo().Name, out, b.maxSample)
 	}
 	b.ls = append(b.ls, l)
 	b.shapes = append(b.shapes, out)
 	b.phys = out
 	if _, isReshape := l.(*layers.Reshape); !isReshape {
 		b.producer = len(b.ls) - 1
+	}
+	return nil
+}
+
+// keepFolded records the constants a folded node computed, within maxFoldedBytes.
+func (b *builder) keepFolded(n *node, outs []*tensor) error {
+	for k, t := range outs {
+		o := n.out(k)
+		if o == "" {
+			continue
+		}
+		if b.folded += t.bytes(); b.folded > maxFoldedBytes {
+			return n.errorf(layers.ErrTooLarge, "folded constants exceed %d MiB in all", maxFoldedBytes>>20)
+		}
+		b.consts[o] = t
 	}
 	return nil
 }
@@ -534,8 +550,11 @@ func (b *builder) setOut(name string, d *dyn) error {
 	if name == "" {
 		return fmt.Errorf("%w: node without an output name", layers.ErrBadFile)
 	}
-	if d.size() > maxSample || len(d.shape) > 16 {
-		return fmt.Errorf("%w: value %q of shape %v is too large", layers.ErrUnsupported, name, d.shape)
+	if d.size() > b.maxSample {
+		return fmt.Errorf("%w: value %q of shape %v has more than the %d elements per sample allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, name, d.shape, b.maxSample)
+	}
+	if len(d.shape) > 16 {
+		return fmt.Errorf("%w: value %q of shape %v has more than 16 axes", layers.ErrUnsupported, name, d.shape)
 	}
 	b.cur, b.d = name, d
 	b.dyns[name] = d.clone()

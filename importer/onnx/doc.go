@@ -18,8 +18,10 @@
 //   - Gemm (transB, alpha, beta) and MatMul with a constant matrix -> Dense (on the
 //     last axis); a following Add/Sub/Mul/Div by a per-unit constant folds into it;
 //   - Conv (1-D and 2-D; pads, auto_pad, strides, dilations, groups) -> Conv2D;
-//     MaxPool, AveragePool (count_include_pad; ceil_mode only where it changes
-//     nothing), GlobalAveragePool, GlobalMaxPool, Pad (constant zero, spatial);
+//     MaxPool (ceil_mode, dropping a last window that would start in the end padding,
+//     as ONNX Runtime does), AveragePool (count_include_pad; ceil_mode only where it
+//     changes nothing), GlobalAveragePool, GlobalMaxPool, Pad (constant zero, spatial;
+//     negative pads crop);
 //   - BatchNormalization (folded into the preceding Conv/Dense, else Affine);
 //   - Relu, LeakyRelu, Sigmoid, HardSigmoid, Tanh, Elu, Selu, Softplus, Softsign, Exp,
 //     Clip, Gelu, HardSwish, Softmax and LogSoftmax (opset < 13 flatten semantics),

@@ -36,34 +36,82 @@ type Model struct {
 	InputName, OutputName string
 }
 
-// Load reads and imports the ONNX model at path.
-func Load(path string) (*Model, error) {
+// Default bounds of Options.
+const (
+	// DefaultMaxBatch is the batch Options assumes when MaxBatch is 0: the runtime's
+	// default (runtime.DefaultMaxBatch; importers do not import the runtime).
+	DefaultMaxBatch = 64
+	// DefaultMaxTensorBytes bounds one tensor of MaxBatch samples when
+	// Options.MaxTensorBytes is 0: the runtime's default arena limit
+	// (runtime.DefaultMaxArenaBytes), which one such tensor alone must fit. At
+	// batch 64 it allows 2^24 floats a sample (ResNet50's largest is 802,816).
+	DefaultMaxTensorBytes int64 = 4 << 30
+)
+
+// Options bounds what the importer builds, for the batch the model will run with.
+// The zero value uses the defaults.
+type Options struct {
+	// MaxBatch is the largest batch the model will run with (runtime.Options.MaxBatch);
+	// 0 means DefaultMaxBatch.
+	MaxBatch int
+	// MaxTensorBytes bounds any data-path tensor of MaxBatch samples; 0 means
+	// DefaultMaxTensorBytes. A model with a larger tensor is refused with
+	// layers.ErrTooLarge before its layout tables are built.
+	MaxTensorBytes int64
+}
+
+func (o Options) batch() int {
+	if o.MaxBatch > 0 {
+		return o.MaxBatch
+	}
+	return DefaultMaxBatch
+}
+
+// sampleLimit is the per-sample element bound: MaxTensorBytes over MaxBatch samples
+// of float32, and never above maxSample (the importer's own bound on its int32
+// layout tables).
+func (o Options) sampleLimit() int {
+	t := o.MaxTensorBytes
+	if t <= 0 {
+		t = DefaultMaxTensorBytes
+	}
+	return int(min(int64(maxSample), max(1, t/4/int64(o.batch()))))
+}
+
+// Load reads and imports the ONNX model at path (Options{}).
+func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
+
+// LoadWith reads and imports the ONNX model at path within opt's bounds.
+func LoadWith(path string, opt Options) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Read(data, filepath.Base(path))
+	return ReadWith(data, filepath.Base(path), opt)
 }
 
 // Read imports an ONNX model from its serialized bytes; name labels errors and the
 // graph's provenance (usually the file name). Every failure is an error wrapping one
 // of layers' named errors (ErrUnsupported for valid models using ops, attributes or
 // patterns kinfer does not implement; ErrBadFile for corrupt or inconsistent files),
-// never a panic.
-func Read(data []byte, name string) (m *Model, err error) {
+// never a panic. It uses Options{}.
+func Read(data []byte, name string) (*Model, error) { return ReadWith(data, name, Options{}) }
+
+// ReadWith is Read within opt's bounds.
+func ReadWith(data []byte, name string, opt Options) (m *Model, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a safety net: read is fuzzed without it
 			m, err = nil, fmt.Errorf("%s: %w: importer failure on this file: %v", name, layers.ErrBadFile, r)
 		}
 	}()
-	m, err = read(data, name)
+	m, err = read(data, name, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return m, nil
 }
 
-func read(data []byte, name string) (*Model, error) {
+func read(data []byte, name string, opt Options) (*Model, error) {
 	mp := &onnxpb.ModelProto{}
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, mp); err != nil {
 		return nil, fmt.Errorf("%w: not an ONNX model: %v", layers.ErrBadFile, err)
@@ -88,7 +136,7 @@ func read(data []byte, name string) (*Model, error) {
 	if v := mp.GetProducerVersion(); v != "" {
 		producer += " " + v
 	}
-	b, err := newBuilder(g, opset)
+	b, err := newBuilder(g, opset, opt)
 	if err != nil {
 		return nil, err
 	}

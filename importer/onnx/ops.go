@@ -211,7 +211,7 @@ func opReshape(b *builder, n *node) error {
 	for k, v := range t {
 		switch {
 		case s.isBatchMarked(k):
-			if bAxis >= 0 || v <= 0 || v > int64(maxSample) {
+			if bAxis >= 0 || v <= 0 || v > int64(b.maxSample) {
 				return n.errorf(layers.ErrUnsupported, "target with two batch entries")
 			}
 			bAxis, bInner = k, int(v)
@@ -634,20 +634,46 @@ func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Wi
 	default:
 		return w, n.errorf(layers.ErrInvalid, "auto_pad %q", ap)
 	}
-	if pool {
-		if n.int("ceil_mode", 0) != 0 && w.Pad != layers.PadSame && w.Pad != layers.PadSameLower {
-			// ceil_mode only matters when the last window would start past the end
-			in := []int{b.d.shape[len(b.d.shape)-1]}
-			if !oneD {
-				in = []int{b.d.shape[2], b.d.shape[3]}
-			}
-			for k := range in {
-				tot := in[k] + pads[k] + pads[k+r] - ((kernel[k]-1)*dl[k] + 1)
-				if tot >= 0 && tot%st[k] != 0 {
-					return w, n.errorf(layers.ErrUnsupported, "attribute ceil_mode=1 changes the output size here")
-				}
-			}
+	if pool && n.int("ceil_mode", 0) != 0 && w.Pad != layers.PadSame && w.Pad != layers.PadSameLower {
+		return b.ceilWindow(n, w, oneD)
+	}
+	return w, nil
+}
+
+// ceilWindow applies ceil_mode=1 to an explicitly padded or valid pooling window:
+// out = ceil((in + pads - span) / stride) + 1, less a last window that would start in
+// the end padding (ONNX Runtime and PyTorch drop it). For MaxPool the extra cells
+// the last window overhangs are added to the end padding, which pads with -inf and so
+// changes nothing else; AveragePool keeps the error where ceil changes the size.
+func (b *builder) ceilWindow(n *node, w layers.Window, oneD bool) (layers.Window, error) {
+	type ax struct{ in, k, s, d, before, after *int }
+	p := w.Pads
+	axes := []ax{{&b.d.shape[len(b.d.shape)-1], &w.KW, &w.SW, &w.DW, &p[2], &p[3]}}
+	if !oneD {
+		axes = append(axes, ax{&b.d.shape[2], &w.KH, &w.SH, &w.DH, &p[0], &p[1]})
+	}
+	changed := false
+	for _, a := range axes {
+		in, s, pb, pe := *a.in, *a.s, *a.before, *a.after
+		span := (*a.k-1)**a.d + 1
+		tot := in + pb + pe - span
+		if tot < 0 || tot%s == 0 {
+			continue // the window does not fit (an error later) or ceil = floor
 		}
+		out := tot/s + 2
+		if (out-1)*s >= in+pb {
+			out--
+		}
+		if extra := (out-1)*s + span - (in + pb + pe); extra > 0 {
+			if n.GetOpType() != "MaxPool" {
+				return w, n.errorf(layers.ErrUnsupported, "attribute ceil_mode=1 changes the output size here (supported for MaxPool)")
+			}
+			*a.after += extra
+			changed = true
+		}
+	}
+	if changed {
+		w.Pad, w.Pads = layers.PadExplicit, p
 	}
 	return w, nil
 }
@@ -801,22 +827,39 @@ func opPad(b *builder, n *node) error {
 	}
 	zero := true
 	for _, p := range pads {
-		if p < 0 {
-			return n.errorf(layers.ErrUnsupported, "negative pads %v", pads)
-		}
 		zero = zero && p == 0
 	}
 	if zero {
 		return b.setOut(n.out(0), b.d.clone())
 	}
-	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 || pads[2] > 1<<20 || pads[3] > 1<<20 || pads[6] > 1<<20 || pads[7] > 1<<20 {
+	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 {
 		return n.errorf(layers.ErrUnsupported, "pads %v (only spatial padding of N, C, H, W data)", pads)
+	}
+	// ONNX order: H begin, W begin, H end, W end; layers order: top, bottom, left, right.
+	hw := [4]int64{pads[2], pads[6], pads[3], pads[7]}
+	var pad, crop [4]int
+	for k, p := range hw {
+		switch {
+		case p > 1<<20 || p < -(1<<31):
+			return n.errorf(layers.ErrUnsupported, "pads %v (at most 2^20 cells a side)", pads)
+		case p < 0:
+			crop[k] = int(-p) // negative pads crop (opset 11+)
+		default:
+			pad[k] = int(p)
+		}
 	}
 	if _, _, _, _, err := b.spatial(n); err != nil {
 		return err
 	}
-	if err := b.emit(&layers.ZeroPad2D{Info: b.info(n.GetName(), "Pad"), Pads: [4]int{int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])}}); err != nil {
-		return err
+	if crop != [4]int{} {
+		if err := b.emit(&layers.Crop2D{Info: b.info(n.GetName(), "Pad"), Crops: crop}); err != nil {
+			return err
+		}
+	}
+	if pad != [4]int{} {
+		if err := b.emit(&layers.ZeroPad2D{Info: b.info(n.GetName(), "Pad"), Pads: pad}); err != nil {
+			return err
+		}
 	}
 	return b.spatialOut(n, false)
 }

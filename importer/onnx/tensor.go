@@ -12,7 +12,18 @@ import (
 // maxFolded bounds the element count of any tensor the importer computes while folding
 // constants (ConstantOfShape, Expand, Tile, ...): such tensors have no bytes in the file
 // to check a size against, so a hostile shape must not be able to exhaust memory.
-var maxFolded = 1 << 26 // a variable so that the fuzz target can lower it
+// 2^24 elements is 128 MiB as int64; shape subgraphs fold to a few values, and a
+// folded weight (Transpose or Reshape of an initializer) of 16M values is a 4096x4096
+// matrix.
+var maxFolded = 1 << 24 // a variable so that the fuzz target can lower it
+
+// maxFoldedBytes bounds the total size of all the tensors folding keeps: each is
+// bounded by maxFolded, but a chain of folded ops would otherwise keep every result
+// (a 130-byte file folding eight 2^26-element int64 tensors took 7 GB).
+var maxFoldedBytes int64 = 256 << 20
+
+// bytes is the tensor's size in memory.
+func (t *tensor) bytes() int64 { return 4*int64(len(t.f)) + 8*int64(len(t.i)) }
 
 // tensor is a constant: an initializer, a Constant node's value or a folded result.
 // Float data lives in f, integer (and bool) data in i. Two kinds of symbolic batch

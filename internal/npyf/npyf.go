@@ -1,8 +1,10 @@
 // Package npyf reads and writes float32 arrays in NumPy's .npy format, checking every
 // size a file declares against the bytes actually present before allocating.
 //
-// Headers are parsed with codeberg.org/sbinet/npyio; payloads are read in one
-// io.ReadFull (npyio's element-wise Read is slow on large arrays).
+// Headers are parsed here (a strict reader of numpy's header dictionary, keys in any
+// order); payloads are read in one io.ReadFull. Float arrays may be little- or
+// big-endian ('<', '>', or '=' for native, which is little-endian on every platform
+// kinfer supports).
 package npyf
 
 import (
@@ -12,9 +14,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
-
-	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/kinfer/kinfer/layers"
 )
@@ -25,7 +26,7 @@ const maxHeader = 1 << 16
 
 // Header is an array's dtype and shape.
 type Header struct {
-	Dtype   string // numpy descr, e.g. "<f4"
+	Dtype   string // numpy descr, e.g. "<f4" ('=' resolved to '<', one-byte types as "|u1")
 	Fortran bool
 	Shape   []int
 	Len     int // header length in bytes, payload starts here
@@ -44,14 +45,41 @@ func (h Header) Elements() int {
 // others).
 func (h Header) ElemSize() int {
 	switch h.Dtype {
-	case "<f4":
+	case "<f4", ">f4":
 		return 4
-	case "<f8":
+	case "<f8", ">f8":
 		return 8
-	case "|u1", "<u1", "|i1":
+	case "|u1", "|i1":
 		return 1
 	}
 	return 0
+}
+
+// IsFloat reports whether the array is float32 or float64, of either byte order.
+func (h Header) IsFloat() bool {
+	switch h.Dtype {
+	case "<f4", ">f4", "<f8", ">f8":
+		return true
+	}
+	return false
+}
+
+// Decode converts a float payload of n elements in the header's dtype (IsFloat) to
+// float32, into dst[:n].
+func (h Header) Decode(dst []float32, data []byte) {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if h.Dtype[0] == '>' {
+		bo = binary.BigEndian
+	}
+	if h.Dtype[1:] == "f4" {
+		for i := range dst {
+			dst[i] = math.Float32frombits(bo.Uint32(data[4*i:]))
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] = float32(math.Float64frombits(bo.Uint64(data[8*i:])))
+	}
 }
 
 // ReadHeader reads and validates a .npy header.
@@ -93,41 +121,194 @@ func ReadHeader(r io.Reader) (Header, error) {
 	return h, nil
 }
 
-// parseDict validates the header dictionary's layout, then lets npyio parse it.
-func parseDict(dict []byte) (h Header, err error) {
-	s := string(dict)
-	iD, iO, iS := strings.Index(s, "'descr': "), strings.Index(s, "'fortran_order': "), strings.Index(s, "'shape': ")
-	end := strings.IndexByte(s, '}')
-	if iD < 0 || iO < 0 || iS < 0 || end < 0 || !(iD < iO && iO < iS && iS < end) || !strings.Contains(s, "\n") ||
-		!strings.HasSuffix(strings.TrimRight(s[:end], " "), ",") || !strings.Contains(s[iS:end], ")") {
-		return Header{}, fmt.Errorf("%w: npy header dictionary %q is not in numpy's layout", layers.ErrBadFile, s)
+// parseDict parses the header dictionary, a Python literal with exactly the keys
+// 'descr' (a dtype string), 'fortran_order' (True or False) and 'shape' (a tuple of
+// non-negative integers), in any order, as numpy itself accepts. A '=' byte order is
+// resolved to little-endian (the byte order of every platform kinfer runs on), and the
+// element count is bounded by layers.MaxElements.
+func parseDict(dict []byte) (Header, error) {
+	p := &dictParser{s: string(dict)}
+	bad := func(why string) (Header, error) {
+		return Header{}, fmt.Errorf("%w: npy header dictionary %.200q: %s", layers.ErrBadFile, p.s, why)
 	}
-	// npyio indexes into the header; guard against any layout it does not expect.
-	defer func() {
-		if recover() != nil {
-			err = fmt.Errorf("%w: npy header dictionary %q is malformed", layers.ErrBadFile, s)
-		}
-	}()
-	var buf bytes.Buffer
-	buf.Write(npy.Magic[:])
-	buf.Write([]byte{2, 0})
-	binary.Write(&buf, binary.LittleEndian, uint32(len(dict)))
-	buf.Write(dict)
-	rd, perr := npy.NewReader(&buf)
-	if perr != nil {
-		return Header{}, fmt.Errorf("%w: npy header: %v", layers.ErrBadFile, perr)
+	var h Header
+	seen := map[string]bool{}
+	p.space()
+	if !p.eat('{') {
+		return bad("does not start with '{'")
 	}
-	h = Header{Dtype: rd.Header.Descr.Type, Fortran: rd.Header.Descr.Fortran, Shape: rd.Header.Descr.Shape}
-	h.Dtype = strings.Trim(h.Dtype, "'\"")
-	n := 1
-	for _, d := range h.Shape {
-		if d < 0 || (d > 0 && n > layers.MaxElements/d) {
-			return Header{}, fmt.Errorf("%w: npy shape %v is negative or larger than %d elements", layers.ErrBadFile, h.Shape, layers.MaxElements)
+	for {
+		p.space()
+		if p.eat('}') {
+			break
 		}
-		n *= d
+		key, ok := p.str()
+		if !ok {
+			return bad("expected a quoted key")
+		}
+		p.space()
+		if !p.eat(':') {
+			return bad("expected ':' after key " + key)
+		}
+		p.space()
+		if seen[key] {
+			return bad("key " + key + " appears twice")
+		}
+		seen[key] = true
+		switch key {
+		case "descr":
+			d, ok := p.str()
+			if !ok {
+				return bad("descr is not a string (structured dtypes are not supported)")
+			}
+			h.Dtype = normDtype(d)
+		case "fortran_order":
+			switch {
+			case p.word("True"):
+				h.Fortran = true
+			case p.word("False"):
+			default:
+				return bad("fortran_order is not True or False")
+			}
+		case "shape":
+			shape, why := p.shape()
+			if why != "" {
+				return bad(why)
+			}
+			h.Shape = shape
+		default:
+			return bad("unexpected key " + key)
+		}
+		p.space()
+		if p.eat('}') {
+			break
+		}
+		if !p.eat(',') {
+			return bad("expected ',' or '}'")
+		}
+	}
+	if !seen["descr"] || !seen["fortran_order"] || !seen["shape"] {
+		return bad("needs the keys 'descr', 'fortran_order' and 'shape'")
+	}
+	if strings.TrimRight(p.s[p.i:], " \t\n\x00") != "" {
+		return bad("text after the dictionary")
 	}
 	return h, nil
 }
+
+// normDtype resolves the native byte order '=' (little-endian on every supported
+// platform) and spells one-byte types with '|'.
+func normDtype(d string) string {
+	if len(d) < 2 {
+		return d
+	}
+	order, rest := d[0], d[1:]
+	switch order {
+	case '<', '>', '=', '|':
+	default:
+		order, rest = '=', d
+	}
+	if rest == "u1" || rest == "i1" || rest == "b1" {
+		return "|" + rest
+	}
+	if order == '=' {
+		order = '<'
+	}
+	return string(order) + rest
+}
+
+// dictParser scans the header dictionary.
+type dictParser struct {
+	s string
+	i int
+}
+
+func (p *dictParser) space() {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n') {
+		p.i++
+	}
+}
+
+func (p *dictParser) eat(c byte) bool {
+	if p.i < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *dictParser) word(w string) bool {
+	if strings.HasPrefix(p.s[p.i:], w) {
+		p.i += len(w)
+		return true
+	}
+	return false
+}
+
+// str reads a quoted string without escapes (numpy never writes any in a header).
+func (p *dictParser) str() (string, bool) {
+	if p.i >= len(p.s) || (p.s[p.i] != '\'' && p.s[p.i] != '"') {
+		return "", false
+	}
+	q := p.s[p.i]
+	end := strings.IndexByte(p.s[p.i+1:], q)
+	if end < 0 {
+		return "", false
+	}
+	v := p.s[p.i+1 : p.i+1+end]
+	if strings.ContainsRune(v, '\\') {
+		return "", false
+	}
+	p.i += end + 2
+	return v, true
+}
+
+// shape reads a tuple of integers, checking the element count as it goes.
+func (p *dictParser) shape() ([]int, string) {
+	if !p.eat('(') {
+		return nil, "shape is not a tuple"
+	}
+	shape := []int{}
+	n := 1
+	for {
+		p.space()
+		if p.eat(')') {
+			break
+		}
+		if len(shape) == maxRank {
+			return nil, fmt.Sprintf("shape has more than %d axes", maxRank)
+		}
+		start := p.i
+		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			p.i++
+		}
+		digits := p.s[start:p.i]
+		p.eat('L') // Python 2 long literals
+		if digits == "" {
+			return nil, "shape holds something other than non-negative integers"
+		}
+		d, err := strconv.Atoi(digits)
+		if err != nil || d > layers.MaxElements || (d > 0 && n > layers.MaxElements/d) {
+			return nil, fmt.Sprintf("shape is larger than %d elements", layers.MaxElements)
+		}
+		n *= d
+		shape = append(shape, d)
+		p.space()
+		if p.eat(')') {
+			break
+		}
+		if !p.eat(',') {
+			return nil, "expected ',' or ')' in shape"
+		}
+	}
+	if len(shape) == 1 && !strings.HasSuffix(strings.TrimRight(p.s[:p.i-1], " "), ",") {
+		return nil, "a one-axis shape needs a trailing comma, as (n,)"
+	}
+	return shape, ""
+}
+
+// maxRank bounds the number of axes (numpy's own limit is 64).
+const maxRank = 64
 
 // ReadFloat32 reads a whole float32 or float64 array (converted to float32) from r.
 // avail is the number of bytes the stream holds (header included), or -1 when
@@ -139,8 +320,8 @@ func ReadFloat32(r io.Reader, avail int64) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	es := h.ElemSize()
-	if h.Dtype != "<f4" && h.Dtype != "<f8" {
-		return nil, nil, fmt.Errorf("%w: array dtype %s, want float32 (<f4) or float64 (<f8)", layers.ErrBadFile, h.Dtype)
+	if !h.IsFloat() {
+		return nil, nil, fmt.Errorf("%w: array dtype %s, want float32 (f4) or float64 (f8)", layers.ErrBadFile, h.Dtype)
 	}
 	if h.Fortran && len(h.Shape) > 1 {
 		return nil, nil, fmt.Errorf("%w: Fortran-order arrays are not supported; save with np.ascontiguousarray", layers.ErrUnsupported)
@@ -157,13 +338,13 @@ func ReadFloat32(r io.Reader, avail int64) ([]float32, []int, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return decode(data, h.Dtype, n), h.Shape, nil
+		return decode(h, data, n), h.Shape, nil
 	}
 	data := make([]byte, need)
 	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, nil, fmt.Errorf("%w: array payload truncated: %v", layers.ErrBadFile, err)
 	}
-	return decode(data, h.Dtype, n), h.Shape, nil
+	return decode(h, data, n), h.Shape, nil
 }
 
 func readBounded(r io.Reader, need int64) ([]byte, error) {
@@ -175,17 +356,9 @@ func readBounded(r io.Reader, need int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func decode(data []byte, dtype string, n int) []float32 {
+func decode(h Header, data []byte, n int) []float32 {
 	out := make([]float32, n)
-	if dtype == "<f4" {
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-		}
-		return out
-	}
-	for i := range out {
-		out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:])))
-	}
+	h.Decode(out, data)
 	return out
 }
 

@@ -3,6 +3,8 @@ package npyf
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/kinfer/kinfer/layers"
@@ -63,10 +65,82 @@ func TestBad(t *testing.T) {
 	}
 }
 
+// TestVariants reads the files numpy wrote (or read back) in testdata/npy: big-endian
+// f4 and f8, '=f4', header keys in other orders and quoting; all equal x.npy.
+func TestVariants(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "npy")
+	want, ws, err := ReadFile(filepath.Join(dir, "x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"x_be.npy", "x_be8.npy", "x_native.npy", "x_keys.npy", "x_keys_dq.npy"} {
+		got, gs, err := ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(gs) != len(ws) || gs[0] != ws[0] || gs[1] != ws[1] {
+			t.Errorf("%s: shape %v, want %v", name, gs, ws)
+			continue
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: element %d = %g, want %g", name, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// TestHeaderDicts: what the dictionary parser accepts and refuses.
+func TestHeaderDicts(t *testing.T) {
+	ok := map[string][]int{
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }":    {2, 3},
+		"{'shape': (6,), 'descr': '>f4', 'fortran_order': False}":        {6},
+		`{"fortran_order": False, "descr": "=f4", "shape": (1L, 6L)}`:    {1, 6},
+		"{'descr':'<f4','fortran_order':False,'shape':()}":               {},
+		"{'fortran_order': False, 'shape': (0, 4), 'descr': '<f4', }   ": {0, 4},
+	}
+	for d, shape := range ok {
+		h, err := parseDict([]byte(d))
+		if err != nil {
+			t.Errorf("%q: %v", d, err)
+			continue
+		}
+		if len(h.Shape) != len(shape) {
+			t.Errorf("%q: shape %v, want %v", d, h.Shape, shape)
+		}
+		if h.Dtype[0] != '<' && h.Dtype[0] != '>' {
+			t.Errorf("%q: dtype %q not resolved to a byte order", d, h.Dtype)
+		}
+	}
+	for _, d := range []string{
+		"{'descr': '<f4', 'fortran_order': False}",                                   // no shape
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (6), }",                   // an int, not a tuple
+		"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",    // twice
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'extra': 1}",        // unknown key
+		"{'descr': '<f4', 'fortran_order': 0, 'shape': (6,)}",                        // not a bool
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (-6,)}",                   // negative
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", // overflow
+		"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,)}",           // structured
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} trailing",
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (6,)",
+	} {
+		if _, err := parseDict([]byte(d)); !errors.Is(err, layers.ErrBadFile) {
+			t.Errorf("%q: err = %v, want ErrBadFile", d, err)
+		}
+	}
+}
+
 func FuzzReadFloat32(f *testing.F) {
 	var good bytes.Buffer
 	WriteFloat32(&good, []float32{1, 2, 3, 4}, []int{2, 2})
 	f.Add(good.Bytes())
+	for _, name := range []string{"x_be.npy", "x_be8.npy", "x_keys_dq.npy"} {
+		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "npy", name)); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ReadFloat32(bytes.NewReader(data), int64(len(data)))
 		ReadFloat32(bytes.NewReader(data), -1)
