@@ -33,6 +33,14 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastStack(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
 		}
+	case *layers.GRU:
+		if c, ok := newFastGRU(l, in, isa, maxBatch); ok {
+			return c, nil
+		}
+	case *layers.SimpleRNN:
+		if c, ok := newFastRNN(l, in, isa, maxBatch); ok {
+			return c, nil
+		}
 	case *layers.Bidirectional:
 		if c, ok := newFastBidirectional(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil

@@ -1,0 +1,182 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// fastGRU runs a GRU as one GEMM for the input projection of every timestep of the
+// whole batch (x W + B), then per step one GEMM h U (+ RB) over the batch and a gate
+// pass per sample (activations on the vector kernels where asm has them, softmax over
+// the units included). With reset_after=False the candidate's product needs r first:
+// the step is h U_zr, the z and r gates, then (r*h) U_h as a second GEMM.
+type fastGRU struct {
+	l          *layers.GRU
+	isa        asm.ISA
+	gisaW      asm.ISA // GEMM path of the input projection (3u columns)
+	gisaU      asm.ISA // of h U (3u with reset_after, else the 2u z/r columns)
+	gisaH      asm.ISA // of (r*h) U_h (u columns, reset_after=False only)
+	t          int
+	packedW    []float32 // In x 3u with bias B
+	packedU    []float32 // u x 3u with bias RB (reset_after), else u x 2u (z, r)
+	packedUh   []float32 // u x u, the candidate's columns (reset_after=False)
+	outPerStep int
+}
+
+func newFastGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	if isa == asm.Generic || len(in) != 2 {
+		return compiled{}, false
+	}
+	u := l.Units
+	u3 := 3 * u
+	k := &fastGRU{l: l, isa: isa, t: in[0], gisaW: gemmISA(isa, u3)}
+	k.packedW = make([]float32, asm.PackedLen(k.gisaW, l.In, u3))
+	asm.PackB(k.gisaW, k.packedW, l.In, u3, l.W, l.B)
+	if l.ResetAfter {
+		k.gisaU = gemmISA(isa, u3)
+		k.packedU = make([]float32, asm.PackedLen(k.gisaU, u, u3))
+		asm.PackB(k.gisaU, k.packedU, u, u3, l.U, l.RB)
+	} else {
+		uzr, uh := splitCols(l.U, u, u3, 2*u)
+		k.gisaU, k.gisaH = gemmISA(isa, 2*u), gemmISA(isa, u)
+		k.packedU = make([]float32, asm.PackedLen(k.gisaU, u, 2*u))
+		asm.PackB(k.gisaU, k.packedU, u, 2*u, uzr, nil)
+		k.packedUh = make([]float32, asm.PackedLen(k.gisaH, u, u))
+		asm.PackB(k.gisaH, k.packedUh, u, u, uh, nil)
+	}
+	name := "gru gemm/" + k.gisaW.String() + " + " + l.RecAct.String() + "/" + l.Act.String() + " gates"
+	if !l.ResetAfter {
+		name += " (reset before U_h: two GEMMs per step)"
+	}
+	// scratch: projections (batch*t*3u), step sums (batch*3u), h and r*h (batch*u each)
+	return compiled{k: k, name: name, scratchLen: maxBatch * (k.t*u3 + u3 + 2*u)}, true
+}
+
+// splitCols splits a rows x n matrix into its first m columns and the rest.
+func splitCols(w []float32, rows, n, m int) (a, b []float32) {
+	a, b = make([]float32, rows*m), make([]float32, rows*(n-m))
+	for r := 0; r < rows; r++ {
+		copy(a[r*m:(r+1)*m], w[r*n:r*n+m])
+		copy(b[r*(n-m):(r+1)*(n-m)], w[r*n+m:(r+1)*n])
+	}
+	return a, b
+}
+
+func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
+	l, t, u := k.l, k.t, k.l.Units
+	u3 := 3 * u
+	inf := float32(math.Inf(1))
+	zx := scratch[:batch*t*u3]
+	zh := scratch[batch*t*u3 : batch*(t*u3+u3)]
+	h := scratch[batch*(t*u3+u3) : batch*(t*u3+u3+u)]
+	rh := scratch[batch*(t*u3+u3+u) : batch*(t*u3+u3+2*u)]
+	asm.Gemm(k.gisaW, batch*t, u3, l.In, src, l.In, k.packedW, zx, u3, -inf, inf)
+	for b := 0; b < batch; b++ {
+		initRow(h[b*u:(b+1)*u], l.H0)
+	}
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	for s := 0; s < t; s++ {
+		ti := s
+		if l.GoBackwards {
+			ti = t - 1 - s
+		}
+		if l.ResetAfter {
+			asm.Gemm(k.gisaU, batch, u3, u, h, u, k.packedU, zh, u3, -inf, inf)
+		} else {
+			asm.Gemm(k.gisaU, batch, 2*u, u, h, u, k.packedU, zh, u3, -inf, inf)
+		}
+		for b := 0; b < batch; b++ {
+			zs, xs := zh[b*u3:(b+1)*u3], zx[(b*t+ti)*u3:(b*t+ti+1)*u3]
+			a := zs[:2*u]
+			for j := range a {
+				a[j] += xs[j]
+			}
+			applyActivation(k.isa, l.RecAct, a, u)
+		}
+		if !l.ResetAfter {
+			for b := 0; b < batch; b++ {
+				r, hb, rb := zh[b*u3+u:b*u3+2*u], h[b*u:(b+1)*u], rh[b*u:(b+1)*u]
+				for j := range rb {
+					rb[j] = r[j] * hb[j]
+				}
+			}
+			asm.Gemm(k.gisaH, batch, u, u, rh, u, k.packedUh, zh[2*u:], u3, -inf, inf)
+		}
+		for b := 0; b < batch; b++ {
+			zs, xs := zh[b*u3:(b+1)*u3], zx[(b*t+ti)*u3+2*u:(b*t+ti+1)*u3]
+			z, r, c := zs[:u], zs[u:2*u], zs[2*u:]
+			if l.ResetAfter {
+				for j := range c {
+					c[j] = xs[j] + r[j]*c[j]
+				}
+			} else {
+				for j := range c {
+					c[j] += xs[j]
+				}
+			}
+			applyActivation(k.isa, l.Act, c, u)
+			hb := h[b*u : (b+1)*u]
+			for j := range hb {
+				hb[j] = z[j]*hb[j] + (1-z[j])*c[j]
+			}
+			if l.ReturnSequences {
+				o := s
+				if l.KeepTimeOrder {
+					o = ti
+				}
+				copy(dst[b*outLen+o*u:b*outLen+(o+1)*u], hb)
+			}
+		}
+	}
+	if !l.ReturnSequences {
+		copy(dst[:batch*u], h)
+	}
+}
+
+// initRow sets a state row to init, or to zeros when init is nil.
+func initRow(dst, init []float32) {
+	if init != nil {
+		copy(dst, init)
+	} else {
+		clear(dst)
+	}
+}
+
+// newFastRecurrent compiles one direction of a Bidirectional layer.
+func newFastRecurrent(r layers.Recurrent, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	switch l := r.(type) {
+	case *layers.LSTM:
+		return newFastLSTM(l, in, isa, maxBatch)
+	case *layers.GRU:
+		return newFastGRU(l, in, isa, maxBatch)
+	case *layers.SimpleRNN:
+		return newFastRNN(l, in, isa, maxBatch)
+	}
+	return compiled{}, false
+}
+
+// newFastBiRecurrent compiles a Bidirectional layer over GRUs or SimpleRNNs: each
+// direction on its fast path into its own scratch block, then the merge.
+func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	fwd, ok := newFastRecurrent(l.Fwd, in, isa, maxBatch)
+	if !ok {
+		return compiled{}, false
+	}
+	bwd, ok := newFastRecurrent(l.Bwd, in, isa, maxBatch)
+	if !ok {
+		return compiled{}, false
+	}
+	f := l.Fwd.Recurrence()
+	n := f.Units
+	if f.ReturnSequences {
+		n *= in[0]
+	}
+	k := &fastBidirectional{l: l, fwd: fwd, bwd: bwd, n: n}
+	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}",
+		scratchLen: 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)}, true
+}
