@@ -1,0 +1,127 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+)
+
+// GRUSeqAsm reports whether GRUSeq runs a vector kernel for isa (AVX2 and AVX512 run
+// the AVX2 form). Elsewhere it runs the Go reference, slower than a GEMM per step.
+func GRUSeqAsm(isa ISA) bool { return actAsm(isa) }
+
+// PadGRUGates copies rows of 3u gate columns (Keras order z, r, h) into rows of 3*up,
+// each gate block padded with zeros to up = LSTMSeqPad(u) columns: for a kernel (rows =
+// In or u), or a bias (rows = 1). dst has rows*3*up floats.
+func PadGRUGates(dst, w []float32, rows, u int) {
+	up := LSTMSeqPad(u)
+	if len(dst) < rows*3*up || len(w) < rows*3*u {
+		panic(fmt.Sprintf("asm.PadGRUGates: short slices (dst %d, w %d) for %d rows, u=%d", len(dst), len(w), rows, u))
+	}
+	clear(dst[:rows*3*up])
+	for k := 0; k < rows; k++ {
+		for g := 0; g < 3; g++ {
+			copy(dst[k*3*up+g*up:k*3*up+g*up+u], w[k*3*u+g*u:k*3*u+(g+1)*u])
+		}
+	}
+}
+
+// GRUSeq runs a whole GRU sequence of t steps for one sample with a tanh candidate and
+// sigmoid or hard-sigmoid gates, over units padded to up = LSTMSeqPad(u):
+//
+//   - zx: t rows of 3*up floats, x_t*W + b for each input time step (time order), gate
+//     g (z, r, h) of unit j at g*up+j (a GEMM with weights padded by PadGRUGates); with
+//     resetAfter the recurrent biases of z and r belong in b, that of h in rbh;
+//   - uw: u rows of 3*up floats, the recurrent kernel padded by PadGRUGates;
+//   - rbh: up floats, the candidate's recurrent bias (resetAfter only; nil otherwise);
+//   - hs: (t+1)*up floats: row 0 holds the initial h, GRUSeq writes h after the s-th
+//     processed step to row s+1 (time order, or reversed when backwards);
+//   - rh: 2*up floats of scratch (reset before only; nil otherwise).
+//
+// As a Go loop, with ts the s-th processed time step and hp = hs row s:
+//
+//	for j := 0; j < up; j++ {
+//		z := gate(zx[ts][j] + sum over k < u of hp[k]*uw[k][j])
+//		r := gate(zx[ts][up+j] + sum over k < u of hp[k]*uw[k][up+j])
+//		// resetAfter:
+//		c := tanh(zx[ts][2*up+j] + r*(rbh[j] + sum over k < u of hp[k]*uw[k][2*up+j]))
+//		// otherwise, with rh[k] = r_k*hp[k] formed for every k first:
+//		c := tanh(zx[ts][2*up+j] + sum over k < u of rh[k]*uw[k][2*up+j])
+//		hs[s+1][j] = c + z*(hp[j] - c)
+//	}
+//
+// Lanes j >= u of the written hs rows are undefined (only lanes k < u are read). On
+// AVX2/AVX512 it is one call with the step loop inside: the gate is sigmoidRational
+// (within 4*2^-24 absolute) or one FMA and a clamp, the candidate tanhRational (within
+// 6 ULP), each h*U sum taken in two interleaved halves (even and odd k) added at the
+// end. Generic sums and evaluates in float64, rounding h (and r*h) to float32. NaN in
+// gives NaN out.
+func GRUSeq(isa ISA, zx, uw, rbh, hs, rh []float32, t, u int, backwards, resetAfter bool, gate GateAct) {
+	up := LSTMSeqPad(u)
+	if gate.Relu || t < 0 || u < 0 || (t > 0 && len(zx) < t*3*up) || len(uw) < u*3*up || len(hs) < (t+1)*up ||
+		(resetAfter && len(rbh) < up) || (!resetAfter && len(rh) < 2*up) {
+		panic(fmt.Sprintf("asm.GRUSeq: bad arguments (zx %d, uw %d, rbh %d, hs %d, rh %d) for t=%d u=%d relu=%v",
+			len(zx), len(uw), len(rbh), len(hs), len(rh), t, u, gate.Relu))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	row := 3 * up
+	first, stride := 0, row
+	if backwards {
+		first, stride = (t-1)*row, -row
+	}
+	if actAsm(isa) {
+		p := &hs[0] // stands in for the operand the variant does not read
+		pb, pr := p, p
+		if resetAfter {
+			pb = &rbh[0]
+		} else {
+			pr = &rh[0]
+		}
+		switch {
+		case resetAfter && gate.Hard:
+			gruSeqHardSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], pb, &hs[0], pr, t, u, up, gate.A, gate.B)
+		case resetAfter:
+			gruSeqSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], pb, &hs[0], pr, t, u, up)
+		case gate.Hard:
+			gruSeqResetBeforeHardSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], pb, &hs[0], pr, t, u, up, gate.A, gate.B)
+		default:
+			gruSeqResetBeforeSigmoidTanhAVX2(&zx[first], stride*4, &uw[0], pb, &hs[0], pr, t, u, up)
+		}
+		return
+	}
+	g := func(x float64) float64 {
+		if gate.Hard {
+			return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+		}
+		return sigmoid64(x)
+	}
+	sum := func(v float64, h []float32, col int) float64 {
+		for k := 0; k < u; k++ {
+			v += float64(h[k]) * float64(uw[k*row+col])
+		}
+		return v
+	}
+	for s := 0; s < t; s++ {
+		z := zx[first+s*stride : first+s*stride+row]
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		if resetAfter {
+			for j := 0; j < up; j++ {
+				zg := g(sum(float64(z[j]), hp, j))
+				rg := g(sum(float64(z[up+j]), hp, up+j))
+				c := math.Tanh(float64(z[2*up+j]) + rg*sum(float64(rbh[j]), hp, 2*up+j))
+				hn[j] = float32(c + zg*(float64(hp[j])-c))
+			}
+			continue
+		}
+		zs, rs := rh[:up], rh[up:2*up]
+		for j := 0; j < up; j++ {
+			zs[j] = float32(g(sum(float64(z[j]), hp, j)))
+			rs[j] = float32(g(sum(float64(z[up+j]), hp, up+j)) * float64(hp[j]))
+		}
+		for j := 0; j < up; j++ {
+			c := math.Tanh(sum(float64(z[2*up+j]), rs, 2*up+j))
+			hn[j] = float32(c + float64(zs[j])*(float64(hp[j])-c))
+		}
+	}
+}

@@ -1,0 +1,33 @@
+//go:build !noasm && !purego && gc
+
+package asm
+
+//go:generate go run -C _gen . -kernel gru_avx2 -out ../gru_seq_avx2_amd64.s
+
+// gruSeqSigmoidTanhAVX2 runs GRUSeq's loop (see there) for reset_after with sigmoid
+// gates: t steps over up padded units (8 at a time, up a multiple of 8), the first
+// processed step's gate pre-activations at zx and each next one zxStride bytes on
+// (negative when going backwards); u rows of packed U at uw; the candidate's recurrent
+// bias at rbh; hs rows of up floats (row 0 the initial h, row s+1 written by step s);
+// rh is not read.
+//
+//go:noescape
+func gruSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int)
+
+// gruSeqHardSigmoidTanhAVX2 is gruSeqSigmoidTanhAVX2 with the gates clip(a*s+b, 0, 1).
+//
+//go:noescape
+func gruSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32)
+
+// gruSeqResetBeforeSigmoidTanhAVX2 is GRUSeq's loop for reset_after=False: per step a
+// pass forms z and r*h of every chunk into rh (2*up floats), a second sums the
+// candidate from rh; rbh is not read.
+//
+//go:noescape
+func gruSeqResetBeforeSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int)
+
+// gruSeqResetBeforeHardSigmoidTanhAVX2 is gruSeqResetBeforeSigmoidTanhAVX2 with the
+// gates clip(a*s+b, 0, 1).
+//
+//go:noescape
+func gruSeqResetBeforeHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32)

@@ -1,0 +1,16 @@
+//go:build noasm || purego || !gc || !amd64
+
+package asm
+
+func gruSeqSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int) {
+	panic("unreachable")
+}
+func gruSeqHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32) {
+	panic("unreachable")
+}
+func gruSeqResetBeforeSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int) {
+	panic("unreachable")
+}
+func gruSeqResetBeforeHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32) {
+	panic("unreachable")
+}
