@@ -22,12 +22,22 @@ type fastGRU struct {
 	packedW    []float32 // In x 3u with bias B
 	packedU    []float32 // u x 3u with bias RB (reset_after), else u x 2u (z, r)
 	packedUh   []float32 // u x u, the candidate's columns (reset_after=False)
-	outPerStep int
+	// seq: asm.GRUSeq runs each sample's whole sequence in one call over units padded
+	// to up; packedW then holds the padded In x 3up kernel and bias (with the z and r
+	// recurrent biases folded in), uw the padded U, rbh the candidate's recurrent bias.
+	seq  bool
+	up   int
+	gate asm.GateAct
+	uw   []float32
+	rbh  []float32
 }
 
 func newFastGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
 	if isa == asm.Generic || len(in) != 2 {
 		return compiled{}, false
+	}
+	if c, ok := newSeqGRU(l, in, isa, maxBatch); ok {
+		return c, true
 	}
 	u := l.Units
 	u3 := 3 * u
@@ -64,7 +74,100 @@ func splitCols(w []float32, rows, n, m int) (a, b []float32) {
 	return a, b
 }
 
+// newSeqGRU compiles a tanh-candidate GRU with sigmoid or hard-sigmoid gates of at
+// most seqMaxUnits units for asm.GRUSeq where it has a vector kernel: one GEMM x W + b
+// for all timesteps into the padded gate layout, then one call per sample for the
+// whole recurrence (the same bound as the LSTM's: wider layers win with one GEMM per
+// step over the batch).
+func newSeqGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	if !asm.GRUSeqAsm(isa) || l.Act.Kind != layers.Tanh || l.Units > seqMaxUnits {
+		return compiled{}, false
+	}
+	var gate asm.GateAct
+	switch l.RecAct.Kind {
+	case layers.Sigmoid:
+	case layers.HardSigmoid:
+		gate = asm.GateAct{Hard: true, A: l.RecAct.Alpha, B: l.RecAct.Beta}
+	default:
+		return compiled{}, false
+	}
+	u := l.Units
+	up := asm.LSTMSeqPad(u)
+	n := 3 * up
+	k := &fastGRU{l: l, isa: isa, t: in[0], seq: true, up: up, gate: gate, gisaW: gemmISA(isa, n)}
+	w := make([]float32, l.In*n)
+	asm.PadGRUGates(w, l.W, l.In, u)
+	bias := make([]float32, 3*u)
+	copy(bias, l.B)
+	if l.RB != nil {
+		for j := 0; j < 2*u; j++ {
+			bias[j] += l.RB[j]
+		}
+	}
+	b := make([]float32, n)
+	asm.PadGRUGates(b, bias, 1, u)
+	if l.ResetAfter {
+		k.rbh = make([]float32, up)
+		if l.RB != nil {
+			copy(k.rbh, l.RB[2*u:])
+		}
+	}
+	k.uw = make([]float32, u*n)
+	asm.PadGRUGates(k.uw, l.U, u, u)
+	k.packedW = make([]float32, asm.PackedLen(k.gisaW, l.In, n))
+	asm.PackB(k.gisaW, k.packedW, l.In, n, w, b)
+	name := "gru gemm/" + k.gisaW.String() + " + whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String()
+	if !l.ResetAfter {
+		name += " (reset before U_h)"
+	}
+	// scratch: padded projections (batch*t*3up), hs rows (t+1)*up, rh 2*up
+	return compiled{k: k, name: name, scratchLen: maxBatch*k.t*n + (k.t+3)*up}, true
+}
+
+// runSeq projects the batch's inputs with one GEMM, then runs asm.GRUSeq per sample and
+// writes its output rows from the hs rows.
+func (k *fastGRU) runSeq(dst, src, scratch []float32, batch int) {
+	l, t, u, up := k.l, k.t, k.l.Units, k.up
+	n := 3 * up
+	inf := float32(math.Inf(1))
+	zx := scratch[:batch*t*n]
+	hs := scratch[batch*t*n : batch*t*n+(t+1)*up]
+	rh := scratch[batch*t*n+(t+1)*up : batch*t*n+(t+3)*up]
+	asm.Gemm(k.gisaW, batch*t, n, l.In, src, l.In, k.packedW, zx, n, -inf, inf)
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	for b := 0; b < batch; b++ {
+		clear(hs[:up])
+		copy(hs, l.H0)
+		asm.GRUSeq(k.isa, zx[b*t*n:(b+1)*t*n], k.uw, k.rbh, hs, rh, t, u, l.GoBackwards, l.ResetAfter, k.gate)
+		seqRowsOut(dst[b*outLen:(b+1)*outLen], hs, t, u, up, l.ReturnSequences, l.GoBackwards && l.KeepTimeOrder)
+	}
+}
+
+// seqRowsOut writes one sample's output from the hs rows of a whole-sequence kernel
+// (row s+1 = h after the s-th processed step): the last h, or every step's h in
+// processing order, or in time order for a backwards pass that keeps it (reversed).
+func seqRowsOut(y, hs []float32, t, u, up int, seq, reversed bool) {
+	if !seq {
+		copy(y[:u], hs[t*up:t*up+u])
+		return
+	}
+	for o := 0; o < t; o++ {
+		s := o + 1
+		if reversed {
+			s = t - o
+		}
+		copy(y[o*u:(o+1)*u], hs[s*up:s*up+u])
+	}
+}
+
 func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
+	if k.seq {
+		k.runSeq(dst, src, scratch, batch)
+		return
+	}
 	l, t, u := k.l, k.t, k.l.Units
 	u3 := 3 * u
 	inf := float32(math.Inf(1))
