@@ -17,11 +17,70 @@ type fastRNN struct {
 	t       int
 	packedW []float32 // In x u with bias
 	packedU []float32 // u x u
+	// seq: asm.RNNSeq runs each sample's whole sequence in one call over units padded
+	// to up; packedW then holds the padded kernel and bias, uw the padded U.
+	seq  bool
+	relu bool
+	up   int
+	uw   []float32
+}
+
+// newSeqRNN compiles a tanh or relu SimpleRNN of at most seqMaxUnits units for
+// asm.RNNSeq where it has a vector kernel: one GEMM x W + b for all timesteps into
+// rows of up, then one call per sample for the whole recurrence.
+func newSeqRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	relu := l.Act == layers.ActReLU
+	if !asm.GRUSeqAsm(isa) || l.Act.Kind != layers.Tanh && !relu || l.Units > seqMaxUnits {
+		return compiled{}, false
+	}
+	u := l.Units
+	up := asm.LSTMSeqPad(u)
+	k := &fastRNN{l: l, isa: isa, t: in[0], gisa: gemmISA(isa, up), seq: true, relu: relu, up: up}
+	w, b := padCols(l.W, l.In, u, up), padCols(l.B, 1, u, up)
+	if l.B == nil {
+		b = nil
+	}
+	k.uw = padCols(l.U, u, u, up)
+	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, up))
+	asm.PackB(k.gisa, k.packedW, l.In, up, w, b)
+	name := "simplernn gemm/" + k.gisa.String() + " + whole-sequence " + l.Act.String() + " kernel/" + isa.String()
+	// scratch: padded projections (batch*t*up), hs rows (t+1)*up
+	return compiled{k: k, name: name, scratchLen: maxBatch*k.t*up + (k.t+1)*up}, true
+}
+
+// padCols copies rows of n values into rows of np >= n, zero padded (nil w: zeros).
+func padCols(w []float32, rows, n, np int) []float32 {
+	out := make([]float32, rows*np)
+	for r := 0; r < rows && w != nil; r++ {
+		copy(out[r*np:r*np+n], w[r*n:(r+1)*n])
+	}
+	return out
+}
+
+func (k *fastRNN) runSeq(dst, src, scratch []float32, batch int) {
+	l, t, u, up := k.l, k.t, k.l.Units, k.up
+	inf := float32(math.Inf(1))
+	zx := scratch[:batch*t*up]
+	hs := scratch[batch*t*up : batch*t*up+(t+1)*up]
+	asm.Gemm(k.gisa, batch*t, up, l.In, src, l.In, k.packedW, zx, up, -inf, inf)
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	for b := 0; b < batch; b++ {
+		clear(hs[:up])
+		copy(hs, l.H0)
+		asm.RNNSeq(k.isa, zx[b*t*up:(b+1)*t*up], k.uw, hs, t, u, l.GoBackwards, k.relu)
+		seqRowsOut(dst[b*outLen:(b+1)*outLen], hs, t, u, up, l.ReturnSequences, l.GoBackwards && l.KeepTimeOrder)
+	}
 }
 
 func newFastRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
 	if isa == asm.Generic || len(in) != 2 {
 		return compiled{}, false
+	}
+	if c, ok := newSeqRNN(l, in, isa, maxBatch); ok {
+		return c, true
 	}
 	u := l.Units
 	k := &fastRNN{l: l, isa: isa, t: in[0], gisa: gemmISA(isa, u)}
@@ -35,6 +94,10 @@ func newFastRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA, maxBatch int)
 }
 
 func (k *fastRNN) run(dst, src, scratch []float32, batch int) {
+	if k.seq {
+		k.runSeq(dst, src, scratch, batch)
+		return
+	}
 	l, t, u := k.l, k.t, k.l.Units
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*u]

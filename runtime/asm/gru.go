@@ -125,3 +125,61 @@ func GRUSeq(isa ISA, zx, uw, rbh, hs, rh []float32, t, u int, backwards, resetAf
 		}
 	}
 }
+
+// RNNSeq runs a whole SimpleRNN (ONNX RNN) sequence of t steps for one sample with a
+// tanh or (relu) relu activation, over units padded to up = LSTMSeqPad(u):
+//
+//   - zx: t rows of up floats, x_t*W + b for each input time step (time order);
+//   - uw: u rows of up floats, U with each row zero padded;
+//   - hs: (t+1)*up floats: row 0 holds the initial h, RNNSeq writes h after the s-th
+//     processed step to row s+1 (time order, or reversed when backwards).
+//
+// As a Go loop, with ts the s-th processed time step:
+//
+//	for j := 0; j < up; j++ {
+//		hs[s+1][j] = act(zx[ts][j] + sum over k < u of hs[s][k]*uw[k][j])
+//	}
+//
+// Lanes j >= u of the written rows are undefined. On AVX2/AVX512 one call with the step
+// loop inside: tanhRational (within 6 ULP) or max(0, x), the sum in two interleaved
+// halves (even and odd k) added at the end. Generic sums and evaluates in float64. NaN
+// in gives NaN out.
+func RNNSeq(isa ISA, zx, uw, hs []float32, t, u int, backwards, relu bool) {
+	up := LSTMSeqPad(u)
+	if t < 0 || u < 0 || (t > 0 && len(zx) < t*up) || len(uw) < u*up || len(hs) < (t+1)*up {
+		panic(fmt.Sprintf("asm.RNNSeq: short slices (zx %d, uw %d, hs %d) for t=%d u=%d", len(zx), len(uw), len(hs), t, u))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	first, stride := 0, up
+	if backwards {
+		first, stride = (t-1)*up, -up
+	}
+	if actAsm(isa) {
+		if relu {
+			rnnSeqReluAVX2(&zx[first], stride*4, &uw[0], &hs[0], t, u, up)
+		} else {
+			rnnSeqTanhAVX2(&zx[first], stride*4, &uw[0], &hs[0], t, u, up)
+		}
+		return
+	}
+	for s := 0; s < t; s++ {
+		z := zx[first+s*stride : first+s*stride+up]
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		for j := 0; j < up; j++ {
+			v := float64(z[j])
+			for k := 0; k < u; k++ {
+				v += float64(hp[k]) * float64(uw[k*up+j])
+			}
+			if relu {
+				if v < 0 {
+					v = 0
+				}
+			} else {
+				v = math.Tanh(v)
+			}
+			hn[j] = float32(v)
+		}
+	}
+}

@@ -31,3 +31,15 @@ func gruSeqResetBeforeSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh
 //
 //go:noescape
 func gruSeqResetBeforeHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32)
+
+// rnnSeqTanhAVX2 runs RNNSeq's loop (see there) with tanh: t steps over up padded
+// units, the first processed step's pre-activations at zx and each next one zxStride
+// bytes on; u rows of up floats of U at uw; hs rows of up floats.
+//
+//go:noescape
+func rnnSeqTanhAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int)
+
+// rnnSeqReluAVX2 is rnnSeqTanhAVX2 with max(0, x).
+//
+//go:noescape
+func rnnSeqReluAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int)

@@ -14,3 +14,5 @@ func gruSeqResetBeforeSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh
 func gruSeqResetBeforeHardSigmoidTanhAVX2(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32) {
 	panic("unreachable")
 }
+func rnnSeqTanhAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int) { panic("unreachable") }
+func rnnSeqReluAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int) { panic("unreachable") }

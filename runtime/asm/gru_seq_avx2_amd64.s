@@ -1107,3 +1107,144 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_cand_add:
 gruSeqResetBeforeHardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
+
+// func rnnSeqTanhAVX2(zx *float32, zxStride int, uw *float32, hs *float32, t int, u int, up int)
+// Requires: AVX, FMA3
+TEXT ·rnnSeqTanhAVX2(SB), NOSPLIT, $0-56
+	MOVQ  zx+0(FP), AX
+	MOVQ  uw+16(FP), CX
+	MOVQ  hs+24(FP), DX
+	MOVQ  t+32(FP), BX
+	MOVQ  u+40(FP), SI
+	MOVQ  up+48(FP), DI
+	SHLQ  $0x02, DI
+	TESTQ BX, BX
+	JZ    rnnSeqTanhAVX2_done
+
+rnnSeqTanhAVX2_step:
+	XORQ R8, R8
+
+rnnSeqTanhAVX2_chunk:
+	VMOVUPS (AX)(R8*1), Y0
+	VXORPS  Y1, Y1, Y1
+	LEAQ    (CX)(R8*1), R9
+	MOVQ    DX, R10
+	MOVQ    SI, R11
+
+rnnSeqTanhAVX2_k2:
+	CMPQ         R11, $0x02
+	JL           rnnSeqTanhAVX2_k1
+	VBROADCASTSS (R10), Y2
+	VBROADCASTSS 4(R10), Y3
+	VFMADD231PS  (R9), Y2, Y0
+	VFMADD231PS  (R9)(DI*1), Y3, Y1
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, R11
+	JMP          rnnSeqTanhAVX2_k2
+
+rnnSeqTanhAVX2_k1:
+	TESTQ        R11, R11
+	JZ           rnnSeqTanhAVX2_act
+	VBROADCASTSS (R10), Y2
+	VFMADD231PS  (R9), Y2, Y0
+
+rnnSeqTanhAVX2_act:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	LEAQ        (DX)(DI*1), R9
+	VMOVUPS     Y3, (R9)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, DI
+	JL          rnnSeqTanhAVX2_chunk
+	ADDQ        DI, DX
+	MOVQ        zxStride+8(FP), R9
+	ADDQ        R9, AX
+	DECQ        BX
+	JNZ         rnnSeqTanhAVX2_step
+
+rnnSeqTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func rnnSeqReluAVX2(zx *float32, zxStride int, uw *float32, hs *float32, t int, u int, up int)
+// Requires: AVX, FMA3
+TEXT ·rnnSeqReluAVX2(SB), NOSPLIT, $0-56
+	MOVQ   zx+0(FP), AX
+	MOVQ   uw+16(FP), CX
+	MOVQ   hs+24(FP), DX
+	MOVQ   t+32(FP), BX
+	MOVQ   u+40(FP), SI
+	MOVQ   up+48(FP), DI
+	SHLQ   $0x02, DI
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JZ     rnnSeqReluAVX2_done
+
+rnnSeqReluAVX2_step:
+	XORQ R8, R8
+
+rnnSeqReluAVX2_chunk:
+	VMOVUPS (AX)(R8*1), Y1
+	VXORPS  Y2, Y2, Y2
+	LEAQ    (CX)(R8*1), R9
+	MOVQ    DX, R10
+	MOVQ    SI, R11
+
+rnnSeqReluAVX2_k2:
+	CMPQ         R11, $0x02
+	JL           rnnSeqReluAVX2_k1
+	VBROADCASTSS (R10), Y3
+	VBROADCASTSS 4(R10), Y4
+	VFMADD231PS  (R9), Y3, Y1
+	VFMADD231PS  (R9)(DI*1), Y4, Y2
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, R11
+	JMP          rnnSeqReluAVX2_k2
+
+rnnSeqReluAVX2_k1:
+	TESTQ        R11, R11
+	JZ           rnnSeqReluAVX2_act
+	VBROADCASTSS (R10), Y3
+	VFMADD231PS  (R9), Y3, Y1
+
+rnnSeqReluAVX2_act:
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y1, Y0, Y1
+	LEAQ    (DX)(DI*1), R9
+	VMOVUPS Y1, (R9)(R8*1)
+	ADDQ    $0x20, R8
+	CMPQ    R8, DI
+	JL      rnnSeqReluAVX2_chunk
+	ADDQ    DI, DX
+	MOVQ    zxStride+8(FP), R9
+	ADDQ    R9, AX
+	DECQ    BX
+	JNZ     rnnSeqReluAVX2_step
+
+rnnSeqReluAVX2_done:
+	VZEROUPPER
+	RET

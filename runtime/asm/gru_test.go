@@ -186,3 +186,105 @@ func BenchmarkGRUSeq(b *testing.B) {
 		}
 	}
 }
+
+// TestRNNSeq checks every RNNSeq path against a float64 loop at the same edge sizes as
+// TestGRUSeq, tanh and relu, both directions, NaN padding lanes, guard past hs, inputs
+// not written, NaN propagation. Bound 1e-5 absolute (weights scaled by 0.5/sqrt(u)).
+func TestRNNSeq(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, relu := range []bool{false, true} {
+			for _, u := range []int{0, 1, 7, 8, 9, 13, 16, 17, 33} {
+				for _, steps := range []int{0, 1, 2, 7, 13} {
+					for _, back := range []bool{false, true} {
+						name := fmt.Sprintf("%v relu=%v u=%d t=%d back=%v", isa, relu, u, steps, back)
+						up := LSTMSeqPad(u)
+						zx, w, h0 := randSlice(r, steps*u), randSlice(r, u*u), randSlice(r, u)
+						for i := range w {
+							w[i] *= float32(0.5 / math.Sqrt(float64(u)))
+						}
+						pzx, puw := make([]float32, steps*up), make([]float32, u*up)
+						for i := range pzx {
+							pzx[i] = nan
+						}
+						for i := range puw {
+							puw[i] = nan
+						}
+						for s := 0; s < steps; s++ {
+							copy(pzx[s*up:], zx[s*u:(s+1)*u])
+						}
+						for k := 0; k < u; k++ {
+							copy(puw[k*up:], w[k*u:(k+1)*u])
+						}
+						nanAt := -1
+						if steps == 13 && u > 2 {
+							nanAt = r.IntN(u)
+							zx[5*u+nanAt], pzx[5*up+nanAt] = nan, nan
+						}
+						pzx0, puw0 := append([]float32(nil), pzx...), append([]float32(nil), puw...)
+						hs := make([]float32, (steps+1)*up+1)
+						for j := 0; j < up; j++ {
+							hs[j] = nan
+						}
+						copy(hs, h0)
+						hs[(steps+1)*up] = guard
+						RNNSeq(isa, pzx, puw, hs, steps, u, back, relu)
+						if hs[(steps+1)*up] != guard {
+							t.Fatalf("%s: wrote past hs", name)
+						}
+						for i := range pzx {
+							if math.Float32bits(pzx[i]) != math.Float32bits(pzx0[i]) {
+								t.Fatalf("%s: zx written", name)
+							}
+						}
+						for i := range puw {
+							if math.Float32bits(puw[i]) != math.Float32bits(puw0[i]) {
+								t.Fatalf("%s: uw written", name)
+							}
+						}
+						h := make([]float64, u)
+						for j := range h {
+							h[j] = float64(h0[j])
+						}
+						for s := 0; s < steps; s++ {
+							ts := s
+							if back {
+								ts = steps - 1 - s
+							}
+							nh := make([]float64, u)
+							for j := range nh {
+								v := float64(zx[ts*u+j])
+								for k := 0; k < u; k++ {
+									v += h[k] * float64(w[k*u+j])
+								}
+								if relu {
+									v = math.Max(0, v)
+									if math.IsNaN(float64(zx[ts*u+j])) {
+										v = math.NaN()
+									}
+								} else {
+									v = math.Tanh(v)
+								}
+								nh[j] = v
+							}
+							h = nh
+							for j := 0; j < u; j++ {
+								got := float64(hs[(s+1)*up+j])
+								if nanAt >= 0 && (ts > 5 && !back || ts < 5 && back || ts == 5 && j == nanAt) {
+									if got == got && !(relu && h[j] == 0) {
+										t.Fatalf("%s: step %d unit %d: h=%v after a NaN input", name, s, j, got)
+									}
+									continue
+								}
+								if math.Abs(got-h[j]) > 1e-5 {
+									t.Fatalf("%s: step %d unit %d: h=%v want %v", name, s, j, got, h[j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -14,6 +14,86 @@ func gruKernels() {
 	gruSeqKernel("gruSeqHardSigmoidTanhAVX2", true, true)
 	gruSeqKernel("gruSeqResetBeforeSigmoidTanhAVX2", false, false)
 	gruSeqKernel("gruSeqResetBeforeHardSigmoidTanhAVX2", true, false)
+	rnnSeqKernel("rnnSeqTanhAVX2", false)
+	rnnSeqKernel("rnnSeqReluAVX2", true)
+}
+
+// rnnSeqKernel emits a whole SimpleRNN (ONNX RNN) sequence for one sample (see RNNSeq):
+// per step and 8-unit chunk h = act(zx + h U), the sum in two accumulator sets (even
+// and odd k), act tanhRational or relu (max(0, x), NaN kept). zx rows and hs rows are
+// up floats, uw u rows of up floats.
+func rnnSeqKernel(name string, relu bool) {
+	TEXT(name, NOSPLIT, "func(zx *float32, zxStride int, uw, hs *float32, t, u, up int)")
+	Doc(name + ": a whole SimpleRNN sequence over padded units (see RNNSeq).")
+	pzx, pu, ph := GP64(), GP64(), GP64()
+	Load(Param("zx"), pzx)
+	Load(Param("uw"), pu)
+	Load(Param("hs"), ph)
+	t, u := GP64(), GP64()
+	Load(Param("t"), t)
+	Load(Param("u"), u)
+	us := GP64() // up*4 bytes: U row and h row stride
+	Load(Param("up"), us)
+	SHLQ(U8(2), us)
+	var zero VecVirtual
+	if relu {
+		zero = YMM()
+		VXORPS(zero, zero, zero)
+	}
+	TESTQ(t, t)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_step")
+	j := GP64()
+	XORQ(j, j)
+	Label(name + "_chunk")
+	acc, acc2 := YMM(), YMM()
+	VMOVUPS(Mem{Base: pzx, Index: j, Scale: 1}, acc)
+	VXORPS(acc2, acc2, acc2)
+	wp, hp, k := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
+	MOVQ(ph, hp)
+	MOVQ(u, k)
+	Label(name + "_k2")
+	CMPQ(k, U8(2))
+	JL(LabelRef(name + "_k1"))
+	b0, b1 := YMM(), YMM()
+	VBROADCASTSS(Mem{Base: hp}, b0)
+	VBROADCASTSS(Mem{Base: hp, Disp: 4}, b1)
+	VFMADD231PS(Mem{Base: wp}, b0, acc)
+	VFMADD231PS(Mem{Base: wp, Index: us, Scale: 1}, b1, acc2)
+	LEAQ(Mem{Base: wp, Index: us, Scale: 2}, wp)
+	ADDQ(U8(8), hp)
+	SUBQ(U8(2), k)
+	JMP(LabelRef(name + "_k2"))
+	Label(name + "_k1")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_act"))
+	b2 := YMM()
+	VBROADCASTSS(Mem{Base: hp}, b2)
+	VFMADD231PS(Mem{Base: wp}, b2, acc)
+	Label(name + "_act")
+	VADDPS(acc2, acc, acc)
+	var h VecVirtual
+	if relu {
+		h = YMM()
+		VMAXPS(acc, zero, h) // Intel order max(0, acc): acc's NaN is kept
+	} else {
+		h = tanhRational(acc)
+	}
+	hn := GP64()
+	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
+	VMOVUPS(h, Mem{Base: hn, Index: j, Scale: 1})
+	ADDQ(U8(32), j)
+	CMPQ(j, us)
+	JL(LabelRef(name + "_chunk"))
+	ADDQ(us, ph)
+	Load(Param("zxStride"), wp)
+	ADDQ(wp, pzx)
+	DECQ(t)
+	JNZ(LabelRef(name + "_step"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
 }
 
 // gruSeqKernel emits a whole GRU sequence for one sample in one call (see GRUSeq): the
