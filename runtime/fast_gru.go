@@ -13,15 +13,15 @@ import (
 // the units included). With reset_after=False the candidate's product needs r first:
 // the step is h U_zr, the z and r gates, then (r*h) U_h as a second GEMM.
 type fastGRU struct {
-	l          *layers.GRU
-	isa        asm.ISA
-	gisaW      asm.ISA // GEMM path of the input projection (3u columns)
-	gisaU      asm.ISA // of h U (3u with reset_after, else the 2u z/r columns)
-	gisaH      asm.ISA // of (r*h) U_h (u columns, reset_after=False only)
-	t          int
-	packedW    []float32 // In x 3u with bias B
-	packedU    []float32 // u x 3u with bias RB (reset_after), else u x 2u (z, r)
-	packedUh   []float32 // u x u, the candidate's columns (reset_after=False)
+	l        *layers.GRU
+	isa      asm.ISA
+	gisaW    asm.ISA // GEMM path of the input projection (3u columns)
+	gisaU    asm.ISA // of h U (3u with reset_after, else the 2u z/r columns)
+	gisaH    asm.ISA // of (r*h) U_h (u columns, reset_after=False only)
+	t        int
+	packedW  []float32 // In x 3u with bias B
+	packedU  []float32 // u x 3u with bias RB (reset_after), else u x 2u (z, r)
+	packedUh []float32 // u x u, the candidate's columns (reset_after=False)
 	// seq: asm.GRUSeq runs each sample's whole sequence in one call over units padded
 	// to up; packedW then holds the padded In x 3up kernel and bias (with the z and r
 	// recurrent biases folded in), uw the padded U, rbh the candidate's recurrent bias.
