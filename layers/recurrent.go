@@ -57,3 +57,51 @@ func initState(dst, init []float32) {
 		clear(dst)
 	}
 }
+
+// TimeDistributed applies Inner, a layer over (T, In) sequences, to each entry of a
+// leading axis: input (N, T, In), output (N, Inner's output). Keras's TimeDistributed
+// around a recurrent layer (or a Bidirectional one); the leading axis acts as more
+// batch.
+type TimeDistributed struct {
+	Info
+	Inner Layer
+}
+
+// OutputShape implements Layer.
+func (l *TimeDistributed) OutputShape(in Shape) (Shape, error) {
+	if l.Inner == nil {
+		return nil, errf(ErrInvalid, "TimeDistributed without a wrapped layer")
+	}
+	if len(in) < 2 {
+		return nil, errf(ErrShapeMismatch, "TimeDistributed expects an input with a leading axis, got %v", in)
+	}
+	o, err := l.Inner.OutputShape(in[1:])
+	if err != nil {
+		return nil, err
+	}
+	return append(Shape{in[0]}, o...), nil
+}
+
+// ScratchLen implements Layer.
+func (l *TimeDistributed) ScratchLen(in Shape, batch int) int {
+	return l.Inner.ScratchLen(in[1:], batch*in[0])
+}
+
+// Forward implements Layer.
+func (l *TimeDistributed) Forward(dst, src, scratch []float32, in Shape, batch int) {
+	l.Inner.Forward(dst, src, scratch, in[1:], batch*in[0])
+}
+
+// Weights implements Layer.
+func (l *TimeDistributed) Weights() [][]float32 { return l.Inner.Weights() }
+
+// Config implements Layer.
+func (l *TimeDistributed) Config() string { return "{" + l.Inner.Config() + "}" }
+
+// FLOPs implements Layer.
+func (l *TimeDistributed) FLOPs(in Shape) int64 {
+	if len(in) < 2 {
+		return 0
+	}
+	return int64(in[0]) * l.Inner.FLOPs(in[1:])
+}

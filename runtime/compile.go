@@ -41,6 +41,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastRNN(l, in, isa, maxBatch); ok {
 			return c, nil
 		}
+	case *layers.TimeDistributed:
+		if c, ok := newFastTimeDistributed(l, in, out, isa, maxBatch); ok {
+			return c, nil
+		}
 	case *layers.Bidirectional:
 		if c, ok := newFastBidirectional(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil

@@ -283,3 +283,29 @@ func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, m
 	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}",
 		scratchLen: 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)}, true
 }
+
+// timeDistributed runs a wrapped sequence layer's compiled kernel with the leading axis
+// as batch.
+type timeDistributed struct {
+	inner compiled
+	outer int
+}
+
+func (k *timeDistributed) run(dst, src, scratch []float32, batch int) {
+	k.inner.k.run(dst, src, scratch, batch*k.outer)
+}
+
+// newFastTimeDistributed compiles the wrapped layer for maxBatch*in[0] sequences.
+func newFastTimeDistributed(l *layers.TimeDistributed, in, out layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	if len(in) < 2 || len(out) < 1 {
+		return compiled{}, false
+	}
+	c, err := compileLayer(l.Inner, in[1:], out[1:], isa, maxBatch*in[0])
+	if err != nil || c.inPlace {
+		return compiled{}, false
+	}
+	if _, ref := c.k.(refKernel); ref {
+		return compiled{}, false
+	}
+	return compiled{k: &timeDistributed{inner: c, outer: in[0]}, name: "timedistributed {" + c.name + "}", scratchLen: c.scratchLen}, true
+}

@@ -138,3 +138,22 @@ func TestFastBidirectionalGRU(t *testing.T) {
 		}
 	}
 }
+
+// TestFastTimeDistributed: TimeDistributed over a GRU, a Bidirectional SimpleRNN and an
+// LSTM runs the wrapped fast kernel with the leading axis as batch.
+func TestFastTimeDistributed(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	steps, in, u := 4, 3, 6
+	gru := &layers.GRU{In: in, Units: u, W: rnd(r, in*3*u), U: rnd(r, u*3*u), B: rnd(r, 3*u), RB: rnd(r, 3*u),
+		Act: actTanh, RecAct: actSigmoid, ResetAfter: true, ReturnSequences: true}
+	rnn := func(back bool) layers.Recurrent {
+		return &layers.SimpleRNN{In: in, Units: u, W: rnd(r, in*u), U: rnd(r, u*u), B: rnd(r, u), Act: actTanh, GoBackwards: back}
+	}
+	lstm := &layers.LSTM{In: in, Units: u, W: rnd(r, in*4*u), U: rnd(r, u*4*u), Act: actTanh, RecAct: actSigmoid}
+	for _, isa := range fastISAs() {
+		for _, inner := range []layers.Layer{gru, &layers.Bidirectional{Fwd: rnn(false), Bwd: rnn(true), Merge: "ave"}, lstm} {
+			l := &layers.TimeDistributed{Inner: inner}
+			checkRecurrent(t, "timedistributed "+inner.Config(), l, layers.Shape{5, steps, in}, isa, r)
+		}
+	}
+}

@@ -785,6 +785,20 @@ def _bidi_gru(k):
     ], name="bidirectional_gru")
 
 
+@model("gru_time_distributed", "k3", ["keras", "h5"],
+       ["TimeDistributed(SimpleRNN return_sequences=True) over a leading axis",
+        "TimeDistributed(GRU)", "GRU over the TimeDistributed outputs"])
+def _gru_td(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((4, 6, 3)),
+        L.TimeDistributed(L.SimpleRNN(3, return_sequences=True)),
+        L.TimeDistributed(L.GRU(5)),
+        L.GRU(4),
+        L.Dense(2),
+    ], name="gru_time_distributed")
+
+
 @model("keras2_gru", "k2", ["h5"],
        ["Keras 2 GRU reset_after=False recurrent_activation=hard_sigmoid (formula 0.2x+0.5) "
         "return_sequences=True", "Keras 2 GRU go_backwards=True (reset_after=True default)"])

@@ -1064,6 +1064,8 @@ func buildTimeDistributed(b *builder, s *spec) error {
 	}
 	switch cls {
 	case "Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout":
+	case "LSTM", "GRU", "SimpleRNN", "Bidirectional":
+		return b.timeDistributedRecurrent(s, cls, ic)
 	default:
 		return b.errf(layers.ErrUnsupported, "TimeDistributed(%s) (only Dense and element-wise layers are supported)", cls)
 	}

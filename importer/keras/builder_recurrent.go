@@ -2,6 +2,7 @@ package keras
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kinfer/kinfer/layers"
 )
@@ -134,11 +135,20 @@ func buildRecurrent(b *builder, s *spec) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.cellFrom(s.Class, s, s.Conf, ws, in, "")
+	l, err := b.cellFrom(wrappedClass(s.Class), s, s.Conf, ws, in, "")
 	if err != nil {
 		return err
 	}
 	return b.emit(l, nil)
+}
+
+// wrappedClass is the innermost class of a wrapper's spec class ("TimeDistributed(GRU)"
+// gives "GRU").
+func wrappedClass(cls string) string {
+	if i := strings.LastIndexByte(cls, '('); i >= 0 {
+		return strings.TrimRight(cls[i+1:], ")")
+	}
+	return cls
 }
 
 // cellFrom builds the recurrent layer of Keras class cls.
@@ -242,4 +252,30 @@ func buildBidirectional(b *builder, s *spec) error {
 	}
 	fwd.LayerInfo().Name, bwd.LayerInfo().Name = s.Name+"/forward", s.Name+"/backward"
 	return b.emit(&layers.Bidirectional{Info: info(s), Fwd: fwd, Bwd: bwd, Merge: merge}, nil)
+}
+
+// timeDistributedRecurrent builds TimeDistributed around a recurrent layer: its input
+// (N, T, features) in Keras order, the wrapped layer built on (T, features) and run
+// for each of the N entries.
+func (b *builder) timeDistributedRecurrent(s *spec, cls string, ic *conf) error {
+	if len(b.phys) != 3 {
+		return b.errf(layers.ErrShapeMismatch, "TimeDistributed(%s) expects an input (steps, timesteps, features) plus batch, got %v", cls, b.logical())
+	}
+	if err := b.kerasLayout(); err != nil {
+		return err
+	}
+	inner := &spec{Name: s.Name, Class: s.Class + "(" + cls + ")", Conf: ic, Raw: s.Raw}
+	prev, phys, perm, n := b.cur, b.phys, b.perm, len(b.out)
+	b.cur, b.phys, b.perm = inner, phys[1:].Clone(), identityPerm(2)
+	err := builders[cls](b, inner)
+	b.cur = prev
+	if err != nil {
+		return err
+	}
+	if len(b.out) != n+1 {
+		return b.errf(layers.ErrUnsupported, "TimeDistributed(%s) built %d layers", cls, len(b.out)-n)
+	}
+	l := b.out[n]
+	b.out, b.phys, b.perm = b.out[:n], phys, perm
+	return b.emit(&layers.TimeDistributed{Info: info(s), Inner: l}, nil)
 }

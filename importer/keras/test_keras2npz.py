@@ -467,6 +467,15 @@ def run_layers(layers, x, meta, arrays, prefix=""):
             x = y
         elif cls in RECURRENT:
             x = RECURRENT[cls](x, c, w, kv)
+        elif cls == "TimeDistributed" and c["layer"]["class_name"] in list(RECURRENT) + ["Bidirectional"]:
+            n, outer = x.shape[:2]
+            ic = c["layer"]["config"]
+            flat = x.reshape((n * outer,) + x.shape[2:])
+            if c["layer"]["class_name"] == "Bidirectional":
+                y = bidirectional(flat, ic, w, kv)
+            else:
+                y = RECURRENT[c["layer"]["class_name"]](flat, ic, w, kv)
+            x = y.reshape((n, outer) + y.shape[1:])
         elif cls == "TimeDistributed" and c["layer"]["class_name"] == "Dense":
             ic = c["layer"]["config"]
             y = np.tensordot(x, w[0], axes=([x.ndim - 1], [0]))
