@@ -30,7 +30,16 @@ type fastGRU struct {
 	gate asm.GateAct
 	uw   []float32
 	rbh  []float32
+	// inK: asm.GRUSeqX projects each step's input itself from the padded kernel xw and
+	// bias xb (no packedW, no projection scratch).
+	inK    bool
+	xw, xb []float32
 }
+
+// gruSeqMaxInK bounds the layers whose whole-sequence kernel projects the input in the
+// step loop: at most seqMaxIn inputs and 16 units (the x sums are redone per 8-unit
+// chunk, in the shadow of the step chain while the chunks are few).
+const gruSeqMaxInK = 16
 
 func newFastGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
 	if isa == asm.Generic || len(in) != 2 {
@@ -114,12 +123,19 @@ func newSeqGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compi
 	}
 	k.uw = make([]float32, u*n)
 	asm.PadGRUGates(k.uw, l.U, u, u)
+	reset := ""
+	if !l.ResetAfter {
+		reset = " (reset before U_h)"
+	}
+	if asm.GRUSeqXAsm(isa) && l.In <= seqMaxIn && u <= gruSeqMaxInK {
+		k.inK, k.xw, k.xb = true, w, b
+		name := "gru whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String() + reset + " (input projected in the step loop)"
+		// scratch: hs rows (t+1)*up, rh 2*up
+		return compiled{k: k, name: name, scratchLen: (k.t + 3) * up}, true
+	}
 	k.packedW = make([]float32, asm.PackedLen(k.gisaW, l.In, n))
 	asm.PackB(k.gisaW, k.packedW, l.In, n, w, b)
-	name := "gru gemm/" + k.gisaW.String() + " + whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String()
-	if !l.ResetAfter {
-		name += " (reset before U_h)"
-	}
+	name := "gru gemm/" + k.gisaW.String() + " + whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String() + reset
 	// scratch: padded projections (batch*t*3up), hs rows (t+1)*up, rh 2*up
 	return compiled{k: k, name: name, scratchLen: maxBatch*k.t*n + (k.t+3)*up}, true
 }
@@ -128,16 +144,27 @@ func newSeqGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compi
 // writes its output rows from the hs rows.
 func (k *fastGRU) runSeq(dst, src, scratch []float32, batch int) {
 	l, t, u, up := k.l, k.t, k.l.Units, k.up
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	if k.inK {
+		hs, rh := scratch[:(t+1)*up], scratch[(t+1)*up:(t+3)*up]
+		in := l.In
+		for b := 0; b < batch; b++ {
+			clear(hs[:up])
+			copy(hs, l.H0)
+			asm.GRUSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.uw, k.rbh, hs, rh, t, u, l.GoBackwards, l.ResetAfter, k.gate)
+			seqRowsOut(dst[b*outLen:(b+1)*outLen], hs, t, u, up, l.ReturnSequences, l.GoBackwards && l.KeepTimeOrder)
+		}
+		return
+	}
 	n := 3 * up
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*n]
 	hs := scratch[batch*t*n : batch*t*n+(t+1)*up]
 	rh := scratch[batch*t*n+(t+1)*up : batch*t*n+(t+3)*up]
 	asm.Gemm(k.gisaW, batch*t, n, l.In, src, l.In, k.packedW, zx, n, -inf, inf)
-	outLen := u
-	if l.ReturnSequences {
-		outLen = t * u
-	}
 	for b := 0; b < batch; b++ {
 		clear(hs[:up])
 		copy(hs, l.H0)

@@ -90,6 +90,14 @@ func GRUSeq(isa ISA, zx, uw, rbh, hs, rh []float32, t, u int, backwards, resetAf
 		}
 		return
 	}
+	gruSeqGo(func(s, col int) float64 { return float64(zx[first+s*stride+col]) }, uw, rbh, hs, rh, t, u, resetAfter, gate)
+}
+
+// gruSeqGo is GRUSeq's Generic loop with the input projection of the s-th processed
+// step's column col given by zv.
+func gruSeqGo(zv func(s, col int) float64, uw, rbh, hs, rh []float32, t, u int, resetAfter bool, gate GateAct) {
+	up := LSTMSeqPad(u)
+	row := 3 * up
 	g := func(x float64) float64 {
 		if gate.Hard {
 			return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
@@ -103,27 +111,81 @@ func GRUSeq(isa ISA, zx, uw, rbh, hs, rh []float32, t, u int, backwards, resetAf
 		return v
 	}
 	for s := 0; s < t; s++ {
-		z := zx[first+s*stride : first+s*stride+row]
 		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
 		if resetAfter {
 			for j := 0; j < up; j++ {
-				zg := g(sum(float64(z[j]), hp, j))
-				rg := g(sum(float64(z[up+j]), hp, up+j))
-				c := math.Tanh(float64(z[2*up+j]) + rg*sum(float64(rbh[j]), hp, 2*up+j))
+				zg := g(sum(zv(s, j), hp, j))
+				rg := g(sum(zv(s, up+j), hp, up+j))
+				c := math.Tanh(zv(s, 2*up+j) + rg*sum(float64(rbh[j]), hp, 2*up+j))
 				hn[j] = float32(c + zg*(float64(hp[j])-c))
 			}
 			continue
 		}
 		zs, rs := rh[:up], rh[up:2*up]
 		for j := 0; j < up; j++ {
-			zs[j] = float32(g(sum(float64(z[j]), hp, j)))
-			rs[j] = float32(g(sum(float64(z[up+j]), hp, up+j)) * float64(hp[j]))
+			zs[j] = float32(g(sum(zv(s, j), hp, j)))
+			rs[j] = float32(g(sum(zv(s, up+j), hp, up+j)) * float64(hp[j]))
 		}
 		for j := 0; j < up; j++ {
-			c := math.Tanh(sum(float64(z[2*up+j]), rs, 2*up+j))
+			c := math.Tanh(sum(zv(s, 2*up+j), rs, 2*up+j))
 			hn[j] = float32(c + float64(zs[j])*(float64(hp[j])-c))
 		}
 	}
+}
+
+// GRUSeqXAsm reports whether GRUSeqX runs a vector kernel for isa.
+func GRUSeqXAsm(isa ISA) bool { return actAsm(isa) }
+
+// GRUSeqX is GRUSeq projecting each step's input inside the step loop instead of
+// reading a precomputed zx: x holds t rows of in floats (time order), wx in rows of
+// 3*up floats (the input kernel padded by PadGRUGates), bias 3*up floats (the input
+// bias, with resetAfter plus the z and r recurrent biases). The projection
+// bias + x_ts*wx stands where GRUSeq reads zx; the x sums do not depend on h, so they
+// run beside the step chain. The other arguments, the bounds and the Generic form are
+// GRUSeq's.
+func GRUSeqX(isa ISA, x []float32, in int, wx, bias, uw, rbh, hs, rh []float32, t, u int, backwards, resetAfter bool, gate GateAct) {
+	up := LSTMSeqPad(u)
+	if gate.Relu || t < 0 || u < 0 || in <= 0 || (t > 0 && len(x) < t*in) || len(wx) < in*3*up || len(bias) < 3*up ||
+		len(uw) < u*3*up || len(hs) < (t+1)*up || (resetAfter && len(rbh) < up) || (!resetAfter && len(rh) < 2*up) {
+		panic(fmt.Sprintf("asm.GRUSeqX: bad arguments (x %d, wx %d, bias %d, uw %d, rbh %d, hs %d, rh %d) for t=%d u=%d in=%d",
+			len(x), len(wx), len(bias), len(uw), len(rbh), len(hs), len(rh), t, u, in))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	first, stride := 0, in
+	if backwards {
+		first, stride = (t-1)*in, -in
+	}
+	if actAsm(isa) {
+		p := &hs[0]
+		pb, pr := p, p
+		if resetAfter {
+			pb = &rbh[0]
+		} else {
+			pr = &rh[0]
+		}
+		switch {
+		case resetAfter && gate.Hard:
+			gruSeqXHardSigmoidTanhAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], pb, &hs[0], pr, t, u, up, in, gate.A, gate.B)
+		case resetAfter:
+			gruSeqXSigmoidTanhAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], pb, &hs[0], pr, t, u, up, in)
+		case gate.Hard:
+			gruSeqXResetBeforeHardSigmoidTanhAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], pb, &hs[0], pr, t, u, up, in, gate.A, gate.B)
+		default:
+			gruSeqXResetBeforeSigmoidTanhAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], pb, &hs[0], pr, t, u, up, in)
+		}
+		return
+	}
+	row := 3 * up
+	gruSeqGo(func(s, col int) float64 {
+		v := float64(bias[col])
+		xs := x[first+s*stride : first+s*stride+in]
+		for i, xv := range xs {
+			v += float64(xv) * float64(wx[i*row+col])
+		}
+		return v
+	}, uw, rbh, hs, rh, t, u, resetAfter, gate)
 }
 
 // RNNSeq runs a whole SimpleRNN (ONNX RNN) sequence of t steps for one sample with a

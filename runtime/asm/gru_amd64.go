@@ -43,3 +43,27 @@ func rnnSeqTanhAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int)
 //
 //go:noescape
 func rnnSeqReluAVX2(zx *float32, zxStride int, uw, hs *float32, t, u, up int)
+
+// gruSeqXSigmoidTanhAVX2 is gruSeqSigmoidTanhAVX2 projecting the input in the step loop
+// (see GRUSeqX): step rows of nin floats at x, xStride bytes apart; wx nin rows of
+// 3*up floats; bias 3*up floats.
+//
+//go:noescape
+func gruSeqXSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int)
+
+// gruSeqXHardSigmoidTanhAVX2 is gruSeqXSigmoidTanhAVX2 with the gates clip(a*s+b, 0, 1).
+//
+//go:noescape
+func gruSeqXHardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int, a, b float32)
+
+// gruSeqXResetBeforeSigmoidTanhAVX2 is gruSeqResetBeforeSigmoidTanhAVX2 projecting the
+// input in the step loop.
+//
+//go:noescape
+func gruSeqXResetBeforeSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int)
+
+// gruSeqXResetBeforeHardSigmoidTanhAVX2 is gruSeqXResetBeforeSigmoidTanhAVX2 with the
+// gates clip(a*s+b, 0, 1).
+//
+//go:noescape
+func gruSeqXResetBeforeHardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int, a, b float32)

@@ -328,134 +328,135 @@ TEXT ·gruSeqSigmoidTanhAVX2(SB), NOSPLIT, $0-72
 	JZ    gruSeqSigmoidTanhAVX2_done
 
 gruSeqSigmoidTanhAVX2_step:
-	XORQ R10, R10
+	XORQ R11, R11
 
 gruSeqSigmoidTanhAVX2_chunk:
-	LEAQ    (AX)(R10*1), R11
-	VMOVUPS (R11), Y0
-	VMOVUPS (R11)(R8*1), Y1
-	VMOVUPS (BX)(R10*1), Y2
-	LEAQ    (CX)(R10*1), R12
-	MOVQ    DX, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10), Y0
+	VMOVUPS (R10)(R8*1), Y1
+	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
-	VXORPS  Y4, Y4, Y4
+	VMOVUPS (BX)(R11*1), Y4
 	VXORPS  Y5, Y5, Y5
-	MOVQ    DI, R14
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R12
+	MOVQ    DI, R13
 
 gruSeqSigmoidTanhAVX2_k2:
-	CMPQ         R14, $0x02
+	CMPQ         R13, $0x02
 	JL           gruSeqSigmoidTanhAVX2_k1
-	VBROADCASTSS (R13), Y6
-	VBROADCASTSS 4(R13), Y7
-	VFMADD231PS  (R12), Y6, Y0
-	VFMADD231PS  (R12)(R8*1), Y6, Y1
-	VFMADD231PS  (R12)(R8*2), Y6, Y2
-	ADDQ         R9, R12
-	VFMADD231PS  (R12), Y7, Y3
-	VFMADD231PS  (R12)(R8*1), Y7, Y4
-	VFMADD231PS  (R12)(R8*2), Y7, Y5
-	ADDQ         R9, R12
-	ADDQ         $0x08, R13
-	SUBQ         $0x02, R14
+	VBROADCASTSS (R12), Y6
+	VBROADCASTSS 4(R12), Y7
+	VFMADD231PS  (R10), Y6, Y0
+	VFMADD231PS  (R10)(R8*1), Y6, Y1
+	VFMADD231PS  (R10)(R8*2), Y6, Y4
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y7, Y2
+	VFMADD231PS  (R10)(R8*1), Y7, Y3
+	VFMADD231PS  (R10)(R8*2), Y7, Y5
+	ADDQ         R9, R10
+	ADDQ         $0x08, R12
+	SUBQ         $0x02, R13
 	JMP          gruSeqSigmoidTanhAVX2_k2
 
 gruSeqSigmoidTanhAVX2_k1:
-	TESTQ        R14, R14
-	JZ           gruSeqSigmoidTanhAVX2_add
-	VBROADCASTSS (R13), Y6
-	VFMADD231PS  (R12), Y6, Y0
-	VFMADD231PS  (R12)(R8*1), Y6, Y1
-	VFMADD231PS  (R12)(R8*2), Y6, Y2
+	TESTQ        R13, R13
+	JZ           gruSeqSigmoidTanhAVX2_end
+	VBROADCASTSS (R12), Y6
+	VFMADD231PS  (R10), Y6, Y0
+	VFMADD231PS  (R10)(R8*1), Y6, Y1
+	VFMADD231PS  (R10)(R8*2), Y6, Y4
 
-gruSeqSigmoidTanhAVX2_add:
-	VADDPS      Y3, Y0, Y0
-	VADDPS      Y4, Y1, Y1
-	VADDPS      Y5, Y2, Y2
-	VANDPS      act_absmask<>+0(SB), Y0, Y3
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y4
-	VMINPS      Y3, Y4, Y3
-	VMULPS      Y3, Y3, Y4
-	VMULPS      Y4, Y3, Y6
-	VMULPS      Y4, Y4, Y7
+gruSeqSigmoidTanhAVX2_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VADDPS      Y5, Y4, Y4
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y6
+	VMULPS      Y3, Y3, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h<>+0(SB), Y9
 	VMOVUPS     act_tanhp4h<>+0(SB), Y5
 	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y4, Y8
-	VFMADD213PS act_tanhq1h<>+0(SB), Y4, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y4, Y5
-	VFMADD213PS act_tanhq3h<>+0(SB), Y4, Y10
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y5
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y10
 	VFMADD213PS Y8, Y7, Y5
 	VFMADD213PS Y9, Y7, Y10
-	VFMADD213PS Y3, Y6, Y5
-	VFMADD213PS act_one<>+0(SB), Y4, Y10
+	VFMADD213PS Y2, Y6, Y5
+	VFMADD213PS act_one<>+0(SB), Y3, Y10
 	VDIVPS      Y10, Y5, Y5
-	VMOVUPS     act_two<>+0(SB), Y4
-	VMINPS      Y5, Y4, Y5
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
 	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y5, Y5
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y5
 	VANDPS      act_absmask<>+0(SB), Y1, Y0
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
-	VMINPS      Y0, Y3, Y0
-	VMULPS      Y0, Y0, Y3
-	VMULPS      Y3, Y0, Y6
-	VMULPS      Y3, Y3, Y7
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y6
+	VMULPS      Y2, Y2, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h<>+0(SB), Y9
-	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
 	VMOVUPS     act_tanhq4h<>+0(SB), Y10
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y10
-	VFMADD213PS Y8, Y7, Y4
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y10
+	VFMADD213PS Y8, Y7, Y3
 	VFMADD213PS Y9, Y7, Y10
-	VFMADD213PS Y0, Y6, Y4
-	VFMADD213PS act_one<>+0(SB), Y3, Y10
-	VDIVPS      Y10, Y4, Y4
-	VMOVUPS     act_two<>+0(SB), Y3
-	VMINPS      Y4, Y3, Y4
+	VFMADD213PS Y0, Y6, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y10
+	VDIVPS      Y10, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
 	VANDPS      act_signmask<>+0(SB), Y1, Y0
-	VORPS       Y0, Y4, Y4
+	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y4
-	VFMADD213PS (R11)(R8*2), Y4, Y2
-	VANDPS      act_absmask<>+0(SB), Y2, Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	LEAQ        (AX)(R11*1), R10
+	VFMADD213PS (R10)(R8*2), Y3, Y4
+	VANDPS      act_absmask<>+0(SB), Y4, Y0
 	VMOVUPS     act_tanhmax<>+0(SB), Y1
 	VMINPS      Y0, Y1, Y0
 	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y4
+	VMULPS      Y1, Y0, Y3
 	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2<>+0(SB), Y7
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhp4<>+0(SB), Y2
 	VMOVUPS     act_tanhq4<>+0(SB), Y9
 	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y7
 	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y8
-	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y3
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y2
 	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
-	VFMADD213PS Y7, Y6, Y3
+	VFMADD213PS Y7, Y6, Y2
 	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y0, Y4, Y3
+	VFMADD213PS Y0, Y3, Y2
 	VFMADD213PS act_one<>+0(SB), Y1, Y9
-	VDIVPS      Y9, Y3, Y3
+	VDIVPS      Y9, Y2, Y2
 	VMOVUPS     act_one<>+0(SB), Y1
-	VMINPS      Y3, Y1, Y3
-	VANDPS      act_signmask<>+0(SB), Y2, Y0
-	VORPS       Y0, Y3, Y3
-	VMOVUPS     (DX)(R10*1), Y0
-	VSUBPS      Y3, Y0, Y0
-	VFMADD213PS Y3, Y5, Y0
-	LEAQ        (DX)(R8*1), R11
-	VMOVUPS     Y0, (R11)(R10*1)
-	ADDQ        $0x20, R10
-	CMPQ        R10, R8
+	VMINPS      Y2, Y1, Y2
+	VANDPS      act_signmask<>+0(SB), Y4, Y0
+	VORPS       Y0, Y2, Y2
+	VMOVUPS     (DX)(R11*1), Y0
+	VSUBPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y5, Y0
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y0, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
 	JL          gruSeqSigmoidTanhAVX2_chunk
 	ADDQ        R8, DX
-	MOVQ        zxStride+8(FP), R11
-	ADDQ        R11, AX
+	MOVQ        zxStride+8(FP), R10
+	ADDQ        R10, AX
 	DECQ        SI
 	JNZ         gruSeqSigmoidTanhAVX2_step
 
@@ -681,63 +682,64 @@ TEXT ·gruSeqHardSigmoidTanhAVX2(SB), NOSPLIT, $0-80
 	JZ           gruSeqHardSigmoidTanhAVX2_done
 
 gruSeqHardSigmoidTanhAVX2_step:
-	XORQ R10, R10
+	XORQ R11, R11
 
 gruSeqHardSigmoidTanhAVX2_chunk:
-	LEAQ    (AX)(R10*1), R11
-	VMOVUPS (R11), Y2
-	VMOVUPS (R11)(R8*1), Y3
-	VMOVUPS (BX)(R10*1), Y4
-	LEAQ    (CX)(R10*1), R12
-	MOVQ    DX, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10), Y2
+	VMOVUPS (R10)(R8*1), Y3
+	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
+	VMOVUPS (BX)(R11*1), Y6
 	VXORPS  Y7, Y7, Y7
-	MOVQ    DI, R14
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R12
+	MOVQ    DI, R13
 
 gruSeqHardSigmoidTanhAVX2_k2:
-	CMPQ         R14, $0x02
+	CMPQ         R13, $0x02
 	JL           gruSeqHardSigmoidTanhAVX2_k1
-	VBROADCASTSS (R13), Y8
-	VBROADCASTSS 4(R13), Y9
-	VFMADD231PS  (R12), Y8, Y2
-	VFMADD231PS  (R12)(R8*1), Y8, Y3
-	VFMADD231PS  (R12)(R8*2), Y8, Y4
-	ADDQ         R9, R12
-	VFMADD231PS  (R12), Y9, Y5
-	VFMADD231PS  (R12)(R8*1), Y9, Y6
-	VFMADD231PS  (R12)(R8*2), Y9, Y7
-	ADDQ         R9, R12
-	ADDQ         $0x08, R13
-	SUBQ         $0x02, R14
+	VBROADCASTSS (R12), Y8
+	VBROADCASTSS 4(R12), Y9
+	VFMADD231PS  (R10), Y8, Y2
+	VFMADD231PS  (R10)(R8*1), Y8, Y3
+	VFMADD231PS  (R10)(R8*2), Y8, Y6
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y9, Y4
+	VFMADD231PS  (R10)(R8*1), Y9, Y5
+	VFMADD231PS  (R10)(R8*2), Y9, Y7
+	ADDQ         R9, R10
+	ADDQ         $0x08, R12
+	SUBQ         $0x02, R13
 	JMP          gruSeqHardSigmoidTanhAVX2_k2
 
 gruSeqHardSigmoidTanhAVX2_k1:
-	TESTQ        R14, R14
-	JZ           gruSeqHardSigmoidTanhAVX2_add
-	VBROADCASTSS (R13), Y8
-	VFMADD231PS  (R12), Y8, Y2
-	VFMADD231PS  (R12)(R8*1), Y8, Y3
-	VFMADD231PS  (R12)(R8*2), Y8, Y4
+	TESTQ        R13, R13
+	JZ           gruSeqHardSigmoidTanhAVX2_end
+	VBROADCASTSS (R12), Y8
+	VFMADD231PS  (R10), Y8, Y2
+	VFMADD231PS  (R10)(R8*1), Y8, Y3
+	VFMADD231PS  (R10)(R8*2), Y8, Y6
 
-gruSeqHardSigmoidTanhAVX2_add:
-	VADDPS      Y5, Y2, Y2
-	VADDPS      Y6, Y3, Y3
-	VADDPS      Y7, Y4, Y4
-	VMOVAPS     Y1, Y5
-	VFMADD231PS Y0, Y2, Y5
+gruSeqHardSigmoidTanhAVX2_end:
+	VADDPS      Y4, Y2, Y2
+	VADDPS      Y5, Y3, Y3
+	VADDPS      Y7, Y6, Y6
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y2, Y4
 	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y5, Y2, Y5
+	VMAXPS      Y4, Y2, Y4
 	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y5, Y2, Y5
+	VMINPS      Y4, Y2, Y4
 	VMOVAPS     Y1, Y2
 	VFMADD231PS Y0, Y3, Y2
 	VXORPS      Y3, Y3, Y3
 	VMAXPS      Y2, Y3, Y2
 	VMOVUPS     act_one<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
-	VFMADD213PS (R11)(R8*2), Y2, Y4
-	VANDPS      act_absmask<>+0(SB), Y4, Y2
+	LEAQ        (AX)(R11*1), R10
+	VFMADD213PS (R10)(R8*2), Y2, Y6
+	VANDPS      act_absmask<>+0(SB), Y6, Y2
 	VMOVUPS     act_tanhmax<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -745,32 +747,32 @@ gruSeqHardSigmoidTanhAVX2_add:
 	VMULPS      Y3, Y3, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
 	VMOVUPS     act_tanhq4<>+0(SB), Y11
 	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
 	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
 	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y9, Y8, Y5
 	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS Y2, Y7, Y5
 	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
+	VDIVPS      Y11, Y5, Y5
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y4, Y2
-	VORPS       Y2, Y6, Y6
-	VMOVUPS     (DX)(R10*1), Y2
-	VSUBPS      Y6, Y2, Y2
-	VFMADD213PS Y6, Y5, Y2
-	LEAQ        (DX)(R8*1), R11
-	VMOVUPS     Y2, (R11)(R10*1)
-	ADDQ        $0x20, R10
-	CMPQ        R10, R8
+	VMINPS      Y5, Y3, Y5
+	VANDPS      act_signmask<>+0(SB), Y6, Y2
+	VORPS       Y2, Y5, Y5
+	VMOVUPS     (DX)(R11*1), Y2
+	VSUBPS      Y5, Y2, Y2
+	VFMADD213PS Y5, Y4, Y2
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y2, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
 	JL          gruSeqHardSigmoidTanhAVX2_chunk
 	ADDQ        R8, DX
-	MOVQ        zxStride+8(FP), R11
-	ADDQ        R11, AX
+	MOVQ        zxStride+8(FP), R10
+	ADDQ        R10, AX
 	DECQ        SI
 	JNZ         gruSeqHardSigmoidTanhAVX2_step
 
@@ -790,7 +792,7 @@ TEXT ·gruSeqResetBeforeSigmoidTanhAVX2(SB), NOSPLIT, $0-72
 	MOVQ  up+64(FP), R8
 	SHLQ  $0x02, R8
 	LEAQ  (R8)(R8*2), R9
-	LEAQ  (BX)(R8*1), R10
+	LEAQ  (BX)(R8*1), R12
 	TESTQ SI, SI
 	JZ    gruSeqResetBeforeSigmoidTanhAVX2_done
 
@@ -798,13 +800,13 @@ gruSeqResetBeforeSigmoidTanhAVX2_step:
 	XORQ R11, R11
 
 gruSeqResetBeforeSigmoidTanhAVX2_zr:
-	LEAQ    (AX)(R11*1), R12
-	VMOVUPS (R12), Y0
-	VMOVUPS (R12)(R8*1), Y1
-	LEAQ    (CX)(R11*1), R12
-	MOVQ    DX, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10), Y0
+	VMOVUPS (R10)(R8*1), Y1
 	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R13
 	MOVQ    DI, R14
 
 gruSeqResetBeforeSigmoidTanhAVX2_zr_k2:
@@ -812,24 +814,24 @@ gruSeqResetBeforeSigmoidTanhAVX2_zr_k2:
 	JL           gruSeqResetBeforeSigmoidTanhAVX2_zr_k1
 	VBROADCASTSS (R13), Y4
 	VBROADCASTSS 4(R13), Y5
-	VFMADD231PS  (R12), Y4, Y0
-	VFMADD231PS  (R12)(R8*1), Y4, Y1
-	ADDQ         R9, R12
-	VFMADD231PS  (R12), Y5, Y2
-	VFMADD231PS  (R12)(R8*1), Y5, Y3
-	ADDQ         R9, R12
+	VFMADD231PS  (R10), Y4, Y0
+	VFMADD231PS  (R10)(R8*1), Y4, Y1
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y5, Y2
+	VFMADD231PS  (R10)(R8*1), Y5, Y3
+	ADDQ         R9, R10
 	ADDQ         $0x08, R13
 	SUBQ         $0x02, R14
 	JMP          gruSeqResetBeforeSigmoidTanhAVX2_zr_k2
 
 gruSeqResetBeforeSigmoidTanhAVX2_zr_k1:
 	TESTQ        R14, R14
-	JZ           gruSeqResetBeforeSigmoidTanhAVX2_zr_add
+	JZ           gruSeqResetBeforeSigmoidTanhAVX2_zr_end
 	VBROADCASTSS (R13), Y4
-	VFMADD231PS  (R12), Y4, Y0
-	VFMADD231PS  (R12)(R8*1), Y4, Y1
+	VFMADD231PS  (R10), Y4, Y0
+	VFMADD231PS  (R10)(R8*1), Y4, Y1
 
-gruSeqResetBeforeSigmoidTanhAVX2_zr_add:
+gruSeqResetBeforeSigmoidTanhAVX2_zr_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
 	VANDPS      act_absmask<>+0(SB), Y0, Y2
@@ -884,18 +886,18 @@ gruSeqResetBeforeSigmoidTanhAVX2_zr_add:
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
 	VMOVUPS     Y4, (BX)(R11*1)
 	VMULPS      (DX)(R11*1), Y3, Y3
-	VMOVUPS     Y3, (R10)(R11*1)
+	VMOVUPS     Y3, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeSigmoidTanhAVX2_zr
 	XORQ        R11, R11
 
 gruSeqResetBeforeSigmoidTanhAVX2_cand:
-	LEAQ    (AX)(R11*1), R12
-	VMOVUPS (R12)(R8*2), Y0
-	LEAQ    (CX)(R11*1), R12
-	MOVQ    R10, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10)(R8*2), Y0
 	VXORPS  Y1, Y1, Y1
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    R12, R13
 	MOVQ    DI, R14
 
 gruSeqResetBeforeSigmoidTanhAVX2_cand_k2:
@@ -903,21 +905,21 @@ gruSeqResetBeforeSigmoidTanhAVX2_cand_k2:
 	JL           gruSeqResetBeforeSigmoidTanhAVX2_cand_k1
 	VBROADCASTSS (R13), Y2
 	VBROADCASTSS 4(R13), Y3
-	VFMADD231PS  (R12)(R8*2), Y2, Y0
-	ADDQ         R9, R12
-	VFMADD231PS  (R12)(R8*2), Y3, Y1
-	ADDQ         R9, R12
+	VFMADD231PS  (R10)(R8*2), Y2, Y0
+	ADDQ         R9, R10
+	VFMADD231PS  (R10)(R8*2), Y3, Y1
+	ADDQ         R9, R10
 	ADDQ         $0x08, R13
 	SUBQ         $0x02, R14
 	JMP          gruSeqResetBeforeSigmoidTanhAVX2_cand_k2
 
 gruSeqResetBeforeSigmoidTanhAVX2_cand_k1:
 	TESTQ        R14, R14
-	JZ           gruSeqResetBeforeSigmoidTanhAVX2_cand_add
+	JZ           gruSeqResetBeforeSigmoidTanhAVX2_cand_end
 	VBROADCASTSS (R13), Y2
-	VFMADD231PS  (R12)(R8*2), Y2, Y0
+	VFMADD231PS  (R10)(R8*2), Y2, Y0
 
-gruSeqResetBeforeSigmoidTanhAVX2_cand_add:
+gruSeqResetBeforeSigmoidTanhAVX2_cand_end:
 	VADDPS      Y1, Y0, Y0
 	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmax<>+0(SB), Y2
@@ -946,14 +948,14 @@ gruSeqResetBeforeSigmoidTanhAVX2_cand_add:
 	VMOVUPS     (DX)(R11*1), Y1
 	VSUBPS      Y3, Y1, Y1
 	VFMADD213PS Y3, Y0, Y1
-	LEAQ        (DX)(R8*1), R12
-	VMOVUPS     Y1, (R12)(R11*1)
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y1, (R10)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeSigmoidTanhAVX2_cand
 	ADDQ        R8, DX
-	MOVQ        zxStride+8(FP), R12
-	ADDQ        R12, AX
+	MOVQ        zxStride+8(FP), R10
+	ADDQ        R10, AX
 	DECQ        SI
 	JNZ         gruSeqResetBeforeSigmoidTanhAVX2_step
 
@@ -975,7 +977,7 @@ TEXT ·gruSeqResetBeforeHardSigmoidTanhAVX2(SB), NOSPLIT, $0-80
 	LEAQ         (R8)(R8*2), R9
 	VBROADCASTSS a+72(FP), Y0
 	VBROADCASTSS b+76(FP), Y1
-	LEAQ         (BX)(R8*1), R10
+	LEAQ         (BX)(R8*1), R12
 	TESTQ        SI, SI
 	JZ           gruSeqResetBeforeHardSigmoidTanhAVX2_done
 
@@ -983,13 +985,13 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_step:
 	XORQ R11, R11
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_zr:
-	LEAQ    (AX)(R11*1), R12
-	VMOVUPS (R12), Y2
-	VMOVUPS (R12)(R8*1), Y3
-	LEAQ    (CX)(R11*1), R12
-	MOVQ    DX, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10), Y2
+	VMOVUPS (R10)(R8*1), Y3
 	VXORPS  Y4, Y4, Y4
 	VXORPS  Y5, Y5, Y5
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R13
 	MOVQ    DI, R14
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_zr_k2:
@@ -997,24 +999,24 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_zr_k2:
 	JL           gruSeqResetBeforeHardSigmoidTanhAVX2_zr_k1
 	VBROADCASTSS (R13), Y6
 	VBROADCASTSS 4(R13), Y7
-	VFMADD231PS  (R12), Y6, Y2
-	VFMADD231PS  (R12)(R8*1), Y6, Y3
-	ADDQ         R9, R12
-	VFMADD231PS  (R12), Y7, Y4
-	VFMADD231PS  (R12)(R8*1), Y7, Y5
-	ADDQ         R9, R12
+	VFMADD231PS  (R10), Y6, Y2
+	VFMADD231PS  (R10)(R8*1), Y6, Y3
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y7, Y4
+	VFMADD231PS  (R10)(R8*1), Y7, Y5
+	ADDQ         R9, R10
 	ADDQ         $0x08, R13
 	SUBQ         $0x02, R14
 	JMP          gruSeqResetBeforeHardSigmoidTanhAVX2_zr_k2
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_zr_k1:
 	TESTQ        R14, R14
-	JZ           gruSeqResetBeforeHardSigmoidTanhAVX2_zr_add
+	JZ           gruSeqResetBeforeHardSigmoidTanhAVX2_zr_end
 	VBROADCASTSS (R13), Y6
-	VFMADD231PS  (R12), Y6, Y2
-	VFMADD231PS  (R12)(R8*1), Y6, Y3
+	VFMADD231PS  (R10), Y6, Y2
+	VFMADD231PS  (R10)(R8*1), Y6, Y3
 
-gruSeqResetBeforeHardSigmoidTanhAVX2_zr_add:
+gruSeqResetBeforeHardSigmoidTanhAVX2_zr_end:
 	VADDPS      Y4, Y2, Y2
 	VADDPS      Y5, Y3, Y3
 	VMOVAPS     Y1, Y4
@@ -1031,18 +1033,18 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_zr_add:
 	VMINPS      Y2, Y3, Y2
 	VMOVUPS     Y4, (BX)(R11*1)
 	VMULPS      (DX)(R11*1), Y2, Y2
-	VMOVUPS     Y2, (R10)(R11*1)
+	VMOVUPS     Y2, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeHardSigmoidTanhAVX2_zr
 	XORQ        R11, R11
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_cand:
-	LEAQ    (AX)(R11*1), R12
-	VMOVUPS (R12)(R8*2), Y2
-	LEAQ    (CX)(R11*1), R12
-	MOVQ    R10, R13
+	LEAQ    (AX)(R11*1), R10
+	VMOVUPS (R10)(R8*2), Y2
 	VXORPS  Y3, Y3, Y3
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    R12, R13
 	MOVQ    DI, R14
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_cand_k2:
@@ -1050,21 +1052,21 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_cand_k2:
 	JL           gruSeqResetBeforeHardSigmoidTanhAVX2_cand_k1
 	VBROADCASTSS (R13), Y4
 	VBROADCASTSS 4(R13), Y5
-	VFMADD231PS  (R12)(R8*2), Y4, Y2
-	ADDQ         R9, R12
-	VFMADD231PS  (R12)(R8*2), Y5, Y3
-	ADDQ         R9, R12
+	VFMADD231PS  (R10)(R8*2), Y4, Y2
+	ADDQ         R9, R10
+	VFMADD231PS  (R10)(R8*2), Y5, Y3
+	ADDQ         R9, R10
 	ADDQ         $0x08, R13
 	SUBQ         $0x02, R14
 	JMP          gruSeqResetBeforeHardSigmoidTanhAVX2_cand_k2
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_cand_k1:
 	TESTQ        R14, R14
-	JZ           gruSeqResetBeforeHardSigmoidTanhAVX2_cand_add
+	JZ           gruSeqResetBeforeHardSigmoidTanhAVX2_cand_end
 	VBROADCASTSS (R13), Y4
-	VFMADD231PS  (R12)(R8*2), Y4, Y2
+	VFMADD231PS  (R10)(R8*2), Y4, Y2
 
-gruSeqResetBeforeHardSigmoidTanhAVX2_cand_add:
+gruSeqResetBeforeHardSigmoidTanhAVX2_cand_end:
 	VADDPS      Y3, Y2, Y2
 	VANDPS      act_absmask<>+0(SB), Y2, Y3
 	VMOVUPS     act_tanhmax<>+0(SB), Y4
@@ -1093,18 +1095,758 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_cand_add:
 	VMOVUPS     (DX)(R11*1), Y3
 	VSUBPS      Y5, Y3, Y3
 	VFMADD213PS Y5, Y2, Y3
-	LEAQ        (DX)(R8*1), R12
-	VMOVUPS     Y3, (R12)(R11*1)
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y3, (R10)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeHardSigmoidTanhAVX2_cand
 	ADDQ        R8, DX
-	MOVQ        zxStride+8(FP), R12
-	ADDQ        R12, AX
+	MOVQ        zxStride+8(FP), R10
+	ADDQ        R10, AX
 	DECQ        SI
 	JNZ         gruSeqResetBeforeHardSigmoidTanhAVX2_step
 
 gruSeqResetBeforeHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gruSeqXSigmoidTanhAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, rbh *float32, hs *float32, rh *float32, t int, u int, up int, nin int)
+// Requires: AVX, FMA3
+TEXT ·gruSeqXSigmoidTanhAVX2(SB), NOSPLIT, $0-96
+	MOVQ  x+0(FP), AX
+	MOVQ  uw+32(FP), CX
+	MOVQ  hs+48(FP), DX
+	MOVQ  rbh+40(FP), BX
+	MOVQ  t+64(FP), SI
+	MOVQ  u+72(FP), DI
+	MOVQ  up+80(FP), R8
+	SHLQ  $0x02, R8
+	LEAQ  (R8)(R8*2), R9
+	TESTQ SI, SI
+	JZ    gruSeqXSigmoidTanhAVX2_done
+
+gruSeqXSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+gruSeqXSigmoidTanhAVX2_chunk:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10), Y0
+	VMOVUPS (R10)(R8*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R12
+	MOVQ    nin+88(FP), R13
+
+gruSeqXSigmoidTanhAVX2_zr_x_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXSigmoidTanhAVX2_zr_x_end
+	VBROADCASTSS (R12), Y4
+	VFMADD231PS  (R10), Y4, Y2
+	VFMADD231PS  (R10)(R8*1), Y4, Y3
+	ADDQ         R9, R10
+	ADDQ         $0x04, R12
+	DECQ         R13
+	JMP          gruSeqXSigmoidTanhAVX2_zr_x_k1
+
+gruSeqXSigmoidTanhAVX2_zr_x_end:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10)(R8*2), Y4
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R12
+	MOVQ    nin+88(FP), R13
+
+gruSeqXSigmoidTanhAVX2_hx_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXSigmoidTanhAVX2_hx_end
+	VBROADCASTSS (R12), Y5
+	VFMADD231PS  (R10)(R8*2), Y5, Y4
+	ADDQ         R9, R10
+	ADDQ         $0x04, R12
+	DECQ         R13
+	JMP          gruSeqXSigmoidTanhAVX2_hx_k1
+
+gruSeqXSigmoidTanhAVX2_hx_end:
+	VMOVUPS (BX)(R11*1), Y5
+	VXORPS  Y6, Y6, Y6
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R12
+	MOVQ    DI, R13
+
+gruSeqXSigmoidTanhAVX2_k2:
+	CMPQ         R13, $0x02
+	JL           gruSeqXSigmoidTanhAVX2_k1
+	VBROADCASTSS (R12), Y7
+	VBROADCASTSS 4(R12), Y8
+	VFMADD231PS  (R10), Y7, Y0
+	VFMADD231PS  (R10)(R8*1), Y7, Y1
+	VFMADD231PS  (R10)(R8*2), Y7, Y5
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y8, Y2
+	VFMADD231PS  (R10)(R8*1), Y8, Y3
+	VFMADD231PS  (R10)(R8*2), Y8, Y6
+	ADDQ         R9, R10
+	ADDQ         $0x08, R12
+	SUBQ         $0x02, R13
+	JMP          gruSeqXSigmoidTanhAVX2_k2
+
+gruSeqXSigmoidTanhAVX2_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXSigmoidTanhAVX2_end
+	VBROADCASTSS (R12), Y7
+	VFMADD231PS  (R10), Y7, Y0
+	VFMADD231PS  (R10)(R8*1), Y7, Y1
+	VFMADD231PS  (R10)(R8*2), Y7, Y5
+
+gruSeqXSigmoidTanhAVX2_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VADDPS      Y6, Y5, Y5
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y6
+	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y7
+	VMULPS      Y2, Y2, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y11
+	VFMADD213PS Y9, Y8, Y3
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y0, Y7, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y11
+	VDIVPS      Y11, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VFMADD213PS Y4, Y3, Y5
+	VANDPS      act_absmask<>+0(SB), Y5, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y1, Y4
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y2
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y2
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
+	VFMADD213PS Y7, Y4, Y2
+	VFMADD213PS Y8, Y4, Y9
+	VFMADD213PS Y0, Y3, Y2
+	VFMADD213PS act_one<>+0(SB), Y1, Y9
+	VDIVPS      Y9, Y2, Y2
+	VMOVUPS     act_one<>+0(SB), Y1
+	VMINPS      Y2, Y1, Y2
+	VANDPS      act_signmask<>+0(SB), Y5, Y0
+	VORPS       Y0, Y2, Y2
+	VMOVUPS     (DX)(R11*1), Y0
+	VSUBPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y6, Y0
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y0, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXSigmoidTanhAVX2_chunk
+	ADDQ        R8, DX
+	MOVQ        xStride+8(FP), R10
+	ADDQ        R10, AX
+	DECQ        SI
+	JNZ         gruSeqXSigmoidTanhAVX2_step
+
+gruSeqXSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gruSeqXHardSigmoidTanhAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, rbh *float32, hs *float32, rh *float32, t int, u int, up int, nin int, a float32, b float32)
+// Requires: AVX, FMA3
+TEXT ·gruSeqXHardSigmoidTanhAVX2(SB), NOSPLIT, $0-104
+	MOVQ         x+0(FP), AX
+	MOVQ         uw+32(FP), CX
+	MOVQ         hs+48(FP), DX
+	MOVQ         rbh+40(FP), BX
+	MOVQ         t+64(FP), SI
+	MOVQ         u+72(FP), DI
+	MOVQ         up+80(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	VBROADCASTSS a+96(FP), Y0
+	VBROADCASTSS b+100(FP), Y1
+	TESTQ        SI, SI
+	JZ           gruSeqXHardSigmoidTanhAVX2_done
+
+gruSeqXHardSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+gruSeqXHardSigmoidTanhAVX2_chunk:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10), Y2
+	VMOVUPS (R10)(R8*1), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R12
+	MOVQ    nin+88(FP), R13
+
+gruSeqXHardSigmoidTanhAVX2_zr_x_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXHardSigmoidTanhAVX2_zr_x_end
+	VBROADCASTSS (R12), Y6
+	VFMADD231PS  (R10), Y6, Y4
+	VFMADD231PS  (R10)(R8*1), Y6, Y5
+	ADDQ         R9, R10
+	ADDQ         $0x04, R12
+	DECQ         R13
+	JMP          gruSeqXHardSigmoidTanhAVX2_zr_x_k1
+
+gruSeqXHardSigmoidTanhAVX2_zr_x_end:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10)(R8*2), Y6
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R12
+	MOVQ    nin+88(FP), R13
+
+gruSeqXHardSigmoidTanhAVX2_hx_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXHardSigmoidTanhAVX2_hx_end
+	VBROADCASTSS (R12), Y7
+	VFMADD231PS  (R10)(R8*2), Y7, Y6
+	ADDQ         R9, R10
+	ADDQ         $0x04, R12
+	DECQ         R13
+	JMP          gruSeqXHardSigmoidTanhAVX2_hx_k1
+
+gruSeqXHardSigmoidTanhAVX2_hx_end:
+	VMOVUPS (BX)(R11*1), Y7
+	VXORPS  Y8, Y8, Y8
+	LEAQ    (CX)(R11*1), R10
+	MOVQ    DX, R12
+	MOVQ    DI, R13
+
+gruSeqXHardSigmoidTanhAVX2_k2:
+	CMPQ         R13, $0x02
+	JL           gruSeqXHardSigmoidTanhAVX2_k1
+	VBROADCASTSS (R12), Y9
+	VBROADCASTSS 4(R12), Y10
+	VFMADD231PS  (R10), Y9, Y2
+	VFMADD231PS  (R10)(R8*1), Y9, Y3
+	VFMADD231PS  (R10)(R8*2), Y9, Y7
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y10, Y4
+	VFMADD231PS  (R10)(R8*1), Y10, Y5
+	VFMADD231PS  (R10)(R8*2), Y10, Y8
+	ADDQ         R9, R10
+	ADDQ         $0x08, R12
+	SUBQ         $0x02, R13
+	JMP          gruSeqXHardSigmoidTanhAVX2_k2
+
+gruSeqXHardSigmoidTanhAVX2_k1:
+	TESTQ        R13, R13
+	JZ           gruSeqXHardSigmoidTanhAVX2_end
+	VBROADCASTSS (R12), Y9
+	VFMADD231PS  (R10), Y9, Y2
+	VFMADD231PS  (R10)(R8*1), Y9, Y3
+	VFMADD231PS  (R10)(R8*2), Y9, Y7
+
+gruSeqXHardSigmoidTanhAVX2_end:
+	VADDPS      Y4, Y2, Y2
+	VADDPS      Y5, Y3, Y3
+	VADDPS      Y8, Y7, Y7
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y2, Y4
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y4, Y2, Y4
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VFMADD213PS Y6, Y2, Y7
+	VANDPS      act_absmask<>+0(SB), Y7, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y6
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y5
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y6, Y5
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y5, Y5
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
+	VANDPS      act_signmask<>+0(SB), Y7, Y2
+	VORPS       Y2, Y5, Y5
+	VMOVUPS     (DX)(R11*1), Y2
+	VSUBPS      Y5, Y2, Y2
+	VFMADD213PS Y5, Y4, Y2
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y2, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXHardSigmoidTanhAVX2_chunk
+	ADDQ        R8, DX
+	MOVQ        xStride+8(FP), R10
+	ADDQ        R10, AX
+	DECQ        SI
+	JNZ         gruSeqXHardSigmoidTanhAVX2_step
+
+gruSeqXHardSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gruSeqXResetBeforeSigmoidTanhAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, rbh *float32, hs *float32, rh *float32, t int, u int, up int, nin int)
+// Requires: AVX, FMA3
+TEXT ·gruSeqXResetBeforeSigmoidTanhAVX2(SB), NOSPLIT, $0-96
+	MOVQ  x+0(FP), AX
+	MOVQ  uw+32(FP), CX
+	MOVQ  hs+48(FP), DX
+	MOVQ  rh+56(FP), BX
+	MOVQ  t+64(FP), SI
+	MOVQ  u+72(FP), DI
+	MOVQ  up+80(FP), R8
+	SHLQ  $0x02, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (BX)(R8*1), R12
+	TESTQ SI, SI
+	JZ    gruSeqXResetBeforeSigmoidTanhAVX2_done
+
+gruSeqXResetBeforeSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zr:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10), Y0
+	VMOVUPS (R10)(R8*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R13
+	MOVQ    nin+88(FP), R14
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zrx_x_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeSigmoidTanhAVX2_zrx_x_end
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  (R10), Y4, Y2
+	VFMADD231PS  (R10)(R8*1), Y4, Y3
+	ADDQ         R9, R10
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          gruSeqXResetBeforeSigmoidTanhAVX2_zrx_x_k1
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zrx_x_end:
+	LEAQ (CX)(R11*1), R10
+	MOVQ DX, R13
+	MOVQ DI, R14
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zr_k2:
+	CMPQ         R14, $0x02
+	JL           gruSeqXResetBeforeSigmoidTanhAVX2_zr_k1
+	VBROADCASTSS (R13), Y4
+	VBROADCASTSS 4(R13), Y5
+	VFMADD231PS  (R10), Y4, Y0
+	VFMADD231PS  (R10)(R8*1), Y4, Y1
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y5, Y2
+	VFMADD231PS  (R10)(R8*1), Y5, Y3
+	ADDQ         R9, R10
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          gruSeqXResetBeforeSigmoidTanhAVX2_zr_k2
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zr_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeSigmoidTanhAVX2_zr_end
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  (R10), Y4, Y0
+	VFMADD231PS  (R10)(R8*1), Y4, Y1
+
+gruSeqXResetBeforeSigmoidTanhAVX2_zr_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y4
+	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y5
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
+	VFMADD213PS Y7, Y6, Y3
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y0, Y5, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y9
+	VDIVPS      Y9, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VMOVUPS     Y4, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y3, Y3
+	VMOVUPS     Y3, (R12)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXResetBeforeSigmoidTanhAVX2_zr
+	XORQ        R11, R11
+
+gruSeqXResetBeforeSigmoidTanhAVX2_cand:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10)(R8*2), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R13
+	MOVQ    nin+88(FP), R14
+
+gruSeqXResetBeforeSigmoidTanhAVX2_candx_x_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeSigmoidTanhAVX2_candx_x_end
+	VBROADCASTSS (R13), Y2
+	VFMADD231PS  (R10)(R8*2), Y2, Y1
+	ADDQ         R9, R10
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          gruSeqXResetBeforeSigmoidTanhAVX2_candx_x_k1
+
+gruSeqXResetBeforeSigmoidTanhAVX2_candx_x_end:
+	LEAQ (CX)(R11*1), R10
+	MOVQ R12, R13
+	MOVQ DI, R14
+
+gruSeqXResetBeforeSigmoidTanhAVX2_cand_k2:
+	CMPQ         R14, $0x02
+	JL           gruSeqXResetBeforeSigmoidTanhAVX2_cand_k1
+	VBROADCASTSS (R13), Y2
+	VBROADCASTSS 4(R13), Y3
+	VFMADD231PS  (R10)(R8*2), Y2, Y0
+	ADDQ         R9, R10
+	VFMADD231PS  (R10)(R8*2), Y3, Y1
+	ADDQ         R9, R10
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          gruSeqXResetBeforeSigmoidTanhAVX2_cand_k2
+
+gruSeqXResetBeforeSigmoidTanhAVX2_cand_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeSigmoidTanhAVX2_cand_end
+	VBROADCASTSS (R13), Y2
+	VFMADD231PS  (R10)(R8*2), Y2, Y0
+
+gruSeqXResetBeforeSigmoidTanhAVX2_cand_end:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     (BX)(R11*1), Y0
+	VMOVUPS     (DX)(R11*1), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD213PS Y3, Y0, Y1
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y1, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXResetBeforeSigmoidTanhAVX2_cand
+	ADDQ        R8, DX
+	MOVQ        xStride+8(FP), R10
+	ADDQ        R10, AX
+	DECQ        SI
+	JNZ         gruSeqXResetBeforeSigmoidTanhAVX2_step
+
+gruSeqXResetBeforeSigmoidTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gruSeqXResetBeforeHardSigmoidTanhAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, rbh *float32, hs *float32, rh *float32, t int, u int, up int, nin int, a float32, b float32)
+// Requires: AVX, FMA3
+TEXT ·gruSeqXResetBeforeHardSigmoidTanhAVX2(SB), NOSPLIT, $0-104
+	MOVQ         x+0(FP), AX
+	MOVQ         uw+32(FP), CX
+	MOVQ         hs+48(FP), DX
+	MOVQ         rh+56(FP), BX
+	MOVQ         t+64(FP), SI
+	MOVQ         u+72(FP), DI
+	MOVQ         up+80(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
+	VBROADCASTSS a+96(FP), Y0
+	VBROADCASTSS b+100(FP), Y1
+	LEAQ         (BX)(R8*1), R12
+	TESTQ        SI, SI
+	JZ           gruSeqXResetBeforeHardSigmoidTanhAVX2_done
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_step:
+	XORQ R11, R11
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zr:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10), Y2
+	VMOVUPS (R10)(R8*1), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R13
+	MOVQ    nin+88(FP), R14
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zrx_x_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeHardSigmoidTanhAVX2_zrx_x_end
+	VBROADCASTSS (R13), Y6
+	VFMADD231PS  (R10), Y6, Y4
+	VFMADD231PS  (R10)(R8*1), Y6, Y5
+	ADDQ         R9, R10
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          gruSeqXResetBeforeHardSigmoidTanhAVX2_zrx_x_k1
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zrx_x_end:
+	LEAQ (CX)(R11*1), R10
+	MOVQ DX, R13
+	MOVQ DI, R14
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_k2:
+	CMPQ         R14, $0x02
+	JL           gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_k1
+	VBROADCASTSS (R13), Y6
+	VBROADCASTSS 4(R13), Y7
+	VFMADD231PS  (R10), Y6, Y2
+	VFMADD231PS  (R10)(R8*1), Y6, Y3
+	ADDQ         R9, R10
+	VFMADD231PS  (R10), Y7, Y4
+	VFMADD231PS  (R10)(R8*1), Y7, Y5
+	ADDQ         R9, R10
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_k2
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_end
+	VBROADCASTSS (R13), Y6
+	VFMADD231PS  (R10), Y6, Y2
+	VFMADD231PS  (R10)(R8*1), Y6, Y3
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_end:
+	VADDPS      Y4, Y2, Y2
+	VADDPS      Y5, Y3, Y3
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y2, Y4
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y4, Y2, Y4
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMOVUPS     Y4, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y2, Y2
+	VMOVUPS     Y2, (R12)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXResetBeforeHardSigmoidTanhAVX2_zr
+	XORQ        R11, R11
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_cand:
+	MOVQ    bias+24(FP), R10
+	ADDQ    R11, R10
+	VMOVUPS (R10)(R8*2), Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    wx+16(FP), R10
+	ADDQ    R11, R10
+	MOVQ    AX, R13
+	MOVQ    nin+88(FP), R14
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_candx_x_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeHardSigmoidTanhAVX2_candx_x_end
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  (R10)(R8*2), Y4, Y3
+	ADDQ         R9, R10
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JMP          gruSeqXResetBeforeHardSigmoidTanhAVX2_candx_x_k1
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_candx_x_end:
+	LEAQ (CX)(R11*1), R10
+	MOVQ R12, R13
+	MOVQ DI, R14
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_k2:
+	CMPQ         R14, $0x02
+	JL           gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_k1
+	VBROADCASTSS (R13), Y4
+	VBROADCASTSS 4(R13), Y5
+	VFMADD231PS  (R10)(R8*2), Y4, Y2
+	ADDQ         R9, R10
+	VFMADD231PS  (R10)(R8*2), Y5, Y3
+	ADDQ         R9, R10
+	ADDQ         $0x08, R13
+	SUBQ         $0x02, R14
+	JMP          gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_k2
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_k1:
+	TESTQ        R14, R14
+	JZ           gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_end
+	VBROADCASTSS (R13), Y4
+	VFMADD231PS  (R10)(R8*2), Y4, Y2
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_end:
+	VADDPS      Y3, Y2, Y2
+	VANDPS      act_absmask<>+0(SB), Y2, Y3
+	VMOVUPS     act_tanhmax<>+0(SB), Y4
+	VMINPS      Y3, Y4, Y3
+	VMULPS      Y3, Y3, Y4
+	VMULPS      Y4, Y3, Y6
+	VMULPS      Y4, Y4, Y7
+	VMOVUPS     act_tanhp2<>+0(SB), Y8
+	VMOVUPS     act_tanhq2<>+0(SB), Y9
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y10
+	VFMADD213PS act_tanhp1<>+0(SB), Y4, Y8
+	VFMADD213PS act_tanhq1<>+0(SB), Y4, Y9
+	VFMADD213PS act_tanhp3<>+0(SB), Y4, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y4, Y10
+	VFMADD213PS Y8, Y7, Y5
+	VFMADD213PS Y9, Y7, Y10
+	VFMADD213PS Y3, Y6, Y5
+	VFMADD213PS act_one<>+0(SB), Y4, Y10
+	VDIVPS      Y10, Y5, Y5
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y5, Y4, Y5
+	VANDPS      act_signmask<>+0(SB), Y2, Y2
+	VORPS       Y2, Y5, Y5
+	VMOVUPS     (BX)(R11*1), Y2
+	VMOVUPS     (DX)(R11*1), Y3
+	VSUBPS      Y5, Y3, Y3
+	VFMADD213PS Y5, Y2, Y3
+	LEAQ        (DX)(R8*1), R10
+	VMOVUPS     Y3, (R10)(R11*1)
+	ADDQ        $0x20, R11
+	CMPQ        R11, R8
+	JL          gruSeqXResetBeforeHardSigmoidTanhAVX2_cand
+	ADDQ        R8, DX
+	MOVQ        xStride+8(FP), R10
+	ADDQ        R10, AX
+	DECQ        SI
+	JNZ         gruSeqXResetBeforeHardSigmoidTanhAVX2_step
+
+gruSeqXResetBeforeHardSigmoidTanhAVX2_done:
 	VZEROUPPER
 	RET
 

@@ -288,3 +288,97 @@ func TestRNNSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestGRUSeqX: GRUSeqX (input projected in the step loop) against the float64 loop fed
+// the exact projection, at the edge unit counts, steps 1, 2, 7, inputs 1, 3, 8, 13,
+// both reset forms, both gates, both directions; NaN padding lanes of wx, bias and U,
+// guard past hs, inputs not written. Bound as TestGRUSeq (1e-5 absolute).
+func TestGRUSeqX(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, gate := range []GateAct{{}, {Hard: true, A: 0.2, B: 0.5}} {
+			act := func(x float64) float64 {
+				if gate.Hard {
+					return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
+				}
+				return sigmoid64(x)
+			}
+			for _, u := range []int{1, 7, 8, 9, 13, 16, 17, 33} {
+				for _, steps := range []int{1, 2, 7} {
+					for _, in := range []int{1, 3, 8, 13} {
+						for _, back := range []bool{false, true} {
+							for _, after := range []bool{true, false} {
+								name := fmt.Sprintf("%v %+v u=%d t=%d in=%d back=%v after=%v", isa, gate, u, steps, in, back, after)
+								up := LSTMSeqPad(u)
+								x, w, b := randSlice(r, steps*in), randSlice(r, in*3*u), randSlice(r, 3*u)
+								for i := range w {
+									w[i] *= float32(1 / math.Sqrt(float64(in)))
+								}
+								uw := randSlice(r, u*3*u)
+								for i := range uw {
+									uw[i] *= float32(0.5 / math.Sqrt(float64(u)))
+								}
+								h0, rb := randSlice(r, u), randSlice(r, u)
+								zx := make([]float32, steps*3*u) // the exact projection, time order
+								for s := 0; s < steps; s++ {
+									for c := 0; c < 3*u; c++ {
+										v := float64(b[c])
+										for i := 0; i < in; i++ {
+											v += float64(x[s*in+i]) * float64(w[i*3*u+c])
+										}
+										zx[s*3*u+c] = float32(v)
+									}
+								}
+								pw, pb, puw := make([]float32, in*3*up), make([]float32, 3*up), make([]float32, u*3*up)
+								PadGRUGates(pw, w, in, u)
+								PadGRUGates(pb, b, 1, u)
+								PadGRUGates(puw, uw, u, u)
+								for _, p := range [][]float32{pw, pb, puw} {
+									for i := range p {
+										if i%up >= u {
+											p[i] = nan
+										}
+									}
+								}
+								var rbh, rh []float32
+								if after {
+									rbh = make([]float32, up)
+									copy(rbh, rb)
+								} else {
+									rh = make([]float32, 2*up)
+								}
+								x0, pw0 := append([]float32(nil), x...), append([]float32(nil), pw...)
+								hs := make([]float32, (steps+1)*up+1)
+								copy(hs, h0)
+								hs[(steps+1)*up] = guard
+								GRUSeqX(isa, x, in, pw, pb, puw, rbh, hs, rh, steps, u, back, after, gate)
+								if hs[(steps+1)*up] != guard {
+									t.Fatalf("%s: wrote past hs", name)
+								}
+								for i := range x {
+									if x[i] != x0[i] {
+										t.Fatalf("%s: x written", name)
+									}
+								}
+								for i := range pw {
+									if math.Float32bits(pw[i]) != math.Float32bits(pw0[i]) {
+										t.Fatalf("%s: wx written", name)
+									}
+								}
+								want := gruSeq64(zx, uw, rb, h0, steps, u, back, after, act)
+								for s := 0; s < steps; s++ {
+									for j := 0; j < u; j++ {
+										if got, wv := float64(hs[(s+1)*up+j]), want[s*u+j]; math.Abs(got-wv) > 1e-5 {
+											t.Fatalf("%s: step %d unit %d: h=%v want %v", name, s, j, got, wv)
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

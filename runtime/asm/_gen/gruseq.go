@@ -10,10 +10,16 @@ import (
 // the activation constants are file-local symbols, so defConsts emits this file's set.
 func gruKernels() {
 	defConsts()
-	gruSeqKernel("gruSeqSigmoidTanhAVX2", false, true)
-	gruSeqKernel("gruSeqHardSigmoidTanhAVX2", true, true)
-	gruSeqKernel("gruSeqResetBeforeSigmoidTanhAVX2", false, false)
-	gruSeqKernel("gruSeqResetBeforeHardSigmoidTanhAVX2", true, false)
+	for _, inK := range []bool{false, true} {
+		x := ""
+		if inK {
+			x = "X"
+		}
+		gruSeqKernel("gruSeq"+x+"SigmoidTanhAVX2", false, true, inK)
+		gruSeqKernel("gruSeq"+x+"HardSigmoidTanhAVX2", true, true, inK)
+		gruSeqKernel("gruSeq"+x+"ResetBeforeSigmoidTanhAVX2", false, false, inK)
+		gruSeqKernel("gruSeq"+x+"ResetBeforeHardSigmoidTanhAVX2", true, false, inK)
+	}
 	rnnSeqKernel("rnnSeqTanhAVX2", false)
 	rnnSeqKernel("rnnSeqReluAVX2", true)
 }
@@ -111,15 +117,34 @@ func rnnSeqKernel(name string, relu bool) {
 // z, r = gate(.), c = tanh(zx_h + r*(h U_h + rbh)), h = c + z*(h - c). Without, a
 // first pass forms z and r*h for every chunk, a second sums (r*h) U_h for the
 // candidate. h[k] is broadcast from the previous row (a store-forwarded load).
-func gruSeqKernel(name string, hard, after bool) {
-	sig := "func(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int)"
-	if hard {
-		sig = "func(zx *float32, zxStride int, uw, rbh, hs, rh *float32, t, u, up int, a, b float32)"
+//
+// With inK the kernel projects the input itself (GRUSeqX): instead of zx it reads the
+// step's input row x (nin floats, the next xStride bytes on), the padded input kernel
+// wx (nin rows of 3*up) and the bias (3*up); the x sums go into the second accumulator
+// set (and, for the candidate after the reset form, a register of their own), which
+// does not depend on h, so they run ahead of the step chain.
+func gruSeqKernel(name string, hard, after, inK bool) {
+	args := "zx *float32, zxStride int"
+	if inK {
+		args = "x *float32, xStride int, wx, bias *float32"
 	}
-	TEXT(name, NOSPLIT, sig)
+	sig := "func(" + args + ", uw, rbh, hs, rh *float32, t, u, up"
+	if inK {
+		sig += ", nin"
+	}
+	sig += " int"
+	if hard {
+		sig += ", a, b float32"
+	}
+	TEXT(name, NOSPLIT, sig+")")
 	Doc(name + ": a whole GRU sequence over padded units (see GRUSeq).")
 	pzx, pu, ph, prh := GP64(), GP64(), GP64(), GP64()
-	Load(Param("zx"), pzx)
+	if inK {
+		// wx, bias and nin are read from the arguments where used (registers are short)
+		Load(Param("x"), pzx)
+	} else {
+		Load(Param("zx"), pzx)
+	}
 	Load(Param("uw"), pu)
 	Load(Param("hs"), ph)
 	if after {
@@ -145,46 +170,83 @@ func gruSeqKernel(name string, hard, after bool) {
 		}
 		return Mem{Base: base}
 	}
-	// sums emits acc[g] += sum over k < u of h[k] * U[k, gate g, chunk], for the gates
-	// gs, h[k] read from hp (4-byte stride), U rows from wp on (rowb apart); acc starts
-	// as given, the odd k in a second set added at the end.
-	sums := func(lbl string, acc []VecVirtual, gs []int, wp, hp Register) {
-		acc2 := make([]VecVirtual, len(acc))
-		for i := range acc2 {
-			acc2[i] = YMM()
-			VXORPS(acc2[i], acc2[i], acc2[i])
-		}
+	// sums emits acc[g] += sum over k < n of v[k] * M[k, gate g, chunk] for the gates gs,
+	// v[k] read from vp (4-byte stride), M rows from wp on (rowb apart); with acc2 the
+	// odd k go to that second set, which the caller adds in.
+	sums := func(lbl string, acc, acc2 []VecVirtual, gs []int, wp, vp Register, n string) {
 		k := GP64()
-		MOVQ(u, k)
-		Label(lbl + "_k2")
-		CMPQ(k, U8(2))
-		JL(LabelRef(lbl + "_k1"))
-		b0, b1 := YMM(), YMM()
-		VBROADCASTSS(Mem{Base: hp}, b0)
-		VBROADCASTSS(Mem{Base: hp, Disp: 4}, b1)
-		for i, g := range gs {
-			VFMADD231PS(gm(wp, g), b0, acc[i])
+		if n == "u" {
+			MOVQ(u, k)
+		} else {
+			Load(Param(n), k)
 		}
-		ADDQ(rowb, wp)
-		for i, g := range gs {
-			VFMADD231PS(gm(wp, g), b1, acc2[i])
+		if acc2 != nil {
+			Label(lbl + "_k2")
+			CMPQ(k, U8(2))
+			JL(LabelRef(lbl + "_k1"))
+			b0, b1 := YMM(), YMM()
+			VBROADCASTSS(Mem{Base: vp}, b0)
+			VBROADCASTSS(Mem{Base: vp, Disp: 4}, b1)
+			for i, g := range gs {
+				VFMADD231PS(gm(wp, g), b0, acc[i])
+			}
+			ADDQ(rowb, wp)
+			for i, g := range gs {
+				VFMADD231PS(gm(wp, g), b1, acc2[i])
+			}
+			ADDQ(rowb, wp)
+			ADDQ(U8(8), vp)
+			SUBQ(U8(2), k)
+			JMP(LabelRef(lbl + "_k2"))
 		}
-		ADDQ(rowb, wp)
-		ADDQ(U8(8), hp)
-		SUBQ(U8(2), k)
-		JMP(LabelRef(lbl + "_k2"))
 		Label(lbl + "_k1")
 		TESTQ(k, k)
-		JZ(LabelRef(lbl + "_add"))
+		JZ(LabelRef(lbl + "_end"))
 		b2 := YMM()
-		VBROADCASTSS(Mem{Base: hp}, b2)
+		VBROADCASTSS(Mem{Base: vp}, b2)
 		for i, g := range gs {
 			VFMADD231PS(gm(wp, g), b2, acc[i])
 		}
-		Label(lbl + "_add")
-		for i := range acc {
-			VADDPS(acc2[i], acc[i], acc[i])
+		if acc2 == nil {
+			ADDQ(rowb, wp)
+			ADDQ(U8(4), vp)
+			DECQ(k)
+			JMP(LabelRef(lbl + "_k1"))
 		}
+		Label(lbl + "_end")
+	}
+	zeros := func(n int) []VecVirtual {
+		v := make([]VecVirtual, n)
+		for i := range v {
+			v[i] = YMM()
+			VXORPS(v[i], v[i], v[i])
+		}
+		return v
+	}
+	// start loads the chunk's x*W + b of gates gs (or, with inK, the bias into acc and
+	// the x sums into the returned second set).
+	zb, wp, hp, hn := GP64(), GP64(), GP64(), GP64()
+	j := GP64() // byte offset of the chunk within a gate block
+	start := func(lbl string, gs []int) (acc, acc2 []VecVirtual) {
+		acc = make([]VecVirtual, len(gs))
+		if inK {
+			Load(Param("bias"), zb)
+			ADDQ(j, zb)
+		} else {
+			LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
+		}
+		for i, g := range gs {
+			acc[i] = YMM()
+			VMOVUPS(gm(zb, g), acc[i])
+		}
+		acc2 = zeros(len(gs))
+		if inK {
+			Load(Param("wx"), wp)
+			ADDQ(j, wp)
+			MOVQ(pzx, hp)
+			sums(lbl+"_x", acc2, nil, gs, wp, hp, "nin")
+		}
+		return acc, acc2
 	}
 	prr := GP64() // before: the r*h half of rh
 	if !after {
@@ -193,21 +255,28 @@ func gruSeqKernel(name string, hard, after bool) {
 	TESTQ(t, t)
 	JZ(LabelRef(name + "_done"))
 	Label(name + "_step")
-	j := GP64() // byte offset of the chunk within a gate block
-	zb, wp, hp, hn := GP64(), GP64(), GP64(), GP64()
 	if after {
 		XORQ(j, j)
 		Label(name + "_chunk")
-		LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
-		acc := []VecVirtual{YMM(), YMM(), YMM()}
-		VMOVUPS(gm(zb, 0), acc[0])
-		VMOVUPS(gm(zb, 1), acc[1])
-		VMOVUPS(Mem{Base: prh, Index: j, Scale: 1}, acc[2])
+		acc, acc2 := start(name+"_zr", []int{0, 1})
+		// the candidate: h sums from rbh; its x*W + b apart (it stays outside the reset)
+		xh := start2(inK, name, gm, zb, pzx, j, wp, hp, sums)
+		ah := []VecVirtual{YMM()}
+		VMOVUPS(Mem{Base: prh, Index: j, Scale: 1}, ah[0])
+		acc, acc2 = append(acc, ah[0]), append(acc2, zeros(1)...)
 		LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
 		MOVQ(ph, hp)
-		sums(name, acc, []int{0, 1, 2}, wp, hp)
+		sums(name, acc, acc2, []int{0, 1, 2}, wp, hp, "u")
+		for i := range acc {
+			VADDPS(acc2[i], acc[i], acc[i])
+		}
 		z, r := gate(acc[0]), gate(acc[1])
-		VFMADD213PS(gm(zb, 2), r, acc[2]) // zx_h + r*(h U_h + rbh)
+		if inK {
+			VFMADD213PS(xh, r, acc[2]) // xh + r*(h U_h + rbh)
+		} else {
+			LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
+			VFMADD213PS(gm(zb, 2), r, acc[2])
+		}
 		c := tanhRational(acc[2])
 		gruUpdate(z, c, Mem{Base: ph, Index: j, Scale: 1}, hn, ph, us, j)
 		ADDQ(U8(32), j)
@@ -216,13 +285,13 @@ func gruSeqKernel(name string, hard, after bool) {
 	} else {
 		XORQ(j, j)
 		Label(name + "_zr")
-		LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
-		acc := []VecVirtual{YMM(), YMM()}
-		VMOVUPS(gm(zb, 0), acc[0])
-		VMOVUPS(gm(zb, 1), acc[1])
+		acc, acc2 := start(name+"_zrx", []int{0, 1})
 		LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
 		MOVQ(ph, hp)
-		sums(name+"_zr", acc, []int{0, 1}, wp, hp)
+		sums(name+"_zr", acc, acc2, []int{0, 1}, wp, hp, "u")
+		for i := range acc {
+			VADDPS(acc2[i], acc[i], acc[i])
+		}
 		z, r := gate(acc[0]), gate(acc[1])
 		VMOVUPS(z, Mem{Base: prh, Index: j, Scale: 1})
 		VMULPS(Mem{Base: ph, Index: j, Scale: 1}, r, r)
@@ -232,12 +301,11 @@ func gruSeqKernel(name string, hard, after bool) {
 		JL(LabelRef(name + "_zr"))
 		XORQ(j, j)
 		Label(name + "_cand")
-		LEAQ(Mem{Base: pzx, Index: j, Scale: 1}, zb)
-		ch := []VecVirtual{YMM()}
-		VMOVUPS(gm(zb, 2), ch[0])
+		ch, ch2 := start(name+"_candx", []int{2})
 		LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
 		MOVQ(prr, hp)
-		sums(name+"_cand", ch, []int{2}, wp, hp)
+		sums(name+"_cand", ch, ch2, []int{2}, wp, hp, "u")
+		VADDPS(ch2[0], ch[0], ch[0])
 		c := tanhRational(ch[0])
 		z = YMM()
 		VMOVUPS(Mem{Base: prh, Index: j, Scale: 1}, z)
@@ -248,13 +316,35 @@ func gruSeqKernel(name string, hard, after bool) {
 	}
 	// next step
 	ADDQ(us, ph)
-	Load(Param("zxStride"), zb)
+	if inK {
+		Load(Param("xStride"), zb)
+	} else {
+		Load(Param("zxStride"), zb)
+	}
 	ADDQ(zb, pzx)
 	DECQ(t)
 	JNZ(LabelRef(name + "_step"))
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// start2 returns the reset-after candidate's x*W + b for the chunk at j: loaded from zx
+// (nil: the caller reads it as a memory operand), or with inK the bias plus the x sums.
+func start2(inK bool, name string, gm func(Register, int) Mem, zb, px, j, wp, hp Register,
+	sums func(string, []VecVirtual, []VecVirtual, []int, Register, Register, string)) VecVirtual {
+	if !inK {
+		return nil
+	}
+	xh := []VecVirtual{YMM()}
+	Load(Param("bias"), zb)
+	ADDQ(j, zb)
+	VMOVUPS(gm(zb, 2), xh[0])
+	Load(Param("wx"), wp)
+	ADDQ(j, wp)
+	MOVQ(px, hp)
+	sums(name+"_hx", xh, nil, []int{2}, wp, hp, "nin")
+	return xh[0]
 }
 
 // gruUpdate stores h = c + z*(hprev - c) for the chunk at byte offset j of the next hs
