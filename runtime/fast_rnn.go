@@ -23,6 +23,10 @@ type fastRNN struct {
 	relu bool
 	up   int
 	uw   []float32
+	// inK: asm.RNNSeqX projects each step's input itself from the padded kernel xw and
+	// bias xb (no packedW, no projection scratch); same bounds as the GRU's.
+	inK    bool
+	xw, xb []float32
 }
 
 // newSeqRNN compiles a tanh or relu SimpleRNN of at most seqMaxUnits units for
@@ -41,6 +45,14 @@ func newSeqRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA, maxBatch int) 
 		b = nil
 	}
 	k.uw = padCols(l.U, u, u, up)
+	if l.In <= seqMaxIn && u <= gruSeqMaxInK {
+		k.inK, k.xw, k.xb = true, w, b
+		if b == nil {
+			k.xb = make([]float32, up)
+		}
+		name := "simplernn whole-sequence " + l.Act.String() + " kernel/" + isa.String() + " (input projected in the step loop)"
+		return compiled{k: k, name: name, scratchLen: (k.t + 1) * up}, true
+	}
 	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, up))
 	asm.PackB(k.gisa, k.packedW, l.In, up, w, b)
 	name := "simplernn gemm/" + k.gisa.String() + " + whole-sequence " + l.Act.String() + " kernel/" + isa.String()
@@ -59,14 +71,24 @@ func padCols(w []float32, rows, n, np int) []float32 {
 
 func (k *fastRNN) runSeq(dst, src, scratch []float32, batch int) {
 	l, t, u, up := k.l, k.t, k.l.Units, k.up
-	inf := float32(math.Inf(1))
-	zx := scratch[:batch*t*up]
-	hs := scratch[batch*t*up : batch*t*up+(t+1)*up]
-	asm.Gemm(k.gisa, batch*t, up, l.In, src, l.In, k.packedW, zx, up, -inf, inf)
 	outLen := u
 	if l.ReturnSequences {
 		outLen = t * u
 	}
+	if k.inK {
+		hs, in := scratch[:(t+1)*up], l.In
+		for b := 0; b < batch; b++ {
+			clear(hs[:up])
+			copy(hs, l.H0)
+			asm.RNNSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.uw, hs, t, u, l.GoBackwards, k.relu)
+			seqRowsOut(dst[b*outLen:(b+1)*outLen], hs, t, u, up, l.ReturnSequences, l.GoBackwards && l.KeepTimeOrder)
+		}
+		return
+	}
+	inf := float32(math.Inf(1))
+	zx := scratch[:batch*t*up]
+	hs := scratch[batch*t*up : batch*t*up+(t+1)*up]
+	asm.Gemm(k.gisa, batch*t, up, l.In, src, l.In, k.packedW, zx, up, -inf, inf)
 	for b := 0; b < batch; b++ {
 		clear(hs[:up])
 		copy(hs, l.H0)

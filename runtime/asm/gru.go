@@ -245,3 +245,50 @@ func RNNSeq(isa ISA, zx, uw, hs []float32, t, u int, backwards, relu bool) {
 		}
 	}
 }
+
+// RNNSeqX is RNNSeq projecting each step's input inside the step loop: x holds t rows
+// of in floats (time order), wx in rows of up floats (W with each row zero padded),
+// bias up floats; bias + x_ts*wx stands where RNNSeq reads zx. The other arguments,
+// the bounds and the Generic form are RNNSeq's.
+func RNNSeqX(isa ISA, x []float32, in int, wx, bias, uw, hs []float32, t, u int, backwards, relu bool) {
+	up := LSTMSeqPad(u)
+	if t < 0 || u < 0 || in <= 0 || (t > 0 && len(x) < t*in) || len(wx) < in*up || len(bias) < up || len(uw) < u*up || len(hs) < (t+1)*up {
+		panic(fmt.Sprintf("asm.RNNSeqX: short slices (x %d, wx %d, bias %d, uw %d, hs %d) for t=%d u=%d in=%d", len(x), len(wx), len(bias), len(uw), len(hs), t, u, in))
+	}
+	if t == 0 || u == 0 {
+		return
+	}
+	first, stride := 0, in
+	if backwards {
+		first, stride = (t-1)*in, -in
+	}
+	if actAsm(isa) {
+		if relu {
+			rnnSeqXReluAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], &hs[0], t, u, up, in)
+		} else {
+			rnnSeqXTanhAVX2(&x[first], stride*4, &wx[0], &bias[0], &uw[0], &hs[0], t, u, up, in)
+		}
+		return
+	}
+	for s := 0; s < t; s++ {
+		xs := x[first+s*stride : first+s*stride+in]
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		for j := 0; j < up; j++ {
+			v := float64(bias[j])
+			for i, xv := range xs {
+				v += float64(xv) * float64(wx[i*up+j])
+			}
+			for k := 0; k < u; k++ {
+				v += float64(hp[k]) * float64(uw[k*up+j])
+			}
+			if relu {
+				if v < 0 {
+					v = 0
+				}
+			} else {
+				v = math.Tanh(v)
+			}
+			hn[j] = float32(v)
+		}
+	}
+}

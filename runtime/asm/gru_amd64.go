@@ -67,3 +67,15 @@ func gruSeqXResetBeforeSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rb
 //
 //go:noescape
 func gruSeqXResetBeforeHardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int, a, b float32)
+
+// rnnSeqXTanhAVX2 is rnnSeqTanhAVX2 projecting the input in the step loop (see
+// RNNSeqX): step rows of nin floats at x, xStride bytes apart; wx nin rows of up
+// floats; bias up floats.
+//
+//go:noescape
+func rnnSeqXTanhAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int)
+
+// rnnSeqXReluAVX2 is rnnSeqXTanhAVX2 with max(0, x).
+//
+//go:noescape
+func rnnSeqXReluAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int)

@@ -28,3 +28,9 @@ func gruSeqXResetBeforeSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rb
 func gruSeqXResetBeforeHardSigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, rbh, hs, rh *float32, t, u, up, nin int, a, b float32) {
 	panic("unreachable")
 }
+func rnnSeqXTanhAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int) {
+	panic("unreachable")
+}
+func rnnSeqXReluAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int) {
+	panic("unreachable")
+}

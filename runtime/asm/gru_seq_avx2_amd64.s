@@ -1867,8 +1867,8 @@ rnnSeqTanhAVX2_step:
 	XORQ R8, R8
 
 rnnSeqTanhAVX2_chunk:
-	VMOVUPS (AX)(R8*1), Y0
 	VXORPS  Y1, Y1, Y1
+	VMOVUPS (AX)(R8*1), Y0
 	LEAQ    (CX)(R8*1), R9
 	MOVQ    DX, R10
 	MOVQ    SI, R11
@@ -1949,8 +1949,8 @@ rnnSeqReluAVX2_step:
 	XORQ R8, R8
 
 rnnSeqReluAVX2_chunk:
-	VMOVUPS (AX)(R8*1), Y1
 	VXORPS  Y2, Y2, Y2
+	VMOVUPS (AX)(R8*1), Y1
 	LEAQ    (CX)(R8*1), R9
 	MOVQ    DX, R10
 	MOVQ    SI, R11
@@ -1988,5 +1988,172 @@ rnnSeqReluAVX2_act:
 	JNZ     rnnSeqReluAVX2_step
 
 rnnSeqReluAVX2_done:
+	VZEROUPPER
+	RET
+
+// func rnnSeqXTanhAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, hs *float32, t int, u int, up int, nin int)
+// Requires: AVX, FMA3
+TEXT ·rnnSeqXTanhAVX2(SB), NOSPLIT, $0-80
+	MOVQ  x+0(FP), AX
+	MOVQ  uw+32(FP), CX
+	MOVQ  hs+40(FP), DX
+	MOVQ  t+48(FP), BX
+	MOVQ  u+56(FP), SI
+	MOVQ  up+64(FP), DI
+	SHLQ  $0x02, DI
+	TESTQ BX, BX
+	JZ    rnnSeqXTanhAVX2_done
+
+rnnSeqXTanhAVX2_step:
+	XORQ R8, R8
+
+rnnSeqXTanhAVX2_chunk:
+	VXORPS  Y1, Y1, Y1
+	MOVQ    bias+24(FP), R9
+	VMOVUPS (R9)(R8*1), Y0
+	MOVQ    wx+16(FP), R9
+	ADDQ    R8, R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
+
+rnnSeqXTanhAVX2_x:
+	VBROADCASTSS (R10), Y2
+	VFMADD231PS  (R9), Y2, Y1
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          rnnSeqXTanhAVX2_x
+	LEAQ         (CX)(R8*1), R9
+	MOVQ         DX, R10
+	MOVQ         SI, R11
+
+rnnSeqXTanhAVX2_k2:
+	CMPQ         R11, $0x02
+	JL           rnnSeqXTanhAVX2_k1
+	VBROADCASTSS (R10), Y2
+	VBROADCASTSS 4(R10), Y3
+	VFMADD231PS  (R9), Y2, Y0
+	VFMADD231PS  (R9)(DI*1), Y3, Y1
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, R11
+	JMP          rnnSeqXTanhAVX2_k2
+
+rnnSeqXTanhAVX2_k1:
+	TESTQ        R11, R11
+	JZ           rnnSeqXTanhAVX2_act
+	VBROADCASTSS (R10), Y2
+	VFMADD231PS  (R9), Y2, Y0
+
+rnnSeqXTanhAVX2_act:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	LEAQ        (DX)(DI*1), R9
+	VMOVUPS     Y3, (R9)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, DI
+	JL          rnnSeqXTanhAVX2_chunk
+	ADDQ        DI, DX
+	MOVQ        xStride+8(FP), R9
+	ADDQ        R9, AX
+	DECQ        BX
+	JNZ         rnnSeqXTanhAVX2_step
+
+rnnSeqXTanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func rnnSeqXReluAVX2(x *float32, xStride int, wx *float32, bias *float32, uw *float32, hs *float32, t int, u int, up int, nin int)
+// Requires: AVX, FMA3
+TEXT ·rnnSeqXReluAVX2(SB), NOSPLIT, $0-80
+	MOVQ   x+0(FP), AX
+	MOVQ   uw+32(FP), CX
+	MOVQ   hs+40(FP), DX
+	MOVQ   t+48(FP), BX
+	MOVQ   u+56(FP), SI
+	MOVQ   up+64(FP), DI
+	SHLQ   $0x02, DI
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JZ     rnnSeqXReluAVX2_done
+
+rnnSeqXReluAVX2_step:
+	XORQ R8, R8
+
+rnnSeqXReluAVX2_chunk:
+	VXORPS  Y2, Y2, Y2
+	MOVQ    bias+24(FP), R9
+	VMOVUPS (R9)(R8*1), Y1
+	MOVQ    wx+16(FP), R9
+	ADDQ    R8, R9
+	MOVQ    AX, R10
+	MOVQ    nin+72(FP), R11
+
+rnnSeqXReluAVX2_x:
+	VBROADCASTSS (R10), Y3
+	VFMADD231PS  (R9), Y3, Y2
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          rnnSeqXReluAVX2_x
+	LEAQ         (CX)(R8*1), R9
+	MOVQ         DX, R10
+	MOVQ         SI, R11
+
+rnnSeqXReluAVX2_k2:
+	CMPQ         R11, $0x02
+	JL           rnnSeqXReluAVX2_k1
+	VBROADCASTSS (R10), Y3
+	VBROADCASTSS 4(R10), Y4
+	VFMADD231PS  (R9), Y3, Y1
+	VFMADD231PS  (R9)(DI*1), Y4, Y2
+	LEAQ         (R9)(DI*2), R9
+	ADDQ         $0x08, R10
+	SUBQ         $0x02, R11
+	JMP          rnnSeqXReluAVX2_k2
+
+rnnSeqXReluAVX2_k1:
+	TESTQ        R11, R11
+	JZ           rnnSeqXReluAVX2_act
+	VBROADCASTSS (R10), Y3
+	VFMADD231PS  (R9), Y3, Y1
+
+rnnSeqXReluAVX2_act:
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y1, Y0, Y1
+	LEAQ    (DX)(DI*1), R9
+	VMOVUPS Y1, (R9)(R8*1)
+	ADDQ    $0x20, R8
+	CMPQ    R8, DI
+	JL      rnnSeqXReluAVX2_chunk
+	ADDQ    DI, DX
+	MOVQ    xStride+8(FP), R9
+	ADDQ    R9, AX
+	DECQ    BX
+	JNZ     rnnSeqXReluAVX2_step
+
+rnnSeqXReluAVX2_done:
 	VZEROUPPER
 	RET

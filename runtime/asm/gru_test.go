@@ -382,3 +382,68 @@ func TestGRUSeqX(t *testing.T) {
 		}
 	}
 }
+
+// TestRNNSeqX: RNNSeqX against RNNSeq fed the float64 projection (and so against
+// TestRNNSeq's loop), tanh and relu, edge unit counts, inputs 1, 3, 8, 13, both
+// directions, NaN padding lanes, guard past hs. Bound 1e-5 absolute.
+func TestRNNSeqX(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	nan := float32(math.NaN())
+	for _, isa := range testISAs() {
+		for _, relu := range []bool{false, true} {
+			for _, u := range []int{1, 7, 8, 9, 13, 16, 17, 33} {
+				for _, steps := range []int{1, 2, 7} {
+					for _, in := range []int{1, 3, 8, 13} {
+						for _, back := range []bool{false, true} {
+							name := fmt.Sprintf("%v relu=%v u=%d t=%d in=%d back=%v", isa, relu, u, steps, in, back)
+							up := LSTMSeqPad(u)
+							x, w, b, uw := randSlice(r, steps*in), randSlice(r, in*u), randSlice(r, u), randSlice(r, u*u)
+							for i := range uw {
+								uw[i] *= float32(0.5 / math.Sqrt(float64(u)))
+							}
+							pw, pb, puw, pzx := make([]float32, in*up), make([]float32, up), make([]float32, u*up), make([]float32, steps*up)
+							for _, p := range [][]float32{pw, pb, puw} {
+								for i := range p {
+									p[i] = nan
+								}
+							}
+							copy(pb, b)
+							for i := 0; i < in; i++ {
+								copy(pw[i*up:], w[i*u:(i+1)*u])
+							}
+							for k := 0; k < u; k++ {
+								copy(puw[k*up:], uw[k*u:(k+1)*u])
+							}
+							for s := 0; s < steps; s++ {
+								for j := 0; j < u; j++ {
+									v := float64(b[j])
+									for i := 0; i < in; i++ {
+										v += float64(x[s*in+i]) * float64(w[i*u+j])
+									}
+									pzx[s*up+j] = float32(v)
+								}
+							}
+							h0 := randSlice(r, u)
+							hs, want := make([]float32, (steps+1)*up+1), make([]float32, (steps+1)*up)
+							copy(hs, h0)
+							copy(want, h0)
+							hs[(steps+1)*up] = guard
+							RNNSeqX(isa, x, in, pw, pb, puw, hs, steps, u, back, relu)
+							RNNSeq(Generic, pzx, puw, want, steps, u, back, relu)
+							if hs[(steps+1)*up] != guard {
+								t.Fatalf("%s: wrote past hs", name)
+							}
+							for s := 1; s <= steps; s++ {
+								for j := 0; j < u; j++ {
+									if got, wv := float64(hs[s*up+j]), float64(want[s*up+j]); math.Abs(got-wv) > 1e-5 {
+										t.Fatalf("%s: step %d unit %d: h=%v want %v", name, s-1, j, got, wv)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

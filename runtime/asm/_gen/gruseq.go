@@ -20,19 +20,33 @@ func gruKernels() {
 		gruSeqKernel("gruSeq"+x+"ResetBeforeSigmoidTanhAVX2", false, false, inK)
 		gruSeqKernel("gruSeq"+x+"ResetBeforeHardSigmoidTanhAVX2", true, false, inK)
 	}
-	rnnSeqKernel("rnnSeqTanhAVX2", false)
-	rnnSeqKernel("rnnSeqReluAVX2", true)
+	rnnSeqKernel("rnnSeqTanhAVX2", false, false)
+	rnnSeqKernel("rnnSeqReluAVX2", true, false)
+	rnnSeqKernel("rnnSeqXTanhAVX2", false, true)
+	rnnSeqKernel("rnnSeqXReluAVX2", true, true)
 }
 
 // rnnSeqKernel emits a whole SimpleRNN (ONNX RNN) sequence for one sample (see RNNSeq):
 // per step and 8-unit chunk h = act(zx + h U), the sum in two accumulator sets (even
 // and odd k), act tanhRational or relu (max(0, x), NaN kept). zx rows and hs rows are
 // up floats, uw u rows of up floats.
-func rnnSeqKernel(name string, relu bool) {
-	TEXT(name, NOSPLIT, "func(zx *float32, zxStride int, uw, hs *float32, t, u, up int)")
+//
+// With inK (RNNSeqX) it reads the step's input row x (nin floats, xStride bytes apart)
+// instead of zx and starts the chunk from bias + x*wx (wx nin rows of up floats), the x
+// sums in the second accumulator, off the step chain.
+func rnnSeqKernel(name string, relu, inK bool) {
+	if inK {
+		TEXT(name, NOSPLIT, "func(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int)")
+	} else {
+		TEXT(name, NOSPLIT, "func(zx *float32, zxStride int, uw, hs *float32, t, u, up int)")
+	}
 	Doc(name + ": a whole SimpleRNN sequence over padded units (see RNNSeq).")
 	pzx, pu, ph := GP64(), GP64(), GP64()
-	Load(Param("zx"), pzx)
+	if inK {
+		Load(Param("x"), pzx)
+	} else {
+		Load(Param("zx"), pzx)
+	}
 	Load(Param("uw"), pu)
 	Load(Param("hs"), ph)
 	t, u := GP64(), GP64()
@@ -53,9 +67,26 @@ func rnnSeqKernel(name string, relu bool) {
 	XORQ(j, j)
 	Label(name + "_chunk")
 	acc, acc2 := YMM(), YMM()
-	VMOVUPS(Mem{Base: pzx, Index: j, Scale: 1}, acc)
-	VXORPS(acc2, acc2, acc2)
 	wp, hp, k := GP64(), GP64(), GP64()
+	VXORPS(acc2, acc2, acc2)
+	if inK {
+		Load(Param("bias"), wp)
+		VMOVUPS(Mem{Base: wp, Index: j, Scale: 1}, acc)
+		Load(Param("wx"), wp)
+		ADDQ(j, wp)
+		MOVQ(pzx, hp)
+		Load(Param("nin"), k)
+		Label(name + "_x")
+		bx := YMM()
+		VBROADCASTSS(Mem{Base: hp}, bx)
+		VFMADD231PS(Mem{Base: wp}, bx, acc2)
+		ADDQ(us, wp)
+		ADDQ(U8(4), hp)
+		DECQ(k)
+		JNZ(LabelRef(name + "_x"))
+	} else {
+		VMOVUPS(Mem{Base: pzx, Index: j, Scale: 1}, acc)
+	}
 	LEAQ(Mem{Base: pu, Index: j, Scale: 1}, wp)
 	MOVQ(ph, hp)
 	MOVQ(u, k)
@@ -93,7 +124,11 @@ func rnnSeqKernel(name string, relu bool) {
 	CMPQ(j, us)
 	JL(LabelRef(name + "_chunk"))
 	ADDQ(us, ph)
-	Load(Param("zxStride"), wp)
+	if inK {
+		Load(Param("xStride"), wp)
+	} else {
+		Load(Param("zxStride"), wp)
+	}
 	ADDQ(wp, pzx)
 	DECQ(t)
 	JNZ(LabelRef(name + "_step"))
