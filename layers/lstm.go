@@ -173,12 +173,18 @@ func (l *LSTM) FLOPs(in Shape) int64 {
 	return int64(in[0]) * (2*int64(l.In)*4*u + 2*u*4*u + 20*u)
 }
 
-// Bidirectional runs a forward and a backward LSTM over the same input and merges
-// their outputs: "concat" (forward first), "sum", "mul" or "ave". The backward LSTM
-// must have GoBackwards set; its sequence output is put back in time order.
+// Recurrence implements Recurrent.
+func (l *LSTM) Recurrence() RecurrentOpts {
+	return RecurrentOpts{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+}
+
+// Bidirectional runs a forward and a backward recurrent layer (LSTM, GRU or SimpleRNN)
+// over the same input and merges their outputs: "concat" (forward first), "sum", "mul"
+// or "ave". The backward layer must have GoBackwards set; its sequence output is put
+// back in time order.
 type Bidirectional struct {
 	Info
-	Fwd, Bwd *LSTM
+	Fwd, Bwd Recurrent
 	Merge    string
 }
 
@@ -187,7 +193,8 @@ func (l *Bidirectional) OutputShape(in Shape) (Shape, error) {
 	if l.Fwd == nil || l.Bwd == nil {
 		return nil, errf(ErrInvalid, "bidirectional layer without both directions")
 	}
-	if l.Fwd.GoBackwards || !l.Bwd.GoBackwards || (l.Bwd.ReturnSequences && !l.Bwd.KeepTimeOrder) {
+	f, b := l.Fwd.Recurrence(), l.Bwd.Recurrence()
+	if f.GoBackwards || !b.GoBackwards || (b.ReturnSequences && !b.KeepTimeOrder) {
 		return nil, errf(ErrInvalid, "bidirectional directions are not forward then backward-in-time-order")
 	}
 	fo, err := l.Fwd.OutputShape(in)
@@ -219,9 +226,10 @@ func (l *Bidirectional) ScratchLen(in Shape, batch int) int {
 
 // Forward implements Layer.
 func (l *Bidirectional) Forward(dst, src, scratch []float32, in Shape, batch int) {
-	u := l.Fwd.Units
+	f := l.Fwd.Recurrence()
+	u := f.Units
 	n := u
-	if l.Fwd.ReturnSequences {
+	if f.ReturnSequences {
 		n *= in[0]
 	}
 	fy, by, ls := scratch[:n], scratch[n:2*n], scratch[2*n:]

@@ -74,6 +74,13 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *layers.ActivationLayer, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return newFastActivation(l, in, isa)
 	})
+	reg(t, func(l *layers.GRU, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastGRU(l, in, isa, mb)
+	})
+	reg(t, func(l *layers.SimpleRNN, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastRNN(l, in, isa, mb)
+	})
+	reg(t, newFastTimeDistributed)
 	regN(t, newFastMerge)
 	regN(t, newFastResidual)
 	return t

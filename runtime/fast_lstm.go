@@ -443,16 +443,21 @@ type fastBidirectional struct {
 }
 
 func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
-	fwd, ok := newFastLSTMOpt(l.Fwd, in, isa, maxBatch, false)
+	lf, okf := l.Fwd.(*layers.LSTM)
+	lb, okb := l.Bwd.(*layers.LSTM)
+	if !okf || !okb {
+		return newFastBiRecurrent(l, in, isa, maxBatch)
+	}
+	fwd, ok := newFastLSTMOpt(lf, in, isa, maxBatch, false)
 	if !ok {
 		return compiled{}, false
 	}
-	bwd, ok := newFastLSTMOpt(l.Bwd, in, isa, maxBatch, false)
+	bwd, ok := newFastLSTMOpt(lb, in, isa, maxBatch, false)
 	if !ok {
 		return compiled{}, false
 	}
-	n := l.Fwd.Units
-	if l.Fwd.ReturnSequences {
+	n := lf.Units
+	if lf.ReturnSequences {
 		n *= in[0]
 	}
 	k := &fastBidirectional{l: l, fwd: fwd, bwd: bwd, n: n}
@@ -464,10 +469,10 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 		k.pair, k.sf, k.sb = true, sf, sb
 		// the joint projection: row r is [forward row r | backward row r]
 		n4 := 4 * sf.up
-		wf, bf := padLSTMInput(l.Fwd)
-		wb, bb := padLSTMInput(l.Bwd)
-		if isa == asm.AVX512 && asm.LSTMSeqXAsm(isa, l.Fwd.Units) && l.Fwd.In <= seqMaxIn && !sf.gate.Relu &&
-			!l.Fwd.GoBackwards && l.Bwd.GoBackwards {
+		wf, bf := padLSTMInput(lf)
+		wb, bb := padLSTMInput(lb)
+		if isa == asm.AVX512 && asm.LSTMSeqXAsm(isa, lf.Units) && lf.In <= seqMaxIn && !sf.gate.Relu &&
+			!lf.GoBackwards && lb.GoBackwards {
 			k.xpair, k.wf, k.bf, k.wb, k.bb = true, wf, bf, wb, bb
 			if bf == nil {
 				k.bf = make([]float32, n4)
@@ -476,19 +481,19 @@ func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA,
 				k.bb = make([]float32, n4)
 			}
 			sf.packedW, sb.packedW = nil, nil
-			name = "bidirectional " + l.Merge + " {lstm whole-sequence " + l.Fwd.RecAct.String() + "/tanh kernel/" + isa.String() + "} directions stepped together, inputs projected in the step loop"
+			name = "bidirectional " + l.Merge + " {lstm whole-sequence " + lf.RecAct.String() + "/tanh kernel/" + isa.String() + "} directions stepped together, inputs projected in the step loop"
 			return compiled{k: k, name: name, scratchLen: 2 * (sf.up + (sf.t+1)*sf.up)}, true
 		}
-		w2, b2 := make([]float32, l.Fwd.In*2*n4), make([]float32, 2*n4)
-		for r := 0; r < l.Fwd.In; r++ {
+		w2, b2 := make([]float32, lf.In*2*n4), make([]float32, 2*n4)
+		for r := 0; r < lf.In; r++ {
 			copy(w2[r*2*n4:], wf[r*n4:(r+1)*n4])
 			copy(w2[r*2*n4+n4:], wb[r*n4:(r+1)*n4])
 		}
 		copy(b2, bf) // a nil bias copies nothing: zeros
 		copy(b2[n4:], bb)
 		k.gisa2 = gemmISA(isa, 2*n4)
-		k.packed2 = make([]float32, asm.PackedLen(k.gisa2, l.Fwd.In, 2*n4))
-		asm.PackB(k.gisa2, k.packed2, l.Fwd.In, 2*n4, w2, b2)
+		k.packed2 = make([]float32, asm.PackedLen(k.gisa2, lf.In, 2*n4))
+		asm.PackB(k.gisa2, k.packed2, lf.In, 2*n4, w2, b2)
 		sf.packedW, sb.packedW = nil, nil // runPair projects with packed2 only
 		scratch = fwd.scratchLen + bwd.scratchLen
 		name += " directions stepped together"
@@ -515,7 +520,7 @@ func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 	cf, hf := rest[:up], rest[up:up+(t+1)*up]
 	cb, hb := rest[up+(t+1)*up:2*up+(t+1)*up], rest[2*up+(t+1)*up:2*up+2*(t+1)*up]
 	in := sf.l.In
-	seq := k.l.Fwd.ReturnSequences
+	seq := k.sf.l.ReturnSequences
 	rows, w := 1, u
 	if seq {
 		rows = t
@@ -576,7 +581,7 @@ func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
 		k.runPair(dst, src, scratch, batch)
 		return
 	}
-	n, u := k.n, k.l.Fwd.Units
+	n, u := k.n, k.l.Fwd.Recurrence().Units
 	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
 	k.fwd.k.run(fy, src, ls, batch)
 	k.bwd.k.run(by, src, ls, batch)

@@ -75,6 +75,28 @@ func testGraphs(t testing.TB) map[string]*layers.Graph {
 		&layers.Bidirectional{Info: info("bi", "Bidirectional"), Fwd: lstm("fwd", 6, 5, true, false), Bwd: bwd, Merge: "concat"},
 		lstm("l2", 10, 8, false, true),
 		dense("out", 8, 2, layers.ActLinear))
+	gru := func(name string, in, u int, after, seq, back bool) *layers.GRU {
+		l := &layers.GRU{Info: info(name, "GRU"), In: in, Units: u, W: randSlice(r, in*3*u, 0.4), U: randSlice(r, u*3*u, 0.4), B: randSlice(r, 3*u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ResetAfter: after,
+			ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: back && seq}
+		if after {
+			l.RB = randSlice(r, 3*u, 0.2)
+		}
+		return l
+	}
+	rnn := func(name string, in, u int, act layers.Activation, seq, back bool) *layers.SimpleRNN {
+		return &layers.SimpleRNN{Info: info(name, "SimpleRNN"), In: in, Units: u, W: randSlice(r, in*u, 0.4), U: randSlice(r, u*u, 0.4), B: randSlice(r, u, 0.2),
+			Act: act, ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: back && seq}
+	}
+	add("gru_rnn", layers.Shape{6, 5},
+		gru("g1", 5, 9, true, true, false),
+		&layers.Bidirectional{Info: info("bg", "Bidirectional"), Fwd: gru("gf", 9, 7, false, true, false), Bwd: gru("gb", 9, 7, false, true, true), Merge: "sum"},
+		rnn("r1", 7, 6, layers.ActReLU, true, true),
+		&layers.Bidirectional{Info: info("br", "Bidirectional"), Fwd: rnn("rf", 6, 4, layers.Activation{Kind: layers.Tanh}, true, false),
+			Bwd: rnn("rb", 6, 4, layers.Activation{Kind: layers.Tanh}, true, true), Merge: "concat"},
+		gru("g2", 8, 40, false, true, false), // wider than the whole-sequence kernels: GEMM per step
+		rnn("r2", 40, 36, layers.Activation{Kind: layers.Softsign}, false, false),
+		dense("out", 36, 2, layers.ActLinear))
 	return gs
 }
 

@@ -673,6 +673,159 @@ def _k2_nested(k):
                         name="keras2_nested_bn")
 
 
+# ---- GRU and SimpleRNN (Keras 3 and tf_keras 2)
+
+
+@model("gru_seq", "k3", ["keras", "h5"],
+       ["GRU return_sequences=True (reset_after=True, the default)", "GRU go_backwards=True",
+        "stacked GRU"])
+def _gru_seq(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((9, 4)),
+        L.GRU(8, return_sequences=True),
+        L.GRU(5, go_backwards=True),
+        L.Dense(2),
+    ], name="gru_seq")
+
+
+@model("gru_reset_before", "k3", ["keras"],
+       ["GRU reset_after=False (bias (3u), reset applied before U_h)",
+        "GRU reset_after=False use_bias=False recurrent_activation=hard_sigmoid (Keras 3 formula)"])
+def _gru_rb(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((7, 3)),
+        L.GRU(6, reset_after=False, return_sequences=True),
+        L.GRU(4, reset_after=False, use_bias=False, recurrent_activation="hard_sigmoid"),
+        L.Dense(2),
+    ], name="gru_reset_before")
+
+
+@model("gru_activations", "k3", ["keras"],
+       ["GRU activation=relu recurrent_activation=hard_sigmoid",
+        "GRU activation=softsign recurrent_activation=tanh",
+        "GRU activation=selu recurrent_activation=softplus",
+        "GRU activation=softmax (over the units) recurrent_activation=sigmoid"])
+def _gru_acts(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((6, 3)),
+        L.GRU(5, activation="relu", recurrent_activation="hard_sigmoid", return_sequences=True),
+        L.GRU(4, activation="softsign", recurrent_activation="tanh", return_sequences=True),
+        L.GRU(4, activation="selu", recurrent_activation="softplus", return_sequences=True),
+        L.GRU(3, activation="softmax"),
+        L.Dense(2),
+    ], name="gru_activations")
+
+
+@model("gru_backwards_seq", "k3", ["keras"],
+       ["GRU go_backwards=True return_sequences=True as the last GRU (output order)",
+        "TimeDistributed(Dense) after a GRU sequence"])
+def _gru_back_seq(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((7, 3)),
+        L.GRU(5, go_backwards=True, return_sequences=True),
+        L.TimeDistributed(L.Dense(2)),
+    ], name="gru_backwards_seq")
+
+
+@model("gru_forecaster", "k3", ["keras"],
+       ["GRU forecaster on float inputs: GRU(16) x2 over 30 steps, Dense relu, Dense(1)"])
+def _gru_forecast(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((30, 3)),
+        L.GRU(16, return_sequences=True),
+        L.GRU(16),
+        L.Dense(8, activation="relu"),
+        L.Dense(1),
+    ], name="gru_forecaster")
+
+
+@model("gru_wide", "k3", ["keras"], ["GRU(48) over 12 steps (wider than the small-unit kernels)"])
+def _gru_wide(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((12, 6)),
+        L.GRU(48),
+        L.Dense(3),
+    ], name="gru_wide")
+
+
+@model("simple_rnn", "k3", ["keras", "h5"],
+       ["SimpleRNN return_sequences=True", "SimpleRNN activation=relu go_backwards=True",
+        "SimpleRNN use_bias=False"])
+def _simple_rnn(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((8, 3)),
+        L.SimpleRNN(8, return_sequences=True),
+        L.SimpleRNN(6, activation="relu", go_backwards=True, return_sequences=True),
+        L.SimpleRNN(4, use_bias=False),
+        L.Dense(2),
+    ], name="simple_rnn")
+
+
+@model("bidirectional_gru", "k3", ["keras", "h5"],
+       ["Bidirectional(GRU return_sequences=True) merge sum",
+        "Bidirectional(SimpleRNN return_sequences=True) merge mul",
+        "Bidirectional(GRU reset_after=False return_sequences=True) merge concat",
+        "Bidirectional(GRU) merge ave"])
+def _bidi_gru(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((7, 4)),
+        L.Bidirectional(L.GRU(5, return_sequences=True), merge_mode="sum"),
+        L.Bidirectional(L.SimpleRNN(4, return_sequences=True), merge_mode="mul"),
+        L.Bidirectional(L.GRU(3, reset_after=False, return_sequences=True), merge_mode="concat"),
+        L.Bidirectional(L.GRU(3), merge_mode="ave"),
+        L.Dense(2),
+    ], name="bidirectional_gru")
+
+
+@model("gru_time_distributed", "k3", ["keras", "h5"],
+       ["TimeDistributed(SimpleRNN return_sequences=True) over a leading axis",
+        "TimeDistributed(GRU)", "GRU over the TimeDistributed outputs"])
+def _gru_td(k):
+    L = k.layers
+    return k.Sequential([
+        k.Input((4, 6, 3)),
+        L.TimeDistributed(L.SimpleRNN(3, return_sequences=True)),
+        L.TimeDistributed(L.GRU(5)),
+        L.GRU(4),
+        L.Dense(2),
+    ], name="gru_time_distributed")
+
+
+@model("keras2_gru", "k2", ["h5"],
+       ["Keras 2 GRU reset_after=False recurrent_activation=hard_sigmoid (formula 0.2x+0.5) "
+        "return_sequences=True", "Keras 2 GRU go_backwards=True (reset_after=True default)"])
+def _k2_gru(k):
+    L = k.layers
+    return k.Sequential([
+        L.GRU(6, reset_after=False, recurrent_activation="hard_sigmoid", return_sequences=True,
+              input_shape=(8, 3)),
+        L.GRU(4, go_backwards=True),
+        L.Dense(2),
+    ], name="keras2_gru")
+
+
+@model("keras2_simple_rnn_bidi", "k2", ["h5"],
+       ["Keras 2 SimpleRNN return_sequences=True",
+        "Keras 2 Bidirectional(GRU reset_after=False return_sequences=True) merge ave",
+        "Keras 2 Bidirectional(SimpleRNN) merge concat"])
+def _k2_rnn_bidi(k):
+    L = k.layers
+    return k.Sequential([
+        L.SimpleRNN(5, return_sequences=True, input_shape=(6, 3)),
+        L.Bidirectional(L.GRU(4, reset_after=False, return_sequences=True), merge_mode="ave"),
+        L.Bidirectional(L.SimpleRNN(3)),
+        L.Dense(2),
+    ], name="keras2_simple_rnn_bidi")
+
+
 # ---------------------------------------------------------------- build, export, verify
 
 

@@ -15,6 +15,9 @@ Pinned versions (what made the checked-in files):
   venv:    tensorflow-cpu==2.21.0 keras==3.15.1 tf2onnx==1.17.0 onnx==1.23.2
            onnxruntime==1.31.1 numpy 2.x
   Debian:  python3-torch 1.13.0a0 (torch.onnx.export), python3-onnx 1.12.0
+
+Keras GRUs are not among the tf2onnx models: tf2onnx 1.17 turns a Keras 3 GRU into a
+Loop, not an ONNX GRU node (the torch and helper models cover GRU and RNN).
 """
 import os
 import subprocess
@@ -91,6 +94,59 @@ def torch_models(out):
             _, (h, _) = self.lstm(x)
             return self.fc(h[0])
 
+    class GRULast(nn.Module):
+        # 2-layer GRU, last time step of the top layer's sequence
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(6, 10, num_layers=2, batch_first=True)
+            self.fc = nn.Linear(10, 3)
+
+        def forward(self, x):
+            y, _ = self.gru(x)
+            return self.fc(y[:, -1, :])
+
+    class BiGRU(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(6, 8, bidirectional=True, batch_first=True)
+            self.fc = nn.Linear(16, 3)
+
+        def forward(self, x):
+            y, _ = self.gru(x)
+            return self.fc(y)
+
+    class GRUHn(nn.Module):
+        # final hidden state output (Y_h)
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(4, 7, batch_first=True)
+            self.fc = nn.Linear(7, 2)
+
+        def forward(self, x):
+            _, h = self.gru(x)
+            return self.fc(h[0])
+
+    class RNNLast(nn.Module):
+        # 2-layer tanh RNN, last time step
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(5, 7, num_layers=2, batch_first=True)
+            self.fc = nn.Linear(7, 2)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.fc(y[:, -1, :])
+
+    class BiRNNRelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(5, 6, nonlinearity="relu", bidirectional=True, batch_first=True)
+            self.fc = nn.Linear(12, 2)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.fc(y)
+
     models = [
         ("mlp", MLP(), (3, 8), {0: "N"}),
         ("cnn", CNN(), (2, 3, 8, 8), {0: "N"}),
@@ -98,6 +154,12 @@ def torch_models(out):
         ("lstm2", LSTMLast(2), (2, 5, 6), {0: "N"}),
         ("bilstm", BiLSTM(), (2, 5, 6), {0: "N"}),
         ("lstm_hn", LSTMHn(), (3, 5, 4), {0: "N"}),
+        # appended last: models built earlier keep their seeded weights
+        ("gru2", GRULast(), (2, 7, 6), {0: "N"}),
+        ("bigru", BiGRU(), (2, 5, 6), {0: "N"}),
+        ("gru_hn", GRUHn(), (3, 6, 4), {0: "N"}),
+        ("rnn_tanh", RNNLast(), (2, 6, 5), {0: "N"}),
+        ("birnn_relu", BiRNNRelu(), (2, 5, 5), {0: "N"}),
     ]
     rng = np.random.default_rng(42)
     for name, m, shape, axes in models:
@@ -273,6 +335,45 @@ def helper_models(out):
     x = f32(2, 3, 9, 8)
     ys = onnxruntime_shape(nodes, inits, x, 13)
     save("helper_pad_negative_op13", nodes, inits, x, ys, 13)
+    # GRU linear_before_reset=0 (torch always exports 1), reverse, final state Y_h
+    h, t, i = 6, 5, 3
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node("GRU", ["xt", "W", "R", "B"], ["", "Yh"], hidden_size=h, direction="reverse",
+                         linear_before_reset=0),
+        helper.make_node("Squeeze", ["Yh", "zero"], ["s"]),
+        helper.make_node("MatMul", ["s", "fc"], ["m"]),
+        helper.make_node("Add", ["m", "fb"], ["y"]),
+    ]
+    inits = [init("W", f32(1, 3 * h, i) * 0.5), init("R", f32(1, 3 * h, h) * 0.5), init("B", f32(1, 6 * h) * 0.2),
+             init("zero", np.array([0], np.int64)), init("fc", f32(h, 2)), init("fb", f32(2))]
+    save("helper_gru_lbr0_reverse_op14", nodes, inits, f32(3, t, i), (2,), 14)
+    # bidirectional GRU linear_before_reset=0 with Y (t, 2, n, h) flattened per sample,
+    # and a bidirectional RNN (Tanh) with Y_h
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node("GRU", ["xt", "W", "R", "B"], ["Y"], hidden_size=h, direction="bidirectional",
+                         linear_before_reset=0),
+        helper.make_node("Transpose", ["Y"], ["yt"], perm=[2, 0, 1, 3]),
+        helper.make_node("Reshape", ["yt", "shape"], ["r"]),
+        helper.make_node("MatMul", ["r", "fc"], ["m"]),
+        helper.make_node("Add", ["m", "fb"], ["y"]),
+    ]
+    inits = [init("W", f32(2, 3 * h, i) * 0.5), init("R", f32(2, 3 * h, h) * 0.5), init("B", f32(2, 6 * h) * 0.2),
+             init("shape", np.array([0, -1], np.int64)), init("fc", f32(t * 2 * h, 2)), init("fb", f32(2))]
+    save("helper_bigru_lbr0_op14", nodes, inits, f32(3, t, i), (2,), 14)
+    h = 4
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node("RNN", ["xt", "W", "R", "B"], ["", "Yh"], hidden_size=h, direction="bidirectional"),
+        helper.make_node("Transpose", ["Yh"], ["yt"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["yt", "shape"], ["r"]),
+        helper.make_node("MatMul", ["r", "fc"], ["m"]),
+        helper.make_node("Add", ["m", "fb"], ["y"]),
+    ]
+    inits = [init("W", f32(2, h, i) * 0.5), init("R", f32(2, h, h) * 0.5), init("B", f32(2, 2 * h) * 0.2),
+             init("shape", np.array([0, -1], np.int64)), init("fc", f32(2 * h, 2)), init("fb", f32(2))]
+    save("helper_birnn_hn_op14", nodes, inits, f32(3, t, i), (2,), 14)
 
 
 def onnxruntime_shape(nodes, inits, x, opset, out="y"):

@@ -76,6 +76,8 @@ func init() {
 		"Normalization":          buildNormalization,
 		"ZeroPadding2D":          buildZeroPad,
 		"LSTM":                   buildLSTM,
+		"GRU":                    buildRecurrent,
+		"SimpleRNN":              buildRecurrent,
 		"Bidirectional":          buildBidirectional,
 		"TimeDistributed":        buildTimeDistributed,
 		"Conv1D":                 buildConv1D,
@@ -108,8 +110,6 @@ func init() {
 // unsupportedReasons explains common classes kinfer does not implement.
 var unsupportedReasons = map[string]string{
 	"Masking":    "masking changes how recurrent layers step",
-	"GRU":        "GRU is not implemented (LSTM is)",
-	"SimpleRNN":  "SimpleRNN is not implemented (LSTM is)",
 	"Embedding":  "integer inputs are not supported",
 	"Lambda":     "Lambda layers hold Python code",
 	"RandomCrop": "RandomCrop center-crops at inference",
@@ -1078,80 +1078,6 @@ func innerLayer(v any) (string, *conf, bool) {
 	return cls, &conf{m: cfg}, true
 }
 
-func buildBidirectional(b *builder, s *spec) error {
-	c := s.Conf
-	fcls, fconf, ok := innerLayer(c.m["layer"])
-	if !ok {
-		return b.errf(layers.ErrInvalid, "missing wrapped layer")
-	}
-	if fcls != "LSTM" {
-		return b.errf(layers.ErrUnsupported, "Bidirectional(%s) (only LSTM is supported)", fcls)
-	}
-	bconf := fconf
-	if v, ok := c.get("backward_layer"); ok {
-		bcls, bc, ok := innerLayer(v)
-		if !ok {
-			return b.errf(layers.ErrInvalid, "backward_layer is not a layer")
-		}
-		if bcls != "LSTM" {
-			return b.errf(layers.ErrUnsupported, "Bidirectional backward layer %s (only LSTM is supported)", bcls)
-		}
-		bconf = bc
-		if !bc.boolean("go_backwards", false) {
-			return b.errf(layers.ErrUnsupported, "backward_layer with go_backwards=false")
-		}
-	}
-	mv, ok := c.get("merge_mode")
-	if !ok {
-		if _, present := c.m["merge_mode"]; present {
-			return b.unsupported("merge_mode", nil)
-		}
-		mv = "concat"
-	}
-	merge, ok := mv.(string)
-	if !ok {
-		return b.errf(layers.ErrInvalid, "merge_mode=%s", jsonText(mv))
-	}
-	switch merge {
-	case "concat", "sum", "mul", "ave":
-	default:
-		return b.unsupported("merge_mode", merge)
-	}
-	if fconf.boolean("go_backwards", false) {
-		return b.errf(layers.ErrUnsupported, "Bidirectional over an LSTM with go_backwards=true")
-	}
-	in, err := b.sequenceInput()
-	if err != nil {
-		return err
-	}
-	nf, nb := 2, 2
-	if fconf.boolean("use_bias", true) {
-		nf++
-	}
-	if bconf.boolean("use_bias", true) {
-		nb++
-	}
-	ws, err := b.weights(s, "forward kernel, recurrent_kernel, bias, then backward", nf+nb)
-	if err != nil {
-		return err
-	}
-	fwd, err := b.lstmFrom(s, fconf, ws[:nf], in, "forward ")
-	if err != nil {
-		return err
-	}
-	bwd, err := b.lstmFrom(s, bconf, ws[nf:], in, "backward ")
-	if err != nil {
-		return err
-	}
-	bwd.GoBackwards = true
-	bwd.KeepTimeOrder = bwd.ReturnSequences
-	if fwd.ReturnSequences != bwd.ReturnSequences || fwd.Units != bwd.Units {
-		return b.errf(layers.ErrUnsupported, "forward and backward layers differ in units or return_sequences")
-	}
-	fwd.Name, bwd.Name = s.Name+"/forward", s.Name+"/backward"
-	return b.emit(&layers.Bidirectional{Info: info(s), Fwd: fwd, Bwd: bwd, Merge: merge}, nil)
-}
-
 // buildTimeDistributed supports wrapped layers that act on the last axis alone
 // (Dense, activations, dropout), for which TimeDistributed changes nothing.
 func buildTimeDistributed(b *builder, s *spec) error {
@@ -1161,6 +1087,8 @@ func buildTimeDistributed(b *builder, s *spec) error {
 	}
 	switch cls {
 	case "Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout":
+	case "LSTM", "GRU", "SimpleRNN", "Bidirectional":
+		return b.timeDistributedRecurrent(s, cls, ic)
 	default:
 		return b.errf(layers.ErrUnsupported, "TimeDistributed(%s) (only Dense and element-wise layers are supported)", cls)
 	}

@@ -85,8 +85,8 @@ func TestErrors(t *testing.T) {
 		{name: "bad npy magic", raw: zipOf(map[string][]byte{"kinfer_meta.npy": []byte("NOTNUMPY and more bytes")}),
 			kind: layers.ErrBadFile, msg: []string{"kinfer_meta.npy"}},
 		// ---- unsupported
-		{name: "unknown class", tm: &tmodel{config: seq3("s", input3(4, 3), k3("GRU", map[string]any{"name": "gru_1", "units": 2}))},
-			kind: layers.ErrUnsupported, msg: []string{`"gru_1"`, "GRU"}},
+		{name: "unknown class", tm: &tmodel{config: seq3("s", input3(4, 3), k3("ConvLSTM1D", map[string]any{"name": "clstm_1", "filters": 2}))},
+			kind: layers.ErrUnsupported, msg: []string{`"clstm_1"`, "ConvLSTM1D"}},
 		{name: "custom layer", tm: &tmodel{config: seq3("s", input3(3), map[string]any{"module": "mylib", "class_name": "Dense",
 			"config": map[string]any{"name": "mine", "units": 2}, "registered_name": "Custom>Dense"})}, kind: layers.ErrUnsupported, msg: []string{"Custom>Dense"}},
 		{name: "mish", tm: &tmodel{config: denseModel(64, map[string]any{"activation": "mish"}), weights: denseW(784, 64)},

@@ -443,15 +443,15 @@ func TestMoreLayers(t *testing.T) {
 		t.Errorf("PReLU per-element: err = %v, want ErrUnsupported", err)
 	}
 
-	// Augmentation and dropout layers are in the table; GRU is not.
+	// Augmentation and dropout layers are in the table; ConvLSTM2D is not.
 	sup := strings.Join(Supported(), " ")
-	for _, c := range []string{"Dense", "RandomFlip", "SpatialDropout2D", "LSTM"} {
+	for _, c := range []string{"Dense", "RandomFlip", "SpatialDropout2D", "LSTM", "GRU", "SimpleRNN"} {
 		if !strings.Contains(sup, c) {
 			t.Errorf("Supported() lacks %s", c)
 		}
 	}
-	if strings.Contains(sup, "GRU") {
-		t.Error("Supported() lists GRU")
+	if strings.Contains(sup, "ConvLSTM2D") {
+		t.Error("Supported() lists ConvLSTM2D")
 	}
 }
 

@@ -292,14 +292,74 @@ def lstm(x, c, w, kv, go_backwards=None):
     return h
 
 
+def gru(x, c, w, kv, go_backwards=None):
+    """Keras GRU: gates z, r, h; reset_after applies r to (h U_h + b_rec_h)."""
+    units = int(c["units"])
+    kern, rec = w[0], w[1]
+    after = c.get("reset_after", True)
+    if c.get("use_bias", True):
+        b = w[2]
+        bx, bh = (b[0], b[1]) if after else (b, np.zeros(3 * units))
+    else:
+        bx = bh = np.zeros(3 * units)
+    act = c.get("activation", "tanh")
+    ract = c.get("recurrent_activation", "sigmoid")
+    back = c.get("go_backwards", False) if go_backwards is None else go_backwards
+    n, T, _ = x.shape
+    h = np.zeros((n, units))
+    steps = range(T - 1, -1, -1) if back else range(T)
+    outs = []
+    xw = np.einsum("nti,ij->ntj", x, kern) + bx
+    u = units
+    for t in steps:
+        xz, xr, xh = xw[:, t, :u], xw[:, t, u:2 * u], xw[:, t, 2 * u:]
+        if after:
+            hu = h @ rec + bh
+            z = activation(ract, xz + hu[:, :u], kv)
+            r = activation(ract, xr + hu[:, u:2 * u], kv)
+            hh = activation(act, xh + r * hu[:, 2 * u:], kv)
+        else:
+            z = activation(ract, xz + h @ rec[:, :u], kv)
+            r = activation(ract, xr + h @ rec[:, u:2 * u], kv)
+            hh = activation(act, xh + (r * h) @ rec[:, 2 * u:], kv)
+        h = z * h + (1 - z) * hh
+        outs.append(h)
+    if c.get("return_sequences", False):
+        return np.stack(outs, axis=1)
+    return h
+
+
+def simple_rnn(x, c, w, kv, go_backwards=None):
+    units = int(c["units"])
+    kern, rec = w[0], w[1]
+    bias = w[2] if c.get("use_bias", True) else np.zeros(units)
+    act = c.get("activation", "tanh")
+    back = c.get("go_backwards", False) if go_backwards is None else go_backwards
+    n, T, _ = x.shape
+    h = np.zeros((n, units))
+    steps = range(T - 1, -1, -1) if back else range(T)
+    outs = []
+    xw = np.einsum("nti,ij->ntj", x, kern) + bias
+    for t in steps:
+        h = activation(act, xw[:, t] + h @ rec, kv)
+        outs.append(h)
+    if c.get("return_sequences", False):
+        return np.stack(outs, axis=1)
+    return h
+
+
+RECURRENT = {"LSTM": lstm, "GRU": gru, "SimpleRNN": simple_rnn}
+
+
 def bidirectional(x, c, w, kv):
     inner = c["layer"]
     ic = inner["config"]
-    if inner["class_name"] != "LSTM":
+    cell = RECURRENT.get(inner["class_name"])
+    if cell is None:
         raise NotImplementedError(f"Bidirectional({inner['class_name']})")
     nw = len(w) // 2
-    fwd = lstm(x, ic, w[:nw], kv, go_backwards=bool(ic.get("go_backwards", False)))
-    bwd = lstm(x, ic, w[nw:], kv, go_backwards=not ic.get("go_backwards", False))
+    fwd = cell(x, ic, w[:nw], kv, go_backwards=bool(ic.get("go_backwards", False)))
+    bwd = cell(x, ic, w[nw:], kv, go_backwards=not ic.get("go_backwards", False))
     if ic.get("return_sequences", False) and not WRONG["bidi_no_reverse"]:
         bwd = bwd[:, ::-1]
     mode = c.get("merge_mode", "concat")
@@ -405,8 +465,23 @@ def run_layers(layers, x, meta, arrays, prefix=""):
             if beta is not None:
                 y = y + beta.reshape(shape)
             x = y
-        elif cls == "LSTM":
-            x = lstm(x, c, w, kv)
+        elif cls in RECURRENT:
+            x = RECURRENT[cls](x, c, w, kv)
+        elif cls == "TimeDistributed" and c["layer"]["class_name"] in list(RECURRENT) + ["Bidirectional"]:
+            n, outer = x.shape[:2]
+            ic = c["layer"]["config"]
+            flat = x.reshape((n * outer,) + x.shape[2:])
+            if c["layer"]["class_name"] == "Bidirectional":
+                y = bidirectional(flat, ic, w, kv)
+            else:
+                y = RECURRENT[c["layer"]["class_name"]](flat, ic, w, kv)
+            x = y.reshape((n, outer) + y.shape[1:])
+        elif cls == "TimeDistributed" and c["layer"]["class_name"] == "Dense":
+            ic = c["layer"]["config"]
+            y = np.tensordot(x, w[0], axes=([x.ndim - 1], [0]))
+            if ic.get("use_bias", True):
+                y = y + w[1]
+            x = activation(ic.get("activation"), y, kv)
         elif cls == "Bidirectional":
             x = bidirectional(x, c, w, kv)
         elif cls in IDENTITY:

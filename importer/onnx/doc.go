@@ -30,12 +30,14 @@
 //   - LSTM (forward, reverse, bidirectional; constant initial states; Y or Y_h) with
 //     the Squeeze/Transpose/Gather/Slice/Reshape patterns around it; picking the last
 //     time step of Y makes the LSTM return its final state;
+//   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
+//     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
 //   - Identity, Dropout, Cast to float.
 //
 // Not imported (ErrUnsupported naming node, op and attribute): graphs that branch
 // (residual adds, several inputs or outputs), control flow, other domains, LSTM Y_c,
-// peepholes, clip, non-constant initial states or sequence lengths, GRU/RNN,
-// attention, external data. Truncated or inconsistent files fail with ErrBadFile;
+// peepholes, clip, activation_alpha/beta, non-constant initial states or sequence
+// lengths, attention, external data. Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
 // onnxpb holds the Go types generated from onnx.proto3 (see gen.sh).

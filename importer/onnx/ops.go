@@ -29,6 +29,8 @@ func init() {
 		"Softmax": opSoftmax, "LogSoftmax": opSoftmax,
 		"Gather": opSelect, "Slice": opSelect,
 		"LSTM": opLSTM,
+		"GRU":  opGRU,
+		"RNN":  opRNN,
 	}
 }
 
@@ -1088,13 +1090,14 @@ func opSelect(b *builder, n *node) error {
 		}
 	}
 	switch l := b.fresh().(type) {
-	case *layers.LSTM:
-		if !l.ReturnSequences {
+	case *layers.LSTM, *layers.GRU, *layers.SimpleRNN:
+		o := l.(layers.Recurrent).Recurrence()
+		if !o.ReturnSequences {
 			break
 		}
-		t, u := b.inShape(b.producer)[0], l.Units
+		t, u := b.inShape(b.producer)[0], o.Units
 		start := (t - 1) * u
-		if l.GoBackwards {
+		if o.GoBackwards {
 			start = 0
 		}
 		if len(pos) != u {
@@ -1114,14 +1117,14 @@ func opSelect(b *builder, n *node) error {
 		if !ok {
 			break
 		}
-		l.ReturnSequences = false
+		lastStepOnly(l)
 		b.ls, b.shapes = b.ls[:b.producer+1], b.shapes[:b.producer+1]
 		b.shapes[b.producer] = layers.Shape{u}
 		b.phys = layers.Shape{u}
 		nd.idx = normIdx(idx)
 		return b.setOut(n.out(0), nd)
 	case *layers.Bidirectional:
-		return n.errorf(layers.ErrUnsupported, "selecting one time step of a bidirectional LSTM's sequence output (use its final states Y_h instead)")
+		return n.errorf(layers.ErrUnsupported, "selecting one time step of a bidirectional recurrent layer's sequence output (use its final states Y_h instead)")
 	}
 	return n.errorf(layers.ErrUnsupported, "%s on the data path selecting %d of %d elements", n.GetOpType(), len(sel), d.size())
 }

@@ -69,6 +69,8 @@ func main() {
 		maxPoolKernel()
 	case "gather_avx2":
 		gatherShortKernel()
+	case "gru_avx2":
+		gruKernels()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown -kernel %q\n", kernel)
 		os.Exit(2)

@@ -1,0 +1,111 @@
+package layers
+
+import "fmt"
+
+// SimpleRNN is a fully connected recurrent layer over (T, In) input, Keras layout: W is
+// (In, Units), U is (Units, Units), B is Units or nil:
+//
+//	h = Act(x_t W + h U + B)
+//
+// Act applies to the Units values as a vector (softmax acts over the units).
+// GoBackwards, ReturnSequences, KeepTimeOrder and H0 are as for LSTM.
+type SimpleRNN struct {
+	Info
+	In, Units       int
+	W, U, B         []float32
+	Act             Activation
+	ReturnSequences bool
+	GoBackwards     bool
+	KeepTimeOrder   bool
+	H0              []float32
+}
+
+// OutputShape implements Layer.
+func (l *SimpleRNN) OutputShape(in Shape) (Shape, error) {
+	if l.In <= 0 || l.Units <= 0 || l.In > MaxElements || l.Units > MaxElements {
+		return nil, errf(ErrInvalid, "units %d, input features %d", l.Units, l.In)
+	}
+	if err := checkLen("kernel", l.W, l.In*l.Units); err != nil {
+		return nil, err
+	}
+	if err := checkLen("recurrent kernel", l.U, l.Units*l.Units); err != nil {
+		return nil, err
+	}
+	if err := checkOptional([]optWeight{{"bias", l.B, l.Units}, {"initial h", l.H0, l.Units}}); err != nil {
+		return nil, err
+	}
+	if err := l.Act.Validate(); err != nil {
+		return nil, err
+	}
+	return recurrentOut(in, l.In, l.Units, l.ReturnSequences, "SimpleRNN")
+}
+
+// ScratchLen implements Layer: the pre-activation and h of one sample.
+func (l *SimpleRNN) ScratchLen(Shape, int) int { return 2 * l.Units }
+
+// Forward implements Layer.
+func (l *SimpleRNN) Forward(dst, src, scratch []float32, in Shape, batch int) {
+	t, u := in[0], l.Units
+	z, h := scratch[:u], scratch[u:2*u]
+	outLen := u
+	if l.ReturnSequences {
+		outLen = t * u
+	}
+	for b := 0; b < batch; b++ {
+		x := src[b*t*l.In : (b+1)*t*l.In]
+		y := dst[b*outLen : (b+1)*outLen]
+		initState(h, l.H0)
+		for s := 0; s < t; s++ {
+			ti := s
+			if l.GoBackwards {
+				ti = t - 1 - s
+			}
+			initState(z, l.B)
+			axpyRows(z, x[ti*l.In:(ti+1)*l.In], l.W)
+			axpyRows(z, h, l.U)
+			l.Act.Apply(z, u)
+			copy(h, z)
+			if l.ReturnSequences {
+				o := s
+				if l.KeepTimeOrder {
+					o = ti
+				}
+				copy(y[o*u:(o+1)*u], h)
+			}
+		}
+		if !l.ReturnSequences {
+			copy(y, h)
+		}
+	}
+}
+
+// Weights implements Layer.
+func (l *SimpleRNN) Weights() [][]float32 {
+	ws := [][]float32{l.W, l.U}
+	for _, w := range [][]float32{l.B, l.H0} {
+		if w != nil {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// Config implements Layer.
+func (l *SimpleRNN) Config() string {
+	return fmt.Sprintf("units=%d in=%d act=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v h0=%v",
+		l.Units, l.In, l.Act, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.H0 != nil)
+}
+
+// FLOPs implements Layer.
+func (l *SimpleRNN) FLOPs(in Shape) int64 {
+	if len(in) != 2 {
+		return 0
+	}
+	u := int64(l.Units)
+	return int64(in[0]) * (2*int64(l.In)*u + 2*u*u + 2*u)
+}
+
+// Recurrence implements Recurrent.
+func (l *SimpleRNN) Recurrence() RecurrentOpts {
+	return RecurrentOpts{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+}
