@@ -28,7 +28,12 @@ func init() {
 		"Gelu": opAct, "HardSwish": opAct, "Clip": opAct, "Exp": opAct,
 		"Softmax": opSoftmax, "LogSoftmax": opSoftmax,
 		"Gather": opSelect, "Slice": opSelect,
-		"LSTM": opLSTM,
+		"LSTM":               opLSTM,
+		"ConvTranspose":      opConvTranspose,
+		"Resize":             opResize,
+		"LayerNormalization": opLayerNorm,
+		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
+		"PRelu": opPRelu,
 	}
 }
 
