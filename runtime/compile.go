@@ -25,6 +25,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastConv(l, in, isa); isa != asm.Generic && ok {
 			return c, nil
 		}
+	case *layers.ConvTranspose2D:
+		if c, ok := newFastConvTranspose(l, in, isa); ok {
+			return c, nil
+		}
 	case *layers.LSTM:
 		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil

@@ -1,0 +1,62 @@
+package runtime
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kinfer/kinfer/layers"
+)
+
+func absConvT(l *layers.ConvTranspose2D) layers.Layer {
+	a := *l
+	a.W, a.B, a.Act = absf(l.W), absf(l.B), layers.ActLinear
+	return &a
+}
+
+// TestFastConvTranspose checks the GEMM + col2im path against the reference Forward at
+// edge shapes: 1x1 input and kernel, overlapping and disjoint windows (stride below,
+// equal to and above the kernel), dilation, groups, crops, output padding, wide
+// channel counts around the GEMM tiles (8, 16, 32 columns), chunked column buffers,
+// fused and unfused activations. Bound as checkFast (k = In/Groups per output tap,
+// at most ceil(K/S) taps per axis overlap: k*taps products).
+func TestFastConvTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	type cs struct {
+		h, w, c, f, g          int
+		kh, kw, sh, sw, dh, dw int
+		pads                   [4]int
+		op                     [2]int
+	}
+	cases := []cs{
+		{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, [4]int{}, [2]int{}},
+		{3, 4, 2, 3, 1, 3, 3, 2, 2, 1, 1, [4]int{}, [2]int{}},
+		{5, 4, 3, 4, 1, 3, 3, 2, 2, 1, 1, [4]int{1, 0, 1, 0}, [2]int{1, 1}},
+		{4, 4, 8, 8, 1, 2, 2, 2, 2, 1, 1, [4]int{}, [2]int{}},               // disjoint, U-Net
+		{3, 5, 3, 5, 1, 2, 1, 3, 2, 1, 1, [4]int{}, [2]int{2, 1}},           // disjoint with gaps
+		{6, 5, 4, 6, 2, 3, 3, 2, 2, 1, 1, [4]int{1, 1, 1, 1}, [2]int{1, 1}}, // groups
+		{5, 5, 6, 9, 3, 3, 2, 1, 2, 2, 1, [4]int{2, 1, 0, 1}, [2]int{}},     // groups, dilation
+		{4, 3, 7, 16, 1, 4, 4, 2, 2, 1, 1, [4]int{1, 2, 1, 2}, [2]int{}},
+		{4, 4, 16, 17, 1, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, [2]int{}},
+		{3, 3, 5, 33, 1, 2, 3, 2, 3, 1, 1, [4]int{}, [2]int{}},
+		{2, 2, 3, 7, 1, 5, 5, 1, 1, 2, 2, [4]int{}, [2]int{}},
+		{40, 40, 8, 16, 1, 3, 3, 2, 2, 1, 1, [4]int{1, 0, 1, 0}, [2]int{}}, // several GEMM chunks
+		{1, 7, 4, 4, 1, 1, 3, 1, 2, 1, 1, [4]int{}, [2]int{}},              // 1-D
+	}
+	acts := []layers.Activation{layers.ActLinear, layers.ActReLU6, {Kind: layers.Sigmoid}, {Kind: layers.Softmax}}
+	for _, isa := range fastISAs() {
+		for ci, c := range cases {
+			for ai, act := range acts {
+				l := &layers.ConvTranspose2D{KH: c.kh, KW: c.kw, SH: c.sh, SW: c.sw, DH: c.dh, DW: c.dw, Pads: c.pads, OutPad: c.op,
+					In: c.c, Filters: c.f, Groups: c.g, W: rnd(r, c.kh*c.kw*c.c*(c.f/c.g)), Act: act}
+				if ai != 1 {
+					l.B = rnd(r, c.f)
+				}
+				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
+					taps := ((c.kh+c.sh-1)/c.sh)*((c.kw+c.sw-1)/c.sw) + 1
+					checkFast(t, l, absConvT(l), c.c/c.g*taps, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
+				})
+			}
+		}
+	}
+}
