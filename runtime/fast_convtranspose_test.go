@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
 )
 
 func absConvT(l *layers.ConvTranspose2D) layers.Layer {
@@ -57,6 +58,47 @@ func TestFastConvTranspose(t *testing.T) {
 					checkFast(t, l, absConvT(l), c.c/c.g*taps, layers.Shape{c.h, c.w, c.c}, isa, 2, r)
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkConvTranspose times ConvTranspose2D on the reference path (generic) and the
+// GEMM + col2im path: a U-Net 2x2 stride-2 up-convolution (disjoint windows), a 3x3
+// stride-2 one (overlapping windows) and a grouped 4x4 stride-2 one, batch 1.
+func BenchmarkConvTranspose(b *testing.B) {
+	r := rand.New(rand.NewPCG(8, 8))
+	cases := []struct {
+		name string
+		l    *layers.ConvTranspose2D
+		in   layers.Shape
+	}{
+		{"2x2s2_64to32_16x16", &layers.ConvTranspose2D{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, In: 64, Filters: 32, Groups: 1,
+			W: rnd(r, 4*64*32), B: rnd(r, 32), Act: layers.ActReLU}, layers.Shape{16, 16, 64}},
+		{"3x3s2_32to16_16x16", &layers.ConvTranspose2D{KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Pads: [4]int{1, 1, 1, 1}, OutPad: [2]int{1, 1},
+			In: 32, Filters: 16, Groups: 1, W: rnd(r, 9*32*16), B: rnd(r, 16), Act: layers.ActReLU}, layers.Shape{16, 16, 32}},
+		{"4x4s2_g4_32to32_8x8", &layers.ConvTranspose2D{KH: 4, KW: 4, SH: 2, SW: 2, DH: 1, DW: 1, Pads: [4]int{1, 1, 1, 1},
+			In: 32, Filters: 32, Groups: 4, W: rnd(r, 16*32*8), B: rnd(r, 32)}, layers.Shape{8, 8, 32}},
+	}
+	for _, c := range cases {
+		out, err := c.l.OutputShape(c.in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, isa := range append([]asm.ISA{asm.Generic}, fastISAs()...) {
+			k, err := compileLayer(c.l, c.in, out, isa, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := rnd(r, c.in.Size())
+			dst := make([]float32, out.Size())
+			scratch := make([]float32, k.scratchLen)
+			b.Run(c.name+"/"+isa.String(), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					k.k.run(dst, src, scratch, 1)
+				}
+				b.ReportMetric(float64(c.l.FLOPs(c.in))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }
