@@ -95,6 +95,23 @@ def _ct_same(k):
                         name="conv_transpose_same")
 
 
+@model("conv_transpose_cf", "k3",
+       ["Conv2DTranspose channels_first same strides 2", "Conv2DTranspose channels_first valid output_padding (1, 0)",
+        "Conv2DTranspose dilation_rate 2", "UpSampling2D channels_first bilinear", "Cropping2D channels_first",
+        "LayerNormalization axis 1 (channels) on channels_first maps"], backend="jax")
+def _ct_cf(k):
+    L = k.layers
+    cf = dict(data_format="channels_first")
+    return k.Sequential([k.Input((3, 4, 5)),
+                         L.Conv2DTranspose(4, 3, strides=2, padding="same", **cf),
+                         L.Conv2DTranspose(3, (2, 3), strides=(2, 1), padding="valid", output_padding=(1, 0), **cf),
+                         L.Conv2DTranspose(2, 3, dilation_rate=2, padding="valid", activation="tanh", **cf),
+                         L.UpSampling2D(2, interpolation="bilinear", **cf),
+                         L.Cropping2D(((1, 2), (3, 0)), **cf),
+                         L.LayerNormalization(axis=1)],
+                        name="conv_transpose_cf")
+
+
 @model("upsampling", "k3",
        ["UpSampling2D nearest size 2", "UpSampling2D bilinear size (2, 3)", "UpSampling2D nearest (3, 1)",
         "Cropping2D ((1, 0), (2, 1))", "Cropping2D 1"])
