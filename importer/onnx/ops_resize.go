@@ -29,46 +29,45 @@ func opResize(b *builder, n *node) error {
 		}
 		return nil
 	}
-	{ // X, roi, scales, sizes (Resize-11 and later; Upsample left the standard at opset 10)
-		t, err := b.constIn(n, 2)
-		if err != nil {
-			return err
-		}
-		if err := readScales(t); err != nil {
-			return err
-		}
-		if s, err := b.constIn(n, 3); err != nil {
-			return err
-		} else if s != nil && s.size() > 0 {
-			if !s.isInt || s.size() != r || scales != nil {
-				return n.errorf(layers.ErrInvalid, "sizes of shape %v for rank %d (with scales %v)", s.dims, r, scales)
-			}
-			for k, v := range s.ints() {
-				if v <= 0 || v > layers.MaxElements {
-					return n.errorf(layers.ErrInvalid, "sizes %v", s.ints())
-				}
-				// the batch entry comes from Shape(x) (batch-marked) or is the static batch
-				if k == d.bAxis && (s.isBatchMarked(k) && v != int64(d.inner()) || !s.isBatchMarked(k) && v != int64(d.shape[k])) {
-					return n.errorf(layers.ErrUnsupported, "sizes %v resize the batch axis", s.ints())
-				}
-				sizes = append(sizes, int(v))
-			}
-		}
-		n.ignore("extrapolation_value") // used only by tf_crop_and_resize
-		if n.int("exclude_outside", 0) != 0 {
-			return n.errorf(layers.ErrUnsupported, "exclude_outside=1")
-		}
-		if n.int("antialias", 0) != 0 {
-			return n.errorf(layers.ErrUnsupported, "antialias=1")
-		}
-		if n.has("axes") {
-			return n.errorf(layers.ErrUnsupported, "attribute axes")
-		}
-		if p := n.str("keep_aspect_ratio_policy", "stretch"); p != "stretch" {
-			return n.errorf(layers.ErrUnsupported, "keep_aspect_ratio_policy %q", p)
-		}
-		n.ignore("cubic_coeff_a")
+	// X, roi, scales, sizes (Resize-11 and later; Upsample left the standard at opset 10)
+	t, err := b.constIn(n, 2)
+	if err != nil {
+		return err
 	}
+	if err := readScales(t); err != nil {
+		return err
+	}
+	if s, err := b.constIn(n, 3); err != nil {
+		return err
+	} else if s != nil && s.size() > 0 {
+		if !s.isInt || s.size() != r || scales != nil {
+			return n.errorf(layers.ErrInvalid, "sizes of shape %v for rank %d (with scales %v)", s.dims, r, scales)
+		}
+		for k, v := range s.ints() {
+			if v <= 0 || v > layers.MaxElements {
+				return n.errorf(layers.ErrInvalid, "sizes %v", s.ints())
+			}
+			// the batch entry comes from Shape(x) (batch-marked) or is the static batch
+			if k == d.bAxis && (s.isBatchMarked(k) && v != int64(d.inner()) || !s.isBatchMarked(k) && v != int64(d.shape[k])) {
+				return n.errorf(layers.ErrUnsupported, "sizes %v resize the batch axis", s.ints())
+			}
+			sizes = append(sizes, int(v))
+		}
+	}
+	n.ignore("extrapolation_value") // used only by tf_crop_and_resize
+	if n.int("exclude_outside", 0) != 0 {
+		return n.errorf(layers.ErrUnsupported, "exclude_outside=1")
+	}
+	if n.int("antialias", 0) != 0 {
+		return n.errorf(layers.ErrUnsupported, "antialias=1")
+	}
+	if n.has("axes") {
+		return n.errorf(layers.ErrUnsupported, "attribute axes")
+	}
+	if p := n.str("keep_aspect_ratio_policy", "stretch"); p != "stretch" {
+		return n.errorf(layers.ErrUnsupported, "keep_aspect_ratio_policy %q", p)
+	}
+	n.ignore("cubic_coeff_a")
 	if scales == nil && sizes == nil {
 		return n.errorf(layers.ErrInvalid, "neither scales nor sizes given")
 	}
@@ -87,31 +86,29 @@ func opResize(b *builder, n *node) error {
 	default:
 		return n.errorf(layers.ErrUnsupported, "mode %q", mode)
 	}
-	{
-		switch cm := n.str("coordinate_transformation_mode", "half_pixel"); cm {
-		case "half_pixel":
-			l.Coord = layers.CoordHalfPixel
-		case "asymmetric":
-			l.Coord = layers.CoordAsymmetric
-		case "pytorch_half_pixel":
-			l.Coord = layers.CoordPytorchHalfPixel
-		case "align_corners":
-			l.Coord = layers.CoordAlignCorners
-		default:
-			return n.errorf(layers.ErrUnsupported, "coordinate_transformation_mode %q", cm)
-		}
-		switch nm := n.str("nearest_mode", "round_prefer_floor"); nm {
-		case "round_prefer_floor":
-			l.Nearest = layers.RoundPreferFloor
-		case "round_prefer_ceil":
-			l.Nearest = layers.RoundPreferCeil
-		case "floor":
-			l.Nearest = layers.RoundFloor
-		case "ceil":
-			l.Nearest = layers.RoundCeil
-		default:
-			return n.errorf(layers.ErrUnsupported, "nearest_mode %q", nm)
-		}
+	switch cm := n.str("coordinate_transformation_mode", "half_pixel"); cm {
+	case "half_pixel":
+		l.Coord = layers.CoordHalfPixel
+	case "asymmetric":
+		l.Coord = layers.CoordAsymmetric
+	case "pytorch_half_pixel":
+		l.Coord = layers.CoordPytorchHalfPixel
+	case "align_corners":
+		l.Coord = layers.CoordAlignCorners
+	default:
+		return n.errorf(layers.ErrUnsupported, "coordinate_transformation_mode %q", cm)
+	}
+	switch nm := n.str("nearest_mode", "round_prefer_floor"); nm {
+	case "round_prefer_floor":
+		l.Nearest = layers.RoundPreferFloor
+	case "round_prefer_ceil":
+		l.Nearest = layers.RoundPreferCeil
+	case "floor":
+		l.Nearest = layers.RoundFloor
+	case "ceil":
+		l.Nearest = layers.RoundCeil
+	default:
+		return n.errorf(layers.ErrUnsupported, "nearest_mode %q", nm)
 	}
 	_, h, w, oneD, err := b.spatial(n)
 	if err != nil {
