@@ -162,6 +162,17 @@ def helper_models(out):
     inits = [init("down", np.array([1, 1, 0.5, 0.6], np.float32)), init("up", np.array([1, 1, 3, 2.5], np.float32)),
              init("up2", np.array([1, 1, 1.7, 1.3], np.float32)), init("ax1", np.array([1], np.int64))]
     save("helperl_reduce_op13", nodes, inits, x, 13)
+    # 1-D (N, C, L): ConvTranspose with pads and output_padding, Resize linear
+    # align_corners, LayerNormalization over (C, L) of the importer's (L, C) layout
+    x1 = f32(2, 3, 7)
+    nodes = [
+        helper.make_node("ConvTranspose", ["x", "w"], ["c"], strides=[3], pads=[1, 2], output_padding=[1], dilations=[2]),
+        helper.make_node("Resize", ["c", "", "sc"], ["r"], mode="linear", coordinate_transformation_mode="align_corners"),
+        helper.make_node("LayerNormalization", ["r", "g", "b"], ["y"], axis=1, epsilon=1e-4),
+    ]
+    inits = [init("w", f32(3, 4, 3) * 0.5), init("sc", np.array([1, 1, 1.5], np.float32)),
+             init("g", f32(4, 1)), init("b", f32(4, 31))]
+    save("helperl_conv1d_op17", nodes, inits, x1, 17)
 
 
 def reference_outputs(out):
