@@ -39,6 +39,9 @@ func newFastConvTranspose(l *layers.ConvTranspose2D, in layers.Shape, isa asm.IS
 	if isa == asm.Generic || len(in) != 3 || in[2] != l.In {
 		return compiled{}, false
 	}
+	if c, ok := newFastConvTPhases(l, in, isa); ok {
+		return c, true
+	}
 	g := max(l.Groups, 1)
 	h, w, c := in[0], in[1], in[2]
 	oh, ow := l.OutSize(h, w)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/kinfer/kinfer/layers"
@@ -15,7 +16,8 @@ func absConvT(l *layers.ConvTranspose2D) layers.Layer {
 	return &a
 }
 
-// TestFastConvTranspose checks the GEMM + col2im path against the reference Forward at
+// TestFastConvTranspose checks the sub-pixel, GEMM + col2im add and GEMM + copy paths
+// against the reference Forward at
 // edge shapes: 1x1 input and kernel, overlapping and disjoint windows (stride below,
 // equal to and above the kernel), dilation, groups, crops, output padding, wide
 // channel counts around the GEMM tiles (8, 16, 32 columns), chunked column buffers,
@@ -41,10 +43,22 @@ func TestFastConvTranspose(t *testing.T) {
 		{4, 4, 16, 17, 1, 3, 3, 1, 1, 1, 1, [4]int{1, 1, 1, 1}, [2]int{}},
 		{3, 3, 5, 33, 1, 2, 3, 2, 3, 1, 1, [4]int{}, [2]int{}},
 		{2, 2, 3, 7, 1, 5, 5, 1, 1, 2, 2, [4]int{}, [2]int{}},
-		{40, 40, 8, 16, 1, 3, 3, 2, 2, 1, 1, [4]int{1, 0, 1, 0}, [2]int{}}, // several GEMM chunks
-		{1, 7, 4, 4, 1, 1, 3, 1, 2, 1, 1, [4]int{}, [2]int{}},              // 1-D
+		{40, 40, 8, 16, 1, 3, 3, 2, 2, 1, 1, [4]int{1, 0, 1, 0}, [2]int{}},  // several GEMM chunks
+		{1, 7, 4, 4, 1, 1, 3, 1, 2, 1, 1, [4]int{}, [2]int{}},               // 1-D
+		{6, 5, 3, 5, 1, 3, 3, 2, 2, 1, 1, [4]int{3, 0, 4, 1}, [2]int{}},     // crop past the taps: scatter path
+		{5, 6, 4, 6, 1, 3, 1, 2, 2, 1, 1, [4]int{0, 1, 0, 0}, [2]int{0, 1}}, // phases without taps along W
+		{4, 5, 16, 16, 1, 3, 3, 1, 1, 1, 1, [4]int{0, 0, 0, 0}, [2]int{}},   // stride 1: one phase, Winograd-sized
+		{3, 4, 5, 6, 1, 5, 4, 3, 2, 1, 1, [4]int{2, 2, 1, 1}, [2]int{2, 1}},
 	}
 	acts := []layers.Activation{layers.ActLinear, layers.ActReLU6, {Kind: layers.Sigmoid}, {Kind: layers.Softmax}}
+	paths := map[string]int{}
+	defer func() {
+		for _, p := range []string{"sub-pixel", "col2im add", "col2im copy"} {
+			if len(fastISAs()) > 0 && paths[p] == 0 {
+				t.Errorf("no case ran the %s path", p)
+			}
+		}
+	}()
 	for _, isa := range fastISAs() {
 		for ci, c := range cases {
 			for ai, act := range acts {
@@ -52,6 +66,14 @@ func TestFastConvTranspose(t *testing.T) {
 					In: c.c, Filters: c.f, Groups: c.g, W: rnd(r, c.kh*c.kw*c.c*(c.f/c.g)), Act: act}
 				if ai != 1 {
 					l.B = rnd(r, c.f)
+				}
+				if out, err := l.OutputShape(layers.Shape{c.h, c.w, c.c}); err == nil {
+					k, _ := compileLayer(l, layers.Shape{c.h, c.w, c.c}, out, isa, 2)
+					for _, p := range []string{"sub-pixel", "col2im add", "col2im copy"} {
+						if strings.Contains(k.name, p) {
+							paths[p]++
+						}
+					}
 				}
 				t.Run(fmt.Sprintf("%v/case%d/%v", isa, ci, act), func(t *testing.T) {
 					taps := ((c.kh+c.sh-1)/c.sh)*((c.kw+c.sw-1)/c.sw) + 1
