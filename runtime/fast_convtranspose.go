@@ -7,10 +7,11 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// fastConvTranspose runs a ConvTranspose2D as, per group, one packed GEMM of the input
-// pixels (rows of In/Groups channels, read in place with lda = In) by the
-// (In/Groups, KH*KW*F/Groups) kernel, then a col2im pass that adds each pixel's KH*KW
-// rows of F/Groups into its output window.
+// fastConvTranspose is the fallback fast path of a ConvTranspose2D that the sub-pixel
+// path (fast_convtranspose_phase.go) does not take (dilated kernels, crops at the start
+// past the taps): per group, one packed GEMM of the input pixels (rows of In/Groups
+// channels, read in place with lda = In) by the (In/Groups, KH*KW*F/Groups) kernel, then
+// a col2im pass that adds each pixel's KH*KW rows of F/Groups into its output window.
 //
 // When the windows cannot overlap (KH <= SH and KW <= SW, dilation 1, one group) each
 // output cell receives at most one tap, so the GEMM also adds the bias (repeated per

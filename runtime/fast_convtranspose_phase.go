@@ -15,7 +15,7 @@ type phaseConv struct {
 	ly, lx int      // cells along H / W
 }
 
-// fastConvTPhases runs a ConvTranspose2D with overlapping windows (dilation 1) as
+// fastConvTPhases runs a ConvTranspose2D (dilation 1) as
 // SH*SW stride-1 convolutions through the Conv2D fast path (im2col + packed GEMM, bias
 // and activation fused), each written to scratch and interleaved into the output: no
 // scatter-add.
@@ -54,10 +54,12 @@ func floorDiv(a, b int) int {
 
 func ceilDiv(a, b int) int { return -floorDiv(-a, b) }
 
-// newFastConvTPhases returns false when a phase would need negative padding (a crop
-// larger than the taps reach) or the windows do not overlap (the copy path is simpler).
+// newFastConvTPhases returns false for dilated kernels and when a phase would need
+// negative padding (a crop at the start larger than its taps reach). Disjoint windows
+// (kernel <= stride) run here too: four 1x1 GEMMs and an interleave measured 10% faster
+// than one GEMM and a col2im copy (2x2/2, 64 -> 32 channels on 16x16).
 func newFastConvTPhases(l *layers.ConvTranspose2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
-	if l.DH != 1 || l.DW != 1 || (l.KH <= l.SH && l.KW <= l.SW) {
+	if l.DH != 1 || l.DW != 1 {
 		return compiled{}, false
 	}
 	h, w, c := in[0], in[1], in[2]

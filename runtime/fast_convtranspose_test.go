@@ -49,6 +49,7 @@ func TestFastConvTranspose(t *testing.T) {
 		{5, 6, 4, 6, 1, 3, 1, 2, 2, 1, 1, [4]int{0, 1, 0, 0}, [2]int{0, 1}}, // phases without taps along W
 		{4, 5, 16, 16, 1, 3, 3, 1, 1, 1, 1, [4]int{0, 0, 0, 0}, [2]int{}},   // stride 1: one phase, Winograd-sized
 		{3, 4, 5, 6, 1, 5, 4, 3, 2, 1, 1, [4]int{2, 2, 1, 1}, [2]int{2, 1}},
+		{4, 4, 3, 4, 1, 2, 2, 2, 2, 1, 1, [4]int{1, 1, 1, 0}, [2]int{}}, // disjoint, cropped: copy path
 	}
 	acts := []layers.Activation{layers.ActLinear, layers.ActReLU6, {Kind: layers.Sigmoid}, {Kind: layers.Softmax}}
 	paths := map[string]int{}
