@@ -112,6 +112,18 @@ def _ct_cf(k):
                         name="conv_transpose_cf")
 
 
+@model("prelu_cf", "k3", ["PReLU shared_axes [2, 3] on channels_first maps (alpha (C, 1, 1))",
+                          "PReLU shared_axes [1] on channels_first maps (alpha (1, H, W))",
+                          "Conv2DTranspose channels_first 2x2 stride 2"], backend="jax")
+def _prelu_cf(k):
+    L = k.layers
+    cf = dict(data_format="channels_first")
+    return k.Sequential([k.Input((3, 6, 5)), L.Conv2D(4, 3, **cf), L.PReLU(shared_axes=[2, 3]),
+                         L.Conv2DTranspose(2, 2, strides=2, **cf), L.PReLU(shared_axes=[1]),
+                         L.Flatten(**cf), L.Dense(3)],
+                        name="prelu_cf")
+
+
 @model("upsampling", "k3",
        ["UpSampling2D nearest size 2", "UpSampling2D bilinear size (2, 3)", "UpSampling2D nearest (3, 1)",
         "Cropping2D ((1, 0), (2, 1))", "Cropping2D 1"])
