@@ -128,7 +128,19 @@ func (l *Resize2D) nearest(x float64, in int) int {
 	return int(min(max(i, 0), float64(in-1)))
 }
 
-// linear returns the two cells and the weight of the second for a source coordinate.
+// NearestCell is the input cell nearest output cell o of an axis of in cells resized
+// to out with scale s (what Forward reads; runtime kernels build tables from it).
+func (l *Resize2D) NearestCell(o, in, out int, s float64) int {
+	return l.nearest(l.source(o, in, out, s), in)
+}
+
+// LinearCells are the two input cells output cell o of an axis interpolates between
+// and the weight of the second (what Forward uses).
+func (l *Resize2D) LinearCells(o, in, out int, s float64) (i0, i1 int, f float64) {
+	return linearTaps(l.source(o, in, out, s), in)
+}
+
+// linearTaps returns the two cells and the weight of the second for a source coordinate.
 func linearTaps(x float64, in int) (i0, i1 int, f float64) {
 	x = min(max(x, 0), float64(in-1))
 	i0 = int(math.Floor(x))

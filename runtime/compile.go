@@ -29,6 +29,10 @@ func compileLayer(l layers.Layer, in, out layers.Shape, isa asm.ISA, maxBatch in
 		if c, ok := newFastConvTranspose(l, in, isa); ok {
 			return c, nil
 		}
+	case *layers.Resize2D:
+		if c, ok := newFastResize(l, in); isa != asm.Generic && ok {
+			return c, nil
+		}
 	case *layers.LSTM:
 		if c, ok := newFastLSTM(l, in, isa, maxBatch); isa != asm.Generic && ok {
 			return c, nil
