@@ -2,51 +2,70 @@ package layers
 
 import "fmt"
 
-// Crop2D removes rows and columns from the borders of NHWC input: Crops is top,
-// bottom, left, right (each >= 0). ONNX Pad with negative pads imports as a Crop2D.
-type Crop2D struct {
+// Crop removes cells from the edges of the spatial axes (Keras Cropping1D and
+// Cropping2D). On (H, W, C) input Crops is top, bottom, left, right; on (T, C) input
+// (Cropping1D) it is start, end, 0, 0.
+type Crop struct {
 	Info
 	Crops [4]int
 }
 
 // OutputShape implements Layer.
-func (l *Crop2D) OutputShape(in Shape) (Shape, error) {
-	if err := wantRank(in, 3, "Crop2D"); err != nil {
-		return nil, err
-	}
-	for _, c := range l.Crops {
-		if c < 0 {
-			return nil, errf(ErrInvalid, "crops %v are negative", l.Crops)
+func (l *Crop) OutputShape(in Shape) (Shape, error) {
+	for _, p := range l.Crops {
+		if p < 0 || p > MaxElements {
+			return nil, errf(ErrInvalid, "cropping %v out of range", l.Crops)
 		}
 	}
-	// compared one by one so that no sum overflows
-	if l.Crops[0] >= in[0] || l.Crops[1] >= in[0]-l.Crops[0] || l.Crops[2] >= in[1] || l.Crops[3] >= in[1]-l.Crops[2] {
-		return nil, errf(ErrShapeMismatch, "crops %v leave nothing of a %dx%d map", l.Crops, in[0], in[1])
+	switch len(in) {
+	case 2:
+		if l.Crops[2] != 0 || l.Crops[3] != 0 {
+			return nil, errf(ErrInvalid, "cropping %v on a sequence (T, C) crops only T", l.Crops)
+		}
+		if t := in[0] - l.Crops[0] - l.Crops[1]; t > 0 {
+			return Shape{t, in[1]}, nil
+		}
+	case 3:
+		h, w := in[0]-l.Crops[0]-l.Crops[1], in[1]-l.Crops[2]-l.Crops[3]
+		if h > 0 && w > 0 {
+			return Shape{h, w, in[2]}, nil
+		}
+	default:
+		return nil, errf(ErrShapeMismatch, "Crop expects input (T, C) or (H, W, C) plus batch, got %v", in)
 	}
-	return Shape{in[0] - l.Crops[0] - l.Crops[1], in[1] - l.Crops[2] - l.Crops[3], in[2]}, nil
+	return nil, errf(ErrShapeMismatch, "cropping %v leaves nothing of input %v", l.Crops, in)
 }
 
 // ScratchLen implements Layer.
-func (l *Crop2D) ScratchLen(Shape, int) int { return 0 }
+func (l *Crop) ScratchLen(Shape, int) int { return 0 }
 
 // Forward implements Layer.
-func (l *Crop2D) Forward(dst, src, _ []float32, in Shape, batch int) {
-	h, w, c := in[0], in[1], in[2]
-	oh, ow := h-l.Crops[0]-l.Crops[1], w-l.Crops[2]-l.Crops[3]
+func (l *Crop) Forward(dst, src, _ []float32, in Shape, batch int) {
+	h, w, c := 1, in[0], in[1] // a sequence is one row of T cells
+	top, left, right := 0, l.Crops[0], l.Crops[1]
+	if len(in) == 3 {
+		h, w, c = in[0], in[1], in[2]
+		top, left, right = l.Crops[0], l.Crops[2], l.Crops[3]
+	}
+	oh, ow := h-top, w-left-right
+	if len(in) == 3 {
+		oh -= l.Crops[1]
+	}
+	row := ow * c
 	for b := 0; b < batch; b++ {
 		for y := 0; y < oh; y++ {
-			i := ((b*h+y+l.Crops[0])*w + l.Crops[2]) * c
-			o := (b*oh + y) * ow * c
-			copy(dst[o:o+ow*c], src[i:i+ow*c])
+			i := ((b*h+y+top)*w + left) * c
+			o := (b*oh + y) * row
+			copy(dst[o:o+row], src[i:i+row])
 		}
 	}
 }
 
 // Weights implements Layer.
-func (l *Crop2D) Weights() [][]float32 { return nil }
+func (l *Crop) Weights() [][]float32 { return nil }
 
 // Config implements Layer.
-func (l *Crop2D) Config() string { return fmt.Sprintf("crops=%v", l.Crops) }
+func (l *Crop) Config() string { return fmt.Sprintf("crops=%v", l.Crops) }
 
 // FLOPs implements Layer.
-func (l *Crop2D) FLOPs(Shape) int64 { return 0 }
+func (l *Crop) FLOPs(Shape) int64 { return 0 }

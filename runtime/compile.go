@@ -74,6 +74,12 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *layers.ActivationLayer, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return newFastActivation(l, in, isa)
 	})
+	reg(t, func(l *layers.ConvTranspose2D, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+		return newFastConvTranspose(l, in, isa)
+	})
+	reg(t, func(l *layers.Resize2D, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
+		return newFastResize(l, in)
+	})
 	reg(t, func(l *layers.GRU, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastGRU(l, in, isa, mb)
 	})

@@ -57,10 +57,11 @@ func TestRunWritesNpy(t *testing.T) {
 
 func TestInfoAndVerifyZoo(t *testing.T) {
 	files, _ := filepath.Glob("../../testdata/keras/*.npz")
-	if len(files) == 0 {
+	layerModels, _ := filepath.Glob("../../testdata/keras_layers/*.npz")
+	if len(files) == 0 || len(layerModels) == 0 {
 		t.Fatal("no testdata models")
 	}
-	for _, f := range files {
+	for _, f := range append(files, layerModels...) {
 		code, out, errs := run(t, "info", f)
 		if code != 0 || !strings.Contains(out, "Total params") || !strings.Contains(out, "Fingerprint: highwayhash128:") {
 			t.Errorf("info %s: exit %d\n%s%s", f, code, out, errs)

@@ -89,6 +89,12 @@ func init() {
 		"GlobalAvgPool1D":        buildGlobalPool1D(false),
 		"GlobalMaxPooling1D":     buildGlobalPool1D(true),
 		"GlobalMaxPool1D":        buildGlobalPool1D(true),
+		"Conv2DTranspose":        buildConv2DTranspose,
+		"Convolution2DTranspose": buildConv2DTranspose,
+		"UpSampling2D":           buildUpSampling2D,
+		"Cropping1D":             buildCropping1D,
+		"Cropping2D":             buildCropping2D,
+		"LayerNormalization":     buildLayerNorm,
 	}
 	for _, c := range []string{
 		// Identity at inference.
@@ -755,27 +761,6 @@ func buildELU(b *builder, s *spec) error {
 		return err
 	}
 	return b.emitAct(s, layers.Activation{Kind: layers.Elu, Alpha: float32(alpha)})
-}
-
-// buildPReLU supports PReLU whose learned slopes are all equal (a leaky ReLU).
-func buildPReLU(b *builder, s *spec) error {
-	ws, err := b.weights(s, "alpha", 1)
-	if err != nil {
-		return err
-	}
-	if err := b.fetchAtMost("alpha", ws[0], max(1, b.phys.Size())); err != nil {
-		return err
-	}
-	a := ws[0].Data
-	if len(a) == 0 {
-		return b.errf(layers.ErrShapeMismatch, "alpha is empty")
-	}
-	for _, v := range a[1:] {
-		if v != a[0] {
-			return b.errf(layers.ErrUnsupported, "PReLU with per-element slopes (only a single shared slope is supported)")
-		}
-	}
-	return b.emitAct(s, layers.LeakyReLU(a[0]))
 }
 
 // axis normalizes a Keras axis (which counts the batch axis) to a logical axis.

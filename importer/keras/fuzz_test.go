@@ -40,11 +40,12 @@ func seedModels() []*tmodel {
 	}
 }
 
-// zooFiles lists the zoo and broken-corpus npz files (fuzz seeds).
+// zooFiles lists the zoo, layer-model and broken-corpus npz files (fuzz seeds).
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras", "*.npz"))
+	layerModels, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_layers", "*.npz"))
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
-	return append(files, broken...)
+	return append(append(files, layerModels...), broken...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping

@@ -433,14 +433,18 @@ func TestMoreLayers(t *testing.T) {
 		}
 	}
 
-	// PReLU with one shared slope is a leaky ReLU; per-element slopes are unsupported.
+	// PReLU with one shared slope is a leaky ReLU; per-element slopes are a PReLU layer,
+	// and slopes that do not fit the input are a shape mismatch.
 	m = (&tmodel{config: seq3("s", input3(3), k3("PReLU", map[string]any{"name": "p"})),
 		weights: []lw{{"p", []*array{arr([]int{3}, 0.25, 0.25, 0.25)}}}}).mustLoad(t)
 	near(t, "PReLU", run(t, m, []float32{-4, 0, 4}), []float32{-1, 0, 4}, 0)
+	m = (&tmodel{config: seq3("s", input3(3), k3("PReLU", map[string]any{"name": "p"})),
+		weights: []lw{{"p", []*array{arr([]int{3}, 0.25, 0.5, 0.25)}}}}).mustLoad(t)
+	near(t, "PReLU per-element", run(t, m, []float32{-4, -4, 4}), []float32{-1, -2, 4}, 0)
 	_, err := (&tmodel{config: seq3("s", input3(3), k3("PReLU", map[string]any{"name": "p"})),
-		weights: []lw{{"p", []*array{arr([]int{3}, 0.25, 0.5, 0.25)}}}}).load()
-	if !errors.Is(err, layers.ErrUnsupported) {
-		t.Errorf("PReLU per-element: err = %v, want ErrUnsupported", err)
+		weights: []lw{{"p", []*array{arr([]int{2}, 0.25, 0.5)}}}}).load()
+	if !errors.Is(err, layers.ErrShapeMismatch) {
+		t.Errorf("PReLU with 2 slopes for 3 features: err = %v, want ErrShapeMismatch", err)
 	}
 
 	// Augmentation and dropout layers are in the table; ConvLSTM2D is not.

@@ -22,6 +22,17 @@
 //     as ONNX Runtime does), AveragePool (count_include_pad; ceil_mode only where it
 //     changes nothing), GlobalAveragePool, GlobalMaxPool, Pad (constant zero, spatial;
 //     negative pads crop);
+//   - ConvTranspose (1-D and 2-D; groups, strides, dilations, pads, output_padding,
+//     output_shape and auto_pad placed as ONNX Runtime does) -> ConvTranspose2D;
+//   - Resize (opset 11+; nearest with round_prefer_floor/ceil, floor, ceil, or linear;
+//     half_pixel, pytorch_half_pixel, asymmetric, align_corners; constant scales or
+//     sizes, batch and channels unscaled) -> Resize2D; Upsample left the standard at
+//     opset 10, below the opsets read;
+//   - LayerNormalization (opset 17; in the data's own layout when each physical run
+//     holds one normalized block, so NHWC data normalized over C, H, W needs no
+//     transpose); ReduceMean, ReduceMax, ReduceSum over constant axes without the
+//     batch (a mean or max over H and W is a GlobalPool2D); PRelu with constant slopes
+//     (laid out like the data, stored at their smallest period);
 //   - BatchNormalization (folded into the preceding Conv/Dense, else Affine);
 //   - Relu, LeakyRelu, Sigmoid, HardSigmoid, Tanh, Elu, Selu, Softplus, Softsign, Exp,
 //     Clip, Gelu, HardSwish, Softmax and LogSoftmax (opset < 13 flatten semantics),
@@ -35,9 +46,11 @@
 //   - Identity, Dropout, Cast to float.
 //
 // Not imported (ErrUnsupported naming node, op and attribute): graphs that branch
-// (residual adds, several inputs or outputs), control flow, other domains, LSTM Y_c,
-// peepholes, clip, activation_alpha/beta, non-constant initial states or sequence
-// lengths, attention, external data. Truncated or inconsistent files fail with ErrBadFile;
+// (residual adds, several inputs or outputs; so also the ReduceMean/Sub/Pow/Sqrt/Div
+// form of layer normalization torch exports below opset 17), control flow, other
+// domains, Resize cubic / tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip,
+// activation_alpha/beta, non-constant initial states or sequence lengths, attention,
+// external data. Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
 // onnxpb holds the Go types generated from onnx.proto3 (see gen.sh).

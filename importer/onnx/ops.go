@@ -31,6 +31,11 @@ func init() {
 		"LSTM": opLSTM,
 		"GRU":  opGRU,
 		"RNN":  opRNN,
+		"ConvTranspose":      opConvTranspose,
+		"Resize":             opResize,
+		"LayerNormalization": opLayerNorm,
+		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
+		"PRelu": opPRelu,
 	}
 }
 
@@ -854,7 +859,7 @@ func opPad(b *builder, n *node) error {
 		return err
 	}
 	if crop != [4]int{} {
-		if err := b.emit(&layers.Crop2D{Info: b.info(n.GetName(), "Pad"), Crops: crop}); err != nil {
+		if err := b.emit(&layers.Crop{Info: b.info(n.GetName(), "Pad"), Crops: crop}); err != nil {
 			return err
 		}
 	}

@@ -29,10 +29,26 @@ type Case struct {
 	Params int64 // from the manifest, 0 when unknown
 }
 
-// Keras lists testdata/keras/*.npz with the bounds from its MANIFEST.json. root is the
-// repository root relative to the test's directory.
+// KerasDirs are the directories of testdata/ holding Keras fixtures: the zoo
+// (gen_keras_zoo.py) and the layer models (gen_keras_layers.py), each with its
+// MANIFEST.json.
+var KerasDirs = []string{"keras", "keras_layers"}
+
+// Keras lists the npz fixtures of every KerasDirs directory with the bounds from its
+// MANIFEST.json. root is the repository root relative to the test's directory.
 func Keras(root string) ([]Case, error) {
-	dir := filepath.Join(root, "testdata", "keras")
+	var out []Case
+	for _, d := range KerasDirs {
+		cs, err := kerasDir(filepath.Join(root, "testdata", d))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+func kerasDir(dir string) ([]Case, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.npz"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no models in %s", dir)

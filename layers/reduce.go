@@ -1,0 +1,154 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+)
+
+// ReduceOp is the reduction a Reduce layer applies.
+type ReduceOp uint8
+
+// Reductions.
+const (
+	ReduceMean ReduceOp = iota
+	ReduceMax
+	ReduceSum
+)
+
+var reduceNames = [...]string{"mean", "max", "sum"}
+
+func (o ReduceOp) String() string {
+	if int(o) < len(reduceNames) {
+		return reduceNames[o]
+	}
+	return fmt.Sprintf("reduce(%d)", uint8(o))
+}
+
+// maxReduceRank bounds the rank a Reduce layer handles (its index loops use fixed
+// arrays, so Forward allocates nothing).
+const maxReduceRank = 8
+
+// Reduce reduces a set of the sample's axes by mean, max or sum (ONNX ReduceMean,
+// ReduceMax, ReduceSum over constant axes). Axes are sorted, distinct and index the
+// sample's shape (without batch). KeepDims keeps them with size 1.
+type Reduce struct {
+	Info
+	Op       ReduceOp
+	Axes     []int
+	KeepDims bool
+}
+
+// OutputShape implements Layer.
+func (l *Reduce) OutputShape(in Shape) (Shape, error) {
+	if int(l.Op) >= len(reduceNames) {
+		return nil, errf(ErrInvalid, "unknown reduction %d", l.Op)
+	}
+	if len(in) > maxReduceRank {
+		return nil, errf(ErrUnsupported, "reduction over input of rank %d (at most %d)", len(in), maxReduceRank)
+	}
+	if len(l.Axes) == 0 {
+		return nil, errf(ErrInvalid, "reduction without axes")
+	}
+	for k, a := range l.Axes {
+		if a < 0 || a >= len(in) || (k > 0 && a <= l.Axes[k-1]) {
+			return nil, errf(ErrInvalid, "axes %v for input %v (sorted, distinct, in range)", l.Axes, in)
+		}
+	}
+	var out Shape
+	k := 0
+	for i, d := range in {
+		if k < len(l.Axes) && l.Axes[k] == i {
+			k++
+			if l.KeepDims {
+				out = append(out, 1)
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ScratchLen implements Layer.
+func (l *Reduce) ScratchLen(Shape, int) int { return 0 }
+
+// Forward implements Layer: for each output element, a walk over the reduced axes in
+// float64.
+func (l *Reduce) Forward(dst, src, _ []float32, in Shape, batch int) {
+	r := len(in)
+	var stride, keep, red [maxReduceRank]int // input strides; kept / reduced axis lists
+	s := 1
+	for i := r - 1; i >= 0; i-- {
+		stride[i] = s
+		s *= in[i]
+	}
+	nk, nr, cnt := 0, 0, 1
+	k := 0
+	for i := 0; i < r; i++ {
+		if k < len(l.Axes) && l.Axes[k] == i {
+			red[nr] = i
+			nr++
+			k++
+			cnt *= in[i]
+			continue
+		}
+		keep[nk] = i
+		nk++
+	}
+	size := in.Size()
+	nout := size / cnt
+	for b := 0; b < batch; b++ {
+		x := src[b*size : (b+1)*size]
+		y := dst[b*nout : (b+1)*nout]
+		for o := range y {
+			// base offset of output element o over the kept axes (row-major)
+			base, rem := 0, o
+			for j := nk - 1; j >= 0; j-- {
+				a := keep[j]
+				base += (rem % in[a]) * stride[a]
+				rem /= in[a]
+			}
+			var idx [maxReduceRank]int
+			acc := 0.0
+			if l.Op == ReduceMax {
+				acc = math.Inf(-1)
+			}
+			off := base
+			for n := 0; n < cnt; n++ {
+				v := float64(x[off])
+				if l.Op == ReduceMax {
+					if v > acc || v != v {
+						acc = v
+					}
+				} else {
+					acc += v
+				}
+				for j := nr - 1; j >= 0; j-- { // odometer over the reduced axes
+					a := red[j]
+					idx[j]++
+					off += stride[a]
+					if idx[j] < in[a] {
+						break
+					}
+					off -= idx[j] * stride[a]
+					idx[j] = 0
+				}
+			}
+			if l.Op == ReduceMean {
+				acc /= float64(cnt)
+			}
+			y[o] = float32(acc)
+		}
+	}
+}
+
+// Weights implements Layer.
+func (l *Reduce) Weights() [][]float32 { return nil }
+
+// Config implements Layer.
+func (l *Reduce) Config() string {
+	return fmt.Sprintf("%v axes=%v keepdims=%v", l.Op, l.Axes, l.KeepDims)
+}
+
+// FLOPs implements Layer.
+func (l *Reduce) FLOPs(in Shape) int64 { return int64(in.Size()) }
