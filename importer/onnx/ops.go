@@ -8,7 +8,7 @@ import (
 )
 
 // handler imports one node on the data path (input b.cur) and sets b.cur to its
-// output.
+// output. Nodes reading several computed tensors go to handlersN (dag.go).
 type handler func(b *builder, n *node) error
 
 var handlers map[string]handler
@@ -1049,7 +1049,7 @@ func opSelect(b *builder, n *node) error {
 		if !l.ReturnSequences {
 			break
 		}
-		t, u := b.inShape(b.producer)[0], l.Units
+		t, u := b.valShape(b.lin[b.producer][0])[0], l.Units
 		start := (t - 1) * u
 		if l.GoBackwards {
 			start = 0
@@ -1071,10 +1071,10 @@ func opSelect(b *builder, n *node) error {
 		if !ok {
 			break
 		}
+		// the views after the LSTM on this path are left unused (Build drops them)
 		l.ReturnSequences = false
-		b.ls, b.shapes = b.ls[:b.producer+1], b.shapes[:b.producer+1]
 		b.shapes[b.producer] = layers.Shape{u}
-		b.phys = layers.Shape{u}
+		b.val, b.phys = b.layerValue(b.producer), layers.Shape{u}
 		nd.idx = normIdx(idx)
 		return b.setOut(n.out(0), nd)
 	case *layers.Bidirectional:
