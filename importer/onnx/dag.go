@@ -83,7 +83,7 @@ func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 		// it was
 		b.excl = st.excl
 		ok, err := b.fitRegion(n)
-		if ok || (err != nil && !errors.Is(err, errChain)) {
+		if err != nil && !errors.Is(err, errChain) || err == nil && ok {
 			return true, err
 		}
 		b.load(distinct[0])
