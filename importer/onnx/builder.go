@@ -628,6 +628,11 @@ func (b *builder) materialize(want []int32, target []int, name string) error {
 			return err
 		}
 		b.d.idx = want
+		if err := b.reshapePhys(target, name); err != nil {
+			return err
+		}
+		b.shareMoved()
+		return nil
 	}
 	return b.reshapePhys(target, name)
 }

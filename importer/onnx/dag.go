@@ -52,6 +52,18 @@ func (b *builder) load(name string) *dstate {
 	return st
 }
 
+// shareMoved records the current data, just moved to a new layout, as the state of
+// its ONNX value when other nodes read that value too, so that they reuse the moved
+// copy instead of each emitting the same Permute. The copy is then shared: nothing
+// may retarget it.
+func (b *builder) shareMoved() {
+	if st := b.states[b.cur]; st == nil || b.dataUsers(b.cur) <= 1 {
+		return
+	}
+	b.excl = false
+	b.states[b.cur] = &dstate{d: b.d.clone(), val: b.val, phys: b.phys.Clone(), producer: -1}
+}
+
 // handlersN import nodes reading two or more computed tensors.
 var handlersN = map[string]handler{
 	"Add": opMergeN, "Sub": opMergeN, "Mul": opMergeN, "Max": opMergeN, "Min": opMergeN,

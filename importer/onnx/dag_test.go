@@ -2,9 +2,11 @@ package onnx
 
 import (
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
+	"github.com/kinfer/kinfer/layers"
 )
 
 // forkModel is x(N,3) -> Gemm -> h, which feeds a Relu, a Mul by a constant and the
@@ -83,5 +85,24 @@ func TestSharedInput(t *testing.T) {
 		if got[1][k] != want {
 			t.Fatalf("z[%d] = %v, want %v", k, got[1][k], want)
 		}
+	}
+}
+
+// TestMovedInputShared checks that the NCHW input of helper_dag, read by two Convs
+// and a Concat that all need it channels-last, is transposed once.
+func TestMovedInputShared(t *testing.T) {
+	m, err := Load(filepath.Join(fixtures, "helper_dag_op17.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	n := 0
+	for i := 0; i < g.Len(); i++ {
+		if _, ok := g.Layer(i).(*layers.Permute); ok && g.NodeInputs(i)[0] == 0 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d transposes of the input, want 1", n)
 	}
 }
