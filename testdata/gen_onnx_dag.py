@@ -12,7 +12,8 @@ with what ONNX Runtime returns (one thread).
       exports, builds the onnx.helper graphs, runs ONNX Runtime on every new file
   /opt/kvenv/bin/python testdata/gen_onnx_dag.py --full DIR   # not committed
     - full-size torchvision resnet18 and mobilenet_v2 (weights=None, random BatchNorm
-      statistics) at 224x224, opset 17, for benchmarks and the CLI check
+      statistics) at 224x224, opset 17, for benchmarks and the CLI check, with torch's
+      float64 outputs (<name>.outputs_f64.npy)
 
 Pinned versions (what made the checked-in files):
   venv:    onnx==1.23.2 onnxruntime==1.31.1 numpy 2.x
@@ -153,6 +154,10 @@ def torch_dag_models(out, full=False):
                               dynamic_axes={v: {0: "N"} for v in ins + outs})
             save_inputs(out, fn, xs)
             print("wrote", fn, os.path.getsize(os.path.join(out, fn + ".onnx")), "bytes")
+        if full:  # float64 outputs, to tell float32 rounding from errors
+            with torch.no_grad():
+                y64 = m.double()(*[torch.from_numpy(x).double() for x in xs])
+            np.save(os.path.join(out, fn + ".outputs_f64.npy"), y64.numpy())
 
 
 def save_inputs(out, fn, xs):
