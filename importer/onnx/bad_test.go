@@ -199,6 +199,7 @@ func FuzzRead(f *testing.F) {
 	// engine stalled (0 execs/s) on this machine although no single input was slow;
 	// TestMutatedFixtures covers mutations of the fixtures instead.
 	f.Add(marshal(f, mlp()))
+	f.Add(marshal(f, forkModel()))
 	for _, m := range seedModels() {
 		f.Add(marshal(f, m))
 	}
@@ -217,7 +218,11 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		if m.Graph.FLOPs() <= 1<<22 {
-			if _, err := m.Graph.Reference(make([]float32, m.Graph.Input().Size()), 1); err != nil {
+			var xs [][]float32
+			for _, in := range m.Graph.Inputs() {
+				xs = append(xs, make([]float32, in.Shape.Size()))
+			}
+			if _, err := m.Graph.ReferenceN(xs, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
