@@ -77,7 +77,8 @@ var mergeOps = map[string]layers.MergeOp{
 
 // dagNode loads the data input of node n (dynIn: its inputs on the data path, one
 // entry per use). A node reading one value that nothing else reads is left to the
-// chain handlers (handled false). At a fork it first tries the element-wise and layout
+// chain handlers (handled false) unless only handlersN has its op (a one-input Concat
+// or Sum). At a fork it first tries the element-wise and layout
 // patterns (fitRegion); a node reading several computed tensors goes to handlersN.
 func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 	var distinct []string
@@ -88,7 +89,7 @@ func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 	}
 	if len(distinct) == 1 {
 		st := b.load(distinct[0])
-		if len(dynIn) == 1 && b.dataUsers(b.cur) <= 1 {
+		if len(dynIn) == 1 && b.dataUsers(b.cur) <= 1 && (handlers[n.GetOpType()] != nil || handlersN[n.GetOpType()] == nil) {
 			return false, nil
 		}
 		// a matched region replaces every reader of cur, so cur stays as exclusive as
@@ -99,7 +100,7 @@ func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 			return true, err
 		}
 		b.load(distinct[0])
-		if len(dynIn) == 1 {
+		if len(dynIn) == 1 && (handlers[n.GetOpType()] != nil || handlersN[n.GetOpType()] == nil) {
 			return false, nil
 		}
 	}
@@ -253,6 +254,9 @@ func opMergeN(b *builder, n *node) error {
 	if err != nil {
 		return err
 	}
+	if len(ds) == 1 { // Sum, Mean, Max, Min of one tensor
+		return b.setOut(n.out(0), b.d.clone())
+	}
 	out := ds[0].shape
 	for _, d := range ds[1:] {
 		var ok bool
@@ -311,6 +315,9 @@ func opConcatN(b *builder, n *node) error {
 	}
 	if ax == bAxis {
 		return n.errorf(layers.ErrUnsupported, "concatenation along the batch axis")
+	}
+	if len(ds) == 1 { // torch.cat of a one-tensor list (DenseNet's first layers)
+		return b.setOut(n.out(0), b.d.clone())
 	}
 	out := append([]int(nil), ds[0].shape...)
 	nbs := make([][]int, len(ds))

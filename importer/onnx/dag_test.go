@@ -106,3 +106,29 @@ func TestMovedInputShared(t *testing.T) {
 		t.Errorf("%d transposes of the input, want 1", n)
 	}
 }
+
+// TestOneInputConcatSum imports Concat and Sum of a single computed tensor (torch.cat
+// of a one-element list, as DenseNet exports) as identities.
+func TestOneInputConcatSum(t *testing.T) {
+	m := mlp()
+	g := m.Graph
+	g.Node = append(g.Node,
+		&onnxpb.NodeProto{Name: "cat", OpType: "Concat", Input: []string{"y"}, Output: []string{"c"},
+			Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}},
+		&onnxpb.NodeProto{Name: "sum", OpType: "Sum", Input: []string{"c"}, Output: []string{"s"}})
+	g.Output[0].Name = "s"
+	im, err := Read(marshal(t, m), "cat1.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := im.Graph.Reference([]float32{1, 1, 1, 1, -1, 1}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{6.5, 0, 2.5, 0}
+	for k := range want {
+		if got[k] != want[k] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
