@@ -40,6 +40,9 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *layers.Conv2D, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return newFastConv(l, in, isa)
 	})
+	reg(t, func(l *layers.Conv2D, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+		return newFastDepthwise(l, in, isa)
+	})
 	reg(t, func(l *layers.LSTM, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastLSTM(l, in, isa, mb)
 	})

@@ -58,8 +58,9 @@ func TestKerasZooEveryISA(t *testing.T) {
 	}
 }
 
-// TestONNXZooEveryISA runs every ONNX fixture through the compiled model on every
-// kernel path against ONNX Runtime's outputs (bound 1e-5 + 1e-5*|want|).
+// TestONNXZooEveryISA runs every ONNX fixture (every input and output) through the
+// compiled model on every kernel path against ONNX Runtime's outputs (bound 1e-5 +
+// 1e-5*|want|), and checks a call allocates nothing.
 func TestONNXZooEveryISA(t *testing.T) {
 	cases, err := zoo.ONNX("..")
 	if err != nil {
@@ -71,7 +72,7 @@ func TestONNXZooEveryISA(t *testing.T) {
 			t.Errorf("%s: %v", c.Name, err)
 			continue
 		}
-		x, y, batch, err := c.Arrays()
+		xs, ys, batch, err := c.ArraysN()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,22 +81,35 @@ func TestONNXZooEveryISA(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/%v: %v", c.Name, isa, err)
 			}
-			x0 := append([]float32(nil), x...)
-			got, err := cm.Run(x, batch)
+			x0 := make([][]float32, len(xs))
+			for k := range xs {
+				x0[k] = append([]float32(nil), xs[k]...)
+			}
+			got, err := cm.RunMulti(xs, batch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range x {
-				if math.Float32bits(x[i]) != math.Float32bits(x0[i]) {
-					t.Fatalf("%s isa=%v: the input was written (index %d)", c.Name, isa, i)
+			for k := range xs {
+				for i := range xs[k] {
+					if math.Float32bits(xs[k][i]) != math.Float32bits(x0[k][i]) {
+						t.Fatalf("%s isa=%v: input %d was written (index %d)", c.Name, isa, k, i)
+					}
 				}
 			}
-			maxAbs, worst, err := c.Bound.Check(got, y)
-			if err != nil {
-				t.Errorf("%s isa=%v: %v", c.Name, isa, err)
+			if len(got) != len(ys) {
+				t.Fatalf("%s: %d outputs, ORT %d", c.Name, len(got), len(ys))
 			}
-			if testing.Verbose() {
-				t.Logf("%-32s %-8v max abs err %.2e (%.2f of bound)", c.Name, isa, maxAbs, worst)
+			for k := range ys {
+				maxAbs, worst, err := c.Bound.Check(got[k], ys[k])
+				if err != nil {
+					t.Errorf("%s isa=%v output %d: %v", c.Name, isa, k, err)
+				}
+				if testing.Verbose() {
+					t.Logf("%-32s %-8v out %d max abs err %.2e (%.2f of bound)", c.Name, isa, k, maxAbs, worst)
+				}
+			}
+			if allocs := testing.AllocsPerRun(3, func() { _ = cm.RunMultiInto(got, xs, batch) }); allocs != 0 {
+				t.Errorf("%s isa=%v: %v allocations per call", c.Name, isa, allocs)
 			}
 		}
 	}

@@ -31,7 +31,17 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	}
 	g := l.graph
 	fmt.Fprintf(stdout, "Model: %s\nFormat: %s\n", pos[0], l.format)
-	fmt.Fprintf(stdout, "Input: %v  Output: %v\n\n", g.Input(), g.Output())
+	if multiIO(g) {
+		for _, t := range g.Inputs() {
+			fmt.Fprintf(stdout, "Input %q: %v\n", t.Name, t.Shape)
+		}
+		for _, t := range g.Outputs() {
+			fmt.Fprintf(stdout, "Output %q: %v\n", t.Name, t.Shape)
+		}
+		fmt.Fprintln(stdout)
+	} else {
+		fmt.Fprintf(stdout, "Input: %v  Output: %v\n\n", g.Input(), g.Output())
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tKernel\t")
 	fmt.Fprintln(tw, "------------\t------------\t-------\t------\t")

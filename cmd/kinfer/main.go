@@ -112,7 +112,10 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != want {
+	if want < 0 && len(pos) < -want { // want < 0: at least -want
+		return nil, fmt.Errorf("%w: want at least %d arguments, got %d (%s); see --help", errUsage, -want, len(pos), strings.Join(pos, " "))
+	}
+	if want >= 0 && len(pos) != want {
 		return nil, fmt.Errorf("%w: want %d argument(s), got %d (%s); see --help", errUsage, want, len(pos), strings.Join(pos, " "))
 	}
 	return pos, nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,9 +89,47 @@ func TestONNXInfoRunVerify(t *testing.T) {
 		if code, out, errs := run(t, "info", f); code != 0 || !strings.Contains(out, "ONNX opset") {
 			t.Errorf("info %s: exit %d\n%s%s", f, code, out, errs)
 		}
-		code, out, errs := run(t, "verify", f, "--input", stem+".inputs.npy", "--expect", stem+".outputs.npy")
+		ins, outs := []string{stem + ".inputs.npy"}, []string{stem + ".outputs.npy"}
+		for k := 1; ; k++ {
+			p := fmt.Sprintf("%s.inputs.%d.npy", stem, k)
+			if _, err := os.Stat(p); err != nil {
+				break
+			}
+			ins = append(ins, p)
+		}
+		for k := 1; ; k++ {
+			p := fmt.Sprintf("%s.outputs.%d.npy", stem, k)
+			if _, err := os.Stat(p); err != nil {
+				break
+			}
+			outs = append(outs, p)
+		}
+		code, out, errs := run(t, "verify", f, "--input", strings.Join(ins, ","), "--expect", strings.Join(outs, ","))
 		if code != 0 || !strings.Contains(out, "OK") {
 			t.Errorf("verify %s: exit %d\n%s%s", f, code, out, errs)
+		}
+		if len(ins) == 1 && len(outs) == 1 {
+			continue
+		}
+		// run writes output k > 0 next to the first, as OUT.k.npy
+		o := filepath.Join(t.TempDir(), "y.npy")
+		if code, _, errs := run(t, append(append([]string{"run", f}, ins...), "-o", o)...); code != 0 {
+			t.Fatalf("run %s: exit %d: %s", f, code, errs)
+		}
+		for k := range outs {
+			got, _, err := npyf.ReadFile(outPath(o, k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, _ := npyf.ReadFile(outs[k])
+			for i := range want {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5+1e-5*math.Abs(float64(want[i])) {
+					t.Fatalf("run %s output %d [%d]: %v, want %v", f, k, i, got[i], want[i])
+				}
+			}
+		}
+		if code, _, errs := run(t, "run", f, ins[0]); len(ins) > 1 && (code != 2 || !strings.Contains(errs, "inputs")) {
+			t.Errorf("run %s with one input: exit %d, %q", f, code, errs)
 		}
 	}
 	// no stored samples and no --input: a clear error
@@ -113,7 +153,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{[]string{}, 2, "Usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"run", mnist}, 2, "want 2 argument"},
+		{[]string{"run", mnist}, 2, "want at least 2 arguments"},
 		{[]string{"run", "nope.npz", bad}, 1, "nope.npz"},
 		{[]string{"run", mnist, bad}, 1, "bad.npy"},
 		{[]string{"run", mnist, wrong}, 1, "does not match the model input"},

@@ -11,17 +11,20 @@ import (
 )
 
 func cmdRun(args []string, stdout io.Writer) error {
-	fs := newFlags("run", "run MODEL INPUT.npy [-o OUT.npy] [--max N]", stdout)
+	fs := newFlags("run", "run MODEL INPUT.npy [INPUT2.npy ...] [-o OUT.npy] [--max N]\n(one .npy per model input; output k > 0 of a multi-output model goes to OUT.k.npy)", stdout)
 	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
 	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
 	maxArena := arenaFlag(fs)
-	pos, err := parseArgs(fs, args, 2)
+	pos, err := parseArgs(fs, args, -2)
 	if err != nil {
 		return err
 	}
 	l, err := load(pos[0], false, 0, maxArena)
 	if err != nil {
 		return err
+	}
+	if multiIO(l.graph) || len(pos) > 2 {
+		return runMulti(l, pos[1:], *out, *maxPrint, maxArena, stdout)
 	}
 	x, shape, err := npyf.ReadFile(pos[1])
 	if err != nil {

@@ -13,9 +13,9 @@ import (
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(args []string, stdout io.Writer) error {
-	fs := newFlags("verify", "verify MODEL [--input X.npy --expect Y.npy] [--atol A] [--rtol R]", stdout)
-	xin := fs.String("input", "", "inputs to run (default: the samples stored in the .npz)")
-	yexp := fs.String("expect", "", "expected outputs for --input (e.g. ONNX Runtime's)")
+	fs := newFlags("verify", "verify MODEL [--input X.npy --expect Y.npy] [--atol A] [--rtol R]\n(several inputs/outputs: --input X0.npy,X1.npy --expect Y0.npy,Y1.npy)", stdout)
+	xin := fs.String("input", "", "inputs to run (default: the samples stored in the .npz); comma-separated, one per model input")
+	yexp := fs.String("expect", "", "expected outputs for --input (e.g. ONNX Runtime's); comma-separated, one per model output")
 	atol := fs.Float64("atol", 1e-5, "absolute tolerance")
 	rtol := fs.Float64("rtol", 1e-5, "relative tolerance: pass when |got-want| <= atol + rtol*|want|")
 	maxArena := arenaFlag(fs)
@@ -30,6 +30,9 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	s := l.samples
 	if (*xin == "") != (*yexp == "") {
 		return fmt.Errorf("%w: --input and --expect go together", errUsage)
+	}
+	if multiIO(l.graph) {
+		return verifyMulti(l, *xin, *yexp, *atol, *rtol, maxArena, stdout)
 	}
 	if *xin != "" {
 		if s, err = samplesFrom(*xin, *yexp, l); err != nil {

@@ -123,12 +123,31 @@ func TestBadInput(t *testing.T) {
 			m.Graph.Node[0].Attribute = append(m.Graph.Node[0].Attribute, &onnxpb.AttributeProto{Name: "transA", Type: onnxpb.AttributeProto_INT, I: 1})
 		}, layers.ErrUnsupported, "transA"},
 		{"attribute type", func(m *onnxpb.ModelProto) { m.Graph.Node[0].Attribute[0].Type = onnxpb.AttributeProto_FLOAT }, layers.ErrBadFile, "transB"},
-		{"not a chain", func(m *onnxpb.ModelProto) {
-			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "res", OpType: "Add", Input: []string{"y", "h"}, Output: []string{"s"}})
+		{"div of computed tensors", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "ratio", OpType: "Div", Input: []string{"y", "h"}, Output: []string{"s"}})
 			m.Graph.Output[0].Name = "s"
-		}, layers.ErrUnsupported, "single chain"},
+		}, layers.ErrUnsupported, `node "ratio" (Div)`},
+		{"constant beside computed", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "mx", OpType: "Max", Input: []string{"y", "h", "b"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrUnsupported, `node "mx" (Max): unsupported: input 2 ("b")`},
+		{"concat on batch", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "cat", OpType: "Concat", Input: []string{"y", "h"}, Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 0}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrUnsupported, `node "cat" (Concat)`},
+		{"merge not broadcasting", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node,
+				&onnxpb.NodeProto{Name: "fc2", OpType: "Gemm", Input: []string{"x", "w3"}, Output: []string{"h3"}},
+				&onnxpb.NodeProto{Name: "sum", OpType: "Sum", Input: []string{"y", "h3"}, Output: []string{"s"}})
+			m.Graph.Initializer = append(m.Graph.Initializer, floatInit("w3", []int64{3, 3}, make([]float32, 9)))
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrShapeMismatch, `node "sum" (Sum)`},
 		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 9 }, layers.ErrUnsupported, "opset 9"},
-		{"two inputs", func(m *onnxpb.ModelProto) { m.Graph.Input = append(m.Graph.Input, valueInfo("x2", "N", 3)) }, layers.ErrUnsupported, "2 inputs"},
+		{"inputs with different batch", func(m *onnxpb.ModelProto) {
+			m.Graph.Input = []*onnxpb.ValueInfoProto{valueInfo("x", 2, 3), valueInfo("x2", 3, 3)}
+		}, layers.ErrUnsupported, "batch size 3"},
+		{"repeated input", func(m *onnxpb.ModelProto) { m.Graph.Input = append(m.Graph.Input, valueInfo("x", "N", 3)) }, layers.ErrBadFile, "repeated"},
 		{"symbolic feature dim", func(m *onnxpb.ModelProto) { m.Graph.Input[0] = valueInfo("x", "N", "F") }, layers.ErrUnsupported, "not fixed"},
 		{"huge input dim", func(m *onnxpb.ModelProto) { m.Graph.Input[0] = valueInfo("x", "N", 1<<40) }, layers.ErrBadFile, "dimension"},
 		{"no graph", func(m *onnxpb.ModelProto) { m.Graph = nil }, layers.ErrBadFile, "no graph"},
@@ -180,6 +199,7 @@ func FuzzRead(f *testing.F) {
 	// engine stalled (0 execs/s) on this machine although no single input was slow;
 	// TestMutatedFixtures covers mutations of the fixtures instead.
 	f.Add(marshal(f, mlp()))
+	f.Add(marshal(f, forkModel()))
 	for _, m := range seedModels() {
 		f.Add(marshal(f, m))
 	}
@@ -198,7 +218,11 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		if m.Graph.FLOPs() <= 1<<22 {
-			if _, err := m.Graph.Reference(make([]float32, m.Graph.Input().Size()), 1); err != nil {
+			var xs [][]float32
+			for _, in := range m.Graph.Inputs() {
+				xs = append(xs, make([]float32, in.Shape.Size()))
+			}
+			if _, err := m.Graph.ReferenceN(xs, 1); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -62,37 +62,45 @@ func (d *dyn) merged(n *node) error {
 
 func (d *dyn) size() int { return shapeSize(d.nb()) }
 
-// builder turns the topologically sorted nodes into a chain of layers.
+// builder turns the topologically sorted nodes into a DAG of layers. It imports one
+// node at a time on "the current data" (cur, d, phys, val, producer, excl): the
+// state of the node's data input, loaded from states (dag.go); a handler emits layers
+// reading val and records its output's state with setOut.
 type builder struct {
-	opset   int64
-	graph   *onnxpb.GraphProto
-	nodes   []*onnxpb.NodeProto
-	order   []int       // live nodes in topological order
-	pos     map[int]int // node index -> position in order
-	done    map[int]bool
-	consts  map[string]*tensor
-	dyns    map[string]*dyn
-	users   map[string][]int // value -> live consuming nodes (one entry per use)
-	inName  string
-	outName string
+	opset    int64
+	graph    *onnxpb.GraphProto
+	nodes    []*onnxpb.NodeProto
+	order    []int       // live nodes in topological order
+	pos      map[int]int // node index -> position in order
+	done     map[int]bool
+	consts   map[string]*tensor
+	dyns     map[string]*dyn
+	users    map[string][]int // value -> live consuming nodes (one entry per use)
+	inNames  []string         // graph inputs (not initializers), in file order
+	outNames []string         // graph outputs, in file order
 
-	input       layers.Shape
-	phys        layers.Shape // physical shape of the current data (output of the last layer)
+	inShapes    []layers.Shape // per graph input, without batch
+	phys        layers.Shape   // physical shape of the current data
 	staticBatch int
 	cur         string
 	d           *dyn
+	val         layers.Value // the layers value holding the current data
+	excl        bool         // nothing but the node being imported reads val
 	ls          []layers.Layer
-	shapes      []layers.Shape // output shape of each layer
-	producer    int            // last layer that computed the current data (-1: none)
-	maxSample   int            // per-sample element bound (Options, at most maxSample)
-	folded      int64          // bytes of folded constants kept (bounded by maxFoldedBytes)
+	lin         [][]layers.Value // input values of each layer
+	shapes      []layers.Shape   // output shape of each layer
+	producer    int              // last layer that computed the current data (-1: none)
+	maxSample   int              // per-sample element bound (Options, at most maxSample)
+	folded      int64            // bytes of folded constants kept (bounded by maxFoldedBytes)
 	names       map[string]int
+	states      map[string]*dstate // per data-path ONNX value
+	outVals     []layers.Value     // per graph output, set by finish
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
 	b := &builder{opset: opset, graph: g, maxSample: opt.sampleLimit(), nodes: g.GetNode(), consts: map[string]*tensor{},
 		dyns: map[string]*dyn{}, users: map[string][]int{}, done: map[int]bool{},
-		pos: map[int]int{}, producer: -1, names: map[string]int{}}
+		pos: map[int]int{}, producer: -1, names: map[string]int{}, states: map[string]*dstate{}}
 	if len(g.GetSparseInitializer()) > 0 {
 		return nil, fmt.Errorf("%w: sparse initializers", layers.ErrUnsupported)
 	}
@@ -115,25 +123,37 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 			ins = append(ins, in)
 		}
 	}
-	if len(ins) != 1 {
-		return nil, fmt.Errorf("%w: model has %d inputs (besides initializers); kinfer imports single-input models", layers.ErrUnsupported, len(ins))
+	if len(ins) == 0 || len(ins) > maxIO {
+		return nil, fmt.Errorf("%w: model has %d inputs (besides initializers); kinfer imports 1 to %d", layers.ErrUnsupported, len(ins), maxIO)
 	}
-	if len(g.GetOutput()) != 1 {
-		return nil, fmt.Errorf("%w: model has %d outputs; kinfer imports single-output models", layers.ErrUnsupported, len(g.GetOutput()))
+	if len(g.GetOutput()) == 0 || len(g.GetOutput()) > maxIO {
+		return nil, fmt.Errorf("%w: model has %d outputs; kinfer imports 1 to %d", layers.ErrUnsupported, len(g.GetOutput()), maxIO)
 	}
-	b.inName, b.outName = ins[0].GetName(), g.GetOutput()[0].GetName()
-	if b.inName == "" || b.outName == "" {
-		return nil, fmt.Errorf("%w: unnamed graph input or output", layers.ErrBadFile)
+	seen := map[string]bool{}
+	for _, in := range ins {
+		if in.GetName() == "" || seen[in.GetName()] {
+			return nil, fmt.Errorf("%w: unnamed or repeated graph input %q", layers.ErrBadFile, in.GetName())
+		}
+		seen[in.GetName()] = true
+		b.inNames = append(b.inNames, in.GetName())
 	}
-	if err := b.setInput(ins[0]); err != nil {
-		return nil, err
+	for _, o := range g.GetOutput() {
+		if o.GetName() == "" {
+			return nil, fmt.Errorf("%w: unnamed graph output", layers.ErrBadFile)
+		}
+		b.outNames = append(b.outNames, o.GetName())
+	}
+	for k, in := range ins {
+		if err := b.setInput(in, k); err != nil {
+			return nil, err
+		}
 	}
 	return b, b.sortNodes()
 }
 
 // setInput reads the input's type: float32, axis 0 the batch (symbolic or fixed),
 // every other axis fixed.
-func (b *builder) setInput(in *onnxpb.ValueInfoProto) error {
+func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	tt := in.GetType().GetTensorType()
 	if tt == nil {
 		return fmt.Errorf("%w: input %q is not a tensor", layers.ErrUnsupported, in.GetName())
@@ -156,6 +176,9 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto) error {
 				if v.DimValue > layers.MaxElements {
 					return fmt.Errorf("%w: input %q batch size %d", layers.ErrBadFile, in.GetName(), v.DimValue)
 				}
+				if b.staticBatch > 0 && b.staticBatch != int(v.DimValue) {
+					return fmt.Errorf("%w: input %q has batch size %d, an earlier input %d", layers.ErrUnsupported, in.GetName(), v.DimValue, b.staticBatch)
+				}
 				b.staticBatch = int(v.DimValue)
 			}
 			shape[0] = max(b.staticBatch, 1)
@@ -169,18 +192,16 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto) error {
 		}
 		shape[k] = int(v.DimValue)
 	}
-	b.input = layers.Shape(shape[1:]).Clone()
-	if err := b.input.Check(); err != nil {
+	s := layers.Shape(shape[1:]).Clone()
+	if err := s.Check(); err != nil {
 		return fmt.Errorf("input %q: %w", in.GetName(), err)
 	}
-	if b.input.Size() > b.maxSample {
-		return fmt.Errorf("%w: input %q has %d elements per sample, over the %d allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, in.GetName(), b.input.Size(), b.maxSample)
+	if s.Size() > b.maxSample {
+		return fmt.Errorf("%w: input %q has %d elements per sample, over the %d allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, in.GetName(), s.Size(), b.maxSample)
 	}
-	b.cur = in.GetName()
-	b.d = &dyn{shape: shape, bAxis: 0}
-	b.dyns[b.cur] = b.d.clone()
-	b.phys = b.input.Clone()
-	return nil
+	b.inShapes = append(b.inShapes, s)
+	b.val, b.phys, b.producer, b.excl = layers.Value(k), s.Clone(), -1, true
+	return b.setOut(in.GetName(), &dyn{shape: shape, bAxis: 0})
 }
 
 // sortNodes keeps the nodes the output depends on, checks every input is defined and
@@ -195,7 +216,7 @@ func (b *builder) sortNodes() error {
 			if _, dup := prod[o]; dup {
 				return fmt.Errorf("%w: value %q is produced twice", layers.ErrBadFile, o)
 			}
-			if _, c := b.consts[o]; c || o == b.inName {
+			if _, c := b.consts[o]; c || b.isInput(o) {
 				return fmt.Errorf("%w: node %q overwrites %q", layers.ErrBadFile, n.GetName(), o)
 			}
 			prod[o] = i
@@ -204,14 +225,16 @@ func (b *builder) sortNodes() error {
 	defined := func(v string) bool {
 		_, c := b.consts[v]
 		_, p := prod[v]
-		return v == "" || c || p || v == b.inName
+		return v == "" || c || p || b.isInput(v)
 	}
-	// liveness from the output
+	// liveness from the outputs
 	live := map[int]bool{}
-	if !defined(b.outName) {
-		return fmt.Errorf("%w: graph output %q is not produced by any node", layers.ErrBadFile, b.outName)
+	for _, o := range b.outNames {
+		if !defined(o) {
+			return fmt.Errorf("%w: graph output %q is not produced by any node", layers.ErrBadFile, o)
+		}
 	}
-	stack := []string{b.outName}
+	stack := append([]string(nil), b.outNames...)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -285,15 +308,12 @@ func (b *builder) dataUsers(v string) int {
 			n++
 		}
 	}
-	if v == b.outName {
-		n++
-	}
-	return n
+	return n + b.outputUses(v)
 }
 
 // used reports whether anything reads v.
 func (b *builder) used(v string) bool {
-	return v != "" && (len(b.users[v]) > 0 || v == b.outName)
+	return v != "" && (len(b.users[v]) > 0 || b.outputUses(v) > 0)
 }
 
 func (b *builder) run() error {
@@ -380,20 +400,13 @@ func (b *builder) run() error {
 			}
 			continue
 		}
-		for _, in := range dynIn {
-			if in != b.cur {
-				return fmt.Errorf("%w: %w: node %q (%s) reads %q, which is not the latest value on the data path", layers.ErrUnsupported, errChain, np.GetName(), op, in)
+		if handled, err := b.dagNode(n, dynIn); err != nil {
+			if n.err != nil { // a mistyped attribute is the root cause
+				return n.err
 			}
-		}
-		if len(dynIn) > 1 || b.dataUsers(b.cur) > 1 {
-			ok, err := b.fitRegion(n)
-			if err != nil {
-				return err
-			}
-			if ok {
-				continue
-			}
-			return fmt.Errorf("%w: %w: value %q feeds %d nodes", layers.ErrUnsupported, errChain, b.cur, b.dataUsers(b.cur))
+			return err
+		} else if handled {
+			continue
 		}
 		h := handlers[op]
 		if h == nil {
@@ -409,31 +422,7 @@ func (b *builder) run() error {
 			return err
 		}
 	}
-	if b.cur != b.outName {
-		if _, ok := b.consts[b.outName]; ok {
-			return fmt.Errorf("%w: output %q does not depend on the input", layers.ErrUnsupported, b.outName)
-		}
-		return fmt.Errorf("%w: %w: output %q is not the end of the data path (%q is)", layers.ErrUnsupported, errChain, b.outName, b.cur)
-	}
 	return b.finish()
-}
-
-// finish puts the output in the model's own layout.
-func (b *builder) finish() error {
-	d := b.d
-	if d.inner() > 1 {
-		return fmt.Errorf("%w: output %q has the batch axis merged with %d rows", layers.ErrUnsupported, b.outName, d.inner())
-	}
-	if shapeSize(d.shape[:d.bAxis]) != 1 {
-		return fmt.Errorf("%w: output %q has its batch axis at position %d after axes of size %v", layers.ErrUnsupported, b.outName, d.bAxis, d.shape[:d.bAxis])
-	}
-	if err := b.materialize(nil, d.nb(), "output"); err != nil {
-		return err
-	}
-	if len(b.ls) == 0 {
-		return b.emit(&layers.Identity{Info: b.info("identity", "Identity")})
-	}
-	return nil
 }
 
 // shapeOf folds Shape/Size of a data-path value into a constant whose batch entry is
@@ -485,9 +474,7 @@ func (b *builder) emit(l layers.Layer) error {
 	if out.Size() > b.maxSample {
 		return fmt.Errorf("%w: layer %q output %v has more than the %d elements per sample allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, l.LayerInfo().Name, out, b.maxSample)
 	}
-	b.ls = append(b.ls, l)
-	b.shapes = append(b.shapes, out)
-	b.phys = out
+	b.push(l, []layers.Value{b.val}, out)
 	if _, isReshape := l.(*layers.Reshape); !isReshape {
 		b.producer = len(b.ls) - 1
 	}
@@ -509,12 +496,26 @@ func (b *builder) keepFolded(n *node, outs []*tensor) error {
 	return nil
 }
 
-// inShape is the input shape of layer i.
-func (b *builder) inShape(i int) layers.Shape {
-	if i == 0 {
-		return b.input
+// push appends a layer reading ins with output shape out and makes its output the
+// current data.
+func (b *builder) push(l layers.Layer, ins []layers.Value, out layers.Shape) {
+	b.ls = append(b.ls, l)
+	b.lin = append(b.lin, ins)
+	b.shapes = append(b.shapes, out)
+	b.phys = out
+	b.val = b.layerValue(len(b.ls) - 1)
+	b.excl = true
+}
+
+// layerValue is the layers value of layer i's output.
+func (b *builder) layerValue(i int) layers.Value { return layers.Value(len(b.inShapes) + i) }
+
+// valShape is the shape of a layers value.
+func (b *builder) valShape(v layers.Value) layers.Shape {
+	if int(v) < len(b.inShapes) {
+		return b.inShapes[v]
 	}
-	return b.shapes[i-1]
+	return b.shapes[int(v)-len(b.inShapes)]
 }
 
 // reshapePhys makes the physical shape t (a free Reshape layer when it differs).
@@ -523,10 +524,11 @@ func (b *builder) reshapePhys(t []int, name string) error {
 	if b.phys.Equal(target) {
 		return nil
 	}
-	if last := len(b.ls) - 1; last >= 0 {
+	if last := len(b.ls) - 1; last >= 0 && b.excl && b.val == b.layerValue(last) {
 		if r, ok := b.ls[last].(*layers.Reshape); ok { // retarget the previous reshape
-			b.ls, b.shapes = b.ls[:last], b.shapes[:last]
-			b.phys = b.inShape(last)
+			b.val = b.lin[last][0]
+			b.ls, b.lin, b.shapes = b.ls[:last], b.lin[:last], b.shapes[:last]
+			b.phys = b.valShape(b.val)
 			if b.phys.Equal(target) {
 				return nil
 			}
@@ -539,7 +541,7 @@ func (b *builder) reshapePhys(t []int, name string) error {
 
 // fresh returns the producer layer if the current data is its output unchanged.
 func (b *builder) fresh() layers.Layer {
-	if b.producer < 0 {
+	if b.producer < 0 || !b.excl {
 		return nil
 	}
 	return b.ls[b.producer]
@@ -558,6 +560,7 @@ func (b *builder) setOut(name string, d *dyn) error {
 	}
 	b.cur, b.d = name, d
 	b.dyns[name] = d.clone()
+	b.states[name] = &dstate{d: d.clone(), val: b.val, phys: b.phys.Clone(), producer: b.producer, excl: b.excl}
 	return nil
 }
 
@@ -644,6 +647,11 @@ func (b *builder) materialize(want []int32, target []int, name string) error {
 			return err
 		}
 		b.d.idx = want
+		if err := b.reshapePhys(target, name); err != nil {
+			return err
+		}
+		b.shareMoved()
+		return nil
 	}
 	return b.reshapePhys(target, name)
 }

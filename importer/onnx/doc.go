@@ -1,9 +1,11 @@
 // Package onnx imports ONNX models (tf2onnx, Keras 3 model.export(format="onnx"),
-// torch.onnx.export) into kinfer's frozen Sequential graph form (package layers).
+// torch.onnx.export) into kinfer's frozen graph form (package layers): a DAG, which
+// for a model without branches is a chain.
 //
-// The imported graph's input is the ONNX input without its batch axis, in the model's
-// own layout: a PyTorch model taking N, C, H, W input takes the same arrays in kinfer
-// as in ONNX Runtime, and a spatial output comes back in N, C, H, W too. Inside, the
+// The imported graph's inputs and outputs are the ONNX graph's (same order and names)
+// without their batch axis, in the model's own layout: a PyTorch model taking N, C, H,
+// W input takes the same arrays in kinfer as in ONNX Runtime, and a spatial output
+// comes back in N, C, H, W too. Inside, the
 // layers run channels-last: the importer tracks how the layers' buffer maps onto each
 // ONNX tensor, turns Transposes, Reshapes, Squeezes and split-and-concat subgraphs
 // into that bookkeeping, and emits a Permute only where a layer needs the data moved
@@ -43,14 +45,24 @@
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
-//   - Identity, Dropout, Cast to float.
+//   - Identity, Dropout, Cast to float;
+//   - on branching graphs (dag.go): a value read by several nodes, several graph
+//     inputs and outputs, Add, Sub, Mul, Max, Min, Mean and Sum of computed tensors
+//     -> layers.Merge with ONNX broadcasting, Concat of computed tensors ->
+//     layers.Concatenate. The operands are brought to one physical layout, the one
+//     the largest already has (NHWC for convolution outputs) applied to each
+//     operand's axes, so a (N, C, 1, 1) gate is held as (1, 1, C) and no data moves;
+//     the Concat axis is mapped through that layout. A layer is fused into (an
+//     activation or affine folded into a Conv, a reshape retargeted) only when
+//     nothing else reads its output.
 //
-// Not imported (ErrUnsupported naming node, op and attribute): graphs that branch
-// (residual adds, several inputs or outputs; so also the ReduceMean/Sub/Pow/Sqrt/Div
-// form of layer normalization torch exports below opset 17), control flow, other
-// domains, Resize cubic / tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip,
-// activation_alpha/beta, non-constant initial states or sequence lengths, attention,
-// external data. Truncated or inconsistent files fail with ErrBadFile;
+// Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
+// tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y
+// and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
+// exports below opset 17, control flow, other domains, Resize cubic /
+// tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
+// non-constant initial states or sequence lengths, attention, external data.
+// Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
 // onnxpb holds the Go types generated from onnx.proto3 (see gen.sh).

@@ -23,17 +23,21 @@ const (
 
 // Model is an imported ONNX model.
 type Model struct {
-	// Graph is the frozen Sequential graph. Its input shape is the ONNX input's shape
-	// without the batch axis, in the model's own layout (NCHW models stay NCHW at the
-	// boundary); its output likewise matches the ONNX output.
+	// Graph is the frozen graph (a DAG; a chain for Sequential models). Its inputs and
+	// outputs are the ONNX graph's, in file order and under the same names, each
+	// without the batch axis and in the model's own layout (NCHW models stay NCHW at
+	// the boundary).
 	Graph *layers.Graph
 	// Opset is the model's default-domain opset version.
 	Opset int64
 	// Producer is the producer name and version recorded in the file (e.g.
 	// "pytorch 1.13.0", "tf2onnx 1.17.0").
 	Producer string
-	// InputName and OutputName are the ONNX graph's input and output names.
+	// InputName and OutputName are the ONNX graph's first input and output names.
 	InputName, OutputName string
+	// InputNames and OutputNames are all the graph's inputs (initializers aside) and
+	// outputs, in the order of the Graph's.
+	InputNames, OutputNames []string
 }
 
 // Default bounds of Options.
@@ -150,12 +154,14 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 		"opset":      strconv.FormatInt(opset, 10),
 		"ir_version": strconv.FormatInt(mp.GetIrVersion(), 10),
 	}
-	graph, err := layers.NewGraph(b.input, b.ls, meta)
+	graph, err := b.build(meta)
 	if err != nil {
 		return nil, err
 	}
-	return &Model{Graph: graph, Opset: opset, Producer: producer, InputName: b.inName, OutputName: b.outName}, nil
+	return &Model{Graph: graph, Opset: opset, Producer: producer, InputName: b.inNames[0], OutputName: b.outNames[0],
+		InputNames: b.inNames, OutputNames: b.outNames}, nil
 }
 
-// errChain marks graphs that are not a single chain after folding.
-var errChain = errors.New("graph is not a single chain after folding constants (kinfer imports Sequential models)")
+// errChain marks data-path patterns kinfer cannot import (a subgraph computing no
+// known function, a fork a layer cannot express).
+var errChain = errors.New("graph pattern not supported after folding constants")

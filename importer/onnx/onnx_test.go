@@ -81,8 +81,25 @@ func maxErr(got, want []float32, atol, rtol float64) (worst, ratio float64) {
 	return
 }
 
+// readArrays reads a fixture's stored arrays of one kind ("inputs" or "outputs"):
+// NAME.KIND.npy for the first, NAME.KIND.<k>.npy for the k-th.
+func readArrays(t testing.TB, name, kind string) (vals [][]float32, shapes [][]int) {
+	t.Helper()
+	for k := 0; ; k++ {
+		p := filepath.Join(fixtures, name+"."+kind+".npy")
+		if k > 0 {
+			p = filepath.Join(fixtures, fmt.Sprintf("%s.%s.%d.npy", name, kind, k))
+			if _, err := os.Stat(p); err != nil {
+				return vals, shapes
+			}
+		}
+		v, s := readNpy(t, p)
+		vals, shapes = append(vals, v), append(shapes, s)
+	}
+}
+
 // TestFixtures imports every fixture and compares the reference pass with ONNX
-// Runtime's outputs within |got-want| <= 1e-5 + 1e-5*|want|.
+// Runtime's outputs (every output) within |got-want| <= 1e-5 + 1e-5*|want|.
 func TestFixtures(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
@@ -90,26 +107,35 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, xs := readNpy(t, filepath.Join(fixtures, name+".inputs.npy"))
-			want, ys := readNpy(t, filepath.Join(fixtures, name+".outputs.npy"))
+			xs, xshapes := readArrays(t, name, "inputs")
+			want, yshapes := readArrays(t, name, "outputs")
 			g := m.Graph
-			if !g.Input().Equal(layers.Shape(xs[1:])) {
-				t.Fatalf("graph input %v, fixture input %v", g.Input(), xs)
+			if len(g.Inputs()) != len(xs) || len(g.Outputs()) != len(want) {
+				t.Fatalf("graph has %d inputs and %d outputs, fixture %d and %d", len(g.Inputs()), len(g.Outputs()), len(xs), len(want))
 			}
-			if !g.Output().Equal(layers.Shape(ys[1:])) {
-				t.Fatalf("graph output %v, ORT output %v", g.Output(), ys)
+			for k, in := range g.Inputs() {
+				if !in.Shape.Equal(layers.Shape(xshapes[k][1:])) || in.Name != m.InputNames[k] {
+					t.Fatalf("graph input %d %q %v, fixture input %v", k, in.Name, in.Shape, xshapes[k])
+				}
 			}
-			got, err := g.Reference(x, xs[0])
+			for k, out := range g.Outputs() {
+				if !out.Shape.Equal(layers.Shape(yshapes[k][1:])) || out.Name != m.OutputNames[k] {
+					t.Fatalf("graph output %d %q %v, ORT output %v", k, out.Name, out.Shape, yshapes[k])
+				}
+			}
+			got, err := g.ReferenceN(xs, xshapes[0][0])
 			if err != nil {
 				t.Fatal(err)
 			}
-			worst, ratio := maxErr(got, want, 1e-5, 1e-5)
-			t.Logf("%s (opset %d, %s): %d layers, max |err| %.3g (%.2f of bound)", name, m.Opset, m.Producer, g.Len(), worst, ratio)
-			if ratio > 1 {
-				for i := 0; i < g.Len(); i++ {
-					t.Logf("  %s %s %v", g.Layer(i).LayerInfo().Name, g.Layer(i).Config(), g.OutShape(i))
+			for k := range want {
+				worst, ratio := maxErr(got[k], want[k], 1e-5, 1e-5)
+				t.Logf("%s output %d (opset %d, %s): %d layers, chain %v, max |err| %.3g (%.2f of bound)", name, k, m.Opset, m.Producer, g.Len(), g.IsChain(), worst, ratio)
+				if ratio > 1 {
+					for i := 0; i < g.Len(); i++ {
+						t.Logf("  %s %s %v <- %v", g.Layer(i).LayerInfo().Name, g.Layer(i).Config(), g.OutShape(i), g.NodeInputs(i))
+					}
+					t.Errorf("output %d: max |got-want| %.3g exceeds 1e-5 + 1e-5*|want|", k, worst)
 				}
-				t.Errorf("max |got-want| %.3g exceeds 1e-5 + 1e-5*|want|", worst)
 			}
 		})
 	}
@@ -124,22 +150,31 @@ func TestDynamicBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, xs := readNpy(t, filepath.Join(fixtures, name+".inputs.npy"))
-			want, ys := readNpy(t, filepath.Join(fixtures, name+".outputs.npy"))
-			in, out := len(x)/xs[0], len(want)/ys[0]
-			for _, batch := range []int{1, xs[0] + 2} {
-				var bx, bw []float32
-				for k := 0; k < batch; k++ {
-					s := (k * 5) % xs[0]
-					bx = append(bx, x[s*in:(s+1)*in]...)
-					bw = append(bw, want[s*out:(s+1)*out]...)
+			xs, xshapes := readArrays(t, name, "inputs")
+			want, _ := readArrays(t, name, "outputs")
+			n := xshapes[0][0]
+			for _, batch := range []int{1, n + 2} {
+				pick := func(a []float32) []float32 {
+					per := len(a) / n
+					var out []float32
+					for k := 0; k < batch; k++ {
+						s := (k * 5) % n
+						out = append(out, a[s*per:(s+1)*per]...)
+					}
+					return out
 				}
-				got, err := m.Graph.Reference(bx, batch)
+				bx := make([][]float32, len(xs))
+				for k := range xs {
+					bx[k] = pick(xs[k])
+				}
+				got, err := m.Graph.ReferenceN(bx, batch)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if worst, ratio := maxErr(got, bw, 1e-5, 1e-5); ratio > 1 {
-					t.Errorf("batch %d: max |err| %.3g", batch, worst)
+				for k := range want {
+					if worst, ratio := maxErr(got[k], pick(want[k]), 1e-5, 1e-5); ratio > 1 {
+						t.Errorf("batch %d output %d: max |err| %.3g", batch, k, worst)
+					}
 				}
 			}
 		})

@@ -8,7 +8,7 @@ import (
 )
 
 // handler imports one node on the data path (input b.cur) and sets b.cur to its
-// output.
+// output. Nodes reading several computed tensors go to handlersN (dag.go).
 type handler func(b *builder, n *node) error
 
 var handlers map[string]handler
@@ -1100,7 +1100,7 @@ func opSelect(b *builder, n *node) error {
 		if !o.ReturnSequences {
 			break
 		}
-		t, u := b.inShape(b.producer)[0], o.Units
+		t, u := b.valShape(b.lin[b.producer][0])[0], o.Units
 		start := (t - 1) * u
 		if o.GoBackwards {
 			start = 0
@@ -1122,10 +1122,10 @@ func opSelect(b *builder, n *node) error {
 		if !ok {
 			break
 		}
+		// the views after the recurrent layer on this path are left unused (Build drops them)
 		lastStepOnly(l)
-		b.ls, b.shapes = b.ls[:b.producer+1], b.shapes[:b.producer+1]
 		b.shapes[b.producer] = layers.Shape{u}
-		b.phys = layers.Shape{u}
+		b.val, b.phys = b.layerValue(b.producer), layers.Shape{u}
 		nd.idx = normIdx(idx)
 		return b.setOut(n.out(0), nd)
 	case *layers.Bidirectional:

@@ -85,7 +85,7 @@ func (b *builder) fitRegion(at *node) (bool, error) {
 				closed = false
 			}
 		}
-		if start == b.outName {
+		if b.outputUses(start) > 0 {
 			closed = false
 		}
 		var open []string
@@ -93,7 +93,7 @@ func (b *builder) fitRegion(at *node) (bool, error) {
 			if v == start {
 				continue
 			}
-			esc := v == b.outName
+			esc := b.outputUses(v) > 0
 			for _, i := range b.users[v] {
 				if !region[i] {
 					esc = true

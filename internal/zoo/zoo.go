@@ -135,6 +135,44 @@ func ONNX(root string) ([]Case, error) {
 	return out, nil
 }
 
+// ArraysN reads all of an ONNX case's stored inputs and outputs (float32, batch
+// first): NAME.inputs.npy and NAME.inputs.K.npy for input K > 0, likewise outputs.
+func (c Case) ArraysN() (xs, ys [][]float32, batch int, err error) {
+	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
+	read := func(kind string) ([][]float32, []int, error) {
+		var vals [][]float32
+		var shape0 []int
+		for k := 0; ; k++ {
+			p := stem + "." + kind + ".npy"
+			if k > 0 {
+				p = fmt.Sprintf("%s.%s.%d.npy", stem, kind, k)
+				if _, err := os.Stat(p); err != nil {
+					return vals, shape0, nil
+				}
+			}
+			v, s, err := npyf.ReadFile(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			if k == 0 {
+				shape0 = s
+			}
+			vals = append(vals, v)
+		}
+	}
+	xs, xs0, err := read("inputs")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if ys, _, err = read("outputs"); err != nil {
+		return nil, nil, 0, err
+	}
+	if len(xs0) == 0 {
+		return nil, nil, 0, fmt.Errorf("%s: scalar input", c.Path)
+	}
+	return xs, ys, xs0[0], nil
+}
+
 // Arrays reads an ONNX case's stored inputs and outputs (float32, batch first).
 func (c Case) Arrays() (x, y []float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
