@@ -201,7 +201,11 @@ func FuzzCompileONNX(f *testing.F) {
 		if m.Graph.FLOPs() > 1e7 {
 			return
 		}
-		if _, err := cm.Run(make([]float32, 2*cm.InputShape().Size()), 2); err != nil {
+		var xs [][]float32
+		for _, in := range cm.Inputs() {
+			xs = append(xs, make([]float32, 2*in.Shape.Size()))
+		}
+		if _, err := cm.RunMulti(xs, 2); err != nil {
 			t.Fatalf("run: %v", err)
 		}
 	})

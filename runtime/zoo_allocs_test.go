@@ -44,16 +44,26 @@ func TestZooZeroAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := make([]float32, 3*g.Input().Size())
-			for j := range x {
-				x[j] = float32(j%5) - 2
+			var xs, ys [][]float32
+			for _, in := range g.Inputs() {
+				x := make([]float32, 3*in.Shape.Size())
+				for j := range x {
+					x[j] = float32(j%5) - 2
+				}
+				xs = append(xs, x)
 			}
-			y := make([]float32, 3*g.Output().Size())
-			if err := m.RunInto(y, x, 3); err != nil {
+			for _, out := range g.Outputs() {
+				ys = append(ys, make([]float32, 3*out.Shape.Size()))
+			}
+			run := func() error { return m.RunMultiInto(ys, xs, 3) }
+			if len(xs) == 1 && len(ys) == 1 {
+				run = func() error { return m.RunInto(ys[0], xs[0], 3) }
+			}
+			if err := run(); err != nil {
 				t.Fatal(err)
 			}
-			if n := testing.AllocsPerRun(5, func() { _ = m.RunInto(y, x, 3) }); n != 0 {
-				t.Errorf("%s isa=%v: %v allocations per RunInto", names[i], isa, n)
+			if n := testing.AllocsPerRun(5, func() { _ = run() }); n != 0 {
+				t.Errorf("%s isa=%v: %v allocations per run", names[i], isa, n)
 			}
 		}
 	}
