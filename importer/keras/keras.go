@@ -45,16 +45,25 @@ type Model struct {
 type Samples struct {
 	// N is the number of samples.
 	N int
-	// X holds N inputs, row-major, XShape = (N, input shape...).
+	// X holds N inputs, row-major, XShape = (N, input shape...). For a model with
+	// several inputs it is the first input (Xs[0]).
 	X      []float32
 	XShape []int
-	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent.
+	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent. For a
+	// model with several outputs it is the first output (Ys[0]).
 	Y      []float32
 	YShape []int
+	// Xs and XShapes hold every input, in the model's input order; Ys and YShapes every
+	// output (nil when absent). For a single-input, single-output model they hold X and Y.
+	Xs      [][]float32
+	XShapes [][]int
+	Ys      [][]float32
+	YShapes [][]int
 }
 
-// FormatVersion is the newest npz format version this package reads.
-const FormatVersion = 1
+// FormatVersion is the newest npz format version this package reads. Version 2 adds
+// Functional (DAG) model configs and samples for several inputs and outputs.
+const FormatVersion = 2
 
 // Load imports the npz model at path.
 func Load(path string) (*Model, error) {
@@ -90,26 +99,9 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	var smp *Samples
-	if a.has("samples/x") {
-		x, err := a.float32s("samples/x")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if len(x.Shape) == 0 || x.Shape[0] == 0 {
-			return nil, fmt.Errorf("%s: member samples/x.npy has shape %v, want (N, input...) with N > 0: %w", name, x.Shape, layers.ErrBadFile)
-		}
-		smp = &Samples{N: x.Shape[0], X: x.Data, XShape: x.Shape}
-		if a.has("samples/y") {
-			y, err := a.float32s("samples/y")
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if len(y.Shape) == 0 || y.Shape[0] != smp.N {
-				return nil, fmt.Errorf("%s: member samples/y.npy has shape %v, want (%d, output...): %w", name, y.Shape, smp.N, layers.ErrBadFile)
-			}
-			smp.Y, smp.YShape = y.Data, y.Shape
-		}
+	smp, err := readSamples(a, name)
+	if err != nil {
+		return nil, err
 	}
 	ws := &npzWeights{a: a, index: meta.Weights}
 	return build(meta, ws, smp, name)
@@ -195,6 +187,9 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	var cfg any
 	if err := json.Unmarshal(m.ModelConfig, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: model_config: %v: %w", file, err, layers.ErrBadFile)
+	}
+	if top, ok := cfg.(map[string]any); ok && hasFunctional(top, 0) {
+		return buildGraph(m, top, ws, smp, file)
 	}
 	mi, err := parseModel(cfg)
 	if err != nil {
@@ -398,20 +393,36 @@ func shapeText(d []int) string {
 }
 
 func checkSamples(g *layers.Graph, smp *Samples, file string) error {
-	in, out := g.Input(), g.Output()
-	if !layers.Shape(smp.XShape[1:]).Equal(in) {
-		return fmt.Errorf("%s: samples/x has shape %v, model input is %v: %w", file, smp.XShape, in, layers.ErrShapeMismatch)
+	ins, outs := g.Inputs(), g.Outputs()
+	if len(smp.Xs) != len(ins) {
+		return fmt.Errorf("%s: %d sample inputs stored, the model has %d inputs: %w", file, len(smp.Xs), len(ins), layers.ErrShapeMismatch)
 	}
-	if smp.Y != nil && !layers.Shape(smp.YShape[1:]).Equal(out) {
-		return fmt.Errorf("%s: samples/y has shape %v, model output is %v: %w", file, smp.YShape, out, layers.ErrShapeMismatch)
+	for i, t := range ins {
+		if !layers.Shape(smp.XShapes[i][1:]).Equal(t.Shape) {
+			return fmt.Errorf("%s: %s has shape %v, model input %q is %v: %w", file, sampleName("x", i, len(ins)), smp.XShapes[i], t.Name, t.Shape, layers.ErrShapeMismatch)
+		}
+	}
+	if smp.Ys == nil {
+		return nil
+	}
+	if len(smp.Ys) != len(outs) {
+		return fmt.Errorf("%s: %d sample outputs stored, the model has %d outputs: %w", file, len(smp.Ys), len(outs), layers.ErrShapeMismatch)
+	}
+	for i, t := range outs {
+		if !layers.Shape(smp.YShapes[i][1:]).Equal(t.Shape) {
+			return fmt.Errorf("%s: %s has shape %v, model output %q is %v: %w", file, sampleName("y", i, len(outs)), smp.YShapes[i], t.Name, t.Shape, layers.ErrShapeMismatch)
+		}
 	}
 	return nil
 }
 
 // Supported lists the Keras layer classes the importer maps, sorted.
 func Supported() []string {
-	out := make([]string, 0, len(builders))
+	out := make([]string, 0, len(builders)+len(mergeBuilders))
 	for k := range builders {
+		out = append(out, k)
+	}
+	for k := range mergeBuilders {
 		out = append(out, k)
 	}
 	sort.Strings(out)
