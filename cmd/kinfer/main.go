@@ -1,6 +1,6 @@
 // Command kinfer runs Keras (exported .npz) and ONNX models with kinfer's runtime.
 //
-//	kinfer run MODEL INPUT.npy [-o OUT.npy]   run a model on an input array
+//	kinfer run MODEL INPUT.npy... [-o OUT.npy] run a model on input arrays (one per input)
 //	kinfer info MODEL                         summary, FLOPs, arena, kernels, fingerprint
 //	kinfer verify MODEL                       check the samples stored in an .npz
 //	kinfer bench MODEL [--batch N] ...        latency and throughput
@@ -17,11 +17,13 @@ import (
 	"strings"
 )
 
-const usage = `kinfer runs Keras Sequential models (exported to .npz by importer/keras/keras2npz.py)
+const usage = `kinfer runs Keras Sequential and Functional models (exported to .npz by importer/keras/keras2npz.py)
 and ONNX models on the CPU.
 
 Usage:
-  kinfer run MODEL INPUT.npy [-o OUT.npy]   run MODEL on INPUT (float32 or float64 .npy)
+  kinfer run MODEL INPUT.npy [-o OUT.npy]   run MODEL on INPUT (float32 or float64 .npy);
+                                            a model with several inputs takes one
+                                            INPUT.npy per input, in order
   kinfer info MODEL                         layers, output shapes, parameters, FLOPs,
                                             arena size, kernel path, fingerprint
   kinfer verify MODEL.npz                   run the inputs stored in the .npz and compare
@@ -97,6 +99,18 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 // parseArgs parses flags that may come before, between or after positional
 // arguments and checks the positional count.
 func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	pos, err := parseArgsMin(fs, args, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != want {
+		return nil, fmt.Errorf("%w: want %d argument(s), got %d (%s); see --help", errUsage, want, len(pos), strings.Join(pos, " "))
+	}
+	return pos, nil
+}
+
+// parseArgsMin is parseArgs for at least least positional arguments.
+func parseArgsMin(fs *flag.FlagSet, args []string, least int) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -112,8 +126,8 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != want {
-		return nil, fmt.Errorf("%w: want %d argument(s), got %d (%s); see --help", errUsage, want, len(pos), strings.Join(pos, " "))
+	if len(pos) < least {
+		return nil, fmt.Errorf("%w: want at least %d argument(s), got %d (%s); see --help", errUsage, least, len(pos), strings.Join(pos, " "))
 	}
 	return pos, nil
 }

@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/layers"
 )
 
 func cmdRun(args []string, stdout io.Writer) error {
-	fs := newFlags("run", "run MODEL INPUT.npy [-o OUT.npy] [--max N]", stdout)
-	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
+	fs := newFlags("run", "run MODEL INPUT.npy... [-o OUT.npy] [--max N]", stdout)
+	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it; with several outputs, output k goes to OUT_k.npy")
 	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
-	pos, err := parseArgs(fs, args, 2)
+	pos, err := parseArgsMin(fs, args, 2)
 	if err != nil {
 		return err
 	}
@@ -22,53 +24,90 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	x, shape, err := npyf.ReadFile(pos[1])
-	if err != nil {
-		return err
+	ins := l.graph.Inputs()
+	if len(pos)-1 != len(ins) {
+		names := make([]string, len(ins))
+		for i, t := range ins {
+			names[i] = fmt.Sprintf("%s %v", t.Name, t.Shape)
+		}
+		return fmt.Errorf("%w: the model has %d input(s) (%s): give one .npy per input, in that order; got %d", errUsage, len(ins), strings.Join(names, ", "), len(pos)-1)
 	}
-	batch, err := batchOf(shape, l.graph.Input(), pos[1])
-	if err != nil {
-		return err
+	xs := make([][]float32, len(ins))
+	batch := 0
+	for i, t := range ins {
+		x, shape, err := npyf.ReadFile(pos[1+i])
+		if err != nil {
+			return err
+		}
+		n, err := batchOf(shape, t.Shape, pos[1+i])
+		if err != nil {
+			return err
+		}
+		if i > 0 && n != batch {
+			return fmt.Errorf("%s: %w: %d samples, %s has %d", pos[1+i], layers.ErrShapeMismatch, n, pos[1], batch)
+		}
+		xs[i], batch = x, n
 	}
 	m, err := compile(l, min(batch, 256))
 	if err != nil {
 		return err
 	}
-	y, err := m.Run(x, batch)
+	ys, err := m.RunMulti(xs, batch)
 	if err != nil {
 		return err
 	}
-	oshape := append([]int{batch}, l.graph.Output()...)
+	outs := l.graph.Outputs()
 	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		if err := npyf.WriteFloat32(f, y, oshape); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", *out, err)
-		}
-		return f.Close()
-	}
-	fmt.Fprintf(stdout, "output shape %v\n", oshape)
-	per := l.graph.Output().Size()
-	softmax := endsInSoftmax(l.graph)
-	for b := 0; b < batch; b++ {
-		row := y[b*per : (b+1)*per]
-		fmt.Fprintf(stdout, "[%d] ", b)
-		for i, v := range row {
-			if i == *maxPrint {
-				fmt.Fprintf(stdout, "... (%d more)", len(row)-i)
-				break
+		for k, y := range ys {
+			path := *out
+			if len(ys) > 1 {
+				ext := filepath.Ext(path)
+				path = fmt.Sprintf("%s_%d%s", strings.TrimSuffix(path, ext), k, ext)
 			}
-			fmt.Fprintf(stdout, "%.6g ", v)
+			if err := writeNpy(path, y, append([]int{batch}, outs[k].Shape...)); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintln(stdout)
-		if softmax {
-			fmt.Fprintf(stdout, "    top: %s\n", topK(row, 5))
+		return nil
+	}
+	for k, y := range ys {
+		oshape := append([]int{batch}, outs[k].Shape...)
+		if len(ys) > 1 {
+			fmt.Fprintf(stdout, "output %d %q shape %v\n", k, outs[k].Name, oshape)
+		} else {
+			fmt.Fprintf(stdout, "output shape %v\n", oshape)
+		}
+		per := outs[k].Shape.Size()
+		softmax := producedBySoftmax(l.graph, l.graph.OutputValues()[k])
+		for b := 0; b < batch; b++ {
+			row := y[b*per : (b+1)*per]
+			fmt.Fprintf(stdout, "[%d] ", b)
+			for i, v := range row {
+				if i == *maxPrint {
+					fmt.Fprintf(stdout, "... (%d more)", len(row)-i)
+					break
+				}
+				fmt.Fprintf(stdout, "%.6g ", v)
+			}
+			fmt.Fprintln(stdout)
+			if softmax {
+				fmt.Fprintf(stdout, "    top: %s\n", topK(row, 5))
+			}
 		}
 	}
 	return nil
+}
+
+func writeNpy(path string, y []float32, shape []int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := npyf.WriteFloat32(f, y, shape); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // batchOf matches an input array's shape to the model input: either exactly one
@@ -87,21 +126,25 @@ func batchOf(shape []int, in layers.Shape, path string) (int, error) {
 		path, layers.ErrShapeMismatch, shape, []int(in), in.String()[len("(None, "):len(in.String())-1])
 }
 
-// endsInSoftmax reports whether the model's last non-trivial layer is a softmax.
-func endsInSoftmax(g *layers.Graph) bool {
-	for i := g.Len() - 1; i >= 0; i-- {
+// producedBySoftmax reports whether value v comes from a softmax, looking back
+// through layers that do not change values (Identity, Reshape).
+func producedBySoftmax(g *layers.Graph, v layers.Value) bool {
+	for {
+		i := int(v) - g.NumInputs()
+		if i < 0 {
+			return false
+		}
 		switch l := g.Layer(i).(type) {
 		case *layers.Identity, *layers.Reshape:
+			v = g.NodeInputs(i)[0]
 			continue
 		case *layers.Dense:
 			return l.Act.Kind == layers.Softmax
 		case *layers.ActivationLayer:
 			return l.Act.Kind == layers.Softmax
-		default:
-			return false
 		}
+		return false
 	}
-	return false
 }
 
 func topK(row []float32, k int) string {
