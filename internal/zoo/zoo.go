@@ -29,10 +29,22 @@ type Case struct {
 	Params int64 // from the manifest, 0 when unknown
 }
 
-// Keras lists testdata/keras/*.npz with the bounds from its MANIFEST.json. root is the
-// repository root relative to the test's directory.
+// Keras lists testdata/keras/*.npz and testdata/keras_dag/*.npz (Functional models)
+// with the bounds from each directory's MANIFEST.json. root is the repository root
+// relative to the test's directory.
 func Keras(root string) ([]Case, error) {
-	dir := filepath.Join(root, "testdata", "keras")
+	var out []Case
+	for _, d := range []string{"keras", "keras_dag"} {
+		cs, err := kerasDir(filepath.Join(root, "testdata", d))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+func kerasDir(dir string) ([]Case, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.npz"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no models in %s", dir)
