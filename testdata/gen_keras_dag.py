@@ -74,7 +74,7 @@ def _resnet(k):
     for stage, f in enumerate((8, 12, 16)):
         s = 1 if stage == 0 else 2
         short = y
-        if s != 1 or stage == 0 and False:
+        if s != 1:
             short = L.Conv2D(f, 1, strides=s, use_bias=False)(y)
             short = L.BatchNormalization()(short)
         z = L.Conv2D(f, 3, strides=s, padding="same", use_bias=False)(y)

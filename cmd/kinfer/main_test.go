@@ -112,7 +112,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{[]string{}, 2, "Usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"run", mnist}, 2, "want 2 argument"},
+		{[]string{"run", mnist}, 2, "want at least 2 argument"},
 		{[]string{"run", "nope.npz", bad}, 1, "nope.npz"},
 		{[]string{"run", mnist, bad}, 1, "bad.npy"},
 		{[]string{"run", mnist, wrong}, 1, "does not match the model input"},

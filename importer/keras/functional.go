@@ -132,6 +132,9 @@ func parseRef(v any, k2 bool) (kref, bool) {
 
 // parseRefs reads a model's input_layers / output_layers: one ref or a list of refs.
 func parseRefs(v any, what string) ([]kref, error) {
+	if v == nil {
+		return nil, fmt.Errorf("Functional config has no %s (a subclassed model?): %w", what, layers.ErrUnsupported)
+	}
 	l, ok := v.([]any)
 	if !ok || len(l) == 0 {
 		return nil, fmt.Errorf("Functional config %s is %s, want a list of [layer, node, tensor]: %w", what, jsonText(v), layers.ErrBadFile)
