@@ -234,6 +234,17 @@ def _k2(k):
     return k.Model([a, b], [o1, o2], name="keras2_dag")
 
 
+@model("seq_nests_functional", "k3", ["keras", "h5"],
+       ["a Sequential whose middle layer is a Functional model (residual Add inside); "
+        "Keras 3 legacy .h5 as well"])
+def _seq_fn(k):
+    L = k.layers
+    i = k.Input((6,))
+    a = L.Dense(6, activation="relu")(i)
+    res = k.Model(i, L.Add()([i, L.Dense(6)(a)]), name="res")
+    return k.Sequential([k.Input((4,)), L.Dense(6), res, L.Dense(2)], name="seq_nests_functional")
+
+
 # ---------------------------------------------------------------- export and check
 
 
