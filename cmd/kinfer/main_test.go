@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,69 @@ func TestBenchJSON(t *testing.T) {
 		if !strings.Contains(out, `"`+k+`"`) {
 			t.Errorf("bench --json lacks %q: %s", k, out)
 		}
+	}
+}
+
+// TestMultiInputOutput runs, verifies and describes Functional models with several
+// inputs and outputs (testdata/keras_dag).
+func TestMultiInputOutput(t *testing.T) {
+	const wd = "../../testdata/keras_dag/wide_deep.npz"
+	const two = "../../testdata/keras_dag/two_outputs.npz"
+	dir := t.TempDir()
+	wide, deep := filepath.Join(dir, "wide.npy"), filepath.Join(dir, "deep.npy")
+	for _, p := range []struct {
+		path string
+		n    int
+	}{{wide, 6}, {deep, 10}} {
+		f, _ := os.Create(p.path)
+		npyf.WriteFloat32(f, make([]float32, 3*p.n), []int{3, p.n})
+		f.Close()
+	}
+	code, out, errs := run(t, "run", wd, wide, deep)
+	if code != 0 || !strings.Contains(out, "output shape [3 1]") {
+		t.Errorf("run wide_deep: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, "run", wd, wide); code != 2 || !strings.Contains(errs, "2 input(s) (wide (None, 6), deep (None, 10))") {
+		t.Errorf("run with one of two inputs: exit %d %q", code, errs)
+	}
+	if code, _, errs := run(t, "run", wd, deep, wide); code != 1 || !strings.Contains(errs, "does not match the model input") {
+		t.Errorf("run with inputs swapped: exit %d %q", code, errs)
+	}
+	o := filepath.Join(dir, "y.npy")
+	if code, _, errs := run(t, "run", two, filepath.Join(dir, "deep.npy"), "-o", o); code != 1 || !strings.Contains(errs, "does not match") {
+		t.Errorf("two_outputs on a (3, 10) array: exit %d %q", code, errs)
+	}
+	x7 := filepath.Join(dir, "x7.npy")
+	f, _ := os.Create(x7)
+	npyf.WriteFloat32(f, make([]float32, 2*7), []int{2, 7})
+	f.Close()
+	code, out, errs = run(t, "run", two, x7)
+	if code != 0 || !strings.Contains(out, `output 0 "cls" shape [2 4]`) || !strings.Contains(out, `output 1 "reg" shape [2 2]`) || !strings.Contains(out, "top: class") {
+		t.Errorf("run two_outputs: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, "run", two, x7, "-o", o); code != 0 {
+		t.Fatalf("run -o: exit %d %s", code, errs)
+	}
+	for k, n := range []int{4, 2} {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("y_%d.npy", k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, shape, err := npyf.ReadFloat32(f, -1)
+		f.Close()
+		if err != nil || len(shape) != 2 || shape[0] != 2 || shape[1] != n {
+			t.Errorf("y_%d.npy: shape %v, %v", k, shape, err)
+		}
+	}
+	code, out, errs = run(t, "verify", two)
+	if code != 0 || !strings.Contains(out, `output 0 "cls"`) || !strings.Contains(out, `output 1 "reg"`) || !strings.Contains(out, "OK") {
+		t.Errorf("verify two_outputs: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "info", wd)
+	if code != 0 || !strings.Contains(out, `Input "deep": (None, 10)`) || !strings.Contains(out, "input:wide, #1 dense_1") {
+		t.Errorf("info wide_deep: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := run(t, "bench", wd, "--iters", "3", "--warmup", "1ms", "--json"); code != 0 || !strings.Contains(out, `"allocs_per_run":0`) {
+		t.Errorf("bench wide_deep: exit %d\n%s%s", code, out, errs)
 	}
 }
