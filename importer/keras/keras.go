@@ -1,9 +1,11 @@
-// Package keras imports Keras Sequential models from kinfer's npz format (written by
-// keras2npz.py next to this file; see docs/npz-format.md) into a layers.Graph.
+// Package keras imports Keras Sequential and Functional models from kinfer's npz format
+// (written by keras2npz.py next to this file; see docs/npz-format.md) into a
+// layers.Graph.
 //
 // Keras 3 and Keras 2 (tf.keras) configs are accepted, including very old ones whose
-// Sequential config is a bare list of layers, nested Sequentials, and Functional models
-// that are a single chain. Keras class names map to layer builders through one table
+// Sequential config is a bare list of layers, nested Sequentials, and Functional graphs
+// (functional.go) with several inputs and outputs, merge layers, shared layers and
+// nested models. Keras class names map to layer builders through one table
 // (see Supported). channels_first layers are imported onto kinfer's NHWC layout with
 // Permute layers inserted where the layout changes; the graph's input and output keep
 // the model's own layout, so it takes and returns the same arrays as Keras.
