@@ -38,8 +38,9 @@ func seedModels() []*tmodel {
 // zooFiles lists the zoo and broken-corpus npz files (fuzz seeds).
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras", "*.npz"))
+	dags, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_dag", "*.npz"))
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
-	return append(files, broken...)
+	return append(append(files, dags...), broken...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping
@@ -62,7 +63,7 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		if m.Samples != nil && m.Samples.N <= 4 && m.Graph.FLOPs() < 1e7 {
-			m.Graph.Reference(m.Samples.X, m.Samples.N)
+			m.Graph.ReferenceN(m.Samples.Xs, m.Samples.N)
 		}
 	})
 }
