@@ -556,6 +556,58 @@ class ExporterTest(unittest.TestCase):
                 self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 
+DAG_ZOO = os.path.normpath(os.path.join(HERE, "..", "..", "testdata", "keras_dag"))
+
+
+class DagExportTest(unittest.TestCase):
+    """Functional (DAG) fixtures: npz version 2, re-exported without Keras."""
+
+    def setUp(self):
+        try:
+            import h5py  # noqa: F401
+        except ImportError:
+            self.skipTest("h5py not installed")
+        self.files = sorted(glob.glob(os.path.join(DAG_ZOO, "*.npz")))
+        if not self.files:
+            self.skipTest("no testdata/keras_dag (run testdata/gen_keras_dag.py)")
+
+    def test_format_v2(self):
+        for p in self.files:
+            with self.subTest(model=os.path.basename(p)):
+                meta, arrays = load_npz(p)
+                self.assertEqual(meta["version"], 2)
+                single = "samples/x" in arrays
+                xs = ["samples/x"] if single else sorted(k for k in arrays if k.startswith("samples/x_"))
+                ys = ["samples/y"] if single else sorted(k for k in arrays if k.startswith("samples/y_"))
+                self.assertTrue(xs and ys)
+                self.assertEqual(len({arrays[k].shape[0] for k in xs + ys}), 1)
+                for lpath, keys in meta["weights"].items():
+                    for i, k in enumerate(keys):
+                        self.assertEqual(k, f"w/{lpath}/{i}")
+
+    def test_reexport_without_keras(self):
+        import tempfile
+
+        by_source = {}
+        for p in self.files:
+            meta, _ = load_npz(p)
+            by_source[os.path.join(DAG_ZOO, "src", meta["source"])] = p
+        srcs = [s for s in by_source if os.path.exists(s)]
+        self.assertTrue(srcs)
+        with tempfile.TemporaryDirectory() as td:
+            for src in srcs:
+                with self.subTest(src=os.path.basename(src)):
+                    out = os.path.join(td, "out.npz")
+                    r = _run_exporter_without_keras(src, out)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    got_meta, got = load_npz(out)
+                    want_meta, want = load_npz(by_source[src])
+                    self.assertEqual(got_meta, want_meta)
+                    self.assertEqual(set(got), {k for k in want if not k.startswith("samples/")})
+                    for k in got:
+                        np.testing.assert_array_equal(got[k], want[k])
+
+
 class ZooCatchesWrongSemantics(unittest.TestCase):
     def test_zoo_catches_wrong_semantics(self):
         files = _zoo_files()
