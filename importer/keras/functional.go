@@ -135,6 +135,9 @@ func parseRefs(v any, what string) ([]kref, error) {
 	if v == nil {
 		return nil, fmt.Errorf("Functional config has no %s (a subclassed model?): %w", what, layers.ErrUnsupported)
 	}
+	if _, ok := v.(map[string]any); ok {
+		return nil, fmt.Errorf("Functional config %s is a dict (a model with named inputs or outputs); only lists are supported: %w", what, layers.ErrUnsupported)
+	}
 	l, ok := v.([]any)
 	if !ok || len(l) == 0 {
 		return nil, fmt.Errorf("Functional config %s is %s, want a list of [layer, node, tensor]: %w", what, jsonText(v), layers.ErrBadFile)

@@ -369,6 +369,22 @@ func TestNestedAndFunctional(t *testing.T) {
 	if _, err := (&tmodel{config: fn, weights: []lw{{"d", w}, {"d2", w}}}).load(); !errors.Is(err, layers.ErrBadFile) || !strings.Contains(err.Error(), `"d2"`) {
 		t.Errorf("missing producer: err = %v, want ErrBadFile naming d2", err)
 	}
+	// An output that is the model's input gets a node of its own.
+	fn["config"].(map[string]any)["output_layers"] = []any{[]any{"input_layer", 0, 0}, []any{"d", 0, 0}}
+	fn["config"].(map[string]any)["layers"] = []any{in, d}
+	m = (&tmodel{config: fn, weights: []lw{{"d", w}}}).mustLoad(t)
+	if ys, err = m.Graph.ReferenceN([][]float32{{-5, 1, 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "input as output", ys[0], []float32{-5, 1, 1}, 0)
+	near(t, "d next to it", ys[1], []float32{-4, 102}, 0)
+	fn["config"].(map[string]any)["layers"] = []any{in, d, d2}
+	// Dict inputs are not supported.
+	fn["config"].(map[string]any)["input_layers"] = map[string]any{"x": []any{"input_layer", 0, 0}}
+	if _, err := (&tmodel{config: fn, weights: []lw{{"d", w}}}).load(); !errors.Is(err, layers.ErrUnsupported) {
+		t.Errorf("dict inputs: err = %v, want ErrUnsupported", err)
+	}
+	fn["config"].(map[string]any)["input_layers"] = []any{"input_layer", 0, 0}
 	// A cycle: d reads d2, d2 reads d.
 	d2["inbound_nodes"] = []any{map[string]any{"args": []any{kt("d")}, "kwargs": map[string]any{}}}
 	d["inbound_nodes"] = []any{map[string]any{"args": []any{kt("d2")}, "kwargs": map[string]any{}}}
