@@ -2,12 +2,13 @@
 """Build the Keras Functional (DAG) fixtures in testdata/keras_dag/.
 
 Sibling of gen_keras_zoo.py (same pinned versions, same seeded weights, same
-byte-reproducible .keras normalisation), for models that are graphs rather than
-chains: residual Adds, squeeze-and-excitation, several inputs and outputs, nested
+byte-reproducible .keras normalisation, same float64 numpy reference from
+importer/keras/test_keras2npz.py), for models that are graphs rather than chains: residual Adds, squeeze-and-excitation, several inputs and outputs, nested
 models called twice (shared weights), Concatenate on a non-last axis, every merge
 layer, channels_first branches, and MobileNetV2. Each source is exported with
 importer/keras/keras2npz.py --samples 4 (npz format version 2) and checked: a fresh
-keras.saving.load_model(...).predict(samples) must equal the stored outputs.
+keras.saving.load_model(...).predict(samples) must equal the stored outputs, and the
+float64 reference (reading only the npz) must match them within 1e-5 + 1e-5*|y|.
 MANIFEST.json lists every model. Run from the repository root:
 
     /opt/kvenv/bin/python testdata/gen_keras_dag.py [--only NAME ...]
@@ -269,7 +270,7 @@ def predict(path, xs, fw, backend):
         return [np.load(os.path.join(td, f"y{j}.npy")) for j in range(n)]
 
 
-def export(entry, src, npz_name, fw, keras2npz):
+def export(entry, src, npz_name, fw, keras2npz, ref):
     out = os.path.join(OUT, npz_name + ".npz")
     cli = [src, out, "--samples", str(zoo.N_SAMPLES), "--seed", str(zoo.SEED)]
     if entry["backend"] == "tensorflow":
@@ -290,6 +291,12 @@ def export(entry, src, npz_name, fw, keras2npz):
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ys, ys2))
     if len(ys) != len(ys2) or diff > 1e-6:
         raise RuntimeError(f"{npz_name}: fresh model.predict differs from the samples by {diff}")
+    arrays = {k: z[k] for k in z.files}
+    yref = ref.reference_forward_graph(meta, arrays, xs)
+    ratio = max(ref.error_ratio(a, b) for a, b in zip(yref, ys))
+    maxabs = max(float(np.max(np.abs(a - b))) for a, b in zip(yref, ys))
+    if ratio > 1.0:
+        raise RuntimeError(f"{npz_name}: float64 reference error {ratio:.3g}x the bound")
     params = int(sum(int(np.prod(z[k].shape)) for ks in meta["weights"].values() for k in ks))
     print(f"  {npz_name:20s} v{meta['version']} inputs {[x.shape[1:] for x in xs]} outputs "
           f"{[y.shape[1:] for y in ys]} params {params} npz {os.path.getsize(out)} B")
@@ -310,6 +317,8 @@ def export(entry, src, npz_name, fw, keras2npz):
         "samples": int(xs[0].shape[0]),
         "sample_seed": zoo.SEED,
         "tolerance": dict(zoo.DEFAULT_TOL),
+        "measured": {"float64_reference_max_abs_err": maxabs,
+                     "float64_reference_err_over_default_bound": round(ratio, 4)},
     }
     if not entry["shared"]:
         rec["params"] = params  # per-node count equals Keras's when nothing is shared
@@ -329,6 +338,7 @@ def main():
     tf.config.experimental.enable_op_determinism()
     sys.path.insert(0, os.path.join(zoo.ROOT, "importer", "keras"))
     import keras2npz
+    import test_keras2npz as ref
 
     os.makedirs(SRC, exist_ok=True)
     mpath = os.path.join(OUT, "MANIFEST.json")
@@ -363,7 +373,7 @@ def main():
             m.save(src)
             if src.endswith(".keras"):
                 zoo.normalize_keras_zip(src)
-            rec = export(entry, src, npz_name, fw, keras2npz)
+            rec = export(entry, src, npz_name, fw, keras2npz, ref)
             if not rec["source_kept"]:
                 os.remove(src)
             records.append(rec)
