@@ -763,7 +763,7 @@ def sample_members(xs, ys):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="Export a Keras Sequential model (.keras or .h5) to kinfer npz v1."
+        description="Export a Keras Sequential or Functional model (.keras or .h5) to kinfer npz."
     )
     ap.add_argument("model", help="MODEL.keras or MODEL.h5")
     ap.add_argument("out", help="OUT.npz")
