@@ -171,3 +171,8 @@ func referenceKernel(l layers.Layer, ins []layers.Shape, maxBatch int) compiled 
 type nopKernel struct{}
 
 func (nopKernel) run(_, _, _ []float32, _ int) {}
+
+// copyKernel is a view (Reshape, Identity) that cannot run in place.
+type copyKernel struct{}
+
+func (copyKernel) run(dst, src, _ []float32, _ int) { copy(dst, src) }

@@ -89,6 +89,17 @@ func dagGraphs(t testing.TB) map[string]*layers.Graph {
 		gs2 := b.Node(&layers.GlobalPool2D{Info: info("gs", "GlobalAveragePooling2D")}, s)
 		build("shared_input", b, b.Node(&layers.Concatenate{Info: info("cat", "Concatenate"), Axis: 0}, gx, gs2))
 	}
+	{ // views (Reshape, Identity) of a value that is read again later or is an output:
+		// they cannot share its buffer and must copy
+		b := layers.NewBuilder()
+		x := b.Input("x", layers.Shape{4, 6}, layers.Float32)
+		d := b.Node(dense("d", 6, 6, layers.ActLinear), x)
+		rs := b.Node(&layers.Reshape{Info: info("rs", "Reshape"), Target: layers.Shape{24}}, d)
+		g2 := b.Node(dense("g", 24, 6, layers.ActLinear), rs)
+		add := b.Node(merge("add", layers.MergeAdd), d, g2)
+		id := b.Node(&layers.Identity{Info: info("id", "Identity")}, add)
+		build("shared_view", b, b.Node(dense("out", 6, 2, layers.ActLinear), id), add)
+	}
 	return gs
 }
 

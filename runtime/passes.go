@@ -146,6 +146,11 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 			p.dst = bufOf[ins[0]]
 			bufs[p.dst].last = max(bufs[p.dst].last, lastUse[out])
 		} else {
+			if _, view := u.c.k.(nopKernel); view {
+				// A view whose input is still read later (a DAG branch) or is a graph
+				// output cannot share its buffer: it copies.
+				us[i].c.k, us[i].c.name = copyKernel{}, "copy"
+			}
 			bufs = append(bufs, buffer{size: mb * g.ValueShape(out).Size(), first: t, last: max(t, lastUse[out])})
 			p.dst = len(bufs) - 1
 		}

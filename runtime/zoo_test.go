@@ -36,22 +36,74 @@ func TestKerasZooEveryISA(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s/%v: %v", c.Name, isa, err)
 				}
-				x0 := append([]float32(nil), s.X...)
-				got, err := cm.Run(s.X, s.N)
+				var x0 [][]float32
+				for _, x := range s.Xs {
+					x0 = append(x0, append([]float32(nil), x...))
+				}
+				gots, err := cm.RunMulti(s.Xs, s.N)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for i := range x0 {
-					if math.Float32bits(s.X[i]) != math.Float32bits(x0[i]) {
-						t.Fatalf("%s isa=%v: the input was written (index %d)", c.Name, isa, i)
+				for k := range x0 {
+					for i := range x0[k] {
+						if math.Float32bits(s.Xs[k][i]) != math.Float32bits(x0[k][i]) {
+							t.Fatalf("%s isa=%v: input %d was written (index %d)", c.Name, isa, k, i)
+						}
 					}
 				}
-				maxAbs, worst, err := c.Bound.Check(got, s.Y)
-				if err != nil {
-					t.Errorf("%s isa=%v maxbatch=%d: %v", c.Name, isa, mb, err)
+				if len(gots) != len(s.Ys) {
+					t.Fatalf("%s: %d outputs, %d stored", c.Name, len(gots), len(s.Ys))
+				}
+				var maxAbs, worst float64
+				for k, got := range gots {
+					a, w, err := c.Bound.Check(got, s.Ys[k])
+					if err != nil {
+						t.Errorf("%s isa=%v maxbatch=%d output %d: %v", c.Name, isa, mb, k, err)
+					}
+					maxAbs, worst = max(maxAbs, a), max(worst, w)
 				}
 				if testing.Verbose() && mb == 1 {
 					t.Logf("%-32s %-8v max abs err %.2e (%.2f of bound)", c.Name, isa, maxAbs, worst)
+				}
+			}
+		}
+	}
+}
+
+// TestKerasZooZeroAllocs checks that every Keras fixture, chains and DAGs, runs with
+// zero allocations per call after warm-up, on every kernel path.
+func TestKerasZooZeroAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cases, err := zoo.Keras("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		m, err := keras.Load(c.Path)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		s := m.Samples
+		for _, isa := range asm.Paths() {
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: s.N})
+			if err != nil {
+				t.Fatalf("%s/%v: %v", c.Name, isa, err)
+			}
+			dsts := make([][]float32, len(s.Ys))
+			for k, y := range s.Ys {
+				dsts[k] = make([]float32, len(y))
+			}
+			if err := cm.RunMultiInto(dsts, s.Xs, s.N); err != nil {
+				t.Fatal(err)
+			}
+			if a := testing.AllocsPerRun(5, func() { cm.RunMultiInto(dsts, s.Xs, s.N) }); a != 0 {
+				t.Errorf("%s isa=%v: %v allocations per RunMultiInto", c.Name, isa, a)
+			}
+			if len(s.Xs) == 1 && len(s.Ys) == 1 {
+				if a := testing.AllocsPerRun(5, func() { cm.RunInto(dsts[0], s.X, s.N) }); a != 0 {
+					t.Errorf("%s isa=%v: %v allocations per RunInto", c.Name, isa, a)
 				}
 			}
 		}
@@ -134,15 +186,26 @@ func BenchmarkKerasZoo(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				x := make([]float32, batch*g.Input().Size())
-				for i := range x {
-					x[i] = float32(i%7) * 0.1
+				xs := make([][]float32, g.NumInputs())
+				for k, in := range g.Inputs() {
+					xs[k] = make([]float32, batch*in.Shape.Size())
+					for i := range xs[k] {
+						xs[k][i] = float32(i%7) * 0.1
+					}
 				}
-				y := make([]float32, batch*g.Output().Size())
+				ys := make([][]float32, len(g.Outputs()))
+				for k, o := range g.Outputs() {
+					ys[k] = make([]float32, batch*o.Shape.Size())
+				}
 				b.Run(c.Name+"/batch"+itoa(batch)+"/"+isa.String(), func(b *testing.B) {
 					b.ReportAllocs()
+					single := len(xs) == 1 && len(ys) == 1
 					for b.Loop() {
-						cm.RunInto(y, x, batch)
+						if single {
+							cm.RunInto(ys[0], xs[0], batch)
+						} else {
+							cm.RunMultiInto(ys, xs, batch)
+						}
 					}
 					b.ReportMetric(float64(g.FLOPs())*float64(batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})

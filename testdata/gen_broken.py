@@ -255,8 +255,8 @@ def gen_npz_corpus():
 
     meta = json.loads(json.dumps(base_meta))
     meta["model_config"] = {"class_name": "Functional", "config": {"name": "f", "layers": []}}
-    write("functional_config.npz", "ErrUnsupported", "model_config class_name Functional (only "
-          "Sequential is supported)", meta, base)
+    write("functional_config.npz", "ErrUnsupported", "model_config class_name Functional "
+          "without input_layers or output_layers", meta, base)
 
     write("huge_npy_header.npz", "ErrBadFile", f"weight {k0}.npy header claims shape (2^40,) "
           "float32 (4 TiB) but holds 64 bytes; a reader must compare the claim with the bytes "
@@ -272,6 +272,21 @@ def gen_npz_corpus():
     write("bad_npy_header.npz", "ErrBadFile", f"weight {k0}.npy header is not a Python dict "
           "literal", raw=zip_raw({**all_members(base_meta, base),
                                   k0 + ".npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4 \n"}))
+
+
+def _edit_config(path, edit):
+    """Rewrite config.json of a .keras zip with edit(config) -> JSON text; fixed dates."""
+    with zipfile.ZipFile(path) as z:
+        members = [(zi.filename, z.read(zi.filename)) for zi in z.infolist()]
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members:
+            if name == "config.json":
+                data = edit(json.loads(data)).encode()
+            elif name == "metadata.json":
+                meta = json.loads(data)
+                meta["date_saved"] = "2000-01-01@00:00:00"
+                data = json.dumps(meta).encode()
+            z.writestr(zipfile.ZipInfo(name, date_time=ZIP_DATE), data)
 
 
 def gen_keras_src():
@@ -296,17 +311,25 @@ def gen_keras_src():
 
     L = keras.layers
     keras.utils.set_random_seed(7)
+    # Functional graphs export as npz v2; these two have configs edited to be no graph.
     x = keras.Input((6,))
     a = L.Dense(4, name="a")(x)
     b = L.Dense(4, name="b")(x)
     m = keras.Model(x, L.Add()([a, b]), name="branching")
-    m.save(os.path.join(d, "functional_branching.keras"))
-    exp["functional_branching.keras"] = "Functional model with two branches and an Add"
+    src = os.path.join(d, "graph_reads_missing_layer.keras")
+    m.save(src)
+    _edit_config(src, lambda c: json.dumps(c).replace('"keras_history": ["b", 0, 0]',
+                                                      '"keras_history": ["nope", 0, 0]'))
+    exp["graph_reads_missing_layer.keras"] = "Functional graph: Add reads layer 'nope', which the model does not have"
 
-    x1, x2 = keras.Input((3,)), keras.Input((3,))
+    x1, x2 = keras.Input((3,), name="x1"), keras.Input((3,), name="x2")
     m = keras.Model([x1, x2], L.Concatenate()([x1, x2]), name="two_inputs")
-    m.save(os.path.join(d, "two_inputs.keras"))
-    exp["two_inputs.keras"] = "Functional model with two inputs"
+    src = os.path.join(d, "graph_output_not_a_layer.keras")
+    m.save(src)
+    _edit_config(src, lambda c: json.dumps(c).replace('"output_layers": [["concatenate", 0, 0]]',
+                                                      '"output_layers": [["missing", 0, 0]]')
+                 .replace('"output_layers": ["concatenate", 0, 0]', '"output_layers": ["missing", 0, 0]'))
+    exp["graph_output_not_a_layer.keras"] = "Functional graph whose output_layers names no layer"
 
     @keras.saving.register_keras_serializable(package="broken")
     class MyModel(keras.Model):

@@ -57,6 +57,10 @@ func cmdBench(args []string, stdout io.Writer) error {
 		return err
 	}
 	var x []float32
+	multi := l.graph.NumInputs() != 1 || len(l.graph.Outputs()) != 1
+	if multi && *input != "" {
+		return fmt.Errorf("%w: --input takes one array; this model has %d inputs and %d outputs (it is timed on random normal data)", errUsage, l.graph.NumInputs(), len(l.graph.Outputs()))
+	}
 	if *input != "" {
 		var shape []int
 		if x, shape, err = npyf.ReadFile(*input); err != nil {
@@ -85,6 +89,21 @@ func cmdBench(args []string, stdout io.Writer) error {
 	}
 	y := make([]float32, *batch*l.graph.Output().Size())
 	call := func() error { return m.RunInto(y, x, *batch) }
+	if multi {
+		r := rand.New(rand.NewPCG(1, 1))
+		xs := make([][]float32, l.graph.NumInputs())
+		for k, t := range l.graph.Inputs() {
+			xs[k] = make([]float32, *batch*t.Shape.Size())
+			for i := range xs[k] {
+				xs[k][i] = float32(r.NormFloat64())
+			}
+		}
+		ys := make([][]float32, len(l.graph.Outputs()))
+		for k, t := range l.graph.Outputs() {
+			ys[k] = make([]float32, *batch*t.Shape.Size())
+		}
+		call = func() error { return m.RunMultiInto(ys, xs, *batch) }
+	}
 
 	for t0 := time.Now(); time.Since(t0) < *warm; {
 		if err := call(); err != nil {

@@ -31,23 +31,37 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	}
 	g := l.graph
 	fmt.Fprintf(stdout, "Model: %s\nFormat: %s\n", pos[0], l.format)
-	if multiIO(g) {
+	dag := !g.IsChain()
+	if dag {
 		for _, t := range g.Inputs() {
 			fmt.Fprintf(stdout, "Input %q: %v\n", t.Name, t.Shape)
 		}
-		for _, t := range g.Outputs() {
-			fmt.Fprintf(stdout, "Output %q: %v\n", t.Name, t.Shape)
+		for k, t := range g.Outputs() {
+			fmt.Fprintf(stdout, "Output %q: %v (from %s)\n", t.Name, t.Shape, valueName(g, g.OutputValues()[k]))
 		}
 		fmt.Fprintln(stdout)
 	} else {
 		fmt.Fprintf(stdout, "Input: %v  Output: %v\n\n", g.Input(), g.Output())
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tKernel\t")
-	fmt.Fprintln(tw, "------------\t------------\t-------\t------\t")
+	if dag {
+		fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tInputs\tKernel\t")
+		fmt.Fprintln(tw, "------------\t------------\t-------\t------\t------\t")
+	} else {
+		fmt.Fprintln(tw, "Layer (type)\tOutput Shape\tParam #\tKernel\t")
+		fmt.Fprintln(tw, "------------\t------------\t-------\t------\t")
+	}
 	kernels := m.Kernels()
 	for i := 0; i < g.Len(); i++ {
 		li := g.Layer(i).LayerInfo()
+		if dag {
+			var ins []string
+			for _, v := range g.NodeInputs(i) {
+				ins = append(ins, valueName(g, v))
+			}
+			fmt.Fprintf(tw, "#%d %s (%s)\t%v\t%s\t%s\t%s\t\n", i, li.Name, li.Class, g.OutShape(i), commas(layers.ParamCount(g.Layer(i))), strings.Join(ins, ", "), kernels[i])
+			continue
+		}
 		fmt.Fprintf(tw, "%s (%s)\t%v\t%s\t%s\t\n", li.Name, li.Class, g.OutShape(i), commas(layers.ParamCount(g.Layer(i))), kernels[i])
 	}
 	tw.Flush()
@@ -65,6 +79,16 @@ func cmdInfo(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Stored samples: %d (run 'kinfer verify %s')\n", l.stored, pos[0])
 	}
 	return nil
+}
+
+// valueName names a value for the DAG listing: "#i name" for node i's output, the input's
+// name for a graph input (node numbers disambiguate a layer called more than once).
+func valueName(g *layers.Graph, v layers.Value) string {
+	if int(v) < g.NumInputs() {
+		return "input:" + g.Inputs()[v].Name
+	}
+	i := int(v) - g.NumInputs()
+	return fmt.Sprintf("#%d %s", i, g.Layer(i).LayerInfo().Name)
 }
 
 func commas(n int64) string {

@@ -31,10 +31,13 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if (*xin == "") != (*yexp == "") {
 		return fmt.Errorf("%w: --input and --expect go together", errUsage)
 	}
-	if multiIO(l.graph) {
+	if multiIO(l.graph) && *xin != "" {
 		return verifyMulti(l, *xin, *yexp, *atol, *rtol, maxArena, stdout)
 	}
 	if *xin != "" {
+		if l.graph.NumInputs() != 1 || len(l.graph.Outputs()) != 1 {
+			return fmt.Errorf("%w: --input/--expect take one array each; this model has %d inputs and %d outputs (store samples with keras2npz.py --samples N)", errUsage, l.graph.NumInputs(), len(l.graph.Outputs()))
+		}
 		if s, err = samplesFrom(*xin, *yexp, l); err != nil {
 			return err
 		}
@@ -46,36 +49,52 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	got, err := m.Run(s.X, s.N)
+	xs, ys := s.Xs, s.Ys
+	if xs == nil { // samples built by samplesFrom, or by an older caller
+		xs, ys = [][]float32{s.X}, [][]float32{s.Y}
+	}
+	if len(ys) != len(m.Outputs()) {
+		return fmt.Errorf("%s: %d stored outputs, the model has %d", pos[0], len(ys), len(m.Outputs()))
+	}
+	gots, err := m.RunMulti(xs, s.N)
 	if err != nil {
 		return err
 	}
-	if len(got) != len(s.Y) {
-		return fmt.Errorf("%s: stored outputs have %d values, model gives %d", pos[0], len(s.Y), len(got))
-	}
 	var maxAbs, maxRel, worst float64
-	bad := 0
-	for i := range got {
-		g, w := float64(got[i]), float64(s.Y[i])
-		d := math.Abs(g - w)
-		if math.IsNaN(d) && !(math.IsNaN(g) && math.IsNaN(w)) {
-			d = math.Inf(1)
+	bad, total := 0, 0
+	for k, got := range gots {
+		want := ys[k]
+		if len(got) != len(want) {
+			return fmt.Errorf("%s: stored output %d has %d values, model gives %d", pos[0], k, len(want), len(got))
 		}
-		maxAbs = math.Max(maxAbs, d)
-		if w != 0 {
-			maxRel = math.Max(maxRel, d/math.Abs(w))
+		var oAbs float64
+		for i := range got {
+			g, w := float64(got[i]), float64(want[i])
+			d := math.Abs(g - w)
+			if math.IsNaN(d) && !(math.IsNaN(g) && math.IsNaN(w)) {
+				d = math.Inf(1)
+			}
+			oAbs = math.Max(oAbs, d)
+			if w != 0 {
+				maxRel = math.Max(maxRel, d/math.Abs(w))
+			}
+			if r := d / (*atol + *rtol*math.Abs(w)); r > worst || math.IsNaN(d) {
+				worst = r
+			}
+			if d > *atol+*rtol*math.Abs(w) {
+				bad++
+			}
 		}
-		if r := d / (*atol + *rtol*math.Abs(w)); r > worst || math.IsNaN(d) {
-			worst = r
-		}
-		if d > *atol+*rtol*math.Abs(w) {
-			bad++
+		maxAbs = math.Max(maxAbs, oAbs)
+		total += len(got)
+		if len(gots) > 1 {
+			fmt.Fprintf(stdout, "output %d %q: %d values, max abs error %.3g\n", k, m.Outputs()[k].Name, len(got), oAbs)
 		}
 	}
-	fmt.Fprintf(stdout, "%s: %d samples, %d outputs, kernel path %s\n", pos[0], s.N, len(got), m.ISA())
+	fmt.Fprintf(stdout, "%s: %d samples, %d outputs, kernel path %s\n", pos[0], s.N, total, m.ISA())
 	fmt.Fprintf(stdout, "max abs error %.3g, max rel error %.3g, bound %g + %g*|want| (worst at %.2f of bound)\n", maxAbs, maxRel, *atol, *rtol, worst)
 	if bad > 0 {
-		return fmt.Errorf("%w: %d of %d outputs outside the bound", errVerifyFailed, bad, len(got))
+		return fmt.Errorf("%w: %d of %d outputs outside the bound", errVerifyFailed, bad, total)
 	}
 	fmt.Fprintln(stdout, "OK")
 	return nil

@@ -53,7 +53,7 @@ func TestErrors(t *testing.T) {
 		{name: "no meta", raw: zipOf(map[string][]byte{"x.npy": npyBytes(arr([]int{1}))}), kind: layers.ErrBadFile, msg: []string{"kinfer_meta"}},
 		{name: "no weights for layer", tm: &tmodel{config: denseModel(64, nil)}, kind: layers.ErrBadFile, msg: []string{`"dense_1"`, "no weights"}},
 		{name: "wrong format", tm: withMeta(func(m map[string]any) { m["format"] = "other" }), kind: layers.ErrBadFile, msg: []string{"format"}},
-		{name: "newer version", tm: withMeta(func(m map[string]any) { m["version"] = 2 }), kind: layers.ErrUnsupported, msg: []string{"version 2"}},
+		{name: "newer version", tm: withMeta(func(m map[string]any) { m["version"] = 3 }), kind: layers.ErrUnsupported, msg: []string{"version 3"}},
 		{name: "no model config", tm: withMeta(func(m map[string]any) { delete(m, "model_config") }), kind: layers.ErrBadFile},
 		{name: "weights index wrong type", tm: withMeta(func(m map[string]any) { m["weights"] = 7 }), kind: layers.ErrBadFile},
 		{name: "missing member", tm: withMeta(func(m map[string]any) { m["weights"] = map[string]any{"dense_1": []any{"w/nope/0", "w/nope/1"}} }),

@@ -44,8 +44,9 @@ func seedModels() []*tmodel {
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras", "*.npz"))
 	layerModels, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_layers", "*.npz"))
+	dags, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_dag", "*.npz"))
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
-	return append(append(files, layerModels...), broken...)
+	return append(append(append(files, layerModels...), dags...), broken...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping
@@ -67,7 +68,7 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		if m.Samples != nil && m.Samples.N <= 4 && m.Graph.FLOPs() < 1e7 {
-			m.Graph.Reference(m.Samples.X, m.Samples.N)
+			m.Graph.ReferenceN(m.Samples.Xs, m.Samples.N)
 		}
 	})
 }

@@ -1,9 +1,11 @@
-// Package keras imports Keras Sequential models from kinfer's npz format (written by
-// keras2npz.py next to this file; see docs/npz-format.md) into a layers.Graph.
+// Package keras imports Keras Sequential and Functional models from kinfer's npz format
+// (written by keras2npz.py next to this file; see docs/npz-format.md) into a
+// layers.Graph.
 //
 // Keras 3 and Keras 2 (tf.keras) configs are accepted, including very old ones whose
-// Sequential config is a bare list of layers, nested Sequentials, and Functional models
-// that are a single chain. Keras class names map to layer builders through one table
+// Sequential config is a bare list of layers, nested Sequentials, and Functional graphs
+// (functional.go) with several inputs and outputs, merge layers, shared layers and
+// nested models. Keras class names map to layer builders through one table
 // (see Supported). channels_first layers are imported onto kinfer's NHWC layout with
 // Permute layers inserted where the layout changes; the graph's input and output keep
 // the model's own layout, so it takes and returns the same arrays as Keras.
@@ -48,16 +50,25 @@ type Model struct {
 type Samples struct {
 	// N is the number of samples.
 	N int
-	// X holds N inputs, row-major, XShape = (N, input shape...).
+	// X holds N inputs, row-major, XShape = (N, input shape...). For a model with
+	// several inputs it is the first input (Xs[0]).
 	X      []float32
 	XShape []int
-	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent.
+	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent. For a
+	// model with several outputs it is the first output (Ys[0]).
 	Y      []float32
 	YShape []int
+	// Xs and XShapes hold every input, in the model's input order; Ys and YShapes every
+	// output (nil when absent). For a single-input, single-output model they hold X and Y.
+	Xs      [][]float32
+	XShapes [][]int
+	Ys      [][]float32
+	YShapes [][]int
 }
 
-// FormatVersion is the newest npz format version this package reads.
-const FormatVersion = 1
+// FormatVersion is the newest npz format version this package reads. Version 2 adds
+// Functional (DAG) model configs and samples for several inputs and outputs.
+const FormatVersion = 2
 
 // Default bounds of Options.
 const (
@@ -148,25 +159,13 @@ func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, erro
 	}
 	// Sample headers only: the shapes may fix the model's input, and are checked
 	// against it before any payload is read.
+	ss, err := readSamples(a, name)
+	if err != nil {
+		return nil, err
+	}
 	var smp *Samples
-	var sx, sy *array
-	if a.has("samples/x") {
-		if sx, err = a.lazy("samples/x"); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if len(sx.Shape) == 0 || sx.Shape[0] == 0 {
-			return nil, fmt.Errorf("%s: member samples/x.npy has shape %v, want (N, input...) with N > 0: %w", name, sx.Shape, layers.ErrBadFile)
-		}
-		smp = &Samples{N: sx.Shape[0], XShape: sx.Shape}
-		if a.has("samples/y") {
-			if sy, err = a.lazy("samples/y"); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if len(sy.Shape) == 0 || sy.Shape[0] != smp.N {
-				return nil, fmt.Errorf("%s: member samples/y.npy has shape %v, want (%d, output...): %w", name, sy.Shape, smp.N, layers.ErrBadFile)
-			}
-			smp.YShape = sy.Shape
-		}
+	if ss != nil {
+		smp = ss.smp
 	}
 	ws := &npzWeights{a: a, index: meta.Weights}
 	m, err := build(meta, ws, smp, name)
@@ -177,26 +176,20 @@ func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, erro
 		return m, nil
 	}
 	m.StoredSamples = smp.N
-	if need := a.memberBytes("samples/x") + a.memberBytes("samples/y"); need > opt.sampleLimit() {
+	if need := ss.bytes(a); need > opt.sampleLimit() {
 		if opt.SkipSamples {
+			m.Samples = nil
 			return m, nil
 		}
-		return nil, fmt.Errorf("%s: samples/x and samples/y hold %d bytes, over the %d allowed (keras.Options.MaxSampleBytes): %w",
+		return nil, fmt.Errorf("%s: the stored samples hold %d bytes, over the %d allowed (keras.Options.MaxSampleBytes): %w",
 			name, need, opt.sampleLimit(), layers.ErrTooLarge)
 	}
 	if opt.SkipSamples {
 		m.Samples = nil
 		return m, nil
 	}
-	if err := sx.fetch(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	smp.X = sx.Data
-	if sy != nil {
-		if err := sy.fetch(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		smp.Y = sy.Data
+	if err := ss.fetch(name); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -301,6 +294,9 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	var cfg any
 	if err := json.Unmarshal(m.ModelConfig, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: model_config: %v: %w", file, err, layers.ErrBadFile)
+	}
+	if top, ok := cfg.(map[string]any); ok && hasFunctional(top, 0) {
+		return buildGraph(m, top, ws, smp, file)
 	}
 	mi, err := parseModel(cfg)
 	if err != nil {
@@ -510,20 +506,36 @@ func shapeText(d []int) string {
 }
 
 func checkSamples(g *layers.Graph, smp *Samples, file string) error {
-	in, out := g.Input(), g.Output()
-	if !layers.Shape(smp.XShape[1:]).Equal(in) {
-		return fmt.Errorf("%s: samples/x has shape %v, model input is %v: %w", file, smp.XShape, in, layers.ErrShapeMismatch)
+	ins, outs := g.Inputs(), g.Outputs()
+	if len(smp.XShapes) != len(ins) {
+		return fmt.Errorf("%s: %d sample inputs stored, the model has %d inputs: %w", file, len(smp.XShapes), len(ins), layers.ErrShapeMismatch)
 	}
-	if smp.YShape != nil && !layers.Shape(smp.YShape[1:]).Equal(out) {
-		return fmt.Errorf("%s: samples/y has shape %v, model output is %v: %w", file, smp.YShape, out, layers.ErrShapeMismatch)
+	for i, t := range ins {
+		if !layers.Shape(smp.XShapes[i][1:]).Equal(t.Shape) {
+			return fmt.Errorf("%s: %s has shape %v, model input %q is %v: %w", file, sampleName("x", i, len(ins)), smp.XShapes[i], t.Name, t.Shape, layers.ErrShapeMismatch)
+		}
+	}
+	if smp.YShapes == nil {
+		return nil
+	}
+	if len(smp.YShapes) != len(outs) {
+		return fmt.Errorf("%s: %d sample outputs stored, the model has %d outputs: %w", file, len(smp.YShapes), len(outs), layers.ErrShapeMismatch)
+	}
+	for i, t := range outs {
+		if !layers.Shape(smp.YShapes[i][1:]).Equal(t.Shape) {
+			return fmt.Errorf("%s: %s has shape %v, model output %q is %v: %w", file, sampleName("y", i, len(outs)), smp.YShapes[i], t.Name, t.Shape, layers.ErrShapeMismatch)
+		}
 	}
 	return nil
 }
 
 // Supported lists the Keras layer classes the importer maps, sorted.
 func Supported() []string {
-	out := make([]string, 0, len(builders))
+	out := make([]string, 0, len(builders)+len(mergeBuilders))
 	for k := range builders {
+		out = append(out, k)
+	}
+	for k := range mergeBuilders {
 		out = append(out, k)
 	}
 	sort.Strings(out)

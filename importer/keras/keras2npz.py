@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export a Keras Sequential model to the kinfer npz format (version 1).
+"""Export a Keras Sequential or Functional model to the kinfer npz format (version 1 or 2).
 
 Usage:
     keras2npz.py MODEL.keras|MODEL.h5 OUT.npz [--samples N] [--seed S]
@@ -12,16 +12,20 @@ Accepted inputs:
   * Keras 3 `.keras` zips (config.json + metadata.json + model.weights.h5);
   * legacy HDF5 `.h5` files saved with `model.save()` by Keras 3 or by
     tf.keras / tf_keras 2.x (they carry a `model_config` attribute).
-The model must be a Sequential (nested Sequentials are fine). A Functional model
-that is a single chain (one input, one output, every layer fed by the previous
-one) is accepted too: its weights are mapped along the chain, model_config stays the
-Functional config exactly as saved, and the meta adds "converted_from": "Functional"
-so that readers know to order the layers by following inbound_nodes.
+A Sequential model (nested Sequentials are fine), or a Functional model that is a
+single chain (one input, one output, every layer fed by the previous one), is
+written as version 1: for the chain, model_config stays the Functional config exactly
+as saved, and the meta adds "converted_from": "Functional" so that readers know to
+order the layers by following inbound_nodes. Any other Functional graph (several
+inputs or outputs, branches, merges, shared layers, nested Functional or Sequential
+models, possibly called more than once) is written as version 2: model_config as
+saved, weights under "<model>/<layer>" paths for nested models.
 
 With --samples N (needs keras, or tf_keras for files saved by Keras 2.x), the
 model is also loaded by the framework that saved it, N inputs are drawn from a
 standard normal distribution (numpy default_rng(seed)), and samples/x and
-samples/y = model.predict(x) are stored. In that mode every exported weight is
+samples/y = model.predict(x) are stored (samples/x_<i> and samples/y_<j>, in the
+model's input and output order, when it has several inputs or outputs). In that mode every exported weight is
 also checked against the loaded model's layer.get_weights().
 
 Untrusted files are safe to export (docs/exporter-safety.md; the checks are in
@@ -71,7 +75,7 @@ FORMAT = "kinfer-npz"
 VERSION = 1
 
 INPUT_CLASSES = ("InputLayer",)
-NESTED_CLASSES = ("Sequential",)
+NESTED_CLASSES = ("Sequential", "Functional", "Model")
 # Keras class names of recurrent layers whose weights live in a `cell` sublayer.
 RNN_CLASSES = ("LSTM", "GRU", "SimpleRNN", "RNN")
 WRAPPER_CLASSES = ("Bidirectional",)
@@ -240,6 +244,124 @@ def functional_chain_to_sequential(model_config):
     }
 
 
+# ---------------------------------------------------------------- functional graphs
+
+
+def _graph_refs(v, what, model):
+    """input_layers / output_layers: one [name, node, tensor] or a list of them."""
+    if isinstance(v, list) and v and isinstance(v[0], str):
+        v = [v]
+    if not isinstance(v, list) or not v:
+        raise BadInput(f"model {model!r}: {what} is not a list of [layer, node, tensor]")
+    for r in v:
+        if not (isinstance(r, list) and len(r) >= 3 and isinstance(r[0], str)
+                and all(isinstance(i, int) and i >= 0 for i in r[1:3])):
+            raise BadInput(f"model {model!r}: {what} entry {r!r} is not [layer, node, tensor]")
+    return v
+
+
+def _node_tensors(node, where):
+    """Layer names one inbound node (one call) reads, Keras 3 or Keras 2 form."""
+    names = []
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        def walk(o, depth):
+            if depth > 16:
+                raise BadInput(f"{where}: inbound node nests too deep")
+            if isinstance(o, dict):
+                if o.get("class_name") == "__keras_tensor__":
+                    h = (o.get("config") or {}).get("keras_history")
+                    if not (isinstance(h, list) and len(h) == 3 and isinstance(h[0], str)):
+                        raise BadInput(f"{where}: keras tensor without a valid keras_history")
+                    names.append(h[0])
+                    return
+                for v in o.values():
+                    walk(v, depth + 1)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v, depth + 1)
+
+        walk(node.get("args", []), 0)
+        walk(node.get("kwargs", {}), 0)
+    elif isinstance(node, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+        for t in node:
+            if not (isinstance(t, list) and len(t) >= 3 and isinstance(t[0], str)):
+                raise BadInput(f"{where}: inbound tensor {t!r} is not [layer, node, tensor, kwargs]")
+            names.append(t[0])
+    else:
+        raise BadInput(f"{where}: inbound node is neither a Keras 3 object nor a Keras 2 list")
+    return names
+
+
+def check_graph(model_config, depth=0):
+    """Check that a Functional config is a graph a reader can rebuild, or raise BadInput.
+
+    Every layer read by an inbound node, and every input and output, must be a layer of
+    the same model; nested Functional and Sequential models are checked too. Layer
+    paths of nested models are "<model>/<layer>" (see docs/npz-format.md), so names
+    must not contain '/'.
+    """
+    if depth > 32:
+        raise BadInput("models nest more than 32 deep")
+    cfg = model_config.get("config")
+    name = cfg.get("name", "?") if isinstance(cfg, dict) else "?"
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list):
+        raise BadInput(f"Functional model {name!r} has no layer list")
+    names = set()
+    for l in cfg["layers"]:
+        n = _layer_name(l, f"model {name!r}")
+        if "/" in n:
+            raise BadInput(f"layer {n!r} of model {name!r}: names with '/' are ambiguous")
+        if n in names:
+            raise BadInput(f"model {name!r} has two layers named {n!r}")
+        names.add(n)
+    for what in ("input_layers", "output_layers"):
+        for r in _graph_refs(cfg.get(what), what, name):
+            if r[0] not in names:
+                raise BadInput(f"model {name!r}: {what} names layer {r[0]!r}, which it does not have")
+    for l in cfg["layers"]:
+        n, cls = l["config"]["name"], l["class_name"]
+        where = f"layer {n!r} ({cls}) of model {name!r}"
+        nodes = l.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise BadInput(f"{where}: inbound_nodes is not a list")
+        for node in nodes:
+            for src in _node_tensors(node, where):
+                if src not in names:
+                    raise BadInput(f"{where}: reads layer {src!r}, which the model does not have")
+        if cls in ("Functional", "Model"):
+            check_graph(l, depth + 1)
+        elif cls == "Sequential":
+            _check_nested_sequential(l, depth + 1)
+
+
+def _check_nested_sequential(layer_cfg, depth):
+    if depth > 32:
+        raise BadInput("models nest more than 32 deep")
+    for l in _layers_of(layer_cfg.get("config"), "nested Sequential"):
+        _layer_name(l, "Sequential")
+        if l["class_name"] in ("Functional", "Model"):
+            check_graph(l, depth + 1)
+        elif l["class_name"] == "Sequential":
+            _check_nested_sequential(l, depth + 1)
+
+
+def format_version(config):
+    """2 when the config is or nests a Functional graph, else 1 (a chain of layers)."""
+    def has_graph(c):
+        if isinstance(c, list):
+            return any(has_graph(l) for l in c)
+        if not isinstance(c, dict):
+            return False
+        if c.get("class_name") in ("Functional", "Model"):
+            return True
+        if c.get("class_name") == "Sequential":
+            inner = c.get("config")
+            return has_graph(inner if isinstance(inner, list) else (inner or {}).get("layers", []))
+        return False
+
+    return 2 if has_graph(config) else VERSION
+
+
 def normalize_model_config(model_config):
     """Return (sequential_config, converted_from) or raise BadInput."""
     if isinstance(model_config, list):  # very old Keras: bare list of layers
@@ -256,7 +378,12 @@ def normalize_model_config(model_config):
                 f"model class {cls!r} has no layer graph in its config (a subclassed "
                 "model?); only Sequential models can be exported"
             )
-        return functional_chain_to_sequential(model_config), "Functional"
+        try:
+            return functional_chain_to_sequential(model_config), "Functional"
+        except BadInput:
+            # Not a single chain: exported as a graph (format version 2).
+            check_graph(model_config)
+            return model_config, None
     raise BadInput(
         f"model class {cls!r} is not Sequential (a subclassed model?); only Sequential "
         "models, or Functional models that are a single chain, can be exported"
@@ -361,8 +488,6 @@ def _keras_container_weights(layers_group, layers, prefix, out, where, budget):
             _keras_container_weights(inner_group, inner_layers, path + "/", out, f"{where}/{name}",
                                      budget)
             continue
-        if cls in ("Functional", "Model"):
-            raise BadInput(f"{where}: nested Functional model {name!r} is not supported")
         if g is None:
             continue  # weightless layer with no group at all
         ws = _collect_keras_group(g, l, f"{where}/{name}", budget)
@@ -581,7 +706,8 @@ def write_npz(out_path, members):
         raise
 
 
-def build_members(model_config, converted, keras_version, source, source_format, weights):
+def build_members(model_config, converted, keras_version, source, source_format, weights,
+                  version=VERSION):
     members = {}
     index = {}
     for lpath, ws in weights.items():
@@ -593,7 +719,7 @@ def build_members(model_config, converted, keras_version, source, source_format,
         index[lpath] = keys
     meta = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "keras_version": keras_version,
         "source": source,
         "source_format": source_format,
@@ -604,6 +730,15 @@ def build_members(model_config, converted, keras_version, source, source_format,
         meta["converted_from"] = converted
     js = json.dumps(meta, sort_keys=False, allow_nan=False).encode("utf-8")
     return {"kinfer_meta": np.frombuffer(js, dtype=np.uint8), **members}
+
+
+def sample_members(xs, ys):
+    """samples/x, samples/y for one input and one output; else samples/x_<i>, y_<j>."""
+    if len(xs) == 1 and len(ys) == 1:
+        return {"samples/x": xs[0], "samples/y": ys[0]}
+    out = {f"samples/x_{i}": x for i, x in enumerate(xs)}
+    out.update({f"samples/y_{j}": y for j, y in enumerate(ys)})
+    return out
 
 
 # ---------------------------------------------------------------- main
@@ -622,7 +757,7 @@ def _export(args, limits):
     if not args.samples:
         model_config, _seq, converted, kv, fmt, weights = read_model(args.model, limits)
         members = build_members(model_config, converted, kv, os.path.basename(args.model),
-                                fmt, weights)
+                                fmt, weights, version=format_version(_seq))
     else:
         # Keras loads a private copy, so what it reads is exactly what was checked, and
         # under the name that makes it pick the same format (it dispatches on the suffix).
@@ -632,17 +767,16 @@ def _export(args, limits):
                                 limits, display)
             model_config, _seq, converted, kv, fmt, weights = read_model(copy, limits, display)
             members = build_members(model_config, converted, kv, os.path.basename(args.model),
-                                    fmt, weights)
-            x, y = make_samples(copy, kv, weights, args.samples, args.seed, display)
-        members["samples/x"] = x
-        members["samples/y"] = y
+                                    fmt, weights, version=format_version(_seq))
+            xs, ys = make_samples(copy, kv, weights, args.samples, args.seed, display)
+        members.update(sample_members(xs, ys))
     return members
 
 
 def main(argv=None):
     d = Limits()
     ap = argparse.ArgumentParser(
-        description="Export a Keras Sequential model (.keras or .h5) to kinfer npz v1. "
+        description="Export a Keras Sequential or Functional model (.keras or .h5) to kinfer npz. "
         "Nothing in the model file is executed, and nothing outside it is read.",
         epilog="Sizes take K/M/G suffixes (powers of 2). Exit status: 0 done, 2 bad or "
         "unsupported input (one line on stderr), 1 other failures.",

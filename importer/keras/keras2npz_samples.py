@@ -11,7 +11,7 @@ import numpy as np
 from keras2npz_guard import BadInput, ToolError, one_line
 
 INPUT_CLASSES = ("InputLayer",)
-NESTED_CLASSES = ("Sequential",)
+NESTED_CLASSES = ("Sequential", "Functional", "Model")
 
 
 def _load_framework(keras_version):
@@ -43,7 +43,7 @@ def _walk_layers(model, prefix=""):
     for layer in model.layers:
         if type(layer).__name__ in INPUT_CLASSES:
             continue
-        if type(layer).__name__ in NESTED_CLASSES + ("Functional",) and hasattr(layer, "layers"):
+        if type(layer).__name__ in NESTED_CLASSES and hasattr(layer, "layers"):
             yield from _walk_layers(layer, prefix + layer.name + "/")
         else:
             yield prefix + layer.name, layer
@@ -92,14 +92,22 @@ def make_samples(path, keras_version, weights, n, seed, display=None):
     extra = set(weights) - seen
     if extra:
         raise ToolError(f"weight mapping check failed: exported unknown layers {sorted(extra)}")
-    shape = model.input_shape
-    if isinstance(shape, list):
-        raise BadInput(f"{display}: model has several inputs")
-    if any(d is None for d in shape[1:]):
-        raise BadInput(f"{display}: input shape {shape} has unknown dimensions; cannot draw samples")
+    return predict_samples(model, display, n, seed)
+
+
+def predict_samples(model, display, n, seed):
+    """Draw n inputs per model input (in order) and return (xs, ys) lists of arrays."""
+    shapes = model.input_shape
+    if not isinstance(shapes, list):
+        shapes = [shapes]
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n,) + tuple(shape[1:])).astype(np.float32)
-    y = model.predict(x, verbose=0)
-    if isinstance(y, (list, tuple)):
-        raise BadInput(f"{display}: model has several outputs")
-    return x, np.asarray(y, dtype=np.float32)
+    xs = []
+    for shape in shapes:
+        if not isinstance(shape, tuple) or any(d is None for d in shape[1:]):
+            raise BadInput(f"{display}: input shape {shape} has unknown dimensions; cannot draw samples")
+        xs.append(rng.standard_normal((n,) + tuple(shape[1:])).astype(np.float32))
+    y = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+    if isinstance(y, dict):
+        raise BadInput(f"{display}: model outputs are a dict; only a list of outputs is supported")
+    ys = list(y) if isinstance(y, (list, tuple)) else [y]
+    return xs, [np.asarray(a, dtype=np.float32) for a in ys]

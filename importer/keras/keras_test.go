@@ -346,15 +346,50 @@ func TestNestedAndFunctional(t *testing.T) {
 		"layers": []any{in, d}, "input_layers": []any{"input_layer", 0, 0}, "output_layers": []any{"d", 0, 0}}}
 	m = (&tmodel{config: fn, weights: []lw{{"d", w}}}).mustLoad(t)
 	near(t, "functional", run(t, m, []float32{1, 2, 3}), []float32{4, 105}, 0)
-	if m.Graph.Meta("converted_from") != "Functional" {
-		t.Errorf("converted_from = %q", m.Graph.Meta("converted_from"))
+	if !m.Graph.IsChain() {
+		t.Error("a single-chain Functional model should import as a chain")
 	}
-	// Branching: two layers read the input.
-	d2 := k3("Dense", map[string]any{"name": "d2", "units": 2})
+	// Branching: two layers read the input; both are outputs.
+	d2 := k3("Dense", map[string]any{"name": "d2", "units": 2, "activation": "relu"})
 	d2["inbound_nodes"] = d["inbound_nodes"]
 	fn["config"].(map[string]any)["layers"] = []any{in, d, d2}
+	fn["config"].(map[string]any)["output_layers"] = []any{[]any{"d2", 0, 0}, []any{"d", 0, 0}}
+	m = (&tmodel{config: fn, weights: []lw{{"d", w}, {"d2", w}}}).mustLoad(t)
+	ys, err := m.Graph.ReferenceN([][]float32{{-5, 1, 1}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "branch d2", ys[0], []float32{0, 102}, 0)
+	near(t, "branch d", ys[1], []float32{-4, 102}, 0)
+	if outs := m.Graph.Outputs(); len(outs) != 2 || outs[0].Name != "d2" || outs[1].Name != "d" {
+		t.Errorf("outputs %v", outs)
+	}
+	// A layer reading a layer the model does not have.
+	d2["inbound_nodes"] = []any{map[string]any{"args": []any{kt("nope")}, "kwargs": map[string]any{}}}
+	if _, err := (&tmodel{config: fn, weights: []lw{{"d", w}, {"d2", w}}}).load(); !errors.Is(err, layers.ErrBadFile) || !strings.Contains(err.Error(), `"d2"`) {
+		t.Errorf("missing producer: err = %v, want ErrBadFile naming d2", err)
+	}
+	// An output that is the model's input gets a node of its own.
+	fn["config"].(map[string]any)["output_layers"] = []any{[]any{"input_layer", 0, 0}, []any{"d", 0, 0}}
+	fn["config"].(map[string]any)["layers"] = []any{in, d}
+	m = (&tmodel{config: fn, weights: []lw{{"d", w}}}).mustLoad(t)
+	if ys, err = m.Graph.ReferenceN([][]float32{{-5, 1, 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "input as output", ys[0], []float32{-5, 1, 1}, 0)
+	near(t, "d next to it", ys[1], []float32{-4, 102}, 0)
+	fn["config"].(map[string]any)["layers"] = []any{in, d, d2}
+	// Dict inputs are not supported.
+	fn["config"].(map[string]any)["input_layers"] = map[string]any{"x": []any{"input_layer", 0, 0}}
 	if _, err := (&tmodel{config: fn, weights: []lw{{"d", w}}}).load(); !errors.Is(err, layers.ErrUnsupported) {
-		t.Errorf("branching functional: err = %v, want ErrUnsupported", err)
+		t.Errorf("dict inputs: err = %v, want ErrUnsupported", err)
+	}
+	fn["config"].(map[string]any)["input_layers"] = []any{"input_layer", 0, 0}
+	// A cycle: d reads d2, d2 reads d.
+	d2["inbound_nodes"] = []any{map[string]any{"args": []any{kt("d")}, "kwargs": map[string]any{}}}
+	d["inbound_nodes"] = []any{map[string]any{"args": []any{kt("d2")}, "kwargs": map[string]any{}}}
+	if _, err := (&tmodel{config: fn, weights: []lw{{"d", w}, {"d2", w}}}).load(); !errors.Is(err, layers.ErrBadFile) || !strings.Contains(err.Error(), "never computed") {
+		t.Errorf("cycle: err = %v, want ErrBadFile (never computed)", err)
 	}
 }
 

@@ -381,7 +381,7 @@ IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D
             "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
 
 
-def run_layers(layers, x, meta, arrays, prefix=""):
+def run_layers(layers, x, meta, arrays, prefix="", keras2=False):
     kv = meta["keras_version"]
     for l in layers:
         cls, c = l["class_name"], l["config"]
@@ -390,7 +390,13 @@ def run_layers(layers, x, meta, arrays, prefix=""):
         name = c["name"]
         w = [a.astype(np.float64) for a in layer_weights(meta, arrays, prefix + name)]
         if cls == "Sequential":
-            x = run_layers(c["layers"], x, meta, arrays, prefix + name + "/")
+            x = run_layers(c["layers"], x, meta, arrays, prefix + name + "/", keras2)
+        elif cls in ("Functional", "Model"):
+            x = run_graph(c, [x], meta, arrays, prefix + name + "/", keras2)[0]
+        elif cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+            f = np.max if cls == "GlobalMaxPooling1D" else np.mean
+            cf = c.get("data_format") == "channels_first"
+            x = f(x, axis=2 if cf else 1, keepdims=bool(c.get("keepdims", False)))
         elif cls == "Dense":
             y = np.tensordot(x, w[0], axes=([x.ndim - 1], [0]))
             if c.get("use_bias", True):
@@ -489,6 +495,98 @@ def run_layers(layers, x, meta, arrays, prefix=""):
         else:
             raise NotImplementedError(f"layer class {cls!r}")
     return x
+
+
+def _merge(cls, c, xs):
+    if cls == "Concatenate":
+        return np.concatenate(xs, axis=c.get("axis", -1))
+    nd = max(x.ndim for x in xs)  # Keras 3: lower ranks get axes after the batch axis
+    xs = [x.reshape((x.shape[0],) + (1,) * (nd - x.ndim) + x.shape[1:]) for x in xs]
+    if cls == "Subtract":
+        return xs[0] - xs[1]
+    if cls == "Multiply":
+        y = xs[0]
+        for x in xs[1:]:
+            y = y * x
+        return y
+    f = {"Add": np.add, "Average": np.add, "Maximum": np.maximum, "Minimum": np.minimum}[cls]
+    y = xs[0]
+    for x in xs[1:]:
+        y = f(y, x)
+    return y / len(xs) if cls == "Average" else y
+
+
+MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+
+
+def _refs(v):
+    return [v] if v and isinstance(v[0], str) else v
+
+
+def run_graph(cfg, xs, meta, arrays, prefix="", keras2=False):
+    """Run one Functional config on inputs xs (float64); return its outputs."""
+    by = {l["config"]["name"]: l for l in cfg["layers"]}
+    have = {}
+    for r, x in zip(_refs(cfg["input_layers"]), xs):
+        have[(r[0], 0, 0)] = x
+
+    def offset(name):
+        l = by[name]
+        inner = (l.get("config") or {}).get("layers") or []
+        return 1 if keras2 and l["class_name"] in ("Functional", "Model", "Sequential") \
+            and inner and inner[0]["class_name"] == "InputLayer" else 0
+
+    def node_refs(node):
+        if isinstance(node, list):
+            return [(t[0], t[1] - offset(t[0]), t[2]) for t in node]
+        out = []
+
+        def walk(o):
+            if isinstance(o, dict):
+                if o.get("class_name") == "__keras_tensor__":
+                    out.append(tuple(o["config"]["keras_history"]))
+                    return
+                for v in o.values():
+                    walk(v)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v)
+
+        walk(node.get("args", []))
+        return out
+
+    pending = [(l, k, node_refs(n)) for l in cfg["layers"] if l["class_name"] != "InputLayer"
+               for k, n in enumerate(l.get("inbound_nodes") or [])]
+    while pending:
+        rest = []
+        for l, k, refs in pending:
+            if not all(r in have for r in refs):
+                rest.append((l, k, refs))
+                continue
+            ins = [have[r] for r in refs]
+            cls, name = l["class_name"], l["config"]["name"]
+            if cls in ("Functional", "Model"):
+                outs = run_graph(l["config"], ins, meta, arrays, prefix + name + "/", keras2)
+            elif cls in MERGES:
+                outs = [_merge(cls, l["config"], ins)]
+            else:
+                outs = [run_layers([l], ins[0], meta, arrays, prefix)]
+            for i, y in enumerate(outs):
+                have[(name, k, i)] = y
+        if len(rest) == len(pending):
+            raise ValueError("graph has a cycle or a missing tensor")
+        pending = rest
+    return [have[(r[0], r[1] - offset(r[0]), r[2])] for r in _refs(cfg["output_layers"])]
+
+
+def reference_forward_graph(meta, arrays, xs):
+    """Float64 reference of a version-2 npz: a list of outputs for a list of inputs."""
+    mc = meta["model_config"]
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    keras2 = meta["keras_version"].startswith("2.")
+    if mc["class_name"] == "Sequential":
+        return [run_layers(mc["config"]["layers"], xs[0], meta, arrays, keras2=keras2)]
+    return run_graph(mc["config"], xs, meta, arrays, "", keras2)
 
 
 def reference_forward(meta, arrays, x):
@@ -629,6 +727,75 @@ class ExporterTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertTrue(r.stderr.startswith("keras2npz: "), r.stderr)
                 self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+DAG_ZOO = os.path.normpath(os.path.join(HERE, "..", "..", "testdata", "keras_dag"))
+
+
+class DagExportTest(unittest.TestCase):
+    """Functional (DAG) fixtures: npz version 2, re-exported without Keras."""
+
+    def setUp(self):
+        try:
+            import h5py  # noqa: F401
+        except ImportError:
+            self.skipTest("h5py not installed")
+        self.files = sorted(glob.glob(os.path.join(DAG_ZOO, "*.npz")))
+        if not self.files:
+            self.skipTest("no testdata/keras_dag (run testdata/gen_keras_dag.py)")
+
+    def test_format_v2(self):
+        for p in self.files:
+            with self.subTest(model=os.path.basename(p)):
+                meta, arrays = load_npz(p)
+                self.assertEqual(meta["version"], 2)
+                single = "samples/x" in arrays
+                xs = ["samples/x"] if single else sorted(k for k in arrays if k.startswith("samples/x_"))
+                ys = ["samples/y"] if single else sorted(k for k in arrays if k.startswith("samples/y_"))
+                self.assertTrue(xs and ys)
+                self.assertEqual(len({arrays[k].shape[0] for k in xs + ys}), 1)
+                for lpath, keys in meta["weights"].items():
+                    for i, k in enumerate(keys):
+                        self.assertEqual(k, f"w/{lpath}/{i}")
+
+    def test_reference_matches_keras(self):
+        for p in self.files:
+            name = os.path.basename(p)[:-4]
+            with self.subTest(model=name):
+                meta, arrays = load_npz(p)
+                single = "samples/x" in arrays
+                n_in = 1 if single else sum(1 for k in arrays if k.startswith("samples/x_"))
+                n_out = 1 if single else sum(1 for k in arrays if k.startswith("samples/y_"))
+                xs = [arrays["samples/x"]] if single else [arrays[f"samples/x_{i}"] for i in range(n_in)]
+                ys = [arrays["samples/y"]] if single else [arrays[f"samples/y_{j}"] for j in range(n_out)]
+                got = reference_forward_graph(meta, arrays, xs)
+                self.assertEqual(len(got), len(ys))
+                for g, y in zip(got, ys):
+                    self.assertEqual(g.shape, y.shape)
+                    r = error_ratio(g, y)
+                    self.assertLessEqual(r, 1.0, f"{name}: error {r:.3g} x the bound")
+
+    def test_reexport_without_keras(self):
+        import tempfile
+
+        by_source = {}
+        for p in self.files:
+            meta, _ = load_npz(p)
+            by_source[os.path.join(DAG_ZOO, "src", meta["source"])] = p
+        srcs = [s for s in by_source if os.path.exists(s)]
+        self.assertTrue(srcs)
+        with tempfile.TemporaryDirectory() as td:
+            for src in srcs:
+                with self.subTest(src=os.path.basename(src)):
+                    out = os.path.join(td, "out.npz")
+                    r = _run_exporter_without_keras(src, out)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    got_meta, got = load_npz(out)
+                    want_meta, want = load_npz(by_source[src])
+                    self.assertEqual(got_meta, want_meta)
+                    self.assertEqual(set(got), {k for k in want if not k.startswith("samples/")})
+                    for k in got:
+                        np.testing.assert_array_equal(got[k], want[k])
 
 
 class ZooCatchesWrongSemantics(unittest.TestCase):
