@@ -11,8 +11,9 @@ import (
 // maxSample bounds the per-sample element count of any tensor on the data path: the
 // importer keeps an int32 index per element to track layouts, and a layout change
 // builds a few such tables at once, so 2^24 (64 MiB a table) keeps an import's peak
-// below ~300 MB (measured: 252 MB for a Pad to 16M values and two Transposes). Read lowers it further so that a tensor of MaxBatch
-// samples fits Options.MaxTensorBytes (builder.maxSample).
+// below ~300 MB (measured: 252 MB for a Pad to 16M values and two Transposes). Read
+// lowers it further so that a tensor of MaxBatch samples fits Options.MaxTensorBytes
+// (builder.maxSample).
 var maxSample = 1 << 24 // a variable so that the fuzz target can lower it
 
 // dyn describes the value on the data path: its ONNX shape (shape[bAxis] is the batch
