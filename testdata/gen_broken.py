@@ -272,6 +272,32 @@ def gen_npz_corpus():
     write("bad_npy_header.npz", "ErrBadFile", f"weight {k0}.npy header is not a Python dict "
           "literal", raw=zip_raw({**all_members(base_meta, base),
                                   k0 + ".npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4 \n"}))
+    gen_bounds_corpus(base_meta, base, k0)
+
+
+def zip_deflated(members):
+    """Zip {name: bytes} deterministically (deflated), return the bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            zi = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, data)
+    return buf.getvalue()
+
+
+def gen_bounds_corpus(base_meta, base, k0):
+    """Files whose claims are large: refused from headers, before payloads are read."""
+    write("weight_bomb_small.npz", "ErrShapeMismatch", f"weight {k0}.npy is 16 MiB of zeros "
+          "deflated to a few KB, shape (2^22,); the config needs (8, 64): the header's shape is "
+          "compared with the config before the payload is read",
+          raw=zip_deflated({**all_members(base_meta, base),
+                            k0 + ".npy": npy_header("<f4", (1 << 22,)) + bytes(16 << 20)}))
+    a = dict(base)
+    a["samples/x"] = np.zeros((4, 9), np.float32)
+    write("samples_wrong_shape.npz", "ErrShapeMismatch", "samples/x is (4, 9) for a model of "
+          "input (8,): checked from its header before it is read", base_meta, a)
 
 
 def _edit_config(path, edit):

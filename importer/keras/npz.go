@@ -39,10 +39,15 @@ func (x *array) fetch() error {
 // 288 MB max RSS), so the bound keeps that near 300 MB.
 const maxMetaBytes = 16 << 20
 
-// verifyAbove: a deflated member larger than this is first decompressed to nowhere,
-// which checks its real size and CRC-32, before its buffer is allocated, so a member
-// that lies about its size or is corrupt costs time, not memory.
-const verifyAbove = 16 << 20
+// verifyAbove: a deflated member larger than this that expands more than
+// verifyRatio times is first decompressed to nowhere, which checks its real size and
+// CRC-32, before its buffer is allocated, so a member that lies about its size or is
+// corrupt costs time, not memory. Real weights barely compress (VGG16's fc1: 1.08x)
+// and are read once; their buffer is justified by the bytes in the file.
+const (
+	verifyAbove = 16 << 20
+	verifyRatio = 4
+)
 
 // maxDeflateRatio bounds how much a deflated member may expand: deflate cannot do
 // better than about 1032:1, so a member claiming more is lying about its size.
@@ -189,12 +194,13 @@ func (a *archive) memberBytes(name string) int64 {
 	return 0
 }
 
-// verify decompresses a large deflated member without keeping it, so that a member
+// verify decompresses a large, highly compressed member without keeping it, so that a member
 // whose stream is shorter or longer than declared, or fails its CRC-32, is refused
 // before a buffer of the declared size exists.
 func (a *archive) verify(name string) error {
 	f := a.members[name]
-	if f == nil || f.Method != zip.Deflate || f.UncompressedSize64 <= verifyAbove {
+	if f == nil || f.Method != zip.Deflate || f.UncompressedSize64 <= verifyAbove ||
+		f.UncompressedSize64/verifyRatio < f.CompressedSize64 {
 		return nil
 	}
 	rc, err := f.Open()

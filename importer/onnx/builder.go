@@ -11,8 +11,9 @@ import (
 // maxSample bounds the per-sample element count of any tensor on the data path: the
 // importer keeps an int32 index per element to track layouts, and a layout change
 // builds a few such tables at once, so 2^24 (64 MiB a table) keeps an import's peak
-// below ~450 MB (measured). Read lowers it further so that a tensor of MaxBatch
-// samples fits Options.MaxTensorBytes (builder.maxSample).
+// below ~300 MB (measured: 252 MB for a Pad to 16M values and two Transposes). Read
+// lowers it further so that a tensor of MaxBatch samples fits Options.MaxTensorBytes
+// (builder.maxSample).
 var maxSample = 1 << 24 // a variable so that the fuzz target can lower it
 
 // dyn describes the value on the data path: its ONNX shape (shape[bAxis] is the batch
@@ -606,12 +607,34 @@ func invert(idx []int32) []int32 {
 // transposeIdx is the layout of a buffer holding the transpose (by perm) of a tensor
 // of dims: element j of the buffer is element idx[j] of the tensor.
 func transposeIdx(dims, perm []int) []int32 {
-	src := transposeIndex(dims, perm)
-	idx := make([]int32, len(src))
-	for k, v := range src {
-		idx[k] = int32(v)
+	return normIdx(transposeIndex32(dims, perm))
+}
+
+// transposeIndex32 is transposeIndex into int32s, for the layout tables (tensors on
+// the data path have at most maxSample elements): half the memory of the []int.
+func transposeIndex32(dims, perm []int) []int32 {
+	st := strides(dims)
+	od := make([]int, len(perm))
+	ost := make([]int, len(perm))
+	for k, p := range perm {
+		od[k], ost[k] = dims[p], st[p]
 	}
-	return normIdx(idx)
+	out := make([]int32, shapeSize(dims))
+	idx := make([]int, len(od))
+	off := 0
+	for o := range out {
+		out[o] = int32(off)
+		for a := len(od) - 1; a >= 0; a-- {
+			idx[a]++
+			off += ost[a]
+			if idx[a] < od[a] {
+				break
+			}
+			off -= ost[a] * idx[a]
+			idx[a] = 0
+		}
+	}
+	return out
 }
 
 // materialize makes the physical layout want (nil: row-major over the ONNX shape

@@ -111,10 +111,10 @@ func opTranspose(b *builder, n *node) error {
 			q = append(q, nbPos[p])
 		}
 	}
-	m := transposeIndex(oldNB, q) // new flat -> old flat
+	m := transposeIndex32(oldNB, q) // new flat -> old flat
 	isId := true
 	for k, v := range m {
-		if v != k {
+		if int(v) != k {
 			isId = false
 			break
 		}
