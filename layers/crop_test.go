@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-func TestCrop2D(t *testing.T) {
-	l := &Crop2D{Info: Info{Name: "c", Class: "Pad"}, Crops: [4]int{1, 0, 0, 2}}
+func TestCropPad(t *testing.T) {
+	l := &Crop{Info: Info{Name: "c", Class: "Pad"}, Crops: [4]int{1, 0, 0, 2}}
 	in := Shape{3, 4, 2}
 	out, err := l.OutputShape(in)
 	if err != nil || !out.Equal(Shape{2, 2, 2}) {
@@ -32,7 +32,7 @@ func TestCrop2D(t *testing.T) {
 		}
 	}
 	for _, crops := range [][4]int{{3, 0, 0, 0}, {1, 2, 0, 0}, {0, 0, 2, 2}, {0, 0, 0, 4}, {-1, 0, 0, 0}, {1 << 62, 1 << 62, 0, 0}} {
-		if _, err := (&Crop2D{Crops: crops}).OutputShape(in); !errors.Is(err, ErrShapeMismatch) && !errors.Is(err, ErrInvalid) {
+		if _, err := (&Crop{Crops: crops}).OutputShape(in); !errors.Is(err, ErrShapeMismatch) && !errors.Is(err, ErrInvalid) {
 			t.Errorf("crops %v on %v: err = %v, want ErrShapeMismatch or ErrInvalid", crops, in, err)
 		}
 	}
