@@ -9,11 +9,12 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// checkRecurrent compiles l for isa at batch 1 and 3, wants a fast kernel, and compares
-// it with the reference Forward on random input within 2e-5*(1+|want|): the fast paths
-// sum in float32 in another order and use the vector activations (a few ULPs) over a
-// handful of contracting steps; the whole-sequence kernels' own bounds are in
-// runtime/asm (TestGRUSeq, TestRNNSeq).
+// checkRecurrent compiles l for isa at batch 1 and 3, wants a fast kernel that
+// allocates nothing per run and writes nothing past its output, and compares it with
+// the reference Forward on random input within 2e-5*(1+|want|): the fast paths sum in
+// float32 in another order and use the vector activations (a few ULPs) over a handful
+// of contracting steps; the whole-sequence kernels' own bounds are in runtime/asm
+// (TestGRUSeq, TestGRUSeqX, TestRNNSeq, TestRNNSeqX).
 func checkRecurrent(t *testing.T, name string, l layers.Layer, shape layers.Shape, isa asm.ISA, r *rand.Rand) {
 	t.Helper()
 	out, err := l.OutputShape(shape)
@@ -35,7 +36,11 @@ func checkRecurrent(t *testing.T, name string, l layers.Layer, shape layers.Shap
 		for i := range got {
 			got[i] = -777
 		}
-		c.k.run(got[:len(want)], src, make([]float32, c.scratchLen), batch)
+		scratch := make([]float32, c.scratchLen)
+		c.k.run(got[:len(want)], src, scratch, batch)
+		if a := testing.AllocsPerRun(2, func() { c.k.run(got[:len(want)], src, scratch, batch) }); a != 0 {
+			t.Fatalf("%v %s (%s): %v allocations per run", isa, name, c.name, a)
+		}
 		for i := range want {
 			if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
 				t.Fatalf("%v %s (%s) batch %d: out[%d] = %v, want %v", isa, name, c.name, batch, i, got[i], want[i])

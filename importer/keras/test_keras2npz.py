@@ -61,6 +61,10 @@ WRONG = {
     "bn_eps_1e-5": False,                # ONNX's default epsilon instead of the config's
     "relu_threshold_ignored": False,     # ReLU layer threshold ignored
     "selu_as_elu": False,
+    "gru_update_swapped": False,         # h = (1-z)*h + z*hh (the ONNX sign read the Keras way)
+    "gru_reset_after_ignored": False,    # reset_after=True run as reset before U_h
+    "gru_bias_rows_swapped": False,      # (2, 3u) bias rows read as [recurrent; input]
+    "rnn_bidi_backward_not_reversed": False,  # GRU/SimpleRNN backward sequence not re-reversed
 }
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -300,6 +304,8 @@ def gru(x, c, w, kv, go_backwards=None):
     if c.get("use_bias", True):
         b = w[2]
         bx, bh = (b[0], b[1]) if after else (b, np.zeros(3 * units))
+        if after and WRONG["gru_bias_rows_swapped"]:
+            bx, bh = bh, bx
     else:
         bx = bh = np.zeros(3 * units)
     act = c.get("activation", "tanh")
@@ -313,7 +319,12 @@ def gru(x, c, w, kv, go_backwards=None):
     u = units
     for t in steps:
         xz, xr, xh = xw[:, t, :u], xw[:, t, u:2 * u], xw[:, t, 2 * u:]
-        if after:
+        if after and WRONG["gru_reset_after_ignored"]:
+            xh = xh + bh[2 * u:]
+            z = activation(ract, xz + bh[:u] + h @ rec[:, :u], kv)
+            r = activation(ract, xr + bh[u:2 * u] + h @ rec[:, u:2 * u], kv)
+            hh = activation(act, xh + (r * h) @ rec[:, 2 * u:], kv)
+        elif after:
             hu = h @ rec + bh
             z = activation(ract, xz + hu[:, :u], kv)
             r = activation(ract, xr + hu[:, u:2 * u], kv)
@@ -322,7 +333,7 @@ def gru(x, c, w, kv, go_backwards=None):
             z = activation(ract, xz + h @ rec[:, :u], kv)
             r = activation(ract, xr + h @ rec[:, u:2 * u], kv)
             hh = activation(act, xh + (r * h) @ rec[:, 2 * u:], kv)
-        h = z * h + (1 - z) * hh
+        h = (1 - z) * h + z * hh if WRONG["gru_update_swapped"] else z * h + (1 - z) * hh
         outs.append(h)
     if c.get("return_sequences", False):
         return np.stack(outs, axis=1)
@@ -360,7 +371,8 @@ def bidirectional(x, c, w, kv):
     nw = len(w) // 2
     fwd = cell(x, ic, w[:nw], kv, go_backwards=bool(ic.get("go_backwards", False)))
     bwd = cell(x, ic, w[nw:], kv, go_backwards=not ic.get("go_backwards", False))
-    if ic.get("return_sequences", False) and not WRONG["bidi_no_reverse"]:
+    no_reverse = WRONG["bidi_no_reverse"] if inner["class_name"] == "LSTM" else WRONG["rnn_bidi_backward_not_reversed"]
+    if ic.get("return_sequences", False) and not no_reverse:
         bwd = bwd[:, ::-1]
     mode = c.get("merge_mode", "concat")
     if mode == "concat":

@@ -45,6 +45,13 @@
 // stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
 // projection of later layers inside the step).
 //
+// GRU and SimpleRNN (gru_seq_avx2_amd64.s, generator target gru_avx2): GRUSeq runs a
+// whole GRU sequence for one sample (gates z, r, h padded by PadGRUGates; reset_after or
+// reset before U_h; sigmoid or hard-sigmoid gates, tanh candidate, the LSTM kernels'
+// rational forms), GRUSeqX the same projecting the input inside the step loop; RNNSeq
+// and RNNSeqX the SimpleRNN (tanh or relu). AVX2 form on AVX2 and AVX512; Generic
+// elsewhere.
+//
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of
 // room), MaxTaps takes the maximum over one output pixel's window taps, MaxPool over a
