@@ -901,8 +901,8 @@ func foldColumns(w []float32, bias *[]float32, s, t []float32) {
 	}
 }
 
-// activation applies a per-element activation, fused into the producing Dense or
-// Conv2D when possible.
+// activation applies a per-element activation, fused into the producing Dense, Conv2D
+// or ConvTranspose2D when possible.
 func (b *builder) activation(n *node, a layers.Activation) error {
 	if a.PerElement() {
 		switch l := b.fresh().(type) {
@@ -912,6 +912,11 @@ func (b *builder) activation(n *node, a layers.Activation) error {
 				return nil
 			}
 		case *layers.Conv2D:
+			if l.Act.IsLinear() {
+				l.Act = a
+				return nil
+			}
+		case *layers.ConvTranspose2D:
 			if l.Act.IsLinear() {
 				l.Act = a
 				return nil
