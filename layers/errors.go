@@ -28,6 +28,12 @@ var (
 	// ErrInvalid: a configuration value is out of range (negative sizes, zero strides,
 	// unknown padding names, ...).
 	ErrInvalid = errors.New("invalid configuration")
+	// ErrIDOutOfRange: a token id given to a model is outside its Embedding's
+	// vocabulary (the message names the sample, position, id and vocabulary size).
+	ErrIDOutOfRange = errors.New("token id out of range")
+	// ErrTooLong: a sequence is longer than the maximum length the model was compiled
+	// or imported for.
+	ErrTooLong = errors.New("sequence too long")
 )
 
 // MaxElements bounds the element count of any one tensor or weight a file may declare

@@ -37,6 +37,10 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
+	for k := range g.NumInputs() {
+		m.vocab = append(m.vocab, g.Vocabulary(k))
+		m.hasIDs = m.hasIDs || m.vocab[k] > 0
+	}
 
 	fs := fuse(g)
 	for _, p := range graphPasses {

@@ -59,6 +59,8 @@ type Model struct {
 	// micro-batched), which saves exec's copy of the output.
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
+	vocab     []int // per graph input: ids must be below this (0: not checked)
+	hasIDs    bool  // some vocab entry is non-zero
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use
@@ -211,6 +213,11 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 	if len(dst) < batch*m.outSize {
 		return fmt.Errorf("runtime: %w: output buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(dst), batch*m.outSize, batch, m.g.Output())
 	}
+	if m.hasIDs {
+		if err := layers.CheckIDBits(src, m.inSize, m.vocab[0]); err != nil {
+			return fmt.Errorf("runtime: %w (ids are int32 bit patterns in float32 slots: use RunIDsInto or IDsAsFloat32)", err)
+		}
+	}
 	if m.threads > 1 && batch > 1 {
 		m.runParallel(dst, src, batch)
 		return nil
@@ -252,6 +259,11 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 		if len(dsts[k]) < batch*o.per {
 			t := m.g.Outputs()[k]
 			return fmt.Errorf("runtime: %w: output %q buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, t.Name, len(dsts[k]), batch*o.per, batch, t.Shape)
+		}
+	}
+	if m.hasIDs {
+		if err := m.checkIDs(srcs); err != nil {
+			return err
 		}
 	}
 	st := m.get()

@@ -45,7 +45,9 @@ type Model struct {
 type Samples struct {
 	// N is the number of samples.
 	N int
-	// X holds N inputs, row-major, XShape = (N, input shape...).
+	// X holds N inputs, row-major, XShape = (N, input shape...). For a model whose
+	// input is token ids (Graph.Inputs()[0].DType == layers.Int32) they are int32 bit
+	// patterns (layers.IDBits), ready for RunInto.
 	X      []float32
 	XShape []int
 	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent.
@@ -208,7 +210,7 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	b := &builder{file: file, kerasMajor: kerasMajor(m.KerasVersion), ws: ws, used: map[string]bool{},
-		phys: in.Clone(), perm: identityPerm(len(in))}
+		phys: in.Clone(), perm: identityPerm(len(in)), main: -1, mask: noMask}
 	for i := range mi.Specs {
 		s := &mi.Specs[i]
 		b.cur = s
@@ -243,7 +245,8 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	}
 	if len(b.out) == 0 {
 		// A model of only InputLayer / no-op layers is the identity.
-		b.out = append(b.out, &layers.Identity{Info: layers.Info{Name: mi.Specs[0].Name, Class: mi.Specs[0].Class}})
+		b.out = append(b.out, bnode{l: &layers.Identity{Info: layers.Info{Name: mi.Specs[0].Name, Class: mi.Specs[0].Class}}, ins: []int{-1}})
+		b.main = 0
 	}
 	gm := map[string]string{
 		"importer":      "keras",
@@ -258,13 +261,24 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	} else if mi.ConvertedFrom != "" {
 		gm["converted_from"] = mi.ConvertedFrom
 	}
-	g, err := layers.NewGraph(in, b.out, gm)
+	if b.stateful {
+		gm["stateful"] = "true"
+	}
+	if vl := variableAxes(mi); vl != "" {
+		gm["variable_axes"] = vl
+	}
+	g, err := b.graph(in, gm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if smp != nil {
 		if err := checkSamples(g, smp, file); err != nil {
 			return nil, err
+		}
+		if b.inType == layers.Int32 {
+			if err := idSamples(smp, file); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &Model{Graph: g, KerasVersion: m.KerasVersion, Source: m.Source, Samples: smp}, nil
@@ -273,7 +287,7 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 // checkSpec rejects custom layers and options that change inference for every class.
 func checkSpec(b *builder, s *spec) error {
 	for _, k := range []string{"output_dim", "nb_filter", "border_mode", "dim_ordering", "subsample"} {
-		if _, ok := s.Conf.m[k]; ok {
+		if _, ok := s.Conf.m[k]; ok && !(k == "output_dim" && s.Class == "Embedding") {
 			return b.errf(layers.ErrUnsupported, "Keras 1 layer config (field %q); re-save the model with Keras 2 or 3", k)
 		}
 	}

@@ -36,7 +36,10 @@ import re
 import sys
 import zipfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - reported at run time
+    np = None
 
 try:
     import h5py
@@ -87,6 +90,10 @@ def to_snake_case(name):
 
 def _float32(arr, where):
     a = np.asarray(arr)
+    if a.dtype.kind in "iu" and a.ndim == 0:
+        # An integer scalar is a counter, not a quantized weight: Normalization
+        # stores its adapt() sample count as int64 beside mean and variance.
+        return a.astype(np.float32)
     if a.dtype.kind != "f":
         raise BadInput(
             f"{where}: weight has dtype {a.dtype}; only floating-point weights are "
@@ -630,6 +637,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.samples < 0:
         ap.error("--samples must be >= 0")
+    if np is None:
+        print("keras2npz: numpy is required (pip install numpy)", file=sys.stderr)
+        return 1
     if h5py is None:
         print("keras2npz: h5py is required (pip install h5py)", file=sys.stderr)
         return 1
