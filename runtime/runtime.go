@@ -58,7 +58,7 @@ type Model struct {
 	// output buffer (single output; it does not run in place and is not
 	// micro-batched), which saves exec's copy of the output.
 	outDirect bool
-	minPart   int // fewest samples per worker worth a split (runParallel)
+	minPart   int   // fewest samples per worker worth a split (runParallel)
 	vocab     []int // per graph input: ids must be below this (0: not checked)
 	hasIDs    bool  // some vocab entry is non-zero
 

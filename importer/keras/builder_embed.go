@@ -145,7 +145,6 @@ func variableAxes(mi *modelInfo) string {
 	return strings.Join(ax, ",")
 }
 
-
 // idSamples converts stored samples of a token-id model (whole numbers in float32, the
 // npz's dtype) to the int32 bit patterns an Int32 input holds.
 func idSamples(smp *Samples, file string) error {
