@@ -73,6 +73,10 @@ func kernels() map[reflect.Type][]kernelEntry {
 		return newFastActivation(l, in, isa)
 	})
 	regN(t, newFastMerge)
+	regN(t, newFastMasked)
+	reg(t, func(l *layers.Embedding, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
+		return compiled{k: &fastEmbedding{l: l, n: in.Size()}, name: "embedding row copy"}, true
+	})
 	return t
 }
 

@@ -19,7 +19,7 @@ import (
 // vocabulary size; nothing is run then. It allocates nothing once a state is
 // available, like RunInto.
 func (m *Model) RunIDsInto(dst []float32, ids []int32, batch int) error {
-	if len(m.ins) != 1 || m.g.Inputs()[0].DType != layers.Int32 {
+	if len(m.ins) != 1 || !m.idInput {
 		return fmt.Errorf("runtime: %w: RunIDsInto needs a model with one int32 input", layers.ErrShapeMismatch)
 	}
 	return m.RunInto(dst, IDsAsFloat32(ids), batch)

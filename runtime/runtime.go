@@ -35,6 +35,9 @@ type Options struct {
 	// starts on its first split call (they wait on a channel, and exit once the Model
 	// is unreachable). 0 or 1 runs on the caller's goroutine. No path allocates per call.
 	Threads int
+	// MaxSeqLen is the longest sequence RunSeqInto accepts (variable-length models);
+	// 0 means the graph's time axis (the length the model was imported with).
+	MaxSeqLen int
 }
 
 // Model is a compiled graph. It is immutable and safe for concurrent use.
@@ -57,10 +60,14 @@ type Model struct {
 	// outDirect: the last step writes into the caller's dst instead of the arena's
 	// output buffer (single output; it does not run in place and is not
 	// micro-batched), which saves exec's copy of the output.
-	outDirect bool
-	minPart   int   // fewest samples per worker worth a split (runParallel)
-	vocab     []int // per graph input: ids must be below this (0: not checked)
-	hasIDs    bool  // some vocab entry is non-zero
+	outDirect  bool
+	minPart    int   // fewest samples per worker worth a split (runParallel)
+	vocab      []int // per graph input: ids must be below this (0: not checked)
+	maxSeq     int   // RunSeqInto's longest sequence
+	seqTimeOut bool  // the output has a time axis on the step path
+	seqs       seqPool
+	hasIDs     bool // some vocab entry is non-zero
+	idInput    bool // the first input is Int32
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use
