@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/importer/onnx"
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/internal/zoo"
 	"github.com/kinfer/kinfer/layers"
@@ -308,5 +309,50 @@ func TestSeqZeroAllocs(t *testing.T) {
 	out := make([]float32, st.OutputLen(1))
 	if a := testing.AllocsPerRun(100, func() { _ = st.StepIDs(out, one, 1) }); a != 0 {
 		t.Errorf("Stream.Step: %v allocations per call", a)
+	}
+}
+
+// TestONNXDynamicSequence imports a torch ONNX Embedding+LSTM classifier whose sequence
+// axis is dynamic at a maximum length of 12 and runs it at 12 and 5 steps against ONNX
+// Runtime at each length, bound 1e-5 + 1e-5*|want|.
+func TestONNXDynamicSequence(t *testing.T) {
+	path := seqPath(filepath.Join("onnx", "torch_embed_lstm_dyn_op17.onnx"))
+	if _, err := onnx.Load(path); !errors.Is(err, layers.ErrUnsupported) || !strings.Contains(err.Error(), "SeqLen") {
+		t.Errorf("Load without SeqLen: err = %v, want ErrUnsupported naming Options.SeqLen", err)
+	}
+	m, err := onnx.LoadWith(path, onnx.Options{SeqLen: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Graph.Meta("variable_axes") != "0" || m.Graph.Inputs()[0].DType != layers.Int32 {
+		t.Fatalf("meta variable_axes %q, input %v", m.Graph.Meta("variable_axes"), m.Graph.Inputs()[0])
+	}
+	for _, isa := range asm.Paths() {
+		cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stem := range []string{"torch_embed_lstm_dyn_op17", "torch_embed_lstm_dyn_op17.L5"} {
+			ids, xs, err := npyf.ReadIDsFile(seqPath(filepath.Join("onnx", stem+".inputs.npy")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := readNpy(t, filepath.Join("onnx", stem+".outputs.npy"))
+			got := make([]float32, len(want))
+			if err := cm.RunSeqIDsInto(got, ids, xs[0], xs[1]); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := zoo.Default.Check(got, want); err != nil {
+				t.Errorf("%s isa=%v length %d: %v", stem, isa, xs[1], err)
+			}
+			if xs[1] == 12 { // the whole-length compiled run too
+				if err := cm.RunIDsInto(got, ids, xs[0]); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := zoo.Default.Check(got, want); err != nil {
+					t.Errorf("%s isa=%v RunIDsInto: %v", stem, isa, err)
+				}
+			}
+		}
 	}
 }

@@ -162,7 +162,7 @@ func TestTruncated(t *testing.T) {
 	}
 	bad := 0
 	for n := 0; n < len(data); n += 1 + n/64 {
-		if _, err := read(data[:n], "cut.onnx"); err != nil {
+		if _, err := read(data[:n], "cut.onnx", Options{}); err != nil {
 			bad++
 			if !errors.Is(err, layers.ErrBadFile) && !errors.Is(err, layers.ErrUnsupported) {
 				t.Fatalf("cut at %d: unnamed error %v", n, err)
@@ -189,7 +189,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm := time.AfterFunc(3*time.Second, func() { panic("import takes over 3 s") })
 		defer tm.Stop()
-		m, err := read(data, "fuzz.onnx")
+		m, err := read(data, "fuzz.onnx", Options{})
 		if err != nil {
 			if !errors.Is(err, layers.ErrBadFile) && !errors.Is(err, layers.ErrUnsupported) &&
 				!errors.Is(err, layers.ErrInvalid) && !errors.Is(err, layers.ErrShapeMismatch) {

@@ -46,7 +46,7 @@ func TestMutatedFixtures(t *testing.T) {
 			}
 		}
 		st := time.Now()
-		_, err = read(data, "mutated.onnx")
+		_, err = read(data, "mutated.onnx", Options{})
 		if d := time.Since(st); d > time.Second {
 			t.Fatalf("seed %d iteration %d: import took %v", seed, it, d)
 		}

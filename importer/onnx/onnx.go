@@ -37,12 +37,23 @@ type Model struct {
 }
 
 // Load reads and imports the ONNX model at path.
-func Load(path string) (*Model, error) {
+func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
+
+// Options tunes the import.
+type Options struct {
+	// SeqLen is the length given to a dynamic sequence axis (input axis 1, after the
+	// batch): the longest sequence the model runs (runtime.Model.RunSeqInto runs any
+	// length up to it). 0: a dynamic axis other than the batch is an error.
+	SeqLen int
+}
+
+// LoadWith imports the ONNX model at path with options.
+func LoadWith(path string, opt Options) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Read(data, filepath.Base(path))
+	return ReadWith(data, filepath.Base(path), opt)
 }
 
 // Read imports an ONNX model from its serialized bytes; name labels errors and the
@@ -50,20 +61,23 @@ func Load(path string) (*Model, error) {
 // of layers' named errors (ErrUnsupported for valid models using ops, attributes or
 // patterns kinfer does not implement; ErrBadFile for corrupt or inconsistent files),
 // never a panic.
-func Read(data []byte, name string) (m *Model, err error) {
+func Read(data []byte, name string) (*Model, error) { return ReadWith(data, name, Options{}) }
+
+// ReadWith is Read with options.
+func ReadWith(data []byte, name string, opt Options) (m *Model, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a safety net: read is fuzzed without it
 			m, err = nil, fmt.Errorf("%s: %w: importer failure on this file: %v", name, layers.ErrBadFile, r)
 		}
 	}()
-	m, err = read(data, name)
+	m, err = read(data, name, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return m, nil
 }
 
-func read(data []byte, name string) (*Model, error) {
+func read(data []byte, name string, opt Options) (*Model, error) {
 	mp := &onnxpb.ModelProto{}
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, mp); err != nil {
 		return nil, fmt.Errorf("%w: not an ONNX model: %v", layers.ErrBadFile, err)
@@ -88,7 +102,7 @@ func read(data []byte, name string) (*Model, error) {
 	if v := mp.GetProducerVersion(); v != "" {
 		producer += " " + v
 	}
-	b, err := newBuilder(g, opset)
+	b, err := newBuilder(g, opset, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +116,15 @@ func read(data []byte, name string) (*Model, error) {
 		"opset":      strconv.FormatInt(opset, 10),
 		"ir_version": strconv.FormatInt(mp.GetIrVersion(), 10),
 	}
-	graph, err := layers.NewGraph(b.input, b.ls, meta)
+	if b.varAxes != "" {
+		meta["variable_axes"] = b.varAxes
+	}
+	gb := layers.NewBuilder()
+	v := gb.Input(b.inName, b.input, b.inType)
+	for _, l := range b.ls {
+		v = gb.Node(l, v)
+	}
+	graph, err := gb.Build([]layers.Value{v}, nil, meta)
 	if err != nil {
 		return nil, err
 	}

@@ -119,10 +119,26 @@ func ONNX(root string) ([]Case, error) {
 	return out, nil
 }
 
-// Arrays reads an ONNX case's stored inputs and outputs (float32, batch first).
+// Arrays reads an ONNX case's stored inputs and outputs (float32, batch first);
+// integer inputs (token ids) are returned as int32 bit patterns (layers.IDBits), as an
+// Int32 graph input holds them.
 func (c Case) Arrays() (x, y []float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
-	x, xs, err := npyf.ReadFile(stem + ".inputs.npy")
+	dt, err := npyf.FileDtype(stem + ".inputs.npy")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var xs []int
+	if npyf.IsInt(dt) {
+		var ids []int32
+		ids, xs, err = npyf.ReadIDsFile(stem + ".inputs.npy")
+		x = make([]float32, len(ids))
+		for i, id := range ids {
+			x[i] = math.Float32frombits(uint32(id))
+		}
+	} else {
+		x, xs, err = npyf.ReadFile(stem + ".inputs.npy")
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
