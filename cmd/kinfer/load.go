@@ -20,6 +20,9 @@ type loaded struct {
 	samples *keras.Samples // stored inputs and framework outputs, if any
 }
 
+// maxLen is --max-len: the length of an ONNX model's dynamic sequence axis.
+var maxLen int
+
 func load(path string) (*loaded, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npz":
@@ -29,7 +32,7 @@ func load(path string) (*loaded, error) {
 		}
 		return &loaded{path: path, graph: m.Graph, format: fmt.Sprintf("Keras %s (%s)", m.KerasVersion, m.Source), samples: m.Samples}, nil
 	case ".onnx":
-		m, err := onnx.Load(path)
+		m, err := onnx.LoadWith(path, onnx.Options{SeqLen: maxLen})
 		if err != nil {
 			return nil, err
 		}

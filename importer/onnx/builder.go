@@ -75,8 +75,8 @@ type builder struct {
 
 	input       layers.Shape
 	inType      layers.DType
-	seqLen      int    // Options.SeqLen: the length of a dynamic sequence axis
-	varAxes     string // per-sample input axes that were dynamic ("0")
+	seqLen      int          // Options.SeqLen: the length of a dynamic sequence axis
+	varAxes     string       // per-sample input axes that were dynamic ("0")
 	phys        layers.Shape // physical shape of the current data (output of the last layer)
 	staticBatch int
 	cur         string
