@@ -22,9 +22,18 @@ func newMaskedLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (
 	if isa == asm.Generic || len(in) != 2 || !l.Act.PerElement() || !l.RecAct.PerElement() {
 		return nil, 0, false
 	}
+	k := newGemmLSTM(l, in[0], isa, maxBatch)
+	// scratch: projections, step gates, h, c, and a stepped flag per sample
+	u4 := 4 * l.Units
+	return &maskedLSTM{k: k}, maxBatch * (k.t*u4 + u4 + 2*l.Units + 1), true
+}
+
+// newGemmLSTM packs an LSTM's weights for the GEMM path (x*W + b, h*U) and picks its
+// gate pass; t is the sequence length.
+func newGemmLSTM(l *layers.LSTM, t int, isa asm.ISA, maxBatch int) *fastLSTM {
 	u4 := 4 * l.Units
 	gisa := gemmISA(isa, u4)
-	k := &fastLSTM{l: l, isa: isa, gisa: gisa, t: in[0], maxBatch: maxBatch,
+	k := &fastLSTM{l: l, isa: isa, gisa: gisa, t: t, maxBatch: maxBatch,
 		packedW: make([]float32, asm.PackedLen(gisa, l.In, u4)),
 		packedU: make([]float32, asm.PackedLen(gisa, l.Units, u4))}
 	asm.PackB(gisa, k.packedW, l.In, u4, l.W, l.B)
@@ -37,8 +46,24 @@ func newMaskedLSTM(l *layers.LSTM, in layers.Shape, isa asm.ISA, maxBatch int) (
 			k.fused, k.gate = true, asm.GateAct{Hard: true, A: l.RecAct.Alpha, B: l.RecAct.Beta}
 		}
 	}
-	// scratch: projections, step gates, h, c, and a stepped flag per sample
-	return &maskedLSTM{k: k}, maxBatch * (k.t*u4 + u4 + 2*l.Units + 1), true
+	return k
+}
+
+// step advances one sample's state (h then c) by one input row x on the GEMM path;
+// scratch holds 8*Units floats.
+func (k *fastLSTM) step(state, x, scratch []float32) {
+	l, u := k.l, k.l.Units
+	u4 := 4 * u
+	inf := float32(math.Inf(1))
+	zx, z := scratch[:u4], scratch[u4:2*u4]
+	h, c := state[:u], state[u:2*u]
+	asm.Gemm(k.gisa, 1, u4, l.In, x, l.In, k.packedW, zx, u4, -inf, inf)
+	asm.Gemm(k.gisa, 1, u4, u, h, u, k.packedU, z, u4, -inf, inf)
+	if k.fused {
+		asm.LSTMStep(k.isa, z, zx, c, h, u, k.gate)
+	} else {
+		k.gatesGo(z, zx, c, h)
+	}
 }
 
 // run computes batch samples of x (T, In) with mask (T flags per sample) into dst.

@@ -66,8 +66,10 @@ type Model struct {
 	maxSeq     int   // RunSeqInto's longest sequence
 	seqTimeOut bool  // the output has a time axis on the step path
 	seqs       seqPool
-	hasIDs     bool // some vocab entry is non-zero
-	idInput    bool // the first input is Int32
+	streamMu   sync.Mutex
+	streamKs   map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)
+	hasIDs     bool                       // some vocab entry is non-zero
+	idInput    bool                       // the first input is Int32
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use

@@ -84,12 +84,13 @@ func TestStreamStateful(t *testing.T) {
 	}
 }
 
-// TestStreamEqualsWhole feeds every fixture a step path can run in chunks of 1, 3 and
-// all steps: the final output equals Graph.Reference over the whole sequence bit for
-// bit (the reference LSTM is a loop of the same Step), and the compiled run within
+// TestStreamEqualsWhole feeds fixtures to streams in chunks of 1, 3 and all steps, on
+// every kernel path: on the generic path the outputs equal Graph.Reference over the
+// whole sequence bit for bit (the reference LSTM is a loop of the same Step); on every
+// path they agree with the reference and with the compiled whole-sequence run within
 // 1e-5 + 1e-5*|want|.
 func TestStreamEqualsWhole(t *testing.T) {
-	for _, name := range []string{"varlen_lstm", "varlen_embed", "embed_lstm", "mask_zero_lstm", "masking_lstm", "keras2_mask_zero_lstm"} {
+	for _, name := range []string{"varlen_lstm", "varlen_embed", "embed_lstm", "mask_zero_lstm", "masking_lstm", "keras2_mask_zero_lstm", "stateful_lstm"} {
 		m := loadSeq(t, name)
 		s := m.Samples
 		T := m.Graph.Input()[0]
@@ -97,41 +98,49 @@ func TestStreamEqualsWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cm, err := runtime.Compile(m.Graph, runtime.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fast, err := cm.Run(s.X, s.N)
-		if err != nil {
-			t.Fatal(err)
-		}
 		in, out := len(s.X)/s.N, len(ref)/s.N
-		for _, chunk := range []int{1, 3, T} {
-			st, err := cm.NewStream(chunk)
+		for _, isa := range asm.Paths() {
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String()})
 			if err != nil {
-				t.Fatalf("%s: %v", name, err)
+				t.Fatal(err)
 			}
-			for b := 0; b < s.N; b++ {
-				st.Reset()
-				got := make([]float32, out)
-				timeOut := st.OutputLen(1)*T == out && T > 1
-				for t0 := 0; t0 < T; t0 += chunk {
-					n := min(chunk, T-t0)
-					buf := got // a final output: each chunk overwrites it
-					if timeOut {
-						buf = got[t0*out/T : (t0+n)*out/T]
-					}
-					if err := st.Step(buf, s.X[b*in+t0*in/T:b*in+(t0+n)*in/T], n); err != nil {
-						t.Fatal(err)
-					}
+			fast, err := cm.Run(s.X, s.N)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, chunk := range []int{1, 3, T} {
+				st, err := cm.NewStream(chunk)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
 				}
-				for i, v := range got {
-					if math.Float32bits(v) != math.Float32bits(ref[b*out+i]) {
-						t.Fatalf("%s chunk=%d sample %d: stream[%d] = %g, reference %g", name, chunk, b, i, v, ref[b*out+i])
+				for b := 0; b < s.N; b++ {
+					st.Reset()
+					got := make([]float32, out)
+					timeOut := st.OutputLen(1)*T == out && T > 1
+					for t0 := 0; t0 < T; t0 += chunk {
+						n := min(chunk, T-t0)
+						buf := got // a final output: each chunk overwrites it
+						if timeOut {
+							buf = got[t0*out/T : (t0+n)*out/T]
+						}
+						if err := st.Step(buf, s.X[b*in+t0*in/T:b*in+(t0+n)*in/T], n); err != nil {
+							t.Fatal(err)
+						}
 					}
-				}
-				if _, _, err := zoo.Default.Check(got, fast[b*out:(b+1)*out]); err != nil {
-					t.Errorf("%s chunk=%d sample %d vs compiled: %v", name, chunk, b, err)
+					want := ref[b*out : (b+1)*out]
+					if isa == asm.Generic {
+						for i, v := range got {
+							if math.Float32bits(v) != math.Float32bits(want[i]) {
+								t.Fatalf("%s chunk=%d sample %d: stream[%d] = %g, reference %g", name, chunk, b, i, v, want[i])
+							}
+						}
+					}
+					if _, _, err := zoo.Default.Check(got, want); err != nil {
+						t.Errorf("%s isa=%v chunk=%d sample %d vs reference: %v", name, isa, chunk, b, err)
+					}
+					if _, _, err := zoo.Default.Check(got, fast[b*out:(b+1)*out]); err != nil {
+						t.Errorf("%s isa=%v chunk=%d sample %d vs compiled: %v", name, isa, chunk, b, err)
+					}
 				}
 			}
 		}

@@ -5,14 +5,17 @@ import (
 	"sync"
 
 	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
 )
 
 // Stream runs a recurrent model a timestep or a chunk of timesteps at a time, keeping
 // every recurrent layer's state (h and c of an LSTM) between calls: the step API for
-// online use and the runtime form of Keras stateful=True. A sequence fed in chunks
-// gives the same bits as Graph.Reference over the whole sequence (the reference LSTM
-// is a loop of the same Step), and agrees with the compiled whole-sequence run within
-// the kernels' bound.
+// online use and the runtime form of Keras stateful=True. Recurrent layers step with
+// the Model's GEMM-path kernels (asm GEMV for x*W and h*U, the fused gate pass); on the
+// generic path with the reference LSTM.Step, so there a sequence fed in any chunking
+// gives the bits of Graph.Reference over the whole sequence (the reference LSTM is a
+// loop of the same Step). On every path it agrees with the compiled whole-sequence run
+// within the kernels' bound.
 //
 // A Stream serves one sequence (batch 1) and is not safe for concurrent use; open one
 // per sequence. Any number of Streams may run on one Model at once, from any
@@ -37,6 +40,7 @@ type streamNode struct {
 	ins     []layers.Value
 	out     layers.Value
 	rec     *layers.LSTM // recurrent node (nil: runs its reference Forward)
+	fast    *fastLSTM    // rec's GEMM-path step on the Model's ISA (nil: rec.Step)
 	masked  bool         // rec reads a mask as its second input
 	stateAt int          // rec: offset of its state
 	timeIn  []bool       // per input: a per-step value (its axis 0 is the chunk)
@@ -112,7 +116,7 @@ func newStreamPlan(g *layers.Graph, maxChunk int) (*streamPlan, error) {
 			}
 			n.rec, n.masked, n.stateAt = rec, masked, p.stateLen
 			p.stateLen += rec.StateLen()
-			p.scratch = max(p.scratch, rec.StepScratch())
+			p.scratch = max(p.scratch, rec.StepScratch(), 8*rec.Units)
 			p.timeVal[n.out] = rec.ReturnSequences
 			p.per[n.out] = rec.Units
 		case perStep(l) && len(n.ins) == 1:
@@ -148,6 +152,11 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 	p, err := newStreamPlan(m.g, maxChunk)
 	if err != nil {
 		return nil, err
+	}
+	for i := range p.nodes {
+		if r := p.nodes[i].rec; r != nil {
+			p.nodes[i].fast = m.streamKernel(r)
+		}
 	}
 	s := &Stream{p: p, vals: make([][]float32, len(p.per)), state: make([]float32, p.stateLen),
 		stepped: make([]bool, len(p.nodes)), scratch: make([]float32, p.scratch),
@@ -265,7 +274,11 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 	for t := range steps {
 		keep := mask == nil || mask[t] != 0
 		if keep {
-			r.Step(st, x[t*f:(t+1)*f], s.scratch)
+			if n.fast != nil {
+				n.fast.step(st, x[t*f:(t+1)*f], s.scratch)
+			} else {
+				r.Step(st, x[t*f:(t+1)*f], s.scratch)
+			}
 			s.stepped[i] = true
 		}
 		if !r.ReturnSequences && t < steps-1 {
@@ -281,6 +294,26 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 			copy(y, st[:u])
 		}
 	}
+}
+
+// streamKernel returns the GEMM-path step of a recurrent layer for streams on the
+// Model's ISA, packed once per Model and shared by its streams, or nil on the generic
+// path (streams then run the reference Step) or for activations it does not take.
+func (m *Model) streamKernel(l *layers.LSTM) *fastLSTM {
+	if m.isa == asm.Generic || !l.Act.PerElement() || !l.RecAct.PerElement() {
+		return nil
+	}
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
+	if k, ok := m.streamKs[l]; ok {
+		return k
+	}
+	if m.streamKs == nil {
+		m.streamKs = map[*layers.LSTM]*fastLSTM{}
+	}
+	k := newGemmLSTM(l, 1, m.isa, 1)
+	m.streamKs[l] = k
+	return k
 }
 
 // seqPool keeps streams for RunSeqInto, one per concurrent caller.
