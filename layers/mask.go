@@ -169,3 +169,69 @@ func (l *Masking) Config() string { return fmt.Sprintf("mask_value=%g", l.Value)
 
 // FLOPs implements Layer.
 func (l *Masking) FLOPs(in Shape) int64 { return int64(in.Size()) }
+
+// MaskedAvgPool1D is Keras's GlobalAveragePooling1D with a mask: inputs (T, F) and the
+// mask (T), output (F), the mean over the kept steps (0/0 = NaN when none is kept, as
+// Keras computes it).
+type MaskedAvgPool1D struct {
+	Info
+}
+
+// OutputShapeN implements MultiInput.
+func (l *MaskedAvgPool1D) OutputShapeN(ins []Shape) (Shape, error) {
+	if len(ins) != 2 || len(ins[0]) != 2 || !ins[1].Equal(Shape{ins[0][0]}) {
+		return nil, errf(ErrShapeMismatch, "masked average pooling takes (timesteps, features) and a (timesteps) mask, got %v", ins)
+	}
+	return Shape{ins[0][1]}, nil
+}
+
+// OutputShape implements Layer (a mask is required).
+func (l *MaskedAvgPool1D) OutputShape(Shape) (Shape, error) {
+	return nil, errf(ErrInvalid, "masked average pooling needs its mask as a second input")
+}
+
+// ScratchLenN implements MultiInput.
+func (l *MaskedAvgPool1D) ScratchLenN([]Shape, int) int { return 0 }
+
+// ScratchLen implements Layer.
+func (l *MaskedAvgPool1D) ScratchLen(Shape, int) int { return 0 }
+
+// ForwardN implements MultiInput.
+func (l *MaskedAvgPool1D) ForwardN(dst []float32, srcs [][]float32, _ []float32, ins []Shape, batch int) {
+	t, f := ins[0][0], ins[0][1]
+	for b := 0; b < batch; b++ {
+		x, m, y := srcs[0][b*t*f:(b+1)*t*f], srcs[1][b*t:(b+1)*t], dst[b*f:(b+1)*f]
+		clear(y)
+		var n float32
+		for s := 0; s < t; s++ {
+			n += m[s]
+			for j, v := range x[s*f : (s+1)*f] {
+				y[j] += v * m[s]
+			}
+		}
+		for j := range y {
+			y[j] /= n
+		}
+	}
+}
+
+// Forward implements Layer: every step kept.
+func (l *MaskedAvgPool1D) Forward(dst, src, _ []float32, in Shape, batch int) {
+	ones := make([]float32, batch*in[0]) // not a runtime path: the graph always passes a mask
+	for i := range ones {
+		ones[i] = 1
+	}
+	l.ForwardN(dst, [][]float32{src, ones}, nil, []Shape{in, {in[0]}}, batch)
+}
+
+// Weights implements Layer.
+func (l *MaskedAvgPool1D) Weights() [][]float32 { return nil }
+
+// Config implements Layer.
+func (l *MaskedAvgPool1D) Config() string { return "mean over kept steps" }
+
+// FLOPsN implements MultiInput.
+func (l *MaskedAvgPool1D) FLOPsN(ins []Shape) int64 { return 2 * int64(ins[0].Size()) }
+
+// FLOPs implements Layer.
+func (l *MaskedAvgPool1D) FLOPs(in Shape) int64 { return 2 * int64(in.Size()) }

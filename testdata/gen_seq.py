@@ -89,6 +89,17 @@ def _mask_zero_bi_seq(k, vocab=25, steps=8):
                          k.layers.Dense(2)])
 
 
+def _mask_zero_avg(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 6, mask_zero=True),
+                         k.layers.Dense(5, activation="relu"),
+                         k.layers.GlobalAveragePooling1D(), k.layers.Dense(2)])
+
+
+def _mask_zero_conv(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 6, mask_zero=True),
+                         k.layers.Conv1D(4, 3), k.layers.GlobalMaxPooling1D(), k.layers.Dense(2)])
+
+
 def _masking(k, steps=10, feats=3):
     return k.Sequential([k.Input(shape=(steps, feats)), k.layers.Masking(0.0),
                          k.layers.LSTM(6, return_sequences=True), k.layers.Dense(2)])
@@ -112,6 +123,15 @@ model("mask_zero_bilstm_seq", "k3", ["keras"],
 model("keras2_mask_zero_bilstm_seq", "k2", ["h5"],
       ["Keras 2 Embedding mask_zero", "Bidirectional(LSTM return_sequences) output at masked steps"],
       vocab=25, steps=8)(_mask_zero_bi_seq)
+model("mask_zero_avgpool", "k3", ["keras"],
+      ["Embedding mask_zero", "Dense on masked sequence", "GlobalAveragePooling1D masked mean"],
+      vocab=30, steps=10)(_mask_zero_avg)
+model("keras2_mask_zero_avgpool", "k2", ["h5"],
+      ["Keras 2 Embedding mask_zero", "GlobalAveragePooling1D masked mean"],
+      vocab=30, steps=10)(_mask_zero_avg)
+model("mask_zero_conv1d", "k3", ["keras"],
+      ["Embedding mask_zero", "Conv1D (Keras 3 drops the mask)", "GlobalMaxPooling1D"],
+      vocab=30, steps=10)(_mask_zero_conv)
 model("masking_lstm", "k3", ["keras"], ["Masking(0.0)", "LSTM return_sequences masked"],
       kind="masking", steps=10, feats=3)(_masking)
 model("keras2_embed_lstm", "k2", ["h5"], ["Keras 2 Embedding", "LSTM"],
@@ -247,7 +267,13 @@ def main():
                        keras_version=fw.__version__, covers=e["covers"])
             records.append(rec)
             print(f"  {npz_name:28s} {rec}")
-    with open(os.path.join(OUT, "MANIFEST.json"), "w") as f:
+    mpath = os.path.join(OUT, "MANIFEST.json")
+    if only and os.path.exists(mpath):  # keep the models not rebuilt
+        with open(mpath) as f:
+            kept = [r for r in json.load(f)["models"] if r["name"] not in {x["name"] for x in records}]
+        order = [e["name"] + sfx for e in MODELS for sfx in ("", "_h5")]
+        records = sorted(kept + records, key=lambda r: order.index(r["name"]))
+    with open(mpath, "w") as f:
         json.dump({"generator": "testdata/gen_seq.py", "versions": versions,
                    "models": records}, f, indent=1)
         f.write("\n")

@@ -1421,6 +1421,11 @@ func buildGlobalPool1D(isMax bool) buildFunc {
 		if err := b.confErr(s); err != nil {
 			return err
 		}
+		if b.mask != noMask {
+			if done, err := b.maskedPool1D(s, isMax, df, keep); done || err != nil {
+				return err
+			}
+		}
 		if err := b.seq1D(s, df); err != nil {
 			return err
 		}

@@ -31,7 +31,13 @@ func (b *builder) node(l layers.Layer, out layers.Shape) error {
 		case *layers.Dense, *layers.ActivationLayer, *layers.Identity, *layers.Affine, *layers.Masking:
 			// act on each step alone: the mask passes on
 		default:
-			return b.errf(layers.ErrUnsupported, "a mask (from Embedding mask_zero or Masking) reaches this layer, which kinfer cannot mask; only recurrent layers, Dense, activations and dropout can follow a mask")
+			if b.kerasMajor >= 3 {
+				// Keras 3 drops the mask at a layer that does not support masking
+				// (Conv1D, Flatten, ...): the layer ignores it and passes none on.
+				b.mask = noMask
+				break
+			}
+			return b.errf(layers.ErrUnsupported, "a mask (from Embedding mask_zero or Masking) reaches this layer, which kinfer cannot mask; only recurrent layers, Dense, activations, dropout and GlobalAveragePooling1D can follow a mask")
 		}
 	}
 	b.out = append(b.out, bnode{l: l, ins: ins})
@@ -58,6 +64,34 @@ func (b *builder) graph(in layers.Shape, meta map[string]string) (*layers.Graph,
 		vals[i] = gb.Node(n.l, ins...)
 	}
 	return gb.Build([]layers.Value{val(b.main)}, nil, meta)
+}
+
+// maskedPool1D handles a global 1-D pooling reached by a mask: the average becomes a
+// layers.MaskedAvgPool1D (done); Keras's max pooling ignores the mask, and the caller
+// continues without it.
+func (b *builder) maskedPool1D(s *spec, isMax bool, df string, keep bool) (bool, error) {
+	if isMax {
+		b.mask = noMask
+		return false, nil
+	}
+	if df != "channels_last" || keep {
+		return true, b.errf(layers.ErrUnsupported, "masked GlobalAveragePooling1D with data_format=%s keepdims=%v", df, keep)
+	}
+	if len(b.phys) != 2 {
+		return true, b.errf(layers.ErrShapeMismatch, "expects a sequence (timesteps, features), got %v", b.logical())
+	}
+	if err := b.kerasLayout(); err != nil {
+		return true, err
+	}
+	l := &layers.MaskedAvgPool1D{Info: info(s)}
+	out, err := l.OutputShapeN([]layers.Shape{b.phys, {b.phys[0]}})
+	if err != nil {
+		return true, b.wrap(err)
+	}
+	b.out = append(b.out, bnode{l: l, ins: []int{b.main, b.mask}})
+	b.main, b.mask = len(b.out)-1, noMask
+	b.phys, b.perm = out, identityPerm(1)
+	return true, nil
 }
 
 // buildEmbedding maps Embedding onto layers.Embedding reading the model input as
