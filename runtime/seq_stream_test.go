@@ -365,3 +365,26 @@ func TestONNXDynamicSequence(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamRejects checks that models a stream cannot run exactly are refused by name.
+func TestStreamRejects(t *testing.T) {
+	for name, want := range map[string]string{
+		"embed_conv1d":        "mixes timesteps",
+		"mask_zero_bilstm":    "cannot be streamed",
+		"normalization_adapt": "streaming needs a sequence input",
+	} {
+		m := loadSeq(t, name)
+		cm, err := runtime.Compile(m.Graph, runtime.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cm.NewStream(1)
+		if !errors.Is(err, layers.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want ErrUnsupported with %q", name, err, want)
+		}
+		err = cm.RunSeqInto(make([]float32, 100), make([]float32, m.Graph.Input().Size()), 1, m.Graph.Input()[0])
+		if !errors.Is(err, layers.ErrUnsupported) {
+			t.Errorf("%s: RunSeqInto err = %v, want ErrUnsupported", name, err)
+		}
+	}
+}

@@ -86,8 +86,8 @@ func newStreamPlan(g *layers.Graph, maxChunk int) (*streamPlan, error) {
 		return nil, fmt.Errorf("runtime: %w: streaming needs one input and one output", layers.ErrUnsupported)
 	}
 	in := g.Inputs()[0]
-	if len(in.Shape) < 1 {
-		return nil, fmt.Errorf("runtime: %w: streaming needs a sequence input (timesteps, ...)", layers.ErrUnsupported)
+	if len(in.Shape) < 2 && !(len(in.Shape) == 1 && in.DType == layers.Int32) {
+		return nil, fmt.Errorf("runtime: %w: streaming needs a sequence input (timesteps, features) or token ids (timesteps), not %v", layers.ErrUnsupported, in.Shape)
 	}
 	if maxChunk < 1 || maxChunk > 1<<20 {
 		return nil, fmt.Errorf("runtime: %w: stream chunk of %d steps (want 1..%d)", layers.ErrInvalid, maxChunk, 1<<20)
