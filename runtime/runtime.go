@@ -68,6 +68,7 @@ type Model struct {
 	seqs       seqPool
 	streamMu   sync.Mutex
 	streamKs   map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)
+	streamCs   map[[2]int]compiled        // streams' other steps by node and chunk (streamStep)
 	hasIDs     bool                       // some vocab entry is non-zero
 	idInput    bool                       // the first input is Int32
 

@@ -31,7 +31,6 @@ type Stream struct {
 	state   []float32
 	stepped []bool // per node: a recurrent node has taken a step since Reset
 	scratch []float32
-	shapes  [][]layers.Shape // per node: its input shapes, time axis set per call
 	srcs    [][]float32
 }
 
@@ -41,6 +40,8 @@ type streamNode struct {
 	out     layers.Value
 	rec     *layers.LSTM // recurrent node (nil: runs its reference Forward)
 	fast    *fastLSTM    // rec's GEMM-path step on the Model's ISA (nil: rec.Step)
+	c       compiled     // other nodes: the kernel (per step rows for per-step layers)
+	view    bool         // c moves no data (a view): the stream copies instead
 	masked  bool         // rec reads a mask as its second input
 	stateAt int          // rec: offset of its state
 	timeIn  []bool       // per input: a per-step value (its axis 0 is the chunk)
@@ -154,13 +155,17 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 		return nil, err
 	}
 	for i := range p.nodes {
-		if r := p.nodes[i].rec; r != nil {
-			p.nodes[i].fast = m.streamKernel(r)
+		n := &p.nodes[i]
+		if n.rec != nil {
+			n.fast = m.streamKernel(n.rec)
+			continue
 		}
+		n.c = m.streamStep(i, maxChunk, len(n.timeIn) == 1 && n.timeIn[0])
+		_, n.view = n.c.k.(nopKernel)
+		p.scratch = max(p.scratch, n.c.scratchLen)
 	}
 	s := &Stream{p: p, vals: make([][]float32, len(p.per)), state: make([]float32, p.stateLen),
-		stepped: make([]bool, len(p.nodes)), scratch: make([]float32, p.scratch),
-		shapes: make([][]layers.Shape, len(p.nodes)), srcs: make([][]float32, p.arity)}
+		stepped: make([]bool, len(p.nodes)), srcs: make([][]float32, p.arity)}
 	for v := 1; v < len(p.per); v++ {
 		n := p.per[v]
 		if p.timeVal[v] {
@@ -168,15 +173,7 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 		}
 		s.vals[v] = make([]float32, n)
 	}
-	for i, n := range p.nodes {
-		for k, v := range n.ins {
-			sh := m.g.ValueShape(v)
-			if n.timeIn[k] {
-				sh = chunkShape(sh, maxChunk)
-			}
-			s.shapes[i] = append(s.shapes[i], sh)
-		}
-	}
+	s.scratch = make([]float32, p.scratch)
 	s.Reset()
 	return s, nil
 }
@@ -235,12 +232,6 @@ func (s *Stream) StepIDs(dst []float32, ids []int32, steps int) error {
 func (s *Stream) runNode(i, steps int) {
 	p := s.p
 	n := &p.nodes[i]
-	sh := s.shapes[i]
-	for k, t := range n.timeIn {
-		if t {
-			sh[k][0] = steps
-		}
-	}
 	out := s.vals[n.out]
 	if p.timeVal[n.out] {
 		out = out[:steps*p.per[n.out]]
@@ -249,15 +240,25 @@ func (s *Stream) runNode(i, steps int) {
 		s.stepRec(i, n, steps, out)
 		return
 	}
-	if m, ok := n.l.(layers.MultiInput); ok && len(n.ins) > 1 {
+	rows := 1 // a per-step layer runs its kernel on the chunk's steps as a batch of rows
+	if n.timeIn[0] {
+		rows = steps
+	}
+	sc := s.scratch[:n.c.scratchLen]
+	if n.c.kn != nil {
 		srcs := s.srcs[:len(n.ins)]
 		for k, v := range n.ins {
-			srcs[k] = s.vals[v]
+			srcs[k] = s.vals[v][:rows*p.per[v]]
 		}
-		m.ForwardN(out, srcs, s.scratch, sh, 1)
+		n.c.kn.runN(out, srcs, sc, rows)
 		return
 	}
-	n.l.Forward(out, s.vals[n.ins[0]], s.scratch, sh[0], 1)
+	src := s.vals[n.ins[0]][:rows*p.per[n.ins[0]]]
+	if n.view {
+		copy(out, src)
+		return
+	}
+	n.c.k.run(out, src, sc, rows)
 }
 
 // stepRec steps a recurrent node through the chunk, with the masking rules of
@@ -294,6 +295,33 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 			copy(y, st[:u])
 		}
 	}
+}
+
+// streamStep compiles node i for streams with chunks of up to maxChunk steps: a
+// per-step layer as a batch of single-step rows (its input (1, ...) per row), any other
+// node on its graph shapes at batch 1. Compiled once per Model and chunk size; the
+// kernels are immutable, so streams share them.
+func (m *Model) streamStep(i, maxChunk int, perRow bool) compiled {
+	key := [2]int{i, maxChunk}
+	if !perRow {
+		key[1] = 0
+	}
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
+	if c, ok := m.streamCs[key]; ok {
+		return c
+	}
+	if m.streamCs == nil {
+		m.streamCs = map[[2]int]compiled{}
+	}
+	g := m.g
+	ins, out, mb := g.InShapes(i), g.OutShape(i), 1
+	if perRow {
+		ins[0], out, mb = chunkShape(ins[0], 1), chunkShape(out, 1), maxChunk
+	}
+	c := selectKernel(g.Layer(i), ins, out, m.isa, mb)
+	m.streamCs[key] = c
+	return c
 }
 
 // streamKernel returns the GEMM-path step of a recurrent layer for streams on the
