@@ -28,11 +28,17 @@
 //   - LSTM (forward, reverse, bidirectional; constant initial states; Y or Y_h) with
 //     the Squeeze/Transpose/Gather/Slice/Reshape patterns around it; picking the last
 //     time step of Y makes the LSTM return its final state;
-//   - Identity, Dropout, Cast to float.
+//   - Identity, Dropout, Cast to float;
+//   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
+//     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
+//     ids outside the table are a run-time error, negative ids included);
+//   - a dynamic sequence axis (input axis 1) with Options.SeqLen, its maximum length
+//     (runtime.Model.RunSeqInto runs shorter sequences).
 //
 // Not imported (ErrUnsupported naming node, op and attribute): graphs that branch
 // (residual adds, several inputs or outputs), control flow, other domains, LSTM Y_c,
-// peepholes, clip, non-constant initial states or sequence lengths, GRU/RNN,
+// peepholes, clip, non-constant initial states or sequence lengths (constant ones
+// shorter than the sequence too), GRU/RNN,
 // attention, external data. Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
