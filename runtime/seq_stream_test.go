@@ -388,3 +388,31 @@ func TestStreamRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestKerasSeqLen imports the variable-length fixture at a longer maximum length and
+// runs it at the samples' length, against Keras.
+func TestKerasSeqLen(t *testing.T) {
+	m, err := keras.LoadWith(seqPath("varlen_lstm.npz"), keras.Options{SeqLen: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Samples != nil || m.Graph.Input()[0] != 40 {
+		t.Fatalf("samples %v, input %v", m.Samples != nil, m.Graph.Input())
+	}
+	ref := loadSeq(t, "varlen_lstm")
+	cm, err := runtime.Compile(m.Graph, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ref.Samples
+	got := make([]float32, len(s.Y))
+	if err := cm.RunSeqInto(got, s.X, s.N, s.XShape[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := zoo.Default.Check(got, s.Y); err != nil {
+		t.Error(err)
+	}
+	if _, err := keras.LoadWith(seqPath("varlen_lstm.npz"), keras.Options{SeqLen: 5}); !errors.Is(err, layers.ErrTooLong) {
+		t.Errorf("SeqLen below the samples' length: %v", err)
+	}
+}

@@ -20,13 +20,13 @@ type loaded struct {
 	samples *keras.Samples // stored inputs and framework outputs, if any
 }
 
-// maxLen is --max-len: the length of an ONNX model's dynamic sequence axis.
+// maxLen is --max-len: the maximum length of a model's None (dynamic) sequence axis.
 var maxLen int
 
 func load(path string) (*loaded, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npz":
-		m, err := keras.Load(path)
+		m, err := keras.LoadWith(path, keras.Options{SeqLen: maxLen})
 		if err != nil {
 			return nil, err
 		}

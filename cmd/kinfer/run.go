@@ -14,7 +14,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	fs := newFlags("run", "run MODEL INPUT.npy [-o OUT.npy] [--max N]", stdout)
 	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
 	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
-	fs.IntVar(&maxLen, "max-len", 0, "ONNX models with a dynamic sequence axis: its maximum length")
+	fs.IntVar(&maxLen, "max-len", 0, "models with a None (dynamic) sequence axis: its maximum length (default: the stored samples' length for .npz)")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ func cmdStream(args []string, stdout io.Writer) error {
 	fs := newFlags("stream", "stream MODEL INPUT.npy [--chunk N] [--max N]", stdout)
 	chunk := fs.Int("chunk", 1, "timesteps per step call")
 	maxPrint := fs.Int("max", 8, "print at most this many values per output")
-	fs.IntVar(&maxLen, "max-len", 0, "ONNX models with a dynamic sequence axis: its maximum length")
+	fs.IntVar(&maxLen, "max-len", 0, "models with a None (dynamic) sequence axis: its maximum length (default: the stored samples' length for .npz)")
 	pos, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err

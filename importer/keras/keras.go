@@ -59,7 +59,19 @@ type Samples struct {
 const FormatVersion = 1
 
 // Load imports the npz model at path.
-func Load(path string) (*Model, error) {
+func Load(path string) (*Model, error) { return LoadWith(path, Options{}) }
+
+// Options tunes the import.
+type Options struct {
+	// SeqLen is the length given to a None time axis (the first axis after the batch),
+	// which is otherwise the stored samples' length: the longest sequence the model
+	// runs (runtime.Model.RunSeqInto runs shorter ones). Stored samples longer than it
+	// are an error; shorter ones are not kept (Model.Samples is nil).
+	SeqLen int
+}
+
+// LoadWith imports the npz model at path with options.
+func LoadWith(path string, opt Options) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -69,11 +81,19 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Read(f, st.Size(), filepath.Base(path))
+	return ReadWith(f, st.Size(), filepath.Base(path), opt)
 }
 
 // Read imports an npz model of size bytes from r; name is used in error messages.
 func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
+	return ReadWith(r, size, name, Options{})
+}
+
+// ReadWith is Read with options.
+func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, error) {
+	if opt.SeqLen < 0 || opt.SeqLen > layers.MaxElements {
+		return nil, fmt.Errorf("%s: %w: Options.SeqLen %d", name, layers.ErrInvalid, opt.SeqLen)
+	}
 	if name == "" {
 		name = "model.npz"
 	}
@@ -114,7 +134,7 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 		}
 	}
 	ws := &npzWeights{a: a, index: meta.Weights}
-	return build(meta, ws, smp, name)
+	return build(meta, ws, smp, name, opt)
 }
 
 // meta is the kinfer_meta JSON object.
@@ -193,7 +213,11 @@ func (w *npzWeights) paths() []string {
 }
 
 // build maps the model config onto a graph and checks the samples against it.
-func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) {
+func build(m *meta, ws weightSource, smp *Samples, file string, opts ...Options) (*Model, error) {
+	var opt Options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	var cfg any
 	if err := json.Unmarshal(m.ModelConfig, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: model_config: %v: %w", file, err, layers.ErrBadFile)
@@ -205,7 +229,7 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	if len(mi.Specs) == 0 {
 		return nil, fmt.Errorf("%s: model has no layers: %w", file, layers.ErrInvalid)
 	}
-	in, err := inputShape(mi, smp)
+	in, err := inputShape(mi, smp, opt.SeqLen)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -270,6 +294,9 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	g, err := b.graph(in, gm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if smp != nil && smp.N == 0 {
+		smp = nil
 	}
 	if smp != nil {
 		if err := checkSamples(g, smp, file); err != nil {
@@ -357,7 +384,7 @@ func declaredShape(s *spec) ([]int, error) {
 // inputShape finds the model's input shape: the first layer's declaration, then the
 // model's build_config, then the first layer's build_config; unknown dimensions are
 // taken from the stored samples.
-func inputShape(mi *modelInfo, smp *Samples) (layers.Shape, error) {
+func inputShape(mi *modelInfo, smp *Samples, seqLen int) (layers.Shape, error) {
 	first := &mi.Specs[0]
 	d, err := declaredShape(first)
 	if err != nil {
@@ -388,8 +415,18 @@ func inputShape(mi *modelInfo, smp *Samples) (layers.Shape, error) {
 			shape[i] = x
 			continue
 		}
+		if i == 0 && seqLen > 0 { // a None time axis at its maximum length
+			if smp != nil && len(smp.XShape) > 1 && smp.XShape[1] > seqLen {
+				return nil, fmt.Errorf("stored samples have %d steps, more than Options.SeqLen %d: %w", smp.XShape[1], seqLen, layers.ErrTooLong)
+			}
+			shape[i] = seqLen
+			if smp != nil && len(smp.XShape) > 1 && smp.XShape[1] != seqLen {
+				*smp = Samples{} // another length: dropped by build
+			}
+			continue
+		}
 		if smp == nil || len(smp.XShape) != len(d)+1 {
-			return nil, fmt.Errorf("input shape %v has unknown dimensions and no samples fix them: %w", shapeText(d), layers.ErrUnsupported)
+			return nil, fmt.Errorf("input shape %v has unknown dimensions and no samples fix them (a None time axis: import with keras.Options{SeqLen: max length}): %w", shapeText(d), layers.ErrUnsupported)
 		}
 		shape[i] = smp.XShape[i+1]
 	}
