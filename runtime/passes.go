@@ -45,7 +45,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("runtime: MaxSeqLen %d out of range [0, %d]", opt.MaxSeqLen, 1<<20)
 	}
 	if p, err := newStreamPlan(g, 1); err == nil {
-		m.seqTimeOut = p.timeVal[p.out]
+		m.seqTimeOut, m.seqOK, m.seqFull = p.timeVal[p.out], true, g.Input()[0]
 	}
 	m.idInput = g.Inputs()[0].DType == layers.Int32
 	for k := range g.NumInputs() {

@@ -65,6 +65,8 @@ type Model struct {
 	vocab      []int // per graph input: ids must be below this (0: not checked)
 	maxSeq     int   // RunSeqInto's longest sequence
 	seqTimeOut bool  // the output has a time axis on the step path
+	seqOK      bool  // the graph can run on the step path
+	seqFull    int   // the graph's own sequence length
 	seqs       seqPool
 	streamMu   sync.Mutex
 	streamKs   map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)

@@ -355,14 +355,19 @@ type seqPool struct {
 // dst: the model's sequence output of length rows, or its final output. This is how a
 // model declared with a None time axis runs at any length up to Options.MaxSeqLen
 // (default: the time axis the graph was imported with); a longer call is an error
-// wrapping layers.ErrTooLong. It runs on the step path (see Stream) and allocates
-// nothing once a stream is pooled for the caller.
+// wrapping layers.ErrTooLong. The graph's own length runs the compiled whole-sequence
+// kernels (RunInto); shorter ones run on the step path (see Stream), which must accept
+// the model. It allocates nothing once a stream is pooled for the caller.
 func (m *Model) RunSeqInto(dst, src []float32, batch, length int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
 	}
 	if length < 1 || length > m.maxSeq {
 		return fmt.Errorf("runtime: %w: sequence of %d steps, the model was compiled for 1..%d (Options.MaxSeqLen)", layers.ErrTooLong, length, m.maxSeq)
+	}
+	if m.seqOK && length == m.seqFull {
+		// the imported length: the compiled whole-sequence kernels
+		return m.RunInto(dst, src, batch)
 	}
 	s, err := m.getSeq()
 	if err != nil {
