@@ -133,6 +133,11 @@ func putOut(y, h []float32) {
 	copy(y, h)
 }
 
+// Recurrence implements Recurrent.
+func (l *LSTM) Recurrence() Recurrence {
+	return Recurrence{In: l.In, Units: l.Units, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, ZeroMaskedOutput: l.ZeroMaskedOutput}
+}
+
 // StateLen is the number of floats of one sample's recurrent state: h then c.
 func (l *LSTM) StateLen() int { return 2 * l.Units }
 

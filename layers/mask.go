@@ -17,6 +17,31 @@ type Maskable interface {
 	ForwardMasked(dst, src, mask, scratch []float32, in Shape, batch int)
 }
 
+// Recurrent is a recurrent layer that can run one timestep at a time (runtime streams
+// and variable-length runs use it; LSTM implements it, and so can GRU and SimpleRNN).
+// Its reference ForwardMasked should be a loop of Step, so a stream gives its bits.
+type Recurrent interface {
+	Maskable
+	// Recurrence describes the layer's sizes and options.
+	Recurrence() Recurrence
+	// StateLen is the number of floats of one sample's state; h is its first Units.
+	StateLen() int
+	// StepScratch is the scratch Step needs.
+	StepScratch() int
+	// InitState sets a sample's state to the initial one.
+	InitState(state []float32)
+	// Step advances state by one timestep of input x (In floats).
+	Step(state, x, scratch []float32)
+}
+
+// Recurrence is what a stream needs to know of a Recurrent layer.
+type Recurrence struct {
+	In, Units        int
+	ReturnSequences  bool
+	GoBackwards      bool
+	ZeroMaskedOutput bool
+}
+
 // Masked runs a Maskable layer with a mask: inputs (T, F) and the mask (T).
 type Masked struct {
 	Layer Maskable

@@ -38,8 +38,9 @@ type streamNode struct {
 	l       layers.Layer
 	ins     []layers.Value
 	out     layers.Value
-	rec     *layers.LSTM // recurrent node (nil: runs its reference Forward)
-	fast    *fastLSTM    // rec's GEMM-path step on the Model's ISA (nil: rec.Step)
+	rec     layers.Recurrent // recurrent node (nil: runs a kernel)
+	rc      layers.Recurrence
+	fast    *fastLSTM // an LSTM rec's GEMM-path step on the Model's ISA (nil: rec.Step)
 	c       compiled     // other nodes: the kernel (per step rows for per-step layers)
 	view    bool         // c moves no data (a view): the stream copies instead
 	masked  bool         // rec reads a mask as its second input
@@ -70,12 +71,12 @@ func perStep(l layers.Layer) bool {
 }
 
 // streamable returns the recurrent layer a stream steps, or nil.
-func streamable(l layers.Layer) (*layers.LSTM, bool) {
+func streamable(l layers.Layer) (layers.Recurrent, bool) {
 	masked := false
 	if m, ok := l.(*layers.Masked); ok {
 		l, masked = m.Layer, true
 	}
-	r, ok := l.(*layers.LSTM)
+	r, ok := l.(layers.Recurrent)
 	if !ok {
 		return nil, false
 	}
@@ -112,14 +113,15 @@ func newStreamPlan(g *layers.Graph, maxChunk int) (*streamPlan, error) {
 		case !anyTime:
 			p.per[n.out] = out.Size()
 		case rec != nil:
-			if rec.GoBackwards {
+			rc := rec.Recurrence()
+			if rc.GoBackwards {
 				return nil, fmt.Errorf("runtime: %w: layer %q (%s) runs backwards in time and cannot be streamed", layers.ErrUnsupported, name.Name, name.Class)
 			}
-			n.rec, n.masked, n.stateAt = rec, masked, p.stateLen
+			n.rec, n.rc, n.masked, n.stateAt = rec, rc, masked, p.stateLen
 			p.stateLen += rec.StateLen()
-			p.scratch = max(p.scratch, rec.StepScratch(), 8*rec.Units)
-			p.timeVal[n.out] = rec.ReturnSequences
-			p.per[n.out] = rec.Units
+			p.scratch = max(p.scratch, rec.StepScratch(), 8*rc.Units)
+			p.timeVal[n.out] = rc.ReturnSequences
+			p.per[n.out] = rc.Units
 		case perStep(l) && len(n.ins) == 1:
 			p.timeVal[n.out] = true
 			p.per[n.out] = out.Size() / out[0]
@@ -157,7 +159,9 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 	for i := range p.nodes {
 		n := &p.nodes[i]
 		if n.rec != nil {
-			n.fast = m.streamKernel(n.rec)
+			if l, ok := n.rec.(*layers.LSTM); ok {
+				n.fast = m.streamKernel(l)
+			}
 			continue
 		}
 		n.c = m.streamStep(i, maxChunk, len(n.timeIn) == 1 && n.timeIn[0])
@@ -262,10 +266,10 @@ func (s *Stream) runNode(i, steps int) {
 }
 
 // stepRec steps a recurrent node through the chunk, with the masking rules of
-// layers.LSTM.ForwardMasked.
+// layers.LSTM.ForwardMasked (which every Recurrent layer follows).
 func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
-	r := n.rec
-	u, f := r.Units, r.In
+	r, rc := n.rec, n.rc
+	u, f := rc.Units, rc.In
 	st := s.state[n.stateAt : n.stateAt+r.StateLen()]
 	x := s.vals[n.ins[0]]
 	var mask []float32
@@ -282,14 +286,14 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 			}
 			s.stepped[i] = true
 		}
-		if !r.ReturnSequences && t < steps-1 {
+		if !rc.ReturnSequences && t < steps-1 {
 			continue
 		}
 		y := out[:u]
-		if r.ReturnSequences {
+		if rc.ReturnSequences {
 			y = out[t*u : (t+1)*u]
 		}
-		if !keep && (r.ZeroMaskedOutput || !s.stepped[i]) {
+		if !keep && (rc.ZeroMaskedOutput || !s.stepped[i]) {
 			clear(y)
 		} else {
 			copy(y, st[:u])

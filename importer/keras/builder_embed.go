@@ -21,9 +21,9 @@ import (
 func (b *builder) node(l layers.Layer, out layers.Shape) error {
 	ins := []int{b.main}
 	if b.mask != noMask {
-		switch l.(type) {
-		case *layers.LSTM, *layers.Bidirectional:
-			l = &layers.Masked{Layer: l.(layers.Maskable)}
+		switch ml := l.(type) {
+		case layers.Maskable: // LSTM, Bidirectional; any recurrent layer with ForwardMasked
+			l = &layers.Masked{Layer: ml}
 			ins = append(ins, b.mask)
 			if len(out) != 2 { // no sequence out: the mask ends here (Keras)
 				b.mask = noMask
