@@ -41,11 +41,11 @@ type streamNode struct {
 	rec     layers.Recurrent // recurrent node (nil: runs a kernel)
 	rc      layers.Recurrence
 	fast    *fastLSTM // an LSTM rec's GEMM-path step on the Model's ISA (nil: rec.Step)
-	c       compiled     // other nodes: the kernel (per step rows for per-step layers)
-	view    bool         // c moves no data (a view): the stream copies instead
-	masked  bool         // rec reads a mask as its second input
-	stateAt int          // rec: offset of its state
-	timeIn  []bool       // per input: a per-step value (its axis 0 is the chunk)
+	c       compiled  // other nodes: the kernel (per step rows for per-step layers)
+	view    bool      // c moves no data (a view): the stream copies instead
+	masked  bool      // rec reads a mask as its second input
+	stateAt int       // rec: offset of its state
+	timeIn  []bool    // per input: a per-step value (its axis 0 is the chunk)
 }
 
 type streamPlan struct {
