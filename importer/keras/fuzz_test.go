@@ -35,11 +35,12 @@ func seedModels() []*tmodel {
 	}
 }
 
-// zooFiles lists the zoo and broken-corpus npz files (fuzz seeds).
+// zooFiles lists the zoo, broken-corpus and sequence npz files (fuzz seeds).
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras", "*.npz"))
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
-	return append(files, broken...)
+	seq, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "seq", "*.npz")) // ids, masks
+	return append(append(files, broken...), seq...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping
