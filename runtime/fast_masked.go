@@ -203,9 +203,9 @@ func mergeDirections(dst, fy, by []float32, merge string, m, u int) {
 	}
 }
 
-// fastEmbedding copies one row of the table per id. The runtime checked every id
-// against the vocabulary before running, so no per-id check is needed here; a slice
-// bound still stands between a bad id and memory.
+// fastEmbedding copies one row of the table per id. The runtime checks every id against
+// the vocabulary before running; the kernel still writes a zero row for a bad id (as
+// the reference does), so no input can make it read out of bounds or panic.
 type fastEmbedding struct {
 	l *layers.Embedding
 	n int // ids per sample
@@ -214,7 +214,11 @@ type fastEmbedding struct {
 func (k *fastEmbedding) run(dst, src, _ []float32, batch int) {
 	d, w := k.l.OutputDim, k.l.W
 	for i, v := range src[:batch*k.n] {
-		id := int(uint32(layers.ID(v)))
-		copy(dst[i*d:(i+1)*d], w[id*d:(id+1)*d])
+		id := uint32(layers.ID(v))
+		if id >= uint32(k.l.InputDim) {
+			clear(dst[i*d : (i+1)*d])
+			continue
+		}
+		copy(dst[i*d:(i+1)*d], w[int(id)*d:int(id+1)*d])
 	}
 }

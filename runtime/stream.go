@@ -324,9 +324,14 @@ func (m *Model) streamStep(i, maxChunk int, perRow bool) compiled {
 		ins[0], out, mb = chunkShape(ins[0], 1), chunkShape(out, 1), maxChunk
 	}
 	c := selectKernel(g.Layer(i), ins, out, m.isa, mb)
-	m.streamCs[key] = c
+	if len(m.streamCs) < maxStreamKernels { // streams of many chunk sizes: compile, uncached
+		m.streamCs[key] = c
+	}
 	return c
 }
+
+// maxStreamKernels bounds the compiled stream steps a Model keeps.
+const maxStreamKernels = 256
 
 // streamKernel returns the GEMM-path step of a recurrent layer for streams on the
 // Model's ISA, packed once per Model and shared by its streams, or nil on the generic
