@@ -133,28 +133,46 @@ func (m *maskedLSTM) run(dst, src, mask, scratch []float32, batch int) {
 	}
 }
 
+// maskedRunner is a masked LSTM kernel: the GEMM path or the whole-sequence one.
+type maskedRunner interface {
+	run(dst, src, mask, scratch []float32, batch int)
+}
+
 // fastMasked is the kernel of a layers.Masked LSTM or Bidirectional(LSTM).
 type fastMasked struct {
-	f, b  *maskedLSTM // b: the backward direction of a Bidirectional
+	f, b  maskedRunner // b: the backward direction of a Bidirectional
+	u     int
 	merge string
 	n     int // per-sample output of one direction
+}
+
+// newMaskedRunner picks the whole-sequence kernel for small layers, else the GEMM path.
+func newMaskedRunner(l *layers.LSTM, in layers.Shape, isa asm.ISA, mb int) (maskedRunner, int, string, bool) {
+	if k, sc, ok := newMaskedSeq(l, in, isa, mb); ok {
+		return k, sc, "masked lstm whole-sequence kernel/" + isa.String() + " (contiguous masks; else gemm)", true
+	}
+	k, sc, ok := newMaskedLSTM(l, in, isa, mb)
+	if !ok {
+		return nil, 0, "", false
+	}
+	return k, sc, "masked lstm gemm/" + k.k.gisa.String(), true
 }
 
 func newFastMasked(l *layers.Masked, ins []layers.Shape, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 	in := ins[0]
 	switch r := l.Layer.(type) {
 	case *layers.LSTM:
-		k, sc, ok := newMaskedLSTM(r, in, isa, mb)
+		k, sc, name, ok := newMaskedRunner(r, in, isa, mb)
 		if !ok {
 			return compiled{}, false
 		}
-		return compiled{kn: &fastMasked{f: k}, name: "masked lstm gemm/" + k.k.gisa.String(), scratchLen: sc}, true
+		return compiled{kn: &fastMasked{f: k, u: r.Units}, name: name, scratchLen: sc}, true
 	case *layers.Bidirectional:
-		f, sf, ok := newMaskedLSTM(r.Fwd, in, isa, mb)
+		f, sf, name, ok := newMaskedRunner(r.Fwd, in, isa, mb)
 		if !ok {
 			return compiled{}, false
 		}
-		b, sb, ok := newMaskedLSTM(r.Bwd, in, isa, mb)
+		b, sb, _, ok := newMaskedRunner(r.Bwd, in, isa, mb)
 		if !ok {
 			return compiled{}, false
 		}
@@ -162,8 +180,8 @@ func newFastMasked(l *layers.Masked, ins []layers.Shape, _ layers.Shape, isa asm
 		if r.Fwd.ReturnSequences {
 			n *= in[0]
 		}
-		return compiled{kn: &fastMasked{f: f, b: b, merge: r.Merge, n: n},
-			name: "masked bidirectional " + r.Merge + " {lstm gemm/" + f.k.gisa.String() + "}", scratchLen: 2*mb*n + max(sf, sb)}, true
+		return compiled{kn: &fastMasked{f: f, b: b, u: r.Fwd.Units, merge: r.Merge, n: n},
+			name: "masked bidirectional " + r.Merge + " {" + name + "}", scratchLen: 2*mb*n + max(sf, sb)}, true
 	}
 	return compiled{}, false
 }
@@ -173,7 +191,7 @@ func (k *fastMasked) runN(dst []float32, srcs [][]float32, scratch []float32, ba
 		k.f.run(dst, srcs[0], srcs[1], scratch, batch)
 		return
 	}
-	n, u := k.n, k.f.k.l.Units
+	n, u := k.n, k.u
 	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
 	k.f.run(fy, srcs[0], srcs[1], ls, batch)
 	k.b.run(by, srcs[0], srcs[1], ls, batch)

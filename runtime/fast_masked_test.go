@@ -9,17 +9,30 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// maskFor returns batch*t flags: row 0 all kept, row 1 all masked, others random with
-// runs of padding at either end.
+// maskFor returns batch*t flags: row 0 all kept, row 1 all masked, row 2 random, row 3
+// post-padded, row 4 pre-padded, row 5 a kept run inside padding.
 func maskFor(r *rand.Rand, batch, t int) []float32 {
 	m := make([]float32, batch*t)
 	for b := 0; b < batch; b++ {
+		a, e := r.IntN(t+1), r.IntN(t+1)
+		if a > e {
+			a, e = e, a
+		}
 		for s := 0; s < t; s++ {
-			switch {
-			case b == 0:
-				m[b*t+s] = 1
-			case b == 1:
-			case r.IntN(3) > 0:
+			keep := false
+			switch b % 6 {
+			case 0:
+				keep = true
+			case 2:
+				keep = r.IntN(3) > 0
+			case 3:
+				keep = s < e
+			case 4:
+				keep = s >= a
+			case 5:
+				keep = s >= a && s < e
+			}
+			if keep {
 				m[b*t+s] = 1
 			}
 		}
@@ -27,11 +40,13 @@ func maskFor(r *rand.Rand, batch, t int) []float32 {
 	return m
 }
 
-// TestFastMaskedLSTM: the masked GEMM-path LSTM (alone and in a Bidirectional) vs the
+// TestFastMaskedLSTM: the masked LSTM kernels, whole-sequence (contiguous masks) and
+// GEMM path (alone and in a Bidirectional), vs the
 // reference ForwardMasked over every flag combination (return_sequences, go_backwards,
 // keep_time_order, zero_output_for_mask, bias and initial states), edge sizes of units
-// around the 8- and 16-wide tiles, masks that keep all, none or some steps, at batch 1
-// and 3; bound as TestFastLSTM, |got-want| <= 2e-5*(1+|want|).
+// around the 8- and 16-wide tiles and past the whole-sequence bound (33), masks that
+// keep all, none, some, a prefix, a suffix or a run of the steps, at batch 1 and 6;
+// bound as TestFastLSTM, |got-want| <= 2e-5*(1+|want|).
 func TestFastMaskedLSTM(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	acts := [][2]layers.Activation{
@@ -67,7 +82,7 @@ func TestFastMaskedLSTM(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, batch := range []int{1, 3} {
+				for _, batch := range []int{1, 6} {
 					c := selectKernel(l, ins, out, isa, batch)
 					if _, ok := c.kn.(*fastMasked); !ok {
 						t.Fatalf("%v: kernel %s chosen for a masked LSTM", isa, c.name)
