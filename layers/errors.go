@@ -32,6 +32,12 @@ var (
 	// arena over runtime.Options.MaxArenaBytes, weights or samples over an importer's
 	// bound). The message names the limit and the option that raises it.
 	ErrTooLarge = errors.New("too large")
+	// ErrIDOutOfRange: a token id given to a model is outside its Embedding's
+	// vocabulary (the message names the sample, position, id and vocabulary size).
+	ErrIDOutOfRange = errors.New("token id out of range")
+	// ErrTooLong: a sequence is longer than the maximum length the model was compiled
+	// or imported for.
+	ErrTooLong = errors.New("sequence too long")
 )
 
 // MaxElements bounds the element count of any one tensor or weight a file may declare

@@ -123,6 +123,12 @@ func (b *Builder) Build(outs []Value, names []string, meta map[string]string) (*
 		if v < 0 || v >= nv {
 			return nil, errf(ErrInvalid, "output value %d is not defined", v)
 		}
+		if int(v) < len(b.inputs) && b.inputs[v].DType != Float32 {
+			return nil, errf(ErrInvalid, "output is the %s input %q", b.inputs[v].DType, b.inputs[v].Name)
+		}
+	}
+	if err := b.checkIDs(); err != nil {
+		return nil, err
 	}
 	order := chainOrder(len(b.inputs), b.nodes, outs)
 	g := &Graph{inputs: make([]Tensor, len(b.inputs)), meta: map[string]string{}}
@@ -185,6 +191,42 @@ func (b *Builder) Build(outs []Value, names []string, meta map[string]string) (*
 		g.outName = append(g.outName, name)
 	}
 	return g, nil
+}
+
+// checkIDs checks that Int32 inputs are read only as the first input of IDReaders
+// and that every IDReader reads an Int32 input.
+func (b *Builder) checkIDs() error {
+	for _, n := range b.nodes {
+		_, reader := n.l.(IDReader)
+		for k, v := range n.in {
+			isID := int(v) < len(b.inputs) && b.inputs[v].DType == Int32
+			switch {
+			case isID && (k != 0 || !reader):
+				return layerErr(n.l, errf(ErrUnsupported, "reads the int32 input %q, which only an Embedding (or a mask of ids) can read", b.inputs[v].Name))
+			case !isID && k == 0 && reader:
+				return layerErr(n.l, errf(ErrUnsupported, "reads token ids, but its input is not an int32 model input"))
+			}
+		}
+	}
+	return nil
+}
+
+// Vocabulary is the number of valid ids of input k (the smallest vocabulary of the
+// layers reading it), or 0 when any value is accepted (float inputs, or ids only
+// masks read).
+func (g *Graph) Vocabulary(k int) int {
+	if k < 0 || k >= len(g.inputs) || g.inputs[k].DType != Int32 {
+		return 0
+	}
+	v := 0
+	for _, n := range g.nodes {
+		if r, ok := n.l.(IDReader); ok && n.in[0] == Value(k) {
+			if w := r.Vocabulary(); w > 0 && (v == 0 || w < v) {
+				v = w
+			}
+		}
+	}
+	return v
 }
 
 // nodeShape infers a node's output shape from its input shapes.
@@ -478,6 +520,9 @@ func (g *Graph) ReferenceN(xs [][]float32, batch int) ([][]float32, error) {
 	for k, t := range g.inputs {
 		if len(xs[k]) != batch*t.Shape.Size() {
 			return nil, errf(ErrShapeMismatch, "input %q has %d values, want batch %d x %v", t.Name, len(xs[k]), batch, t.Shape)
+		}
+		if err := CheckIDBits(xs[k], max(1, t.Shape.Size()), g.Vocabulary(k)); err != nil {
+			return nil, fmt.Errorf("input %q: %w", t.Name, err)
 		}
 		vals[k] = append([]float32(nil), xs[k]...)
 	}

@@ -172,6 +172,6 @@ func (l *GRU) FLOPs(in Shape) int64 {
 }
 
 // Recurrence implements Recurrent.
-func (l *GRU) Recurrence() RecurrentOpts {
-	return RecurrentOpts{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+func (l *GRU) Recurrence() Recurrence {
+	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
 }

@@ -21,7 +21,11 @@ type LSTM struct {
 	ReturnSequences bool
 	GoBackwards     bool
 	KeepTimeOrder   bool
-	H0, C0          []float32
+	// ZeroMaskedOutput: the output at a masked step is zero instead of the previous
+	// output (Keras zero_output_for_mask; Bidirectional sets it when returning
+	// sequences).
+	ZeroMaskedOutput bool
+	H0, C0           []float32
 }
 
 // OutputShape implements Layer.
@@ -73,9 +77,15 @@ func (l *LSTM) ScratchLen(Shape, int) int { return 6 * l.Units }
 
 // Forward implements Layer.
 func (l *LSTM) Forward(dst, src, scratch []float32, in Shape, batch int) {
+	l.ForwardMasked(dst, src, nil, scratch, in, batch)
+}
+
+// ForwardMasked implements Maskable: a step whose flag in mask is 0 leaves h and c
+// unchanged, and its output repeats the previous output (zero before the first kept
+// step), or is zero with ZeroMaskedOutput, as Keras's RNN does.
+func (l *LSTM) ForwardMasked(dst, src, mask, scratch []float32, in Shape, batch int) {
 	t, u := in[0], l.Units
-	u4 := 4 * u
-	z, h, c := scratch[:u4], scratch[u4:u4+u], scratch[u4+u:u4+2*u]
+	state, z := scratch[:2*u], scratch[2*u:6*u]
 	outLen := u
 	if l.ReturnSequences {
 		outLen = t * u
@@ -83,41 +93,88 @@ func (l *LSTM) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	for b := 0; b < batch; b++ {
 		x := src[b*t*l.In : (b+1)*t*l.In]
 		y := dst[b*outLen : (b+1)*outLen]
-		if l.H0 != nil {
-			copy(h, l.H0)
-		} else {
-			clear(h)
-		}
-		if l.C0 != nil {
-			copy(c, l.C0)
-		} else {
-			clear(c)
-		}
+		l.InitState(state)
+		stepped := false
+		last := state[:u]
 		for s := 0; s < t; s++ {
 			ti := s
 			if l.GoBackwards {
 				ti = t - 1 - s
 			}
-			if l.B != nil {
-				copy(z, l.B)
-			} else {
-				clear(z)
+			keep := mask == nil || mask[b*t+ti] != 0
+			if keep {
+				l.Step(state, x[ti*l.In:(ti+1)*l.In], z)
+				stepped = true
 			}
-			axpyRows(z, x[ti*l.In:(ti+1)*l.In], l.W)
-			axpyRows(z, h, l.U)
-			l.cell(z, h, c)
+			last = state[:u]
+			if !keep && (l.ZeroMaskedOutput || !stepped) {
+				last = nil
+			}
 			if l.ReturnSequences {
 				o := s
 				if l.KeepTimeOrder {
 					o = ti
 				}
-				copy(y[o*u:(o+1)*u], h)
+				putOut(y[o*u:(o+1)*u], last)
 			}
 		}
 		if !l.ReturnSequences {
-			copy(y, h)
+			putOut(y, last)
 		}
 	}
+}
+
+// putOut writes h, or zeros when h is nil.
+func putOut(y, h []float32) {
+	if h == nil {
+		clear(y)
+		return
+	}
+	copy(y, h)
+}
+
+// Recurrence implements Recurrent.
+func (l *LSTM) Recurrence() Recurrence {
+	return Recurrence{In: l.In, Units: l.Units, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards,
+		KeepTimeOrder: l.KeepTimeOrder, ZeroMaskedOutput: l.ZeroMaskedOutput}
+}
+
+// StateLen is the number of floats of one sample's recurrent state: h then c.
+func (l *LSTM) StateLen() int { return 2 * l.Units }
+
+// StepScratch is the scratch Step needs.
+func (l *LSTM) StepScratch() int { return 4 * l.Units }
+
+// InitState sets state (StateLen floats) to the initial h and c.
+func (l *LSTM) InitState(state []float32) {
+	h, c := state[:l.Units], state[l.Units:2*l.Units]
+	if l.H0 != nil {
+		copy(h, l.H0)
+	} else {
+		clear(h)
+	}
+	if l.C0 != nil {
+		copy(c, l.C0)
+	} else {
+		clear(c)
+	}
+}
+
+// Step advances state (h then c) by one timestep of input x (In floats); z is
+// StepScratch floats. The new h is state[:Units]. Forward is a loop of Steps, so a
+// sequence fed step by step gives the same bits.
+func (l *LSTM) Step(state, x, z []float32) {
+	u := l.Units
+	h, c := state[:u], state[u:2*u]
+	z = z[:4*u]
+	if l.B != nil {
+		copy(z, l.B)
+	} else {
+		clear(z)
+	}
+	axpyRows(z, x, l.W)
+	axpyRows(z, h, l.U)
+	l.cell(z, h, c)
 }
 
 // cell applies the gate activations to z (4u, order i f c o) and updates c and h.
@@ -160,8 +217,12 @@ func (l *LSTM) Weights() [][]float32 {
 
 // Config implements Layer.
 func (l *LSTM) Config() string {
-	return fmt.Sprintf("units=%d in=%d act=%v recurrent_act=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v h0=%v c0=%v",
-		l.Units, l.In, l.Act, l.RecAct, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.H0 != nil, l.C0 != nil)
+	zm := ""
+	if l.ZeroMaskedOutput {
+		zm = " zero_output_for_mask=true"
+	}
+	return fmt.Sprintf("units=%d in=%d act=%v recurrent_act=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v h0=%v c0=%v%s",
+		l.Units, l.In, l.Act, l.RecAct, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.H0 != nil, l.C0 != nil, zm)
 }
 
 // FLOPs implements Layer.
@@ -171,11 +232,6 @@ func (l *LSTM) FLOPs(in Shape) int64 {
 	}
 	u := int64(l.Units)
 	return int64(in[0]) * (2*int64(l.In)*4*u + 2*u*4*u + 20*u)
-}
-
-// Recurrence implements Recurrent.
-func (l *LSTM) Recurrence() RecurrentOpts {
-	return RecurrentOpts{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
 }
 
 // Bidirectional runs a forward and a backward recurrent layer (LSTM, GRU or SimpleRNN)
@@ -226,6 +282,12 @@ func (l *Bidirectional) ScratchLen(in Shape, batch int) int {
 
 // Forward implements Layer.
 func (l *Bidirectional) Forward(dst, src, scratch []float32, in Shape, batch int) {
+	l.ForwardMasked(dst, src, nil, scratch, in, batch)
+}
+
+// ForwardMasked implements Maskable: both directions read the same mask (a direction
+// that is not Maskable runs unmasked; importers give masks only to Maskable ones).
+func (l *Bidirectional) ForwardMasked(dst, src, mask, scratch []float32, in Shape, batch int) {
 	f := l.Fwd.Recurrence()
 	u := f.Units
 	n := u
@@ -236,8 +298,12 @@ func (l *Bidirectional) Forward(dst, src, scratch []float32, in Shape, batch int
 	step := in.Size()
 	for b := 0; b < batch; b++ {
 		x := src[b*step : (b+1)*step]
-		l.Fwd.Forward(fy, x, ls, in, 1)
-		l.Bwd.Forward(by, x, ls, in, 1)
+		var mk []float32
+		if mask != nil {
+			mk = mask[b*in[0] : (b+1)*in[0]]
+		}
+		forwardMasked(l.Fwd, fy, x, mk, ls, in)
+		forwardMasked(l.Bwd, by, x, mk, ls, in)
 		if l.Merge == "concat" {
 			y := dst[b*2*n : (b+1)*2*n]
 			for r := 0; r < n/u; r++ {
@@ -272,3 +338,12 @@ func (l *Bidirectional) Config() string {
 
 // FLOPs implements Layer.
 func (l *Bidirectional) FLOPs(in Shape) int64 { return l.Fwd.FLOPs(in) + l.Bwd.FLOPs(in) }
+
+// forwardMasked runs one sample of r with mask mk when r is Maskable.
+func forwardMasked(r Recurrent, dst, src, mk, scratch []float32, in Shape) {
+	if m, ok := r.(Maskable); ok {
+		m.ForwardMasked(dst, src, mk, scratch, in, 1)
+		return
+	}
+	r.Forward(dst, src, scratch, in, 1)
+}

@@ -5,15 +5,16 @@ package layers
 type Recurrent interface {
 	Layer
 	// Recurrence returns the layer's sizes and sequence options.
-	Recurrence() RecurrentOpts
+	Recurrence() Recurrence
 }
 
-// RecurrentOpts are the sizes and sequence options every recurrent layer has.
-type RecurrentOpts struct {
-	Units, In       int
-	ReturnSequences bool
-	GoBackwards     bool
-	KeepTimeOrder   bool
+// Recurrence is the sizes and sequence options every recurrent layer has.
+type Recurrence struct {
+	Units, In        int
+	ReturnSequences  bool
+	GoBackwards      bool
+	KeepTimeOrder    bool
+	ZeroMaskedOutput bool // a masked step outputs zeros instead of the previous output
 }
 
 // optWeight is an optional weight array with the length the configuration needs.

@@ -106,6 +106,6 @@ func (l *SimpleRNN) FLOPs(in Shape) int64 {
 }
 
 // Recurrence implements Recurrent.
-func (l *SimpleRNN) Recurrence() RecurrentOpts {
-	return RecurrentOpts{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+func (l *SimpleRNN) Recurrence() Recurrence {
+	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
 }

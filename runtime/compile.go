@@ -92,6 +92,10 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, newFastTimeDistributed)
 	regN(t, newFastMerge)
 	regN(t, newFastResidual)
+	regN(t, newFastMasked)
+	reg(t, func(l *layers.Embedding, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
+		return compiled{k: &fastEmbedding{l: l, n: in.Size()}, name: "embedding row copy"}, true
+	})
 	return t
 }
 

@@ -585,26 +585,5 @@ func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
 	fy, by, ls := scratch[:batch*n], scratch[batch*n:2*batch*n], scratch[2*batch*n:]
 	k.fwd.k.run(fy, src, ls, batch)
 	k.bwd.k.run(by, src, ls, batch)
-	switch k.l.Merge {
-	case "concat":
-		for r := 0; r < batch*n/u; r++ {
-			copy(dst[2*r*u:(2*r+1)*u], fy[r*u:(r+1)*u])
-			copy(dst[(2*r+1)*u:(2*r+2)*u], by[r*u:(r+1)*u])
-		}
-	case "sum":
-		y := dst[:batch*n]
-		for i := range y {
-			y[i] = fy[i] + by[i]
-		}
-	case "mul":
-		y := dst[:batch*n]
-		for i := range y {
-			y[i] = fy[i] * by[i]
-		}
-	default:
-		y := dst[:batch*n]
-		for i := range y {
-			y[i] = (fy[i] + by[i]) / 2
-		}
-	}
+	mergeDirections(dst, fy, by, k.l.Merge, batch*n, u)
 }

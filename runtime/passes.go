@@ -40,6 +40,21 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
+	m.maxSeq = opt.MaxSeqLen
+	if in := g.Input(); m.maxSeq == 0 && len(in) > 0 {
+		m.maxSeq = in[0]
+	}
+	if m.maxSeq < 0 || m.maxSeq > 1<<20 {
+		return nil, fmt.Errorf("runtime: MaxSeqLen %d out of range [0, %d]", opt.MaxSeqLen, 1<<20)
+	}
+	if p, err := newStreamPlan(g, 1); err == nil {
+		m.seqTimeOut, m.seqOK, m.seqFull = p.timeVal[p.out], true, g.Input()[0]
+	}
+	m.idInput = g.Inputs()[0].DType == layers.Int32
+	for k := range g.NumInputs() {
+		m.vocab = append(m.vocab, g.Vocabulary(k))
+		m.hasIDs = m.hasIDs || m.vocab[k] > 0
+	}
 
 	fs := make([]fused, g.Len())
 	for i := range fs {

@@ -40,6 +40,9 @@ type Options struct {
 	// layers.ErrTooLarge, so no run can die allocating its state. 0 means
 	// DefaultMaxArenaBytes (4 GiB); a negative value disables the check.
 	MaxArenaBytes int64
+	// MaxSeqLen is the longest sequence RunSeqInto accepts (variable-length models);
+	// 0 means the graph's time axis (the length the model was imported with).
+	MaxSeqLen int
 }
 
 // Model is a compiled graph. It is immutable and safe for concurrent use.
@@ -66,6 +69,17 @@ type Model struct {
 	minPart   int // fewest samples per worker worth a split (runParallel)
 	// arenaLimit is the limit checkArena applied, in bytes (-1: none).
 	arenaLimit int64
+	vocab      []int // per graph input: ids must be below this (0: not checked)
+	maxSeq     int   // RunSeqInto's longest sequence
+	seqTimeOut bool  // the output has a time axis on the step path
+	seqOK      bool  // the graph can run on the step path
+	seqFull    int   // the graph's own sequence length
+	seqs       seqPool
+	streamMu   sync.Mutex
+	streamKs   map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)
+	streamCs   map[[2]int]compiled        // streams' other steps by node and chunk (streamStep)
+	hasIDs     bool                       // some vocab entry is non-zero
+	idInput    bool                       // the first input is Int32
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use
@@ -218,6 +232,11 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 	if len(dst) < batch*m.outSize {
 		return fmt.Errorf("runtime: %w: output buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(dst), batch*m.outSize, batch, m.g.Output())
 	}
+	if m.hasIDs {
+		if err := layers.CheckIDBits(src, m.inSize, m.vocab[0]); err != nil {
+			return fmt.Errorf("runtime: %w (ids are int32 bit patterns in float32 slots: use RunIDsInto or IDsAsFloat32)", err)
+		}
+	}
 	if m.threads > 1 && batch > 1 {
 		m.runParallel(dst, src, batch)
 		return nil
@@ -259,6 +278,11 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 		if len(dsts[k]) < batch*o.per {
 			t := m.g.Outputs()[k]
 			return fmt.Errorf("runtime: %w: output %q buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, t.Name, len(dsts[k]), batch*o.per, batch, t.Shape)
+		}
+	}
+	if m.hasIDs {
+		if err := m.checkIDs(srcs); err != nil {
+			return err
 		}
 	}
 	st := m.get()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the ONNX fixtures in testdata/onnx/ for importer/onnx's tests.
 
-Each fixture is <name>.onnx plus <name>.inputs.npy (float32, batch first) and
+Each fixture is <name>.onnx plus <name>.inputs.npy (float32, or int64 token ids, batch first) and
 <name>.outputs.npy (what ONNX Runtime returns for those inputs).
 
 Two interpreters, because Debian's PyTorch is not in the venv:
@@ -25,6 +25,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "onnx")
+SEQ = os.path.join(HERE, "seq", "onnx")
 
 
 def torch_models(out):
@@ -182,6 +183,62 @@ def torch_models(out):
                               do_constant_folding=opset != 13)
             np.save(os.path.join(out, fn + ".inputs.npy"), x)
             print("wrote", fn)
+
+
+def torch_id_models(out):
+    """Token-id classifiers: int64 ids -> nn.Embedding -> nn.LSTM -> nn.Linear."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.manual_seed(1)
+
+    class EmbedLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(50, 8)
+            self.lstm = nn.LSTM(8, 16, batch_first=True)
+            self.fc = nn.Linear(16, 3)
+
+        def forward(self, ids):
+            y, _ = self.lstm(self.emb(ids))
+            return self.fc(y[:, -1, :])
+
+    m = EmbedLSTM().eval()
+    rng = np.random.default_rng(43)
+    ids = rng.integers(0, 50, (3, 12)).astype(np.int64)
+    ids[0, -1] = 49
+    for opset in (13, 17):
+        fn = f"torch_embed_lstm_op{opset}"
+        torch.onnx.export(m, torch.from_numpy(ids), os.path.join(out, fn + ".onnx"),
+                          opset_version=opset, input_names=["ids"], output_names=["y"],
+                          dynamic_axes={"ids": {0: "N"}, "y": {0: "N"}},
+                          do_constant_folding=opset != 13)
+        np.save(os.path.join(out, fn + ".inputs.npy"), ids)
+        print("wrote", fn)
+    # a dynamic sequence axis (testdata/seq/onnx: imported with onnx.Options{SeqLen}),
+    # with ONNX Runtime's outputs at two lengths (dyn_reference_outputs)
+    fn = "torch_embed_lstm_dyn_op17"
+    torch.onnx.export(m, torch.from_numpy(ids), os.path.join(SEQ, fn + ".onnx"),
+                      opset_version=17, input_names=["ids"], output_names=["y"],
+                      dynamic_axes={"ids": {0: "N", 1: "T"}, "y": {0: "N"}})
+    np.save(os.path.join(SEQ, fn + ".inputs.npy"), ids)
+    np.save(os.path.join(SEQ, fn + ".L5.inputs.npy"), np.ascontiguousarray(ids[:, :5]))
+    print("wrote", fn)
+
+
+def dyn_reference_outputs():
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(os.path.join(SEQ, "torch_embed_lstm_dyn_op17.onnx"), so,
+                             providers=["CPUExecutionProvider"])
+    for stem in ("torch_embed_lstm_dyn_op17", "torch_embed_lstm_dyn_op17.L5"):
+        x = np.load(os.path.join(SEQ, stem + ".inputs.npy"))
+        (y,) = s.run(None, {"ids": x})
+        np.save(os.path.join(SEQ, stem + ".outputs.npy"), y.astype(np.float32))
+        print(stem, x.shape, "->", y.shape)
 
 
 def keras_models(out):
@@ -410,9 +467,17 @@ def reference_outputs(out):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--torch":
         torch_models(sys.argv[2])
+        torch_id_models(sys.argv[2])
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--torch-ids":
+        torch_id_models(sys.argv[2])
         return
     os.makedirs(OUT, exist_ok=True)
+    os.makedirs(SEQ, exist_ok=True)
     which = sys.argv[1:] or ["torch", "keras", "helper"]
+    if "torch-ids" in which:  # only the token-id models (gen_onnx.py torch-ids)
+        subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch-ids", OUT], check=True)
+        dyn_reference_outputs()
     if "torch" in which:
         subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch", OUT], check=True)
     if "keras" in which:
@@ -420,6 +485,8 @@ def main():
     if "helper" in which:
         helper_models(OUT)
     reference_outputs(OUT)
+    if "torch" in which:
+        dyn_reference_outputs()
 
 
 if __name__ == "__main__":

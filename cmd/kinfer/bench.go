@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime"
 )
 
@@ -63,7 +63,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	}
 	if *input != "" {
 		var shape []int
-		if x, shape, err = npyf.ReadFile(*input); err != nil {
+		if x, shape, err = readInput(*input, l.graph); err != nil {
 			return err
 		}
 		n, err := batchOf(shape, l.graph.Input(), *input)
@@ -81,6 +81,11 @@ func cmdBench(args []string, stdout io.Writer) error {
 		x = make([]float32, *batch*l.graph.Input().Size())
 		for i := range x {
 			x[i] = float32(r.NormFloat64())
+		}
+		if v := l.graph.Vocabulary(0); v > 0 { // token ids: uniform over the vocabulary
+			for i := range x {
+				x[i] = layers.IDBits(int32(r.IntN(v)))
+			}
 		}
 	}
 	m, err := runtime.Compile(l.graph, runtime.Options{MaxBatch: *batch, Threads: *threads, MaxArenaBytes: int64(*maxArena)})

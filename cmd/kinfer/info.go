@@ -41,7 +41,17 @@ func cmdInfo(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	} else {
-		fmt.Fprintf(stdout, "Input: %v  Output: %v\n\n", g.Input(), g.Output())
+		kind := ""
+		if g.Inputs()[0].DType == layers.Int32 {
+			kind = fmt.Sprintf(" int32 token ids (vocabulary %d)", g.Vocabulary(0))
+		}
+		if g.Meta("variable_axes") == "0" {
+			kind += fmt.Sprintf(", time axis variable up to %d", g.Input()[0])
+		}
+		if g.Meta("stateful") == "true" {
+			kind += ", stateful (stream it: kinfer stream)"
+		}
+		fmt.Fprintf(stdout, "Input: %v%s  Output: %v\n\n", g.Input(), kind, g.Output())
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	if dag {

@@ -24,13 +24,16 @@ type loaded struct {
 	stored  int            // number of samples the file holds
 }
 
+// maxLen is --max-len: the maximum length of a model's None (dynamic) sequence axis.
+var maxLen int
+
 // load imports a model file; the samples stored in an npz are read only when
 // samples is set (verify), otherwise only counted. batch (0: the default) and
 // maxArena bound the tensors an ONNX import may build.
 func load(path string, samples bool, batch int, maxArena *byteSize) (*loaded, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npz":
-		m, err := keras.LoadWith(path, keras.Options{SkipSamples: !samples})
+		m, err := keras.LoadWith(path, keras.Options{SkipSamples: !samples, SeqLen: maxLen})
 		if err != nil {
 			return nil, err
 		}
@@ -41,7 +44,7 @@ func load(path string, samples bool, batch int, maxArena *byteSize) (*loaded, er
 		if tb < 0 {
 			tb = math.MaxInt64 // no limit
 		}
-		m, err := onnx.LoadWith(path, onnx.Options{MaxBatch: batch, MaxTensorBytes: tb})
+		m, err := onnx.LoadWith(path, onnx.Options{MaxBatch: batch, MaxTensorBytes: tb, SeqLen: maxLen})
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@
 //	kinfer info MODEL                         summary, FLOPs, arena, kernels, fingerprint
 //	kinfer verify MODEL                       check the samples stored in an .npz
 //	kinfer bench MODEL [--batch N] ...        latency and throughput
+//	kinfer stream MODEL SEQ.npy [--chunk N]   feed a sequence a chunk at a time
 //
 // Errors go to stderr with a non-zero exit status.
 package main
@@ -21,12 +22,18 @@ const usage = `kinfer runs Keras Sequential models (exported to .npz by importer
 and ONNX models on the CPU.
 
 Usage:
-  kinfer run MODEL INPUT.npy [-o OUT.npy]   run MODEL on INPUT (float32 or float64 .npy)
+  kinfer run MODEL INPUT.npy [-o OUT.npy]   run MODEL on INPUT (float32 or float64 .npy;
+                                            token ids as int32/int64 or whole numbers;
+                                            any length up to the maximum for a model
+                                            with a None time axis)
   kinfer info MODEL                         layers, output shapes, parameters, FLOPs,
                                             arena size, kernel path, fingerprint
   kinfer verify MODEL.npz                   run the inputs stored in the .npz and compare
                                             with the framework's stored outputs
   kinfer bench MODEL [--batch N] [--threads T] [--iters N | --duration D] [--json]
+  kinfer stream MODEL SEQ.npy [--chunk N]   feed one sequence to a recurrent model a
+                                            chunk of steps at a time (its state kept),
+                                            printing the output after each chunk
   kinfer version
 
 MODEL is a .npz written by keras2npz.py or an .onnx file. KINFER_ISA=generic|avx2|
@@ -50,6 +57,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		"info":   cmdInfo,
 		"verify": cmdVerify,
 		"bench":  cmdBench,
+		"stream": cmdStream,
 		"version": func([]string, io.Writer) error {
 			fmt.Fprintln(stdout, "kinfer", version())
 			return nil

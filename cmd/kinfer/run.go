@@ -15,6 +15,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 	out := fs.String("o", "", "write the output to this .npy file (float32) instead of printing it")
 	maxPrint := fs.Int("max", 20, "print at most this many values per sample")
 	maxArena := arenaFlag(fs)
+	fs.IntVar(&maxLen, "max-len", 0, "models with a None (dynamic) sequence axis: its maximum length (default: the stored samples' length for .npz)")
 	pos, err := parseArgs(fs, args, -2)
 	if err != nil {
 		return err
@@ -26,23 +27,43 @@ func cmdRun(args []string, stdout io.Writer) error {
 	if multiIO(l.graph) || len(pos) > 2 {
 		return runMulti(l, pos[1:], *out, *maxPrint, maxArena, stdout)
 	}
-	x, shape, err := npyf.ReadFile(pos[1])
+	x, shape, err := readInput(pos[1], l.graph)
 	if err != nil {
 		return err
 	}
+	var y []float32
+	var oshape []int
 	batch, err := batchOf(shape, l.graph.Input(), pos[1])
-	if err != nil {
+	if err != nil && l.graph.Meta("variable_axes") == "0" {
+		// a variable-length model: run at the input's length
+		var n int
+		if batch, n, err = seqBatchOf(shape, l.graph.Input(), pos[1]); err != nil {
+			return err
+		}
+		m, err := compile(l, 1, maxArena)
+		if err != nil {
+			return err
+		}
+		y = make([]float32, batch*m.SeqOutputLen(n))
+		if err := m.RunSeqInto(y, x, batch, n); err != nil {
+			return err
+		}
+		oshape = append([]int{batch}, l.graph.Output()...)
+		if len(y) != batch*l.graph.Output().Size() {
+			oshape[1] = n
+		}
+	} else if err != nil {
 		return err
+	} else {
+		m, err := compile(l, min(batch, 256), maxArena)
+		if err != nil {
+			return err
+		}
+		if y, err = m.Run(x, batch); err != nil {
+			return err
+		}
+		oshape = append([]int{batch}, l.graph.Output()...)
 	}
-	m, err := compile(l, min(batch, 256), maxArena)
-	if err != nil {
-		return err
-	}
-	y, err := m.Run(x, batch)
-	if err != nil {
-		return err
-	}
-	oshape := append([]int{batch}, l.graph.Output()...)
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
@@ -55,7 +76,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 		return f.Close()
 	}
 	fmt.Fprintf(stdout, "output shape %v\n", oshape)
-	per := l.graph.Output().Size()
+	per := len(y) / batch
 	softmax := endsInSoftmax(l.graph)
 	for b := 0; b < batch; b++ {
 		row := y[b*per : (b+1)*per]

@@ -102,7 +102,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 
 // samplesFrom reads an input batch and its expected outputs from .npy files.
 func samplesFrom(xpath, ypath string, l *loaded) (*keras.Samples, error) {
-	x, xs, err := npyf.ReadFile(xpath)
+	x, xs, err := readInput(xpath, l.graph)
 	if err != nil {
 		return nil, err
 	}

@@ -32,14 +32,28 @@ type builder struct {
 	ws         weightSource
 	used       map[string]bool
 
-	out    []layers.Layer
+	out    []bnode // the graph's nodes, in order
+	main   int     // the node producing the current tensor (-1: the model input)
+	mask   int     // the node producing the current mask (noMask: none)
+	inType layers.DType
 	phys   layers.Shape
 	perm   []int
 	nPerm  int
 	perm1D []int // layout of the sequence a 1-D layer viewed as 2-D
 
+	stateful bool // a recurrent layer has stateful=True
+
 	cur *spec
 }
+
+// bnode is one graph node: a layer and the nodes it reads (-1: the model input).
+type bnode struct {
+	l   layers.Layer
+	ins []int
+}
+
+// noMask is builder.mask when no mask flows with the tensor.
+const noMask = -2
 
 // buildFunc maps one Keras layer onto zero or more kinfer layers.
 type buildFunc func(b *builder, s *spec) error
@@ -95,6 +109,8 @@ func init() {
 		"Cropping1D":             buildCropping1D,
 		"Cropping2D":             buildCropping2D,
 		"LayerNormalization":     buildLayerNorm,
+		"Embedding":              buildEmbedding,
+		"Masking":                buildMasking,
 	}
 	for _, c := range []string{
 		// Identity at inference.
@@ -115,8 +131,6 @@ func init() {
 
 // unsupportedReasons explains common classes kinfer does not implement.
 var unsupportedReasons = map[string]string{
-	"Masking":    "masking changes how recurrent layers step",
-	"Embedding":  "integer inputs are not supported",
 	"Lambda":     "Lambda layers hold Python code",
 	"RandomCrop": "RandomCrop center-crops at inference",
 }
@@ -196,7 +210,9 @@ func (b *builder) emit(l layers.Layer, newPerm []int) error {
 	if len(newPerm) != len(out) {
 		newPerm = identityPerm(len(out))
 	}
-	b.out = append(b.out, l)
+	if err := b.node(l, out); err != nil {
+		return err
+	}
 	b.phys = out
 	b.perm = append([]int(nil), newPerm...)
 	return nil
@@ -967,7 +983,7 @@ func (b *builder) lstmFrom(s *spec, c *conf, ws []*array, in int, name string) (
 	bias := c.boolean("use_bias", true)
 	retSeq := c.boolean("return_sequences", false)
 	back := c.boolean("go_backwards", false)
-	for _, k := range []string{"return_state", "stateful", "time_major"} {
+	for _, k := range []string{"return_state", "time_major"} {
 		if c.boolean(k, false) {
 			return nil, b.unsupported(k, true)
 		}
@@ -1008,7 +1024,11 @@ func (b *builder) lstmFrom(s *spec, c *conf, ws []*array, in int, name string) (
 		return nil, err
 	}
 	l := &layers.LSTM{Info: info(s), In: in, Units: units, W: ws[0].Data, U: ws[1].Data,
-		Act: act, RecAct: rec, ReturnSequences: retSeq, GoBackwards: back}
+		Act: act, RecAct: rec, ReturnSequences: retSeq, GoBackwards: back,
+		ZeroMaskedOutput: c.boolean("zero_output_for_mask", false)}
+	if c.boolean("stateful", false) {
+		b.stateful = true
+	}
 	if bias {
 		if err := b.checkShape(name+"bias", ws[2], 4*units); err != nil {
 			return nil, err
@@ -1338,6 +1358,11 @@ func buildGlobalPool1D(isMax bool) buildFunc {
 		keep := s.Conf.boolean("keepdims", false)
 		if err := b.confErr(s); err != nil {
 			return err
+		}
+		if b.mask != noMask {
+			if done, err := b.maskedPool1D(s, isMax, df, keep); done || err != nil {
+				return err
+			}
 		}
 		if err := b.seq1D(s, df); err != nil {
 			return err

@@ -246,6 +246,13 @@ func buildBidirectional(b *builder, s *spec) error {
 		return err
 	}
 	setBackward(bwd)
+	// Keras's Bidirectional zeroes both directions' outputs at masked steps when it
+	// returns sequences (force_zero_output_for_mask).
+	for _, d := range []layers.Recurrent{fwd, bwd} {
+		if l, ok := d.(*layers.LSTM); ok {
+			l.ZeroMaskedOutput = l.ReturnSequences
+		}
+	}
 	fo, bo := fwd.Recurrence(), bwd.Recurrence()
 	if fo.ReturnSequences != bo.ReturnSequences || fo.Units != bo.Units {
 		return b.errf(layers.ErrUnsupported, "forward and backward layers differ in units or return_sequences")
@@ -277,5 +284,5 @@ func (b *builder) timeDistributedRecurrent(s *spec, cls string, ic *conf) error 
 	}
 	l := b.out[n]
 	b.out, b.phys, b.perm = b.out[:n], phys, perm
-	return b.emit(&layers.TimeDistributed{Info: info(s), Inner: l}, nil)
+	return b.emit(&layers.TimeDistributed{Info: info(s), Inner: l.l}, nil)
 }

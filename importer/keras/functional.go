@@ -48,14 +48,24 @@ func (d *dag) at(s *spec, t tensor) {
 	d.b.cur = s
 	d.b.phys = t.phys.Clone()
 	d.b.perm = append([]int(nil), t.perm...)
+	d.b.main, d.b.mask = -1, noMask // -1: t, the tensor the layer is applied to
 }
 
 // wire adds the layers the chain builder emitted since start as a chain of nodes read
 // from t, and returns the tensor at the builder's current layout.
 func (d *dag) wire(start int, t tensor) tensor {
 	v := t.v
-	for _, l := range d.b.out[start:] {
-		v = d.g.Node(l, v)
+	vals := make([]layers.Value, len(d.b.out)-start)
+	for i, n := range d.b.out[start:] {
+		ins := make([]layers.Value, len(n.ins))
+		for k, j := range n.ins {
+			ins[k] = t.v // -1 (or an earlier node): the tensor the layer was applied to
+			if j >= start {
+				ins[k] = vals[j-start]
+			}
+		}
+		v = d.g.Node(n.l, ins...)
+		vals[i] = v
 	}
 	d.b.out = d.b.out[:start]
 	return tensor{v: v, phys: d.b.phys.Clone(), perm: append([]int(nil), d.b.perm...)}
@@ -94,6 +104,9 @@ func (d *dag) apply(s *spec, t tensor) (tensor, error) {
 	start := len(d.b.out)
 	if err := f(d.b, s); err != nil {
 		return tensor{}, err
+	}
+	if d.b.mask != noMask {
+		return tensor{}, d.b.errf(layers.ErrUnsupported, "a mask (Embedding mask_zero or Masking) in a Functional model; masks are imported in Sequential models")
 	}
 	return d.wire(start, t), nil
 }

@@ -51,7 +51,9 @@ type Samples struct {
 	// N is the number of samples.
 	N int
 	// X holds N inputs, row-major, XShape = (N, input shape...). For a model with
-	// several inputs it is the first input (Xs[0]).
+	// several inputs it is the first input (Xs[0]). For a model whose input is token
+	// ids (Graph.Inputs()[0].DType == layers.Int32) they are int32 bit patterns
+	// (layers.IDBits), ready for RunInto.
 	X      []float32
 	XShape []int
 	// Y holds Keras's N outputs, YShape = (N, output shape...); nil when absent. For a
@@ -92,6 +94,11 @@ type Options struct {
 	// MaxSampleBytes bounds the declared size of samples/x plus samples/y, checked
 	// before they are read (0: DefaultMaxSampleBytes).
 	MaxSampleBytes int64
+	// SeqLen is the length given to a None time axis (the first axis after the batch),
+	// which is otherwise the stored samples' length: the longest sequence the model
+	// runs (runtime.Model.RunSeqInto runs shorter ones). Stored samples longer than it
+	// are an error; shorter ones are not kept (Model.Samples is nil).
+	SeqLen int
 }
 
 func (o Options) weightLimit() int64 {
@@ -136,6 +143,9 @@ func Read(r io.ReaderAt, size int64, name string) (*Model, error) {
 // against the shape the config gives them, samples against the model's input and
 // output and opt.MaxSampleBytes.
 func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, error) {
+	if opt.SeqLen < 0 || opt.SeqLen > layers.MaxElements {
+		return nil, fmt.Errorf("%s: %w: Options.SeqLen %d", name, layers.ErrInvalid, opt.SeqLen)
+	}
 	if name == "" {
 		name = "model.npz"
 	}
@@ -168,7 +178,7 @@ func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, erro
 		smp = ss.smp
 	}
 	ws := &npzWeights{a: a, index: meta.Weights}
-	m, err := build(meta, ws, smp, name)
+	m, err := build(meta, ws, smp, name, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +300,11 @@ func (w *npzWeights) paths() []string {
 }
 
 // build maps the model config onto a graph and checks the samples against it.
-func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) {
+func build(m *meta, ws weightSource, smp *Samples, file string, opts ...Options) (*Model, error) {
+	var opt Options
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	var cfg any
 	if err := json.Unmarshal(m.ModelConfig, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: model_config: %v: %w", file, err, layers.ErrBadFile)
@@ -305,12 +319,12 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	if len(mi.Specs) == 0 {
 		return nil, fmt.Errorf("%s: model has no layers: %w", file, layers.ErrInvalid)
 	}
-	in, err := inputShape(mi, smp)
+	in, err := inputShape(mi, smp, opt.SeqLen)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	b := &builder{file: file, kerasMajor: kerasMajor(m.KerasVersion), ws: ws, used: map[string]bool{},
-		phys: in.Clone(), perm: identityPerm(len(in))}
+		phys: in.Clone(), perm: identityPerm(len(in)), main: -1, mask: noMask}
 	// Every layer's class and common options are checked before any weight is read,
 	// so that a file is not refused only after its (possibly large) weights are loaded.
 	for i := range mi.Specs {
@@ -351,7 +365,8 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	}
 	if len(b.out) == 0 {
 		// A model of only InputLayer / no-op layers is the identity.
-		b.out = append(b.out, &layers.Identity{Info: layers.Info{Name: mi.Specs[0].Name, Class: mi.Specs[0].Class}})
+		b.out = append(b.out, bnode{l: &layers.Identity{Info: layers.Info{Name: mi.Specs[0].Name, Class: mi.Specs[0].Class}}, ins: []int{-1}})
+		b.main = 0
 	}
 	gm := map[string]string{
 		"importer":      "keras",
@@ -366,13 +381,27 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 	} else if mi.ConvertedFrom != "" {
 		gm["converted_from"] = mi.ConvertedFrom
 	}
-	g, err := layers.NewGraph(in, b.out, gm)
+	if b.stateful {
+		gm["stateful"] = "true"
+	}
+	if vl := variableAxes(mi); vl != "" {
+		gm["variable_axes"] = vl
+	}
+	g, err := b.graph(in, gm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if smp != nil && smp.N == 0 {
+		smp = nil
 	}
 	if smp != nil {
 		if err := checkSamples(g, smp, file); err != nil {
 			return nil, err
+		}
+		if b.inType == layers.Int32 {
+			if err := idSamples(smp, file); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &Model{Graph: g, KerasVersion: m.KerasVersion, Source: m.Source, Samples: smp}, nil
@@ -381,7 +410,7 @@ func build(m *meta, ws weightSource, smp *Samples, file string) (*Model, error) 
 // checkSpec rejects custom layers and options that change inference for every class.
 func checkSpec(b *builder, s *spec) error {
 	for _, k := range []string{"output_dim", "nb_filter", "border_mode", "dim_ordering", "subsample"} {
-		if _, ok := s.Conf.m[k]; ok {
+		if _, ok := s.Conf.m[k]; ok && !(k == "output_dim" && s.Class == "Embedding") {
 			return b.errf(layers.ErrUnsupported, "Keras 1 layer config (field %q); re-save the model with Keras 2 or 3", k)
 		}
 	}
@@ -451,7 +480,7 @@ func declaredShape(s *spec) ([]int, error) {
 // inputShape finds the model's input shape: the first layer's declaration, then the
 // model's build_config, then the first layer's build_config; unknown dimensions are
 // taken from the stored samples.
-func inputShape(mi *modelInfo, smp *Samples) (layers.Shape, error) {
+func inputShape(mi *modelInfo, smp *Samples, seqLen int) (layers.Shape, error) {
 	first := &mi.Specs[0]
 	d, err := declaredShape(first)
 	if err != nil {
@@ -482,8 +511,18 @@ func inputShape(mi *modelInfo, smp *Samples) (layers.Shape, error) {
 			shape[i] = x
 			continue
 		}
+		if i == 0 && seqLen > 0 { // a None time axis at its maximum length
+			if smp != nil && len(smp.XShape) > 1 && smp.XShape[1] > seqLen {
+				return nil, fmt.Errorf("stored samples have %d steps, more than Options.SeqLen %d: %w", smp.XShape[1], seqLen, layers.ErrTooLong)
+			}
+			shape[i] = seqLen
+			if smp != nil && len(smp.XShape) > 1 && smp.XShape[1] != seqLen {
+				*smp = Samples{} // another length: dropped by build
+			}
+			continue
+		}
 		if smp == nil || len(smp.XShape) != len(d)+1 {
-			return nil, fmt.Errorf("input shape %v has unknown dimensions and no samples fix them: %w", shapeText(d), layers.ErrUnsupported)
+			return nil, fmt.Errorf("input shape %v has unknown dimensions and no samples fix them (a None time axis: import with keras.Options{SeqLen: max length}): %w", shapeText(d), layers.ErrUnsupported)
 		}
 		shape[i] = smp.XShape[i+1]
 	}

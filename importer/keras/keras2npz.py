@@ -48,6 +48,12 @@ import re
 import sys
 import zipfile
 
+try:
+    import numpy as np
+except ImportError:  # reported as one line, like a missing h5py
+    print("keras2npz: numpy is required (pip install numpy)", file=sys.stderr)
+    sys.exit(1)
+
 # The guard module sets up HDF5 (no filter plugins) before h5py is imported.
 from keras2npz_guard import (  # noqa: E402
     BadInput,
@@ -69,7 +75,6 @@ from keras2npz_guard import (  # noqa: E402
 
 from keras2npz_samples import make_samples  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 FORMAT = "kinfer-npz"
 VERSION = 1
@@ -111,6 +116,10 @@ def to_snake_case(name):
 
 def _float32(arr, where):
     a = np.asarray(arr)
+    if a.dtype.kind in "iu" and a.ndim == 0:
+        # An integer scalar is a counter, not a quantized weight: Normalization
+        # stores its adapt() sample count as int64 beside mean and variance.
+        return a.astype(np.float32)
     if a.dtype.kind != "f":
         raise BadInput(
             f"{where}: weight has dtype {a.dtype}; only floating-point weights are "

@@ -313,7 +313,7 @@ func TestLSTM(t *testing.T) {
 	}
 	near(t, "bidirectional concat", got, want, 1e-6)
 
-	for _, opt := range []string{"return_state", "stateful", "time_major"} {
+	for _, opt := range []string{"return_state", "time_major"} {
 		_, err := (&tmodel{config: seq3("s", input3(T, F), lstmLayer("l", U, map[string]any{opt: true})),
 			weights: []lw{{"l", ws(1)}}}).load()
 		if !errors.Is(err, layers.ErrUnsupported) || !strings.Contains(err.Error(), opt) {

@@ -831,6 +831,36 @@ class ZooCatchesWrongSemantics(unittest.TestCase):
                 print(f"  wrong {knob:30s} caught by {', '.join(caught)}", file=sys.stderr)
 
 
+class ExporterMends(unittest.TestCase):
+    """Normalization after adapt() (an int64 count) exports; a missing numpy is a message."""
+
+    def test_normalization_adapt(self):
+        import tempfile
+
+        src = os.path.join(HERE, "..", "..", "testdata", "seq", "src", "normalization_adapt.keras")
+        if not os.path.exists(src):
+            self.skipTest("no testdata/seq/src")
+        with tempfile.TemporaryDirectory() as td:
+            out = os.path.join(td, "out.npz")
+            r = _run_exporter_without_keras(src, out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            meta, arrays = load_npz(out)
+            (keys,) = [v for k, v in meta["weights"].items() if "normalization" in k]
+            self.assertEqual(len(keys), 3)  # mean, variance, count
+            self.assertEqual(arrays[keys[2]].dtype, np.float32)
+            self.assertEqual(arrays[keys[2]].size, 1)
+
+    def test_missing_numpy(self):
+        import subprocess
+
+        code = ("import sys\nsys.modules['numpy'] = None\nsys.path.insert(0, sys.argv[1])\n"
+                "import keras2npz\nsys.exit(keras2npz.main(sys.argv[2:]))\n")
+        r = subprocess.run([sys.executable, "-c", code, HERE, "in.keras", "out.npz"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.strip(), "keras2npz: numpy is required (pip install numpy)")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].endswith(".npz"):
         for p in sys.argv[1:]:

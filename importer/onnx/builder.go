@@ -81,6 +81,9 @@ type builder struct {
 	outNames []string         // graph outputs, in file order
 
 	inShapes    []layers.Shape // per graph input, without batch
+	inTypes     []layers.DType // per graph input
+	seqLen      int            // Options.SeqLen: the length of a dynamic sequence axis
+	varAxes     string         // per-sample input axes that were dynamic ("0")
 	phys        layers.Shape   // physical shape of the current data
 	staticBatch int
 	cur         string
@@ -99,7 +102,10 @@ type builder struct {
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
-	b := &builder{opset: opset, graph: g, maxSample: opt.sampleLimit(), nodes: g.GetNode(), consts: map[string]*tensor{},
+	if opt.SeqLen < 0 || opt.SeqLen > layers.MaxElements {
+		return nil, fmt.Errorf("%w: Options.SeqLen %d", layers.ErrInvalid, opt.SeqLen)
+	}
+	b := &builder{opset: opset, graph: g, maxSample: opt.sampleLimit(), nodes: g.GetNode(), consts: map[string]*tensor{}, seqLen: opt.SeqLen,
 		dyns: map[string]*dyn{}, users: map[string][]int{}, done: map[int]bool{},
 		pos: map[int]int{}, producer: -1, names: map[string]int{}, states: map[string]*dstate{}}
 	if len(g.GetSparseInitializer()) > 0 {
@@ -159,8 +165,11 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	if tt == nil {
 		return fmt.Errorf("%w: input %q is not a tensor", layers.ErrUnsupported, in.GetName())
 	}
-	if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
-		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
+	dt := layers.Float32
+	if idInput(tt.GetElemType()) {
+		dt = layers.Int32 // token ids: only an embedding Gather may read them
+	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
 	if tt.GetShape() == nil {
 		return fmt.Errorf("%w: input %q has no shape", layers.ErrUnsupported, in.GetName())
@@ -185,8 +194,16 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 			shape[0] = max(b.staticBatch, 1)
 			continue
 		}
+		if (!isVal || v.DimValue <= 0) && k == 1 && b.seqLen > 0 {
+			shape[k], b.varAxes = b.seqLen, "0" // a dynamic sequence axis, at its maximum length
+			continue
+		}
 		if !isVal || v.DimValue <= 0 {
-			return fmt.Errorf("%w: input %q dimension %d is not fixed (%q); only the batch axis (0) may be dynamic", layers.ErrUnsupported, in.GetName(), k, dm.GetDimParam())
+			hint := ""
+			if k == 1 {
+				hint = " (a dynamic sequence axis: import with onnx.Options{SeqLen: max length})"
+			}
+			return fmt.Errorf("%w: input %q dimension %d is not fixed (%q); only the batch axis (0) may be dynamic%s", layers.ErrUnsupported, in.GetName(), k, dm.GetDimParam(), hint)
 		}
 		if v.DimValue > layers.MaxElements {
 			return fmt.Errorf("%w: input %q dimension %d is %d", layers.ErrBadFile, in.GetName(), k, v.DimValue)
@@ -200,7 +217,7 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	if s.Size() > b.maxSample {
 		return fmt.Errorf("%w: input %q has %d elements per sample, over the %d allowed (onnx.Options: MaxBatch, MaxTensorBytes)", layers.ErrTooLarge, in.GetName(), s.Size(), b.maxSample)
 	}
-	b.inShapes = append(b.inShapes, s)
+	b.inShapes, b.inTypes = append(b.inShapes, s), append(b.inTypes, dt)
 	b.val, b.phys, b.producer, b.excl = layers.Value(k), s.Clone(), -1, true
 	return b.setOut(in.GetName(), &dyn{shape: shape, bAxis: 0})
 }

@@ -402,7 +402,7 @@ func (b *builder) finish() error {
 func (b *builder) build(meta map[string]string) (*layers.Graph, error) {
 	lb := layers.NewBuilder()
 	for k, name := range b.inNames {
-		lb.Input(name, b.inShapes[k], layers.Float32)
+		lb.Input(name, b.inShapes[k], b.inTypes[k])
 	}
 	for i, l := range b.ls {
 		lb.Node(l, b.lin[i]...)

@@ -46,6 +46,11 @@
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
 //   - Identity, Dropout, Cast to float;
+//   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
+//     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
+//     ids outside the table are a run-time error, negative ids included);
+//   - a dynamic sequence axis (input axis 1) with Options.SeqLen, its maximum length
+//     (runtime.Model.RunSeqInto runs shorter sequences);
 //   - on branching graphs (dag.go): a value read by several nodes, several graph
 //     inputs and outputs, Add, Sub, Mul, Max, Min, Mean and Sum of computed tensors
 //     -> layers.Merge with ONNX broadcasting, Concat of computed tensors ->
@@ -61,7 +66,8 @@
 // and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
 // exports below opset 17, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
-// non-constant initial states or sequence lengths, attention, external data.
+// non-constant initial states or sequence lengths (constant ones shorter than the
+// sequence too), attention, external data.
 // Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //

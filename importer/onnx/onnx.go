@@ -62,6 +62,10 @@ type Options struct {
 	// DefaultMaxTensorBytes. A model with a larger tensor is refused with
 	// layers.ErrTooLarge before its layout tables are built.
 	MaxTensorBytes int64
+	// SeqLen is the length given to a dynamic sequence axis (input axis 1, after the
+	// batch): the longest sequence the model runs (runtime.Model.RunSeqInto runs any
+	// length up to it). 0: a dynamic axis other than the batch is an error.
+	SeqLen int
 }
 
 func (o Options) batch() int {
@@ -153,6 +157,9 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 		"producer":   producer,
 		"opset":      strconv.FormatInt(opset, 10),
 		"ir_version": strconv.FormatInt(mp.GetIrVersion(), 10),
+	}
+	if b.varAxes != "" {
+		meta["variable_axes"] = b.varAxes
 	}
 	graph, err := b.build(meta)
 	if err != nil {

@@ -27,7 +27,7 @@ func init() {
 		"Tanh": opAct, "Elu": opAct, "Selu": opAct, "Softplus": opAct, "Softsign": opAct,
 		"Gelu": opAct, "HardSwish": opAct, "Clip": opAct, "Exp": opAct,
 		"Softmax": opSoftmax, "LogSoftmax": opSoftmax,
-		"Gather": opSelect, "Slice": opSelect,
+		"Gather": opGather, "Slice": opSelect,
 		"LSTM":               opLSTM,
 		"GRU":                opGRU,
 		"RNN":                opRNN,

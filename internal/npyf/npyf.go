@@ -410,3 +410,99 @@ func ReadFile(path string) ([]float32, []int, error) {
 	}
 	return x, shape, nil
 }
+
+// IsInt reports whether a dtype is one ReadIDs reads as integers.
+func IsInt(dtype string) bool { return dtype == "<i4" || dtype == "<i8" }
+
+// ReadIDs reads an int32 or int64 .npy (token ids) as int32, or a float32/float64 one
+// whose values are whole numbers; an id outside the int32 range, or a fraction, is an
+// error naming its index. avail is as for ReadFloat32.
+func ReadIDs(r io.Reader, avail int64) ([]int32, []int, error) {
+	h, err := ReadHeader(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Fortran && len(h.Shape) > 1 {
+		return nil, nil, fmt.Errorf("%w: Fortran-order arrays are not supported; save with np.ascontiguousarray", layers.ErrUnsupported)
+	}
+	es := 0
+	switch h.Dtype {
+	case "<i4", "<f4":
+		es = 4
+	case "<i8", "<f8":
+		es = 8
+	default:
+		return nil, nil, fmt.Errorf("%w: array dtype %s, want token ids as int32 (<i4), int64 (<i8) or whole-number floats", layers.ErrBadFile, h.Dtype)
+	}
+	n := h.Elements()
+	need := int64(n) * int64(es)
+	var data []byte
+	if avail >= 0 {
+		if need != avail-int64(h.Len) {
+			return nil, nil, fmt.Errorf("%w: array %v of %s needs %d bytes, file has %d", layers.ErrBadFile, h.Shape, h.Dtype, need, avail-int64(h.Len))
+		}
+		data = make([]byte, need)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, nil, fmt.Errorf("%w: array payload truncated: %v", layers.ErrBadFile, err)
+		}
+	} else if data, err = readBounded(r, need); err != nil {
+		return nil, nil, err
+	}
+	out := make([]int32, n)
+	for i := range out {
+		var v float64
+		switch h.Dtype {
+		case "<i4":
+			out[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
+			continue
+		case "<i8":
+			x := int64(binary.LittleEndian.Uint64(data[8*i:]))
+			if x < math.MinInt32 || x > math.MaxInt32 {
+				return nil, nil, fmt.Errorf("%w: id %d at index %d is outside the int32 range", layers.ErrBadFile, x, i)
+			}
+			out[i] = int32(x)
+			continue
+		case "<f4":
+			v = float64(math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])))
+		default:
+			v = math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:]))
+		}
+		if v != math.Trunc(v) || v < math.MinInt32 || v > math.MaxInt32 {
+			return nil, nil, fmt.Errorf("%w: value %g at index %d is not a whole number in the int32 range (the model reads token ids)", layers.ErrBadFile, v, i)
+		}
+		out[i] = int32(v)
+	}
+	return out, h.Shape, nil
+}
+
+// ReadIDsFile is ReadIDs on a file, naming it in errors.
+func ReadIDsFile(path string) ([]int32, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	x, shape, err := ReadIDs(f, st.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, shape, nil
+}
+
+// FileDtype returns the dtype of a .npy file's header.
+func FileDtype(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h, err := ReadHeader(f)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return h.Dtype, nil
+}

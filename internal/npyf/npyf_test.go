@@ -2,9 +2,12 @@ package npyf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kinfer/kinfer/layers"
@@ -145,4 +148,46 @@ func FuzzReadFloat32(f *testing.F) {
 		ReadFloat32(bytes.NewReader(data), int64(len(data)))
 		ReadFloat32(bytes.NewReader(data), -1)
 	})
+}
+
+func FuzzReadIDs(f *testing.F) {
+	var good bytes.Buffer
+	WriteFloat32(&good, []float32{1, 2, 3, 4}, []int{2, 2})
+	f.Add(good.Bytes())
+	i8 := append([]byte("\x93NUMPY\x01\x00\x76\x00{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }"), bytes.Repeat([]byte(" "), 118-len("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }")-1)...)
+	i8 = append(i8, '\n')
+	i8 = append(i8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0)
+	f.Add(i8)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ReadIDs(bytes.NewReader(data), int64(len(data)))
+		ReadIDs(bytes.NewReader(data), -1)
+	})
+}
+
+// TestReadIDs reads int64 ids (one beyond int32 is an error naming it), int32 ids and
+// whole-number floats, and rejects fractions.
+func TestReadIDs(t *testing.T) {
+	hdr := func(descr string, n int) []byte {
+		d := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + strconv.Itoa(n) + ",), }"
+		d += strings.Repeat(" ", 118-len(d)-1) + "\n"
+		return append([]byte("\x93NUMPY\x01\x00\x76\x00"), d...)
+	}
+	b := hdr("<i8", 2)
+	b = binary.LittleEndian.AppendUint64(b, 7)
+	b = binary.LittleEndian.AppendUint64(b, 1<<40)
+	if _, _, err := ReadIDs(bytes.NewReader(b), int64(len(b))); err == nil || !strings.Contains(err.Error(), "index 1") {
+		t.Errorf("int64 beyond int32: err = %v", err)
+	}
+	b = hdr("<i4", 2)
+	b = binary.LittleEndian.AppendUint32(b, 7)
+	b = binary.LittleEndian.AppendUint32(b, uint32(0xFFFFFFFF))
+	ids, shape, err := ReadIDs(bytes.NewReader(b), int64(len(b)))
+	if err != nil || len(shape) != 1 || ids[0] != 7 || ids[1] != -1 {
+		t.Errorf("int32: %v %v %v", ids, shape, err)
+	}
+	var f bytes.Buffer
+	WriteFloat32(&f, []float32{3, 4.5}, []int{2})
+	if _, _, err := ReadIDs(bytes.NewReader(f.Bytes()), int64(f.Len())); err == nil || !strings.Contains(err.Error(), "not a whole number") {
+		t.Errorf("fraction: err = %v", err)
+	}
 }

@@ -136,7 +136,8 @@ func ONNX(root string) ([]Case, error) {
 }
 
 // ArraysN reads all of an ONNX case's stored inputs and outputs (float32, batch
-// first): NAME.inputs.npy and NAME.inputs.K.npy for input K > 0, likewise outputs.
+// first; token ids as int32 bit patterns): NAME.inputs.npy and NAME.inputs.K.npy for
+// input K > 0, likewise outputs.
 func (c Case) ArraysN() (xs, ys [][]float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
 	read := func(kind string) ([][]float32, []int, error) {
@@ -150,7 +151,7 @@ func (c Case) ArraysN() (xs, ys [][]float32, batch int, err error) {
 					return vals, shape0, nil
 				}
 			}
-			v, s, err := npyf.ReadFile(p)
+			v, s, err := readArray(p)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -173,10 +174,26 @@ func (c Case) ArraysN() (xs, ys [][]float32, batch int, err error) {
 	return xs, ys, xs0[0], nil
 }
 
-// Arrays reads an ONNX case's stored inputs and outputs (float32, batch first).
+// Arrays reads an ONNX case's stored inputs and outputs (float32, batch first);
+// integer inputs (token ids) are returned as int32 bit patterns (layers.IDBits), as an
+// Int32 graph input holds them.
 func (c Case) Arrays() (x, y []float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
-	x, xs, err := npyf.ReadFile(stem + ".inputs.npy")
+	dt, err := npyf.FileDtype(stem + ".inputs.npy")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var xs []int
+	if npyf.IsInt(dt) {
+		var ids []int32
+		ids, xs, err = npyf.ReadIDsFile(stem + ".inputs.npy")
+		x = make([]float32, len(ids))
+		for i, id := range ids {
+			x[i] = math.Float32frombits(uint32(id))
+		}
+	} else {
+		x, xs, err = npyf.ReadFile(stem + ".inputs.npy")
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -188,4 +205,24 @@ func (c Case) Arrays() (x, y []float32, batch int, err error) {
 		return nil, nil, 0, fmt.Errorf("%s: scalar input", c.Path)
 	}
 	return x, y, xs[0], nil
+}
+
+// readArray reads a float .npy, or an integer one as int32 bit patterns (layers.IDBits).
+func readArray(p string) ([]float32, []int, error) {
+	dt, err := npyf.FileDtype(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !npyf.IsInt(dt) {
+		return npyf.ReadFile(p)
+	}
+	ids, shape, err := npyf.ReadIDsFile(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	x := make([]float32, len(ids))
+	for i, id := range ids {
+		x[i] = math.Float32frombits(uint32(id))
+	}
+	return x, shape, nil
 }
