@@ -49,6 +49,9 @@ func TestZooZeroAllocs(t *testing.T) {
 				x := make([]float32, 3*in.Shape.Size())
 				for j := range x {
 					x[j] = float32(j%5) - 2
+					if in.DType == layers.Int32 {
+						x[j] = layers.IDBits(int32(j % 5)) // token ids inside every vocabulary
+					}
 				}
 				xs = append(xs, x)
 			}

@@ -272,7 +272,7 @@ func (b *builder) timeDistributedRecurrent(s *spec, cls string, ic *conf) error 
 		return err
 	}
 	inner := &spec{Name: s.Name, Class: s.Class + "(" + cls + ")", Conf: ic, Raw: s.Raw}
-	prev, phys, perm, n := b.cur, b.phys, b.perm, len(b.out)
+	prev, phys, perm, n, main := b.cur, b.phys, b.perm, len(b.out), b.main
 	b.cur, b.phys, b.perm = inner, phys[1:].Clone(), identityPerm(2)
 	err := builders[cls](b, inner)
 	b.cur = prev
@@ -283,6 +283,6 @@ func (b *builder) timeDistributedRecurrent(s *spec, cls string, ic *conf) error 
 		return b.errf(layers.ErrUnsupported, "TimeDistributed(%s) built %d layers", cls, len(b.out)-n)
 	}
 	l := b.out[n]
-	b.out, b.phys, b.perm = b.out[:n], phys, perm
+	b.out, b.phys, b.perm, b.main = b.out[:n], phys, perm, main
 	return b.emit(&layers.TimeDistributed{Info: info(s), Inner: l.l}, nil)
 }

@@ -194,12 +194,17 @@ func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, erro
 		return nil, fmt.Errorf("%s: the stored samples hold %d bytes, over the %d allowed (keras.Options.MaxSampleBytes): %w",
 			name, need, opt.sampleLimit(), layers.ErrTooLarge)
 	}
-	if opt.SkipSamples {
+	if opt.SkipSamples || m.Samples == nil { // skipped, or dropped by build (another length)
 		m.Samples = nil
 		return m, nil
 	}
 	if err := ss.fetch(name); err != nil {
 		return nil, err
+	}
+	if m.Graph.Inputs()[0].DType == layers.Int32 {
+		if err := idSamples(m.Samples, name); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -397,11 +402,6 @@ func build(m *meta, ws weightSource, smp *Samples, file string, opts ...Options)
 	if smp != nil {
 		if err := checkSamples(g, smp, file); err != nil {
 			return nil, err
-		}
-		if b.inType == layers.Int32 {
-			if err := idSamples(smp, file); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return &Model{Graph: g, KerasVersion: m.KerasVersion, Source: m.Source, Samples: smp}, nil
