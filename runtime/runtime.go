@@ -68,18 +68,19 @@ type Model struct {
 	outDirect bool
 	minPart   int // fewest samples per worker worth a split (runParallel)
 	// arenaLimit is the limit checkArena applied, in bytes (-1: none).
-	arenaLimit int64
-	vocab      []int // per graph input: ids must be below this (0: not checked)
-	maxSeq     int   // RunSeqInto's longest sequence
-	seqTimeOut bool  // the output has a time axis on the step path
-	seqOK      bool  // the graph can run on the step path
-	seqFull    int   // the graph's own sequence length
-	seqs       seqPool
-	streamMu   sync.Mutex
-	streamKs   map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)
-	streamCs   map[[2]int]compiled        // streams' other steps by node and chunk (streamStep)
-	hasIDs     bool                       // some vocab entry is non-zero
-	idInput    bool                       // the first input is Int32
+	arenaLimit  int64
+	vocab       []int // per graph input: ids must be below this (0: not checked)
+	maxSeq      int   // RunSeqInto's longest sequence
+	seqTimeOut  bool  // the output has a time axis on the step path
+	seqOK       bool  // the graph can run on the step path
+	seqFull     int   // the graph's own sequence length
+	seqs        seqPool
+	streamMu    sync.Mutex
+	streamKs    map[*layers.LSTM]*fastLSTM // streams' recurrent steps (streamKernel)
+	streamSeqKs map[*layers.LSTM]*fastLSTM // streams' whole-chunk kernels (streamSeqKernel)
+	streamCs    map[[2]int]compiled        // streams' other steps by node and chunk (streamStep)
+	hasIDs      bool                       // some vocab entry is non-zero
+	idInput     bool                       // the first input is Int32
 
 	poolOnce sync.Once
 	pool     *workerPool // Threads-1 workers for runParallel, started on first use

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/kinfer/kinfer/layers"
@@ -41,6 +42,7 @@ type streamNode struct {
 	rec     layers.Stepper // recurrent node (nil: runs a kernel)
 	rc      layers.Recurrence
 	fast    *fastLSTM // an LSTM rec's GEMM-path step on the Model's ISA (nil: rec.Step)
+	seq     *fastLSTM // a small LSTM's whole-sequence kernel for unmasked chunks (or nil)
 	c       compiled  // other nodes: the kernel (per step rows for per-step layers)
 	view    bool      // c moves no data (a view): the stream copies instead
 	masked  bool      // rec reads a mask as its second input
@@ -161,6 +163,10 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 		if n.rec != nil {
 			if l, ok := n.rec.(*layers.LSTM); ok {
 				n.fast = m.streamKernel(l)
+				if n.seq = m.streamSeqKernel(l); n.seq != nil {
+					up := n.seq.up
+					p.scratch = max(p.scratch, maxChunk*4*up+up+(maxChunk+1)*up)
+				}
 			}
 			continue
 		}
@@ -276,6 +282,11 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 	if n.masked {
 		mask = s.vals[n.ins[1]]
 	}
+	if n.seq != nil && steps > 1 && allKept(mask, steps) {
+		s.seqChunk(n.seq, st, x[:steps*f], out, steps)
+		s.stepped[i] = true
+		return
+	}
 	for t := range steps {
 		keep := mask == nil || mask[t] != 0
 		if keep {
@@ -350,6 +361,66 @@ func (m *Model) streamKernel(l *layers.LSTM) *fastLSTM {
 	}
 	k := newGemmLSTM(l, 1, m.isa, 1)
 	m.streamKs[l] = k
+	return k
+}
+
+// allKept reports whether no step of a chunk is masked.
+func allKept(mask []float32, steps int) bool {
+	if mask == nil {
+		return true
+	}
+	for _, v := range mask[:steps] {
+		if v == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// seqChunk runs an unmasked chunk of a small LSTM through the whole-sequence kernel,
+// starting from and updating the stream's state (h then c).
+func (s *Stream) seqChunk(k *fastLSTM, state, x, out []float32, steps int) {
+	l, u, up := k.l, k.l.Units, k.up
+	n := 4 * up
+	sc := s.scratch
+	zx, c, hs := sc[:steps*n], sc[steps*n:steps*n+up], sc[steps*n+up:steps*n+up+(steps+1)*up]
+	inf := float32(math.Inf(1))
+	asm.Gemm(k.gisa, steps, n, l.In, x, l.In, k.packedW, zx, n, -inf, inf)
+	copy(hs[:u], state[:u])
+	clear(hs[u:up])
+	copy(c[:u], state[u:2*u])
+	clear(c[u:up])
+	asm.LSTMSeq(k.isa, zx, k.seqU, c, hs, steps, u, false, k.gate)
+	copy(state[:u], hs[steps*up:steps*up+u])
+	copy(state[u:2*u], c[:u])
+	if !l.ReturnSequences {
+		copy(out[:u], state[:u])
+		return
+	}
+	for t := range steps {
+		copy(out[t*u:(t+1)*u], hs[(t+1)*up:(t+1)*up+u])
+	}
+}
+
+// streamSeqKernel returns the whole-sequence kernel of a small LSTM for streams (nil
+// when the layer has no such kernel on the Model's ISA), packed once per Model.
+func (m *Model) streamSeqKernel(l *layers.LSTM) *fastLSTM {
+	if m.isa == asm.Generic || l.GoBackwards {
+		return nil
+	}
+	m.streamMu.Lock()
+	defer m.streamMu.Unlock()
+	if k, ok := m.streamSeqKs[l]; ok {
+		return k
+	}
+	if m.streamSeqKs == nil {
+		m.streamSeqKs = map[*layers.LSTM]*fastLSTM{}
+	}
+	var k *fastLSTM
+	if c, ok := newSeqLSTM(l, layers.Shape{1, l.In}, m.isa, 1, false); ok {
+		k = c.k.(*fastLSTM)
+	}
+	m.streamSeqKs[l] = k
 	return k
 }
 
