@@ -37,6 +37,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
+	m.batchSplit = true
 
 	fs := make([]fused, g.Len())
 	for i := range fs {
@@ -98,6 +99,15 @@ type unit struct {
 // the steps.
 func planArena(m *Model, g *layers.Graph, us []unit) {
 	mb := m.maxBatch
+	pars := make([]parKernel, len(us))
+	if m.threads > 1 {
+		for i := range us {
+			if pk, ok := us[i].c.k.(parKernel); ok {
+				pars[i], us[i].c.scratchLen = pk.forTeam(m.threads, mb, us[i].c.scratchLen)
+				us[i].c.k = pars[i]
+			}
+		}
+	}
 	nIn := g.NumInputs()
 	nv := nIn + g.Len()
 	// lastUse[v]: the last step (1-based time) reading value v; graph outputs are read
@@ -197,7 +207,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	}
 	for i, p := range ps {
 		u := us[i]
-		s := step{k: u.c.k, kn: u.c.kn, src: bufs[p.srcs[0]].off, dst: bufs[p.dst].off, scratch: -1,
+		s := step{k: u.c.k, par: pars[i], kn: u.c.kn, src: bufs[p.srcs[0]].off, dst: bufs[p.dst].off, scratch: -1,
 			inPer: u.inShapes(g)[0].Size(), outPer: g.OutShape(u.to).Size(),
 			srcAt: p.srcs[0] == 0 && nIn == 1, dstAt: p.dst == 0 && nIn == 1 || p.dst == segOut}
 		if u.c.kn != nil {
