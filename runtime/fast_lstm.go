@@ -373,11 +373,22 @@ func (k *fastLSTM) initState(scratch []float32, batch int) {
 	}
 }
 
+// hBuf is where step s writes h when the layer does not return sequences: h itself,
+// or with the unit-part layout alternately h and a second buffer after c, since a
+// split step's parts read every unit of the previous h while others write theirs.
+func (k *fastLSTM) hBuf(scratch []float32, batch, s int) []float32 {
+	_, _, h, _ := k.lstmBufs(scratch, batch)
+	if k.bounds == nil || s%2 == 0 {
+		return h
+	}
+	u, u4 := k.l.Units, 4*k.l.Units
+	return scratch[batch*(k.t*u4+u4+2*u) : batch*(k.t*u4+u4+3*u)]
+}
+
 // finish copies the last h to the output when the layer returns only that.
 func (k *fastLSTM) finish(dst, scratch []float32, batch int) {
 	if !k.l.ReturnSequences {
-		_, _, h, _ := k.lstmBufs(scratch, batch)
-		copy(dst[:batch*k.l.Units], h[:batch*k.l.Units])
+		copy(dst[:batch*k.l.Units], k.hBuf(scratch, batch, k.t))
 	}
 }
 
@@ -401,10 +412,11 @@ func (k *fastLSTM) stepPart(dst, scratch []float32, batch, s, i, parts int) {
 		}
 		return s
 	}
-	// hrows returns where step s writes its h rows and their stride
+	// hrows returns where step s writes its h rows and their stride (step -1: the
+	// initial h)
 	hrows := func(s int) ([]float32, int) {
 		if !l.ReturnSequences {
-			return h, u
+			return k.hBuf(scratch, batch, s+1), u
 		}
 		o := s
 		if l.KeepTimeOrder {
@@ -466,11 +478,12 @@ const lstmPartUnits = 32
 // contiguous and one task per part does its GEMM and its gates with no barrier
 // between them. Every element's value is the one the natural layout gives (a GEMM
 // column's sum does not depend on its position; the gate pass is per element).
-func (k *fastLSTM) forTeam(workers, _, sc int) (parKernel, int) {
+func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
 	u := k.l.Units
 	if k.seq || u < 2*lstmPartUnits {
 		return k, sc
 	}
+	sc += maxBatch * u // the second h buffer (hBuf)
 	pu := max(lstmPartUnits, (u/(2*workers)+lstmPartUnits-1)/lstmPartUnits*lstmPartUnits)
 	var bounds []int
 	for j := 0; j < u; j += pu {

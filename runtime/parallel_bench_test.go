@@ -1,0 +1,40 @@
+package runtime
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/kinfer/kinfer/importer/keras"
+)
+
+// BenchmarkThreads times a model named by KINFER_BENCH_MODEL (an .npz) at batch 1, 8 and
+// 64 on 1 and 2 threads; it is skipped without it.
+func BenchmarkThreads(b *testing.B) {
+	path := os.Getenv("KINFER_BENCH_MODEL")
+	if path == "" {
+		b.Skip("KINFER_BENCH_MODEL not set")
+	}
+	km, err := keras.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 8, 64} {
+		for _, th := range []int{1, 2} {
+			m, err := Compile(km.Graph, Options{MaxBatch: batch, Threads: th})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			x := randSlice(r, batch*m.InputShape().Size(), 1)
+			y := make([]float32, batch*m.OutputShape().Size())
+			b.Run(fmt.Sprintf("b%d/t%d", batch, th), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = m.RunInto(y, x, batch)
+				}
+			})
+		}
+	}
+}
