@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkThreads times a model named by KINFER_BENCH_MODEL (an .npz) at batch 1, 8 and
-// 64 on 1 and 2 threads; it is skipped without it.
+// 64 on 1 and 2 threads (and 2 with intra-op splits only); it is skipped without it.
 func BenchmarkThreads(b *testing.B) {
 	path := os.Getenv("KINFER_BENCH_MODEL")
 	if path == "" {
@@ -21,15 +21,20 @@ func BenchmarkThreads(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, batch := range []int{1, 8, 64} {
-		for _, th := range []int{1, 2} {
-			m, err := Compile(km.Graph, Options{MaxBatch: batch, Threads: th})
+		for _, th := range []int{1, 2, -2} {
+			m, err := Compile(km.Graph, Options{MaxBatch: batch, Threads: max(th, -th)})
 			if err != nil {
 				b.Fatal(err)
+			}
+			name := fmt.Sprintf("b%d/t%d", batch, th)
+			if th < 0 {
+				m.batchSplit = false // intra-op splits only
+				name = fmt.Sprintf("b%d/t%dintra", batch, -th)
 			}
 			r := rand.New(rand.NewPCG(1, 2))
 			x := randSlice(r, batch*m.InputShape().Size(), 1)
 			y := make([]float32, batch*m.OutputShape().Size())
-			b.Run(fmt.Sprintf("b%d/t%d", batch, th), func(b *testing.B) {
+			b.Run(name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					_ = m.RunInto(y, x, batch)
