@@ -227,7 +227,9 @@ func (k *fastWinograd) chunkTask(y, scratch []float32, g, ntiles, i, w int) {
 }
 
 // parTask runs tile chunk i (region: y, scratch, batch = samples in the pass, a = tiles).
-func (k *fastWinograd) parTask(r *region, i, w int) { k.chunkTask(r.dst, r.scratch, r.batch, r.a, i, w) }
+func (k *fastWinograd) parTask(r *region, i, w int) {
+	k.chunkTask(r.dst, r.scratch, r.batch, r.a, i, w)
+}
 
 func (k *fastWinograd) runPar(t *team, dst, src, scratch []float32, batch int) {
 	k.runOn(t, dst, src, scratch, batch)

@@ -34,3 +34,18 @@ func (m *Model) parTask(r *region, i, _ int) {
 		m.runSerial(r.dst[lo*m.outSize:hi*m.outSize], r.src[lo*m.inSize:hi*m.inSize], hi-lo)
 	}
 }
+
+// hasConv reports whether a model has a compiled convolution. Such a model splits a
+// large batch into parts (each sample's convolutions are independent and the parts need
+// no barrier between steps); Dense and LSTM models split every large step instead,
+// where each worker streams only its part of the weights (measured at batch 8 and 64:
+// text_lstm and mlp faster with step splits, docs/RATIONALE.md).
+func hasConv(us []unit) bool {
+	for _, u := range us {
+		switch u.c.k.(type) {
+		case *fastConv, *fastWinograd:
+			return true
+		}
+	}
+	return false
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kinfer/kinfer/layers"
 )
@@ -52,10 +53,10 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}
 	}
 	add("wide_cnn", layers.Shape{21, 19, 16},
-		conv("wino4", 16, 32, 3, 1, 1, layers.PadSame, layers.ActReLU),                    // F(4x4), 21x19: not a multiple of 4
+		conv("wino4", 16, 32, 3, 1, 1, layers.PadSame, layers.ActReLU),                         // F(4x4), 21x19: not a multiple of 4
 		conv("gather", 32, 24, 3, 2, 1, layers.PadValid, layers.Activation{Kind: layers.Tanh}), // im2col gather, 10x9
-		conv("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.ActReLU),                        // 1x1: plain GEMM
-		conv("dil", 40, 16, 3, 1, 2, layers.PadSame, layers.ActLinear),                      // dilated im2col
+		conv("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.ActReLU),                           // 1x1: plain GEMM
+		conv("dil", 40, 16, 3, 1, 2, layers.PadSame, layers.ActLinear),                         // dilated im2col
 		&layers.Pool2D{Info: info("mp", "MaxPooling2D"), Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}, Max: true},
 		conv("wino2", 16, 16, 3, 1, 1, layers.PadSame, layers.ActReLU), // 5x4: F(2x2)
 		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
@@ -255,6 +256,38 @@ func TestColSpan(t *testing.T) {
 			if at != n {
 				t.Fatalf("n=%d tasks=%d: parts end at %d", n, tasks, at)
 			}
+		}
+	}
+}
+
+// TestHelpersPark: after a call, helpers stop spinning within a few spin periods (they
+// park on their channel instead of holding a core).
+func TestHelpersPark(t *testing.T) {
+	tm := newTeam(3)
+	defer tm.stop()
+	c := &counter{ran: make([]int, 4)}
+	tm.runTasks(c, 4, nil, nil, nil, 0, 0, 0)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		parked := 0
+		for _, h := range tm.helpers {
+			if h.sleeping.Load() {
+				parked++
+			}
+		}
+		if parked == len(tm.helpers) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d helpers parked 2 s after the last region", parked, len(tm.helpers))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// and a parked team still runs regions
+	tm.runTasks(c, 4, nil, nil, nil, 0, 0, 0)
+	for i, n := range c.ran {
+		if n != 2 {
+			t.Errorf("task %d ran %d times", i, n)
 		}
 	}
 }

@@ -37,7 +37,6 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 	}
 	m := &Model{g: g, isa: isa, maxBatch: mb, threads: max(opt.Threads, 1), inSize: g.Input().Size(), outSize: g.Output().Size()}
 	m.minPart = minPart(g.Params(), g.FLOPs())
-	m.batchSplit = true
 
 	fs := make([]fused, g.Len())
 	for i := range fs {
@@ -59,6 +58,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		us = append(us, u)
 	}
 	planArena(m, g, us)
+	m.batchSplit = hasConv(us)
 	return m, nil
 }
 
