@@ -23,6 +23,8 @@ import (
 //
 // One caller at a time holds the team (TryLock); a concurrent caller runs serially on
 // its own goroutine, which is what the cores are best used for when they are all busy.
+// With GOMAXPROCS 1 the team is not used (a helper could only run when the caller
+// yields).
 type team struct {
 	mu      sync.Mutex // held by the caller using the helpers
 	helpers []*helper
@@ -189,7 +191,11 @@ func (t *team) loop(h *helper, w int) {
 		}
 		start := time.Now()
 		for spins := 1; !t.pending() && !t.quit.Load(); spins++ {
-			if spins&255 == 0 && time.Since(start) > spinFor {
+			if spins&255 != 0 {
+				continue
+			}
+			goruntime.Gosched() // let the process's other goroutines have this P
+			if time.Since(start) > spinFor {
 				h.sleeping.Store(true)
 				if t.pending() || t.quit.Load() {
 					if !h.sleeping.Swap(false) {

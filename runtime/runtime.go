@@ -9,6 +9,7 @@ package runtime
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -186,7 +187,7 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 	if len(dst) < batch*m.outSize {
 		return fmt.Errorf("runtime: %w: output buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(dst), batch*m.outSize, batch, m.g.Output())
 	}
-	if m.threads > 1 {
+	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
 		if t := m.getTeam(); t.mu.TryLock() {
 			m.runTeam(t, dst, src, batch)
 			t.mu.Unlock()
@@ -234,7 +235,7 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 	}
 	st := m.get()
 	var t *team
-	if m.threads > 1 {
+	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
 		if t = m.getTeam(); t.mu.TryLock() {
 			st.team = t
 		}
