@@ -123,6 +123,15 @@ func measure(dir, name string, batch, threads, rounds int, per, warm time.Durati
 		}
 		engines = append(engines, e)
 	}
+	if threads > 1 {
+		// kinfer on one thread in the same rounds: the threads' speed-up, interleaved
+		m1, err := runtime.Compile(km.Graph, runtime.Options{MaxBatch: batch, Threads: 1})
+		if err != nil {
+			return nil, err
+		}
+		y1 := make([]float32, batch*outN)
+		engines = append(engines, &engine{name: "kinfer 1 thread", run: func() error { return m1.RunInto(y1, x, batch) }, out: func() []float32 { return y1 }, done: func() {}})
+	}
 	defer func() {
 		for _, e := range engines {
 			e.done()
@@ -305,10 +314,22 @@ func write(dir string, meta map[string]string, cells []cell) error {
 	fmt.Fprintf(&b, "Per configuration: %s interleaved rounds (engine order rotated), each engine warming up %s then timing %s of calls; the figure is the median over rounds of each round's median call.\n",
 		meta["rounds"], meta["warm"], meta["per"])
 	fmt.Fprintf(&b, "Ratio = ONNX Runtime time / kinfer time (> 1: kinfer faster).\n\n")
-	fmt.Fprintf(&b, "| model | batch | threads | kinfer | ORT spinning | ratio | ORT not spinning | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for i := 0; i+2 < len(cells); i += 3 {
+	fmt.Fprintf(&b, "\"kinfer T / 1\": kinfer's time on T threads over its one-thread time in the same rounds (median of the per-round ratios; < 1: the threads help).\n\n")
+	fmt.Fprintf(&b, "| model | batch | threads | kinfer | kinfer T / 1 | ORT spinning | ratio | ORT not spinning | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i := 0; i < len(cells); {
 		k, s, n := cells[i], cells[i+1], cells[i+2]
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %.2f | %s | %.2f |\n", k.Model, k.Batch, k.Threads, us(k.Median), us(s.Median), s.Median/k.Median, us(n.Median), n.Median/k.Median)
+		sp := "–"
+		i += 3
+		if i < len(cells) && cells[i].Engine == "kinfer 1 thread" {
+			one := cells[i]
+			var rs []float64
+			for j := range k.Rounds {
+				rs = append(rs, k.Rounds[j]/one.Rounds[j])
+			}
+			sp = fmt.Sprintf("%.2f", median(rs))
+			i++
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %.2f | %s | %.2f |\n", k.Model, k.Batch, k.Threads, us(k.Median), sp, us(s.Median), s.Median/k.Median, us(n.Median), n.Median/k.Median)
 	}
 	return os.WriteFile(filepath.Join(dir, "inprocess.md"), []byte(b.String()), 0o644)
 }
