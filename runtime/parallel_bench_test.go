@@ -43,3 +43,20 @@ func BenchmarkThreads(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTeamRegion is the cost of posting and joining one region of empty tasks (the
+// fixed cost every split step pays), on a team of 2 and on the caller alone.
+func BenchmarkTeamRegion(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		for _, tasks := range []int{2, 4} {
+			b.Run(fmt.Sprintf("threads%d/tasks%d", threads, tasks), func(b *testing.B) {
+				tm := newTeam(threads)
+				defer tm.stop()
+				c := &counter{ran: make([]int, tasks)}
+				for b.Loop() {
+					tm.runTasks(c, tasks, nil, nil, nil, 0, 0, 0)
+				}
+			})
+		}
+	}
+}

@@ -291,3 +291,44 @@ func TestHelpersPark(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitMulti: RunMultiInto on a two-input, two-output DAG with wide Dense branches
+// splits its steps with the same bits as one thread and allocates nothing.
+func TestSplitMulti(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	dense := func(name string, in, out int) *layers.Dense {
+		return &layers.Dense{Info: info(name, "Dense"), In: in, Units: out, W: randSlice(r, in*out, 0.1), B: randSlice(r, out, 0.1), Act: layers.ActReLU}
+	}
+	b := layers.NewBuilder()
+	x := b.Input("x", layers.Shape{200}, layers.Float32)
+	z := b.Input("z", layers.Shape{200}, layers.Float32)
+	hx := b.Node(dense("dx", 200, 300), x)
+	hz := b.Node(dense("dz", 200, 300), z)
+	sum := b.Node(&layers.Merge{Info: info("add", "Add"), Op: layers.MergeAdd}, hx, hz)
+	o1 := b.Node(dense("o1", 300, 130), sum)
+	o2 := b.Node(dense("o2", 300, 70), hx)
+	g, err := b.Build([]layers.Value{o1, o2}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSplitAll(func() {
+		serial, _ := Compile(g, Options{MaxBatch: 8})
+		m, err := Compile(g, Options{MaxBatch: 8, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 3, 8} {
+			srcs := [][]float32{randSlice(r, batch*200, 1), randSlice(r, batch*200, 1)}
+			want, _ := serial.RunMulti(srcs, batch)
+			got, _ := m.RunMulti(srcs, batch)
+			for k := range want {
+				if err := closeTo(got[k], want[k], 0, 0); err != nil {
+					t.Errorf("batch %d output %d: %v", batch, k, err)
+				}
+			}
+			if n := testing.AllocsPerRun(20, func() { _ = m.RunMultiInto(got, srcs, batch) }); n != 0 {
+				t.Errorf("batch %d: %v allocations per RunMultiInto", batch, n)
+			}
+		}
+	})
+}

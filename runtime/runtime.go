@@ -189,8 +189,8 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 	}
 	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
 		if t := m.getTeam(); t.mu.TryLock() {
+			defer t.mu.Unlock() // even if a kernel panics: the team stays usable
 			m.runTeam(t, dst, src, batch)
-			t.mu.Unlock()
 			return nil
 		}
 	}
@@ -234,19 +234,16 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 		}
 	}
 	st := m.get()
-	var t *team
 	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
-		if t = m.getTeam(); t.mu.TryLock() {
+		if t := m.getTeam(); t.mu.TryLock() {
+			defer t.mu.Unlock()
 			st.team = t
 		}
 	}
 	for b := 0; b < batch; b += m.maxBatch {
 		m.exec(st, dsts, srcs, b, min(m.maxBatch, batch-b))
 	}
-	if st.team != nil {
-		st.team = nil
-		t.mu.Unlock()
-	}
+	st.team = nil
 	m.put(st)
 	return nil
 }
