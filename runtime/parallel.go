@@ -38,6 +38,9 @@ type team struct {
 	_      [56]byte
 	failed atomic.Pointer[taskPanic]
 	quit   atomic.Bool
+	// serialUntil (nanoseconds on the clock of now): regions run on the caller alone
+	// until then, because a recent region waited long for a helper (backOff).
+	serialUntil atomic.Int64
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
@@ -124,6 +127,14 @@ func (t *team) run(n int) {
 	if n > maxTasks {
 		panic(fmt.Sprintf("runtime: %d tasks in one region", n))
 	}
+	start := now()
+	if start < t.serialUntil.Load() {
+		for i := 0; i < n; i++ { // the same tasks, on the caller
+			t.do(i, 0)
+		}
+		t.finish()
+		return
+	}
 	t.done.Store(0)
 	t.gen++
 	t.ticket.Store(t.gen<<(2*ticketBits) | uint64(n)<<ticketBits)
@@ -139,16 +150,43 @@ func (t *team) run(n int) {
 		}
 		t.do(i, 0)
 	}
-	for spins := 0; t.done.Load() != int64(n); spins++ {
-		if spins > 1000 {
-			goruntime.Gosched() // a helper was descheduled mid-task
+	if t.done.Load() != int64(n) {
+		mine := now() - start
+		for spins := 0; t.done.Load() != int64(n); spins++ {
+			if spins > 1000 {
+				goruntime.Gosched() // a helper was descheduled mid-task
+			}
+		}
+		if waited := now() - start - mine; waited > backOffWait && waited > mine {
+			t.serialUntil.Store(now() + backOffFor)
 		}
 	}
+	t.finish()
+}
+
+// finish ends a region: it re-raises a task's panic.
+func (t *team) finish() {
 	t.r.k = nil
 	if p := t.failed.Swap(nil); p != nil {
 		panic(p.v)
 	}
 }
+
+// Back-off: when the caller, done with its own tasks, waited longer for a helper than
+// it worked and more than backOffWait, the helper was off its core (other processes
+// have the cores): every barrier would wait for the helper's next time slice, so the
+// team runs regions on the caller alone for backOffFor, then tries again. On an idle
+// machine a helper finishes within about one task of the caller and this never fires.
+var (
+	backOffWait = int64(50 * time.Microsecond)
+	backOffFor  = int64(20 * time.Millisecond)
+)
+
+// epoch is the origin of now.
+var epoch = time.Now()
+
+// now is monotonic nanoseconds since epoch.
+func now() int64 { return int64(time.Since(epoch)) }
 
 // claim takes the next task of the current region, if any.
 func (t *team) claim() (int, bool) {

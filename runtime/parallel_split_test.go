@@ -332,3 +332,34 @@ func TestSplitMulti(t *testing.T) {
 		}
 	})
 }
+
+// slowHelper is a region whose tasks sleep when a helper runs them (a helper off its
+// core) and record which worker ran each.
+type slowHelper struct{ by []int }
+
+func (s *slowHelper) parTask(_ *region, i, w int) {
+	if w > 0 {
+		time.Sleep(3 * time.Millisecond)
+	}
+	s.by[i] = w
+}
+
+// TestTeamBackOff: a region that waited long for a helper makes the following regions
+// run on the caller alone (same tasks), until the back-off ends.
+func TestTeamBackOff(t *testing.T) {
+	tm := newTeam(2)
+	defer tm.stop()
+	s := &slowHelper{by: make([]int, 64)}
+	for rep := 0; rep < 200 && tm.serialUntil.Load() <= now(); rep++ {
+		tm.runTasks(s, 64, nil, nil, nil, 0, 0, 0) // until the helper took a task
+	}
+	if tm.serialUntil.Load() <= now() {
+		t.Skip("the helper never took a task (machine too busy)")
+	}
+	tm.runTasks(s, 64, nil, nil, nil, 0, 0, 0)
+	for i, w := range s.by {
+		if w != 0 {
+			t.Fatalf("task %d ran on worker %d during the back-off", i, w)
+		}
+	}
+}
