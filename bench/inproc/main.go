@@ -62,7 +62,25 @@ func main() {
 	warm := flag.Duration("warm", 20*time.Millisecond, "warm-up per engine per round")
 	lib := flag.String("ortlib", defaultLib(), "libonnxruntime shared library")
 	out := flag.String("out", "", "write inprocess.md and inprocess.json here")
+	render := flag.String("render", "", "only rewrite -out's inprocess.md from this inprocess.json")
 	flag.Parse()
+	if *render != "" {
+		var saved struct {
+			Meta  map[string]string `json:"meta"`
+			Cells []cell            `json:"cells"`
+		}
+		raw, err := os.ReadFile(*render)
+		if err == nil {
+			err = json.Unmarshal(raw, &saved)
+		}
+		if err == nil {
+			err = write(*out, saved.Meta, saved.Cells)
+		}
+		if err != nil {
+			fail(err)
+		}
+		return
+	}
 
 	ort.SetSharedLibraryPath(*lib)
 	if err := ort.InitializeEnvironment(); err != nil {
@@ -330,6 +348,15 @@ func write(dir string, meta map[string]string, cells []cell) error {
 	fmt.Fprintf(&b, "Per configuration: %s interleaved rounds (engine order rotated), each engine warming up %s then timing %s of calls; the figure is the median over rounds of each round's median call.\n",
 		meta["rounds"], meta["warm"], meta["per"])
 	fmt.Fprintf(&b, "Ratio = ONNX Runtime time / kinfer time (> 1: kinfer faster).\n\n")
+	var one []float64
+	for _, c := range cells {
+		if c.Engine == "kinfer" && c.Threads == 1 {
+			one = append(one, c.CPU)
+		}
+	}
+	if m := median(one); m < 0.8 {
+		fmt.Fprintf(&b, "**Warning: while one-thread kinfer ran, this process got %.2f of a core (median CPU/wall): other processes held the CPUs, so these times measure the machine's load as much as the engines, and the 2-thread rows could not use a second core.**\n\n", m)
+	}
 	fmt.Fprintf(&b, "\"kinfer T / 1\": kinfer's time on T threads over its one-thread time in the same rounds (median of the per-round ratios; < 1: the threads help).\n\n")
 	fmt.Fprintf(&b, "\"kinfer CPU\": the process's CPU time / wall time while kinfer's calls were timed (median over rounds; about 2 when two threads ran, lower when other processes held the second core).\n\n")
 	fmt.Fprintf(&b, "| model | batch | threads | kinfer | kinfer CPU | kinfer T / 1 | ORT spinning | ratio | ORT not spinning | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
