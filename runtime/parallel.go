@@ -178,7 +178,7 @@ func (t *team) finish() {
 // team runs regions on the caller alone for backOffFor, then tries again. On an idle
 // machine a helper finishes within about one task of the caller and this never fires.
 var (
-	backOffWait = int64(50 * time.Microsecond)
+	backOffWait = int64(10 * time.Microsecond)
 	backOffFor  = int64(20 * time.Millisecond)
 )
 
