@@ -41,6 +41,7 @@ type team struct {
 	// serialUntil (nanoseconds on the clock of now): regions run on the caller alone
 	// until then, because a recent region waited long for a helper (backOff).
 	serialUntil atomic.Int64
+	backOff     int64 // the current back-off (caller only): doubles while probes fail
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
@@ -143,12 +144,14 @@ func (t *team) run(n int) {
 			h.wake <- struct{}{}
 		}
 	}
+	ran := 0
 	for {
 		i, ok := t.claim()
 		if !ok {
 			break
 		}
 		t.do(i, 0)
+		ran++
 	}
 	if t.done.Load() != int64(n) {
 		mine := now() - start
@@ -158,8 +161,14 @@ func (t *team) run(n int) {
 			}
 		}
 		if waited := now() - start - mine; waited > backOffWait && waited > mine {
-			t.serialUntil.Store(now() + backOffFor)
+			// a probe that failed again backs off twice as long (up to backOffMax)
+			t.backOff = min(backOffMax, max(backOffFor, 2*t.backOff))
+			t.serialUntil.Store(now() + t.backOff)
+			ran = n
 		}
+	}
+	if ran < n {
+		t.backOff = 0 // a helper took part without a long wait
 	}
 	t.finish()
 }
@@ -175,11 +184,14 @@ func (t *team) finish() {
 // Back-off: when the caller, done with its own tasks, waited longer for a helper than
 // it worked and more than backOffWait, the helper was off its core (other processes
 // have the cores): every barrier would wait for the helper's next time slice, so the
-// team runs regions on the caller alone for backOffFor, then tries again. On an idle
-// machine a helper finishes within about one task of the caller and this never fires.
+// team runs regions on the caller alone for backOffFor, then tries again, backing off
+// twice as long after each failed try (up to backOffMax) and resetting once a helper
+// takes part without a long wait. On an idle machine a helper finishes within about one
+// task of the caller and this never fires.
 var (
 	backOffWait = int64(10 * time.Microsecond)
 	backOffFor  = int64(20 * time.Millisecond)
+	backOffMax  = int64(time.Second)
 )
 
 // epoch is the origin of now.
