@@ -42,6 +42,7 @@ type team struct {
 	// until then, because a recent region waited long for a helper (backOff).
 	serialUntil atomic.Int64
 	backOff     int64 // the current back-off (caller only): doubles while probes fail
+	alone       int   // consecutive regions whose every task the caller ran (caller only)
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
@@ -168,10 +169,19 @@ func (t *team) run(n int) {
 		}
 	}
 	if ran < n {
-		t.backOff = 0 // a helper took part without a long wait
+		t.backOff, t.alone = 0, 0 // a helper took part without a long wait
+	} else if t.alone++; t.alone >= backOffAlone {
+		// the helpers are spinning but not running: they share the caller's core
+		// (the others are busy), where spinning only takes the caller's time
+		t.alone = 0
+		t.backOff = min(backOffMax, max(backOffFor, 2*t.backOff))
+		t.serialUntil.Store(now() + t.backOff)
 	}
 	t.finish()
 }
+
+// solo reports whether the team is backing off (calls run on the caller alone).
+func (t *team) solo() bool { return now() < t.serialUntil.Load() }
 
 // finish ends a region: it re-raises a task's panic.
 func (t *team) finish() {
@@ -183,7 +193,8 @@ func (t *team) finish() {
 
 // Back-off: when the caller, done with its own tasks, waited longer for a helper than
 // it worked and more than backOffWait, the helper was off its core (other processes
-// have the cores): every barrier would wait for the helper's next time slice, so the
+// have the cores): every barrier would wait for the helper's next time slice (and a
+// helper sharing the caller's core only takes its time by spinning), so the
 // team runs regions on the caller alone for backOffFor, then tries again, backing off
 // twice as long after each failed try (up to backOffMax) and resetting once a helper
 // takes part without a long wait. On an idle machine a helper finishes within about one
@@ -192,6 +203,10 @@ var (
 	backOffWait = int64(10 * time.Microsecond)
 	backOffFor  = int64(20 * time.Millisecond)
 	backOffMax  = int64(time.Second)
+	// backOffAlone consecutive regions run wholly by the caller also back off: a
+	// spinning helper claims a task within a fraction of a microsecond, so that many
+	// in a row (more than a parked helper's wake-up spans) mean it is not on a core.
+	backOffAlone = 64
 )
 
 // epoch is the origin of now.

@@ -188,7 +188,7 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 		return fmt.Errorf("runtime: %w: output buffer has %d values, want %d (batch %d x %v)", layers.ErrShapeMismatch, len(dst), batch*m.outSize, batch, m.g.Output())
 	}
 	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
-		if t := m.getTeam(); t.mu.TryLock() {
+		if t := m.getTeam(); !t.solo() && t.mu.TryLock() {
 			defer t.mu.Unlock() // even if a kernel panics: the team stays usable
 			m.runTeam(t, dst, src, batch)
 			return nil
@@ -235,7 +235,7 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 	}
 	st := m.get()
 	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
-		if t := m.getTeam(); t.mu.TryLock() {
+		if t := m.getTeam(); !t.solo() && t.mu.TryLock() {
 			defer t.mu.Unlock()
 			st.team = t
 		}
