@@ -130,17 +130,8 @@ func (k *fastConv) runGather(dst, src, scratch []float32, batch int) {
 	a := scratch[:k.chunk*kk+asm.GatherSlack]
 	pad := scratch[len(a) : len(a)+k.padLen]
 	runsPerPix := len(k.offs) / npix
-	// input rows/columns that land inside the padded window
-	y0, y1 := max(0, -k.padT), min(k.h, k.hp-k.padT)
-	x0, x1 := max(0, -k.padL), min(k.w, k.wp-k.padL)
 	for b := 0; b < batch; b++ {
-		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
-		clear(pad)
-		if x1 > x0 {
-			for iy := y0; iy < y1; iy++ {
-				copy(pad[((iy+k.padT)*k.wp+x0+k.padL)*c:], x[(iy*k.w+x0)*c:(iy*k.w+x1)*c])
-			}
-		}
+		k.fillPad(scratch, src[b*k.h*k.w*c:(b+1)*k.h*k.w*c])
 		y := dst[b*npix*k.n:]
 		for p0 := 0; p0 < npix; p0 += k.chunk {
 			np := min(k.chunk, npix-p0)
@@ -255,4 +246,103 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// runPar splits a convolution across t: a 1x1 convolution like any GEMM; an im2col one
+// per sample by chunks of output pixels, each worker building its own patch rows
+// (forTeam gives it a buffer), after the caller fills the gather path's zero-bordered
+// input.
+func (k *fastConv) runPar(t *team, dst, src, scratch []float32, batch int) {
+	if k.pointwise {
+		rows := batch * k.h * k.w
+		n := gemmTasks(t.workers(), rows, k.n, k.k)
+		if n == 1 {
+			k.run(dst, src, scratch, batch)
+			return
+		}
+		t.runTasks(k, n, dst, src, nil, rows, n, -1)
+		if k.post.Kind != layers.Linear {
+			applyActivation(k.isa, k.post, dst[:rows*k.n], k.n)
+		}
+		return
+	}
+	npix := k.oh * k.ow
+	chunks := (npix + k.chunk - 1) / k.chunk
+	if chunks < 2 || 2*npix*k.n*k.k < parMinFLOPs {
+		k.run(dst, src, scratch, batch)
+		return
+	}
+	for b := 0; b < batch; b++ {
+		x := src[b*k.h*k.w*k.c : (b+1)*k.h*k.w*k.c]
+		if k.offs != nil {
+			k.fillPad(scratch, x)
+		}
+		t.runTasks(k, chunks, dst[b*npix*k.n:(b+1)*npix*k.n], x, scratch, 1, 0, 0)
+	}
+}
+
+// parTask: b < 0 is part i of a of the 1x1 GEMM over batch rows; else output pixel
+// chunk i of one sample, built in worker w's patch buffer.
+func (k *fastConv) parTask(r *region, i, w int) {
+	if r.b < 0 {
+		k.gemmPart(r.batch, r.src, r.dst, i, r.a)
+		return
+	}
+	per := k.patchLen()
+	base := per
+	if k.offs != nil {
+		base += k.padLen
+	}
+	a := r.scratch[:per]
+	if w > 0 {
+		a = r.scratch[base+(w-1)*per : base+w*per]
+	}
+	npix := k.oh * k.ow
+	p0 := i * k.chunk
+	np := min(k.chunk, npix-p0)
+	if k.offs != nil {
+		runsPerPix := len(k.offs) / npix
+		pad := r.scratch[per : per+k.padLen]
+		asm.GatherRuns(k.gisa(), a, pad, k.offs[p0*runsPerPix:(p0+np)*runsPerPix], k.runLen)
+	} else {
+		k.im2col(a, r.src, p0, np)
+	}
+	k.gemm(np, a, r.dst[p0*k.n:])
+}
+
+// forTeam gives each helper a patch buffer and, when a sample is one or two chunks,
+// smaller chunks (at least 16 pixels) so its pixels split; the chunk changes no value
+// (each GEMM row is one pixel's sum).
+func (k *fastConv) forTeam(workers, _, sc int) (parKernel, int) {
+	if k.pointwise {
+		return k, sc
+	}
+	q := *k
+	npix := k.oh * k.ow
+	q.chunk = min(k.chunk, max(16, (npix+2*workers-1)/(2*workers)))
+	return &q, sc + (workers-1)*q.patchLen()
+}
+
+// patchLen is one worker's patch buffer (floats): a chunk of im2col rows, with the
+// gather kernel's slack on the gather path.
+func (k *fastConv) patchLen() int {
+	n := k.chunk * k.l.KH * k.l.KW * k.c
+	if k.offs != nil {
+		n += asm.GatherSlack
+	}
+	return n
+}
+
+// fillPad writes sample x into the gather path's zero-bordered input buffer.
+func (k *fastConv) fillPad(scratch, x []float32) {
+	c := k.c
+	pad := scratch[k.patchLen() : k.patchLen()+k.padLen]
+	y0, y1 := max(0, -k.padT), min(k.h, k.hp-k.padT)
+	x0, x1 := max(0, -k.padL), min(k.w, k.wp-k.padL)
+	clear(pad)
+	if x1 > x0 {
+		for iy := y0; iy < y1; iy++ {
+			copy(pad[((iy+k.padT)*k.wp+x0+k.padL)*c:], x[(iy*k.w+x0)*c:(iy*k.w+x1)*c])
+		}
+	}
 }

@@ -126,3 +126,95 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 		act.Apply(x, lastDim)
 	}
 }
+
+// parMinFLOPs is the least work (FLOPs) of one step that is split across a team: below
+// it posting the tasks and waiting for them costs about what the second core saves.
+var parMinFLOPs = 100_000
+
+// gemmColAlign is the column granularity of a split GEMM: a multiple of every packed
+// block width (8, 16, 32), so a part's packed weights start at j0*(k+1).
+const gemmColAlign = 32
+
+// gemmTasks is how many tasks a GEMM of rows x n x k is split into on a team of w
+// workers (1: not split): two per worker when large, so a helper that joins late
+// still takes a share.
+func gemmTasks(w, rows, n, k int) int {
+	f := 2 * rows * n * k
+	if w < 2 || f < parMinFLOPs {
+		return 1
+	}
+	t := w
+	if f >= 8*parMinFLOPs {
+		t = 2 * w
+	}
+	if byCols(rows, n) {
+		return max(1, min(t, n/(2*gemmColAlign)))
+	}
+	return max(1, min(t, rows/8))
+}
+
+// byCols reports whether a GEMM is split by output columns (each worker reads its own
+// part of the weights, which a few-row GEMM is bound by) rather than by rows.
+func byCols(rows, n int) bool { return rows < 64 && n >= 4*gemmColAlign }
+
+// gemmPart computes part i of tasks of the layer's GEMM out = a*B (rows x n).
+func (g *gemmLayer) gemmPart(rows int, a, out []float32, i, tasks int) {
+	gemmSplit(g.isa, rows, g.n, g.k, a, g.k, g.packed, out, g.n, g.lo, g.hi, i, tasks)
+}
+
+// gemmSplit computes part i of tasks of asm.Gemm(isa, rows, n, k, ...): a column block
+// aligned to gemmColAlign (byCols) or a row block of 8. Every element's sum is the one
+// the whole GEMM computes (asm.Gemm's bits do not depend on the tile or the split).
+func gemmSplit(isa asm.ISA, rows, n, k int, a []float32, lda int, packed, out []float32, ldc int, lo, hi float32, i, tasks int) {
+	if tasks == 1 {
+		asm.Gemm(isa, rows, n, k, a, lda, packed, out, ldc, lo, hi)
+		return
+	}
+	if byCols(rows, n) {
+		j0, j1 := colSpan(n, tasks, i)
+		asm.Gemm(isa, rows, j1-j0, k, a, lda, packed[j0*(k+1):], out[j0:], ldc, lo, hi)
+		return
+	}
+	r0, r1 := span(rows, tasks, i, 8)
+	if r1 > r0 {
+		asm.Gemm(isa, r1-r0, n, k, a[r0*lda:], lda, packed, out[r0*ldc:], ldc, lo, hi)
+	}
+}
+
+// colSpan is part i of n columns split in tasks parts at gemmColAlign; a last part of
+// at most 8 columns (which would select AVX2's narrow kernel and its other packing) is
+// widened by one block.
+func colSpan(n, tasks, i int) (lo, hi int) {
+	lo, hi = span(n, tasks, i, gemmColAlign)
+	if r := n % gemmColAlign; r != 0 && r <= 8 && n > gemmColAlign {
+		// the part holding only the short block takes the block before it too
+		// (gemmTasks leaves every part at least two blocks)
+		edge := n - r
+		if lo == edge {
+			lo -= gemmColAlign
+		}
+		if hi == edge {
+			hi -= gemmColAlign
+		}
+	}
+	return lo, hi
+}
+
+// runPar splits the Dense GEMM (see gemmTasks); an activation not fused into the GEMM
+// runs afterwards on the caller.
+func (k *fastDense) runPar(t *team, dst, src, scratch []float32, batch int) {
+	rows := batch * k.rowsPerSample
+	n := gemmTasks(t.workers(), rows, k.n, k.k)
+	if n == 1 {
+		k.run(dst, src, scratch, batch)
+		return
+	}
+	t.runTasks(k, n, dst, src, nil, rows, n, 0)
+	if k.post.Kind != layers.Linear {
+		applyActivation(k.isa, k.post, dst[:rows*k.n], k.n)
+	}
+}
+
+func (k *fastDense) parTask(r *region, i, _ int) { k.gemmPart(r.batch, r.src, r.dst, i, r.a) }
+
+func (k *fastDense) forTeam(_, _, sc int) (parKernel, int) { return k, sc }

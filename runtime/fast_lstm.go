@@ -33,6 +33,9 @@ type fastLSTM struct {
 	// and bias xb (no packedW, no projection scratch).
 	inK    bool
 	xw, xb []float32
+	// bounds: the unit parts of a step split across a team (forTeam), nil when the
+	// gate columns are in the natural i, f, g, o order
+	bounds []int
 	// post: a Dense that followed the layer, fused by fuseSeqDense; runSeq runs its GEMM
 	// straight on the hs rows (row stride up) into the output instead of seqOut.
 	post *gemmLayer
@@ -331,14 +334,31 @@ func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
 		k.runSeq(dst, src, scratch, batch)
 		return
 	}
-	l, t, u := k.l, k.t, k.l.Units
+	u4 := 4 * k.l.Units
+	zx := scratch[:batch*k.t*u4]
+	asm.Gemm(k.gisa, batch*k.t, u4, k.l.In, src, k.l.In, k.packedW, zx, u4, float32(math.Inf(-1)), float32(math.Inf(1)))
+	k.initState(scratch, batch)
+	for s := 0; s < k.t; s++ {
+		k.stepPart(dst, scratch, batch, s, 0, 1)
+	}
+	k.finish(dst, scratch, batch)
+}
+
+// lstmBufs are one call's scratch areas: projections, step gates, h and c.
+func (k *fastLSTM) lstmBufs(scratch []float32, batch int) (zx, z, h, c []float32) {
+	t, u := k.t, k.l.Units
 	u4 := 4 * u
-	inf := float32(math.Inf(1))
-	zx := scratch[:batch*t*u4]
-	z := scratch[batch*t*u4 : batch*(t*u4+u4)]
-	h := scratch[batch*(t*u4+u4) : batch*(t*u4+u4+u)]
-	c := scratch[batch*(t*u4+u4+u) : batch*(t*u4+u4+2*u)]
-	asm.Gemm(k.gisa, batch*t, u4, l.In, src, l.In, k.packedW, zx, u4, -inf, inf)
+	zx = scratch[:batch*t*u4]
+	z = scratch[batch*t*u4 : batch*(t*u4+u4)]
+	h = scratch[batch*(t*u4+u4) : batch*(t*u4+u4+u)]
+	c = scratch[batch*(t*u4+u4+u) : batch*(t*u4+u4+2*u)]
+	return
+}
+
+// initState sets h and c to their initial values.
+func (k *fastLSTM) initState(scratch []float32, batch int) {
+	l, u := k.l, k.l.Units
+	_, _, h, c := k.lstmBufs(scratch, batch)
 	for b := 0; b < batch; b++ {
 		if l.H0 != nil {
 			copy(h[b*u:], l.H0)
@@ -351,50 +371,198 @@ func (k *fastLSTM) run(dst, src, scratch []float32, batch int) {
 			clear(c[b*u : (b+1)*u])
 		}
 	}
+}
+
+// hBuf is where step s writes h when the layer does not return sequences: h itself,
+// or with the unit-part layout alternately h and a second buffer after c, since a
+// split step's parts read every unit of the previous h while others write theirs.
+func (k *fastLSTM) hBuf(scratch []float32, batch, s int) []float32 {
+	_, _, h, _ := k.lstmBufs(scratch, batch)
+	if k.bounds == nil || s%2 == 0 {
+		return h
+	}
+	u, u4 := k.l.Units, 4*k.l.Units
+	return scratch[batch*(k.t*u4+u4+2*u) : batch*(k.t*u4+u4+3*u)]
+}
+
+// finish copies the last h to the output when the layer returns only that.
+func (k *fastLSTM) finish(dst, scratch []float32, batch int) {
+	if !k.l.ReturnSequences {
+		copy(dst[:batch*k.l.Units], k.hBuf(scratch, batch, k.t))
+	}
+}
+
+// stepPart runs part i of parts of timestep s: the h*U GEMM for the part's gate
+// columns, then the gates and the c/h update of its units (parts > 1 only with the
+// unit-blocked layout of forTeam, where each part's 4 gates are contiguous columns).
+// Step s reads the h rows of step s-1 (from h, or from the output rows with
+// return_sequences).
+func (k *fastLSTM) stepPart(dst, scratch []float32, batch, s, i, parts int) {
+	l, t, u := k.l, k.t, k.l.Units
+	u4 := 4 * u
+	inf := float32(math.Inf(1))
+	zx, z, h, c := k.lstmBufs(scratch, batch)
 	outLen := u
 	if l.ReturnSequences {
 		outLen = t * u
 	}
-	// prev is where the previous step's h rows are: h (stride u) at first, then the
-	// output slots when return_sequences writes h there.
-	prev, pstride := h, u
-	for s := 0; s < t; s++ {
-		ti := s
+	time := func(s int) int {
 		if l.GoBackwards {
-			ti = t - 1 - s
+			return t - 1 - s
 		}
-		if s == 0 && l.H0 == nil {
-			clear(z[:batch*u4]) // h = 0: h*U = 0
-		} else {
-			asm.Gemm(k.gisa, batch, u4, u, prev, pstride, k.packedU, z, u4, -inf, inf)
+		return s
+	}
+	// hrows returns where step s writes its h rows and their stride (step -1: the
+	// initial h)
+	hrows := func(s int) ([]float32, int) {
+		if !l.ReturnSequences {
+			return k.hBuf(scratch, batch, s+1), u
 		}
-		var hout []float32
-		hstride := u
-		if l.ReturnSequences {
-			o := s
-			if l.KeepTimeOrder {
-				o = ti
-			}
-			hout, hstride = dst[o*u:], outLen
-		} else {
-			hout = h
+		o := s
+		if l.KeepTimeOrder {
+			o = time(s)
 		}
+		return dst[o*u:], outLen
+	}
+	ti := time(s)
+	prev, pstride := h, u
+	if s > 0 {
+		prev, pstride = hrows(s - 1)
+	}
+	hout, hstride := hrows(s)
+	// units [j0, j1) of this part; the parts' bounds are unit boundaries
+	j0, j1 := 0, u
+	if parts > 1 {
+		j0, j1 = k.bounds[i], k.bounds[i+1]
+	}
+	c0, c1 := 4*j0, 4*j1
+	if s == 0 && l.H0 == nil {
 		for b := 0; b < batch; b++ {
-			zb := z[b*u4 : (b+1)*u4]
-			xb := zx[(b*t+ti)*u4 : (b*t+ti+1)*u4]
-			cb := c[b*u : (b+1)*u]
-			hb := hout[b*hstride : b*hstride+u]
+			clear(z[b*u4+c0 : b*u4+c1]) // h = 0: h*U = 0
+		}
+	} else {
+		asm.Gemm(k.gisa, batch, c1-c0, u, prev, pstride, k.packedU[c0*(u+1):], z[c0:], u4, -inf, inf)
+	}
+	pb := k.bounds
+	if pb == nil {
+		pb = []int{0, u}
+	}
+	for b := 0; b < batch; b++ {
+		for p := 0; p+1 < len(pb); p++ {
+			a0, a1 := pb[p], pb[p+1]
+			if a0 < j0 || a1 > j1 {
+				continue
+			}
+			n := a1 - a0
+			zb := z[b*u4+4*a0 : b*u4+4*a1]
+			xb := zx[(b*t+ti)*u4+4*a0 : (b*t+ti)*u4+4*a1]
+			cb := c[b*u+a0 : b*u+a1]
+			hb := hout[b*hstride+a0 : b*hstride+a1]
 			if k.fused {
-				asm.LSTMStep(k.isa, zb, xb, cb, hb, u, k.gate)
+				asm.LSTMStep(k.isa, zb, xb, cb, hb, n, k.gate)
 			} else {
 				k.gatesGo(zb, xb, cb, hb)
 			}
 		}
-		prev, pstride = hout, hstride
 	}
-	if !l.ReturnSequences {
-		copy(dst[:batch*u], h[:batch*u])
+}
+
+// lstmPartUnits is the unit block of a split LSTM step: each part's GEMM is 4x as
+// many columns (a multiple of every packed block width) and its gate pass a whole
+// number of vectors.
+const lstmPartUnits = 32
+
+// forTeam lays a wide LSTM out for splitting each step by units: the gate columns are
+// reordered part by part ([i f g o] of units [j0, j1), then the next part's), in the
+// input kernel and bias as in U, so a part's GEMM columns and gate inputs are
+// contiguous and one task per part does its GEMM and its gates with no barrier
+// between them. Every element's value is the one the natural layout gives (a GEMM
+// column's sum does not depend on its position; the gate pass is per element).
+func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
+	u := k.l.Units
+	if k.seq || u < 2*lstmPartUnits {
+		return k, sc
 	}
+	sc += maxBatch * u // the second h buffer (hBuf)
+	pu := max(lstmPartUnits, (u/(2*workers)+lstmPartUnits-1)/lstmPartUnits*lstmPartUnits)
+	var bounds []int
+	for j := 0; j < u; j += pu {
+		bounds = append(bounds, j)
+	}
+	if u-bounds[len(bounds)-1] < 8 && len(bounds) > 1 {
+		bounds = bounds[:len(bounds)-1] // a last part of a few units joins the one before
+	}
+	bounds = append(bounds, u)
+	perm := make([]int, 0, 4*u) // new column -> natural column
+	for p := 0; p+1 < len(bounds); p++ {
+		for g := 0; g < 4; g++ {
+			for j := bounds[p]; j < bounds[p+1]; j++ {
+				perm = append(perm, g*u+j)
+			}
+		}
+	}
+	permCols := func(w []float32, rows int) []float32 {
+		o := make([]float32, rows*4*u)
+		for r := 0; r < rows; r++ {
+			for j, src := range perm {
+				o[r*4*u+j] = w[r*4*u+src]
+			}
+		}
+		return o
+	}
+	l := k.l
+	q := *k
+	q.bounds = bounds
+	q.packedW = make([]float32, len(k.packedW))
+	q.packedU = make([]float32, len(k.packedU))
+	var b []float32
+	if l.B != nil {
+		b = permCols(l.B, 1)
+	}
+	asm.PackB(k.gisa, q.packedW, l.In, 4*u, permCols(l.W, l.In), b)
+	asm.PackB(k.gisa, q.packedU, u, 4*u, permCols(l.U, u), nil)
+	return &q, sc
+}
+
+// runPar runs the input projection split like any GEMM, then each timestep as one
+// region of one task per unit part (the region's end is the step's barrier: the next
+// step's GEMM reads every unit's h).
+func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
+	if k.seq {
+		k.run(dst, src, scratch, batch)
+		return
+	}
+	u := k.l.Units
+	rows := batch * k.t
+	if n := gemmTasks(t.workers(), rows, 4*u, k.l.In); n > 1 {
+		t.runTasks(k, n, dst, src, scratch, batch, n, -1)
+	} else {
+		zx, _, _, _ := k.lstmBufs(scratch, batch)
+		asm.Gemm(k.gisa, rows, 4*u, k.l.In, src, k.l.In, k.packedW, zx, 4*u, float32(math.Inf(-1)), float32(math.Inf(1)))
+	}
+	k.initState(scratch, batch)
+	parts := len(k.bounds) - 1
+	split := parts > 1 && 2*batch*u*4*u >= parMinFLOPs/2
+	for s := 0; s < k.t; s++ {
+		if split {
+			t.runTasks(k, parts, dst, src, scratch, batch, s, parts)
+		} else {
+			k.stepPart(dst, scratch, batch, s, 0, 1)
+		}
+	}
+	k.finish(dst, scratch, batch)
+}
+
+// parTask: r.b < 0 is part i of r.a of the projection GEMM, else part i of r.b of
+// timestep r.a.
+func (k *fastLSTM) parTask(r *region, i, _ int) {
+	if r.b < 0 {
+		u4 := 4 * k.l.Units
+		zx, _, _, _ := k.lstmBufs(r.scratch, r.batch)
+		gemmSplit(k.gisa, r.batch*k.t, u4, k.l.In, r.src, k.l.In, k.packedW, zx, u4, float32(math.Inf(-1)), float32(math.Inf(1)), i, r.a)
+		return
+	}
+	k.stepPart(r.dst, r.scratch, r.batch, r.a, i, r.b)
 }
 
 // gatesGo is one step for any per-element activation pair: z += zx, the activations

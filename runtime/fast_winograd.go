@@ -139,12 +139,13 @@ func winogradTile(oh, ow int) int {
 }
 
 func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
-	c, n, np := k.c, k.n, k.np
-	off := k.group * k.padLen
-	pads := scratch[:off]
-	v := scratch[off : off+k.chunk*np*c]
-	m := scratch[off+k.chunk*np*c : off+k.chunk*np*(c+n)]
-	ob := scratch[off+k.chunk*np*(c+n):][:k.oLen]
+	k.runOn(nil, dst, src, scratch, batch)
+}
+
+// runOn is run, with each pass's tile chunks split across t when t is not nil.
+func (k *fastWinograd) runOn(t *team, dst, src, scratch []float32, batch int) {
+	c, n := k.c, k.n
+	pads := scratch[:k.group*k.padLen]
 	rowLen := k.wp * c
 	x0, x1 := k.padL*c, (k.padL+k.w)*c // input columns inside a padded row
 	npix := k.oh * k.ow
@@ -167,30 +168,18 @@ func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
 				clear(row[x1:])
 			}
 		}
-		pad := pads[:g*k.padLen]
 		y := dst[b*npix*n : (b+g)*npix*n]
-		out, ors := y, k.ow*n
-		if !k.direct {
-			out, ors = ob, k.m*k.tw*n
-		}
-		for t0 := 0; t0 < ntiles; t0 += k.chunk {
-			nt := min(k.chunk, ntiles-t0)
-			if k.m == 4 {
-				asm.WinogradF4x4In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
-			} else {
-				asm.WinogradF2x2In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
-			}
-			for p := 0; p < np; p++ {
-				asm.Gemm(k.gisa, nt, n, c, v[p*c:], np*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], np*n,
-					float32(math.Inf(-1)), float32(math.Inf(1)))
-			}
-			if k.m == 4 {
-				asm.WinogradF4x4Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
-			} else {
-				asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+		chunks := (ntiles + k.chunk - 1) / k.chunk
+		if t != nil && chunks > 1 && 2*ntiles*k.np*c*n >= parMinFLOPs {
+			t.runTasks(k, chunks, y, nil, scratch, g, ntiles, 0)
+		} else {
+			for i := 0; i < chunks; i++ {
+				k.chunkTask(y, scratch, g, ntiles, i, 0)
 			}
 		}
 		if !k.direct {
+			ob := scratch[k.group*k.padLen+k.chunk*k.np*(c+n):][:k.oLen]
+			ors := k.m * k.tw * n
 			for oy := 0; oy < k.oh; oy++ {
 				copy(y[oy*k.ow*n:(oy+1)*k.ow*n], ob[oy*ors:])
 			}
@@ -199,4 +188,61 @@ func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
 			applyActivation(k.isa, k.post, y, n)
 		}
 	}
+}
+
+// chunkTask runs tile chunk i of a pass over g samples (ntiles tiles) into y: the input
+// transform, one GEMM per transformed position and the output transform. Worker w > 0
+// uses its own transform buffers past the serial scratch (forTeam).
+func (k *fastWinograd) chunkTask(y, scratch []float32, g, ntiles, i, w int) {
+	c, n, np := k.c, k.n, k.np
+	off := k.group * k.padLen
+	pad := scratch[:g*k.padLen]
+	ob := scratch[off+k.chunk*np*(c+n):][:k.oLen]
+	if w > 0 {
+		off += k.chunk*np*(c+n) + k.oLen + (w-1)*k.chunk*np*(c+n)
+	}
+	v := scratch[off : off+k.chunk*np*c]
+	m := scratch[off+k.chunk*np*c : off+k.chunk*np*(c+n)]
+	out, ors := y, k.ow*n
+	if !k.direct {
+		out, ors = ob, k.m*k.tw*n
+	}
+	rowLen := k.wp * c
+	t0 := i * k.chunk
+	nt := min(k.chunk, ntiles-t0)
+	if k.m == 4 {
+		asm.WinogradF4x4In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
+	} else {
+		asm.WinogradF2x2In(k.isa, v, pad, k.inOffs[t0:t0+nt], c, rowLen)
+	}
+	for p := 0; p < np; p++ {
+		asm.Gemm(k.gisa, nt, n, c, v[p*c:], np*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], np*n,
+			float32(math.Inf(-1)), float32(math.Inf(1)))
+	}
+	if k.m == 4 {
+		asm.WinogradF4x4Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+	} else {
+		asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+	}
+}
+
+// parTask runs tile chunk i (region: y, scratch, batch = samples in the pass, a = tiles).
+func (k *fastWinograd) parTask(r *region, i, w int) {
+	k.chunkTask(r.dst, r.scratch, r.batch, r.a, i, w)
+}
+
+func (k *fastWinograd) runPar(t *team, dst, src, scratch []float32, batch int) {
+	k.runOn(t, dst, src, scratch, batch)
+}
+
+// forTeam gives every worker but the caller its own transform buffers and, for a
+// single-pass map, smaller chunks (at least 8 tiles) so a sample's tiles split; the
+// chunk size changes no value (the transforms are per tile, GEMM rows independent).
+func (k *fastWinograd) forTeam(workers, _, sc int) (parKernel, int) {
+	q := *k
+	tps := k.th * k.tw
+	if k.group == 1 && tps >= 16 {
+		q.chunk = min(k.chunk, max(8, (tps+2*workers-1)/(2*workers)))
+	}
+	return &q, sc + (workers-1)*q.chunk*q.np*(q.c+q.n)
 }

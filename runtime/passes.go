@@ -76,6 +76,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		us = append(us, u)
 	}
 	planArena(m, g, us)
+	m.batchSplit = hasConv(us)
 	if err := checkArena(m, opt); err != nil {
 		return nil, err
 	}
@@ -119,6 +120,15 @@ type unit struct {
 // the steps.
 func planArena(m *Model, g *layers.Graph, us []unit) {
 	mb := m.maxBatch
+	pars := make([]parKernel, len(us))
+	if m.threads > 1 {
+		for i := range us {
+			if pk, ok := us[i].c.k.(parKernel); ok {
+				pars[i], us[i].c.scratchLen = pk.forTeam(m.threads, mb, us[i].c.scratchLen)
+				us[i].c.k = pars[i]
+			}
+		}
+	}
 	nIn := g.NumInputs()
 	nv := nIn + g.Len()
 	// lastUse[v]: the last step (1-based time) reading value v; graph outputs are read
@@ -223,7 +233,7 @@ func planArena(m *Model, g *layers.Graph, us []unit) {
 	}
 	for i, p := range ps {
 		u := us[i]
-		s := step{k: u.c.k, kn: u.c.kn, src: bufs[p.srcs[0]].off, dst: bufs[p.dst].off, scratch: -1,
+		s := step{k: u.c.k, par: pars[i], kn: u.c.kn, src: bufs[p.srcs[0]].off, dst: bufs[p.dst].off, scratch: -1,
 			inPer: u.inShapes(g)[0].Size(), outPer: g.OutShape(u.to).Size(),
 			srcAt: p.srcs[0] == 0 && nIn == 1, dstAt: p.dst == 0 && nIn == 1 || p.dst == segOut}
 		if u.c.kn != nil {

@@ -9,7 +9,7 @@ package runtime
 
 import (
 	"fmt"
-	"runtime"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -30,10 +30,14 @@ type Options struct {
 	// ISA forces a kernel path ("generic", "avx2", "avx512", "neon"); "" uses the
 	// KINFER_ISA environment variable, else the best the CPU supports.
 	ISA string
-	// Threads splits a batch of more than one sample across this many goroutines,
-	// each with its own execution state: the caller's and Threads-1 workers the Model
-	// starts on its first split call (they wait on a channel, and exit once the Model
-	// is unreachable). 0 or 1 runs on the caller's goroutine. No path allocates per call.
+	// Threads is how many goroutines one call may use: the caller's and Threads-1
+	// helpers the Model starts on its first call (they spin briefly between pieces of
+	// work, then park, and exit once the Model is unreachable). A call splits a large
+	// batch into parts, or one inference's large steps (GEMMs by columns or rows,
+	// convolutions by pixels or samples, an LSTM's per-step GEMM by units), whichever
+	// the cost model says pays; results are bit-identical for every Threads. One call
+	// at a time uses the helpers: concurrent callers run on their own goroutines. 0 or
+	// 1 runs on the caller's goroutine. No path allocates per call.
 	Threads int
 	// MaxArenaBytes bounds the arena memory one RunInto call uses (ArenaBytes times
 	// Threads): Compile refuses a plan over it with an error wrapping
@@ -66,7 +70,10 @@ type Model struct {
 	// output buffer (single output; it does not run in place and is not
 	// micro-batched), which saves exec's copy of the output.
 	outDirect bool
-	minPart   int // fewest samples per worker worth a split (runParallel)
+	minPart   int // fewest samples per worker worth a batch split (runTeam)
+	// batchSplit: a batch of at least minPart samples per worker is split into parts
+	// rather than run with intra-op splits (runTeam)
+	batchSplit bool
 	// arenaLimit is the limit checkArena applied, in bytes (-1: none).
 	arenaLimit  int64
 	vocab       []int // per graph input: ids must be below this (0: not checked)
@@ -82,8 +89,8 @@ type Model struct {
 	hasIDs      bool                       // some vocab entry is non-zero
 	idInput     bool                       // the first input is Int32
 
-	poolOnce sync.Once
-	pool     *workerPool // Threads-1 workers for runParallel, started on first use
+	teamOnce sync.Once
+	team     *team // Threads-1 helpers (parallel.go), started on the first threaded call
 
 	mu   sync.Mutex
 	free []*state
@@ -100,6 +107,7 @@ type ioBuf struct {
 // step is one layer's kernel with its arena offsets.
 type step struct {
 	k                 kernel      // single-input kernel, or nil
+	par               parKernel   // k, when it can split across a team and Threads > 1
 	kn                multiKernel // multi-input kernel, or nil
 	src, dst, scratch int         // arena offsets in floats (src: the first input)
 	srcs, inPers      []int       // multi-input: every input's offset and floats per sample
@@ -110,42 +118,10 @@ type step struct {
 
 type state struct {
 	arena []float32
-	done  chan struct{} // runParallel: the workers' parts finished (cap threads)
-	srcs  [][]float32   // a multi-input step's input slices (cap maxArity)
-	in1   [][]float32   // the single-tensor API's src and dst as one-element lists
+	team  *team       // set while this state's call holds the Model's team
+	srcs  [][]float32 // a multi-input step's input slices (cap maxArity)
+	in1   [][]float32 // the single-tensor API's src and dst as one-element lists
 	out1  [][]float32
-}
-
-// workerPool runs the parts of split batches (runParallel). It holds no reference to
-// the Model, so a Model that becomes unreachable is cleaned up, which closes jobs and
-// ends the workers.
-type workerPool struct {
-	jobs chan parJob
-}
-
-// parJob is one part of a split batch: the worker runs it and signals done. Sent by
-// value: no allocation per call.
-type parJob struct {
-	m        *Model
-	dst, src []float32
-	n        int
-	done     chan struct{}
-}
-
-func (p *workerPool) work() {
-	for j := range p.jobs {
-		j.m.runSerial(j.dst, j.src, j.n)
-		j.done <- struct{}{}
-	}
-}
-
-func (m *Model) startPool() {
-	p := &workerPool{jobs: make(chan parJob)}
-	for i := 1; i < m.threads; i++ {
-		go p.work()
-	}
-	m.pool = p
-	runtime.AddCleanup(m, func(p *workerPool) { close(p.jobs) }, p)
 }
 
 // kernel is one layer's compiled implementation.
@@ -238,9 +214,12 @@ func (m *Model) RunInto(dst, src []float32, batch int) error {
 			return fmt.Errorf("runtime: %w (ids are int32 bit patterns in float32 slots: use RunIDsInto or IDsAsFloat32)", err)
 		}
 	}
-	if m.threads > 1 && batch > 1 {
-		m.runParallel(dst, src, batch)
-		return nil
+	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
+		if t := m.getTeam(); !t.solo() && t.mu.TryLock() {
+			defer t.mu.Unlock() // even if a kernel panics: the team stays usable
+			m.runTeam(t, dst, src, batch)
+			return nil
+		}
 	}
 	m.runSerial(dst, src, batch)
 	return nil
@@ -261,7 +240,7 @@ func (m *Model) RunMulti(srcs [][]float32, batch int) ([][]float32, error) {
 
 // RunMultiInto runs a batch: srcs[k] holds batch samples of input k (Inputs()[k]),
 // dsts[k] receives batch samples of output k (Outputs()[k]). It allocates nothing
-// once a state is available; it runs on the caller's goroutine.
+// once a state is available; with Threads > 1 it splits large steps (not the batch).
 func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
@@ -287,9 +266,16 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 		}
 	}
 	st := m.get()
+	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
+		if t := m.getTeam(); !t.solo() && t.mu.TryLock() {
+			defer t.mu.Unlock()
+			st.team = t
+		}
+	}
 	for b := 0; b < batch; b += m.maxBatch {
 		m.exec(st, dsts, srcs, b, min(m.maxBatch, batch-b))
 	}
+	st.team = nil
 	m.put(st)
 	return nil
 }
@@ -308,35 +294,6 @@ func (m *Model) runSerialState(st *state, dst, src []float32, batch int) {
 		m.exec(st, st.out1, st.in1, b, min(m.maxBatch, batch-b))
 	}
 	st.in1[0], st.out1[0] = nil, nil
-}
-
-// runParallel splits the batch into one contiguous part per worker, using no more
-// workers than leaves each at least minPart samples.
-func (m *Model) runParallel(dst, src []float32, batch int) {
-	w := min(m.threads, batch/m.minPart)
-	if w <= 1 {
-		m.runSerial(dst, src, batch)
-		return
-	}
-	m.poolOnce.Do(m.startPool)
-	per := (batch + w - 1) / w
-	st := m.get()
-	sent := 0
-	for b := per; b < batch; b += per {
-		n := min(per, batch-b)
-		d, s := dst[b*m.outSize:(b+n)*m.outSize], src[b*m.inSize:(b+n)*m.inSize]
-		select {
-		case m.pool.jobs <- parJob{m: m, dst: d, src: s, n: n, done: st.done}:
-			sent++
-		default: // every worker busy (other callers): run the part here
-			m.runSerialState(st, d, s, n)
-		}
-	}
-	m.runSerialState(st, dst[:per*m.outSize], src[:per*m.inSize], per)
-	for ; sent > 0; sent-- {
-		<-st.done
-	}
-	m.put(st)
 }
 
 // minSplitIntensity is the fewest FLOPs per weight a worker's part of a batch must do
@@ -392,7 +349,17 @@ func (m *Model) exec(st *state, dsts, srcs [][]float32, b0, n int) {
 		sc = a[s.scratch : s.scratch+s.scratchLen]
 	}
 	d := dsts[0][b0*s.outPer : (b0+n)*s.outPer]
-	s.k.run(d[:n*s.outPer:n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
+	runKernel(st, s, d[:n*s.outPer:n*s.outPer], a[s.src:s.src+n*s.inPer], sc, n)
+}
+
+// runKernel runs a single-input step's kernel, across the call's team when it has one
+// and the kernel can split.
+func runKernel(st *state, s *step, dst, src, sc []float32, n int) {
+	if st.team != nil && s.par != nil {
+		s.par.runPar(st.team, dst, src, sc, n)
+		return
+	}
+	s.k.run(dst, src, sc, n)
 }
 
 // runStep runs samples [b0, b0+n) of one step (b0 > 0 only under micro-batching).
@@ -416,7 +383,7 @@ func runStep(a []float32, st *state, s *step, b0, n int) {
 		s.kn.runN(a[do:do+n*s.outPer], srcs, sc, n)
 		return
 	}
-	s.k.run(a[do:do+n*s.outPer], a[so:so+n*s.inPer], sc, n)
+	runKernel(st, s, a[do:do+n*s.outPer], a[so:so+n*s.inPer], sc, n)
 }
 
 // arenaAlign is the arena's alignment in floats (64 bytes, one cache line).
@@ -441,9 +408,6 @@ func (m *Model) get() *state {
 	}
 	st := &state{arena: raw[skip : skip+m.arenaLen : skip+m.arenaLen],
 		srcs: make([][]float32, m.maxArity), in1: make([][]float32, 1), out1: make([][]float32, 1)}
-	if m.threads > 1 {
-		st.done = make(chan struct{}, m.threads)
-	}
 	return st
 }
 

@@ -1,0 +1,365 @@
+package runtime
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinfer/kinfer/layers"
+)
+
+// splitGraphs are models whose steps are large enough to split: Dense layers with column
+// counts that are not multiples of the split alignment (including a last block of at
+// most 8 columns), activations fused and not, wide LSTMs (forwards, backwards, with and
+// without sequences, kept time order), and convolutions of every fast kind.
+func splitGraphs(t testing.TB) map[string]*layers.Graph {
+	r := rand.New(rand.NewPCG(21, 22))
+	gs := map[string]*layers.Graph{}
+	add := func(name string, in layers.Shape, ls ...layers.Layer) {
+		g, err := layers.NewGraph(in, ls, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		gs[name] = g
+	}
+	dense := func(name string, in, out int, act layers.Activation) *layers.Dense {
+		return &layers.Dense{Info: info(name, "Dense"), In: in, Units: out, W: randSlice(r, in*out, 0.1), B: randSlice(r, out, 0.1), Act: act}
+	}
+	add("wide_mlp", layers.Shape{300},
+		dense("d1", 300, 520, layers.ActReLU), // 520 = 16*32 + 8: the short block joins the one before
+		dense("d2", 520, 200, layers.Activation{Kind: layers.Tanh}),
+		dense("d3", 200, 37, layers.Activation{Kind: layers.Softmax}))
+	lstm := func(name string, in, u int, seq, back bool) *layers.LSTM {
+		return &layers.LSTM{Info: info(name, "LSTM"), In: in, Units: u, W: randSlice(r, in*4*u, 0.2), U: randSlice(r, u*4*u, 0.2), B: randSlice(r, 4*u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ReturnSequences: seq, GoBackwards: back}
+	}
+	back := lstm("l2", 72, 100, true, true)
+	back.KeepTimeOrder = true
+	hard := lstm("l3", 100, 130, false, false)
+	hard.RecAct = layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
+	add("wide_lstm", layers.Shape{9, 20},
+		lstm("l1", 20, 72, true, false),
+		back,
+		hard,
+		dense("out", 130, 3, layers.ActLinear))
+	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
+	gen.RecAct = layers.Activation{Kind: layers.Tanh}
+	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
+	conv := func(name string, cin, cout, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
+		return &layers.Conv2D{Info: info(name, "Conv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
+			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}
+	}
+	add("wide_cnn", layers.Shape{21, 19, 16},
+		conv("wino4", 16, 32, 3, 1, 1, layers.PadSame, layers.ActReLU),                         // F(4x4), 21x19: not a multiple of 4
+		conv("gather", 32, 24, 3, 2, 1, layers.PadValid, layers.Activation{Kind: layers.Tanh}), // im2col gather, 10x9
+		conv("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.ActReLU),                           // 1x1: plain GEMM
+		conv("dil", 40, 16, 3, 1, 2, layers.PadSame, layers.ActLinear),                         // dilated im2col
+		&layers.Pool2D{Info: info("mp", "MaxPooling2D"), Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}, Max: true},
+		conv("wino2", 16, 16, 3, 1, 1, layers.PadSame, layers.ActReLU), // 5x4: F(2x2)
+		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
+		dense("out", 5*4*16, 7, layers.ActLinear))
+	return gs
+}
+
+// withSplitAll runs f with every step large enough to split.
+func withSplitAll(f func()) {
+	old := parMinFLOPs
+	parMinFLOPs = 0
+	defer func() { parMinFLOPs = old }()
+	f()
+}
+
+// TestSplitBitIdentical: every thread count, with batch splits and with intra-op splits
+// of every step, gives the one-thread output bit for bit, on every kernel path.
+func TestSplitBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	withSplitAll(func() {
+		for name, g := range splitGraphs(t) {
+			for _, isa := range isas() {
+				serial, err := Compile(g, Options{MaxBatch: 16, ISA: isa.String()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, batch := range []int{1, 2, 5, 37} {
+					x := randSlice(r, batch*g.Input().Size(), 1)
+					want, _ := serial.Run(x, batch)
+					for _, threads := range []int{2, 3, 4} {
+						for _, intra := range []bool{false, true} {
+							m, err := Compile(g, Options{MaxBatch: 16, ISA: isa.String(), Threads: threads})
+							if err != nil {
+								t.Fatal(err)
+							}
+							m.batchSplit = !intra
+							got, _ := m.Run(x, batch)
+							if err := closeTo(got, want, 0, 0); err != nil {
+								t.Errorf("%s %v batch %d threads %d intra %v: %v", name, isa, batch, threads, intra, err)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestSplitZeroAllocs: a call that splits steps across the team allocates nothing.
+func TestSplitZeroAllocs(t *testing.T) {
+	withSplitAll(func() {
+		for name, g := range splitGraphs(t) {
+			for _, threads := range []int{2, 4} {
+				for _, intra := range []bool{false, true} {
+					m, err := Compile(g, Options{MaxBatch: 8, Threads: threads})
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.batchSplit = !intra
+					for _, batch := range []int{1, 8, 19} {
+						x := make([]float32, batch*g.Input().Size())
+						y := make([]float32, batch*g.Output().Size())
+						_ = m.RunInto(y, x, batch)
+						if n := testing.AllocsPerRun(20, func() { _ = m.RunInto(y, x, batch) }); n != 0 {
+							t.Errorf("%s threads %d intra %v batch %d: %v allocations per call", name, threads, intra, batch, n)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestSplitConcurrent: 64 goroutines share one threaded Model (one of them at a time
+// holds the team, the others run alone); every output matches one thread bit for bit.
+// Run under -race, it also checks the team's hand-offs.
+func TestSplitConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	withSplitAll(func() {
+		for name, g := range splitGraphs(t) {
+			serial, _ := Compile(g, Options{MaxBatch: 4})
+			m, err := Compile(g, Options{MaxBatch: 4, Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const callers = 64
+			xs, wants := make([][]float32, callers), make([][]float32, callers)
+			for i := range xs {
+				batch := 1 + i%5
+				xs[i] = randSlice(r, batch*g.Input().Size(), 1)
+				wants[i], _ = serial.Run(xs[i], batch)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, callers)
+			for i := 0; i < callers; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					batch := 1 + i%5
+					y := make([]float32, len(wants[i]))
+					for rep := 0; rep < 5; rep++ {
+						if err := m.RunInto(y, xs[i], batch); err != nil {
+							errs <- err
+							return
+						}
+						if err := closeTo(y, wants[i], 0, 0); err != nil {
+							errs <- fmt.Errorf("%s caller %d rep %d: %v", name, i, rep, err)
+							return
+						}
+					}
+				}(i)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+// panicky is a region whose task 1 panics; the others record that they ran.
+type panicky struct{ ran []int }
+
+func (p *panicky) parTask(_ *region, i, _ int) {
+	if i == 1 {
+		panic("task 1")
+	}
+	p.ran[i]++
+}
+
+// counter counts its tasks.
+type counter struct{ ran []int }
+
+func (c *counter) parTask(_ *region, i, _ int) { c.ran[i]++ }
+
+// TestTeamPanic: a panicking task is re-raised on the caller after every other task has
+// run, and the team keeps working afterwards.
+func TestTeamPanic(t *testing.T) {
+	tm := newTeam(3)
+	defer tm.stop()
+	p := &panicky{ran: make([]int, 8)}
+	func() {
+		defer func() {
+			if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), "task 1") {
+				t.Errorf("recovered %v, want the task's panic", v)
+			}
+		}()
+		tm.runTasks(p, 8, nil, nil, nil, 0, 0, 0)
+	}()
+	for i, n := range p.ran {
+		if i != 1 && n != 1 {
+			t.Errorf("task %d ran %d times", i, n)
+		}
+	}
+	c := &counter{ran: make([]int, 100)}
+	for rep := 0; rep < 50; rep++ {
+		tm.runTasks(c, 100, nil, nil, nil, 0, 0, 0)
+	}
+	for i, n := range c.ran {
+		if n != 50 {
+			t.Fatalf("task %d ran %d times in 50 regions", i, n)
+		}
+	}
+}
+
+// TestTeamWithoutHelpers: a region completes on the caller alone when no helper takes a
+// task (helpers stopped, as when they are descheduled or gone).
+func TestTeamWithoutHelpers(t *testing.T) {
+	tm := newTeam(4)
+	tm.stop()
+	c := &counter{ran: make([]int, 10)}
+	tm.runTasks(c, 10, nil, nil, nil, 0, 0, 0)
+	for i, n := range c.ran {
+		if n != 1 {
+			t.Errorf("task %d ran %d times", i, n)
+		}
+	}
+}
+
+// TestColSpan: the column parts of a split GEMM tile [0, n) and, past the first 32,
+// none is at most 8 columns wide.
+func TestColSpan(t *testing.T) {
+	for n := 1; n < 700; n++ {
+		for tasks := 1; tasks <= max(1, n/(2*gemmColAlign)); tasks++ {
+			at := 0
+			for i := 0; i < tasks; i++ {
+				lo, hi := colSpan(n, tasks, i)
+				if lo != at || hi < lo || lo%gemmColAlign != 0 {
+					t.Fatalf("n=%d tasks=%d part %d = [%d,%d), want start %d aligned", n, tasks, i, lo, hi, at)
+				}
+				if n > 8 && hi-lo <= 8 {
+					t.Fatalf("n=%d tasks=%d part %d = [%d,%d): narrow", n, tasks, i, lo, hi)
+				}
+				at = hi
+			}
+			if at != n {
+				t.Fatalf("n=%d tasks=%d: parts end at %d", n, tasks, at)
+			}
+		}
+	}
+}
+
+// TestHelpersPark: after a call, helpers stop spinning within a few spin periods (they
+// park on their channel instead of holding a core).
+func TestHelpersPark(t *testing.T) {
+	tm := newTeam(3)
+	defer tm.stop()
+	c := &counter{ran: make([]int, 4)}
+	tm.runTasks(c, 4, nil, nil, nil, 0, 0, 0)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		parked := 0
+		for _, h := range tm.helpers {
+			if h.sleeping.Load() {
+				parked++
+			}
+		}
+		if parked == len(tm.helpers) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d helpers parked 2 s after the last region", parked, len(tm.helpers))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// and a parked team still runs regions
+	tm.runTasks(c, 4, nil, nil, nil, 0, 0, 0)
+	for i, n := range c.ran {
+		if n != 2 {
+			t.Errorf("task %d ran %d times", i, n)
+		}
+	}
+}
+
+// TestSplitMulti: RunMultiInto on a two-input, two-output DAG with wide Dense branches
+// splits its steps with the same bits as one thread and allocates nothing.
+func TestSplitMulti(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	dense := func(name string, in, out int) *layers.Dense {
+		return &layers.Dense{Info: info(name, "Dense"), In: in, Units: out, W: randSlice(r, in*out, 0.1), B: randSlice(r, out, 0.1), Act: layers.ActReLU}
+	}
+	b := layers.NewBuilder()
+	x := b.Input("x", layers.Shape{200}, layers.Float32)
+	z := b.Input("z", layers.Shape{200}, layers.Float32)
+	hx := b.Node(dense("dx", 200, 300), x)
+	hz := b.Node(dense("dz", 200, 300), z)
+	sum := b.Node(&layers.Merge{Info: info("add", "Add"), Op: layers.MergeAdd}, hx, hz)
+	o1 := b.Node(dense("o1", 300, 130), sum)
+	o2 := b.Node(dense("o2", 300, 70), hx)
+	g, err := b.Build([]layers.Value{o1, o2}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSplitAll(func() {
+		serial, _ := Compile(g, Options{MaxBatch: 8})
+		m, err := Compile(g, Options{MaxBatch: 8, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 3, 8} {
+			srcs := [][]float32{randSlice(r, batch*200, 1), randSlice(r, batch*200, 1)}
+			want, _ := serial.RunMulti(srcs, batch)
+			got, _ := m.RunMulti(srcs, batch)
+			for k := range want {
+				if err := closeTo(got[k], want[k], 0, 0); err != nil {
+					t.Errorf("batch %d output %d: %v", batch, k, err)
+				}
+			}
+			if n := testing.AllocsPerRun(20, func() { _ = m.RunMultiInto(got, srcs, batch) }); n != 0 {
+				t.Errorf("batch %d: %v allocations per RunMultiInto", batch, n)
+			}
+		}
+	})
+}
+
+// slowHelper is a region whose tasks sleep when a helper runs them (a helper off its
+// core) and record which worker ran each.
+type slowHelper struct{ by []int }
+
+func (s *slowHelper) parTask(_ *region, i, w int) {
+	if w > 0 {
+		time.Sleep(3 * time.Millisecond)
+	}
+	s.by[i] = w
+}
+
+// TestTeamBackOff: a region that waited long for a helper makes the following regions
+// run on the caller alone (same tasks), until the back-off ends.
+func TestTeamBackOff(t *testing.T) {
+	tm := newTeam(2)
+	defer tm.stop()
+	s := &slowHelper{by: make([]int, 64)}
+	for rep := 0; rep < 200 && tm.serialUntil.Load() <= now(); rep++ {
+		tm.runTasks(s, 64, nil, nil, nil, 0, 0, 0) // until the helper took a task
+	}
+	if tm.serialUntil.Load() <= now() {
+		t.Skip("the helper never took a task (machine too busy)")
+	}
+	tm.runTasks(s, 64, nil, nil, nil, 0, 0, 0)
+	for i, w := range s.by {
+		if w != 0 {
+			t.Fatalf("task %d ran on worker %d during the back-off", i, w)
+		}
+	}
+}
