@@ -54,6 +54,12 @@ func TestArenaLimitExact(t *testing.T) {
 	if _, err := Compile(g, Options{MaxBatch: 8, MaxArenaBytes: need - 1}); !errors.Is(err, layers.ErrTooLarge) {
 		t.Errorf("limit = arena-1: err = %v, want ErrTooLarge", err)
 	}
+	// with threads the plan holds the helpers' split scratch too: a larger arena
+	m2, err := Compile(g, Options{MaxBatch: 8, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need = m2.ArenaBytes()
 	if _, err := Compile(g, Options{MaxBatch: 8, Threads: 2, MaxArenaBytes: 2*need - 1}); !errors.Is(err, layers.ErrTooLarge) {
 		t.Errorf("2 threads, limit = 2*arena-1: err = %v, want ErrTooLarge", err)
 	}
