@@ -430,7 +430,9 @@ class H5Budget:
     def read(self, ds, where):
         """Read a float dataset whole, after checking its dtype and size."""
         dt = ds.dtype
-        if dt.kind != "f":
+        # An integer scalar is a counter, not a quantized weight (Normalization stores
+        # its adapt() sample count as int64); the exporter converts it to float32.
+        if dt.kind != "f" and not (dt.kind in "iu" and ds.shape == ()):
             raise BadInput(
                 f"{where}: weight has dtype {dt}; only floating-point weights are "
                 "supported (quantized models are not)")
