@@ -394,7 +394,10 @@ func WriteFloat32(w io.Writer, data []float32, shape []int) error {
 }
 
 // ReadFile reads a float32 or float64 .npy file as float32, naming the file in errors.
-func ReadFile(path string) ([]float32, []int, error) {
+func ReadFile(path string) ([]float32, []int, error) { return readFile(path, ReadFloat32) }
+
+// readFile opens path and runs read on it with its size, naming the file in errors.
+func readFile[T any](path string, read func(io.Reader, int64) ([]T, []int, error)) ([]T, []int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -404,7 +407,7 @@ func ReadFile(path string) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	x, shape, err := ReadFloat32(f, st.Size())
+	x, shape, err := read(f, st.Size())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -476,22 +479,7 @@ func ReadIDs(r io.Reader, avail int64) ([]int32, []int, error) {
 }
 
 // ReadIDsFile is ReadIDs on a file, naming it in errors.
-func ReadIDsFile(path string) ([]int32, []int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	x, shape, err := ReadIDs(f, st.Size())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return x, shape, nil
-}
+func ReadIDsFile(path string) ([]int32, []int, error) { return readFile(path, ReadIDs) }
 
 // FileDtype returns the dtype of a .npy file's header.
 func FileDtype(path string) (string, error) {

@@ -179,21 +179,7 @@ func (c Case) ArraysN() (xs, ys [][]float32, batch int, err error) {
 // Int32 graph input holds them.
 func (c Case) Arrays() (x, y []float32, batch int, err error) {
 	stem := c.Path[:len(c.Path)-len(filepath.Ext(c.Path))]
-	dt, err := npyf.FileDtype(stem + ".inputs.npy")
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	var xs []int
-	if npyf.IsInt(dt) {
-		var ids []int32
-		ids, xs, err = npyf.ReadIDsFile(stem + ".inputs.npy")
-		x = make([]float32, len(ids))
-		for i, id := range ids {
-			x[i] = math.Float32frombits(uint32(id))
-		}
-	} else {
-		x, xs, err = npyf.ReadFile(stem + ".inputs.npy")
-	}
+	x, xs, err := readArray(stem + ".inputs.npy")
 	if err != nil {
 		return nil, nil, 0, err
 	}
