@@ -48,6 +48,10 @@ func denseEquivalent3D(l *layers.Conv3D) *layers.Conv3D {
 	return &d
 }
 
+// conv3DGatherRuns bounds the offset table (ints) of the gather kernel; past it the runs
+// are located per voxel (a variable so tests can reach that path).
+var conv3DGatherRuns = maxGatherRuns
+
 // maxConv3DPad bounds the zero-bordered input copy (floats): a larger volume runs the
 // reference pass.
 const maxConv3DPad = 1 << 26
@@ -91,7 +95,7 @@ func newFastConv3D(l *layers.Conv3D, in layers.Shape, isa asm.ISA) (compiled, bo
 		k.runsPerPix, k.runLen = l.Taps(), c
 	}
 	k.padLen = k.dp*k.hp*k.wp*c + asm.GatherSlack
-	if n := od * oh * ow * k.runsPerPix; n <= maxGatherRuns {
+	if n := od * oh * ow * k.runsPerPix; n <= conv3DGatherRuns {
 		k.offs = make([]int, 0, n)
 		for p := 0; p < od*oh*ow; p++ {
 			k.offs = k.pixelRuns(k.offs, p)
