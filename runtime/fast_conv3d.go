@@ -208,3 +208,69 @@ func (k *fastConv3D) copyPixel(a, pad []float32, p, r int) int {
 	}
 	return r
 }
+
+// runPar splits a Conv3D across t as fastConv does: a 1x1x1 convolution like any GEMM;
+// otherwise per sample by chunks of output voxels, after the caller fills the
+// zero-bordered input, each worker gathering into its own patch buffer (forTeam).
+func (k *fastConv3D) runPar(t *team, dst, src, scratch []float32, batch int) {
+	if k.pointwise {
+		rows := batch * k.d * k.h * k.w
+		n := gemmTasks(t.workers(), rows, k.n, k.k)
+		if n == 1 {
+			k.run(dst, src, scratch, batch)
+			return
+		}
+		t.runTasks(k, n, dst, src, nil, rows, n, -1)
+		if k.post.Kind != layers.Linear {
+			applyActivation(k.isa, k.post, dst[:rows*k.n], k.n)
+		}
+		return
+	}
+	npix := k.od * k.oh * k.ow
+	chunks := (npix + k.chunk - 1) / k.chunk
+	if chunks < 2 || 2*npix*k.n*k.k < parMinFLOPs {
+		k.run(dst, src, scratch, batch)
+		return
+	}
+	in := k.d * k.h * k.w * k.c
+	_, pad := k.buffers(scratch)
+	for b := 0; b < batch; b++ {
+		x := src[b*in : (b+1)*in]
+		k.fillPad(pad, x)
+		t.runTasks(k, chunks, dst[b*npix*k.n:(b+1)*npix*k.n], x, scratch, 1, 0, 0)
+	}
+}
+
+// parTask: b < 0 is part i of a of the 1x1x1 GEMM over batch rows; else output voxel
+// chunk i of one sample, gathered in worker w's patch buffer (the caller's is the first
+// of scratch, the helpers' follow the padded input).
+func (k *fastConv3D) parTask(r *region, i, w int) {
+	if r.b < 0 {
+		k.gemmPart(r.batch, r.src, r.dst, i, r.a)
+		return
+	}
+	a, pad := k.buffers(r.scratch)
+	if w > 0 {
+		per := len(a)
+		base := per + k.padLen + (w-1)*per
+		a = r.scratch[base : base+per]
+	}
+	npix := k.od * k.oh * k.ow
+	p0 := i * k.chunk
+	np := min(k.chunk, npix-p0)
+	k.im2col(a, pad, p0, np)
+	k.gemm(np, a, r.dst[p0*k.n:])
+}
+
+// forTeam gives each helper a patch buffer and, when a sample is one or two chunks,
+// smaller chunks (at least 16 voxels) so its voxels split; the chunk changes no value.
+func (k *fastConv3D) forTeam(workers, _, sc int) (parKernel, int) {
+	if k.pointwise {
+		return k, sc
+	}
+	q := *k
+	npix := k.od * k.oh * k.ow
+	q.chunk = min(k.chunk, max(16, (npix+2*workers-1)/(2*workers)))
+	per := q.chunk*q.l.Taps()*q.c + asm.GatherSlack
+	return &q, sc + (workers-1)*per
+}
