@@ -99,11 +99,14 @@ func (l *Conv3D) OutputShape(in Shape) (Shape, error) {
 	if l.In <= 0 || l.Filters <= 0 || l.In > MaxElements || l.Filters > MaxElements || l.In%g != 0 || l.Filters%g != 0 {
 		return nil, errf(ErrInvalid, "in=%d filters=%d groups=%d", l.In, l.Filters, g)
 	}
-	n := int64(l.KD) * int64(l.KH) * int64(l.KW) * int64(l.In/g) * int64(l.Filters)
-	if n > MaxElements {
-		return nil, errf(ErrInvalid, "kernel %s x %d x %d has more than %d values", l.Window3D, l.In/g, l.Filters, MaxElements)
+	n := 1 // the kernel's size, bounded at every step (five factors overflow an int64)
+	for _, f := range [...]int{l.KD, l.KH, l.KW, l.In / g, l.Filters} {
+		if n > MaxElements/f {
+			return nil, errf(ErrInvalid, "kernel %s x %d x %d has more than %d values", l.Window3D, l.In/g, l.Filters, MaxElements)
+		}
+		n *= f
 	}
-	if err := checkLen("kernel", l.W, int(n)); err != nil {
+	if err := checkLen("kernel", l.W, n); err != nil {
 		return nil, err
 	}
 	if l.B != nil {

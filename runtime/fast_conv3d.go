@@ -52,8 +52,8 @@ func denseEquivalent3D(l *layers.Conv3D) *layers.Conv3D {
 // are located per voxel (a variable so tests can reach that path).
 var conv3DGatherRuns = maxGatherRuns
 
-// maxConv3DPad bounds the zero-bordered input copy (floats): a larger volume runs the
-// reference pass.
+// maxConv3DPad bounds the zero-bordered input copy and a grouped kernel expanded to a
+// dense one (floats): larger ones run the reference pass.
 const maxConv3DPad = 1 << 26
 
 func newFastConv3D(l *layers.Conv3D, in layers.Shape, isa asm.ISA) (compiled, bool) {
@@ -61,7 +61,7 @@ func newFastConv3D(l *layers.Conv3D, in layers.Shape, isa asm.ISA) (compiled, bo
 		return compiled{}, false
 	}
 	if g := max(l.Groups, 1); g != 1 {
-		if g > maxDenseGroups || l.In%g != 0 || l.Filters%g != 0 || len(l.W) != l.Taps()*(l.In/g)*l.Filters {
+		if g > maxDenseGroups || l.In%g != 0 || l.Filters%g != 0 || len(l.W) != l.Taps()*(l.In/g)*l.Filters || len(l.W)*g > maxConv3DPad {
 			return compiled{}, false
 		}
 		c, ok := newFastConv3D(denseEquivalent3D(l), in, isa)
