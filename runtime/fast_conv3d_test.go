@@ -139,3 +139,39 @@ func TestFastPool3DBits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConv3D times a video-sized Conv3D (8x16x16x16, 3x3x3 same, 32 filters, ReLU),
+// a 1x1x1 one and 3-D max / average pooling through compileLayer on every path
+// (generic is the reference Forward), batch 1.
+func BenchmarkConv3D(b *testing.B) {
+	r := rand.New(rand.NewPCG(16, 5))
+	one := [3]int{1, 1, 1}
+	in := layers.Shape{8, 16, 16, 16}
+	cases := []struct {
+		name string
+		l    layers.Layer
+	}{
+		{"conv3x3x3_16to32", &layers.Conv3D{Window3D: win3([3]int{3, 3, 3}, one, one, layers.PadSame, [6]int{}), In: 16, Filters: 32,
+			W: rnd(r, 27*16*32), B: rnd(r, 32), Act: layers.ActReLU}},
+		{"conv1x1x1_16to32", &layers.Conv3D{Window3D: win3(one, one, one, layers.PadValid, [6]int{}), In: 16, Filters: 32,
+			W: rnd(r, 16*32), B: rnd(r, 32)}},
+		{"maxpool2x2x2", &layers.Pool3D{Window3D: win3([3]int{2, 2, 2}, [3]int{2, 2, 2}, one, layers.PadValid, [6]int{}), Max: true}},
+		{"avgpool3x3x3same", &layers.Pool3D{Window3D: win3([3]int{3, 3, 3}, one, one, layers.PadSame, [6]int{})}},
+	}
+	for _, c := range cases {
+		out, err := c.l.OutputShape(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, isa := range append([]asm.ISA{asm.Generic}, fastISAs()...) {
+			k, _ := compileLayer(c.l, in, out, isa, 1)
+			src, dst := rnd(r, in.Size()), make([]float32, out.Size())
+			scratch := make([]float32, k.scratchLen)
+			b.Run(c.name+"/"+isa.String(), func(b *testing.B) {
+				for b.Loop() {
+					k.k.run(dst, src, scratch, 1)
+				}
+			})
+		}
+	}
+}
