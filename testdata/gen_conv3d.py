@@ -64,13 +64,14 @@ def keras_models():
 
     @model("conv3d_pool", "k3",
            ["MaxPooling3D 3 strides 2 same (odd sizes)", "AveragePooling3D (2, 3, 2) valid strides (1, 2, 1)",
-            "Conv3D use_bias=False strides (1, 2, 3) valid", "Conv3D groups 2",
+            "Conv3D use_bias=False strides (1, 2, 3) valid", "Conv3D groups 2", "BatchNormalization on volumes",
             "GlobalMaxPooling3D keepdims=True", "Flatten"])
     def _pool(k):
         L = k.layers
         return k.Sequential([k.Input((5, 7, 9, 4)),
                              L.MaxPooling3D(3, strides=2, padding="same"),
                              L.Conv3D(6, 2, padding="same", groups=2),
+                             L.BatchNormalization(),
                              L.AveragePooling3D((2, 3, 2), strides=(1, 2, 1)),
                              L.Conv3D(5, (1, 1, 2), strides=(1, 2, 3), use_bias=False),
                              L.GlobalMaxPooling3D(keepdims=True),
@@ -156,7 +157,7 @@ def torch_models(out):
     torch.manual_seed(16)
     torch.set_num_threads(1)
     video = nn.Sequential(
-        nn.Conv3d(3, 6, 3, padding=1), nn.ReLU(),
+        nn.Conv3d(3, 6, 3, padding=1), nn.BatchNorm3d(6), nn.ReLU(),
         nn.MaxPool3d((1, 2, 2)),
         nn.Conv3d(6, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
         nn.AvgPool3d(3, stride=1, padding=1),  # count_include_pad=True
@@ -178,6 +179,13 @@ def torch_models(out):
     rng = np.random.default_rng(16)
     for name, m, shape, opsets in models:
         m.eval()
+        with torch.no_grad():  # non-trivial BatchNorm statistics
+            for mm in m.modules():
+                if isinstance(mm, nn.BatchNorm3d):
+                    mm.running_mean.uniform_(-0.3, 0.3)
+                    mm.running_var.uniform_(0.5, 1.5)
+                    mm.weight.uniform_(0.6, 1.4)
+                    mm.bias.uniform_(-0.2, 0.2)
         x = rng.standard_normal(shape).astype(np.float32)
         for opset in opsets:
             fn = f"conv3d_torch_{name}_op{opset}"
