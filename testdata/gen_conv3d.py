@@ -197,8 +197,8 @@ def torch_models(out):
 
 
 def helper_models(out):
-    """auto_pad SAME_UPPER / SAME_LOWER / VALID on 5-D Conv and pooling, AveragePool
-    ceil_mode without overhang, GlobalMaxPool."""
+    """auto_pad SAME_UPPER / SAME_LOWER on 5-D Conv and pooling, AveragePool ceil_mode
+    without overhang, GlobalMaxPool; BatchNormalization on 5-D data."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -214,6 +214,16 @@ def helper_models(out):
         m.ir_version = 8
         return m
 
+    def save(name, nodes, inits, x, opset):
+        probe = build(name, nodes, inits, x, None, opset)
+        s = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+        yshape = ["N"] + list(s.run(None, {"x": x})[0].shape[1:])
+        m = build(name, nodes, inits, x, yshape, opset)
+        onnx.checker.check_model(m, full_check=True)
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+        np.save(os.path.join(out, name + ".inputs.npy"), x)
+        print("wrote", name)
+
     x = f32(2, 3, 5, 6, 7)
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], auto_pad="SAME_UPPER", strides=[2, 1, 2]),
@@ -224,14 +234,19 @@ def helper_models(out):
         helper.make_node("GlobalMaxPool", ["p3"], ["y"]),
     ]
     inits = {"w1": f32(4, 3, 3, 2, 3) * 0.4, "b1": f32(4), "w2": f32(5, 4, 2, 3, 2) * 0.4}
-    probe = build("conv3d_helper_autopad_op13", nodes, inits, x, None, 13)
-    s = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    yshape = ["N"] + list(s.run(None, {"x": x})[0].shape[1:])
-    m = build("conv3d_helper_autopad_op13", nodes, inits, x, yshape, 13)
-    onnx.checker.check_model(m, full_check=True)
-    onnx.save(m, os.path.join(out, "conv3d_helper_autopad_op13.onnx"))
-    np.save(os.path.join(out, "conv3d_helper_autopad_op13.inputs.npy"), x)
-    print("wrote conv3d_helper_autopad_op13")
+    save("conv3d_helper_autopad_op13", nodes, inits, x, 13)
+    # BatchNormalization on 5-D data before a Conv (an affine the padded conv cannot
+    # absorb) and after it (folded into the conv)
+    x = f32(2, 3, 4, 5, 6)
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "s1", "b1", "m1", "v1"], ["h"]),
+        helper.make_node("Conv", ["h", "w"], ["c"], pads=[1, 1, 1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "s2", "b2", "m2", "v2"], ["y"], epsilon=1e-3),
+    ]
+    inits = {"s1": f32(3), "b1": f32(3), "m1": f32(3), "v1": rng.uniform(0.5, 1.5, 3).astype(np.float32),
+             "w": f32(4, 3, 3, 3, 3) * 0.3, "s2": f32(4), "b2": f32(4), "m2": f32(4),
+             "v2": rng.uniform(0.5, 1.5, 4).astype(np.float32)}
+    save("conv3d_helper_bn_op13", nodes, inits, x, 13)
 
 
 def reference_outputs(out):
