@@ -22,7 +22,7 @@ type fastConv3D struct {
 	padL           int
 	pointwise      bool
 	dp, hp, wp     int   // padded extent read
-	offs           []int // source offset of each im2col run (nil: computed per chunk)
+	offs           []int // padded-buffer offset of each im2col run (nil: located per voxel)
 	runsPerPix     int
 	runLen, padLen int
 	chunk          int // output voxels per im2col chunk
