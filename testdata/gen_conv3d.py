@@ -172,9 +172,13 @@ def torch_models(out):
         nn.MaxPool3d((2, 1, 2), dilation=(1, 1, 2)),
         nn.Conv3d(4, 4, 1, stride=(1, 2, 1)), nn.ReLU(),
         nn.AvgPool3d((1, 2, 1), stride=1))
+    ceil = nn.Sequential(  # the last window overhangs W (kept) and would start in H's end padding (dropped)
+        nn.AvgPool3d(2, stride=(1, 2, 2), padding=(0, 1, 0), ceil_mode=True, count_include_pad=False),
+        nn.Conv3d(2, 3, 1))
     models = [
         ("video", video, (2, 3, 8, 12, 12), (13, 17)),
         ("pool", pool, (2, 2, 9, 10, 11), (13,)),
+        ("avgceil", ceil, (2, 2, 5, 7, 9), (13,)),
     ]
     rng = np.random.default_rng(16)
     for name, m, shape, opsets in models:
@@ -198,7 +202,8 @@ def torch_models(out):
 
 def helper_models(out):
     """auto_pad SAME_UPPER / SAME_LOWER on 5-D Conv and pooling, AveragePool ceil_mode
-    without overhang, GlobalMaxPool; BatchNormalization on 5-D data."""
+    (count_include_pad=0) with and without overhang, GlobalMaxPool; BatchNormalization on
+    5-D data."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -231,7 +236,11 @@ def helper_models(out):
         helper.make_node("Conv", ["p1", "w2"], ["c2"], auto_pad="SAME_LOWER", strides=[1, 1, 2]),
         helper.make_node("AveragePool", ["c2"], ["p2"], kernel_shape=[2, 2, 2], auto_pad="SAME_UPPER"),
         helper.make_node("AveragePool", ["p2"], ["p3"], kernel_shape=[1, 2, 2], ceil_mode=1, strides=[1, 1, 1]),
-        helper.make_node("GlobalMaxPool", ["p3"], ["y"]),
+        # (3, 2, 1) -> (2, 1, 1): D's last window overhangs (kept), H's would start in the
+        # end padding (dropped)
+        helper.make_node("AveragePool", ["p3"], ["p4"], kernel_shape=[2, 2, 1], ceil_mode=1, strides=[2, 2, 2],
+                         pads=[0, 0, 0, 0, 1, 0]),
+        helper.make_node("GlobalMaxPool", ["p4"], ["y"]),
     ]
     inits = {"w1": f32(4, 3, 3, 2, 3) * 0.4, "b1": f32(4), "w2": f32(5, 4, 2, 3, 2) * 0.4}
     save("conv3d_helper_autopad_op13", nodes, inits, x, 13)

@@ -91,8 +91,11 @@ func (b *builder) window3D(n *node, kernel []int, pool bool) (layers.Window3D, e
 }
 
 // ceilWindow3D applies ceil_mode=1 to an explicitly padded or valid 3-D pooling window,
-// as ceilWindow does for 2-D: MaxPool's overhang goes into the end padding (-inf);
-// AveragePool is refused where ceil changes the size.
+// as ceilWindow does for 2-D: the overhang of the last window goes into the end padding.
+// That is exact for MaxPool (padding is -inf) and for AveragePool with
+// count_include_pad=0 (its divisor counts input cells only); AveragePool with
+// count_include_pad=1 divides by the window clipped to the declared padding, which the
+// layer cannot express, and is refused where ceil changes the size.
 func (b *builder) ceilWindow3D(n *node, w layers.Window3D) (layers.Window3D, error) {
 	p := w.Pads
 	k, s, dl := [3]int{w.KD, w.KH, w.KW}, [3]int{w.SD, w.SH, w.SW}, [3]int{w.DD, w.DH, w.DW}
@@ -109,8 +112,8 @@ func (b *builder) ceilWindow3D(n *node, w layers.Window3D) (layers.Window3D, err
 			out-- // a last window starting in the end padding is dropped
 		}
 		if extra := (out-1)*s[a] + span - (in + pb + pe); extra > 0 {
-			if n.GetOpType() != "MaxPool" {
-				return w, n.errorf(layers.ErrUnsupported, "attribute ceil_mode=1 changes the output size here (supported for MaxPool)")
+			if n.GetOpType() != "MaxPool" && n.int("count_include_pad", 0) != 0 {
+				return w, n.errorf(layers.ErrUnsupported, "attribute ceil_mode=1 with count_include_pad=1 changes the output size here (supported for MaxPool and count_include_pad=0)")
 			}
 			p[2*a+1] += extra
 			changed = true

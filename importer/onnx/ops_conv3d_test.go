@@ -90,8 +90,8 @@ func TestConv3DImport(t *testing.T) {
 		{"window too large", conv3dModel([]int64{3, 2, 5, 2, 2}), layers.ErrShapeMismatch, "window"},
 		{"pool kernel", pool3dModel("MaxPool", ints3("kernel_shape", 2, 2)), layers.ErrInvalid, "kernel_shape"},
 		{"pool zero kernel", pool3dModel("AveragePool", ints3("kernel_shape", 2, 0, 2)), layers.ErrInvalid, "kernel_shape"},
-		{"avg ceil", pool3dModel("AveragePool", ints3("kernel_shape", 2, 2, 2), ints3("strides", 2, 2, 2), int3("ceil_mode", 1)),
-			layers.ErrUnsupported, "ceil_mode"},
+		{"avg ceil count_include_pad", pool3dModel("AveragePool", ints3("kernel_shape", 2, 2, 2), ints3("strides", 2, 2, 2), int3("ceil_mode", 1),
+			int3("count_include_pad", 1)), layers.ErrUnsupported, "ceil_mode"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
