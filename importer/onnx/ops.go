@@ -694,6 +694,9 @@ func toInt64(v []int) []int64 {
 }
 
 func opConv(b *builder, n *node) error {
+	if b.is3D() {
+		return opConv3D(b, n) // ops_conv3d.go
+	}
 	wt, err := b.constIn(n, 1)
 	if err != nil {
 		return err
@@ -749,6 +752,9 @@ func opConv(b *builder, n *node) error {
 }
 
 func opPool(b *builder, n *node) error {
+	if b.is3D() {
+		return opPool3D(b, n) // ops_conv3d.go
+	}
 	isMax := n.GetOpType() == "MaxPool"
 	ks := n.ints("kernel_shape", nil)
 	_, _, _, oneD, err := b.spatial(n)
@@ -789,6 +795,9 @@ func opPool(b *builder, n *node) error {
 }
 
 func opGlobalPool(b *builder, n *node) error {
+	if b.is3D() {
+		return opGlobalPool3D(b, n) // ops_conv3d.go
+	}
 	_, _, _, _, err := b.spatial(n)
 	if err != nil {
 		return err
@@ -838,6 +847,9 @@ func opPad(b *builder, n *node) error {
 	}
 	if zero {
 		return b.setOut(n.out(0), b.d.clone())
+	}
+	if r == 5 {
+		return opPad3D(b, n, pads) // ops_conv3d.go
 	}
 	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 {
 		return n.errorf(layers.ErrUnsupported, "pads %v (only spatial padding of N, C, H, W data)", pads)
