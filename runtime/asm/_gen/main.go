@@ -69,6 +69,10 @@ func main() {
 		maxPoolKernel()
 	case "gather_avx2":
 		gatherShortKernel()
+	case "dwconv_avx2":
+		dwconvKernels(false)
+	case "dwconv_avx512":
+		dwconvKernels(true)
 	case "gru_avx2":
 		gruKernels()
 	default:
