@@ -96,7 +96,7 @@ func (d *DWConv) Rows(isa ISA, dst, src []float32, oy0, oy1 int) {
 	if oy0 < 0 || oy1 > g.OH || len(dst) < g.OH*g.OW*g.C || len(src) < g.H*g.W*g.C {
 		panic(fmt.Sprintf("asm.DWConv.Rows: rows [%d, %d) of %d, dst %d, src %d for %+v", oy0, oy1, g.OH, len(dst), len(src), g))
 	}
-	c, taps := g.C, g.KH*g.KW
+	c := g.C
 	if c == 0 {
 		return
 	}
@@ -115,20 +115,36 @@ func (d *DWConv) Rows(isa ISA, dst, src []float32, oy0, oy1 int) {
 			if dwKernel(isa, d, y, x, s.n, nky, nkx, ry.lo*g.KW+s.lo) {
 				continue
 			}
-			for p := 0; p < s.n; p++ {
-				yp := y[p*c : (p+1)*c]
-				xp := x[p*g.SW*c:]
-				for ch := range yp {
-					blk := d.packed[ch/dwBlock*(1+taps)*dwBlock+ch%dwBlock:]
-					acc := blk[0]
-					for a := 0; a < nky; a++ {
-						for b := 0; b < nkx; b++ {
-							t := ry.lo*g.KW + s.lo + a*g.KW + b
-							acc += float32(xp[(a*g.DH*g.W+b*g.DW)*c+ch] * blk[(1+t)*dwBlock])
-						}
+			d.segGo(y, x, s.n, nky, nkx, ry.lo*g.KW+s.lo)
+		}
+	}
+}
+
+// segGo is the kernels' segment in Go: per pixel, per block of 16 channels, the
+// accumulators from the bias through the taps in window order.
+func (d *DWConv) segGo(y, x []float32, npix, nky, nkx, t0 int) {
+	g := d.g
+	c, bl := g.C, (1+g.KH*g.KW)*dwBlock
+	var acc [dwBlock]float32
+	for p := 0; p < npix; p++ {
+		xp := x[p*g.SW*c:]
+		for c0 := 0; c0 < c; c0 += dwBlock {
+			n := min(dwBlock, c-c0)
+			blk := d.packed[c0/dwBlock*bl:][:bl]
+			a := acc[:n]
+			copy(a, blk[:n])
+			for ky := 0; ky < nky; ky++ {
+				for kx := 0; kx < nkx; kx++ {
+					xs := xp[(ky*g.DH*g.W+kx*g.DW)*c+c0:][:n]
+					ws := blk[(1+t0+ky*g.KW+kx)*dwBlock:][:n]
+					for j := range a {
+						a[j] += float32(xs[j] * ws[j])
 					}
-					yp[ch] = d.clamp(acc)
 				}
+			}
+			out := y[p*c+c0:][:n]
+			for j, v := range a {
+				out[j] = d.clamp(v)
 			}
 		}
 	}
