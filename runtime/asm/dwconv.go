@@ -1,5 +1,7 @@
 package asm
 
+//go:generate go run -C _gen . -kernel dwconv_neon -out ../dwconv_minmax_up16_neon_arm64.s
+
 import "fmt"
 
 // DWGeom is a depthwise convolution's geometry over one NHWC sample: input H x W x C,
