@@ -43,7 +43,9 @@
 // a tree h*U sum, so its bits differ from AVX2's (every kernel of one path agrees bit for
 // bit); LSTMSeqStack runs
 // stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
-// projection of later layers inside the step).
+// projection of later layers inside the step). The LSTM kernels live in
+// lstm_seq_avx2_amd64.s and lstm_seq_avx512_amd64.s (generator targets lstm_avx2 and
+// lstm_avx512, stubs in lstm_amd64.go), apart from the element-wise ones.
 //
 // GRU and SimpleRNN (gru_seq_avx2_amd64.s, generator target gru_avx2): GRUSeq runs a
 // whole GRU sequence for one sample (gates z, r, h padded by PadGRUGates; reset_after or

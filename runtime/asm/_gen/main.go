@@ -73,6 +73,11 @@ func main() {
 		maxPoolKernel()
 	case "gather_avx2":
 		gatherShortKernel()
+		gatherRunsKernel()
+	case "lstm_avx2":
+		lstmKernelsAVX2()
+	case "lstm_avx512":
+		lstmKernelsAVX512()
 	case "dwconv_avx2":
 		dwconvKernels(false)
 	case "dwconv_avx512":
