@@ -76,6 +76,43 @@ dw_col_up:
 	LEAQ    (R9)(SI*4), R9
 	SUBQ    $0x40, R10
 	JMP     dw_up
+	CMPQ    R10, $0x20
+	JL      dw_16
+	VMOVUPS (R9), Z2
+	VMOVUPS (R9)(SI*1), Z3
+	MOVQ    R8, R11
+	MOVQ    R9, R12
+	ADDQ    tapOff+80(FP), R12
+	MOVQ    nky+48(FP), R13
+
+dw_row_32:
+	MOVQ nkx+56(FP), R14
+
+dw_col_32:
+	VMOVUPS (R12), Z4
+	VMULPS  (R11), Z4, Z4
+	VADDPS  Z4, Z2, Z2
+	VMOVUPS (R12)(SI*1), Z4
+	VMULPS  64(R11), Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	ADDQ    BX, R11
+	ADDQ    $0x40, R12
+	DECQ    R14
+	JNZ     dw_col_32
+	ADDQ    rowStep+64(FP), R11
+	ADDQ    wRowStep+88(FP), R12
+	DECQ    R13
+	JNZ     dw_row_32
+	VMAXPS  Z2, Z0, Z2
+	VMINPS  Z2, Z1, Z2
+	VMOVUPS Z2, (AX)
+	VMAXPS  Z3, Z0, Z3
+	VMINPS  Z3, Z1, Z3
+	VMOVUPS Z3, 64(AX)
+	ADDQ    $0x80, R8
+	ADDQ    $0x80, AX
+	LEAQ    (R9)(SI*2), R9
+	SUBQ    $0x20, R10
 
 dw_16:
 	CMPQ    R10, $0x10

@@ -150,6 +150,17 @@ func dwconvKernel(name string, wide bool) {
 	}
 	SUBQ(U8(up), i)
 	JMP(LabelRef("dw_up"))
+	if wide {
+		// 32 channels (two blocks) at most once: two chains rather than two single ones
+		Label("dw_32")
+		CMPQ(i, U8(32))
+		JL(LabelRef("dw_16"))
+		tile("_32", 2, false)
+		ADDQ(U8(128), ps)
+		ADDQ(U8(128), pd)
+		LEAQ(Mem{Base: pw, Index: bs, Scale: 2}, pw)
+		SUBQ(U8(32), i)
+	}
 	// 16-channel tile (one block)
 	Label("dw_16")
 	CMPQ(i, U8(16))
