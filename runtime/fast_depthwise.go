@@ -32,7 +32,7 @@ func depthwiseOK(l *layers.Conv2D, in layers.Shape) bool {
 }
 
 func newFastDepthwise(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
-	if isa == asm.Generic || !depthwiseOK(l, in) {
+	if isa == asm.Generic || !depthwiseOK(l, in) || l.KH < 1 || l.KW < 1 || l.SH < 1 || l.SW < 1 || l.DH < 1 || l.DW < 1 {
 		return compiled{}, false
 	}
 	oh, ow, pt, pl, err := l.Geometry(in[0], in[1])

@@ -88,9 +88,6 @@ func NewDWConv(g DWGeom, w, bias []float32, lo, hi float32) *DWConv {
 	return d
 }
 
-// Geom is the geometry the convolution was built for.
-func (d *DWConv) Geom() DWGeom { return d.g }
-
 // Rows computes output rows [oy0, oy1) of one sample: dst holds the sample's OH*OW*C
 // outputs, src its H*W*C inputs.
 func (d *DWConv) Rows(isa ISA, dst, src []float32, oy0, oy1 int) {

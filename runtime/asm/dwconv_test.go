@@ -65,6 +65,10 @@ func TestDWConv(t *testing.T) {
 		{3, 2, 1, 1, 1, 1, 0, 0, 0, 0},
 		{4, 5, 2, 3, 1, 1, 3, 3, 4, 4}, // padding wider than the window
 		{2, 13, 1, 7, 3, 1, 0, 0, 3, 3},
+		{3, 1, 3, 3, 1, 1, 1, 1, 1, 1}, // width 1
+		{4, 2, 3, 3, 2, 1, 1, 1, 1, 1}, // width 2, stride 2
+		{5, 3, 3, 3, 2, 2, 2, 2, 2, 2}, // width 3, stride 2, dilation 2
+		{2, 17, 3, 3, 1, 1, 1, 1, 1, 1},
 	}
 	for _, c := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 97} {
 		for gi, q := range geoms {
