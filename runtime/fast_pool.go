@@ -16,6 +16,7 @@ import (
 // sign and a NaN's payload may differ there); elsewhere (NEON, purego) max pooling gives
 // each output pixel's tap offsets to asm.MaxTaps and average pooling is one Go pass per
 // tap over the channels, scaled by 1/count (the reference's order of operations).
+// Across a team the output rows split into parts (fast_pool_par.go).
 type fastPool struct {
 	l          *layers.Pool2D
 	isa        asm.ISA
