@@ -48,19 +48,6 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
-	conv := func(name string, cin, cout, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
-		return &layers.Conv2D{Info: info(name, "Conv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
-			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}
-	}
-	add("wide_cnn", layers.Shape{21, 19, 16},
-		conv("wino4", 16, 32, 3, 1, 1, layers.PadSame, layers.ActReLU),                         // F(4x4), 21x19: not a multiple of 4
-		conv("gather", 32, 24, 3, 2, 1, layers.PadValid, layers.Activation{Kind: layers.Tanh}), // im2col gather, 10x9
-		conv("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.ActReLU),                           // 1x1: plain GEMM
-		conv("dil", 40, 16, 3, 1, 2, layers.PadSame, layers.ActLinear),                         // dilated im2col
-		&layers.Pool2D{Info: info("mp", "MaxPooling2D"), Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}, Max: true},
-		conv("wino2", 16, 16, 3, 1, 1, layers.PadSame, layers.ActReLU), // 5x4: F(2x2)
-		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
-		dense("out", 5*4*16, 7, layers.ActLinear))
 	dw := func(name string, c, m, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
 		return &layers.Conv2D{Info: info(name, "DepthwiseConv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
 			In: c, Filters: c * m, Groups: c, W: randSlice(r, k*k*c*m, 0.3), B: randSlice(r, c*m, 0.1), Act: act}
@@ -84,6 +71,19 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		&layers.Pool2D{Info: info("ap1", "AveragePooling2D"), Window: win(2, 1, layers.PadValid)},
 		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
 		dense("out", 12*11*16, 3, layers.ActLinear))
+	conv := func(name string, cin, cout, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
+		return &layers.Conv2D{Info: info(name, "Conv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
+			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}
+	}
+	add("wide_cnn", layers.Shape{21, 19, 16},
+		conv("wino4", 16, 32, 3, 1, 1, layers.PadSame, layers.ActReLU),                         // F(4x4), 21x19: not a multiple of 4
+		conv("gather", 32, 24, 3, 2, 1, layers.PadValid, layers.Activation{Kind: layers.Tanh}), // im2col gather, 10x9
+		conv("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.ActReLU),                           // 1x1: plain GEMM
+		conv("dil", 40, 16, 3, 1, 2, layers.PadSame, layers.ActLinear),                         // dilated im2col
+		&layers.Pool2D{Info: info("mp", "MaxPooling2D"), Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}, Max: true},
+		conv("wino2", 16, 16, 3, 1, 1, layers.PadSame, layers.ActReLU), // 5x4: F(2x2)
+		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
+		dense("out", 5*4*16, 7, layers.ActLinear))
 	return gs
 }
 
