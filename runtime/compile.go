@@ -38,10 +38,10 @@ func kernels() map[reflect.Type][]kernelEntry {
 		return newFastDense(&l.Dense, layers.Shape{in.Size()}, isa), true
 	})
 	reg(t, func(l *layers.Conv2D, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
-		return newFastConv(l, in, isa)
+		return newFastDepthwise(l, in, isa)
 	})
 	reg(t, func(l *layers.Conv2D, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
-		return newFastDepthwise(l, in, isa)
+		return newFastConv(l, in, isa)
 	})
 	reg(t, func(l *layers.LSTM, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastLSTM(l, in, isa, mb)

@@ -115,6 +115,10 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 	case layers.Linear:
 	case layers.ReLU:
 		reluInPlace(x, act)
+	case layers.HardSigmoid:
+		hardSigmoidInPlace(x, act.Alpha, act.Beta)
+	case layers.HardSwish:
+		hardSwishInPlace(x)
 	case layers.Clip:
 		lo, hi := act.Alpha, act.Beta
 		for i, v := range x {

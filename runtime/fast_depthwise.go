@@ -6,79 +6,121 @@ import (
 )
 
 // fastDepthwise runs a depthwise Conv2D (one input channel per group, Groups = In,
-// Filters = In*m) with more groups than the dense-equivalent GEMM takes
-// (maxDenseGroups): MobileNet/EfficientNet blocks of 96 to 1152 channels, where the
-// reference loop spends its time on per-group slicing. Per output pixel it starts
-// from the bias and adds each in-bounds tap in the reference's (ky, kx) order as one
-// loop over the channels, so the sums are the reference's, operation for operation;
-// the activation is applied to the whole output at the end (vector kernels).
+// Filters = In*m) on asm.DWConv: per output pixel the bias plus each in-bounds tap's
+// product in the reference's (ky, kx) order, one multiply and one add each, so the sums
+// are the reference's operation for operation (on amd64, where Go does not fuse
+// multiply-adds); a ReLU-type clamp is applied in the kernel's store, any other
+// activation to each part of the output after it. A depth multiplier m > 1 first
+// repeats each input channel m times into scratch (output channel ci*m+j reads input
+// channel ci), so the kernel always maps output channel to input channel one to one.
+// Across a team the output rows (of all samples, for m == 1) split into tasks.
 type fastDepthwise struct {
-	l                       *layers.Conv2D
-	isa                     asm.ISA
-	h, w, c, oh, ow, pt, pl int
-	m                       int // depth multiplier
+	l           *layers.Conv2D
+	isa         asm.ISA
+	d           *asm.DWConv
+	post        layers.Activation // the activation not fused into the stores
+	h, w, c     int
+	oh, ow, f   int
+	m           int // depth multiplier
+	flopsPerRow int
+}
+
+// depthwiseOK reports whether l is a depthwise convolution of input in.
+func depthwiseOK(l *layers.Conv2D, in layers.Shape) bool {
+	return len(in) == 3 && l.Groups > 1 && l.Groups == l.In && in[2] == l.In && l.Filters%l.In == 0 &&
+		len(l.W) == l.KH*l.KW*l.Filters && (l.B == nil || len(l.B) == l.Filters)
 }
 
 func newFastDepthwise(l *layers.Conv2D, in layers.Shape, isa asm.ISA) (compiled, bool) {
-	if len(in) != 3 || l.Groups <= 1 || l.Groups != l.In || in[2] != l.In || l.Filters%l.In != 0 ||
-		len(l.W) != l.KH*l.KW*l.Filters || l.B != nil && len(l.B) != l.Filters {
+	if isa == asm.Generic || !depthwiseOK(l, in) || l.KH < 1 || l.KW < 1 || l.SH < 1 || l.SW < 1 || l.DH < 1 || l.DW < 1 {
 		return compiled{}, false
 	}
 	oh, ow, pt, pl, err := l.Geometry(in[0], in[1])
-	if err != nil {
+	if err != nil || oh < 1 || ow < 1 {
 		return compiled{}, false
 	}
-	k := &fastDepthwise{l: l, isa: isa, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl, m: l.Filters / l.In}
-	return compiled{k: k, name: "depthwise conv2d go + " + l.Act.String()}, true
+	k := &fastDepthwise{l: l, isa: isa, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, f: l.Filters, m: l.Filters / l.In, post: l.Act}
+	lo, hi, fused := fusedClamp(l.Act)
+	if fused {
+		k.post = layers.ActLinear
+	} else {
+		lo, hi, _ = fusedClamp(layers.ActLinear)
+	}
+	g := asm.DWGeom{H: k.h, W: k.w, C: k.f, KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW, DH: l.DH, DW: l.DW,
+		PadT: pt, PadL: pl, OH: oh, OW: ow}
+	k.d = asm.NewDWConv(g, l.W, l.B, lo, hi)
+	k.flopsPerRow = 2 * ow * k.f * l.KH * l.KW
+	c := compiled{k: k, name: "depthwise conv2d " + isa.String() + " + " + l.Act.String()}
+	if k.m > 1 {
+		c.scratchLen = k.h * k.w * k.f
+	}
+	return c, true
 }
 
-func (k *fastDepthwise) run(dst, src, _ []float32, batch int) {
-	l := k.l
-	f := l.Filters
-	for b := 0; b < batch; b++ {
-		x := src[b*k.h*k.w*k.c:]
-		for oy := 0; oy < k.oh; oy++ {
-			for ox := 0; ox < k.ow; ox++ {
-				y := dst[((b*k.oh+oy)*k.ow+ox)*f:][:f]
-				if l.B != nil {
-					copy(y, l.B)
-				} else {
-					clear(y)
-				}
-				for ky := 0; ky < l.KH; ky++ {
-					iy := oy*l.SH + ky*l.DH - k.pt
-					if iy < 0 || iy >= k.h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
-						ix := ox*l.SW + kx*l.DW - k.pl
-						if ix < 0 || ix >= k.w {
-							continue
-						}
-						px := x[(iy*k.w+ix)*k.c:][:k.c]
-						wk := l.W[(ky*l.KW+kx)*f:][:f]
-						if k.m == 1 {
-							mulAcc(y, px, wk)
-							continue
-						}
-						for ci, xv := range px {
-							yg, row := y[ci*k.m:][:k.m], wk[ci*k.m:][:k.m]
-							for j, wv := range row {
-								yg[j] += xv * wv
-							}
-						}
-					}
-				}
+// expand repeats each input channel of sample x m times into sc.
+func (k *fastDepthwise) expand(sc, x []float32) []float32 {
+	if k.m == 1 {
+		return x
+	}
+	e := sc[:k.h*k.w*k.f]
+	for p := 0; p < k.h*k.w; p++ {
+		xp, ep := x[p*k.c:(p+1)*k.c], e[p*k.f:(p+1)*k.f]
+		for ci, v := range xp {
+			for j := range k.m {
+				ep[ci*k.m+j] = v
 			}
 		}
 	}
-	applyActivation(k.isa, l.Act, dst[:batch*k.oh*k.ow*f], f)
+	return e
 }
 
-// mulAcc is y[i] += x[i]*w[i].
-func mulAcc(y, x, w []float32) {
-	x, w = x[:len(y)], w[:len(y)]
-	for i := range y {
-		y[i] += x[i] * w[i]
+func (k *fastDepthwise) run(dst, src, scratch []float32, batch int) {
+	in, out := k.h*k.w*k.c, k.oh*k.ow*k.f
+	for b := 0; b < batch; b++ {
+		k.d.Rows(k.isa, dst[b*out:(b+1)*out], k.expand(scratch, src[b*in:(b+1)*in]), 0, k.oh)
+	}
+	if k.post.Kind != layers.Linear {
+		applyActivation(k.isa, k.post, dst[:batch*out], k.f)
 	}
 }
+
+// runPar splits the output rows into tasks: of every sample in one region for m == 1,
+// else per sample after the caller expands it. Small steps run on the caller.
+func (k *fastDepthwise) runPar(t *team, dst, src, scratch []float32, batch int) {
+	rows := k.oh
+	if k.m == 1 {
+		rows *= batch
+	}
+	n := min(rows, 2*t.workers())
+	if n < 2 || rows*k.flopsPerRow < parMinFLOPs {
+		k.run(dst, src, scratch, batch)
+		return
+	}
+	if k.m == 1 {
+		t.runTasks(k, n, dst, src, nil, batch, n, 0)
+		return
+	}
+	in, out := k.h*k.w*k.c, k.oh*k.ow*k.f
+	for b := 0; b < batch; b++ {
+		x := k.expand(scratch, src[b*in:(b+1)*in])
+		t.runTasks(k, n, dst[b*out:(b+1)*out], x, nil, 1, n, 0)
+	}
+}
+
+// parTask computes part i of r.a of the output rows of r.batch samples (flattened as
+// sample*oh + row), then the unfused activation over them.
+func (k *fastDepthwise) parTask(r *region, i, _ int) {
+	lo, hi := span(r.batch*k.oh, r.a, i, 1)
+	in, out, row := k.h*k.w*k.f, k.oh*k.ow*k.f, k.ow*k.f
+	for q := lo; q < hi; {
+		b, oy := q/k.oh, q%k.oh
+		end := min(hi, (b+1)*k.oh)
+		k.d.Rows(k.isa, r.dst[b*out:(b+1)*out], r.src[b*in:(b+1)*in], oy, oy+end-q)
+		q = end
+	}
+	if k.post.Kind != layers.Linear && hi > lo {
+		applyActivation(k.isa, k.post, r.dst[lo*row:hi*row], k.f)
+	}
+}
+
+func (k *fastDepthwise) forTeam(_, _, sc int) (parKernel, int) { return k, sc }

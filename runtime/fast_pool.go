@@ -16,6 +16,7 @@ import (
 // sign and a NaN's payload may differ there); elsewhere (NEON, purego) max pooling gives
 // each output pixel's tap offsets to asm.MaxTaps and average pooling is one Go pass per
 // tap over the channels, scaled by 1/count (the reference's order of operations).
+// Across a team the output rows split into parts (fast_pool_par.go).
 type fastPool struct {
 	l          *layers.Pool2D
 	isa        asm.ISA
@@ -27,6 +28,8 @@ type fastPool struct {
 	bases, taps []int
 	// tap-list path: every output pixel's in-bounds taps, and (average) 1/count
 	tab *asm.PoolTaps
+	// team split (forTeam): output row parts
+	parts []poolPart
 }
 
 // maxPoolTaps bounds the tap lists built at compile (8 bytes a tap): a larger map falls
@@ -69,7 +72,7 @@ func newFastPool(l *layers.Pool2D, in layers.Shape, isa asm.ISA) (compiled, bool
 		rows: tapRanges(oh, h, l.KH, l.SH, l.DH, pt), cols: tapRanges(ow, w, l.KW, l.SW, l.DW, pl)}
 	name := "avgpool2d go"
 	if k.tapListOK() && (!l.Max || !k.interior() || c%8 != 0) {
-		k.buildTaps()
+		k.tab = k.buildTaps(0, oh)
 		name = "avgpool2d csr/" + isa.String()
 		if l.Max {
 			name = "maxpool2d csr/" + isa.String()
@@ -113,17 +116,18 @@ func (k *fastPool) tapListOK() bool {
 
 // buildTaps lists each output pixel's in-bounds taps in the reference's order (window
 // rows, then columns) as input offsets, with 1/count (count the in-bounds taps, or the
-// whole window with CountIncludePad; at least 1) for average pooling.
-func (k *fastPool) buildTaps() {
+// whole window with CountIncludePad; at least 1) for average pooling, over output rows
+// [oy0, oy1).
+func (k *fastPool) buildTaps(oy0, oy1 int) *asm.PoolTaps {
 	l := k.l
-	npix := k.oh * k.ow
+	npix := (oy1 - oy0) * k.ow
 	ptr := make([]int, 1, npix+1)
 	var offs []int
 	var scale []float32
 	if !l.Max {
 		scale = make([]float32, 0, npix)
 	}
-	for _, ry := range k.rows {
+	for _, ry := range k.rows[oy0:oy1] {
 		for _, rx := range k.cols {
 			for ky := ry.lo; ky < ry.hi; ky++ {
 				rowOff := (ry.start + ky*l.DH) * k.w
@@ -141,7 +145,7 @@ func (k *fastPool) buildTaps() {
 			}
 		}
 	}
-	k.tab = asm.NewPoolTaps(offs, ptr, scale, k.c)
+	return asm.NewPoolTaps(offs, ptr, scale, k.c)
 }
 
 // maxTapsLimit bounds the window size whose tap offsets run passes to asm.MaxTaps on
@@ -164,75 +168,76 @@ func (k *fastPool) interior() bool {
 }
 
 func (k *fastPool) run(dst, src, _ []float32, batch int) {
+	in, out := k.h*k.w*k.c, k.oh*k.ow*k.c
+	for b := 0; b < batch; b++ {
+		k.rowsOf(dst[b*out:(b+1)*out], src[b*in:(b+1)*in], 0, k.oh, k.tab)
+	}
+}
+
+// rowsOf computes output rows [oy0, oy1) of one sample (y its whole output, x its
+// input); tab, on the tap-list path, lists exactly those rows' pixels.
+func (k *fastPool) rowsOf(y, x []float32, oy0, oy1 int, tab *asm.PoolTaps) {
 	l, c := k.l, k.c
 	ninf := float32(math.Inf(-1))
-	if k.tab != nil {
-		in, out := k.h*k.w*c, k.oh*k.ow*c
-		for b := 0; b < batch; b++ {
-			if l.Max {
-				k.tab.Max(k.isa, dst[b*out:(b+1)*out], src[b*in:(b+1)*in])
-			} else {
-				k.tab.Avg(k.isa, dst[b*out:(b+1)*out], src[b*in:(b+1)*in])
-			}
+	ys := y[oy0*k.ow*c : oy1*k.ow*c]
+	if tab != nil {
+		if l.Max {
+			tab.Max(k.isa, ys, x)
+		} else {
+			tab.Avg(k.isa, ys, x)
 		}
 		return
 	}
 	if k.bases != nil {
-		for b := 0; b < batch; b++ {
-			asm.MaxPool(k.isa, dst[b*k.oh*k.ow*c:(b+1)*k.oh*k.ow*c], src[b*k.h*k.w*c:(b+1)*k.h*k.w*c], k.bases, k.taps, c)
-		}
+		asm.MaxPool(k.isa, ys, x, k.bases[oy0*k.ow:oy1*k.ow], k.taps, c)
 		return
 	}
 	if l.Max && l.KH*l.KW <= maxTapsLimit {
 		var offs [maxTapsLimit]int
-		for b := 0; b < batch; b++ {
-			x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
-			for oy, ry := range k.rows {
-				for ox, rx := range k.cols {
-					n := 0
-					for ky := ry.lo; ky < ry.hi; ky++ {
-						rowOff := (ry.start + ky*l.DH) * k.w
-						for kx := rx.lo; kx < rx.hi; kx++ {
-							offs[n] = (rowOff + rx.start + kx*l.DW) * c
-							n++
-						}
+		for oy := oy0; oy < oy1; oy++ {
+			ry := k.rows[oy]
+			for ox, rx := range k.cols {
+				n := 0
+				for ky := ry.lo; ky < ry.hi; ky++ {
+					rowOff := (ry.start + ky*l.DH) * k.w
+					for kx := rx.lo; kx < rx.hi; kx++ {
+						offs[n] = (rowOff + rx.start + kx*l.DW) * c
+						n++
 					}
-					asm.MaxTaps(k.isa, dst[((b*k.oh+oy)*k.ow+ox)*c:], x, offs[:n], c)
 				}
+				asm.MaxTaps(k.isa, y[(oy*k.ow+ox)*c:], x, offs[:n], c)
 			}
 		}
 		return
 	}
-	for b := 0; b < batch; b++ {
-		x := src[b*k.h*k.w*c : (b+1)*k.h*k.w*c]
-		for oy, ry := range k.rows {
-			for ox, rx := range k.cols {
-				y := dst[((b*k.oh+oy)*k.ow+ox)*c:][:c]
-				if l.Max {
-					for i := range y {
-						y[i] = ninf
-					}
-				} else {
-					clear(y)
+	for oy := oy0; oy < oy1; oy++ {
+		ry := k.rows[oy]
+		for ox, rx := range k.cols {
+			yp := y[(oy*k.ow+ox)*c:][:c]
+			if l.Max {
+				for i := range yp {
+					yp[i] = ninf
 				}
-				for ky := ry.lo; ky < ry.hi; ky++ {
-					rowOff := (ry.start + ky*l.DH) * k.w
-					for kx := rx.lo; kx < rx.hi; kx++ {
-						px := x[(rowOff+rx.start+kx*l.DW)*c:][:c]
-						if l.Max {
-							maxInto(y, px)
-						} else {
-							addInto(y, px)
-						}
+			} else {
+				clear(yp)
+			}
+			for ky := ry.lo; ky < ry.hi; ky++ {
+				rowOff := (ry.start + ky*l.DH) * k.w
+				for kx := rx.lo; kx < rx.hi; kx++ {
+					px := x[(rowOff+rx.start+kx*l.DW)*c:][:c]
+					if l.Max {
+						maxInto(yp, px)
+					} else {
+						addInto(yp, px)
 					}
 				}
-				if !l.Max {
-					n := (ry.hi - ry.lo) * (rx.hi - rx.lo)
-					if l.CountIncludePad {
-						n = l.KH * l.KW
-					}
-					scaleBy(y, 1/float32(max(n, 1)))
+			}
+			if !l.Max {
+				n := (ry.hi - ry.lo) * (rx.hi - rx.lo)
+				if l.CountIncludePad {
+					n = l.KH * l.KW
 				}
+				scaleBy(yp, 1/float32(max(n, 1)))
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func microPlan(cs []compiled, inPer, outPer []int, maxBatch int) (end, n, per in
 			break
 		}
 		switch k := c.k.(type) {
-		case *fastConv, *fastWinograd:
+		case *fastConv, *fastWinograd, *fastDepthwise:
 			conv = true
 		case refKernel:
 			if _, ok := k.l.(*layers.Conv2D); ok {

@@ -43,7 +43,7 @@ func (m *Model) parTask(r *region, i, _ int) {
 func hasConv(us []unit) bool {
 	for _, u := range us {
 		switch u.c.k.(type) {
-		case *fastConv, *fastWinograd:
+		case *fastConv, *fastWinograd, *fastDepthwise:
 			return true
 		}
 	}

@@ -48,6 +48,29 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
+	dw := func(name string, c, m, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
+		return &layers.Conv2D{Info: info(name, "DepthwiseConv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
+			In: c, Filters: c * m, Groups: c, W: randSlice(r, k*k*c*m, 0.3), B: randSlice(r, c*m, 0.1), Act: act}
+	}
+	win := func(k, s int, pad layers.Padding) layers.Window {
+		return layers.Window{KH: k, KW: k, SH: s, SW: s, DH: 1, DW: 1, Pad: pad}
+	}
+	// depthwise (row splits of every sample, and per sample after the multiplier's
+	// expansion) and pooling (tap-list, whole-map and per-pixel paths, split by rows)
+	add("wide_dw", layers.Shape{23, 17, 37},
+		dw("dw1", 37, 1, 3, 1, 1, layers.PadSame, layers.ActReLU6),
+		dw("dw2", 37, 2, 3, 2, 1, layers.PadSame, layers.Activation{Kind: layers.Swish}), // 12x9x74
+		&layers.Pool2D{Info: info("ap", "AveragePooling2D"), Window: win(3, 1, layers.PadSame)},
+		dw("dw3", 74, 1, 5, 1, 2, layers.PadSame, layers.ActLinear),
+		&layers.Pool2D{Info: info("mp", "MaxPooling2D"), Window: win(3, 2, layers.PadSame), Max: true}, // 6x5
+		dw("dw4", 74, 1, 3, 1, 1, layers.PadValid, layers.ActReLU),
+		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
+		dense("out", 4*3*74, 5, layers.ActLinear))
+	add("wide_pool", layers.Shape{26, 24, 16},
+		&layers.Pool2D{Info: info("mp1", "MaxPooling2D"), Window: win(2, 2, layers.PadValid), Max: true}, // whole map
+		&layers.Pool2D{Info: info("ap1", "AveragePooling2D"), Window: win(2, 1, layers.PadValid)},
+		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
+		dense("out", 12*11*16, 3, layers.ActLinear))
 	conv := func(name string, cin, cout, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv2D {
 		return &layers.Conv2D{Info: info(name, "Conv2D"), Window: layers.Window{KH: k, KW: k, SH: s, SW: s, DH: d, DW: d, Pad: pad},
 			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}

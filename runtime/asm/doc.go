@@ -43,7 +43,9 @@
 // a tree h*U sum, so its bits differ from AVX2's (every kernel of one path agrees bit for
 // bit); LSTMSeqStack runs
 // stacked layers as a wavefront (layer i's step s beside layer i-1's step s+1, the input
-// projection of later layers inside the step).
+// projection of later layers inside the step). The LSTM kernels live in
+// lstm_seq_avx2_amd64.s and lstm_seq_avx512_amd64.s (generator targets lstm_avx2 and
+// lstm_avx512, stubs in lstm_amd64.go), apart from the element-wise ones.
 //
 // GRU and SimpleRNN (gru_seq_avx2_amd64.s, generator target gru_avx2): GRUSeq runs a
 // whole GRU sequence for one sample (gates z, r, h padded by PadGRUGates; reset_after or
@@ -51,6 +53,16 @@
 // rational forms), GRUSeqX the same projecting the input inside the step loop; RNNSeq
 // and RNNSeqX the SimpleRNN (tanh or relu). AVX2 form on AVX2 and AVX512; Generic
 // elsewhere.
+//
+// Depthwise convolution (dwconv_minmax_up32_avx2_amd64.s, dwconv_minmax_up64_avx512_amd64.s,
+// dwconv_minmax_up16_neon_arm64.s; generator targets dwconv_avx2, dwconv_avx512,
+// dwconv_neon): NewDWConv packs the weights once per block of 16 channels (bias, then
+// each tap's 16 weights) with the output clamp; DWConv.Rows computes a range of output
+// rows of one sample, one assembly call per run of output pixels whose windows take the
+// same in-bounds taps (a row's interior, each border pixel), channels in tiles of
+// 32/64/16 with a masked tail. Each output is the bias plus each in-bounds tap's x*w in
+// window order, a multiply and an add (not an FMA), then the clamp: the assembly, the
+// Go loop and layers.Conv2D's reference (where Go does not fuse) give the same bits.
 //
 // Data movement for convolution and pooling: GatherRuns copies fixed-length runs from
 // table offsets (im2col over a zero-bordered input; callers leave GatherSlack floats of

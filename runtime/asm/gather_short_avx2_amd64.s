@@ -38,3 +38,38 @@ gs_one:
 gs_done:
 	VZEROUPPER
 	RET
+
+// func gatherRunsAVX2(dst *float32, src *float32, offs *int, nruns int, runLen int)
+// Requires: AVX
+TEXT ·gatherRunsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ offs+16(FP), DX
+	MOVQ nruns+24(FP), BX
+	MOVQ runLen+32(FP), SI
+	LEAQ (SI)(SI*1), DI
+	SHLQ $0x01, DI
+
+gather_loop:
+	TESTQ BX, BX
+	JZ    gather_done
+	MOVQ  (DX), R8
+	LEAQ  (CX)(R8*4), R8
+	MOVQ  AX, R9
+	MOVQ  SI, R10
+
+gather_inner:
+	VMOVUPS (R8), Y0
+	VMOVUPS Y0, (R9)
+	ADDQ    $0x20, R8
+	ADDQ    $0x20, R9
+	SUBQ    $0x08, R10
+	JG      gather_inner
+	ADDQ    DI, AX
+	ADDQ    $0x08, DX
+	DECQ    BX
+	JMP     gather_loop
+
+gather_done:
+	VZEROUPPER
+	RET

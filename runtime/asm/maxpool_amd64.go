@@ -38,3 +38,26 @@ func vpoolMaxStrideAVX2(dst, src *float32, ntaps, c int)
 
 //go:noescape
 func vpoolAvgStrideAVX2(dst, src *float32, ntaps, c int, scale float32)
+
+// vmaxTapsAVX2 computes, 8 channels at a time with a masked tail,
+//
+//	for i := 0; i < c; i++ {
+//		m := src[offs[0]+i]
+//		for t := 1; t < ntaps; t++ { m = max(m, src[offs[t]+i]) } // NaN if any is NaN
+//		dst[i] = m
+//	}
+//
+//go:noescape
+func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)
+
+// gatherRunsAVX2 computes
+//
+//	for r := 0; r < nruns; r++ {
+//		copy(dst[r*runLen:(r+1)*runLen], src[offs[r]:offs[r]+runLen])
+//	}
+//
+// moving whole 8-float blocks: it reads up to 7 floats past each source run and writes
+// up to 7 past the last destination run (runLen >= 1).
+//
+//go:noescape
+func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)

@@ -4,6 +4,24 @@
 
 #include "textflag.h"
 
+DATA act_tailmask<>+0(SB)/4, $0xffffffff
+DATA act_tailmask<>+4(SB)/4, $0xffffffff
+DATA act_tailmask<>+8(SB)/4, $0xffffffff
+DATA act_tailmask<>+12(SB)/4, $0xffffffff
+DATA act_tailmask<>+16(SB)/4, $0xffffffff
+DATA act_tailmask<>+20(SB)/4, $0xffffffff
+DATA act_tailmask<>+24(SB)/4, $0xffffffff
+DATA act_tailmask<>+28(SB)/4, $0xffffffff
+DATA act_tailmask<>+32(SB)/4, $0x00000000
+DATA act_tailmask<>+36(SB)/4, $0x00000000
+DATA act_tailmask<>+40(SB)/4, $0x00000000
+DATA act_tailmask<>+44(SB)/4, $0x00000000
+DATA act_tailmask<>+48(SB)/4, $0x00000000
+DATA act_tailmask<>+52(SB)/4, $0x00000000
+DATA act_tailmask<>+56(SB)/4, $0x00000000
+DATA act_tailmask<>+60(SB)/4, $0x00000000
+GLOBL act_tailmask<>(SB), RODATA|NOPTR, $64
+
 // func vmaxPoolAVX2(dst *float32, src *float32, bases *int, npix int, offs *int, ntaps int, c int)
 // Requires: AVX
 TEXT ·vmaxPoolAVX2(SB), NOSPLIT, $0-56
@@ -718,5 +736,68 @@ pt_storet:
 	LEAQ       (AX)(DX*4), AX
 
 pt_next:
+	VZEROUPPER
+	RET
+
+// func vmaxTapsAVX2(dst *float32, src *float32, offs *int, ntaps int, c int)
+// Requires: AVX
+TEXT ·vmaxTapsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ offs+16(FP), DX
+	MOVQ ntaps+24(FP), BX
+	MOVQ c+32(FP), SI
+
+maxtaps_loop:
+	CMPQ    SI, $0x08
+	JL      maxtaps_tail
+	MOVQ    (DX), DI
+	VMOVUPS (CX)(DI*4), Y0
+	MOVQ    $0x00000001, R8
+
+maxtaps_inner:
+	CMPQ    R8, BX
+	JGE     maxtaps_end
+	MOVQ    (DX)(R8*8), DI
+	VMOVUPS (CX)(DI*4), Y1
+	VCMPPS  $0x03, Y1, Y0, Y2
+	VMAXPS  Y1, Y0, Y0
+	VORPS   Y2, Y0, Y0
+	INCQ    R8
+	JMP     maxtaps_inner
+
+maxtaps_end:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	SUBQ    $0x08, SI
+	JMP     maxtaps_loop
+
+maxtaps_tail:
+	TESTQ      SI, SI
+	JZ         maxtaps_done
+	LEAQ       act_tailmask<>+0(SB), DI
+	NEGQ       SI
+	ADDQ       $0x08, SI
+	VMOVUPS    (DI)(SI*4), Y0
+	MOVQ       (DX), SI
+	VMASKMOVPS (CX)(SI*4), Y0, Y1
+	MOVQ       $0x00000001, DI
+
+maxtaps_inner_t:
+	CMPQ       DI, BX
+	JGE        maxtaps_end_t
+	MOVQ       (DX)(DI*8), SI
+	VMASKMOVPS (CX)(SI*4), Y0, Y2
+	VCMPPS     $0x03, Y2, Y1, Y3
+	VMAXPS     Y2, Y1, Y1
+	VORPS      Y3, Y1, Y1
+	INCQ       DI
+	JMP        maxtaps_inner_t
+
+maxtaps_end_t:
+	VMASKMOVPS Y1, Y0, (AX)
+
+maxtaps_done:
 	VZEROUPPER
 	RET

@@ -62,6 +62,11 @@ func defConsts() {
 	cst("ln2", float32(math.Ln2))
 	cst("geluc1", float32(2*math.Sqrt(2/math.Pi)))
 	cst("geluc2", float32(2*math.Sqrt(2/math.Pi)*0.044715))
+	defTailMask()
+}
+
+// defTailMask defines the masked tails' table: 8 all-ones words, then 8 zeros.
+func defTailMask() {
 	m := GLOBL("act_tailmask", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		v := uint32(0)
@@ -254,6 +259,8 @@ func actKernel(name, doc string, f func(VecVirtual) VecVirtual, withAlpha bool) 
 	RET()
 }
 
+// activations emits act_avx2_amd64.s: the element-wise kernels (the LSTM kernels' gate
+// forms among them, for the Go gate pass).
 func activations() {
 	defConsts()
 	actKernel("vexpAVX2", "vexpAVX2: x[i] = exp(x[i]) for i < n.", expv, false)
@@ -262,15 +269,18 @@ func activations() {
 	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
 	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
 	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
-	lstmStepKernel("lstmStepSigmoidTanhAVX2", false, false)
-	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true, false)
-	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
-	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
 	actKernel("vsigmoidGateAVX2", "vsigmoidGateAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's form).", sigmoidGate, false)
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	actKernel("vtanhRationalAVX2", "vtanhRationalAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's rational form).", tanhRational, false)
 	actKernel("vsigmoidRationalAVX2", "vsigmoidRationalAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's rational form).", sigmoidRational, false)
 	tanhFracKernel()
+}
+
+// lstmKernelsAVX2 emits lstm_seq_avx2_amd64.s: the LSTM step and sequence kernels.
+func lstmKernelsAVX2() {
+	defConsts()
+	lstmStepKernel("lstmStepSigmoidTanhAVX2", false, false)
+	lstmStepKernel("lstmStepHardSigmoidTanhAVX2", true, false)
 	lstmSeqKernel("lstmSeqSigmoidTanhAVX2", false)
 	lstmSeqKernel("lstmSeqHardSigmoidTanhAVX2", true)
 	lstmSeqMultiKernel("lstmSeqMultiSigmoidTanhAVX2", false)
@@ -281,6 +291,13 @@ func activations() {
 	lstmSeqX8Kernel("lstmSeqX8HardSigmoidTanhAVX2", true, false)
 	lstmSeqX8Kernel("lstmSeqX8SigmoidReluAVX2", false, true)
 	lstmSeqX8Kernel("lstmSeqX8HardSigmoidReluAVX2", true, true)
+}
+
+// lstmKernelsAVX512 emits lstm_seq_avx512_amd64.s: the AVX-512 LSTM kernels.
+func lstmKernelsAVX512() {
+	defConsts()
+	lstmStepKernel("lstmStepSigmoidTanhAVX512", false, true)
+	lstmStepKernel("lstmStepHardSigmoidTanhAVX512", true, true)
 	lstmSeq8Kernel512("lstmSeqX8SigmoidTanhAVX512", false, true)
 	lstmSeq8Kernel512("lstmSeqX8HardSigmoidTanhAVX512", true, true)
 	lstmSeq8Kernel512("lstmSeq8SigmoidTanhAVX512", false, false)
@@ -289,8 +306,6 @@ func activations() {
 	lstmSeqMulti8Kernel512("lstmSeqMulti8HardSigmoidTanhAVX512", true)
 	lstmSeqPair8Kernel512("lstmSeqPair8SigmoidTanhAVX512", false)
 	lstmSeqPair8Kernel512("lstmSeqPair8HardSigmoidTanhAVX512", true)
-	maxTapsKernel()
-	gatherRunsKernel()
 }
 
 // lstmStepKernel emits one LSTM step with the gate pre-activations split in two: the

@@ -24,7 +24,7 @@ func main() {
 		rest = append(rest, os.Args[i])
 	}
 	os.Args = rest
-	if kernel == "gemm_neon" {
+	if kernel == "gemm_neon" || kernel == "dwconv_neon" {
 		// arm64 text (avo emits amd64 only) to the file after -out
 		out := ""
 		for i := 0; i+1 < len(rest); i++ {
@@ -37,7 +37,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		neonGemm(f)
+		if kernel == "gemm_neon" {
+			neonGemm(f)
+		} else {
+			neonDWConv(f)
+		}
 		if err := f.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -69,6 +73,15 @@ func main() {
 		maxPoolKernel()
 	case "gather_avx2":
 		gatherShortKernel()
+		gatherRunsKernel()
+	case "lstm_avx2":
+		lstmKernelsAVX2()
+	case "lstm_avx512":
+		lstmKernelsAVX512()
+	case "dwconv_avx2":
+		dwconvKernels(false)
+	case "dwconv_avx512":
+		dwconvKernels(true)
 	case "gru_avx2":
 		gruKernels()
 	default:

@@ -8,10 +8,13 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// maxPoolKernel emits maxpool_avx2_amd64.s: vmaxPoolAVX2 and the tap-list kernels.
+// maxPoolKernel emits maxpool_avx2_amd64.s: vmaxPoolAVX2, the tap-list kernels and
+// vmaxTapsAVX2.
 func maxPoolKernel() {
+	defTailMask() // maxTapsKernel's
 	maxPoolMapKernel()
 	poolTapsKernels()
+	maxTapsKernel()
 }
 
 // maxPoolMapKernel: for p < npix, i < c (c a multiple of 8):
