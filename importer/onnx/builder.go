@@ -124,6 +124,11 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 		}
 		b.consts[t.GetName()] = c
 	}
+	nodes, err := upgradeNodes(b.nodes, opset, b.consts)
+	if err != nil {
+		return nil, err
+	}
+	b.nodes = nodes
 	var ins []*onnxpb.ValueInfoProto
 	for _, in := range g.GetInput() {
 		if _, isInit := b.consts[in.GetName()]; !isInit {

@@ -12,7 +12,8 @@
 // (a cancelling Transpose pair costs nothing). A Flatten after an NCHW convolution
 // permutes the next Dense's weight rows instead of the data.
 //
-// What it imports (default domain, opsets MinOpset to MaxOpset):
+// What it imports (default domain, opsets MinOpset to MaxOpset; below 11 rewritten
+// first, see docs/onnx-opsets.md):
 //   - constant and shape subgraphs, folded at import: Constant, Shape, Size, Gather,
 //     Unsqueeze, Squeeze, Concat, ConstantOfShape, Slice, Cast, Reshape, Expand,
 //     Transpose, Flatten, Range, Where, ReduceProd and element-wise arithmetic; the
@@ -28,8 +29,8 @@
 //     output_shape and auto_pad placed as ONNX Runtime does) -> ConvTranspose2D;
 //   - Resize (opset 11+; nearest with round_prefer_floor/ceil, floor, ceil, or linear;
 //     half_pixel, pytorch_half_pixel, asymmetric, align_corners; constant scales or
-//     sizes, batch and channels unscaled) -> Resize2D; Upsample left the standard at
-//     opset 10, below the opsets read;
+//     sizes, batch and channels unscaled) -> Resize2D; Upsample (opsets 7-9) and
+//     Resize-10 as Resize with asymmetric coordinates and nearest_mode floor;
 //   - LayerNormalization (opset 17; in the data's own layout when each physical run
 //     holds one normalized block, so NHWC data normalized over C, H, W needs no
 //     transpose); ReduceMean, ReduceMax, ReduceSum over constant axes without the

@@ -13,11 +13,12 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// Supported default-domain opsets: from 11 (the oldest with today's Slice, Clip,
-// Pad, Squeeze semantics the importer is tested on) up to the newest opset of the
-// onnx package the fixtures were generated with (onnx 1.23.2).
+// Supported default-domain opsets: from 6 (the oldest of ONNX's backend test data;
+// nodes below opset 11 are rewritten to their opset-11 form at import, see
+// docs/onnx-opsets.md) up to the newest opset of the onnx package the fixtures were
+// generated with (onnx 1.23.2).
 const (
-	MinOpset = 11
+	MinOpset = 6
 	MaxOpset = 28
 )
 
