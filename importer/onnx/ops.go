@@ -37,6 +37,7 @@ func init() {
 		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
 		"PRelu": opPRelu,
 	}
+	registerElementwise(handlers)
 }
 
 // constIn returns input k as a constant (nil, nil when the input is absent).
@@ -462,6 +463,9 @@ func opArith(b *builder, n *node) error {
 	v, err := b.expand(n, c)
 	if err != nil {
 		return err
+	}
+	if op == "Pow" || op == "Div" && constFirst {
+		return b.constBinary(n, v, constFirst)
 	}
 	scale, shift := make([]float32, len(v)), make([]float32, len(v))
 	for j, cv := range v {

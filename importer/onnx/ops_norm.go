@@ -287,6 +287,15 @@ func opPRelu(b *builder, n *node) error {
 	if t == nil || t.isInt {
 		return n.errorf(layers.ErrBadFile, "missing slope")
 	}
+	if r := len(b.d.shape); b.opset < 7 && len(t.dims) == 1 && t.dims[0] > 1 && r > 2 {
+		// PRelu-6 applied a 1-D slope on the channel axis
+		dims := make([]int, r-1)
+		for k := range dims {
+			dims[k] = 1
+		}
+		dims[0] = t.dims[0]
+		t = &tensor{dims: dims, f: t.f, bAxis: -1}
+	}
 	v, err := b.expand(n, t)
 	if err != nil {
 		return err

@@ -1,0 +1,73 @@
+package onnx
+
+import "github.com/kinfer/kinfer/layers"
+
+// unaryTable maps ONNX's one-operand element-wise ops onto layers.Unary: a new op is one
+// entry here and one in layers' unaryOps.
+var unaryTable = map[string]layers.UnaryOp{
+	"Neg": layers.UnaryNeg, "Abs": layers.UnaryAbs, "Sign": layers.UnarySign,
+	"Sqrt": layers.UnarySqrt, "Log": layers.UnaryLog, "Reciprocal": layers.UnaryReciprocal,
+	"Floor": layers.UnaryFloor, "Ceil": layers.UnaryCeil, "Round": layers.UnaryRound,
+	"Sin": layers.UnarySin, "Cos": layers.UnaryCos, "Tan": layers.UnaryTan,
+	"Asin": layers.UnaryAsin, "Acos": layers.UnaryAcos, "Atan": layers.UnaryAtan,
+	"Sinh": layers.UnarySinh, "Cosh": layers.UnaryCosh, "Asinh": layers.UnaryAsinh,
+	"Acosh": layers.UnaryAcosh, "Atanh": layers.UnaryAtanh, "Erf": layers.UnaryErf,
+	"Not": layers.UnaryNot, "Shrink": layers.UnaryShrink,
+}
+
+// registerElementwise adds the element-wise family to the chain handlers (called from
+// the handlers table's init, so the order of init functions does not matter).
+func registerElementwise(h map[string]handler) {
+	for op := range unaryTable {
+		h[op] = opUnary
+	}
+	h["Pow"] = opArith
+}
+
+// opUnary imports an element-wise op of one tensor; it acts in any layout, so no data
+// moves.
+func opUnary(b *builder, n *node) error {
+	l := &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: unaryTable[n.GetOpType()]}
+	if l.Op == layers.UnaryShrink {
+		l.Alpha, l.Beta = n.float("lambd", 0.5), n.float("bias", 0)
+	}
+	if err := b.emit(l); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}
+
+// constBinary imports data op constant (or constant op data) where an affine map cannot
+// hold it: c/x, x^c, c^x. v is the constant expanded to the data's physical order.
+func (b *builder) constBinary(n *node, v []float32, constFirst bool) error {
+	op := map[string]layers.MergeOp{"Div": layers.MergeDiv, "Pow": layers.MergePow}[n.GetOpType()]
+	if n.GetOpType() != "Div" && n.GetOpType() != "Pow" {
+		return n.errorf(layers.ErrUnsupported, "op %s with a constant", n.GetOpType())
+	}
+	uniform := true
+	for _, c := range v {
+		uniform = uniform && c == v[0]
+	}
+	var l layers.Layer
+	switch {
+	case uniform && op == layers.MergePow && !constFirst:
+		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: layers.UnaryPow, Alpha: v[0]}
+	case uniform && op == layers.MergePow:
+		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: layers.UnaryRPow, Alpha: v[0]}
+	case uniform && op == layers.MergeDiv && constFirst:
+		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: layers.UnaryRDiv, Alpha: v[0]}
+	default:
+		p := len(v)
+		for _, c := range []int{1, b.phys.Last()} {
+			if periodic(v, c) {
+				p = c
+				break
+			}
+		}
+		l = &layers.ConstBinary{Info: b.info(n.GetName(), n.GetOpType()), Op: op, C: v[:p], ConstFirst: constFirst}
+	}
+	if err := b.emit(l); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}
