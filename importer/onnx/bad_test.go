@@ -123,10 +123,10 @@ func TestBadInput(t *testing.T) {
 			m.Graph.Node[0].Attribute = append(m.Graph.Node[0].Attribute, &onnxpb.AttributeProto{Name: "transA", Type: onnxpb.AttributeProto_INT, I: 1})
 		}, layers.ErrUnsupported, "transA"},
 		{"attribute type", func(m *onnxpb.ModelProto) { m.Graph.Node[0].Attribute[0].Type = onnxpb.AttributeProto_FLOAT }, layers.ErrBadFile, "transB"},
-		{"div of computed tensors", func(m *onnxpb.ModelProto) {
-			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "ratio", OpType: "Div", Input: []string{"y", "h"}, Output: []string{"s"}})
+		{"mod of computed tensors", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "ratio", OpType: "Mod", Input: []string{"y", "h"}, Output: []string{"s"}})
 			m.Graph.Output[0].Name = "s"
-		}, layers.ErrUnsupported, `node "ratio" (Div)`},
+		}, layers.ErrUnsupported, `node "ratio" (Mod)`},
 		{"constant beside computed", func(m *onnxpb.ModelProto) {
 			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "mx", OpType: "Max", Input: []string{"y", "h", "b"}, Output: []string{"s"}})
 			m.Graph.Output[0].Name = "s"

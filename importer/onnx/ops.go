@@ -38,6 +38,7 @@ func init() {
 		"PRelu": opPRelu,
 	}
 	registerElementwise(handlers)
+	registerRemap(handlers)
 }
 
 // constIn returns input k as a constant (nil, nil when the input is absent).
@@ -808,15 +809,15 @@ func opGlobalPool(b *builder, n *node) error {
 }
 
 func opPad(b *builder, n *node) error {
-	if mode := n.str("mode", "constant"); mode != "constant" {
+	mode := n.str("mode", "constant")
+	if mode != "constant" && mode != "reflect" && mode != "edge" {
 		return n.errorf(layers.ErrUnsupported, "mode %q", mode)
 	}
 	var pads []int64
+	var value float32
 	if n.has("pads") {
 		pads = n.ints("pads", nil)
-		if v := n.float("value", 0); v != 0 {
-			return n.errorf(layers.ErrUnsupported, "pad value %g", v)
-		}
+		value = n.float("value", 0)
 	} else {
 		t, err := b.constIn(n, 1)
 		if err != nil || t == nil {
@@ -825,8 +826,10 @@ func opPad(b *builder, n *node) error {
 		pads = t.ints()
 		if v, err := b.constIn(n, 2); err != nil {
 			return err
-		} else if v != nil && (v.size() != 1 || v.floats()[0] != 0) {
-			return n.errorf(layers.ErrUnsupported, "non-zero pad value")
+		} else if v != nil && v.size() != 1 {
+			return n.errorf(layers.ErrUnsupported, "non-scalar pad value")
+		} else if v != nil {
+			value = v.floats()[0]
 		}
 		if n.in(3) != "" {
 			return n.errorf(layers.ErrUnsupported, "axes input")
@@ -843,8 +846,8 @@ func opPad(b *builder, n *node) error {
 	if zero {
 		return b.setOut(n.out(0), b.d.clone())
 	}
-	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 {
-		return n.errorf(layers.ErrUnsupported, "pads %v (only spatial padding of N, C, H, W data)", pads)
+	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 || mode != "constant" || value != 0 || b.d.bAxis != 0 {
+		return b.padRemap(n, mode, pads, value) // any axis, mode and value: a table
 	}
 	// ONNX order: H begin, W begin, H end, W end; layers order: top, bottom, left, right.
 	hw := [4]int64{pads[2], pads[6], pads[3], pads[7]}
@@ -1135,5 +1138,15 @@ func opSelect(b *builder, n *node) error {
 	case *layers.Bidirectional:
 		return n.errorf(layers.ErrUnsupported, "selecting one time step of a bidirectional recurrent layer's sequence output (use its final states Y_h instead)")
 	}
-	return n.errorf(layers.ErrUnsupported, "%s on the data path selecting %d of %d elements", n.GetOpType(), len(sel), d.size())
+	nd.shape = append([]int(nil), res.dims...)
+	nd.shape[nd.bAxis] = 1
+	if err := b.checkRemapSize(n, nd.shape); err != nil {
+		return err
+	}
+	nd.shape[nd.bAxis] = d.shape[d.bAxis]
+	src := make([]int32, len(sel)) // logical input index of each output element
+	for k, v := range sel {
+		src[k] = int32(v)
+	}
+	return b.remap(n, n.out(0), nd.shape, src, 0)
 }

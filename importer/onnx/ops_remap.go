@@ -1,0 +1,279 @@
+package onnx
+
+import (
+	"github.com/kinfer/kinfer/layers"
+)
+
+// Data-movement ops a transpose cannot express (Slice/Gather selections, Split, Tile,
+// Pad in any mode), imported as one layers.Remap each: a gather by a table built here
+// from the op's index arithmetic over the ONNX shape.
+
+// remap emits a Remap producing the ONNX value out of shape dims (the batch axis at the
+// data's batch axis, unchanged): src[k] is, for element k of dims without the batch
+// axis in row-major order, the logical (row-major, ONNX) index of the input element it
+// copies, or -1 for fill. The output is held row-major.
+func (b *builder) remap(n *node, out string, dims []int, src []int32, fill float32) error {
+	d := b.d
+	var inv []int32
+	if d.idx != nil {
+		inv = invert(d.idx)
+	}
+	pos := src
+	if inv != nil {
+		pos = make([]int32, len(src))
+		for k, v := range src {
+			pos[k] = v
+			if v >= 0 {
+				pos[k] = inv[v]
+			}
+		}
+	}
+	nd := &dyn{shape: dims, bAxis: d.bAxis, bInner: d.bInner}
+	l := &layers.Remap{Info: b.info(n.GetName(), n.GetOpType()), Idx: pos, Fill: fill, InSize: d.size(), Out: layers.Shape(nd.nb())}
+	if err := b.emit(l); err != nil {
+		return err
+	}
+	return b.setOut(out, nd)
+}
+
+// checkRemapSize refuses an output larger than the per-sample bound before its table
+// is built.
+func (b *builder) checkRemapSize(n *node, dims []int) error {
+	size := 1
+	for k, v := range dims {
+		if v <= 0 || v > b.maxSample {
+			return n.errorf(layers.ErrInvalid, "output shape %v", dims)
+		}
+		if k != b.d.bAxis {
+			size *= v
+		}
+		if size > b.maxSample {
+			return n.errorf(layers.ErrTooLarge, "output of shape %v has more than the %d elements per sample allowed", dims, b.maxSample)
+		}
+	}
+	return nil
+}
+
+// remapBy builds the table for an output of shape dims (batch axis included, held at
+// the data's) where from maps an output coordinate to an input coordinate (false: fill).
+func (b *builder) remapBy(n *node, out string, dims []int, fill float32, from func(oc, ic []int) bool) error {
+	if err := b.checkRemapSize(n, dims); err != nil {
+		return err
+	}
+	d := b.d
+	r := len(dims)
+	ist := make([]int, r) // input strides over nb (batch axis stride 0)
+	s := 1
+	for k := r - 1; k >= 0; k-- {
+		if k == d.bAxis {
+			continue
+		}
+		ist[k] = s
+		s *= d.shape[k]
+	}
+	total := 1
+	for k, v := range dims {
+		if k != d.bAxis {
+			total *= v
+		}
+	}
+	src := make([]int32, total)
+	oc, ic := make([]int, r), make([]int, r)
+	for j := range src {
+		ok := from(oc, ic)
+		if ok {
+			off := 0
+			for k := range ic {
+				if k != d.bAxis {
+					off += ic[k] * ist[k]
+				}
+			}
+			src[j] = int32(off)
+		} else {
+			src[j] = -1
+		}
+		for k := r - 1; k >= 0; k-- { // next output coordinate (batch axis fixed at 0)
+			if k == d.bAxis {
+				continue
+			}
+			if oc[k]++; oc[k] < dims[k] {
+				break
+			}
+			oc[k] = 0
+		}
+	}
+	outDims := append([]int(nil), dims...)
+	outDims[d.bAxis] = d.shape[d.bAxis]
+	return b.remap(n, out, outDims, src, fill)
+}
+
+// padRemap imports Pad in any mode with any constant value: pads are ONNX's (begins,
+// then ends, per axis); negative pads crop.
+func (b *builder) padRemap(n *node, mode string, pads []int64, value float32) error {
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	r := len(d.shape)
+	dims := make([]int, r)
+	for k := range dims {
+		if k == d.bAxis && (pads[k] != 0 || pads[k+r] != 0) {
+			return n.errorf(layers.ErrUnsupported, "padding the batch axis")
+		}
+		if pads[k] > 1<<20 || pads[k+r] > 1<<20 || pads[k] < -(1<<20) || pads[k+r] < -(1<<20) {
+			return n.errorf(layers.ErrUnsupported, "pads %v (at most 2^20 cells a side)", pads)
+		}
+		dims[k] = d.shape[k] + int(pads[k]+pads[k+r])
+		if mode == "reflect" && (pads[k] >= int64(d.shape[k]) || pads[k+r] >= int64(d.shape[k])) && k != d.bAxis {
+			return n.errorf(layers.ErrInvalid, "reflect pads %v on axis %d of size %d", pads, k, d.shape[k])
+		}
+	}
+	return b.remapBy(n, n.out(0), dims, value, func(oc, ic []int) bool {
+		for k := range oc {
+			if k == d.bAxis {
+				continue
+			}
+			v, size := oc[k]-int(pads[k]), d.shape[k]
+			switch {
+			case v >= 0 && v < size:
+			case mode == "edge":
+				v = min(max(v, 0), size-1)
+			case mode == "reflect" && size > 1:
+				for v < 0 || v >= size {
+					if v < 0 {
+						v = -v
+					}
+					if v >= size {
+						v = 2*(size-1) - v
+					}
+				}
+			case mode == "reflect":
+				v = 0
+			default:
+				return false
+			}
+			ic[k] = v
+		}
+		return true
+	})
+}
+
+func opTile(b *builder, n *node) error {
+	t, err := b.constIn(n, 1)
+	if err != nil {
+		return err
+	}
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	if t == nil || !t.isInt || t.size() != len(d.shape) || t.hasBatch() {
+		return n.errorf(layers.ErrUnsupported, "repeats must be a constant of %d integers", len(d.shape))
+	}
+	rep := t.ints()
+	dims := make([]int, len(d.shape))
+	for k, v := range rep {
+		if v < 1 || v > int64(b.maxSample) {
+			return n.errorf(layers.ErrInvalid, "repeats %v", rep)
+		}
+		if k == d.bAxis && v != 1 {
+			return n.errorf(layers.ErrUnsupported, "tiling the batch axis")
+		}
+		dims[k] = d.shape[k] * int(v)
+		if dims[k] > b.maxSample {
+			return n.errorf(layers.ErrTooLarge, "repeats %v", rep)
+		}
+	}
+	return b.remapBy(n, n.out(0), dims, 0, func(oc, ic []int) bool {
+		for k := range oc {
+			ic[k] = oc[k] % d.shape[k]
+		}
+		return true
+	})
+}
+
+// opSplit imports Split on any axis but the batch's: each output is a slice.
+func opSplit(b *builder, n *node) error {
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	r := len(d.shape)
+	axis := int(n.int("axis", 0))
+	if axis < -r || axis >= r {
+		return n.errorf(layers.ErrInvalid, "axis %d for rank %d", axis, r)
+	}
+	if axis < 0 {
+		axis += r
+	}
+	if axis == d.bAxis {
+		return n.errorf(layers.ErrUnsupported, "splitting the batch axis")
+	}
+	outs := len(n.GetOutput())
+	var parts []int64
+	if n.has("split") {
+		parts = n.ints("split", nil)
+	} else if t, err := b.constIn(n, 1); err != nil {
+		return err
+	} else if t != nil {
+		parts = t.ints()
+	}
+	if no := n.int("num_outputs", 0); no != 0 && int(no) != outs {
+		return n.errorf(layers.ErrBadFile, "num_outputs %d with %d outputs", no, outs)
+	}
+	size := d.shape[axis]
+	if parts == nil {
+		if outs < 1 {
+			return n.errorf(layers.ErrBadFile, "no outputs")
+		}
+		q := (size + outs - 1) / outs // the last part takes what remains (Split-18)
+		for k := range outs {
+			parts = append(parts, int64(min(q, size-k*q)))
+		}
+	}
+	if len(parts) != outs {
+		return n.errorf(layers.ErrBadFile, "%d split sizes for %d outputs", len(parts), outs)
+	}
+	var sum int64
+	for _, p := range parts {
+		if p < 0 || p > int64(size) {
+			return n.errorf(layers.ErrInvalid, "split %v of axis size %d", parts, size)
+		}
+		sum += p
+	}
+	if sum != int64(size) {
+		return n.errorf(layers.ErrInvalid, "split %v of axis size %d", parts, size)
+	}
+	in := b.cur
+	start := 0
+	for k, p := range parts {
+		o := n.out(k)
+		if o == "" || !b.used(o) && b.outputUses(o) == 0 {
+			start += int(p)
+			continue
+		}
+		if p == 0 {
+			return n.errorf(layers.ErrUnsupported, "an empty split output %q", o)
+		}
+		b.load(in)
+		b.excl = false
+		dims := append([]int(nil), b.d.shape...)
+		dims[axis] = int(p)
+		s0 := start
+		if err := b.remapBy(n, o, dims, 0, func(oc, ic []int) bool {
+			copy(ic, oc)
+			ic[axis] += s0
+			return true
+		}); err != nil {
+			return err
+		}
+		start += int(p)
+	}
+	return nil
+}
+
+// registerRemap adds the data-movement ops to the chain handlers.
+func registerRemap(h map[string]handler) {
+	h["Tile"] = opTile
+	h["Split"] = opSplit
+}
