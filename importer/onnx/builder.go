@@ -99,6 +99,7 @@ type builder struct {
 	names       map[string]int
 	states      map[string]*dstate // per data-path ONNX value
 	outVals     []layers.Value     // per graph output, set by finish
+	float64IO   []string           // DOUBLE graph inputs and outputs, held as float32
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
@@ -173,6 +174,8 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	dt := layers.Float32
 	if idInput(tt.GetElemType()) {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
+	} else if tt.GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
+		b.float64IO = append(b.float64IO, in.GetName()) // computed in float32 (docs/RATIONALE.md)
 	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -158,6 +159,14 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 		"producer":   producer,
 		"opset":      strconv.FormatInt(opset, 10),
 		"ir_version": strconv.FormatInt(mp.GetIrVersion(), 10),
+	}
+	for _, o := range g.GetOutput() {
+		if o.GetType().GetTensorType().GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
+			b.float64IO = append(b.float64IO, o.GetName())
+		}
+	}
+	if len(b.float64IO) > 0 {
+		meta["float64_io"] = strings.Join(b.float64IO, ",")
 	}
 	if b.varAxes != "" {
 		meta["variable_axes"] = b.varAxes

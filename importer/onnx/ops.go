@@ -76,7 +76,7 @@ func opIdentity(b *builder, n *node) error {
 	case "Cast":
 		to := onnxpb.TensorProto_DataType(n.int("to", 0))
 		n.ignore("saturate", "round_mode")
-		if to != onnxpb.TensorProto_FLOAT {
+		if to != onnxpb.TensorProto_FLOAT && to != onnxpb.TensorProto_DOUBLE { // DOUBLE data is held as float32
 			return n.errorf(layers.ErrUnsupported, "cast of the data to %v", to)
 		}
 	}
@@ -199,8 +199,11 @@ func opReshape(b *builder, n *node) error {
 			return err
 		}
 		nb := remapAxisAfterSqueeze(d.shape, dims, d.bAxis, axes, unsq)
+		if nb < 0 && b.staticBatch == 1 && d.inner() == 1 && len(dims) > 0 && dims[0] == 1 {
+			nb = 0 // a static batch of 1 squeezed: the leading size-1 axis holds it (same data)
+		}
 		if nb < 0 {
-			return n.errorf(layers.ErrUnsupported, "squeezing the batch axis")
+			return n.errorf(layers.ErrUnsupported, "squeezing the batch axis (only a static batch of 1 before a size-1 axis)")
 		}
 		return b.reshapeTo(n, dims, nb, d.inner())
 	}

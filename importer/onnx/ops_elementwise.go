@@ -22,6 +22,7 @@ func registerElementwise(h map[string]handler) {
 		h[op] = opUnary
 	}
 	h["Pow"] = opArith
+	h["InstanceNormalization"] = opInstanceNorm
 }
 
 // opUnary imports an element-wise op of one tensor; it acts in any layout, so no data
@@ -67,6 +68,43 @@ func (b *builder) constBinary(n *node, v []float32, constFirst bool) error {
 		l = &layers.ConstBinary{Info: b.info(n.GetName(), n.GetOpType()), Op: op, C: v[:p], ConstFirst: constFirst}
 	}
 	if err := b.emit(l); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}
+
+// opInstanceNorm imports InstanceNormalization on (N, C, ...) data: the data is held
+// channels-last (as convolutions leave it) and normalized per channel.
+func opInstanceNorm(b *builder, n *node) error {
+	eps := n.float("epsilon", 1e-5)
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	if d.bAxis != 0 || len(d.shape) < 3 {
+		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d (needs N, C, ...)", d.shape, d.bAxis)
+	}
+	var p [2][]float32
+	for k := range p {
+		t, err := b.constIn(n, k+1)
+		if err != nil {
+			return err
+		}
+		if t == nil || t.isInt || len(t.dims) != 1 || t.dims[0] != d.shape[1] {
+			return n.errorf(layers.ErrBadFile, "input %d must be a float constant of %d channels", k+1, d.shape[1])
+		}
+		p[k] = t.floats()
+	}
+	nb := d.nb()
+	perm := make([]int, len(nb))
+	for k := range perm {
+		perm[k] = (k + 1) % len(nb)
+	}
+	c := nb[0]
+	if err := b.materialize(transposeIdx(nb, perm), []int{d.size() / c, c}, n.GetName()); err != nil {
+		return n.wrap(err)
+	}
+	if err := b.emit(&layers.InstanceNorm{Info: b.info(n.GetName(), "InstanceNormalization"), Scale: p[0], Bias: p[1], Eps: eps}); err != nil {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
