@@ -117,6 +117,27 @@ var backendPass = []string{
 	"simple/test_single_relu_model",
 }
 
+// backendExpected reads testdata/onnx_backend/UNSUPPORTED.txt: "suite/case: reason"
+// per line for every committed case outside backendPass.
+func backendExpected(t *testing.T) map[string]string {
+	data, err := os.ReadFile(filepath.Join(backendDir, "UNSUPPORTED.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, why, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("UNSUPPORTED.txt: bad line %q", line)
+		}
+		out[name] = why
+	}
+	return out
+}
+
 // readPB reads a TensorProto file as float32 values (float64 converted), with its dims.
 func readPB(path string) ([]float32, []int64, error) {
 	data, err := os.ReadFile(path)
@@ -212,6 +233,7 @@ func TestONNXBackend(t *testing.T) {
 	for _, n := range backendPass {
 		must[n] = true
 	}
+	expected := backendExpected(t)
 	var pass, newPass []string
 	seen := map[string]bool{}
 	for _, d := range dirs {
@@ -227,8 +249,13 @@ func TestONNXBackend(t *testing.T) {
 			t.Logf("pass  %-60s %.3g of bound", name, worst)
 		case must[name]:
 			t.Errorf("FAIL  %s: %s", name, why)
+		case expected[name] == "":
+			t.Errorf("no    %s: %s (neither in backendPass nor in UNSUPPORTED.txt)", name, why)
 		default:
 			t.Logf("no    %-60s %s", name, why)
+		}
+		if why == "" && expected[name] != "" {
+			t.Errorf("%s passes: remove it from UNSUPPORTED.txt", name)
 		}
 	}
 	for _, n := range backendPass {
