@@ -143,6 +143,34 @@ func TestBadInput(t *testing.T) {
 			m.Graph.Initializer = append(m.Graph.Initializer, floatInit("w3", []int64{3, 3}, make([]float32, 9)))
 			m.Graph.Output[0].Name = "s"
 		}, layers.ErrShapeMismatch, `node "sum" (Sum)`},
+		{"huge Tile", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "reps", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1, 1 << 24}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "tile", OpType: "Tile", Input: []string{"y", "reps"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrTooLarge, `node "tile" (Tile)`},
+		{"tile the batch", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "reps", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{2, 1}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "tile", OpType: "Tile", Input: []string{"y", "reps"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrUnsupported, "tiling the batch axis"},
+		{"reflect pad wider than the axis", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "pads", Dims: []int64{4}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{0, 2, 0, 0}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "pad", OpType: "Pad", Input: []string{"y", "pads"}, Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "mode", Type: onnxpb.AttributeProto_STRING, S: []byte("reflect")}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrInvalid, `node "pad" (Pad)`},
+		{"split sizes not summing", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "parts", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1, 2}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "split", OpType: "Split", Input: []string{"y", "parts"}, Output: []string{"s", "s2"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrInvalid, `node "split" (Split)`},
+		{"old broadcast with axis", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 6
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "add", OpType: "Add", Input: []string{"y", "b"}, Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrUnsupported, `node "add" (Add): unsupported: opset 6 broadcast`},
 		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 5 }, layers.ErrUnsupported, "opset 5"},
 		{"inputs with different batch", func(m *onnxpb.ModelProto) {
 			m.Graph.Input = []*onnxpb.ValueInfoProto{valueInfo("x", 2, 3), valueInfo("x2", 3, 3)}
