@@ -46,7 +46,16 @@
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
-//   - Identity, Dropout, Cast to float;
+//   - Identity, Dropout, Cast to float (or double: DOUBLE graph inputs and outputs are
+//     held as float32, listed in the graph's "float64_io" metadata);
+//   - the element-wise family (ops_elementwise.go, one table): Neg, Abs, Sign, Sqrt,
+//     Log, Reciprocal, Floor, Ceil, Round, trigonometric and hyperbolic ops, Erf, Not,
+//     Shrink -> layers.Unary; Pow and constant/x -> Unary or ConstBinary; Div and Pow
+//     of computed tensors -> Merge (so torch's ReduceMean/Sub/Pow/Sqrt/Div layer
+//     normalization below opset 17 imports); InstanceNormalization;
+//   - data movement no transpose expresses (ops_remap.go): Slice and Gather on any
+//     axis but the batch's, Split, Tile, Pad in constant (any value), reflect and edge
+//     modes -> layers.Remap; a Squeeze of a static batch of 1;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
 //     ids outside the table are a run-time error, negative ids included);
@@ -62,10 +71,9 @@
 //     activation or affine folded into a Conv, a reshape retargeted) only when
 //     nothing else reads its output.
 //
-// Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
-// tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y
-// and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
-// exports below opset 17, control flow, other domains, Resize cubic /
+// Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
+// computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y and Y_h both used, a constant
+// that differs per sample of a static batch, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
 // sequence too), attention, external data.

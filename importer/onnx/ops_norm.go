@@ -318,3 +318,60 @@ func opPRelu(b *builder, n *node) error {
 	}
 	return b.setOut(n.out(0), b.d.clone())
 }
+
+func opBatchNorm(b *builder, n *node) error {
+	eps := n.float("epsilon", 1e-5)
+	n.ignore("momentum")
+	if n.int("training_mode", 0) != 0 {
+		return n.errorf(layers.ErrUnsupported, "training_mode=1")
+	}
+	if n.has("spatial") && n.int("spatial", 1) != 1 {
+		return n.errorf(layers.ErrUnsupported, "spatial=0")
+	}
+	if err := b.onlyOutput(n, 0); err != nil {
+		return err
+	}
+	var p [4][]float32
+	for k := range p {
+		t, err := b.constIn(n, k+1)
+		if err != nil {
+			return err
+		}
+		if t == nil || len(t.dims) != 1 || t.isInt {
+			return n.errorf(layers.ErrBadFile, "input %d must be a 1-D float constant", k+1)
+		}
+		p[k] = t.f
+	}
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	if d.bAxis != 0 || len(d.shape) < 2 {
+		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d", d.shape, d.bAxis)
+	}
+	s, t, err := layers.FoldBatchNorm(p[0], p[1], p[2], p[3], float64(eps))
+	if err != nil {
+		return n.wrap(err)
+	}
+	ch := len(s)
+	if d.shape[1] != ch {
+		return n.errorf(layers.ErrShapeMismatch, "%d channels in the statistics, input %v", ch, d.shape)
+	}
+	dims := make([]int, len(d.shape)-1)
+	for k := range dims {
+		dims[k] = 1
+	}
+	dims[0] = ch
+	sv, err := b.expand(n, newFloat(dims, s))
+	if err != nil {
+		return err
+	}
+	tv, err := b.expand(n, newFloat(dims, t))
+	if err != nil {
+		return err
+	}
+	if err := b.affine(n, sv, tv, int64(4*ch)); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}

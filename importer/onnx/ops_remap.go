@@ -107,57 +107,6 @@ func (b *builder) remapBy(n *node, out string, dims []int, fill float32, from fu
 	return b.remap(n, out, outDims, src, fill)
 }
 
-// padRemap imports Pad in any mode with any constant value: pads are ONNX's (begins,
-// then ends, per axis); negative pads crop.
-func (b *builder) padRemap(n *node, mode string, pads []int64, value float32) error {
-	d := b.d
-	if err := d.merged(n); err != nil {
-		return err
-	}
-	r := len(d.shape)
-	dims := make([]int, r)
-	for k := range dims {
-		if k == d.bAxis && (pads[k] != 0 || pads[k+r] != 0) {
-			return n.errorf(layers.ErrUnsupported, "padding the batch axis")
-		}
-		if pads[k] > 1<<20 || pads[k+r] > 1<<20 || pads[k] < -(1<<20) || pads[k+r] < -(1<<20) {
-			return n.errorf(layers.ErrUnsupported, "pads %v (at most 2^20 cells a side)", pads)
-		}
-		dims[k] = d.shape[k] + int(pads[k]+pads[k+r])
-		if mode == "reflect" && (pads[k] >= int64(d.shape[k]) || pads[k+r] >= int64(d.shape[k])) && k != d.bAxis {
-			return n.errorf(layers.ErrInvalid, "reflect pads %v on axis %d of size %d", pads, k, d.shape[k])
-		}
-	}
-	return b.remapBy(n, n.out(0), dims, value, func(oc, ic []int) bool {
-		for k := range oc {
-			if k == d.bAxis {
-				continue
-			}
-			v, size := oc[k]-int(pads[k]), d.shape[k]
-			switch {
-			case v >= 0 && v < size:
-			case mode == "edge":
-				v = min(max(v, 0), size-1)
-			case mode == "reflect" && size > 1:
-				for v < 0 || v >= size {
-					if v < 0 {
-						v = -v
-					}
-					if v >= size {
-						v = 2*(size-1) - v
-					}
-				}
-			case mode == "reflect":
-				v = 0
-			default:
-				return false
-			}
-			ic[k] = v
-		}
-		return true
-	})
-}
-
 func opTile(b *builder, n *node) error {
 	t, err := b.constIn(n, 1)
 	if err != nil {
