@@ -14,7 +14,8 @@ Merge Div/Pow) on one input, summed; helperb_remap_op13: Split on channels, Tile
 reflect/edge/constant 1.5, Slice with a step on channels and W, InstanceNormalization;
 helperb_old_op7 / helperb_old_op10: the old node forms (Upsample-7 scales attribute,
 BatchNormalization spatial, Dropout ratio, Slice/Pad/Clip attributes, Resize-10);
-torchb_layernorm_op13: torch LayerNorm below opset 17 (ReduceMean/Sub/Pow/Sqrt/Div).
+torchb_layernorm_op13: torch LayerNorm below opset 17 (ReduceMean/Sub/Pow/Sqrt/Div);
+torchb_(bi)lstm_y_yh_op13: an LSTM whose Y and Y_h are both read.
 """
 import os
 import subprocess
@@ -43,6 +44,26 @@ def torch_models(out):
 
         def forward(self, x):
             return self.ln2(self.b(torch.relu(self.ln(self.a(x)))))
+
+    class YAndH(nn.Module):  # LSTM Y and Y_h both read (issue 10)
+        def __init__(self, bidir):
+            super().__init__()
+            self.lstm = nn.LSTM(5, 6, batch_first=True, bidirectional=bidir)
+            self.bidir = bidir
+
+        def forward(self, x):
+            y, (h, _) = self.lstm(x)
+            hl = torch.cat([h[0], h[1]], 1) if self.bidir else h[0]
+            return y.mean(dim=1) * 0.5 + hl
+
+    for name, bidir in (("lstm_y_yh", False), ("bilstm_y_yh", True)):
+        m = YAndH(bidir).eval()
+        x = np.random.default_rng(34).standard_normal((3, 7, 5)).astype(np.float32)
+        fn = f"torchb_{name}_op13"
+        torch.onnx.export(m, torch.from_numpy(x), os.path.join(out, fn + ".onnx"), opset_version=13,
+                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+        np.save(os.path.join(out, fn + ".inputs.npy"), x)
+        print("wrote", fn)
 
     m = LN()
     with torch.no_grad():

@@ -41,7 +41,8 @@
 //     Clip, Gelu, HardSwish, Softmax and LogSoftmax (opset < 13 flatten semantics),
 //     and element-wise subgraphs matched numerically against known activations
 //     (the erf form of GELU, x*sigmoid(x), x*hardsigmoid(x));
-//   - LSTM (forward, reverse, bidirectional; constant initial states; Y or Y_h) with
+//   - LSTM (forward, reverse, bidirectional; constant initial states; Y, Y_h or both:
+//     Y_h is then a Remap of Y's final steps) with
 //     the Squeeze/Transpose/Gather/Slice/Reshape patterns around it; picking the last
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
@@ -72,7 +73,7 @@
 //     nothing else reads its output.
 //
 // Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
-// computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y and Y_h both used, a constant
+// computed tensors in Max/Min/Mean/Sum/Concat, GRU/RNN Y and Y_h both used, a constant
 // that differs per sample of a static batch, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
