@@ -881,6 +881,18 @@ func (b *builder) affine(n *node, scale, shift []float32, origParams int64) erro
 			foldColumns(l.W, &l.B, scale[:l.Filters], shift[:l.Filters])
 			return nil
 		}
+	case *layers.LayerNorm: // gamma and beta of a matched decomposed layer normalization
+		if k := len(l.Gamma); k > 0 && periodic(scale, k) && periodic(shift, k) {
+			if l.Beta == nil {
+				l.Beta = make([]float32, k)
+			}
+			for j := range k {
+				l.Gamma[j] *= scale[j]
+				l.Beta[j] = l.Beta[j]*scale[j] + shift[j]
+			}
+			l.OrigParams = 0
+			return nil
+		}
 	}
 	p := 0
 	cands := []int{1, b.phys.Last()}

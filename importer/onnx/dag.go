@@ -96,6 +96,9 @@ func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 		// a matched region replaces every reader of cur, so cur stays as exclusive as
 		// it was
 		b.excl = st.excl
+		if ok, err := b.fitLayerNorm(n); err != nil || ok {
+			return true, err
+		}
 		ok, err := b.fitRegion(n)
 		if err != nil && !errors.Is(err, errChain) || err == nil && ok {
 			return true, err

@@ -52,8 +52,9 @@
 //   - the element-wise family (ops_elementwise.go, one table): Neg, Abs, Sign, Sqrt,
 //     Log, Reciprocal, Floor, Ceil, Round, trigonometric and hyperbolic ops, Erf, Not,
 //     Shrink -> layers.Unary; Pow and constant/x -> Unary or ConstBinary; Div and Pow
-//     of computed tensors -> Merge (so torch's ReduceMean/Sub/Pow/Sqrt/Div layer
-//     normalization below opset 17 imports); InstanceNormalization;
+//     of computed tensors -> Merge; InstanceNormalization; torch's ReduceMean/Sub/Pow/
+//     Sqrt/Div layer normalization below opset 17 matched as one LayerNorm
+//     (patterns_layernorm.go; gamma and beta folded in), node by node otherwise;
 //   - data movement no transpose expresses (ops_remap.go): Slice and Gather on any
 //     axis but the batch's, Split, Tile, Pad in constant (any value), reflect and edge
 //     modes -> layers.Remap; a Squeeze of a static batch of 1;
