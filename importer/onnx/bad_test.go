@@ -286,7 +286,33 @@ func seedModels() []*onnxpb.ModelProto {
 			Output:      []*onnxpb.ValueInfoProto{valueInfo("y", "N", 3)},
 		},
 	}
-	return []*onnxpb.ModelProto{conv}
+	i64 := func(name string, v ...int64) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: name, Dims: []int64{int64(len(v))}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: v}
+	}
+	str := func(name, v string) *onnxpb.AttributeProto {
+		return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_STRING, S: []byte(v)}
+	}
+	// the breadth families: Split, Tile, Pad reflect, Sqrt, Div of computed tensors, an
+	// opset-9 Upsample
+	breadth := &onnxpb.ModelProto{
+		IrVersion:   8,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 9}},
+		Graph: &onnxpb.GraphProto{
+			Node: []*onnxpb.NodeProto{
+				{Name: "split", OpType: "Split", Input: []string{"x"}, Output: []string{"a", "b"}, Attribute: []*onnxpb.AttributeProto{ints("split", 1, 1), {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}},
+				{Name: "tile", OpType: "Tile", Input: []string{"a", "reps"}, Output: []string{"t"}},
+				{Name: "pad", OpType: "Pad", Input: []string{"b"}, Output: []string{"p"}, Attribute: []*onnxpb.AttributeProto{ints("pads", 0, 0, 1, 1, 0, 0, 1, 1), str("mode", "reflect")}},
+				{Name: "abs", OpType: "Abs", Input: []string{"p"}, Output: []string{"q"}},
+				{Name: "sqrt", OpType: "Sqrt", Input: []string{"q"}, Output: []string{"r"}},
+				{Name: "div", OpType: "Div", Input: []string{"t", "r"}, Output: []string{"d"}},
+				{Name: "up", OpType: "Upsample", Input: []string{"d", "sc"}, Output: []string{"y"}},
+			},
+			Initializer: []*onnxpb.TensorProto{i64("reps", 1, 1, 2, 2), floatInit("sc", []int64{4}, []float32{1, 1, 2, 2})},
+			Input:       []*onnxpb.ValueInfoProto{valueInfo("x", "N", 2, 2, 2)},
+			Output:      []*onnxpb.ValueInfoProto{valueInfo("y", "N", 1, 8, 8)},
+		},
+	}
+	return []*onnxpb.ModelProto{conv, breadth}
 }
 
 func TestSeedModels(t *testing.T) {
