@@ -22,7 +22,13 @@ func TestRemapForwardAndChecks(t *testing.T) {
 			t.Fatalf("got %v, want %v", dst, want)
 		}
 	}
+	w := &Remap{Idx: []int32{0, -1, 2}, Fills: []float32{9, float32(math.Inf(-1)), 9}, InSize: 3, Out: Shape{3}}
+	w.Forward(dst, src, nil, Shape{3}, 1)
+	if dst[0] != 1 || !math.IsInf(float64(dst[1]), -1) || dst[2] != 3 {
+		t.Errorf("per-element fills: got %v", dst[:3])
+	}
 	for _, bad := range []*Remap{
+		{Idx: []int32{0}, Fills: []float32{1, 2}, InSize: 1, Out: Shape{1}}, // fills and table disagree
 		{Idx: []int32{3}, InSize: 3, Out: Shape{1}},    // index past the input
 		{Idx: []int32{0, 1}, InSize: 3, Out: Shape{1}}, // table and shape disagree
 		{Idx: []int32{0}, InSize: 4, Out: Shape{1}},    // input size

@@ -57,7 +57,8 @@
 //     (patterns_layernorm.go; gamma and beta folded in), node by node otherwise;
 //   - data movement no transpose expresses (ops_remap.go): Slice and Gather on any
 //     axis but the batch's, Split, Tile, Pad in constant (any value), reflect and edge
-//     modes -> layers.Remap; a Squeeze of a static batch of 1;
+//     modes, Where with a constant condition between the data and a constant ->
+//     layers.Remap; a Squeeze of a static batch of 1;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
 //     ids outside the table are a run-time error, negative ids included);

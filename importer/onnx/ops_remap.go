@@ -225,4 +225,59 @@ func opSplit(b *builder, n *node) error {
 func registerRemap(h map[string]handler) {
 	h["Tile"] = opTile
 	h["Split"] = opSplit
+	h["Where"] = opWhere
+}
+
+// opWhere imports Where(cond, a, b) with a constant condition and one of a, b the data,
+// the other a constant (torch's masked_fill): a Remap in the data's own layout that
+// copies the data where it is chosen and fills the constant elsewhere. Nothing is
+// computed on the data, so an Inf or NaN beside a -Inf fill stays what it was.
+func opWhere(b *builder, n *node) error {
+	cond, err := b.constIn(n, 0)
+	if err != nil {
+		return err
+	}
+	dataAt := 1
+	if n.in(2) == b.cur {
+		dataAt = 2
+	}
+	if n.in(dataAt) != b.cur || n.in(3-dataAt) == b.cur {
+		return n.errorf(layers.ErrUnsupported, "Where with the data as its condition or in both branches")
+	}
+	other, err := b.constIn(n, 3-dataAt)
+	if err != nil {
+		return err
+	}
+	if cond == nil || other == nil {
+		return n.errorf(layers.ErrBadFile, "missing input")
+	}
+	for _, c := range []*tensor{cond, other} {
+		if out, ok := broadcastDims(b.d.shape, c.dims); !ok || len(out) != len(b.d.shape) {
+			return n.errorf(layers.ErrUnsupported, "constant of shape %v grows the data %v", c.dims, b.d.shape)
+		}
+	}
+	cf, err := b.expand(n, &tensor{dims: cond.dims, f: cond.floats(), bAxis: -1})
+	if err != nil {
+		return err
+	}
+	fill, err := b.expand(n, other)
+	if err != nil {
+		return err
+	}
+	idx := make([]int32, len(cf))
+	for j, c := range cf {
+		takeData := c != 0
+		if dataAt == 2 {
+			takeData = !takeData
+		}
+		idx[j] = int32(j)
+		if !takeData {
+			idx[j] = -1
+		}
+	}
+	l := &layers.Remap{Info: b.info(n.GetName(), "Where"), Idx: idx, Fills: fill, InSize: len(idx), Out: b.phys.Clone()}
+	if err := b.emit(l); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
 }
