@@ -12,8 +12,8 @@ type Remap struct {
 	Idx    []int32
 	Fill   float32
 	Fills  []float32 // nil, or one fill value per output element
-	InSize int   // elements per input sample
-	Out    Shape // output shape per sample; Out.Size() == len(Idx)
+	InSize int       // elements per input sample
+	Out    Shape     // output shape per sample; Out.Size() == len(Idx)
 }
 
 // OutputShape implements Layer.

@@ -29,9 +29,9 @@ func TestRemapForwardAndChecks(t *testing.T) {
 	}
 	for _, bad := range []*Remap{
 		{Idx: []int32{0}, Fills: []float32{1, 2}, InSize: 1, Out: Shape{1}}, // fills and table disagree
-		{Idx: []int32{3}, InSize: 3, Out: Shape{1}},    // index past the input
-		{Idx: []int32{0, 1}, InSize: 3, Out: Shape{1}}, // table and shape disagree
-		{Idx: []int32{0}, InSize: 4, Out: Shape{1}},    // input size
+		{Idx: []int32{3}, InSize: 3, Out: Shape{1}},                         // index past the input
+		{Idx: []int32{0, 1}, InSize: 3, Out: Shape{1}},                      // table and shape disagree
+		{Idx: []int32{0}, InSize: 4, Out: Shape{1}},                         // input size
 	} {
 		if _, err := bad.OutputShape(Shape{3}); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrShapeMismatch) {
 			t.Errorf("%+v: error %v", bad, err)
