@@ -138,6 +138,13 @@ func backendExpected(t *testing.T) map[string]string {
 	return out
 }
 
+// backendLarge are the cases testdata/gen_onnx_backend.py does not copy (over 200 kB).
+var backendLarge = []string{
+	"pytorch-converted/test_MaxPool1d_stride_padding_dilation",
+	"pytorch-converted/test_MaxPool2d_stride_padding_dilation",
+	"pytorch-operator/test_operator_conv",
+}
+
 // readPB reads a TensorProto file as float32 values (float64 converted), with its dims.
 func readPB(path string) ([]float32, []int64, error) {
 	data, err := os.ReadFile(path)
@@ -187,11 +194,15 @@ func runBackendCase(dir string) (string, float64) {
 	if err != nil {
 		return "import: " + err.Error(), 0
 	}
-	x, xd, err := readPB(filepath.Join(dir, "input_0.pb"))
+	data := dir
+	if _, err := os.Stat(filepath.Join(dir, "input_0.pb")); err != nil {
+		data = filepath.Join(dir, "test_data_set_0") // the wheel's own layout
+	}
+	x, xd, err := readPB(filepath.Join(data, "input_0.pb"))
 	if err != nil {
 		return err.Error(), 0
 	}
-	want, _, err := readPB(filepath.Join(dir, "output_0.pb"))
+	want, _, err := readPB(filepath.Join(data, "output_0.pb"))
 	if err != nil {
 		return err.Error(), 0
 	}
@@ -225,6 +236,17 @@ func runBackendCase(dir string) (string, float64) {
 // reason; the cases in backendPass must pass.
 func TestONNXBackend(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(backendDir, "*", "test_*"))
+	if wheel := os.Getenv("KINFER_ONNX_BACKEND_DATA"); wheel != "" {
+		// the three cases too large to commit, read from the onnx wheel's own copy
+		// (onnx/backend/test/data), e.g. /opt/kvenv/lib/python3.11/site-packages/onnx/backend/test/data
+		for _, c := range backendLarge {
+			dirs = append(dirs, filepath.Join(wheel, c))
+		}
+	}
+	large := map[string]bool{}
+	for _, c := range backendLarge {
+		large[c] = true // each passes (measured with the wheel's copy): must pass when run
+	}
 	if len(dirs) == 0 {
 		t.Skip("no cases; run testdata/gen_onnx_backend.py")
 	}
@@ -243,11 +265,11 @@ func TestONNXBackend(t *testing.T) {
 		switch {
 		case why == "":
 			pass = append(pass, name)
-			if !must[name] {
+			if !must[name] && !large[name] {
 				newPass = append(newPass, name)
 			}
 			t.Logf("pass  %-60s %.3g of bound", name, worst)
-		case must[name]:
+		case must[name] || large[name]:
 			t.Errorf("FAIL  %s: %s", name, why)
 		case expected[name] == "":
 			t.Errorf("no    %s: %s (neither in backendPass nor in UNSUPPORTED.txt)", name, why)
@@ -263,7 +285,7 @@ func TestONNXBackend(t *testing.T) {
 			t.Errorf("expected-pass case %s is not in %s", n, backendDir)
 		}
 	}
-	t.Logf("%d of %d cases pass (%d cases over the size limit are listed in SKIPPED.txt)", len(pass), len(dirs), 3)
+	t.Logf("%d of %d cases pass (set KINFER_ONNX_BACKEND_DATA to the wheel's onnx/backend/test/data to add the %d cases too large to commit)", len(pass), len(dirs), len(backendLarge))
 	if len(newPass) > 0 {
 		t.Logf("passing but not in backendPass (add them):\n\t\"%s\",", strings.Join(newPass, "\",\n\t\""))
 	}
