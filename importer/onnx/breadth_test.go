@@ -54,3 +54,42 @@ func TestBreadthLayers(t *testing.T) {
 		t.Errorf("DOUBLE model: float64_io %q, input type %v", got, m.Graph.Inputs()[0].DType)
 	}
 }
+
+// TestComposeRemap: a Remap after a Remap reads the first one's input, with each
+// filled element keeping the fill of the table that filled it.
+func TestComposeRemap(t *testing.T) {
+	src := []float32{10, 20, 30}
+	run := func(ls ...*layers.Remap) []float32 {
+		x := src
+		for _, l := range ls {
+			y := make([]float32, len(l.Idx))
+			l.Forward(y, x, nil, layers.Shape{len(x)}, 1)
+			x = y
+		}
+		return x
+	}
+	for _, tc := range []struct{ a, b layers.Remap }{
+		{layers.Remap{Idx: []int32{-1, 0, 1, 2, -1}, Fill: 1.5, InSize: 3, Out: layers.Shape{5}},
+			layers.Remap{Idx: []int32{-1, 0, 2, 4, 3}, Fill: -2, InSize: 5, Out: layers.Shape{5}}},
+		{layers.Remap{Idx: []int32{2, -1, 0}, Fill: 7, InSize: 3, Out: layers.Shape{3}},
+			layers.Remap{Idx: []int32{1, 1, -1, 0}, Fill: 7, InSize: 3, Out: layers.Shape{4}}},
+		{layers.Remap{Idx: []int32{2, -1, 0}, Fills: []float32{0, 4, 0}, InSize: 3, Out: layers.Shape{3}},
+			layers.Remap{Idx: []int32{1, 2, -1}, Fill: 5, InSize: 3, Out: layers.Shape{3}}},
+	} {
+		a, b := tc.a, tc.b
+		want := run(&a, &b)
+		c := b
+		c.Idx = append([]int32(nil), b.Idx...)
+		composeRemap(&c, &a)
+		if _, err := c.OutputShape(layers.Shape{3}); err != nil {
+			t.Fatal(err)
+		}
+		got := run(&c)
+		for k := range want {
+			if got[k] != want[k] {
+				t.Errorf("composed %v (fill %g, fills %v) gives %v, want %v", c.Idx, c.Fill, c.Fills, got, want)
+				break
+			}
+		}
+	}
+}

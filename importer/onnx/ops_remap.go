@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"math"
+
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -11,29 +13,103 @@ import (
 // remap emits a Remap producing the ONNX value out of shape dims (the batch axis at the
 // data's batch axis, unchanged): src[k] is, for element k of dims without the batch
 // axis in row-major order, the logical (row-major, ONNX) index of the input element it
-// copies, or -1 for fill. The output is held row-major.
+// copies, or -1 for fill. Channels-last data stays channels-last (so a Pad or Slice
+// between convolutions moves no more data than it must), and a Remap reading the output
+// of another, nothing else reading it, is composed with it into one.
 func (b *builder) remap(n *node, out string, dims []int, src []int32, fill float32) error {
 	d := b.d
+	nd := &dyn{shape: dims, bAxis: d.bAxis, bInner: d.bInner}
+	outNb := nd.nb()
+	phys := layers.Shape(append([]int(nil), outNb...))
+	order := src // order[j]: the output logical element held at physical position j
+	if p := channelsLast(d); p != nil {
+		nd.idx = transposeIdx(outNb, p)
+		for k, a := range p {
+			phys[k] = outNb[a]
+		}
+		if nd.idx != nil {
+			order = make([]int32, len(src))
+			for j, o := range nd.idx {
+				order[j] = src[o]
+			}
+		}
+	}
 	var inv []int32
 	if d.idx != nil {
 		inv = invert(d.idx)
 	}
-	pos := src
-	if inv != nil {
-		pos = make([]int32, len(src))
-		for k, v := range src {
-			pos[k] = v
-			if v >= 0 {
-				pos[k] = inv[v]
-			}
+	pos := make([]int32, len(order))
+	for j, v := range order {
+		pos[j] = v
+		if v >= 0 && inv != nil {
+			pos[j] = inv[v]
 		}
 	}
-	nd := &dyn{shape: dims, bAxis: d.bAxis, bInner: d.bInner}
-	l := &layers.Remap{Info: b.info(n.GetName(), n.GetOpType()), Idx: pos, Fill: fill, InSize: d.size(), Out: layers.Shape(nd.nb())}
+	l := &layers.Remap{Info: b.info(n.GetName(), n.GetOpType()), Idx: pos, Fill: fill, InSize: d.size(), Out: phys}
+	if prev, ok := b.fresh().(*layers.Remap); ok && b.producer == len(b.ls)-1 && b.val == b.layerValue(b.producer) {
+		composeRemap(l, prev)
+		last := len(b.ls) - 1
+		b.val = b.lin[last][0]
+		b.ls, b.lin, b.shapes = b.ls[:last], b.lin[:last], b.shapes[:last]
+		b.phys = b.valShape(b.val)
+		b.producer = -1
+	}
 	if err := b.emit(l); err != nil {
 		return err
 	}
 	return b.setOut(out, nd)
+}
+
+// composeRemap makes l read prev's input: l after prev as one table.
+func composeRemap(l, prev *layers.Remap) {
+	fills := make([]float32, len(l.Idx))
+	for k, i := range l.Idx {
+		fills[k] = l.Fill
+		if i < 0 {
+			continue
+		}
+		if l.Idx[k] = prev.Idx[i]; l.Idx[k] < 0 {
+			fills[k] = prev.Fill
+			if prev.Fills != nil {
+				fills[k] = prev.Fills[i]
+			}
+		}
+	}
+	// one fill value when every filled element has the same (bit for bit)
+	first := -1
+	for k, i := range l.Idx {
+		if i >= 0 {
+			continue
+		}
+		if first < 0 {
+			first = k
+		} else if math.Float32bits(fills[k]) != math.Float32bits(fills[first]) {
+			l.Fills = fills
+			break
+		}
+	}
+	if l.Fills == nil && first >= 0 {
+		l.Fill = fills[first]
+	}
+	l.InSize = prev.InSize
+}
+
+// channelsLast returns the permutation of the data's per-sample axes that its layout
+// is (the channel axis, first after the batch, moved last: NHWC for NCHW data), or nil
+// when the layout is another.
+func channelsLast(d *dyn) []int {
+	nb := d.nb()
+	if d.idx == nil || len(nb) < 2 || d.bAxis != 0 {
+		return nil
+	}
+	p := make([]int, len(nb))
+	for k := range p {
+		p[k] = (k + 1) % len(nb)
+	}
+	if !sameIdx(d.idx, transposeIdx(nb, p)) {
+		return nil
+	}
+	return p
 }
 
 // checkRemapSize refuses an output larger than the per-sample bound before its table
