@@ -6,6 +6,8 @@ them against ONNX Runtime like every other fixture there.
   /opt/kvenv/bin/python testdata/gen_onnx_opsets.py
     - spawns `/usr/bin/python3 testdata/gen_onnx_opsets.py --torch DIR` (Debian
       python3-torch 1.13.0a0, python3-torchvision 0.14.1a0, torch.onnx.export)
+    - converts the bench CNNs (Keras 3, tensorflow backend) with tf2onnx 1.17.0 at
+      opsets 9 and 10 (torcho_keras_*)
     - runs ONNX Runtime (onnxruntime==1.31.1, one thread) on the new fixtures
 
 torch writes at these opsets the old node forms: BatchNormalization with spatial
@@ -77,6 +79,45 @@ def torch_models(out):
             print("wrote", fn, os.path.getsize(os.path.join(out, fn + ".onnx")), "bytes")
 
 
+def keras_models(out):
+    """The bench CNNs (bench/models.py: mnist_cnn as benchmarked, cifar_cnn's structure
+    at 1/4 width to stay small) converted by tf2onnx at opsets 9 and 10, as older
+    tf2onnx exports in circulation are."""
+    import numpy as np
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+    sys.path.insert(0, os.path.join(HERE, "..", "bench"))
+    import models as bench
+
+    def cifar_small(keras):
+        L = keras.layers
+        layers = [keras.Input((32, 32, 3))]
+        for f in (8, 16, 32):
+            for _ in range(2):
+                layers += [L.Conv2D(f, 3, padding="same"), L.BatchNormalization(), L.ReLU()]
+            layers.append(L.MaxPooling2D(2))
+        layers += [L.Flatten(), L.Dense(40), L.BatchNormalization(), L.ReLU(),
+                   L.Dropout(0.3), L.Dense(10)]
+        return keras.Sequential(layers, name="cifar_cnn_small")
+
+    for name, build, seed in (("mnist_cnn", bench._mnist_cnn, 12), ("cifar_cnn_small", cifar_small, 13)):
+        keras.utils.set_random_seed(seed)
+        model = build(keras)
+        bench.randomize(model, np.random.default_rng(seed))
+        in_shape = tuple(model.input_shape[1:])
+        x = np.random.default_rng(seed + 100).standard_normal((2,) + in_shape).astype(np.float32)
+        sig = (tf.TensorSpec((None,) + in_shape, tf.float32, name="x"),)
+        fn = tf.function(lambda x: model(x, training=False))
+        for opset in (9, 10):
+            fn_name = f"{PREFIX}keras_{name}_op{opset}"
+            tf2onnx.convert.from_function(fn, input_signature=sig, opset=opset,
+                                          output_path=os.path.join(out, fn_name + ".onnx"))
+            np.save(os.path.join(out, fn_name + ".inputs.npy"), x)
+            print("wrote", fn_name, os.path.getsize(os.path.join(out, fn_name + ".onnx")), "bytes")
+
+
 def reference_outputs(out):
     import numpy as np
     import onnx
@@ -100,7 +141,11 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--torch":
         torch_models(sys.argv[2])
         return
-    subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch", OUT], check=True)
+    which = sys.argv[1:] or ["torch", "keras"]
+    if "torch" in which:
+        subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch", OUT], check=True)
+    if "keras" in which:
+        keras_models(OUT)
     reference_outputs(OUT)
 
 
