@@ -10,7 +10,7 @@ ONNX Runtime on every kernel path like every other fixture there.
     - runs ONNX Runtime (onnxruntime==1.31.1, one thread) on the new fixtures
 
 helperb_unary_op13: every op of the element-wise family (layers.Unary, ConstBinary,
-Merge Div/Pow, Where with constants) on one input, summed; helperb_remap_op13: Split on channels, Tile, Pad
+Merge Div/Pow, Where, Max and Min with constants) on one input, summed; helperb_remap_op13: Split on channels, Tile, Pad
 reflect/edge/constant 1.5, Slice with a step on channels and W, InstanceNormalization;
 helperb_old_op7 / helperb_old_op10: the old node forms (Upsample-7 scales attribute,
 BatchNormalization spatial, Dropout ratio, Slice/Pad/Clip attributes, Resize-10);
@@ -120,7 +120,8 @@ def helper_models(out):
         N("Pow", ["u", "p15"], ["pc"]), N("Div", ["x", "u"], ["dv"]), N("Pow", ["u", "sn"], ["pw"]),
         N("Div", ["two", "u"], ["rd"]), N("Div", ["vec", "u"], ["rv"]), N("Pow", ["vec2", "sn"], ["rp"]),
         N("Where", ["mask", "x", "minus"], ["w1"]), N("Where", ["mask2", "two", "x"], ["w2"]),
-        N("Sum", ["fl", "ce", "ro", "sg", "sq", "lg", "rc", "er", "sn", "cs", "sh", "ng", "at", "pc", "dv", "pw", "rd", "rv", "rp", "w1", "w2"], ["y"]),
+        N("Max", ["x", "half"], ["mx"]), N("Min", ["vec", "x"], ["mn"]),
+        N("Sum", ["fl", "ce", "ro", "sg", "sq", "lg", "rc", "er", "sn", "cs", "sh", "ng", "at", "pc", "dv", "pw", "rd", "rv", "rp", "w1", "w2", "mx", "mn"], ["y"]),
     ]
     inits = [init("half", np.float32(0.5)), init("p15", np.float32(1.5)), init("two", np.float32(2)),
              init("vec", rng.uniform(0.5, 2, (5,)).astype(np.float32)),

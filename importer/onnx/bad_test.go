@@ -168,9 +168,9 @@ func TestBadInput(t *testing.T) {
 		{"old broadcast with axis", func(m *onnxpb.ModelProto) {
 			m.OpsetImport[0].Version = 6
 			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "add", OpType: "Add", Input: []string{"y", "b"}, Output: []string{"s"},
-				Attribute: []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}})
+				Attribute: []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 2}}})
 			m.Graph.Output[0].Name = "s"
-		}, layers.ErrUnsupported, `node "add" (Add): unsupported: opset 6 broadcast`},
+		}, layers.ErrInvalid, `node "add" (Add): invalid configuration: broadcast axis 2`},
 		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 5 }, layers.ErrUnsupported, "opset 5"},
 		{"inputs with different batch", func(m *onnxpb.ModelProto) {
 			m.Graph.Input = []*onnxpb.ValueInfoProto{valueInfo("x", 2, 3), valueInfo("x2", 3, 3)}

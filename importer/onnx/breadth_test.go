@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -91,5 +92,67 @@ func TestComposeRemap(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestOpset6AxisBroadcast: Add/Mul with broadcast=1 and axis (opset 6) align the
+// constant at axis, as the same model at opset 7 with the constant reshaped does; and
+// Pad in wrap mode (opset 19) tiles the data.
+func TestOpset6AxisBroadcast(t *testing.T) {
+	model := func(opset int64, bdims []int64, attrs bool) *onnxpb.ModelProto {
+		var at []*onnxpb.AttributeProto
+		if attrs {
+			at = []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}
+		}
+		return &onnxpb.ModelProto{IrVersion: 7, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: opset}}, Graph: &onnxpb.GraphProto{
+			Node: []*onnxpb.NodeProto{
+				{Name: "add", OpType: "Add", Input: []string{"x", "b"}, Output: []string{"a"}, Attribute: at},
+				{Name: "mul", OpType: "Mul", Input: []string{"a", "b"}, Output: []string{"y"}, Attribute: at},
+			},
+			Initializer: []*onnxpb.TensorProto{floatInit("b", bdims, []float32{0.5, -2, 3})},
+			Input:       []*onnxpb.ValueInfoProto{valueInfo("x", "N", 3, 2, 2)},
+			Output:      []*onnxpb.ValueInfoProto{valueInfo("y", "N", 3, 2, 2)},
+		}}
+	}
+	x := make([]float32, 12)
+	for k := range x {
+		x[k] = float32(k) - 5
+	}
+	var outs [2][]float32
+	for k, m := range []*onnxpb.ModelProto{model(6, []int64{3}, true), model(7, []int64{3, 1, 1}, false)} {
+		im, err := Read(marshal(t, m), "axis.onnx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys, err := im.Graph.ReferenceN([][]float32{x}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[k] = ys[0]
+	}
+	for k := range outs[0] {
+		if outs[0][k] != outs[1][k] {
+			t.Fatalf("opset 6 axis broadcast %v, opset 7 %v", outs[0], outs[1])
+		}
+	}
+	if want := (x[4] + -2) * -2; outs[0][4] != want {
+		t.Errorf("channel 1: got %g, want %g", outs[0][4], want)
+	}
+	// Pad wrap on W: [a b] -> [b a b a]
+	m := model(19, []int64{3, 1, 1}, false)
+	m.Graph.Node = []*onnxpb.NodeProto{{Name: "pad", OpType: "Pad", Input: []string{"x", "pads"}, Output: []string{"y"},
+		Attribute: []*onnxpb.AttributeProto{{Name: "mode", Type: onnxpb.AttributeProto_STRING, S: []byte("wrap")}}}}
+	m.Graph.Initializer = []*onnxpb.TensorProto{{Name: "pads", Dims: []int64{8}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{0, 0, 0, 1, 0, 0, 0, 1}}}
+	m.Graph.Output[0] = valueInfo("y", "N", 3, 2, 4)
+	im, err := Read(marshal(t, m), "wrap.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ys, err := im.Graph.ReferenceN([][]float32{x}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ys[0][:4]; got[0] != x[1] || got[1] != x[0] || got[2] != x[1] || got[3] != x[0] {
+		t.Errorf("wrap pad row 0: %v from %v", got, x[:2])
 	}
 }

@@ -51,13 +51,14 @@
 //     held as float32, listed in the graph's "float64_io" metadata);
 //   - the element-wise family (ops_elementwise.go, one table): Neg, Abs, Sign, Sqrt,
 //     Log, Reciprocal, Floor, Ceil, Round, trigonometric and hyperbolic ops, Erf, Not,
-//     Shrink -> layers.Unary; Pow and constant/x -> Unary or ConstBinary; Div and Pow
+//     Shrink -> layers.Unary; Pow, Max, Min with a constant and constant/x -> Unary or
+//     ConstBinary; Div and Pow
 //     of computed tensors -> Merge; InstanceNormalization; torch's ReduceMean/Sub/Pow/
 //     Sqrt/Div layer normalization below opset 17 matched as one LayerNorm
 //     (patterns_layernorm.go; gamma and beta folded in), node by node otherwise;
 //   - data movement no transpose expresses (ops_remap.go): Slice and Gather on any
-//     axis but the batch's, Split, Tile, Pad in constant (any value), reflect and edge
-//     modes, Where with a constant condition between the data and a constant ->
+//     axis but the batch's, Split, Tile, Pad in constant (any value), reflect, edge and
+//     wrap modes, Where with a constant condition between the data and a constant ->
 //     layers.Remap; a Squeeze of a static batch of 1;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;

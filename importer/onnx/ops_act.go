@@ -20,6 +20,18 @@ func opArith(b *builder, n *node) error {
 	if c == nil {
 		return n.errorf(layers.ErrBadFile, "missing operand")
 	}
+	if r := len(b.d.shape); n.has("axis") && b.opset < 7 && !constFirst {
+		// opset-6 broadcast: B's axes align with A's from axis on
+		ax := n.int("axis", 0)
+		if ax < 0 || int(ax)+len(c.dims) > r {
+			return n.errorf(layers.ErrInvalid, "broadcast axis %d of a %v constant for rank %d", ax, c.dims, r)
+		}
+		dims := append(append([]int(nil), c.dims...), make([]int, r-int(ax)-len(c.dims))...)
+		for k := len(c.dims); k < len(dims); k++ {
+			dims[k] = 1
+		}
+		c = &tensor{dims: dims, f: c.floats(), bAxis: -1}
+	}
 	if out, ok := broadcastDims(b.d.shape, c.dims); !ok || len(out) != len(b.d.shape) {
 		return n.errorf(layers.ErrUnsupported, "constant of shape %v grows the data %v", c.dims, b.d.shape)
 	}
@@ -27,7 +39,7 @@ func opArith(b *builder, n *node) error {
 	if err != nil {
 		return err
 	}
-	if op == "Pow" || op == "Div" && constFirst {
+	if op == "Pow" || op == "Max" || op == "Min" || op == "Div" && constFirst {
 		return b.constBinary(n, v, constFirst)
 	}
 	scale, shift := make([]float32, len(v)), make([]float32, len(v))

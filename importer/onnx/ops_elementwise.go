@@ -22,6 +22,7 @@ func registerElementwise(h map[string]handler) {
 		h[op] = opUnary
 	}
 	h["Pow"] = opArith
+	h["Max"], h["Min"] = opArithMaxMin, opArithMaxMin
 	h["InstanceNormalization"] = opInstanceNorm
 }
 
@@ -41,8 +42,9 @@ func opUnary(b *builder, n *node) error {
 // constBinary imports data op constant (or constant op data) where an affine map cannot
 // hold it: c/x, x^c, c^x. v is the constant expanded to the data's physical order.
 func (b *builder) constBinary(n *node, v []float32, constFirst bool) error {
-	op := map[string]layers.MergeOp{"Div": layers.MergeDiv, "Pow": layers.MergePow}[n.GetOpType()]
-	if n.GetOpType() != "Div" && n.GetOpType() != "Pow" {
+	op, ok := map[string]layers.MergeOp{"Div": layers.MergeDiv, "Pow": layers.MergePow,
+		"Max": layers.MergeMax, "Min": layers.MergeMin}[n.GetOpType()]
+	if !ok {
 		return n.errorf(layers.ErrUnsupported, "op %s with a constant", n.GetOpType())
 	}
 	uniform := true
@@ -57,6 +59,9 @@ func (b *builder) constBinary(n *node, v []float32, constFirst bool) error {
 		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: layers.UnaryRPow, Alpha: v[0]}
 	case uniform && op == layers.MergeDiv && constFirst:
 		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: layers.UnaryRDiv, Alpha: v[0]}
+	case uniform && (op == layers.MergeMax || op == layers.MergeMin):
+		u := map[layers.MergeOp]layers.UnaryOp{layers.MergeMax: layers.UnaryMax, layers.MergeMin: layers.UnaryMin}[op]
+		l = &layers.Unary{Info: b.info(n.GetName(), n.GetOpType()), Op: u, Alpha: v[0]}
 	default:
 		p := len(v)
 		for _, c := range []int{1, b.phys.Last()} {
@@ -108,4 +113,16 @@ func opInstanceNorm(b *builder, n *node) error {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
+}
+
+// opArithMaxMin imports Max/Min of the data and one constant (torch.maximum(x, c));
+// of several computed tensors they are merges (dag.go).
+func opArithMaxMin(b *builder, n *node) error {
+	if len(n.GetInput()) == 1 {
+		return b.setOut(n.out(0), b.d.clone())
+	}
+	if len(n.GetInput()) != 2 {
+		return n.errorf(layers.ErrUnsupported, "%s of the data and %d constants", n.GetOpType(), len(n.GetInput())-1)
+	}
+	return opArith(b, n)
 }

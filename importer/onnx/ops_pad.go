@@ -6,7 +6,7 @@ import (
 
 func opPad(b *builder, n *node) error {
 	mode := n.str("mode", "constant")
-	if mode != "constant" && mode != "reflect" && mode != "edge" {
+	if mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap" {
 		return n.errorf(layers.ErrUnsupported, "mode %q", mode)
 	}
 	var pads []int64
@@ -116,6 +116,8 @@ func (b *builder) padRemap(n *node, mode string, pads []int64, value float32) er
 				}
 			case mode == "reflect":
 				v = 0
+			case mode == "wrap":
+				v = ((v % size) + size) % size
 			default:
 				return false
 			}

@@ -41,15 +41,9 @@ func upgradeNodes(nodes []*onnxpb.NodeProto, opset int64, consts map[string]*ten
 		var err error
 		switch op := n.GetOpType(); op {
 		case "Add", "Sub", "Mul", "Div", "Pow", "Gemm", "Sum", "Max", "Min", "Mean":
-			if opset < 7 && w.has("axis") && op != "Gemm" {
-				// pre-7 broadcast aligned B at axis of A: numpy's right alignment is the
-				// default case only
-				err = w.errorf(layers.ErrUnsupported, "opset %d broadcast with an axis attribute", opset)
-			}
+			// pre-7 broadcast aligned B at axis of A: a constant B is reshaped by opArith
+			// (which reads axis below opset 7); anything else refuses the attribute
 			dropAttrs(n, "broadcast", "consumed_inputs")
-			if op != "Gemm" {
-				dropAttrs(n, "axis")
-			}
 		case "BatchNormalization":
 			if w.has("spatial") && w.int("spatial", 1) != 1 {
 				err = w.errorf(layers.ErrUnsupported, "spatial=0")
