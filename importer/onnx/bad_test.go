@@ -171,6 +171,22 @@ func TestBadInput(t *testing.T) {
 				Attribute: []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 2}}})
 			m.Graph.Output[0].Name = "s"
 		}, layers.ErrInvalid, `node "add" (Add): invalid configuration: broadcast axis 2`},
+		{"Reshape-1 without inputs", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 6
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "rs", OpType: "Reshape", Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "shape", Type: onnxpb.AttributeProto_INTS, Ints: []int64{2}}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "rs" (Reshape): bad file: no inputs`},
+		{"Upsample without inputs", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 9
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "up", OpType: "Upsample", Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "up" (Upsample): bad file: no inputs`},
+		{"Upsample-7 with scales and an input", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 7
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "up", OpType: "Upsample", Input: []string{"y", "b", "b"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "up" (Upsample)`},
 		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 5 }, layers.ErrUnsupported, "opset 5"},
 		{"inputs with different batch", func(m *onnxpb.ModelProto) {
 			m.Graph.Input = []*onnxpb.ValueInfoProto{valueInfo("x", 2, 3), valueInfo("x2", 3, 3)}

@@ -62,7 +62,9 @@ func upgradeNodes(nodes []*onnxpb.NodeProto, opset int64, consts map[string]*ten
 				n.Attribute = append(n.Attribute, &onnxpb.AttributeProto{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1})
 			}
 		case "Reshape":
-			if w.has("shape") {
+			if w.has("shape") && len(n.GetInput()) == 0 {
+				err = w.errorf(layers.ErrBadFile, "no inputs")
+			} else if w.has("shape") {
 				s := w.ints("shape", nil)
 				dropAttrs(n, "shape", "consumed_inputs")
 				n.Input = append(n.Input[:1:1], constant(n.GetName(), newInt([]int{len(s)}, append([]int64(nil), s...))))
@@ -95,12 +97,15 @@ func upgradeResize(w *node, n *onnxpb.NodeProto, opset int64, constant func(stri
 	if mode == "bilinear" {
 		mode = "linear"
 	}
+	if len(n.GetInput()) == 0 {
+		return w.errorf(layers.ErrBadFile, "no inputs")
+	}
 	scales := n.GetInput()[1:]
 	if w.has("scales") { // Upsample-7
 		s := w.floats("scales")
 		scales = []string{constant(n.GetName(), newFloat([]int{len(s)}, append([]float32(nil), s...)))}
 	}
-	if len(n.GetInput()) == 0 || len(scales) != 1 {
+	if len(scales) != 1 {
 		return w.errorf(layers.ErrBadFile, "%d inputs", len(n.GetInput()))
 	}
 	n.OpType = "Resize"
