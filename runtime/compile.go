@@ -89,6 +89,7 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *layers.SimpleRNN, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastRNN(l, in, isa, mb)
 	})
+	regConv3D(t) // fast_pool3d.go
 	reg(t, newFastTimeDistributed)
 	regN(t, newFastMerge)
 	regN(t, newFastResidual)

@@ -31,7 +31,7 @@ func (f fused) inShapes(g *layers.Graph) []layers.Shape {
 }
 
 // foldLinear folds per-channel affine layers (BatchNormalization, Rescaling after a linear
-// Dense or Conv2D) into the weights of the layer before them, and a following
+// Dense, Conv2D or Conv3D) into the weights of the layer before them, and a following
 // element-wise activation into that layer's epilogue, so the tensor is written once
 // instead of three times. The graph is not modified: fused layers are copies.
 // foldLinear must run first: it reads the graph's nodes, not fs (one run per node at
@@ -50,6 +50,12 @@ func foldLinear(g *layers.Graph, _ []fused, _ asm.ISA) []fused {
 				f.l = &c
 			}
 		case *layers.Conv2D:
+			c := *l
+			f.to = absorb(g, i, &c.W, &c.B, c.Filters, &c.Act)
+			if f.to > i {
+				f.l = &c
+			}
+		case *layers.Conv3D:
 			c := *l
 			f.to = absorb(g, i, &c.W, &c.B, c.Filters, &c.Act)
 			if f.to > i {

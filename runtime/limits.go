@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 
+	"github.com/kinfer/kinfer/internal/bytesize"
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -31,7 +32,7 @@ func tooLarge(what string, need, limit int64, mb, threads int) error {
 	}
 	return fmt.Errorf("runtime: %w: %s needs %s at MaxBatch %d%s, over the arena limit of %s "+
 		"(lower Options.MaxBatch, or raise Options.MaxArenaBytes; kinfer: --batch, --max-arena)",
-		layers.ErrTooLarge, what, byteCount(need), mb, per, byteCount(limit))
+		layers.ErrTooLarge, what, bytesize.String(need), mb, per, bytesize.String(limit))
 }
 
 // checkGraph refuses, before anything is compiled, a graph whose arena must exceed
@@ -91,15 +92,3 @@ func checkArena(m *Model, opt Options) error {
 
 // ArenaLimit is the arena limit the model was checked against, in bytes (-1: none).
 func (m *Model) ArenaLimit() int64 { return m.arenaLimit }
-
-func byteCount(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

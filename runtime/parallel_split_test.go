@@ -61,6 +61,17 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		conv("wino2", 16, 16, 3, 1, 1, layers.PadSame, layers.ActReLU), // 5x4: F(2x2)
 		&layers.Reshape{Info: info("flat", "Flatten"), Target: layers.Shape{-1}},
 		dense("out", 5*4*16, 7, layers.ActLinear))
+	c3 := func(name string, cin, cout, k, s, d int, pad layers.Padding, act layers.Activation) *layers.Conv3D {
+		return &layers.Conv3D{Info: info(name, "Conv3D"), Window3D: layers.Window3D{KD: k, KH: k, KW: k, SD: s, SH: s, SW: s, DD: d, DH: d, DW: d, Pad: pad},
+			In: cin, Filters: cout, Groups: 1, W: randSlice(r, k*k*k*cin*cout, 0.1), B: randSlice(r, cout, 0.1), Act: act}
+	}
+	add("wide_conv3d", layers.Shape{6, 13, 11, 4},
+		c3("c1", 4, 24, 3, 1, 1, layers.PadSame, layers.ActReLU),                         // im2col gather, several chunks
+		c3("pw", 24, 40, 1, 1, 1, layers.PadValid, layers.Activation{Kind: layers.Tanh}), // 1x1x1: plain GEMM
+		&layers.Pool3D{Info: info("mp", "MaxPooling3D"), Window3D: layers.Window3D{KD: 2, KH: 2, KW: 2, SD: 2, SH: 2, SW: 2, DD: 1, DH: 1, DW: 1}, Max: true},
+		c3("dil", 40, 16, 2, 1, 2, layers.PadSame, layers.ActLinear),
+		&layers.GlobalPool3D{Info: info("gap", "GlobalAveragePooling3D")},
+		dense("out", 16, 5, layers.ActLinear))
 	return gs
 }
 

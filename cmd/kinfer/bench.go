@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinfer/kinfer/internal/bytesize"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime"
 )
@@ -160,7 +161,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s  batch %d  threads %d  kernel path %s  %d calls\n", pos[0], res.Batch, res.Threads, res.ISA, n)
 	fmt.Fprintf(stdout, "latency  p50 %s  p90 %s  p99 %s  min %s\n", us(res.P50us), us(res.P90us), us(res.P99us), us(res.MinUs))
-	fmt.Fprintf(stdout, "throughput %.1f samples/s  allocs/call %.2f  arena %s\n", res.ThroughputPerS, res.AllocsPerRun, bytesStr(res.ArenaBytes))
+	fmt.Fprintf(stdout, "throughput %.1f samples/s  allocs/call %.2f  arena %s\n", res.ThroughputPerS, res.AllocsPerRun, bytesize.String(res.ArenaBytes))
 	return nil
 }
 

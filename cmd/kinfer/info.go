@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kinfer/kinfer/internal/bytesize"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime/asm"
 )
@@ -76,13 +77,13 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, strings.Repeat("-", 60))
-	fmt.Fprintf(stdout, "Total params: %s (%s)\n", commas(g.Params()), bytesStr(4*g.Params()))
+	fmt.Fprintf(stdout, "Total params: %s (%s)\n", commas(g.Params()), bytesize.String(4*g.Params()))
 	fmt.Fprintf(stdout, "FLOPs per inference: %s\n", commas(g.FLOPs()))
 	limit := "none"
 	if m.ArenaLimit() >= 0 {
-		limit = bytesStr(m.ArenaLimit())
+		limit = bytesize.String(m.ArenaLimit())
 	}
-	fmt.Fprintf(stdout, "Arena: %s per execution state (batch %d), limit %s (--max-arena)\n", bytesStr(m.ArenaBytes()), *batch, limit)
+	fmt.Fprintf(stdout, "Arena: %s per execution state (batch %d), limit %s (--max-arena)\n", bytesize.String(m.ArenaBytes()), *batch, limit)
 	fmt.Fprintf(stdout, "Kernel path: %s\nCPU: %s\n", m.ISA(), asm.Features())
 	fmt.Fprintf(stdout, "Fingerprint: highwayhash128:%s\n", g.Fingerprint())
 	if l.stored > 0 {
@@ -107,16 +108,4 @@ func commas(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-func bytesStr(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

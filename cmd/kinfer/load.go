@@ -11,6 +11,7 @@ import (
 
 	"github.com/kinfer/kinfer/importer/keras"
 	"github.com/kinfer/kinfer/importer/onnx"
+	"github.com/kinfer/kinfer/internal/bytesize"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime"
 )
@@ -81,7 +82,7 @@ func (b *byteSize) String() string {
 	case *b < 0:
 		return "-1"
 	}
-	return bytesStr(int64(*b))
+	return bytesize.String(int64(*b))
 }
 
 func (b *byteSize) Set(s string) error {
@@ -108,6 +109,6 @@ func (b *byteSize) Set(s string) error {
 func arenaFlag(fs *flag.FlagSet) *byteSize {
 	b := new(byteSize)
 	fs.Var(b, "max-arena", fmt.Sprintf("refuse a model whose arena plan is over this size (e.g. 512MiB; 0 = default %s, -1 = no limit)",
-		bytesStr(runtime.DefaultMaxArenaBytes)))
+		bytesize.String(runtime.DefaultMaxArenaBytes)))
 	return b
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -75,16 +74,7 @@ func runMulti(l *loaded, inPaths []string, out string, maxPrint int, maxArena *b
 	for k, t := range l.graph.Outputs() {
 		shape := append([]int{batch}, t.Shape...)
 		if out != "" {
-			p := outPath(out, k)
-			f, err := os.Create(p)
-			if err != nil {
-				return err
-			}
-			if err := npyf.WriteFloat32(f, ys[k], shape); err != nil {
-				f.Close()
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if err := f.Close(); err != nil {
+			if err := writeNpy(outPath(out, k), ys[k], shape); err != nil {
 				return err
 			}
 			continue

@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
-	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -65,15 +63,7 @@ func cmdRun(args []string, stdout io.Writer) error {
 		oshape = append([]int{batch}, l.graph.Output()...)
 	}
 	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		if err := npyf.WriteFloat32(f, y, oshape); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", *out, err)
-		}
-		return f.Close()
+		return writeNpy(*out, y, oshape)
 	}
 	fmt.Fprintf(stdout, "output shape %v\n", oshape)
 	per := len(y) / batch

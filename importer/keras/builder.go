@@ -127,6 +127,7 @@ func init() {
 	} {
 		builders[c] = buildIdentity
 	}
+	addBuilders3D(builders)
 }
 
 // unsupportedReasons explains common classes kinfer does not implement.

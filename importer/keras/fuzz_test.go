@@ -40,14 +40,15 @@ func seedModels() []*tmodel {
 	}
 }
 
-// zooFiles lists the zoo, layer-model, DAG, sequence and broken-corpus npz files (fuzz seeds).
+// zooFiles lists the zoo, layer-model, DAG, sequence, 3-D and broken-corpus npz files (fuzz seeds).
 func zooFiles(f interface{ Helper() }) []string {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras", "*.npz"))
 	layerModels, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_layers", "*.npz"))
 	dags, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_dag", "*.npz"))
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
 	seq, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "seq", "*.npz")) // ids, masks
-	return append(append(append(append(files, layerModels...), dags...), seq...), broken...)
+	vol, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_conv3d", "*.npz"))
+	return append(append(append(append(append(files, layerModels...), dags...), seq...), vol...), broken...)
 }
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a model or an error wrapping

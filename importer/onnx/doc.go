@@ -25,6 +25,11 @@
 //     as ONNX Runtime does), AveragePool (count_include_pad; ceil_mode only where it
 //     changes nothing), GlobalAveragePool, GlobalMaxPool, Pad (constant zero, spatial;
 //     negative pads crop);
+//   - the same on 5-D (N, C, D, H, W) data (ops_conv3d.go): Conv -> Conv3D, MaxPool /
+//     AveragePool -> Pool3D, GlobalAveragePool / GlobalMaxPool -> GlobalPool3D, the
+//     data laid out (D, H, W, C); AveragePool's ceil_mode also where it changes the
+//     size when count_include_pad=0 (the overhang padded, uncounted); a constant zero Pad of D, H and W (torch's
+//     count_include_pad AvgPool3d) -> two ZeroPad2D over free reshapes;
 //   - ConvTranspose (1-D and 2-D; groups, strides, dilations, pads, output_padding,
 //     output_shape and auto_pad placed as ONNX Runtime does) -> ConvTranspose2D;
 //   - Resize (opset 11+; nearest with round_prefer_floor/ceil, floor, ceil, or linear;

@@ -408,6 +408,9 @@ func toInt64(v []int) []int64 {
 }
 
 func opConv(b *builder, n *node) error {
+	if b.is3D() {
+		return opConv3D(b, n) // ops_conv3d.go
+	}
 	wt, err := b.constIn(n, 1)
 	if err != nil {
 		return err
@@ -463,6 +466,9 @@ func opConv(b *builder, n *node) error {
 }
 
 func opPool(b *builder, n *node) error {
+	if b.is3D() {
+		return opPool3D(b, n) // ops_conv3d.go
+	}
 	isMax := n.GetOpType() == "MaxPool"
 	ks := n.ints("kernel_shape", nil)
 	_, _, _, oneD, err := b.spatial(n)
@@ -503,6 +509,9 @@ func opPool(b *builder, n *node) error {
 }
 
 func opGlobalPool(b *builder, n *node) error {
+	if b.is3D() {
+		return opGlobalPool3D(b, n) // ops_conv3d.go
+	}
 	_, _, _, _, err := b.spatial(n)
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ func opPad(b *builder, n *node) error {
 	if zero {
 		return b.setOut(n.out(0), b.d.clone())
 	}
+	if r == 5 && mode == "constant" && value == 0 && b.d.bAxis == 0 && pads3D(pads) {
+		return opPad3D(b, n, pads) // ops_conv3d.go
+	}
 	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 || mode != "constant" || value != 0 || b.d.bAxis != 0 {
 		return b.padRemap(n, mode, pads, value) // any axis, mode and value: a table
 	}
@@ -125,4 +128,17 @@ func (b *builder) padRemap(n *node, mode string, pads []int64, value float32) er
 		}
 		return true
 	})
+}
+
+// pads3D reports whether opPad3D takes pads: spatial (D, H, W) only, none negative.
+func pads3D(pads []int64) bool {
+	if pads[0] != 0 || pads[1] != 0 || pads[5] != 0 || pads[6] != 0 {
+		return false
+	}
+	for _, p := range pads {
+		if p < 0 {
+			return false
+		}
+	}
+	return true
 }

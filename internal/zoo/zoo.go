@@ -31,8 +31,9 @@ type Case struct {
 
 // KerasDirs are the directories of testdata/ holding Keras fixtures: the zoo
 // (gen_keras_zoo.py), the layer models (gen_keras_layers.py) and the Functional
-// models (gen_keras_dag.py), each with its MANIFEST.json.
-var KerasDirs = []string{"keras", "keras_layers", "keras_dag"}
+// models (gen_keras_dag.py), the 3-D convolution models (gen_conv3d.py), each with its
+// MANIFEST.json.
+var KerasDirs = []string{"keras", "keras_layers", "keras_dag", "keras_conv3d"}
 
 // Keras lists the npz fixtures of every KerasDirs directory with the bounds from its
 // MANIFEST.json. root is the repository root relative to the test's directory.
