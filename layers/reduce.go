@@ -152,3 +152,50 @@ func (l *Reduce) Config() string {
 
 // FLOPs implements Layer.
 func (l *Reduce) FLOPs(in Shape) int64 { return int64(in.Size()) }
+
+// Hardmax sets, along the last axis, the first maximum to 1 and every other element to
+// 0 (ONNX Hardmax; NaN compares false, so a row of NaN picks its first element).
+type Hardmax struct {
+	Info
+}
+
+// OutputShape implements Layer.
+func (l *Hardmax) OutputShape(in Shape) (Shape, error) {
+	if len(in) == 0 {
+		return nil, errf(ErrShapeMismatch, "Hardmax needs an axis, got a scalar")
+	}
+	return in.Clone(), nil
+}
+
+// ScratchLen implements Layer.
+func (l *Hardmax) ScratchLen(Shape, int) int { return 0 }
+
+// Forward implements Layer.
+func (l *Hardmax) Forward(dst, src, _ []float32, in Shape, batch int) {
+	k := in.Last()
+	n := batch * in.Size()
+	for i := 0; i < n; i += k {
+		best := i
+		for j := i + 1; j < i+k; j++ {
+			if src[j] > src[best] {
+				best = j
+			}
+		}
+		for j := i; j < i+k; j++ {
+			dst[j] = 0
+		}
+		dst[best] = 1
+	}
+}
+
+// InPlace implements InPlacer: each row is read whole before it is written.
+func (l *Hardmax) InPlace() bool { return true }
+
+// Weights implements Layer.
+func (l *Hardmax) Weights() [][]float32 { return nil }
+
+// Config implements Layer.
+func (l *Hardmax) Config() string { return "axis=-1" }
+
+// FLOPs implements Layer.
+func (l *Hardmax) FLOPs(in Shape) int64 { return int64(in.Size()) }

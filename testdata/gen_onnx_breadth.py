@@ -15,7 +15,8 @@ reflect/edge/constant 1.5, Slice with a step on channels and W, InstanceNormaliz
 helperb_old_op7 / helperb_old_op10: the old node forms (Upsample-7 scales attribute,
 BatchNormalization spatial, Dropout ratio, Slice/Pad/Clip attributes, Resize-10);
 torchb_layernorm_op13: torch LayerNorm below opset 17 (ReduceMean/Sub/Pow/Sqrt/Div);
-torchb_(bi)lstm_y_yh_op13: an LSTM whose Y and Y_h are both read.
+torchb_(bi)lstm_y_yh_op13: an LSTM whose Y and Y_h are both read; helperb_hardmax_op11/13:
+Hardmax (and Softmax) with the pre-13 2-D coercion and the axis form.
 """
 import os
 import subprocess
@@ -169,6 +170,13 @@ def helper_models(out):
     inits = bn + [init("sc", np.array([1, 1, 2, 2], np.float32)), init("st", np.array([7, 0], np.int64)),
                   init("en", np.array([0, 9], np.int64)), init("ax", np.array([2, 3], np.int64)), init("sp", np.array([-2, 3], np.int64))]
     save("helperb_old_op10", nodes, inits, x, 10)
+
+    # Hardmax: flattened to 2-D at axis before opset 13, along axis from 13; the
+    # softmax beside it keeps the output informative beyond the one-hot
+    x = f32(2, 3, 4)
+    for opset in (11, 13):
+        nodes = [N("Hardmax", ["x"], ["h"], axis=1), N("Softmax", ["x"], ["s"], axis=1), N("Add", ["h", "s"], ["y"])]
+        save(f"helperb_hardmax_op{opset}", nodes, [], x, opset)
 
 
 def reference_outputs(out):

@@ -43,7 +43,8 @@
 //     (laid out like the data, stored at their smallest period);
 //   - BatchNormalization (folded into the preceding Conv/Dense, else Affine);
 //   - Relu, LeakyRelu, Sigmoid, HardSigmoid, Tanh, Elu, Selu, Softplus, Softsign, Exp,
-//     Clip, Gelu, HardSwish, Softmax and LogSoftmax (opset < 13 flatten semantics),
+//     Clip, Gelu, HardSwish, Softmax, LogSoftmax and Hardmax (opset < 13 flatten
+//     semantics),
 //     and element-wise subgraphs matched numerically against known activations
 //     (the erf form of GELU, x*sigmoid(x), x*hardsigmoid(x));
 //   - LSTM (forward, reverse, bidirectional; constant initial states; Y, Y_h or both:

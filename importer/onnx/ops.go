@@ -593,7 +593,11 @@ func opSoftmax(b *builder, n *node) error {
 			return err
 		}
 	}
-	if err := b.emit(&layers.ActivationLayer{Info: b.info(n.GetName(), n.GetOpType()), Act: layers.Activation{Kind: kind}}); err != nil {
+	var l layers.Layer = &layers.ActivationLayer{Info: b.info(n.GetName(), n.GetOpType()), Act: layers.Activation{Kind: kind}}
+	if n.GetOpType() == "Hardmax" {
+		l = &layers.Hardmax{Info: b.info(n.GetName(), "Hardmax")}
+	}
+	if err := b.emit(l); err != nil {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())

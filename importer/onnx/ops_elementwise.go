@@ -24,6 +24,7 @@ func registerElementwise(h map[string]handler) {
 	h["Pow"] = opArith
 	h["Max"], h["Min"] = opArithMaxMin, opArithMaxMin
 	h["InstanceNormalization"] = opInstanceNorm
+	h["Hardmax"] = opSoftmax // the same axis rules (2-D coercion below opset 13)
 }
 
 // opUnary imports an element-wise op of one tensor; it acts in any layout, so no data
