@@ -1,6 +1,10 @@
 package layers
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+)
 
 // Remap copies elements by a table, per sample: dst[k] = src[Idx[k]], or where
 // Idx[k] < 0 the fill value (Fills[k], or Fill when Fills is nil). The ONNX importer
@@ -61,9 +65,16 @@ func (l *Remap) Weights() [][]float32 {
 // Params implements ParamCounter: the table is structure, not weights.
 func (l *Remap) Params() int64 { return int64(len(l.Fills)) }
 
-// Config implements Layer.
+// Config implements Layer. It carries a hash of the table so that the graph's
+// fingerprint tells two remaps of the same shapes apart.
 func (l *Remap) Config() string {
-	return fmt.Sprintf("out=%v from %d, fill=%g", []int(l.Out), l.InSize, l.Fill)
+	h := fnv.New64a()
+	var b [4]byte
+	for _, v := range l.Idx {
+		binary.LittleEndian.PutUint32(b[:], uint32(v))
+		h.Write(b[:])
+	}
+	return fmt.Sprintf("out=%v from %d, fill=%g, table=%016x", []int(l.Out), l.InSize, l.Fill, h.Sum64())
 }
 
 // FLOPs implements Layer.
