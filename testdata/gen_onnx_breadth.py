@@ -16,7 +16,8 @@ helperb_old_op7 / helperb_old_op10: the old node forms (Upsample-7 scales attrib
 BatchNormalization spatial, Dropout ratio, Slice/Pad/Clip attributes, Resize-10);
 torchb_layernorm_op13: torch LayerNorm below opset 17 (ReduceMean/Sub/Pow/Sqrt/Div);
 torchb_(bi)lstm_y_yh_op13: an LSTM whose Y and Y_h are both read; helperb_hardmax_op11/13:
-Hardmax (and Softmax) with the pre-13 2-D coercion and the axis form.
+Hardmax (and Softmax) with the pre-13 2-D coercion and the axis form; helperb_reduce_op13:
+every ONNX reduction.
 """
 import os
 import subprocess
@@ -170,6 +171,18 @@ def helper_models(out):
     inits = bn + [init("sc", np.array([1, 1, 2, 2], np.float32)), init("st", np.array([7, 0], np.int64)),
                   init("en", np.array([0, 9], np.int64)), init("ax", np.array([2, 3], np.int64)), init("sp", np.array([-2, 3], np.int64))]
     save("helperb_old_op10", nodes, inits, x, 10)
+
+    # every reduction, over H and W and over C, keepdims (summed to one output)
+    x = f32(2, 3, 4, 5)
+    nodes = [N("Abs", ["x"], ["ax"]), N("Add", ["ax", "half"], ["pos"])]
+    outs = []
+    for k, op in enumerate(["ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2",
+                            "ReduceLogSum", "ReduceLogSumExp", "ReduceMean", "ReduceMax"]):
+        src = "pos" if op in ("ReduceLogSum", "ReduceProd") else "x"
+        nodes.append(N(op, [src], [f"r{k}"], axes=[2, 3] if k % 2 else [1], keepdims=1))
+        outs.append(f"r{k}")
+    nodes.append(N("Sum", outs, ["y"]))
+    save("helperb_reduce_op13", nodes, [init("half", np.float32(0.5))], x, 13)
 
     # Hardmax: flattened to 2-D at axis before opset 13, along axis from 13; the
     # softmax beside it keeps the output informative beyond the one-hot

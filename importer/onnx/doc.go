@@ -38,7 +38,9 @@
 //     Resize-10 as Resize with asymmetric coordinates and nearest_mode floor;
 //   - LayerNormalization (opset 17; in the data's own layout when each physical run
 //     holds one normalized block, so NHWC data normalized over C, H, W needs no
-//     transpose); ReduceMean, ReduceMax, ReduceSum over constant axes without the
+//     transpose); ReduceMean, ReduceMax, ReduceSum (and ReduceMin, ReduceProd,
+//     ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp) over constant
+//     axes without the
 //     batch (a mean or max over H and W is a GlobalPool2D); PRelu with constant slopes
 //     (laid out like the data, stored at their smallest period);
 //   - BatchNormalization (folded into the preceding Conv/Dense, else Affine);

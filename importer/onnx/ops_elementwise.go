@@ -24,6 +24,9 @@ func registerElementwise(h map[string]handler) {
 	h["Pow"] = opArith
 	h["Max"], h["Min"] = opArithMaxMin, opArithMaxMin
 	h["InstanceNormalization"] = opInstanceNorm
+	for op := range reduceOps {
+		h[op] = opReduce // ReduceMean/Max/Sum are in the table already; the rest join here
+	}
 	h["Hardmax"] = opSoftmax // the same axis rules (2-D coercion below opset 13)
 }
 

@@ -157,6 +157,14 @@ func physAxes(d *dyn) ([]int, bool) {
 // opReduce imports ReduceMean, ReduceMax and ReduceSum over constant axes that exclude
 // the batch: a mean or max over H and W of NHWC data is a GlobalPool2D, anything else a
 // layers.Reduce over the matching physical axes.
+// reduceOps maps the ONNX reductions onto layers.Reduce's operations.
+var reduceOps = map[string]layers.ReduceOp{
+	"ReduceMean": layers.ReduceMean, "ReduceMax": layers.ReduceMax, "ReduceSum": layers.ReduceSum,
+	"ReduceMin": layers.ReduceMin, "ReduceProd": layers.ReduceProd, "ReduceSumSquare": layers.ReduceSumSquare,
+	"ReduceL1": layers.ReduceL1, "ReduceL2": layers.ReduceL2, "ReduceLogSum": layers.ReduceLogSum,
+	"ReduceLogSumExp": layers.ReduceLogSumExp,
+}
+
 func opReduce(b *builder, n *node) error {
 	d := b.d
 	if err := d.merged(n); err != nil {
@@ -238,9 +246,9 @@ func opReduce(b *builder, n *node) error {
 			rAxes = append(rAxes, k)
 		}
 	}
-	op := map[string]layers.ReduceOp{"ReduceMean": layers.ReduceMean, "ReduceMax": layers.ReduceMax, "ReduceSum": layers.ReduceSum}[n.GetOpType()]
+	op := reduceOps[n.GetOpType()]
 	var l layers.Layer
-	if len(phys) == 3 && len(rAxes) == 2 && rAxes[0] == 0 && rAxes[1] == 1 && op != layers.ReduceSum {
+	if len(phys) == 3 && len(rAxes) == 2 && rAxes[0] == 0 && rAxes[1] == 1 && (op == layers.ReduceMean || op == layers.ReduceMax) {
 		l = &layers.GlobalPool2D{Info: b.info(n.GetName(), n.GetOpType()), Max: op == layers.ReduceMax, KeepDims: keep}
 	} else {
 		l = &layers.Reduce{Info: b.info(n.GetName(), n.GetOpType()), Op: op, Axes: rAxes, KeepDims: keep}
