@@ -147,6 +147,22 @@ func (l *Reduce) reduceAt(x []float32, off, cnt int, in Shape, stride, red *[max
 		}
 		var idx [maxReduceRank]int
 		o := off
+		if op == ReduceMean || op == ReduceSum || op == ReduceLogSum { // the common case: a plain sum
+			for n := 0; n < cnt; n++ {
+				acc += float64(x[o])
+				for j := nr - 1; j >= 0; j-- {
+					a := red[j]
+					idx[j]++
+					o += stride[a]
+					if idx[j] < in[a] {
+						break
+					}
+					o -= idx[j] * stride[a]
+					idx[j] = 0
+				}
+			}
+			continue
+		}
 		for n := 0; n < cnt; n++ {
 			v := float64(x[o])
 			switch op {
