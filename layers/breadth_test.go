@@ -89,3 +89,33 @@ func TestConstBinary(t *testing.T) {
 		t.Errorf("average with a constant: %v", err)
 	}
 }
+
+func TestReduceOps(t *testing.T) {
+	inf := float32(math.Inf(1))
+	cases := []struct {
+		op   ReduceOp
+		x    []float32
+		want float64
+	}{
+		{ReduceMin, []float32{3, -1, 2}, -1}, {ReduceProd, []float32{2, -3, 0.5}, -3},
+		{ReduceSumSquare, []float32{1, -2, 3}, 14}, {ReduceL1, []float32{1, -2, 3}, 6},
+		{ReduceL2, []float32{3, 4, 0}, 5}, {ReduceLogSum, []float32{1, 2, 4}, math.Log(7)},
+		{ReduceLogSumExp, []float32{1000, 1000, 1000}, 1000 + math.Log(3)}, // no overflow
+		{ReduceLogSumExp, []float32{-inf, -inf, -inf}, math.Inf(-1)},
+		{ReduceLogSumExp, []float32{-inf, inf, 0}, math.Inf(1)},
+		{ReduceMean, []float32{1, 2, 6}, 3}, {ReduceMax, []float32{1, 7, 6}, 7},
+	}
+	for _, c := range cases {
+		l := &Reduce{Op: c.op, Axes: []int{0}}
+		dst := []float32{0}
+		l.Forward(dst, c.x, nil, Shape{3}, 1)
+		if got := float64(dst[0]); got != float64(float32(c.want)) && !(math.IsInf(got, 0) && got == c.want) {
+			t.Errorf("%v(%v) = %g, want %g", c.op, c.x, got, c.want)
+		}
+	}
+	dst := []float32{0}
+	(&Reduce{Op: ReduceMin, Axes: []int{0}}).Forward(dst, []float32{1, float32(math.NaN()), 0}, nil, Shape{3}, 1)
+	if dst[0] == dst[0] {
+		t.Errorf("min with a NaN = %g, want NaN", dst[0])
+	}
+}
