@@ -19,9 +19,11 @@ const (
 	MergeAvg
 	MergeMax
 	MergeMin
+	MergeDiv // two inputs: a / b
+	MergePow // two inputs: a ^ b
 )
 
-var mergeNames = [...]string{"add", "subtract", "multiply", "average", "maximum", "minimum"}
+var mergeNames = [...]string{"add", "subtract", "multiply", "average", "maximum", "minimum", "divide", "power"}
 
 func (o MergeOp) String() string {
 	if int(o) < len(mergeNames) {
@@ -43,8 +45,9 @@ func (l *Merge) OutputShapeN(ins []Shape) (Shape, error) {
 	if int(l.Op) >= len(mergeNames) {
 		return nil, errf(ErrInvalid, "unknown merge op %d", l.Op)
 	}
-	if len(ins) == 0 || l.Op == MergeSub && len(ins) != 2 {
-		return nil, errf(ErrInvalid, "%s takes %s inputs, got %d", l.Op, map[bool]string{true: "2", false: "at least 1"}[l.Op == MergeSub], len(ins))
+	two := l.Op == MergeSub || l.Op == MergeDiv || l.Op == MergePow
+	if len(ins) == 0 || two && len(ins) != 2 {
+		return nil, errf(ErrInvalid, "%s takes %s inputs, got %d", l.Op, map[bool]string{true: "2", false: "at least 1"}[two], len(ins))
 	}
 	return BroadcastShape(ins...)
 }
@@ -125,6 +128,10 @@ func mergeInto(op MergeOp, k int, dst, src []float32) {
 		for i, v := range src {
 			dst[i] *= v
 		}
+	case MergeDiv:
+		for i, v := range src {
+			dst[i] /= v
+		}
 	default:
 		for i, v := range src {
 			mergeOne(op, k, &dst[i], v)
@@ -148,6 +155,8 @@ func mergeOne(op MergeOp, k int, d *float32, v float32) {
 		*d = maxNaN(*d, v)
 	case MergeMin:
 		*d = minNaN(*d, v)
+	case MergeDiv, MergePow:
+		*d = binaryOne(op, *d, v)
 	}
 }
 

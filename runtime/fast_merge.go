@@ -104,5 +104,13 @@ func mergeRow(op layers.MergeOp, d, s []float32) {
 				d[i] = v
 			}
 		}
+	case layers.MergeDiv:
+		for i, v := range s {
+			d[i] /= v
+		}
+	default: // Pow: a rare op, the layer's own arithmetic
+		for i, v := range s {
+			d[i] = layers.MergeOne(op, d[i], v)
+		}
 	}
 }

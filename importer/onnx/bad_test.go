@@ -123,10 +123,10 @@ func TestBadInput(t *testing.T) {
 			m.Graph.Node[0].Attribute = append(m.Graph.Node[0].Attribute, &onnxpb.AttributeProto{Name: "transA", Type: onnxpb.AttributeProto_INT, I: 1})
 		}, layers.ErrUnsupported, "transA"},
 		{"attribute type", func(m *onnxpb.ModelProto) { m.Graph.Node[0].Attribute[0].Type = onnxpb.AttributeProto_FLOAT }, layers.ErrBadFile, "transB"},
-		{"div of computed tensors", func(m *onnxpb.ModelProto) {
-			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "ratio", OpType: "Div", Input: []string{"y", "h"}, Output: []string{"s"}})
+		{"mod of computed tensors", func(m *onnxpb.ModelProto) {
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "ratio", OpType: "Mod", Input: []string{"y", "h"}, Output: []string{"s"}})
 			m.Graph.Output[0].Name = "s"
-		}, layers.ErrUnsupported, `node "ratio" (Div)`},
+		}, layers.ErrUnsupported, `node "ratio" (Mod)`},
 		{"constant beside computed", func(m *onnxpb.ModelProto) {
 			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "mx", OpType: "Max", Input: []string{"y", "h", "b"}, Output: []string{"s"}})
 			m.Graph.Output[0].Name = "s"
@@ -143,7 +143,51 @@ func TestBadInput(t *testing.T) {
 			m.Graph.Initializer = append(m.Graph.Initializer, floatInit("w3", []int64{3, 3}, make([]float32, 9)))
 			m.Graph.Output[0].Name = "s"
 		}, layers.ErrShapeMismatch, `node "sum" (Sum)`},
-		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 9 }, layers.ErrUnsupported, "opset 9"},
+		{"huge Tile", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "reps", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1, 1 << 24}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "tile", OpType: "Tile", Input: []string{"y", "reps"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrTooLarge, `node "tile" (Tile)`},
+		{"tile the batch", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "reps", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{2, 1}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "tile", OpType: "Tile", Input: []string{"y", "reps"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrUnsupported, "tiling the batch axis"},
+		{"reflect pad wider than the axis", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "pads", Dims: []int64{4}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{0, 2, 0, 0}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "pad", OpType: "Pad", Input: []string{"y", "pads"}, Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "mode", Type: onnxpb.AttributeProto_STRING, S: []byte("reflect")}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrInvalid, `node "pad" (Pad)`},
+		{"split sizes not summing", func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "parts", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{1, 2}})
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "split", OpType: "Split", Input: []string{"y", "parts"}, Output: []string{"s", "s2"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrInvalid, `node "split" (Split)`},
+		{"old broadcast with axis", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 6
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "add", OpType: "Add", Input: []string{"y", "b"}, Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "broadcast", Type: onnxpb.AttributeProto_INT, I: 1}, {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 2}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrInvalid, `node "add" (Add): invalid configuration: broadcast axis 2`},
+		{"Reshape-1 without inputs", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 6
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "rs", OpType: "Reshape", Output: []string{"s"},
+				Attribute: []*onnxpb.AttributeProto{{Name: "shape", Type: onnxpb.AttributeProto_INTS, Ints: []int64{2}}}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "rs" (Reshape): bad file: no inputs`},
+		{"Upsample without inputs", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 9
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "up", OpType: "Upsample", Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "up" (Upsample): bad file: no inputs`},
+		{"Upsample-7 with scales and an input", func(m *onnxpb.ModelProto) {
+			m.OpsetImport[0].Version = 7
+			m.Graph.Node = append(m.Graph.Node, &onnxpb.NodeProto{Name: "up", OpType: "Upsample", Input: []string{"y", "b", "b"}, Output: []string{"s"}})
+			m.Graph.Output[0].Name = "s"
+		}, layers.ErrBadFile, `node "up" (Upsample)`},
+		{"old opset", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = 5 }, layers.ErrUnsupported, "opset 5"},
 		{"inputs with different batch", func(m *onnxpb.ModelProto) {
 			m.Graph.Input = []*onnxpb.ValueInfoProto{valueInfo("x", 2, 3), valueInfo("x2", 3, 3)}
 		}, layers.ErrUnsupported, "batch size 3"},
@@ -258,7 +302,33 @@ func seedModels() []*onnxpb.ModelProto {
 			Output:      []*onnxpb.ValueInfoProto{valueInfo("y", "N", 3)},
 		},
 	}
-	return []*onnxpb.ModelProto{conv}
+	i64 := func(name string, v ...int64) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: name, Dims: []int64{int64(len(v))}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: v}
+	}
+	str := func(name, v string) *onnxpb.AttributeProto {
+		return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_STRING, S: []byte(v)}
+	}
+	// the breadth families: Split, Tile, Pad reflect, Sqrt, Div of computed tensors, an
+	// opset-9 Upsample
+	breadth := &onnxpb.ModelProto{
+		IrVersion:   8,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 9}},
+		Graph: &onnxpb.GraphProto{
+			Node: []*onnxpb.NodeProto{
+				{Name: "split", OpType: "Split", Input: []string{"x"}, Output: []string{"a", "b"}, Attribute: []*onnxpb.AttributeProto{ints("split", 1, 1), {Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}},
+				{Name: "tile", OpType: "Tile", Input: []string{"a", "reps"}, Output: []string{"t"}},
+				{Name: "pad", OpType: "Pad", Input: []string{"b"}, Output: []string{"p"}, Attribute: []*onnxpb.AttributeProto{ints("pads", 0, 0, 1, 1, 0, 0, 1, 1), str("mode", "reflect")}},
+				{Name: "abs", OpType: "Abs", Input: []string{"p"}, Output: []string{"q"}},
+				{Name: "sqrt", OpType: "Sqrt", Input: []string{"q"}, Output: []string{"r"}},
+				{Name: "div", OpType: "Div", Input: []string{"t", "r"}, Output: []string{"d"}},
+				{Name: "up", OpType: "Upsample", Input: []string{"d", "sc"}, Output: []string{"y"}},
+			},
+			Initializer: []*onnxpb.TensorProto{i64("reps", 1, 1, 2, 2), floatInit("sc", []int64{4}, []float32{1, 1, 2, 2})},
+			Input:       []*onnxpb.ValueInfoProto{valueInfo("x", "N", 2, 2, 2)},
+			Output:      []*onnxpb.ValueInfoProto{valueInfo("y", "N", 1, 8, 8)},
+		},
+	}
+	return []*onnxpb.ModelProto{conv, breadth}
 }
 
 func TestSeedModels(t *testing.T) {

@@ -99,6 +99,7 @@ type builder struct {
 	names       map[string]int
 	states      map[string]*dstate // per data-path ONNX value
 	outVals     []layers.Value     // per graph output, set by finish
+	float64IO   []string           // DOUBLE graph inputs and outputs, held as float32
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
@@ -124,6 +125,11 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 		}
 		b.consts[t.GetName()] = c
 	}
+	nodes, err := upgradeNodes(b.nodes, opset, b.consts)
+	if err != nil {
+		return nil, err
+	}
+	b.nodes = nodes
 	var ins []*onnxpb.ValueInfoProto
 	for _, in := range g.GetInput() {
 		if _, isInit := b.consts[in.GetName()]; !isInit {
@@ -168,6 +174,8 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	dt := layers.Float32
 	if idInput(tt.GetElemType()) {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
+	} else if tt.GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
+		b.float64IO = append(b.float64IO, in.GetName()) // computed in float32 (docs/RATIONALE.md)
 	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
@@ -871,6 +879,18 @@ func (b *builder) affine(n *node, scale, shift []float32, origParams int64) erro
 	case *layers.Conv2D:
 		if l.Act.IsLinear() && periodic(scale, l.Filters) && periodic(shift, l.Filters) {
 			foldColumns(l.W, &l.B, scale[:l.Filters], shift[:l.Filters])
+			return nil
+		}
+	case *layers.LayerNorm: // gamma and beta of a matched decomposed layer normalization
+		if k := len(l.Gamma); k > 0 && periodic(scale, k) && periodic(shift, k) {
+			if l.Beta == nil {
+				l.Beta = make([]float32, k)
+			}
+			for j := range k {
+				l.Gamma[j] *= scale[j]
+				l.Beta[j] = l.Beta[j]*scale[j] + shift[j]
+			}
+			l.OrigParams = 0
 			return nil
 		}
 	}

@@ -67,12 +67,13 @@ func (b *builder) shareMoved() {
 // handlersN import nodes reading two or more computed tensors.
 var handlersN = map[string]handler{
 	"Add": opMergeN, "Sub": opMergeN, "Mul": opMergeN, "Max": opMergeN, "Min": opMergeN,
-	"Mean": opMergeN, "Sum": opMergeN, "Concat": opConcatN,
+	"Mean": opMergeN, "Sum": opMergeN, "Concat": opConcatN, "Div": opMergeN, "Pow": opMergeN,
 }
 
 var mergeOps = map[string]layers.MergeOp{
 	"Add": layers.MergeAdd, "Sub": layers.MergeSub, "Mul": layers.MergeMul, "Max": layers.MergeMax,
 	"Min": layers.MergeMin, "Mean": layers.MergeAvg, "Sum": layers.MergeAdd,
+	"Div": layers.MergeDiv, "Pow": layers.MergePow,
 }
 
 // dagNode loads the data input of node n (dynIn: its inputs on the data path, one
@@ -95,6 +96,9 @@ func (b *builder) dagNode(n *node, dynIn []string) (handled bool, err error) {
 		// a matched region replaces every reader of cur, so cur stays as exclusive as
 		// it was
 		b.excl = st.excl
+		if ok, err := b.fitLayerNorm(n); err != nil || ok {
+			return true, err
+		}
 		ok, err := b.fitRegion(n)
 		if err != nil && !errors.Is(err, errChain) || err == nil && ok {
 			return true, err
@@ -247,7 +251,7 @@ func (b *builder) emitN(l layers.Layer, ins []layers.Value, shapes []layers.Shap
 // operand is held as (1, 1, C) beside (H, W, C) and broadcasts the same way.
 func opMergeN(b *builder, n *node) error {
 	op := n.GetOpType()
-	if (op == "Add" || op == "Sub" || op == "Mul") && len(n.GetInput()) != 2 {
+	if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") && len(n.GetInput()) != 2 {
 		return n.errorf(layers.ErrBadFile, "%d inputs", len(n.GetInput()))
 	}
 	ds, err := b.operands(n)

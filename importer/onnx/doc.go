@@ -12,7 +12,8 @@
 // (a cancelling Transpose pair costs nothing). A Flatten after an NCHW convolution
 // permutes the next Dense's weight rows instead of the data.
 //
-// What it imports (default domain, opsets MinOpset to MaxOpset):
+// What it imports (default domain, opsets MinOpset to MaxOpset; below 11 rewritten
+// first, see docs/onnx-opsets.md):
 //   - constant and shape subgraphs, folded at import: Constant, Shape, Size, Gather,
 //     Unsqueeze, Squeeze, Concat, ConstantOfShape, Slice, Cast, Reshape, Expand,
 //     Transpose, Flatten, Range, Where, ReduceProd and element-wise arithmetic; the
@@ -33,24 +34,40 @@
 //     output_shape and auto_pad placed as ONNX Runtime does) -> ConvTranspose2D;
 //   - Resize (opset 11+; nearest with round_prefer_floor/ceil, floor, ceil, or linear;
 //     half_pixel, pytorch_half_pixel, asymmetric, align_corners; constant scales or
-//     sizes, batch and channels unscaled) -> Resize2D; Upsample left the standard at
-//     opset 10, below the opsets read;
+//     sizes, batch and channels unscaled) -> Resize2D; Upsample (opsets 7-9) and
+//     Resize-10 as Resize with asymmetric coordinates and nearest_mode floor;
 //   - LayerNormalization (opset 17; in the data's own layout when each physical run
 //     holds one normalized block, so NHWC data normalized over C, H, W needs no
-//     transpose); ReduceMean, ReduceMax, ReduceSum over constant axes without the
+//     transpose); ReduceMean, ReduceMax, ReduceSum (and ReduceMin, ReduceProd,
+//     ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp) over constant
+//     axes without the
 //     batch (a mean or max over H and W is a GlobalPool2D); PRelu with constant slopes
 //     (laid out like the data, stored at their smallest period);
 //   - BatchNormalization (folded into the preceding Conv/Dense, else Affine);
 //   - Relu, LeakyRelu, Sigmoid, HardSigmoid, Tanh, Elu, Selu, Softplus, Softsign, Exp,
-//     Clip, Gelu, HardSwish, Softmax and LogSoftmax (opset < 13 flatten semantics),
+//     Clip, Gelu, HardSwish, Softmax, LogSoftmax and Hardmax (opset < 13 flatten
+//     semantics),
 //     and element-wise subgraphs matched numerically against known activations
 //     (the erf form of GELU, x*sigmoid(x), x*hardsigmoid(x));
-//   - LSTM (forward, reverse, bidirectional; constant initial states; Y or Y_h) with
+//   - LSTM (forward, reverse, bidirectional; constant initial states; Y, Y_h or both:
+//     Y_h is then a Remap of Y's final steps) with
 //     the Squeeze/Transpose/Gather/Slice/Reshape patterns around it; picking the last
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
-//   - Identity, Dropout, Cast to float;
+//   - Identity, Dropout, Cast to float (or double: DOUBLE graph inputs and outputs are
+//     held as float32, listed in the graph's "float64_io" metadata);
+//   - the element-wise family (ops_elementwise.go, one table): Neg, Abs, Sign, Sqrt,
+//     Log, Reciprocal, Floor, Ceil, Round, trigonometric and hyperbolic ops, Erf, Not,
+//     Shrink -> layers.Unary; Pow, Max, Min with a constant and constant/x -> Unary or
+//     ConstBinary; Div and Pow
+//     of computed tensors -> Merge; InstanceNormalization; torch's ReduceMean/Sub/Pow/
+//     Sqrt/Div layer normalization below opset 17 matched as one LayerNorm
+//     (patterns_layernorm.go; gamma and beta folded in), node by node otherwise;
+//   - data movement no transpose expresses (ops_remap.go): Slice and Gather on any
+//     axis but the batch's, Split, Tile, Pad in constant (any value), reflect, edge and
+//     wrap modes, Where with a constant condition between the data and a constant ->
+//     layers.Remap; a Squeeze of a static batch of 1;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
 //     ids outside the table are a run-time error, negative ids included);
@@ -66,10 +83,9 @@
 //     activation or affine folded into a Conv, a reshape retargeted) only when
 //     nothing else reads its output.
 //
-// Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
-// tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y
-// and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
-// exports below opset 17, control flow, other domains, Resize cubic /
+// Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
+// computed tensors in Max/Min/Mean/Sum/Concat, GRU/RNN Y and Y_h both used, a constant
+// that differs per sample of a static batch, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
 // sequence too), attention, external data.

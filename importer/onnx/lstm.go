@@ -153,9 +153,6 @@ func opLSTM(b *builder, n *node) error {
 	if b.used(n.out(2)) {
 		return n.errorf(layers.ErrUnsupported, "output Y_c (the final cell state)")
 	}
-	if useY && useH {
-		return n.errorf(layers.ErrUnsupported, "both Y and Y_h are used (the graph would branch)")
-	}
 	cells := make([]*layers.LSTM, dirs)
 	for di := 0; di < dirs; di++ {
 		f, err := lstmAct(n, names[3*di])
@@ -231,5 +228,41 @@ func opLSTM(b *builder, n *node) error {
 	default:
 		nd.shape, nd.bAxis, out = []int{batch, dirs, h}, 0, n.out(1)
 	}
-	return b.setOut(out, nd)
+	if err := b.setOut(out, nd); err != nil || !(useY && useH) {
+		return err
+	}
+	return b.finalStates(n, cells[0].GoBackwards, dirs, layout)
+}
+
+// finalStates imports Y_h beside Y (both used): the final state of each direction is
+// one time step of Y (the last for a forward direction, the first for a backward one,
+// Y keeping time order), picked by a Remap from the recurrent layer's output.
+func (b *builder) finalStates(n *node, backward bool, dirs int, layout int64) error {
+	b.states[n.out(0)].excl = false // Y has another reader now: nothing may retarget it
+	b.excl = false
+	d := b.d
+	tAx, dAx := 0, 1
+	if layout != 0 {
+		tAx, dAx = 1, 2
+	}
+	t := d.shape[tAx]
+	dims := append([]int(nil), d.shape...)
+	dims[tAx] = 1
+	err := b.remapBy(n, n.out(1), dims, 0, func(oc, ic []int) bool {
+		copy(ic, oc)
+		if ic[tAx] = t - 1; oc[dAx] == 1 || backward {
+			ic[tAx] = 0
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	// drop the size-1 time axis: (1, dirs, N, h) -> (dirs, N, h), (N, 1, dirs, h) -> (N, dirs, h)
+	nd := b.d.clone()
+	nd.shape = append(append([]int(nil), nd.shape[:tAx]...), nd.shape[tAx+1:]...)
+	if nd.bAxis > tAx {
+		nd.bAxis--
+	}
+	return b.setOut(n.out(1), nd)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -13,11 +14,12 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// Supported default-domain opsets: from 11 (the oldest with today's Slice, Clip,
-// Pad, Squeeze semantics the importer is tested on) up to the newest opset of the
-// onnx package the fixtures were generated with (onnx 1.23.2).
+// Supported default-domain opsets: from 6 (the oldest of ONNX's backend test data;
+// nodes below opset 11 are rewritten to their opset-11 form at import, see
+// docs/onnx-opsets.md) up to the newest opset of the onnx package the fixtures were
+// generated with (onnx 1.23.2).
 const (
-	MinOpset = 11
+	MinOpset = 6
 	MaxOpset = 28
 )
 
@@ -157,6 +159,14 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 		"producer":   producer,
 		"opset":      strconv.FormatInt(opset, 10),
 		"ir_version": strconv.FormatInt(mp.GetIrVersion(), 10),
+	}
+	for _, o := range g.GetOutput() {
+		if o.GetType().GetTensorType().GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
+			b.float64IO = append(b.float64IO, o.GetName())
+		}
+	}
+	if len(b.float64IO) > 0 {
+		meta["float64_io"] = strings.Join(b.float64IO, ",")
 	}
 	if b.varAxes != "" {
 		meta["variable_axes"] = b.varAxes

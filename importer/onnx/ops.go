@@ -1,9 +1,6 @@
 package onnx
 
 import (
-	"math"
-
-	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -37,6 +34,8 @@ func init() {
 		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
 		"PRelu": opPRelu,
 	}
+	registerElementwise(handlers)
+	registerRemap(handlers)
 }
 
 // constIn returns input k as a constant (nil, nil when the input is absent).
@@ -59,26 +58,6 @@ func (b *builder) onlyOutput(n *node, k int) error {
 		}
 	}
 	return nil
-}
-
-func opIdentity(b *builder, n *node) error {
-	switch n.GetOpType() {
-	case "Dropout":
-		n.ignore("seed", "ratio")
-		if t, err := b.constIn(n, 2); err != nil || (t != nil && t.ints()[0] != 0) {
-			return n.errorf(layers.ErrUnsupported, "training_mode must be a constant false")
-		}
-		if err := b.onlyOutput(n, 0); err != nil {
-			return err
-		}
-	case "Cast":
-		to := onnxpb.TensorProto_DataType(n.int("to", 0))
-		n.ignore("saturate", "round_mode")
-		if to != onnxpb.TensorProto_FLOAT {
-			return n.errorf(layers.ErrUnsupported, "cast of the data to %v", to)
-		}
-	}
-	return b.setOut(n.out(0), b.d.clone())
 }
 
 func opTranspose(b *builder, n *node) error {
@@ -197,8 +176,11 @@ func opReshape(b *builder, n *node) error {
 			return err
 		}
 		nb := remapAxisAfterSqueeze(d.shape, dims, d.bAxis, axes, unsq)
+		if nb < 0 && b.staticBatch == 1 && d.inner() == 1 && len(dims) > 0 && dims[0] == 1 {
+			nb = 0 // a static batch of 1 squeezed: the leading size-1 axis holds it (same data)
+		}
 		if nb < 0 {
-			return n.errorf(layers.ErrUnsupported, "squeezing the batch axis")
+			return n.errorf(layers.ErrUnsupported, "squeezing the batch axis (only a static batch of 1 before a size-1 axis)")
 		}
 		return b.reshapeTo(n, dims, nb, d.inner())
 	}
@@ -273,274 +255,6 @@ func opReshape(b *builder, n *node) error {
 		return n.errorf(layers.ErrUnsupported, "reshape of %v to %v: cannot tell which axis is the batch", d.shape, t)
 	}
 	return b.reshapeTo(n, dims, bAxis, bInner)
-}
-
-func opExpand(b *builder, n *node) error {
-	s, err := b.constIn(n, 1)
-	if err != nil {
-		return err
-	}
-	dims, _, err := shapeArg(n, s)
-	if err != nil {
-		return err
-	}
-	out, ok := broadcastDims(b.d.shape, dims)
-	if !ok || len(out) != len(b.d.shape) {
-		return n.errorf(layers.ErrUnsupported, "expanding the data from %v by %v", b.d.shape, dims)
-	}
-	for k := range out {
-		if k != b.d.bAxis && out[k] != b.d.shape[k] {
-			return n.errorf(layers.ErrUnsupported, "expanding the data from %v by %v", b.d.shape, dims)
-		}
-	}
-	return b.setOut(n.out(0), b.d.clone())
-}
-
-// dense emits a Dense layer acting on the last ONNX axis with W (K x N, row-major).
-func (b *builder) dense(n *node, w []float32, k, units int, bias []float32) error {
-	d := b.d
-	last := len(d.shape) - 1
-	if last < 0 || d.bAxis == last {
-		return n.errorf(layers.ErrUnsupported, "matrix product over the batch axis")
-	}
-	if d.shape[last] != k {
-		return n.errorf(layers.ErrShapeMismatch, "input %v does not end in %d features", d.shape, k)
-	}
-	size := d.size()
-	rows := size / k
-	var pi []int32 // physical column c holds logical column pi[c]
-	var rowOf []int32
-	if d.idx != nil {
-		pi = make([]int32, k)
-		rowOf = make([]int32, rows)
-		ok := true
-		for c := 0; c < k; c++ {
-			pi[c] = d.idx[c] % int32(k)
-		}
-		for r := 0; r < rows && ok; r++ {
-			rowOf[r] = d.idx[r*k] / int32(k)
-			for c := 0; c < k; c++ {
-				v := d.idx[r*k+c]
-				if v/int32(k) != rowOf[r] || v%int32(k) != pi[c] {
-					ok = false
-					break
-				}
-			}
-		}
-		if !ok {
-			if err := b.materialize(nil, b.phys, n.GetName()); err != nil {
-				return err
-			}
-			pi, rowOf = nil, nil
-		}
-	}
-	wl := w
-	if pi != nil && !isIdentity(pi) {
-		wl = make([]float32, len(w))
-		for c := 0; c < k; c++ {
-			copy(wl[c*units:(c+1)*units], w[int(pi[c])*units:(int(pi[c])+1)*units])
-		}
-	}
-	if b.phys.Last() != k {
-		t := []int{rows, k}
-		if rows == 1 {
-			t = []int{k}
-		}
-		if err := b.reshapePhys(t, n.GetName()); err != nil {
-			return err
-		}
-	}
-	if err := b.emit(&layers.Dense{Info: b.info(n.GetName(), n.GetOpType()), In: k, Units: units, W: wl, B: bias, Act: layers.ActLinear}); err != nil {
-		return err
-	}
-	nd := d.clone()
-	nd.shape[last] = units
-	nd.idx = nil
-	if rowOf != nil && !isIdentity(rowOf) {
-		idx := make([]int32, rows*units)
-		for r := 0; r < rows; r++ {
-			for o := 0; o < units; o++ {
-				idx[r*units+o] = rowOf[r]*int32(units) + int32(o)
-			}
-		}
-		nd.idx = idx
-	}
-	return b.setOut(n.out(0), nd)
-}
-
-func opGemm(b *builder, n *node) error {
-	if n.in(0) != b.cur {
-		return n.errorf(layers.ErrUnsupported, "the data must be input A")
-	}
-	if n.int("transA", 0) != 0 {
-		return n.errorf(layers.ErrUnsupported, "transA=1 on the data")
-	}
-	transB := n.int("transB", 0) != 0
-	alpha, beta := n.float("alpha", 1), n.float("beta", 1)
-	if len(b.d.shape) != 2 || b.d.bAxis != 0 {
-		return n.errorf(layers.ErrUnsupported, "input of shape %v (Gemm takes a batch of vectors)", b.d.shape)
-	}
-	wt, err := b.constIn(n, 1)
-	if err != nil {
-		return err
-	}
-	if wt == nil || len(wt.dims) != 2 || wt.isInt || wt.bAxis >= 0 {
-		return n.errorf(layers.ErrBadFile, "B must be a float matrix")
-	}
-	k, units := wt.dims[0], wt.dims[1]
-	if transB {
-		k, units = units, k
-	}
-	w := make([]float32, k*units)
-	for i := 0; i < k; i++ {
-		for j := 0; j < units; j++ {
-			v := wt.f[i*units+j]
-			if transB {
-				v = wt.f[j*k+i]
-			}
-			w[i*units+j] = alpha * v
-		}
-	}
-	var bias []float32
-	if c, err := b.constIn(n, 2); err != nil {
-		return err
-	} else if c != nil {
-		dims, ok := broadcastDims(c.dims, []int{1, units})
-		if !ok || len(dims) != 2 || dims[0] != 1 || c.hasBatch() {
-			return n.errorf(layers.ErrUnsupported, "C of shape %v (only a per-unit bias)", c.dims)
-		}
-		ci := broadcastIndex([]int{units}, c.dims[max(0, len(c.dims)-1):])
-		if len(c.dims) == 0 {
-			ci = make([]int, units)
-		}
-		cf := c.floats()
-		bias = make([]float32, units)
-		for j := range bias {
-			bias[j] = beta * cf[ci[j]]
-		}
-	}
-	return b.dense(n, w, k, units, bias)
-}
-
-func opMatMul(b *builder, n *node) error {
-	if n.in(0) != b.cur {
-		return n.errorf(layers.ErrUnsupported, "constant times data (the data must be the left operand)")
-	}
-	wt, err := b.constIn(n, 1)
-	if err != nil {
-		return err
-	}
-	if wt == nil {
-		return n.errorf(layers.ErrBadFile, "missing right operand")
-	}
-	if len(wt.dims) != 2 || wt.isInt || wt.bAxis >= 0 {
-		return n.errorf(layers.ErrUnsupported, "right operand of shape %v (a weight matrix is needed)", wt.dims)
-	}
-	if len(b.d.shape) < 2 {
-		return n.errorf(layers.ErrUnsupported, "data of rank %d", len(b.d.shape))
-	}
-	return b.dense(n, append([]float32(nil), wt.f...), wt.dims[0], wt.dims[1], nil)
-}
-
-func opArith(b *builder, n *node) error {
-	op := n.GetOpType()
-	constFirst := n.in(0) != b.cur
-	k := 1
-	if constFirst {
-		k = 0
-	}
-	c, err := b.constIn(n, k)
-	if err != nil {
-		return err
-	}
-	if c == nil {
-		return n.errorf(layers.ErrBadFile, "missing operand")
-	}
-	if out, ok := broadcastDims(b.d.shape, c.dims); !ok || len(out) != len(b.d.shape) {
-		return n.errorf(layers.ErrUnsupported, "constant of shape %v grows the data %v", c.dims, b.d.shape)
-	}
-	v, err := b.expand(n, c)
-	if err != nil {
-		return err
-	}
-	scale, shift := make([]float32, len(v)), make([]float32, len(v))
-	for j, cv := range v {
-		switch {
-		case op == "Add":
-			scale[j], shift[j] = 1, cv
-		case op == "Sub" && !constFirst:
-			scale[j], shift[j] = 1, -cv
-		case op == "Sub":
-			scale[j], shift[j] = -1, cv
-		case op == "Mul":
-			scale[j] = cv
-		case op == "Div" && !constFirst:
-			scale[j] = 1 / cv
-		default:
-			return n.errorf(layers.ErrUnsupported, "constant divided by the data")
-		}
-	}
-	if err := b.affine(n, scale, shift, 0); err != nil {
-		return err
-	}
-	return b.setOut(n.out(0), b.d.clone())
-}
-
-func opBatchNorm(b *builder, n *node) error {
-	eps := n.float("epsilon", 1e-5)
-	n.ignore("momentum")
-	if n.int("training_mode", 0) != 0 {
-		return n.errorf(layers.ErrUnsupported, "training_mode=1")
-	}
-	if n.has("spatial") && n.int("spatial", 1) != 1 {
-		return n.errorf(layers.ErrUnsupported, "spatial=0")
-	}
-	if err := b.onlyOutput(n, 0); err != nil {
-		return err
-	}
-	var p [4][]float32
-	for k := range p {
-		t, err := b.constIn(n, k+1)
-		if err != nil {
-			return err
-		}
-		if t == nil || len(t.dims) != 1 || t.isInt {
-			return n.errorf(layers.ErrBadFile, "input %d must be a 1-D float constant", k+1)
-		}
-		p[k] = t.f
-	}
-	d := b.d
-	if err := d.merged(n); err != nil {
-		return err
-	}
-	if d.bAxis != 0 || len(d.shape) < 2 {
-		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d", d.shape, d.bAxis)
-	}
-	s, t, err := layers.FoldBatchNorm(p[0], p[1], p[2], p[3], float64(eps))
-	if err != nil {
-		return n.wrap(err)
-	}
-	ch := len(s)
-	if d.shape[1] != ch {
-		return n.errorf(layers.ErrShapeMismatch, "%d channels in the statistics, input %v", ch, d.shape)
-	}
-	dims := make([]int, len(d.shape)-1)
-	for k := range dims {
-		dims[k] = 1
-	}
-	dims[0] = ch
-	sv, err := b.expand(n, newFloat(dims, s))
-	if err != nil {
-		return err
-	}
-	tv, err := b.expand(n, newFloat(dims, t))
-	if err != nil {
-		return err
-	}
-	if err := b.affine(n, sv, tv, int64(4*ch)); err != nil {
-		return err
-	}
-	return b.setOut(n.out(0), b.d.clone())
 }
 
 // spatial prepares NCHW (or NCL) data for a 2-D layer: it makes the physical layout
@@ -812,152 +526,6 @@ func opGlobalPool(b *builder, n *node) error {
 	return b.setOut(n.out(0), nd)
 }
 
-func opPad(b *builder, n *node) error {
-	if mode := n.str("mode", "constant"); mode != "constant" {
-		return n.errorf(layers.ErrUnsupported, "mode %q", mode)
-	}
-	var pads []int64
-	if n.has("pads") {
-		pads = n.ints("pads", nil)
-		if v := n.float("value", 0); v != 0 {
-			return n.errorf(layers.ErrUnsupported, "pad value %g", v)
-		}
-	} else {
-		t, err := b.constIn(n, 1)
-		if err != nil || t == nil {
-			return n.errorf(layers.ErrUnsupported, "pads must be a constant")
-		}
-		pads = t.ints()
-		if v, err := b.constIn(n, 2); err != nil {
-			return err
-		} else if v != nil && (v.size() != 1 || v.floats()[0] != 0) {
-			return n.errorf(layers.ErrUnsupported, "non-zero pad value")
-		}
-		if n.in(3) != "" {
-			return n.errorf(layers.ErrUnsupported, "axes input")
-		}
-	}
-	r := len(b.d.shape)
-	if len(pads) != 2*r {
-		return n.errorf(layers.ErrInvalid, "pads %v for rank %d", pads, r)
-	}
-	zero := true
-	for _, p := range pads {
-		zero = zero && p == 0
-	}
-	if zero {
-		return b.setOut(n.out(0), b.d.clone())
-	}
-	if r == 5 {
-		return opPad3D(b, n, pads) // ops_conv3d.go
-	}
-	if r != 4 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 {
-		return n.errorf(layers.ErrUnsupported, "pads %v (only spatial padding of N, C, H, W data)", pads)
-	}
-	// ONNX order: H begin, W begin, H end, W end; layers order: top, bottom, left, right.
-	hw := [4]int64{pads[2], pads[6], pads[3], pads[7]}
-	var pad, crop [4]int
-	for k, p := range hw {
-		switch {
-		case p > 1<<20 || p < -(1<<31):
-			return n.errorf(layers.ErrUnsupported, "pads %v (at most 2^20 cells a side)", pads)
-		case p < 0:
-			crop[k] = int(-p) // negative pads crop (opset 11+)
-		default:
-			pad[k] = int(p)
-		}
-	}
-	if _, _, _, _, err := b.spatial(n); err != nil {
-		return err
-	}
-	if crop != [4]int{} {
-		if err := b.emit(&layers.Crop{Info: b.info(n.GetName(), "Pad"), Crops: crop}); err != nil {
-			return err
-		}
-	}
-	if pad != [4]int{} {
-		if err := b.emit(&layers.ZeroPad2D{Info: b.info(n.GetName(), "Pad"), Pads: pad}); err != nil {
-			return err
-		}
-	}
-	return b.spatialOut(n, false)
-}
-
-// actFor maps an ONNX activation op (with its attributes) onto layers.Activation.
-func (b *builder) actFor(n *node) (layers.Activation, error) {
-	inf := float32(math.Inf(1))
-	switch op := n.GetOpType(); op {
-	case "Relu":
-		return layers.ActReLU, nil
-	case "LeakyRelu":
-		return layers.LeakyReLU(n.float("alpha", 0.01)), nil
-	case "Sigmoid":
-		return layers.Activation{Kind: layers.Sigmoid}, nil
-	case "HardSigmoid":
-		return layers.Activation{Kind: layers.HardSigmoid, Alpha: n.float("alpha", 0.2), Beta: n.float("beta", 0.5)}, nil
-	case "Tanh":
-		return layers.Activation{Kind: layers.Tanh}, nil
-	case "Elu":
-		return layers.Activation{Kind: layers.Elu, Alpha: n.float("alpha", 1)}, nil
-	case "Selu":
-		a, g := n.float("alpha", 1.67326319217681884765625), n.float("gamma", 1.05070102214813232421875)
-		if math.Abs(float64(a)-layers.SeluAlpha) > 1e-6 || math.Abs(float64(g)-layers.SeluScale) > 1e-6 {
-			return layers.Activation{}, n.errorf(layers.ErrUnsupported, "attribute alpha=%g gamma=%g (only the standard SELU constants)", a, g)
-		}
-		return layers.Activation{Kind: layers.Selu}, nil
-	case "Softplus":
-		return layers.Activation{Kind: layers.Softplus}, nil
-	case "Softsign":
-		return layers.Activation{Kind: layers.Softsign}, nil
-	case "Exp":
-		return layers.Activation{Kind: layers.Exponential}, nil
-	case "HardSwish":
-		return layers.Activation{Kind: layers.HardSwish}, nil
-	case "Gelu":
-		switch ap := n.str("approximate", "none"); ap {
-		case "none":
-			return layers.Activation{Kind: layers.Gelu}, nil
-		case "tanh":
-			return layers.Activation{Kind: layers.GeluTanh}, nil
-		default:
-			return layers.Activation{}, n.errorf(layers.ErrUnsupported, "attribute approximate=%q", ap)
-		}
-	case "Clip":
-		lo, hi := float32(math.Inf(-1)), inf
-		if n.has("min") || n.has("max") {
-			lo, hi = n.float("min", lo), n.float("max", hi)
-		}
-		for k, p := range []*float32{&lo, &hi} {
-			t, err := b.constIn(n, k+1)
-			if err != nil {
-				return layers.Activation{}, err
-			}
-			if t != nil {
-				if t.size() != 1 || t.hasBatch() {
-					return layers.Activation{}, n.errorf(layers.ErrUnsupported, "non-scalar clip bound")
-				}
-				*p = t.floats()[0]
-			}
-		}
-		if lo == 0 {
-			return layers.Activation{Kind: layers.ReLU, Max: hi}, nil
-		}
-		return layers.Activation{Kind: layers.Clip, Alpha: lo, Beta: hi}, nil
-	}
-	return layers.Activation{}, n.errorf(layers.ErrUnsupported, "op type %s", n.GetOpType())
-}
-
-func opAct(b *builder, n *node) error {
-	a, err := b.actFor(n)
-	if err != nil {
-		return err
-	}
-	if err := b.activation(n, a); err != nil {
-		return err
-	}
-	return b.setOut(n.out(0), b.d.clone())
-}
-
 func opSoftmax(b *builder, n *node) error {
 	d := b.d
 	kind := layers.Softmax
@@ -1025,123 +593,12 @@ func opSoftmax(b *builder, n *node) error {
 			return err
 		}
 	}
-	if err := b.emit(&layers.ActivationLayer{Info: b.info(n.GetName(), n.GetOpType()), Act: layers.Activation{Kind: kind}}); err != nil {
+	var l layers.Layer = &layers.ActivationLayer{Info: b.info(n.GetName(), n.GetOpType()), Act: layers.Activation{Kind: kind}}
+	if n.GetOpType() == "Hardmax" {
+		l = &layers.Hardmax{Info: b.info(n.GetName(), "Hardmax")}
+	}
+	if err := b.emit(l); err != nil {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
-}
-
-// opSelect imports Gather and Slice on the data path: selections that keep every
-// element (no-ops), and the pick of an LSTM's last time step, which becomes the LSTM
-// returning its final state.
-func opSelect(b *builder, n *node) error {
-	d := b.d
-	if n.in(0) != b.cur {
-		return n.errorf(layers.ErrUnsupported, "the data as indices (embedding lookups)")
-	}
-	if err := d.merged(n); err != nil {
-		return err
-	}
-	// iota over the data's shape (batch held at size 1) tracks which elements survive
-	dims := append([]int(nil), d.shape...)
-	dims[d.bAxis] = 1
-	io := &tensor{dims: dims, isInt: true, bAxis: d.bAxis, i: make([]int64, shapeSize(dims))}
-	for k := range io.i {
-		io.i[k] = int64(k)
-	}
-	var res *tensor
-	var err error
-	if n.GetOpType() == "Gather" {
-		idx, err2 := b.constIn(n, 1)
-		if err2 != nil {
-			return err2
-		}
-		if idx == nil {
-			return n.errorf(layers.ErrBadFile, "missing indices")
-		}
-		res, err = gather(n, io, idx, n.int("axis", 0))
-	} else {
-		ins := make([]*tensor, len(n.GetInput()))
-		for k := 1; k < len(ins); k++ {
-			if ins[k], err = b.constIn(n, k); err != nil {
-				return err
-			}
-		}
-		var sp sliceSpec
-		sp, err = sliceArgs(n, ins, dims)
-		if err == nil {
-			res, err = sliceTensor(n, io, sp)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if res.bAxis < 0 {
-		return n.errorf(layers.ErrUnsupported, "selecting along the batch axis")
-	}
-	nd := &dyn{shape: res.dims, bAxis: res.bAxis}
-	nd.shape[nd.bAxis] = d.shape[d.bAxis]
-	sel := res.i
-	if len(sel) == d.size() {
-		same := true
-		for k, v := range sel {
-			if int(v) != k {
-				same = false
-				break
-			}
-		}
-		if same {
-			nd.idx = d.idx
-			return b.setOut(n.out(0), nd)
-		}
-	}
-	var inv []int32
-	if d.idx != nil {
-		inv = invert(d.idx)
-	}
-	pos := make([]int, len(sel))
-	for k, v := range sel {
-		pos[k] = int(v)
-		if inv != nil {
-			pos[k] = int(inv[v])
-		}
-	}
-	switch l := b.fresh().(type) {
-	case *layers.LSTM, *layers.GRU, *layers.SimpleRNN:
-		o := l.(layers.Recurrent).Recurrence()
-		if !o.ReturnSequences {
-			break
-		}
-		t, u := b.valShape(b.lin[b.producer][0])[0], o.Units
-		start := (t - 1) * u
-		if o.GoBackwards {
-			start = 0
-		}
-		if len(pos) != u {
-			break
-		}
-		idx := make([]int32, u)
-		seen := make([]bool, u)
-		ok := true
-		for k, p := range pos {
-			if p < start || p >= start+u || seen[p-start] {
-				ok = false
-				break
-			}
-			seen[p-start] = true
-			idx[p-start] = int32(k)
-		}
-		if !ok {
-			break
-		}
-		// the views after the recurrent layer on this path are left unused (Build drops them)
-		lastStepOnly(l)
-		b.shapes[b.producer] = layers.Shape{u}
-		b.val, b.phys = b.layerValue(b.producer), layers.Shape{u}
-		nd.idx = normIdx(idx)
-		return b.setOut(n.out(0), nd)
-	case *layers.Bidirectional:
-		return n.errorf(layers.ErrUnsupported, "selecting one time step of a bidirectional recurrent layer's sequence output (use its final states Y_h instead)")
-	}
-	return n.errorf(layers.ErrUnsupported, "%s on the data path selecting %d of %d elements", n.GetOpType(), len(sel), d.size())
 }

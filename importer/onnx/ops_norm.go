@@ -157,6 +157,14 @@ func physAxes(d *dyn) ([]int, bool) {
 // opReduce imports ReduceMean, ReduceMax and ReduceSum over constant axes that exclude
 // the batch: a mean or max over H and W of NHWC data is a GlobalPool2D, anything else a
 // layers.Reduce over the matching physical axes.
+// reduceOps maps the ONNX reductions onto layers.Reduce's operations.
+var reduceOps = map[string]layers.ReduceOp{
+	"ReduceMean": layers.ReduceMean, "ReduceMax": layers.ReduceMax, "ReduceSum": layers.ReduceSum,
+	"ReduceMin": layers.ReduceMin, "ReduceProd": layers.ReduceProd, "ReduceSumSquare": layers.ReduceSumSquare,
+	"ReduceL1": layers.ReduceL1, "ReduceL2": layers.ReduceL2, "ReduceLogSum": layers.ReduceLogSum,
+	"ReduceLogSumExp": layers.ReduceLogSumExp,
+}
+
 func opReduce(b *builder, n *node) error {
 	d := b.d
 	if err := d.merged(n); err != nil {
@@ -238,9 +246,9 @@ func opReduce(b *builder, n *node) error {
 			rAxes = append(rAxes, k)
 		}
 	}
-	op := map[string]layers.ReduceOp{"ReduceMean": layers.ReduceMean, "ReduceMax": layers.ReduceMax, "ReduceSum": layers.ReduceSum}[n.GetOpType()]
+	op := reduceOps[n.GetOpType()]
 	var l layers.Layer
-	if len(phys) == 3 && len(rAxes) == 2 && rAxes[0] == 0 && rAxes[1] == 1 && op != layers.ReduceSum {
+	if len(phys) == 3 && len(rAxes) == 2 && rAxes[0] == 0 && rAxes[1] == 1 && (op == layers.ReduceMean || op == layers.ReduceMax) {
 		l = &layers.GlobalPool2D{Info: b.info(n.GetName(), n.GetOpType()), Max: op == layers.ReduceMax, KeepDims: keep}
 	} else {
 		l = &layers.Reduce{Info: b.info(n.GetName(), n.GetOpType()), Op: op, Axes: rAxes, KeepDims: keep}
@@ -287,6 +295,15 @@ func opPRelu(b *builder, n *node) error {
 	if t == nil || t.isInt {
 		return n.errorf(layers.ErrBadFile, "missing slope")
 	}
+	if r := len(b.d.shape); b.opset < 7 && len(t.dims) == 1 && t.dims[0] > 1 && r > 2 {
+		// PRelu-6 applied a 1-D slope on the channel axis
+		dims := make([]int, r-1)
+		for k := range dims {
+			dims[k] = 1
+		}
+		dims[0] = t.dims[0]
+		t = &tensor{dims: dims, f: t.f, bAxis: -1}
+	}
 	v, err := b.expand(n, t)
 	if err != nil {
 		return err
@@ -305,6 +322,63 @@ func opPRelu(b *builder, n *node) error {
 		}
 	}
 	if err := b.emit(&layers.PReLU{Info: b.info(n.GetName(), "PRelu"), Alpha: append([]float32(nil), v[:p]...), OrigParams: int64(t.size())}); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}
+
+func opBatchNorm(b *builder, n *node) error {
+	eps := n.float("epsilon", 1e-5)
+	n.ignore("momentum")
+	if n.int("training_mode", 0) != 0 {
+		return n.errorf(layers.ErrUnsupported, "training_mode=1")
+	}
+	if n.has("spatial") && n.int("spatial", 1) != 1 {
+		return n.errorf(layers.ErrUnsupported, "spatial=0")
+	}
+	if err := b.onlyOutput(n, 0); err != nil {
+		return err
+	}
+	var p [4][]float32
+	for k := range p {
+		t, err := b.constIn(n, k+1)
+		if err != nil {
+			return err
+		}
+		if t == nil || len(t.dims) != 1 || t.isInt {
+			return n.errorf(layers.ErrBadFile, "input %d must be a 1-D float constant", k+1)
+		}
+		p[k] = t.f
+	}
+	d := b.d
+	if err := d.merged(n); err != nil {
+		return err
+	}
+	if d.bAxis != 0 || len(d.shape) < 2 {
+		return n.errorf(layers.ErrUnsupported, "input of shape %v with the batch at axis %d", d.shape, d.bAxis)
+	}
+	s, t, err := layers.FoldBatchNorm(p[0], p[1], p[2], p[3], float64(eps))
+	if err != nil {
+		return n.wrap(err)
+	}
+	ch := len(s)
+	if d.shape[1] != ch {
+		return n.errorf(layers.ErrShapeMismatch, "%d channels in the statistics, input %v", ch, d.shape)
+	}
+	dims := make([]int, len(d.shape)-1)
+	for k := range dims {
+		dims[k] = 1
+	}
+	dims[0] = ch
+	sv, err := b.expand(n, newFloat(dims, s))
+	if err != nil {
+		return err
+	}
+	tv, err := b.expand(n, newFloat(dims, t))
+	if err != nil {
+		return err
+	}
+	if err := b.affine(n, sv, tv, int64(4*ch)); err != nil {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
