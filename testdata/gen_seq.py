@@ -149,6 +149,74 @@ model("keras2_masking_lstm", "k2", ["h5"], ["Keras 2 Masking", "LSTM masked"],
       kind="masking", steps=10, feats=3)(_masking)
 
 
+# ---- GRU and SimpleRNN: masks, and TimeDistributed(Bidirectional) weights
+
+def _mask_zero_gru(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 5, mask_zero=True),
+                         k.layers.GRU(6, return_sequences=True),
+                         k.layers.GRU(5, reset_after=False, return_sequences=True),
+                         k.layers.GRU(4, go_backwards=True), k.layers.Dense(2)])
+
+
+def _mask_zero_bigru(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 5, mask_zero=True),
+                         k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True)),
+                         k.layers.Bidirectional(k.layers.SimpleRNN(3, return_sequences=True),
+                                                merge_mode="sum"),
+                         k.layers.Bidirectional(k.layers.GRU(3, reset_after=False), merge_mode="ave"),
+                         k.layers.Dense(2)])
+
+
+def _mask_zero_gru_wide(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 6, mask_zero=True),
+                         k.layers.GRU(40, return_sequences=True),
+                         k.layers.GRU(5, activation="relu", return_sequences=True),
+                         k.layers.SimpleRNN(36), k.layers.Dense(2)])
+
+
+def _masking_rnn(k, steps=10, feats=3):
+    return k.Sequential([k.Input(shape=(steps, feats)), k.layers.Masking(0.0),
+                         k.layers.SimpleRNN(5, return_sequences=True),
+                         k.layers.SimpleRNN(4, activation="relu", go_backwards=True,
+                                            return_sequences=True),
+                         k.layers.GRU(3, return_sequences=True), k.layers.Dense(2)])
+
+
+def _td_bigru(k):
+    return k.Sequential([k.Input(shape=(3, 5, 2)),
+                         k.layers.TimeDistributed(k.layers.Bidirectional(
+                             k.layers.GRU(4, return_sequences=True))),
+                         k.layers.TimeDistributed(k.layers.Bidirectional(
+                             k.layers.SimpleRNN(3), merge_mode="sum")),
+                         k.layers.GRU(3), k.layers.Dense(2)])
+
+
+model("mask_zero_gru", "k3", ["keras"],
+      ["Embedding mask_zero", "GRU masked (reset_after True and False)", "GRU go_backwards masked"],
+      vocab=30, steps=10)(_mask_zero_gru)
+model("keras2_mask_zero_gru", "k2", ["h5"],
+      ["Keras 2 Embedding mask_zero", "GRU masked (reset_after True and False)",
+       "GRU go_backwards masked"], vocab=30, steps=10)(_mask_zero_gru)
+model("mask_zero_bigru", "k3", ["keras"],
+      ["Embedding mask_zero", "Bidirectional(GRU return_sequences) masked (zero output)",
+       "Bidirectional(SimpleRNN) masked merge sum", "Bidirectional(GRU reset_after=False) ave"],
+      vocab=30, steps=10)(_mask_zero_bigru)
+model("keras2_mask_zero_bigru", "k2", ["h5"],
+      ["Keras 2 Bidirectional(GRU) and Bidirectional(SimpleRNN) masked"],
+      vocab=30, steps=10)(_mask_zero_bigru)
+model("mask_zero_gru_wide", "k3", ["keras"],
+      ["GRU(40) masked (wider than the whole-sequence kernels)", "GRU relu masked",
+       "SimpleRNN(36) masked"], vocab=30, steps=10)(_mask_zero_gru_wide)
+model("masking_rnn", "k3", ["keras"],
+      ["Masking(0.0)", "SimpleRNN masked", "SimpleRNN relu go_backwards masked", "GRU masked"],
+      kind="masking", steps=10, feats=3)(_masking_rnn)
+model("keras2_masking_rnn", "k2", ["h5"], ["Keras 2 Masking", "SimpleRNN and GRU masked"],
+      kind="masking", steps=10, feats=3)(_masking_rnn)
+model("td_bigru", "k3", ["keras", "h5"],
+      ["TimeDistributed(Bidirectional(GRU return_sequences)) (.keras weights: forward first)",
+       "TimeDistributed(Bidirectional(SimpleRNN)) merge sum"], kind="td", steps=5, feats=2)(_td_bigru)
+
+
 @model("varlen_lstm", "k3", ["keras"], ["Input (None, 4)", "LSTM x2", "Dense"],
        kind="varlen", steps=10, feats=4)
 def _varlen(k):
@@ -289,6 +357,8 @@ def write_samples(e, m, out, npz_name, rng, keras2npz):
         np.save(base + ".ids.npy", ids.astype(np.int64))
     elif kind in ("masking",):
         x = masking_samples(e["steps"], e["feats"], rng)
+    elif kind == "td":
+        x = rng.standard_normal((3, 3, e["steps"], e["feats"])).astype(np.float32)
     elif kind == "varlen":
         x = rng.standard_normal((3, e["steps"], e["feats"])).astype(np.float32)
     elif kind == "dense":
