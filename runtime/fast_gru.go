@@ -202,7 +202,13 @@ func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
 // sample's gate pass is skipped at that step (its h stays), and a stepped flag per
 // sample follows the h rows in scratch.
 func (k *fastGRU) runMask(dst, src, mask, scratch []float32, batch int) {
-	l, t, u := k.l, k.t, k.l.Units
+	k.gemmRun(dst, src, mask, scratch, batch, k.t, nil, false)
+}
+
+// gemmRun is runMask over t steps; with state (batch 1, a stream) h starts from and is
+// written back to state, and stepped says whether an earlier chunk kept a step.
+func (k *fastGRU) gemmRun(dst, src, mask, scratch []float32, batch, t int, state []float32, stepped0 bool) {
+	l, u := k.l, k.l.Units
 	u3 := 3 * u
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*u3]
@@ -213,10 +219,16 @@ func (k *fastGRU) runMask(dst, src, mask, scratch []float32, batch int) {
 	if mask != nil {
 		stepped = scratch[batch*(t*u3+u3+2*u) : batch*(t*u3+u3+2*u+1)]
 		clear(stepped)
+		if stepped0 {
+			stepped[0] = 1
+		}
 	}
 	asm.Gemm(k.gisaW, batch*t, u3, l.In, src, l.In, k.packedW, zx, u3, -inf, inf)
 	for b := 0; b < batch; b++ {
 		initRow(h[b*u:(b+1)*u], l.H0)
+	}
+	if state != nil {
+		copy(h[:u], state[:u])
 	}
 	outLen := u
 	if l.ReturnSequences {
@@ -288,6 +300,9 @@ func (k *fastGRU) runMask(dst, src, mask, scratch []float32, batch int) {
 				stepped[b] = 1
 			}
 		}
+	}
+	if state != nil {
+		copy(state[:u], h[:u])
 	}
 	if !l.ReturnSequences {
 		lastT := t - 1 // the last step processed

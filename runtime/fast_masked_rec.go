@@ -57,11 +57,13 @@ func newMaskedRec(r layers.Recurrent, in layers.Shape, isa asm.ISA, mb int) (mas
 	return nil, 0, "", false
 }
 
-// maskedSeqSample writes one sample's output y (t flags in mk) from a whole-sequence
-// kernel: run(a, e, m) advances the h in hs row 0 through the m = e-a time steps
-// [a, e) in processing order, writing hs rows 1..m (row j: h after the j-th processed
-// step). hs row 0 holds the initial h on entry.
-func maskedSeqSample(y, mk, hs []float32, t, u, up int, rc layers.Recurrence, run func(a, e, m int)) {
+// maskedSeqSample writes one sample's output y (t flags in mk; nil: all kept) from a
+// whole-sequence kernel: run(a, e, m) advances the h in hs row 0 through the m = e-a
+// time steps [a, e) in processing order, writing hs rows 1..m (row j: h after the j-th
+// processed step). hs row 0 holds the initial h on entry and the final h on return;
+// stepped says whether a step was kept before (a stream's earlier chunks).
+func maskedSeqSample(y, mk, hs []float32, t, u, up int, rc layers.Recurrence, stepped bool, run func(a, e, m int)) {
+	kept := func(ti int) bool { return mk == nil || mk[ti] != 0 }
 	at := func(s int) int { // time index of the s-th processed step
 		if rc.GoBackwards {
 			return t - 1 - s
@@ -75,9 +77,8 @@ func maskedSeqSample(y, mk, hs []float32, t, u, up int, rc layers.Recurrence, ru
 		}
 		return y[o*u : (o+1)*u]
 	}
-	stepped := false
 	for s := 0; s < t; {
-		if mk[at(s)] == 0 {
+		if !kept(at(s)) {
 			if rc.ReturnSequences {
 				if rc.ZeroMaskedOutput || !stepped {
 					clear(row(s))
@@ -89,7 +90,7 @@ func maskedSeqSample(y, mk, hs []float32, t, u, up int, rc layers.Recurrence, ru
 			continue
 		}
 		s1 := s + 1
-		for s1 < t && mk[at(s1)] != 0 {
+		for s1 < t && kept(at(s1)) {
 			s1++
 		}
 		a, e, m := s, s1, s1-s
@@ -106,7 +107,7 @@ func maskedSeqSample(y, mk, hs []float32, t, u, up int, rc layers.Recurrence, ru
 		stepped, s = true, s1
 	}
 	if !rc.ReturnSequences {
-		if mk[at(t-1)] != 0 || (stepped && !rc.ZeroMaskedOutput) {
+		if kept(at(t-1)) || (stepped && !rc.ZeroMaskedOutput) {
 			copy(y[:u], hs[:u])
 		} else {
 			clear(y[:u])
@@ -135,7 +136,7 @@ func (k *fastGRU) runSeqMasked(dst, src, mask, scratch []float32, batch int) {
 	for b := 0; b < batch; b++ {
 		clear(hs[:up])
 		copy(hs, l.H0)
-		maskedSeqSample(dst[b*outLen:(b+1)*outLen], mask[b*t:(b+1)*t], hs, t, u, up, rc, func(a, e, m int) {
+		maskedSeqSample(dst[b*outLen:(b+1)*outLen], mask[b*t:(b+1)*t], hs, t, u, up, rc, false, func(a, e, m int) {
 			if k.inK {
 				asm.GRUSeqX(k.isa, src[(b*t+a)*in:(b*t+e)*in], in, k.xw, k.xb, k.uw, k.rbh, hs, rh, m, u, l.GoBackwards, l.ResetAfter, k.gate)
 			} else {
@@ -165,7 +166,7 @@ func (k *fastRNN) runSeqMasked(dst, src, mask, scratch []float32, batch int) {
 	for b := 0; b < batch; b++ {
 		clear(hs[:up])
 		copy(hs, l.H0)
-		maskedSeqSample(dst[b*outLen:(b+1)*outLen], mask[b*t:(b+1)*t], hs, t, u, up, rc, func(a, e, m int) {
+		maskedSeqSample(dst[b*outLen:(b+1)*outLen], mask[b*t:(b+1)*t], hs, t, u, up, rc, false, func(a, e, m int) {
 			if k.inK {
 				asm.RNNSeqX(k.isa, src[(b*t+a)*in:(b*t+e)*in], in, k.xw, k.xb, k.uw, hs, m, u, l.GoBackwards, k.relu)
 			} else {

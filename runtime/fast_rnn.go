@@ -127,7 +127,13 @@ func (k *fastRNN) run(dst, src, scratch []float32, batch int) {
 // sample's h stays at that step, and a stepped flag per sample follows the h rows in
 // scratch.
 func (k *fastRNN) runMask(dst, src, mask, scratch []float32, batch int) {
-	l, t, u := k.l, k.t, k.l.Units
+	k.gemmRun(dst, src, mask, scratch, batch, k.t, nil, false)
+}
+
+// gemmRun is runMask over t steps; with state (batch 1, a stream) h starts from and is
+// written back to state, and stepped says whether an earlier chunk kept a step.
+func (k *fastRNN) gemmRun(dst, src, mask, scratch []float32, batch, t int, state []float32, stepped0 bool) {
+	l, u := k.l, k.l.Units
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*u]
 	z := scratch[batch*t*u : batch*(t*u+u)]
@@ -136,10 +142,16 @@ func (k *fastRNN) runMask(dst, src, mask, scratch []float32, batch int) {
 	if mask != nil {
 		stepped = scratch[batch*(t*u+2*u) : batch*(t*u+2*u+1)]
 		clear(stepped)
+		if stepped0 {
+			stepped[0] = 1
+		}
 	}
 	asm.Gemm(k.gisa, batch*t, u, l.In, src, l.In, k.packedW, zx, u, -inf, inf)
 	for b := 0; b < batch; b++ {
 		initRow(h[b*u:(b+1)*u], l.H0)
+	}
+	if state != nil {
+		copy(h[:u], state[:u])
 	}
 	outLen := u
 	if l.ReturnSequences {
@@ -188,6 +200,9 @@ func (k *fastRNN) runMask(dst, src, mask, scratch []float32, batch int) {
 				}
 			}
 		}
+	}
+	if state != nil {
+		copy(state[:u], h[:u])
 	}
 	if !l.ReturnSequences {
 		lastT := t - 1 // the last step processed

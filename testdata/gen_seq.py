@@ -231,6 +231,21 @@ def _varlen_ids(k):
                          k.layers.LSTM(6), k.layers.Dense(2)])
 
 
+@model("varlen_gru", "k3", ["keras"], ["Input (None, 4)", "GRU, SimpleRNN, GRU reset_after=False", "Dense"],
+       kind="varlen", steps=10, feats=4)
+def _varlen_gru(k):
+    return k.Sequential([k.Input(shape=(None, 4)), k.layers.GRU(8, return_sequences=True),
+                         k.layers.SimpleRNN(6, return_sequences=True),
+                         k.layers.GRU(5, reset_after=False), k.layers.Dense(2)])
+
+
+@model("varlen_embed_gru", "k3", ["keras"], ["Input (None,) ids", "Embedding mask_zero", "GRU"],
+       kind="varlen_ids", vocab=20, steps=10)
+def _varlen_ids_gru(k):
+    return k.Sequential([k.Input(shape=(None,)), k.layers.Embedding(20, 4, mask_zero=True),
+                         k.layers.GRU(6), k.layers.Dense(2)])
+
+
 def _stateful(k):
     return k.Sequential([k.Input(batch_shape=(2, 3, 2)),
                          k.layers.LSTM(8, stateful=True, return_sequences=True),
