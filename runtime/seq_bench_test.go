@@ -12,7 +12,8 @@ import (
 // (RunInto; token ids as int32 bits), one Stream step, and RunSeqInto at the full length
 // (the compiled kernels) and at half of it (the step path).
 func BenchmarkSeq(b *testing.B) {
-	for _, name := range []string{"embed_lstm", "mask_zero_lstm", "mask_zero_bilstm", "masking_lstm", "varlen_lstm"} {
+	for _, name := range []string{"embed_lstm", "mask_zero_lstm", "mask_zero_bilstm", "masking_lstm", "varlen_lstm",
+		"mask_zero_gru", "mask_zero_bigru", "mask_zero_gru_wide", "masking_rnn", "varlen_gru", "varlen_embed_gru"} {
 		m, err := loadSeqB(name)
 		if err != nil {
 			b.Fatal(err)
