@@ -18,6 +18,7 @@ Extra arrays, per model where it applies:
 Pinned versions: testdata/requirements.txt (checked by gen_keras_zoo.check_versions).
 
     /opt/kvenv/bin/python testdata/gen_seq.py
+    /opt/kvenv/bin/python testdata/gen_seq.py onnx    # ONNX sequence_lens models
 """
 
 import json
@@ -412,5 +413,71 @@ def write_samples(e, m, out, npz_name, rng, keras2npz):
     return rec
 
 
+# ---------------------------------------------------------------- ONNX sequence_lens
+
+ONNX_LENS = [  # name, op, direction, use Y, linear_before_reset, hidden size
+    ("lens_gru_fwd", "GRU", "forward", False, 1, 4),
+    ("lens_gru_bidi_seq", "GRU", "bidirectional", True, 0, 4),
+    ("lens_gru_wide_seq", "GRU", "forward", True, 1, 40),
+    ("lens_rnn_rev_seq", "RNN", "reverse", True, None, 4),
+    ("lens_lstm_bidi", "LSTM", "bidirectional", False, None, 5),
+]
+
+
+def onnx_seq_lens():
+    """ONNX LSTM/GRU/RNN nodes (onnx.helper, opset 17) whose sequence_lens is a graph
+    input: x (N, 6, 3) float, lens (N,) int32 (0, 1, short, full); outputs from ONNX
+    Runtime. Files testdata/seq/onnx/<name>.onnx, .x.npy, .lens.npy, .y.npy."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto as TP
+    from onnx import helper as H
+    from onnx import numpy_helper as nh
+    zoo.check_versions()
+    out = os.path.join(OUT, "onnx")
+    T, F = 6, 3
+    for name, op, direction, use_y, lbr, hd in ONNX_LENS:
+        rng = np.random.default_rng(SEED + zlib.crc32(name.encode()))
+        dirs = 2 if direction == "bidirectional" else 1
+        g = {"GRU": 3, "RNN": 1, "LSTM": 4}[op]
+        sc = 0.5 / np.sqrt(hd / 4)
+        inits = [nh.from_array(rng.uniform(-sc, sc, (dirs, g * hd, F)).astype(np.float32), "W"),
+                 nh.from_array(rng.uniform(-sc, sc, (dirs, g * hd, hd)).astype(np.float32), "R"),
+                 nh.from_array(rng.uniform(-sc, sc, (dirs, 2 * g * hd)).astype(np.float32), "B")]
+        attrs = dict(hidden_size=hd, direction=direction)
+        if lbr is not None:
+            attrs["linear_before_reset"] = lbr
+        nodes = [H.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 H.make_node(op, ["xt", "W", "R", "B", "lens"], ["Y", "Y_h"], **attrs)]
+        if use_y:  # Y (T, dirs, N, H) -> (N, T, dirs*H)
+            nodes.append(H.make_node("Transpose", ["Y"], ["Yt"], perm=[2, 0, 1, 3]))
+            shp, yshape = [0, T, dirs * hd], ["N", T, dirs * hd]
+        else:  # Y_h (dirs, N, H) -> (N, dirs*H)
+            nodes.append(H.make_node("Transpose", ["Y_h"], ["Yt"], perm=[1, 0, 2]))
+            shp, yshape = [0, dirs * hd], ["N", dirs * hd]
+        nodes.append(H.make_node("Reshape", ["Yt", "shp"], ["y"]))
+        inits.append(nh.from_array(np.array(shp, np.int64), "shp"))
+        graph = H.make_graph(nodes, name, [H.make_tensor_value_info("x", TP.FLOAT, ["N", T, F]),
+                                           H.make_tensor_value_info("lens", TP.INT32, ["N"])],
+                             [H.make_tensor_value_info("y", TP.FLOAT, yshape)], inits)
+        m = H.make_model(graph, opset_imports=[H.make_opsetid("", 17)], producer_name="gen_seq.py")
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        x = rng.standard_normal((5, T, F)).astype(np.float32)
+        lens = np.array([T, 3, 1, 0, 5], np.int32)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"x": x, "lens": lens})[0].astype(np.float32)
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+        np.save(os.path.join(out, name + ".x.npy"), x)
+        np.save(os.path.join(out, name + ".lens.npy"), lens)
+        np.save(os.path.join(out, name + ".y.npy"), y)
+        print(f"  {name:28s} onnxruntime {ort.__version__} y {y.shape}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["onnx"]:
+        onnx_seq_lens()
+    else:
+        main()

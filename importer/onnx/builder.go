@@ -99,6 +99,8 @@ type builder struct {
 	names       map[string]int
 	states      map[string]*dstate // per data-path ONNX value
 	outVals     []layers.Value     // per graph output, set by finish
+
+	seqLens *layers.Value // sequence_lens of the recurrent node being imported (rnn.go)
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {

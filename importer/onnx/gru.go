@@ -71,14 +71,8 @@ func readRecurrent(b *builder, n *node, gates int, defActs []string) (*recNode, 
 	if bs := rn.bias; bs != nil && (bs.isInt || len(bs.dims) != 2 || bs.dims[0] != rn.dirs || bs.dims[1] != 2*gates*h) {
 		return nil, n.errorf(layers.ErrShapeMismatch, "B %v", bs.dims)
 	}
-	if sl, err := b.constIn(n, 4); err != nil {
-		return nil, n.errorf(layers.ErrUnsupported, "sequence_lens must be absent or constant")
-	} else if sl != nil {
-		for _, v := range sl.ints() {
-			if v != int64(rn.t) {
-				return nil, n.errorf(layers.ErrUnsupported, "sequence_lens %v shorter than the %d steps", sl.ints(), rn.t)
-			}
-		}
+	if err := checkSeqLens(b, n, rn.t); err != nil {
+		return nil, err
 	}
 	if rn.h0, err = initialState(b, n, 5, rn.dirs, h, rn.layout); err != nil {
 		return nil, err
@@ -177,7 +171,7 @@ func (rn *recNode) finish(b *builder, n *node, class string, cells []layers.Recu
 		*cells[1].LayerInfo() = layers.Info{Name: info.Name + "/backward", Class: class}
 		layer = &layers.Bidirectional{Info: info, Fwd: cells[0], Bwd: cells[1], Merge: "concat"}
 	}
-	if err := b.emit(layer); err != nil {
+	if err := b.emitRecurrent(layer, cells, rn.t, info.Name); err != nil {
 		return err
 	}
 	batch := d.shape[d.bAxis]

@@ -1,0 +1,66 @@
+package runtime_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/kinfer/kinfer/importer/onnx"
+	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/internal/zoo"
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// TestONNXSequenceLens runs ONNX GRU, RNN and LSTM nodes whose sequence_lens is a graph
+// input (lengths 6, 3, 1, 0, 5 of 6 steps; forward, reverse and bidirectional; Y and
+// Y_h; a GRU of 40 units on the GEMM path) through the reference and every kernel path
+// against ONNX Runtime (testdata/gen_seq.py onnx), bound 1e-5 + 1e-5*|want|; a length
+// past the steps is an error before anything runs; RunMultiInto allocates nothing.
+func TestONNXSequenceLens(t *testing.T) {
+	for _, name := range []string{"lens_gru_fwd", "lens_gru_bidi_seq", "lens_gru_wide_seq", "lens_rnn_rev_seq", "lens_lstm_bidi"} {
+		p := func(ext string) string { return seqPath(filepath.Join("onnx", name+ext)) }
+		m, err := onnx.Load(p(".onnx"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		x, xs := readNpy(t, filepath.Join("onnx", name+".x.npy"))
+		lens, _, err := npyf.ReadIDsFile(p(".lens.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := readNpy(t, filepath.Join("onnx", name+".y.npy"))
+		n := xs[0]
+		ins := [][]float32{x, runtime.IDsAsFloat32(lens)}
+		ref, err := m.Graph.ReferenceN(ins, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := zoo.Default.Check(ref[0], want); err != nil {
+			t.Errorf("%s reference: %v", name, err)
+		}
+		for _, isa := range asm.Paths() {
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := [][]float32{make([]float32, len(want))}
+			if err := cm.RunMultiInto(outs, ins, n); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := zoo.Default.Check(outs[0], want); err != nil {
+				t.Errorf("%s isa=%v: %v", name, isa, err)
+			}
+			if a := testing.AllocsPerRun(10, func() { _ = cm.RunMultiInto(outs, ins, n) }); a != 0 {
+				t.Errorf("%s isa=%v: %v allocations per call", name, isa, a)
+			}
+			bad := append([]int32(nil), lens...)
+			bad[2] = int32(xs[1] + 1)
+			err = cm.RunMultiInto(outs, [][]float32{x, runtime.IDsAsFloat32(bad)}, n)
+			if !errors.Is(err, layers.ErrIDOutOfRange) {
+				t.Errorf("%s: length %d of %d steps: err = %v, want ErrIDOutOfRange", name, bad[2], xs[1], err)
+			}
+		}
+	}
+}
