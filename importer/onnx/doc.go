@@ -45,6 +45,9 @@
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
+//   - sequence_lens of LSTM, GRU and RNN: a graph input of int lengths (one per batch
+//     entry) masks the layer (layers.MaskLengths; Y zero past each length, Y_h the last
+//     kept step's h); a constant one must equal the step count;
 //   - Identity, Dropout, Cast to float;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
