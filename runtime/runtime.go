@@ -91,6 +91,7 @@ type Model struct {
 
 	// streams' GRU/SimpleRNN chunk kernels (streamRecKernel)
 	streamRecKs map[layers.Stepper]recChunk
+	lens        lenRun // RunSeqInto's length-masked copy (seq_lens.go)
 
 	teamOnce sync.Once
 	team     *team // Threads-1 helpers (parallel.go), started on the first threaded call

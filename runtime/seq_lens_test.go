@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/onnx"
@@ -62,5 +63,48 @@ func TestONNXSequenceLens(t *testing.T) {
 				t.Errorf("%s: length %d of %d steps: err = %v, want ErrIDOutOfRange", name, bad[2], xs[1], err)
 			}
 		}
+	}
+}
+
+// TestRunSeqLengthMaskedConcurrent runs a Bidirectional variable-length model at two
+// shorter lengths from 32 goroutines at once (the length-masked copy and its pooled
+// buffers), each output checked against Keras's (run with -race).
+func TestRunSeqLengthMaskedConcurrent(t *testing.T) {
+	m := loadSeq(t, "varlen_bigru")
+	cm, err := runtime.Compile(m.Graph, runtime.Options{MaxBatch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type tc struct{ x, y []float32 }
+	var cases []tc
+	for _, L := range []int{3, 6} {
+		x, _ := readNpy(t, "varlen_bigru.L"+string(rune('0'+L))+".x.npy")
+		y, _ := readNpy(t, "varlen_bigru.L"+string(rune('0'+L))+".y.npy")
+		cases = append(cases, tc{x, y})
+	}
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, L := cases[g%2], []int{3, 6}[g%2]
+			got := make([]float32, len(c.y))
+			for range 10 {
+				if err := cm.RunSeqInto(got, c.x, len(c.y)/2, L); err != nil {
+					errs <- err
+					return
+				}
+				if _, _, err := zoo.Default.Check(got, c.y); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

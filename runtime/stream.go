@@ -472,6 +472,17 @@ func (m *Model) RunSeqInto(dst, src []float32, batch, length int) error {
 		// the imported length: the compiled whole-sequence kernels
 		return m.RunInto(dst, src, batch)
 	}
+	if !m.seqOK { // no step path (Bidirectional, go_backwards): the length-masked copy
+		if _, err := m.lenModel(); err != nil {
+			return err
+		}
+		if t := m.lens.steps; length == t {
+			return m.RunInto(dst, src, batch)
+		} else if length > t {
+			return fmt.Errorf("runtime: %w: sequence of %d steps; this model runs up to its graph's %d (it has no step path)", layers.ErrTooLong, length, t)
+		}
+		return m.runLengthMasked(dst, src, batch, length)
+	}
 	s, err := m.getSeq()
 	if err != nil {
 		return err
@@ -504,6 +515,12 @@ func (m *Model) RunSeqIDsInto(dst []float32, ids []int32, batch, length int) err
 // SeqOutputLen is the number of floats RunSeqInto writes per sample for a sequence of
 // length steps.
 func (m *Model) SeqOutputLen(length int) int {
+	if !m.seqOK {
+		if _, err := m.lenModel(); err == nil && m.lens.timeOut {
+			return length * m.lens.outT
+		}
+		return m.outSize
+	}
 	if m.seqTimeOut {
 		return length * (m.outSize / m.g.Output()[0])
 	}

@@ -247,6 +247,27 @@ def _varlen_ids_gru(k):
                          k.layers.GRU(6), k.layers.Dense(2)])
 
 
+@model("varlen_bigru", "k3", ["keras"],
+       ["Input (None, 4)", "Bidirectional(GRU return_sequences)",
+        "Bidirectional(LSTM return_sequences) merge sum", "GRU go_backwards"],
+       kind="varlen", steps=10, feats=4)
+def _varlen_bigru(k):
+    return k.Sequential([k.Input(shape=(None, 4)),
+                         k.layers.Bidirectional(k.layers.GRU(5, return_sequences=True)),
+                         k.layers.Bidirectional(k.layers.LSTM(4, return_sequences=True),
+                                                merge_mode="sum"),
+                         k.layers.GRU(3, go_backwards=True), k.layers.Dense(2)])
+
+
+@model("varlen_embed_bilstm_seq", "k3", ["keras"],
+       ["Input (None,) ids", "Embedding mask_zero", "Bidirectional(LSTM return_sequences) masked",
+        "Dense on the sequence"], kind="varlen_ids", vocab=20, steps=10)
+def _varlen_ids_bi(k):
+    return k.Sequential([k.Input(shape=(None,)), k.layers.Embedding(20, 4, mask_zero=True),
+                         k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True)),
+                         k.layers.Dense(2)])
+
+
 def _stateful(k):
     return k.Sequential([k.Input(batch_shape=(2, 3, 2)),
                          k.layers.LSTM(8, stateful=True, return_sequences=True),
