@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"errors"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -107,4 +109,58 @@ func TestRunSeqLengthMaskedConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestMutatedSequenceLens imports, compiles and runs byte-level mutations of the ONNX
+// sequence_lens fixtures: each imports and runs, or fails with a named error, never a
+// panic.
+func TestMutatedSequenceLens(t *testing.T) {
+	files, _ := filepath.Glob(seqPath(filepath.Join("onnx", "lens_*.onnx")))
+	if len(files) == 0 {
+		t.Fatal("no lens fixtures")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	iters := 1500
+	if testing.Short() {
+		iters = 150
+	}
+	ran := 0
+	for it := range iters {
+		data, err := os.ReadFile(files[it%len(files)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 1 + r.IntN(3) {
+			data[r.IntN(len(data))] = byte(r.IntN(256))
+		}
+		m, err := onnx.ReadWith(data, "mutated.onnx", onnx.Options{MaxBatch: 2, MaxTensorBytes: 1 << 20})
+		if err != nil {
+			if !isNamed(err) {
+				t.Fatalf("iteration %d: import: error wraps no named error: %v", it, err)
+			}
+			continue
+		}
+		cm, err := runtime.Compile(m.Graph, runtime.Options{MaxBatch: 2, MaxArenaBytes: 16 << 20})
+		if err != nil {
+			if !isNamed(err) {
+				t.Fatalf("iteration %d: compile: %v", it, err)
+			}
+			continue
+		}
+		var xs [][]float32
+		for k, in := range cm.Inputs() {
+			x := make([]float32, 2*in.Shape.Size())
+			if in.DType == layers.Int32 {
+				for i := range x {
+					x[i] = layers.IDBits(int32(r.IntN(max(1, cm.Graph().Vocabulary(k)))))
+				}
+			}
+			xs = append(xs, x)
+		}
+		if _, err := cm.RunMulti(xs, 2); err != nil && !isNamed(err) {
+			t.Fatalf("iteration %d: run: %v", it, err)
+		}
+		ran++
+	}
+	t.Logf("%d of %d mutations imported and ran", ran, iters)
 }
