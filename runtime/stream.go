@@ -459,8 +459,10 @@ type seqPool struct {
 // model declared with a None time axis runs at any length up to Options.MaxSeqLen
 // (default: the time axis the graph was imported with); a longer call is an error
 // wrapping layers.ErrTooLong. The graph's own length runs the compiled whole-sequence
-// kernels (RunInto); shorter ones run on the step path (see Stream), which must accept
-// the model. It allocates nothing once a stream is pooled for the caller.
+// kernels (RunInto); shorter ones run on the step path (see Stream), or, for a model
+// the step path refuses (Bidirectional), on a length-masked copy of the graph at its
+// full length (seq_lens.go; up to the graph's length). It allocates nothing once a
+// stream or buffer is pooled for the caller.
 func (m *Model) RunSeqInto(dst, src []float32, batch, length int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
