@@ -26,7 +26,9 @@ type GRU struct {
 	ReturnSequences bool
 	GoBackwards     bool
 	KeepTimeOrder   bool
-	H0              []float32
+	// ZeroMaskedOutput: a masked step outputs zeros (see LSTM).
+	ZeroMaskedOutput bool
+	H0               []float32
 }
 
 // OutputShape implements Layer.
@@ -56,43 +58,36 @@ func (l *GRU) OutputShape(in Shape) (Shape, error) {
 	return recurrentOut(in, l.In, l.Units, l.ReturnSequences, "GRU")
 }
 
-// ScratchLen implements Layer: x projection, h projection, h and r*h of one sample.
+// ScratchLen implements Layer: h, then the x projection, h projection and r*h of
+// one step.
 func (l *GRU) ScratchLen(Shape, int) int { return 8 * l.Units }
 
 // Forward implements Layer.
 func (l *GRU) Forward(dst, src, scratch []float32, in Shape, batch int) {
-	t, u := in[0], l.Units
-	u3 := 3 * u
-	zx, zh := scratch[:u3], scratch[u3:2*u3]
-	h, rh := scratch[2*u3:2*u3+u], scratch[2*u3+u:2*u3+2*u]
-	outLen := u
-	if l.ReturnSequences {
-		outLen = t * u
-	}
-	for b := 0; b < batch; b++ {
-		x := src[b*t*l.In : (b+1)*t*l.In]
-		y := dst[b*outLen : (b+1)*outLen]
-		initState(h, l.H0)
-		for s := 0; s < t; s++ {
-			ti := s
-			if l.GoBackwards {
-				ti = t - 1 - s
-			}
-			initState(zx, l.B)
-			axpyRows(zx, x[ti*l.In:(ti+1)*l.In], l.W)
-			l.step(zx, zh, h, rh)
-			if l.ReturnSequences {
-				o := s
-				if l.KeepTimeOrder {
-					o = ti
-				}
-				copy(y[o*u:(o+1)*u], h)
-			}
-		}
-		if !l.ReturnSequences {
-			copy(y, h)
-		}
-	}
+	forwardSteps(l, dst, src, nil, scratch, in, batch)
+}
+
+// ForwardMasked implements Maskable with the masking rules of LSTM.ForwardMasked.
+func (l *GRU) ForwardMasked(dst, src, mask, scratch []float32, in Shape, batch int) {
+	forwardSteps(l, dst, src, mask, scratch, in, batch)
+}
+
+// StateLen implements Stepper: h.
+func (l *GRU) StateLen() int { return l.Units }
+
+// StepScratch implements Stepper.
+func (l *GRU) StepScratch() int { return 7 * l.Units }
+
+// InitState implements Stepper.
+func (l *GRU) InitState(state []float32) { initState(state[:l.Units], l.H0) }
+
+// Step implements Stepper: h (state) advances by one timestep of input x.
+func (l *GRU) Step(state, x, scratch []float32) {
+	u3 := 3 * l.Units
+	zx, zh, rh := scratch[:u3], scratch[u3:2*u3], scratch[2*u3:2*u3+l.Units]
+	initState(zx, l.B)
+	axpyRows(zx, x, l.W)
+	l.step(zx, zh, state[:l.Units], rh)
 }
 
 // step advances h by one step from the input projection zx (x W + B, 3u); zh and rh
@@ -158,8 +153,8 @@ func (l *GRU) Weights() [][]float32 {
 
 // Config implements Layer.
 func (l *GRU) Config() string {
-	return fmt.Sprintf("units=%d in=%d act=%v recurrent_act=%v reset_after=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v recurrent_bias=%v h0=%v",
-		l.Units, l.In, l.Act, l.RecAct, l.ResetAfter, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.RB != nil, l.H0 != nil)
+	return fmt.Sprintf("units=%d in=%d act=%v recurrent_act=%v reset_after=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v recurrent_bias=%v h0=%v%s",
+		l.Units, l.In, l.Act, l.RecAct, l.ResetAfter, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.RB != nil, l.H0 != nil, zeroMaskedConfig(l.ZeroMaskedOutput))
 }
 
 // FLOPs implements Layer.
@@ -173,5 +168,6 @@ func (l *GRU) FLOPs(in Shape) int64 {
 
 // Recurrence implements Recurrent.
 func (l *GRU) Recurrence() Recurrence {
-	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards,
+		KeepTimeOrder: l.KeepTimeOrder, ZeroMaskedOutput: l.ZeroMaskedOutput}
 }

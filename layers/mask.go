@@ -252,3 +252,49 @@ func (l *MaskedAvgPool1D) FLOPsN(ins []Shape) int64 { return 2 * int64(ins[0].Si
 
 // FLOPs implements Layer.
 func (l *MaskedAvgPool1D) FLOPs(in Shape) int64 { return 2 * int64(in.Size()) }
+
+// MaskLengths makes a mask from one sequence length per sample (ONNX sequence_lens):
+// input the length (an Int32 value, held as token ids are), output (Steps) flags, 1 for
+// the first length steps. Lengths are checked before a run as ids are (0..Steps, its
+// Vocabulary).
+type MaskLengths struct {
+	Info
+	Steps int
+}
+
+// Vocabulary implements IDReader: lengths 0..Steps.
+func (l *MaskLengths) Vocabulary() int { return l.Steps + 1 }
+
+// OutputShape implements Layer.
+func (l *MaskLengths) OutputShape(in Shape) (Shape, error) {
+	if in.Size() != 1 || l.Steps <= 0 || l.Steps > MaxElements {
+		return nil, errf(ErrShapeMismatch, "sequence lengths need one value per sample and a positive step count, got %v and %d steps", in, l.Steps)
+	}
+	return Shape{l.Steps}, nil
+}
+
+// ScratchLen implements Layer.
+func (l *MaskLengths) ScratchLen(Shape, int) int { return 0 }
+
+// Forward implements Layer.
+func (l *MaskLengths) Forward(dst, src, _ []float32, _ Shape, batch int) {
+	t := l.Steps
+	for b := 0; b < batch; b++ {
+		n := int(ID(src[b]))
+		for s := 0; s < t; s++ {
+			dst[b*t+s] = 0
+			if s < n {
+				dst[b*t+s] = 1
+			}
+		}
+	}
+}
+
+// Weights implements Layer.
+func (l *MaskLengths) Weights() [][]float32 { return nil }
+
+// Config implements Layer.
+func (l *MaskLengths) Config() string { return fmt.Sprintf("mask = step < length (%d steps)", l.Steps) }
+
+// FLOPs implements Layer.
+func (l *MaskLengths) FLOPs(Shape) int64 { return 0 }

@@ -106,3 +106,58 @@ func (l *TimeDistributed) FLOPs(in Shape) int64 {
 	}
 	return int64(in[0]) * l.Inner.FLOPs(in[1:])
 }
+
+// forwardSteps is the masked forward pass of a Stepper as a loop of its Step (so a
+// stream stepping the layer gives the same bits): a step whose flag in mask is 0 leaves
+// the state unchanged, and its output repeats the previous output (zero before the
+// first kept step, or with ZeroMaskedOutput), as Keras's RNN does. scratch holds the
+// state, then StepScratch floats.
+func forwardSteps(r Stepper, dst, src, mask, scratch []float32, in Shape, batch int) {
+	rc := r.Recurrence()
+	t, u, f := in[0], rc.Units, rc.In
+	state, z := scratch[:r.StateLen()], scratch[r.StateLen():]
+	outLen := u
+	if rc.ReturnSequences {
+		outLen = t * u
+	}
+	for b := 0; b < batch; b++ {
+		x := src[b*t*f : (b+1)*t*f]
+		y := dst[b*outLen : (b+1)*outLen]
+		r.InitState(state)
+		stepped := false
+		last := state[:u]
+		for s := 0; s < t; s++ {
+			ti := s
+			if rc.GoBackwards {
+				ti = t - 1 - s
+			}
+			keep := mask == nil || mask[b*t+ti] != 0
+			if keep {
+				r.Step(state, x[ti*f:(ti+1)*f], z)
+				stepped = true
+			}
+			last = state[:u]
+			if !keep && (rc.ZeroMaskedOutput || !stepped) {
+				last = nil
+			}
+			if rc.ReturnSequences {
+				o := s
+				if rc.KeepTimeOrder {
+					o = ti
+				}
+				putOut(y[o*u:(o+1)*u], last)
+			}
+		}
+		if !rc.ReturnSequences {
+			putOut(y, last)
+		}
+	}
+}
+
+// zeroMaskedConfig is the Config suffix of a layer that zeroes masked outputs.
+func zeroMaskedConfig(zero bool) string {
+	if zero {
+		return " zero_output_for_mask=true"
+	}
+	return ""
+}

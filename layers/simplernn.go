@@ -17,7 +17,9 @@ type SimpleRNN struct {
 	ReturnSequences bool
 	GoBackwards     bool
 	KeepTimeOrder   bool
-	H0              []float32
+	// ZeroMaskedOutput: a masked step outputs zeros (see LSTM).
+	ZeroMaskedOutput bool
+	H0               []float32
 }
 
 // OutputShape implements Layer.
@@ -40,43 +42,37 @@ func (l *SimpleRNN) OutputShape(in Shape) (Shape, error) {
 	return recurrentOut(in, l.In, l.Units, l.ReturnSequences, "SimpleRNN")
 }
 
-// ScratchLen implements Layer: the pre-activation and h of one sample.
+// ScratchLen implements Layer: h and the pre-activation of one step.
 func (l *SimpleRNN) ScratchLen(Shape, int) int { return 2 * l.Units }
 
 // Forward implements Layer.
 func (l *SimpleRNN) Forward(dst, src, scratch []float32, in Shape, batch int) {
-	t, u := in[0], l.Units
-	z, h := scratch[:u], scratch[u:2*u]
-	outLen := u
-	if l.ReturnSequences {
-		outLen = t * u
-	}
-	for b := 0; b < batch; b++ {
-		x := src[b*t*l.In : (b+1)*t*l.In]
-		y := dst[b*outLen : (b+1)*outLen]
-		initState(h, l.H0)
-		for s := 0; s < t; s++ {
-			ti := s
-			if l.GoBackwards {
-				ti = t - 1 - s
-			}
-			initState(z, l.B)
-			axpyRows(z, x[ti*l.In:(ti+1)*l.In], l.W)
-			axpyRows(z, h, l.U)
-			l.Act.Apply(z, u)
-			copy(h, z)
-			if l.ReturnSequences {
-				o := s
-				if l.KeepTimeOrder {
-					o = ti
-				}
-				copy(y[o*u:(o+1)*u], h)
-			}
-		}
-		if !l.ReturnSequences {
-			copy(y, h)
-		}
-	}
+	forwardSteps(l, dst, src, nil, scratch, in, batch)
+}
+
+// ForwardMasked implements Maskable with the masking rules of LSTM.ForwardMasked.
+func (l *SimpleRNN) ForwardMasked(dst, src, mask, scratch []float32, in Shape, batch int) {
+	forwardSteps(l, dst, src, mask, scratch, in, batch)
+}
+
+// StateLen implements Stepper: h.
+func (l *SimpleRNN) StateLen() int { return l.Units }
+
+// StepScratch implements Stepper.
+func (l *SimpleRNN) StepScratch() int { return l.Units }
+
+// InitState implements Stepper.
+func (l *SimpleRNN) InitState(state []float32) { initState(state[:l.Units], l.H0) }
+
+// Step implements Stepper: h (state) advances by one timestep of input x.
+func (l *SimpleRNN) Step(state, x, scratch []float32) {
+	u := l.Units
+	z, h := scratch[:u], state[:u]
+	initState(z, l.B)
+	axpyRows(z, x, l.W)
+	axpyRows(z, h, l.U)
+	l.Act.Apply(z, u)
+	copy(h, z)
 }
 
 // Weights implements Layer.
@@ -92,8 +88,8 @@ func (l *SimpleRNN) Weights() [][]float32 {
 
 // Config implements Layer.
 func (l *SimpleRNN) Config() string {
-	return fmt.Sprintf("units=%d in=%d act=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v h0=%v",
-		l.Units, l.In, l.Act, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.H0 != nil)
+	return fmt.Sprintf("units=%d in=%d act=%v return_sequences=%v go_backwards=%v keep_time_order=%v bias=%v h0=%v%s",
+		l.Units, l.In, l.Act, l.ReturnSequences, l.GoBackwards, l.KeepTimeOrder, l.B != nil, l.H0 != nil, zeroMaskedConfig(l.ZeroMaskedOutput))
 }
 
 // FLOPs implements Layer.
@@ -107,5 +103,6 @@ func (l *SimpleRNN) FLOPs(in Shape) int64 {
 
 // Recurrence implements Recurrent.
 func (l *SimpleRNN) Recurrence() Recurrence {
-	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards, KeepTimeOrder: l.KeepTimeOrder}
+	return Recurrence{Units: l.Units, In: l.In, ReturnSequences: l.ReturnSequences, GoBackwards: l.GoBackwards,
+		KeepTimeOrder: l.KeepTimeOrder, ZeroMaskedOutput: l.ZeroMaskedOutput}
 }

@@ -195,16 +195,40 @@ func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
 		k.runSeq(dst, src, scratch, batch)
 		return
 	}
-	l, t, u := k.l, k.t, k.l.Units
+	k.runMask(dst, src, nil, scratch, batch)
+}
+
+// runMask is the GEMM path, with a mask (t flags per sample) or none: a masked
+// sample's gate pass is skipped at that step (its h stays), and a stepped flag per
+// sample follows the h rows in scratch.
+func (k *fastGRU) runMask(dst, src, mask, scratch []float32, batch int) {
+	k.gemmRun(dst, src, mask, scratch, batch, k.t, nil, false)
+}
+
+// gemmRun is runMask over t steps; with state (batch 1, a stream) h starts from and is
+// written back to state, and stepped says whether an earlier chunk kept a step.
+func (k *fastGRU) gemmRun(dst, src, mask, scratch []float32, batch, t int, state []float32, stepped0 bool) {
+	l, u := k.l, k.l.Units
 	u3 := 3 * u
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*u3]
 	zh := scratch[batch*t*u3 : batch*(t*u3+u3)]
 	h := scratch[batch*(t*u3+u3) : batch*(t*u3+u3+u)]
 	rh := scratch[batch*(t*u3+u3+u) : batch*(t*u3+u3+2*u)]
+	var stepped []float32
+	if mask != nil {
+		stepped = scratch[batch*(t*u3+u3+2*u) : batch*(t*u3+u3+2*u+1)]
+		clear(stepped)
+		if stepped0 {
+			stepped[0] = 1
+		}
+	}
 	asm.Gemm(k.gisaW, batch*t, u3, l.In, src, l.In, k.packedW, zx, u3, -inf, inf)
 	for b := 0; b < batch; b++ {
 		initRow(h[b*u:(b+1)*u], l.H0)
+	}
+	if state != nil {
+		copy(h[:u], state[:u])
 	}
 	outLen := u
 	if l.ReturnSequences {
@@ -221,6 +245,9 @@ func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
 			asm.Gemm(k.gisaU, batch, 2*u, u, h, u, k.packedU, zh, u3, -inf, inf)
 		}
 		for b := 0; b < batch; b++ {
+			if mask != nil && mask[b*t+ti] == 0 {
+				continue
+			}
 			zs, xs := zh[b*u3:(b+1)*u3], zx[(b*t+ti)*u3:(b*t+ti+1)*u3]
 			a := zs[:2*u]
 			for j := range a {
@@ -238,33 +265,58 @@ func (k *fastGRU) run(dst, src, scratch []float32, batch int) {
 			asm.Gemm(k.gisaH, batch, u, u, rh, u, k.packedUh, zh[2*u:], u3, -inf, inf)
 		}
 		for b := 0; b < batch; b++ {
-			zs, xs := zh[b*u3:(b+1)*u3], zx[(b*t+ti)*u3+2*u:(b*t+ti+1)*u3]
-			z, r, c := zs[:u], zs[u:2*u], zs[2*u:]
-			if l.ResetAfter {
-				for j := range c {
-					c[j] = xs[j] + r[j]*c[j]
-				}
-			} else {
-				for j := range c {
-					c[j] += xs[j]
-				}
-			}
-			applyActivation(k.isa, l.Act, c, u)
 			hb := h[b*u : (b+1)*u]
-			for j := range hb {
-				hb[j] = z[j]*hb[j] + (1-z[j])*c[j]
+			keep := mask == nil || mask[b*t+ti] != 0
+			if keep {
+				zs, xs := zh[b*u3:(b+1)*u3], zx[(b*t+ti)*u3+2*u:(b*t+ti+1)*u3]
+				z, r, c := zs[:u], zs[u:2*u], zs[2*u:]
+				if l.ResetAfter {
+					for j := range c {
+						c[j] = xs[j] + r[j]*c[j]
+					}
+				} else {
+					for j := range c {
+						c[j] += xs[j]
+					}
+				}
+				applyActivation(k.isa, l.Act, c, u)
+				for j := range hb {
+					hb[j] = z[j]*hb[j] + (1-z[j])*c[j]
+				}
 			}
 			if l.ReturnSequences {
 				o := s
 				if l.KeepTimeOrder {
 					o = ti
 				}
-				copy(dst[b*outLen+o*u:b*outLen+(o+1)*u], hb)
+				y := dst[b*outLen+o*u : b*outLen+(o+1)*u]
+				if mask == nil {
+					copy(y, hb)
+				} else {
+					maskedOut(y, hb, keep, stepped[b], l.ZeroMaskedOutput)
+				}
+			}
+			if keep && mask != nil {
+				stepped[b] = 1
 			}
 		}
 	}
+	if state != nil {
+		copy(state[:u], h[:u])
+	}
 	if !l.ReturnSequences {
-		copy(dst[:batch*u], h)
+		lastT := t - 1 // the last step processed
+		if l.GoBackwards {
+			lastT = 0
+		}
+		for b := 0; b < batch; b++ {
+			y, hb := dst[b*u:(b+1)*u], h[b*u:(b+1)*u]
+			if mask == nil {
+				copy(y, hb)
+			} else {
+				maskedOut(y, hb, mask[b*t+lastT] != 0, stepped[b], l.ZeroMaskedOutput)
+			}
+		}
 	}
 }
 

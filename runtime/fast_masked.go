@@ -167,28 +167,38 @@ func newFastMasked(l *layers.Masked, ins []layers.Shape, _ layers.Shape, isa asm
 			return compiled{}, false
 		}
 		return compiled{kn: &fastMasked{f: k, u: r.Units}, name: name, scratchLen: sc}, true
+	case *layers.GRU, *layers.SimpleRNN:
+		k, sc, name, ok := newMaskedRec(l.Layer.(layers.Recurrent), in, isa, mb)
+		if !ok {
+			return compiled{}, false
+		}
+		return compiled{kn: &fastMasked{f: k, u: r.(layers.Recurrent).Recurrence().Units}, name: name, scratchLen: sc}, true
 	case *layers.Bidirectional:
-		lf, okf := r.Fwd.(*layers.LSTM)
-		lb, okb := r.Bwd.(*layers.LSTM)
-		if !okf || !okb { // masked GRU/SimpleRNN directions run their reference
-			return compiled{}, false
-		}
-		f, sf, name, ok := newMaskedRunner(lf, in, isa, mb)
+		f, sf, name, ok := newMaskedDirection(r.Fwd, in, isa, mb)
 		if !ok {
 			return compiled{}, false
 		}
-		b, sb, _, ok := newMaskedRunner(lb, in, isa, mb)
+		b, sb, _, ok := newMaskedDirection(r.Bwd, in, isa, mb)
 		if !ok {
 			return compiled{}, false
 		}
-		n := lf.Units
-		if lf.ReturnSequences {
+		fr := r.Fwd.Recurrence()
+		n := fr.Units
+		if fr.ReturnSequences {
 			n *= in[0]
 		}
-		return compiled{kn: &fastMasked{f: f, b: b, u: lf.Units, merge: r.Merge, n: n},
+		return compiled{kn: &fastMasked{f: f, b: b, u: fr.Units, merge: r.Merge, n: n},
 			name: "masked bidirectional " + r.Merge + " {" + name + "}", scratchLen: 2*mb*n + max(sf, sb)}, true
 	}
 	return compiled{}, false
+}
+
+// newMaskedDirection compiles one masked direction of a Bidirectional layer.
+func newMaskedDirection(r layers.Recurrent, in layers.Shape, isa asm.ISA, mb int) (maskedRunner, int, string, bool) {
+	if l, ok := r.(*layers.LSTM); ok {
+		return newMaskedRunner(l, in, isa, mb)
+	}
+	return newMaskedRec(r, in, isa, mb)
 }
 
 func (k *fastMasked) runN(dst []float32, srcs [][]float32, scratch []float32, batch int) {

@@ -120,14 +120,38 @@ func (k *fastRNN) run(dst, src, scratch []float32, batch int) {
 		k.runSeq(dst, src, scratch, batch)
 		return
 	}
-	l, t, u := k.l, k.t, k.l.Units
+	k.runMask(dst, src, nil, scratch, batch)
+}
+
+// runMask is the GEMM path, with a mask (t flags per sample) or none: a masked
+// sample's h stays at that step, and a stepped flag per sample follows the h rows in
+// scratch.
+func (k *fastRNN) runMask(dst, src, mask, scratch []float32, batch int) {
+	k.gemmRun(dst, src, mask, scratch, batch, k.t, nil, false)
+}
+
+// gemmRun is runMask over t steps; with state (batch 1, a stream) h starts from and is
+// written back to state, and stepped says whether an earlier chunk kept a step.
+func (k *fastRNN) gemmRun(dst, src, mask, scratch []float32, batch, t int, state []float32, stepped0 bool) {
+	l, u := k.l, k.l.Units
 	inf := float32(math.Inf(1))
 	zx := scratch[:batch*t*u]
 	z := scratch[batch*t*u : batch*(t*u+u)]
 	h := scratch[batch*(t*u+u) : batch*(t*u+2*u)]
+	var stepped []float32
+	if mask != nil {
+		stepped = scratch[batch*(t*u+2*u) : batch*(t*u+2*u+1)]
+		clear(stepped)
+		if stepped0 {
+			stepped[0] = 1
+		}
+	}
 	asm.Gemm(k.gisa, batch*t, u, l.In, src, l.In, k.packedW, zx, u, -inf, inf)
 	for b := 0; b < batch; b++ {
 		initRow(h[b*u:(b+1)*u], l.H0)
+	}
+	if state != nil {
+		copy(h[:u], state[:u])
 	}
 	outLen := u
 	if l.ReturnSequences {
@@ -146,18 +170,52 @@ func (k *fastRNN) run(dst, src, scratch []float32, batch int) {
 			}
 		}
 		applyActivation(k.isa, l.Act, z[:batch*u], u)
-		copy(h, z[:batch*u])
+		if mask == nil {
+			copy(h, z[:batch*u])
+		} else {
+			for b := 0; b < batch; b++ {
+				if mask[b*t+ti] != 0 {
+					copy(h[b*u:(b+1)*u], z[b*u:(b+1)*u])
+				}
+			}
+		}
 		if l.ReturnSequences {
 			o := s
 			if l.KeepTimeOrder {
 				o = ti
 			}
 			for b := 0; b < batch; b++ {
-				copy(dst[b*outLen+o*u:b*outLen+(o+1)*u], h[b*u:(b+1)*u])
+				y, hb := dst[b*outLen+o*u:b*outLen+(o+1)*u], h[b*u:(b+1)*u]
+				if mask == nil {
+					copy(y, hb)
+				} else {
+					maskedOut(y, hb, mask[b*t+ti] != 0, stepped[b], l.ZeroMaskedOutput)
+				}
+			}
+		}
+		if mask != nil {
+			for b := 0; b < batch; b++ {
+				if mask[b*t+ti] != 0 {
+					stepped[b] = 1
+				}
 			}
 		}
 	}
+	if state != nil {
+		copy(state[:u], h[:u])
+	}
 	if !l.ReturnSequences {
-		copy(dst[:batch*u], h)
+		lastT := t - 1 // the last step processed
+		if l.GoBackwards {
+			lastT = 0
+		}
+		for b := 0; b < batch; b++ {
+			y, hb := dst[b*u:(b+1)*u], h[b*u:(b+1)*u]
+			if mask == nil {
+				copy(y, hb)
+			} else {
+				maskedOut(y, hb, mask[b*t+lastT] != 0, stepped[b], l.ZeroMaskedOutput)
+			}
+		}
 	}
 }

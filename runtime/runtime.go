@@ -89,6 +89,10 @@ type Model struct {
 	hasIDs      bool                       // some vocab entry is non-zero
 	idInput     bool                       // the first input is Int32
 
+	// streams' GRU/SimpleRNN chunk kernels (streamRecKernel)
+	streamRecKs map[layers.Stepper]recChunk
+	lens        lenRun // RunSeqInto's length-masked copy (seq_lens.go)
+
 	teamOnce sync.Once
 	team     *team // Threads-1 helpers (parallel.go), started on the first threaded call
 

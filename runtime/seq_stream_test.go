@@ -90,7 +90,8 @@ func TestStreamStateful(t *testing.T) {
 // path they agree with the reference and with the compiled whole-sequence run within
 // 1e-5 + 1e-5*|want|.
 func TestStreamEqualsWhole(t *testing.T) {
-	for _, name := range []string{"varlen_lstm", "varlen_embed", "embed_lstm", "mask_zero_lstm", "masking_lstm", "keras2_mask_zero_lstm", "stateful_lstm"} {
+	for _, name := range []string{"varlen_lstm", "varlen_embed", "embed_lstm", "mask_zero_lstm", "masking_lstm", "keras2_mask_zero_lstm", "stateful_lstm",
+		"varlen_gru", "varlen_embed_gru", "mask_zero_gru_wide"} {
 		m := loadSeq(t, name)
 		s := m.Samples
 		T := m.Graph.Input()[0]
@@ -151,7 +152,7 @@ func TestStreamEqualsWhole(t *testing.T) {
 // (None,) ids) at three lengths against Keras's predict at each, bound 1e-5 +
 // 1e-5*|want|, and checks the error past MaxSeqLen.
 func TestRunSeqLengths(t *testing.T) {
-	for _, name := range []string{"varlen_lstm", "varlen_embed"} {
+	for _, name := range []string{"varlen_lstm", "varlen_embed", "varlen_gru", "varlen_embed_gru", "varlen_bigru", "varlen_embed_bilstm_seq"} {
 		m := loadSeq(t, name)
 		if m.Graph.Meta("variable_axes") != "0" {
 			t.Errorf("%s: variable_axes = %q, want 0", name, m.Graph.Meta("variable_axes"))
@@ -233,7 +234,13 @@ func TestIDsOutOfRange(t *testing.T) {
 // TestSeqConcurrent runs 64 goroutines on one Model (RunIDsInto) and 64 streams at once,
 // each output checked against the single-threaded result (run with -race).
 func TestSeqConcurrent(t *testing.T) {
-	m := loadSeq(t, "mask_zero_lstm")
+	for _, name := range []string{"mask_zero_lstm", "varlen_embed_gru"} {
+		seqConcurrent(t, name)
+	}
+}
+
+func seqConcurrent(t *testing.T, name string) {
+	m := loadSeq(t, name)
 	s := m.Samples
 	cm, err := runtime.Compile(m.Graph, runtime.Options{MaxBatch: 2})
 	if err != nil {
@@ -257,7 +264,7 @@ func TestSeqConcurrent(t *testing.T) {
 					return
 				}
 				if _, _, err := zoo.Default.Check(got, want); err != nil {
-					errs <- fmt.Errorf("goroutine %d: %v", g, err)
+					errs <- fmt.Errorf("%s goroutine %d: %v", name, g, err)
 					return
 				}
 			}
@@ -271,14 +278,19 @@ func TestSeqConcurrent(t *testing.T) {
 			}
 			b := g % s.N
 			got := make([]float32, out)
+			seqOut := st.OutputLen(1)*T == out
 			for t0 := range T {
-				if err := st.Step(got[t0*out/T:(t0+1)*out/T], s.X[b*T+t0:b*T+t0+1], 1); err != nil {
+				y := got // a final output: each step overwrites it
+				if seqOut {
+					y = got[t0*out/T : (t0+1)*out/T]
+				}
+				if err := st.Step(y, s.X[b*T+t0:b*T+t0+1], 1); err != nil {
 					errs <- err
 					return
 				}
 			}
 			if _, _, err := zoo.Default.Check(got, want[b*out:(b+1)*out]); err != nil {
-				errs <- fmt.Errorf("stream %d: %v", g, err)
+				errs <- fmt.Errorf("%s stream %d: %v", name, g, err)
 			}
 		}()
 	}
@@ -366,11 +378,16 @@ func TestONNXDynamicSequence(t *testing.T) {
 	}
 }
 
-// TestStreamRejects checks that models a stream cannot run exactly are refused by name.
+// TestStreamRejects checks that models a stream cannot run exactly are refused by name,
+// and that RunSeqInto refuses those that also mix timesteps (the others run on the
+// length-masked compiled path).
 func TestStreamRejects(t *testing.T) {
 	for name, want := range map[string]string{
-		"embed_conv1d":        "mixes timesteps",
-		"mask_zero_bilstm":    "cannot be streamed",
+		"embed_conv1d":        `layer "conv1d/to_2d" (Reshape) mixes timesteps`,
+		"mask_zero_bilstm":    `layer "bidirectional" (Bidirectional) is bidirectional`,
+		"mask_zero_bigru":     `layer "bidirectional" (Bidirectional) is bidirectional`,
+		"masking_rnn":         `layer "simple_rnn_1" (SimpleRNN) runs backwards in time`,
+		"td_bigru":            `layer "time_distributed" (TimeDistributed) mixes timesteps`,
 		"normalization_adapt": "streaming needs a sequence input",
 	} {
 		m := loadSeq(t, name)
@@ -383,7 +400,11 @@ func TestStreamRejects(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrUnsupported with %q", name, err, want)
 		}
 		err = cm.RunSeqInto(make([]float32, 100), make([]float32, m.Graph.Input().Size()), 1, m.Graph.Input()[0])
-		if !errors.Is(err, layers.ErrUnsupported) {
+		if runs := strings.Contains(want, "is bidirectional"); runs != (err == nil) {
+			// Bidirectional models run RunSeqInto on the compiled kernels (masking_rnn's
+			// reversed go_backwards sequence cannot)
+			t.Errorf("%s: RunSeqInto err = %v, want an error: %v", name, err, !runs)
+		} else if !runs && !errors.Is(err, layers.ErrUnsupported) {
 			t.Errorf("%s: RunSeqInto err = %v, want ErrUnsupported", name, err)
 		}
 	}

@@ -42,6 +42,7 @@ type streamNode struct {
 	rec     layers.Stepper // recurrent node (nil: runs a kernel)
 	rc      layers.Recurrence
 	fast    *fastLSTM // an LSTM rec's GEMM-path step on the Model's ISA (nil: rec.Step)
+	rk      recChunk  // a GRU or SimpleRNN rec's compiled chunk kernel (nil: rec.Step)
 	seq     *fastLSTM // a small LSTM's whole-sequence kernel for unmasked chunks (or nil)
 	c       compiled  // other nodes: the kernel (per step rows for per-step layers)
 	view    bool      // c moves no data (a view): the stream copies instead
@@ -70,6 +71,15 @@ func perStep(l layers.Layer) bool {
 		return true
 	}
 	return false
+}
+
+// bidirectional reports whether l is a Bidirectional layer, masked or not.
+func bidirectional(l layers.Layer) bool {
+	if m, ok := l.(*layers.Masked); ok {
+		l = m.Layer
+	}
+	_, ok := l.(*layers.Bidirectional)
+	return ok
 }
 
 // streamable returns the recurrent layer a stream steps, or nil.
@@ -114,6 +124,8 @@ func newStreamPlan(g *layers.Graph, maxChunk int) (*streamPlan, error) {
 		switch {
 		case !anyTime:
 			p.per[n.out] = out.Size()
+		case bidirectional(l):
+			return nil, fmt.Errorf("runtime: %w: layer %q (%s) is bidirectional: its backward direction reads the sequence from the end, so it cannot be streamed (run whole sequences with RunInto)", layers.ErrUnsupported, name.Name, name.Class)
 		case rec != nil:
 			rc := rec.Recurrence()
 			if rc.GoBackwards {
@@ -167,6 +179,8 @@ func (m *Model) NewStream(maxChunk int) (*Stream, error) {
 					up := n.seq.up
 					p.scratch = max(p.scratch, maxChunk*4*up+up+(maxChunk+1)*up)
 				}
+			} else if n.rk = m.streamRecKernel(n.rec); n.rk != nil {
+				p.scratch = max(p.scratch, n.rk.scratchFor(maxChunk))
 			}
 			continue
 		}
@@ -281,6 +295,15 @@ func (s *Stream) stepRec(i int, n *streamNode, steps int, out []float32) {
 	var mask []float32
 	if n.masked {
 		mask = s.vals[n.ins[1]]
+	}
+	if n.rk != nil {
+		var mk []float32
+		if mask != nil {
+			mk = mask[:steps]
+		}
+		n.rk.chunk(st, x[:steps*f], mk, out, s.scratch, steps, s.stepped[i])
+		s.stepped[i] = s.stepped[i] || anyKept(mask, steps)
+		return
 	}
 	if n.seq != nil && steps > 1 && allKept(mask, steps) {
 		s.seqChunk(n.seq, st, x[:steps*f], out, steps)
@@ -436,8 +459,10 @@ type seqPool struct {
 // model declared with a None time axis runs at any length up to Options.MaxSeqLen
 // (default: the time axis the graph was imported with); a longer call is an error
 // wrapping layers.ErrTooLong. The graph's own length runs the compiled whole-sequence
-// kernels (RunInto); shorter ones run on the step path (see Stream), which must accept
-// the model. It allocates nothing once a stream is pooled for the caller.
+// kernels (RunInto); shorter ones run on the step path (see Stream), or, for a model
+// the step path refuses (Bidirectional), on a length-masked copy of the graph at its
+// full length (seq_lens.go; up to the graph's length). It allocates nothing once a
+// stream or buffer is pooled for the caller.
 func (m *Model) RunSeqInto(dst, src []float32, batch, length int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
@@ -448,6 +473,17 @@ func (m *Model) RunSeqInto(dst, src []float32, batch, length int) error {
 	if m.seqOK && length == m.seqFull {
 		// the imported length: the compiled whole-sequence kernels
 		return m.RunInto(dst, src, batch)
+	}
+	if !m.seqOK { // no step path (Bidirectional, go_backwards): the length-masked copy
+		if _, err := m.lenModel(); err != nil {
+			return err
+		}
+		if t := m.lens.steps; length == t {
+			return m.RunInto(dst, src, batch)
+		} else if length > t {
+			return fmt.Errorf("runtime: %w: sequence of %d steps; this model runs up to its graph's %d (it has no step path)", layers.ErrTooLong, length, t)
+		}
+		return m.runLengthMasked(dst, src, batch, length)
 	}
 	s, err := m.getSeq()
 	if err != nil {
@@ -481,6 +517,12 @@ func (m *Model) RunSeqIDsInto(dst []float32, ids []int32, batch, length int) err
 // SeqOutputLen is the number of floats RunSeqInto writes per sample for a sequence of
 // length steps.
 func (m *Model) SeqOutputLen(length int) int {
+	if !m.seqOK {
+		if _, err := m.lenModel(); err == nil && m.lens.timeOut {
+			return length * m.lens.outT
+		}
+		return m.outSize
+	}
 	if m.seqTimeOut {
 		return length * (m.outSize / m.g.Output()[0])
 	}

@@ -18,6 +18,7 @@ Extra arrays, per model where it applies:
 Pinned versions: testdata/requirements.txt (checked by gen_keras_zoo.check_versions).
 
     /opt/kvenv/bin/python testdata/gen_seq.py
+    /opt/kvenv/bin/python testdata/gen_seq.py onnx    # ONNX sequence_lens models
 """
 
 import json
@@ -149,6 +150,74 @@ model("keras2_masking_lstm", "k2", ["h5"], ["Keras 2 Masking", "LSTM masked"],
       kind="masking", steps=10, feats=3)(_masking)
 
 
+# ---- GRU and SimpleRNN: masks, and TimeDistributed(Bidirectional) weights
+
+def _mask_zero_gru(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 5, mask_zero=True),
+                         k.layers.GRU(6, return_sequences=True),
+                         k.layers.GRU(5, reset_after=False, return_sequences=True),
+                         k.layers.GRU(4, go_backwards=True), k.layers.Dense(2)])
+
+
+def _mask_zero_bigru(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 5, mask_zero=True),
+                         k.layers.Bidirectional(k.layers.GRU(4, return_sequences=True)),
+                         k.layers.Bidirectional(k.layers.SimpleRNN(3, return_sequences=True),
+                                                merge_mode="sum"),
+                         k.layers.Bidirectional(k.layers.GRU(3, reset_after=False), merge_mode="ave"),
+                         k.layers.Dense(2)])
+
+
+def _mask_zero_gru_wide(k, vocab=30, steps=10):
+    return k.Sequential([k.Input(shape=(steps,)), k.layers.Embedding(vocab, 6, mask_zero=True),
+                         k.layers.GRU(40, return_sequences=True),
+                         k.layers.GRU(5, activation="relu", return_sequences=True),
+                         k.layers.SimpleRNN(36), k.layers.Dense(2)])
+
+
+def _masking_rnn(k, steps=10, feats=3):
+    return k.Sequential([k.Input(shape=(steps, feats)), k.layers.Masking(0.0),
+                         k.layers.SimpleRNN(5, return_sequences=True),
+                         k.layers.SimpleRNN(4, activation="relu", go_backwards=True,
+                                            return_sequences=True),
+                         k.layers.GRU(3, return_sequences=True), k.layers.Dense(2)])
+
+
+def _td_bigru(k):
+    return k.Sequential([k.Input(shape=(3, 5, 2)),
+                         k.layers.TimeDistributed(k.layers.Bidirectional(
+                             k.layers.GRU(4, return_sequences=True))),
+                         k.layers.TimeDistributed(k.layers.Bidirectional(
+                             k.layers.SimpleRNN(3), merge_mode="sum")),
+                         k.layers.GRU(3), k.layers.Dense(2)])
+
+
+model("mask_zero_gru", "k3", ["keras"],
+      ["Embedding mask_zero", "GRU masked (reset_after True and False)", "GRU go_backwards masked"],
+      vocab=30, steps=10)(_mask_zero_gru)
+model("keras2_mask_zero_gru", "k2", ["h5"],
+      ["Keras 2 Embedding mask_zero", "GRU masked (reset_after True and False)",
+       "GRU go_backwards masked"], vocab=30, steps=10)(_mask_zero_gru)
+model("mask_zero_bigru", "k3", ["keras"],
+      ["Embedding mask_zero", "Bidirectional(GRU return_sequences) masked (zero output)",
+       "Bidirectional(SimpleRNN) masked merge sum", "Bidirectional(GRU reset_after=False) ave"],
+      vocab=30, steps=10)(_mask_zero_bigru)
+model("keras2_mask_zero_bigru", "k2", ["h5"],
+      ["Keras 2 Bidirectional(GRU) and Bidirectional(SimpleRNN) masked"],
+      vocab=30, steps=10)(_mask_zero_bigru)
+model("mask_zero_gru_wide", "k3", ["keras"],
+      ["GRU(40) masked (wider than the whole-sequence kernels)", "GRU relu masked",
+       "SimpleRNN(36) masked"], vocab=30, steps=10)(_mask_zero_gru_wide)
+model("masking_rnn", "k3", ["keras"],
+      ["Masking(0.0)", "SimpleRNN masked", "SimpleRNN relu go_backwards masked", "GRU masked"],
+      kind="masking", steps=10, feats=3)(_masking_rnn)
+model("keras2_masking_rnn", "k2", ["h5"], ["Keras 2 Masking", "SimpleRNN and GRU masked"],
+      kind="masking", steps=10, feats=3)(_masking_rnn)
+model("td_bigru", "k3", ["keras", "h5"],
+      ["TimeDistributed(Bidirectional(GRU return_sequences)) (.keras weights: forward first)",
+       "TimeDistributed(Bidirectional(SimpleRNN)) merge sum"], kind="td", steps=5, feats=2)(_td_bigru)
+
+
 @model("varlen_lstm", "k3", ["keras"], ["Input (None, 4)", "LSTM x2", "Dense"],
        kind="varlen", steps=10, feats=4)
 def _varlen(k):
@@ -161,6 +230,42 @@ def _varlen(k):
 def _varlen_ids(k):
     return k.Sequential([k.Input(shape=(None,)), k.layers.Embedding(20, 4, mask_zero=True),
                          k.layers.LSTM(6), k.layers.Dense(2)])
+
+
+@model("varlen_gru", "k3", ["keras"], ["Input (None, 4)", "GRU, SimpleRNN, GRU reset_after=False", "Dense"],
+       kind="varlen", steps=10, feats=4)
+def _varlen_gru(k):
+    return k.Sequential([k.Input(shape=(None, 4)), k.layers.GRU(8, return_sequences=True),
+                         k.layers.SimpleRNN(6, return_sequences=True),
+                         k.layers.GRU(5, reset_after=False), k.layers.Dense(2)])
+
+
+@model("varlen_embed_gru", "k3", ["keras"], ["Input (None,) ids", "Embedding mask_zero", "GRU"],
+       kind="varlen_ids", vocab=20, steps=10)
+def _varlen_ids_gru(k):
+    return k.Sequential([k.Input(shape=(None,)), k.layers.Embedding(20, 4, mask_zero=True),
+                         k.layers.GRU(6), k.layers.Dense(2)])
+
+
+@model("varlen_bigru", "k3", ["keras"],
+       ["Input (None, 4)", "Bidirectional(GRU return_sequences)",
+        "Bidirectional(LSTM return_sequences) merge sum", "GRU go_backwards"],
+       kind="varlen", steps=10, feats=4)
+def _varlen_bigru(k):
+    return k.Sequential([k.Input(shape=(None, 4)),
+                         k.layers.Bidirectional(k.layers.GRU(5, return_sequences=True)),
+                         k.layers.Bidirectional(k.layers.LSTM(4, return_sequences=True),
+                                                merge_mode="sum"),
+                         k.layers.GRU(3, go_backwards=True), k.layers.Dense(2)])
+
+
+@model("varlen_embed_bilstm_seq", "k3", ["keras"],
+       ["Input (None,) ids", "Embedding mask_zero", "Bidirectional(LSTM return_sequences) masked",
+        "Dense on the sequence"], kind="varlen_ids", vocab=20, steps=10)
+def _varlen_ids_bi(k):
+    return k.Sequential([k.Input(shape=(None,)), k.layers.Embedding(20, 4, mask_zero=True),
+                         k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True)),
+                         k.layers.Dense(2)])
 
 
 def _stateful(k):
@@ -289,6 +394,8 @@ def write_samples(e, m, out, npz_name, rng, keras2npz):
         np.save(base + ".ids.npy", ids.astype(np.int64))
     elif kind in ("masking",):
         x = masking_samples(e["steps"], e["feats"], rng)
+    elif kind == "td":
+        x = rng.standard_normal((3, 3, e["steps"], e["feats"])).astype(np.float32)
     elif kind == "varlen":
         x = rng.standard_normal((3, e["steps"], e["feats"])).astype(np.float32)
     elif kind == "dense":
@@ -327,5 +434,71 @@ def write_samples(e, m, out, npz_name, rng, keras2npz):
     return rec
 
 
+# ---------------------------------------------------------------- ONNX sequence_lens
+
+ONNX_LENS = [  # name, op, direction, use Y, linear_before_reset, hidden size
+    ("lens_gru_fwd", "GRU", "forward", False, 1, 4),
+    ("lens_gru_bidi_seq", "GRU", "bidirectional", True, 0, 4),
+    ("lens_gru_wide_seq", "GRU", "forward", True, 1, 40),
+    ("lens_rnn_rev_seq", "RNN", "reverse", True, None, 4),
+    ("lens_lstm_bidi", "LSTM", "bidirectional", False, None, 5),
+]
+
+
+def onnx_seq_lens():
+    """ONNX LSTM/GRU/RNN nodes (onnx.helper, opset 17) whose sequence_lens is a graph
+    input: x (N, 6, 3) float, lens (N,) int32 (0, 1, short, full); outputs from ONNX
+    Runtime. Files testdata/seq/onnx/<name>.onnx, .x.npy, .lens.npy, .y.npy."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto as TP
+    from onnx import helper as H
+    from onnx import numpy_helper as nh
+    zoo.check_versions()
+    out = os.path.join(OUT, "onnx")
+    T, F = 6, 3
+    for name, op, direction, use_y, lbr, hd in ONNX_LENS:
+        rng = np.random.default_rng(SEED + zlib.crc32(name.encode()))
+        dirs = 2 if direction == "bidirectional" else 1
+        g = {"GRU": 3, "RNN": 1, "LSTM": 4}[op]
+        sc = 0.5 / np.sqrt(hd / 4)
+        inits = [nh.from_array(rng.uniform(-sc, sc, (dirs, g * hd, F)).astype(np.float32), "W"),
+                 nh.from_array(rng.uniform(-sc, sc, (dirs, g * hd, hd)).astype(np.float32), "R"),
+                 nh.from_array(rng.uniform(-sc, sc, (dirs, 2 * g * hd)).astype(np.float32), "B")]
+        attrs = dict(hidden_size=hd, direction=direction)
+        if lbr is not None:
+            attrs["linear_before_reset"] = lbr
+        nodes = [H.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 H.make_node(op, ["xt", "W", "R", "B", "lens"], ["Y", "Y_h"], **attrs)]
+        if use_y:  # Y (T, dirs, N, H) -> (N, T, dirs*H)
+            nodes.append(H.make_node("Transpose", ["Y"], ["Yt"], perm=[2, 0, 1, 3]))
+            shp, yshape = [0, T, dirs * hd], ["N", T, dirs * hd]
+        else:  # Y_h (dirs, N, H) -> (N, dirs*H)
+            nodes.append(H.make_node("Transpose", ["Y_h"], ["Yt"], perm=[1, 0, 2]))
+            shp, yshape = [0, dirs * hd], ["N", dirs * hd]
+        nodes.append(H.make_node("Reshape", ["Yt", "shp"], ["y"]))
+        inits.append(nh.from_array(np.array(shp, np.int64), "shp"))
+        graph = H.make_graph(nodes, name, [H.make_tensor_value_info("x", TP.FLOAT, ["N", T, F]),
+                                           H.make_tensor_value_info("lens", TP.INT32, ["N"])],
+                             [H.make_tensor_value_info("y", TP.FLOAT, yshape)], inits)
+        m = H.make_model(graph, opset_imports=[H.make_opsetid("", 17)], producer_name="gen_seq.py")
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        x = rng.standard_normal((5, T, F)).astype(np.float32)
+        lens = np.array([T, 3, 1, 0, 5], np.int32)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"x": x, "lens": lens})[0].astype(np.float32)
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+        np.save(os.path.join(out, name + ".x.npy"), x)
+        np.save(os.path.join(out, name + ".lens.npy"), lens)
+        np.save(os.path.join(out, name + ".y.npy"), y)
+        print(f"  {name:28s} onnxruntime {ort.__version__} y {y.shape}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["onnx"]:
+        onnx_seq_lens()
+    else:
+        main()

@@ -67,7 +67,8 @@ func (b *builder) gruFrom(s *spec, c *conf, ws []*array, in int, name string) (*
 		return nil, err
 	}
 	l := &layers.GRU{Info: info(s), In: in, Units: units, W: ws[0].Data, U: ws[1].Data,
-		Act: act, RecAct: rec, ResetAfter: after, ReturnSequences: retSeq, GoBackwards: back}
+		Act: act, RecAct: rec, ResetAfter: after, ReturnSequences: retSeq, GoBackwards: back,
+		ZeroMaskedOutput: c.boolean("zero_output_for_mask", false)}
 	if bias {
 		if after {
 			if err := b.checkShape(name+"bias", ws[2], 2, 3*units); err != nil {
@@ -95,7 +96,8 @@ func (b *builder) rnnFrom(s *spec, c *conf, ws []*array, in int, name string) (*
 		return nil, err
 	}
 	l := &layers.SimpleRNN{Info: info(s), In: in, Units: units, W: ws[0].Data, U: ws[1].Data,
-		Act: act, ReturnSequences: retSeq, GoBackwards: back}
+		Act: act, ReturnSequences: retSeq, GoBackwards: back,
+		ZeroMaskedOutput: c.boolean("zero_output_for_mask", false)}
 	if bias {
 		if err := b.checkShape(name+"bias", ws[2], units); err != nil {
 			return nil, err
@@ -249,7 +251,12 @@ func buildBidirectional(b *builder, s *spec) error {
 	// Keras's Bidirectional zeroes both directions' outputs at masked steps when it
 	// returns sequences (force_zero_output_for_mask).
 	for _, d := range []layers.Recurrent{fwd, bwd} {
-		if l, ok := d.(*layers.LSTM); ok {
+		switch l := d.(type) {
+		case *layers.LSTM:
+			l.ZeroMaskedOutput = l.ReturnSequences
+		case *layers.GRU:
+			l.ZeroMaskedOutput = l.ReturnSequences
+		case *layers.SimpleRNN:
 			l.ZeroMaskedOutput = l.ReturnSequences
 		}
 	}

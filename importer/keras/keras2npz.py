@@ -441,7 +441,12 @@ def _collect_keras_group(group, layer_cfg, where, budget):
     for k in sorted(group.keys(), key=lambda s: ("~" + s) if s.startswith("_") else s):
         if k == "vars" or not isinstance(group[k], h5py.Group):
             continue
-        ws += _collect_keras_group(group[k], {"class_name": "?"}, f"{where}/{k}", budget)
+        # A wrapper's `layer` group (TimeDistributed) is its wrapped layer: descend
+        # with that layer's config, so a wrapped Bidirectional keeps forward first.
+        sub = {"class_name": "?"}
+        if k == "layer" and isinstance((layer_cfg.get("config") or {}).get("layer"), dict):
+            sub = layer_cfg["config"]["layer"]
+        ws += _collect_keras_group(group[k], sub, f"{where}/{k}", budget)
     return ws
 
 

@@ -850,6 +850,27 @@ class ExporterMends(unittest.TestCase):
             self.assertEqual(arrays[keys[2]].dtype, np.float32)
             self.assertEqual(arrays[keys[2]].size, 1)
 
+    def test_time_distributed_bidirectional(self):
+        # the .keras and the legacy .h5 of one model export the same weights: a
+        # Bidirectional inside TimeDistributed keeps forward before backward in .keras
+        import tempfile
+
+        srcs = [os.path.join(HERE, "..", "..", "testdata", "seq", "src", "td_bigru." + ext)
+                for ext in ("keras", "h5")]
+        if not all(os.path.exists(p) for p in srcs):
+            self.skipTest("no testdata/seq/src")
+        got = []
+        with tempfile.TemporaryDirectory() as td:
+            for i, src in enumerate(srcs):
+                out = os.path.join(td, f"{i}.npz")
+                r = _run_exporter_without_keras(src, out)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                meta, arrays = load_npz(out)
+                got.append([arrays[k] for _, keys in sorted(meta["weights"].items()) for k in keys])
+        self.assertEqual(len(got[0]), len(got[1]))
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)
+
     def test_missing_numpy(self):
         import subprocess
 

@@ -100,6 +100,8 @@ type builder struct {
 	states      map[string]*dstate // per data-path ONNX value
 	outVals     []layers.Value     // per graph output, set by finish
 	float64IO   []string           // DOUBLE graph inputs and outputs, held as float32
+
+	seqLens *layers.Value // sequence_lens of the recurrent node being imported (rnn.go)
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {

@@ -68,6 +68,9 @@
 //     axis but the batch's, Split, Tile, Pad in constant (any value), reflect, edge and
 //     wrap modes, Where with a constant condition between the data and a constant ->
 //     layers.Remap; a Squeeze of a static batch of 1;
+//   - sequence_lens of LSTM, GRU and RNN: a graph input of int lengths (one per batch
+//     entry) masks the layer (layers.MaskLengths; Y zero past each length, Y_h the last
+//     kept step's h); a constant one must equal the step count;
 //   - an int32/int64 model input (token ids) read by Gather from a float (vocabulary,
 //     dim) initializer on axis 0 -> Embedding (the input becomes a layers.Int32 input;
 //     ids outside the table are a run-time error, negative ids included);

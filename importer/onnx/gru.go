@@ -16,6 +16,7 @@ type recNode struct {
 	h0         [][]float32 // per direction, nil: zero
 	acts       []string    // activations attribute (defaulted), perDir per direction
 	useY       bool
+	useH       bool // Y_h used (beside Y: read from Y's final steps, finalStates)
 }
 
 // readRecurrent parses the inputs and attributes GRU and RNN share. gates is 3 for a
@@ -71,14 +72,8 @@ func readRecurrent(b *builder, n *node, gates int, defActs []string) (*recNode, 
 	if bs := rn.bias; bs != nil && (bs.isInt || len(bs.dims) != 2 || bs.dims[0] != rn.dirs || bs.dims[1] != 2*gates*h) {
 		return nil, n.errorf(layers.ErrShapeMismatch, "B %v", bs.dims)
 	}
-	if sl, err := b.constIn(n, 4); err != nil {
-		return nil, n.errorf(layers.ErrUnsupported, "sequence_lens must be absent or constant")
-	} else if sl != nil {
-		for _, v := range sl.ints() {
-			if v != int64(rn.t) {
-				return nil, n.errorf(layers.ErrUnsupported, "sequence_lens %v shorter than the %d steps", sl.ints(), rn.t)
-			}
-		}
+	if err := checkSeqLens(b, n, rn.t); err != nil {
+		return nil, err
 	}
 	if rn.h0, err = initialState(b, n, 5, rn.dirs, h, rn.layout); err != nil {
 		return nil, err
@@ -92,11 +87,7 @@ func readRecurrent(b *builder, n *node, gates int, defActs []string) (*recNode, 
 	if len(rn.acts) != len(defActs)*rn.dirs {
 		return nil, n.errorf(layers.ErrInvalid, "attribute activations %v for %d directions", rn.acts, rn.dirs)
 	}
-	useY, useH := b.used(n.out(0)), b.used(n.out(1))
-	if useY && useH {
-		return nil, n.errorf(layers.ErrUnsupported, "both Y and Y_h are used (the graph would branch)")
-	}
-	rn.useY = useY
+	rn.useY, rn.useH = b.used(n.out(0)), b.used(n.out(1))
 	return rn, nil
 }
 
@@ -177,7 +168,7 @@ func (rn *recNode) finish(b *builder, n *node, class string, cells []layers.Recu
 		*cells[1].LayerInfo() = layers.Info{Name: info.Name + "/backward", Class: class}
 		layer = &layers.Bidirectional{Info: info, Fwd: cells[0], Bwd: cells[1], Merge: "concat"}
 	}
-	if err := b.emit(layer); err != nil {
+	if err := b.emitRecurrent(layer, cells, rn.t, info.Name); err != nil {
 		return err
 	}
 	batch := d.shape[d.bAxis]
@@ -194,7 +185,14 @@ func (rn *recNode) finish(b *builder, n *node, class string, cells []layers.Recu
 	default:
 		nd.shape, nd.bAxis, out = []int{batch, dirs, h}, 0, n.out(1)
 	}
-	return b.setOut(out, nd)
+	if err := b.setOut(out, nd); err != nil || !(rn.useY && rn.useH) {
+		return err
+	}
+	if b.seqLens != nil {
+		// Y is zero past each length, so its last step is not Y_h there
+		return n.errorf(layers.ErrUnsupported, "both Y and Y_h used with sequence_lens")
+	}
+	return b.finalStates(n, rn.dir == "reverse", dirs, int64(rn.layout))
 }
 
 // backward reports whether direction di steps from the last input to the first.

@@ -103,6 +103,24 @@ func TestRecurrentNodes(t *testing.T) {
 		{"W not constant", "GRU", func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = m.Graph.Initializer[1:]
 		}, nil, "W"},
+		{"constant sequence_lens short", "GRU", func(m *onnxpb.ModelProto) {
+			m.Graph.Node[1].Input = append(m.Graph.Node[1].Input, "lens")
+			m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: "lens", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_INT32), Int32Data: []int32{4, 2}})
+		}, layers.ErrUnsupported, "sequence_lens [4 2] shorter"},
+		{"sequence_lens float input", "RNN", func(m *onnxpb.ModelProto) {
+			m.Graph.Node[1].Input = append(m.Graph.Node[1].Input, "lens")
+			m.Graph.Input = append(m.Graph.Input, valueInfo("lens", "N"))
+		}, layers.ErrUnsupported, "sequence_lens \"lens\" must be a graph input of int32/int64 lengths"},
+		{"sequence_lens two per entry", "GRU", func(m *onnxpb.ModelProto) {
+			m.Graph.Node[1].Input = append(m.Graph.Node[1].Input, "lens")
+			vi := valueInfo("lens", "N", 2)
+			vi.Type.GetTensorType().ElemType = int32(onnxpb.TensorProto_INT64)
+			m.Graph.Input = append(m.Graph.Input, vi)
+		}, layers.ErrUnsupported, "one per batch entry"},
+		{"computed initial h", "GRU", func(m *onnxpb.ModelProto) {
+			m.Graph.Node[1].Input = append(m.Graph.Node[1].Input, "", "h0")
+			m.Graph.Input = append(m.Graph.Input, valueInfo("h0", "N", 1, 2))
+		}, layers.ErrUnsupported, "input 5 (\"h0\") is computed"},
 	} {
 		m := recModel(tc.op, map[string]int{"GRU": 3, "RNN": 1}[tc.op])
 		tc.edit(m)

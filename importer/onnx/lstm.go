@@ -87,14 +87,8 @@ func opLSTM(b *builder, n *node) error {
 	if bias != nil && (bias.isInt || len(bias.dims) != 2 || bias.dims[0] != dirs || bias.dims[1] != 8*h) {
 		return n.errorf(layers.ErrShapeMismatch, "B %v", bias.dims)
 	}
-	if sl, err := b.constIn(n, 4); err != nil {
-		return n.errorf(layers.ErrUnsupported, "sequence_lens must be absent or constant")
-	} else if sl != nil {
-		for _, v := range sl.ints() {
-			if v != int64(t) {
-				return n.errorf(layers.ErrUnsupported, "sequence_lens %v shorter than the %d steps", sl.ints(), t)
-			}
-		}
+	if err := checkSeqLens(b, n, t); err != nil {
+		return err
 	}
 	var init [2][][]float32 // initial h, c per direction (nil: zero)
 	for k := 0; k < 2; k++ {
@@ -199,39 +193,12 @@ func opLSTM(b *builder, n *node) error {
 		}
 		cells[di] = l
 	}
-	if err := b.materialize(nil, []int{t, in}, n.GetName()); err != nil {
-		return err
+	rcs := make([]layers.Recurrent, dirs)
+	for di, c := range cells {
+		rcs[di] = c
 	}
-	info := b.info(n.GetName(), "LSTM")
-	var layer layers.Layer
-	if dirs == 1 {
-		cells[0].Info = info
-		layer = cells[0]
-	} else {
-		cells[0].Info = layers.Info{Name: info.Name + "/forward", Class: "LSTM"}
-		cells[1].Info = layers.Info{Name: info.Name + "/backward", Class: "LSTM"}
-		layer = &layers.Bidirectional{Info: info, Fwd: cells[0], Bwd: cells[1], Merge: "concat"}
-	}
-	if err := b.emit(layer); err != nil {
-		return err
-	}
-	batch := d.shape[d.bAxis]
-	nd := &dyn{}
-	out := n.out(0)
-	switch {
-	case useY && layout == 0:
-		nd.shape, nd.bAxis = []int{t, dirs, batch, h}, 2
-	case useY:
-		nd.shape, nd.bAxis = []int{batch, t, dirs, h}, 0
-	case layout == 0:
-		nd.shape, nd.bAxis, out = []int{dirs, batch, h}, 1, n.out(1)
-	default:
-		nd.shape, nd.bAxis, out = []int{batch, dirs, h}, 0, n.out(1)
-	}
-	if err := b.setOut(out, nd); err != nil || !(useY && useH) {
-		return err
-	}
-	return b.finalStates(n, cells[0].GoBackwards, dirs, layout)
+	rn := &recNode{dir: dir, dirs: dirs, layout: int(layout), t: t, in: in, h: h, useY: useY, useH: useH}
+	return rn.finish(b, n, "LSTM", rcs)
 }
 
 // finalStates imports Y_h beside Y (both used): the final state of each direction is
