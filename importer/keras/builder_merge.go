@@ -16,6 +16,7 @@ var mergeBuilders = map[string]mergeFunc{
 	"Maximum":     buildMerge(layers.MergeMax),
 	"Minimum":     buildMerge(layers.MergeMin),
 	"Concatenate": buildConcatenate,
+	"MultiHeadAttention": buildMHA,
 }
 
 // common brings the inputs of a multi-input layer to one layout: the inputs' own when
