@@ -22,7 +22,7 @@ import (
 // nil (use_bias=False).
 type MultiHeadAttention struct {
 	Info
-	Heads, KeyDim, ValueDim int
+	Heads, KeyDim, ValueDim  int
 	QDim, KDim, VDim, OutDim int
 	Wq, Wk, Wv, Wo           []float32
 	Bq, Bk, Bv, Bo           []float32
