@@ -93,6 +93,7 @@ func kernels() map[reflect.Type][]kernelEntry {
 	regN(t, newFastMerge)
 	regN(t, newFastResidual)
 	regN(t, newFastMasked)
+	regN(t, newFastMHA)
 	reg(t, func(l *layers.Embedding, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: &fastEmbedding{l: l, n: in.Size()}, name: "embedding row copy"}, true
 	})
