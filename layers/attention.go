@@ -32,7 +32,12 @@ type MultiHeadAttention struct {
 	// MaskAdd is added to a masked score: Keras adds -1e9 (a fully masked row then
 	// attends uniformly), torch uses -Inf.
 	MaskAdd float32
+	// MaskIsPad inverts the flags: a nonzero flag masks (torch's key_padding_mask).
+	MaskIsPad bool
 }
+
+// Masks reports whether mask flag f masks its score.
+func (l *MultiHeadAttention) Masks(f float32) bool { return (f == 0) != l.MaskIsPad }
 
 // NumInputs is the number of inputs the layer reads.
 func (l *MultiHeadAttention) NumInputs() int {
@@ -225,7 +230,7 @@ func (l *MultiHeadAttention) maskRow(s, mask []float32, rows, i int) {
 			r = mask[i*len(s) : (i+1)*len(s)]
 		}
 		for j, f := range r {
-			if f == 0 {
+			if l.Masks(f) {
 				s[j] += l.MaskAdd
 			}
 		}
@@ -233,18 +238,18 @@ func (l *MultiHeadAttention) maskRow(s, mask []float32, rows, i int) {
 	if l.Causal {
 		// a masked entry is counted once, as Keras combines the masks with a logical and
 		for j := i + 1; j < len(s); j++ {
-			if mask == nil || maskFlag(mask, rows, len(s), i, j) {
+			if mask == nil || !l.Masks(maskFlag(mask, rows, len(s), i, j)) {
 				s[j] += l.MaskAdd
 			}
 		}
 	}
 }
 
-func maskFlag(mask []float32, rows, tv, i, j int) bool {
+func maskFlag(mask []float32, rows, tv, i, j int) float32 {
 	if rows > 1 {
-		return mask[i*tv+j] != 0
+		return mask[i*tv+j]
 	}
-	return mask[j] != 0
+	return mask[j]
 }
 
 // Forward implements Layer (self-attention on one input).
@@ -265,8 +270,8 @@ func (l *MultiHeadAttention) Weights() [][]float32 {
 
 // Config implements Layer.
 func (l *MultiHeadAttention) Config() string {
-	return fmt.Sprintf("heads=%d key_dim=%d value_dim=%d out=%d bias=%v causal=%v key=%v mask=%v scale=%g mask_add=%g",
-		l.Heads, l.KeyDim, l.ValueDim, l.OutDim, l.Bq != nil, l.Causal, l.HasKey, l.HasMask, l.Scale, l.MaskAdd)
+	return fmt.Sprintf("heads=%d key_dim=%d value_dim=%d out=%d bias=%v causal=%v key=%v mask=%v pad_mask=%v scale=%g mask_add=%g",
+		l.Heads, l.KeyDim, l.ValueDim, l.OutDim, l.Bq != nil, l.Causal, l.HasKey, l.HasMask, l.MaskIsPad, l.Scale, l.MaskAdd)
 }
 
 // FLOPsN implements MultiInput.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/importer/onnx"
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/internal/zoo"
 	"github.com/kinfer/kinfer/layers"
@@ -70,11 +71,47 @@ func kerasAttCases(t *testing.T) []attCase {
 	return cs
 }
 
+// onnxAttCases loads testdata/attention/torch_*.onnx (testdata/gen_attention_torch.py)
+// with their inputs and ONNX Runtime's outputs (gen_attention.py --ort).
+func onnxAttCases(t *testing.T) []attCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "attention", "torch_*.onnx"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no ONNX models in testdata/attention: %v", err)
+	}
+	var cs []attCase
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		m, err := onnx.Load(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		base := strings.TrimSuffix(f, ".onnx")
+		var xs [][]float32
+		batch := 0
+		for i := range m.Graph.Inputs() {
+			x, shape, err := npyf.ReadFile(fmt.Sprintf("%s.x_%d.npy", base, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs, batch = append(xs, x), shape[0]
+		}
+		y, _, err := npyf.ReadFile(base + ".y.npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, attCase{name: name, g: m.Graph, xs: xs, want: y, batch: batch})
+	}
+	return cs
+}
+
+func attCases(t *testing.T) []attCase { return append(kerasAttCases(t), onnxAttCases(t)...) }
+
 // TestAttentionZoo runs every attention fixture through the reference pass and every
 // kernel path (batch 1 and the whole batch) against the framework's outputs, bound
 // 1e-5 + 1e-5*|want|.
 func TestAttentionZoo(t *testing.T) {
-	for _, c := range kerasAttCases(t) {
+	for _, c := range attCases(t) {
 		ref, err := c.g.ReferenceN(c.xs, c.batch)
 		if err != nil {
 			t.Fatalf("%s: reference: %v", c.name, err)
@@ -109,7 +146,7 @@ func TestAttentionZoo(t *testing.T) {
 // TestAttentionZeroAllocsConcurrent checks that a compiled attention model allocates
 // nothing per call and gives every goroutine the same answer (run it under -race).
 func TestAttentionZeroAllocsConcurrent(t *testing.T) {
-	for _, c := range kerasAttCases(t) {
+	for _, c := range attCases(t) {
 		cm, err := runtime.Compile(c.g, runtime.Options{MaxBatch: c.batch})
 		if err != nil {
 			t.Fatal(err)

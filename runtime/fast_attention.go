@@ -157,14 +157,14 @@ func maskScores(l *layers.MultiHeadAttention, s, mask []float32, rows, i int) {
 			r = mask[i*tv : (i+1)*tv]
 		}
 		for j, f := range r {
-			if f == 0 {
+			if l.Masks(f) {
 				s[j] += l.MaskAdd
 			}
 		}
 	}
 	if l.Causal {
 		for j := i + 1; j < tv; j++ {
-			if mask == nil || (rows > 1 && mask[i*tv+j] != 0) || (rows <= 1 && mask[j] != 0) {
+			if mask == nil || (rows > 1 && !l.Masks(mask[i*tv+j])) || (rows <= 1 && !l.Masks(mask[j])) {
 				s[j] += l.MaskAdd
 			}
 		}

@@ -112,4 +112,3 @@ func TestFastMHA(t *testing.T) {
 		}
 	}
 }
-

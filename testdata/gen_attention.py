@@ -19,8 +19,8 @@ the npz. Token ids are stored as float32 whole numbers (the npz format's dtype).
                       use_bias=False
 
 Torch part: gen_attention_torch.py (torch 1.13, /usr/bin/python3) writes the ONNX
-models and their inputs; this script then adds ONNX Runtime's outputs (run with
---ort).
+models and their inputs; this script with --ort then adds ONNX Runtime's outputs
+(one thread, graph optimizations off, so ORT runs the exported ops as written).
 
     /opt/kvenv/bin/python testdata/gen_attention.py [--ort]
 """
@@ -213,9 +213,30 @@ def keras_main():
         f.write("\n")
 
 
+def ort_main():
+    """ONNX Runtime's outputs for the models gen_attention_torch.py exported."""
+    import glob
+    import onnx
+    import onnxruntime as ort
+    zoo.check_versions()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    for path in sorted(glob.glob(os.path.join(OUT, "torch_*.onnx"))):
+        name = os.path.basename(path)[:-5]
+        onnx.checker.check_model(onnx.load(path))
+        s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        feed = {}
+        for i, inp in enumerate(s.get_inputs()):
+            x = np.load(os.path.join(OUT, f"{name}.x_{i}.npy"))
+            feed[inp.name] = x.astype(bool) if inp.type == "tensor(bool)" else x
+        (y,) = s.run(None, feed)
+        np.save(os.path.join(OUT, name + ".y.npy"), y.astype(np.float32))
+        print(f"  {name:24s} {list(y.shape)}")
+
+
 if __name__ == "__main__":
     if "--ort" in sys.argv[1:]:
-        import gen_attention_ort
-        gen_attention_ort.main(OUT)
+        ort_main()
     else:
         keras_main()

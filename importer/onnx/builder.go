@@ -97,8 +97,10 @@ type builder struct {
 	maxSample   int              // per-sample element bound (Options, at most maxSample)
 	folded      int64            // bytes of folded constants kept (bounded by maxFoldedBytes)
 	names       map[string]int
-	states      map[string]*dstate // per data-path ONNX value
-	outVals     []layers.Value     // per graph output, set by finish
+	states      map[string]*dstate  // per data-path ONNX value
+	outVals     []layers.Value      // per graph output, set by finish
+	attn        map[int]*attnRegion // matched attention, by the node computing its output
+	lns         map[int]*lnRegion   // matched decomposed LayerNormalization, likewise
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
@@ -168,7 +170,7 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	dt := layers.Float32
 	if idInput(tt.GetElemType()) {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
-	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) && tt.GetElemType() != int32(onnxpb.TensorProto_BOOL) {
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
 	if tt.GetShape() == nil {
@@ -371,7 +373,23 @@ func (b *builder) run() error {
 		}
 		b.done[i] = true
 	}
+	b.findLayerNorms()
+	if err := b.findAttention(); err != nil {
+		return err
+	}
 	for _, i := range b.order {
+		if r := b.attn[i]; r != nil {
+			if err := b.applyAttention(r); err != nil {
+				return err
+			}
+			continue
+		}
+		if r := b.lns[i]; r != nil {
+			if err := b.applyLayerNorm(r); err != nil {
+				return err
+			}
+			continue
+		}
 		if b.done[i] {
 			continue
 		}

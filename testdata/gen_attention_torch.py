@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Export the torch attention fixtures of testdata/attention/ (torch 1.13, Debian's
+python3-torch: run with /usr/bin/python3). Writes <name>.onnx and its inputs
+<name>.x_<i>.npy; testdata/gen_attention.py --ort (the pinned venv) adds ONNX
+Runtime's outputs <name>.y.npy. Masks are stored as float32 0/1 (kinfer's input type);
+the ONNX model takes them as bool.
+
+  torch_enc_post_op13 / _op17  nn.TransformerEncoder, 2 layers, batch_first,
+                               norm_first=False (d_model 32, 4 heads, FFN 64, relu)
+  torch_enc_pre_op13 / _op17   the same with norm_first=True, gelu FFN and a final
+                               LayerNorm
+  torch_mha_kpm                nn.MultiheadAttention (16, 4 heads) self-attention with
+                               a key_padding_mask input
+
+    /usr/bin/python3 testdata/gen_attention_torch.py
+"""
+
+import os
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "attention")
+assert torch.__version__.startswith("1.13"), torch.__version__
+
+
+def encoder(norm_first, act):
+    layer = torch.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
+                                             activation=act, batch_first=True, norm_first=norm_first)
+    norm = torch.nn.LayerNorm(32) if norm_first else None
+    return torch.nn.TransformerEncoder(layer, num_layers=2, norm=norm)
+
+
+class MHA(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x, kpm):
+        return self.a(x, x, x, key_padding_mask=kpm, need_weights=False)[0]
+
+
+def randomize(m, g):
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2:
+                p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * (3.0 / p.shape[-1]) ** 0.5)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    g = torch.Generator().manual_seed(97531)
+    for nf, act in ((False, "relu"), (True, "gelu")):
+        m = encoder(nf, act).eval()
+        randomize(m, g)
+        x = torch.randn(3, 10, 32, generator=g)
+        for op in (13, 17):
+            name = f"torch_enc_{'pre' if nf else 'post'}_op{op}"
+            torch.onnx.export(m, (x,), os.path.join(OUT, name + ".onnx"), opset_version=op,
+                              input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+            np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
+            print(name)
+    m = MHA().eval()
+    randomize(m, g)
+    x = torch.randn(3, 7, 16, generator=g)
+    kpm = torch.zeros(3, 7, dtype=torch.bool)
+    kpm[1, 4:] = True
+    kpm[2, [0, 3]] = True
+    name = "torch_mha_kpm"
+    torch.onnx.export(m, (x, kpm), os.path.join(OUT, name + ".onnx"), opset_version=13,
+                      input_names=["x", "key_padding_mask"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "key_padding_mask": {0: "batch"}, "y": {0: "batch"}})
+    np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
+    np.save(os.path.join(OUT, name + ".x_1.npy"), kpm.numpy().astype(np.float32))
+    print(name)
+
+
+if __name__ == "__main__":
+    main()
