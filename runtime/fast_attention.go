@@ -170,3 +170,35 @@ func maskScores(l *layers.MultiHeadAttention, s, mask []float32, rows, i int) {
 		}
 	}
 }
+
+// fastLayerNorm runs LayerNorm with the vector row kernel (scale and shift of ones and
+// zeros when the layer has none).
+type fastLayerNorm struct {
+	isa  asm.ISA
+	n    int
+	g, b []float32
+	eps  float32
+	per  int
+}
+
+func newFastLayerNorm(l *layers.LayerNorm, in layers.Shape, isa asm.ISA) (compiled, bool) {
+	if l.Axes < 1 || l.Axes > len(in) || l.Eps > math.MaxFloat32 {
+		return compiled{}, false
+	}
+	n := layers.Shape(in[len(in)-l.Axes:]).Size()
+	k := &fastLayerNorm{isa: isa, n: n, g: l.Gamma, b: l.Beta, eps: float32(l.Eps), per: in.Size()}
+	if k.g == nil {
+		k.g = make([]float32, n)
+		for i := range k.g {
+			k.g[i] = 1
+		}
+	}
+	if k.b == nil {
+		k.b = make([]float32, n)
+	}
+	return compiled{k: k, name: "layernorm rows/" + isa.String(), inPlace: true}, true
+}
+
+func (k *fastLayerNorm) run(dst, src, _ []float32, batch int) {
+	asm.LayerNorm(k.isa, dst[:batch*k.per], src[:batch*k.per], k.g, k.b, k.n, k.eps)
+}

@@ -120,6 +120,12 @@ func Softmax(isa ISA, x []float32, n int) {
 	if n <= 0 {
 		return
 	}
+	if actAsm(isa) && normAsm {
+		if rows := len(x) / n; rows > 0 {
+			vsoftmaxAVX2(&x[0], n, rows)
+		}
+		return
+	}
 	for r := 0; r+n <= len(x); r += n {
 		row := x[r : r+n]
 		m := float32(math.Inf(-1))
