@@ -293,4 +293,3 @@ func softmaxKernel() {
 	VZEROUPPER()
 	RET()
 }
-
