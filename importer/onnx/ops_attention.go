@@ -48,7 +48,7 @@ func (b *builder) findAttention() error {
 		if b.done[si] || b.nodes[si].GetOpType() != "Softmax" {
 			continue
 		}
-		r := b.matchAttention(si, prod)
+		r := b.safeMatch(si, prod)
 		if r == nil {
 			continue
 		}
@@ -59,6 +59,21 @@ func (b *builder) findAttention() error {
 	}
 	return nil
 }
+
+// safeMatch is matchAttention on a malformed graph (nodes without the inputs their op
+// needs) too: an index error while matching means no match, and the node is then
+// imported, or refused, by its own handler.
+func (b *builder) safeMatch(si int, prod map[string]int) (r *attnRegion) {
+	defer func() {
+		if recover() != nil {
+			r = nil
+		}
+	}()
+	return b.matchAttention(si, prod)
+}
+
+// maxProbe bounds the elements of any one index tensor a region is evaluated on.
+const maxProbe = 1 << 22
 
 func (b *builder) isConst(v string) bool { _, ok := b.consts[v]; return ok || v == "" }
 
@@ -388,8 +403,13 @@ type tval struct {
 }
 
 // applyAttention evaluates region r, checks it is multi-head attention and emits it.
-func (b *builder) applyAttention(r *attnRegion) error {
+func (b *builder) applyAttention(r *attnRegion) (err error) {
 	sm := b.nodes[r.softmax]
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("%w: the attention subgraph around Softmax %q is malformed", layers.ErrBadFile, sm.GetName())
+		}
+	}()
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: the attention subgraph around Softmax %q: %s", layers.ErrUnsupported, sm.GetName(), fmt.Sprintf(format, args...))
 	}
@@ -424,6 +444,9 @@ func (b *builder) applyAttention(r *attnRegion) error {
 		}
 		dims := append([]int(nil), st.d.shape...)
 		dims[st.d.bAxis] = batch
+		if shapeSize(dims) > maxProbe {
+			return fail("input %q of %v is too large to verify the pattern on", e, st.d.shape)
+		}
 		t := newInt(dims, make([]int64, shapeSize(dims)))
 		for k := range t.i {
 			t.i[k] = int64(k)
@@ -493,6 +516,7 @@ func (b *builder) applyAttention(r *attnRegion) error {
 		traced := false
 		for k, v := range in {
 			if v == "" {
+				tin = append(tin, nil)
 				continue
 			}
 			if t, ok := env[v]; ok {
@@ -515,6 +539,14 @@ func (b *builder) applyAttention(r *attnRegion) error {
 			}
 			cst[o] = outs[0]
 			continue
+		}
+		if len(in) == 0 {
+			return fail("node %q (%s) has no inputs", np.GetName(), op)
+		}
+		for _, t := range outsOf(cst, env, o) {
+			if t > maxProbe {
+				return fail("node %q (%s) is too large to verify the pattern on", np.GetName(), op)
+			}
 		}
 		x := env[in[0]]
 		switch {
@@ -683,6 +715,18 @@ func uniform(c *tensor) bool {
 	return len(f) > 0
 }
 
+// outsOf is the size of value o if it is already known (never, before its node runs;
+// the check after evaluation is in arange and evalConst's own bound).
+func outsOf(cst map[string]*tensor, env map[string]*tval, o string) []int {
+	if c, ok := cst[o]; ok {
+		return []int{c.size()}
+	}
+	if t, ok := env[o]; ok {
+		return []int{t.t.size()}
+	}
+	return nil
+}
+
 func isConstIdx(in []string, env map[string]*tval) bool {
 	for _, v := range in[1:] {
 		if _, ok := env[v]; ok {
@@ -693,6 +737,9 @@ func isConstIdx(in []string, env map[string]*tval) bool {
 }
 
 func arange(dims []int) *tensor {
+	if shapeSize(dims) > maxProbe || shapeSize(dims) <= 0 {
+		panic("attention probe tensor out of bounds") // recovered by applyAttention
+	}
 	t := newInt(append([]int(nil), dims...), make([]int64, shapeSize(dims)))
 	for k := range t.i {
 		t.i[k] = int64(k)

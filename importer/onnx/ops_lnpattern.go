@@ -63,15 +63,37 @@ func (b *builder) findLayerNorms() {
 		return f, want == 0 || f == want
 	}
 	for _, mi := range b.order {
+		if r := b.safeLN(mi, single, lastAxis, scalar); r != nil {
+			for _, i := range r.nodes {
+				b.done[i] = true
+			}
+			b.lns[prod[r.end]] = r
+		}
+	}
+}
+
+// safeLN is matchLN that treats an index error on a malformed graph as no match.
+func (b *builder) safeLN(mi int, single func(string, string) (int, *onnxpb.NodeProto), lastAxis func(*onnxpb.NodeProto) bool, scalar func(string, float32) (float32, bool)) (r *lnRegion) {
+	defer func() {
+		if recover() != nil {
+			r = nil
+		}
+	}()
+	return b.matchLN(mi, single, lastAxis, scalar)
+}
+
+// matchLN matches the decomposed LayerNormalization starting at ReduceMean node mi.
+func (b *builder) matchLN(mi int, single func(string, string) (int, *onnxpb.NodeProto), lastAxis func(*onnxpb.NodeProto) bool, scalar func(string, float32) (float32, bool)) *lnRegion {
+	{
 		mn := b.nodes[mi]
 		if b.done[mi] || mn.GetOpType() != "ReduceMean" || !lastAxis(mn) || b.isConst(mn.GetInput()[0]) {
-			continue
+			return nil
 		}
 		x := mn.GetInput()[0]
 		m := mn.GetOutput()[0]
 		si, sn := single(m, "Sub")
 		if sn == nil || sn.GetInput()[0] != x || sn.GetInput()[1] != m {
-			continue
+			return nil
 		}
 		d := sn.GetOutput()[0]
 		var pi, di = -1, -1
@@ -84,30 +106,30 @@ func (b *builder) findLayerNorms() {
 			}
 		}
 		if pi < 0 || di < 0 || len(b.users[d]) != 2 || b.outputUses(d) > 0 {
-			continue
+			return nil
 		}
 		if _, ok := scalar(b.nodes[pi].GetInput()[1], 2); !ok || b.nodes[pi].GetInput()[0] != d {
-			continue
+			return nil
 		}
 		vi, vn := single(b.nodes[pi].GetOutput()[0], "ReduceMean")
 		if vn == nil || !lastAxis(vn) {
-			continue
+			return nil
 		}
 		ai, an := single(vn.GetOutput()[0], "Add")
 		if an == nil || an.GetInput()[0] != vn.GetOutput()[0] {
-			continue
+			return nil
 		}
 		eps, ok := scalar(an.GetInput()[1], 0)
 		if !ok {
-			continue
+			return nil
 		}
 		qi, qn := single(an.GetOutput()[0], "Sqrt")
 		if qn == nil {
-			continue
+			return nil
 		}
 		dn := b.nodes[di]
 		if dn.GetInput()[0] != d || dn.GetInput()[1] != qn.GetOutput()[0] || len(b.users[qn.GetOutput()[0]]) != 1 {
-			continue
+			return nil
 		}
 		r := &lnRegion{x: x, eps: eps, nodes: []int{mi, si, pi, vi, ai, qi, di}, end: dn.GetOutput()[0]}
 		// optional scale and shift by constants
@@ -119,10 +141,7 @@ func (b *builder) findLayerNorms() {
 				r.nodes = append(r.nodes, ui)
 			}
 		}
-		for _, i := range r.nodes {
-			b.done[i] = true
-		}
-		b.lns[prod[r.end]] = r
+		return r
 	}
 }
 
