@@ -11,6 +11,8 @@ the ONNX model takes them as bool.
                                LayerNorm
   torch_mha_kpm                nn.MultiheadAttention (16, 4 heads) self-attention with
                                a key_padding_mask input
+  torch_mha_cross              cross attention, kdim 5 and vdim 7 (separate projections)
+  torch_enc_layer_h8_op14      one TransformerEncoderLayer, 8 heads of 6, gelu, pre-norm
 
     /usr/bin/python3 testdata/gen_attention_torch.py
 """
@@ -39,6 +41,15 @@ class MHA(torch.nn.Module):
 
     def forward(self, x, kpm):
         return self.a(x, x, x, key_padding_mask=kpm, need_weights=False)[0]
+
+
+class Cross(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.MultiheadAttention(12, 3, kdim=5, vdim=7, batch_first=True)
+
+    def forward(self, q, k, v):
+        return self.a(q, k, v, need_weights=False)[0]
 
 
 def randomize(m, g):
@@ -76,6 +87,27 @@ def main():
                       dynamic_axes={"x": {0: "batch"}, "key_padding_mask": {0: "batch"}, "y": {0: "batch"}})
     np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
     np.save(os.path.join(OUT, name + ".x_1.npy"), kpm.numpy().astype(np.float32))
+    print(name)
+    # cross attention with separate projections (kdim, vdim != embed_dim)
+    m = Cross().eval()
+    randomize(m, g)
+    xs = [torch.randn(3, 4, 12, generator=g), torch.randn(3, 6, 5, generator=g), torch.randn(3, 6, 7, generator=g)]
+    name = "torch_mha_cross"
+    torch.onnx.export(m, tuple(xs), os.path.join(OUT, name + ".onnx"), opset_version=14,
+                      input_names=["q", "k", "v"], output_names=["y"],
+                      dynamic_axes={n: {0: "batch"} for n in ("q", "k", "v", "y")})
+    for i, x in enumerate(xs):
+        np.save(os.path.join(OUT, f"{name}.x_{i}.npy"), x.numpy())
+    print(name)
+    # an encoder layer of another shape: 8 heads of 6, sequence 5, opset 14, no final norm
+    layer = torch.nn.TransformerEncoderLayer(d_model=48, nhead=8, dim_feedforward=40, dropout=0.0,
+                                             activation="gelu", batch_first=True, norm_first=True).eval()
+    randomize(layer, g)
+    x = torch.randn(2, 5, 48, generator=g)
+    name = "torch_enc_layer_h8_op14"
+    torch.onnx.export(layer, (x,), os.path.join(OUT, name + ".onnx"), opset_version=14,
+                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
     print(name)
 
 
