@@ -51,6 +51,15 @@
 //     ids outside the table are a run-time error, negative ids included);
 //   - a dynamic sequence axis (input axis 1) with Options.SeqLen, its maximum length
 //     (runtime.Model.RunSeqInto runs shorter sequences);
+//   - attention (ops_attention.go): the subgraph around a Softmax fed by a MatMul of
+//     two computed tensors and read by another (torch's nn.MultiheadAttention and
+//     TransformerEncoderLayer: packed or separate input projections, the head split
+//     with the batch merged into the heads, a scalar scale, Where(bool input, -inf, 0)
+//     key padding masks, the output projection) -> layers.MultiHeadAttention, once
+//     evaluating the region on index tensors at a probe batch has proven which rows,
+//     heads and columns each product reads; the ReduceMean/Sub/Pow/Sqrt/Div form of
+//     layer normalization (ops_lnpattern.go) -> LayerNorm; bool inputs are taken as
+//     0/1 floats;
 //   - on branching graphs (dag.go): a value read by several nodes, several graph
 //     inputs and outputs, Add, Sub, Mul, Max, Min, Mean and Sum of computed tensors
 //     -> layers.Merge with ONNX broadcasting, Concat of computed tensors ->
@@ -63,11 +72,11 @@
 //
 // Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
 // tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y
-// and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
-// exports below opset 17, control flow, other domains, Resize cubic /
+// and Y_h both used, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
-// sequence too), attention, external data.
+// sequence too), attention other than the pattern above (MatMul of computed tensors
+// elsewhere, additive float masks, causal masks as constants), external data.
 // Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
