@@ -36,3 +36,23 @@ func BenchmarkAttentionModel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAttentionZoo times every attention fixture at its stored batch size on the
+// best ISA, one thread.
+func BenchmarkAttentionZoo(b *testing.B) {
+	t := &testing.T{}
+	for _, c := range attCases(t) {
+		cm, err := runtime.Compile(c.g, runtime.Options{MaxBatch: c.batch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dsts := [][]float32{make([]float32, len(c.want))}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := cm.RunMultiInto(dsts, c.xs, c.batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

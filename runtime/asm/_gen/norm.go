@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -19,8 +20,10 @@ func normKernels() {
 	od := GLOBL(cstPrefix+"oned", RODATA|NOPTR)
 	DATA(0, U64(math.Float64bits(1)))
 	consts["oned"] = od
+	defErfConsts()
 	layerNormKernel()
 	softmaxKernel()
+	actKernel("vgeluAVX2", "vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n.", geluErfv, false)
 }
 
 // tailMask loads the mask of the first c lanes (0 < c < 8) into a new register.
@@ -292,4 +295,142 @@ func softmaxKernel() {
 	Label("sm_end")
 	VZEROUPPER()
 	RET()
+}
+
+// erf coefficients of Go's math/erf.go (FreeBSD's s_erf.c), rounded to float32: the
+// rational forms are far more accurate than float32, so the rounding of the
+// coefficients and of the arithmetic is what the kernel's error is made of.
+var erfCoef = map[string][]float64{
+	"pp": {1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02, -5.77027029648944159157e-03, -2.37630166566501626084e-05},
+	"qq": {1, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03, 1.32494738004321644526e-04, -3.96022827877536812320e-06},
+	"pa": {-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01, 3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02, -2.16637559486879084300e-03},
+	"qa": {1, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02, 1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02},
+	"ra": {-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01, -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02, -8.12874355063065934246e+01, -9.81432934416914548592e+00},
+	"sa": {1, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02, 6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02, 6.57024977031928170135e+00, -6.04244152148580987438e-02},
+	"rb": {-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01, -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03, -4.83519191608651397019e+02},
+	"sb": {1, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03, 3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02, -2.24409524465858183362e+01},
+}
+
+const erx = 8.45062911510467529297e-01 // exactly a float32
+
+func defErfConsts() {
+	for k, cs := range erfCoef {
+		for i, c := range cs {
+			cst(fmt.Sprintf("%s%d", k, i), float32(c))
+		}
+	}
+	cst("invsqrt2", float32(1/math.Sqrt2))
+	cst("half", 0.5)
+	cst("c1merx", float32(1-erx))
+	cst("c1perx", float32(1+erx))
+	cst("c0p5625", 0.5625)
+	cst("b084", 0.84375)
+	cst("b125", 1.25)
+	cst("b2857", float32(1/0.35))
+	cst("b10", 10)
+}
+
+// horner returns sum c_i t^i for the coefficients k0.. of erfCoef[k].
+func horner(t VecVirtual, k string) VecVirtual {
+	cs := erfCoef[k]
+	p := YMM()
+	VMOVUPS(consts[fmt.Sprintf("%s%d", k, len(cs)-1)], p)
+	for i := len(cs) - 2; i >= 0; i-- {
+		VFMADD213PS(consts[fmt.Sprintf("%s%d", k, i)], t, p) // p = t*p + c_i
+	}
+	return p
+}
+
+// blend returns m ? a : b lane by lane.
+func blend(m, a, b VecVirtual) VecVirtual {
+	out := YMM()
+	VBLENDVPS(m, a, b, out)
+	return out
+}
+
+// lessThan returns the mask of lanes with v < the constant c (ordered: NaN is false).
+func lessThan(v VecVirtual, c string) VecVirtual {
+	m := YMM()
+	VCMPPS(U8(1), consts[c], v, m) // LT_OS: v < c
+	return m
+}
+
+// geluErfv: x*Phi(x), Phi(x) = erfc(-x/sqrt2)/2, with erf and erfc in Go's four ranges of
+// z = |x|/sqrt2 (two rational forms of erf below 1.25, two of erfc above, where
+// erfc = exp(-z^2 - 0.5625 + R/S)/z with z^2 = x^2/2 split exactly by an FMA), the
+// negative side always through erfc so that the left tail keeps its relative accuracy.
+func geluErfv(x VecVirtual) VecVirtual {
+	ax := YMM()
+	VANDPS(consts["absmask"], x, ax)
+	z := YMM()
+	VMULPS(consts["invsqrt2"], ax, z)
+	zz := YMM()
+	VMULPS(z, z, zz)
+	// z < 0.84375: erf = z + z*pp(zz)/qq(zz)
+	e1 := horner(zz, "pp")
+	q1 := horner(zz, "qq")
+	VDIVPS(q1, e1, e1)
+	VFMADD213PS(z, z, e1) // z*e1 + z
+	// z < 1.25: erf = erx + pa(s)/qa(s), s = z-1
+	s := YMM()
+	VSUBPS(consts["one"], z, s)
+	pq := horner(s, "pa")
+	q2 := horner(s, "qa")
+	VDIVPS(q2, pq, pq)
+	m084 := lessThan(z, "b084")
+	neg := YMM()
+	VCMPPS(U8(1), consts["zero"], x, neg) // x < 0
+	// 2*Phi below 1.25: 1 -/+ erf
+	one := YMM()
+	VMOVUPS(consts["one"], one)
+	n1, p1 := YMM(), YMM()
+	VSUBPS(e1, one, n1) // 1 - erf
+	VADDPS(e1, one, p1) // 1 + erf
+	n2, p2 := YMM(), YMM()
+	VMOVUPS(consts["c1merx"], n2)
+	VSUBPS(pq, n2, n2) // (1-erx) - P/Q
+	VMOVUPS(consts["c1perx"], p2)
+	VADDPS(pq, p2, p2) // (1+erx) + P/Q
+	small := blend(neg, blend(m084, n1, n2), blend(m084, p1, p2))
+	VMULPS(consts["half"], small, small)
+	// z >= 1.25: erfc = exp(-h) * exp(-eh - 0.5625 + R/S) / z, h + eh = x^2/2
+	w := YMM()
+	VMOVUPS(consts["one"], w)
+	VDIVPS(zz, w, w) // 1/z^2
+	ra, sa := horner(w, "ra"), horner(w, "sa")
+	rb, sb := horner(w, "rb"), horner(w, "sb")
+	m285 := lessThan(z, "b2857")
+	r := blend(m285, ra, rb)
+	sd := blend(m285, sa, sb)
+	VDIVPS(sd, r, r)
+	xx := YMM()
+	VMULPS(x, x, xx)
+	e := YMM()
+	VMOVAPS(x, e)
+	VFMSUB213PS(xx, x, e) // e = x*x - xx (exact remainder)
+	h := YMM()
+	VMULPS(consts["half"], xx, h)
+	VMULPS(consts["half"], e, e)
+	VSUBPS(e, r, r)
+	VSUBPS(consts["c0p5625"], r, r) // R/S - eh - 0.5625
+	VXORPS(consts["signmask"], h, h)
+	eA := expv(h)
+	eB := expv(r)
+	VMULPS(eB, eA, eA)
+	VDIVPS(z, eA, eA) // erfc
+	VMULPS(consts["half"], eA, eA)
+	lg := YMM()
+	VMOVUPS(consts["one"], lg)
+	VSUBPS(eA, lg, lg) // 1 - erfc/2
+	large := blend(neg, eA, lg)
+	// z >= 10: Phi is 0 or 1
+	big := YMM()
+	VCMPPS(U8(0x1d), consts["b10"], z, big) // z >= 10 (GE_OQ)
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	large = blend(big, blend(neg, zero, one), large)
+	m125 := lessThan(z, "b125")
+	phi := blend(m125, small, large)
+	VMULPS(x, phi, phi)
+	return phi
 }
