@@ -8,7 +8,7 @@ timing runs in the pinned venv (ONNX Runtime's Python binding, intra_op_num_thre
 all graph optimizations, which fuse attention and LayerNorm) and `kinfer bench`
 (GOMAXPROCS=1, --threads 1). Weights and input are seeded.
 
-    /opt/kvenv/bin/python bench/attention_vs_ort.py [--rounds 7] [--batch 1] [--kinfer PATH]
+    /opt/kvenv/bin/python bench/attention_vs_ort.py [--rounds 7] [--batch 1] [--threads 1] [--kinfer PATH]
 """
 import argparse
 import os
@@ -41,10 +41,28 @@ torch.onnx.export(m, (x,), sys.argv[1], opset_version=17, input_names=["x"], out
 '''
 
 
+def ort_session(path, threads):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def kinfer_time(exe, model, xpath, seconds, threads):
+    import json
+    r = subprocess.run([exe, "bench", model, "--input", xpath, "--threads", str(threads),
+                        "--duration", f"{int(seconds * 1000)}ms", "--json"],
+                       env=dict(os.environ, GOMAXPROCS=str(threads)), capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="kinfer --threads and GOMAXPROCS; ORT intra_op_num_threads")
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per engine per round")
     ap.add_argument("--kinfer", help="kinfer binary (default: go build ./cmd/kinfer)")
     args = ap.parse_args()
@@ -59,18 +77,18 @@ def main():
     x = np.random.default_rng(64).standard_normal((args.batch, T, D)).astype(np.float32)
     xpath = os.path.join(td, "x.npy")
     np.save(xpath, x)
-    sess = g.ort_session(model)
+    sess = ort_session(model, args.threads)
     want = sess.run(None, {"x": x})[0]
     out = os.path.join(td, "y.npy")
     subprocess.run([exe, "run", model, xpath, "-o", out], check=True, capture_output=True)
     got = np.load(out).reshape(want.shape)
     err = float(np.max(np.abs(got.astype(np.float64) - want)))
     bound = float(np.max(np.abs(got - want) / (1e-5 + 1e-5 * np.abs(want))))
-    print(f"onnxruntime {ort.__version__}; batch {args.batch}; output max|kinfer - ORT| = {err:.2e} "
+    print(f"onnxruntime {ort.__version__}; batch {args.batch}, {args.threads} thread(s); output max|kinfer - ORT| = {err:.2e} "
           f"({bound:.3f} of 1e-5+1e-5|want|)")
     ks, os_ = [], []
     for r in range(args.rounds):
-        k = g.kinfer_time(exe, model, xpath, args.seconds)
+        k = kinfer_time(exe, model, xpath, args.seconds, args.threads)
         o = g.ort_time(sess, x, args.seconds)
         ks.append(k["p50_us"])
         os_.append(o)
