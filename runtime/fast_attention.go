@@ -202,3 +202,15 @@ func newFastLayerNorm(l *layers.LayerNorm, in layers.Shape, isa asm.ISA) (compil
 func (k *fastLayerNorm) run(dst, src, _ []float32, batch int) {
 	asm.LayerNorm(k.isa, dst[:batch*k.per], src[:batch*k.per], k.g, k.b, k.n, k.eps)
 }
+
+// hasAttention reports whether a model has a compiled attention layer: its per-sample
+// score and value products do not split across a team, so a large batch is split into
+// parts as for convolutions.
+func hasAttention(us []unit) bool {
+	for _, u := range us {
+		if _, ok := u.c.kn.(*fastMHA); ok {
+			return true
+		}
+	}
+	return false
+}
