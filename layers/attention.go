@@ -34,6 +34,10 @@ type MultiHeadAttention struct {
 	MaskAdd float32
 	// MaskIsPad inverts the flags: a nonzero flag masks (torch's key_padding_mask).
 	MaskIsPad bool
+	// ScoreBias, when set, holds Tq*Tv constants added to every head's scores after the
+	// scale (an additive attn_mask baked into an ONNX export, such as torch's causal
+	// mask of 0 and -Inf).
+	ScoreBias []float32
 }
 
 // Masks reports whether mask flag f masks its score.
@@ -108,6 +112,9 @@ func (l *MultiHeadAttention) OutputShapeN(ins []Shape) (Shape, error) {
 	}
 	if k[0] != v[0] {
 		return nil, errf(ErrShapeMismatch, "key %v and value %v differ in steps", k, v)
+	}
+	if l.ScoreBias != nil && len(l.ScoreBias) != q[0]*v[0] {
+		return nil, errf(ErrShapeMismatch, "score bias of %d values for %d queries and %d keys", len(l.ScoreBias), q[0], v[0])
 	}
 	if l.HasMask {
 		m := ins[len(ins)-1]
@@ -205,6 +212,11 @@ func (l *MultiHeadAttention) ForwardN(dst []float32, srcs [][]float32, scratch [
 					}
 					s[j] = float32(d)
 				}
+				if l.ScoreBias != nil {
+					for j, c := range l.ScoreBias[i*tv : (i+1)*tv] {
+						s[j] += c
+					}
+				}
 				l.maskRow(s, mask, MaskRows(mshape), i)
 				softmaxRow(s, false)
 				oi := o[i*hv+h*l.ValueDim : i*hv+(h+1)*l.ValueDim]
@@ -260,7 +272,7 @@ func (l *MultiHeadAttention) Forward(dst, src, scratch []float32, in Shape, batc
 // Weights implements Layer.
 func (l *MultiHeadAttention) Weights() [][]float32 {
 	var w [][]float32
-	for _, p := range [][]float32{l.Wq, l.Bq, l.Wk, l.Bk, l.Wv, l.Bv, l.Wo, l.Bo} {
+	for _, p := range [][]float32{l.Wq, l.Bq, l.Wk, l.Bk, l.Wv, l.Bv, l.Wo, l.Bo, l.ScoreBias} {
 		if p != nil {
 			w = append(w, p)
 		}
@@ -270,8 +282,8 @@ func (l *MultiHeadAttention) Weights() [][]float32 {
 
 // Config implements Layer.
 func (l *MultiHeadAttention) Config() string {
-	return fmt.Sprintf("heads=%d key_dim=%d value_dim=%d out=%d bias=%v causal=%v key=%v mask=%v pad_mask=%v scale=%g mask_add=%g",
-		l.Heads, l.KeyDim, l.ValueDim, l.OutDim, l.Bq != nil, l.Causal, l.HasKey, l.HasMask, l.MaskIsPad, l.Scale, l.MaskAdd)
+	return fmt.Sprintf("heads=%d key_dim=%d value_dim=%d out=%d bias=%v causal=%v key=%v mask=%v pad_mask=%v score_bias=%v scale=%g mask_add=%g",
+		l.Heads, l.KeyDim, l.ValueDim, l.OutDim, l.Bq != nil, l.Causal, l.HasKey, l.HasMask, l.MaskIsPad, l.ScoreBias != nil, l.Scale, l.MaskAdd)
 }
 
 // FLOPsN implements MultiInput.

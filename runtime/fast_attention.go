@@ -130,6 +130,11 @@ func (k *fastMHA) runN(dst []float32, srcs [][]float32, scratch []float32, batch
 			}
 			asm.PackB(k.isaS, packS, kd, k.tv, kt, nil)
 			asm.Gemm(k.isaS, k.tq, k.tv, kd, q[b*k.tq*ldq+h*kd:], ldq, packS, s, k.tv, -inf, inf)
+			if l.ScoreBias != nil {
+				for i, c := range l.ScoreBias {
+					s[i] += c
+				}
+			}
 			if mask != nil || l.Causal {
 				for i := 0; i < k.tq; i++ {
 					maskScores(l, s[i*k.tv:(i+1)*k.tv], mask, k.mrows, i)

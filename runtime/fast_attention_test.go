@@ -23,7 +23,8 @@ func randMHA(r *rand.Rand, heads, kd, vd, qd, kdim, vdim, out int, bias bool) *l
 
 // TestFastMHA compares the GEMM attention kernel with the reference on every ISA over
 // sequence lengths around the GEMM tiles (1, 5, 7, 8, 9, 16, 17, 31), self and cross
-// attention, a separate key, masks of every shape, causal masks and no biases. Bound:
+// attention, a separate key, masks of every shape, causal masks, an additive score
+// constant and no biases. Bound:
 // 1e-5 + 1e-5*|want| on outputs of order 1.
 func TestFastMHA(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
@@ -56,6 +57,15 @@ func TestFastMHA(t *testing.T) {
 			ins = append(ins, layers.Shape{1, c.tv})
 		case "pad":
 			ins = append(ins, layers.Shape{c.tv})
+		}
+		if c.mask == "row" {
+			// an additive constant with -Inf entries (never a whole row)
+			l.ScoreBias = randSlice(r, c.tq*c.tv, 1)
+			for i := range l.ScoreBias {
+				if i%c.tv != 0 && r.IntN(4) == 0 {
+					l.ScoreBias[i] = float32(math.Inf(-1))
+				}
+			}
 		}
 		out, err := l.OutputShapeN(ins)
 		if err != nil {

@@ -13,6 +13,8 @@ the ONNX model takes them as bool.
                                a key_padding_mask input
   torch_mha_cross              cross attention, kdim 5 and vdim 7 (separate projections)
   torch_enc_layer_h8_op14      one TransformerEncoderLayer, 8 heads of 6, gelu, pre-norm
+  torch_causal_ts_op17         Linear, a 2-layer TransformerEncoder with a causal mask
+                               (a constant of 0 and -inf in the export), mean, Linear
 
     /usr/bin/python3 testdata/gen_attention_torch.py
 """
@@ -50,6 +52,23 @@ class Cross(torch.nn.Module):
 
     def forward(self, q, k, v):
         return self.a(q, k, v, need_weights=False)[0]
+
+
+class Causal(torch.nn.Module):
+    """A time-series encoder: Linear 3 -> 24, a causal TransformerEncoder (2 layers),
+    the mean over steps read out."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = torch.nn.Linear(3, 24)
+        layer = torch.nn.TransformerEncoderLayer(d_model=24, nhead=3, dim_feedforward=48, dropout=0.0,
+                                                 batch_first=True)
+        self.enc = torch.nn.TransformerEncoder(layer, num_layers=2)
+        self.out = torch.nn.Linear(24, 2)
+        self.register_buffer("mask", torch.nn.Transformer.generate_square_subsequent_mask(9))
+
+    def forward(self, x):
+        return self.out(self.enc(self.inp(x), mask=self.mask).mean(dim=1))
 
 
 def randomize(m, g):
@@ -106,6 +125,15 @@ def main():
     x = torch.randn(2, 5, 48, generator=g)
     name = "torch_enc_layer_h8_op14"
     torch.onnx.export(layer, (x,), os.path.join(OUT, name + ".onnx"), opset_version=14,
+                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
+    print(name)
+    # causal time-series encoder: the mask is a constant of 0 and -inf
+    m = Causal().eval()
+    randomize(m, g)
+    x = torch.randn(3, 9, 3, generator=g)
+    name = "torch_causal_ts_op17"
+    torch.onnx.export(m, (x,), os.path.join(OUT, name + ".onnx"), opset_version=17,
                       input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
     print(name)

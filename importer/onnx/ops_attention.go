@@ -118,6 +118,11 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 			v = in[0]
 		case op == "Mul" && len(in) == 2 && scalarConst(in[0]):
 			v = in[1]
+		case op == "Add" && len(in) == 2 && b.isConst(in[0]) != b.isConst(in[1]):
+			v = in[0] // a constant additive mask (checked when the region is evaluated)
+			if b.isConst(in[0]) {
+				v = in[1]
+			}
 		case op == "Add" && len(in) == 2 && !b.isConst(in[0]) && !b.isConst(in[1]) && maskIn == "":
 			// the operand that leads back to a MatMul is the scores
 			a := in[0]
@@ -365,7 +370,8 @@ type attnBase struct {
 	// akExt: the value, its batch axis
 	name  string
 	bAxis int
-	// akProj, akOut: rows as (sample, step), the weight (in, n) and bias
+	// akProj, akOut: rows as (sample, step), the weight (in, n) and bias; akScore: bias
+	// is a constant (Tq, Tk) added to the scores
 	rowB, rowT []int
 	w, bias    []float32
 	in, n      int
@@ -601,7 +607,7 @@ func (b *builder) applyAttention(r *attnRegion) (err error) {
 			if op == "Div" {
 				s = 1 / s
 			}
-			if sb := bases[t.base]; sb.kind == akScore && sb.mask != nil && s != 1 {
+			if sb := bases[t.base]; sb.kind == akScore && (sb.mask != nil || sb.bias != nil) && s != 1 {
 				return fail("scores scaled after the mask is added")
 			}
 			nt := *t
@@ -635,6 +641,13 @@ func (b *builder) applyAttention(r *attnRegion) (err error) {
 			}
 			c, _ := concrete(cv)
 			pb := bases[t.base]
+			if pb.kind == akScore && c != nil {
+				if err := attnScoreBias(pb, t, c); err != nil {
+					return fail("additive mask: %v", err)
+				}
+				env[o] = t
+				break
+			}
 			if (pb.kind != akProj && pb.kind != akOut) || !isIota(t.t) || t.scale != 1 || c == nil || c.size() != pb.n || c.dims[len(c.dims)-1] != pb.n {
 				return fail("node %q adds a constant to something other than a projection", np.GetName())
 			}
@@ -986,6 +999,45 @@ func attnHeads(p, c *tval, bases []*attnBase) (*attnBase, error) {
 	return &nb, nil
 }
 
+// attnScoreBias records constant c added to scores t (after their scale): it must
+// broadcast to the scores and be the same for every (sample, head).
+func attnScoreBias(sb *attnBase, t *tval, c *tensor) error {
+	if !isIota(t.t) || sb.bias != nil || sb.mask != nil {
+		return fmt.Errorf("not added to the scores once, before any other mask")
+	}
+	sd := sb.dims
+	if len(c.dims) > len(sd) {
+		return fmt.Errorf("constant %v for scores %v", c.dims, sd)
+	}
+	if _, err := layers.BroadcastShape(layers.Shape(c.dims), layers.Shape(sd)); err != nil {
+		return fmt.Errorf("constant %v does not broadcast to scores %v", c.dims, sd)
+	}
+	tq, tk := sd[len(sd)-2], sd[len(sd)-1]
+	cf := c.floats()
+	bias := make([]float32, tq*tk)
+	set := make([]bool, tq*tk)
+	st := layers.BroadcastStrides(layers.Shape(c.dims), layers.Shape(sd))
+	var bad error
+	layers.Odometer(layers.Shape(sd), st, func(o, i int) {
+		k := o % (tq * tk)
+		v := cf[i]
+		if set[k] && bias[k] != v && !(v != v && bias[k] != bias[k]) {
+			bad = fmt.Errorf("the constant differs between heads or samples")
+		}
+		bias[k], set[k] = v, true
+	})
+	if bad != nil {
+		return bad
+	}
+	for _, v := range bias {
+		if v != v || v > 0 && math.IsInf(float64(v), 1) {
+			return fmt.Errorf("constant holds %v", v)
+		}
+	}
+	sb.bias = bias
+	return nil
+}
+
 // attnMaskOf records mask m added to scores s: a graph input (N, S) (a flag per key)
 // or (N, T, S), through Where(flag, add, 0) or Where(flag, 0, add).
 func attnMaskOf(sb *attnBase, s, m *tval, bases []*attnBase) error {
@@ -1126,6 +1178,7 @@ func (b *builder) emitAttention(r *attnRegion, endv *tval, bases []*attnBase, ba
 	l.Wk, l.Bk = gather(pk, sb.kOff, dk)
 	l.Wv, l.Bv = gather(pv, hb.vOff, dv)
 	l.Wo, l.Bo = yb.w, yb.bias
+	l.ScoreBias = sb.bias
 	names := []string{xq.name, xv.name}
 	if xk.name != xv.name {
 		l.HasKey = true
