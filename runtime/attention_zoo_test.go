@@ -25,11 +25,11 @@ type attCase struct {
 	batch int
 }
 
-// kerasAttCases loads testdata/attention/keras_*.npz (testdata/gen_attention.py) with
+// kerasAttCases loads testdata/attention/keras*.npz (testdata/gen_attention.py) with
 // their stored samples, and the encoder at its second length from the .L7 arrays.
 func kerasAttCases(t *testing.T) []attCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "attention", "keras_*.npz"))
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "attention", "keras*.npz"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Keras models in testdata/attention: %v", err)
 	}

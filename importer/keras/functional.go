@@ -275,18 +275,39 @@ func nodeRefsKw(node any, ca *callArgs) ([]kref, error) {
 			if !ok {
 				return nil, fmt.Errorf("inbound tensor %s is not [layer, node, tensor, kwargs]: %w", jsonText(e), layers.ErrBadFile)
 			}
-			if l, _ := e.([]any); len(l) > 3 {
-				if kw, ok := l[3].(map[string]any); ok {
-					for k, v := range kw {
-						if _, isRef := v.([]any); isRef {
-							return nil, fmt.Errorf("keyword argument %q is a tensor; only positional inputs are supported: %w", k, layers.ErrUnsupported)
-						}
-					}
-				}
-			}
 			out = append(out, r)
 		}
 		ca.pos = len(out)
+		ca.kw = map[string]any{}
+		for _, e := range n {
+			l, _ := e.([]any)
+			if len(l) <= 3 {
+				continue
+			}
+			kw, ok := l[3].(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, name := range kwTensors {
+				if v, ok := kw[name].([]any); ok {
+					r, ok := parseRef(v, true)
+					if !ok {
+						return nil, fmt.Errorf("keyword argument %q is %s, not a tensor reference: %w", name, jsonText(v), layers.ErrBadFile)
+					}
+					out = append(out, r)
+					ca.named = append(ca.named, name)
+				}
+			}
+			for k, v := range kw {
+				if _, isRef := v.([]any); isRef {
+					if !slices.Contains(kwTensors, k) {
+						return nil, fmt.Errorf("keyword argument %q is a tensor; only positional inputs are supported: %w", k, layers.ErrUnsupported)
+					}
+					continue
+				}
+				ca.kw[k] = v
+			}
+		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("inbound node %s is neither a Keras 3 object nor a Keras 2 list: %w", jsonText(node), layers.ErrBadFile)
