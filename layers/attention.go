@@ -84,7 +84,7 @@ func (l *MultiHeadAttention) check() error {
 			return err
 		}
 	}
-	if !(l.Scale > 0) || math.IsInf(float64(l.Scale), 0) {
+	if l.Scale != l.Scale || math.IsInf(float64(l.Scale), 0) {
 		return errf(ErrInvalid, "score scale %g", l.Scale)
 	}
 	return nil

@@ -134,6 +134,26 @@ def _cross(k):
     return k.Model([q, v, kk, m], a, name="keras_cross_mask")
 
 
+def _dot_samples(rng):
+    return [rng.standard_normal((3, 4, 6)).astype(np.float32),
+            rng.standard_normal((3, 7, 5)).astype(np.float32),
+            rng.standard_normal((3, 7, 6)).astype(np.float32)]
+
+
+@model("keras_dot_attention", ["Attention (dot, use_scale=True) over [query, value, key]",
+                               "Attention use_causal_mask=True as self-attention",
+                               "Concatenate, Dense"], _dot_samples)
+def _dot(k):
+    L = k.layers
+    q = k.Input((4, 6), name="query")
+    v = k.Input((7, 5), name="value")
+    kk = k.Input((7, 6), name="key")
+    a = L.Attention(use_scale=True)([q, v, kk])
+    b = L.Attention()([q, q], use_causal_mask=True)
+    y = L.Dense(3)(L.Concatenate()([a, b]))
+    return k.Model([q, v, kk], y, name="keras_dot_attention")
+
+
 def _k2_samples(rng):
     x = rng.standard_normal((3, 5, 8)).astype(np.float32)
     m = (rng.random((3, 5, 5)) < 0.6).astype(np.float32)

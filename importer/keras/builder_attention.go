@@ -162,3 +162,89 @@ func buildMHA(d *dag, s *spec, ins []tensor) (tensor, error) {
 		MaskAdd: -1e9}
 	return d.node(s, l, order, nil)
 }
+
+// buildDotAttention maps Keras Attention (Luong dot-product attention, score_mode
+// "dot") onto layers.MultiHeadAttention with one head and identity projections:
+// softmax(scale * q k^T) v, with use_scale's learned scalar and use_causal_mask.
+func buildDotAttention(d *dag, s *spec, ins []tensor) (tensor, error) {
+	b := d.b
+	b.cur = s
+	if err := checkSpec(b, s); err != nil {
+		return tensor{}, err
+	}
+	c := s.Conf
+	useScale := c.boolean("use_scale", false)
+	mode := c.str("score_mode", "dot")
+	causal := c.boolean("causal", false) // tf.keras before use_causal_mask
+	if err := b.confErr(s); err != nil {
+		return tensor{}, err
+	}
+	if mode != "dot" {
+		return tensor{}, b.unsupported("score_mode", mode)
+	}
+	if len(d.ca.named) > 0 || len(ins) < 2 || len(ins) > 3 {
+		return tensor{}, b.errf(layers.ErrUnsupported, "Attention takes [query, value] or [query, value, key], is given %d tensors", len(ins))
+	}
+	for k, v := range d.ca.kw {
+		switch k {
+		case "use_causal_mask":
+			bv, ok := v.(bool)
+			if !ok {
+				return tensor{}, b.unsupported("use_causal_mask", v)
+			}
+			causal = causal || bv
+		case "return_attention_scores":
+			if v != false && v != nil {
+				return tensor{}, b.unsupported("return_attention_scores", v)
+			}
+		case "training":
+		default:
+			if v != nil {
+				return tensor{}, b.unsupported("call argument "+k, v)
+			}
+		}
+	}
+	order := append([]tensor(nil), ins...)
+	for i := range order {
+		var err error
+		if order[i], err = d.arrange(s, order[i], identityPerm(len(order[i].perm))); err != nil {
+			return tensor{}, err
+		}
+		if len(order[i].phys) != 2 {
+			return tensor{}, b.errf(layers.ErrUnsupported, "input %v: only (batch, steps, features) inputs are supported", order[i].logical())
+		}
+	}
+	dq, dv := order[0].phys[1], order[1].phys[1]
+	dk := dv
+	if len(order) == 3 {
+		dk = order[2].phys[1]
+	}
+	if dq != dk {
+		return tensor{}, b.errf(layers.ErrShapeMismatch, "query features %d and key features %d differ", dq, dk)
+	}
+	scale := float32(1)
+	if useScale {
+		ws, err := b.weights(s, "scale", 1)
+		if err != nil {
+			return tensor{}, err
+		}
+		if err := b.fetchAtMost("scale", ws[0], 1); err != nil {
+			return tensor{}, err
+		}
+		if len(ws[0].Data) != 1 {
+			return tensor{}, b.errf(layers.ErrShapeMismatch, "scale has %d values, want 1", len(ws[0].Data))
+		}
+		scale = ws[0].Data[0]
+	}
+	eye := func(n int) []float32 {
+		w := make([]float32, n*n)
+		for i := 0; i < n; i++ {
+			w[i*n+i] = 1
+		}
+		return w
+	}
+	l := &layers.MultiHeadAttention{Info: info(s), Heads: 1, KeyDim: dq, ValueDim: dv,
+		QDim: dq, KDim: dk, VDim: dv, OutDim: dv, Wq: eye(dq), Wk: eye(dq), Wv: eye(dv), Wo: eye(dv),
+		Scale: scale, Causal: causal, HasKey: len(order) == 3, MaskAdd: -1e9}
+	return d.node(s, l, order, nil)
+}

@@ -17,6 +17,7 @@ var mergeBuilders = map[string]mergeFunc{
 	"Minimum":            buildMerge(layers.MergeMin),
 	"Concatenate":        buildConcatenate,
 	"MultiHeadAttention": buildMHA,
+	"Attention":          buildDotAttention,
 }
 
 // common brings the inputs of a multi-input layer to one layout: the inputs' own when

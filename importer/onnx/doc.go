@@ -55,7 +55,8 @@
 //     two computed tensors and read by another (torch's nn.MultiheadAttention and
 //     TransformerEncoderLayer: packed or separate input projections, the head split
 //     with the batch merged into the heads, a scalar scale, Where(bool input, -inf, 0)
-//     key padding masks, the output projection) -> layers.MultiHeadAttention, once
+//     key padding masks, a constant additive mask such as the causal one, the output
+//     projection) -> layers.MultiHeadAttention, once
 //     evaluating the region on index tensors at a probe batch has proven which rows,
 //     heads and columns each product reads; the ReduceMean/Sub/Pow/Sqrt/Div form of
 //     layer normalization (ops_lnpattern.go) -> LayerNorm; bool inputs are taken as
@@ -76,7 +77,7 @@
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
 // sequence too), attention other than the pattern above (MatMul of computed tensors
-// elsewhere, additive float masks, causal masks as constants), external data.
+// elsewhere, additive masks computed from inputs), external data.
 // Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //
