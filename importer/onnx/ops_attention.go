@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/kinfer/kinfer/layers"
 )
@@ -1172,7 +1173,11 @@ func (b *builder) emitAttention(r *attnRegion, endv *tval, bases []*attnBase, ba
 	if sb.qOff < 0 || sb.kOff < 0 || hb.vOff < 0 || sb.qOff+heads*dk > pq.n || sb.kOff+heads*dk > pk.n || hb.vOff+heads*dv > pv.n {
 		return fail("head columns outside the projections")
 	}
-	l := &layers.MultiHeadAttention{Info: b.info(b.nodes[r.softmax].GetName(), "Attention"), Heads: heads, KeyDim: dk, ValueDim: dv,
+	name := b.nodes[r.softmax].GetName()
+	if i := strings.LastIndex(name, "/"); i > 0 {
+		name = name[:i] // torch's module path: "/layers.0/self_attn"
+	}
+	l := &layers.MultiHeadAttention{Info: b.info(name, "Attention"), Heads: heads, KeyDim: dk, ValueDim: dv,
 		QDim: pq.in, KDim: pk.in, VDim: pv.in, OutDim: dout, Scale: float32(sb.scale)}
 	l.Wq, l.Bq = gather(pq, sb.qOff, dk)
 	l.Wk, l.Bk = gather(pk, sb.kOff, dk)

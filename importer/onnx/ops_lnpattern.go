@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"strings"
+
 	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
 	"github.com/kinfer/kinfer/layers"
 )
@@ -160,7 +162,11 @@ func (b *builder) applyLayerNorm(r *lnRegion) error {
 		b.consts[name] = newFloat([]int{len(ones)}, ones)
 		in[1] = name
 	}
-	np := &onnxpb.NodeProto{Name: b.nodes[r.nodes[0]].GetName(), OpType: "LayerNormalization", Input: in, Output: []string{r.end},
+	name := b.nodes[r.nodes[0]].GetName()
+	if i := strings.LastIndex(name, "/"); i > 0 {
+		name = name[:i] // torch's module path: "/layers.0/norm1"
+	}
+	np := &onnxpb.NodeProto{Name: name, OpType: "LayerNormalization", Input: in, Output: []string{r.end},
 		Attribute: []*onnxpb.AttributeProto{
 			{Name: "axis", Type: onnxpb.AttributeProto_INT, I: -1},
 			{Name: "epsilon", Type: onnxpb.AttributeProto_FLOAT, F: r.eps},
