@@ -335,156 +335,6 @@ GLOBL norm_nan<>(SB), RODATA|NOPTR, $32
 DATA norm_oned<>+0(SB)/8, $0x3ff0000000000000
 GLOBL norm_oned<>(SB), RODATA|NOPTR, $8
 
-DATA norm_rb0<>+0(SB)/4, $0xbc21a092
-DATA norm_rb0<>+4(SB)/4, $0xbc21a092
-DATA norm_rb0<>+8(SB)/4, $0xbc21a092
-DATA norm_rb0<>+12(SB)/4, $0xbc21a092
-DATA norm_rb0<>+16(SB)/4, $0xbc21a092
-DATA norm_rb0<>+20(SB)/4, $0xbc21a092
-DATA norm_rb0<>+24(SB)/4, $0xbc21a092
-DATA norm_rb0<>+28(SB)/4, $0xbc21a092
-GLOBL norm_rb0<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb1<>+0(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+4(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+8(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+12(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+16(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+20(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+24(SB)/4, $0xbf4c9dd4
-DATA norm_rb1<>+28(SB)/4, $0xbf4c9dd4
-GLOBL norm_rb1<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb2<>+0(SB)/4, $0xc18e104b
-DATA norm_rb2<>+4(SB)/4, $0xc18e104b
-DATA norm_rb2<>+8(SB)/4, $0xc18e104b
-DATA norm_rb2<>+12(SB)/4, $0xc18e104b
-DATA norm_rb2<>+16(SB)/4, $0xc18e104b
-DATA norm_rb2<>+20(SB)/4, $0xc18e104b
-DATA norm_rb2<>+24(SB)/4, $0xc18e104b
-DATA norm_rb2<>+28(SB)/4, $0xc18e104b
-GLOBL norm_rb2<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb3<>+0(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+4(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+8(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+12(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+16(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+20(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+24(SB)/4, $0xc320a2ea
-DATA norm_rb3<>+28(SB)/4, $0xc320a2ea
-GLOBL norm_rb3<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb4<>+0(SB)/4, $0xc41f6441
-DATA norm_rb4<>+4(SB)/4, $0xc41f6441
-DATA norm_rb4<>+8(SB)/4, $0xc41f6441
-DATA norm_rb4<>+12(SB)/4, $0xc41f6441
-DATA norm_rb4<>+16(SB)/4, $0xc41f6441
-DATA norm_rb4<>+20(SB)/4, $0xc41f6441
-DATA norm_rb4<>+24(SB)/4, $0xc41f6441
-DATA norm_rb4<>+28(SB)/4, $0xc41f6441
-GLOBL norm_rb4<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb5<>+0(SB)/4, $0xc480230b
-DATA norm_rb5<>+4(SB)/4, $0xc480230b
-DATA norm_rb5<>+8(SB)/4, $0xc480230b
-DATA norm_rb5<>+12(SB)/4, $0xc480230b
-DATA norm_rb5<>+16(SB)/4, $0xc480230b
-DATA norm_rb5<>+20(SB)/4, $0xc480230b
-DATA norm_rb5<>+24(SB)/4, $0xc480230b
-DATA norm_rb5<>+28(SB)/4, $0xc480230b
-GLOBL norm_rb5<>(SB), RODATA|NOPTR, $32
-
-DATA norm_rb6<>+0(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+4(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+8(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+12(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+16(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+20(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+24(SB)/4, $0xc3f1c275
-DATA norm_rb6<>+28(SB)/4, $0xc3f1c275
-GLOBL norm_rb6<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb0<>+0(SB)/4, $0x3f800000
-DATA norm_sb0<>+4(SB)/4, $0x3f800000
-DATA norm_sb0<>+8(SB)/4, $0x3f800000
-DATA norm_sb0<>+12(SB)/4, $0x3f800000
-DATA norm_sb0<>+16(SB)/4, $0x3f800000
-DATA norm_sb0<>+20(SB)/4, $0x3f800000
-DATA norm_sb0<>+24(SB)/4, $0x3f800000
-DATA norm_sb0<>+28(SB)/4, $0x3f800000
-GLOBL norm_sb0<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb1<>+0(SB)/4, $0x41f2b459
-DATA norm_sb1<>+4(SB)/4, $0x41f2b459
-DATA norm_sb1<>+8(SB)/4, $0x41f2b459
-DATA norm_sb1<>+12(SB)/4, $0x41f2b459
-DATA norm_sb1<>+16(SB)/4, $0x41f2b459
-DATA norm_sb1<>+20(SB)/4, $0x41f2b459
-DATA norm_sb1<>+24(SB)/4, $0x41f2b459
-DATA norm_sb1<>+28(SB)/4, $0x41f2b459
-GLOBL norm_sb1<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb2<>+0(SB)/4, $0x43a2e571
-DATA norm_sb2<>+4(SB)/4, $0x43a2e571
-DATA norm_sb2<>+8(SB)/4, $0x43a2e571
-DATA norm_sb2<>+12(SB)/4, $0x43a2e571
-DATA norm_sb2<>+16(SB)/4, $0x43a2e571
-DATA norm_sb2<>+20(SB)/4, $0x43a2e571
-DATA norm_sb2<>+24(SB)/4, $0x43a2e571
-DATA norm_sb2<>+28(SB)/4, $0x43a2e571
-GLOBL norm_sb2<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb3<>+0(SB)/4, $0x44c01759
-DATA norm_sb3<>+4(SB)/4, $0x44c01759
-DATA norm_sb3<>+8(SB)/4, $0x44c01759
-DATA norm_sb3<>+12(SB)/4, $0x44c01759
-DATA norm_sb3<>+16(SB)/4, $0x44c01759
-DATA norm_sb3<>+20(SB)/4, $0x44c01759
-DATA norm_sb3<>+24(SB)/4, $0x44c01759
-DATA norm_sb3<>+28(SB)/4, $0x44c01759
-GLOBL norm_sb3<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb4<>+0(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+4(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+8(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+12(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+16(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+20(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+24(SB)/4, $0x4547fdbb
-DATA norm_sb4<>+28(SB)/4, $0x4547fdbb
-GLOBL norm_sb4<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb5<>+0(SB)/4, $0x451f90ce
-DATA norm_sb5<>+4(SB)/4, $0x451f90ce
-DATA norm_sb5<>+8(SB)/4, $0x451f90ce
-DATA norm_sb5<>+12(SB)/4, $0x451f90ce
-DATA norm_sb5<>+16(SB)/4, $0x451f90ce
-DATA norm_sb5<>+20(SB)/4, $0x451f90ce
-DATA norm_sb5<>+24(SB)/4, $0x451f90ce
-DATA norm_sb5<>+28(SB)/4, $0x451f90ce
-GLOBL norm_sb5<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb6<>+0(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+4(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+8(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+12(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+16(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+20(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+24(SB)/4, $0x43ed43a7
-DATA norm_sb6<>+28(SB)/4, $0x43ed43a7
-GLOBL norm_sb6<>(SB), RODATA|NOPTR, $32
-
-DATA norm_sb7<>+0(SB)/4, $0xc1b38712
-DATA norm_sb7<>+4(SB)/4, $0xc1b38712
-DATA norm_sb7<>+8(SB)/4, $0xc1b38712
-DATA norm_sb7<>+12(SB)/4, $0xc1b38712
-DATA norm_sb7<>+16(SB)/4, $0xc1b38712
-DATA norm_sb7<>+20(SB)/4, $0xc1b38712
-DATA norm_sb7<>+24(SB)/4, $0xc1b38712
-DATA norm_sb7<>+28(SB)/4, $0xc1b38712
-GLOBL norm_sb7<>(SB), RODATA|NOPTR, $32
-
 DATA norm_pp0<>+0(SB)/4, $0x3e0375d4
 DATA norm_pp0<>+4(SB)/4, $0x3e0375d4
 DATA norm_pp0<>+8(SB)/4, $0x3e0375d4
@@ -904,6 +754,156 @@ DATA norm_sa8<>+20(SB)/4, $0xbd777f97
 DATA norm_sa8<>+24(SB)/4, $0xbd777f97
 DATA norm_sa8<>+28(SB)/4, $0xbd777f97
 GLOBL norm_sa8<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb0<>+0(SB)/4, $0xbc21a092
+DATA norm_rb0<>+4(SB)/4, $0xbc21a092
+DATA norm_rb0<>+8(SB)/4, $0xbc21a092
+DATA norm_rb0<>+12(SB)/4, $0xbc21a092
+DATA norm_rb0<>+16(SB)/4, $0xbc21a092
+DATA norm_rb0<>+20(SB)/4, $0xbc21a092
+DATA norm_rb0<>+24(SB)/4, $0xbc21a092
+DATA norm_rb0<>+28(SB)/4, $0xbc21a092
+GLOBL norm_rb0<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb1<>+0(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+4(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+8(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+12(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+16(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+20(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+24(SB)/4, $0xbf4c9dd4
+DATA norm_rb1<>+28(SB)/4, $0xbf4c9dd4
+GLOBL norm_rb1<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb2<>+0(SB)/4, $0xc18e104b
+DATA norm_rb2<>+4(SB)/4, $0xc18e104b
+DATA norm_rb2<>+8(SB)/4, $0xc18e104b
+DATA norm_rb2<>+12(SB)/4, $0xc18e104b
+DATA norm_rb2<>+16(SB)/4, $0xc18e104b
+DATA norm_rb2<>+20(SB)/4, $0xc18e104b
+DATA norm_rb2<>+24(SB)/4, $0xc18e104b
+DATA norm_rb2<>+28(SB)/4, $0xc18e104b
+GLOBL norm_rb2<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb3<>+0(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+4(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+8(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+12(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+16(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+20(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+24(SB)/4, $0xc320a2ea
+DATA norm_rb3<>+28(SB)/4, $0xc320a2ea
+GLOBL norm_rb3<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb4<>+0(SB)/4, $0xc41f6441
+DATA norm_rb4<>+4(SB)/4, $0xc41f6441
+DATA norm_rb4<>+8(SB)/4, $0xc41f6441
+DATA norm_rb4<>+12(SB)/4, $0xc41f6441
+DATA norm_rb4<>+16(SB)/4, $0xc41f6441
+DATA norm_rb4<>+20(SB)/4, $0xc41f6441
+DATA norm_rb4<>+24(SB)/4, $0xc41f6441
+DATA norm_rb4<>+28(SB)/4, $0xc41f6441
+GLOBL norm_rb4<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb5<>+0(SB)/4, $0xc480230b
+DATA norm_rb5<>+4(SB)/4, $0xc480230b
+DATA norm_rb5<>+8(SB)/4, $0xc480230b
+DATA norm_rb5<>+12(SB)/4, $0xc480230b
+DATA norm_rb5<>+16(SB)/4, $0xc480230b
+DATA norm_rb5<>+20(SB)/4, $0xc480230b
+DATA norm_rb5<>+24(SB)/4, $0xc480230b
+DATA norm_rb5<>+28(SB)/4, $0xc480230b
+GLOBL norm_rb5<>(SB), RODATA|NOPTR, $32
+
+DATA norm_rb6<>+0(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+4(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+8(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+12(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+16(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+20(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+24(SB)/4, $0xc3f1c275
+DATA norm_rb6<>+28(SB)/4, $0xc3f1c275
+GLOBL norm_rb6<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb0<>+0(SB)/4, $0x3f800000
+DATA norm_sb0<>+4(SB)/4, $0x3f800000
+DATA norm_sb0<>+8(SB)/4, $0x3f800000
+DATA norm_sb0<>+12(SB)/4, $0x3f800000
+DATA norm_sb0<>+16(SB)/4, $0x3f800000
+DATA norm_sb0<>+20(SB)/4, $0x3f800000
+DATA norm_sb0<>+24(SB)/4, $0x3f800000
+DATA norm_sb0<>+28(SB)/4, $0x3f800000
+GLOBL norm_sb0<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb1<>+0(SB)/4, $0x41f2b459
+DATA norm_sb1<>+4(SB)/4, $0x41f2b459
+DATA norm_sb1<>+8(SB)/4, $0x41f2b459
+DATA norm_sb1<>+12(SB)/4, $0x41f2b459
+DATA norm_sb1<>+16(SB)/4, $0x41f2b459
+DATA norm_sb1<>+20(SB)/4, $0x41f2b459
+DATA norm_sb1<>+24(SB)/4, $0x41f2b459
+DATA norm_sb1<>+28(SB)/4, $0x41f2b459
+GLOBL norm_sb1<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb2<>+0(SB)/4, $0x43a2e571
+DATA norm_sb2<>+4(SB)/4, $0x43a2e571
+DATA norm_sb2<>+8(SB)/4, $0x43a2e571
+DATA norm_sb2<>+12(SB)/4, $0x43a2e571
+DATA norm_sb2<>+16(SB)/4, $0x43a2e571
+DATA norm_sb2<>+20(SB)/4, $0x43a2e571
+DATA norm_sb2<>+24(SB)/4, $0x43a2e571
+DATA norm_sb2<>+28(SB)/4, $0x43a2e571
+GLOBL norm_sb2<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb3<>+0(SB)/4, $0x44c01759
+DATA norm_sb3<>+4(SB)/4, $0x44c01759
+DATA norm_sb3<>+8(SB)/4, $0x44c01759
+DATA norm_sb3<>+12(SB)/4, $0x44c01759
+DATA norm_sb3<>+16(SB)/4, $0x44c01759
+DATA norm_sb3<>+20(SB)/4, $0x44c01759
+DATA norm_sb3<>+24(SB)/4, $0x44c01759
+DATA norm_sb3<>+28(SB)/4, $0x44c01759
+GLOBL norm_sb3<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb4<>+0(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+4(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+8(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+12(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+16(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+20(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+24(SB)/4, $0x4547fdbb
+DATA norm_sb4<>+28(SB)/4, $0x4547fdbb
+GLOBL norm_sb4<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb5<>+0(SB)/4, $0x451f90ce
+DATA norm_sb5<>+4(SB)/4, $0x451f90ce
+DATA norm_sb5<>+8(SB)/4, $0x451f90ce
+DATA norm_sb5<>+12(SB)/4, $0x451f90ce
+DATA norm_sb5<>+16(SB)/4, $0x451f90ce
+DATA norm_sb5<>+20(SB)/4, $0x451f90ce
+DATA norm_sb5<>+24(SB)/4, $0x451f90ce
+DATA norm_sb5<>+28(SB)/4, $0x451f90ce
+GLOBL norm_sb5<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb6<>+0(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+4(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+8(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+12(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+16(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+20(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+24(SB)/4, $0x43ed43a7
+DATA norm_sb6<>+28(SB)/4, $0x43ed43a7
+GLOBL norm_sb6<>(SB), RODATA|NOPTR, $32
+
+DATA norm_sb7<>+0(SB)/4, $0xc1b38712
+DATA norm_sb7<>+4(SB)/4, $0xc1b38712
+DATA norm_sb7<>+8(SB)/4, $0xc1b38712
+DATA norm_sb7<>+12(SB)/4, $0xc1b38712
+DATA norm_sb7<>+16(SB)/4, $0xc1b38712
+DATA norm_sb7<>+20(SB)/4, $0xc1b38712
+DATA norm_sb7<>+24(SB)/4, $0xc1b38712
+DATA norm_sb7<>+28(SB)/4, $0xc1b38712
+GLOBL norm_sb7<>(SB), RODATA|NOPTR, $32
 
 DATA norm_invsqrt2<>+0(SB)/4, $0x3f3504f3
 DATA norm_invsqrt2<>+4(SB)/4, $0x3f3504f3

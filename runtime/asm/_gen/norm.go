@@ -314,8 +314,8 @@ var erfCoef = map[string][]float64{
 const erx = 8.45062911510467529297e-01 // exactly a float32
 
 func defErfConsts() {
-	for k, cs := range erfCoef {
-		for i, c := range cs {
+	for _, k := range []string{"pp", "qq", "pa", "qa", "ra", "sa", "rb", "sb"} { // fixed order: reproducible output
+		for i, c := range erfCoef[k] {
 			cst(fmt.Sprintf("%s%d", k, i), float32(c))
 		}
 	}
