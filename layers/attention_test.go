@@ -91,3 +91,41 @@ func TestMHABad(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulBroadcast checks MatMul's leading-axis broadcast against per-matrix products
+// of the same layer (a (2, 1, M, K) times (1, 3, K, N) is six products) and its shape
+// errors.
+func TestMatMulBroadcast(t *testing.T) {
+	a, b := Shape{2, 1, 3, 4}, Shape{1, 3, 4, 5}
+	x := make([]float32, a.Size())
+	y := make([]float32, b.Size())
+	for i := range x {
+		x[i] = float32(math.Cos(float64(i)))
+	}
+	for i := range y {
+		y[i] = float32(math.Sin(float64(i)))
+	}
+	l := &MatMul{Info: Info{Name: "mm", Class: "test"}}
+	out, err := l.OutputShapeN([]Shape{a, b})
+	if err != nil || !out.Equal(Shape{2, 3, 3, 5}) {
+		t.Fatalf("shape %v, %v", out, err)
+	}
+	got := make([]float32, out.Size())
+	l.ForwardN(got, [][]float32{x, y}, nil, []Shape{a, b}, 1)
+	one := make([]float32, 15)
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			l.ForwardN(one, [][]float32{x[i*12 : (i+1)*12], y[j*20 : (j+1)*20]}, nil, []Shape{{3, 4}, {4, 5}}, 1)
+			for e, v := range one {
+				if got[(i*3+j)*15+e] != v {
+					t.Fatalf("block (%d, %d) differs at %d", i, j, e)
+				}
+			}
+		}
+	}
+	for _, c := range [][]Shape{{{3, 4}, {5, 2}}, {{4}, {4, 2}}, {{2, 3, 4}, {3, 4, 2}}, {{3, 4}}} {
+		if _, err := l.OutputShapeN(c); err == nil {
+			t.Errorf("%v: no error", c)
+		}
+	}
+}

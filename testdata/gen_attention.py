@@ -154,6 +154,22 @@ def _dot(k):
     return k.Model([q, v, kk], y, name="keras_dot_attention")
 
 
+@model("keras_dot_layers", ["attention from Dense and Dot layers: Dot(axes=2) q k^T, "
+                            "Softmax, Dot(axes=(2, 1)) p v", "Dot(axes=1) x^T v, "
+                            "Dot(axes=(1, 2)), Flatten, Concatenate, Dense"],
+       lambda rng: [rng.standard_normal((3, 5, 4)).astype(np.float32)])
+def _dot_layers(k):
+    L = k.layers
+    x = k.Input((5, 4), name="x")
+    q, kk, v = L.Dense(6)(x), L.Dense(6)(x), L.Dense(3)(x)
+    p = L.Softmax()(L.Dot(axes=2)([q, kk]))
+    o = L.Dot(axes=(2, 1))([p, v])
+    g = L.Dot(axes=1)([x, v])  # (4, 3)
+    h = L.Dot(axes=(1, 2))([v, p])  # v^T p^T: (3, 5)
+    y = L.Concatenate()([L.Flatten()(o), L.Flatten()(g), L.Flatten()(h)])
+    return k.Model(x, L.Dense(2)(y), name="keras_dot_layers")
+
+
 def _k2_samples(rng):
     x = rng.standard_normal((3, 5, 8)).astype(np.float32)
     m = (rng.random((3, 5, 5)) < 0.6).astype(np.float32)

@@ -13,6 +13,9 @@ the ONNX model takes them as bool.
                                a key_padding_mask input
   torch_mha_cross              cross attention, kdim 5 and vdim 7 (separate projections)
   torch_enc_layer_h8_op14      one TransformerEncoderLayer, 8 heads of 6, gelu, pre-norm
+  torch_manual_attn_op17       attention written by hand with (B, H, T, dh) heads and
+                               q, k scaled by dh**-0.25; softmax over axis 1 of a
+                               product of computed tensors, times the input
   torch_causal_ts_op17         Linear, a 2-layer TransformerEncoder with a causal mask
                                (a constant of 0 and -inf in the export), mean, Linear
 
@@ -69,6 +72,31 @@ class Causal(torch.nn.Module):
 
     def forward(self, x):
         return self.out(self.enc(self.inp(x), mask=self.mask).mean(dim=1))
+
+
+class Manual(torch.nn.Module):
+    """Attention written out as torch 2.x's scaled_dot_product_attention decomposes:
+    heads split as (B, H, T, dh) (the batch kept apart), q and k each scaled by
+    dh**-0.25, an output projection; plus a head-free q @ k^T @ v product whose result
+    is added (MatMul of computed tensors without a projection after it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.v = torch.nn.Linear(12, 12), torch.nn.Linear(12, 12), torch.nn.Linear(12, 12)
+        self.o = torch.nn.Linear(12, 12)
+        self.a, self.b = torch.nn.Linear(12, 5), torch.nn.Linear(12, 5)
+
+    def forward(self, x):
+        bsz, t, _ = x.shape
+        def heads(z):
+            return z.view(bsz, t, 3, 4).transpose(1, 2)
+        s = 4 ** -0.25
+        q, k, v = heads(self.q(x)) * s, heads(self.k(x)) * s, heads(self.v(x))
+        p = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+        y = self.o((p @ v).transpose(1, 2).reshape(bsz, t, 12))
+        a, b = self.a(x), self.b(x)
+        w = torch.softmax(a @ b.transpose(1, 2), dim=1)  # softmax over the queries
+        return y + w @ x
 
 
 def randomize(m, g):
@@ -133,6 +161,16 @@ def main():
     randomize(m, g)
     x = torch.randn(3, 9, 3, generator=g)
     name = "torch_causal_ts_op17"
+    torch.onnx.export(m, (x,), os.path.join(OUT, name + ".onnx"), opset_version=17,
+                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
+    print(name)
+
+    # attention written by hand, torch 2.x layout, and plain products of computed tensors
+    m = Manual().eval()
+    randomize(m, g)
+    x = torch.randn(3, 6, 12, generator=g)
+    name = "torch_manual_attn_op17"
     torch.onnx.export(m, (x,), os.path.join(OUT, name + ".onnx"), opset_version=17,
                       input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())

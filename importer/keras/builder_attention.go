@@ -248,3 +248,58 @@ func buildDotAttention(d *dag, s *spec, ins []tensor) (tensor, error) {
 		Scale: scale, Causal: causal, HasKey: len(order) == 3, MaskAdd: -1e9}
 	return d.node(s, l, order, nil)
 }
+
+// buildDot maps Keras Dot on two sequences (batch, steps, features) onto layers.MatMul:
+// axes (a, b) counted with the batch axis contract axis a of x with axis b of y, so
+// x is read transposed when a is 1 and y when b is 2.
+func buildDot(d *dag, s *spec, ins []tensor) (tensor, error) {
+	b := d.b
+	b.cur = s
+	if err := checkSpec(b, s); err != nil {
+		return tensor{}, err
+	}
+	c := s.Conf
+	norm := c.boolean("normalize", false)
+	var axes []int
+	if v, ok := c.get("axes"); ok {
+		if f, isNum := v.(float64); isNum {
+			axes = []int{int(f), int(f)}
+		} else if l, isList := c.intList("axes"); isList && len(l) == 2 {
+			axes = l
+		} else {
+			return tensor{}, b.unsupported("axes", v)
+		}
+	}
+	if err := b.confErr(s); err != nil {
+		return tensor{}, err
+	}
+	if norm {
+		return tensor{}, b.unsupported("normalize", true)
+	}
+	if len(ins) != 2 || len(d.ca.named) > 0 {
+		return tensor{}, b.errf(layers.ErrInvalid, "Dot takes 2 inputs, is given %d", len(ins))
+	}
+	order := append([]tensor(nil), ins...)
+	for i := range order {
+		var err error
+		if order[i], err = d.arrange(s, order[i], identityPerm(len(order[i].perm))); err != nil {
+			return tensor{}, err
+		}
+		if len(order[i].phys) != 2 {
+			return tensor{}, b.errf(layers.ErrUnsupported, "input %v: Dot is imported for (batch, steps, features) inputs", order[i].logical())
+		}
+	}
+	if axes == nil {
+		return tensor{}, b.errf(layers.ErrInvalid, "Dot without axes")
+	}
+	for i := range axes {
+		if axes[i] < 0 {
+			axes[i] += 3
+		}
+		if axes[i] != 1 && axes[i] != 2 {
+			return tensor{}, b.errf(layers.ErrUnsupported, "axes=%v: only the per-sample axes 1 and 2 can be contracted", axes)
+		}
+	}
+	l := &layers.MatMul{Info: info(s), TransA: axes[0] == 1, TransB: axes[1] == 2}
+	return d.node(s, l, order, nil)
+}

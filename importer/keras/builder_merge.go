@@ -18,6 +18,7 @@ var mergeBuilders = map[string]mergeFunc{
 	"Concatenate":        buildConcatenate,
 	"MultiHeadAttention": buildMHA,
 	"Attention":          buildDotAttention,
+	"Dot":                buildDot,
 }
 
 // common brings the inputs of a multi-input layer to one layout: the inputs' own when

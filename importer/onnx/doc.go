@@ -59,8 +59,9 @@
 //     projection) -> layers.MultiHeadAttention, once
 //     evaluating the region on index tensors at a probe batch has proven which rows,
 //     heads and columns each product reads; the ReduceMean/Sub/Pow/Sqrt/Div form of
-//     layer normalization (ops_lnpattern.go) -> LayerNorm; bool inputs are taken as
-//     0/1 floats;
+//     layer normalization (ops_lnpattern.go) -> LayerNorm; elsewhere MatMul of two
+//     computed tensors of one rank, batch first -> layers.MatMul (per sample, leading
+//     axes broadcast); bool inputs are taken as 0/1 floats;
 //   - on branching graphs (dag.go): a value read by several nodes, several graph
 //     inputs and outputs, Add, Sub, Mul, Max, Min, Mean and Sum of computed tensors
 //     -> layers.Merge with ONNX broadcasting, Concat of computed tensors ->
@@ -76,8 +77,8 @@
 // and Y_h both used, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states or sequence lengths (constant ones shorter than the
-// sequence too), attention other than the pattern above (MatMul of computed tensors
-// elsewhere, additive masks computed from inputs), external data.
+// sequence too), additive attention masks computed from inputs, MatMul of computed
+// tensors of different ranks or with the batch elsewhere, external data.
 // Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //

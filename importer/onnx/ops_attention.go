@@ -1232,3 +1232,38 @@ func unflat(k int, d []int) []int {
 	}
 	return c
 }
+
+// opMatMulN imports MatMul of two computed tensors outside an attention pattern as
+// layers.MatMul: both operands carry the batch on axis 0 and at least two axes per
+// sample, which are multiplied per sample with the leading axes broadcast.
+func opMatMulN(b *builder, n *node) error {
+	ds, err := b.operands(n)
+	if err != nil {
+		return err
+	}
+	if len(ds) != 2 {
+		return n.errorf(layers.ErrBadFile, "%d inputs", len(ds))
+	}
+	var vals []layers.Value
+	var physs []layers.Shape
+	for k, d := range ds {
+		// equal ranks keep ONNX's right-aligned broadcast off the batch axis
+		if d.bAxis != 0 || len(d.shape) < 3 || len(d.shape) != len(ds[0].shape) {
+			return n.errorf(layers.ErrUnsupported, "MatMul of computed tensors of shapes %v and %v: both need the batch first, the same rank and two more axes", ds[0].shape, ds[1].shape)
+		}
+		nb := d.nb()
+		b.load(n.GetInput()[k])
+		if err := b.materialize(nil, nb, n.GetName()); err != nil {
+			return err
+		}
+		vals, physs = append(vals, b.val), append(physs, b.phys.Clone())
+	}
+	l := &layers.MatMul{Info: b.info(n.GetName(), "MatMul")}
+	if err := b.emitN(l, vals, physs); err != nil {
+		return err
+	}
+	out := b.phys
+	shape := append([]int{ds[0].shape[0]}, out...)
+	return b.setOut(n.out(0), &dyn{shape: shape, bAxis: 0})
+}
+
