@@ -1266,4 +1266,3 @@ func opMatMulN(b *builder, n *node) error {
 	shape := append([]int{ds[0].shape[0]}, out...)
 	return b.setOut(n.out(0), &dyn{shape: shape, bAxis: 0})
 }
-
