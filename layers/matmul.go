@@ -59,16 +59,33 @@ func (l *MatMul) ScratchLen(Shape, int) int { return 0 }
 // ForwardN implements MultiInput (float64 sums). It allocates nothing for ranks up to 8.
 func (l *MatMul) ForwardN(dst []float32, srcs [][]float32, _ []float32, ins []Shape, batch int) {
 	a, b := ins[0], ins[1]
-	m, k, n, lead, _ := l.dims(a, b)
-	var sa, sb [8]int
-	r := len(lead)
-	stA, stB := sa[:0], sb[:0]
-	if r > len(sa) {
-		stA, stB = make([]int, 0, r), make([]int, 0, r)
+	m, k := a[len(a)-2], a[len(a)-1]
+	if l.TransA {
+		m, k = k, m
 	}
-	stA, stB = stA[:r], stB[:r]
-	idx.BroadcastStridesInto(stA, a[:len(a)-2], lead)
-	idx.BroadcastStridesInto(stB, b[:len(b)-2], lead)
+	n := b[len(b)-1]
+	if l.TransB {
+		n = b[len(b)-2]
+	}
+	la, lb := a[:len(a)-2], b[:len(b)-2]
+	r := max(len(la), len(lb))
+	var sa, sb, ld [8]int
+	stA, stB, lead := sa[:0], sb[:0], ld[:0]
+	if r > len(sa) {
+		stA, stB, lead = make([]int, 0, r), make([]int, 0, r), make([]int, 0, r)
+	}
+	stA, stB, lead = stA[:r], stB[:r], lead[:r]
+	for i := range lead { // the numpy broadcast of la and lb (validated by OutputShapeN)
+		lead[i] = 1
+		if j := i - (r - len(la)); j >= 0 {
+			lead[i] = la[j]
+		}
+		if j := i - (r - len(lb)); j >= 0 && lb[j] != 1 {
+			lead[i] = lb[j]
+		}
+	}
+	idx.BroadcastStridesInto(stA, la, lead)
+	idx.BroadcastStridesInto(stB, lb, lead)
 	nl := Shape(lead).Size()
 	per, pa, pb := nl*m*n, a.Size(), b.Size()
 	for s := 0; s < batch; s++ {
