@@ -16,6 +16,8 @@ the ONNX model takes them as bool.
   torch_manual_attn_op17       attention written by hand with (B, H, T, dh) heads and
                                q, k scaled by dh**-0.25; softmax over axis 1 of a
                                product of computed tensors, times the input
+  torch_mha_cross_packed       cross attention with the packed in-projection, need_weights
+                               at its default
   torch_causal_ts_op17         Linear, a 2-layer TransformerEncoder with a causal mask
                                (a constant of 0 and -inf in the export), mean, Linear
 
@@ -72,6 +74,19 @@ class Causal(torch.nn.Module):
 
     def forward(self, x):
         return self.out(self.enc(self.inp(x), mask=self.mask).mean(dim=1))
+
+
+class CrossPacked(torch.nn.Module):
+    """Cross attention with the packed in-projection (key is value, query differs:
+    torch slices the packed weight by the data's feature count, a shape computation)
+    and need_weights left at its default."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x, y):
+        return self.a(x, y, y)[0]
 
 
 class Manual(torch.nn.Module):
@@ -174,6 +189,16 @@ def main():
     torch.onnx.export(m, (x,), os.path.join(OUT, name + ".onnx"), opset_version=17,
                       input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     np.save(os.path.join(OUT, name + ".x_0.npy"), x.numpy())
+    print(name)
+    m = CrossPacked().eval()
+    randomize(m, g)
+    xs = [torch.randn(3, 5, 16, generator=g), torch.randn(3, 7, 16, generator=g)]
+    name = "torch_mha_cross_packed"
+    torch.onnx.export(m, tuple(xs), os.path.join(OUT, name + ".onnx"), opset_version=13,
+                      input_names=["x", "y"], output_names=["o"],
+                      dynamic_axes={n: {0: "batch"} for n in ("x", "y", "o")})
+    for i, x in enumerate(xs):
+        np.save(os.path.join(OUT, f"{name}.x_{i}.npy"), x.numpy())
     print(name)
 
 

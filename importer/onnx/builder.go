@@ -101,6 +101,8 @@ type builder struct {
 	outVals     []layers.Value      // per graph output, set by finish
 	attn        map[int]*attnRegion // matched attention, by the node computing its output
 	lns         map[int]*lnRegion   // matched decomposed LayerNormalization, likewise
+	attnProd    map[string]int      // while matching attention: value -> producing node
+	attnMemo    map[string]bool     // while matching attention: constLike results
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {

@@ -42,6 +42,7 @@ func (b *builder) findAttention() error {
 		}
 	}
 	b.attn = map[int]*attnRegion{}
+	b.attnProd, b.attnMemo = prod, map[string]bool{}
 	for _, si := range b.order {
 		if b.done[si] || b.nodes[si].GetOpType() != "Softmax" {
 			continue
@@ -74,6 +75,37 @@ func (b *builder) safeMatch(si int, prod map[string]int) (r *attnRegion) {
 const maxProbe = 1 << 22
 
 func (b *builder) isConst(v string) bool { _, ok := b.consts[v]; return ok || v == "" }
+
+// constLike reports whether v is a constant or computed from constants and the shapes of
+// computed tensors only (torch slices its packed in-projection weight by the data's
+// feature count): such a value is evaluated with the region.
+func (b *builder) constLike(v string) bool { return b.constLikeAt(v, 0) }
+
+func (b *builder) constLikeAt(v string, depth int) bool {
+	if b.isConst(v) {
+		return true
+	}
+	if r, ok := b.attnMemo[v]; ok {
+		return r
+	}
+	p, ok := b.attnProd[v]
+	if !ok || depth > 64 {
+		return false
+	}
+	n := b.nodes[p]
+	res := n.GetOpType() == "Shape"
+	if !res && foldable[n.GetOpType()] {
+		res = true
+		for _, in := range n.GetInput() {
+			if !b.constLikeAt(in, depth+1) {
+				res = false
+				break
+			}
+		}
+	}
+	b.attnMemo[v] = res
+	return res
+}
 
 // dataReaders are the live readers of v other than Shape nodes.
 func (b *builder) dataReaders(v string) []int {
@@ -110,7 +142,7 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 		n := b.nodes[p]
 		in := n.GetInput()
 		switch op := n.GetOpType(); {
-		case op == "MatMul" && len(in) == 2 && !b.isConst(in[0]) && !b.isConst(in[1]):
+		case op == "MatMul" && len(in) == 2 && !b.constLike(in[0]) && !b.constLike(in[1]):
 			m1 = p
 		case (op == "Mul" || op == "Div") && len(in) == 2 && scalarConst(in[1]):
 			v = in[0]
@@ -142,7 +174,7 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 	}
 	so := b.nodes[si].GetOutput()[0]
 	rd := b.dataReaders(so)
-	if len(rd) != 1 || b.nodes[rd[0]].GetOpType() != "MatMul" || b.nodes[rd[0]].GetInput()[0] != so || b.isConst(b.nodes[rd[0]].GetInput()[1]) {
+	if len(rd) != 1 || b.nodes[rd[0]].GetOpType() != "MatMul" || b.nodes[rd[0]].GetInput()[0] != so || b.constLike(b.nodes[rd[0]].GetInput()[1]) {
 		return nil
 	}
 	m2 := rd[0]
@@ -159,8 +191,8 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 		n := b.nodes[rd[0]]
 		in := n.GetInput()
 		op := n.GetOpType()
-		isProj := !proj && (op == "Gemm" || op == "MatMul") && len(in) >= 2 && in[0] == v && b.isConst(in[1]) && (len(in) < 3 || b.isConst(in[2]))
-		isBias := justProj && op == "Add" && len(in) == 2 && (b.isConst(in[0]) || b.isConst(in[1]))
+		isProj := !proj && (op == "Gemm" || op == "MatMul") && len(in) >= 2 && in[0] == v && b.constLike(in[1]) && (len(in) < 3 || b.constLike(in[2]))
+		isBias := justProj && op == "Add" && len(in) == 2 && (b.constLike(in[0]) || b.constLike(in[1]))
 		if !(attnLayout[op] && in[0] == v) && !isProj && !isBias || len(n.GetOutput()) != 1 {
 			break
 		}
@@ -202,13 +234,13 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 		case (op == "Mul" || op == "Div") && len(in) == 2 && scalarConst(in[1]):
 			core[p] = true
 			return back(in[0], depth+1, false)
-		case op == "Add" && len(in) == 2 && (b.isConst(in[0]) != b.isConst(in[1])):
+		case op == "Add" && len(in) == 2 && (b.constLike(in[0]) != b.constLike(in[1])):
 			core[p] = true
-			if b.isConst(in[0]) {
+			if b.constLike(in[0]) {
 				return back(in[1], depth+1, false)
 			}
 			return back(in[0], depth+1, false)
-		case (op == "MatMul" || op == "Gemm") && len(in) >= 2 && !b.isConst(in[0]) && b.isConst(in[1]) && (len(in) < 3 || b.isConst(in[2])):
+		case (op == "MatMul" || op == "Gemm") && len(in) >= 2 && !b.constLike(in[0]) && b.constLike(in[1]) && (len(in) < 3 || b.constLike(in[2])):
 			core[p] = true
 			return back(in[0], depth+1, true)
 		}
@@ -328,7 +360,7 @@ func (b *builder) leadsToMatMul(v string, prod map[string]int) bool {
 		in := n.GetInput()
 		switch n.GetOpType() {
 		case "MatMul":
-			return len(in) == 2 && !b.isConst(in[0]) && !b.isConst(in[1])
+			return len(in) == 2 && !b.constLike(in[0]) && !b.constLike(in[1])
 		case "Mul", "Div":
 			if len(in) != 2 {
 				return false
