@@ -18,6 +18,8 @@ the ONNX model takes them as bool.
                                product of computed tensors, times the input
   torch_mha_cross_packed       cross attention with the packed in-projection, need_weights
                                at its default
+  torch_decoder_op17           nn.TransformerDecoder, 2 layers, causal tgt_mask, cross
+                               attention on a memory both layers read
   torch_causal_ts_op17         Linear, a 2-layer TransformerEncoder with a causal mask
                                (a constant of 0 and -inf in the export), mean, Linear
 
@@ -87,6 +89,20 @@ class CrossPacked(torch.nn.Module):
 
     def forward(self, x, y):
         return self.a(x, y, y)[0]
+
+
+class Decoder(torch.nn.Module):
+    """nn.TransformerDecoder, 2 layers: causal self-attention (a constant mask) and
+    cross attention on a memory input both layers read."""
+
+    def __init__(self):
+        super().__init__()
+        layer = torch.nn.TransformerDecoderLayer(24, 4, 40, dropout=0.0, batch_first=True)
+        self.d = torch.nn.TransformerDecoder(layer, 2)
+        self.register_buffer("mask", torch.nn.Transformer.generate_square_subsequent_mask(5))
+
+    def forward(self, tgt, mem):
+        return self.d(tgt, mem, tgt_mask=self.mask)
 
 
 class Manual(torch.nn.Module):
@@ -197,6 +213,16 @@ def main():
     torch.onnx.export(m, tuple(xs), os.path.join(OUT, name + ".onnx"), opset_version=13,
                       input_names=["x", "y"], output_names=["o"],
                       dynamic_axes={n: {0: "batch"} for n in ("x", "y", "o")})
+    for i, x in enumerate(xs):
+        np.save(os.path.join(OUT, f"{name}.x_{i}.npy"), x.numpy())
+    print(name)
+    m = Decoder().eval()
+    randomize(m, g)
+    xs = [torch.randn(2, 5, 24, generator=g), torch.randn(2, 8, 24, generator=g)]
+    name = "torch_decoder_op17"
+    torch.onnx.export(m, tuple(xs), os.path.join(OUT, name + ".onnx"), opset_version=17,
+                      input_names=["tgt", "memory"], output_names=["y"],
+                      dynamic_axes={n: {0: "batch"} for n in ("tgt", "memory", "y")})
     for i, x in enumerate(xs):
         np.save(os.path.join(OUT, f"{name}.x_{i}.npy"), x.numpy())
     print(name)

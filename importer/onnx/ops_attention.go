@@ -225,6 +225,9 @@ func (b *builder) matchAttention(si int, prod map[string]int) *attnRegion {
 		in := n.GetInput()
 		op := n.GetOpType()
 		switch {
+		case afterProj && len(b.dataReaders(v)) > 1:
+			ext[v] = true // an input moved once for several readers (a decoder's memory)
+			return true
 		case attnLayout[op] && !b.isConst(in[0]):
 			core[p] = true
 			return back(in[0], depth+1, afterProj)
