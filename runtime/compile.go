@@ -94,6 +94,10 @@ func kernels() map[reflect.Type][]kernelEntry {
 	regN(t, newFastMerge)
 	regN(t, newFastResidual)
 	regN(t, newFastMasked)
+	regN(t, newFastMHA)
+	reg(t, func(l *layers.LayerNorm, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+		return newFastLayerNorm(l, in, isa)
+	})
 	reg(t, func(l *layers.Embedding, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: &fastEmbedding{l: l, n: in.Size()}, name: "embedding row copy"}, true
 	})

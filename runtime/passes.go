@@ -76,7 +76,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		us = append(us, u)
 	}
 	planArena(m, g, us)
-	m.batchSplit = hasConv(us)
+	m.batchSplit = hasConv(us) || hasAttention(us)
 	if err := checkArena(m, opt); err != nil {
 		return nil, err
 	}

@@ -190,3 +190,24 @@ func idSamples(smp *Samples, file string) error {
 	}
 	return nil
 }
+
+// idSamplesAll converts the stored samples of every token-id input.
+func idSamplesAll(m *Model, file string) error {
+	smp := m.Samples
+	for k, in := range m.Graph.Inputs() {
+		if in.DType != layers.Int32 {
+			continue
+		}
+		var x []float32
+		switch {
+		case k < len(smp.Xs):
+			x = smp.Xs[k]
+		case k == 0:
+			x = smp.X
+		}
+		if err := idSamples(&Samples{X: x}, file); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -9,13 +9,16 @@ type mergeFunc func(d *dag, s *spec, ins []tensor) (tensor, error)
 
 // mergeBuilders is the table of supported multi-input Keras layer classes.
 var mergeBuilders = map[string]mergeFunc{
-	"Add":         buildMerge(layers.MergeAdd),
-	"Subtract":    buildMerge(layers.MergeSub),
-	"Multiply":    buildMerge(layers.MergeMul),
-	"Average":     buildMerge(layers.MergeAvg),
-	"Maximum":     buildMerge(layers.MergeMax),
-	"Minimum":     buildMerge(layers.MergeMin),
-	"Concatenate": buildConcatenate,
+	"Add":                buildMerge(layers.MergeAdd),
+	"Subtract":           buildMerge(layers.MergeSub),
+	"Multiply":           buildMerge(layers.MergeMul),
+	"Average":            buildMerge(layers.MergeAvg),
+	"Maximum":            buildMerge(layers.MergeMax),
+	"Minimum":            buildMerge(layers.MergeMin),
+	"Concatenate":        buildConcatenate,
+	"MultiHeadAttention": buildMHA,
+	"Attention":          buildDotAttention,
+	"Dot":                buildDot,
 }
 
 // common brings the inputs of a multi-input layer to one layout: the inputs' own when

@@ -2,6 +2,7 @@ package keras
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kinfer/kinfer/layers"
@@ -38,6 +39,8 @@ type dag struct {
 	// calls counts the layer applications; it bounds the work a config can ask for
 	// (every call of a nested model inlines the model again).
 	calls int
+	// ca is the call being built (multi-input builders read its keyword arguments).
+	ca callArgs
 }
 
 // maxCalls bounds the layer applications of one model after inlining.
@@ -173,6 +176,30 @@ func parseRefs(v any, what string) ([]kref, error) {
 // Keras 3: {"args": [...], "kwargs": {...}} with __keras_tensor__ objects; Keras 2: a
 // list of [layer, node, tensor, kwargs].
 func nodeRefs(node any) ([]kref, error) {
+	refs, _, err := nodeCall(node)
+	return refs, err
+}
+
+// callArgs describes one call beyond its tensors: how many were positional, the
+// keyword names of the rest (kwTensors order), and the call's other keyword arguments.
+type callArgs struct {
+	pos   int
+	named []string
+	kw    map[string]any
+}
+
+// kwTensors are the keyword arguments that may carry tensors (MultiHeadAttention's), in
+// the order their tensors follow the positional ones.
+var kwTensors = []string{"query", "value", "key", "attention_mask"}
+
+// nodeCall is nodeRefs with the call's keyword arguments.
+func nodeCall(node any) ([]kref, callArgs, error) {
+	ca := callArgs{}
+	refs, err := nodeRefsKw(node, &ca)
+	return refs, ca, err
+}
+
+func nodeRefsKw(node any, ca *callArgs) ([]kref, error) {
 	switch n := node.(type) {
 	case map[string]any:
 		var out []kref
@@ -211,11 +238,34 @@ func nodeRefs(node any) ([]kref, error) {
 		}
 		var kw []kref
 		out, kw = nil, out
-		if err := walk(n["kwargs"], 0); err != nil {
-			return nil, err
+		ca.pos = len(kw)
+		kwm, _ := n["kwargs"].(map[string]any)
+		ca.kw = map[string]any{}
+		for _, name := range kwTensors {
+			if v, ok := kwm[name]; ok {
+				if err := walk(v, 0); err != nil {
+					return nil, err
+				}
+				if len(out) == 1 {
+					kw = append(kw, out[0])
+					ca.named = append(ca.named, name)
+				} else if len(out) > 1 || v != nil {
+					return nil, fmt.Errorf("keyword argument %q is %s, not one tensor: %w", name, jsonText(v), layers.ErrUnsupported)
+				}
+				out = out[:0]
+			}
 		}
-		if len(out) > 0 {
-			return nil, fmt.Errorf("a tensor is passed as a keyword argument (%s); only positional inputs are supported: %w", out[0].layer, layers.ErrUnsupported)
+		for k, v := range kwm {
+			if slices.Contains(kwTensors, k) {
+				continue
+			}
+			if err := walk(v, 0); err != nil {
+				return nil, err
+			}
+			if len(out) > 0 {
+				return nil, fmt.Errorf("a tensor is passed as keyword argument %q (%s); only positional inputs are supported: %w", k, out[0].layer, layers.ErrUnsupported)
+			}
+			ca.kw[k] = v
 		}
 		return kw, nil
 	case []any:
@@ -225,16 +275,38 @@ func nodeRefs(node any) ([]kref, error) {
 			if !ok {
 				return nil, fmt.Errorf("inbound tensor %s is not [layer, node, tensor, kwargs]: %w", jsonText(e), layers.ErrBadFile)
 			}
-			if l, _ := e.([]any); len(l) > 3 {
-				if kw, ok := l[3].(map[string]any); ok {
-					for k, v := range kw {
-						if _, isRef := v.([]any); isRef {
-							return nil, fmt.Errorf("keyword argument %q is a tensor; only positional inputs are supported: %w", k, layers.ErrUnsupported)
-						}
+			out = append(out, r)
+		}
+		ca.pos = len(out)
+		ca.kw = map[string]any{}
+		for _, e := range n {
+			l, _ := e.([]any)
+			if len(l) <= 3 {
+				continue
+			}
+			kw, ok := l[3].(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, name := range kwTensors {
+				if v, ok := kw[name].([]any); ok {
+					r, ok := parseRef(v, true)
+					if !ok {
+						return nil, fmt.Errorf("keyword argument %q is %s, not a tensor reference: %w", name, jsonText(v), layers.ErrBadFile)
 					}
+					out = append(out, r)
+					ca.named = append(ca.named, name)
 				}
 			}
-			out = append(out, r)
+			for k, v := range kw {
+				if _, isRef := v.([]any); isRef {
+					if !slices.Contains(kwTensors, k) {
+						return nil, fmt.Errorf("keyword argument %q is a tensor; only positional inputs are supported: %w", k, layers.ErrUnsupported)
+					}
+					continue
+				}
+				ca.kw[k] = v
+			}
 		}
 		return out, nil
 	}
@@ -343,6 +415,7 @@ func (d *dag) functional(cfg map[string]any, prefix string, ins []tensor, depth 
 	type call struct {
 		e    *entry
 		k    int
+		ca   callArgs
 		refs []tkey
 		wait int
 	}
@@ -354,14 +427,17 @@ func (d *dag) functional(cfg map[string]any, prefix string, ins []tensor, depth 
 			continue
 		}
 		for k, n := range e.nodes {
-			refs, err := nodeRefs(n)
+			refs, ca, err := nodeCall(n)
 			if err != nil {
 				return nil, d.layerErr(prefix+e.name, e.class, layers.ErrBadFile, "call %d: %v", k, err)
+			}
+			if len(ca.named) > 0 && e.class != "MultiHeadAttention" {
+				return nil, d.layerErr(prefix+e.name, e.class, layers.ErrUnsupported, "call %d passes tensor %q as a keyword argument; only positional inputs are supported", k, ca.named[0])
 			}
 			if len(refs) == 0 {
 				return nil, d.layerErr(prefix+e.name, e.class, layers.ErrBadFile, "call %d has no input tensors", k)
 			}
-			c := &call{e: e, k: k}
+			c := &call{e: e, k: k, ca: ca}
 			for _, r := range refs {
 				p := by[r.layer]
 				if p == nil {
@@ -403,6 +479,7 @@ func (d *dag) functional(cfg map[string]any, prefix string, ins []tensor, depth 
 			}
 			args[i] = t
 		}
+		d.ca = c.ca
 		outs, err := d.call(c.e, prefix, args, depth)
 		if err != nil {
 			return nil, err
@@ -542,7 +619,7 @@ func hasFunctional(v any, depth int) bool {
 }
 
 // buildGraph imports a model that is, or nests, a Functional model as a DAG.
-func buildGraph(m *meta, cfg map[string]any, ws weightSource, smp *Samples, file string) (*Model, error) {
+func buildGraph(m *meta, cfg map[string]any, ws weightSource, smp *Samples, file string, seqLen int) (*Model, error) {
 	b := &builder{file: file, kerasMajor: kerasMajor(m.KerasVersion), ws: ws, used: map[string]bool{}}
 	d := &dag{b: b, g: layers.NewBuilder()}
 	cls, _ := cfg["class_name"].(string)
@@ -550,6 +627,7 @@ func buildGraph(m *meta, cfg map[string]any, ws weightSource, smp *Samples, file
 	var ins []tensor
 	var outs []tensor
 	var outNames []string
+	dropSamples := false // samples of another length than SeqLen
 	input := func(i int, name string, sp *spec, fallback []int) (tensor, error) {
 		decl, err := declaredShape(sp)
 		if err != nil {
@@ -558,14 +636,26 @@ func buildGraph(m *meta, cfg map[string]any, ws weightSource, smp *Samples, file
 		if decl == nil {
 			decl = fallback
 		}
+		if seqLen > 0 && len(decl) > 0 && decl[0] <= 0 { // a None time axis at its maximum length
+			if smp != nil && i < len(smp.XShapes) && len(smp.XShapes[i]) > 1 {
+				if smp.XShapes[i][1] > seqLen {
+					return tensor{}, fmt.Errorf("%s: input %q: stored samples have %d steps, more than Options.SeqLen %d: %w", file, name, smp.XShapes[i][1], seqLen, layers.ErrTooLong)
+				}
+				if smp.XShapes[i][1] != seqLen {
+					dropSamples = true
+				}
+			}
+			decl = append([]int{seqLen}, decl[1:]...)
+		}
 		shape, err := fixDims(decl, smp, i)
 		if err != nil {
 			return tensor{}, fmt.Errorf("%s: input %q: %w", file, name, err)
 		}
+		dtype := layers.Float32
 		if dt, _ := sp.Conf.m["dtype"].(string); sp.Class == "InputLayer" && strings.Contains(dt, "int") {
-			return tensor{}, fmt.Errorf("%s: input %q has dtype %s; integer inputs are not supported: %w", file, name, dt, layers.ErrUnsupported)
+			dtype = layers.Int32 // token ids: only an Embedding may read it (Graph.Build checks)
 		}
-		v := d.g.Input(name, shape, layers.Float32)
+		v := d.g.Input(name, shape, dtype)
 		return tensor{v: v, phys: shape, perm: identityPerm(len(shape))}, nil
 	}
 	switch cls {
@@ -678,6 +768,9 @@ func buildGraph(m *meta, cfg map[string]any, ws weightSource, smp *Samples, file
 	g, err := d.g.Build(vals, outNames, gm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if dropSamples {
+		smp = nil
 	}
 	if smp != nil {
 		if err := checkSamples(g, smp, file); err != nil {

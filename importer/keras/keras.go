@@ -201,10 +201,8 @@ func ReadWith(r io.ReaderAt, size int64, name string, opt Options) (*Model, erro
 	if err := ss.fetch(name); err != nil {
 		return nil, err
 	}
-	if m.Graph.Inputs()[0].DType == layers.Int32 {
-		if err := idSamples(m.Samples, name); err != nil {
-			return nil, err
-		}
+	if err := idSamplesAll(m, name); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -315,7 +313,10 @@ func build(m *meta, ws weightSource, smp *Samples, file string, opts ...Options)
 		return nil, fmt.Errorf("%s: model_config: %v: %w", file, err, layers.ErrBadFile)
 	}
 	if top, ok := cfg.(map[string]any); ok && hasFunctional(top, 0) {
-		return buildGraph(m, top, ws, smp, file)
+		if opt.SkipSamples && opt.SeqLen > 0 {
+			smp = nil // the None axis is SeqLen, whatever the samples' length
+		}
+		return buildGraph(m, top, ws, smp, file, opt.SeqLen)
 	}
 	mi, err := parseModel(cfg)
 	if err != nil {

@@ -435,6 +435,14 @@ def _collect_keras_group(group, layer_cfg, where, budget):
             inner = (layer_cfg.get("config") or {}).get("layer") or {"class_name": "LSTM"}
             ws += _collect_keras_group(group[sub], inner, f"{where}/{sub}", budget)
         return ws
+    if cls == "MultiHeadAttention":
+        # get_weights() order (query, key, value, output), not the sorted group names.
+        ws = []
+        for sub in ("query_dense", "key_dense", "value_dense", "output_dense"):
+            if sub not in group:
+                raise BadInput(f"{where}: MultiHeadAttention group {group.name} lacks {sub}")
+            ws += _vars_of(group[sub], f"{where}/{sub}", budget)
+        return ws
     # Generic: own variables first, then sublayers (e.g. an RNN's `cell`) in the
     # order Keras walks them (sorted attribute names), as saving_lib does.
     ws = _vars_of(group, where, budget)

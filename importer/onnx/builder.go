@@ -97,9 +97,12 @@ type builder struct {
 	maxSample   int              // per-sample element bound (Options, at most maxSample)
 	folded      int64            // bytes of folded constants kept (bounded by maxFoldedBytes)
 	names       map[string]int
-	states      map[string]*dstate // per data-path ONNX value
-	outVals     []layers.Value     // per graph output, set by finish
-	float64IO   []string           // DOUBLE graph inputs and outputs, held as float32
+	states      map[string]*dstate  // per data-path ONNX value
+	outVals     []layers.Value      // per graph output, set by finish
+	float64IO   []string            // DOUBLE graph inputs and outputs, held as float32
+	attn        map[int]*attnRegion // matched attention, by the node computing its output
+	attnProd    map[string]int      // while matching attention: value -> producing node
+	attnMemo    map[string]bool     // while matching attention: constLike results
 
 	seqLens *layers.Value // sequence_lens of the recurrent node being imported (rnn.go)
 }
@@ -178,7 +181,7 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
 	} else if tt.GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
 		b.float64IO = append(b.float64IO, in.GetName()) // computed in float32 (docs/RATIONALE.md)
-	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) && tt.GetElemType() != int32(onnxpb.TensorProto_BOOL) {
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
 	if tt.GetShape() == nil {
@@ -381,7 +384,16 @@ func (b *builder) run() error {
 		}
 		b.done[i] = true
 	}
+	if err := b.findAttention(); err != nil {
+		return err
+	}
 	for _, i := range b.order {
+		if r := b.attn[i]; r != nil {
+			if err := b.applyAttention(r); err != nil {
+				return err
+			}
+			continue
+		}
 		if b.done[i] {
 			continue
 		}

@@ -69,6 +69,7 @@ var handlersN = map[string]handler{
 	"Add": opMergeN, "Sub": opMergeN, "Mul": opMergeN, "Max": opMergeN, "Min": opMergeN,
 	"Mean": opMergeN, "Sum": opMergeN, "Concat": opConcatN, "Div": opMergeN, "Pow": opMergeN,
 	"GRU": opRecurrentLens, "RNN": opRecurrentLens, "LSTM": opRecurrentLens, // rnn.go
+	"MatMul": opMatMulN,
 }
 
 var mergeOps = map[string]layers.MergeOp{

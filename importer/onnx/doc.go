@@ -76,6 +76,17 @@
 //     ids outside the table are a run-time error, negative ids included);
 //   - a dynamic sequence axis (input axis 1) with Options.SeqLen, its maximum length
 //     (runtime.Model.RunSeqInto runs shorter sequences);
+//   - attention (ops_attention.go): the subgraph around a Softmax fed by a MatMul of
+//     two computed tensors and read by another (torch's nn.MultiheadAttention and
+//     TransformerEncoderLayer: packed or separate input projections, the head split
+//     with the batch merged into the heads, a scalar scale, Where(bool input, -inf, 0)
+//     key padding masks, a constant additive mask such as the causal one, the output
+//     projection) -> layers.MultiHeadAttention, once
+//     evaluating the region on index tensors at a probe batch has proven which rows,
+//     heads and columns each product reads; the ReduceMean/Sub/Pow/Sqrt/Div form of
+//     layer normalization (patterns_layernorm.go) -> LayerNorm; elsewhere MatMul of two
+//     computed tensors of one rank, batch first -> layers.MatMul (per sample, leading
+//     axes broadcast); bool inputs are taken as 0/1 floats;
 //   - on branching graphs (dag.go): a value read by several nodes, several graph
 //     inputs and outputs, Add, Sub, Mul, Max, Min, Mean and Sum of computed tensors
 //     -> layers.Merge with ONNX broadcasting, Concat of computed tensors ->
@@ -87,11 +98,11 @@
 //     nothing else reads its output.
 //
 // Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
-// computed tensors in Max/Min/Mean/Sum/Concat, GRU/RNN Y and Y_h both used, a constant
+// computed tensors in Max/Min/Mean/Sum/Concat, Y and Y_h both used with sequence_lens, a constant
 // that differs per sample of a static batch, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
-// non-constant initial states or sequence lengths (constant ones shorter than the
-// sequence too), attention, external data.
+// non-constant initial states, constant sequence lengths shorter than the sequence, additive attention masks computed from inputs, MatMul of computed
+// tensors of different ranks or with the batch elsewhere, external data.
 // Truncated or inconsistent files fail with ErrBadFile;
 // sizes are checked against the bytes present before anything is allocated.
 //

@@ -52,7 +52,8 @@ func actCases() []actCase {
 		{"sigmoid_gate", sigmoidGate, sig, 3, func(x float64) bool { return x >= -87.33 }},
 		{"tanh_cell", tanhCell, math.Tanh, 3, nil},
 		{"tanh_rat", tanhRational, math.Tanh, 6, nil},
-		{"gelu", Gelu, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 1, nil},
+		{"gelu", Gelu, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, geluBound, func(x float64) bool { return x >= -10 || math.IsNaN(x) }},
+		{"gelu(all)", Gelu, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 11, nil},
 		{"elu", func(i ISA, x []float32) { Elu(i, x, 1.5) }, func(x float64) float64 {
 			if x > 0 || math.IsNaN(x) {
 				return x

@@ -29,9 +29,10 @@
 //
 // Element-wise activations in place (vector forms in AVX2, also used under AVX512; error
 // bounds in ULPs, measured against float64 over a sweep of the float32 range, are in each
-// doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf, float64 on every path),
-// Elu, and Softmax over rows of n. LSTMStep applies one LSTM step's sigmoid/tanh gates
-// and the c/h update in one vector pass from the two halves
+// doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf; Go's rational forms in
+// float32 on the vector path), Elu, and Softmax over rows of n; LayerNorm over rows (the
+// vector Gelu, Softmax and LayerNorm are in norm_avx2_amd64.s, generator target
+// norm_avx2). LSTMStep applies one LSTM step's sigmoid/tanh gates and the c/h update in one vector pass from the two halves
 // of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and

@@ -18,6 +18,9 @@ import (
 
 var consts = map[string]Mem{}
 
+// cstPrefix names the constants of one output file (each .s file defines its own).
+var cstPrefix = "act_"
+
 // cst is a 32-byte constant of 8 equal float32 lanes.
 func cst(name string, v float32) Mem {
 	return cstBits(name, math.Float32bits(v))
@@ -27,7 +30,7 @@ func cstBits(name string, bits uint32) Mem {
 	if m, ok := consts[name]; ok {
 		return m
 	}
-	m := GLOBL("act_"+name, RODATA|NOPTR)
+	m := GLOBL(cstPrefix+name, RODATA|NOPTR)
 	for i := 0; i < 8; i++ {
 		DATA(4*i, U32(bits))
 	}
@@ -67,7 +70,7 @@ func defConsts() {
 
 // defTailMask defines the masked tails' table: 8 all-ones words, then 8 zeros.
 func defTailMask() {
-	m := GLOBL("act_tailmask", RODATA|NOPTR)
+	m := GLOBL(cstPrefix+"tailmask", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		v := uint32(0)
 		if i < 8 {

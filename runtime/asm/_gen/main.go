@@ -61,6 +61,9 @@ func main() {
 		probes()
 	case "act_avx2":
 		activations()
+	case "norm_avx2":
+		cstPrefix = "norm_"
+		normKernels()
 	case "winograd_avx2":
 		winogradKernels()
 	case "winograd4_avx2":

@@ -1,0 +1,13 @@
+//go:build noasm || purego || !gc || !amd64
+
+package asm
+
+func vlayerNormAVX2(y, x, gamma, beta *float32, n, rows int, eps float32) {
+	panic("asm: vlayerNormAVX2 without amd64 assembly")
+}
+
+func vsoftmaxAVX2(x *float32, n, rows int) { panic("asm: vsoftmaxAVX2 without amd64 assembly") }
+
+func vgeluAVX2(x *float32, n int) { panic("asm: vgeluAVX2 without amd64 assembly") }
+
+const normAsm = false
