@@ -1,0 +1,104 @@
+package kinfer_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"testing"
+	"testing/fstest"
+
+	"github.com/kinfer/kinfer"
+	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/layers"
+)
+
+func near(t *testing.T, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d values, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5+1e-5*math.Abs(float64(want[i])) {
+			t.Fatalf("[%d] = %v, framework %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestLoadONNX loads by path, bytes and fs.FS and matches ONNX Runtime's outputs.
+func TestLoadONNX(t *testing.T) {
+	const path = "testdata/onnx/keras_mlp_op13.onnx"
+	x, xs, err := npyf.ReadFile("testdata/onnx/keras_mlp_op13.inputs.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, err := npyf.ReadFile("testdata/onnx/keras_mlp_op13.outputs.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := map[string]func() (*kinfer.Model, error){
+		"path":  func() (*kinfer.Model, error) { return kinfer.Load(path, kinfer.Options{}) },
+		"bytes": func() (*kinfer.Model, error) { return kinfer.LoadBytes(data, "m.onnx", kinfer.Options{}) },
+		"fs": func() (*kinfer.Model, error) {
+			return kinfer.LoadFS(fstest.MapFS{"m/x.onnx": {Data: data}}, "m/x.onnx", kinfer.Options{})
+		},
+	}
+	for name, load := range loads {
+		m, err := load()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := m.Run(x, xs[0])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		near(t, got, y)
+	}
+	if f, err := kinfer.DetectFormat(bytes.NewReader(data), int64(len(data))); err != nil || f != kinfer.FormatONNX {
+		t.Errorf("DetectFormat = %q, %v", f, err)
+	}
+}
+
+// TestLoadKeras loads an npz and matches the Keras outputs stored in it.
+func TestLoadKeras(t *testing.T) {
+	const path = "testdata/keras/mnist_cnn.npz"
+	m, err := kinfer.Load(path, kinfer.Options{MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := keras.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := km.Samples
+	got, err := m.Run(s.X, s.XShape[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, got, s.Y)
+}
+
+func TestLoadBad(t *testing.T) {
+	cases := map[string]struct {
+		data []byte
+		want error
+	}{
+		"empty":   {nil, kinfer.ErrFormat},
+		"hdf5":    {[]byte("\x89HDF\r\n\x1a\n rest"), layers.ErrUnsupported},
+		"zip":     {[]byte("PK\x03\x04 truncated"), layers.ErrBadFile},
+		"garbage": {[]byte("\xff\xff\xff\xff not protobuf"), layers.ErrBadFile},
+	}
+	for name, c := range cases {
+		_, err := kinfer.LoadBytes(c.data, name+".bin", kinfer.Options{})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: error %v, want %v", name, err, c.want)
+		} else if !bytes.Contains([]byte(err.Error()), []byte(name+".bin")) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+}
