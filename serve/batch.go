@@ -31,6 +31,8 @@ type batcher struct {
 	queue    chan *job
 	met      *modelMetrics
 
+	hook func() // tests: called before each run, to hold a worker
+
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	wg     sync.WaitGroup
@@ -178,6 +180,9 @@ func (b *batcher) live(j *job) bool {
 // copied into the worker's and back out. If a merged run fails, each job is rerun
 // alone so that one bad request fails only itself.
 func (b *batcher) run(batch []*job, n int, ins, outs [][]float32) {
+	if b.hook != nil {
+		b.hook()
+	}
 	now := time.Now()
 	for _, j := range batch {
 		b.met.queueTime.Observe(now.Sub(j.enq).Seconds())

@@ -97,6 +97,7 @@ func ScanRepository(dir string) ([]ModelSpec, error) {
 		if err != nil {
 			return nil, err
 		}
+		n := len(specs)
 		for _, v := range vers {
 			if !v.IsDir() || strings.HasPrefix(v.Name(), ".") {
 				continue // config.pbtxt and the like
@@ -109,6 +110,9 @@ func ScanRepository(dir string) ([]ModelSpec, error) {
 				return nil, err
 			}
 			specs = append(specs, ModelSpec{Name: name, Version: v.Name(), Path: f})
+		}
+		if len(specs) == n {
+			return nil, fmt.Errorf("%s: no version folders (want %s/VERSION/model.onnx or model.npz)", p, name)
 		}
 	}
 	if len(specs) == 0 {
