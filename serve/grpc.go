@@ -66,11 +66,13 @@ func (g *grpcService) ModelMetadata(_ context.Context, r *oippb.ModelMetadataReq
 
 func (g *grpcService) ModelInfer(ctx context.Context, r *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
 	t0 := time.Now()
-	g.s.met.inflight.Inc()
-	defer g.s.met.inflight.Dec()
 	e, err := g.s.lookup(r.GetModelName(), r.GetModelVersion())
+	if err == nil {
+		err = g.s.admit()
+	}
 	var resp *oippb.ModelInferResponse
 	if err == nil {
+		defer g.s.release()
 		resp, err = g.infer(ctx, e, r)
 	}
 	g.s.observe("grpc", e, r.GetModelName(), r.GetModelVersion(), t0, err)

@@ -151,11 +151,13 @@ func readBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, erro
 
 func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
-	s.met.inflight.Inc()
-	defer s.met.inflight.Dec()
 	name, version := r.PathValue("name"), r.PathValue("version")
 	e, err := s.lookup(name, version)
 	if err == nil {
+		err = s.admit()
+	}
+	if err == nil {
+		defer s.release()
 		var resp []byte
 		var hl int
 		resp, hl, err = s.httpInferBody(r, w, e)

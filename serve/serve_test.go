@@ -584,3 +584,29 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestInflightLimit: past MaxInflight a request is refused before its body is read.
+func TestInflightLimit(t *testing.T) {
+	ts := start(t, Config{MaxBatch: 1, Workers: 1, MaxQueue: 10, MaxInflight: 2})
+	started, release := hold(ts, "mlp")
+	defer release()
+	x, y := sample(t, 1, 7)
+	results := make(chan error, 2)
+	go func() { results <- tryCheck(ts.url+"/v2/models/mlp/infer", jsonInfer(x, 1), y) }()
+	<-started
+	go func() { results <- tryCheck(ts.url+"/v2/models/mlp/infer", jsonInfer(x, 1), y) }()
+	waitDepth(t, ts, "mlp", 1)
+	resp, b := post(t, ts.url+"/v2/models/mlp/infer", jsonInfer(x, 1), nil)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), "in flight") {
+		t.Errorf("over the in-flight limit: %d %s", resp.StatusCode, b)
+	}
+	if _, err := ts.grpc.ModelInfer(context.Background(), grpcReq(x, 1)); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("gRPC over the in-flight limit: %v", err)
+	}
+	release()
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Error(err)
+		}
+	}
+}

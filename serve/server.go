@@ -30,6 +30,7 @@ const (
 	DefaultMaxQueue        = 256
 	DefaultMaxRequestBytes = 64 << 20
 	DefaultTimeout         = 30 * time.Second
+	DefaultMaxInflight     = 1024
 )
 
 // Config configures a Server. Zero fields take the defaults.
@@ -51,6 +52,11 @@ type Config struct {
 	// MaxRequestBytes bounds a request's body (HTTP) or message (gRPC) and also the
 	// decoded input tensors and the outputs of one request (DefaultMaxRequestBytes).
 	MaxRequestBytes int64
+	// MaxInflight bounds the inference requests being handled at once, across models
+	// and protocols (DefaultMaxInflight); past it a request is refused with 429 /
+	// RESOURCE_EXHAUSTED before its body is read. With MaxRequestBytes it bounds the
+	// memory requests hold.
+	MaxInflight int
 	// Timeout bounds each inference request, queueing included (DefaultTimeout); a
 	// gRPC client's shorter deadline wins.
 	Timeout time.Duration
@@ -67,6 +73,7 @@ func (c *Config) defaults() {
 	c.Workers = cmp.Or(c.Workers, runtime.GOMAXPROCS(0))
 	c.MaxRequestBytes = cmp.Or(c.MaxRequestBytes, DefaultMaxRequestBytes)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.MaxInflight = cmp.Or(c.MaxInflight, DefaultMaxInflight)
 	c.Load.MaxBatch = cmp.Or(c.Load.MaxBatch, c.MaxBatch)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -96,6 +103,7 @@ type Server struct {
 	models   map[string]*family
 	met      *metrics
 	draining atomic.Bool
+	slots    chan struct{} // MaxInflight tokens
 	httpSrv  *http.Server
 	grpcSrv  *grpc.Server
 	stopOnce sync.Once
@@ -107,11 +115,12 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case len(cfg.Models) == 0:
 		return nil, errors.New("serve: no models")
-	case cfg.MaxBatch < 1 || cfg.MaxQueue < 1 || cfg.Workers < 1 || cfg.MaxRequestBytes < 1 || cfg.Timeout < 0 || cfg.MaxQueueDelay < 0:
+	case cfg.MaxBatch < 1 || cfg.MaxQueue < 1 || cfg.MaxInflight < 1 || cfg.Workers < 1 || cfg.MaxRequestBytes < 1 || cfg.Timeout < 0 || cfg.MaxQueueDelay < 0:
 		return nil, fmt.Errorf("serve: invalid limits (max batch %d, max queue %d, workers %d, max request bytes %d, timeout %v, max queue delay %v)",
 			cfg.MaxBatch, cfg.MaxQueue, cfg.Workers, cfg.MaxRequestBytes, cfg.Timeout, cfg.MaxQueueDelay)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, models: map[string]*family{}, met: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, models: map[string]*family{}, met: newMetrics(),
+		slots: make(chan struct{}, cfg.MaxInflight)}
 	for _, spec := range cfg.Models {
 		f := s.models[spec.Name]
 		if f == nil {
@@ -167,6 +176,22 @@ func (s *Server) lookup(name, version string) (*entry, error) {
 
 // Ready reports whether the server takes inference requests (false once draining).
 func (s *Server) Ready() bool { return !s.draining.Load() }
+
+// admit takes an in-flight slot, or refuses the request; release returns it.
+func (s *Server) admit() error {
+	select {
+	case s.slots <- struct{}{}:
+		s.met.inflight.Inc()
+		return nil
+	default:
+		return errorf(kindOverloaded, "server is at its limit of %d requests in flight; retry later", cap(s.slots))
+	}
+}
+
+func (s *Server) release() {
+	s.met.inflight.Dec()
+	<-s.slots
+}
 
 // infer runs n samples through e's batcher. ins are in the model's input order.
 func (s *Server) infer(ctx context.Context, e *entry, n int, ins [][]float32) ([][]float32, error) {

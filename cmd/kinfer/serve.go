@@ -32,6 +32,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	maxBatch := fs.Int("max-batch", serve.DefaultMaxBatch, "most samples merged into one model run")
 	delay := fs.Duration("max-queue-delay", 0, "how long a partial batch waits for more requests (0: merge only what is queued)")
 	maxQueue := fs.Int("max-queue", serve.DefaultMaxQueue, "requests queued per model version before 429 / RESOURCE_EXHAUSTED")
+	inflight := fs.Int("max-inflight", serve.DefaultMaxInflight, "inference requests handled at once, all models (past it: 429 / RESOURCE_EXHAUSTED)")
 	workers := fs.Int("workers", 0, "concurrent model runs per model version (0: GOMAXPROCS)")
 	threads := fs.Int("threads", 1, "goroutines one model run may use")
 	reqBytes := new(byteSize)
@@ -88,7 +89,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if len(specs) == 0 {
 		return fmt.Errorf("%w: no models: give MODEL arguments or --repo DIR", errUsage)
 	}
-	cfg := serve.Config{Models: specs, MaxBatch: *maxBatch, MaxQueueDelay: *delay, MaxQueue: *maxQueue,
+	cfg := serve.Config{Models: specs, MaxBatch: *maxBatch, MaxQueueDelay: *delay, MaxQueue: *maxQueue, MaxInflight: *inflight,
 		Workers: *workers, MaxRequestBytes: int64(*reqBytes), Timeout: *timeout, Logger: log}
 	cfg.Load.Threads = *threads
 	cfg.Load.MaxArenaBytes = int64(*maxArena)
