@@ -157,8 +157,17 @@ func compareVersions(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// loadSpec loads and compiles one model version.
+// loadSpec loads and compiles one model version. A folder path holds the model as
+// a repository version folder does (model.onnx, model.npz or one such file): the
+// layout KServe's storage initializer leaves in /mnt/models.
 func loadSpec(s ModelSpec, opt kinfer.Options) (*kinfer.Model, string, error) {
+	if st, err := os.Stat(s.Path); err == nil && st.IsDir() {
+		p, err := versionFile(s.Path)
+		if err != nil {
+			return nil, "", err
+		}
+		s.Path = p
+	}
 	f, err := os.Open(s.Path)
 	if err != nil {
 		return nil, "", err

@@ -554,15 +554,18 @@ func TestSpecsAndRepository(t *testing.T) {
 	if specs, err = ScanRepository(dir); err != nil || len(specs) != 3 {
 		t.Fatalf("ScanRepository: %v %v", specs, err)
 	}
+	specs = append(specs, ModelSpec{Name: "folder", Version: "1", Path: filepath.Join(dir, "mlp", "10")})
 	ts := start(t, Config{Models: specs})
 	code, b := get(t, ts.url+"/v2/models/mlp")
 	if code != 200 || !strings.Contains(string(b), `"versions":["2","10"]`) {
 		t.Errorf("versions: %d %s", code, b)
 	}
 	x, y := sample(t, 1, 6)
-	resp, b := post(t, ts.url+"/v2/models/flat/infer", jsonInfer(x, 1), nil)
-	if err := check(resp, b, y); err != nil {
-		t.Error(err)
+	for _, m := range []string{"flat", "folder"} {
+		resp, b := post(t, ts.url+"/v2/models/"+m+"/infer", jsonInfer(x, 1), nil)
+		if err := check(resp, b, y); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
 	}
 }
 
