@@ -169,13 +169,12 @@ func decodeJSON(dst []float32, data []byte, dt, name string) error {
 	isInt := dt == "INT32" || dt == "INT64"
 	n := 0
 	for i := 0; i < len(data); {
-		switch c := data[i]; c {
-		case '[', ']', ',', ' ', '\t', '\n', '\r':
+		if isDelim(data[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(data) && !strings.ContainsRune("[], \t\n\r", rune(data[j])) {
+		for j < len(data) && !isDelim(data[j]) {
 			j++
 		}
 		tok := string(data[i:j])
@@ -206,6 +205,14 @@ func decodeJSON(dst []float32, data []byte, dt, name string) error {
 		return errorf(kindBadRequest, "input %q: %d elements, its shape holds %d", name, n, len(dst))
 	}
 	return nil
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case '[', ']', ',', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
 }
 
 // appendRaw appends v as little-endian float32s.
