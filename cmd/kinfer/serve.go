@@ -89,6 +89,9 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if len(specs) == 0 {
 		return fmt.Errorf("%w: no models: give MODEL arguments or --repo DIR", errUsage)
 	}
+	if *httpAddr == "" && *grpcAddr == "" {
+		return fmt.Errorf("%w: --http and --grpc are both empty", errUsage)
+	}
 	cfg := serve.Config{Models: specs, MaxBatch: *maxBatch, MaxQueueDelay: *delay, MaxQueue: *maxQueue, MaxInflight: *inflight,
 		Workers: *workers, MaxRequestBytes: int64(*reqBytes), Timeout: *timeout, Logger: log}
 	cfg.Load.Threads = *threads
@@ -108,9 +111,6 @@ func cmdServe(args []string, stdout io.Writer) error {
 		if gl, err = net.Listen("tcp", *grpcAddr); err != nil {
 			return err
 		}
-	}
-	if hl == nil && gl == nil {
-		return fmt.Errorf("%w: --http and --grpc are both empty", errUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
