@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -26,6 +27,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/kinfer/kinfer/serve/oippb"
 )
 
 type setting struct {
@@ -46,12 +54,17 @@ func main() {
 	model := flag.String("model", "testdata/keras/mnist_cnn.npz", "model served")
 	clients := flag.Int("clients", 64, "concurrent clients")
 	requests := flag.Int("requests", 6400, "requests per setting")
+	flag.BoolVar(&useGRPC, "grpc", false, "send gRPC ModelInfer requests (raw contents) instead of REST")
 	flag.Parse()
 	if *kinfer == "" {
 		fmt.Fprintln(os.Stderr, "serveload: --kinfer is required")
 		os.Exit(2)
 	}
-	fmt.Printf("model %s, %d clients, %d requests per setting, REST with binary tensors, one sample per request\n\n", *model, *clients, *requests)
+	proto := "REST with binary tensors"
+	if useGRPC {
+		proto = "gRPC with raw contents, one connection"
+	}
+	fmt.Printf("model %s, %d clients, %d requests per setting, %s, one sample per request\n\n", *model, *clients, *requests, proto)
 	fmt.Println("| setting | req/s | p50 ms | p99 ms | ok | 429/503 | other errors | lost | server peak RSS MiB |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, s := range settings {
@@ -63,6 +76,8 @@ func main() {
 		fmt.Printf("| %s | %.0f | %.2f | %.2f | %d | %d | %d | %d | %.1f |\n", s.name, r.rps, r.p50, r.p99, r.ok, r.refused, r.other, r.lost, r.rssMiB)
 	}
 }
+
+var useGRPC bool
 
 type result struct {
 	rps, p50, p99, rssMiB    float64
@@ -83,7 +98,11 @@ func run(kinfer, model string, s setting, clients, requests int) (result, error)
 	if err != nil {
 		return result{}, err
 	}
-	args := append([]string{"serve", "--http", addr, "--grpc", "", "--log-level", "warn", "m=" + model}, s.flags...)
+	gaddr, err := freePort()
+	if err != nil {
+		return result{}, err
+	}
+	args := append([]string{"serve", "--http", addr, "--grpc", gaddr, "--log-level", "warn", "m=" + model}, s.flags...)
 	cmd := exec.Command(kinfer, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -129,6 +148,9 @@ func run(kinfer, model string, s setting, clients, requests int) (result, error)
 	head := fmt.Sprintf(`{"inputs":[{"name":%q,"datatype":"FP32","shape":%s,"parameters":{"binary_data_size":%d}}],"parameters":{"binary_data_output":true}}`, in.Name, sh, len(raw))
 	body := append([]byte(head), raw...)
 	send := func() (int, error) {
+		if useGRPC {
+			return grpcSend(gaddr, shape, in.Name, raw)
+		}
 		req, _ := http.NewRequest("POST", base+"/v2/models/m/infer", bytes.NewReader(body))
 		req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(len(head)))
 		resp, err := client.Do(req)
@@ -189,6 +211,36 @@ func run(kinfer, model string, s setting, clients, requests int) (result, error)
 	}
 	r.rssMiB = peakRSS(cmd.Process.Pid)
 	return r, nil
+}
+
+var (
+	grpcClient oippb.GRPCInferenceServiceClient
+	grpcAddr   string
+)
+
+// grpcSend sends one ModelInfer and maps its status to the HTTP code OIP pairs it with.
+func grpcSend(addr string, shape []int64, name string, raw []byte) (int, error) {
+	if grpcAddr != addr { // a new server: a new connection (set up by the sequential warm-up)
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return 0, err
+		}
+		grpcClient, grpcAddr = oippb.NewGRPCInferenceServiceClient(conn), addr
+	}
+	_, err := grpcClient.ModelInfer(context.Background(), &oippb.ModelInferRequest{ModelName: "m",
+		Inputs:           []*oippb.ModelInferRequest_InferInputTensor{{Name: name, Datatype: "FP32", Shape: shape}},
+		RawInputContents: [][]byte{raw}})
+	switch status.Code(err) {
+	case codes.OK:
+		return 200, nil
+	case codes.ResourceExhausted:
+		return 429, nil
+	case codes.Unavailable:
+		return 503, nil
+	case codes.InvalidArgument:
+		return 400, nil
+	}
+	return 0, err
 }
 
 // peakRSS reads a process's peak resident set (VmHWM) in MiB; 0 where /proc has none.
