@@ -278,7 +278,8 @@ func TestRESTErrors(t *testing.T) {
 	// Errors are counted by kind.
 	_, m := get(t, ts.url+"/metrics")
 	for _, want := range []string{`kinfer_request_errors_total{kind="bad_request",model="mlp",protocol="http",version="1"}`,
-		`kinfer_request_errors_total{kind="too_large",model="mlp",protocol="http",version="1"} 2`} {
+		`kinfer_request_errors_total{kind="too_large",model="mlp",protocol="http",version="1"} 2`,
+		`kinfer_request_errors_total{kind="not_found",model="",protocol="http",version=""} 2`} {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %s", want)
 		}

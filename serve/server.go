@@ -220,22 +220,27 @@ func (s *Server) infer(ctx context.Context, e *entry, n int, ins [][]float32) ([
 	}
 }
 
-// observe records a finished request's metrics and logs a failure.
+// observe records a finished request's metrics and logs a failure. Requests for a
+// model that is not served are labelled model="": a label per name a client makes
+// up would grow the registry without bound. The log keeps the requested name.
 func (s *Server) observe(protocol string, e *entry, name, version string, t0 time.Time, err error) {
+	lm, lv := "", ""
 	if e != nil {
-		name, version = e.name, e.version
+		lm, lv = e.name, e.version
 	}
-	s.met.requests.WithLabelValues(protocol, name, version).Inc()
-	s.met.latency.WithLabelValues(protocol, name, version).Observe(time.Since(t0).Seconds())
-	if err != nil {
-		k := kindOf(err)
-		s.met.errors.WithLabelValues(protocol, name, version, k.String()).Inc()
-		lvl := slog.LevelDebug // a client's mistake or load shedding: metrics count it
-		if k == kindInternal {
-			lvl = slog.LevelError
-		}
-		s.log.Log(context.Background(), lvl, "request failed", "protocol", protocol, "model", name, "version", version, "kind", k.String(), "error", err.Error())
+	s.met.requests.WithLabelValues(protocol, lm, lv).Inc()
+	s.met.latency.WithLabelValues(protocol, lm, lv).Observe(time.Since(t0).Seconds())
+	if err == nil {
+		return
 	}
+	k := kindOf(err)
+	s.met.errors.WithLabelValues(protocol, lm, lv, k.String()).Inc()
+	lvl := slog.LevelDebug // a client's mistake or load shedding: the metrics count it
+	if k == kindInternal {
+		lvl = slog.LevelError
+	}
+	s.log.Log(context.Background(), lvl, "request failed", "protocol", protocol, "model", name, "version", version,
+		"kind", k.String(), "error", err.Error())
 }
 
 // Serve serves REST on httpLn and gRPC on grpcLn (either may be nil) until
