@@ -153,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 			"inputs", len(e.ins), "outputs", len(e.outs), "arena_bytes", m.ArenaBytes(), "isa", m.ISA(), "load_time", time.Since(t0))
 	}
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(min(cfg.MaxRequestBytes, 1<<31-1))), grpc.MaxSendMsgSize(int(min(2*cfg.MaxRequestBytes, 1<<31-1))))
+	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(min(cfg.MaxRequestBytes, 1<<31-1))), grpc.MaxSendMsgSize(int(min(2*cfg.MaxRequestBytes, 1<<31-1))),
+		grpc.MaxConcurrentStreams(uint32(min(cfg.MaxInflight, 1<<31-1))))
 	oippb.RegisterGRPCInferenceServiceServer(s.grpcSrv, &grpcService{s: s})
 	return s, nil
 }
