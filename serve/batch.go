@@ -86,13 +86,13 @@ func (b *batcher) close() {
 // and runs them as one. A job that would overflow the batch starts the next one.
 func (b *batcher) work() {
 	defer b.wg.Done()
-	ins := make([][]float32, len(b.inPer))
-	outs := make([][]float32, len(b.outPer))
+	w := &bufs{ins: make([][]float32, len(b.inPer)), outs: make([][]float32, len(b.outPer)),
+		src: make([][]float32, len(b.inPer)), dst: make([][]float32, len(b.outPer))}
 	for k, p := range b.inPer {
-		ins[k] = make([]float32, b.maxBatch*p)
+		w.ins[k] = make([]float32, b.maxBatch*p)
 	}
 	for k, p := range b.outPer {
-		outs[k] = make([]float32, b.maxBatch*p)
+		w.outs[k] = make([]float32, b.maxBatch*p)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -149,8 +149,14 @@ func (b *batcher) work() {
 			}
 			timer.Stop()
 		}
-		b.run(batch, n, ins, outs)
+		b.run(batch, n, w)
 	}
+}
+
+// bufs are a worker's batch buffers (MaxBatch samples per model input and output)
+// and the headers of one run's prefix of them, reused from run to run.
+type bufs struct {
+	ins, outs, src, dst [][]float32
 }
 
 // take waits for the next job; nil (with ok) when it expired while queued.
@@ -179,7 +185,7 @@ func (b *batcher) live(j *job) bool {
 // run runs the batch of n samples. One job runs in its own buffers; several are
 // copied into the worker's and back out. If a merged run fails, each job is rerun
 // alone so that one bad request fails only itself.
-func (b *batcher) run(batch []*job, n int, ins, outs [][]float32) {
+func (b *batcher) run(batch []*job, n int, w *bufs) {
 	if b.hook != nil {
 		b.hook()
 	}
@@ -196,17 +202,16 @@ func (b *batcher) run(batch []*job, n int, ins, outs [][]float32) {
 	off := 0
 	for _, j := range batch {
 		for k, p := range b.inPer {
-			copy(ins[k][off*p:], j.ins[k])
+			copy(w.ins[k][off*p:], j.ins[k])
 		}
 		off += j.n
 	}
-	src := make([][]float32, len(ins)) // small: one slice header per input
-	dst := make([][]float32, len(outs))
+	src, dst := w.src, w.dst
 	for k, p := range b.inPer {
-		src[k] = ins[k][:n*p]
+		src[k] = w.ins[k][:n*p]
 	}
 	for k, p := range b.outPer {
-		dst[k] = outs[k][:n*p]
+		dst[k] = w.outs[k][:n*p]
 	}
 	if err := b.m.RunMultiInto(dst, src, n); err != nil {
 		for _, j := range batch {

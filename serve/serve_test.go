@@ -415,10 +415,15 @@ func check(resp *http.Response, b []byte, y []float32) error {
 	return nil
 }
 
-// waitDepth waits until model's queue holds n requests.
+// waitDepth waits until model's queue (version 1) holds n requests.
 func waitDepth(t *testing.T, ts *testServer, model string, n int) {
 	t.Helper()
-	want := fmt.Sprintf(`kinfer_queue_depth{model="%s",version="1"} %d`, model, n)
+	waitDepthV(t, ts, model, "1", n)
+}
+
+func waitDepthV(t *testing.T, ts *testServer, model, version string, n int) {
+	t.Helper()
+	want := fmt.Sprintf(`kinfer_queue_depth{model="%s",version="%s"} %d`, model, version, n)
 	for range 500 {
 		if _, m := get(t, ts.url+"/metrics"); strings.Contains(string(m), want) {
 			return
@@ -612,5 +617,67 @@ func TestInflightLimit(t *testing.T) {
 		if err := <-results; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestBatchingMultiIO: merged requests to a two-input, two-output model each get
+// their own samples' outputs (per-input offsets in the worker's buffers).
+func TestBatchingMultiIO(t *testing.T) {
+	ts := start(t, Config{MaxBatch: 16, Workers: 1, MaxQueueDelay: 20 * time.Millisecond})
+	m, err := kinfer.Load(twoPath, kinfer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := hold(ts, "two")
+	defer release()
+	req := func(seed, n int) (*oippb.ModelInferRequest, [][]float32) {
+		r := &oippb.ModelInferRequest{ModelName: "two"}
+		var xs [][]float32
+		for k, in := range m.Inputs() {
+			x := make([]float32, n*in.Shape.Size())
+			for i := range x {
+				x[i] = float32(math.Cos(float64(seed*1000+k*100+i) * 0.1))
+			}
+			xs = append(xs, x)
+			r.Inputs = append(r.Inputs, &oippb.ModelInferRequest_InferInputTensor{Name: in.Name, Datatype: "FP32", Shape: oipShape(in.Shape, int64(n))})
+			r.RawInputContents = append(r.RawInputContents, appendRaw(nil, x))
+		}
+		ys, err := m.RunMulti(xs, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, ys
+	}
+	type res struct {
+		r    *oippb.ModelInferResponse
+		err  error
+		want [][]float32
+	}
+	results := make(chan res, 4)
+	for i, n := range []int{1, 2, 3, 1} {
+		r, want := req(i, n)
+		go func() {
+			got, err := ts.grpc.ModelInfer(context.Background(), r)
+			results <- res{got, err, want}
+		}()
+		if i == 0 {
+			<-started
+		}
+	}
+	waitDepthV(t, ts, "two", "3", 3)
+	release()
+	for range 4 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for k := range r.want {
+			near(t, rawFloats(r.r.RawOutputContents[k]), r.want[k])
+		}
+	}
+	_, mt := get(t, ts.url+"/metrics")
+	if want := `kinfer_batch_size_sum{model="two",version="3"} 7`; !strings.Contains(string(mt), want) ||
+		!strings.Contains(string(mt), `kinfer_batch_size_count{model="two",version="3"} 2`) {
+		t.Errorf("metrics lack two runs of 7 samples in all")
 	}
 }
