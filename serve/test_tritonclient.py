@@ -4,13 +4,15 @@ and gRPC clients (serve/requirements-test.txt pins it).
 
     python3 serve/test_tritonclient.py PATH/TO/kinfer
 
-builds a model repository of zoo models in a temporary folder, starts
+builds a model repository of the zoo (every ONNX and Keras fixture with stored
+inputs) in a temporary folder, starts
 `kinfer serve --repo` on free loopback ports, and checks for each model that HTTP
 (binary and JSON tensors) and gRPC return the outputs `kinfer run` writes for the
 same input (|got - want| <= 1e-5 + 1e-5*|want|: batched runs may round differently
 from a lone one), plus metadata, readiness, errors and a SIGTERM exit. Prints
 'N passed, N failed' and exits non-zero on any failure.
 """
+import glob
 import os
 import signal
 import socket
@@ -29,18 +31,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONNX = os.path.join(ROOT, "testdata", "onnx")
 KERAS = os.path.join(ROOT, "testdata", "keras")
 
-# name -> (model file, input .npy files or None for an npz's stored samples)
-ZOO = {
-    "keras_mlp": ("onnx", "keras_mlp_op13"),
-    "keras_cnn": ("onnx", "keras_cnn_op17"),
-    "keras_lstm": ("onnx", "keras_lstm_op13"),
-    "torch_cnn": ("onnx", "torch_cnn_op13"),
-    "torch_embed_lstm": ("onnx", "torch_embed_lstm_op17"),  # int64 token ids
-    "torch_two_io": ("onnx", "torch_two_io_op17"),  # two inputs, two outputs
-    "mobilenet_v2": ("onnx", "tv_mobilenet_v2_op13"),
-    "mnist_cnn": ("npz", "mnist_cnn"),
-    "gru_seq": ("npz", "gru_seq"),
-}
+
+
+def zoo():
+    """name -> (kind, model path): every ONNX fixture with stored inputs and every Keras
+    fixture (testdata/keras, keras_layers, keras_dag) with stored samples."""
+    out = {}
+    for f in sorted(glob.glob(os.path.join(ONNX, "*.onnx"))):
+        stem = os.path.basename(f)[:-5]
+        if os.path.exists(os.path.join(ONNX, stem + ".inputs.npy")):
+            out["onnx_" + stem] = ("onnx", f)
+    for d in ("keras", "keras_layers", "keras_dag"):
+        for f in sorted(glob.glob(os.path.join(ROOT, "testdata", d, "*.npz"))):
+            with np.load(f) as z:
+                if "samples/x" in z.files or "samples/x_0" in z.files:
+                    out[d + "_" + os.path.basename(f)[:-4]] = ("npz", f)
+    return out
+
+
+ZOO = zoo()
 
 ATOL = RTOL = 1e-5
 results = {"passed": 0, "failed": 0}
@@ -63,29 +72,31 @@ def free_port():
         return s.getsockname()[1]
 
 
-def model_file(kind, stem):
-    return os.path.join(ONNX if kind == "onnx" else KERAS, stem + "." + kind)
-
-
-def inputs_of(kind, stem, tmp):
+def inputs_of(kind, path, tmp):
     """The sample inputs as .npy paths (an npz's stored samples are written out)."""
     if kind == "npz":
-        x = np.load(model_file(kind, stem))["samples/x"]
-        p = os.path.join(tmp, stem + ".x.npy")
-        np.save(p, x)
-        return [p]
-    paths = [os.path.join(ONNX, stem + ".inputs.npy")]
+        stem = os.path.basename(path)[:-4]
+        with np.load(path) as z:
+            keys = ["samples/x"] if "samples/x" in z.files else sorted(
+                (k for k in z.files if k.startswith("samples/x_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+            paths = []
+            for i, k in enumerate(keys):
+                p = os.path.join(tmp, "%s.x%d.npy" % (stem, i))
+                np.save(p, z[k])
+                paths.append(p)
+        return paths
+    stem = path[:-5]
+    paths = [stem + ".inputs.npy"]
     k = 1
-    while os.path.exists(os.path.join(ONNX, "%s.inputs.%d.npy" % (stem, k))):
-        paths.append(os.path.join(ONNX, "%s.inputs.%d.npy" % (stem, k)))
+    while os.path.exists("%s.inputs.%d.npy" % (stem, k)):
+        paths.append("%s.inputs.%d.npy" % (stem, k))
         k += 1
     return paths
 
 
-def kinfer_run(kinfer, kind, stem, ins, tmp):
-    out = os.path.join(tmp, stem + ".out.npy")
-    subprocess.run([kinfer, "run", model_file(kind, stem), *ins, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL)
+def kinfer_run(kinfer, path, ins, tmp):
+    out = os.path.join(tmp, os.path.basename(path) + ".out.npy")
+    subprocess.run([kinfer, "run", path, *ins, "-o", out], check=True, stdout=subprocess.DEVNULL)
     outs, k = [np.load(out)], 1
     while os.path.exists(out[:-4] + ".%d.npy" % k):
         outs.append(np.load(out[:-4] + ".%d.npy" % k))
@@ -105,19 +116,20 @@ def close(got, want, what):
 
 
 def np_dtype(dt):
-    return {"FP32": np.float32, "INT32": np.int32, "INT64": np.int64}[dt]
+    return {"FP32": np.float32, "INT32": np.int32}[dt]
 
 
 def main():
     kinfer = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="kinfer-serve-test-")
     repo = os.path.join(tmp, "repo")
-    for name, (kind, stem) in ZOO.items():
+    for name, (kind, path) in ZOO.items():
         os.makedirs(os.path.join(repo, name, "1"))
-        os.symlink(model_file(kind, stem), os.path.join(repo, name, "1", "model." + kind))
+        os.symlink(path, os.path.join(repo, name, "1", "model." + kind))
     # A second version of one model: the default version is the greatest.
-    os.makedirs(os.path.join(repo, "keras_mlp", "2"))
-    os.symlink(model_file("onnx", "keras_mlp_op17"), os.path.join(repo, "keras_mlp", "2", "model.onnx"))
+    mlp = "onnx_keras_mlp_op13"
+    os.makedirs(os.path.join(repo, mlp, "2"))
+    os.symlink(os.path.join(ONNX, "keras_mlp_op17.onnx"), os.path.join(repo, mlp, "2", "model.onnx"))
 
     hport, gport = free_port(), free_port()
     log = open(os.path.join(tmp, "server.log"), "w")
@@ -144,13 +156,13 @@ def main():
             assert h.get_server_metadata()["name"] == "kinfer"
             assert g.get_server_metadata().name == "kinfer"
             assert "binary_tensor_data" in h.get_server_metadata()["extensions"]
-            assert h.is_model_ready("keras_mlp") and g.is_model_ready("keras_mlp", "2")
-            assert h.get_model_metadata("keras_mlp")["versions"] == ["1", "2"]
+            assert h.is_model_ready(mlp) and g.is_model_ready(mlp, "2")
+            assert h.get_model_metadata(mlp)["versions"] == ["1", "2"]
         check("health and metadata", health)
 
-        for name, (kind, stem) in ZOO.items():
-            ins = inputs_of(kind, stem, tmp)
-            want = kinfer_run(kinfer, kind, stem, ins, tmp)
+        for name, (kind, path) in ZOO.items():
+            ins = inputs_of(kind, path, tmp)
+            want = kinfer_run(kinfer, path, ins, tmp)
             xs = [np.load(p) for p in ins]
             hmeta = h.get_model_metadata(name)
             gmeta = g.get_model_metadata(name)
@@ -186,7 +198,7 @@ def main():
             i = httpclient.InferInput("x", [1, 3], "FP32")
             i.set_data_from_numpy(x)
             for fn, msg in ((lambda: h.infer("nope", [i]), "unknown model"),
-                            (lambda: h.infer("keras_mlp", [i]), "shape")):
+                            (lambda: h.infer(mlp, [i]), "shape")):
                 try:
                     fn()
                 except InferenceServerException as e:
@@ -196,7 +208,7 @@ def main():
             gi = grpcclient.InferInput("x", [1, 3], "FP32")
             gi.set_data_from_numpy(x)
             try:
-                g.infer("keras_mlp", [gi])
+                g.infer(mlp, [gi])
             except InferenceServerException as e:
                 assert e.status() == "StatusCode.INVALID_ARGUMENT", e.status()
             else:
