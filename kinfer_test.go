@@ -11,6 +11,7 @@ import (
 	"github.com/kinfer/kinfer"
 	"github.com/kinfer/kinfer/importer/keras"
 	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/internal/zoo"
 	"github.com/kinfer/kinfer/layers"
 )
 
@@ -101,4 +102,57 @@ func TestLoadBad(t *testing.T) {
 			t.Errorf("%s: error %q does not name the file", name, err)
 		}
 	}
+}
+
+// TestLoadZoo: kinfer.Load takes every zoo model, whatever its format, and the
+// compiled model matches the framework's stored outputs within the zoo's bounds.
+func TestLoadZoo(t *testing.T) {
+	type fixture struct {
+		c      zoo.Case
+		xs, ys [][]float32
+		n      int
+	}
+	var all []fixture
+	oc, err := zoo.ONNX(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range oc {
+		xs, ys, n, err := c.ArraysN()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, fixture{c, xs, ys, n})
+	}
+	kc, err := zoo.Keras(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kc {
+		km, err := keras.Load(c.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := km.Samples; s != nil && s.Ys != nil {
+			all = append(all, fixture{c, s.Xs, s.Ys, s.N})
+		}
+	}
+	for _, f := range all {
+		m, err := kinfer.Load(f.c.Path, kinfer.Options{})
+		if err != nil {
+			t.Errorf("%s: %v", f.c.Path, err)
+			continue
+		}
+		got, err := m.RunMulti(f.xs, f.n)
+		if err != nil {
+			t.Errorf("%s: %v", f.c.Path, err)
+			continue
+		}
+		for k := range f.ys {
+			if _, _, err := f.c.Bound.Check(got[k], f.ys[k]); err != nil {
+				t.Errorf("%s output %d: %v", f.c.Path, k, err)
+			}
+		}
+	}
+	t.Logf("%d zoo models", len(all))
 }
