@@ -526,6 +526,23 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestUnready: readiness turns off while inference goes on.
+func TestUnready(t *testing.T) {
+	ts := start(t, Config{})
+	ts.Unready()
+	if code, _ := get(t, ts.url+"/v2/health/ready"); code != http.StatusServiceUnavailable {
+		t.Errorf("ready after Unready: %d", code)
+	}
+	if code, _ := get(t, ts.url+"/v2/health/live"); code != 200 {
+		t.Errorf("live after Unready: %d", code)
+	}
+	x, y := sample(t, 1, 8)
+	resp, b := post(t, ts.url+"/v2/models/mlp/infer", jsonInfer(x, 1), nil)
+	if err := check(resp, b, y); err != nil {
+		t.Errorf("inference after Unready: %v", err)
+	}
+}
+
 func TestSpecsAndRepository(t *testing.T) {
 	for arg, want := range map[string]ModelSpec{
 		"a/b/net.onnx":   {"net", "1", "a/b/net.onnx"},

@@ -102,7 +102,8 @@ type Server struct {
 	log      *slog.Logger
 	models   map[string]*family
 	met      *metrics
-	draining atomic.Bool
+	draining atomic.Bool   // refusing new inference requests
+	unready  atomic.Bool   // readiness off (set before draining on shutdown)
 	slots    chan struct{} // MaxInflight tokens
 	httpSrv  *http.Server
 	grpcSrv  *grpc.Server
@@ -175,8 +176,17 @@ func (s *Server) lookup(name, version string) (*entry, error) {
 	return e, nil
 }
 
-// Ready reports whether the server takes inference requests (false once draining).
-func (s *Server) Ready() bool { return !s.draining.Load() }
+// Ready reports what the readiness endpoints answer: false after Unready or Shutdown.
+func (s *Server) Ready() bool { return !s.unready.Load() }
+
+// Unready turns readiness off while requests are still served: on SIGTERM, a load
+// balancer (a Kubernetes Service) stops sending traffic once its readiness probe
+// sees it, and requests routed before then are still answered. Shutdown follows.
+func (s *Server) Unready() {
+	if !s.unready.Swap(true) {
+		s.log.Info("readiness off")
+	}
+}
 
 // admit takes an in-flight slot, or refuses the request; release returns it.
 func (s *Server) admit() error {
@@ -285,6 +295,7 @@ func (s *Server) Serve(httpLn, grpcLn net.Listener) error {
 // 503 / UNAVAILABLE), waits for in-flight requests to be answered, then stops the
 // model workers. When ctx ends first, remaining connections are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.unready.Store(true)
 	s.draining.Store(true)
 	s.log.Info("shutting down: finishing in-flight requests")
 	done := make(chan struct{})

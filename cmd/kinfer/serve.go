@@ -22,7 +22,8 @@ Serves models over the Open Inference Protocol (KServe v2): REST on --http, gRPC
 --grpc, Prometheus metrics at /metrics on the REST port. MODEL is PATH, NAME=PATH or
 NAME:VERSION=PATH (default name: the file's base name; version: 1). --repo DIR serves
 DIR/NAME/VERSION/model.{onnx,npz} and DIR/NAME.{onnx,npz}. SIGTERM or SIGINT stops
-taking requests and exits once in-flight ones are answered.`
+taking requests (after --drain-delay with readiness off) and exits once in-flight
+ones are answered.`
 
 func cmdServe(args []string, stdout io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stdout)
@@ -39,6 +40,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	*reqBytes = serve.DefaultMaxRequestBytes
 	fs.Var(reqBytes, "max-request", "largest request body or gRPC message, and the largest decoded request (e.g. 16MiB)")
 	timeout := fs.Duration("timeout", serve.DefaultTimeout, "per-request timeout, queueing included")
+	drainDelay := fs.Duration("drain-delay", 0, "after SIGTERM, how long readiness is off while requests are still served, before shutdown (e.g. 5s under Kubernetes)")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight requests")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -121,7 +123,11 @@ func cmdServe(args []string, stdout io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("signal received", "grace", *grace)
+	log.Info("signal received", "drain_delay", *drainDelay, "grace", *grace)
+	if *drainDelay > 0 {
+		srv.Unready()
+		time.Sleep(*drainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	err = srv.Shutdown(sctx)
