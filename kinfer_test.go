@@ -1,6 +1,7 @@
 package kinfer_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"math"
@@ -85,12 +86,26 @@ func TestLoadKeras(t *testing.T) {
 }
 
 func TestLoadBad(t *testing.T) {
+	var kerasZip bytes.Buffer
+	zw := zip.NewWriter(&kerasZip)
+	for _, n := range []string{"metadata.json", "config.json", "model.weights.h5"} {
+		if _, err := zw.Create(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := kinfer.DetectFormat(bytes.NewReader(kerasZip.Bytes()), int64(kerasZip.Len())); err != nil || f != kinfer.FormatKeras {
+		t.Errorf("DetectFormat(.keras) = %q, %v", f, err)
+	}
 	cases := map[string]struct {
 		data []byte
 		want error
 	}{
 		"empty":   {nil, kinfer.ErrFormat},
 		"hdf5":    {[]byte("\x89HDF\r\n\x1a\n rest"), layers.ErrUnsupported},
+		"keras":   {kerasZip.Bytes(), layers.ErrUnsupported},
 		"zip":     {[]byte("PK\x03\x04 truncated"), layers.ErrBadFile},
 		"garbage": {[]byte("\xff\xff\xff\xff not protobuf"), layers.ErrBadFile},
 	}
