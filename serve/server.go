@@ -242,6 +242,9 @@ func (s *Server) observe(protocol string, e *entry, name, version string, t0 tim
 	s.met.requests.WithLabelValues(protocol, lm, lv).Inc()
 	s.met.latency.WithLabelValues(protocol, lm, lv).Observe(time.Since(t0).Seconds())
 	if err == nil {
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("request", "protocol", protocol, "model", lm, "version", lv, "duration", time.Since(t0))
+		}
 		return
 	}
 	k := kindOf(err)
