@@ -153,7 +153,10 @@ func New(cfg Config) (*Server, error) {
 		s.log.Info("model loaded", "model", spec.Name, "version", spec.Version, "path", spec.Path, "platform", platform,
 			"inputs", len(e.ins), "outputs", len(e.outs), "arena_bytes", m.ArenaBytes(), "isa", m.ISA(), "load_time", time.Since(t0))
 	}
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		// A body sent slowly must not hold an in-flight slot past the request timeout;
+		// the write deadline leaves the handler its full timeout.
+		ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout + 10*time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(min(cfg.MaxRequestBytes, 1<<31-1))), grpc.MaxSendMsgSize(int(min(2*cfg.MaxRequestBytes, 1<<31-1))),
 		grpc.MaxConcurrentStreams(uint32(min(cfg.MaxInflight, 1<<31-1))))
 	oippb.RegisterGRPCInferenceServiceServer(s.grpcSrv, &grpcService{s: s})
