@@ -54,6 +54,7 @@ func main() {
 	model := flag.String("model", "testdata/keras/mnist_cnn.npz", "model served")
 	clients := flag.Int("clients", 64, "concurrent clients")
 	requests := flag.Int("requests", 6400, "requests per setting")
+	repeat := flag.Int("repeat", 1, "rounds over the settings, interleaved; the table gives medians (counts are summed)")
 	flag.BoolVar(&useGRPC, "grpc", false, "send gRPC ModelInfer requests (raw contents) instead of REST")
 	flag.Parse()
 	if *kinfer == "" {
@@ -64,16 +65,38 @@ func main() {
 	if useGRPC {
 		proto = "gRPC with raw contents, one connection"
 	}
-	fmt.Printf("model %s, %d clients, %d requests per setting, %s, one sample per request\n\n", *model, *clients, *requests, proto)
+	fmt.Printf("model %s, %d clients, %d requests per setting and round, %s, one sample per request, %d interleaved round(s): medians of req/s, p50, p99 and peak RSS; counts summed\n\n",
+		*model, *clients, *requests, proto, *repeat)
+	all := make([][]result, len(settings))
+	for range *repeat {
+		for i, s := range settings {
+			r, err := run(*kinfer, *model, s, *clients, *requests)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "serveload: %s: %v\n", s.name, err)
+				os.Exit(1)
+			}
+			all[i] = append(all[i], r)
+		}
+	}
 	fmt.Println("| setting | req/s | p50 ms | p99 ms | ok | 429/503 | other errors | lost | server peak RSS MiB |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	for _, s := range settings {
-		r, err := run(*kinfer, *model, s, *clients, *requests)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "serveload: %s: %v\n", s.name, err)
-			os.Exit(1)
+	for i, s := range settings {
+		rs := all[i]
+		var ok, refused, other, lost int
+		for _, r := range rs {
+			ok, refused, other, lost = ok+r.ok, refused+r.refused, other+r.other, lost+r.lost
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %.2f | %d | %d | %d | %d | %.1f |\n", s.name, r.rps, r.p50, r.p99, r.ok, r.refused, r.other, r.lost, r.rssMiB)
+		med := func(f func(result) float64) float64 {
+			v := make([]float64, len(rs))
+			for j, r := range rs {
+				v[j] = f(r)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %d | %d | %d | %d | %.1f |\n", s.name,
+			med(func(r result) float64 { return r.rps }), med(func(r result) float64 { return r.p50 }),
+			med(func(r result) float64 { return r.p99 }), ok, refused, other, lost, med(func(r result) float64 { return r.rssMiB }))
 	}
 }
 
