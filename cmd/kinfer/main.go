@@ -5,6 +5,7 @@
 //	kinfer verify MODEL                       check the samples stored in an .npz
 //	kinfer bench MODEL [--batch N] ...        latency and throughput
 //	kinfer stream MODEL SEQ.npy [--chunk N]   feed a sequence a chunk at a time
+//	kinfer serve MODEL... | --repo DIR        serve over the Open Inference Protocol
 //
 // Errors go to stderr with a non-zero exit status.
 package main
@@ -34,6 +35,8 @@ Usage:
   kinfer stream MODEL SEQ.npy [--chunk N]   feed one sequence to a recurrent model a
                                             chunk of steps at a time (its state kept),
                                             printing the output after each chunk
+  kinfer serve MODEL... | --repo DIR       serve models over the Open Inference Protocol
+                                            (KServe v2): REST, gRPC, /metrics
   kinfer version
 
 MODEL is a .npz written by keras2npz.py or an .onnx file. KINFER_ISA=generic|avx2|
@@ -58,6 +61,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		"verify": cmdVerify,
 		"bench":  cmdBench,
 		"stream": cmdStream,
+		"serve":  cmdServe,
 		"version": func([]string, io.Writer) error {
 			fmt.Fprintln(stdout, "kinfer", version())
 			return nil

@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: onnx.proto3
+// source: kinfer/onnxpb/onnx.proto3
 
 package onnxpb
 
@@ -154,11 +154,11 @@ func (x Version) String() string {
 }
 
 func (Version) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[0].Descriptor()
+	return file_kinfer_onnxpb_onnx_proto3_enumTypes[0].Descriptor()
 }
 
 func (Version) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[0]
+	return &file_kinfer_onnxpb_onnx_proto3_enumTypes[0]
 }
 
 func (x Version) Number() protoreflect.EnumNumber {
@@ -167,7 +167,7 @@ func (x Version) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Version.Descriptor instead.
 func (Version) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{0}
 }
 
 // Operator/function status.
@@ -201,11 +201,11 @@ func (x OperatorStatus) String() string {
 }
 
 func (OperatorStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[1].Descriptor()
+	return file_kinfer_onnxpb_onnx_proto3_enumTypes[1].Descriptor()
 }
 
 func (OperatorStatus) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[1]
+	return &file_kinfer_onnxpb_onnx_proto3_enumTypes[1]
 }
 
 func (x OperatorStatus) Number() protoreflect.EnumNumber {
@@ -214,7 +214,7 @@ func (x OperatorStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OperatorStatus.Descriptor instead.
 func (OperatorStatus) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{1}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{1}
 }
 
 // Note: this enum is structurally identical to the OpSchema::AttrType
@@ -288,11 +288,11 @@ func (x AttributeProto_AttributeType) String() string {
 }
 
 func (AttributeProto_AttributeType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[2].Descriptor()
+	return file_kinfer_onnxpb_onnx_proto3_enumTypes[2].Descriptor()
 }
 
 func (AttributeProto_AttributeType) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[2]
+	return &file_kinfer_onnxpb_onnx_proto3_enumTypes[2]
 }
 
 func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
@@ -301,7 +301,7 @@ func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AttributeProto_AttributeType.Descriptor instead.
 func (AttributeProto_AttributeType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0, 0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{0, 0}
 }
 
 type TensorProto_DataType int32
@@ -435,11 +435,11 @@ func (x TensorProto_DataType) String() string {
 }
 
 func (TensorProto_DataType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[3].Descriptor()
+	return file_kinfer_onnxpb_onnx_proto3_enumTypes[3].Descriptor()
 }
 
 func (TensorProto_DataType) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[3]
+	return &file_kinfer_onnxpb_onnx_proto3_enumTypes[3]
 }
 
 func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
@@ -448,7 +448,7 @@ func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TensorProto_DataType.Descriptor instead.
 func (TensorProto_DataType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{14, 0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{14, 0}
 }
 
 // Location of the data for this tensor. MUST be one of:
@@ -484,11 +484,11 @@ func (x TensorProto_DataLocation) String() string {
 }
 
 func (TensorProto_DataLocation) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[4].Descriptor()
+	return file_kinfer_onnxpb_onnx_proto3_enumTypes[4].Descriptor()
 }
 
 func (TensorProto_DataLocation) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[4]
+	return &file_kinfer_onnxpb_onnx_proto3_enumTypes[4]
 }
 
 func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
@@ -497,7 +497,7 @@ func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TensorProto_DataLocation.Descriptor instead.
 func (TensorProto_DataLocation) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{14, 1}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{14, 1}
 }
 
 // Attributes
@@ -523,7 +523,7 @@ type AttributeProto struct {
 	// which value field was in use.  For IR_VERSION 0.0.2 or later, this
 	// field MUST be set and match the f|i|s|t|... field in use.  This
 	// change was made to accommodate proto3 implementations.
-	Type AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,proto3,enum=onnx.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
+	Type AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,proto3,enum=kinfer.onnxpb.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
 	// Exactly ONE of the following fields must be present for this version of the IR
 	F            float32            `protobuf:"fixed32,2,opt,name=f,proto3" json:"f,omitempty"`                                          // float
 	I            int64              `protobuf:"varint,3,opt,name=i,proto3" json:"i,omitempty"`                                           // int
@@ -547,7 +547,7 @@ type AttributeProto struct {
 
 func (x *AttributeProto) Reset() {
 	*x = AttributeProto{}
-	mi := &file_onnx_proto3_msgTypes[0]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +559,7 @@ func (x *AttributeProto) String() string {
 func (*AttributeProto) ProtoMessage() {}
 
 func (x *AttributeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[0]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +572,7 @@ func (x *AttributeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeProto.ProtoReflect.Descriptor instead.
 func (*AttributeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{0}
 }
 
 func (x *AttributeProto) GetName() string {
@@ -720,7 +720,7 @@ type ValueInfoProto struct {
 
 func (x *ValueInfoProto) Reset() {
 	*x = ValueInfoProto{}
-	mi := &file_onnx_proto3_msgTypes[1]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +732,7 @@ func (x *ValueInfoProto) String() string {
 func (*ValueInfoProto) ProtoMessage() {}
 
 func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[1]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +745,7 @@ func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueInfoProto.ProtoReflect.Descriptor instead.
 func (*ValueInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{1}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{1}
 }
 
 func (x *ValueInfoProto) GetName() string {
@@ -810,7 +810,7 @@ type NodeProto struct {
 
 func (x *NodeProto) Reset() {
 	*x = NodeProto{}
-	mi := &file_onnx_proto3_msgTypes[2]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +822,7 @@ func (x *NodeProto) String() string {
 func (*NodeProto) ProtoMessage() {}
 
 func (x *NodeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[2]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +835,7 @@ func (x *NodeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeProto.ProtoReflect.Descriptor instead.
 func (*NodeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{2}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeProto) GetInput() []string {
@@ -920,7 +920,7 @@ type IntIntListEntryProto struct {
 
 func (x *IntIntListEntryProto) Reset() {
 	*x = IntIntListEntryProto{}
-	mi := &file_onnx_proto3_msgTypes[3]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +932,7 @@ func (x *IntIntListEntryProto) String() string {
 func (*IntIntListEntryProto) ProtoMessage() {}
 
 func (x *IntIntListEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[3]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +945,7 @@ func (x *IntIntListEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntIntListEntryProto.ProtoReflect.Descriptor instead.
 func (*IntIntListEntryProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{3}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{3}
 }
 
 func (x *IntIntListEntryProto) GetKey() int64 {
@@ -978,7 +978,7 @@ type NodeDeviceConfigurationProto struct {
 
 func (x *NodeDeviceConfigurationProto) Reset() {
 	*x = NodeDeviceConfigurationProto{}
-	mi := &file_onnx_proto3_msgTypes[4]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +990,7 @@ func (x *NodeDeviceConfigurationProto) String() string {
 func (*NodeDeviceConfigurationProto) ProtoMessage() {}
 
 func (x *NodeDeviceConfigurationProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[4]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1003,7 @@ func (x *NodeDeviceConfigurationProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeDeviceConfigurationProto.ProtoReflect.Descriptor instead.
 func (*NodeDeviceConfigurationProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{4}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{4}
 }
 
 func (x *NodeDeviceConfigurationProto) GetConfigurationId() string {
@@ -1055,7 +1055,7 @@ type ShardingSpecProto struct {
 
 func (x *ShardingSpecProto) Reset() {
 	*x = ShardingSpecProto{}
-	mi := &file_onnx_proto3_msgTypes[5]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1067,7 @@ func (x *ShardingSpecProto) String() string {
 func (*ShardingSpecProto) ProtoMessage() {}
 
 func (x *ShardingSpecProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[5]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1080,7 @@ func (x *ShardingSpecProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardingSpecProto.ProtoReflect.Descriptor instead.
 func (*ShardingSpecProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{5}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{5}
 }
 
 func (x *ShardingSpecProto) GetTensorName() string {
@@ -1131,7 +1131,7 @@ type ShardedDimProto struct {
 
 func (x *ShardedDimProto) Reset() {
 	*x = ShardedDimProto{}
-	mi := &file_onnx_proto3_msgTypes[6]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1143,7 @@ func (x *ShardedDimProto) String() string {
 func (*ShardedDimProto) ProtoMessage() {}
 
 func (x *ShardedDimProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[6]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1156,7 @@ func (x *ShardedDimProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardedDimProto.ProtoReflect.Descriptor instead.
 func (*ShardedDimProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{6}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{6}
 }
 
 func (x *ShardedDimProto) GetAxis() int64 {
@@ -1193,7 +1193,7 @@ type SimpleShardedDimProto struct {
 
 func (x *SimpleShardedDimProto) Reset() {
 	*x = SimpleShardedDimProto{}
-	mi := &file_onnx_proto3_msgTypes[7]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1205,7 @@ func (x *SimpleShardedDimProto) String() string {
 func (*SimpleShardedDimProto) ProtoMessage() {}
 
 func (x *SimpleShardedDimProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[7]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1218,7 @@ func (x *SimpleShardedDimProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimpleShardedDimProto.ProtoReflect.Descriptor instead.
 func (*SimpleShardedDimProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{7}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{7}
 }
 
 func (x *SimpleShardedDimProto) GetDim() isSimpleShardedDimProto_Dim {
@@ -1394,7 +1394,7 @@ type TrainingInfoProto struct {
 
 func (x *TrainingInfoProto) Reset() {
 	*x = TrainingInfoProto{}
-	mi := &file_onnx_proto3_msgTypes[8]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1406,7 @@ func (x *TrainingInfoProto) String() string {
 func (*TrainingInfoProto) ProtoMessage() {}
 
 func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[8]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1419,7 @@ func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainingInfoProto.ProtoReflect.Descriptor instead.
 func (*TrainingInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{8}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{8}
 }
 
 func (x *TrainingInfoProto) GetInitialization() *GraphProto {
@@ -1529,7 +1529,7 @@ type ModelProto struct {
 
 func (x *ModelProto) Reset() {
 	*x = ModelProto{}
-	mi := &file_onnx_proto3_msgTypes[9]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1541,7 @@ func (x *ModelProto) String() string {
 func (*ModelProto) ProtoMessage() {}
 
 func (x *ModelProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[9]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1554,7 @@ func (x *ModelProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelProto.ProtoReflect.Descriptor instead.
 func (*ModelProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{9}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{9}
 }
 
 func (x *ModelProto) GetIrVersion() int64 {
@@ -1658,7 +1658,7 @@ type DeviceConfigurationProto struct {
 
 func (x *DeviceConfigurationProto) Reset() {
 	*x = DeviceConfigurationProto{}
-	mi := &file_onnx_proto3_msgTypes[10]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1670,7 @@ func (x *DeviceConfigurationProto) String() string {
 func (*DeviceConfigurationProto) ProtoMessage() {}
 
 func (x *DeviceConfigurationProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[10]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1683,7 @@ func (x *DeviceConfigurationProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceConfigurationProto.ProtoReflect.Descriptor instead.
 func (*DeviceConfigurationProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{10}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{10}
 }
 
 func (x *DeviceConfigurationProto) GetName() string {
@@ -1719,7 +1719,7 @@ type StringStringEntryProto struct {
 
 func (x *StringStringEntryProto) Reset() {
 	*x = StringStringEntryProto{}
-	mi := &file_onnx_proto3_msgTypes[11]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1731,7 @@ func (x *StringStringEntryProto) String() string {
 func (*StringStringEntryProto) ProtoMessage() {}
 
 func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[11]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1744,7 @@ func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringStringEntryProto.ProtoReflect.Descriptor instead.
 func (*StringStringEntryProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{11}
 }
 
 func (x *StringStringEntryProto) GetKey() string {
@@ -1775,7 +1775,7 @@ type TensorAnnotation struct {
 
 func (x *TensorAnnotation) Reset() {
 	*x = TensorAnnotation{}
-	mi := &file_onnx_proto3_msgTypes[12]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1787,7 @@ func (x *TensorAnnotation) String() string {
 func (*TensorAnnotation) ProtoMessage() {}
 
 func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[12]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1800,7 @@ func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorAnnotation.ProtoReflect.Descriptor instead.
 func (*TensorAnnotation) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{12}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{12}
 }
 
 func (x *TensorAnnotation) GetTensorName() string {
@@ -1857,7 +1857,7 @@ type GraphProto struct {
 
 func (x *GraphProto) Reset() {
 	*x = GraphProto{}
-	mi := &file_onnx_proto3_msgTypes[13]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1869,7 @@ func (x *GraphProto) String() string {
 func (*GraphProto) ProtoMessage() {}
 
 func (x *GraphProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[13]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1882,7 @@ func (x *GraphProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GraphProto.ProtoReflect.Descriptor instead.
 func (*GraphProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{13}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{13}
 }
 
 func (x *GraphProto) GetNode() []*NodeProto {
@@ -2045,7 +2045,7 @@ type TensorProto struct {
 	//   - "checksum" (optional) - SHA1 digest of file specified in under 'location' key.
 	ExternalData []*StringStringEntryProto `protobuf:"bytes,13,rep,name=external_data,json=externalData,proto3" json:"external_data,omitempty"`
 	// If value not set, data is stored in raw_data (if set) otherwise in type-specified field.
-	DataLocation TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,proto3,enum=onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
+	DataLocation TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,proto3,enum=kinfer.onnxpb.TensorProto_DataLocation" json:"data_location,omitempty"`
 	// For double
 	// Complex128 tensors are encoded as a single array of doubles,
 	// with the real components appearing in odd numbered positions,
@@ -2066,7 +2066,7 @@ type TensorProto struct {
 
 func (x *TensorProto) Reset() {
 	*x = TensorProto{}
-	mi := &file_onnx_proto3_msgTypes[14]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2078,7 @@ func (x *TensorProto) String() string {
 func (*TensorProto) ProtoMessage() {}
 
 func (x *TensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[14]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2091,7 @@ func (x *TensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto.ProtoReflect.Descriptor instead.
 func (*TensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{14}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{14}
 }
 
 func (x *TensorProto) GetDims() []int64 {
@@ -2226,7 +2226,7 @@ type SparseTensorProto struct {
 
 func (x *SparseTensorProto) Reset() {
 	*x = SparseTensorProto{}
-	mi := &file_onnx_proto3_msgTypes[15]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2238,7 @@ func (x *SparseTensorProto) String() string {
 func (*SparseTensorProto) ProtoMessage() {}
 
 func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[15]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2251,7 @@ func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SparseTensorProto.ProtoReflect.Descriptor instead.
 func (*SparseTensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{15}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{15}
 }
 
 func (x *SparseTensorProto) GetValues() *TensorProto {
@@ -2287,7 +2287,7 @@ type TensorShapeProto struct {
 
 func (x *TensorShapeProto) Reset() {
 	*x = TensorShapeProto{}
-	mi := &file_onnx_proto3_msgTypes[16]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2299,7 @@ func (x *TensorShapeProto) String() string {
 func (*TensorShapeProto) ProtoMessage() {}
 
 func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[16]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2312,7 @@ func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{16}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{16}
 }
 
 func (x *TensorShapeProto) GetDim() []*TensorShapeProto_Dimension {
@@ -2347,7 +2347,7 @@ type TypeProto struct {
 
 func (x *TypeProto) Reset() {
 	*x = TypeProto{}
-	mi := &file_onnx_proto3_msgTypes[17]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2359,7 @@ func (x *TypeProto) String() string {
 func (*TypeProto) ProtoMessage() {}
 
 func (x *TypeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[17]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2372,7 @@ func (x *TypeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto.ProtoReflect.Descriptor instead.
 func (*TypeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17}
 }
 
 func (x *TypeProto) GetValue() isTypeProto_Value {
@@ -2507,7 +2507,7 @@ type OperatorSetIdProto struct {
 
 func (x *OperatorSetIdProto) Reset() {
 	*x = OperatorSetIdProto{}
-	mi := &file_onnx_proto3_msgTypes[18]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2519,7 @@ func (x *OperatorSetIdProto) String() string {
 func (*OperatorSetIdProto) ProtoMessage() {}
 
 func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[18]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2532,7 @@ func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorSetIdProto.ProtoReflect.Descriptor instead.
 func (*OperatorSetIdProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{18}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{18}
 }
 
 func (x *OperatorSetIdProto) GetDomain() string {
@@ -2589,7 +2589,7 @@ type FunctionProto struct {
 
 func (x *FunctionProto) Reset() {
 	*x = FunctionProto{}
-	mi := &file_onnx_proto3_msgTypes[19]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2601,7 @@ func (x *FunctionProto) String() string {
 func (*FunctionProto) ProtoMessage() {}
 
 func (x *FunctionProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[19]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2614,7 @@ func (x *FunctionProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunctionProto.ProtoReflect.Descriptor instead.
 func (*FunctionProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{19}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{19}
 }
 
 func (x *FunctionProto) GetName() string {
@@ -2714,7 +2714,7 @@ type TensorProto_Segment struct {
 
 func (x *TensorProto_Segment) Reset() {
 	*x = TensorProto_Segment{}
-	mi := &file_onnx_proto3_msgTypes[20]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2726,7 +2726,7 @@ func (x *TensorProto_Segment) String() string {
 func (*TensorProto_Segment) ProtoMessage() {}
 
 func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[20]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2739,7 +2739,7 @@ func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto_Segment.ProtoReflect.Descriptor instead.
 func (*TensorProto_Segment) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{14, 0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{14, 0}
 }
 
 func (x *TensorProto_Segment) GetBegin() int64 {
@@ -2775,7 +2775,7 @@ type TensorShapeProto_Dimension struct {
 
 func (x *TensorShapeProto_Dimension) Reset() {
 	*x = TensorShapeProto_Dimension{}
-	mi := &file_onnx_proto3_msgTypes[21]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2787,7 @@ func (x *TensorShapeProto_Dimension) String() string {
 func (*TensorShapeProto_Dimension) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[21]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2800,7 @@ func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto_Dimension.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto_Dimension) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{16, 0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{16, 0}
 }
 
 func (x *TensorShapeProto_Dimension) GetValue() isTensorShapeProto_Dimension_Value {
@@ -2864,7 +2864,7 @@ type TypeProto_Tensor struct {
 
 func (x *TypeProto_Tensor) Reset() {
 	*x = TypeProto_Tensor{}
-	mi := &file_onnx_proto3_msgTypes[22]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2876,7 +2876,7 @@ func (x *TypeProto_Tensor) String() string {
 func (*TypeProto_Tensor) ProtoMessage() {}
 
 func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[22]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2889,7 +2889,7 @@ func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Tensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_Tensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 0}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 0}
 }
 
 func (x *TypeProto_Tensor) GetElemType() int32 {
@@ -2918,7 +2918,7 @@ type TypeProto_Sequence struct {
 
 func (x *TypeProto_Sequence) Reset() {
 	*x = TypeProto_Sequence{}
-	mi := &file_onnx_proto3_msgTypes[23]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2930,7 +2930,7 @@ func (x *TypeProto_Sequence) String() string {
 func (*TypeProto_Sequence) ProtoMessage() {}
 
 func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[23]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2943,7 +2943,7 @@ func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Sequence.ProtoReflect.Descriptor instead.
 func (*TypeProto_Sequence) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 1}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 1}
 }
 
 func (x *TypeProto_Sequence) GetElemType() *TypeProto {
@@ -2968,7 +2968,7 @@ type TypeProto_Map struct {
 
 func (x *TypeProto_Map) Reset() {
 	*x = TypeProto_Map{}
-	mi := &file_onnx_proto3_msgTypes[24]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +2980,7 @@ func (x *TypeProto_Map) String() string {
 func (*TypeProto_Map) ProtoMessage() {}
 
 func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[24]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +2993,7 @@ func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Map.ProtoReflect.Descriptor instead.
 func (*TypeProto_Map) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 2}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 2}
 }
 
 func (x *TypeProto_Map) GetKeyType() int32 {
@@ -3023,7 +3023,7 @@ type TypeProto_Optional struct {
 
 func (x *TypeProto_Optional) Reset() {
 	*x = TypeProto_Optional{}
-	mi := &file_onnx_proto3_msgTypes[25]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3035,7 @@ func (x *TypeProto_Optional) String() string {
 func (*TypeProto_Optional) ProtoMessage() {}
 
 func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[25]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3048,7 @@ func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Optional.ProtoReflect.Descriptor instead.
 func (*TypeProto_Optional) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 3}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 3}
 }
 
 func (x *TypeProto_Optional) GetElemType() *TypeProto {
@@ -3071,7 +3071,7 @@ type TypeProto_SparseTensor struct {
 
 func (x *TypeProto_SparseTensor) Reset() {
 	*x = TypeProto_SparseTensor{}
-	mi := &file_onnx_proto3_msgTypes[26]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3083,7 @@ func (x *TypeProto_SparseTensor) String() string {
 func (*TypeProto_SparseTensor) ProtoMessage() {}
 
 func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[26]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3096,7 @@ func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_SparseTensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_SparseTensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 4}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 4}
 }
 
 func (x *TypeProto_SparseTensor) GetElemType() int32 {
@@ -3125,7 +3125,7 @@ type TypeProto_Opaque struct {
 
 func (x *TypeProto_Opaque) Reset() {
 	*x = TypeProto_Opaque{}
-	mi := &file_onnx_proto3_msgTypes[27]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3137,7 +3137,7 @@ func (x *TypeProto_Opaque) String() string {
 func (*TypeProto_Opaque) ProtoMessage() {}
 
 func (x *TypeProto_Opaque) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[27]
+	mi := &file_kinfer_onnxpb_onnx_proto3_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3150,7 +3150,7 @@ func (x *TypeProto_Opaque) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Opaque.ProtoReflect.Descriptor instead.
 func (*TypeProto_Opaque) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{17, 5}
+	return file_kinfer_onnxpb_onnx_proto3_rawDescGZIP(), []int{17, 5}
 }
 
 func (x *TypeProto_Opaque) GetDomain() string {
@@ -3167,32 +3167,32 @@ func (x *TypeProto_Opaque) GetName() string {
 	return ""
 }
 
-var File_onnx_proto3 protoreflect.FileDescriptor
+var File_kinfer_onnxpb_onnx_proto3 protoreflect.FileDescriptor
 
-const file_onnx_proto3_rawDesc = "" +
+const file_kinfer_onnxpb_onnx_proto3_rawDesc = "" +
 	"\n" +
-	"\vonnx.proto3\x12\x04onnx\"\xe3\x06\n" +
+	"\x19kinfer/onnxpb/onnx.proto3\x12\rkinfer.onnxpb\"\xb4\a\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\r \x01(\tR\tdocString\x126\n" +
-	"\x04type\x18\x14 \x01(\x0e2\".onnx.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
+	"doc_string\x18\r \x01(\tR\tdocString\x12?\n" +
+	"\x04type\x18\x14 \x01(\x0e2+.kinfer.onnxpb.AttributeProto.AttributeTypeR\x04type\x12\f\n" +
 	"\x01f\x18\x02 \x01(\x02R\x01f\x12\f\n" +
 	"\x01i\x18\x03 \x01(\x03R\x01i\x12\f\n" +
-	"\x01s\x18\x04 \x01(\fR\x01s\x12\x1f\n" +
-	"\x01t\x18\x05 \x01(\v2\x11.onnx.TensorProtoR\x01t\x12\x1e\n" +
-	"\x01g\x18\x06 \x01(\v2\x10.onnx.GraphProtoR\x01g\x12<\n" +
-	"\rsparse_tensor\x18\x16 \x01(\v2\x17.onnx.SparseTensorProtoR\fsparseTensor\x12\x1f\n" +
-	"\x02tp\x18\x0e \x01(\v2\x0f.onnx.TypeProtoR\x02tp\x12\x16\n" +
+	"\x01s\x18\x04 \x01(\fR\x01s\x12(\n" +
+	"\x01t\x18\x05 \x01(\v2\x1a.kinfer.onnxpb.TensorProtoR\x01t\x12'\n" +
+	"\x01g\x18\x06 \x01(\v2\x19.kinfer.onnxpb.GraphProtoR\x01g\x12E\n" +
+	"\rsparse_tensor\x18\x16 \x01(\v2 .kinfer.onnxpb.SparseTensorProtoR\fsparseTensor\x12(\n" +
+	"\x02tp\x18\x0e \x01(\v2\x18.kinfer.onnxpb.TypeProtoR\x02tp\x12\x16\n" +
 	"\x06floats\x18\a \x03(\x02R\x06floats\x12\x12\n" +
 	"\x04ints\x18\b \x03(\x03R\x04ints\x12\x18\n" +
-	"\astrings\x18\t \x03(\fR\astrings\x12+\n" +
+	"\astrings\x18\t \x03(\fR\astrings\x124\n" +
 	"\atensors\x18\n" +
-	" \x03(\v2\x11.onnx.TensorProtoR\atensors\x12(\n" +
-	"\x06graphs\x18\v \x03(\v2\x10.onnx.GraphProtoR\x06graphs\x12>\n" +
-	"\x0esparse_tensors\x18\x17 \x03(\v2\x17.onnx.SparseTensorProtoR\rsparseTensors\x120\n" +
-	"\vtype_protos\x18\x0f \x03(\v2\x0f.onnx.TypeProtoR\n" +
+	" \x03(\v2\x1a.kinfer.onnxpb.TensorProtoR\atensors\x121\n" +
+	"\x06graphs\x18\v \x03(\v2\x19.kinfer.onnxpb.GraphProtoR\x06graphs\x12G\n" +
+	"\x0esparse_tensors\x18\x17 \x03(\v2 .kinfer.onnxpb.SparseTensorProtoR\rsparseTensors\x129\n" +
+	"\vtype_protos\x18\x0f \x03(\v2\x18.kinfer.onnxpb.TypeProtoR\n" +
 	"typeProtos\"\xd9\x01\n" +
 	"\rAttributeType\x12\r\n" +
 	"\tUNDEFINED\x10\x00\x12\t\n" +
@@ -3215,70 +3215,70 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x06GRAPHS\x10\n" +
 	"\x12\x12\n" +
 	"\x0eSPARSE_TENSORS\x10\f\x12\x0f\n" +
-	"\vTYPE_PROTOS\x10\x0eJ\x04\b\f\x10\rJ\x04\b\x10\x10\x14R\x01v\"\xad\x01\n" +
+	"\vTYPE_PROTOS\x10\x0eJ\x04\b\f\x10\rJ\x04\b\x10\x10\x14R\x01v\"\xbf\x01\n" +
 	"\x0eValueInfoProto\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
-	"\x04type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\x04type\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\x04type\x18\x02 \x01(\v2\x18.kinfer.onnxpb.TypeProtoR\x04type\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x03 \x01(\tR\tdocString\x12C\n" +
-	"\x0emetadata_props\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\"\x8b\x03\n" +
+	"doc_string\x18\x03 \x01(\tR\tdocString\x12L\n" +
+	"\x0emetadata_props\x18\x04 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataProps\"\xa6\x03\n" +
 	"\tNodeProto\x12\x14\n" +
 	"\x05input\x18\x01 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x02 \x03(\tR\x06output\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x17\n" +
 	"\aop_type\x18\x04 \x01(\tR\x06opType\x12\x16\n" +
 	"\x06domain\x18\a \x01(\tR\x06domain\x12\x1a\n" +
-	"\boverload\x18\b \x01(\tR\boverload\x122\n" +
-	"\tattribute\x18\x05 \x03(\v2\x14.onnx.AttributeProtoR\tattribute\x12\x1d\n" +
+	"\boverload\x18\b \x01(\tR\boverload\x12;\n" +
+	"\tattribute\x18\x05 \x03(\v2\x1d.kinfer.onnxpb.AttributeProtoR\tattribute\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\x12C\n" +
-	"\x0emetadata_props\x18\t \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x12W\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12L\n" +
+	"\x0emetadata_props\x18\t \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataProps\x12`\n" +
 	"\x15device_configurations\x18\n" +
-	" \x03(\v2\".onnx.NodeDeviceConfigurationProtoR\x14deviceConfigurations\">\n" +
+	" \x03(\v2+.kinfer.onnxpb.NodeDeviceConfigurationProtoR\x14deviceConfigurations\">\n" +
 	"\x14IntIntListEntryProto\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x03(\x03R\x05value\"\xae\x01\n" +
+	"\x05value\x18\x02 \x03(\x03R\x05value\"\xb7\x01\n" +
 	"\x1cNodeDeviceConfigurationProto\x12)\n" +
-	"\x10configuration_id\x18\x01 \x01(\tR\x0fconfigurationId\x12<\n" +
-	"\rsharding_spec\x18\x02 \x03(\v2\x17.onnx.ShardingSpecProtoR\fshardingSpec\x12%\n" +
-	"\x0epipeline_stage\x18\x03 \x01(\x05R\rpipelineStage\"\xda\x01\n" +
+	"\x10configuration_id\x18\x01 \x01(\tR\x0fconfigurationId\x12E\n" +
+	"\rsharding_spec\x18\x02 \x03(\v2 .kinfer.onnxpb.ShardingSpecProtoR\fshardingSpec\x12%\n" +
+	"\x0epipeline_stage\x18\x03 \x01(\x05R\rpipelineStage\"\xec\x01\n" +
 	"\x11ShardingSpecProto\x12\x1f\n" +
 	"\vtensor_name\x18\x01 \x01(\tR\n" +
 	"tensorName\x12\x16\n" +
-	"\x06device\x18\x02 \x03(\x03R\x06device\x12T\n" +
-	"\x19index_to_device_group_map\x18\x03 \x03(\v2\x1a.onnx.IntIntListEntryProtoR\x15indexToDeviceGroupMap\x126\n" +
-	"\vsharded_dim\x18\x04 \x03(\v2\x15.onnx.ShardedDimProtoR\n" +
-	"shardedDim\"k\n" +
+	"\x06device\x18\x02 \x03(\x03R\x06device\x12]\n" +
+	"\x19index_to_device_group_map\x18\x03 \x03(\v2#.kinfer.onnxpb.IntIntListEntryProtoR\x15indexToDeviceGroupMap\x12?\n" +
+	"\vsharded_dim\x18\x04 \x03(\v2\x1e.kinfer.onnxpb.ShardedDimProtoR\n" +
+	"shardedDim\"t\n" +
 	"\x0fShardedDimProto\x12\x12\n" +
-	"\x04axis\x18\x01 \x01(\x03R\x04axis\x12D\n" +
-	"\x0fsimple_sharding\x18\x02 \x03(\v2\x1b.onnx.SimpleShardedDimProtoR\x0esimpleSharding\"{\n" +
+	"\x04axis\x18\x01 \x01(\x03R\x04axis\x12M\n" +
+	"\x0fsimple_sharding\x18\x02 \x03(\v2$.kinfer.onnxpb.SimpleShardedDimProtoR\x0esimpleSharding\"{\n" +
 	"\x15SimpleShardedDimProto\x12\x1d\n" +
 	"\tdim_value\x18\x01 \x01(\x03H\x00R\bdimValue\x12\x1d\n" +
 	"\tdim_param\x18\x02 \x01(\tH\x00R\bdimParam\x12\x1d\n" +
 	"\n" +
 	"num_shards\x18\x03 \x01(\x03R\tnumShardsB\x05\n" +
-	"\x03dim\"\x97\x02\n" +
-	"\x11TrainingInfoProto\x128\n" +
-	"\x0einitialization\x18\x01 \x01(\v2\x10.onnx.GraphProtoR\x0einitialization\x12.\n" +
-	"\talgorithm\x18\x02 \x01(\v2\x10.onnx.GraphProtoR\talgorithm\x12S\n" +
-	"\x16initialization_binding\x18\x03 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x15initializationBinding\x12C\n" +
-	"\x0eupdate_binding\x18\x04 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rupdateBinding\"\xb8\x04\n" +
+	"\x03dim\"\xbb\x02\n" +
+	"\x11TrainingInfoProto\x12A\n" +
+	"\x0einitialization\x18\x01 \x01(\v2\x19.kinfer.onnxpb.GraphProtoR\x0einitialization\x127\n" +
+	"\talgorithm\x18\x02 \x01(\v2\x19.kinfer.onnxpb.GraphProtoR\talgorithm\x12\\\n" +
+	"\x16initialization_binding\x18\x03 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\x15initializationBinding\x12L\n" +
+	"\x0eupdate_binding\x18\x04 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rupdateBinding\"\xee\x04\n" +
 	"\n" +
 	"ModelProto\x12\x1d\n" +
 	"\n" +
-	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12;\n" +
-	"\fopset_import\x18\b \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12#\n" +
+	"ir_version\x18\x01 \x01(\x03R\tirVersion\x12D\n" +
+	"\fopset_import\x18\b \x03(\v2!.kinfer.onnxpb.OperatorSetIdProtoR\vopsetImport\x12#\n" +
 	"\rproducer_name\x18\x02 \x01(\tR\fproducerName\x12)\n" +
 	"\x10producer_version\x18\x03 \x01(\tR\x0fproducerVersion\x12\x16\n" +
 	"\x06domain\x18\x04 \x01(\tR\x06domain\x12#\n" +
 	"\rmodel_version\x18\x05 \x01(\x03R\fmodelVersion\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\x06 \x01(\tR\tdocString\x12&\n" +
-	"\x05graph\x18\a \x01(\v2\x10.onnx.GraphProtoR\x05graph\x12C\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x12<\n" +
-	"\rtraining_info\x18\x14 \x03(\v2\x17.onnx.TrainingInfoProtoR\ftrainingInfo\x121\n" +
-	"\tfunctions\x18\x19 \x03(\v2\x13.onnx.FunctionProtoR\tfunctions\x12D\n" +
-	"\rconfiguration\x18\x1a \x03(\v2\x1e.onnx.DeviceConfigurationProtoR\rconfiguration\"g\n" +
+	"doc_string\x18\x06 \x01(\tR\tdocString\x12/\n" +
+	"\x05graph\x18\a \x01(\v2\x19.kinfer.onnxpb.GraphProtoR\x05graph\x12L\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataProps\x12E\n" +
+	"\rtraining_info\x18\x14 \x03(\v2 .kinfer.onnxpb.TrainingInfoProtoR\ftrainingInfo\x12:\n" +
+	"\tfunctions\x18\x19 \x03(\v2\x1c.kinfer.onnxpb.FunctionProtoR\tfunctions\x12M\n" +
+	"\rconfiguration\x18\x1a \x03(\v2'.kinfer.onnxpb.DeviceConfigurationProtoR\rconfiguration\"g\n" +
 	"\x18DeviceConfigurationProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vnum_devices\x18\x02 \x01(\x05R\n" +
@@ -3286,32 +3286,32 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x06device\x18\x03 \x03(\tR\x06device\"@\n" +
 	"\x16StringStringEntryProto\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x92\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x9b\x01\n" +
 	"\x10TensorAnnotation\x12\x1f\n" +
 	"\vtensor_name\x18\x01 \x01(\tR\n" +
-	"tensorName\x12]\n" +
-	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2\x1c.onnx.StringStringEntryProtoR\x19quantParameterTensorNames\"\xcc\x04\n" +
+	"tensorName\x12f\n" +
+	"\x1cquant_parameter_tensor_names\x18\x02 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\x19quantParameterTensorNames\"\x94\x05\n" +
 	"\n" +
-	"GraphProto\x12#\n" +
-	"\x04node\x18\x01 \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x123\n" +
-	"\vinitializer\x18\x05 \x03(\v2\x11.onnx.TensorProtoR\vinitializer\x12F\n" +
-	"\x12sparse_initializer\x18\x0f \x03(\v2\x17.onnx.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
+	"GraphProto\x12,\n" +
+	"\x04node\x18\x01 \x03(\v2\x18.kinfer.onnxpb.NodeProtoR\x04node\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12<\n" +
+	"\vinitializer\x18\x05 \x03(\v2\x1a.kinfer.onnxpb.TensorProtoR\vinitializer\x12O\n" +
+	"\x12sparse_initializer\x18\x0f \x03(\v2 .kinfer.onnxpb.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\n" +
-	" \x01(\tR\tdocString\x12*\n" +
-	"\x05input\x18\v \x03(\v2\x14.onnx.ValueInfoProtoR\x05input\x12,\n" +
-	"\x06output\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\x06output\x123\n" +
+	" \x01(\tR\tdocString\x123\n" +
+	"\x05input\x18\v \x03(\v2\x1d.kinfer.onnxpb.ValueInfoProtoR\x05input\x125\n" +
+	"\x06output\x18\f \x03(\v2\x1d.kinfer.onnxpb.ValueInfoProtoR\x06output\x12<\n" +
 	"\n" +
-	"value_info\x18\r \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12O\n" +
-	"\x17quantization_annotation\x18\x0e \x03(\v2\x16.onnx.TensorAnnotationR\x16quantizationAnnotation\x12C\n" +
-	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
+	"value_info\x18\r \x03(\v2\x1d.kinfer.onnxpb.ValueInfoProtoR\tvalueInfo\x12X\n" +
+	"\x17quantization_annotation\x18\x0e \x03(\v2\x1f.kinfer.onnxpb.TensorAnnotationR\x16quantizationAnnotation\x12L\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x06\x10\n" +
 	"R\n" +
-	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xd1\b\n" +
+	"ir_versionR\x10producer_versionR\fproducer_tagR\x06domain\"\xf5\b\n" +
 	"\vTensorProto\x12\x12\n" +
 	"\x04dims\x18\x01 \x03(\x03R\x04dims\x12\x1b\n" +
-	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x123\n" +
-	"\asegment\x18\x03 \x01(\v2\x19.onnx.TensorProto.SegmentR\asegment\x12!\n" +
+	"\tdata_type\x18\x02 \x01(\x05R\bdataType\x12<\n" +
+	"\asegment\x18\x03 \x01(\v2\".kinfer.onnxpb.TensorProto.SegmentR\asegment\x12!\n" +
 	"\n" +
 	"float_data\x18\x04 \x03(\x02B\x02\x10\x01R\tfloatData\x12!\n" +
 	"\n" +
@@ -3323,15 +3323,15 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x04name\x18\b \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\f \x01(\tR\tdocString\x12\x19\n" +
-	"\braw_data\x18\t \x01(\fR\arawData\x12A\n" +
-	"\rexternal_data\x18\r \x03(\v2\x1c.onnx.StringStringEntryProtoR\fexternalData\x12C\n" +
-	"\rdata_location\x18\x0e \x01(\x0e2\x1e.onnx.TensorProto.DataLocationR\fdataLocation\x12#\n" +
+	"\braw_data\x18\t \x01(\fR\arawData\x12J\n" +
+	"\rexternal_data\x18\r \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\fexternalData\x12L\n" +
+	"\rdata_location\x18\x0e \x01(\x0e2'.kinfer.onnxpb.TensorProto.DataLocationR\fdataLocation\x12#\n" +
 	"\vdouble_data\x18\n" +
 	" \x03(\x01B\x02\x10\x01R\n" +
 	"doubleData\x12#\n" +
 	"\vuint64_data\x18\v \x03(\x04B\x02\x10\x01R\n" +
-	"uint64Data\x12C\n" +
-	"\x0emetadata_props\x18\x10 \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataProps\x1a1\n" +
+	"uint64Data\x12L\n" +
+	"\x0emetadata_props\x18\x10 \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataProps\x1a1\n" +
 	"\aSegment\x12\x14\n" +
 	"\x05begin\x18\x01 \x01(\x03R\x05begin\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\x03R\x03end\"\x8e\x03\n" +
@@ -3379,46 +3379,46 @@ const file_onnx_proto3_rawDesc = "" +
 	"FLOAT6E3M2\x10\x1c\")\n" +
 	"\fDataLocation\x12\v\n" +
 	"\aDEFAULT\x10\x00\x12\f\n" +
-	"\bEXTERNAL\x10\x01\"\x7f\n" +
-	"\x11SparseTensorProto\x12)\n" +
-	"\x06values\x18\x01 \x01(\v2\x11.onnx.TensorProtoR\x06values\x12+\n" +
-	"\aindices\x18\x02 \x01(\v2\x11.onnx.TensorProtoR\aindices\x12\x12\n" +
-	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xba\x01\n" +
-	"\x10TensorShapeProto\x122\n" +
-	"\x03dim\x18\x01 \x03(\v2 .onnx.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
+	"\bEXTERNAL\x10\x01\"\x91\x01\n" +
+	"\x11SparseTensorProto\x122\n" +
+	"\x06values\x18\x01 \x01(\v2\x1a.kinfer.onnxpb.TensorProtoR\x06values\x124\n" +
+	"\aindices\x18\x02 \x01(\v2\x1a.kinfer.onnxpb.TensorProtoR\aindices\x12\x12\n" +
+	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xc3\x01\n" +
+	"\x10TensorShapeProto\x12;\n" +
+	"\x03dim\x18\x01 \x03(\v2).kinfer.onnxpb.TensorShapeProto.DimensionR\x03dim\x1ar\n" +
 	"\tDimension\x12\x1d\n" +
 	"\tdim_value\x18\x01 \x01(\x03H\x00R\bdimValue\x12\x1d\n" +
 	"\tdim_param\x18\x02 \x01(\tH\x00R\bdimParam\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x03 \x01(\tR\n" +
 	"denotationB\a\n" +
-	"\x05value\"\xea\x06\n" +
-	"\tTypeProto\x129\n" +
-	"\vtensor_type\x18\x01 \x01(\v2\x16.onnx.TypeProto.TensorH\x00R\n" +
-	"tensorType\x12?\n" +
-	"\rsequence_type\x18\x04 \x01(\v2\x18.onnx.TypeProto.SequenceH\x00R\fsequenceType\x120\n" +
-	"\bmap_type\x18\x05 \x01(\v2\x13.onnx.TypeProto.MapH\x00R\amapType\x12?\n" +
-	"\roptional_type\x18\t \x01(\v2\x18.onnx.TypeProto.OptionalH\x00R\foptionalType\x12L\n" +
-	"\x12sparse_tensor_type\x18\b \x01(\v2\x1c.onnx.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x129\n" +
-	"\vopaque_type\x18\a \x01(\v2\x16.onnx.TypeProto.OpaqueH\x00R\n" +
+	"\x05value\"\xcd\a\n" +
+	"\tTypeProto\x12B\n" +
+	"\vtensor_type\x18\x01 \x01(\v2\x1f.kinfer.onnxpb.TypeProto.TensorH\x00R\n" +
+	"tensorType\x12H\n" +
+	"\rsequence_type\x18\x04 \x01(\v2!.kinfer.onnxpb.TypeProto.SequenceH\x00R\fsequenceType\x129\n" +
+	"\bmap_type\x18\x05 \x01(\v2\x1c.kinfer.onnxpb.TypeProto.MapH\x00R\amapType\x12H\n" +
+	"\roptional_type\x18\t \x01(\v2!.kinfer.onnxpb.TypeProto.OptionalH\x00R\foptionalType\x12U\n" +
+	"\x12sparse_tensor_type\x18\b \x01(\v2%.kinfer.onnxpb.TypeProto.SparseTensorH\x00R\x10sparseTensorType\x12B\n" +
+	"\vopaque_type\x18\a \x01(\v2\x1f.kinfer.onnxpb.TypeProto.OpaqueH\x00R\n" +
 	"opaqueType\x12\x1e\n" +
 	"\n" +
 	"denotation\x18\x06 \x01(\tR\n" +
-	"denotation\x1aS\n" +
+	"denotation\x1a\\\n" +
 	"\x06Tensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shape\x1a8\n" +
-	"\bSequence\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aP\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x125\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1f.kinfer.onnxpb.TensorShapeProtoR\x05shape\x1aA\n" +
+	"\bSequence\x125\n" +
+	"\telem_type\x18\x01 \x01(\v2\x18.kinfer.onnxpb.TypeProtoR\belemType\x1aY\n" +
 	"\x03Map\x12\x19\n" +
-	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x12.\n" +
+	"\bkey_type\x18\x01 \x01(\x05R\akeyType\x127\n" +
 	"\n" +
-	"value_type\x18\x02 \x01(\v2\x0f.onnx.TypeProtoR\tvalueType\x1a8\n" +
-	"\bOptional\x12,\n" +
-	"\telem_type\x18\x01 \x01(\v2\x0f.onnx.TypeProtoR\belemType\x1aY\n" +
+	"value_type\x18\x02 \x01(\v2\x18.kinfer.onnxpb.TypeProtoR\tvalueType\x1aA\n" +
+	"\bOptional\x125\n" +
+	"\telem_type\x18\x01 \x01(\v2\x18.kinfer.onnxpb.TypeProtoR\belemType\x1ab\n" +
 	"\fSparseTensor\x12\x1b\n" +
-	"\telem_type\x18\x01 \x01(\x05R\belemType\x12,\n" +
-	"\x05shape\x18\x02 \x01(\v2\x16.onnx.TensorShapeProtoR\x05shape\x1aF\n" +
+	"\telem_type\x18\x01 \x01(\x05R\belemType\x125\n" +
+	"\x05shape\x18\x02 \x01(\v2\x1f.kinfer.onnxpb.TensorShapeProtoR\x05shape\x1aF\n" +
 	"\x06Opaque\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04nameJ\x04\b\x03\x10\x04R\n" +
@@ -3426,23 +3426,23 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x05value\"F\n" +
 	"\x12OperatorSetIdProto\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\x80\x04\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\xad\x04\n" +
 	"\rFunctionProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05input\x18\x04 \x03(\tR\x05input\x12\x16\n" +
 	"\x06output\x18\x05 \x03(\tR\x06output\x12\x1c\n" +
-	"\tattribute\x18\x06 \x03(\tR\tattribute\x12=\n" +
-	"\x0fattribute_proto\x18\v \x03(\v2\x14.onnx.AttributeProtoR\x0eattributeProto\x12#\n" +
-	"\x04node\x18\a \x03(\v2\x0f.onnx.NodeProtoR\x04node\x12\x1d\n" +
+	"\tattribute\x18\x06 \x03(\tR\tattribute\x12F\n" +
+	"\x0fattribute_proto\x18\v \x03(\v2\x1d.kinfer.onnxpb.AttributeProtoR\x0eattributeProto\x12,\n" +
+	"\x04node\x18\a \x03(\v2\x18.kinfer.onnxpb.NodeProtoR\x04node\x12\x1d\n" +
 	"\n" +
-	"doc_string\x18\b \x01(\tR\tdocString\x12;\n" +
-	"\fopset_import\x18\t \x03(\v2\x18.onnx.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
+	"doc_string\x18\b \x01(\tR\tdocString\x12D\n" +
+	"\fopset_import\x18\t \x03(\v2!.kinfer.onnxpb.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
 	"\x06domain\x18\n" +
 	" \x01(\tR\x06domain\x12\x1a\n" +
-	"\boverload\x18\r \x01(\tR\boverload\x123\n" +
+	"\boverload\x18\r \x01(\tR\boverload\x12<\n" +
 	"\n" +
-	"value_info\x18\f \x03(\v2\x14.onnx.ValueInfoProtoR\tvalueInfo\x12C\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2\x1c.onnx.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\rsince_versionR\x06status*\x82\x03\n" +
+	"value_info\x18\f \x03(\v2\x1d.kinfer.onnxpb.ValueInfoProtoR\tvalueInfo\x12L\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2%.kinfer.onnxpb.StringStringEntryProtoR\rmetadataPropsJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\rsince_versionR\x06status*\x82\x03\n" +
 	"\aVersion\x12\x12\n" +
 	"\x0e_START_VERSION\x10\x00\x12\x19\n" +
 	"\x15IR_VERSION_2017_10_10\x10\x01\x12\x19\n" +
@@ -3467,115 +3467,115 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x06STABLE\x10\x01b\x06proto3"
 
 var (
-	file_onnx_proto3_rawDescOnce sync.Once
-	file_onnx_proto3_rawDescData []byte
+	file_kinfer_onnxpb_onnx_proto3_rawDescOnce sync.Once
+	file_kinfer_onnxpb_onnx_proto3_rawDescData []byte
 )
 
-func file_onnx_proto3_rawDescGZIP() []byte {
-	file_onnx_proto3_rawDescOnce.Do(func() {
-		file_onnx_proto3_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_onnx_proto3_rawDesc), len(file_onnx_proto3_rawDesc)))
+func file_kinfer_onnxpb_onnx_proto3_rawDescGZIP() []byte {
+	file_kinfer_onnxpb_onnx_proto3_rawDescOnce.Do(func() {
+		file_kinfer_onnxpb_onnx_proto3_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_kinfer_onnxpb_onnx_proto3_rawDesc), len(file_kinfer_onnxpb_onnx_proto3_rawDesc)))
 	})
-	return file_onnx_proto3_rawDescData
+	return file_kinfer_onnxpb_onnx_proto3_rawDescData
 }
 
-var file_onnx_proto3_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_onnx_proto3_msgTypes = make([]protoimpl.MessageInfo, 28)
-var file_onnx_proto3_goTypes = []any{
-	(Version)(0),                         // 0: onnx.Version
-	(OperatorStatus)(0),                  // 1: onnx.OperatorStatus
-	(AttributeProto_AttributeType)(0),    // 2: onnx.AttributeProto.AttributeType
-	(TensorProto_DataType)(0),            // 3: onnx.TensorProto.DataType
-	(TensorProto_DataLocation)(0),        // 4: onnx.TensorProto.DataLocation
-	(*AttributeProto)(nil),               // 5: onnx.AttributeProto
-	(*ValueInfoProto)(nil),               // 6: onnx.ValueInfoProto
-	(*NodeProto)(nil),                    // 7: onnx.NodeProto
-	(*IntIntListEntryProto)(nil),         // 8: onnx.IntIntListEntryProto
-	(*NodeDeviceConfigurationProto)(nil), // 9: onnx.NodeDeviceConfigurationProto
-	(*ShardingSpecProto)(nil),            // 10: onnx.ShardingSpecProto
-	(*ShardedDimProto)(nil),              // 11: onnx.ShardedDimProto
-	(*SimpleShardedDimProto)(nil),        // 12: onnx.SimpleShardedDimProto
-	(*TrainingInfoProto)(nil),            // 13: onnx.TrainingInfoProto
-	(*ModelProto)(nil),                   // 14: onnx.ModelProto
-	(*DeviceConfigurationProto)(nil),     // 15: onnx.DeviceConfigurationProto
-	(*StringStringEntryProto)(nil),       // 16: onnx.StringStringEntryProto
-	(*TensorAnnotation)(nil),             // 17: onnx.TensorAnnotation
-	(*GraphProto)(nil),                   // 18: onnx.GraphProto
-	(*TensorProto)(nil),                  // 19: onnx.TensorProto
-	(*SparseTensorProto)(nil),            // 20: onnx.SparseTensorProto
-	(*TensorShapeProto)(nil),             // 21: onnx.TensorShapeProto
-	(*TypeProto)(nil),                    // 22: onnx.TypeProto
-	(*OperatorSetIdProto)(nil),           // 23: onnx.OperatorSetIdProto
-	(*FunctionProto)(nil),                // 24: onnx.FunctionProto
-	(*TensorProto_Segment)(nil),          // 25: onnx.TensorProto.Segment
-	(*TensorShapeProto_Dimension)(nil),   // 26: onnx.TensorShapeProto.Dimension
-	(*TypeProto_Tensor)(nil),             // 27: onnx.TypeProto.Tensor
-	(*TypeProto_Sequence)(nil),           // 28: onnx.TypeProto.Sequence
-	(*TypeProto_Map)(nil),                // 29: onnx.TypeProto.Map
-	(*TypeProto_Optional)(nil),           // 30: onnx.TypeProto.Optional
-	(*TypeProto_SparseTensor)(nil),       // 31: onnx.TypeProto.SparseTensor
-	(*TypeProto_Opaque)(nil),             // 32: onnx.TypeProto.Opaque
+var file_kinfer_onnxpb_onnx_proto3_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_kinfer_onnxpb_onnx_proto3_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_kinfer_onnxpb_onnx_proto3_goTypes = []any{
+	(Version)(0),                         // 0: kinfer.onnxpb.Version
+	(OperatorStatus)(0),                  // 1: kinfer.onnxpb.OperatorStatus
+	(AttributeProto_AttributeType)(0),    // 2: kinfer.onnxpb.AttributeProto.AttributeType
+	(TensorProto_DataType)(0),            // 3: kinfer.onnxpb.TensorProto.DataType
+	(TensorProto_DataLocation)(0),        // 4: kinfer.onnxpb.TensorProto.DataLocation
+	(*AttributeProto)(nil),               // 5: kinfer.onnxpb.AttributeProto
+	(*ValueInfoProto)(nil),               // 6: kinfer.onnxpb.ValueInfoProto
+	(*NodeProto)(nil),                    // 7: kinfer.onnxpb.NodeProto
+	(*IntIntListEntryProto)(nil),         // 8: kinfer.onnxpb.IntIntListEntryProto
+	(*NodeDeviceConfigurationProto)(nil), // 9: kinfer.onnxpb.NodeDeviceConfigurationProto
+	(*ShardingSpecProto)(nil),            // 10: kinfer.onnxpb.ShardingSpecProto
+	(*ShardedDimProto)(nil),              // 11: kinfer.onnxpb.ShardedDimProto
+	(*SimpleShardedDimProto)(nil),        // 12: kinfer.onnxpb.SimpleShardedDimProto
+	(*TrainingInfoProto)(nil),            // 13: kinfer.onnxpb.TrainingInfoProto
+	(*ModelProto)(nil),                   // 14: kinfer.onnxpb.ModelProto
+	(*DeviceConfigurationProto)(nil),     // 15: kinfer.onnxpb.DeviceConfigurationProto
+	(*StringStringEntryProto)(nil),       // 16: kinfer.onnxpb.StringStringEntryProto
+	(*TensorAnnotation)(nil),             // 17: kinfer.onnxpb.TensorAnnotation
+	(*GraphProto)(nil),                   // 18: kinfer.onnxpb.GraphProto
+	(*TensorProto)(nil),                  // 19: kinfer.onnxpb.TensorProto
+	(*SparseTensorProto)(nil),            // 20: kinfer.onnxpb.SparseTensorProto
+	(*TensorShapeProto)(nil),             // 21: kinfer.onnxpb.TensorShapeProto
+	(*TypeProto)(nil),                    // 22: kinfer.onnxpb.TypeProto
+	(*OperatorSetIdProto)(nil),           // 23: kinfer.onnxpb.OperatorSetIdProto
+	(*FunctionProto)(nil),                // 24: kinfer.onnxpb.FunctionProto
+	(*TensorProto_Segment)(nil),          // 25: kinfer.onnxpb.TensorProto.Segment
+	(*TensorShapeProto_Dimension)(nil),   // 26: kinfer.onnxpb.TensorShapeProto.Dimension
+	(*TypeProto_Tensor)(nil),             // 27: kinfer.onnxpb.TypeProto.Tensor
+	(*TypeProto_Sequence)(nil),           // 28: kinfer.onnxpb.TypeProto.Sequence
+	(*TypeProto_Map)(nil),                // 29: kinfer.onnxpb.TypeProto.Map
+	(*TypeProto_Optional)(nil),           // 30: kinfer.onnxpb.TypeProto.Optional
+	(*TypeProto_SparseTensor)(nil),       // 31: kinfer.onnxpb.TypeProto.SparseTensor
+	(*TypeProto_Opaque)(nil),             // 32: kinfer.onnxpb.TypeProto.Opaque
 }
-var file_onnx_proto3_depIdxs = []int32{
-	2,  // 0: onnx.AttributeProto.type:type_name -> onnx.AttributeProto.AttributeType
-	19, // 1: onnx.AttributeProto.t:type_name -> onnx.TensorProto
-	18, // 2: onnx.AttributeProto.g:type_name -> onnx.GraphProto
-	20, // 3: onnx.AttributeProto.sparse_tensor:type_name -> onnx.SparseTensorProto
-	22, // 4: onnx.AttributeProto.tp:type_name -> onnx.TypeProto
-	19, // 5: onnx.AttributeProto.tensors:type_name -> onnx.TensorProto
-	18, // 6: onnx.AttributeProto.graphs:type_name -> onnx.GraphProto
-	20, // 7: onnx.AttributeProto.sparse_tensors:type_name -> onnx.SparseTensorProto
-	22, // 8: onnx.AttributeProto.type_protos:type_name -> onnx.TypeProto
-	22, // 9: onnx.ValueInfoProto.type:type_name -> onnx.TypeProto
-	16, // 10: onnx.ValueInfoProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	5,  // 11: onnx.NodeProto.attribute:type_name -> onnx.AttributeProto
-	16, // 12: onnx.NodeProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	9,  // 13: onnx.NodeProto.device_configurations:type_name -> onnx.NodeDeviceConfigurationProto
-	10, // 14: onnx.NodeDeviceConfigurationProto.sharding_spec:type_name -> onnx.ShardingSpecProto
-	8,  // 15: onnx.ShardingSpecProto.index_to_device_group_map:type_name -> onnx.IntIntListEntryProto
-	11, // 16: onnx.ShardingSpecProto.sharded_dim:type_name -> onnx.ShardedDimProto
-	12, // 17: onnx.ShardedDimProto.simple_sharding:type_name -> onnx.SimpleShardedDimProto
-	18, // 18: onnx.TrainingInfoProto.initialization:type_name -> onnx.GraphProto
-	18, // 19: onnx.TrainingInfoProto.algorithm:type_name -> onnx.GraphProto
-	16, // 20: onnx.TrainingInfoProto.initialization_binding:type_name -> onnx.StringStringEntryProto
-	16, // 21: onnx.TrainingInfoProto.update_binding:type_name -> onnx.StringStringEntryProto
-	23, // 22: onnx.ModelProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	18, // 23: onnx.ModelProto.graph:type_name -> onnx.GraphProto
-	16, // 24: onnx.ModelProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	13, // 25: onnx.ModelProto.training_info:type_name -> onnx.TrainingInfoProto
-	24, // 26: onnx.ModelProto.functions:type_name -> onnx.FunctionProto
-	15, // 27: onnx.ModelProto.configuration:type_name -> onnx.DeviceConfigurationProto
-	16, // 28: onnx.TensorAnnotation.quant_parameter_tensor_names:type_name -> onnx.StringStringEntryProto
-	7,  // 29: onnx.GraphProto.node:type_name -> onnx.NodeProto
-	19, // 30: onnx.GraphProto.initializer:type_name -> onnx.TensorProto
-	20, // 31: onnx.GraphProto.sparse_initializer:type_name -> onnx.SparseTensorProto
-	6,  // 32: onnx.GraphProto.input:type_name -> onnx.ValueInfoProto
-	6,  // 33: onnx.GraphProto.output:type_name -> onnx.ValueInfoProto
-	6,  // 34: onnx.GraphProto.value_info:type_name -> onnx.ValueInfoProto
-	17, // 35: onnx.GraphProto.quantization_annotation:type_name -> onnx.TensorAnnotation
-	16, // 36: onnx.GraphProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	25, // 37: onnx.TensorProto.segment:type_name -> onnx.TensorProto.Segment
-	16, // 38: onnx.TensorProto.external_data:type_name -> onnx.StringStringEntryProto
-	4,  // 39: onnx.TensorProto.data_location:type_name -> onnx.TensorProto.DataLocation
-	16, // 40: onnx.TensorProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	19, // 41: onnx.SparseTensorProto.values:type_name -> onnx.TensorProto
-	19, // 42: onnx.SparseTensorProto.indices:type_name -> onnx.TensorProto
-	26, // 43: onnx.TensorShapeProto.dim:type_name -> onnx.TensorShapeProto.Dimension
-	27, // 44: onnx.TypeProto.tensor_type:type_name -> onnx.TypeProto.Tensor
-	28, // 45: onnx.TypeProto.sequence_type:type_name -> onnx.TypeProto.Sequence
-	29, // 46: onnx.TypeProto.map_type:type_name -> onnx.TypeProto.Map
-	30, // 47: onnx.TypeProto.optional_type:type_name -> onnx.TypeProto.Optional
-	31, // 48: onnx.TypeProto.sparse_tensor_type:type_name -> onnx.TypeProto.SparseTensor
-	32, // 49: onnx.TypeProto.opaque_type:type_name -> onnx.TypeProto.Opaque
-	5,  // 50: onnx.FunctionProto.attribute_proto:type_name -> onnx.AttributeProto
-	7,  // 51: onnx.FunctionProto.node:type_name -> onnx.NodeProto
-	23, // 52: onnx.FunctionProto.opset_import:type_name -> onnx.OperatorSetIdProto
-	6,  // 53: onnx.FunctionProto.value_info:type_name -> onnx.ValueInfoProto
-	16, // 54: onnx.FunctionProto.metadata_props:type_name -> onnx.StringStringEntryProto
-	21, // 55: onnx.TypeProto.Tensor.shape:type_name -> onnx.TensorShapeProto
-	22, // 56: onnx.TypeProto.Sequence.elem_type:type_name -> onnx.TypeProto
-	22, // 57: onnx.TypeProto.Map.value_type:type_name -> onnx.TypeProto
-	22, // 58: onnx.TypeProto.Optional.elem_type:type_name -> onnx.TypeProto
-	21, // 59: onnx.TypeProto.SparseTensor.shape:type_name -> onnx.TensorShapeProto
+var file_kinfer_onnxpb_onnx_proto3_depIdxs = []int32{
+	2,  // 0: kinfer.onnxpb.AttributeProto.type:type_name -> kinfer.onnxpb.AttributeProto.AttributeType
+	19, // 1: kinfer.onnxpb.AttributeProto.t:type_name -> kinfer.onnxpb.TensorProto
+	18, // 2: kinfer.onnxpb.AttributeProto.g:type_name -> kinfer.onnxpb.GraphProto
+	20, // 3: kinfer.onnxpb.AttributeProto.sparse_tensor:type_name -> kinfer.onnxpb.SparseTensorProto
+	22, // 4: kinfer.onnxpb.AttributeProto.tp:type_name -> kinfer.onnxpb.TypeProto
+	19, // 5: kinfer.onnxpb.AttributeProto.tensors:type_name -> kinfer.onnxpb.TensorProto
+	18, // 6: kinfer.onnxpb.AttributeProto.graphs:type_name -> kinfer.onnxpb.GraphProto
+	20, // 7: kinfer.onnxpb.AttributeProto.sparse_tensors:type_name -> kinfer.onnxpb.SparseTensorProto
+	22, // 8: kinfer.onnxpb.AttributeProto.type_protos:type_name -> kinfer.onnxpb.TypeProto
+	22, // 9: kinfer.onnxpb.ValueInfoProto.type:type_name -> kinfer.onnxpb.TypeProto
+	16, // 10: kinfer.onnxpb.ValueInfoProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	5,  // 11: kinfer.onnxpb.NodeProto.attribute:type_name -> kinfer.onnxpb.AttributeProto
+	16, // 12: kinfer.onnxpb.NodeProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	9,  // 13: kinfer.onnxpb.NodeProto.device_configurations:type_name -> kinfer.onnxpb.NodeDeviceConfigurationProto
+	10, // 14: kinfer.onnxpb.NodeDeviceConfigurationProto.sharding_spec:type_name -> kinfer.onnxpb.ShardingSpecProto
+	8,  // 15: kinfer.onnxpb.ShardingSpecProto.index_to_device_group_map:type_name -> kinfer.onnxpb.IntIntListEntryProto
+	11, // 16: kinfer.onnxpb.ShardingSpecProto.sharded_dim:type_name -> kinfer.onnxpb.ShardedDimProto
+	12, // 17: kinfer.onnxpb.ShardedDimProto.simple_sharding:type_name -> kinfer.onnxpb.SimpleShardedDimProto
+	18, // 18: kinfer.onnxpb.TrainingInfoProto.initialization:type_name -> kinfer.onnxpb.GraphProto
+	18, // 19: kinfer.onnxpb.TrainingInfoProto.algorithm:type_name -> kinfer.onnxpb.GraphProto
+	16, // 20: kinfer.onnxpb.TrainingInfoProto.initialization_binding:type_name -> kinfer.onnxpb.StringStringEntryProto
+	16, // 21: kinfer.onnxpb.TrainingInfoProto.update_binding:type_name -> kinfer.onnxpb.StringStringEntryProto
+	23, // 22: kinfer.onnxpb.ModelProto.opset_import:type_name -> kinfer.onnxpb.OperatorSetIdProto
+	18, // 23: kinfer.onnxpb.ModelProto.graph:type_name -> kinfer.onnxpb.GraphProto
+	16, // 24: kinfer.onnxpb.ModelProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	13, // 25: kinfer.onnxpb.ModelProto.training_info:type_name -> kinfer.onnxpb.TrainingInfoProto
+	24, // 26: kinfer.onnxpb.ModelProto.functions:type_name -> kinfer.onnxpb.FunctionProto
+	15, // 27: kinfer.onnxpb.ModelProto.configuration:type_name -> kinfer.onnxpb.DeviceConfigurationProto
+	16, // 28: kinfer.onnxpb.TensorAnnotation.quant_parameter_tensor_names:type_name -> kinfer.onnxpb.StringStringEntryProto
+	7,  // 29: kinfer.onnxpb.GraphProto.node:type_name -> kinfer.onnxpb.NodeProto
+	19, // 30: kinfer.onnxpb.GraphProto.initializer:type_name -> kinfer.onnxpb.TensorProto
+	20, // 31: kinfer.onnxpb.GraphProto.sparse_initializer:type_name -> kinfer.onnxpb.SparseTensorProto
+	6,  // 32: kinfer.onnxpb.GraphProto.input:type_name -> kinfer.onnxpb.ValueInfoProto
+	6,  // 33: kinfer.onnxpb.GraphProto.output:type_name -> kinfer.onnxpb.ValueInfoProto
+	6,  // 34: kinfer.onnxpb.GraphProto.value_info:type_name -> kinfer.onnxpb.ValueInfoProto
+	17, // 35: kinfer.onnxpb.GraphProto.quantization_annotation:type_name -> kinfer.onnxpb.TensorAnnotation
+	16, // 36: kinfer.onnxpb.GraphProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	25, // 37: kinfer.onnxpb.TensorProto.segment:type_name -> kinfer.onnxpb.TensorProto.Segment
+	16, // 38: kinfer.onnxpb.TensorProto.external_data:type_name -> kinfer.onnxpb.StringStringEntryProto
+	4,  // 39: kinfer.onnxpb.TensorProto.data_location:type_name -> kinfer.onnxpb.TensorProto.DataLocation
+	16, // 40: kinfer.onnxpb.TensorProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	19, // 41: kinfer.onnxpb.SparseTensorProto.values:type_name -> kinfer.onnxpb.TensorProto
+	19, // 42: kinfer.onnxpb.SparseTensorProto.indices:type_name -> kinfer.onnxpb.TensorProto
+	26, // 43: kinfer.onnxpb.TensorShapeProto.dim:type_name -> kinfer.onnxpb.TensorShapeProto.Dimension
+	27, // 44: kinfer.onnxpb.TypeProto.tensor_type:type_name -> kinfer.onnxpb.TypeProto.Tensor
+	28, // 45: kinfer.onnxpb.TypeProto.sequence_type:type_name -> kinfer.onnxpb.TypeProto.Sequence
+	29, // 46: kinfer.onnxpb.TypeProto.map_type:type_name -> kinfer.onnxpb.TypeProto.Map
+	30, // 47: kinfer.onnxpb.TypeProto.optional_type:type_name -> kinfer.onnxpb.TypeProto.Optional
+	31, // 48: kinfer.onnxpb.TypeProto.sparse_tensor_type:type_name -> kinfer.onnxpb.TypeProto.SparseTensor
+	32, // 49: kinfer.onnxpb.TypeProto.opaque_type:type_name -> kinfer.onnxpb.TypeProto.Opaque
+	5,  // 50: kinfer.onnxpb.FunctionProto.attribute_proto:type_name -> kinfer.onnxpb.AttributeProto
+	7,  // 51: kinfer.onnxpb.FunctionProto.node:type_name -> kinfer.onnxpb.NodeProto
+	23, // 52: kinfer.onnxpb.FunctionProto.opset_import:type_name -> kinfer.onnxpb.OperatorSetIdProto
+	6,  // 53: kinfer.onnxpb.FunctionProto.value_info:type_name -> kinfer.onnxpb.ValueInfoProto
+	16, // 54: kinfer.onnxpb.FunctionProto.metadata_props:type_name -> kinfer.onnxpb.StringStringEntryProto
+	21, // 55: kinfer.onnxpb.TypeProto.Tensor.shape:type_name -> kinfer.onnxpb.TensorShapeProto
+	22, // 56: kinfer.onnxpb.TypeProto.Sequence.elem_type:type_name -> kinfer.onnxpb.TypeProto
+	22, // 57: kinfer.onnxpb.TypeProto.Map.value_type:type_name -> kinfer.onnxpb.TypeProto
+	22, // 58: kinfer.onnxpb.TypeProto.Optional.elem_type:type_name -> kinfer.onnxpb.TypeProto
+	21, // 59: kinfer.onnxpb.TypeProto.SparseTensor.shape:type_name -> kinfer.onnxpb.TensorShapeProto
 	60, // [60:60] is the sub-list for method output_type
 	60, // [60:60] is the sub-list for method input_type
 	60, // [60:60] is the sub-list for extension type_name
@@ -3583,16 +3583,16 @@ var file_onnx_proto3_depIdxs = []int32{
 	0,  // [0:60] is the sub-list for field type_name
 }
 
-func init() { file_onnx_proto3_init() }
-func file_onnx_proto3_init() {
-	if File_onnx_proto3 != nil {
+func init() { file_kinfer_onnxpb_onnx_proto3_init() }
+func file_kinfer_onnxpb_onnx_proto3_init() {
+	if File_kinfer_onnxpb_onnx_proto3 != nil {
 		return
 	}
-	file_onnx_proto3_msgTypes[7].OneofWrappers = []any{
+	file_kinfer_onnxpb_onnx_proto3_msgTypes[7].OneofWrappers = []any{
 		(*SimpleShardedDimProto_DimValue)(nil),
 		(*SimpleShardedDimProto_DimParam)(nil),
 	}
-	file_onnx_proto3_msgTypes[17].OneofWrappers = []any{
+	file_kinfer_onnxpb_onnx_proto3_msgTypes[17].OneofWrappers = []any{
 		(*TypeProto_TensorType)(nil),
 		(*TypeProto_SequenceType)(nil),
 		(*TypeProto_MapType)(nil),
@@ -3600,7 +3600,7 @@ func file_onnx_proto3_init() {
 		(*TypeProto_SparseTensorType)(nil),
 		(*TypeProto_OpaqueType)(nil),
 	}
-	file_onnx_proto3_msgTypes[21].OneofWrappers = []any{
+	file_kinfer_onnxpb_onnx_proto3_msgTypes[21].OneofWrappers = []any{
 		(*TensorShapeProto_Dimension_DimValue)(nil),
 		(*TensorShapeProto_Dimension_DimParam)(nil),
 	}
@@ -3608,18 +3608,18 @@ func file_onnx_proto3_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_proto3_rawDesc), len(file_onnx_proto3_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinfer_onnxpb_onnx_proto3_rawDesc), len(file_kinfer_onnxpb_onnx_proto3_rawDesc)),
 			NumEnums:      5,
 			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_onnx_proto3_goTypes,
-		DependencyIndexes: file_onnx_proto3_depIdxs,
-		EnumInfos:         file_onnx_proto3_enumTypes,
-		MessageInfos:      file_onnx_proto3_msgTypes,
+		GoTypes:           file_kinfer_onnxpb_onnx_proto3_goTypes,
+		DependencyIndexes: file_kinfer_onnxpb_onnx_proto3_depIdxs,
+		EnumInfos:         file_kinfer_onnxpb_onnx_proto3_enumTypes,
+		MessageInfos:      file_kinfer_onnxpb_onnx_proto3_msgTypes,
 	}.Build()
-	File_onnx_proto3 = out.File
-	file_onnx_proto3_goTypes = nil
-	file_onnx_proto3_depIdxs = nil
+	File_kinfer_onnxpb_onnx_proto3 = out.File
+	file_kinfer_onnxpb_onnx_proto3_goTypes = nil
+	file_kinfer_onnxpb_onnx_proto3_depIdxs = nil
 }
