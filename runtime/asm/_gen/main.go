@@ -53,6 +53,10 @@ func main() {
 		gemm(gemmCfg{name: "gemmMinmax6x8AVX2", mr: 6, nr: 8, vb: 32, kparts: 4})
 	case "gemm_avx512":
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
+	case "qgemm_avx2":
+		qgemmKernels(false)
+	case "qgemm_vnni512":
+		qgemmKernels(true)
 	case "probe":
 		probes()
 	case "act_avx2":
