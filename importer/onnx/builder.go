@@ -99,6 +99,7 @@ type builder struct {
 	names       map[string]int
 	states      map[string]*dstate // per data-path ONNX value
 	outVals     []layers.Value     // per graph output, set by finish
+	quant       *quantState        // quantized values (ops_quant.go)
 }
 
 func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error) {
@@ -335,6 +336,9 @@ func (b *builder) used(v string) bool {
 }
 
 func (b *builder) run() error {
+	if err := b.foldDequant(); err != nil { // ops_quant.go
+		return err
+	}
 	// fold everything that does not depend on the input first, so that pattern
 	// matching sees every constant
 	for _, i := range b.order {

@@ -36,6 +36,8 @@ func init() {
 		"LayerNormalization": opLayerNorm,
 		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
 		"PRelu": opPRelu,
+
+		"QuantizeLinear": opQuantize, "DequantizeLinear": opDequantize, "QLinearConv": opQLinearConv, "QLinearMatMul": opQLinearMatMul, "DynamicQuantizeLinear": opDynQuant, // ops_quant*.go
 	}
 }
 

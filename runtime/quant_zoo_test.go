@@ -1,0 +1,133 @@
+package runtime_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kinfer/kinfer/importer/onnx"
+	"github.com/kinfer/kinfer/internal/npyf"
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// quantPaths are the kernel paths of the int8 tests: every ISA here, and AVX512 with
+// the non-VNNI int8 kernel forced.
+func quantPaths() []struct {
+	isa    asm.ISA
+	novnni bool
+} {
+	var out []struct {
+		isa    asm.ISA
+		novnni bool
+	}
+	for _, i := range asm.Paths() {
+		out = append(out, struct {
+			isa    asm.ISA
+			novnni bool
+		}{i, false})
+		if i == asm.AVX512 {
+			out = append(out, struct {
+				isa    asm.ISA
+				novnni bool
+			}{i, true})
+		}
+	}
+	return out
+}
+
+// outStep is the quantization step of the graph's output (its last int8 layer's
+// output scale), 0 when the output is not quantized.
+func outStep(g *layers.Graph) float32 {
+	var s float32
+	for i := 0; i < g.Len(); i++ {
+		switch l := g.Layer(i).(type) {
+		case *layers.QDense:
+			s = l.Out.Scale
+		case *layers.QConv2D:
+			s = l.Out.Scale
+		case *layers.FakeQuant:
+			s = l.Q.Scale
+		}
+	}
+	return s
+}
+
+// TestQuantZoo runs the int8 fixtures (testdata/gen_quant.py: ORT-quantized models and
+// ORT's outputs) on every kernel path. Bound: exact where every layer runs in int8
+// the way ORT does (QDQ and QOperator Conv/Gemm/MatMul: same integer sums, same float32
+// requantization), else at most one output quantization step on any element.
+func TestQuantZoo(t *testing.T) {
+	files, err := filepath.Glob("../testdata/quant/*.onnx")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		m, err := onnx.Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		x, xs, err := npyf.ReadFile(strings.TrimSuffix(f, ".onnx") + ".inputs.npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := npyf.ReadFile(strings.TrimSuffix(f, ".onnx") + ".outputs.npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := xs[0]
+		step := outStep(m.Graph)
+		int8Layers := 0
+		for i := 0; i < m.Graph.Len(); i++ {
+			switch m.Graph.Layer(i).(type) {
+			case *layers.QDense, *layers.QConv2D:
+				int8Layers++
+			}
+		}
+		if int8Layers == 0 {
+			t.Errorf("%s: no layer runs in int8", name)
+		}
+		var ref []float32
+		for _, p := range quantPaths() {
+			old := asm.SetNoVNNI(p.novnni)
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: p.isa.String(), MaxBatch: batch})
+			asm.SetNoVNNI(old)
+			if err != nil {
+				t.Fatalf("%s/%v: %v", name, p.isa, err)
+			}
+			got, err := cm.Run(x, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref == nil {
+				ref = got
+			}
+			exact, worst := 0, 0.0
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%s isa=%v novnni=%v: element %d = %v, the reference pass gives %v", name, p.isa, p.novnni, i, got[i], ref[i])
+				}
+				d := math.Abs(float64(got[i] - want[i]))
+				if d == 0 {
+					exact++
+				}
+				worst = max(worst, d)
+			}
+			bound := float64(step) * 1.0001
+			if strings.Contains(name, "dyn") {
+				bound = 0 // checked below
+			}
+			if worst > bound && bound > 0 {
+				t.Errorf("%s isa=%v: max error %.3g over one output step %.3g", name, p.isa, worst, step)
+			}
+			if testing.Verbose() || os.Getenv("KINFER_QUANT_LOG") != "" {
+				t.Logf("%-22s %-7v novnni=%-5v int8 layers %d: %d/%d exact, max err %.3g (step %.3g)", name, p.isa, p.novnni, int8Layers, exact, len(want), worst, step)
+			}
+		}
+	}
+}

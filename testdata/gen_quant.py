@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Generates the int8 fixtures in testdata/quant/ for importer/onnx's quantization tests.
+
+Small float32 models (an MLP and a small CNN, NCHW as torch exports them, random
+weights) are built with onnx.helper, quantized with onnxruntime.quantization
+(quantize_static with calibration data, QDQ and QOperator formats, uint8 and int8
+activations, per-tensor and per-channel weights; quantize_dynamic), and run by ONNX
+Runtime: each fixture is <name>.onnx, <name>.inputs.npy and <name>.outputs.npy.
+
+    /opt/kvenv/bin/python testdata/gen_quant.py            # testdata/quant/
+    /opt/kvenv/bin/python testdata/gen_quant.py --bench DIR # the bench-size models (not committed)
+
+Pinned (testdata/requirements.txt): onnx==1.23.2 onnxruntime==1.31.1, numpy 2.x.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                      quantize_dynamic, quantize_static)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PINS = {"onnx": "1.23.2", "onnxruntime": "1.31.1"}
+
+
+def check_pins():
+    got = {"onnx": onnx.__version__, "onnxruntime": ort.__version__}
+    if got != PINS:
+        sys.exit(f"gen_quant.py: want {PINS}, have {got}")
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+
+def mlp(rng, sizes):
+    nodes, inits = [], []
+    x = "input"
+    for i in range(len(sizes) - 1):
+        w = rng.normal(0, 1 / np.sqrt(sizes[i]), (sizes[i + 1], sizes[i]))  # torch Linear: (out, in)
+        b = rng.normal(0, 0.1, sizes[i + 1])
+        inits += [init(f"w{i}", w), init(f"b{i}", b)]
+        y = f"fc{i}"
+        nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [y], transB=1, name=f"fc{i}"))
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [y], [y + "_relu"], name=f"relu{i}"))
+            y += "_relu"
+        x = y
+    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", sizes[0]])],
+                          [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", sizes[-1]])], inits)
+    return g, (sizes[0],)
+
+
+def cnn(rng, hw, c1, c2, classes, pad):
+    nodes, inits = [], []
+    w1 = rng.normal(0, 1 / 3, (c1, 1, 3, 3))
+    w2 = rng.normal(0, 1 / np.sqrt(9 * c1), (c2, c1, 3, 3))
+    inits += [init("w1", w1), init("b1", rng.normal(0, 0.1, c1)), init("w2", w2), init("b2", rng.normal(0, 0.1, c2))]
+    p = [pad] * 4
+    nodes += [helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=p, name="conv1"),
+              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+              helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
+              helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=p, name="conv2"),
+              helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+              helper.make_node("MaxPool", ["r2"], ["p2"], kernel_shape=[2, 2], strides=[2, 2], name="pool2"),
+              helper.make_node("Flatten", ["p2"], ["f"], axis=1, name="flatten")]
+    s = hw
+    for _ in range(2):
+        s = (s + 2 * pad - 2) // 2
+    feat = c2 * s * s
+    inits += [init("w3", rng.normal(0, 1 / np.sqrt(feat), (classes, feat))), init("b3", rng.normal(0, 0.1, classes))]
+    nodes.append(helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1, name="fc"))
+    g = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, hw, hw])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], inits)
+    return g, (1, hw, hw)
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, xs):
+        self.it = iter([{"input": x[None]} for x in xs])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def save_float(g, path):
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="kinfer gen_quant.py")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def quantize(kind, src, dst, calib, **kw):
+    if kind == "dynamic":
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, **kw)
+        return
+    fmt = QuantFormat.QDQ if kind == "qdq" else QuantFormat.QOperator
+    quantize_static(src, dst, Reader(calib), quant_format=fmt, weight_type=QuantType.QInt8, **kw)
+
+
+def run_ort(path, x):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return s.run(None, {"input": x})[0]
+
+
+def variants():
+    u8 = dict(activation_type=QuantType.QUInt8)
+    s8 = dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True})
+    return [
+        ("qdq_u8s8", "qdq", dict(**u8)),
+        ("qdq_u8s8_pc", "qdq", dict(per_channel=True, **u8)),
+        ("qdq_s8s8_sym", "qdq", dict(**s8)),
+        ("qop_u8s8", "qop", dict(**u8)),
+        ("qop_u8s8_pc", "qop", dict(per_channel=True, **u8)),
+        ("dyn", "dynamic", {}),
+    ]
+
+
+def main():
+    check_pins()
+    bench = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench":
+        bench = sys.argv[2]
+    out = bench or os.path.join(HERE, "quant")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(13)
+    if bench:
+        models = [("mlp", mlp(rng, [784, 512, 512, 10])), ("mnist_cnn", cnn(rng, 28, 32, 64, 10, 0))]
+        kinds = [v for v in variants() if v[0] in ("qdq_u8s8_pc",)]
+        batches = [1, 64]
+    else:
+        models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1))]
+        kinds = variants()
+        batches = [8]
+    for mname, (g, shape) in models:
+        fpath = os.path.join(out, f"{mname}_f32.onnx")
+        save_float(g, fpath)
+        calib = rng.normal(0, 1, (32,) + shape).astype(np.float32)
+        for vname, kind, kw in kinds:
+            if kind == "dynamic" and mname != "mlp":
+                continue
+            name = f"{mname}_{vname}"
+            path = os.path.join(out, name + ".onnx")
+            quantize(kind, fpath, path, calib, **kw)
+            for b in batches:
+                x = rng.normal(0, 1, (b,) + shape).astype(np.float32)
+                y = run_ort(path, x)
+                suffix = "" if not bench else f".b{b}"
+                np.save(os.path.join(out, name + suffix + ".inputs.npy"), x)
+                np.save(os.path.join(out, name + suffix + ".outputs.npy"), y)
+            print(name, os.path.getsize(path), "bytes")
+        if not bench:
+            os.remove(fpath)
+
+
+if __name__ == "__main__":
+    main()
