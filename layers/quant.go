@@ -157,11 +157,12 @@ func (q *QLinear) check(k, units int) error {
 func (q *QLinear) requant(s int32, j int, lo, hi float32) float32 {
 	f := float32(s) * q.Mult(j)
 	f = min(max(f, lo), hi)
-	return float32(math.RoundToEven(float64(f))) * q.Out.Scale
+	return float32(int32(math.RoundToEven(float64(f)))) * q.Out.Scale // an int, so never -0
 }
 
-// dot is sum((quantize(x[p]) - zp) * W[p][j]) + bias[j] over the rows of x.
-func (q *QLinear) row(y []float32, xq []int32, units int) {
+// row is requant(sum(xq[p] * W[p][j]) + bias[j]) for one row of quantized inputs less
+// their zero point (small integers held exactly in float32 scratch).
+func (q *QLinear) row(y []float32, xq []float32, units int) {
 	lo, hi := q.OutRange()
 	for j := range y {
 		var s int32
@@ -169,7 +170,7 @@ func (q *QLinear) row(y []float32, xq []int32, units int) {
 			s = q.Bias[j]
 		}
 		for p, v := range xq {
-			s += v * int32(q.W[p*units+j])
+			s += int32(v) * int32(q.W[p*units+j])
 		}
 		y[j] = q.requant(s, j, lo, hi)
 	}
@@ -211,10 +212,10 @@ func (l *QDense) ScratchLen(Shape, int) int { return l.K }
 // Forward implements Layer.
 func (l *QDense) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	rows := batch * in.Size() / l.K
-	xq := make([]int32, l.K) // reference pass: allocation is fine here
+	xq := scratch[:l.K]
 	for r := 0; r < rows; r++ {
 		for p, x := range src[r*l.K : (r+1)*l.K] {
-			xq[p] = l.In.Quantize(x) - l.In.ZP
+			xq[p] = float32(l.In.Quantize(x) - l.In.ZP)
 		}
 		l.row(dst[r*l.Units:(r+1)*l.Units], xq, l.Units)
 	}
@@ -265,14 +266,13 @@ func (l *QConv2D) OutputShape(in Shape) (Shape, error) {
 }
 
 // ScratchLen implements Layer.
-func (l *QConv2D) ScratchLen(Shape, int) int { return 0 }
+func (l *QConv2D) ScratchLen(Shape, int) int { return l.KH * l.KW * l.Cin }
 
 // Forward implements Layer.
-func (l *QConv2D) Forward(dst, src, _ []float32, in Shape, batch int) {
+func (l *QConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	h, w, c := in[0], in[1], in[2]
 	oh, ow, pt, pl, _ := l.Geometry(h, w)
-	k := l.KH * l.KW * c
-	xq := make([]int32, k) // reference pass: allocation is fine here
+	xq := scratch[:l.KH*l.KW*c]
 	for b := 0; b < batch; b++ {
 		x := src[b*h*w*c:]
 		for oy := 0; oy < oh; oy++ {
@@ -289,7 +289,7 @@ func (l *QConv2D) Forward(dst, src, _ []float32, in Shape, batch int) {
 							continue
 						}
 						for ci, v := range x[(iy*w+ix)*c : (iy*w+ix+1)*c] {
-							xq[(ky*l.KW+kx)*c+ci] = l.In.Quantize(v) - l.In.ZP
+							xq[(ky*l.KW+kx)*c+ci] = float32(l.In.Quantize(v) - l.In.ZP)
 						}
 					}
 				}

@@ -163,6 +163,27 @@ func (q *QGemm) Quantize(dst []byte, src []float32, rows, lds int, scale float32
 	}
 }
 
+// ElemBytes is the bytes of one quantized A element (1, or 2 for the widening kernel).
+func (q *QGemm) ElemBytes() int { return q.p.abytes() }
+
+// QuantizeFlat writes src quantized as Quantize does to dst, ElemBytes() each, with no
+// row padding (a conv's input plane, gathered into rows afterwards).
+func (q *QGemm) QuantizeFlat(dst []byte, src []float32, scale float32, zp int32) {
+	lo, hi := float32(-zp), float32(255-zp)
+	if q.p.abytes() == 1 {
+		dst = dst[:len(src)]
+		for i, x := range src {
+			dst[i] = byte(QuantizeValue(x, scale, lo, hi) + zp)
+		}
+		return
+	}
+	dst = dst[:2*len(src)]
+	for i, x := range src {
+		dst[2*i] = byte(QuantizeValue(x, scale, lo, hi) + zp)
+		dst[2*i+1] = 0
+	}
+}
+
 // QuantizeValue is roundHalfEven(clamp(x/scale, lo, hi)) for integer lo, hi within
 // +-2^22 (a NaN gives lo): MLAS's order (divide, clamp, round), so ORT's bits.
 func QuantizeValue(x, scale, lo, hi float32) int32 {

@@ -1,0 +1,164 @@
+package runtime
+
+import (
+	"reflect"
+	"unsafe"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// The int8 layers' kernels: quantize the float32 input (held dequantized, see
+// layers/quant.go) into the GEMM's A layout in scratch, then one int8 GEMM with the
+// requantizing output stage. Same bits as the layers' reference passes.
+
+// qgemmLayer is the packed int8 GEMM of a QLinear and its per-column output terms.
+type qgemmLayer struct {
+	q          *asm.QGemm
+	corr       []int32
+	mult       []float32
+	lo, hi, sy float32
+	inScale    float32
+	za         int32 // input zero point on the stored 0..255 grid
+	k, n       int
+}
+
+func newQGemmLayer(ql *layers.QLinear, k, n int, isa asm.ISA) (*qgemmLayer, bool) {
+	q, err := asm.NewQGemm(isa, k, n, ql.W)
+	if err != nil {
+		return nil, false
+	}
+	g := &qgemmLayer{q: q, k: k, n: n, inScale: ql.In.Scale, za: ql.In.ZP - ql.In.Type.Lo, sy: ql.Out.Scale}
+	g.corr = make([]int32, q.NP())
+	q.Corr(g.corr, ql.Bias, g.za)
+	g.mult = make([]float32, q.NP())
+	for j := 0; j < n; j++ {
+		g.mult[j] = ql.Mult(j)
+	}
+	g.lo, g.hi = ql.OutRange()
+	return g, true
+}
+
+// bytesOf views float32 scratch as bytes.
+func bytesOf(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}
+
+func floatsFor(bytes int) int { return (bytes + 3) / 4 }
+
+type fastQDense struct {
+	*qgemmLayer
+	rowsPerSample int
+}
+
+func newFastQDense(l *layers.QDense, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	g, ok := newQGemmLayer(&l.QLinear, l.K, l.Units, isa)
+	if !ok {
+		return compiled{}, false
+	}
+	k := &fastQDense{qgemmLayer: g, rowsPerSample: in.Size() / l.K}
+	return compiled{k: k, name: "int8 dense " + g.q.Name(), scratchLen: floatsFor(maxBatch * k.rowsPerSample * g.q.LDA())}, true
+}
+
+func (k *fastQDense) run(dst, src, scratch []float32, batch int) {
+	rows := batch * k.rowsPerSample
+	a := bytesOf(scratch)[:rows*k.q.LDA()]
+	k.q.Quantize(a, src, rows, k.k, k.inScale, k.za)
+	k.q.Requant(rows, a, dst, k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
+}
+
+// fastQConv is an int8 convolution by im2col: per sample, the input plane is quantized
+// once, gathered into rows of KH*KW*C taps (padding taps hold the zero point), and
+// multiplied in one GEMM.
+type fastQConv struct {
+	*qgemmLayer
+	l                       *layers.QConv2D
+	h, w, c, oh, ow, pt, pl int
+	plane                   int // bytes of the quantized input plane
+}
+
+func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+	if len(in) != 3 {
+		return compiled{}, false
+	}
+	oh, ow, pt, pl, err := l.Geometry(in[0], in[1])
+	if err != nil {
+		return compiled{}, false
+	}
+	g, ok := newQGemmLayer(&l.QLinear, l.KH*l.KW*in[2], l.Filters, isa)
+	if !ok {
+		return compiled{}, false
+	}
+	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 63) &^ 63
+	return compiled{k: k, name: "int8 conv im2col " + g.q.Name(), scratchLen: floatsFor(k.plane + oh*ow*g.q.LDA())}, true
+}
+
+func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
+	eb, lda := k.q.ElemBytes(), k.q.LDA()
+	buf := bytesOf(scratch)
+	plane, a := buf[:k.plane], buf[k.plane:k.plane+k.oh*k.ow*lda]
+	l := k.l
+	zp := byte(k.za)
+	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
+	run := k.c * eb // bytes of one tap
+	for b := 0; b < batch; b++ {
+		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
+		for oy := 0; oy < k.oh; oy++ {
+			for ox := 0; ox < k.ow; ox++ {
+				row := a[(oy*k.ow+ox)*lda:][:lda]
+				p := 0
+				for ky := 0; ky < l.KH; ky++ {
+					iy := oy*l.SH + ky*l.DH - k.pt
+					for kx := 0; kx < l.KW; kx++ {
+						ix := ox*l.SW + kx*l.DW - k.pl
+						d := row[p : p+run]
+						p += run
+						if iy < 0 || iy >= k.h || ix < 0 || ix >= k.w {
+							for i := 0; i < len(d); i += eb {
+								d[i] = zp
+								if eb == 2 {
+									d[i+1] = 0
+								}
+							}
+							continue
+						}
+						copy(d, plane[(iy*k.w+ix)*run:])
+					}
+				}
+				clear(row[p:])
+			}
+		}
+		k.q.Requant(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
+	}
+}
+
+// fastFakeQuant rounds onto a quantization grid in place.
+type fastFakeQuant struct {
+	q layers.QParams
+	n int // values per sample
+}
+
+func (k fastFakeQuant) run(dst, src, _ []float32, batch int) {
+	lo, hi := float32(k.q.Type.Lo-k.q.ZP), float32(k.q.Type.Hi-k.q.ZP)
+	dst = dst[:batch*k.n]
+	for i, x := range src[:len(dst)] {
+		dst[i] = float32(asm.QuantizeValue(x, k.q.Scale, lo, hi)) * k.q.Scale
+	}
+}
+
+// regQuant registers the int8 kernels (one line in kernels()).
+func regQuant(t map[reflect.Type][]kernelEntry) {
+	reg(t, func(l *layers.QDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastQDense(l, in, isa, mb)
+	})
+	reg(t, func(l *layers.QConv2D, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastQConv(l, in, isa, mb)
+	})
+	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
+		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size()}, name: "fakequant go", inPlace: true}, true
+	})
+}
