@@ -191,8 +191,9 @@ func opDequantize(b *builder, n *node) error {
 		return err
 	}
 	n.ignore("axis", "block_size")
-	have, ok := b.qs().data[n.in(0)]
-	if !ok || have != q {
+	// a value with no record is one a grid-preserving op (MaxPool, Flatten) made from a
+	// quantized one: the QOperator types say it is on q's grid
+	if have, ok := b.qs().data[n.in(0)]; ok && have != q {
 		return n.errorf(layers.ErrUnsupported, "DequantizeLinear with parameters %v of a value quantized as %v", q, have)
 	}
 	return b.setOut(n.out(0), b.d.clone())

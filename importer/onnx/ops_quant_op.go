@@ -1,13 +1,128 @@
 package onnx
 
-import "github.com/kinfer/kinfer/layers"
+import (
+	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
+	"github.com/kinfer/kinfer/layers"
+)
+
+// QOperator models: QLinearConv, QLinearMatMul and com.microsoft QGemm read uint8/int8
+// tensors (held dequantized on the data path) and constant quantized weights. Each is
+// imported as its float op over the dequantized weights by the ordinary handler, then
+// turned into its int8 layer (toInt8), or, where that does not apply, followed by a
+// FakeQuant onto its output grid.
 
 func opQLinearConv(b *builder, n *node) error {
-	return n.errorf(layers.ErrUnsupported, "not yet")
+	return b.qlinear(n, "Conv", 8, 6, 0)
 }
 
 func opQLinearMatMul(b *builder, n *node) error {
-	return n.errorf(layers.ErrUnsupported, "not yet")
+	return b.qlinear(n, "MatMul", -1, 6, -1)
+}
+
+func opQGemm(b *builder, n *node) error {
+	axis := 1
+	if n.int("transB", 0) == 1 {
+		axis = 0
+	}
+	if n.int("transA", 0) != 0 || n.float("alpha", 1) != 1 {
+		return n.errorf(layers.ErrUnsupported, "QGemm with transA or alpha != 1")
+	}
+	return b.qlinear(n, "Gemm", 6, 7, axis)
+}
+
+// qlinear imports a QOperator node as op: x at inputs 0-2, the weight at 3-5, the int32
+// bias at input biasIn (-1: none), the output quantization at yIn, yIn+1 (absent for
+// QGemm's float output); outAxis is the weight axis of the output units (-1: the last).
+func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
+	in, err := b.qparams(n, 1, 2)
+	if err != nil {
+		return err
+	}
+	wt, err := b.constIn(n, 3)
+	if err != nil {
+		return err
+	}
+	ws, err := b.constIn(n, 4)
+	if err != nil {
+		return err
+	}
+	wz, err := b.constIn(n, 5)
+	if err != nil {
+		return err
+	}
+	if wt == nil || !wt.isInt || ws == nil || ws.isInt || len(wt.dims) < 2 || (wz != nil && len(wz.i) != len(ws.f)) {
+		return n.errorf(layers.ErrUnsupported, "needs a constant integer weight with float scales")
+	}
+	if outAxis < 0 {
+		outAxis = len(wt.dims) - 1
+	}
+	units := wt.dims[outAxis]
+	if len(ws.f) != 1 && len(ws.f) != units {
+		return n.errorf(layers.ErrShapeMismatch, "%d weight scales for %d outputs", len(ws.f), units)
+	}
+	wq := &qconst{q: wt.i, scale: ws.f, zp: make([]int64, len(ws.f)), axis: outAxis, dims: wt.dims}
+	if wz != nil {
+		copy(wq.zp, wz.i)
+	}
+	inner := 1
+	for _, d := range wt.dims[outAxis+1:] {
+		inner *= d
+	}
+	wf := make([]float32, len(wt.i))
+	for k, v := range wt.i {
+		c := k / inner % len(ws.f)
+		wf[k] = float32(v-wq.zp[c]) * ws.f[c]
+	}
+	syn := &onnxpb.NodeProto{OpType: op, Name: n.GetName(), Output: []string{n.out(0)},
+		Input: []string{n.in(0), n.GetName() + "#w"}}
+	b.consts[syn.Input[1]] = newFloat(append([]int(nil), wt.dims...), wf)
+	var bq *qconst
+	if biasIn >= 0 && n.in(biasIn) != "" {
+		bt, err := b.constIn(n, biasIn)
+		if err != nil {
+			return err
+		}
+		if bt == nil || !bt.isInt || len(bt.i) != units {
+			return n.errorf(layers.ErrUnsupported, "bias must be %d constant int32 values", units)
+		}
+		bq = &qconst{q: bt.i, scale: make([]float32, units), zp: make([]int64, units), dims: bt.dims}
+		bf := make([]float32, units)
+		for j, v := range bt.i {
+			bq.scale[j] = in.Scale * ws.f[j%len(ws.f)]
+			bf[j] = float32(v) * bq.scale[j]
+		}
+		syn.Input = append(syn.Input, n.GetName()+"#b")
+		b.consts[syn.Input[2]] = newFloat([]int{units}, bf)
+	}
+	for _, a := range n.GetAttribute() {
+		switch a.GetName() {
+		case "transA", "alpha", "beta":
+		default:
+			syn.Attribute = append(syn.Attribute, a)
+		}
+		n.ignore(a.GetName())
+	}
+	sn := newNode(syn, b.opset)
+	if err := handlers[op](b, sn); err != nil {
+		return err
+	}
+	if err := sn.done(); err != nil {
+		return err
+	}
+	if yIn >= len(n.GetInput()) || n.in(yIn) == "" {
+		return nil // QGemm with a float output: the float layer is the op
+	}
+	out, err := b.qparams(n, yIn, yIn+1)
+	if err != nil {
+		return err
+	}
+	if !b.toInt8(in, wq, outAxis, bq, out) {
+		if err := b.emit(&layers.FakeQuant{Info: b.info(n.GetName(), "QuantizeLinear"), Q: out}); err != nil {
+			return err
+		}
+	}
+	b.qs().data[n.out(0)] = out
+	return b.setOut(n.out(0), b.d.clone())
 }
 
 func opDynQuant(b *builder, n *node) error {
