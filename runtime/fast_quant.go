@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math"
 	"reflect"
 	"unsafe"
 
@@ -150,6 +151,46 @@ func (k fastFakeQuant) run(dst, src, _ []float32, batch int) {
 	}
 }
 
+// fastDynQDense is DynQDense: the input's range, then quantize, then the int8 GEMM
+// with the float output stage; per-call scales and zero-point terms live in scratch.
+type fastDynQDense struct {
+	l             *layers.DynQDense
+	q             *asm.QGemm
+	bias          []float32 // NP values
+	rowsPerSample int
+}
+
+func newFastDynQDense(l *layers.DynQDense, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	q, err := asm.NewQGemm(isa, l.K, l.Units, l.W)
+	if err != nil {
+		return compiled{}, false
+	}
+	k := &fastDynQDense{l: l, q: q, bias: make([]float32, q.NP()), rowsPerSample: in.Size() / l.K}
+	copy(k.bias, l.Bias)
+	return compiled{k: k, name: "int8 dynamic dense " + q.Name(), scratchLen: 2*q.NP() + floatsFor(maxBatch*k.rowsPerSample*q.LDA())}, true
+}
+
+func (k *fastDynQDense) run(dst, src, scratch []float32, batch int) {
+	rows := batch * k.rowsPerSample
+	np := k.q.NP()
+	x := src[:rows*k.l.K]
+	lo, hi := x[0], x[0]
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	xs, zp := layers.DynRange(lo, hi)
+	scale := scratch[:np]
+	for j := range k.l.Units {
+		scale[j] = xs * k.l.WScale[j]
+	}
+	corr := unsafe.Slice((*int32)(unsafe.Pointer(&scratch[np])), np)
+	k.q.Corr(corr, nil, zp)
+	a := bytesOf(scratch[2*np:])[:rows*k.q.LDA()]
+	k.q.Quantize(a, x, rows, k.l.K, xs, zp)
+	inf := float32(math.Inf(1))
+	k.q.Float(rows, a, dst, k.l.Units, corr, scale, k.bias, -inf, inf)
+}
+
 // regQuant registers the int8 kernels (one line in kernels()).
 func regQuant(t map[reflect.Type][]kernelEntry) {
 	reg(t, func(l *layers.QDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
@@ -157,6 +198,9 @@ func regQuant(t map[reflect.Type][]kernelEntry) {
 	})
 	reg(t, func(l *layers.QConv2D, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastQConv(l, in, isa, mb)
+	})
+	reg(t, func(l *layers.DynQDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastDynQDense(l, in, isa, mb)
 	})
 	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size()}, name: "fakequant go", inPlace: true}, true

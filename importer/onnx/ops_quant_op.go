@@ -125,6 +125,107 @@ func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
 	return b.setOut(n.out(0), b.d.clone())
 }
 
+// opDynQuant imports quantize_dynamic's MatMul pattern as one DynQDense:
+// DynamicQuantizeLinear(x) -> (q, s, zp); MatMulInteger(q, W, zp, Wzp) -> Cast(float)
+// -> Mul(., Mul(s, Wscale)) [-> Add(., bias)].
 func opDynQuant(b *builder, n *node) error {
-	return n.errorf(layers.ErrUnsupported, "not yet")
+	bad := func(why string) error {
+		return n.errorf(layers.ErrUnsupported, "DynamicQuantizeLinear outside the MatMulInteger pattern of quantize_dynamic (%s)", why)
+	}
+	one := func(v string) (int, *onnxpb.NodeProto) {
+		if len(b.users[v]) != 1 || b.outputUses(v) > 0 {
+			return -1, nil
+		}
+		i := b.users[v][0]
+		return i, b.nodes[i]
+	}
+	other := func(np *onnxpb.NodeProto, v string) string {
+		if len(np.GetInput()) != 2 {
+			return ""
+		}
+		if np.GetInput()[0] == v {
+			return np.GetInput()[1]
+		}
+		return np.GetInput()[0]
+	}
+	mi, mm := one(n.out(0))
+	if mm == nil || mm.GetOpType() != "MatMulInteger" || len(mm.GetInput()) < 3 || mm.GetInput()[0] != n.out(0) || mm.GetInput()[2] != n.out(2) {
+		return bad("no MatMulInteger")
+	}
+	if zi, _ := one(n.out(2)); zi != mi {
+		return bad("zero point used elsewhere")
+	}
+	si, sm := one(n.out(1))
+	if sm == nil || sm.GetOpType() != "Mul" {
+		return bad("no scale product")
+	}
+	wsc, ok := b.consts[other(sm, n.out(1))]
+	wt, ok2 := b.consts[mm.GetInput()[1]]
+	if !ok || !ok2 || wsc.isInt || !wt.isInt || len(wt.dims) != 2 {
+		return bad("weights or their scale not constant")
+	}
+	k, units := wt.dims[0], wt.dims[1]
+	ci, cast := one(mm.GetOutput()[0])
+	if cast == nil || cast.GetOpType() != "Cast" {
+		return bad("no Cast")
+	}
+	oi, om := one(cast.GetOutput()[0])
+	if om == nil || om.GetOpType() != "Mul" || other(om, cast.GetOutput()[0]) != sm.GetOutput()[0] {
+		return bad("no output Mul")
+	}
+	if len(b.users[sm.GetOutput()[0]]) != 1 {
+		return bad("scale product used elsewhere")
+	}
+	done := []int{mi, si, ci, oi}
+	outName := om.GetOutput()[0]
+	var bias []float32
+	if ai, add := one(outName); add != nil && add.GetOpType() == "Add" {
+		if bt, ok := b.consts[other(add, outName)]; ok && !bt.isInt && len(bt.f) == units && len(bt.dims) == 1 {
+			bias, outName = bt.f, add.GetOutput()[0]
+			done = append(done, ai)
+		}
+	}
+	var wz []int64
+	if len(mm.GetInput()) > 3 && mm.GetInput()[3] != "" {
+		z, ok := b.consts[mm.GetInput()[3]]
+		if !ok || !z.isInt || (len(z.i) != 1 && len(z.i) != units) {
+			return bad("weight zero point")
+		}
+		wz = z.i
+	}
+	if len(wsc.f) != 1 && len(wsc.f) != units {
+		return bad("weight scales")
+	}
+	l := &layers.DynQDense{K: k, Units: units, W: make([]int8, k*units), WScale: make([]float32, units), Bias: bias}
+	for j := range l.WScale {
+		l.WScale[j] = wsc.f[j%len(wsc.f)]
+	}
+	wf := make([]float32, k*units)
+	for i, v := range wt.i {
+		if wz != nil {
+			v -= wz[i%units%len(wz)]
+		}
+		if v < -128 || v > 127 {
+			return bad("weights minus zero point outside int8")
+		}
+		l.W[i] = int8(v)
+		wf[i] = float32(v) * l.WScale[i%units]
+	}
+	// the float MatMul handler places the layer (layouts, rank > 2); its Dense is then
+	// replaced
+	syn := &onnxpb.NodeProto{OpType: "MatMul", Name: mm.GetName(), Input: []string{n.in(0), mm.GetName() + "#w"}, Output: []string{outName}}
+	b.consts[syn.Input[1]] = newFloat([]int{k, units}, wf)
+	if err := opMatMul(b, newNode(syn, b.opset)); err != nil {
+		return err
+	}
+	d, isDense := b.fresh().(*layers.Dense)
+	if !isDense || d.In != k || d.Units != units || b.val != b.layerValue(b.producer) {
+		return bad("the MatMul did not import as one Dense")
+	}
+	l.Info = d.Info
+	b.ls[b.producer] = l
+	for _, i := range done {
+		b.done[i] = true
+	}
+	return nil
 }
