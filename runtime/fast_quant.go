@@ -114,8 +114,14 @@ func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 				p := 0
 				for ky := 0; ky < l.KH; ky++ {
 					iy := oy*l.SH + ky*l.DH - k.pt
+					ix0 := ox*l.SW - k.pl
+					if iy >= 0 && iy < k.h && l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
+						// the row's taps are adjacent in the input: one copy
+						p += copy(row[p:p+l.KW*run], plane[(iy*k.w+ix0)*run:])
+						continue
+					}
 					for kx := 0; kx < l.KW; kx++ {
-						ix := ox*l.SW + kx*l.DW - k.pl
+						ix := ix0 + kx*l.DW
 						d := row[p : p+run]
 						p += run
 						if iy < 0 || iy >= k.h || ix < 0 || ix >= k.w {
@@ -139,16 +145,14 @@ func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 
 // fastFakeQuant rounds onto a quantization grid in place.
 type fastFakeQuant struct {
-	q layers.QParams
-	n int // values per sample
+	q   layers.QParams
+	n   int // values per sample
+	isa asm.ISA
 }
 
 func (k fastFakeQuant) run(dst, src, _ []float32, batch int) {
 	lo, hi := float32(k.q.Type.Lo-k.q.ZP), float32(k.q.Type.Hi-k.q.ZP)
-	dst = dst[:batch*k.n]
-	for i, x := range src[:len(dst)] {
-		dst[i] = float32(asm.QuantizeValue(x, k.q.Scale, lo, hi)) * k.q.Scale
-	}
+	asm.FakeQuant(k.isa, dst[:batch*k.n], src[:batch*k.n], k.q.Scale, lo, hi)
 }
 
 // fastDynQDense is DynQDense: the input's range, then quantize, then the int8 GEMM
@@ -202,7 +206,7 @@ func regQuant(t map[reflect.Type][]kernelEntry) {
 	reg(t, func(l *layers.DynQDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastDynQDense(l, in, isa, mb)
 	})
-	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
-		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size()}, name: "fakequant go", inPlace: true}, true
+	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size(), isa: isa}, name: "fakequant", inPlace: true}, true
 	})
 }

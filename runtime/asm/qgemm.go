@@ -144,22 +144,10 @@ func (q *QGemm) Corr(dst []int32, bias []int32, za int32) {
 // rows*LDA() bytes.
 func (q *QGemm) Quantize(dst []byte, src []float32, rows, lds int, scale float32, zp int32) {
 	lda, ab := q.LDA(), q.p.abytes()
-	lo, hi := float32(-zp), float32(255-zp)
 	for i := 0; i < rows; i++ {
 		d := dst[i*lda : (i+1)*lda]
-		s := src[i*lds : i*lds+q.k]
-		if ab == 1 {
-			for kk, x := range s {
-				d[kk] = byte(QuantizeValue(x, scale, lo, hi) + zp)
-			}
-			clear(d[q.k:])
-			continue
-		}
-		for kk, x := range s {
-			d[2*kk] = byte(QuantizeValue(x, scale, lo, hi) + zp)
-			d[2*kk+1] = 0
-		}
-		clear(d[2*q.k:])
+		q.QuantizeFlat(d, src[i*lds:i*lds+q.k], scale, zp)
+		clear(d[q.k*ab:])
 	}
 }
 
@@ -170,17 +158,34 @@ func (q *QGemm) ElemBytes() int { return q.p.abytes() }
 // row padding (a conv's input plane, gathered into rows afterwards).
 func (q *QGemm) QuantizeFlat(dst []byte, src []float32, scale float32, zp int32) {
 	lo, hi := float32(-zp), float32(255-zp)
-	if q.p.abytes() == 1 {
-		dst = dst[:len(src)]
-		for i, x := range src {
-			dst[i] = byte(QuantizeValue(x, scale, lo, hi) + zp)
+	ab := q.p.abytes()
+	dst = dst[:ab*len(src)]
+	i := 0
+	if q.p != qGeneric {
+		i = quantizeKernel(ab, dst, src, scale, lo, hi, zp)
+	}
+	if ab == 1 {
+		for ; i < len(src); i++ {
+			dst[i] = byte(QuantizeValue(src[i], scale, lo, hi) + zp)
 		}
 		return
 	}
-	dst = dst[:2*len(src)]
-	for i, x := range src {
-		dst[2*i] = byte(QuantizeValue(x, scale, lo, hi) + zp)
+	for ; i < len(src); i++ {
+		dst[2*i] = byte(QuantizeValue(src[i], scale, lo, hi) + zp)
 		dst[2*i+1] = 0
+	}
+}
+
+// FakeQuant is dst[i] = float32(QuantizeValue(src[i], scale, lo, hi)) * scale, ONNX
+// QuantizeLinear then DequantizeLinear (lo, hi: the type's limits less the zero point).
+func FakeQuant(isa ISA, dst, src []float32, scale, lo, hi float32) {
+	dst = dst[:len(src)]
+	i := 0
+	if isa != Generic {
+		i = fakeQuantKernel(dst, src, scale, lo, hi)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = float32(QuantizeValue(src[i], scale, lo, hi)) * scale
 	}
 }
 

@@ -178,3 +178,62 @@ func BenchmarkQGemm(b *testing.B) {
 		}
 	}
 }
+
+// TestQuantizeKernels checks the vector quantizers against QuantizeValue (NaN, +-Inf,
+// ties, values past the limits) at lengths around the 32-value step.
+func TestQuantizeKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, pc := range qpathsUnderTest(t) {
+		old := SetNoVNNI(pc.novnni)
+		q, _ := NewQGemm(pc.isa, 3, 1, make([]int8, 3))
+		SetNoVNNI(old)
+		for _, n := range []int{0, 1, 31, 32, 33, 64, 97} {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = (rng.Float32()*2 - 1) * 30
+				switch i % 7 {
+				case 1:
+					src[i] = float32(rng.IntN(41)-20) / 4 // ties at scale 0.5
+				case 2:
+					src[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e30}[rng.IntN(4)]
+				}
+			}
+			for _, zp := range []int32{0, 7, 128, 255} {
+				eb := q.ElemBytes()
+				dst := make([]byte, eb*n+3)
+				for i := range dst {
+					dst[i] = 0xAA
+				}
+				q.QuantizeFlat(dst, src, 0.5, zp)
+				for i, x := range src {
+					want := QuantizeValue(x, 0.5, float32(-zp), float32(255-zp)) + zp
+					got := int32(dst[eb*i])
+					if eb == 2 {
+						got |= int32(dst[eb*i+1]) << 8
+					}
+					if got != want {
+						t.Fatalf("%s n=%d zp=%d: [%d]=%v -> %d, want %d", pc.name, n, zp, i, x, got, want)
+					}
+				}
+				for _, g := range dst[eb*n:] {
+					if g != 0xAA {
+						t.Fatalf("%s n=%d: wrote past the end", pc.name, n)
+					}
+				}
+				f := make([]float32, n+1)
+				f[n] = -777
+				lo, hi := float32(-zp), float32(255-zp)
+				FakeQuant(pc.isa, f[:n], src, 0.5, lo, hi)
+				for i, x := range src {
+					want := float32(QuantizeValue(x, 0.5, lo, hi)) * 0.5
+					if math.Float32bits(f[i]) != math.Float32bits(want) {
+						t.Fatalf("%s FakeQuant n=%d zp=%d: [%d]=%v -> %v, want %v", pc.name, n, zp, i, x, f[i], want)
+					}
+				}
+				if f[n] != -777 {
+					t.Fatalf("FakeQuant wrote past the end")
+				}
+			}
+		}
+	}
+}

@@ -55,6 +55,8 @@ func main() {
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
 	case "qgemm_avx2":
 		qgemmKernels(false)
+	case "quant_avx2":
+		quantKernels()
 	case "qgemm_vnni512":
 		qgemmKernels(true)
 	case "probe":
