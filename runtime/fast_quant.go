@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"math"
 	"reflect"
 	"unsafe"
@@ -99,48 +100,86 @@ func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compi
 }
 
 func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
-	eb, lda := k.q.ElemBytes(), k.q.LDA()
+	lda := k.q.LDA()
 	buf := bytesOf(scratch)
 	plane, a := buf[:k.plane], buf[k.plane:k.plane+k.oh*k.ow*lda]
-	l := k.l
-	zp := byte(k.za)
 	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
-	run := k.c * eb // bytes of one tap
 	for b := 0; b < batch; b++ {
 		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
-		for oy := 0; oy < k.oh; oy++ {
-			for ox := 0; ox < k.ow; ox++ {
-				row := a[(oy*k.ow+ox)*lda:][:lda]
-				p := 0
-				for ky := 0; ky < l.KH; ky++ {
-					iy := oy*l.SH + ky*l.DH - k.pt
-					ix0 := ox*l.SW - k.pl
-					if iy >= 0 && iy < k.h && l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
-						// the row's taps are adjacent in the input: one copy
-						p += copy(row[p:p+l.KW*run], plane[(iy*k.w+ix0)*run:])
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
-						ix := ix0 + kx*l.DW
-						d := row[p : p+run]
-						p += run
-						if iy < 0 || iy >= k.h || ix < 0 || ix >= k.w {
-							for i := 0; i < len(d); i += eb {
-								d[i] = zp
-								if eb == 2 {
-									d[i+1] = 0
-								}
-							}
-							continue
-						}
-						copy(d, plane[(iy*k.w+ix)*run:])
-					}
-				}
-				clear(row[p:])
-			}
-		}
+		k.im2col(a, plane)
 		k.q.Requant(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
 	}
+}
+
+// im2col gathers the quantized plane into A: row oy*ow+ox holds the KH*KW taps of C
+// elements, padding taps the zero point, then zeros to LDA. Loops run by (oy, ky) so
+// the inner loop over ox is one move per tap row where the window is inside the input.
+func (k *fastQConv) im2col(a, plane []byte) {
+	l := k.l
+	eb, lda := k.q.ElemBytes(), k.q.LDA()
+	run := k.c * eb // bytes of one tap
+	span := l.KW * run
+	taps := l.KH * span
+	for oy := 0; oy < k.oh; oy++ {
+		rows := a[oy*k.ow*lda : (oy+1)*k.ow*lda]
+		for ky := 0; ky < l.KH; ky++ {
+			iy := oy*l.SH + ky*l.DH - k.pt
+			off := ky * span
+			if iy < 0 || iy >= k.h {
+				for ox := 0; ox < k.ow; ox++ {
+					k.fillZP(rows[ox*lda+off:ox*lda+off+span], eb)
+				}
+				continue
+			}
+			src := plane[iy*k.w*run:]
+			for ox := 0; ox < k.ow; ox++ {
+				ix0 := ox*l.SW - k.pl
+				d := rows[ox*lda+off : (ox+1)*lda] // copyBytes may write past span, never past the row
+				if l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
+					copyBytes(d, src[ix0*run:], span)
+					continue
+				}
+				for kx := 0; kx < l.KW; kx++ {
+					ix := ix0 + kx*l.DW
+					if ix < 0 || ix >= k.w {
+						k.fillZP(d[kx*run:(kx+1)*run], eb)
+						continue
+					}
+					copy(d[kx*run:(kx+1)*run], src[ix*run:])
+				}
+			}
+		}
+		if taps < lda {
+			for ox := 0; ox < k.ow; ox++ {
+				t := rows[ox*lda+taps : (ox+1)*lda]
+				for i := range t {
+					t[i] = 0 // a few bytes: cheaper than clear's call
+				}
+			}
+		}
+	}
+}
+
+// fillZP fills padding taps with the zero point (little-endian u16 when eb is 2).
+func (k *fastQConv) fillZP(d []byte, eb int) {
+	for i := 0; i < len(d); i += eb {
+		d[i] = byte(k.za)
+		if eb == 2 {
+			d[i+1] = 0
+		}
+	}
+}
+
+// copyBytes copies n bytes for the short runs of a thin conv's taps (a 3-byte row of
+// a one-channel 3x3 conv), where memmove's call costs more than the bytes: a run of at
+// most 8 is one 8-byte move when both sides have the room (the bytes past n in dst
+// are rewritten by the next tap or the row's zero tail).
+func copyBytes(dst, src []byte, n int) int {
+	if n > 8 || len(dst) < 8 || len(src) < 8 {
+		return copy(dst[:n], src)
+	}
+	binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
+	return n
 }
 
 // fastFakeQuant rounds onto a quantization grid in place.

@@ -174,7 +174,7 @@ func opQuantize(b *builder, n *node) error {
 		return err
 	}
 	n.ignore("axis", "saturate", "block_size", "output_dtype")
-	if !b.fuseQDQ(n, q) {
+	if !b.fuseQDQ(n, q) && !b.onGrid(n.in(0), q) {
 		if err := b.emit(&layers.FakeQuant{Info: b.info(n.GetName(), n.GetOpType()), Q: q}); err != nil {
 			return err
 		}
@@ -199,6 +199,30 @@ func opDequantize(b *builder, n *node) error {
 	return b.setOut(n.out(0), b.d.clone())
 }
 
+// gridOps move or select values without computing new ones: their output is on the
+// grid their input is on.
+var gridOps = map[string]bool{"MaxPool": true, "Flatten": true, "Reshape": true, "Transpose": true,
+	"Squeeze": true, "Unsqueeze": true, "Identity": true, "GlobalMaxPool": true}
+
+// onGrid reports whether v is, through grid-preserving ops, the DequantizeLinear of a
+// value quantized as q: its QuantizeLinear onto q is then the identity (QDQ puts one
+// after every MaxPool).
+func (b *builder) onGrid(v string, q layers.QParams) bool {
+	for range 64 {
+		op, np := b.producerOp(v)
+		switch {
+		case gridOps[op] && len(np.GetInput()) > 0:
+			v = np.GetInput()[0]
+		case op == "DequantizeLinear":
+			have, ok := b.qs().data[np.GetInput()[0]]
+			return ok && have == q
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // producerOp is the op of the node producing v, and that node.
 func (b *builder) producerOp(v string) (string, *onnxpb.NodeProto) {
 	i, ok := b.qs().prods[v]
@@ -219,6 +243,13 @@ func (b *builder) fuseQDQ(n *node, q layers.QParams) bool {
 		return false
 	}
 	in, ok := b.inputQuant()
+	if dop, dq := b.producerOp(np.GetInput()[0]); dop == "DequantizeLinear" && b.producer >= 0 {
+		// the ONNX side names the input's quantization (the layer feeding the float one
+		// may be a MaxPool on grid values rather than a FakeQuant)
+		if q, known := b.qs().data[dq.GetInput()[0]]; known {
+			in, ok = q, true
+		}
+	}
 	if !ok {
 		return false
 	}
