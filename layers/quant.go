@@ -182,7 +182,14 @@ func (q *QLinear) weightsF() [][]float32 {
 	for i, v := range q.W {
 		w[i] = float32(v) * q.WScale[i%units]
 	}
-	return [][]float32{w}
+	if q.Bias == nil {
+		return [][]float32{w}
+	}
+	b := make([]float32, units)
+	for j, v := range q.Bias {
+		b[j] = float32(v) * (q.In.Scale * q.WScale[j])
+	}
+	return [][]float32{w, b}
 }
 
 // QDense is an int8 Dense layer (ONNX QLinearMatMul, or a QDQ MatMul/Gemm) on the
