@@ -60,7 +60,13 @@
 //     the Concat axis is mapped through that layout. A layer is fused into (an
 //     activation or affine folded into a Conv, a reshape retargeted) only when
 //     nothing else reads its output.
-//
+//   - quantized models (ops_quant.go, ops_quant_op.go): DequantizeLinear of constants
+//     folded; QuantizeLinear -> layers.FakeQuant (omitted where the value is already
+//     on that grid), DequantizeLinear of data the identity; DQ -> Conv/MatMul/Gemm
+//     (-> Relu) -> Q, QLinearConv, QLinearMatMul and com.microsoft QGemm ->
+//     layers.QConv2D / layers.QDense when the int8 weights round-trip exactly;
+//     DynamicQuantizeLinear + MatMulInteger -> Cast -> Mul [-> Add] ->
+//     layers.DynQDense;//
 // Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
 // tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y
 // and Y_h both used, the ReduceMean/Sub/Pow/Sqrt/Div form of layer normalization torch
