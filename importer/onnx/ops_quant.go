@@ -119,6 +119,11 @@ func (b *builder) foldDequant() error {
 		if !x.isInt || s == nil || s.isInt || len(s.f) == 0 || (z != nil && len(z.i) != len(s.f)) {
 			return n.errorf(layers.ErrUnsupported, "DequantizeLinear of a constant needs integer data and float scales")
 		}
+		for _, v := range s.f {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return n.errorf(layers.ErrBadFile, "DequantizeLinear scale %v (scales must be positive and finite)", v)
+			}
+		}
 		axis := 0
 		if len(s.f) > 1 {
 			a, err := normAxis(n, n.int("axis", 1), len(x.dims))

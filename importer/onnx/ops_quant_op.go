@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"math"
+
 	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
 	"github.com/kinfer/kinfer/layers"
 )
@@ -52,6 +54,11 @@ func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
 	}
 	if wt == nil || !wt.isInt || ws == nil || ws.isInt || len(wt.dims) < 2 || (wz != nil && len(wz.i) != len(ws.f)) {
 		return n.errorf(layers.ErrUnsupported, "needs a constant integer weight with float scales")
+	}
+	for _, v := range ws.f {
+		if !(v > 0) || math.IsInf(float64(v), 0) {
+			return n.errorf(layers.ErrBadFile, "weight scale %v (scales must be positive and finite)", v)
+		}
 	}
 	if outAxis < 0 {
 		outAxis = len(wt.dims) - 1
