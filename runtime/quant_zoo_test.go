@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,6 +108,10 @@ func TestQuantZoo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := make([]float32, len(got))
+			if a := testing.AllocsPerRun(5, func() { _ = cm.RunInto(out, x, batch) }); a != 0 {
+				t.Errorf("%s isa=%v: %v allocations per call", name, p.isa, a)
+			}
 			if ref == nil {
 				ref = got
 			}
@@ -128,6 +133,55 @@ func TestQuantZoo(t *testing.T) {
 			}
 			if testing.Verbose() || os.Getenv("KINFER_QUANT_LOG") != "" {
 				t.Logf("%-22s %-7v novnni=%-5v int8 layers %d: %d/%d exact, max err %.3g (step %.3g)", name, p.isa, p.novnni, int8Layers, exact, len(want), worst, step)
+			}
+		}
+	}
+}
+
+// TestQuantBenchModels checks the bench-size int8 models (KINFER_QBENCH=DIR from
+// `testdata/gen_quant.py --bench DIR`; skipped when unset) against ORT's outputs at
+// batch 1 and 64 on every path: models no fixture test has seen, same exact bound.
+func TestQuantBenchModels(t *testing.T) {
+	dir := os.Getenv("KINFER_QBENCH")
+	if dir == "" {
+		t.Skip("KINFER_QBENCH not set")
+	}
+	for _, model := range []string{"mlp", "mnist_cnn"} {
+		m, err := onnx.Load(filepath.Join(dir, model+"_qdq_u8s8_pc.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 64} {
+			pre := filepath.Join(dir, model+"_qdq_u8s8_pc.b"+strconv.Itoa(batch))
+			x, _, err := npyf.ReadFile(pre + ".inputs.npy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := npyf.ReadFile(pre + ".outputs.npy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range quantPaths() {
+				old := asm.SetNoVNNI(p.novnni)
+				cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: p.isa.String(), MaxBatch: batch})
+				asm.SetNoVNNI(old)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := cm.Run(x, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				diff := 0
+				for i := range want {
+					if got[i] != want[i] {
+						diff++
+					}
+				}
+				t.Logf("%s b%d %v novnni=%v: %d/%d differ from ORT", model, batch, p.isa, p.novnni, diff, len(want))
+				if diff != 0 {
+					t.Errorf("%s b%d %v: %d elements differ from ORT", model, batch, p.isa, diff)
+				}
 			}
 		}
 	}
