@@ -163,7 +163,7 @@ func (k *fastQConv) im2col(a, plane []byte) {
 // fillZP fills padding taps with the zero point (little-endian u16 when eb is 2).
 func (k *fastQConv) fillZP(d []byte, eb int) {
 	for i := 0; i < len(d); i += eb {
-		d[i] = byte(k.za)
+		d[i] = k.q.ZeroElem(k.za)
 		if eb == 2 {
 			d[i+1] = 0
 		}

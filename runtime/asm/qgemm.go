@@ -1,5 +1,10 @@
 package asm
 
+// The NEON dot kernel is arm64 text from _gen/qneon.go; its directive lives here, in a
+// file of every architecture, so that go generate on any machine rewrites it.
+//
+//go:generate go run -C _gen . -kernel qgemm_neon -out ../qgemm_8x8_neon_arm64.s
+
 import (
 	"fmt"
 	"os"
@@ -18,6 +23,7 @@ const (
 	qGeneric qpath = iota // plain Go over the VNNI layout
 	qAVX2                 // AVX2 without VNNI: u16 x s16 pairs through VPMADDWD (exact)
 	qVNNI512              // AVX512-VNNI: VPDPBUSD on u8 x s8 quads in zmm
+	qNEON                 // arm64 dotprod: SDOT on s8 (u8 - 128) x s8 quads, 8x8 tiles
 )
 
 // qpathFor picks the int8 kernels for a float ISA: AVX512 with AVX512-VNNI runs
@@ -29,6 +35,8 @@ func qpathFor(isa ISA) qpath {
 		return qGeneric
 	case isa == AVX512 && haveVNNI512 && !noVNNI:
 		return qVNNI512
+	case isa == NEON && haveDot:
+		return qNEON
 	case isa == AVX2, isa == AVX512:
 		if hasAsm && isAMD64 {
 			return qAVX2
@@ -54,10 +62,22 @@ func (p qpath) grp() int {
 }
 
 func (p qpath) nr() int {
-	if p == qAVX2 {
+	switch p {
+	case qAVX2:
 		return 16
+	case qNEON:
+		return 8
 	}
 	return 32
+}
+
+// kgStep is the k-group multiple of the packing (NEON's kernel takes 16 bytes of a row
+// at a time).
+func (p qpath) kgStep() int {
+	if p == qNEON {
+		return 4
+	}
+	return 1
 }
 
 func (p qpath) abytes() int { return 4 / p.grp() }
@@ -68,6 +88,8 @@ func (p qpath) String() string {
 		return "4x16 avx2 (u16 x s16 vpmaddwd)"
 	case qVNNI512:
 		return "8x32 avx512-vnni"
+	case qNEON:
+		return "8x8 neon sdot"
 	}
 	return "go"
 }
@@ -92,7 +114,7 @@ func NewQGemm(isa ISA, k, n int, w []int8) (*QGemm, error) {
 	}
 	p := qpathFor(isa)
 	g, nr := p.grp(), p.nr()
-	q := &QGemm{p: p, k: k, n: n, kg: (k + g - 1) / g}
+	q := &QGemm{p: p, k: k, n: n, kg: ((k+g-1)/g + p.kgStep() - 1) / p.kgStep() * p.kgStep()}
 	np := q.NP()
 	q.packed = make([]byte, np/nr*q.kg*nr*4)
 	q.colsum = make([]int32, np)
@@ -135,6 +157,9 @@ func (q *QGemm) Corr(dst []int32, bias []int32, za int32) {
 			b = bias[j]
 		}
 		dst[j] = b - za*q.colsum[j]
+		if q.p == qNEON {
+			dst[j] += 128 * q.colsum[j] // NEON's A holds a-128
+		}
 	}
 }
 
@@ -151,6 +176,15 @@ func (q *QGemm) Quantize(dst []byte, src []float32, rows, lds int, scale float32
 	}
 }
 
+// ZeroElem is the stored form of the value zp (a conv's padding taps): its low byte;
+// the high byte of a 2-byte element is 0.
+func (q *QGemm) ZeroElem(zp int32) byte {
+	if q.p == qNEON {
+		return byte(zp) ^ 0x80
+	}
+	return byte(zp)
+}
+
 // ElemBytes is the bytes of one quantized A element (1, or 2 for the widening kernel).
 func (q *QGemm) ElemBytes() int { return q.p.abytes() }
 
@@ -163,6 +197,12 @@ func (q *QGemm) QuantizeFlat(dst []byte, src []float32, scale float32, zp int32)
 	i := 0
 	if q.p != qGeneric {
 		i = quantizeKernel(ab, dst, src, scale, lo, hi, zp)
+	}
+	if q.p == qNEON {
+		for ; i < len(src); i++ {
+			dst[i] = byte(QuantizeValue(src[i], scale, lo, hi)+zp) ^ 0x80 // int8(a-128)
+		}
+		return
 	}
 	if ab == 1 {
 		for ; i < len(src); i++ {
@@ -249,9 +289,12 @@ func qgemmGo(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr [
 				w := blk[(kg*nr+lane)*4:]
 				for t := 0; t < g; t++ {
 					var av, wv int32
-					if ab == 1 {
+					switch {
+					case q.p == qNEON:
+						av, wv = int32(int8(ar[kg*4+t])), int32(int8(w[t]))
+					case ab == 1:
 						av, wv = int32(ar[kg*4+t]), int32(int8(w[t]))
-					} else {
+					default:
 						av = int32(uint16(ar[kg*4+2*t]) | uint16(ar[kg*4+2*t+1])<<8)
 						wv = int32(int16(uint16(w[2*t]) | uint16(w[2*t+1])<<8))
 					}

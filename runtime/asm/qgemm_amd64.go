@@ -10,6 +10,8 @@ import "github.com/klauspost/cpuid/v2"
 // haveVNNI512: VPDPBUSD on zmm needs AVX512-VNNI on top of the AVX512 path's features.
 var haveVNNI512 = cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VNNI)
 
+const haveDot = false // arm64 dotprod
+
 // qgemmRequant8x32VNNI512 is QGemm.Requant's AVX512-VNNI kernel over the qVNNI512 layout
 // (a: u8 rows of lda bytes, kg quads; packed: per 32-column block, kg groups of 32
 // lanes of 4 int8), 8x32 tiles with 4-, 2- and 1-row remainders (those split k over

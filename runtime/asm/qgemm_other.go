@@ -1,8 +1,8 @@
-//go:build noasm || purego || !gc || !amd64
+//go:build noasm || purego || !gc || !(amd64 || arm64)
 
 package asm
 
-const haveVNNI512 = false
+const haveVNNI512, haveDot = false, false
 
 func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
 	return false

@@ -24,7 +24,7 @@ func main() {
 		rest = append(rest, os.Args[i])
 	}
 	os.Args = rest
-	if kernel == "gemm_neon" {
+	if kernel == "gemm_neon" || kernel == "qgemm_neon" {
 		// arm64 text (avo emits amd64 only) to the file after -out
 		out := ""
 		for i := 0; i+1 < len(rest); i++ {
@@ -37,7 +37,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		neonGemm(f)
+		if kernel == "qgemm_neon" {
+			qneonDot(f)
+		} else {
+			neonGemm(f)
+		}
 		if err := f.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
