@@ -15,8 +15,8 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// quantPaths are the kernel paths of the int8 tests: every ISA here, and AVX512 with
-// the non-VNNI int8 kernel forced.
+// quantPaths are the kernel paths of the int8 tests: every ISA here, and AVX2 and
+// AVX512 with the non-VNNI int8 kernel forced.
 func quantPaths() []struct {
 	isa    asm.ISA
 	novnni bool
@@ -30,7 +30,7 @@ func quantPaths() []struct {
 			isa    asm.ISA
 			novnni bool
 		}{i, false})
-		if i == asm.AVX512 {
+		if i == asm.AVX512 || i == asm.AVX2 {
 			out = append(out, struct {
 				isa    asm.ISA
 				novnni bool

@@ -24,11 +24,13 @@ const (
 	qAVX2                 // AVX2 without VNNI: u16 x s16 pairs through VPMADDWD (exact)
 	qVNNI512              // AVX512-VNNI: VPDPBUSD on u8 x s8 quads in zmm
 	qNEON                 // arm64 dotprod: SDOT on s8 (u8 - 128) x s8 quads, 8x8 tiles
+	qAVXVNNI              // AVX-VNNI: VEX VPDPBUSD on u8 x s8 quads in ymm, 4x16 tiles
 )
 
 // qpathFor picks the int8 kernels for a float ISA: AVX512 with AVX512-VNNI runs
-// VPDPBUSD, AVX2 (and AVX512 without VNNI, or with KINFER_NOVNNI=1) the widening
-// kernel; everything else the plain-Go reference.
+// VPDPBUSD in zmm, AVX2 with AVX-VNNI (or AVX512 with only that) VEX VPDPBUSD in ymm,
+// other AVX2 (or any, with KINFER_NOVNNI=1) the widening kernel; NEON with dotprod
+// SDOT; everything else the plain-Go reference.
 func qpathFor(isa ISA) qpath {
 	switch {
 	case !Available(isa):
@@ -37,6 +39,8 @@ func qpathFor(isa ISA) qpath {
 		return qVNNI512
 	case isa == NEON && haveDot:
 		return qNEON
+	case (isa == AVX2 || isa == AVX512) && haveAVXVNNI && !noVNNI:
+		return qAVXVNNI
 	case isa == AVX2, isa == AVX512:
 		if hasAsm && isAMD64 {
 			return qAVX2
@@ -63,7 +67,7 @@ func (p qpath) grp() int {
 
 func (p qpath) nr() int {
 	switch p {
-	case qAVX2:
+	case qAVX2, qAVXVNNI:
 		return 16
 	case qNEON:
 		return 8
@@ -90,6 +94,8 @@ func (p qpath) String() string {
 		return "8x32 avx512-vnni"
 	case qNEON:
 		return "8x8 neon sdot"
+	case qAVXVNNI:
+		return "4x16 avx-vnni"
 	}
 	return "go"
 }

@@ -6,11 +6,15 @@ import "github.com/klauspost/cpuid/v2"
 
 //go:generate go run -C _gen . -kernel qgemm_avx2 -out ../qgemm_4x16_avx2_amd64.s
 //go:generate go run -C _gen . -kernel qgemm_vnni512 -out ../qgemm_8x32_vnni512_amd64.s
+//go:generate go run -C _gen . -kernel qgemm_avxvnni -out ../qgemm_4x16_avxvnni_amd64.s
 
 // haveVNNI512: VPDPBUSD on zmm needs AVX512-VNNI on top of the AVX512 path's features.
 var haveVNNI512 = cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VNNI)
 
 const haveDot = false // arm64 dotprod
+
+// haveAVXVNNI: the VEX form of VPDPBUSD (Alder Lake, Zen 5, ...) on top of AVX2.
+var haveAVXVNNI = cpuid.CPU.Supports(cpuid.AVX2, cpuid.AVXVNNI)
 
 // qgemmRequant8x32VNNI512 is QGemm.Requant's AVX512-VNNI kernel over the qVNNI512 layout
 // (a: u8 rows of lda bytes, kg quads; packed: per 32-column block, kg groups of 32
@@ -49,6 +53,18 @@ func qgemmRequant4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *float
 //go:noescape
 func qgemmFloat4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
 
+// qgemmRequant4x16AVXVNNI is qgemmRequant4x16AVX2 over the u8 x s8 quad layout of
+// qgemmRequant8x32VNNI512 with 16-column blocks: one VEX VPDPBUSD per group and
+// vector (4x16 tiles, 2- and 1-row remainders over 2 and 4 partial sums).
+//
+//go:noescape
+func qgemmRequant4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
+
+// qgemmFloat4x16AVXVNNI is qgemmRequant4x16AVXVNNI with the float output stage.
+//
+//go:noescape
+func qgemmFloat4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
+
 func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
 	var pb *float32
 	if !round {
@@ -61,6 +77,10 @@ func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, co
 		qgemmFloat8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], pb, lo, hi, sy)
 	case q.p == qAVX2 && round:
 		qgemmRequant4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], pb, lo, hi, sy)
+	case q.p == qAVXVNNI && round:
+		qgemmRequant4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], pb, lo, hi, sy)
+	case q.p == qAVXVNNI:
+		qgemmFloat4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], pb, lo, hi, sy)
 	case q.p == qAVX2:
 		qgemmFloat4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], pb, lo, hi, sy)
 	default:

@@ -4,7 +4,7 @@ package asm
 
 import "github.com/klauspost/cpuid/v2"
 
-const haveVNNI512 = false
+const haveVNNI512, haveAVXVNNI = false, false
 
 // haveDot: SDOT needs the dotprod extension (without it the int8 GEMM is plain Go).
 var haveDot = cpuid.CPU.Supports(cpuid.ASIMD, cpuid.ASIMDDP)

@@ -2,7 +2,7 @@
 
 package asm
 
-const haveVNNI512, haveDot = false, false
+const haveVNNI512, haveDot, haveAVXVNNI = false, false, false
 
 func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
 	return false

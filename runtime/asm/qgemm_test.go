@@ -25,12 +25,12 @@ func qpathsUnderTest(t *testing.T) []struct {
 			isa    ISA
 			novnni bool
 		}{i.String(), i, false})
-		if i == AVX512 {
+		if i == AVX512 || i == AVX2 {
 			out = append(out, struct {
 				name   string
 				isa    ISA
 				novnni bool
-			}{"avx512-novnni", i, true})
+			}{i.String() + "-novnni", i, true})
 		}
 	}
 	return out

@@ -58,11 +58,13 @@ func main() {
 	case "gemm_avx512":
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
 	case "qgemm_avx2":
-		qgemmKernels(false)
+		qgemmKernels(false, false)
+	case "qgemm_avxvnni":
+		qgemmKernels(false, true)
 	case "quant_avx2":
 		quantKernels()
 	case "qgemm_vnni512":
-		qgemmKernels(true)
+		qgemmKernels(true, false)
 	case "probe":
 		probes()
 	case "act_avx2":
@@ -86,4 +88,14 @@ func main() {
 		os.Exit(2)
 	}
 	Generate()
+	if kernel == "qgemm_avxvnni" {
+		for i := 0; i+1 < len(rest); i++ {
+			if rest[i] == "-out" {
+				if err := vexVNNI(rest[i+1]); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+			}
+		}
+	}
 }

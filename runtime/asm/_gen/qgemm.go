@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -17,6 +21,7 @@ type qgemmCfg struct {
 	mr, nr int
 	vb     int  // vector bytes
 	vnni   bool // VPDPBUSD (EVEX) in zmm; else VPMADDWD+VPADDD in ymm
+	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
 }
 
@@ -29,9 +34,9 @@ func (g qgemmCfg) vec() VecVirtual {
 	return YMM()
 }
 
-func qgemmKernels(vnni bool) {
+func qgemmKernels(vnni, vex bool) {
 	for _, round := range []bool{true, false} {
-		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round}
+		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex}
 		if vnni {
 			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round}
 		}
@@ -40,8 +45,11 @@ func qgemmKernels(vnni bool) {
 			op = "Requant"
 		}
 		isa := "AVX2"
-		if vnni {
+		switch {
+		case vnni:
 			isa = "VNNI512"
+		case vex:
+			isa = "AVXVNNI"
 		}
 		g.name = fmt.Sprintf("qgemm%s%dx%d%s", op, g.mr, g.nr, isa)
 		g.gen()
@@ -186,7 +194,7 @@ func (g qgemmCfg) tile(r int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 		for i := 0; i < r; i++ {
 			VPBROADCASTD(rowAddr(i, bases, lda, lda3, 4*p), t)
 			for v := 0; v < nv; v++ {
-				if g.vnni {
+				if g.vnni || g.vex {
 					VPDPBUSD(b[v], t, acc[p][i][v])
 				} else {
 					VPMADDWD(b[v], t, tmp)
@@ -325,4 +333,42 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 			VMASKMOVPS(acc[i][v], cv, rowAddr(i, cbase, ldc, ldc3, v*g.vb))
 		}
 	}
+}
+
+// vexVNNI rewrites the ymm VPDPBUSD lines avo wrote (EVEX, AVX512-VNNI+VL) as the VEX
+// form of AVX-VNNI, which the Go assembler does not encode: C4 RXB.00010 W0.vvvv.1.01
+// 50 /r. Every register must be Y0..Y15 (VEX cannot name the others).
+func vexVNNI(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	re := regexp.MustCompile(`(?m)^(\t)VPDPBUSD\s+Y(\d+), Y(\d+), Y(\d+)$`)
+	var bad error
+	out := re.ReplaceAllStringFunc(string(src), func(line string) string {
+		m := re.FindStringSubmatch(line)
+		rm, v, d := atoi(m[2]), atoi(m[3]), atoi(m[4])
+		if rm > 15 || v > 15 || d > 15 {
+			bad = fmt.Errorf("vexVNNI: %q uses a register VEX cannot encode", line)
+		}
+		b1 := 0x02 | (^d>>3&1)<<7 | 1<<6 | (^rm>>3&1)<<5
+		b2 := (^v&15)<<3 | 1<<2 | 1
+		modrm := 0xC0 | (d&7)<<3 | rm&7
+		return fmt.Sprintf("\tBYTE $0xc4; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x50; BYTE $0x%02x // {vex} VPDPBUSD Y%d, Y%d, Y%d", b1, b2, modrm, rm, v, d)
+	})
+	if bad != nil {
+		return bad
+	}
+	if !strings.Contains(out, "{vex}") || regexp.MustCompile(`\tVPDPBUSD\s`).MatchString(out) {
+		return fmt.Errorf("vexVNNI: a VPDPBUSD left in EVEX form, or none rewritten")
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
