@@ -80,6 +80,7 @@ type fastQConv struct {
 	l                       *layers.QConv2D
 	h, w, c, oh, ow, pt, pl int
 	plane                   int // bytes of the quantized input plane
+	move, oxLo, oxHi        int // shortMoves' width (0: none) and its ox range
 }
 
 func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
@@ -95,7 +96,19 @@ func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compi
 		return compiled{}, false
 	}
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
-	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 63) &^ 63
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' reads
+	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 8 {
+		k.move = 4
+		if span > 4 {
+			k.move = 8
+		}
+		if (l.KH-1)*span+k.move > g.q.LDA() {
+			k.move = 0 // the last tap row's move would pass the row
+		}
+		// ox with every tap inside: ox*SW - pl >= 0 and ox*SW - pl + KW <= w
+		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
+		k.oxHi = max(min(ow, (in[1]-l.KW+pl)/l.SW+1), k.oxLo)
+	}
 	return compiled{k: k, name: "int8 conv im2col " + g.q.Name(), scratchLen: floatsFor(k.plane + oh*ow*g.q.LDA())}, true
 }
 
@@ -112,14 +125,14 @@ func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 }
 
 // im2col gathers the quantized plane into A: row oy*ow+ox holds the KH*KW taps of C
-// elements, padding taps the zero point, then zeros to LDA. Loops run by (oy, ky) so
+// elements, padding taps the zero point; the row's bytes past the taps are left as
+// they are (any value: the packed weights there are zero). Loops run by (oy, ky) so
 // the inner loop over ox is one move per tap row where the window is inside the input.
 func (k *fastQConv) im2col(a, plane []byte) {
 	l := k.l
 	eb, lda := k.q.ElemBytes(), k.q.LDA()
 	run := k.c * eb // bytes of one tap
 	span := l.KW * run
-	taps := l.KH * span
 	for oy := 0; oy < k.oh; oy++ {
 		rows := a[oy*k.ow*lda : (oy+1)*k.ow*lda]
 		for ky := 0; ky < l.KH; ky++ {
@@ -132,7 +145,16 @@ func (k *fastQConv) im2col(a, plane []byte) {
 				continue
 			}
 			src := plane[iy*k.w*run:]
+			lo, hi := 0, 0 // the ox whose taps are all inside the row, moved by short
+			if k.move > 0 {
+				lo, hi = k.oxLo, k.oxHi
+				shortMoves(rows[off:], src, lo, hi, lda, l.SW*run, k.pl*run, k.move)
+			}
 			for ox := 0; ox < k.ow; ox++ {
+				if ox == lo && hi > lo {
+					ox = hi - 1
+					continue
+				}
 				ix0 := ox*l.SW - k.pl
 				d := rows[ox*lda+off : (ox+1)*lda] // copyBytes may write past span, never past the row
 				if l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
@@ -149,14 +171,29 @@ func (k *fastQConv) im2col(a, plane []byte) {
 				}
 			}
 		}
-		if taps < lda {
-			for ox := 0; ox < k.ow; ox++ {
-				t := rows[ox*lda+taps : (ox+1)*lda]
-				for i := range t {
-					t[i] = 0 // a few bytes: cheaper than clear's call
-				}
-			}
+	}
+	// the bytes past the taps stay as they are: the packed weights there are zero
+}
+
+// shortMoves copies, for ox in [lo, hi), the move bytes at src[ox*step-back:] to
+// dst[ox*lda:], unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv) in
+// one 4- or 8-byte move. The bytes past the tap row land in the next tap row, written
+// later, or the row's zero tail (newFastQConv checks the room on both sides).
+func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
+	if hi <= lo {
+		return
+	}
+	_ = dst[(hi-1)*lda+move-1]
+	_ = src[(hi-1)*step-back+move-1]
+	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
+	if move == 4 {
+		for ox := lo; ox < hi; ox++ {
+			*(*uint32)(unsafe.Add(dp, ox*lda)) = *(*uint32)(unsafe.Add(sp, ox*step-back))
 		}
+		return
+	}
+	for ox := lo; ox < hi; ox++ {
+		*(*uint64)(unsafe.Add(dp, ox*lda)) = *(*uint64)(unsafe.Add(sp, ox*step-back))
 	}
 }
 
@@ -175,10 +212,17 @@ func (k *fastQConv) fillZP(d []byte, eb int) {
 // most 8 is one 8-byte move when both sides have the room (the bytes past n in dst
 // are rewritten by the next tap or the row's zero tail).
 func copyBytes(dst, src []byte, n int) int {
-	if n > 8 || len(dst) < 8 || len(src) < 8 {
+	switch {
+	case n > 8:
 		return copy(dst[:n], src)
+	case len(dst) >= 8 && len(src) >= 8:
+		binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
+	default:
+		dst, src = dst[:n], src[:n]
+		for i := range dst {
+			dst[i] = src[i]
+		}
 	}
-	binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
 	return n
 }
 
