@@ -78,6 +78,28 @@ def cnn(rng, hw, c1, c2, classes, pad):
     return g, (1, hw, hw)
 
 
+def res(rng, hw, c, classes):
+    """conv -> relu -> conv, + the skip, relu -> GlobalAveragePool -> Gemm (a residual block)."""
+    inits = [init("w0", rng.normal(0, 1 / 3, (c, 1, 3, 3))), init("b0", rng.normal(0, 0.1, c)),
+             init("w1", rng.normal(0, 1 / np.sqrt(9 * c), (c, c, 3, 3))), init("b1", rng.normal(0, 0.1, c)),
+             init("w2", rng.normal(0, 1 / np.sqrt(9 * c), (c, c, 3, 3))), init("b2", rng.normal(0, 0.1, c)),
+             init("w3", rng.normal(0, 1 / np.sqrt(c), (classes, c))), init("b3", rng.normal(0, 0.1, classes))]
+    p = [1] * 4
+    nodes = [helper.make_node("Conv", ["input", "w0", "b0"], ["c0"], kernel_shape=[3, 3], pads=p, name="stem"),
+             helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+             helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=p, name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=p, name="conv2"),
+             helper.make_node("Add", ["c2", "r0"], ["s"], name="add"),
+             helper.make_node("Relu", ["s"], ["r2"], name="relu2"),
+             helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], axis=1, name="flatten"),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1, name="fc")]
+    g = helper.make_graph(nodes, "res", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, hw, hw])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], inits)
+    return g, (1, hw, hw)
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, xs):
         self.it = iter([{"input": x[None]} for x in xs])
@@ -134,7 +156,7 @@ def main():
         kinds = [v for v in variants() if v[0] in ("qdq_u8s8_pc",)]
         batches = [1, 64]
     else:
-        models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1))]
+        models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1)), ("res", res(np.random.default_rng(14), 8, 8, 10))]
         kinds = variants()
         batches = [8]
     for mname, (g, shape) in models:
@@ -142,7 +164,7 @@ def main():
         save_float(g, fpath)
         calib = rng.normal(0, 1, (32,) + shape).astype(np.float32)
         for vname, kind, kw in kinds:
-            if kind == "dynamic" and mname != "mlp":
+            if kind == "dynamic" and mname != "mlp" or mname == "res" and vname not in ("qdq_u8s8", "qop_u8s8"):
                 continue
             name = f"{mname}_{vname}"
             path = os.path.join(out, name + ".onnx")

@@ -381,7 +381,7 @@ func (b *builder) run() error {
 		}
 		np := b.nodes[i]
 		n := newNode(np, b.opset)
-		if d := np.GetDomain(); d != "" && d != "ai.onnx" && !(d == "com.microsoft" && np.GetOpType() == "QGemm") { // QGemm: ops_quant_op.go
+		if d := np.GetDomain(); d != "" && d != "ai.onnx" && !(d == "com.microsoft" && msQuantOps[np.GetOpType()]) { // ops_quant_op.go
 			return n.errorf(layers.ErrUnsupported, "op domain %q", d)
 		}
 		var dynIn []string

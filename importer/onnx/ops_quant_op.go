@@ -236,3 +236,50 @@ func opDynQuant(b *builder, n *node) error {
 	}
 	return nil
 }
+
+// msQuantOps are the com.microsoft ops ORT's quantizer writes that kinfer imports.
+var msQuantOps = map[string]bool{"QGemm": true, "QLinearAdd": true, "QLinearGlobalAveragePool": true}
+
+// fakeQuantOut follows the float layer just imported for n with a FakeQuant onto the
+// output quantization at inputs yIn, yIn+1 and records it.
+func (b *builder) fakeQuantOut(n *node, yIn int) error {
+	out, err := b.qparams(n, yIn, yIn+1)
+	if err != nil {
+		return err
+	}
+	if err := b.emit(&layers.FakeQuant{Info: b.info(n.GetName(), n.GetOpType()), Q: out}); err != nil {
+		return err
+	}
+	b.qs().data[n.out(0)] = out
+	return b.setOut(n.out(0), b.d.clone())
+}
+
+// opQLinearAdd is com.microsoft QLinearAdd of two computed tensors as a float Add of
+// their dequantized values and a FakeQuant onto C's grid. MLAS computes it in fixed
+// point (multipliers of 2^-Shift), so an element can differ from ORT's by one step of C.
+func opQLinearAdd(b *builder, n *node) error {
+	for _, k := range []int{1, 2, 4, 5} {
+		if _, err := b.constIn(n, k); err != nil {
+			return err
+		}
+	}
+	syn := &onnxpb.NodeProto{OpType: "Add", Name: n.GetName(), Input: []string{n.in(0), n.in(3)}, Output: []string{n.out(0)}}
+	if err := opMergeN(b, newNode(syn, b.opset)); err != nil {
+		return err
+	}
+	return b.fakeQuantOut(n, 6)
+}
+
+// opQLinearGlobalAveragePool is com.microsoft QLinearGlobalAveragePool (NCHW) as a
+// float GlobalAveragePool of the dequantized values and a FakeQuant onto Y's grid (ORT
+// sums in integers and requantizes once: an element can differ by one step of Y).
+func opQLinearGlobalAveragePool(b *builder, n *node) error {
+	if n.int("channels_last", 0) != 0 {
+		return n.errorf(layers.ErrUnsupported, "channels_last")
+	}
+	syn := &onnxpb.NodeProto{OpType: "GlobalAveragePool", Name: n.GetName(), Input: []string{n.in(0)}, Output: []string{n.out(0)}}
+	if err := opGlobalPool(b, newNode(syn, b.opset)); err != nil {
+		return err
+	}
+	return b.fakeQuantOut(n, 3)
+}
