@@ -130,8 +130,16 @@ func TestQuantZoo(t *testing.T) {
 				worst = max(worst, d)
 			}
 			// every fixture's layers run ORT's own arithmetic (int8 layers, FakeQuant,
-			// MaxPool on grid values), so the bound is exact equality
-			if worst != 0 {
+			// MaxPool on grid values), so the bound is exact equality, except
+			// misc_qdq: there ORT runs LeakyRelu, Sigmoid (tables of MLAS's own
+			// float functions), AveragePool, Mul and Concat through its QDQ fusions,
+			// kinfer in float32 on grid values, so an element can differ by one
+			// step of the output (7 of 80 do)
+			if strings.HasPrefix(name, "misc_qdq") {
+				if worst > float64(step)*1.0001 {
+					t.Errorf("%s isa=%v: max error %.3g over one output step %.3g", name, p.isa, worst, step)
+				}
+			} else if worst != 0 {
 				t.Errorf("%s isa=%v novnni=%v: %d/%d elements differ from ORT, max error %.3g (output step %.3g)", name, p.isa, p.novnni, len(want)-exact, len(want), worst, step)
 			}
 			if testing.Verbose() || os.Getenv("KINFER_QUANT_LOG") != "" {

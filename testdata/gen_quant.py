@@ -100,6 +100,28 @@ def res(rng, hw, c, classes):
     return g, (1, hw, hw)
 
 
+def misc(rng, hw, c, classes):
+    """The ops ORT's QOperator format writes as com.microsoft QLinear*: LeakyRelu,
+    AveragePool, Sigmoid, Concat, Mul, GlobalAveragePool."""
+    inits = [init("w0", rng.normal(0, 1 / 3, (c, 1, 3, 3))), init("b0", rng.normal(0, 0.1, c)),
+             init("w1", rng.normal(0, 1 / np.sqrt(9 * c), (c, c, 3, 3))), init("b1", rng.normal(0, 0.1, c)),
+             init("w3", rng.normal(0, 1 / np.sqrt(2 * c), (classes, 2 * c))), init("b3", rng.normal(0, 0.1, classes))]
+    p = [1] * 4
+    nodes = [helper.make_node("Conv", ["input", "w0", "b0"], ["c0"], kernel_shape=[3, 3], pads=p, name="stem"),
+             helper.make_node("LeakyRelu", ["c0"], ["l0"], alpha=0.1, name="leaky"),
+             helper.make_node("AveragePool", ["l0"], ["a0"], kernel_shape=[2, 2], strides=[2, 2], name="avg"),
+             helper.make_node("Conv", ["a0", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=p, name="conv1"),
+             helper.make_node("Sigmoid", ["c1"], ["s1"], name="sig"),
+             helper.make_node("Concat", ["s1", "a0"], ["cat"], axis=1, name="cat"),
+             helper.make_node("Mul", ["cat", "cat"], ["sq"], name="mul"),
+             helper.make_node("GlobalAveragePool", ["sq"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], axis=1, name="flatten"),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1, name="fc")]
+    g = helper.make_graph(nodes, "misc", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, hw, hw])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], inits)
+    return g, (1, hw, hw)
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, xs):
         self.it = iter([{"input": x[None]} for x in xs])
@@ -156,7 +178,8 @@ def main():
         kinds = [v for v in variants() if v[0] in ("qdq_u8s8_pc",)]
         batches = [1, 64]
     else:
-        models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1)), ("res", res(np.random.default_rng(14), 8, 8, 10))]
+        models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1)), ("res", res(np.random.default_rng(14), 8, 8, 10)),
+                  ("misc", misc(np.random.default_rng(15), 8, 8, 10))]
         kinds = variants()
         batches = [8]
     for mname, (g, shape) in models:
@@ -164,7 +187,7 @@ def main():
         save_float(g, fpath)
         calib = rng.normal(0, 1, (32,) + shape).astype(np.float32)
         for vname, kind, kw in kinds:
-            if kind == "dynamic" and mname != "mlp" or mname == "res" and vname not in ("qdq_u8s8", "qop_u8s8"):
+            if kind == "dynamic" and mname != "mlp" or mname in ("res", "misc") and vname not in ("qdq_u8s8", "qop_u8s8"):
                 continue
             name = f"{mname}_{vname}"
             path = os.path.join(out, name + ".onnx")

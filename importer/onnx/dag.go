@@ -68,7 +68,7 @@ func (b *builder) shareMoved() {
 var handlersN = map[string]handler{
 	"Add": opMergeN, "Sub": opMergeN, "Mul": opMergeN, "Max": opMergeN, "Min": opMergeN,
 	"Mean": opMergeN, "Sum": opMergeN, "Concat": opConcatN,
-	"QLinearAdd": opQLinearAdd, // ops_quant_op.go
+	"QLinearAdd": opQLinearAdd, "QLinearMul": opQLinearMul, "QLinearConcat": opQLinearConcat, // ops_quant_op.go
 }
 
 var mergeOps = map[string]layers.MergeOp{

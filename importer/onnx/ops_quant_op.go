@@ -238,7 +238,8 @@ func opDynQuant(b *builder, n *node) error {
 }
 
 // msQuantOps are the com.microsoft ops ORT's quantizer writes that kinfer imports.
-var msQuantOps = map[string]bool{"QGemm": true, "QLinearAdd": true, "QLinearGlobalAveragePool": true}
+var msQuantOps = map[string]bool{"QGemm": true, "QLinearAdd": true, "QLinearGlobalAveragePool": true,
+	"QLinearLeakyRelu": true, "QLinearSigmoid": true, "QLinearAveragePool": true, "QLinearMul": true, "QLinearConcat": true}
 
 // fakeQuantOut follows the float layer just imported for n with a FakeQuant onto the
 // output quantization at inputs yIn, yIn+1 and records it.
@@ -282,4 +283,74 @@ func opQLinearGlobalAveragePool(b *builder, n *node) error {
 		return err
 	}
 	return b.fakeQuantOut(n, 3)
+}
+
+// qunaryOps maps com.microsoft QLinear unary ops (X, X scale, X zero point, Y scale, Y
+// zero point) to the float op imported in their place, followed by a FakeQuant.
+var qunaryOps = map[string]string{"QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool"}
+
+// opQLinearUnary imports a qunaryOps node (ORT computes LeakyRelu and Sigmoid through
+// a 256-entry table of its own float function, AveragePool in integer sums: an element
+// can differ by one step of Y).
+func opQLinearUnary(b *builder, n *node) error {
+	op := qunaryOps[n.GetOpType()]
+	for _, k := range []int{1, 2} {
+		if _, err := b.constIn(n, k); err != nil {
+			return err
+		}
+	}
+	syn := &onnxpb.NodeProto{OpType: op, Name: n.GetName(), Input: []string{n.in(0)}, Output: []string{n.out(0)}}
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == "channels_last" {
+			if a.GetI() != 0 {
+				return n.errorf(layers.ErrUnsupported, "channels_last")
+			}
+			n.ignore("channels_last")
+			continue
+		}
+		syn.Attribute = append(syn.Attribute, a)
+		n.ignore(a.GetName())
+	}
+	sn := newNode(syn, b.opset)
+	if err := handlers[op](b, sn); err != nil {
+		return err
+	}
+	if err := sn.done(); err != nil {
+		return err
+	}
+	return b.fakeQuantOut(n, 3)
+}
+
+// opQLinearMul is com.microsoft QLinearMul of computed tensors: float Mul + FakeQuant.
+func opQLinearMul(b *builder, n *node) error {
+	syn := &onnxpb.NodeProto{OpType: "Mul", Name: n.GetName(), Input: []string{n.in(0), n.in(3)}, Output: []string{n.out(0)}}
+	if err := opMergeN(b, newNode(syn, b.opset)); err != nil {
+		return err
+	}
+	return b.fakeQuantOut(n, 6)
+}
+
+// opQLinearConcat is com.microsoft QLinearConcat (Y scale, Y zero point, then a
+// (X, scale, zero point) triple per input): float Concat + FakeQuant.
+func opQLinearConcat(b *builder, n *node) error {
+	in := n.GetInput()
+	if len(in) < 5 || (len(in)-2)%3 != 0 {
+		return n.errorf(layers.ErrBadFile, "%d inputs", len(in))
+	}
+	syn := &onnxpb.NodeProto{OpType: "Concat", Name: n.GetName(), Output: []string{n.out(0)}}
+	for k := 2; k < len(in); k += 3 {
+		syn.Input = append(syn.Input, in[k])
+	}
+	for _, a := range n.GetAttribute() {
+		syn.Attribute = append(syn.Attribute, a)
+		n.ignore(a.GetName())
+	}
+	sn := newNode(syn, b.opset)
+	if err := opConcatN(b, sn); err != nil {
+		return err
+	}
+	if err := sn.done(); err != nil {
+		return err
+	}
+	return b.fakeQuantOut(n, 0)
 }
