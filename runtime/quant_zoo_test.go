@@ -88,6 +88,7 @@ func TestQuantZoo(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch := xs[0]
+		lstm := strings.HasPrefix(name, "lstm")
 		step := outStep(m.Graph)
 		int8Layers := 0
 		for i := 0; i < m.Graph.Len(); i++ {
@@ -120,7 +121,8 @@ func TestQuantZoo(t *testing.T) {
 			}
 			exact, worst := 0, 0.0
 			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+				// lstm_dyn's LSTM runs float32 kernels (FMA order differs by path)
+				if d := math.Abs(float64(got[i] - ref[i])); math.Float32bits(got[i]) != math.Float32bits(ref[i]) && !(lstm && d <= 1e-5+1e-5*math.Abs(float64(ref[i]))) {
 					t.Fatalf("%s isa=%v novnni=%v: element %d = %v, the reference pass gives %v", name, p.isa, p.novnni, i, got[i], ref[i])
 				}
 				d := math.Abs(float64(got[i] - want[i]))
@@ -135,7 +137,15 @@ func TestQuantZoo(t *testing.T) {
 			// float functions), AveragePool, Mul and Concat through its QDQ fusions,
 			// kinfer in float32 on grid values, so an element can differ by one
 			// step of the output (7 of 80 do)
-			if strings.HasPrefix(name, "misc_qdq") {
+			if lstm {
+				// ORT's DynamicQuantizeLSTM quantizes x and h to uint8 every step;
+				// kinfer runs the LSTM in float32 over the dequantized weights, so the
+				// difference is ORT's activation quantization noise through 12 steps
+				// and the Gemm (measured 8.3e-3 on logits of magnitude ~1)
+				if worst > 2e-2 {
+					t.Errorf("%s isa=%v: max error %.3g over 2e-2", name, p.isa, worst)
+				}
+			} else if strings.HasPrefix(name, "misc_qdq") {
 				if worst > float64(step)*1.0001 {
 					t.Errorf("%s isa=%v: max error %.3g over one output step %.3g", name, p.isa, worst, step)
 				}

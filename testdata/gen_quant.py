@@ -122,6 +122,21 @@ def misc(rng, hw, c, classes):
     return g, (1, hw, hw)
 
 
+def lstm(rng, t, i, h, classes):
+    """batch-first input -> Transpose -> LSTM -> last h -> Gemm, as torch exports it
+    (quantize_dynamic turns the LSTM into com.microsoft DynamicQuantizeLSTM)."""
+    inits = [init("W", rng.normal(0, 0.3, (1, 4 * h, i))), init("R", rng.normal(0, 0.3, (1, 4 * h, h))),
+             init("B", rng.normal(0, 0.1, (1, 8 * h))), init("Wf", rng.normal(0, 0.3, (classes, h))),
+             init("bf", rng.normal(0, 0.1, classes)), numpy_helper.from_array(np.array([0], np.int64), "ax")]
+    nodes = [helper.make_node("Transpose", ["input"], ["xt"], perm=[1, 0, 2], name="tr"),
+             helper.make_node("LSTM", ["xt", "W", "R", "B"], ["Y", "Yh"], hidden_size=h, name="lstm"),
+             helper.make_node("Squeeze", ["Yh", "ax"], ["hl"], name="sq"),
+             helper.make_node("Gemm", ["hl", "Wf", "bf"], ["logits"], transB=1, name="fc")]
+    g = helper.make_graph(nodes, "lstm", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", t, i])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], inits)
+    return g, (t, i)
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, xs):
         self.it = iter([{"input": x[None]} for x in xs])
@@ -179,7 +194,8 @@ def main():
         batches = [1, 64]
     else:
         models = [("mlp", mlp(rng, [48, 64, 32, 10])), ("cnn", cnn(rng, 12, 8, 16, 10, 1)), ("res", res(np.random.default_rng(14), 8, 8, 10)),
-                  ("misc", misc(np.random.default_rng(15), 8, 8, 10))]
+                  ("misc", misc(np.random.default_rng(15), 8, 8, 10)),
+                  ("lstm", lstm(np.random.default_rng(16), 12, 8, 16, 10))]
         kinds = variants()
         batches = [8]
     for mname, (g, shape) in models:
@@ -187,7 +203,8 @@ def main():
         save_float(g, fpath)
         calib = rng.normal(0, 1, (32,) + shape).astype(np.float32)
         for vname, kind, kw in kinds:
-            if kind == "dynamic" and mname != "mlp" or mname in ("res", "misc") and vname not in ("qdq_u8s8", "qop_u8s8"):
+            if kind == "dynamic" and mname not in ("mlp", "lstm") or mname in ("res", "misc") and vname not in ("qdq_u8s8", "qop_u8s8") \
+                    or mname == "lstm" and kind != "dynamic":
                 continue
             name = f"{mname}_{vname}"
             path = os.path.join(out, name + ".onnx")

@@ -66,8 +66,10 @@
 //     (-> Relu) -> Q, QLinearConv, QLinearMatMul and com.microsoft QGemm ->
 //     layers.QConv2D / layers.QDense when the int8 weights round-trip exactly;
 //     DynamicQuantizeLinear + MatMulInteger -> Cast -> Mul [-> Add] ->
-//     layers.DynQDense; com.microsoft QLinearAdd and QLinearGlobalAveragePool as
-//     their float op and a FakeQuant;
+//     layers.DynQDense; com.microsoft QLinearAdd, QLinearMul, QLinearConcat,
+//     QLinearLeakyRelu, QLinearSigmoid, QLinearAveragePool and
+//     QLinearGlobalAveragePool as their float op and a FakeQuant; DynamicQuantizeLSTM
+//     as a float LSTM over its dequantized weights;
 //
 // Not imported (ErrUnsupported naming node, op and attribute): Div of two computed
 // tensors, constants mixed with computed tensors in Max/Min/Mean/Sum/Concat, LSTM Y

@@ -239,7 +239,8 @@ func opDynQuant(b *builder, n *node) error {
 
 // msQuantOps are the com.microsoft ops ORT's quantizer writes that kinfer imports.
 var msQuantOps = map[string]bool{"QGemm": true, "QLinearAdd": true, "QLinearGlobalAveragePool": true,
-	"QLinearLeakyRelu": true, "QLinearSigmoid": true, "QLinearAveragePool": true, "QLinearMul": true, "QLinearConcat": true}
+	"QLinearLeakyRelu": true, "QLinearSigmoid": true, "QLinearAveragePool": true, "QLinearMul": true, "QLinearConcat": true,
+	"DynamicQuantizeLSTM": true}
 
 // fakeQuantOut follows the float layer just imported for n with a FakeQuant onto the
 // output quantization at inputs yIn, yIn+1 and records it.
@@ -353,4 +354,70 @@ func opQLinearConcat(b *builder, n *node) error {
 		return err
 	}
 	return b.fakeQuantOut(n, 0)
+}
+
+// opDynQuantLSTM imports com.microsoft DynamicQuantizeLSTM (quantize_dynamic's LSTM)
+// as a float LSTM over its dequantized weights (W, R stored (dir, in, 4h) and
+// (dir, h, 4h), per-direction scales and zero points, transposed back to ONNX LSTM's
+// (dir, 4h, in)). ORT also quantizes x and h per step; kinfer keeps them float32, so
+// the outputs differ by that quantization noise, not by the weights.
+func opDynQuantLSTM(b *builder, n *node) error {
+	deq := func(qi, si, zi int, what string) (string, error) {
+		q, err := b.constIn(n, qi)
+		if err != nil {
+			return "", err
+		}
+		s, err := b.constIn(n, si)
+		if err != nil {
+			return "", err
+		}
+		z, err := b.constIn(n, zi)
+		if err != nil {
+			return "", err
+		}
+		if q == nil || !q.isInt || len(q.dims) != 3 || s == nil || s.isInt || (len(s.f) != 1 && len(s.f) != q.dims[0]) ||
+			(z != nil && len(z.i) != len(s.f)) {
+			return "", n.errorf(layers.ErrUnsupported, "%s must be a constant (dir, rows, 4*hidden) int tensor with per-direction scales", what)
+		}
+		for _, v := range s.f {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return "", n.errorf(layers.ErrBadFile, "%s scale %v", what, v)
+			}
+		}
+		dir, rows, cols := q.dims[0], q.dims[1], q.dims[2]
+		f := make([]float32, len(q.i))
+		for d := 0; d < dir; d++ {
+			c := d % len(s.f)
+			var zp int64
+			if z != nil {
+				zp = z.i[c]
+			}
+			for r := 0; r < rows; r++ {
+				for k := 0; k < cols; k++ {
+					f[(d*cols+k)*rows+r] = float32(q.i[(d*rows+r)*cols+k]-zp) * s.f[c]
+				}
+			}
+		}
+		name := n.GetName() + "#" + what
+		b.consts[name] = newFloat([]int{dir, cols, rows}, f)
+		return name, nil
+	}
+	w, err := deq(1, 8, 9, "W")
+	if err != nil {
+		return err
+	}
+	r, err := deq(2, 10, 11, "R")
+	if err != nil {
+		return err
+	}
+	in := append([]string{n.in(0), w, r}, n.GetInput()[3:min(8, len(n.GetInput()))]...)
+	syn := &onnxpb.NodeProto{OpType: "LSTM", Name: n.GetName(), Input: in, Output: n.GetOutput(), Attribute: n.GetAttribute()}
+	for _, a := range n.GetAttribute() {
+		n.ignore(a.GetName())
+	}
+	sn := newNode(syn, b.opset)
+	if err := opLSTM(b, sn); err != nil {
+		return err
+	}
+	return sn.done()
 }
