@@ -289,6 +289,11 @@ func regQuant(t map[reflect.Type][]kernelEntry) {
 	reg(t, func(l *layers.DynQDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastDynQDense(l, in, isa, mb)
 	})
+	reg(t, func(l *layers.RoundHalf, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
+		c := referenceKernel(l, []layers.Shape{in}, 0) // element-wise, allocation-free
+		c.name = "round to float16 go"
+		return c, true
+	})
 	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size(), isa: isa}, name: "fakequant", inPlace: true}, true
 	})

@@ -74,6 +74,9 @@ func TestQuantZoo(t *testing.T) {
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		if name == "fp16_io" {
+			continue // TestFP16IO
+		}
 		m, err := onnx.Load(f)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -205,5 +208,49 @@ func TestQuantBenchModels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFP16IO runs the float16-I/O fixture (float16 input, initializers and output
+// around float32 Gemms, as ORT's CPU runs it) on every path. Bound: one float16 ulp of
+// each output: both compute the Gemms in float32 (summation orders differ by path) and
+// round to float16 once, so a float32 result within an ulp of a rounding boundary can
+// go either way.
+func TestFP16IO(t *testing.T) {
+	m, err := onnx.Load("../testdata/quant/fp16_io.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, xs, err := npyf.ReadFile("../testdata/quant/fp16_io.inputs.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := npyf.ReadFile("../testdata/quant/fp16_io.outputs.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, isa := range asm.Paths() {
+		cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cm.Run(x, xs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact := 0
+		for i, w := range want {
+			if layers.ToHalf(got[i]) != got[i] {
+				t.Fatalf("%v: output %d = %v is not a float16 value", isa, i, got[i])
+			}
+			e := math.Floor(math.Log2(math.Abs(float64(w)))) // w's binade
+			ulp := math.Ldexp(1, max(int(e), -14)-10)
+			if d := math.Abs(float64(got[i] - w)); d > ulp {
+				t.Errorf("%v: output %d = %v, ORT %v: more than one float16 ulp (%g)", isa, i, got[i], w, ulp)
+			} else if d == 0 {
+				exact++
+			}
+		}
+		t.Logf("%v: %d/%d outputs equal to ORT's", isa, exact, len(want))
 	}
 }

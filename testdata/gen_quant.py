@@ -137,6 +137,32 @@ def lstm(rng, t, i, h, classes):
     return g, (t, i)
 
 
+def fp16_io(rng):
+    """float16 input, initializers and output around float32 compute, as
+    onnxconverter_common's float16 conversion with keep_io_types=False and ORT's CPU
+    (which has no float16 Gemm) run it: Cast to float, Gemm, Relu, Gemm, Cast to
+    float16."""
+    def h(name, a):
+        return numpy_helper.from_array(np.asarray(a, np.float16), name)
+    inits = [h("w0", rng.normal(0, 0.3, (32, 16))), h("b0", rng.normal(0, 0.1, 32)),
+             h("w1", rng.normal(0, 0.3, (10, 32))), h("b1", rng.normal(0, 0.1, 10))]
+    nodes = [helper.make_node("Cast", ["input"], ["x"], to=TensorProto.FLOAT, name="in_cast")]
+    for w in ("w0", "b0", "w1", "b1"):
+        nodes.append(helper.make_node("Cast", [w], [w + "f"], to=TensorProto.FLOAT, name=w + "_cast"))
+    nodes += [helper.make_node("Gemm", ["x", "w0f", "b0f"], ["h0"], transB=1, name="fc0"),
+              helper.make_node("Relu", ["h0"], ["r0"], name="relu"),
+              helper.make_node("Gemm", ["r0", "w1f", "b1f"], ["h1"], transB=1, name="fc1"),
+              helper.make_node("Cast", ["h1"], ["logits"], to=TensorProto.FLOAT16, name="out_cast")]
+    g = helper.make_graph(nodes, "fp16_io", [helper.make_tensor_value_info("input", TensorProto.FLOAT16, ["N", 16])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT16, ["N", 10])], inits)
+    path = os.path.join(HERE, "quant", "fp16_io.onnx")
+    save_float(g, path)
+    x = rng.normal(0, 1, (8, 16)).astype(np.float16)
+    y = run_ort(path, x)
+    np.save(os.path.join(HERE, "quant", "fp16_io.inputs.npy"), x.astype(np.float32))
+    np.save(os.path.join(HERE, "quant", "fp16_io.outputs.npy"), y.astype(np.float32))
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, xs):
         self.it = iter([{"input": x[None]} for x in xs])
@@ -218,6 +244,8 @@ def main():
             print(name, os.path.getsize(path), "bytes")
         if not bench:
             os.remove(fpath)
+    if not bench:
+        fp16_io(np.random.default_rng(17))
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	dt := layers.Float32
 	if idInput(tt.GetElemType()) {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
-	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) && tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT16) { // float16: fed as float32
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
 	if tt.GetShape() == nil {

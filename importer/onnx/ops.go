@@ -76,6 +76,9 @@ func opIdentity(b *builder, n *node) error {
 	case "Cast":
 		to := onnxpb.TensorProto_DataType(n.int("to", 0))
 		n.ignore("saturate", "round_mode")
+		if to == onnxpb.TensorProto_FLOAT16 {
+			return opCastHalf(b, n) // ops_quant_op.go
+		}
 		if to != onnxpb.TensorProto_FLOAT {
 			return n.errorf(layers.ErrUnsupported, "cast of the data to %v", to)
 		}

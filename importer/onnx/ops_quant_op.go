@@ -421,3 +421,12 @@ func opDynQuantLSTM(b *builder, n *node) error {
 	}
 	return sn.done()
 }
+
+// opCastHalf is Cast to float16 of data: a RoundHalf (values stay float32, rounded to
+// float16; a later Cast to float is the identity).
+func opCastHalf(b *builder, n *node) error {
+	if err := b.emit(&layers.RoundHalf{Info: b.info(n.GetName(), "Cast")}); err != nil {
+		return err
+	}
+	return b.setOut(n.out(0), b.d.clone())
+}
