@@ -336,9 +336,6 @@ func (b *builder) used(v string) bool {
 }
 
 func (b *builder) run() error {
-	if err := b.foldDequant(); err != nil { // ops_quant.go
-		return err
-	}
 	// fold everything that does not depend on the input first, so that pattern
 	// matching sees every constant
 	for _, i := range b.order {
@@ -374,6 +371,9 @@ func (b *builder) run() error {
 			return err
 		}
 		b.done[i] = true
+	}
+	if err := b.foldDequant(); err != nil { // ops_quant.go
+		return err
 	}
 	for _, i := range b.order {
 		if b.done[i] {

@@ -98,14 +98,23 @@ func (b *builder) qparams(n *node, si, zi int) (layers.QParams, error) {
 // foldDequant folds DequantizeLinear of constants (quantized weights and biases),
 // keeping their integer form for the int8 layers.
 func (b *builder) foldDequant() error {
+	b.padZeroPoints()
 	for _, i := range b.order {
 		np := b.nodes[i]
-		if np.GetOpType() != "DequantizeLinear" || b.done[i] || (np.GetDomain() != "" && np.GetDomain() != "ai.onnx") {
+		op := np.GetOpType()
+		if op != "DequantizeLinear" && op != "QuantizeLinear" || b.done[i] || (np.GetDomain() != "" && np.GetDomain() != "ai.onnx") {
 			continue
 		}
 		n := newNode(np, b.opset)
 		x, ok := b.consts[n.in(0)]
 		if !ok {
+			continue
+		}
+		if op == "QuantizeLinear" {
+			if err := b.foldQuantize(n, x); err != nil {
+				return err
+			}
+			b.done[i] = true
 			continue
 		}
 		s, err := b.constIn(n, 1)
@@ -139,8 +148,10 @@ func (b *builder) foldDequant() error {
 		}
 		n.ignore("block_size")
 		inner := 1
-		for _, d := range x.dims[axis+1:] {
-			inner *= d
+		if len(s.f) > 1 {
+			for _, d := range x.dims[axis+1:] {
+				inner *= d
+			}
 		}
 		f := make([]float32, len(x.i))
 		for k, v := range x.i {
@@ -168,6 +179,30 @@ func (b *builder) foldDequant() error {
 		b.qs().wq[n.out(0)] = &qconst{q: x.i, scale: s.f, zp: zps, axis: axis, dims: x.dims}
 		b.done[i] = true
 	}
+	return nil
+}
+
+// foldQuantize folds QuantizeLinear of a constant (ORT quantizes constant operands of
+// Mul and Add): per-tensor parameters, the type from the zero point.
+func (b *builder) foldQuantize(n *node, x *tensor) error {
+	q, err := b.qparams(n, 1, 2)
+	if err != nil {
+		return err
+	}
+	n.ignore("axis", "saturate", "block_size", "output_dtype")
+	if err := n.done(); err != nil {
+		return err
+	}
+	f := x.floats()
+	v := make([]int64, len(f))
+	for k, fv := range f {
+		v[k] = int64(q.Quantize(fv))
+	}
+	out := newInt(append([]int(nil), x.dims...), v)
+	if err := b.keepFolded(n, []*tensor{out}); err != nil {
+		return err
+	}
+	b.qs().data[n.out(0)] = q
 	return nil
 }
 

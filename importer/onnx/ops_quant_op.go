@@ -240,7 +240,7 @@ func opDynQuant(b *builder, n *node) error {
 // msQuantOps are the com.microsoft ops ORT's quantizer writes that kinfer imports.
 var msQuantOps = map[string]bool{"QGemm": true, "QLinearAdd": true, "QLinearGlobalAveragePool": true,
 	"QLinearLeakyRelu": true, "QLinearSigmoid": true, "QLinearAveragePool": true, "QLinearMul": true, "QLinearConcat": true,
-	"DynamicQuantizeLSTM": true}
+	"DynamicQuantizeLSTM": true, "QLinearSoftmax": true}
 
 // fakeQuantOut follows the float layer just imported for n with a FakeQuant onto the
 // output quantization at inputs yIn, yIn+1 and records it.
@@ -256,17 +256,51 @@ func (b *builder) fakeQuantOut(n *node, yIn int) error {
 	return b.setOut(n.out(0), b.d.clone())
 }
 
-// opQLinearAdd is com.microsoft QLinearAdd of two computed tensors as a float Add of
-// their dequantized values and a FakeQuant onto C's grid. MLAS computes it in fixed
-// point (multipliers of 2^-Shift), so an element can differ from ORT's by one step of C.
-func opQLinearAdd(b *builder, n *node) error {
+// opQLinearAdd is com.microsoft QLinearAdd as a float Add of the dequantized values and
+// a FakeQuant onto C's grid. MLAS computes it in fixed point (multipliers of
+// 2^-Shift), so an element can differ from ORT's by one step of C.
+func opQLinearAdd(b *builder, n *node) error { return b.qlinearBinary(n, "Add") }
+
+// qlinearBinary imports QLinearAdd/QLinearMul (A at 0-2, B at 3-5, C at 6-7): a float
+// op of the dequantized operands (a constant one dequantized at import) and a
+// FakeQuant onto C.
+func (b *builder) qlinearBinary(n *node, op string) error {
 	for _, k := range []int{1, 2, 4, 5} {
 		if _, err := b.constIn(n, k); err != nil {
 			return err
 		}
 	}
-	syn := &onnxpb.NodeProto{OpType: "Add", Name: n.GetName(), Input: []string{n.in(0), n.in(3)}, Output: []string{n.out(0)}}
-	if err := opMergeN(b, newNode(syn, b.opset)); err != nil {
+	ins := []string{n.in(0), n.in(3)}
+	constant := false
+	for j, k := range []int{0, 3} {
+		t, ok := b.consts[n.in(k)]
+		if !ok {
+			continue
+		}
+		q, err := b.qparams(n, k+1, k+2)
+		if err != nil {
+			return err
+		}
+		f := make([]float32, t.size())
+		for i, v := range t.ints() {
+			f[i] = q.Dequantize(int32(v))
+		}
+		ins[j] = n.GetName() + "#" + []string{"a", "b"}[j]
+		b.consts[ins[j]] = newFloat(append([]int(nil), t.dims...), f)
+		constant = true
+	}
+	syn := &onnxpb.NodeProto{OpType: op, Name: n.GetName(), Input: ins, Output: []string{n.out(0)}}
+	sn := newNode(syn, b.opset)
+	var err error
+	if constant {
+		err = opArith(b, sn)
+	} else {
+		err = opMergeN(b, sn)
+	}
+	if err != nil {
+		return err
+	}
+	if err := sn.done(); err != nil {
 		return err
 	}
 	return b.fakeQuantOut(n, 6)
@@ -288,7 +322,8 @@ func opQLinearGlobalAveragePool(b *builder, n *node) error {
 
 // qunaryOps maps com.microsoft QLinear unary ops (X, X scale, X zero point, Y scale, Y
 // zero point) to the float op imported in their place, followed by a FakeQuant.
-var qunaryOps = map[string]string{"QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool"}
+var qunaryOps = map[string]string{"QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool",
+	"QLinearSoftmax": "Softmax"}
 
 // opQLinearUnary imports a qunaryOps node (ORT computes LeakyRelu and Sigmoid through
 // a 256-entry table of its own float function, AveragePool in integer sums: an element
@@ -302,6 +337,13 @@ func opQLinearUnary(b *builder, n *node) error {
 	}
 	syn := &onnxpb.NodeProto{OpType: op, Name: n.GetName(), Input: []string{n.in(0)}, Output: []string{n.out(0)}}
 	for _, a := range n.GetAttribute() {
+		if a.GetName() == "opset" { // QLinearSoftmax: the Softmax opset its axis follows
+			if a.GetI() != b.opset && (a.GetI() < 13) != (b.opset < 13) {
+				return n.errorf(layers.ErrUnsupported, "softmax of opset %d in an opset %d model", a.GetI(), b.opset)
+			}
+			n.ignore("opset")
+			continue
+		}
 		if a.GetName() == "channels_last" {
 			if a.GetI() != 0 {
 				return n.errorf(layers.ErrUnsupported, "channels_last")
@@ -322,14 +364,8 @@ func opQLinearUnary(b *builder, n *node) error {
 	return b.fakeQuantOut(n, 3)
 }
 
-// opQLinearMul is com.microsoft QLinearMul of computed tensors: float Mul + FakeQuant.
-func opQLinearMul(b *builder, n *node) error {
-	syn := &onnxpb.NodeProto{OpType: "Mul", Name: n.GetName(), Input: []string{n.in(0), n.in(3)}, Output: []string{n.out(0)}}
-	if err := opMergeN(b, newNode(syn, b.opset)); err != nil {
-		return err
-	}
-	return b.fakeQuantOut(n, 6)
-}
+// opQLinearMul is com.microsoft QLinearMul: see qlinearBinary.
+func opQLinearMul(b *builder, n *node) error { return b.qlinearBinary(n, "Mul") }
 
 // opQLinearConcat is com.microsoft QLinearConcat (Y scale, Y zero point, then a
 // (X, scale, zero point) triple per input): float Concat + FakeQuant.
@@ -429,4 +465,38 @@ func opCastHalf(b *builder, n *node) error {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
+}
+
+// qOutZP is the input index of the output zero point of the ops that write quantized
+// tensors (QOperator format).
+var qOutZP = map[string]int{"QuantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QGemm": 8,
+	"QLinearAdd": 7, "QLinearMul": 7, "QLinearLeakyRelu": 4, "QLinearSigmoid": 4, "QLinearAveragePool": 4,
+	"QLinearGlobalAveragePool": 4, "QLinearSoftmax": 4, "QLinearConcat": 1}
+
+// padZeroPoints rewrites the constant value of a Pad of a quantized tensor (QOperator:
+// the zero point, as an integer) to the float 0 it stands for on the data path.
+func (b *builder) padZeroPoints() {
+	for _, i := range b.order {
+		np := b.nodes[i]
+		in := np.GetInput()
+		if np.GetOpType() != "Pad" || len(in) < 3 || in[2] == "" {
+			continue
+		}
+		if t := b.constType(in[2]); t != onnxpb.TensorProto_UINT8 && t != onnxpb.TensorProto_INT8 {
+			continue
+		}
+		v, ok := b.consts[in[2]]
+		op, prod := b.producerOp(in[0])
+		k, known := qOutZP[op]
+		if !ok || !known || len(v.ints()) != 1 || k >= len(prod.GetInput()) {
+			continue
+		}
+		z, ok := b.consts[prod.GetInput()[k]]
+		if !ok || len(z.ints()) != 1 || z.ints()[0] != v.ints()[0] {
+			continue
+		}
+		name := np.GetName() + "#pad0"
+		b.consts[name] = newFloat(nil, []float32{0})
+		in[2] = name
+	}
 }
