@@ -101,3 +101,43 @@ func (l *DynQDense) Config() string {
 func (l *DynQDense) FLOPs(in Shape) int64 {
 	return int64(in.Size()/max(l.K, 1)) * 2 * int64(l.K) * int64(l.Units)
 }
+
+// DynFakeQuant is DynamicQuantizeLinear followed by its dequantization: the call's
+// range gives the uint8 grid (DynRange) and each value moves to its nearest point. It
+// stands before a float layer that reads dynamically quantized data without an int8
+// kernel (a grouped ConvInteger), so that the layer sees the values ORT's does.
+type DynFakeQuant struct {
+	Info
+}
+
+// OutputShape implements Layer.
+func (l *DynFakeQuant) OutputShape(in Shape) (Shape, error) { return in.Clone(), nil }
+
+// ScratchLen implements Layer.
+func (l *DynFakeQuant) ScratchLen(Shape, int) int { return 0 }
+
+// Forward implements Layer.
+func (l *DynFakeQuant) Forward(dst, src, _ []float32, in Shape, batch int) {
+	x := src[:batch*in.Size()]
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	q := QParams{Type: QUint8}
+	q.Scale, q.ZP = DynRange(lo, hi)
+	for i, v := range x {
+		dst[i] = q.Dequantize(q.Quantize(v))
+	}
+}
+
+// InPlace implements InPlacer.
+func (l *DynFakeQuant) InPlace() bool { return true }
+
+// Weights implements Layer.
+func (l *DynFakeQuant) Weights() [][]float32 { return nil }
+
+// Config implements Layer.
+func (l *DynFakeQuant) Config() string { return "dynamic quantize to uint8" }
+
+// FLOPs implements Layer.
+func (l *DynFakeQuant) FLOPs(in Shape) int64 { return 4 * int64(in.Size()) }

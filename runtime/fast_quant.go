@@ -77,7 +77,7 @@ func (k *fastQDense) run(dst, src, scratch []float32, batch int) {
 // multiplied in one GEMM.
 type fastQConv struct {
 	*qgemmLayer
-	l                       *layers.QConv2D
+	l                       *layers.Window
 	h, w, c, oh, ow, pt, pl int
 	plane                   int // bytes of the quantized input plane
 	move, oxLo, oxHi        int // shortMoves' width (0: none) and its ox range
@@ -87,14 +87,24 @@ func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compi
 	if len(in) != 3 {
 		return compiled{}, false
 	}
-	oh, ow, pt, pl, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return compiled{}, false
-	}
 	g, ok := newQGemmLayer(&l.QLinear, l.KH*l.KW*in[2], l.Filters, isa)
 	if !ok {
 		return compiled{}, false
 	}
+	k, ok := newQConvGeom(g, l.Window, in)
+	if !ok {
+		return compiled{}, false
+	}
+	return compiled{k: k, name: "int8 conv im2col " + g.q.Name(), scratchLen: floatsFor(k.plane + k.oh*k.ow*g.q.LDA())}, true
+}
+
+// newQConvGeom is the im2col geometry of a conv with window w on input in.
+func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv, bool) {
+	oh, ow, pt, pl, err := win.Geometry(in[0], in[1])
+	if err != nil {
+		return nil, false
+	}
+	l := &win
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
 	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' reads
 	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 8 {
@@ -109,7 +119,7 @@ func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compi
 		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
 		k.oxHi = max(min(ow, (in[1]-l.KW+pl)/l.SW+1), k.oxLo)
 	}
-	return compiled{k: k, name: "int8 conv im2col " + g.q.Name(), scratchLen: floatsFor(k.plane + oh*ow*g.q.LDA())}, true
+	return k, true
 }
 
 func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
@@ -119,7 +129,7 @@ func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
 	for b := 0; b < batch; b++ {
 		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
-		k.im2col(a, plane)
+		k.im2col(a, plane, k.za)
 		k.q.Requant(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
 	}
 }
@@ -128,7 +138,7 @@ func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 // elements, padding taps the zero point; the row's bytes past the taps are left as
 // they are (any value: the packed weights there are zero). Loops run by (oy, ky) so
 // the inner loop over ox is one move per tap row where the window is inside the input.
-func (k *fastQConv) im2col(a, plane []byte) {
+func (k *fastQConv) im2col(a, plane []byte, za int32) {
 	l := k.l
 	eb, lda := k.q.ElemBytes(), k.q.LDA()
 	run := k.c * eb // bytes of one tap
@@ -140,7 +150,7 @@ func (k *fastQConv) im2col(a, plane []byte) {
 			off := ky * span
 			if iy < 0 || iy >= k.h {
 				for ox := 0; ox < k.ow; ox++ {
-					k.fillZP(rows[ox*lda+off:ox*lda+off+span], eb)
+					k.fillZP(rows[ox*lda+off:ox*lda+off+span], eb, za)
 				}
 				continue
 			}
@@ -164,7 +174,7 @@ func (k *fastQConv) im2col(a, plane []byte) {
 				for kx := 0; kx < l.KW; kx++ {
 					ix := ix0 + kx*l.DW
 					if ix < 0 || ix >= k.w {
-						k.fillZP(d[kx*run:(kx+1)*run], eb)
+						k.fillZP(d[kx*run:(kx+1)*run], eb, za)
 						continue
 					}
 					copy(d[kx*run:(kx+1)*run], src[ix*run:])
@@ -198,9 +208,9 @@ func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
 }
 
 // fillZP fills padding taps with the zero point (little-endian u16 when eb is 2).
-func (k *fastQConv) fillZP(d []byte, eb int) {
+func (k *fastQConv) fillZP(d []byte, eb int, za int32) {
 	for i := 0; i < len(d); i += eb {
-		d[i] = k.q.ZeroElem(k.za)
+		d[i] = k.q.ZeroElem(za)
 		if eb == 2 {
 			d[i+1] = 0
 		}
@@ -278,6 +288,58 @@ func (k *fastDynQDense) run(dst, src, scratch []float32, batch int) {
 	k.q.Float(rows, a, dst, k.l.Units, corr, scale, k.bias, -inf, inf)
 }
 
+// fastDynQConv is DynQConv2D: the input's range over the call, then per sample the
+// quantized plane, im2col (padding at the call's zero point) and the int8 GEMM with
+// the float output stage.
+type fastDynQConv struct {
+	*fastQConv
+	l    *layers.DynQConv2D
+	bias []float32 // NP values
+}
+
+func newFastDynQConv(l *layers.DynQConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
+	if len(in) != 3 {
+		return compiled{}, false
+	}
+	q, err := asm.NewQGemm(isa, l.KH*l.KW*in[2], l.Filters, l.W)
+	if err != nil {
+		return compiled{}, false
+	}
+	g := &qgemmLayer{q: q, k: l.KH * l.KW * in[2], n: l.Filters}
+	c, ok := newQConvGeom(g, l.Window, in)
+	if !ok {
+		return compiled{}, false
+	}
+	k := &fastDynQConv{fastQConv: c, l: l, bias: make([]float32, q.NP())}
+	copy(k.bias, l.Bias)
+	return compiled{k: k, name: "int8 dynamic conv im2col " + q.Name(), scratchLen: 2*q.NP() + floatsFor(c.plane+c.oh*c.ow*q.LDA())}, true
+}
+
+func (k *fastDynQConv) run(dst, src, scratch []float32, batch int) {
+	np, lda := k.q.NP(), k.q.LDA()
+	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
+	x := src[:batch*in]
+	lo, hi := x[0], x[0]
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	xs, zp := layers.DynRange(lo, hi)
+	scale := scratch[:np]
+	for j := range k.n {
+		scale[j] = xs * k.l.WScale[j]
+	}
+	corr := unsafe.Slice((*int32)(unsafe.Pointer(&scratch[np])), np)
+	k.q.Corr(corr, nil, zp)
+	buf := bytesOf(scratch[2*np:])
+	plane, a := buf[:k.plane], buf[k.plane:k.plane+k.oh*k.ow*lda]
+	inf := float32(math.Inf(1))
+	for b := 0; b < batch; b++ {
+		k.q.QuantizeFlat(plane, x[b*in:(b+1)*in], xs, zp)
+		k.im2col(a, plane, zp)
+		k.q.Float(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, corr, scale, k.bias, -inf, inf)
+	}
+}
+
 // regQuant registers the int8 kernels (one line in kernels()).
 func regQuant(t map[reflect.Type][]kernelEntry) {
 	reg(t, func(l *layers.QDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
@@ -293,6 +355,9 @@ func regQuant(t map[reflect.Type][]kernelEntry) {
 		c := referenceKernel(l, []layers.Shape{in}, 0) // element-wise, allocation-free
 		c.name = "round to float16 go"
 		return c, true
+	})
+	reg(t, func(l *layers.DynQConv2D, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastDynQConv(l, in, isa, mb)
 	})
 	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size(), isa: isa}, name: "fakequant", inPlace: true}, true

@@ -132,12 +132,13 @@ func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
 	return b.setOut(n.out(0), b.d.clone())
 }
 
-// opDynQuant imports quantize_dynamic's MatMul pattern as one DynQDense:
-// DynamicQuantizeLinear(x) -> (q, s, zp); MatMulInteger(q, W, zp, Wzp) -> Cast(float)
-// -> Mul(., Mul(s, Wscale)) [-> Add(., bias)].
+// opDynQuant imports quantize_dynamic's patterns: DynamicQuantizeLinear(x) -> (q, s,
+// zp); MatMulInteger(q, W, zp, Wzp) or ConvInteger(q, W, zp, Wzp) -> Cast(float) ->
+// Mul(., Mul(s, Wscale)) [-> Add(., bias)] as one DynQDense or DynQConv2D (a grouped
+// ConvInteger: its float Conv over the dequantized weights, on unquantized input).
 func opDynQuant(b *builder, n *node) error {
 	bad := func(why string) error {
-		return n.errorf(layers.ErrUnsupported, "DynamicQuantizeLinear outside the MatMulInteger pattern of quantize_dynamic (%s)", why)
+		return n.errorf(layers.ErrUnsupported, "DynamicQuantizeLinear outside the MatMulInteger/ConvInteger patterns of quantize_dynamic (%s)", why)
 	}
 	one := func(v string) (int, *onnxpb.NodeProto) {
 		if len(b.users[v]) != 1 || b.outputUses(v) > 0 {
@@ -156,9 +157,11 @@ func opDynQuant(b *builder, n *node) error {
 		return np.GetInput()[0]
 	}
 	mi, mm := one(n.out(0))
-	if mm == nil || mm.GetOpType() != "MatMulInteger" || len(mm.GetInput()) < 3 || mm.GetInput()[0] != n.out(0) || mm.GetInput()[2] != n.out(2) {
-		return bad("no MatMulInteger")
+	if mm == nil || (mm.GetOpType() != "MatMulInteger" && mm.GetOpType() != "ConvInteger") || len(mm.GetInput()) < 3 ||
+		mm.GetInput()[0] != n.out(0) || mm.GetInput()[2] != n.out(2) {
+		return bad("no MatMulInteger or ConvInteger")
 	}
+	conv := mm.GetOpType() == "ConvInteger"
 	if zi, _ := one(n.out(2)); zi != mi {
 		return bad("zero point used elsewhere")
 	}
@@ -168,10 +171,13 @@ func opDynQuant(b *builder, n *node) error {
 	}
 	wsc, ok := b.consts[other(sm, n.out(1))]
 	wt, ok2 := b.consts[mm.GetInput()[1]]
-	if !ok || !ok2 || wsc.isInt || !wt.isInt || len(wt.dims) != 2 {
+	if !ok || !ok2 || wsc.isInt || !wt.isInt || (!conv && len(wt.dims) != 2) || (conv && len(wt.dims) != 4) {
 		return bad("weights or their scale not constant")
 	}
-	k, units := wt.dims[0], wt.dims[1]
+	units := wt.dims[len(wt.dims)-1] // MatMul (k, units)
+	if conv {
+		units = wt.dims[0] // Conv (units, cin/groups, kh, kw)
+	}
 	ci, cast := one(mm.GetOutput()[0])
 	if cast == nil || cast.GetOpType() != "Cast" {
 		return bad("no Cast")
@@ -187,7 +193,7 @@ func opDynQuant(b *builder, n *node) error {
 	outName := om.GetOutput()[0]
 	var bias []float32
 	if ai, add := one(outName); add != nil && add.GetOpType() == "Add" {
-		if bt, ok := b.consts[other(add, outName)]; ok && !bt.isInt && len(bt.f) == units && len(bt.dims) == 1 {
+		if bt, ok := b.consts[other(add, outName)]; ok && !bt.isInt && len(bt.f) == units && bt.size() == units {
 			bias, outName = bt.f, add.GetOutput()[0]
 			done = append(done, ai)
 		}
@@ -203,34 +209,104 @@ func opDynQuant(b *builder, n *node) error {
 	if len(wsc.f) != 1 && len(wsc.f) != units {
 		return bad("weight scales")
 	}
-	l := &layers.DynQDense{K: k, Units: units, W: make([]int8, k*units), WScale: make([]float32, units), Bias: bias}
-	for j := range l.WScale {
-		l.WScale[j] = wsc.f[j%len(wsc.f)]
+	ws := make([]float32, units)
+	for j := range ws {
+		ws[j] = wsc.f[j%len(wsc.f)]
+		if !(ws[j] > 0) || math.IsInf(float64(ws[j]), 0) {
+			return n.errorf(layers.ErrBadFile, "weight scale %v", ws[j])
+		}
 	}
-	wf := make([]float32, k*units)
+	inner := 1 // elements per output unit's stride in W
+	if conv {
+		inner = wt.size() / units
+	}
+	unit := func(i int) int { // the output unit of flat weight index i
+		if conv {
+			return i / inner
+		}
+		return i % units
+	}
+	wf := make([]float32, len(wt.i))
 	for i, v := range wt.i {
+		j := unit(i)
 		if wz != nil {
-			v -= wz[i%units%len(wz)]
+			v -= wz[j%len(wz)]
 		}
 		if v < -128 || v > 127 {
 			return bad("weights minus zero point outside int8")
 		}
-		l.W[i] = int8(v)
-		wf[i] = float32(v) * l.WScale[i%units]
+		wf[i] = float32(v) * ws[j]
 	}
-	// the float MatMul handler places the layer (layouts, rank > 2); its Dense is then
-	// replaced
-	syn := &onnxpb.NodeProto{OpType: "MatMul", Name: mm.GetName(), Input: []string{n.in(0), mm.GetName() + "#w"}, Output: []string{outName}}
-	b.consts[syn.Input[1]] = newFloat([]int{k, units}, wf)
-	if err := opMatMul(b, newNode(syn, b.opset)); err != nil {
+	// the float handler places the layer (layouts, NCHW, rank > 2); it is then replaced
+	op := "MatMul"
+	if conv {
+		op = "Conv"
+	}
+	syn := &onnxpb.NodeProto{OpType: op, Name: mm.GetName(), Input: []string{n.in(0), mm.GetName() + "#w"}, Output: []string{outName}}
+	b.consts[syn.Input[1]] = newFloat(append([]int(nil), wt.dims...), wf)
+	if conv {
+		syn.Attribute = mm.GetAttribute()
+		if bias != nil {
+			syn.Input = append(syn.Input, mm.GetName()+"#b")
+			b.consts[syn.Input[2]] = newFloat([]int{units}, bias)
+		}
+	}
+	if conv {
+		for _, a := range mm.GetAttribute() {
+			if a.GetName() == "group" && a.GetI() > 1 {
+				// no int8 grouped conv: the float one reads the dynamically quantized
+				// values
+				if err := b.emit(&layers.DynFakeQuant{Info: b.info(n.GetName(), n.GetOpType())}); err != nil {
+					return err
+				}
+				syn.Input[0] = n.out(0) + "#fq"
+				if err := b.setOut(syn.Input[0], b.d.clone()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	sn := newNode(syn, b.opset)
+	if err := handlers[op](b, sn); err != nil {
 		return err
 	}
-	d, isDense := b.fresh().(*layers.Dense)
-	if !isDense || d.In != k || d.Units != units || b.val != b.layerValue(b.producer) {
-		return bad("the MatMul did not import as one Dense")
+	if err := sn.done(); err != nil {
+		return err
 	}
-	l.Info = d.Info
-	b.ls[b.producer] = l
+	toInts := func(w []float32) []int8 {
+		q := make([]int8, len(w))
+		for i, v := range w {
+			s := ws[i%units]
+			r := math.RoundToEven(float64(v / s))
+			if r < -128 || r > 127 || float32(float32(r)*s) != v {
+				return nil
+			}
+			q[i] = int8(r)
+		}
+		return q
+	}
+	switch l := b.fresh().(type) {
+	case *layers.Dense:
+		if conv || l.In*l.Units != len(wt.i) || b.val != b.layerValue(b.producer) {
+			return bad("the MatMul did not import as one Dense")
+		}
+		q := toInts(l.W)
+		if q == nil {
+			return bad("weights changed on import")
+		}
+		b.ls[b.producer] = &layers.DynQDense{Info: l.Info, K: l.In, Units: l.Units, W: q, WScale: ws, Bias: bias}
+	case *layers.Conv2D:
+		if !conv || b.val != b.layerValue(b.producer) {
+			return bad("the ConvInteger did not import as one Conv")
+		}
+		if max(l.Groups, 1) == 1 && l.Act.IsLinear() {
+			if q := toInts(l.W); q != nil {
+				b.ls[b.producer] = &layers.DynQConv2D{Info: l.Info, Window: l.Window, Cin: l.In, Filters: l.Filters, W: q, WScale: ws, Bias: l.B}
+			}
+		}
+	default:
+		return bad("the op did not import as one layer")
+	}
 	for _, i := range done {
 		b.done[i] = true
 	}
