@@ -9,6 +9,7 @@ Runtime: each fixture is <name>.onnx, <name>.inputs.npy and <name>.outputs.npy.
 
     /opt/kvenv/bin/python testdata/gen_quant.py            # testdata/quant/
     /opt/kvenv/bin/python testdata/gen_quant.py --bench DIR # the bench-size models (not committed)
+    /opt/kvenv/bin/python testdata/gen_quant.py --ext DIR   # testdata/onnx models quantized (not committed)
 
 Pinned (testdata/requirements.txt): onnx==1.23.2 onnxruntime==1.31.1, numpy 2.x.
 """
@@ -206,9 +207,50 @@ def variants():
     ]
 
 
+EXT = ["keras_mlp_op17", "keras_cnn_op17", "keras_gap_op17", "keras_lstm_op17", "torch_mlp_op17", "torch_cnn_op17",
+       "torch_lstm_op17", "tv_resnet18s_op17", "tv_mobilenet_v2_op17"]
+
+
+def external(out):
+    """Quantizes testdata/onnx models (static QDQ and QOperator, per-channel, calibrated
+    on their sample inputs plus noise; dynamic) with ORT's outputs on their samples: the
+    "models no int8 test was written for" of TestQuantExternal (not committed)."""
+    os.makedirs(out, exist_ok=True)
+    for n in EXT:
+        p = os.path.join(HERE, "onnx", n + ".onnx")
+        x = np.load(os.path.join(HERE, "onnx", n + ".inputs.npy"))
+        iname = onnx.load(p).graph.input[0].name
+        rng = np.random.default_rng(1)
+        cal = (x[:1] + rng.normal(0, 1, (16,) + x.shape[1:])).astype(np.float32)
+
+        class R(CalibrationDataReader):
+            def __init__(self):
+                self.it = iter([{iname: c[None]} for c in cal])
+
+            def get_next(self):
+                return next(self.it, None)
+
+        for kind in ("qdq", "qop", "dyn"):
+            q = os.path.join(out, f"{n}_{kind}.onnx")
+            if kind == "dyn":
+                quantize_dynamic(p, q, weight_type=QuantType.QInt8)
+            else:
+                quantize_static(p, q, R(), quant_format=QuantFormat.QDQ if kind == "qdq" else QuantFormat.QOperator,
+                                per_channel=True, weight_type=QuantType.QInt8)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = 1
+            y = ort.InferenceSession(q, so, providers=["CPUExecutionProvider"]).run(None, {iname: x})[0]
+            np.save(q[:-5] + ".inputs.npy", x)
+            np.save(q[:-5] + ".outputs.npy", y.astype(np.float32))
+            print(n, kind)
+
+
 def main():
     check_pins()
     bench = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--ext":
+        external(sys.argv[2])
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--bench":
         bench = sys.argv[2]
     out = bench or os.path.join(HERE, "quant")
@@ -229,7 +271,7 @@ def main():
         save_float(g, fpath)
         calib = rng.normal(0, 1, (32,) + shape).astype(np.float32)
         for vname, kind, kw in kinds:
-            if kind == "dynamic" and mname not in ("mlp", "lstm") or mname in ("res", "misc") and vname not in ("qdq_u8s8", "qop_u8s8") \
+            if kind == "dynamic" and mname not in ("mlp", "lstm", "cnn") or mname in ("res", "misc") and vname not in ("qdq_u8s8", "qop_u8s8") \
                     or mname == "lstm" and kind != "dynamic":
                 continue
             name = f"{mname}_{vname}"
