@@ -340,6 +340,22 @@ func (k *fastDynQConv) run(dst, src, scratch []float32, batch int) {
 	}
 }
 
+// batchCoupled reports whether a kernel's result for a sample depends on the other
+// samples of the call (dynamic quantization's range): such a model must not split a
+// batch across threads.
+func batchCoupled(c compiled) bool {
+	switch k := c.k.(type) {
+	case *fastDynQDense, *fastDynQConv:
+		return true
+	case refKernel:
+		switch k.l.(type) {
+		case *layers.DynQDense, *layers.DynQConv2D, *layers.DynFakeQuant:
+			return true
+		}
+	}
+	return false
+}
+
 // regQuant registers the int8 kernels (one line in kernels()).
 func regQuant(t map[reflect.Type][]kernelEntry) {
 	reg(t, func(l *layers.QDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {

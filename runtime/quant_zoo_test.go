@@ -254,3 +254,41 @@ func TestFP16IO(t *testing.T) {
 		t.Logf("%v: %d/%d outputs equal to ORT's", isa, exact, len(want))
 	}
 }
+
+// TestQuantThreads checks that the int8 fixtures give the same bits with 2 threads
+// (static int8 conv models split the batch; dynamic ones must not, their range spans
+// the call).
+func TestQuantThreads(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/quant/*.onnx")
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		m, err := onnx.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, xs, err := npyf.ReadFile(strings.TrimSuffix(f, ".onnx") + ".inputs.npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ref []float32
+		for _, th := range []int{1, 2} {
+			cm, err := runtime.Compile(m.Graph, runtime.Options{MaxBatch: xs[0], Threads: th})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cm.Run(x, xs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref == nil {
+				ref = got
+				continue
+			}
+			for i := range ref {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%s: threads=%d element %d = %v, threads=1 %v", name, th, i, got[i], ref[i])
+				}
+			}
+		}
+	}
+}
