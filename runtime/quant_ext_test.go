@@ -28,7 +28,6 @@ func TestQuantExternal(t *testing.T) {
 	known := map[string]string{
 		"torch_mlp_op17_qdq":    "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
 		"torch_mlp_op17_qop":    "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
-		"tv_resnet18s_op17_dyn": "one DynamicQuantizeLinear read by two ConvIntegers",
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	if len(files) == 0 {

@@ -137,6 +137,29 @@ func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
 // Mul(., Mul(s, Wscale)) [-> Add(., bias)] as one DynQDense or DynQConv2D (a grouped
 // ConvInteger: its float Conv over the dequantized weights, on unquantized input).
 func opDynQuant(b *builder, n *node) error {
+	users := append([]int(nil), b.users[n.out(0)]...)
+	if len(users) == 0 || b.outputUses(n.out(0)) > 0 {
+		return n.errorf(layers.ErrUnsupported, "DynamicQuantizeLinear whose output is not read by MatMulInteger/ConvInteger")
+	}
+	if len(users) == 1 {
+		return b.dynConsumer(n, users[0])
+	}
+	// one range read by several integer ops (a ResNet block's two convs): each becomes
+	// its own layer reading x, which computes the same range
+	x := n.in(0)
+	for _, u := range users {
+		b.load(x)
+		b.excl = false
+		if err := b.dynConsumer(n, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dynConsumer imports integer op mi reading DynamicQuantizeLinear n's output with its
+// Cast/Mul[/Add] tail as one layer (see opDynQuant).
+func (b *builder) dynConsumer(n *node, mi int) error {
 	bad := func(why string) error {
 		return n.errorf(layers.ErrUnsupported, "DynamicQuantizeLinear outside the MatMulInteger/ConvInteger patterns of quantize_dynamic (%s)", why)
 	}
@@ -156,17 +179,32 @@ func opDynQuant(b *builder, n *node) error {
 		}
 		return np.GetInput()[0]
 	}
-	mi, mm := one(n.out(0))
-	if mm == nil || (mm.GetOpType() != "MatMulInteger" && mm.GetOpType() != "ConvInteger") || len(mm.GetInput()) < 3 ||
+	mm := b.nodes[mi]
+	if (mm.GetOpType() != "MatMulInteger" && mm.GetOpType() != "ConvInteger") || len(mm.GetInput()) < 3 ||
 		mm.GetInput()[0] != n.out(0) || mm.GetInput()[2] != n.out(2) {
 		return bad("no MatMulInteger or ConvInteger")
 	}
 	conv := mm.GetOpType() == "ConvInteger"
-	if zi, _ := one(n.out(2)); zi != mi {
-		return bad("zero point used elsewhere")
+	for _, u := range b.users[n.out(2)] {
+		if op := b.nodes[u].GetOpType(); op != "MatMulInteger" && op != "ConvInteger" {
+			return bad("zero point used elsewhere")
+		}
 	}
-	si, sm := one(n.out(1))
-	if sm == nil || sm.GetOpType() != "Mul" {
+	ci, cast := one(mm.GetOutput()[0])
+	if cast == nil || cast.GetOpType() != "Cast" {
+		return bad("no Cast")
+	}
+	oi, om := one(cast.GetOutput()[0])
+	if om == nil || om.GetOpType() != "Mul" {
+		return bad("no output Mul")
+	}
+	si, sm := -1, (*onnxpb.NodeProto)(nil)
+	for _, u := range b.users[n.out(1)] {
+		if b.nodes[u].GetOpType() == "Mul" && len(b.nodes[u].GetOutput()) == 1 && b.nodes[u].GetOutput()[0] == other(om, cast.GetOutput()[0]) {
+			si, sm = u, b.nodes[u]
+		}
+	}
+	if sm == nil {
 		return bad("no scale product")
 	}
 	wsc, ok := b.consts[other(sm, n.out(1))]
@@ -177,14 +215,6 @@ func opDynQuant(b *builder, n *node) error {
 	units := wt.dims[len(wt.dims)-1] // MatMul (k, units)
 	if conv {
 		units = wt.dims[0] // Conv (units, cin/groups, kh, kw)
-	}
-	ci, cast := one(mm.GetOutput()[0])
-	if cast == nil || cast.GetOpType() != "Cast" {
-		return bad("no Cast")
-	}
-	oi, om := one(cast.GetOutput()[0])
-	if om == nil || om.GetOpType() != "Mul" || other(om, cast.GetOutput()[0]) != sm.GetOutput()[0] {
-		return bad("no output Mul")
 	}
 	if len(b.users[sm.GetOutput()[0]]) != 1 {
 		return bad("scale product used elsewhere")
