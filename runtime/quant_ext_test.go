@@ -26,8 +26,8 @@ func TestQuantExternal(t *testing.T) {
 		t.Skip("KINFER_QEXT not set")
 	}
 	known := map[string]string{
-		"torch_mlp_op17_qdq":    "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
-		"torch_mlp_op17_qop":    "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
+		"torch_mlp_op17_qdq": "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
+		"torch_mlp_op17_qop": "Q/DQ inside torch's Gelu (the Erf pattern is not matched)",
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	if len(files) == 0 {
