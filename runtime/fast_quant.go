@@ -340,6 +340,64 @@ func (k *fastDynQConv) run(dst, src, scratch []float32, batch int) {
 	}
 }
 
+// fastKerasQDense is KerasQDense: per row the AbsMaxQuantizer's scale and int8 values
+// (stored +128 on the uint8 grid), one int8 GEMM whose float stage gives float32(sum),
+// then Keras's float32(sum)/(kernel_scale*s) + bias and the activation.
+type fastKerasQDense struct {
+	l             *layers.KerasQDense
+	q             *asm.QGemm
+	corr          []int32   // -128*colsum: the +128 shift of the int8 values
+	ones, zeros   []float32 // NP values: the float stage's scale and bias
+	rowsPerSample int
+	isa           asm.ISA
+}
+
+func newFastKerasQDense(l *layers.KerasQDense, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
+	q, err := asm.NewQGemm(isa, l.In, l.Units, l.W)
+	if err != nil {
+		return compiled{}, false
+	}
+	k := &fastKerasQDense{l: l, q: q, corr: make([]int32, q.NP()), ones: make([]float32, q.NP()), zeros: make([]float32, q.NP()),
+		rowsPerSample: in.Size() / l.In, isa: isa}
+	q.Corr(k.corr, nil, 128)
+	for j := range k.ones {
+		k.ones[j] = 1
+	}
+	rows := maxBatch * k.rowsPerSample
+	return compiled{k: k, name: "int8 keras dense " + q.Name(), scratchLen: rows + floatsFor(rows*q.LDA()) + rows*l.In}, true
+}
+
+func (k *fastKerasQDense) run(dst, src, scratch []float32, batch int) {
+	rows := batch * k.rowsPerSample
+	l := k.l
+	s := scratch[:rows]
+	qv := scratch[rows : rows+rows*l.In] // the int8 values + 128, then quantized below
+	a := bytesOf(scratch[rows+rows*l.In:])[:rows*k.q.LDA()]
+	for r := 0; r < rows; r++ {
+		x := src[r*l.In : (r+1)*l.In]
+		s[r] = layers.KerasRowScale(x)
+		for p, v := range x {
+			qv[r*l.In+p] = float32(layers.KerasQuantize(v, s[r]) + 128)
+		}
+	}
+	// onto the GEMM's layout: the values are integers 1..255 on the uint8 grid, so
+	// quantizing them at scale 1, zero point 0 is exact
+	k.q.Quantize(a, qv, rows, l.In, 1, 0)
+	inf := float32(math.Inf(1))
+	k.q.Float(rows, a, dst, l.Units, k.corr, k.ones, k.zeros, -inf, inf)
+	for r := 0; r < rows; r++ {
+		y := dst[r*l.Units : (r+1)*l.Units]
+		for j, f := range y {
+			v := f / float32(l.KScale[j]*s[r])
+			if l.B != nil {
+				v = float32(v) + l.B[j]
+			}
+			y[j] = v
+		}
+	}
+	applyActivation(k.isa, l.Act, dst[:rows*l.Units], l.Units)
+}
+
 // batchCoupled reports whether a kernel's result for a sample depends on the other
 // samples of the call (dynamic quantization's range): such a model must not split a
 // batch across threads.
@@ -374,6 +432,9 @@ func regQuant(t map[reflect.Type][]kernelEntry) {
 	})
 	reg(t, func(l *layers.DynQConv2D, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastDynQConv(l, in, isa, mb)
+	})
+	reg(t, func(l *layers.KerasQDense, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastKerasQDense(l, in, isa, mb)
 	})
 	reg(t, func(l *layers.FakeQuant, in, _ layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: fastFakeQuant{q: l.Q, n: in.Size(), isa: isa}, name: "fakequant", inPlace: true}, true

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kinfer/kinfer/importer/keras"
 	"github.com/kinfer/kinfer/importer/onnx"
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/layers"
@@ -289,6 +290,58 @@ func TestQuantThreads(t *testing.T) {
 					t.Fatalf("%s: threads=%d element %d = %v, threads=1 %v", name, th, i, got[i], ref[i])
 				}
 			}
+		}
+	}
+}
+
+// TestKerasInt8 runs the Keras model.quantize("int8") fixtures (testdata/
+// gen_keras_quant.py; Keras's own predict outputs in the npz) on every path. Bound:
+// the Keras zoo's 1e-5 + 1e-5*|want|: the int8 arithmetic is Keras's (AbsMaxQuantizer's
+// float32 scale and rounding, int32 sums, the float32 division), the activations are
+// kinfer's polynomial forms against TensorFlow's.
+func TestKerasInt8(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/keras_quant/*.npz")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		m, err := keras.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.Samples
+		if s == nil || s.Y == nil {
+			t.Fatalf("%s: no samples", f)
+		}
+		n8 := 0
+		for i := 0; i < m.Graph.Len(); i++ {
+			if _, ok := m.Graph.Layer(i).(*layers.KerasQDense); ok {
+				n8++
+			}
+		}
+		if n8 == 0 {
+			t.Fatalf("%s: no int8 layer", f)
+		}
+		for _, p := range quantPaths() {
+			old := asm.SetNoVNNI(p.novnni)
+			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: p.isa.String(), MaxBatch: s.N})
+			asm.SetNoVNNI(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cm.Run(s.X, s.N)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for i, w := range s.Y {
+				d := math.Abs(float64(got[i] - w))
+				worst = max(worst, d)
+				if d > 1e-5+1e-5*math.Abs(float64(w)) {
+					t.Fatalf("%s %v novnni=%v: output %d = %v, Keras %v", filepath.Base(f), p.isa, p.novnni, i, got[i], w)
+				}
+			}
+			t.Logf("%s %v novnni=%v: %d int8 layers, max error %.3g vs Keras", filepath.Base(f), p.isa, p.novnni, n8, worst)
 		}
 	}
 }

@@ -431,6 +431,9 @@ func buildDense(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys.Last()
+	if kerasInt8Dense(s) {
+		return buildInt8Dense(b, s, in, units, bias, act) // builder_quant.go
+	}
 	n := 1
 	if bias {
 		n = 2
