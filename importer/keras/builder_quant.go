@@ -6,11 +6,11 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// kerasInt8Dense reports whether s is a Dense quantized by Keras 3's
+// kerasInt8 reports whether s is a Dense or Embedding quantized by Keras 3's
 // model.quantize("int8"): a QuantizedDTypePolicy of mode int8 (or the older
 // "int8_from_..." policy name).
-func kerasInt8Dense(s *spec) bool {
-	if s.Class != "Dense" {
+func kerasInt8(s *spec) bool {
+	if s.Class != "Dense" && s.Class != "Embedding" {
 		return false
 	}
 	v, ok := s.Conf.get("dtype")
@@ -66,4 +66,29 @@ func buildInt8Dense(b *builder, s *spec, in, units int, bias bool, act layers.Ac
 		l.B = ws[1].Data
 	}
 	return b.emit(l, nil)
+}
+
+// int8Embeddings reads a quantized Embedding's embeddings (int8 values) and
+// embeddings_scale (one per row) as Keras's float32 table: q / scale[row], the
+// division Keras does at every lookup.
+func int8Embeddings(b *builder, s *spec, vocab, dim int) ([]float32, error) {
+	ws, err := b.weights(s, "embeddings, embeddings_scale", 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkShape("embeddings", ws[0], vocab, dim); err != nil {
+		return nil, err
+	}
+	if err := b.checkShape("embeddings_scale", ws[1], vocab); err != nil {
+		return nil, err
+	}
+	w := make([]float32, len(ws[0].Data))
+	for i, v := range ws[0].Data {
+		sc := ws[1].Data[i/dim]
+		if v != float32(math.Trunc(float64(v))) || v < -128 || v > 127 || !(sc > 0) || math.IsInf(float64(sc), 0) {
+			return nil, b.errf(layers.ErrBadFile, "int8 embedding value %v, scale %v", v, sc)
+		}
+		w[i] = v / sc
+	}
+	return w, nil
 }
