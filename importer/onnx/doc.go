@@ -62,8 +62,9 @@
 //     nothing else reads its output.
 //   - quantized models (ops_quant.go, ops_quant_op.go, ops_quant_dyn.go):
 //     DequantizeLinear and QuantizeLinear of constants folded; QuantizeLinear of data
-//     -> layers.FakeQuant (omitted where the value is already on that grid), DequantizeLinear of data the identity; DQ -> Conv/MatMul/Gemm
-//     (-> Relu) -> Q, QLinearConv, QLinearMatMul and com.microsoft QGemm ->
+//     -> layers.FakeQuant (omitted where the value is already on that grid),
+//     DequantizeLinear of data the identity; DQ -> Conv/MatMul/Gemm (-> Relu) -> Q,
+//     QLinearConv, QLinearMatMul and com.microsoft QGemm ->
 //     layers.QConv2D / layers.QDense when the int8 weights round-trip exactly;
 //     DynamicQuantizeLinear + MatMulInteger -> Cast -> Mul [-> Add] ->
 //     layers.DynQDense; com.microsoft QLinearAdd, QLinearMul, QLinearConcat,
