@@ -106,14 +106,11 @@ func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv
 	}
 	l := &win
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
-	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' reads
-	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 8 {
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' overreads
+	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 128 {
 		k.move = 4
 		if span > 4 {
-			k.move = 8
-		}
-		if (l.KH-1)*span+k.move > g.q.LDA() {
-			k.move = 0 // the last tap row's move would pass the row
+			k.move = (span + 7) &^ 7 // whole 8-byte words
 		}
 		// ox with every tap inside: ox*SW - pl >= 0 and ox*SW - pl + KW <= w
 		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
@@ -155,8 +152,8 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 				continue
 			}
 			src := plane[iy*k.w*run:]
-			lo, hi := 0, 0 // the ox whose taps are all inside the row, moved by short
-			if k.move > 0 {
+			lo, hi := 0, 0                       // the ox whose taps are all inside the row, moved by short
+			if k.move > 0 && off+k.move <= lda { // else the move would pass the row
 				lo, hi = k.oxLo, k.oxHi
 				shortMoves(rows[off:], src, lo, hi, lda, l.SW*run, k.pl*run, k.move)
 			}
@@ -186,9 +183,11 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 }
 
 // shortMoves copies, for ox in [lo, hi), the move bytes at src[ox*step-back:] to
-// dst[ox*lda:], unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv) in
-// one 4- or 8-byte move. The bytes past the tap row land in the next tap row, written
-// later, or the row's zero tail (newFastQConv checks the room on both sides).
+// dst[ox*lda:], unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
+// 18 of a 6-channel one) in one 4-byte move or whole 8-byte words, no memmove call. The
+// bytes past the tap row land in the next tap row, written later, or the row's tail
+// (the caller checks the move stays in the row; the plane has 8 bytes of slack past
+// its end, and a source run is never longer than 128 bytes: move-span < 8).
 func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
 	if hi <= lo {
 		return
@@ -196,14 +195,22 @@ func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
 	_ = dst[(hi-1)*lda+move-1]
 	_ = src[(hi-1)*step-back+move-1]
 	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
-	if move == 4 {
+	switch move {
+	case 4:
 		for ox := lo; ox < hi; ox++ {
 			*(*uint32)(unsafe.Add(dp, ox*lda)) = *(*uint32)(unsafe.Add(sp, ox*step-back))
 		}
-		return
-	}
-	for ox := lo; ox < hi; ox++ {
-		*(*uint64)(unsafe.Add(dp, ox*lda)) = *(*uint64)(unsafe.Add(sp, ox*step-back))
+	case 8:
+		for ox := lo; ox < hi; ox++ {
+			*(*uint64)(unsafe.Add(dp, ox*lda)) = *(*uint64)(unsafe.Add(sp, ox*step-back))
+		}
+	default: // up to 16 words
+		for ox := lo; ox < hi; ox++ {
+			d, s := unsafe.Add(dp, ox*lda), unsafe.Add(sp, ox*step-back)
+			for w := 0; w < move; w += 8 {
+				*(*uint64)(unsafe.Add(d, w)) = *(*uint64)(unsafe.Add(s, w))
+			}
+		}
 	}
 }
 
