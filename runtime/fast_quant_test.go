@@ -80,3 +80,65 @@ func TestFastQConv(t *testing.T) {
 		}
 	}
 }
+
+// TestFastQDense checks the int8 dense kernels (QDense, DynQDense, KerasQDense with a
+// linear or ReLU activation) against their reference passes bit for bit at edge sizes
+// on every path, with the non-VNNI kernel forced for half the shapes.
+func TestFastQDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, isa := range asm.Paths() {
+		for _, k := range []int{1, 3, 4, 5, 63, 64, 65} {
+			for _, n := range []int{1, 15, 16, 17, 33} {
+				for _, batch := range []int{1, 3, 9} {
+					w := make([]int8, k*n)
+					for i := range w {
+						w[i] = int8(rng.IntN(256) - 128)
+					}
+					ws, fb := make([]float32, n), make([]float32, n)
+					bias := make([]int32, n)
+					for j := range ws {
+						ws[j] = 0.001 + rng.Float32()*0.01
+						fb[j] = rng.Float32() - 0.5
+						bias[j] = int32(rng.IntN(2001) - 1000)
+					}
+					x := make([]float32, batch*k)
+					for i := range x {
+						x[i] = (rng.Float32()*2 - 1) * 3
+					}
+					act := layers.ActLinear
+					if n%2 == 1 {
+						act = layers.ActReLU
+					}
+					ql := layers.QLinear{W: w, WScale: ws, Bias: bias, In: layers.QParams{Scale: 0.03, ZP: -7, Type: layers.QInt8},
+						Out: layers.QParams{Scale: 0.1, ZP: 200, Type: layers.QUint8}, ReLU: n%2 == 1}
+					in := layers.Shape{k}
+					for _, l := range []layers.Layer{
+						&layers.QDense{QLinear: ql, K: k, Units: n},
+						&layers.DynQDense{K: k, Units: n, W: w, WScale: ws, Bias: fb},
+						&layers.KerasQDense{In: k, Units: n, W: w, KScale: ws, B: fb, Act: act},
+					} {
+						out, err := l.OutputShape(in)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want := make([]float32, batch*n)
+						l.Forward(want, x, make([]float32, l.ScratchLen(in, batch)), in, batch)
+						old := asm.SetNoVNNI(k%2 == 1)
+						cc := selectKernel(l, []layers.Shape{in}, out, isa, batch)
+						asm.SetNoVNNI(old)
+						if isa != asm.Generic && !strings.Contains(cc.name, "int8") {
+							t.Fatalf("%v: %T ran %q", isa, l, cc.name)
+						}
+						got := make([]float32, len(want))
+						cc.k.run(got, x, make([]float32, cc.scratchLen), batch)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v %s k=%d n=%d batch=%d: element %d = %v, reference %v", isa, cc.name, k, n, batch, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
