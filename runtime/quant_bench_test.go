@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"syscall"
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/onnx"
@@ -54,13 +53,4 @@ func BenchmarkQuant(b *testing.B) {
 			}
 		}
 	}
-}
-
-// threadCPU is the calling OS thread's CPU time in ns (RUSAGE_THREAD).
-func threadCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
