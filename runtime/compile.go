@@ -101,6 +101,7 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *layers.Embedding, in, _ layers.Shape, _ asm.ISA, _ int) (compiled, bool) {
 		return compiled{k: &fastEmbedding{l: l, n: in.Size()}, name: "embedding row copy"}, true
 	})
+	regQuant(t) // int8 layers: fast_quant.go
 	return t
 }
 

@@ -176,7 +176,8 @@ func FuzzCompileConfig(f *testing.F) {
 //	go test -run='^$' -fuzz=FuzzCompileONNX -fuzztime=10m -fuzzminimizetime=200x ./runtime/
 func FuzzCompileONNX(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "onnx", "*.onnx"))
-	for _, p := range files {
+	quant, _ := filepath.Glob(filepath.Join("..", "testdata", "quant", "*.onnx")) // int8
+	for _, p := range append(files, quant...) {
 		if b, err := os.ReadFile(p); err == nil && len(b) <= 4<<10 {
 			f.Add(b)
 		}

@@ -41,11 +41,15 @@ func (m *Model) parTask(r *region, i, _ int) {
 // where each worker streams only its part of the weights (measured at batch 8 and 64:
 // text_lstm and mlp faster with step splits, docs/RATIONALE.md).
 func hasConv(us []unit) bool {
+	conv := false
 	for _, u := range us {
 		switch u.c.k.(type) {
-		case *fastConv, *fastWinograd, *fastDepthwise:
-			return true
+		case *fastConv, *fastWinograd, *fastDepthwise, *fastQConv:
+			conv = true
+		}
+		if batchCoupled(u.c) { // fast_quant.go
+			return false
 		}
 	}
-	return false
+	return conv
 }

@@ -432,6 +432,9 @@ func buildDense(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys.Last()
+	if kerasInt8(s) {
+		return buildInt8Dense(b, s, in, units, bias, act) // model.quantize("int8"): builder_quant.go
+	}
 	n := 1
 	if bias {
 		n = 2

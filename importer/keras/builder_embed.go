@@ -113,18 +113,28 @@ func buildEmbedding(b *builder, s *spec) error {
 	if vocab <= 0 || dim <= 0 {
 		return b.errf(layers.ErrInvalid, "input_dim=%d output_dim=%d", vocab, dim)
 	}
-	ws, err := b.weights(s, "embeddings", 1)
-	if err != nil {
-		return err
-	}
-	if err := b.checkShape("embeddings", ws[0], vocab, dim); err != nil {
-		return err
+	var table []float32
+	if kerasInt8(s) { // model.quantize("int8"): builder_quant.go
+		t, err := int8Embeddings(b, s, vocab, dim)
+		if err != nil {
+			return err
+		}
+		table = t
+	} else {
+		ws, err := b.weights(s, "embeddings", 1)
+		if err != nil {
+			return err
+		}
+		if err := b.checkShape("embeddings", ws[0], vocab, dim); err != nil {
+			return err
+		}
+		table = ws[0].Data
 	}
 	b.inType = layers.Int32
 	if maskZero {
 		b.out = append(b.out, bnode{l: &layers.MaskIDs{Info: layers.Info{Name: s.Name + "/mask_zero", Class: "Embedding"}}, ins: []int{-1}})
 	}
-	l := &layers.Embedding{Info: info(s), InputDim: vocab, OutputDim: dim, W: ws[0].Data}
+	l := &layers.Embedding{Info: info(s), InputDim: vocab, OutputDim: dim, W: table}
 	out, err := l.OutputShape(b.phys)
 	if err != nil {
 		return b.wrap(err)

@@ -96,7 +96,7 @@ func TestErrors(t *testing.T) {
 		{name: "merge_mode None", tm: &tmodel{config: seq3("s", input3(4, 3), k3("Bidirectional", map[string]any{"name": "bi", "merge_mode": nil,
 			"layer": lstmLayer("l", 2, nil)}))}, kind: layers.ErrUnsupported, msg: []string{"merge_mode"}},
 		{name: "quantized policy", tm: &tmodel{config: denseModel(64, map[string]any{"dtype": map[string]any{"module": "keras",
-			"class_name": "QuantizedDTypePolicy", "config": map[string]any{"name": "int8_from_float32"}}}), weights: denseW(784, 64)},
+			"class_name": "QuantizedDTypePolicy", "config": map[string]any{"name": "int4_from_float32"}}}), weights: denseW(784, 64)},
 			kind: layers.ErrUnsupported},
 		{name: "BN renorm", tm: &tmodel{config: seq3("s", input3(3), k2("BatchNormalization", map[string]any{"name": "bn", "renorm": true}))},
 			kind: layers.ErrUnsupported, msg: []string{"renorm"}},

@@ -430,12 +430,12 @@ func checkSpec(b *builder, s *spec) error {
 			if c, ok := d["config"].(map[string]any); ok {
 				name, _ = c["name"].(string)
 			}
-			if cls, _ := d["class_name"].(string); strings.Contains(cls, "Quantized") {
+			if cls, _ := d["class_name"].(string); strings.Contains(cls, "Quantized") && !kerasInt8(s) {
 				return b.errf(layers.ErrUnsupported, "quantized dtype policy %s", jsonText(v))
 			}
 		}
 		for _, q := range []string{"int8", "int4", "float8", "gptq"} {
-			if strings.Contains(name, q) {
+			if strings.Contains(name, q) && !kerasInt8(s) {
 				return b.errf(layers.ErrUnsupported, "quantized dtype policy %q", name)
 			}
 		}

@@ -120,6 +120,10 @@ def _float32(arr, where):
         # An integer scalar is a counter, not a quantized weight: Normalization
         # stores its adapt() sample count as int64 beside mean and variance.
         return a.astype(np.float32)
+    if a.dtype == np.int8:
+        # model.quantize("int8") kernels: int8 values are exact in float32; the layer's
+        # QuantizedDTypePolicy tells the importer what they are
+        return a.astype(np.float32)
     if a.dtype.kind != "f":
         raise BadInput(
             f"{where}: weight has dtype {a.dtype}; only floating-point weights are "

@@ -168,6 +168,8 @@ KERAS_MODULES = frozenset({
     "keras.constraints", "keras.activations", "keras.dtype_policies", "keras.optimizers",
     "keras.optimizers.schedules", "keras.losses", "keras.metrics",
     "keras.src.models.functional", "keras.src.models.sequential", "keras.src.models.model",
+    # model.quantize("int8"): Int8QuantizationConfig and its AbsMaxQuantizer
+    "keras.quantizers",
 })
 # Modules that Keras only consults for functions it looks up by name among its own
 # built-ins (activations, losses, metrics).
@@ -432,7 +434,8 @@ class H5Budget:
         dt = ds.dtype
         # An integer scalar is a counter, not a quantized weight (Normalization stores
         # its adapt() sample count as int64); the exporter converts it to float32.
-        if dt.kind != "f" and not (dt.kind in "iu" and ds.shape == ()):
+        # int8 arrays are model.quantize("int8") kernels (the importer checks the layer).
+        if dt.kind != "f" and not (dt.kind in "iu" and ds.shape == ()) and dt != "int8":
             raise BadInput(
                 f"{where}: weight has dtype {dt}; only floating-point weights are "
                 "supported (quantized models are not)")

@@ -100,6 +100,7 @@ type builder struct {
 	states      map[string]*dstate  // per data-path ONNX value
 	outVals     []layers.Value      // per graph output, set by finish
 	float64IO   []string            // DOUBLE graph inputs and outputs, held as float32
+	quant       *quantState         // quantized values (ops_quant.go)
 	attn        map[int]*attnRegion // matched attention, by the node computing its output
 	attnProd    map[string]int      // while matching attention: value -> producing node
 	attnMemo    map[string]bool     // while matching attention: constLike results
@@ -181,7 +182,8 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 		dt = layers.Int32 // token ids: only an embedding Gather may read them
 	} else if tt.GetElemType() == int32(onnxpb.TensorProto_DOUBLE) {
 		b.float64IO = append(b.float64IO, in.GetName()) // computed in float32 (docs/RATIONALE.md)
-	} else if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) && tt.GetElemType() != int32(onnxpb.TensorProto_BOOL) {
+	} else if et := tt.GetElemType(); et != int32(onnxpb.TensorProto_FLOAT) && et != int32(onnxpb.TensorProto_BOOL) &&
+		et != int32(onnxpb.TensorProto_FLOAT16) { // float16: fed as float32
 		return fmt.Errorf("%w: input %q has element type %v; kinfer takes float32 input, or int32/int64 token ids", layers.ErrUnsupported, in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
 	}
 	if tt.GetShape() == nil {
@@ -384,6 +386,9 @@ func (b *builder) run() error {
 		}
 		b.done[i] = true
 	}
+	if err := b.foldDequant(); err != nil { // ops_quant.go
+		return err
+	}
 	if err := b.findAttention(); err != nil {
 		return err
 	}
@@ -399,7 +404,7 @@ func (b *builder) run() error {
 		}
 		np := b.nodes[i]
 		n := newNode(np, b.opset)
-		if d := np.GetDomain(); d != "" && d != "ai.onnx" {
+		if d := np.GetDomain(); d != "" && d != "ai.onnx" && !(d == "com.microsoft" && msQuantOps[np.GetOpType()]) { // ops_quant_op.go
 			return n.errorf(layers.ErrUnsupported, "op domain %q", d)
 		}
 		var dynIn []string

@@ -69,7 +69,8 @@ var handlersN = map[string]handler{
 	"Add": opMergeN, "Sub": opMergeN, "Mul": opMergeN, "Max": opMergeN, "Min": opMergeN,
 	"Mean": opMergeN, "Sum": opMergeN, "Concat": opConcatN, "Div": opMergeN, "Pow": opMergeN,
 	"GRU": opRecurrentLens, "RNN": opRecurrentLens, "LSTM": opRecurrentLens, // rnn.go
-	"MatMul": opMatMulN,
+	"MatMul":     opMatMulN,
+	"QLinearAdd": opQLinearAdd, "QLinearMul": opQLinearMul, "QLinearConcat": opQLinearConcat, // ops_quant_op.go
 }
 
 var mergeOps = map[string]layers.MergeOp{

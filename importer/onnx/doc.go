@@ -96,6 +96,20 @@
 //     the Concat axis is mapped through that layout. A layer is fused into (an
 //     activation or affine folded into a Conv, a reshape retargeted) only when
 //     nothing else reads its output.
+//   - quantized models (ops_quant.go, ops_quant_op.go, ops_quant_dyn.go):
+//     DequantizeLinear and QuantizeLinear of constants folded; QuantizeLinear of data
+//     -> layers.FakeQuant (omitted where the value is already on that grid),
+//     DequantizeLinear of data the identity; DQ -> Conv/MatMul/Gemm (-> Relu) -> Q,
+//     QLinearConv, QLinearMatMul and com.microsoft QGemm ->
+//     layers.QConv2D / layers.QDense when the int8 weights round-trip exactly;
+//     DynamicQuantizeLinear + MatMulInteger -> Cast -> Mul [-> Add] ->
+//     layers.DynQDense; com.microsoft QLinearAdd, QLinearMul, QLinearConcat,
+//     QLinearLeakyRelu, QLinearSigmoid, QLinearAveragePool and
+//     QLinearGlobalAveragePool (and QLinearSoftmax) as their float op and a
+//     FakeQuant; DynamicQuantizeLinear + ConvInteger -> layers.DynQConv2D (grouped:
+//     DynFakeQuant + float Conv); DynamicQuantizeLSTM as a float LSTM over its
+//     dequantized weights; Cast to float16 of data -> layers.RoundHalf, float16
+//     inputs read as float32;
 //
 // Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
 // computed tensors in Max/Min/Mean/Sum/Concat, Y and Y_h both used with sequence_lens, a constant

@@ -33,6 +33,8 @@ func init() {
 		"LayerNormalization": opLayerNorm,
 		"ReduceMean":         opReduce, "ReduceMax": opReduce, "ReduceSum": opReduce,
 		"PRelu": opPRelu,
+
+		"QuantizeLinear": opQuantize, "DequantizeLinear": opDequantize, "QLinearConv": opQLinearConv, "QLinearMatMul": opQLinearMatMul, "DynamicQuantizeLinear": opDynQuant, "QGemm": opQGemm, "QLinearGlobalAveragePool": opQLinearGlobalAveragePool, "QLinearLeakyRelu": opQLinearUnary, "QLinearSigmoid": opQLinearUnary, "QLinearAveragePool": opQLinearUnary, "DynamicQuantizeLSTM": opDynQuantLSTM, "QLinearAdd": opQLinearAdd, "QLinearMul": opQLinearMul, "QLinearSoftmax": opQLinearUnary, // ops_quant*.go
 	}
 	registerElementwise(handlers)
 	registerRemap(handlers)

@@ -18,6 +18,9 @@ func opIdentity(b *builder, n *node) error {
 	case "Cast":
 		to := onnxpb.TensorProto_DataType(n.int("to", 0))
 		n.ignore("saturate", "round_mode")
+		if to == onnxpb.TensorProto_FLOAT16 {
+			return opCastHalf(b, n) // ops_quant_op.go
+		}
 		if to != onnxpb.TensorProto_FLOAT && to != onnxpb.TensorProto_DOUBLE { // DOUBLE data is held as float32
 			return n.errorf(layers.ErrUnsupported, "cast of the data to %v", to)
 		}

@@ -103,7 +103,7 @@ func FromEnv() (ISA, error) {
 // Features describes the CPU and the SIMD features kinfer cares about.
 func Features() string {
 	var fs []string
-	for _, f := range []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.ASIMD} {
+	for _, f := range []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VNNI, cpuid.AVXVNNI, cpuid.ASIMD, cpuid.ASIMDDP} {
 		if cpuid.CPU.Supports(f) {
 			fs = append(fs, strings.ToLower(f.String()))
 		}

@@ -24,7 +24,7 @@ func main() {
 		rest = append(rest, os.Args[i])
 	}
 	os.Args = rest
-	if kernel == "gemm_neon" || kernel == "dwconv_neon" {
+	if kernel == "gemm_neon" || kernel == "dwconv_neon" || kernel == "qgemm_neon" {
 		// arm64 text (avo emits amd64 only) to the file after -out
 		out := ""
 		for i := 0; i+1 < len(rest); i++ {
@@ -37,9 +37,12 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		if kernel == "gemm_neon" {
+		switch kernel {
+		case "gemm_neon":
 			neonGemm(f)
-		} else {
+		case "qgemm_neon":
+			qneonDot(f)
+		default:
 			neonDWConv(f)
 		}
 		if err := f.Close(); err != nil {
@@ -57,6 +60,14 @@ func main() {
 		gemm(gemmCfg{name: "gemmMinmax6x8AVX2", mr: 6, nr: 8, vb: 32, kparts: 4})
 	case "gemm_avx512":
 		gemm(gemmCfg{name: "gemmMinmax8x32AVX512", mr: 8, nr: 32, vb: 64, avx512: true, gemv4: true})
+	case "qgemm_avx2":
+		qgemmKernels(false, false)
+	case "qgemm_avxvnni":
+		qgemmKernels(false, true)
+	case "quant_avx2":
+		quantKernels()
+	case "qgemm_vnni512":
+		qgemmKernels(true, false)
 	case "probe":
 		probes()
 	case "act_avx2":
@@ -92,4 +103,14 @@ func main() {
 		os.Exit(2)
 	}
 	Generate()
+	if kernel == "qgemm_avxvnni" {
+		for i := 0; i+1 < len(rest); i++ {
+			if rest[i] == "-out" {
+				if err := vexVNNI(rest[i+1]); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+			}
+		}
+	}
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// quantKernels emits the AVX2 element-wise quantizers: float32 to the int8 GEMM's A
+// elements (u8, or u16 for the widening kernel) and the quantize-dequantize round trip
+// (FakeQuant). Each handles n rounded down to 32; the stub does the tail in Go.
+func quantKernels() {
+	permTbl := GLOBL("quantPerm", RODATA|NOPTR)
+	for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+		DATA(4*i, U32(v))
+	}
+	for _, kind := range []string{"u8", "u16", "fake"} {
+		name := map[string]string{"u8": "quantizeU8AVX2", "u16": "quantizeU16AVX2", "fake": "fakeQuantAVX2"}[kind]
+		sig := "func(dst *byte, src *float32, n int, scale, lo, hi float32, zp int32)"
+		if kind == "fake" {
+			sig = "func(dst *float32, src *float32, n int, scale, lo, hi float32, zp int32)"
+		}
+		TEXT(name, NOSPLIT, sig)
+		Doc(name + " quantizes n (a multiple of 32) values; see the stub.")
+		dst, src, n := Load(Param("dst"), GP64()), Load(Param("src"), GP64()), Load(Param("n"), GP64())
+		sc, lo, hi, zp := YMM(), YMM(), YMM(), YMM()
+		VBROADCASTSS(addr("scale"), sc)
+		VBROADCASTSS(addr("lo"), lo)
+		VBROADCASTSS(addr("hi"), hi)
+		zg := Load(Param("zp"), GP32())
+		MOVD(zg, zp.AsX())
+		VPBROADCASTD(zp.AsX(), zp)
+		var perm VecVirtual
+		if kind == "u8" {
+			perm = YMM()
+			VMOVDQU(permTbl, perm)
+		}
+		loop, done := lbl("qloop"), lbl("qdone")
+		Label(loop)
+		CMPQ(n, U32(32))
+		JL(LabelRef(done))
+		x := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+		for i, v := range x {
+			VMOVUPS(Mem{Base: src, Disp: 32 * i}, v)
+			VDIVPS(sc, v, v)
+			VMAXPS(lo, v, v) // a NaN becomes lo (VMAXPS returns its second source on NaN)
+			VMINPS(hi, v, v)
+			VCVTPS2DQ(v, v) // round half to even (MXCSR default)
+			if kind == "fake" {
+				VCVTDQ2PS(v, v)
+				VMULPS(sc, v, v)
+				VMOVUPS(v, Mem{Base: dst, Disp: 32 * i})
+			} else {
+				VPADDD(zp, v, v)
+			}
+		}
+		switch kind {
+		case "u8":
+			VPACKSSDW(x[1], x[0], x[0]) // [a0-3 b0-3 | a4-7 b4-7]
+			VPACKSSDW(x[3], x[2], x[2])
+			VPACKUSWB(x[2], x[0], x[0]) // [a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7]
+			VPERMD(x[0], perm, x[0])
+			VMOVDQU(x[0], Mem{Base: dst})
+			ADDQ(U32(32), dst)
+		case "u16":
+			VPACKUSDW(x[1], x[0], x[0])
+			VPERMQ(U8(0xd8), x[0], x[0])
+			VPACKUSDW(x[3], x[2], x[2])
+			VPERMQ(U8(0xd8), x[2], x[2])
+			VMOVDQU(x[0], Mem{Base: dst})
+			VMOVDQU(x[2], Mem{Base: dst, Disp: 32})
+			ADDQ(U32(64), dst)
+		case "fake":
+			ADDQ(U32(128), dst)
+		}
+		ADDQ(U32(128), src)
+		SUBQ(U32(32), n)
+		JMP(LabelRef(loop))
+		Label(done)
+		VZEROUPPER()
+		RET()
+	}
+}

@@ -1,0 +1,327 @@
+package asm
+
+// The NEON dot kernel is arm64 text from _gen/qneon.go; its directive lives here, in a
+// file of every architecture, so that go generate on any machine rewrites it.
+//
+//go:generate go run -C _gen . -kernel qgemm_neon -out ../qgemm_8x8_neon_arm64.s
+
+import (
+	"fmt"
+	"os"
+)
+
+// The int8 GEMM: u8 activations times s8 weights with int32 sums and a float32 output
+// stage. A is quantized from float32 rows by QGemm.Quantize into the layout of the
+// chosen kernel; the weights are packed at compile by NewQGemm. Every path computes the
+// same integers (sums are exact) and the same float operations in the output stage, so
+// all paths give the same bits.
+
+// qpath is the family of int8 kernels: its A layout, packing and tile.
+type qpath uint8
+
+const (
+	qGeneric qpath = iota // plain Go over the VNNI layout
+	qAVX2                 // AVX2 without VNNI: u16 x s16 pairs through VPMADDWD (exact)
+	qVNNI512              // AVX512-VNNI: VPDPBUSD on u8 x s8 quads in zmm
+	qNEON                 // arm64 dotprod: SDOT on s8 (u8 - 128) x s8 quads, 8x8 tiles
+	qAVXVNNI              // AVX-VNNI: VEX VPDPBUSD on u8 x s8 quads in ymm, 4x16 tiles
+)
+
+// qpathFor picks the int8 kernels for a float ISA: AVX512 with AVX512-VNNI runs
+// VPDPBUSD in zmm, AVX2 with AVX-VNNI (or AVX512 with only that) VEX VPDPBUSD in ymm,
+// other AVX2 (or any, with KINFER_NOVNNI=1) the widening kernel; NEON with dotprod
+// SDOT; everything else the plain-Go reference.
+func qpathFor(isa ISA) qpath {
+	switch {
+	case !Available(isa):
+		return qGeneric
+	case isa == AVX512 && haveVNNI512 && !noVNNI:
+		return qVNNI512
+	case isa == NEON && haveDot:
+		return qNEON
+	case (isa == AVX2 || isa == AVX512) && haveAVXVNNI && !noVNNI:
+		return qAVXVNNI
+	case isa == AVX2, isa == AVX512:
+		if hasAsm && isAMD64 {
+			return qAVX2
+		}
+	}
+	return qGeneric
+}
+
+// noVNNI forces the non-VNNI AVX2 int8 kernel (KINFER_NOVNNI=1; tests set it directly).
+var noVNNI = os.Getenv("KINFER_NOVNNI") == "1"
+
+// SetNoVNNI forces (or releases) the non-VNNI int8 kernel for QGemms made afterwards and
+// returns the previous setting (for tests and benchmarks).
+func SetNoVNNI(on bool) bool { old := noVNNI; noVNNI = on; return old }
+
+// grp is the number of k values per 32-bit lane; nr the column-block width; abytes the
+// bytes per A element.
+func (p qpath) grp() int {
+	if p == qAVX2 {
+		return 2
+	}
+	return 4
+}
+
+func (p qpath) nr() int {
+	switch p {
+	case qAVX2, qAVXVNNI:
+		return 16
+	case qNEON:
+		return 8
+	}
+	return 32
+}
+
+// kgStep is the k-group multiple of the packing (NEON's kernel takes 16 bytes of a row
+// at a time).
+func (p qpath) kgStep() int {
+	if p == qNEON {
+		return 4
+	}
+	return 1
+}
+
+func (p qpath) abytes() int { return 4 / p.grp() }
+
+func (p qpath) String() string {
+	switch p {
+	case qAVX2:
+		return "4x16 avx2 (u16 x s16 vpmaddwd)"
+	case qVNNI512:
+		return "8x32 avx512-vnni"
+	case qNEON:
+		return "8x8 neon sdot"
+	case qAVXVNNI:
+		return "4x16 avx-vnni"
+	}
+	return "go"
+}
+
+// QMaxK is the longest k a QGemm accepts: 255*128*k stays inside int32.
+const QMaxK = 1 << 16
+
+// QGemm is a k x n int8 weight matrix packed for one path, with its column sums.
+type QGemm struct {
+	p        qpath
+	k, n, kg int
+	packed   []byte
+	colsum   []int32
+}
+
+// NewQGemm packs w (k x n row-major int8 weights, the zero point already subtracted)
+// for isa's int8 kernel: per block of NR columns, kg = ceil(k/grp) groups of NR lanes of
+// grp consecutive k values (int8 quads for VNNI, int16 pairs for AVX2), zero-padded.
+func NewQGemm(isa ISA, k, n int, w []int8) (*QGemm, error) {
+	if k <= 0 || n <= 0 || k > QMaxK || len(w) != k*n {
+		return nil, fmt.Errorf("asm.NewQGemm: bad shape k=%d n=%d len(w)=%d (k at most %d)", k, n, len(w), QMaxK)
+	}
+	p := qpathFor(isa)
+	g, nr := p.grp(), p.nr()
+	q := &QGemm{p: p, k: k, n: n, kg: ((k+g-1)/g + p.kgStep() - 1) / p.kgStep() * p.kgStep()}
+	np := q.NP()
+	q.packed = make([]byte, np/nr*q.kg*nr*4)
+	q.colsum = make([]int32, np)
+	for j := 0; j < n; j++ {
+		blk := q.packed[j/nr*q.kg*nr*4:]
+		lane := j % nr
+		for kk := 0; kk < k; kk++ {
+			v := w[kk*n+j]
+			q.colsum[j] += int32(v)
+			off := (kk/g*nr+lane)*4 + kk%g*(4/g)
+			if g == 2 {
+				u := uint16(int16(v))
+				blk[off], blk[off+1] = byte(u), byte(u>>8)
+			} else {
+				blk[off] = byte(v)
+			}
+		}
+	}
+	return q, nil
+}
+
+// NP is n rounded up to whole column blocks: the length of the per-column arrays (corr,
+// scale, bias) the GEMM calls read.
+func (q *QGemm) NP() int { nr := q.p.nr(); return (q.n + nr - 1) / nr * nr }
+
+// LDA is the bytes per quantized A row (Quantize's output stride).
+func (q *QGemm) LDA() int { return q.kg * 4 }
+
+// Name describes the kernel.
+func (q *QGemm) Name() string { return "qgemm " + q.p.String() }
+
+// Corr fills dst[:NP()] with the per-column int32 terms of the output stage:
+// bias[j] - za*colsum[j] (bias nil for zeros; za is the activation zero point on the
+// stored 0..255 grid), which turns sum(a*w) into sum((a-za)*w) + bias.
+func (q *QGemm) Corr(dst []int32, bias []int32, za int32) {
+	dst = dst[:q.NP()]
+	for j := range dst {
+		var b int32
+		if bias != nil && j < q.n {
+			b = bias[j]
+		}
+		dst[j] = b - za*q.colsum[j]
+		if q.p == qNEON {
+			dst[j] += 128 * q.colsum[j] // NEON's A holds a-128
+		}
+	}
+}
+
+// Quantize writes rows of src (row stride lds floats, k values each) to dst in the
+// kernel's A layout, LDA() bytes per row, as ONNX QuantizeLinear onto the stored grid:
+// clamp(roundHalfEven(x/scale) + zp, 0, 255) (a NaN goes to 0). dst must hold
+// rows*LDA() bytes.
+func (q *QGemm) Quantize(dst []byte, src []float32, rows, lds int, scale float32, zp int32) {
+	lda, ab := q.LDA(), q.p.abytes()
+	for i := 0; i < rows; i++ {
+		d := dst[i*lda : (i+1)*lda]
+		q.QuantizeFlat(d, src[i*lds:i*lds+q.k], scale, zp)
+		clear(d[q.k*ab:])
+	}
+}
+
+// ZeroElem is the stored form of the value zp (a conv's padding taps): its low byte;
+// the high byte of a 2-byte element is 0.
+func (q *QGemm) ZeroElem(zp int32) byte {
+	if q.p == qNEON {
+		return byte(zp) ^ 0x80
+	}
+	return byte(zp)
+}
+
+// ElemBytes is the bytes of one quantized A element (1, or 2 for the widening kernel).
+func (q *QGemm) ElemBytes() int { return q.p.abytes() }
+
+// QuantizeFlat writes src quantized as Quantize does to dst, ElemBytes() each, with no
+// row padding (a conv's input plane, gathered into rows afterwards).
+func (q *QGemm) QuantizeFlat(dst []byte, src []float32, scale float32, zp int32) {
+	lo, hi := float32(-zp), float32(255-zp)
+	ab := q.p.abytes()
+	dst = dst[:ab*len(src)]
+	i := 0
+	if q.p != qGeneric {
+		i = quantizeKernel(ab, dst, src, scale, lo, hi, zp)
+	}
+	if q.p == qNEON {
+		for ; i < len(src); i++ {
+			dst[i] = byte(QuantizeValue(src[i], scale, lo, hi)+zp) ^ 0x80 // int8(a-128)
+		}
+		return
+	}
+	if ab == 1 {
+		for ; i < len(src); i++ {
+			dst[i] = byte(QuantizeValue(src[i], scale, lo, hi) + zp)
+		}
+		return
+	}
+	for ; i < len(src); i++ {
+		dst[2*i] = byte(QuantizeValue(src[i], scale, lo, hi) + zp)
+		dst[2*i+1] = 0
+	}
+}
+
+// FakeQuant is dst[i] = float32(QuantizeValue(src[i], scale, lo, hi)) * scale, ONNX
+// QuantizeLinear then DequantizeLinear (lo, hi: the type's limits less the zero point).
+func FakeQuant(isa ISA, dst, src []float32, scale, lo, hi float32) {
+	dst = dst[:len(src)]
+	i := 0
+	if isa != Generic {
+		i = fakeQuantKernel(dst, src, scale, lo, hi)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = float32(QuantizeValue(src[i], scale, lo, hi)) * scale
+	}
+}
+
+// QuantizeValue is roundHalfEven(clamp(x/scale, lo, hi)) for integer lo, hi within
+// +-2^22 (a NaN gives lo): MLAS's order (divide, clamp, round), so ORT's bits.
+func QuantizeValue(x, scale, lo, hi float32) int32 {
+	v := x / scale
+	if !(v >= lo) {
+		v = lo
+	}
+	if v > hi {
+		v = hi
+	}
+	// adding and removing 1.5*2^23 rounds |v| < 2^22 to an integer, ties to even
+	const magic = 12582912
+	v = (v + magic) - magic
+	return int32(v)
+}
+
+// Requant computes, for the m rows of A (Quantize's layout) against the packed weights,
+// c[i*ldc+j] = float32(q) * sy with q = roundHalfEven(clamp(float32(sum+corr[j]) *
+// scale[j], lo, hi)), sum = sum over p of a[i][p]*w[p][j]: the requantized output with
+// its zero point removed (lo/hi are the output type's limits minus the zero point,
+// raised to 0 for a fused ReLU). corr and scale hold NP() values.
+func (q *QGemm) Requant(m int, a []byte, c []float32, ldc int, corr []int32, scale []float32, lo, hi, sy float32) {
+	q.run(true, m, a, c, ldc, corr, scale, nil, lo, hi, sy)
+}
+
+// Float computes c[i*ldc+j] = clamp(float32(sum+corr[j])*scale[j] + bias[j], lo, hi)
+// (the product and the sum rounded separately, as ORT's MatMulInteger, Cast, Mul, Add
+// chain does): the dequantized output of dynamic quantization.
+func (q *QGemm) Float(m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi float32) {
+	q.run(false, m, a, c, ldc, corr, scale, bias, lo, hi, 0)
+}
+
+func (q *QGemm) run(round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) {
+	if m <= 0 {
+		return
+	}
+	np := q.NP()
+	if ldc < q.n || len(a) < m*q.LDA() || len(c) < (m-1)*ldc+q.n || len(corr) < np || len(scale) < np || (!round && len(bias) < np) {
+		panic(fmt.Sprintf("asm.QGemm: bad shape m=%d n=%d ldc=%d len(a)=%d len(c)=%d len(corr)=%d len(scale)=%d len(bias)=%d",
+			m, q.n, ldc, len(a), len(c), len(corr), len(scale), len(bias)))
+	}
+	if qgemmKernel(q, round, m, a, c, ldc, corr, scale, bias, lo, hi, sy) {
+		return
+	}
+	qgemmGo(q, round, m, a, c, ldc, corr, scale, bias, lo, hi, sy)
+}
+
+// qgemmGo is the plain-Go form of every path's kernel over its layout, bit for bit.
+func qgemmGo(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) {
+	g, nr, lda, ab := q.p.grp(), q.p.nr(), q.LDA(), q.p.abytes()
+	for j := 0; j < q.n; j++ {
+		blk := q.packed[j/nr*q.kg*nr*4:]
+		lane := j % nr
+		for i := 0; i < m; i++ {
+			ar := a[i*lda : (i+1)*lda]
+			s := corr[j]
+			for kg := 0; kg < q.kg; kg++ {
+				w := blk[(kg*nr+lane)*4:]
+				for t := 0; t < g; t++ {
+					var av, wv int32
+					switch {
+					case q.p == qNEON:
+						av, wv = int32(int8(ar[kg*4+t])), int32(int8(w[t]))
+					case ab == 1:
+						av, wv = int32(ar[kg*4+t]), int32(int8(w[t]))
+					default:
+						av = int32(uint16(ar[kg*4+2*t]) | uint16(ar[kg*4+2*t+1])<<8)
+						wv = int32(int16(uint16(w[2*t]) | uint16(w[2*t+1])<<8))
+					}
+					s += av * wv
+				}
+			}
+			c[i*ldc+j] = qout(round, s, scale[j], lo, hi, sy, bias, j)
+		}
+	}
+}
+
+// qout is the output stage of one element.
+func qout(round bool, s int32, scale, lo, hi, sy float32, bias []float32, j int) float32 {
+	f := float32(s) * scale
+	if round {
+		f = max(f, lo) // integer limits: a NaN cannot arise from an int32 times a finite scale
+		f = min(f, hi)
+		const magic = 12582912
+		f = (f + magic) - magic
+		return float32(f * sy)
+	}
+	f = float32(f) + bias[j]
+	return min(max(f, lo), hi)
+}

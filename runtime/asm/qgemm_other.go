@@ -1,0 +1,9 @@
+//go:build noasm || purego || !gc || !(amd64 || arm64)
+
+package asm
+
+const haveVNNI512, haveDot, haveAVXVNNI = false, false, false
+
+func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
+	return false
+}
