@@ -251,6 +251,9 @@ func opReshape(b *builder, n *node) error {
 			}
 		}
 	}
+	if bAxis < 0 && b.foldB > 1 && free < 0 && known == size && len(dims) > 0 && d.bAxis == 0 {
+		bAxis, bInner, dims[0] = 0, dims[0], 1 // a folded batch: the leading axis holds the rows
+	}
 	if bAxis < 0 {
 		return n.errorf(layers.ErrUnsupported, "reshape of %v to %v: cannot tell which axis is the batch", d.shape, t)
 	}
