@@ -127,6 +127,7 @@ var backendPass = []string{
 	"pytorch-operator/test_operator_sqrt",
 	"pytorch-operator/test_operator_symbolic_override",
 	"pytorch-operator/test_operator_view",
+	"simple/test_sequence_model7",
 	"simple/test_shrink",
 	"simple/test_sign_model",
 	"simple/test_single_relu_model",

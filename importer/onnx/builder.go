@@ -138,6 +138,9 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 	if err != nil {
 		return nil, err
 	}
+	if nodes, err = rewriteSequences(nodes, opset, b.consts); err != nil {
+		return nil, err
+	}
 	b.nodes = nodes
 	var ins []*onnxpb.ValueInfoProto
 	for _, in := range g.GetInput() {

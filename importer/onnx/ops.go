@@ -36,6 +36,7 @@ func init() {
 	}
 	registerElementwise(handlers)
 	registerRemap(handlers)
+	registerSequence(handlers)
 }
 
 // constIn returns input k as a constant (nil, nil when the input is absent).
