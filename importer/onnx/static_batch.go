@@ -25,8 +25,8 @@ type batchErr struct{ error }
 func (e batchErr) Unwrap() error { return e.error }
 
 // metaFoldedBatch names the graph metadata holding B for a folded import: the graph
-// runs at batch 1 and each input and output carries the ONNX batch axis as its first
-// per-sample axis (the same flat data as ONNX's (B, ...) tensor).
+// runs at batch 1 and each input and output is ONNX's whole tensor (the same flat
+// data): its per-sample shape is ONNX's shape, or ONNX's without a leading 1.
 const metaFoldedBatch = "folded_batch"
 
 // batchVarying is the error of a constant of shape dims varying along the data's
