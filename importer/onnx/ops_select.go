@@ -77,23 +77,13 @@ func opSelect(b *builder, n *node) error {
 	var res *tensor
 	var err error
 	if n.GetOpType() == "Gather" {
-		idx, err2 := b.constIn(n, 1)
-		if err2 != nil {
-			return err2
-		}
-		if idx == nil {
+		if len(cins) < 2 || cins[1] == nil {
 			return n.errorf(layers.ErrBadFile, "missing indices")
 		}
-		res, err = gather(n, io, idx, n.int("axis", 0))
+		res, err = gather(n, io, cins[1], n.int("axis", 0))
 	} else {
-		ins := make([]*tensor, len(n.GetInput()))
-		for k := 1; k < len(ins); k++ {
-			if ins[k], err = b.constIn(n, k); err != nil {
-				return err
-			}
-		}
 		var sp sliceSpec
-		sp, err = sliceArgs(n, ins, dims)
+		sp, err = sliceArgs(n, cins, dims)
 		if err == nil {
 			res, err = sliceTensor(n, io, sp)
 		}

@@ -160,6 +160,9 @@ func seqConstructAt(n *node, src *onnxpb.NodeProto, i int64) ([]*onnxpb.NodeProt
 func splitAt(n *node, src *onnxpb.NodeProto, i int64, opset int64,
 	constInt func(*node, string) ([]int64, []int, error), constant func(string, *tensor) string) ([]*onnxpb.NodeProto, error) {
 	s := newNode(src, opset)
+	if len(src.GetInput()) == 0 || src.GetInput()[0] == "" {
+		return nil, s.errorf(layers.ErrBadFile, "no input")
+	}
 	axis := s.int("axis", 0)
 	keep := s.int("keepdims", 1)
 	if err := s.done(); err != nil {

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/kinfer/kinfer/importer/onnx"
+	"github.com/kinfer/kinfer/importer/onnx/onnxpb"
 	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/internal/zoo"
 	"github.com/kinfer/kinfer/layers"
@@ -83,6 +86,42 @@ func TestSeqFoldErrors(t *testing.T) {
 		_, err := onnx.Load(filepath.Join(seqFoldDir, name+".onnx"))
 		if err == nil || !errors.Is(err, layers.ErrUnsupported) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want ErrUnsupported with %q", name, err, want)
+		}
+	}
+}
+
+// TestSeqRewriteBad: malformed sequence nodes fail with a named error, not a panic.
+func TestSeqRewriteBad(t *testing.T) {
+	x := &onnxpb.ValueInfoProto{Name: "x", Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+		ElemType: int32(onnxpb.TensorProto_FLOAT), Shape: &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{
+			{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}}, {Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 4}}}}}}}}
+	i64 := func(name string, dims []int64, v ...int64) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: name, DataType: int32(onnxpb.TensorProto_INT64), Dims: dims, Int64Data: v}
+	}
+	for name, c := range map[string]struct {
+		nodes []*onnxpb.NodeProto
+		inits []*onnxpb.TensorProto
+		want  error
+	}{
+		"no split input": {[]*onnxpb.NodeProto{{OpType: "SplitToSequence", Output: []string{"s"}},
+			{OpType: "SequenceAt", Name: "at", Input: []string{"s", "p"}, Output: []string{"y"}}}, []*onnxpb.TensorProto{i64("p", nil, 0)}, layers.ErrBadFile},
+		"position out of range": {[]*onnxpb.NodeProto{{OpType: "SplitToSequence", Input: []string{"x", "sp"}, Output: []string{"s"}, Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}}},
+			{OpType: "SequenceAt", Name: "at", Input: []string{"s", "p"}, Output: []string{"y"}}}, []*onnxpb.TensorProto{i64("p", nil, 2), i64("sp", []int64{2}, 1, 3)}, layers.ErrInvalid},
+		"position not a scalar": {[]*onnxpb.NodeProto{{OpType: "SequenceConstruct", Input: []string{"x"}, Output: []string{"s"}},
+			{OpType: "SequenceAt", Name: "at", Input: []string{"s", "p"}, Output: []string{"y"}}}, []*onnxpb.TensorProto{i64("p", []int64{2}, 0, 0)}, layers.ErrBadFile},
+		"negative split": {[]*onnxpb.NodeProto{{OpType: "SplitToSequence", Input: []string{"x", "sp"}, Output: []string{"s"}},
+			{OpType: "SequenceAt", Name: "at", Input: []string{"s", "p"}, Output: []string{"y"}}}, []*onnxpb.TensorProto{i64("p", nil, 0), i64("sp", []int64{2}, -1, 5)}, layers.ErrInvalid},
+	} {
+		g := &onnxpb.GraphProto{Name: "g", Node: c.nodes, Initializer: c.inits, Input: []*onnxpb.ValueInfoProto{x},
+			Output: []*onnxpb.ValueInfoProto{{Name: "y"}}}
+		data, err := proto.Marshal(&onnxpb.ModelProto{IrVersion: 8, Graph: g, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = onnx.Read(data, name)
+		t.Log(err)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", name, err, c.want)
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (b *builder) selectFolded(n *node, ins []*tensor) error {
 	var res *tensor
 	var err error
 	if n.GetOpType() == "Gather" {
-		if ins[1] == nil {
+		if len(ins) < 2 || ins[1] == nil {
 			return n.errorf(layers.ErrBadFile, "missing indices")
 		}
 		res, err = gather(n, io, ins[1], n.int("axis", 0))
