@@ -86,6 +86,7 @@ type builder struct {
 	varAxes     string         // per-sample input axes that were dynamic ("0")
 	phys        layers.Shape   // physical shape of the current data
 	staticBatch int
+	foldB       int // > 1: the static batch folded into the data (static_batch.go)
 	cur         string
 	d           *dyn
 	val         layers.Value // the layers value holding the current data
@@ -115,6 +116,9 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 	b := &builder{opset: opset, graph: g, maxSample: opt.sampleLimit(), nodes: g.GetNode(), consts: map[string]*tensor{}, seqLen: opt.SeqLen,
 		dyns: map[string]*dyn{}, users: map[string][]int{}, done: map[int]bool{},
 		pos: map[int]int{}, producer: -1, names: map[string]int{}, states: map[string]*dstate{}}
+	if opt.foldBatch {
+		b.foldB = -1 // set from the inputs' static batch by setInput
+	}
 	if len(g.GetSparseInitializer()) > 0 {
 		return nil, fmt.Errorf("%w: sparse initializers", layers.ErrUnsupported)
 	}
@@ -133,6 +137,9 @@ func newBuilder(g *onnxpb.GraphProto, opset int64, opt Options) (*builder, error
 	}
 	nodes, err := upgradeNodes(b.nodes, opset, b.consts)
 	if err != nil {
+		return nil, err
+	}
+	if nodes, err = rewriteSequences(nodes, opset, b.consts); err != nil {
 		return nil, err
 	}
 	b.nodes = nodes
@@ -197,6 +204,9 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	for k, dm := range dims {
 		v, isVal := dm.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue)
 		if k == 0 {
+			if b.foldB != 0 && (!isVal || v.DimValue <= 0) {
+				return fmt.Errorf("%w: input %q has a dynamic batch; folding the batch needs every input's static", layers.ErrUnsupported, in.GetName())
+			}
 			if isVal && v.DimValue > 0 {
 				if v.DimValue > layers.MaxElements {
 					return fmt.Errorf("%w: input %q batch size %d", layers.ErrBadFile, in.GetName(), v.DimValue)
@@ -207,6 +217,9 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 				b.staticBatch = int(v.DimValue)
 			}
 			shape[0] = max(b.staticBatch, 1)
+			if b.foldB != 0 {
+				shape[0] = 1 // the kinfer batch; the ONNX batch is bInner rows (static_batch.go)
+			}
 			continue
 		}
 		if (!isVal || v.DimValue <= 0) && k == 1 && b.seqLen > 0 {
@@ -225,7 +238,17 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 		}
 		shape[k] = int(v.DimValue)
 	}
+	inner := 0
+	if b.foldB != 0 {
+		if b.staticBatch < 2 {
+			return fmt.Errorf("%w: input %q has no static batch to fold", layers.ErrUnsupported, in.GetName())
+		}
+		b.foldB, inner = b.staticBatch, b.staticBatch
+	}
 	s := layers.Shape(shape[1:]).Clone()
+	if inner > 0 {
+		s = append(layers.Shape{inner}, s...)
+	}
 	if err := s.Check(); err != nil {
 		return fmt.Errorf("input %q: %w", in.GetName(), err)
 	}
@@ -234,7 +257,7 @@ func (b *builder) setInput(in *onnxpb.ValueInfoProto, k int) error {
 	}
 	b.inShapes, b.inTypes = append(b.inShapes, s), append(b.inTypes, dt)
 	b.val, b.phys, b.producer, b.excl = layers.Value(k), s.Clone(), -1, true
-	return b.setOut(in.GetName(), &dyn{shape: shape, bAxis: 0})
+	return b.setOut(in.GetName(), &dyn{shape: shape, bAxis: 0, bInner: inner})
 }
 
 // sortNodes keeps the nodes the output depends on, checks every input is defined and
@@ -847,11 +870,11 @@ func (b *builder) expand(n *node, c *tensor) ([]float32, error) {
 	var cnb []int
 	for k, v := range full {
 		if k == d.bAxis {
-			if v != 1 {
-				return nil, n.errorf(layers.ErrUnsupported, "constant of shape %v varies along the batch axis", c.dims)
+			if v != 1 && (b.foldB < 2 || v != d.inner()) {
+				return nil, batchVarying(n, c.dims)
 			}
 			if d.inner() > 1 {
-				cnb = append(cnb, 1)
+				cnb = append(cnb, v) // v is 1, or the rows of a folded batch
 			}
 			continue
 		}

@@ -131,7 +131,10 @@ func contains(s []string, v string) bool {
 }
 
 // operands returns the states of all of n's inputs, which must all be computed.
-func (b *builder) operands(n *node) ([]*dyn, error) {
+func (b *builder) operands(n *node) ([]*dyn, error) { return b.operandsOf(n, false) }
+
+// operandsOf is operands, taking merged batch rows when allowMerged.
+func (b *builder) operandsOf(n *node, allowMerged bool) ([]*dyn, error) {
 	if len(n.GetInput()) == 0 {
 		return nil, n.errorf(layers.ErrBadFile, "no inputs")
 	}
@@ -141,7 +144,7 @@ func (b *builder) operands(n *node) ([]*dyn, error) {
 		if in == "" || !ok {
 			return nil, n.errorf(layers.ErrUnsupported, "input %d (%q) is not computed from the model's inputs while others are (constants mixed with computed tensors)", k, in)
 		}
-		if err := st.d.merged(n); err != nil {
+		if err := st.d.merged(n); err != nil && !allowMerged {
 			return nil, err
 		}
 		ds[k] = st.d
@@ -257,9 +260,15 @@ func opMergeN(b *builder, n *node) error {
 	if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") && len(n.GetInput()) != 2 {
 		return n.errorf(layers.ErrBadFile, "%d inputs", len(n.GetInput()))
 	}
-	ds, err := b.operands(n)
+	ds, err := b.operandsOf(n, b.foldB > 1)
 	if err != nil {
 		return err
+	}
+	inner := ds[0].inner() // > 1 only with a folded batch: an ordinary axis of the one sample
+	for _, d := range ds[1:] {
+		if d.inner() != inner {
+			return n.errorf(layers.ErrUnsupported, "inputs with the batch merged with %d and %d rows", inner, d.inner())
+		}
 	}
 	if len(ds) == 1 { // Sum, Mean, Max, Min of one tensor
 		return b.setOut(n.out(0), b.d.clone())
@@ -286,7 +295,9 @@ func opMergeN(b *builder, n *node) error {
 			full[a] = 1
 		}
 		copy(full[r-len(d.shape):], d.shape)
-		nbs[k] = dropAxis(full, bAxis)
+		if nbs[k] = dropAxis(full, bAxis); inner > 1 {
+			full[bAxis], nbs[k] = inner, full
+		}
 		if shapeSize(nbs[k]) > shapeSize(nbs[ref]) {
 			ref = k
 		}
@@ -304,7 +315,11 @@ func opMergeN(b *builder, n *node) error {
 		return err
 	}
 	onb := dropAxis(out, bAxis)
-	return b.setOut(n.out(0), &dyn{shape: append([]int(nil), out...), bAxis: bAxis, idx: transposeIdx(onb, p)})
+	if inner > 1 {
+		onb = append([]int(nil), out...)
+		onb[bAxis] = inner
+	}
+	return b.setOut(n.out(0), &dyn{shape: append([]int(nil), out...), bAxis: bAxis, bInner: inner, idx: transposeIdx(onb, p)})
 }
 
 // opConcatN imports Concat of computed tensors as layers.Concatenate, on the physical
@@ -381,7 +396,7 @@ func (b *builder) finish() error {
 		}
 		b.load(o)
 		d := b.d
-		if d.inner() > 1 {
+		if d.inner() > 1 && b.foldB < 2 {
 			return fmt.Errorf("%w: output %q has the batch axis merged with %d rows", layers.ErrUnsupported, o, d.inner())
 		}
 		if shapeSize(d.shape[:d.bAxis]) != 1 {

@@ -95,7 +95,7 @@
 //     operand's axes, so a (N, C, 1, 1) gate is held as (1, 1, C) and no data moves;
 //     the Concat axis is mapped through that layout. A layer is fused into (an
 //     activation or affine folded into a Conv, a reshape retargeted) only when
-//     nothing else reads its output.
+//     nothing else reads its output;
 //   - quantized models (ops_quant.go, ops_quant_op.go, ops_quant_dyn.go):
 //     DequantizeLinear and QuantizeLinear of constants folded; QuantizeLinear of data
 //     -> layers.FakeQuant (omitted where the value is already on that grid),
@@ -110,10 +110,19 @@
 //     DynFakeQuant + float Conv); DynamicQuantizeLSTM as a float LSTM over its
 //     dequantized weights; Cast to float16 of data -> layers.RoundHalf, float16
 //     inputs read as float32;
+//   - sequences whose elements and read positions are constants at import
+//     (ops_sequence.go): SequenceAt of SplitToSequence (constant split or none) ->
+//     Gather/Slice, SequenceAt, ConcatFromSequence and SequenceLength of
+//     SequenceConstruct -> Identity, Concat, a constant;
+//   - a constant that differs per sample of a static batch, or a Gather/Slice along
+//     it (static_batch.go): with every input's batch static, the model is imported
+//     again with the batch folded into the data (the graph runs at batch 1, each input
+//     and output ONNX's whole tensor, "folded_batch" metadata); element-wise ops,
+//     Merge, MatMul on the last axis, Gather/Slice take it, the rest refuse it.
 //
 // Not imported (ErrUnsupported naming node, op and attribute): constants mixed with
 // computed tensors in Max/Min/Mean/Sum/Concat, Y and Y_h both used with sequence_lens, a constant
-// that differs per sample of a static batch, control flow, other domains, Resize cubic /
+// that differs per sample of a dynamic batch, other sequence ops, control flow, other domains, Resize cubic /
 // tf_crop_and_resize / antialias, LSTM Y_c, peepholes, clip, activation_alpha/beta,
 // non-constant initial states, constant sequence lengths shorter than the sequence, additive attention masks computed from inputs, MatMul of computed
 // tensors of different ranks or with the batch elsewhere, external data.

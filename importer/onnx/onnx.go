@@ -68,6 +68,8 @@ type Options struct {
 	// batch): the longest sequence the model runs (runtime.Model.RunSeqInto runs any
 	// length up to it). 0: a dynamic axis other than the batch is an error.
 	SeqLen int
+
+	foldBatch bool // import with the static batch folded (static_batch.go)
 }
 
 func (o Options) batch() int {
@@ -151,7 +153,17 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 		return nil, err
 	}
 	if err := b.run(); err != nil {
-		return nil, err
+		if !foldRetry(err, b.staticBatch, opt) {
+			return nil, err
+		}
+		fopt := opt
+		fopt.foldBatch = true
+		if b, err = newBuilder(g, opset, fopt); err == nil {
+			err = b.run()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("with the static batch folded into the data: %w", err)
+		}
 	}
 	meta := map[string]string{
 		"format":     "onnx",
@@ -167,6 +179,9 @@ func read(data []byte, name string, opt Options) (*Model, error) {
 	}
 	if len(b.float64IO) > 0 {
 		meta["float64_io"] = strings.Join(b.float64IO, ",")
+	}
+	if b.foldB > 1 {
+		meta[metaFoldedBatch] = strconv.Itoa(b.foldB)
 	}
 	if b.varAxes != "" {
 		meta["variable_axes"] = b.varAxes

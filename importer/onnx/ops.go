@@ -38,6 +38,7 @@ func init() {
 	}
 	registerElementwise(handlers)
 	registerRemap(handlers)
+	registerSequence(handlers)
 }
 
 // constIn returns input k as a constant (nil, nil when the input is absent).
@@ -252,6 +253,9 @@ func opReshape(b *builder, n *node) error {
 				break
 			}
 		}
+	}
+	if bAxis < 0 && b.foldB > 1 && free < 0 && known == size && len(dims) > 0 && d.bAxis == 0 {
+		bAxis, bInner, dims[0] = 0, dims[0], 1 // a folded batch: the leading axis holds the rows
 	}
 	if bAxis < 0 {
 		return n.errorf(layers.ErrUnsupported, "reshape of %v to %v: cannot tell which axis is the batch", d.shape, t)

@@ -57,6 +57,16 @@ func opSelect(b *builder, n *node) error {
 	if n.in(0) != b.cur {
 		return n.errorf(layers.ErrUnsupported, "the data as indices (embedding lookups)")
 	}
+	cins := make([]*tensor, len(n.GetInput())) // the constant inputs
+	for k := 1; k < len(cins); k++ {
+		var err error
+		if cins[k], err = b.constIn(n, k); err != nil {
+			return err
+		}
+	}
+	if b.foldB > 1 && d.inner() > 1 {
+		return b.selectFolded(n, cins)
+	}
 	if err := d.merged(n); err != nil {
 		return err
 	}
@@ -70,32 +80,25 @@ func opSelect(b *builder, n *node) error {
 	var res *tensor
 	var err error
 	if n.GetOpType() == "Gather" {
-		idx, err2 := b.constIn(n, 1)
-		if err2 != nil {
-			return err2
-		}
-		if idx == nil {
+		if len(cins) < 2 || cins[1] == nil {
 			return n.errorf(layers.ErrBadFile, "missing indices")
 		}
-		res, err = gather(n, io, idx, n.int("axis", 0))
+		res, err = gather(n, io, cins[1], n.int("axis", 0))
 	} else {
-		ins := make([]*tensor, len(n.GetInput()))
-		for k := 1; k < len(ins); k++ {
-			if ins[k], err = b.constIn(n, k); err != nil {
-				return err
-			}
-		}
 		var sp sliceSpec
-		sp, err = sliceArgs(n, ins, dims)
+		sp, err = sliceArgs(n, cins, dims)
 		if err == nil {
 			res, err = sliceTensor(n, io, sp)
 		}
 	}
+	if err == nil && res.bAxis < 0 {
+		err = n.errorf(layers.ErrUnsupported, "selecting along the batch axis")
+	}
+	if err != nil && selectsBatch(n, d, cins, b.staticBatch) {
+		err = batchErr{err} // importing with the static batch folded may take it
+	}
 	if err != nil {
 		return err
-	}
-	if res.bAxis < 0 {
-		return n.errorf(layers.ErrUnsupported, "selecting along the batch axis")
 	}
 	nd := &dyn{shape: res.dims, bAxis: res.bAxis}
 	nd.shape[nd.bAxis] = d.shape[d.bAxis]
