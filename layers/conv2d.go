@@ -77,6 +77,20 @@ func axis(in, k, s, d int, p Padding, before, after int) (out, padBefore int, er
 	}
 }
 
+// tapRange returns the kernel taps [k0, k1) of one axis whose input index o*s+k*d-pad
+// lies in [0, n): the reference loops visit exactly the in-bounds taps, in order, so
+// padding cells are skipped without a test per tap. k1 <= k0 when none is in bounds.
+func tapRange(o, s, d, pad, n, k int) (k0, k1 int) {
+	base := o*s - pad
+	if base < 0 {
+		k0 = (-base + d - 1) / d
+	}
+	if base >= n {
+		return k0, k0
+	}
+	return k0, min(k, (n-1-base)/d+1)
+}
+
 func (w Window) String() string {
 	s := fmt.Sprintf("%dx%d stride=%dx%d", w.KH, w.KW, w.SH, w.SW)
 	if w.DH != 1 || w.DW != 1 {
@@ -155,16 +169,10 @@ func (l *Conv2D) Forward(dst, src, _ []float32, in Shape, batch int) {
 				} else {
 					clear(y)
 				}
-				for ky := 0; ky < l.KH; ky++ {
+				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
+					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
 						px := x[(iy*w+ix)*c:][:c]
 						wk := l.W[(ky*l.KW+kx)*cg*l.Filters:]
 						for gi := 0; gi < g; gi++ {

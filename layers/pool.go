@@ -50,16 +50,10 @@ func (l *Pool2D) Forward(dst, src, _ []float32, in Shape, batch int) {
 					y[i] = init
 				}
 				n := 0
-				for ky := 0; ky < l.KH; ky++ {
+				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
+					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
 						n++
 						px := x[(iy*w+ix)*c:][:c]
 						if l.Max {

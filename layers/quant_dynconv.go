@@ -61,16 +61,10 @@ func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
 				clear(xq)
-				for ky := 0; ky < l.KH; ky++ {
+				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
+					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
 						for ci, v := range xb[(iy*w+ix)*c : (iy*w+ix+1)*c] {
 							xq[(ky*l.KW+kx)*c+ci] = float32(q.Quantize(v) - q.ZP)
 						}
