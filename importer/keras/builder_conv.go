@@ -107,16 +107,5 @@ func buildConv2DTranspose(b *builder, s *spec) error {
 		}
 		l.B = ws[1].Data
 	}
-	split := b.splitAct(act)
-	l.Act = act
-	if split {
-		l.Act = layers.ActLinear
-	}
-	if err := b.emit(l, nil); err != nil {
-		return err
-	}
-	if split {
-		return b.applyAct(s.Name+"/activation", act)
-	}
-	return nil
+	return b.emitConv(l, &l.Act, act)
 }
