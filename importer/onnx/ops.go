@@ -294,8 +294,10 @@ func (b *builder) spatialOut(n *node, oneD bool) error {
 	return b.setOut(n.out(0), nd)
 }
 
-// window reads kernel_shape, strides, dilations, pads and auto_pad.
-func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Window, error) {
+// windowAttrs reads, for len(kernel) spatial axes, kernel_shape (which must match
+// kernel, the weights' or pool's size), strides, dilations, pads (ONNX order: all
+// begins, then all ends) and auto_pad: pad is PadExplicit for NOTSET with a nonzero pad.
+func windowAttrs(n *node, kernel []int) (st, dl, pads []int, pad layers.Padding, err error) {
 	r := len(kernel)
 	one := make([]int64, r)
 	for k := range one {
@@ -317,26 +319,52 @@ func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Wi
 	}
 	ks, err := get("kernel_shape", toInt64(kernel), r)
 	if err != nil {
-		return layers.Window{}, err
+		return nil, nil, nil, 0, err
 	}
 	for k := range ks {
 		if ks[k] != kernel[k] {
-			return layers.Window{}, n.errorf(layers.ErrShapeMismatch, "kernel_shape %v disagrees with the weights %v", ks, kernel)
+			return nil, nil, nil, 0, n.errorf(layers.ErrShapeMismatch, "kernel_shape %v disagrees with the weights %v", ks, kernel)
 		}
 	}
-	st, err := get("strides", one, r)
+	st, err = get("strides", one, r)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	dl, err = get("dilations", one, r)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	pads, err = get("pads", make([]int64, 2*r), 2*r)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	switch ap := n.str("auto_pad", "NOTSET"); ap {
+	case "NOTSET":
+		for _, v := range pads {
+			if v != 0 {
+				pad = layers.PadExplicit
+			}
+		}
+	case "VALID":
+		pad = layers.PadValid
+	case "SAME_UPPER":
+		pad = layers.PadSame
+	case "SAME_LOWER":
+		pad = layers.PadSameLower
+	default:
+		return nil, nil, nil, 0, n.errorf(layers.ErrInvalid, "auto_pad %q", ap)
+	}
+	return st, dl, pads, pad, nil
+}
+
+// window reads kernel_shape, strides, dilations, pads and auto_pad.
+func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Window, error) {
+	st, dl, pads, pad, err := windowAttrs(n, kernel)
 	if err != nil {
 		return layers.Window{}, err
 	}
-	dl, err := get("dilations", one, r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	pads, err := get("pads", make([]int64, 2*r), 2*r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	w := layers.Window{KH: 1, KW: kernel[r-1], SH: 1, SW: st[r-1], DH: 1, DW: dl[r-1]}
+	r := len(kernel)
+	w := layers.Window{KH: 1, KW: kernel[r-1], SH: 1, SW: st[r-1], DH: 1, DW: dl[r-1], Pad: pad}
 	var p [4]int
 	if oneD {
 		p = [4]int{0, 0, pads[0], pads[1]}
@@ -344,18 +372,8 @@ func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Wi
 		w.KH, w.SH, w.DH = kernel[0], st[0], dl[0]
 		p = [4]int{pads[0], pads[2], pads[1], pads[3]}
 	}
-	switch ap := n.str("auto_pad", "NOTSET"); ap {
-	case "NOTSET":
-		if p != [4]int{} {
-			w.Pad, w.Pads = layers.PadExplicit, p
-		}
-	case "VALID":
-	case "SAME_UPPER":
-		w.Pad = layers.PadSame
-	case "SAME_LOWER":
-		w.Pad = layers.PadSameLower
-	default:
-		return w, n.errorf(layers.ErrInvalid, "auto_pad %q", ap)
+	if pad == layers.PadExplicit {
+		w.Pads = p
 	}
 	if pool && n.int("ceil_mode", 0) != 0 && w.Pad != layers.PadSame && w.Pad != layers.PadSameLower {
 		return b.ceilWindow(n, w, oneD)
