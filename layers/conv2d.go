@@ -91,6 +91,38 @@ func tapRange(o, s, d, pad, n, k int) (k0, k1 int) {
 	return k0, min(k, (n-1-base)/d+1)
 }
 
+// convShape checks an (H, W, C) input of cin channels and returns the (OH, OW, filters)
+// output of a convolution with this window.
+func (w Window) convShape(in Shape, cin, filters int, what string) (Shape, error) {
+	if err := wantRank(in, 3, what); err != nil {
+		return nil, err
+	}
+	if in[2] != cin {
+		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], cin)
+	}
+	oh, ow, _, _, err := w.Geometry(in[0], in[1])
+	if err != nil {
+		return nil, err
+	}
+	return Shape{oh, ow, filters}, nil
+}
+
+// quantPatch fills xq (KH*KW*c values, (ky, kx, ci) order) with the window at output
+// (oy, ox) of the h x w x c image x, each value quantized by q less its zero point;
+// padding taps read the zero point, so they are 0.
+func (w Window) quantPatch(xq, x []float32, h, wd, c, oy, ox, pt, pl int, q QParams) {
+	clear(xq)
+	for ky, ky1 := tapRange(oy, w.SH, w.DH, pt, h, w.KH); ky < ky1; ky++ {
+		iy := oy*w.SH + ky*w.DH - pt
+		for kx, kx1 := tapRange(ox, w.SW, w.DW, pl, wd, w.KW); kx < kx1; kx++ {
+			ix := ox*w.SW + kx*w.DW - pl
+			for ci, v := range x[(iy*wd+ix)*c : (iy*wd+ix+1)*c] {
+				xq[(ky*w.KW+kx)*c+ci] = float32(q.Quantize(v) - q.ZP)
+			}
+		}
+	}
+}
+
 func (w Window) String() string {
 	s := fmt.Sprintf("%dx%d stride=%dx%d", w.KH, w.KW, w.SH, w.SW)
 	if w.DH != 1 || w.DW != 1 {
@@ -137,17 +169,7 @@ func (l *Conv2D) OutputShape(in Shape) (Shape, error) {
 			return nil, err
 		}
 	}
-	if err := wantRank(in, 3, "Conv2D"); err != nil {
-		return nil, err
-	}
-	if in[2] != l.In {
-		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], l.In)
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	return Shape{oh, ow, l.Filters}, nil
+	return l.convShape(in, l.In, l.Filters, "Conv2D")
 }
 
 // ScratchLen implements Layer.

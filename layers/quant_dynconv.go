@@ -28,17 +28,7 @@ func (l *DynQConv2D) OutputShape(in Shape) (Shape, error) {
 	if l.Cin <= 0 || l.Filters <= 0 || k > 1<<16 || len(l.W) != k*l.Filters || len(l.WScale) != l.Filters || (l.Bias != nil && len(l.Bias) != l.Filters) {
 		return nil, errf(ErrShapeMismatch, "dynamic int8 conv %dx%dx%d->%d with %d weights, %d scales, %d biases", l.KH, l.KW, l.Cin, l.Filters, len(l.W), len(l.WScale), len(l.Bias))
 	}
-	if err := wantRank(in, 3, "DynQConv2D"); err != nil {
-		return nil, err
-	}
-	if in[2] != l.Cin {
-		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], l.Cin)
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	return Shape{oh, ow, l.Filters}, nil
+	return l.convShape(in, l.Cin, l.Filters, "DynQConv2D")
 }
 
 // ScratchLen implements Layer.
@@ -60,16 +50,7 @@ func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 		xb := x[b*h*w*c:]
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
-				clear(xq)
-				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
-					iy := oy*l.SH + ky*l.DH - pt
-					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
-						ix := ox*l.SW + kx*l.DW - pl
-						for ci, v := range xb[(iy*w+ix)*c : (iy*w+ix+1)*c] {
-							xq[(ky*l.KW+kx)*c+ci] = float32(q.Quantize(v) - q.ZP)
-						}
-					}
-				}
+				l.quantPatch(xq, xb, h, w, c, oy, ox, pt, pl, q)
 				y := dst[((b*oh+oy)*ow+ox)*l.Filters:][:l.Filters]
 				for j := range y {
 					var s int32
