@@ -107,6 +107,19 @@ func (w Window) convShape(in Shape, cin, filters int, what string) (Shape, error
 	return Shape{oh, ow, filters}, nil
 }
 
+// outPixels is OH*OW for an (H, W, C) input, or 0 when the window does not fit it (for
+// FLOPs, which report 0 for a bad shape).
+func (w Window) outPixels(in Shape) int64 {
+	if len(in) != 3 {
+		return 0
+	}
+	oh, ow, _, _, err := w.Geometry(in[0], in[1])
+	if err != nil {
+		return 0
+	}
+	return int64(oh * ow)
+}
+
 // quantPatch fills xq (KH*KW*c values, (ky, kx, ci) order) with the window at output
 // (oy, ox) of the h x w x c image x, each value quantized by q less its zero point;
 // padding taps read the zero point, so they are 0.
@@ -230,13 +243,6 @@ func (l *Conv2D) Config() string {
 
 // FLOPs implements Layer.
 func (l *Conv2D) FLOPs(in Shape) int64 {
-	if len(in) != 3 {
-		return 0
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return 0
-	}
 	g := max(l.Groups, 1)
-	return int64(oh*ow) * int64(l.Filters) * (2*int64(l.KH*l.KW*l.In/g) + 1 + l.Act.flopsPerElem())
+	return l.outPixels(in) * int64(l.Filters) * (2*int64(l.KH*l.KW*l.In/g) + 1 + l.Act.flopsPerElem())
 }

@@ -53,17 +53,7 @@ func (l *Pool3D) Forward(dst, src, _ []float32, in Shape, batch int) {
 								ix := ox*l.SW + kx*l.DW - pl
 								n++
 								px := x[((iz*h+iy)*w+ix)*c:][:c]
-								if l.Max {
-									for i, v := range px {
-										if v > y[i] || v != v {
-											y[i] = v
-										}
-									}
-								} else {
-									for i, v := range px {
-										y[i] += v
-									}
-								}
+								poolTap(y, px, l.Max)
 							}
 						}
 					}
@@ -71,10 +61,7 @@ func (l *Pool3D) Forward(dst, src, _ []float32, in Shape, batch int) {
 						if l.CountIncludePad {
 							n = l.Taps()
 						}
-						inv := 1 / float32(max(n, 1))
-						for i := range y {
-							y[i] *= inv
-						}
+						poolMean(y, n)
 					}
 				}
 			}
@@ -87,11 +74,7 @@ func (l *Pool3D) Weights() [][]float32 { return nil }
 
 // Config implements Layer.
 func (l *Pool3D) Config() string {
-	kind := "avg"
-	if l.Max {
-		kind = "max"
-	}
-	return fmt.Sprintf("%s %v count_include_pad=%v", kind, l.Window3D, l.CountIncludePad)
+	return fmt.Sprintf("%s %v count_include_pad=%v", poolKind(l.Max), l.Window3D, l.CountIncludePad)
 }
 
 // FLOPs implements Layer.

@@ -87,12 +87,5 @@ func (l *DynQConv2D) Config() string {
 
 // FLOPs implements Layer.
 func (l *DynQConv2D) FLOPs(in Shape) int64 {
-	if len(in) != 3 {
-		return 0
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return 0
-	}
-	return int64(oh*ow) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
+	return l.outPixels(in) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
 }
