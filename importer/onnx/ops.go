@@ -485,6 +485,35 @@ func opConv(b *builder, n *node) error {
 	return b.spatialOut(n, oneD)
 }
 
+// poolKernel reads a pooling node's kernel_shape ks: want sizes, each positive.
+func poolKernel(n *node, ks []int64, want int) ([]int, error) {
+	if len(ks) != want {
+		return nil, n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
+	}
+	kernel := make([]int, len(ks))
+	for k, v := range ks {
+		if v <= 0 || v > 1<<20 {
+			return nil, n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
+		}
+		kernel[k] = int(v)
+	}
+	return kernel, nil
+}
+
+// emitPool emits the pooling layer l of a MaxPool (Y its only output; storage_order
+// only concerns Indices) or an AveragePool (count_include_pad into *countIncludePad).
+func (b *builder) emitPool(n *node, l layers.Layer, isMax bool, countIncludePad *bool) error {
+	if isMax {
+		n.ignore("storage_order")
+		if err := b.onlyOutput(n, 0); err != nil {
+			return err
+		}
+	} else {
+		*countIncludePad = n.int("count_include_pad", 0) != 0
+	}
+	return b.emit(l)
+}
+
 func opPool(b *builder, n *node) error {
 	if b.is3D() {
 		return opPool3D(b, n) // ops_conv3d.go
@@ -499,30 +528,16 @@ func opPool(b *builder, n *node) error {
 	if oneD {
 		want = 1
 	}
-	if len(ks) != want {
-		return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-	}
-	kernel := make([]int, len(ks))
-	for k, v := range ks {
-		if v <= 0 || v > 1<<20 {
-			return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-		}
-		kernel[k] = int(v)
+	kernel, err := poolKernel(n, ks, want)
+	if err != nil {
+		return err
 	}
 	win, err := b.window(n, kernel, oneD, true)
 	if err != nil {
 		return err
 	}
 	l := &layers.Pool2D{Info: b.info(n.GetName(), n.GetOpType()), Window: win, Max: isMax}
-	if isMax {
-		n.ignore("storage_order")
-		if err := b.onlyOutput(n, 0); err != nil {
-			return err
-		}
-	} else {
-		l.CountIncludePad = n.int("count_include_pad", 0) != 0
-	}
-	if err := b.emit(l); err != nil {
+	if err := b.emitPool(n, l, isMax, &l.CountIncludePad); err != nil {
 		return err
 	}
 	return b.spatialOut(n, oneD)

@@ -138,30 +138,16 @@ func opPool3D(b *builder, n *node) error {
 	if _, err := b.volume(n); err != nil {
 		return err
 	}
-	if len(ks) != 3 {
-		return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-	}
-	kernel := make([]int, 3)
-	for k, v := range ks {
-		if v <= 0 || v > 1<<20 {
-			return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-		}
-		kernel[k] = int(v)
+	kernel, err := poolKernel(n, ks, 3)
+	if err != nil {
+		return err
 	}
 	win, err := b.window3D(n, kernel, true)
 	if err != nil {
 		return err
 	}
 	l := &layers.Pool3D{Info: b.info(n.GetName(), n.GetOpType()), Window3D: win, Max: isMax}
-	if isMax {
-		n.ignore("storage_order")
-		if err := b.onlyOutput(n, 0); err != nil {
-			return err
-		}
-	} else {
-		l.CountIncludePad = n.int("count_include_pad", 0) != 0
-	}
-	if err := b.emit(l); err != nil {
+	if err := b.emitPool(n, l, isMax, &l.CountIncludePad); err != nil {
 		return err
 	}
 	return b.volumeOut(n)
