@@ -300,6 +300,14 @@ func (b *builder) dataFormat(s *spec) string {
 
 // ---------------------------------------------------------------- weights
 
+// weightsBias is weights for a layer with a kernel and, when bias, a bias array.
+func (b *builder) weightsBias(s *spec, what string, bias bool) ([]*array, error) {
+	if bias {
+		return b.weights(s, what, 2)
+	}
+	return b.weights(s, what, 1)
+}
+
 // weights returns the layer's arrays; their count must be one of counts.
 func (b *builder) weights(s *spec, what string, counts ...int) ([]*array, error) {
 	b.used[s.Name] = true
@@ -435,11 +443,7 @@ func buildDense(b *builder, s *spec) error {
 	if kerasInt8(s) {
 		return buildInt8Dense(b, s, in, units, bias, act) // model.quantize("int8"): builder_quant.go
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -569,11 +573,7 @@ func buildDepthwise(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys[2]
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "depthwise_kernel, bias", n)
+	ws, err := b.weightsBias(s, "depthwise_kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -1289,11 +1289,7 @@ func (b *builder) convLayer(s *spec, w layers.Window, filters, groups int, bias 
 	if in%groups != 0 || filters%groups != 0 {
 		return nil, b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return nil, err
 	}

@@ -70,11 +70,7 @@ func buildConv2DTranspose(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys[2]
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}

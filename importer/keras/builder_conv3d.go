@@ -73,11 +73,7 @@ func buildConv3D(b *builder, s *spec) error {
 	if in%groups != 0 || filters%groups != 0 {
 		return b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}
