@@ -1,9 +1,6 @@
 package layers
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // DynQConv2D is a dynamically quantized 2-D convolution over NHWC input, groups 1
 // (ONNX DynamicQuantizeLinear + ConvInteger, Cast, Mul, Add as quantize_dynamic
@@ -38,12 +35,7 @@ func (l *DynQConv2D) ScratchLen(Shape, int) int { return l.KH * l.KW * l.Cin }
 func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	h, w, c := in[0], in[1], in[2]
 	x := src[:batch*h*w*c]
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	q := QParams{Type: QUint8}
-	q.Scale, q.ZP = DynRange(lo, hi)
+	q := dynQuant(x)
 	oh, ow, pt, pl, _ := l.Geometry(h, w)
 	xq := scratch[:l.KH*l.KW*c]
 	for b := 0; b < batch; b++ {
@@ -52,17 +44,7 @@ func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 			for ox := 0; ox < ow; ox++ {
 				l.quantPatch(xq, xb, h, w, c, oy, ox, pt, pl, q)
 				y := dst[((b*oh+oy)*ow+ox)*l.Filters:][:l.Filters]
-				for j := range y {
-					var s int32
-					for p, v := range xq {
-						s += int32(v) * int32(l.W[p*l.Filters+j])
-					}
-					f := float32(s) * float32(q.Scale*l.WScale[j])
-					if l.Bias != nil {
-						f = float32(f) + l.Bias[j]
-					}
-					y[j] = f
-				}
+				dynRow(y, xq, l.W, l.WScale, l.Bias, q.Scale)
 			}
 		}
 	}
@@ -70,14 +52,7 @@ func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 
 // Weights implements Layer (the dequantized weights).
 func (l *DynQConv2D) Weights() [][]float32 {
-	w := make([]float32, len(l.W))
-	for i, v := range l.W {
-		w[i] = float32(v) * l.WScale[i%l.Filters]
-	}
-	if l.Bias == nil {
-		return [][]float32{w}
-	}
-	return [][]float32{w, l.Bias}
+	return dynWeights(l.W, l.WScale, l.Bias, l.Filters)
 }
 
 // Config implements Layer.
