@@ -77,6 +77,65 @@ func axis(in, k, s, d int, p Padding, before, after int) (out, padBefore int, er
 	}
 }
 
+// tapRange returns the kernel taps [k0, k1) of one axis whose input index o*s+k*d-pad
+// lies in [0, n): the reference loops visit exactly the in-bounds taps, in order, so
+// padding cells are skipped without a test per tap. k1 <= k0 when none is in bounds.
+func tapRange(o, s, d, pad, n, k int) (k0, k1 int) {
+	base := o*s - pad
+	if base < 0 {
+		k0 = (-base + d - 1) / d
+	}
+	if base >= n {
+		return k0, k0
+	}
+	return k0, min(k, (n-1-base)/d+1)
+}
+
+// convShape checks an (H, W, C) input of cin channels and returns the (OH, OW, filters)
+// output of a convolution with this window.
+func (w Window) convShape(in Shape, cin, filters int, what string) (Shape, error) {
+	if err := wantRank(in, 3, what); err != nil {
+		return nil, err
+	}
+	if in[2] != cin {
+		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], cin)
+	}
+	oh, ow, _, _, err := w.Geometry(in[0], in[1])
+	if err != nil {
+		return nil, err
+	}
+	return Shape{oh, ow, filters}, nil
+}
+
+// outPixels is OH*OW for an (H, W, C) input, or 0 when the window does not fit it (for
+// FLOPs, which report 0 for a bad shape).
+func (w Window) outPixels(in Shape) int64 {
+	if len(in) != 3 {
+		return 0
+	}
+	oh, ow, _, _, err := w.Geometry(in[0], in[1])
+	if err != nil {
+		return 0
+	}
+	return int64(oh * ow)
+}
+
+// quantPatch fills xq (KH*KW*c values, (ky, kx, ci) order) with the window at output
+// (oy, ox) of the h x w x c image x, each value quantized by q less its zero point;
+// padding taps read the zero point, so they are 0.
+func (w Window) quantPatch(xq, x []float32, h, wd, c, oy, ox, pt, pl int, q QParams) {
+	clear(xq)
+	for ky, ky1 := tapRange(oy, w.SH, w.DH, pt, h, w.KH); ky < ky1; ky++ {
+		iy := oy*w.SH + ky*w.DH - pt
+		for kx, kx1 := tapRange(ox, w.SW, w.DW, pl, wd, w.KW); kx < kx1; kx++ {
+			ix := ox*w.SW + kx*w.DW - pl
+			for ci, v := range x[(iy*wd+ix)*c : (iy*wd+ix+1)*c] {
+				xq[(ky*w.KW+kx)*c+ci] = float32(q.Quantize(v) - q.ZP)
+			}
+		}
+	}
+}
+
 func (w Window) String() string {
 	s := fmt.Sprintf("%dx%d stride=%dx%d", w.KH, w.KW, w.SH, w.SW)
 	if w.DH != 1 || w.DW != 1 {
@@ -123,17 +182,7 @@ func (l *Conv2D) OutputShape(in Shape) (Shape, error) {
 			return nil, err
 		}
 	}
-	if err := wantRank(in, 3, "Conv2D"); err != nil {
-		return nil, err
-	}
-	if in[2] != l.In {
-		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], l.In)
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	return Shape{oh, ow, l.Filters}, nil
+	return l.convShape(in, l.In, l.Filters, "Conv2D")
 }
 
 // ScratchLen implements Layer.
@@ -155,16 +204,10 @@ func (l *Conv2D) Forward(dst, src, _ []float32, in Shape, batch int) {
 				} else {
 					clear(y)
 				}
-				for ky := 0; ky < l.KH; ky++ {
+				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
+					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
 						px := x[(iy*w+ix)*c:][:c]
 						wk := l.W[(ky*l.KW+kx)*cg*l.Filters:]
 						for gi := 0; gi < g; gi++ {
@@ -200,13 +243,6 @@ func (l *Conv2D) Config() string {
 
 // FLOPs implements Layer.
 func (l *Conv2D) FLOPs(in Shape) int64 {
-	if len(in) != 3 {
-		return 0
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return 0
-	}
 	g := max(l.Groups, 1)
-	return int64(oh*ow) * int64(l.Filters) * (2*int64(l.KH*l.KW*l.In/g) + 1 + l.Act.flopsPerElem())
+	return l.outPixels(in) * int64(l.Filters) * (2*int64(l.KH*l.KW*l.In/g) + 1 + l.Act.flopsPerElem())
 }

@@ -144,21 +144,12 @@ func (l *Conv3D) Forward(dst, src, _ []float32, in Shape, batch int) {
 					} else {
 						clear(y)
 					}
-					for kz := 0; kz < l.KD; kz++ {
+					for kz, kz1 := tapRange(oz, l.SD, l.DD, pf, d, l.KD); kz < kz1; kz++ {
 						iz := oz*l.SD + kz*l.DD - pf
-						if iz < 0 || iz >= d {
-							continue
-						}
-						for ky := 0; ky < l.KH; ky++ {
+						for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 							iy := oy*l.SH + ky*l.DH - pt
-							if iy < 0 || iy >= h {
-								continue
-							}
-							for kx := 0; kx < l.KW; kx++ {
+							for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 								ix := ox*l.SW + kx*l.DW - pl
-								if ix < 0 || ix >= w {
-									continue
-								}
 								px := x[((iz*h+iy)*w+ix)*c:][:c]
 								wk := l.W[((kz*l.KH+ky)*l.KW+kx)*cg*nf:]
 								for gi := 0; gi < g; gi++ {

@@ -50,43 +50,56 @@ func (l *Pool2D) Forward(dst, src, _ []float32, in Shape, batch int) {
 					y[i] = init
 				}
 				n := 0
-				for ky := 0; ky < l.KH; ky++ {
+				for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
+					for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
 						n++
 						px := x[(iy*w+ix)*c:][:c]
-						if l.Max {
-							for i, v := range px {
-								if v > y[i] || v != v {
-									y[i] = v
-								}
-							}
-						} else {
-							for i, v := range px {
-								y[i] += v
-							}
-						}
+						poolTap(y, px, l.Max)
 					}
 				}
 				if !l.Max {
 					if l.CountIncludePad {
 						n = l.KH * l.KW
 					}
-					inv := 1 / float32(max(n, 1))
-					for i := range y {
-						y[i] *= inv
-					}
+					poolMean(y, n)
 				}
 			}
 		}
 	}
+}
+
+// poolTap folds one input pixel px into the pooled y: the max (NaN wins, as in the
+// frameworks) or the sum.
+func poolTap(y, px []float32, isMax bool) {
+	if isMax {
+		for i, v := range px {
+			if v > y[i] || v != v {
+				y[i] = v
+			}
+		}
+		return
+	}
+	for i, v := range px {
+		y[i] += v
+	}
+}
+
+// poolMean divides the summed y by n cells (at least 1).
+func poolMean(y []float32, n int) {
+	inv := 1 / float32(max(n, 1))
+	for i := range y {
+		y[i] *= inv
+	}
+}
+
+// poolKind names a pooling layer's reduction in its Config.
+func poolKind(isMax bool) string {
+	if isMax {
+		return "max"
+	}
+	return "avg"
 }
 
 // Weights implements Layer.
@@ -94,11 +107,7 @@ func (l *Pool2D) Weights() [][]float32 { return nil }
 
 // Config implements Layer.
 func (l *Pool2D) Config() string {
-	kind := "avg"
-	if l.Max {
-		kind = "max"
-	}
-	return fmt.Sprintf("%s %v count_include_pad=%v", kind, l.Window, l.CountIncludePad)
+	return fmt.Sprintf("%s %v count_include_pad=%v", poolKind(l.Max), l.Window, l.CountIncludePad)
 }
 
 // FLOPs implements Layer.

@@ -45,34 +45,15 @@ func (l *Pool3D) Forward(dst, src, _ []float32, in Shape, batch int) {
 						y[i] = init
 					}
 					n := 0
-					for kz := 0; kz < l.KD; kz++ {
+					for kz, kz1 := tapRange(oz, l.SD, l.DD, pf, d, l.KD); kz < kz1; kz++ {
 						iz := oz*l.SD + kz*l.DD - pf
-						if iz < 0 || iz >= d {
-							continue
-						}
-						for ky := 0; ky < l.KH; ky++ {
+						for ky, ky1 := tapRange(oy, l.SH, l.DH, pt, h, l.KH); ky < ky1; ky++ {
 							iy := oy*l.SH + ky*l.DH - pt
-							if iy < 0 || iy >= h {
-								continue
-							}
-							for kx := 0; kx < l.KW; kx++ {
+							for kx, kx1 := tapRange(ox, l.SW, l.DW, pl, w, l.KW); kx < kx1; kx++ {
 								ix := ox*l.SW + kx*l.DW - pl
-								if ix < 0 || ix >= w {
-									continue
-								}
 								n++
 								px := x[((iz*h+iy)*w+ix)*c:][:c]
-								if l.Max {
-									for i, v := range px {
-										if v > y[i] || v != v {
-											y[i] = v
-										}
-									}
-								} else {
-									for i, v := range px {
-										y[i] += v
-									}
-								}
+								poolTap(y, px, l.Max)
 							}
 						}
 					}
@@ -80,10 +61,7 @@ func (l *Pool3D) Forward(dst, src, _ []float32, in Shape, batch int) {
 						if l.CountIncludePad {
 							n = l.Taps()
 						}
-						inv := 1 / float32(max(n, 1))
-						for i := range y {
-							y[i] *= inv
-						}
+						poolMean(y, n)
 					}
 				}
 			}
@@ -96,11 +74,7 @@ func (l *Pool3D) Weights() [][]float32 { return nil }
 
 // Config implements Layer.
 func (l *Pool3D) Config() string {
-	kind := "avg"
-	if l.Max {
-		kind = "max"
-	}
-	return fmt.Sprintf("%s %v count_include_pad=%v", kind, l.Window3D, l.CountIncludePad)
+	return fmt.Sprintf("%s %v count_include_pad=%v", poolKind(l.Max), l.Window3D, l.CountIncludePad)
 }
 
 // FLOPs implements Layer.

@@ -259,17 +259,7 @@ func (l *QConv2D) OutputShape(in Shape) (Shape, error) {
 	if err := l.check(l.KH*l.KW*l.Cin, l.Filters); err != nil {
 		return nil, err
 	}
-	if err := wantRank(in, 3, "QConv2D"); err != nil {
-		return nil, err
-	}
-	if in[2] != l.Cin {
-		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], l.Cin)
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	return Shape{oh, ow, l.Filters}, nil
+	return l.convShape(in, l.Cin, l.Filters, "QConv2D")
 }
 
 // ScratchLen implements Layer.
@@ -284,22 +274,7 @@ func (l *QConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 		x := src[b*h*w*c:]
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
-				clear(xq) // padding: zp - zp
-				for ky := 0; ky < l.KH; ky++ {
-					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
-						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
-						for ci, v := range x[(iy*w+ix)*c : (iy*w+ix+1)*c] {
-							xq[(ky*l.KW+kx)*c+ci] = float32(l.In.Quantize(v) - l.In.ZP)
-						}
-					}
-				}
+				l.quantPatch(xq, x, h, w, c, oy, ox, pt, pl, l.In)
 				l.row(dst[((b*oh+oy)*ow+ox)*l.Filters:][:l.Filters], xq, l.Filters)
 			}
 		}
@@ -316,12 +291,5 @@ func (l *QConv2D) Config() string {
 
 // FLOPs implements Layer.
 func (l *QConv2D) FLOPs(in Shape) int64 {
-	if len(in) != 3 {
-		return 0
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return 0
-	}
-	return int64(oh*ow) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
+	return l.outPixels(in) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
 }

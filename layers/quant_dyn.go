@@ -54,42 +54,62 @@ func (l *DynQDense) ScratchLen(Shape, int) int { return l.K }
 func (l *DynQDense) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	rows := batch * in.Size() / l.K
 	x := src[:rows*l.K]
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	q := QParams{Type: QUint8}
-	q.Scale, q.ZP = DynRange(lo, hi)
+	q := dynQuant(x)
 	xq := scratch[:l.K]
 	for r := 0; r < rows; r++ {
 		for p, v := range x[r*l.K : (r+1)*l.K] {
 			xq[p] = float32(q.Quantize(v) - q.ZP)
 		}
 		y := dst[r*l.Units : (r+1)*l.Units]
-		for j := range y {
-			var s int32
-			for p, v := range xq {
-				s += int32(v) * int32(l.W[p*l.Units+j])
-			}
-			f := float32(s) * float32(q.Scale*l.WScale[j])
-			if l.Bias != nil {
-				f = float32(f) + l.Bias[j]
-			}
-			y[j] = f
-		}
+		dynRow(y, xq, l.W, l.WScale, l.Bias, q.Scale)
 	}
 }
 
 // Weights implements Layer (the dequantized weights).
 func (l *DynQDense) Weights() [][]float32 {
-	w := make([]float32, len(l.W))
-	for i, v := range l.W {
-		w[i] = float32(v) * l.WScale[i%l.Units]
+	return dynWeights(l.W, l.WScale, l.Bias, l.Units)
+}
+
+// dynQuant is the uint8 grid DynamicQuantizeLinear picks for the range of x.
+func dynQuant(x []float32) QParams {
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
 	}
-	if l.Bias == nil {
-		return [][]float32{w}
+	q := QParams{Type: QUint8}
+	q.Scale, q.ZP = DynRange(lo, hi)
+	return q
+}
+
+// dynRow computes one output row of a dynamic int8 layer from the quantized inputs xq
+// (zero point subtracted) and the (len(xq), len(y)) int8 weights w: the exact int32
+// dot, scaled by sx*wscale[j] (rounded to float32 first, as ORT does), plus the bias.
+func dynRow(y, xq []float32, w []int8, wscale, bias []float32, sx float32) {
+	n := len(y)
+	for j := range y {
+		var s int32
+		for p, v := range xq {
+			s += int32(v) * int32(w[p*n+j])
+		}
+		f := float32(s) * float32(sx*wscale[j])
+		if bias != nil {
+			f = float32(f) + bias[j]
+		}
+		y[j] = f
 	}
-	return [][]float32{w, l.Bias}
+}
+
+// dynWeights dequantizes the (K, n) int8 weights w by their per-column scales: the
+// Weights of a dynamic int8 layer.
+func dynWeights(w []int8, wscale, bias []float32, n int) [][]float32 {
+	f := make([]float32, len(w))
+	for i, v := range w {
+		f[i] = float32(v) * wscale[i%n]
+	}
+	if bias == nil {
+		return [][]float32{f}
+	}
+	return [][]float32{f, bias}
 }
 
 // Config implements Layer.
@@ -119,12 +139,7 @@ func (l *DynFakeQuant) ScratchLen(Shape, int) int { return 0 }
 // Forward implements Layer.
 func (l *DynFakeQuant) Forward(dst, src, _ []float32, in Shape, batch int) {
 	x := src[:batch*in.Size()]
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	q := QParams{Type: QUint8}
-	q.Scale, q.ZP = DynRange(lo, hi)
+	q := dynQuant(x)
 	for i, v := range x {
 		dst[i] = q.Dequantize(q.Quantize(v))
 	}

@@ -1,9 +1,6 @@
 package layers
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // DynQConv2D is a dynamically quantized 2-D convolution over NHWC input, groups 1
 // (ONNX DynamicQuantizeLinear + ConvInteger, Cast, Mul, Add as quantize_dynamic
@@ -28,17 +25,7 @@ func (l *DynQConv2D) OutputShape(in Shape) (Shape, error) {
 	if l.Cin <= 0 || l.Filters <= 0 || k > 1<<16 || len(l.W) != k*l.Filters || len(l.WScale) != l.Filters || (l.Bias != nil && len(l.Bias) != l.Filters) {
 		return nil, errf(ErrShapeMismatch, "dynamic int8 conv %dx%dx%d->%d with %d weights, %d scales, %d biases", l.KH, l.KW, l.Cin, l.Filters, len(l.W), len(l.WScale), len(l.Bias))
 	}
-	if err := wantRank(in, 3, "DynQConv2D"); err != nil {
-		return nil, err
-	}
-	if in[2] != l.Cin {
-		return nil, errf(ErrShapeMismatch, "input %v has %d channels, kernel expects %d", in, in[2], l.Cin)
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return nil, err
-	}
-	return Shape{oh, ow, l.Filters}, nil
+	return l.convShape(in, l.Cin, l.Filters, "DynQConv2D")
 }
 
 // ScratchLen implements Layer.
@@ -48,46 +35,16 @@ func (l *DynQConv2D) ScratchLen(Shape, int) int { return l.KH * l.KW * l.Cin }
 func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 	h, w, c := in[0], in[1], in[2]
 	x := src[:batch*h*w*c]
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	q := QParams{Type: QUint8}
-	q.Scale, q.ZP = DynRange(lo, hi)
+	q := dynQuant(x)
 	oh, ow, pt, pl, _ := l.Geometry(h, w)
 	xq := scratch[:l.KH*l.KW*c]
 	for b := 0; b < batch; b++ {
 		xb := x[b*h*w*c:]
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
-				clear(xq)
-				for ky := 0; ky < l.KH; ky++ {
-					iy := oy*l.SH + ky*l.DH - pt
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < l.KW; kx++ {
-						ix := ox*l.SW + kx*l.DW - pl
-						if ix < 0 || ix >= w {
-							continue
-						}
-						for ci, v := range xb[(iy*w+ix)*c : (iy*w+ix+1)*c] {
-							xq[(ky*l.KW+kx)*c+ci] = float32(q.Quantize(v) - q.ZP)
-						}
-					}
-				}
+				l.quantPatch(xq, xb, h, w, c, oy, ox, pt, pl, q)
 				y := dst[((b*oh+oy)*ow+ox)*l.Filters:][:l.Filters]
-				for j := range y {
-					var s int32
-					for p, v := range xq {
-						s += int32(v) * int32(l.W[p*l.Filters+j])
-					}
-					f := float32(s) * float32(q.Scale*l.WScale[j])
-					if l.Bias != nil {
-						f = float32(f) + l.Bias[j]
-					}
-					y[j] = f
-				}
+				dynRow(y, xq, l.W, l.WScale, l.Bias, q.Scale)
 			}
 		}
 	}
@@ -95,14 +52,7 @@ func (l *DynQConv2D) Forward(dst, src, scratch []float32, in Shape, batch int) {
 
 // Weights implements Layer (the dequantized weights).
 func (l *DynQConv2D) Weights() [][]float32 {
-	w := make([]float32, len(l.W))
-	for i, v := range l.W {
-		w[i] = float32(v) * l.WScale[i%l.Filters]
-	}
-	if l.Bias == nil {
-		return [][]float32{w}
-	}
-	return [][]float32{w, l.Bias}
+	return dynWeights(l.W, l.WScale, l.Bias, l.Filters)
 }
 
 // Config implements Layer.
@@ -112,12 +62,5 @@ func (l *DynQConv2D) Config() string {
 
 // FLOPs implements Layer.
 func (l *DynQConv2D) FLOPs(in Shape) int64 {
-	if len(in) != 3 {
-		return 0
-	}
-	oh, ow, _, _, err := l.Geometry(in[0], in[1])
-	if err != nil {
-		return 0
-	}
-	return int64(oh*ow) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
+	return l.outPixels(in) * 2 * int64(l.KH*l.KW*l.Cin) * int64(l.Filters)
 }

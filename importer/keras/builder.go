@@ -300,6 +300,14 @@ func (b *builder) dataFormat(s *spec) string {
 
 // ---------------------------------------------------------------- weights
 
+// weightsBias is weights for a layer with a kernel and, when bias, a bias array.
+func (b *builder) weightsBias(s *spec, what string, bias bool) ([]*array, error) {
+	if bias {
+		return b.weights(s, what, 2)
+	}
+	return b.weights(s, what, 1)
+}
+
 // weights returns the layer's arrays; their count must be one of counts.
 func (b *builder) weights(s *spec, what string, counts ...int) ([]*array, error) {
 	b.used[s.Name] = true
@@ -435,11 +443,7 @@ func buildDense(b *builder, s *spec) error {
 	if kerasInt8(s) {
 		return buildInt8Dense(b, s, in, units, bias, act) // model.quantize("int8"): builder_quant.go
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -458,32 +462,11 @@ func buildDense(b *builder, s *spec) error {
 
 // window reads kernel/pool size, strides, dilation and padding.
 func (b *builder) window(s *spec, sizeKey string, defSize []int, stridesDefault []int, dilation bool) (layers.Window, error) {
-	c := s.Conf
-	k := c.ints(sizeKey, 2, defSize)
-	if k == nil {
-		return layers.Window{}, b.errf(layers.ErrInvalid, "missing %s", sizeKey)
-	}
-	if stridesDefault == nil {
-		stridesDefault = k
-	}
-	st := c.ints("strides", 2, stridesDefault)
-	d := []int{1, 1}
-	if dilation {
-		d = c.ints("dilation_rate", 2, d)
-	}
-	pad := strings.ToLower(c.str("padding", "valid"))
-	if err := b.confErr(s); err != nil {
+	k, st, d, pad, err := b.windowConf(s, 2, sizeKey, defSize, stridesDefault, dilation)
+	if err != nil {
 		return layers.Window{}, err
 	}
-	w := layers.Window{KH: k[0], KW: k[1], SH: st[0], SW: st[1], DH: d[0], DW: d[1]}
-	switch pad {
-	case "valid":
-		w.Pad = layers.PadValid
-	case "same":
-		w.Pad = layers.PadSame
-	default:
-		return w, b.errf(layers.ErrInvalid, "padding %q", pad)
-	}
+	w := layers.Window{KH: k[0], KW: k[1], SH: st[0], SW: st[1], DH: d[0], DW: d[1], Pad: pad}
 	if w.KH <= 0 || w.KW <= 0 || w.SH <= 0 || w.SW <= 0 || w.DH <= 0 || w.DW <= 0 {
 		return w, b.errf(layers.ErrInvalid, "window %dx%d, strides %dx%d, dilation %dx%d must be positive", w.KH, w.KW, w.SH, w.SW, w.DH, w.DW)
 	}
@@ -493,19 +476,52 @@ func (b *builder) window(s *spec, sizeKey string, defSize []int, stridesDefault 
 	return w, nil
 }
 
-// emitConv emits a convolution; a softmax-family activation runs as its own layer
-// when the logical last axis is not the physical last one (channels_first).
-func (b *builder) emitConv(conv *layers.Conv2D, act layers.Activation) error {
+// windowConf reads a rank-n window's size (sizeKey, default defSize), strides (default
+// stridesDefault, or the size when nil), dilation_rate (1s unless dilation) and
+// padding ("valid" or "same"); callers check the values.
+func (b *builder) windowConf(s *spec, n int, sizeKey string, defSize, stridesDefault []int, dilation bool) (k, st, d []int, pad layers.Padding, err error) {
+	c := s.Conf
+	if k = c.ints(sizeKey, n, defSize); k == nil {
+		return nil, nil, nil, 0, b.errf(layers.ErrInvalid, "missing %s", sizeKey)
+	}
+	if stridesDefault == nil {
+		stridesDefault = k
+	}
+	st = c.ints("strides", n, stridesDefault)
+	d = make([]int, n)
+	for i := range d {
+		d[i] = 1
+	}
+	if dilation {
+		d = c.ints("dilation_rate", n, d)
+	}
+	p := strings.ToLower(c.str("padding", "valid"))
+	if err = b.confErr(s); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	switch p {
+	case "valid":
+		return k, st, d, layers.PadValid, nil
+	case "same":
+		return k, st, d, layers.PadSame, nil
+	}
+	return nil, nil, nil, 0, b.errf(layers.ErrInvalid, "padding %q", p)
+}
+
+// emitConv emits a convolution (any rank, or transposed) whose fused activation is
+// *slot; a softmax-family activation runs as its own layer when the logical last axis is
+// not the physical last one (channels_first).
+func (b *builder) emitConv(conv layers.Layer, slot *layers.Activation, act layers.Activation) error {
 	split := b.splitAct(act) // spatial layers keep the layout, so decide on the input's
-	conv.Act = act
+	*slot = act
 	if split {
-		conv.Act = layers.ActLinear
+		*slot = layers.ActLinear
 	}
 	if err := b.emit(conv, nil); err != nil {
 		return err
 	}
 	if split {
-		return b.applyAct(conv.Name+"/activation", act)
+		return b.applyAct(conv.LayerInfo().Name+"/activation", act)
 	}
 	return nil
 }
@@ -534,7 +550,7 @@ func buildConv2D(b *builder, s *spec) error {
 	if err != nil {
 		return err
 	}
-	return b.emitConv(conv, act)
+	return b.emitConv(conv, &conv.Act, act)
 }
 
 func buildDepthwise(b *builder, s *spec) error {
@@ -557,11 +573,7 @@ func buildDepthwise(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys[2]
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "depthwise_kernel, bias", n)
+	ws, err := b.weightsBias(s, "depthwise_kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -576,7 +588,7 @@ func buildDepthwise(b *builder, s *spec) error {
 		}
 		conv.B = ws[1].Data
 	}
-	return b.emitConv(conv, act)
+	return b.emitConv(conv, &conv.Act, act)
 }
 
 func buildSeparable(b *builder, s *spec) error {
@@ -627,7 +639,7 @@ func buildSeparable(b *builder, s *spec) error {
 		}
 		pw.B = ws[2].Data
 	}
-	return b.emitConv(pw, act)
+	return b.emitConv(pw, &pw.Act, act)
 }
 
 func buildPool(isMax bool) buildFunc {
@@ -1277,11 +1289,7 @@ func (b *builder) convLayer(s *spec, w layers.Window, filters, groups int, bias 
 	if in%groups != 0 || filters%groups != 0 {
 		return nil, b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return nil, err
 	}

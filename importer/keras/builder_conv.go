@@ -70,11 +70,7 @@ func buildConv2DTranspose(b *builder, s *spec) error {
 		return err
 	}
 	in := b.phys[2]
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -107,16 +103,5 @@ func buildConv2DTranspose(b *builder, s *spec) error {
 		}
 		l.B = ws[1].Data
 	}
-	split := b.splitAct(act)
-	l.Act = act
-	if split {
-		l.Act = layers.ActLinear
-	}
-	if err := b.emit(l, nil); err != nil {
-		return err
-	}
-	if split {
-		return b.applyAct(s.Name+"/activation", act)
-	}
-	return nil
+	return b.emitConv(l, &l.Act, act)
 }

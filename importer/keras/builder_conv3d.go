@@ -1,10 +1,6 @@
 package keras
 
-import (
-	"strings"
-
-	"github.com/kinfer/kinfer/layers"
-)
+import "github.com/kinfer/kinfer/layers"
 
 // addBuilders3D adds the volumetric (3-D) convolution and pooling classes to the table.
 func addBuilders3D(t map[string]buildFunc) {
@@ -37,32 +33,11 @@ func (b *builder) volume(df string) error {
 
 // window3D reads a 3-D kernel/pool size, strides, dilation and padding.
 func (b *builder) window3D(s *spec, sizeKey string, defSize []int, stridesDefault []int, dilation bool) (layers.Window3D, error) {
-	c := s.Conf
-	k := c.ints(sizeKey, 3, defSize)
-	if k == nil {
-		return layers.Window3D{}, b.errf(layers.ErrInvalid, "missing %s", sizeKey)
-	}
-	if stridesDefault == nil {
-		stridesDefault = k
-	}
-	st := c.ints("strides", 3, stridesDefault)
-	d := []int{1, 1, 1}
-	if dilation {
-		d = c.ints("dilation_rate", 3, d)
-	}
-	pad := strings.ToLower(c.str("padding", "valid"))
-	if err := b.confErr(s); err != nil {
+	k, st, d, pad, err := b.windowConf(s, 3, sizeKey, defSize, stridesDefault, dilation)
+	if err != nil {
 		return layers.Window3D{}, err
 	}
-	w := layers.Window3D{KD: k[0], KH: k[1], KW: k[2], SD: st[0], SH: st[1], SW: st[2], DD: d[0], DH: d[1], DW: d[2]}
-	switch pad {
-	case "valid":
-		w.Pad = layers.PadValid
-	case "same":
-		w.Pad = layers.PadSame
-	default:
-		return w, b.errf(layers.ErrInvalid, "padding %q", pad)
-	}
+	w := layers.Window3D{KD: k[0], KH: k[1], KW: k[2], SD: st[0], SH: st[1], SW: st[2], DD: d[0], DH: d[1], DW: d[2], Pad: pad}
 	for i := 0; i < 3; i++ {
 		if k[i] <= 0 || st[i] <= 0 || d[i] <= 0 || k[i] > 1<<20 || st[i] > 1<<20 || d[i] > 1<<20 {
 			return w, b.errf(layers.ErrInvalid, "%s %v, strides %v, dilation_rate %v must be positive", sizeKey, k, st, d)
@@ -98,11 +73,7 @@ func buildConv3D(b *builder, s *spec) error {
 	if in%groups != 0 || filters%groups != 0 {
 		return b.errf(layers.ErrInvalid, "%d input channels and %d filters do not split into %d groups", in, filters, groups)
 	}
-	n := 1
-	if bias {
-		n = 2
-	}
-	ws, err := b.weights(s, "kernel, bias", n)
+	ws, err := b.weightsBias(s, "kernel, bias", bias)
 	if err != nil {
 		return err
 	}
@@ -118,18 +89,7 @@ func buildConv3D(b *builder, s *spec) error {
 		}
 		conv.B = ws[1].Data
 	}
-	split := b.splitAct(act) // a softmax over channels_first channels runs on its own
-	conv.Act = act
-	if split {
-		conv.Act = layers.ActLinear
-	}
-	if err := b.emit(conv, nil); err != nil {
-		return err
-	}
-	if split {
-		return b.applyAct(s.Name+"/activation", act)
-	}
-	return nil
+	return b.emitConv(conv, &conv.Act, act)
 }
 
 func buildPool3D(isMax bool) buildFunc {

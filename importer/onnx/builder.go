@@ -680,28 +680,8 @@ func transposeIdx(dims, perm []int) []int32 {
 // transposeIndex32 is transposeIndex into int32s, for the layout tables (tensors on
 // the data path have at most maxSample elements): half the memory of the []int.
 func transposeIndex32(dims, perm []int) []int32 {
-	st := strides(dims)
-	od := make([]int, len(perm))
-	ost := make([]int, len(perm))
-	for k, p := range perm {
-		od[k], ost[k] = dims[p], st[p]
-	}
-	out := make([]int32, shapeSize(dims))
-	idx := make([]int, len(od))
-	off := 0
-	for o := range out {
-		out[o] = int32(off)
-		for a := len(od) - 1; a >= 0; a-- {
-			idx[a]++
-			off += ost[a]
-			if idx[a] < od[a] {
-				break
-			}
-			off -= ost[a] * idx[a]
-			idx[a] = 0
-		}
-	}
-	return out
+	od, ost := transposeStrides(dims, perm)
+	return stridedIndex[int32](od, ost)
 }
 
 // materialize makes the physical layout want (nil: row-major over the ONNX shape

@@ -219,23 +219,7 @@ func broadcastIndex(out, in []int) []int {
 			st[k+r-len(in)] = ist[k]
 		}
 	}
-	n := shapeSize(out)
-	res := make([]int, n)
-	idx := make([]int, r)
-	off := 0
-	for o := 0; o < n; o++ {
-		res[o] = off
-		for a := r - 1; a >= 0; a-- {
-			idx[a]++
-			off += st[a]
-			if idx[a] < out[a] {
-				break
-			}
-			off -= st[a] * idx[a]
-			idx[a] = 0
-		}
-	}
-	return res
+	return stridedIndex[int](out, st)
 }
 
 // alignedBAxis returns t's batch axis position in a broadcast of rank r.
@@ -263,17 +247,7 @@ func broadcastTo(n *node, x, shape *tensor) (*tensor, error) {
 	}
 	src := broadcastIndex(dims, x.dims)
 	out := &tensor{dims: dims, isInt: x.isInt, bAxis: max(ba, bb)}
-	if x.isInt {
-		out.i = make([]int64, len(src))
-		for k, s := range src {
-			out.i[k] = x.i[s]
-		}
-	} else {
-		out.f = make([]float32, len(src))
-		for k, s := range src {
-			out.f[k] = x.f[s]
-		}
-	}
+	out.take(x, src)
 	return out, nil
 }
 

@@ -210,22 +210,6 @@ func sliceTensor(n *node, x *tensor, sp sliceSpec) (*tensor, error) {
 	}
 	src := sliceIndex(x.dims, sp)
 	out := &tensor{dims: sp.count, isInt: x.isInt, bAxis: x.bAxis}
-	if x.isInt {
-		out.i = make([]int64, len(src))
-		for k, s := range src {
-			out.i[k] = x.i[s]
-		}
-	} else {
-		out.f = make([]float32, len(src))
-		for k, s := range src {
-			out.f[k] = x.f[s]
-		}
-	}
-	if x.batch != nil {
-		out.batch = make([]bool, len(src))
-		for k, s := range src {
-			out.batch[k] = x.batch[s]
-		}
-	}
+	out.take(x, src)
 	return out, nil
 }

@@ -429,6 +429,28 @@ func strides(dims []int) []int {
 	return s
 }
 
+// take fills t's values, and its batch flags when x has some, with x's at the flat
+// indices src.
+func (t *tensor) take(x *tensor, src []int) {
+	if x.isInt {
+		t.i = make([]int64, len(src))
+		for k, s := range src {
+			t.i[k] = x.i[s]
+		}
+	} else {
+		t.f = make([]float32, len(src))
+		for k, s := range src {
+			t.f[k] = x.f[s]
+		}
+	}
+	if x.batch != nil {
+		t.batch = make([]bool, len(src))
+		for k, s := range src {
+			t.batch[k] = x.batch[s]
+		}
+	}
+}
+
 // transposeTensor permutes a constant's axes: output axis k is input axis perm[k].
 func transposeTensor(x *tensor, perm []int) *tensor {
 	dims := make([]int, len(perm))
@@ -442,49 +464,44 @@ func transposeTensor(x *tensor, perm []int) *tensor {
 			out.bAxis = k
 		}
 	}
-	if x.isInt {
-		out.i = make([]int64, len(src))
-		for k, s := range src {
-			out.i[k] = x.i[s]
-		}
-	} else {
-		out.f = make([]float32, len(src))
-		for k, s := range src {
-			out.f[k] = x.f[s]
-		}
-	}
-	if x.batch != nil {
-		out.batch = make([]bool, len(src))
-		for k, s := range src {
-			out.batch[k] = x.batch[s]
-		}
-	}
+	out.take(x, src)
 	return out
 }
 
 // transposeIndex returns, for each flat output index of a transpose of dims by perm,
 // the flat input index it reads.
 func transposeIndex(dims []int, perm []int) []int {
+	od, ost := transposeStrides(dims, perm)
+	return stridedIndex[int](od, ost)
+}
+
+// transposeStrides returns the dims of a transpose of dims by perm and, per output
+// axis, the input stride it walks.
+func transposeStrides(dims, perm []int) (od, ost []int) {
 	st := strides(dims)
-	od := make([]int, len(perm))
-	ost := make([]int, len(perm))
+	od = make([]int, len(perm))
+	ost = make([]int, len(perm))
 	for k, p := range perm {
-		od[k] = dims[p]
-		ost[k] = st[p]
+		od[k], ost[k] = dims[p], st[p]
 	}
-	n := shapeSize(dims)
-	out := make([]int, n)
-	idx := make([]int, len(od))
+	return od, ost
+}
+
+// stridedIndex returns, for each flat row-major index over dims, the offset
+// sum(idx[a]*st[a]): the flat input index a transpose or broadcast reads.
+func stridedIndex[T int | int32](dims, st []int) []T {
+	out := make([]T, shapeSize(dims))
+	idx := make([]int, len(dims))
 	off := 0
-	for o := 0; o < n; o++ {
-		out[o] = off
-		for a := len(od) - 1; a >= 0; a-- {
+	for o := range out {
+		out[o] = T(off)
+		for a := len(dims) - 1; a >= 0; a-- {
 			idx[a]++
-			off += ost[a]
-			if idx[a] < od[a] {
+			off += st[a]
+			if idx[a] < dims[a] {
 				break
 			}
-			off -= ost[a] * idx[a]
+			off -= st[a] * idx[a]
 			idx[a] = 0
 		}
 	}

@@ -300,47 +300,12 @@ func (b *builder) spatialOut(n *node, oneD bool) error {
 
 // window reads kernel_shape, strides, dilations, pads and auto_pad.
 func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Window, error) {
+	st, dl, pads, pad, err := windowAttrs(n, kernel)
+	if err != nil {
+		return layers.Window{}, err
+	}
 	r := len(kernel)
-	one := make([]int64, r)
-	for k := range one {
-		one[k] = 1
-	}
-	get := func(name string, def []int64, want int) ([]int, error) {
-		v := n.ints(name, def)
-		if len(v) != want {
-			return nil, n.errorf(layers.ErrInvalid, "%s %v for %d spatial axes", name, v, r)
-		}
-		out := make([]int, len(v))
-		for k, x := range v {
-			if x < 0 || x > 1<<20 {
-				return nil, n.errorf(layers.ErrInvalid, "%s %v", name, v)
-			}
-			out[k] = int(x)
-		}
-		return out, nil
-	}
-	ks, err := get("kernel_shape", toInt64(kernel), r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	for k := range ks {
-		if ks[k] != kernel[k] {
-			return layers.Window{}, n.errorf(layers.ErrShapeMismatch, "kernel_shape %v disagrees with the weights %v", ks, kernel)
-		}
-	}
-	st, err := get("strides", one, r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	dl, err := get("dilations", one, r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	pads, err := get("pads", make([]int64, 2*r), 2*r)
-	if err != nil {
-		return layers.Window{}, err
-	}
-	w := layers.Window{KH: 1, KW: kernel[r-1], SH: 1, SW: st[r-1], DH: 1, DW: dl[r-1]}
+	w := layers.Window{KH: 1, KW: kernel[r-1], SH: 1, SW: st[r-1], DH: 1, DW: dl[r-1], Pad: pad}
 	var p [4]int
 	if oneD {
 		p = [4]int{0, 0, pads[0], pads[1]}
@@ -348,18 +313,8 @@ func (b *builder) window(n *node, kernel []int, oneD bool, pool bool) (layers.Wi
 		w.KH, w.SH, w.DH = kernel[0], st[0], dl[0]
 		p = [4]int{pads[0], pads[2], pads[1], pads[3]}
 	}
-	switch ap := n.str("auto_pad", "NOTSET"); ap {
-	case "NOTSET":
-		if p != [4]int{} {
-			w.Pad, w.Pads = layers.PadExplicit, p
-		}
-	case "VALID":
-	case "SAME_UPPER":
-		w.Pad = layers.PadSame
-	case "SAME_LOWER":
-		w.Pad = layers.PadSameLower
-	default:
-		return w, n.errorf(layers.ErrInvalid, "auto_pad %q", ap)
+	if pad == layers.PadExplicit {
+		w.Pads = p
 	}
 	if pool && n.int("ceil_mode", 0) != 0 && w.Pad != layers.PadSame && w.Pad != layers.PadSameLower {
 		return b.ceilWindow(n, w, oneD)
@@ -485,30 +440,16 @@ func opPool(b *builder, n *node) error {
 	if oneD {
 		want = 1
 	}
-	if len(ks) != want {
-		return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-	}
-	kernel := make([]int, len(ks))
-	for k, v := range ks {
-		if v <= 0 || v > 1<<20 {
-			return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-		}
-		kernel[k] = int(v)
+	kernel, err := poolKernel(n, ks, want)
+	if err != nil {
+		return err
 	}
 	win, err := b.window(n, kernel, oneD, true)
 	if err != nil {
 		return err
 	}
 	l := &layers.Pool2D{Info: b.info(n.GetName(), n.GetOpType()), Window: win, Max: isMax}
-	if isMax {
-		n.ignore("storage_order")
-		if err := b.onlyOutput(n, 0); err != nil {
-			return err
-		}
-	} else {
-		l.CountIncludePad = n.int("count_include_pad", 0) != 0
-	}
-	if err := b.emit(l); err != nil {
+	if err := b.emitPool(n, l, isMax, &l.CountIncludePad); err != nil {
 		return err
 	}
 	return b.spatialOut(n, oneD)

@@ -33,56 +33,14 @@ func (b *builder) volumeOut(n *node) error {
 // window3D reads kernel_shape, strides, dilations, pads, auto_pad and (pooling)
 // ceil_mode for a 3-D window; kernel is the weights' (or kernel_shape's) size.
 func (b *builder) window3D(n *node, kernel []int, pool bool) (layers.Window3D, error) {
-	get := func(name string, def []int64, want int) ([]int, error) {
-		v := n.ints(name, def)
-		if len(v) != want {
-			return nil, n.errorf(layers.ErrInvalid, "%s %v for 3 spatial axes", name, v)
-		}
-		out := make([]int, len(v))
-		for k, x := range v {
-			if x < 0 || x > 1<<20 {
-				return nil, n.errorf(layers.ErrInvalid, "%s %v", name, v)
-			}
-			out[k] = int(x)
-		}
-		return out, nil
-	}
-	ks, err := get("kernel_shape", toInt64(kernel), 3)
+	st, dl, pads, pad, err := windowAttrs(n, kernel)
 	if err != nil {
 		return layers.Window3D{}, err
 	}
-	for k := range ks {
-		if ks[k] != kernel[k] {
-			return layers.Window3D{}, n.errorf(layers.ErrShapeMismatch, "kernel_shape %v disagrees with the weights %v", ks, kernel)
-		}
-	}
-	st, err := get("strides", []int64{1, 1, 1}, 3)
-	if err != nil {
-		return layers.Window3D{}, err
-	}
-	dl, err := get("dilations", []int64{1, 1, 1}, 3)
-	if err != nil {
-		return layers.Window3D{}, err
-	}
-	pads, err := get("pads", make([]int64, 6), 6)
-	if err != nil {
-		return layers.Window3D{}, err
-	}
-	w := layers.Window3D{KD: kernel[0], KH: kernel[1], KW: kernel[2], SD: st[0], SH: st[1], SW: st[2], DD: dl[0], DH: dl[1], DW: dl[2]}
-	// ONNX pads are (d_begin, h_begin, w_begin, d_end, h_end, w_end).
-	p := [6]int{pads[0], pads[3], pads[1], pads[4], pads[2], pads[5]}
-	switch ap := n.str("auto_pad", "NOTSET"); ap {
-	case "NOTSET":
-		if p != [6]int{} {
-			w.Pad, w.Pads = layers.PadExplicit, p
-		}
-	case "VALID":
-	case "SAME_UPPER":
-		w.Pad = layers.PadSame
-	case "SAME_LOWER":
-		w.Pad = layers.PadSameLower
-	default:
-		return w, n.errorf(layers.ErrInvalid, "auto_pad %q", ap)
+	w := layers.Window3D{KD: kernel[0], KH: kernel[1], KW: kernel[2], SD: st[0], SH: st[1], SW: st[2], DD: dl[0], DH: dl[1], DW: dl[2], Pad: pad}
+	if pad == layers.PadExplicit {
+		// ONNX pads are (d_begin, h_begin, w_begin, d_end, h_end, w_end).
+		w.Pads = [6]int{pads[0], pads[3], pads[1], pads[4], pads[2], pads[5]}
 	}
 	if pool && n.int("ceil_mode", 0) != 0 && w.Pad != layers.PadSame && w.Pad != layers.PadSameLower {
 		return b.ceilWindow3D(n, w)
@@ -180,30 +138,16 @@ func opPool3D(b *builder, n *node) error {
 	if _, err := b.volume(n); err != nil {
 		return err
 	}
-	if len(ks) != 3 {
-		return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-	}
-	kernel := make([]int, 3)
-	for k, v := range ks {
-		if v <= 0 || v > 1<<20 {
-			return n.errorf(layers.ErrInvalid, "kernel_shape %v", ks)
-		}
-		kernel[k] = int(v)
+	kernel, err := poolKernel(n, ks, 3)
+	if err != nil {
+		return err
 	}
 	win, err := b.window3D(n, kernel, true)
 	if err != nil {
 		return err
 	}
 	l := &layers.Pool3D{Info: b.info(n.GetName(), n.GetOpType()), Window3D: win, Max: isMax}
-	if isMax {
-		n.ignore("storage_order")
-		if err := b.onlyOutput(n, 0); err != nil {
-			return err
-		}
-	} else {
-		l.CountIncludePad = n.int("count_include_pad", 0) != 0
-	}
-	if err := b.emit(l); err != nil {
+	if err := b.emitPool(n, l, isMax, &l.CountIncludePad); err != nil {
 		return err
 	}
 	return b.volumeOut(n)

@@ -174,11 +174,7 @@ func (b *builder) dynConsumer(n *node, mi int) error {
 			}
 		}
 	}
-	sn := newNode(syn, b.opset)
-	if err := handlers[op](b, sn); err != nil {
-		return err
-	}
-	if err := sn.done(); err != nil {
+	if err := b.importSynth(syn, handlers[op]); err != nil {
 		return err
 	}
 	toInts := func(w []float32) []int8 {
@@ -280,9 +276,5 @@ func opDynQuantLSTM(b *builder, n *node) error {
 	for _, a := range n.GetAttribute() {
 		n.ignore(a.GetName())
 	}
-	sn := newNode(syn, b.opset)
-	if err := opLSTM(b, sn); err != nil {
-		return err
-	}
-	return sn.done()
+	return b.importSynth(syn, opLSTM)
 }

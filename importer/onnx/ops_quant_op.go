@@ -109,11 +109,7 @@ func (b *builder) qlinear(n *node, op string, biasIn, yIn, outAxis int) error {
 		}
 		n.ignore(a.GetName())
 	}
-	sn := newNode(syn, b.opset)
-	if err := handlers[op](b, sn); err != nil {
-		return err
-	}
-	if err := sn.done(); err != nil {
+	if err := b.importSynth(syn, handlers[op]); err != nil {
 		return err
 	}
 	if yIn >= len(n.GetInput()) || n.in(yIn) == "" {
@@ -185,20 +181,24 @@ func (b *builder) qlinearBinary(n *node, op string) error {
 		constant = true
 	}
 	syn := &onnxpb.NodeProto{OpType: op, Name: n.GetName(), Input: ins, Output: []string{n.out(0)}}
-	sn := newNode(syn, b.opset)
-	var err error
+	h := opMergeN
 	if constant {
-		err = opArith(b, sn)
-	} else {
-		err = opMergeN(b, sn)
+		h = opArith
 	}
-	if err != nil {
-		return err
-	}
-	if err := sn.done(); err != nil {
+	if err := b.importSynth(syn, h); err != nil {
 		return err
 	}
 	return b.fakeQuantOut(n, 6)
+}
+
+// importSynth imports syn, a float node standing in for a quantized one, with h, and
+// reports what sn.done finds: a bad attribute, or one h left unread.
+func (b *builder) importSynth(syn *onnxpb.NodeProto, h handler) error {
+	sn := newNode(syn, b.opset)
+	if err := h(b, sn); err != nil {
+		return err
+	}
+	return sn.done()
 }
 
 // opQLinearGlobalAveragePool is com.microsoft QLinearGlobalAveragePool (NCHW) as a
@@ -249,11 +249,7 @@ func opQLinearUnary(b *builder, n *node) error {
 		syn.Attribute = append(syn.Attribute, a)
 		n.ignore(a.GetName())
 	}
-	sn := newNode(syn, b.opset)
-	if err := handlers[op](b, sn); err != nil {
-		return err
-	}
-	if err := sn.done(); err != nil {
+	if err := b.importSynth(syn, handlers[op]); err != nil {
 		return err
 	}
 	return b.fakeQuantOut(n, 3)
@@ -277,11 +273,7 @@ func opQLinearConcat(b *builder, n *node) error {
 		syn.Attribute = append(syn.Attribute, a)
 		n.ignore(a.GetName())
 	}
-	sn := newNode(syn, b.opset)
-	if err := opConcatN(b, sn); err != nil {
-		return err
-	}
-	if err := sn.done(); err != nil {
+	if err := b.importSynth(syn, opConcatN); err != nil {
 		return err
 	}
 	return b.fakeQuantOut(n, 0)
