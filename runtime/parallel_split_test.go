@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -45,6 +46,13 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		back,
 		hard,
 		dense("out", 130, 3, layers.ActLinear))
+	// small LSTMs (whole-sequence kernels): split by samples, with the projection in the
+	// step loop (6 units), by a GEMM first (20 units, then a Dense fused on its h rows),
+	// and backwards with hard-sigmoid gates
+	add("small_lstm_x", layers.Shape{9, 5}, lstm("s1", 5, 6, false, false), dense("out", 6, 3, layers.ActLinear))
+	small := lstm("s2", 40, 20, true, true)
+	small.RecAct = layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
+	add("small_lstm_seq", layers.Shape{11, 40}, small, dense("out", 20, 4, layers.ActLinear))
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
@@ -100,9 +108,9 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 
 // withSplitAll runs f with every step large enough to split.
 func withSplitAll(f func()) {
-	old := parMinFLOPs
-	parMinFLOPs = 0
-	defer func() { parMinFLOPs = old }()
+	old, oldSeq := parMinFLOPs, seqParMinSteps
+	parMinFLOPs, seqParMinSteps = 0, 0
+	defer func() { parMinFLOPs, seqParMinSteps = old, oldSeq }()
 	f()
 }
 
@@ -394,6 +402,52 @@ func TestTeamBackOff(t *testing.T) {
 	for i, w := range s.by {
 		if w != 0 {
 			t.Fatalf("task %d ran on worker %d during the back-off", i, w)
+		}
+	}
+}
+
+// TestSeqLSTMWorkerBlocks: every part of a whole-sequence LSTM's sample split, run on
+// every worker's c/hs block (the helpers' at the end of the scratch, poisoned with NaN
+// beforehand), gives the serial kernel's output bit for bit, whichever goroutine would
+// have claimed it.
+func TestSeqLSTMWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	gs := splitGraphs(t)
+	for _, name := range []string{"small_lstm_x", "small_lstm_seq"} {
+		const workers, batch = 3, 7
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k *fastLSTM
+		var s *step
+		for i := range m.steps {
+			if q, ok := m.steps[i].k.(*fastLSTM); ok && q.seq {
+				k, s = q, &m.steps[i]
+			}
+		}
+		if k == nil {
+			t.Fatalf("%s: no whole-sequence LSTM step", name)
+		}
+		src := randSlice(r, batch*s.inPer, 1)
+		want := make([]float32, batch*s.outPer)
+		k.runSeq(want, src, make([]float32, s.scratchLen), batch)
+		for parts := 1; parts <= batch; parts++ {
+			sc := make([]float32, s.scratchLen)
+			for i := range sc {
+				sc[i] = float32(math.NaN())
+			}
+			got := make([]float32, len(want))
+			if !k.inK {
+				zx, _, _ := k.seqScratch(sc, batch)
+				k.seqProject(zx, src, batch)
+			}
+			for i := 0; i < parts; i++ {
+				k.seqTask(got, src, sc, batch, i, parts, (i+1)%workers)
+			}
+			if err := closeTo(got, want, 0, 0); err != nil {
+				t.Errorf("%s parts %d: %v", name, parts, err)
+			}
 		}
 	}
 }
