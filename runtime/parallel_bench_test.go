@@ -171,3 +171,50 @@ func TestSplitBreakEvenTiming(t *testing.T) {
 			2*k*n, times[0][0], times[0][rounds/2], times[1][0], times[1][rounds/2], times[1][0]/times[0][0], times[1][rounds/2]/times[0][rounds/2])
 	}
 }
+
+// TestSeqLSTMSplitTiming times a small LSTM (whole-sequence kernel, 16 units, 50 steps)
+// at batch 8 on one thread and on 2, interleaved round by round, and logs minimum and
+// median per call (KINFER_TIMING=1 -v; skipped otherwise).
+func TestSeqLSTMSplitTiming(t *testing.T) {
+	if os.Getenv("KINFER_TIMING") == "" {
+		t.Skip("KINFER_TIMING not set")
+	}
+	if os.Getenv("KINFER_NO_BACKOFF") != "" {
+		oldWait, oldAlone := backOffWait, backOffAlone
+		backOffWait, backOffAlone = 1<<62, 1<<30
+		defer func() { backOffWait, backOffAlone = oldWait, oldAlone }()
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	const in, u, steps, batch, rounds, calls = 16, 16, 50, 8, 31, 50
+	l := &layers.LSTM{Info: info("l", "LSTM"), In: in, Units: u, W: randSlice(r, in*4*u, 0.2), U: randSlice(r, u*4*u, 0.2), B: randSlice(r, 4*u, 0.2),
+		Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}}
+	g, err := layers.NewGraph(layers.Shape{steps, in}, []layers.Layer{l}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms [2]*Model
+	for i := range ms {
+		if ms[i], err = Compile(g, Options{MaxBatch: batch, Threads: i + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := randSlice(r, batch*steps*in, 1)
+	y := make([]float32, batch*u)
+	var times [2][]float64
+	for round := range rounds {
+		for j := range 2 {
+			i := (j + round) % 2
+			_ = ms[i].RunInto(y, x, batch)
+			start := time.Now()
+			for range calls {
+				_ = ms[i].RunInto(y, x, batch)
+			}
+			times[i] = append(times[i], float64(time.Since(start))/calls/1e3)
+		}
+	}
+	for i := range times {
+		slices.Sort(times[i])
+	}
+	t.Logf("small LSTM batch %d: one thread min %.1f median %.1f us; 2 threads min %.1f median %.1f us", batch,
+		times[0][0], times[0][rounds/2], times[1][0], times[1][rounds/2])
+}

@@ -53,6 +53,24 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 	small := lstm("s2", 40, 20, true, true)
 	small.RecAct = layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
 	add("small_lstm_seq", layers.Shape{11, 40}, small, dense("out", 20, 4, layers.ActLinear))
+	// GRU and SimpleRNN: split by samples, whole-sequence kernels (few units) and the
+	// per-step GEMM path (more than the whole-sequence bound)
+	gru := func(name string, in, u int, seq, back, after bool) *layers.GRU {
+		g := &layers.GRU{Info: info(name, "GRU"), In: in, Units: u, W: randSlice(r, in*3*u, 0.2), U: randSlice(r, u*3*u, 0.2), B: randSlice(r, 3*u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ResetAfter: after, ReturnSequences: seq, GoBackwards: back}
+		if after {
+			g.RB = randSlice(r, 3*u, 0.2)
+		}
+		return g
+	}
+	rnn := func(name string, in, u int, seq, back bool) *layers.SimpleRNN {
+		return &layers.SimpleRNN{Info: info(name, "SimpleRNN"), In: in, Units: u, W: randSlice(r, in*u, 0.2), U: randSlice(r, u*u, 0.2), B: randSlice(r, u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, ReturnSequences: seq, GoBackwards: back}
+	}
+	add("gru_small", layers.Shape{8, 6}, gru("q1", 6, 10, true, false, true), dense("mid", 10, 7, layers.ActLinear), gru("q2", 7, 12, false, true, false),
+		dense("out", 12, 3, layers.ActLinear))
+	add("gru_wide", layers.Shape{7, 20}, gru("q1", 20, 70, true, true, true), gru("q2", 70, 66, false, false, false), dense("out", 66, 3, layers.ActLinear))
+	add("rnn", layers.Shape{9, 5}, rnn("r1", 5, 12, true, false), rnn("r2", 12, 80, false, true), dense("out", 80, 3, layers.ActLinear))
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
@@ -448,6 +466,57 @@ func TestSeqLSTMWorkerBlocks(t *testing.T) {
 			if err := closeTo(got, want, 0, 0); err != nil {
 				t.Errorf("%s parts %d: %v", name, parts, err)
 			}
+		}
+	}
+}
+
+// TestRecurrentWorkerBlocks: every part of a GRU's or SimpleRNN's sample split, run on
+// every worker's scratch block (poisoned with NaN beforehand), gives the whole batch's
+// output bit for bit; both kernel shapes (whole-sequence and per-step GEMM) are covered.
+func TestRecurrentWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	gs := splitGraphs(t)
+	kinds := map[string]bool{}
+	for _, name := range []string{"gru_small", "gru_wide", "rnn"} {
+		const workers, batch = 3, 7
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si := range m.steps {
+			s := &m.steps[si]
+			k, ok := s.k.(recKernel)
+			if !ok {
+				continue
+			}
+			switch q := k.(type) {
+			case *fastGRU:
+				kinds[fmt.Sprintf("gru seq=%v", q.seq)] = true
+			case *fastRNN:
+				kinds[fmt.Sprintf("rnn seq=%v", q.seq)] = true
+			}
+			src := randSlice(r, batch*s.inPer, 1)
+			want := make([]float32, batch*s.outPer)
+			k.run(want, src, make([]float32, s.scratchLen), batch)
+			for parts := 1; parts <= batch; parts++ {
+				sc := make([]float32, s.scratchLen)
+				for i := range sc {
+					sc[i] = float32(math.NaN())
+				}
+				got := make([]float32, len(want))
+				reg := region{dst: got, src: src, scratch: sc, batch: batch, a: parts, b: scratchPer(sc, workers)}
+				for i := 0; i < parts; i++ {
+					samplesTask(k, &reg, i, (i+1)%workers)
+				}
+				if err := closeTo(got, want, 0, 0); err != nil {
+					t.Errorf("%s step %d parts %d: %v", name, si, parts, err)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"gru seq=true", "gru seq=false", "rnn seq=true", "rnn seq=false"} {
+		if !kinds[want] {
+			t.Errorf("no %s step in the test graphs (have %v)", want, kinds)
 		}
 	}
 }
