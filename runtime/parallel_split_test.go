@@ -71,6 +71,28 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		dense("out", 12, 3, layers.ActLinear))
 	add("gru_wide", layers.Shape{7, 20}, gru("q1", 20, 70, true, true, true), gru("q2", 70, 66, false, false, false), dense("out", 66, 3, layers.ActLinear))
 	add("rnn", layers.Shape{9, 5}, rnn("r1", 5, 12, true, false), rnn("r2", 12, 80, false, true), dense("out", 80, 3, layers.ActLinear))
+	// Bidirectional: over GRUs (two kernels: directions as two tasks at batch 1), over
+	// small LSTMs (the pair kernel) and wide LSTMs (two kernels), merges of every kind
+	bi := func(name, merge string, f, b layers.Recurrent) *layers.Bidirectional {
+		switch q := b.(type) { // a backward direction keeps the time order
+		case *layers.GRU:
+			q.KeepTimeOrder = true
+		case *layers.LSTM:
+			q.KeepTimeOrder = true
+		case *layers.SimpleRNN:
+			q.KeepTimeOrder = true
+		}
+		return &layers.Bidirectional{Info: info(name, "Bidirectional"), Fwd: f, Bwd: b, Merge: merge}
+	}
+	add("bi_gru", layers.Shape{10, 6},
+		bi("b1", "concat", gru("f", 6, 12, true, false, true), gru("b", 6, 12, true, true, true)),
+		bi("b2", "sum", gru("f2", 24, 40, false, false, false), gru("b2", 24, 40, false, true, false)),
+		dense("out", 40, 3, layers.ActLinear))
+	add("bi_lstm", layers.Shape{9, 7},
+		bi("b1", "ave", lstm("f", 7, 12, true, false), lstm("b", 7, 12, true, true)),
+		bi("b2", "concat", lstm("f2", 12, 70, false, false), lstm("b2", 12, 70, false, true)),
+		dense("out", 140, 3, layers.ActLinear))
+	add("bi_rnn", layers.Shape{8, 5}, bi("b1", "mul", rnn("f", 5, 20, false, false), rnn("b", 5, 20, false, true)), dense("out", 20, 2, layers.ActLinear))
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
@@ -518,5 +540,68 @@ func TestRecurrentWorkerBlocks(t *testing.T) {
 		if !kinds[want] {
 			t.Errorf("no %s step in the test graphs (have %v)", want, kinds)
 		}
+	}
+}
+
+// TestBidirectionalWorkerBlocks: a Bidirectional step's sample parts on every worker's
+// scratch block, and its two directions as two tasks at batch 1 (the backward's working
+// space in worker 1's block), all on NaN-poisoned scratch, give the serial output bit
+// for bit; the two-kernel and pair paths are both covered.
+func TestBidirectionalWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	gs := splitGraphs(t)
+	kinds := map[bool]bool{}
+	for _, name := range []string{"bi_gru", "bi_lstm", "bi_rnn"} {
+		const workers, batch = 2, 5
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si := range m.steps {
+			s := &m.steps[si]
+			k, ok := s.k.(*fastBidirectional)
+			if !ok {
+				continue
+			}
+			kinds[k.pair] = true
+			poisoned := func() []float32 {
+				sc := make([]float32, s.scratchLen)
+				for i := range sc {
+					sc[i] = float32(math.NaN())
+				}
+				return sc
+			}
+			for _, b := range []int{1, batch} {
+				src := randSlice(r, b*s.inPer, 1)
+				want := make([]float32, b*s.outPer)
+				k.run(want, src, make([]float32, s.scratchLen), b)
+				per := scratchPer(poisoned(), workers)
+				for parts := 1; parts <= b; parts++ {
+					sc, got := poisoned(), make([]float32, len(want))
+					reg := region{dst: got, src: src, scratch: sc, batch: b, a: parts, b: per}
+					for i := 0; i < parts; i++ {
+						k.parTask(&reg, i, (i+1)%workers)
+					}
+					if err := closeTo(got, want, 0, 0); err != nil {
+						t.Errorf("%s step %d batch %d parts %d: %v", name, si, b, parts, err)
+					}
+				}
+				if k.pair {
+					continue
+				}
+				sc, got := poisoned(), make([]float32, len(want))
+				reg := region{dst: got, src: src, scratch: sc, batch: b, a: 0, b: per}
+				k.parTask(&reg, 1, 1)
+				k.parTask(&reg, 0, 0)
+				n, u := k.n, k.l.Fwd.Recurrence().Units
+				mergeDirections(got, sc[:b*n], sc[b*n:2*b*n], k.l.Merge, b*n, u)
+				if err := closeTo(got, want, 0, 0); err != nil {
+					t.Errorf("%s step %d batch %d directions as tasks: %v", name, si, b, err)
+				}
+			}
+		}
+	}
+	if !kinds[true] || !kinds[false] {
+		t.Errorf("paths covered (pair: seen): %v, want both", kinds)
 	}
 }
