@@ -480,7 +480,10 @@ const lstmPartUnits = 32
 // column's sum does not depend on its position; the gate pass is per element).
 func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
 	u := k.l.Units
-	if k.seq || u < 2*lstmPartUnits {
+	if k.seq {
+		return k, k.seqForTeam(workers, sc)
+	}
+	if u < 2*lstmPartUnits {
 		return k, sc
 	}
 	sc += maxBatch * u // the second h buffer (hBuf)
@@ -529,7 +532,7 @@ func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
 // step's GEMM reads every unit's h).
 func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
 	if k.seq {
-		k.run(dst, src, scratch, batch)
+		k.runSeqPar(t, dst, src, scratch, batch)
 		return
 	}
 	u := k.l.Units
@@ -553,9 +556,13 @@ func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
 	k.finish(dst, scratch, batch)
 }
 
-// parTask: r.b < 0 is part i of r.a of the projection GEMM, else part i of r.b of
-// timestep r.a.
-func (k *fastLSTM) parTask(r *region, i, _ int) {
+// parTask: r.b == -2 is samples part i of r.a of a whole-sequence call (seqTask),
+// r.b == -1 part i of r.a of the projection GEMM, else part i of r.b of timestep r.a.
+func (k *fastLSTM) parTask(r *region, i, w int) {
+	if r.b == -2 {
+		k.seqTask(r.dst, r.src, r.scratch, r.batch, i, r.a, w)
+		return
+	}
 	if r.b < 0 {
 		u4 := 4 * k.l.Units
 		zx, _, _, _ := k.lstmBufs(r.scratch, r.batch)

@@ -12,13 +12,21 @@ func (m *Model) getTeam() *team {
 	return m.team
 }
 
+// batchPartsPerWorker is how many parts per worker a split batch is cut into (each of at
+// least minPart samples). More parts would let the caller claim those a late helper has
+// not started, but 2 and 4 measured no better than 1 (TestBatchPartsTiming, cifar_cnn
+// and mnist_cnn at batch 64, load 7-8: every variant within noise of one thread), so
+// the default stays 1 until a quiet-machine run says otherwise.
+var batchPartsPerWorker = 1
+
 // runTeam runs a single-input, single-output call holding team t: a batch large enough
 // for every worker to get minPart samples is split into contiguous parts, each run on
 // its own state; anything smaller runs on one state whose large steps split across the
 // team (intra-op).
 func (m *Model) runTeam(t *team, dst, src []float32, batch int) {
 	if w := min(t.workers(), batch/m.minPart); w > 1 && m.batchSplit {
-		t.runTasks(m, w, dst, src, nil, batch, w, 0)
+		n := min(batchPartsPerWorker*t.workers(), batch/m.minPart)
+		t.runTasks(m, n, dst, src, nil, batch, n, 0)
 		return
 	}
 	st := m.get()

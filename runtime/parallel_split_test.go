@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -45,6 +46,53 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		back,
 		hard,
 		dense("out", 130, 3, layers.ActLinear))
+	// small LSTMs (whole-sequence kernels): split by samples, with the projection in the
+	// step loop (6 units), by a GEMM first (20 units, then a Dense fused on its h rows),
+	// and backwards with hard-sigmoid gates
+	add("small_lstm_x", layers.Shape{9, 5}, lstm("s1", 5, 6, false, false), dense("out", 6, 3, layers.ActLinear))
+	small := lstm("s2", 40, 20, true, true)
+	small.RecAct = layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
+	add("small_lstm_seq", layers.Shape{11, 40}, small, dense("out", 20, 4, layers.ActLinear))
+	// GRU and SimpleRNN: split by samples, whole-sequence kernels (few units) and the
+	// per-step GEMM path (more than the whole-sequence bound)
+	gru := func(name string, in, u int, seq, back, after bool) *layers.GRU {
+		g := &layers.GRU{Info: info(name, "GRU"), In: in, Units: u, W: randSlice(r, in*3*u, 0.2), U: randSlice(r, u*3*u, 0.2), B: randSlice(r, 3*u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ResetAfter: after, ReturnSequences: seq, GoBackwards: back}
+		if after {
+			g.RB = randSlice(r, 3*u, 0.2)
+		}
+		return g
+	}
+	rnn := func(name string, in, u int, seq, back bool) *layers.SimpleRNN {
+		return &layers.SimpleRNN{Info: info(name, "SimpleRNN"), In: in, Units: u, W: randSlice(r, in*u, 0.2), U: randSlice(r, u*u, 0.2), B: randSlice(r, u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, ReturnSequences: seq, GoBackwards: back}
+	}
+	add("gru_small", layers.Shape{8, 6}, gru("q1", 6, 10, true, false, true), dense("mid", 10, 7, layers.ActLinear), gru("q2", 7, 12, false, true, false),
+		dense("out", 12, 3, layers.ActLinear))
+	add("gru_wide", layers.Shape{7, 20}, gru("q1", 20, 70, true, true, true), gru("q2", 70, 66, false, false, false), dense("out", 66, 3, layers.ActLinear))
+	add("rnn", layers.Shape{9, 5}, rnn("r1", 5, 12, true, false), rnn("r2", 12, 80, false, true), dense("out", 80, 3, layers.ActLinear))
+	// Bidirectional: over GRUs (two kernels: directions as two tasks at batch 1), over
+	// small LSTMs (the pair kernel) and wide LSTMs (two kernels), merges of every kind
+	bi := func(name, merge string, f, b layers.Recurrent) *layers.Bidirectional {
+		switch q := b.(type) { // a backward direction keeps the time order
+		case *layers.GRU:
+			q.KeepTimeOrder = true
+		case *layers.LSTM:
+			q.KeepTimeOrder = true
+		case *layers.SimpleRNN:
+			q.KeepTimeOrder = true
+		}
+		return &layers.Bidirectional{Info: info(name, "Bidirectional"), Fwd: f, Bwd: b, Merge: merge}
+	}
+	add("bi_gru", layers.Shape{10, 6},
+		bi("b1", "concat", gru("f", 6, 12, true, false, true), gru("b", 6, 12, true, true, true)),
+		bi("b2", "sum", gru("f2", 24, 40, false, false, false), gru("b2", 24, 40, false, true, false)),
+		dense("out", 40, 3, layers.ActLinear))
+	add("bi_lstm", layers.Shape{9, 7},
+		bi("b1", "ave", lstm("f", 7, 12, true, false), lstm("b", 7, 12, true, true)),
+		bi("b2", "concat", lstm("f2", 12, 70, false, false), lstm("b2", 12, 70, false, true)),
+		dense("out", 140, 3, layers.ActLinear))
+	add("bi_rnn", layers.Shape{8, 5}, bi("b1", "mul", rnn("f", 5, 20, false, false), rnn("b", 5, 20, false, true)), dense("out", 20, 2, layers.ActLinear))
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
@@ -100,9 +148,9 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 
 // withSplitAll runs f with every step large enough to split.
 func withSplitAll(f func()) {
-	old := parMinFLOPs
-	parMinFLOPs = 0
-	defer func() { parMinFLOPs = old }()
+	old, oldSeq := parMinFLOPs, seqParMinSteps
+	parMinFLOPs, seqParMinSteps = 0, 0
+	defer func() { parMinFLOPs, seqParMinSteps = old, oldSeq }()
 	f()
 }
 
@@ -395,5 +443,165 @@ func TestTeamBackOff(t *testing.T) {
 		if w != 0 {
 			t.Fatalf("task %d ran on worker %d during the back-off", i, w)
 		}
+	}
+}
+
+// TestSeqLSTMWorkerBlocks: every part of a whole-sequence LSTM's sample split, run on
+// every worker's c/hs block (the helpers' at the end of the scratch, poisoned with NaN
+// beforehand), gives the serial kernel's output bit for bit, whichever goroutine would
+// have claimed it.
+func TestSeqLSTMWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	gs := splitGraphs(t)
+	for _, name := range []string{"small_lstm_x", "small_lstm_seq"} {
+		const workers, batch = 3, 7
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k *fastLSTM
+		var s *step
+		for i := range m.steps {
+			if q, ok := m.steps[i].k.(*fastLSTM); ok && q.seq {
+				k, s = q, &m.steps[i]
+			}
+		}
+		if k == nil {
+			t.Fatalf("%s: no whole-sequence LSTM step", name)
+		}
+		src := randSlice(r, batch*s.inPer, 1)
+		want := make([]float32, batch*s.outPer)
+		k.runSeq(want, src, make([]float32, s.scratchLen), batch)
+		for parts := 1; parts <= batch; parts++ {
+			sc := make([]float32, s.scratchLen)
+			for i := range sc {
+				sc[i] = float32(math.NaN())
+			}
+			got := make([]float32, len(want))
+			if !k.inK {
+				zx, _, _ := k.seqScratch(sc, batch)
+				k.seqProject(zx, src, batch)
+			}
+			for i := 0; i < parts; i++ {
+				k.seqTask(got, src, sc, batch, i, parts, (i+1)%workers)
+			}
+			if err := closeTo(got, want, 0, 0); err != nil {
+				t.Errorf("%s parts %d: %v", name, parts, err)
+			}
+		}
+	}
+}
+
+// TestRecurrentWorkerBlocks: every part of a GRU's or SimpleRNN's sample split, run on
+// every worker's scratch block (poisoned with NaN beforehand), gives the whole batch's
+// output bit for bit; both kernel shapes (whole-sequence and per-step GEMM) are covered.
+func TestRecurrentWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	gs := splitGraphs(t)
+	kinds := map[string]bool{}
+	for _, name := range []string{"gru_small", "gru_wide", "rnn"} {
+		const workers, batch = 3, 7
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si := range m.steps {
+			s := &m.steps[si]
+			k, ok := s.k.(recKernel)
+			if !ok {
+				continue
+			}
+			switch q := k.(type) {
+			case *fastGRU:
+				kinds[fmt.Sprintf("gru seq=%v", q.seq)] = true
+			case *fastRNN:
+				kinds[fmt.Sprintf("rnn seq=%v", q.seq)] = true
+			}
+			src := randSlice(r, batch*s.inPer, 1)
+			want := make([]float32, batch*s.outPer)
+			k.run(want, src, make([]float32, s.scratchLen), batch)
+			for parts := 1; parts <= batch; parts++ {
+				sc := make([]float32, s.scratchLen)
+				for i := range sc {
+					sc[i] = float32(math.NaN())
+				}
+				got := make([]float32, len(want))
+				reg := region{dst: got, src: src, scratch: sc, batch: batch, a: parts, b: scratchPer(sc, workers)}
+				for i := 0; i < parts; i++ {
+					samplesTask(k, &reg, i, (i+1)%workers)
+				}
+				if err := closeTo(got, want, 0, 0); err != nil {
+					t.Errorf("%s step %d parts %d: %v", name, si, parts, err)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"gru seq=true", "gru seq=false", "rnn seq=true", "rnn seq=false"} {
+		if !kinds[want] {
+			t.Errorf("no %s step in the test graphs (have %v)", want, kinds)
+		}
+	}
+}
+
+// TestBidirectionalWorkerBlocks: a Bidirectional step's sample parts on every worker's
+// scratch block, and its two directions as two tasks at batch 1 (the backward's working
+// space in worker 1's block), all on NaN-poisoned scratch, give the serial output bit
+// for bit; the two-kernel and pair paths are both covered.
+func TestBidirectionalWorkerBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	gs := splitGraphs(t)
+	kinds := map[bool]bool{}
+	for _, name := range []string{"bi_gru", "bi_lstm", "bi_rnn"} {
+		const workers, batch = 2, 5
+		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for si := range m.steps {
+			s := &m.steps[si]
+			k, ok := s.k.(*fastBidirectional)
+			if !ok {
+				continue
+			}
+			kinds[k.pair] = true
+			poisoned := func() []float32 {
+				sc := make([]float32, s.scratchLen)
+				for i := range sc {
+					sc[i] = float32(math.NaN())
+				}
+				return sc
+			}
+			for _, b := range []int{1, batch} {
+				src := randSlice(r, b*s.inPer, 1)
+				want := make([]float32, b*s.outPer)
+				k.run(want, src, make([]float32, s.scratchLen), b)
+				per := scratchPer(poisoned(), workers)
+				for parts := 1; parts <= b; parts++ {
+					sc, got := poisoned(), make([]float32, len(want))
+					reg := region{dst: got, src: src, scratch: sc, batch: b, a: parts, b: per}
+					for i := 0; i < parts; i++ {
+						k.parTask(&reg, i, (i+1)%workers)
+					}
+					if err := closeTo(got, want, 0, 0); err != nil {
+						t.Errorf("%s step %d batch %d parts %d: %v", name, si, b, parts, err)
+					}
+				}
+				if k.pair {
+					continue
+				}
+				sc, got := poisoned(), make([]float32, len(want))
+				reg := region{dst: got, src: src, scratch: sc, batch: b, a: 0, b: per}
+				k.parTask(&reg, 1, 1)
+				k.parTask(&reg, 0, 0)
+				n, u := k.n, k.l.Fwd.Recurrence().Units
+				mergeDirections(got, sc[:b*n], sc[b*n:2*b*n], k.l.Merge, b*n, u)
+				if err := closeTo(got, want, 0, 0); err != nil {
+					t.Errorf("%s step %d batch %d directions as tasks: %v", name, si, b, err)
+				}
+			}
+		}
+	}
+	if !kinds[true] || !kinds[false] {
+		t.Errorf("paths covered (pair: seen): %v, want both", kinds)
 	}
 }
