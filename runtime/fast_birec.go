@@ -51,7 +51,7 @@ func asSampler(c compiled) (seqSampler, bool) {
 // hsRow is the hs row holding output row o of a whole-sequence kernel (seqRowsOut's
 // order): the last row without sequences, else processing order, or time order for a
 // backwards pass that keeps it.
-func hsRow(r layers.Recurrence, o, t int) int {
+func hsRow(r *layers.Recurrence, o, t int) int {
 	switch {
 	case !r.ReturnSequences:
 		return t
@@ -64,7 +64,7 @@ func hsRow(r layers.Recurrence, o, t int) int {
 // runSampled is fastBidirectional.run for two seqSamplers: per sample each direction
 // runs into its own scratch block and the merge reads both hs rows straight into dst.
 func (k *fastBidirectional) runSampled(dst, src, scratch []float32, batch int) {
-	rf, rb := k.xf.rec(), k.xb.rec()
+	rf, rb := &k.rf, &k.rb
 	t, u, in := k.t, rf.Units, rf.In
 	sf, sb := scratch[:k.sfLen], scratch[k.sfLen:]
 	rows, w := 1, u

@@ -363,6 +363,7 @@ func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, m
 	xb, okb := asSampler(bwd)
 	if okf && okb && l.Bwd.Recurrence().Units == f.Units {
 		k.sampled, k.xf, k.xb, k.sfLen, k.t = true, xf, xb, fwd.scratchLen, in[0]
+		k.rf, k.rb = xf.rec(), xb.rec()
 		return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "} merged from the kernels' rows",
 			scratchLen: fwd.scratchLen + bwd.scratchLen}, true
 	}

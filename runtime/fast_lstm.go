@@ -608,10 +608,11 @@ type fastBidirectional struct {
 	// GEMM, no zx): the padded input kernels and biases of the two directions
 	xpair          bool
 	wf, bf, wb, bb []float32
-	// sampled: both directions are GRU/SimpleRNN seqSamplers (see runSampled); sfLen
-	// is the forward direction's scratch, t the time steps
+	// sampled: both directions are GRU/SimpleRNN seqSamplers (see runSampled) with
+	// their recurrences rf, rb; sfLen is the forward direction's scratch, t the steps
 	sampled bool
 	xf, xb  seqSampler
+	rf, rb  layers.Recurrence
 	sfLen   int
 	t       int
 }
