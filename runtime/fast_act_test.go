@@ -66,3 +66,23 @@ func ulpDiff(a, b float32) int {
 	}
 	return int(d)
 }
+
+// TestLog1pUnit: log1pUnit is math.Log1p within 2 float64 ULP of the result on [0, 1]
+// (both sides of the sqrt 2 switch, the ends, subnormals), and NaN at NaN.
+func TestLog1pUnit(t *testing.T) {
+	es := []float64{0, 1, math.SmallestNonzeroFloat64, 1e-300, 1e-17, 1e-8, math.Sqrt2 - 1,
+		math.Nextafter(math.Sqrt2-1, 0), math.Nextafter(math.Sqrt2-1, 1), 0.5, math.Nextafter(1, 0)}
+	r := rand.New(rand.NewPCG(93, 94))
+	for range 200000 {
+		es = append(es, math.Pow(2, -60*r.Float64()))
+	}
+	for _, e := range es {
+		got, want := log1pUnit(e), math.Log1p(e)
+		if math.Abs(got-want) > 2*0x1p-52*want {
+			t.Fatalf("log1pUnit(%g) = %.17g, math.Log1p %.17g", e, got, want)
+		}
+	}
+	if v := log1pUnit(math.NaN()); !math.IsNaN(v) {
+		t.Fatalf("log1pUnit(NaN) = %g", v)
+	}
+}
