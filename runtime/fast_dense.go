@@ -119,6 +119,12 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 		hardSigmoidInPlace(x, act.Alpha, act.Beta)
 	case layers.HardSwish:
 		hardSwishInPlace(x)
+	case layers.Softsign:
+		softsignInPlace(x)
+	case layers.Selu:
+		seluInPlace(x)
+	case layers.Softplus:
+		softplusInPlace(x)
 	case layers.Clip:
 		lo, hi := act.Alpha, act.Beta
 		for i, v := range x {

@@ -359,6 +359,14 @@ func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, m
 		n *= in[0]
 	}
 	k := &fastBidirectional{l: l, fwd: fwd, bwd: bwd, n: n}
+	xf, okf := asSampler(fwd)
+	xb, okb := asSampler(bwd)
+	if okf && okb && l.Bwd.Recurrence().Units == f.Units {
+		k.sampled, k.xf, k.xb, k.sfLen, k.t = true, xf, xb, fwd.scratchLen, in[0]
+		k.rf, k.rb = xf.rec(), xb.rec()
+		return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "} merged from the kernels' rows",
+			scratchLen: fwd.scratchLen + bwd.scratchLen}, true
+	}
 	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}",
 		scratchLen: 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)}, true
 }

@@ -615,6 +615,13 @@ type fastBidirectional struct {
 	// GEMM, no zx): the padded input kernels and biases of the two directions
 	xpair          bool
 	wf, bf, wb, bb []float32
+	// sampled: both directions are GRU/SimpleRNN seqSamplers (see runSampled) with
+	// their recurrences rf, rb; sfLen is the forward direction's scratch, t the steps
+	sampled bool
+	xf, xb  seqSampler
+	rf, rb  layers.Recurrence
+	sfLen   int
+	t       int
 }
 
 func newFastBidirectional(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, maxBatch int) (compiled, bool) {
@@ -752,6 +759,10 @@ func (k *fastBidirectional) runPair(dst, src, scratch []float32, batch int) {
 }
 
 func (k *fastBidirectional) run(dst, src, scratch []float32, batch int) {
+	if k.sampled {
+		k.runSampled(dst, src, scratch, batch)
+		return
+	}
 	if k.pair {
 		k.runPair(dst, src, scratch, batch)
 		return

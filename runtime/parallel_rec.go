@@ -80,7 +80,7 @@ func (k *fastBidirectional) runPar(t *team, dst, src, scratch []float32, batch i
 		t.runTasks(k, n, dst, src, scratch, batch, n, per)
 		return
 	}
-	if k.pair {
+	if !k.directionTasks() {
 		k.run(dst, src, scratch, batch)
 		return
 	}
@@ -88,6 +88,12 @@ func (k *fastBidirectional) runPar(t *team, dst, src, scratch []float32, batch i
 	n, u := k.n, k.l.Fwd.Recurrence().Units
 	mergeDirections(dst, scratch[:batch*n], scratch[batch*n:2*batch*n], k.l.Merge, batch*n, u)
 }
+
+// directionTasks reports whether one sample's two directions can run as two tasks:
+// not for the LSTM pair kernel (both in one call), nor for two seqSamplers, whose
+// per-sample runs merge straight from their hs rows (runSampled: small units, where a
+// split would not pay).
+func (k *fastBidirectional) directionTasks() bool { return !k.pair && k.xf == nil }
 
 // parTask: r.a > 0 is samples part i of r.a; r.a == 0 is direction i of one call (the
 // layout of run: fy, by, then the working space, the backward's in block 1).

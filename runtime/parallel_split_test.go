@@ -550,7 +550,7 @@ func TestRecurrentWorkerBlocks(t *testing.T) {
 func TestBidirectionalWorkerBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	gs := splitGraphs(t)
-	kinds := map[bool]bool{}
+	kinds, tasks := map[bool]bool{}, map[bool]bool{}
 	for _, name := range []string{"bi_gru", "bi_lstm", "bi_rnn"} {
 		const workers, batch = 2, 5
 		m, err := Compile(gs[name], Options{MaxBatch: batch, Threads: workers})
@@ -564,6 +564,7 @@ func TestBidirectionalWorkerBlocks(t *testing.T) {
 				continue
 			}
 			kinds[k.pair] = true
+			tasks[k.directionTasks()] = true
 			poisoned := func() []float32 {
 				sc := make([]float32, s.scratchLen)
 				for i := range sc {
@@ -586,7 +587,7 @@ func TestBidirectionalWorkerBlocks(t *testing.T) {
 						t.Errorf("%s step %d batch %d parts %d: %v", name, si, b, parts, err)
 					}
 				}
-				if k.pair {
+				if !k.directionTasks() {
 					continue
 				}
 				sc, got := poisoned(), make([]float32, len(want))
@@ -603,5 +604,8 @@ func TestBidirectionalWorkerBlocks(t *testing.T) {
 	}
 	if !kinds[true] || !kinds[false] {
 		t.Errorf("paths covered (pair: seen): %v, want both", kinds)
+	}
+	if !tasks[true] {
+		t.Errorf("no Bidirectional step ran its directions as two tasks")
 	}
 }
