@@ -48,6 +48,8 @@ LABELS = {
 }
 NOISY = 0.5  # round-to-round spread above which a latency cell is flagged
 ALL_MODELS = ["mlp", "mnist_cnn", "cifar_cnn", "text_lstm", "lstm256"]
+# Opt-in: not in the default run (each adds minutes); --models cnn names both.
+CNN_MODELS = ["resnet18", "mobilenet_v2"]
 
 FULL = dict(models=ALL_MODELS, batches=[1, 8, 64], rounds=5, budget_s=0.05, warmup_s=0.03,
             min_iters=2, max_iters=2000)
@@ -557,7 +559,8 @@ def main():
     ap.add_argument("--kinfer-rev", metavar="REV",
                     help="build kinfer from a clean export of this commit (e.g. HEAD) instead "
                          "of the working tree; use it for results you commit")
-    ap.add_argument("--models", help="comma-separated subset of " + ",".join(ALL_MODELS))
+    ap.add_argument("--models", help="comma-separated subset of " + ",".join(ALL_MODELS + CNN_MODELS)
+                    + " ('cnn' stands for " + ",".join(CNN_MODELS) + ", not in the default set)")
     ap.add_argument("--batches", help="comma-separated batch sizes")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1 and all cores)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
@@ -572,7 +575,8 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cfg = dict(QUICK if args.quick else FULL)
     if args.models:
-        cfg["models"] = args.models.split(",")
+        cfg["models"] = [m for part in args.models.split(",")
+                         for m in (CNN_MODELS if part == "cnn" else [part])]
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
     if args.rounds:
