@@ -57,6 +57,12 @@ QUICK = dict(models=["mlp", "mnist_cnn", "text_lstm"], batches=[1, 64], rounds=3
              budget_s=0.03, warmup_s=0.02, min_iters=2, max_iters=500)
 
 
+def expand_models(spec):
+    """The model names of a --models value; the group name 'cnn' stands for CNN_MODELS."""
+    return [m for part in spec.split(",") if part
+            for m in (CNN_MODELS if part == "cnn" else [part])]
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -575,8 +581,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cfg = dict(QUICK if args.quick else FULL)
     if args.models:
-        cfg["models"] = [m for part in args.models.split(",")
-                         for m in (CNN_MODELS if part == "cnn" else [part])]
+        cfg["models"] = expand_models(args.models)
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
     if args.rounds:
