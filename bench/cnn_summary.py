@@ -75,8 +75,8 @@ def main():
     lines = ["# CNN benchmark: resnet18, mobilenet_v2 (batch 1, one thread)", "",
              f"Machine: {r0['machine']['cpu']}, {r0['machine']['cores']} cores, "
              f"{r0['machine']['os']}. {len(runs)} runs of `bench/run.py --models cnn --batches 1 "
-             f"--threads 1 --rounds {r0['config']['rounds']}`, kinfer commit "
-             f"{r0['versions'].get('kinfer_commit')}; versions: "
+             f"--threads 1 --rounds {r0['config']['rounds']}`, kinfer commit(s) "
+             + ", ".join(dict.fromkeys(r["kinfer_commit"] for r in summary["runs"])) + "; versions: "
              + ", ".join(f"{k} {v}" for k, v in r0["versions"].items() if k not in ("kinfer", "kinfer_commit"))
              + ".", "",
              "Each run: per model a calibration call set, then interleaved rounds (engine order "
