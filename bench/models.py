@@ -1,5 +1,6 @@
-"""The benchmark set: five Keras Sequential models with deterministic weights and inputs,
-exported to every engine's format.
+"""The benchmark set: five Keras Sequential models (and two opt-in Functional CNNs,
+resnet18 and mobilenet_v2) with deterministic weights and inputs, exported to every
+engine's format.
 
 Run by bench/run.py in its own process (TensorFlow threading does not matter here):
 
@@ -94,6 +95,42 @@ def _lstm256(keras):
     ], name="lstm256")
 
 
+def _resnet18(keras):
+    # ResNet-18 (He et al. 2016, torchvision's layout) as a Keras Functional model at
+    # 128x128x3: explicit ZeroPadding2D before the 7x7/2 stem and the 3x3/2 max pool, as
+    # keras.applications.ResNet50 does, so the padding is symmetric like torch's.
+    L = keras.layers
+    x = inp = keras.Input((128, 128, 3))
+    x = L.ZeroPadding2D(3)(x)
+    x = L.Conv2D(64, 7, strides=2, use_bias=False)(x)
+    x = L.ReLU()(L.BatchNormalization()(x))
+    x = L.ZeroPadding2D(1)(x)
+    x = L.MaxPooling2D(3, strides=2)(x)
+    cin = 64
+    for stage, f in enumerate((64, 128, 256, 512)):
+        for block in range(2):
+            s = 2 if stage > 0 and block == 0 else 1
+            y = L.Conv2D(f, 3, strides=s, padding="same", use_bias=False)(x)
+            y = L.ReLU()(L.BatchNormalization()(y))
+            y = L.Conv2D(f, 3, padding="same", use_bias=False)(y)
+            y = L.BatchNormalization()(y)
+            if s != 1 or cin != f:  # 1x1 projection shortcut where the shape changes
+                x = L.BatchNormalization()(L.Conv2D(f, 1, strides=s, use_bias=False)(x))
+            x = L.ReLU()(L.Add()([x, y]))
+            cin = f
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(1000)(x)
+    return keras.Model(inp, x, name="resnet18")
+
+
+def _mobilenet_v2(keras):
+    # Logits, not softmax: with random weights the 1000 probabilities are all near 1e-3,
+    # and the agreement bound 1e-5 + 1e-5*|want| would then pass almost any error.
+    return keras.applications.MobileNetV2(input_shape=(128, 128, 3), alpha=1.0,
+                                          weights=None, include_top=True, classes=1000,
+                                          classifier_activation=None)
+
+
 MODELS = {
     "mlp": dict(seed=11, build=_mlp, desc="MLP 784-512-512-10, ReLU, softmax"),
     "mnist_cnn": dict(seed=12, build=_mnist_cnn,
@@ -103,8 +140,13 @@ MODELS = {
     "text_lstm": dict(seed=14, build=_text_lstm,
                       desc="text LSTM: 2 stacked LSTM(128) over 50 steps of 64-dim embeddings, Dense softmax"),
     "lstm256": dict(seed=15, build=_lstm256, desc="LSTM(256) over 100 steps x 32 features, Dense 10"),
+    # Opt-in (run.py --models cnn): larger CNNs whose full-mode run takes several minutes.
+    "resnet18": dict(seed=16, build=_resnet18,
+                     desc="ResNet-18 (Functional): 7x7/2 conv, maxpool, 4x2 basic blocks with 1x1 projections, GAP, Dense 1000; 128x128x3"),
+    "mobilenet_v2": dict(seed=17, build=_mobilenet_v2,
+                         desc="keras.applications.MobileNetV2, alpha 1.0, weights=None, 1000 logits (no softmax); 128x128x3"),
 }
-ORDER = ["mlp", "mnist_cnn", "cifar_cnn", "text_lstm", "lstm256"]
+ORDER = ["mlp", "mnist_cnn", "cifar_cnn", "text_lstm", "lstm256", "resnet18", "mobilenet_v2"]
 
 
 def versions():

@@ -48,11 +48,19 @@ LABELS = {
 }
 NOISY = 0.5  # round-to-round spread above which a latency cell is flagged
 ALL_MODELS = ["mlp", "mnist_cnn", "cifar_cnn", "text_lstm", "lstm256"]
+# Opt-in: not in the default run (each adds minutes); --models cnn names both.
+CNN_MODELS = ["resnet18", "mobilenet_v2"]
 
 FULL = dict(models=ALL_MODELS, batches=[1, 8, 64], rounds=5, budget_s=0.05, warmup_s=0.03,
             min_iters=2, max_iters=2000)
 QUICK = dict(models=["mlp", "mnist_cnn", "text_lstm"], batches=[1, 64], rounds=3,
              budget_s=0.03, warmup_s=0.02, min_iters=2, max_iters=500)
+
+
+def expand_models(spec):
+    """The model names of a --models value; the group name 'cnn' stands for CNN_MODELS."""
+    return [m for part in spec.split(",") if part
+            for m in (CNN_MODELS if part == "cnn" else [part])]
 
 
 def log(*a):
@@ -557,7 +565,8 @@ def main():
     ap.add_argument("--kinfer-rev", metavar="REV",
                     help="build kinfer from a clean export of this commit (e.g. HEAD) instead "
                          "of the working tree; use it for results you commit")
-    ap.add_argument("--models", help="comma-separated subset of " + ",".join(ALL_MODELS))
+    ap.add_argument("--models", help="comma-separated subset of " + ",".join(ALL_MODELS + CNN_MODELS)
+                    + " ('cnn' stands for " + ",".join(CNN_MODELS) + ", not in the default set)")
     ap.add_argument("--batches", help="comma-separated batch sizes")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1 and all cores)")
     ap.add_argument("--rounds", type=int, help="interleaved rounds per configuration")
@@ -572,7 +581,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cfg = dict(QUICK if args.quick else FULL)
     if args.models:
-        cfg["models"] = args.models.split(",")
+        cfg["models"] = expand_models(args.models)
     if args.batches:
         cfg["batches"] = [int(b) for b in args.batches.split(",")]
     if args.rounds:

@@ -14,6 +14,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
 
 
+class ExpandModels(unittest.TestCase):
+    def test_cnn_group(self):
+        self.assertEqual(run.expand_models("mlp,cnn"), ["mlp", "resnet18", "mobilenet_v2"])
+        self.assertEqual(run.expand_models("resnet18,"), ["resnet18"])
+        self.assertNotIn("resnet18", run.ALL_MODELS)  # opt-in: not in the default run
+
+
 class Errors(unittest.TestCase):
     def test_exact(self):
         y = np.array([[1.0, -2.0, 3.0]], np.float32)
