@@ -61,6 +61,11 @@ func foldLinear(g *layers.Graph, _ []fused, _ asm.ISA) []fused {
 			if f.to > i {
 				f.l = &c
 			}
+		case *layers.ZeroPad2D:
+			if nl, ok := padIntoConv(g, i, l); ok {
+				f.l, f.to = nl, i+1
+				f.to = absorbInto(g, f)
+			}
 		case *layers.Affine:
 			if nl, ok := affineIntoNext(g, i, l); ok {
 				f.l, f.to = nl, i+1
@@ -273,4 +278,30 @@ func pick(v []float32, c int) float32 {
 		return v[0]
 	}
 	return v[c]
+}
+
+// padIntoConv folds a ZeroPadding2D into the valid or explicitly padded Conv2D it feeds
+// (keras.applications pad before every strided convolution): the copy takes the zeros
+// as its own padding, so the padded map is never written and the convolution kernels
+// skip the taps that fall on it. Taps on padding add nothing either way (the kernels'
+// sums leave out-of-bounds taps, the reference's included 0*w).
+func padIntoConv(g *layers.Graph, i int, p *layers.ZeroPad2D) (*layers.Conv2D, bool) {
+	if !g.ChainNext(i) {
+		return nil, false
+	}
+	cv, ok := g.Layer(i + 1).(*layers.Conv2D)
+	if !ok || (cv.Pad != layers.PadValid && cv.Pad != layers.PadExplicit) {
+		return nil, false
+	}
+	c := *cv
+	if c.Pad == layers.PadValid {
+		c.Pads = [4]int{}
+	}
+	for k := range c.Pads {
+		if c.Pads[k] += p.Pads[k]; c.Pads[k] > 1<<20 {
+			return nil, false
+		}
+	}
+	c.Pad = layers.PadExplicit
+	return &c, true
 }

@@ -12,7 +12,8 @@ import (
 // TestFoldIntoNext: an affine folded into the Conv2D or Dense after it, and a Permute
 // (with the views after it) folded into a Dense's kernel rows, give the unfused graph's
 // reference outputs within rounding on every path, and the folds happen exactly where
-// they are exact (not into a conv that pads its own input).
+// they are exact (not into a conv that pads its own input); a ZeroPadding2D folds into
+// the valid or explicitly padded Conv2D (depthwise included) after it, as its padding.
 func TestFoldIntoNext(t *testing.T) {
 	r := rand.New(rand.NewPCG(71, 72))
 	info := func(name, class string) layers.Info { return layers.Info{Name: name, Class: class} }
@@ -29,6 +30,9 @@ func TestFoldIntoNext(t *testing.T) {
 	valid := layers.Window{KH: 3, KW: 2, SH: 1, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}
 	zeroPads := layers.Window{KH: 2, KW: 2, SH: 1, SW: 1, DH: 2, DW: 1, Pad: layers.PadExplicit}
 	same := layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Pad: layers.PadSame}
+	explicit := layers.Window{KH: 3, KW: 2, SH: 2, SW: 1, DH: 1, DW: 2, Pad: layers.PadExplicit, Pads: [4]int{1, 0, 2, 1}}
+	dw2 := layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Pad: layers.PadValid}
+	pad := func(p [4]int) *layers.ZeroPad2D { return &layers.ZeroPad2D{Info: info("z", "ZeroPadding2D"), Pads: p} }
 	dense := func(in, units int) *layers.Dense {
 		return &layers.Dense{Info: info("d", "Dense"), In: in, Units: units, W: rnd(r, in*units), B: rnd(r, units), Act: layers.Activation{Kind: layers.Tanh}}
 	}
@@ -46,6 +50,10 @@ func TestFoldIntoNext(t *testing.T) {
 		{"scalar affine/conv explicit 0 pads", layers.Shape{6, 5, 3}, []layers.Layer{aff(1), conv(3, 5, 1, zeroPads)}, true},
 		{"affine/dense", layers.Shape{3, 7}, []layers.Layer{aff(7), dense(7, 5)}, true},
 		{"affine/conv same (pads its input): not folded", layers.Shape{6, 5, 3}, []layers.Layer{aff(3), conv(3, 4, 1, same)}, false},
+		{"zero pad/conv valid", layers.Shape{6, 5, 3}, []layers.Layer{pad([4]int{1, 2, 0, 1}), conv(3, 5, 1, valid)}, true},
+		{"zero pad/conv explicit pads", layers.Shape{6, 5, 3}, []layers.Layer{pad([4]int{0, 1, 2, 1}), conv(3, 4, 1, explicit)}, true},
+		{"zero pad/depthwise stride 2", layers.Shape{9, 8, 16}, []layers.Layer{pad([4]int{0, 1, 0, 1}), conv(16, 16, 16, dw2)}, true},
+		{"zero pad/conv same: not folded", layers.Shape{6, 5, 3}, []layers.Layer{pad([4]int{1, 1, 1, 1}), conv(3, 4, 1, same)}, false},
 		{"permute/flatten/dense", layers.Shape{2, 3, 4}, []layers.Layer{&layers.Permute{Info: info("p", "Permute"), Perm: []int{2, 0, 1}}, flat(24), drop, dense(24, 5)}, true},
 		{"rank-4 permute/flatten/dense", layers.Shape{2, 3, 2, 5}, []layers.Layer{&layers.Permute{Info: info("p", "Permute"), Perm: []int{3, 1, 0, 2}}, flat(60), dense(60, 3)}, true},
 		{"permute/dense per row: not folded", layers.Shape{2, 3, 4}, []layers.Layer{&layers.Permute{Info: info("p", "Permute"), Perm: []int{1, 0, 2}}, dense(4, 3)}, false},
