@@ -164,3 +164,50 @@ func TestMutatedSequenceLens(t *testing.T) {
 	}
 	t.Logf("%d of %d mutations imported and ran", ran, iters)
 }
+
+// TestONNXPackedSequence runs a torch Embedding -> pack_padded_sequence -> GRU -> Linear
+// export (torch casts the lengths before the GRU's sequence_lens; testdata/gen_onnx.py)
+// against torch's own outputs on the reference and every kernel path, bound 1e-5 +
+// 1e-5*|want|, with both inputs integers and no allocation per call.
+func TestONNXPackedSequence(t *testing.T) {
+	const name = "torch_packed_gru_op13"
+	p := func(ext string) string { return seqPath(filepath.Join("onnx", name+ext)) }
+	m, err := onnx.Load(p(".onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, shape, err := npyf.ReadIDsFile(p(".ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lens, _, err := npyf.ReadIDsFile(p(".lens.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := readNpy(t, filepath.Join("onnx", name+".y.npy"))
+	n := shape[0]
+	ins := [][]float32{runtime.IDsAsFloat32(ids), runtime.IDsAsFloat32(lens)}
+	ref, err := m.Graph.ReferenceN(ins, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := zoo.Default.Check(ref[0], want); err != nil {
+		t.Errorf("reference: %v", err)
+	}
+	for _, isa := range asm.Paths() {
+		cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := [][]float32{make([]float32, len(want))}
+		if err := cm.RunMultiInto(outs, ins, n); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := zoo.Default.Check(outs[0], want); err != nil {
+			t.Errorf("isa=%v: %v", isa, err)
+		}
+		if a := testing.AllocsPerRun(10, func() { _ = cm.RunMultiInto(outs, ins, n) }); a != 0 {
+			t.Errorf("isa=%v: %v allocations per call", isa, a)
+		}
+	}
+}

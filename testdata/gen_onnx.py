@@ -225,6 +225,48 @@ def torch_id_models(out):
     np.save(os.path.join(SEQ, fn + ".inputs.npy"), ids)
     np.save(os.path.join(SEQ, fn + ".L5.inputs.npy"), np.ascontiguousarray(ids[:, :5]))
     print("wrote", fn)
+    torch_packed_gru()
+
+
+def torch_packed_gru():
+    """A torch Embedding -> pack_padded_sequence(enforce_sorted=True) -> GRU -> Linear
+    model: torch exports the lengths as Cast(lens) -> GRU sequence_lens. Writes
+    testdata/seq/onnx/torch_packed_gru_op13.{onnx,ids.npy,lens.npy,y.npy}, y being
+    torch's own output (runs under /usr/bin/python3, Debian's torch)."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.manual_seed(5)
+
+    class PackedGRU(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(50, 8)
+            self.gru = nn.GRU(8, 16, batch_first=True)
+            self.fc = nn.Linear(16, 3)
+
+        def forward(self, ids, lens):
+            p = nn.utils.rnn.pack_padded_sequence(self.emb(ids), lens, batch_first=True)
+            _, h = self.gru(p)
+            return self.fc(h[-1])
+
+    m = PackedGRU().eval()
+    rng = np.random.default_rng(47)
+    lens = np.array([7, 5, 3, 1], dtype=np.int64)  # sorted, as enforce_sorted wants
+    ids = rng.integers(1, 50, (4, 7)).astype(np.int64)
+    for b, n in enumerate(lens):
+        ids[b, n:] = 0
+    with torch.no_grad():
+        y = m(torch.from_numpy(ids), torch.from_numpy(lens)).numpy()
+    fn = "torch_packed_gru_op13"
+    torch.onnx.export(m, (torch.from_numpy(ids), torch.from_numpy(lens)), os.path.join(SEQ, fn + ".onnx"),
+                      opset_version=13, input_names=["ids", "lens"], output_names=["y"],
+                      dynamic_axes={"ids": {0: "N"}, "lens": {0: "N"}, "y": {0: "N"}})
+    np.save(os.path.join(SEQ, fn + ".ids.npy"), ids)
+    np.save(os.path.join(SEQ, fn + ".lens.npy"), lens)
+    np.save(os.path.join(SEQ, fn + ".y.npy"), y.astype(np.float32))
+    print("wrote", fn)
 
 
 def dyn_reference_outputs():

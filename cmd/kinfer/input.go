@@ -12,7 +12,13 @@ import (
 // returned as the int32 bit patterns an Int32 input holds (runtime checks each id
 // against the vocabulary and names the sample and position of a bad one).
 func readInput(path string, g *layers.Graph) ([]float32, []int, error) {
-	if g.Inputs()[0].DType != layers.Int32 {
+	return readInputAt(path, g, 0)
+}
+
+// readInputAt reads the .npy for model input k: floats, or for an id input (token ids,
+// sequence lengths) integers carried bit for bit as layers.IDBits.
+func readInputAt(path string, g *layers.Graph, k int) ([]float32, []int, error) {
+	if g.Inputs()[k].DType != layers.Int32 {
 		return npyf.ReadFile(path)
 	}
 	ids, shape, err := npyf.ReadIDsFile(path)

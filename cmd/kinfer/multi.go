@@ -28,7 +28,7 @@ func readInputs(paths []string, g *layers.Graph) ([][]float32, int, error) {
 	xs := make([][]float32, len(paths))
 	batch := 0
 	for k, p := range paths {
-		x, shape, err := npyf.ReadFile(p)
+		x, shape, err := readInputAt(p, g, k)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -55,7 +55,8 @@
 //     time step of Y makes the LSTM return its final state;
 //   - GRU (linear_before_reset 0 and 1, forward, reverse, bidirectional; constant
 //     initial h; Y or Y_h) and RNN the same way, as layers.GRU / layers.SimpleRNN;
-//   - Identity, Dropout, Cast to float (or double: DOUBLE graph inputs and outputs are
+//   - Identity, Dropout, Cast of an int graph input to INT32/INT64 (torch casts
+//     sequence lengths), Cast to float (or double: DOUBLE graph inputs and outputs are
 //     held as float32, listed in the graph's "float64_io" metadata);
 //   - the element-wise family (ops_elementwise.go, one table): Neg, Abs, Sign, Sqrt,
 //     Log, Reciprocal, Floor, Ceil, Round, trigonometric and hyperbolic ops, Erf, Not,

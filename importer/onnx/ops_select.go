@@ -21,6 +21,9 @@ func opIdentity(b *builder, n *node) error {
 		if to == onnxpb.TensorProto_FLOAT16 {
 			return opCastHalf(b, n) // ops_quant_op.go
 		}
+		if (to == onnxpb.TensorProto_INT32 || to == onnxpb.TensorProto_INT64) && b.intInput() {
+			break // ids or lengths stay the integers they are (torch casts sequence_lens)
+		}
 		if to != onnxpb.TensorProto_FLOAT && to != onnxpb.TensorProto_DOUBLE { // DOUBLE data is held as float32
 			return n.errorf(layers.ErrUnsupported, "cast of the data to %v", to)
 		}
@@ -175,4 +178,11 @@ func opSelect(b *builder, n *node) error {
 		src[k] = int32(v)
 	}
 	return b.remap(n, n.out(0), nd.shape, src, 0)
+}
+
+// intInput reports whether the data is an integer graph input as it came in (token ids
+// or sequence lengths, held as int32), no layer having run on it.
+func (b *builder) intInput() bool {
+	v := int(b.val)
+	return v >= 0 && v < len(b.inTypes) && b.inTypes[v] == layers.Int32
 }
