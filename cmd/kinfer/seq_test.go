@@ -1,8 +1,10 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +82,32 @@ func TestRunBadIDs(t *testing.T) {
 	f.Close()
 	if code, _, errs := run(t, "run", seqDir+"embed_lstm.npz", p); code != 1 || !strings.Contains(errs, "not a whole number") {
 		t.Errorf("fractional id: exit %d: %s", code, errs)
+	}
+}
+
+// TestRunIntInputs: `kinfer run` of a two-input model whose inputs are both integers
+// (token ids and sequence lengths, int64 .npy) gives torch's outputs.
+func TestRunIntInputs(t *testing.T) {
+	const base = "../../testdata/seq/onnx/torch_packed_gru_op13"
+	o := filepath.Join(t.TempDir(), "y.npy")
+	code, _, errs := run(t, "run", base+".onnx", base+".ids.npy", base+".lens.npy", "-o", o)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got, gs, err := npyf.ReadFile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, ws, err := npyf.ReadFile(base + ".y.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gs, ws) {
+		t.Fatalf("output shape %v, want %v", gs, ws)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5+1e-5*math.Abs(float64(want[i])) {
+			t.Fatalf("y[%d] = %v, torch %v", i, got[i], want[i])
+		}
 	}
 }
