@@ -43,26 +43,13 @@ func TestONNXSequenceLens(t *testing.T) {
 		if _, _, err := zoo.Default.Check(ref[0], want); err != nil {
 			t.Errorf("%s reference: %v", name, err)
 		}
-		for _, isa := range asm.Paths() {
-			cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: n})
-			if err != nil {
-				t.Fatal(err)
-			}
+		for isa, cm := range checkEveryISA(t, name, m.Graph, ins, n, want) {
 			outs := [][]float32{make([]float32, len(want))}
-			if err := cm.RunMultiInto(outs, ins, n); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := zoo.Default.Check(outs[0], want); err != nil {
-				t.Errorf("%s isa=%v: %v", name, isa, err)
-			}
-			if a := testing.AllocsPerRun(10, func() { _ = cm.RunMultiInto(outs, ins, n) }); a != 0 {
-				t.Errorf("%s isa=%v: %v allocations per call", name, isa, a)
-			}
 			bad := append([]int32(nil), lens...)
 			bad[2] = int32(xs[1] + 1)
 			err = cm.RunMultiInto(outs, [][]float32{x, runtime.IDsAsFloat32(bad)}, n)
 			if !errors.Is(err, layers.ErrIDOutOfRange) {
-				t.Errorf("%s: length %d of %d steps: err = %v, want ErrIDOutOfRange", name, bad[2], xs[1], err)
+				t.Errorf("%s isa=%v: length %d of %d steps: err = %v, want ErrIDOutOfRange", name, isa, bad[2], xs[1], err)
 			}
 		}
 	}
@@ -194,8 +181,17 @@ func TestONNXPackedSequence(t *testing.T) {
 	if _, _, err := zoo.Default.Check(ref[0], want); err != nil {
 		t.Errorf("reference: %v", err)
 	}
+	checkEveryISA(t, name, m.Graph, ins, n, want)
+}
+
+// checkEveryISA compiles g on every kernel path and checks RunMultiInto of ins (a batch
+// of n) against want (first output, zoo bound) with no allocation per call; it returns
+// the compiled models by path for further checks.
+func checkEveryISA(t *testing.T, name string, g *layers.Graph, ins [][]float32, n int, want []float32) map[asm.ISA]*runtime.Model {
+	t.Helper()
+	ms := map[asm.ISA]*runtime.Model{}
 	for _, isa := range asm.Paths() {
-		cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: isa.String(), MaxBatch: n})
+		cm, err := runtime.Compile(g, runtime.Options{ISA: isa.String(), MaxBatch: n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,10 +200,12 @@ func TestONNXPackedSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, _, err := zoo.Default.Check(outs[0], want); err != nil {
-			t.Errorf("isa=%v: %v", isa, err)
+			t.Errorf("%s isa=%v: %v", name, isa, err)
 		}
 		if a := testing.AllocsPerRun(10, func() { _ = cm.RunMultiInto(outs, ins, n) }); a != 0 {
-			t.Errorf("isa=%v: %v allocations per call", isa, a)
+			t.Errorf("%s isa=%v: %v allocations per call", name, isa, a)
 		}
+		ms[isa] = cm
 	}
+	return ms
 }
