@@ -305,18 +305,7 @@ func (k *fastGRU) gemmRun(dst, src, mask, scratch []float32, batch, t int, state
 		copy(state[:u], h[:u])
 	}
 	if !l.ReturnSequences {
-		lastT := t - 1 // the last step processed
-		if l.GoBackwards {
-			lastT = 0
-		}
-		for b := 0; b < batch; b++ {
-			y, hb := dst[b*u:(b+1)*u], h[b*u:(b+1)*u]
-			if mask == nil {
-				copy(y, hb)
-			} else {
-				maskedOut(y, hb, mask[b*t+lastT] != 0, stepped[b], l.ZeroMaskedOutput)
-			}
-		}
+		finalRows(dst, h, mask, stepped, batch, t, u, l.GoBackwards, l.ZeroMaskedOutput)
 	}
 }
 

@@ -176,6 +176,24 @@ func (k *fastRNN) runSeqMasked(dst, src, mask, scratch []float32, batch int) {
 	}
 }
 
+// finalRows writes a GEMM path's final-state output (no return_sequences): each
+// sample's h row of u, or with a mask what maskedOut gives for the last step processed
+// (the first in time for go_backwards).
+func finalRows(dst, h, mask, stepped []float32, batch, t, u int, goBackwards, zero bool) {
+	lastT := t - 1
+	if goBackwards {
+		lastT = 0
+	}
+	for b := 0; b < batch; b++ {
+		y, hb := dst[b*u:(b+1)*u], h[b*u:(b+1)*u]
+		if mask == nil {
+			copy(y, hb)
+		} else {
+			maskedOut(y, hb, mask[b*t+lastT] != 0, stepped[b], zero)
+		}
+	}
+}
+
 // maskedOut writes the output row y of sample b at a step on a GEMM path: h when the
 // step is kept, else the previous output (h, unchanged) or zero before the sample's
 // first kept step or with ZeroMaskedOutput. stepped holds a flag per sample.

@@ -411,14 +411,9 @@ func opConv(b *builder, n *node) error {
 			}
 		}
 	}
-	var bias []float32
-	if bt, err := b.constIn(n, 2); err != nil {
+	bias, err := b.convBias(n, o)
+	if err != nil {
 		return err
-	} else if bt != nil {
-		if len(bt.dims) != 1 || bt.dims[0] != o || bt.isInt {
-			return n.errorf(layers.ErrShapeMismatch, "bias of shape %v for %d filters", bt.dims, o)
-		}
-		bias = append([]float32(nil), bt.f...)
 	}
 	if err := b.emit(&layers.Conv2D{Info: b.info(n.GetName(), "Conv"), Window: win, In: c, Filters: o, Groups: groups, W: w, B: bias, Act: layers.ActLinear}); err != nil {
 		return err
@@ -548,4 +543,17 @@ func opSoftmax(b *builder, n *node) error {
 		return err
 	}
 	return b.setOut(n.out(0), b.d.clone())
+}
+
+// convBias reads a Conv node's optional bias (input 2): a constant of o floats, nil
+// when absent.
+func (b *builder) convBias(n *node, o int) ([]float32, error) {
+	bt, err := b.constIn(n, 2)
+	if err != nil || bt == nil {
+		return nil, err
+	}
+	if len(bt.dims) != 1 || bt.dims[0] != o || bt.isInt {
+		return nil, n.errorf(layers.ErrShapeMismatch, "bias of shape %v for %d filters", bt.dims, o)
+	}
+	return append([]float32(nil), bt.f...), nil
 }

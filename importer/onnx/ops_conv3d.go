@@ -116,14 +116,9 @@ func opConv3D(b *builder, n *node) error {
 			}
 		}
 	}
-	var bias []float32
-	if bt, err := b.constIn(n, 2); err != nil {
+	bias, err := b.convBias(n, o)
+	if err != nil {
 		return err
-	} else if bt != nil {
-		if len(bt.dims) != 1 || bt.dims[0] != o || bt.isInt {
-			return n.errorf(layers.ErrShapeMismatch, "bias of shape %v for %d filters", bt.dims, o)
-		}
-		bias = append([]float32(nil), bt.f...)
 	}
 	if err := b.emit(&layers.Conv3D{Info: b.info(n.GetName(), "Conv"), Window3D: win, In: c, Filters: o, Groups: groups, W: w, B: bias, Act: layers.ActLinear}); err != nil {
 		return err

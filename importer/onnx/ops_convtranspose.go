@@ -131,13 +131,8 @@ func opConvTranspose(b *builder, n *node) error {
 		}
 	}
 	l.W = wv
-	if bt, err := b.constIn(n, 2); err != nil {
+	if l.B, err = b.convBias(n, l.Filters); err != nil {
 		return err
-	} else if bt != nil {
-		if len(bt.dims) != 1 || bt.dims[0] != l.Filters || bt.isInt {
-			return n.errorf(layers.ErrShapeMismatch, "bias of shape %v for %d filters", bt.dims, l.Filters)
-		}
-		l.B = append([]float32(nil), bt.f...)
 	}
 	if err := b.emit(l); err != nil {
 		return err
