@@ -79,3 +79,9 @@ func rnnSeqXTanhAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, u
 //
 //go:noescape
 func rnnSeqXReluAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int)
+
+// recSeqStackAVX2 runs RecSeqStack's stages (see there) from their n descriptors: for
+// iteration it < iters, each stage's step it-lag when that is in [0, t).
+//
+//go:noescape
+func recSeqStackAVX2(d *recStackDesc, n, t, iters int)

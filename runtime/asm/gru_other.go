@@ -34,3 +34,4 @@ func rnnSeqXTanhAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, u
 func rnnSeqXReluAVX2(x *float32, xStride int, wx, bias, uw, hs *float32, t, u, up, nin int) {
 	panic("unreachable")
 }
+func recSeqStackAVX2(d *recStackDesc, n, t, iters int) { panic("unreachable") }

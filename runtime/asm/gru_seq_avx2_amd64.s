@@ -2157,3 +2157,855 @@ rnnSeqXReluAVX2_act:
 rnnSeqXReluAVX2_done:
 	VZEROUPPER
 	RET
+
+// func recSeqStackAVX2(d *int, n int, t int, iters int)
+// Requires: AVX, FMA3
+TEXT ·recSeqStackAVX2(SB), NOSPLIT, $16-32
+	MOVQ   t+16(FP), AX
+	TESTQ  AX, AX
+	JZ     recSeqStackAVX2_done
+	MOVQ   d+0(FP), AX
+	MOVQ   n+8(FP), CX
+	TESTQ  CX, CX
+	JZ     recSeqStackAVX2_done
+	IMUL3Q $0x70, CX, CX
+	ADDQ   AX, CX
+	MOVQ   CX, 8(SP)
+	XORQ   CX, CX
+	MOVQ   CX, (SP)
+
+recSeqStackAVX2_iter:
+	MOVQ d+0(FP), AX
+
+recSeqStackAVX2_stage:
+	MOVQ  (SP), CX
+	SUBQ  88(AX), CX
+	MOVQ  t+16(FP), DX
+	CMPQ  CX, DX
+	JAE   recSeqStackAVX2_next
+	MOVQ  CX, DX
+	IMULQ 8(AX), DX
+	ADDQ  (AX), DX
+	IMULQ 80(AX), CX
+	ADDQ  56(AX), CX
+	MOVQ  96(AX), BX
+	CMPQ  BX, $0x01
+	JE    recSeqStackAVX2_rnnrelu
+	CMPQ  BX, $0x02
+	JE    recSeqStackAVX2_gruafter
+	CMPQ  BX, $0x03
+	JE    recSeqStackAVX2_gruafterhard
+	CMPQ  BX, $0x04
+	JE    recSeqStackAVX2_grubefore
+	CMPQ  BX, $0x05
+	JE    recSeqStackAVX2_grubeforehard
+	MOVQ  80(AX), BX
+	XORQ  SI, SI
+
+recSeqStackAVX2_rnntanh_chunk:
+	VXORPS  Y1, Y1, Y1
+	MOVQ    24(AX), DI
+	VMOVUPS (DI)(SI*1), Y0
+	MOVQ    16(AX), DI
+	ADDQ    SI, DI
+	MOVQ    DX, R8
+	MOVQ    64(AX), R9
+
+recSeqStackAVX2_rnntanh_x:
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y1
+	ADDQ         BX, DI
+	ADDQ         $0x04, R8
+	DECQ         R9
+	JNZ          recSeqStackAVX2_rnntanh_x
+	MOVQ         32(AX), DI
+	ADDQ         SI, DI
+	MOVQ         CX, R8
+	MOVQ         72(AX), R9
+
+recSeqStackAVX2_rnntanh_k2:
+	CMPQ         R9, $0x02
+	JL           recSeqStackAVX2_rnntanh_k1
+	VBROADCASTSS (R8), Y2
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (DI), Y2, Y0
+	VFMADD231PS  (DI)(BX*1), Y3, Y1
+	LEAQ         (DI)(BX*2), DI
+	ADDQ         $0x08, R8
+	SUBQ         $0x02, R9
+	JMP          recSeqStackAVX2_rnntanh_k2
+
+recSeqStackAVX2_rnntanh_k1:
+	TESTQ        R9, R9
+	JZ           recSeqStackAVX2_rnntanh_act
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y0
+
+recSeqStackAVX2_rnntanh_act:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y3, (DI)(SI*1)
+	ADDQ        $0x20, SI
+	CMPQ        SI, BX
+	JL          recSeqStackAVX2_rnntanh_chunk
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_rnnrelu:
+	MOVQ 80(AX), BX
+	XORQ SI, SI
+
+recSeqStackAVX2_rnnrelu_chunk:
+	VXORPS  Y1, Y1, Y1
+	MOVQ    24(AX), DI
+	VMOVUPS (DI)(SI*1), Y0
+	MOVQ    16(AX), DI
+	ADDQ    SI, DI
+	MOVQ    DX, R8
+	MOVQ    64(AX), R9
+
+recSeqStackAVX2_rnnrelu_x:
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y1
+	ADDQ         BX, DI
+	ADDQ         $0x04, R8
+	DECQ         R9
+	JNZ          recSeqStackAVX2_rnnrelu_x
+	MOVQ         32(AX), DI
+	ADDQ         SI, DI
+	MOVQ         CX, R8
+	MOVQ         72(AX), R9
+
+recSeqStackAVX2_rnnrelu_k2:
+	CMPQ         R9, $0x02
+	JL           recSeqStackAVX2_rnnrelu_k1
+	VBROADCASTSS (R8), Y2
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (DI), Y2, Y0
+	VFMADD231PS  (DI)(BX*1), Y3, Y1
+	LEAQ         (DI)(BX*2), DI
+	ADDQ         $0x08, R8
+	SUBQ         $0x02, R9
+	JMP          recSeqStackAVX2_rnnrelu_k2
+
+recSeqStackAVX2_rnnrelu_k1:
+	TESTQ        R9, R9
+	JZ           recSeqStackAVX2_rnnrelu_act
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y0
+
+recSeqStackAVX2_rnnrelu_act:
+	VADDPS  Y1, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	LEAQ    (CX)(BX*1), DI
+	VMOVUPS Y0, (DI)(SI*1)
+	ADDQ    $0x20, SI
+	CMPQ    SI, BX
+	JL      recSeqStackAVX2_rnnrelu_chunk
+	JMP     recSeqStackAVX2_next
+
+recSeqStackAVX2_gruafter:
+	MOVQ 80(AX), BX
+	LEAQ (BX)(BX*2), SI
+	XORQ R8, R8
+
+recSeqStackAVX2_gruafter_chunk:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(BX*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafter_zr_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafter_zr_x_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y2
+	VFMADD231PS  (DI)(BX*1), Y4, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafter_zr_x_k1
+
+recSeqStackAVX2_gruafter_zr_x_end:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y4
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafter_hx_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafter_hx_end
+	VBROADCASTSS (R9), Y5
+	VFMADD231PS  (DI)(BX*2), Y5, Y4
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafter_hx_k1
+
+recSeqStackAVX2_gruafter_hx_end:
+	MOVQ    40(AX), DI
+	VMOVUPS (DI)(R8*1), Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    32(AX), DI
+	ADDQ    R8, DI
+	MOVQ    CX, R9
+	MOVQ    72(AX), R10
+
+recSeqStackAVX2_gruafter_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_gruafter_k1
+	VBROADCASTSS (R9), Y7
+	VBROADCASTSS 4(R9), Y8
+	VFMADD231PS  (DI), Y7, Y0
+	VFMADD231PS  (DI)(BX*1), Y7, Y1
+	VFMADD231PS  (DI)(BX*2), Y7, Y5
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y8, Y2
+	VFMADD231PS  (DI)(BX*1), Y8, Y3
+	VFMADD231PS  (DI)(BX*2), Y8, Y6
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_gruafter_k2
+
+recSeqStackAVX2_gruafter_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafter_end
+	VBROADCASTSS (R9), Y7
+	VFMADD231PS  (DI), Y7, Y0
+	VFMADD231PS  (DI)(BX*1), Y7, Y1
+	VFMADD231PS  (DI)(BX*2), Y7, Y5
+
+recSeqStackAVX2_gruafter_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VADDPS      Y6, Y5, Y5
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y6
+	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y7
+	VMULPS      Y2, Y2, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y11
+	VFMADD213PS Y9, Y8, Y3
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y0, Y7, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y11
+	VDIVPS      Y11, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VFMADD213PS Y4, Y3, Y5
+	VANDPS      act_absmask<>+0(SB), Y5, Y0
+	VMOVUPS     act_tanhmax<>+0(SB), Y1
+	VMINPS      Y0, Y1, Y0
+	VMULPS      Y0, Y0, Y1
+	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y1, Y4
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y2
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y1, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y2
+	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
+	VFMADD213PS Y7, Y4, Y2
+	VFMADD213PS Y8, Y4, Y9
+	VFMADD213PS Y0, Y3, Y2
+	VFMADD213PS act_one<>+0(SB), Y1, Y9
+	VDIVPS      Y9, Y2, Y2
+	VMOVUPS     act_one<>+0(SB), Y1
+	VMINPS      Y2, Y1, Y2
+	VANDPS      act_signmask<>+0(SB), Y5, Y0
+	VORPS       Y0, Y2, Y2
+	VMOVUPS     (CX)(R8*1), Y0
+	VSUBPS      Y2, Y0, Y0
+	VFMADD213PS Y2, Y6, Y0
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y0, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_gruafter_chunk
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_gruafterhard:
+	MOVQ         80(AX), BX
+	LEAQ         (BX)(BX*2), SI
+	VBROADCASTSS 104(AX), Y0
+	VBROADCASTSS 108(AX), Y1
+	XORQ         R8, R8
+
+recSeqStackAVX2_gruafterhard_chunk:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y2
+	VMOVUPS (DI)(BX*1), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafterhard_zr_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafterhard_zr_x_end
+	VBROADCASTSS (R9), Y6
+	VFMADD231PS  (DI), Y6, Y4
+	VFMADD231PS  (DI)(BX*1), Y6, Y5
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafterhard_zr_x_k1
+
+recSeqStackAVX2_gruafterhard_zr_x_end:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y6
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafterhard_hx_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafterhard_hx_end
+	VBROADCASTSS (R9), Y7
+	VFMADD231PS  (DI)(BX*2), Y7, Y6
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafterhard_hx_k1
+
+recSeqStackAVX2_gruafterhard_hx_end:
+	MOVQ    40(AX), DI
+	VMOVUPS (DI)(R8*1), Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    32(AX), DI
+	ADDQ    R8, DI
+	MOVQ    CX, R9
+	MOVQ    72(AX), R10
+
+recSeqStackAVX2_gruafterhard_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_gruafterhard_k1
+	VBROADCASTSS (R9), Y9
+	VBROADCASTSS 4(R9), Y10
+	VFMADD231PS  (DI), Y9, Y2
+	VFMADD231PS  (DI)(BX*1), Y9, Y3
+	VFMADD231PS  (DI)(BX*2), Y9, Y7
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y10, Y4
+	VFMADD231PS  (DI)(BX*1), Y10, Y5
+	VFMADD231PS  (DI)(BX*2), Y10, Y8
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_gruafterhard_k2
+
+recSeqStackAVX2_gruafterhard_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafterhard_end
+	VBROADCASTSS (R9), Y9
+	VFMADD231PS  (DI), Y9, Y2
+	VFMADD231PS  (DI)(BX*1), Y9, Y3
+	VFMADD231PS  (DI)(BX*2), Y9, Y7
+
+recSeqStackAVX2_gruafterhard_end:
+	VADDPS      Y4, Y2, Y2
+	VADDPS      Y5, Y3, Y3
+	VADDPS      Y8, Y7, Y7
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y2, Y4
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y4, Y2, Y4
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VFMADD213PS Y6, Y2, Y7
+	VANDPS      act_absmask<>+0(SB), Y7, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y6
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y5
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y5
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y6, Y5
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y5, Y5
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y5, Y3, Y5
+	VANDPS      act_signmask<>+0(SB), Y7, Y2
+	VORPS       Y2, Y5, Y5
+	VMOVUPS     (CX)(R8*1), Y2
+	VSUBPS      Y5, Y2, Y2
+	VFMADD213PS Y5, Y4, Y2
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y2, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_gruafterhard_chunk
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_grubefore:
+	MOVQ 80(AX), BX
+	LEAQ (BX)(BX*2), SI
+	XORQ R8, R8
+
+recSeqStackAVX2_grubefore_zr:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(BX*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubefore_zrx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubefore_zrx_x_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y2
+	VFMADD231PS  (DI)(BX*1), Y4, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubefore_zrx_x_k1
+
+recSeqStackAVX2_grubefore_zrx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ CX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubefore_zr_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubefore_zr_k1
+	VBROADCASTSS (R9), Y4
+	VBROADCASTSS 4(R9), Y5
+	VFMADD231PS  (DI), Y4, Y0
+	VFMADD231PS  (DI)(BX*1), Y4, Y1
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y5, Y2
+	VFMADD231PS  (DI)(BX*1), Y5, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubefore_zr_k2
+
+recSeqStackAVX2_grubefore_zr_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubefore_zr_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y0
+	VFMADD231PS  (DI)(BX*1), Y4, Y1
+
+recSeqStackAVX2_grubefore_zr_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y4
+	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y0, Y2, Y0
+	VMULPS      Y0, Y0, Y2
+	VMULPS      Y2, Y0, Y5
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
+	VFMADD213PS Y7, Y6, Y3
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y0, Y5, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y9
+	VDIVPS      Y9, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	MOVQ        48(AX), DI
+	VMOVUPS     Y4, (DI)(R8*1)
+	VMULPS      (CX)(R8*1), Y3, Y3
+	ADDQ        BX, DI
+	VMOVUPS     Y3, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_grubefore_zr
+	XORQ        R8, R8
+
+recSeqStackAVX2_grubefore_cand:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubefore_candx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubefore_candx_x_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubefore_candx_x_k1
+
+recSeqStackAVX2_grubefore_candx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ 48(AX), R9
+	ADDQ BX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubefore_cand_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubefore_cand_k1
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+	ADDQ         SI, DI
+	VFMADD231PS  (DI)(BX*2), Y3, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubefore_cand_k2
+
+recSeqStackAVX2_grubefore_cand_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubefore_cand_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+
+recSeqStackAVX2_grubefore_cand_end:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	MOVQ        48(AX), DI
+	VMOVUPS     (DI)(R8*1), Y0
+	VMOVUPS     (CX)(R8*1), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD213PS Y3, Y0, Y1
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y1, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_grubefore_cand
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_grubeforehard:
+	MOVQ         80(AX), BX
+	LEAQ         (BX)(BX*2), SI
+	VBROADCASTSS 104(AX), Y0
+	VBROADCASTSS 108(AX), Y1
+	XORQ         R8, R8
+
+recSeqStackAVX2_grubeforehard_zr:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y2
+	VMOVUPS (DI)(BX*1), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubeforehard_zrx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforehard_zrx_x_end
+	VBROADCASTSS (R9), Y6
+	VFMADD231PS  (DI), Y6, Y4
+	VFMADD231PS  (DI)(BX*1), Y6, Y5
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubeforehard_zrx_x_k1
+
+recSeqStackAVX2_grubeforehard_zrx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ CX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubeforehard_zr_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubeforehard_zr_k1
+	VBROADCASTSS (R9), Y6
+	VBROADCASTSS 4(R9), Y7
+	VFMADD231PS  (DI), Y6, Y2
+	VFMADD231PS  (DI)(BX*1), Y6, Y3
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y7, Y4
+	VFMADD231PS  (DI)(BX*1), Y7, Y5
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubeforehard_zr_k2
+
+recSeqStackAVX2_grubeforehard_zr_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforehard_zr_end
+	VBROADCASTSS (R9), Y6
+	VFMADD231PS  (DI), Y6, Y2
+	VFMADD231PS  (DI)(BX*1), Y6, Y3
+
+recSeqStackAVX2_grubeforehard_zr_end:
+	VADDPS      Y4, Y2, Y2
+	VADDPS      Y5, Y3, Y3
+	VMOVAPS     Y1, Y4
+	VFMADD231PS Y0, Y2, Y4
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y4, Y2, Y4
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y4, Y2, Y4
+	VMOVAPS     Y1, Y2
+	VFMADD231PS Y0, Y3, Y2
+	VXORPS      Y3, Y3, Y3
+	VMAXPS      Y2, Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	MOVQ        48(AX), DI
+	VMOVUPS     Y4, (DI)(R8*1)
+	VMULPS      (CX)(R8*1), Y2, Y2
+	ADDQ        BX, DI
+	VMOVUPS     Y2, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_grubeforehard_zr
+	XORQ        R8, R8
+
+recSeqStackAVX2_grubeforehard_cand:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubeforehard_candx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforehard_candx_x_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubeforehard_candx_x_k1
+
+recSeqStackAVX2_grubeforehard_candx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ 48(AX), R9
+	ADDQ BX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubeforehard_cand_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubeforehard_cand_k1
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+	ADDQ         SI, DI
+	VFMADD231PS  (DI)(BX*2), Y3, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubeforehard_cand_k2
+
+recSeqStackAVX2_grubeforehard_cand_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforehard_cand_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+
+recSeqStackAVX2_grubeforehard_cand_end:
+	VADDPS      Y1, Y0, Y0
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	MOVQ        48(AX), DI
+	VMOVUPS     (DI)(R8*1), Y0
+	VMOVUPS     (CX)(R8*1), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD213PS Y3, Y0, Y1
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y1, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_grubeforehard_cand
+
+recSeqStackAVX2_next:
+	ADDQ $0x70, AX
+	CMPQ AX, 8(SP)
+	JB   recSeqStackAVX2_stage
+	MOVQ (SP), AX
+	INCQ AX
+	MOVQ AX, (SP)
+	CMPQ AX, iters+24(FP)
+	JL   recSeqStackAVX2_iter
+
+recSeqStackAVX2_done:
+	VZEROUPPER
+	RET

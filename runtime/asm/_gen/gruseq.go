@@ -24,6 +24,7 @@ func gruKernels() {
 	rnnSeqKernel("rnnSeqReluAVX2", true, false)
 	rnnSeqKernel("rnnSeqXTanhAVX2", false, true)
 	rnnSeqKernel("rnnSeqXReluAVX2", true, true)
+	recStackKernel("recSeqStackAVX2")
 }
 
 // rnnSeqKernel emits a whole SimpleRNN (ONNX RNN) sequence for one sample (see RNNSeq):
