@@ -6,35 +6,33 @@ import (
 )
 
 // seqSampler is a whole-sequence GRU or SimpleRNN kernel that projects its input in
-// the step loop (inK): it runs one sample's sequence into hs rows in scratch, which a
-// Bidirectional merges from directly (no per-direction output copy, no merge pass
-// over those copies).
+// the step loop (inK): as a stage of an asm.RecStack it runs one sample's sequence
+// into hs rows in scratch beside the other direction of a Bidirectional (which merges
+// from those rows directly: no per-direction output copy, no merge pass over copies)
+// or the layers stacked on it.
 type seqSampler interface {
-	// sampleHS runs the sample x (t rows of In floats) and returns the hs rows (row
-	// s+1 = h after the s-th processed step, rows of up floats).
-	sampleHS(x, scratch []float32) (hs []float32, up int)
+	// recStage is the layer as a stage reading the call's input rows (input) or the
+	// previous stage's hs rows.
+	recStage(input bool) asm.RecStage
 	rec() layers.Recurrence
+	kernelISA() asm.ISA
 }
 
 func (k *fastGRU) rec() layers.Recurrence { return k.l.Recurrence() }
 func (k *fastRNN) rec() layers.Recurrence { return k.l.Recurrence() }
+func (k *fastGRU) kernelISA() asm.ISA     { return k.isa }
+func (k *fastRNN) kernelISA() asm.ISA     { return k.isa }
 
-func (k *fastGRU) sampleHS(x, scratch []float32) ([]float32, int) {
-	l, t, up := k.l, k.t, k.up
-	hs, rh := scratch[:(t+1)*up], scratch[(t+1)*up:(t+3)*up]
-	clear(hs[:up])
-	copy(hs, l.H0)
-	asm.GRUSeqX(k.isa, x, l.In, k.xw, k.xb, k.uw, k.rbh, hs, rh, t, l.Units, l.GoBackwards, l.ResetAfter, k.gate)
-	return hs, up
+func (k *fastGRU) recStage(input bool) asm.RecStage {
+	l := k.l
+	return asm.RecStage{GRU: true, ResetAfter: l.ResetAfter, Gate: k.gate, Input: input, Backwards: l.GoBackwards,
+		In: l.In, W: k.xw, B: k.xb, UW: k.uw, RBH: k.rbh, H0: l.H0, U: l.Units}
 }
 
-func (k *fastRNN) sampleHS(x, scratch []float32) ([]float32, int) {
-	l, t, up := k.l, k.t, k.up
-	hs := scratch[:(t+1)*up]
-	clear(hs[:up])
-	copy(hs, l.H0)
-	asm.RNNSeqX(k.isa, x, l.In, k.xw, k.xb, k.uw, hs, t, l.Units, l.GoBackwards, k.relu)
-	return hs, up
+func (k *fastRNN) recStage(input bool) asm.RecStage {
+	l := k.l
+	return asm.RecStage{Relu: k.relu, Input: input, Backwards: l.GoBackwards, In: l.In,
+		W: k.xw, B: k.xb, UW: k.uw, H0: l.H0, U: l.Units}
 }
 
 // asSampler returns c's kernel as a seqSampler when it runs the in-loop projection.
@@ -61,12 +59,13 @@ func hsRow(r *layers.Recurrence, o, t int) int {
 	return o + 1
 }
 
-// runSampled is fastBidirectional.run for two seqSamplers: per sample each direction
-// runs into its own scratch block and the merge reads both hs rows straight into dst.
+// runSampled is fastBidirectional.run for two seqSamplers: per sample one
+// asm.RecStack run steps both directions together (independent chains whose
+// latencies overlap), each into its own hs rows, and the merge reads both straight
+// into dst.
 func (k *fastBidirectional) runSampled(dst, src, scratch []float32, batch int) {
 	rf, rb := &k.rf, &k.rb
 	t, u, in := k.t, rf.Units, rf.In
-	sf, sb := scratch[:k.sfLen], scratch[k.sfLen:]
 	rows, w := 1, u
 	if rf.ReturnSequences {
 		rows = t
@@ -76,8 +75,9 @@ func (k *fastBidirectional) runSampled(dst, src, scratch []float32, batch int) {
 	}
 	for b := 0; b < batch; b++ {
 		x := src[b*t*in : (b+1)*t*in]
-		hf, upf := k.xf.sampleHS(x, sf)
-		hb, upb := k.xb.sampleHS(x, sb)
+		k.stack.Run(x, scratch)
+		hf, hb := k.stack.HS(scratch, 0), k.stack.HS(scratch, 1)
+		upf, upb := len(hf)/(t+1), len(hb)/(t+1)
 		y := dst[b*rows*w : (b+1)*rows*w]
 		for o := 0; o < rows; o++ {
 			fo, bo := hsRow(rf, o, t)*upf, hsRow(rb, o, t)*upb

@@ -351,10 +351,11 @@ func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, m
 	xf, okf := asSampler(fwd)
 	xb, okb := asSampler(bwd)
 	if okf && okb && l.Bwd.Recurrence().Units == f.Units {
-		k.sampled, k.xf, k.xb, k.sfLen, k.t = true, xf, xb, fwd.scratchLen, in[0]
+		k.sampled, k.xf, k.xb, k.t = true, xf, xb, in[0]
 		k.rf, k.rb = xf.rec(), xb.rec()
-		return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "} merged from the kernels' rows",
-			scratchLen: fwd.scratchLen + bwd.scratchLen}, true
+		k.stack = asm.NewRecStack(xf.kernelISA(), []asm.RecStage{xf.recStage(true), xb.recStage(true)}, k.t, k.rf.In)
+		return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "} directions stepped together, merged from the kernels' rows",
+			scratchLen: k.stack.ScratchLen()}, true
 	}
 	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}",
 		scratchLen: 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)}, true

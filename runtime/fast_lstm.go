@@ -616,11 +616,11 @@ type fastBidirectional struct {
 	xpair          bool
 	wf, bf, wb, bb []float32
 	// sampled: both directions are GRU/SimpleRNN seqSamplers (see runSampled) with
-	// their recurrences rf, rb; sfLen is the forward direction's scratch, t the steps
+	// their recurrences rf, rb, stepped together by stack; t the steps
 	sampled bool
 	xf, xb  seqSampler
 	rf, rb  layers.Recurrence
-	sfLen   int
+	stack   *asm.RecStack
 	t       int
 }
 

@@ -5,23 +5,168 @@ import (
 	"math"
 )
 
-// RecStage is one GRU or SimpleRNN layer for RecSeqStack, over units padded to
+// RecStage is one GRU or SimpleRNN layer of a RecStack, over units padded to
 // up = LSTMSeqPad(U), with GRUSeqX's (GRU) or RNNSeqX's (SimpleRNN) weights:
 //
-//   - X: the stage's input rows, XRow floats apart (XRow >= In), time order, read last
-//     first with Backwards; nil: the previous stage's HS rows 1..t (its processing
-//     order; In is then the previous stage's U and Backwards must be false);
+//   - Input: the stage reads the call's input rows (the first In floats of each,
+//     time order, last first with Backwards); otherwise the previous stage's hs rows
+//     1..t (its processing order; In is then the previous stage's U, Backwards false);
 //   - W: In rows of 3*up (GRU) or up floats; B: 3*up or up floats (zeros for none);
-//   - UW: U rows as W's; HS: (t+1)*up floats, row 0 the initial h;
-//   - RBH: up floats (GRU with ResetAfter); RH: 2*up floats of scratch (GRU without).
+//   - UW: U rows as W's; RBH: up floats (GRU with ResetAfter); H0: the initial h (U
+//     floats; nil: zeros).
 type RecStage struct {
 	GRU, ResetAfter, Relu bool
 	Gate                  GateAct // GRU gates (not Relu)
-	X                     []float32
-	XRow, In              int
-	Backwards             bool
-	W, B, UW, RBH, RH, HS []float32
+	Input, Backwards      bool
+	In                    int
+	W, B, UW, RBH, H0     []float32
 	U                     int
+}
+
+// RecStack runs up to 4 GRU and SimpleRNN stages over the same t steps of one sample,
+// each computing what GRUSeqX or RNNSeqX computes on its input rows (a stage without
+// Input reads the previous stage's hs rows, a layer stacked on it). It is prepared
+// once (NewRecStack); a call gives the sample's input and scratch for every stage's
+// hs rows (row s+1 = h after the s-th processed step, rows of up floats) and the
+// reset-before GRUs' 2*up floats of rh. On AVX2/AVX512 one kernel call steps the
+// stages together: the s-th step of a stage reading the input in the same pass as the
+// s-th of the others (independent chains, e.g. the two directions of a
+// Bidirectional), a stacked stage one pass behind its input's (a wavefront), so the
+// chains' latencies overlap; each step is the in-loop projection kernels' step with
+// the same operations in the same order, so every stage's hs rows are GRUSeqX's or
+// RNNSeqX's bit for bit. Elsewhere (and with a stage of 0 units) it runs their
+// float64 Go loops stage after stage.
+type RecStack struct {
+	isa        ISA
+	st         []RecStage
+	t, xRow    int
+	hsOff      [recSeqStackMax]int // each stage's hs rows in scratch, then its rh
+	scratchLen int
+	d          [recSeqStackMax]recStackDesc // weights, kinds and sizes; the call sets x, hs, rh
+	iters      int
+	vec        bool
+}
+
+// NewRecStack validates and prepares stages over t steps of input rows xRow floats
+// apart (xRow at least every Input stage's In).
+func NewRecStack(isa ISA, stages []RecStage, t, xRow int) *RecStack {
+	if len(stages) == 0 || len(stages) > recSeqStackMax || t < 0 {
+		panic(fmt.Sprintf("asm.NewRecStack: %d stages, t=%d", len(stages), t))
+	}
+	p := &RecStack{isa: isa, st: append([]RecStage(nil), stages...), t: t, xRow: xRow, vec: actAsm(isa)}
+	maxLag := 0
+	for i := range p.st {
+		st := &p.st[i]
+		up := LSTMSeqPad(st.U)
+		g := 1
+		if st.GRU {
+			g = 3
+		}
+		in := st.In
+		if !st.Input {
+			if i == 0 {
+				panic("asm.NewRecStack: the first stage reads no input")
+			}
+			in = p.st[i-1].U
+		}
+		bad := st.U < 0 || in <= 0 || len(st.W) < in*g*up || len(st.B) < g*up || len(st.UW) < st.U*g*up ||
+			(st.GRU && st.Gate.Relu) || len(st.H0) > st.U || (st.GRU && st.ResetAfter && len(st.RBH) < up)
+		if st.Input {
+			bad = bad || xRow < in
+		} else {
+			bad = bad || st.Backwards || in != st.In && st.In != 0
+		}
+		if bad {
+			panic(fmt.Sprintf("asm.NewRecStack: stage %d: bad arguments (w %d, b %d, uw %d, rbh %d, h0 %d) for t=%d u=%d in=%d xRow=%d",
+				i, len(st.W), len(st.B), len(st.UW), len(st.RBH), len(st.H0), t, st.U, in, xRow))
+		}
+		st.In = in
+		p.vec = p.vec && st.U > 0
+		p.hsOff[i] = p.scratchLen
+		p.scratchLen += (t + 1) * up
+		if st.GRU && !st.ResetAfter {
+			p.scratchLen += 2 * up
+		}
+		x := &p.d[i]
+		*x = recStackDesc{wx: &st.W[0], bias: &st.B[0], uw: &st.UW[0], u: st.U, us: 4 * up, nin: in}
+		if st.Input {
+			x.xStride = 4 * xRow
+			if st.Backwards {
+				x.xStride = -4 * xRow
+			}
+		} else {
+			x.xStride, x.lag = 4*LSTMSeqPad(p.st[i-1].U), p.d[i-1].lag+1
+		}
+		maxLag = max(maxLag, x.lag)
+		switch {
+		case !st.GRU && st.Relu:
+			x.kind = 1
+		case !st.GRU:
+		case st.ResetAfter:
+			x.kind, x.rbh = 2, &st.RBH[0]
+		default:
+			x.kind = 4
+		}
+		if st.GRU && st.Gate.Hard {
+			x.kind++
+			x.a, x.b = st.Gate.A, st.Gate.B
+		}
+	}
+	p.iters = t + maxLag
+	return p
+}
+
+// ScratchLen is the scratch a call needs.
+func (p *RecStack) ScratchLen() int { return p.scratchLen }
+
+// HS returns stage i's hs rows ((t+1) rows of up floats) in a call's scratch.
+func (p *RecStack) HS(scratch []float32, i int) []float32 {
+	up := LSTMSeqPad(p.st[i].U)
+	return scratch[p.hsOff[i] : p.hsOff[i]+(p.t+1)*up]
+}
+
+// Run runs the stages on one sample: x holds t rows of xRow floats (time order),
+// scratch at least ScratchLen floats; every stage starts from its H0.
+func (p *RecStack) Run(x, scratch []float32) {
+	t := p.t
+	if len(scratch) < p.scratchLen || (t > 0 && len(x) < (t-1)*p.xRow+p.st[0].In) {
+		panic(fmt.Sprintf("asm.RecStack.Run: short slices (x %d, scratch %d) for t=%d xRow=%d", len(x), len(scratch), t, p.xRow))
+	}
+	for i := range p.st {
+		up := LSTMSeqPad(p.st[i].U)
+		h := scratch[p.hsOff[i] : p.hsOff[i]+up]
+		clear(h)
+		copy(h, p.st[i].H0)
+	}
+	if t == 0 {
+		return
+	}
+	if !p.vec {
+		p.runGo(x, scratch)
+		return
+	}
+	d := p.d
+	for i := range p.st {
+		st, dx := &p.st[i], &d[i]
+		up := LSTMSeqPad(st.U)
+		dx.hs = &scratch[p.hsOff[i]]
+		dx.rh = dx.hs // stands in where the kind does not read it
+		if dx.rbh == nil {
+			dx.rbh = dx.hs
+		}
+		if st.GRU && !st.ResetAfter {
+			dx.rh = &scratch[p.hsOff[i]+(t+1)*up]
+		}
+		switch {
+		case !st.Input:
+			dx.x = &scratch[p.hsOff[i-1]+LSTMSeqPad(p.st[i-1].U)]
+		case st.Backwards:
+			dx.x = &x[(t-1)*p.xRow]
+		default:
+			dx.x = &x[0]
+		}
+	}
+	recSeqStackAVX2(&d[0], len(p.st), t, p.iters)
 }
 
 // recStackDesc is the kernel's view of a RecStage (see _gen/recstack.go for the field
@@ -43,136 +188,49 @@ type recStackDesc struct {
 // recSeqStackMax is how many stages RecSeqStack runs in one kernel call.
 const recSeqStackMax = 4
 
-// RecSeqStackAsm reports whether RecSeqStack runs a vector kernel for isa.
-func RecSeqStackAsm(isa ISA) bool { return actAsm(isa) }
+// RecStackAsm reports whether RecStack runs a vector kernel for isa.
+func RecStackAsm(isa ISA) bool { return actAsm(isa) }
 
-// RecSeqStack runs up to 4 GRU and SimpleRNN stages over the same t steps of one
-// sample, each computing what GRUSeqX or RNNSeqX computes on its input rows (a stage
-// without X reads the previous stage's hs rows in its processing order, a layer
-// stacked on it). On AVX2/AVX512 one kernel steps them together: the s-th step of a
-// stage with its own X in the same pass as the s-th of the others (independent
-// chains, e.g. the two directions of a Bidirectional), a stacked stage one pass behind
-// its input's (a wavefront), so the chains' latencies overlap; each step is the
-// in-loop projection kernels' step with the same operations in the same order, so
-// every stage's hs rows are GRUSeqX's or RNNSeqX's bit for bit. Elsewhere (and for a
-// stage of 0 units) it runs their float64 Go loops stage after stage.
-func RecSeqStack(isa ISA, stages []RecStage, t int) {
-	if len(stages) > recSeqStackMax || t < 0 {
-		panic(fmt.Sprintf("asm.RecSeqStack: %d stages, t=%d", len(stages), t))
-	}
-	for i := range stages {
-		st := &stages[i]
-		up := LSTMSeqPad(st.U)
-		g := 1
-		if st.GRU {
-			g = 3
-		}
-		in := st.In
-		if st.X == nil {
-			if i == 0 {
-				panic("asm.RecSeqStack: the first stage has no input rows")
-			}
-			in = stages[i-1].U
-		}
-		bad := st.U < 0 || in <= 0 || len(st.W) < in*g*up || len(st.B) < g*up || len(st.UW) < st.U*g*up ||
-			len(st.HS) < (t+1)*up || (st.GRU && st.Gate.Relu)
-		if st.X != nil {
-			bad = bad || st.XRow < in || (t > 0 && len(st.X) < (t-1)*st.XRow+in)
-		} else {
-			bad = bad || st.Backwards || in != st.In && st.In != 0
-		}
-		if st.GRU && st.ResetAfter {
-			bad = bad || len(st.RBH) < up
-		} else if st.GRU {
-			bad = bad || len(st.RH) < 2*up
-		}
-		if bad {
-			panic(fmt.Sprintf("asm.RecSeqStack: stage %d: bad arguments (x %d, w %d, b %d, uw %d, rbh %d, rh %d, hs %d) for t=%d u=%d in=%d",
-				i, len(st.X), len(st.W), len(st.B), len(st.UW), len(st.RBH), len(st.RH), len(st.HS), t, st.U, in))
-		}
-	}
-	if t == 0 || len(stages) == 0 {
-		return
-	}
-	asmOK := actAsm(isa)
-	for i := range stages {
-		asmOK = asmOK && stages[i].U > 0
-	}
-	if !asmOK {
-		recSeqStackGo(stages, t)
-		return
-	}
-	var d [recSeqStackMax]recStackDesc
-	maxLag := 0
-	for i := range stages {
-		st := &stages[i]
-		up := LSTMSeqPad(st.U)
-		x := &d[i]
-		*x = recStackDesc{wx: &st.W[0], bias: &st.B[0], uw: &st.UW[0], hs: &st.HS[0], u: st.U, us: 4 * up}
-		if st.X != nil {
-			x.x, x.xStride, x.nin = &st.X[0], 4*st.XRow, st.In
-			if st.Backwards {
-				x.x, x.xStride = &st.X[(t-1)*st.XRow], -4*st.XRow
-			}
-		} else {
-			pv := &stages[i-1]
-			pup := LSTMSeqPad(pv.U)
-			x.x, x.xStride, x.nin, x.lag = &pv.HS[pup], 4*pup, pv.U, d[i-1].lag+1
-		}
-		maxLag = max(maxLag, x.lag)
-		x.rbh, x.rh = x.hs, x.hs // stand-ins for the pointer a kind does not read
-		switch {
-		case !st.GRU && st.Relu:
-			x.kind = 1
-		case !st.GRU:
-		case st.ResetAfter:
-			x.kind, x.rbh = 2, &st.RBH[0]
-		default:
-			x.kind, x.rh = 4, &st.RH[0]
-		}
-		if st.GRU && st.Gate.Hard {
-			x.kind++
-			x.a, x.b = st.Gate.A, st.Gate.B
-		}
-	}
-	recSeqStackAVX2(&d[0], len(stages), t, t+maxLag)
-}
-
-// recSeqStackGo is RecSeqStack's Generic form: GRUSeqX's or RNNSeqX's Go loop per
-// stage, stage after stage.
-func recSeqStackGo(stages []RecStage, t int) {
-	for i := range stages {
-		st := &stages[i]
+// runGo is Run's Generic form: GRUSeqX's or RNNSeqX's Go loop per stage, stage after
+// stage.
+func (p *RecStack) runGo(x, scratch []float32) {
+	t := p.t
+	for i := range p.st {
+		st := &p.st[i]
 		u, up := st.U, LSTMSeqPad(st.U)
-		x, xRow, in, first, stride := st.X, st.XRow, st.In, 0, st.XRow
-		if x == nil {
-			pv := &stages[i-1]
-			pup := LSTMSeqPad(pv.U)
-			x, xRow, in, first, stride = pv.HS[pup:], pup, pv.U, 0, pup
+		hs := scratch[p.hsOff[i] : p.hsOff[i]+(t+1)*up]
+		xs, first, stride := x, 0, p.xRow
+		if !st.Input {
+			pup := LSTMSeqPad(p.st[i-1].U)
+			xs, stride = scratch[p.hsOff[i-1]+pup:p.hsOff[i-1]+(t+1)*pup], pup
 		} else if st.Backwards {
-			first, stride = (t-1)*xRow, -xRow
+			first, stride = (t-1)*p.xRow, -p.xRow
 		}
 		if u == 0 {
 			continue
 		}
+		in := st.In
 		if st.GRU {
 			row := 3 * up
+			var rh []float32
+			if !st.ResetAfter {
+				rh = scratch[p.hsOff[i]+(t+1)*up : p.hsOff[i]+(t+3)*up]
+			}
 			gruSeqGo(func(s, col int) float64 {
 				v := float64(st.B[col])
-				xs := x[first+s*stride : first+s*stride+in]
-				for k, xv := range xs {
+				for k, xv := range xs[first+s*stride : first+s*stride+in] {
 					v += float64(xv) * float64(st.W[k*row+col])
 				}
 				return v
-			}, st.UW, st.RBH, st.HS, st.RH, t, u, st.ResetAfter, st.Gate)
+			}, st.UW, st.RBH, hs, rh, t, u, st.ResetAfter, st.Gate)
 			continue
 		}
 		for s := 0; s < t; s++ {
-			xs := x[first+s*stride : first+s*stride+in]
-			hp, hn := st.HS[s*up:(s+1)*up], st.HS[(s+1)*up:(s+2)*up]
+			xr := xs[first+s*stride : first+s*stride+in]
+			hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
 			for j := 0; j < up; j++ {
 				v := float64(st.B[j])
-				for k, xv := range xs {
+				for k, xv := range xr {
 					v += float64(xv) * float64(st.W[k*up+j])
 				}
 				for k := 0; k < u; k++ {
