@@ -49,6 +49,9 @@ func kernels() map[reflect.Type][]kernelEntry {
 	reg(t, func(l *lstmStack, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastStack(l, in, isa, mb)
 	})
+	reg(t, func(l *recStack, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
+		return newFastRecStack(l, in, isa, mb)
+	})
 	reg(t, func(l *layers.Bidirectional, in, _ layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
 		return newFastBidirectional(l, in, isa, mb)
 	})

@@ -25,13 +25,13 @@ func (k *fastRNN) kernelISA() asm.ISA     { return k.isa }
 
 func (k *fastGRU) recStage(input bool) asm.RecStage {
 	l := k.l
-	return asm.RecStage{GRU: true, ResetAfter: l.ResetAfter, Gate: k.gate, Input: input, Backwards: l.GoBackwards,
+	return asm.RecStage{GRU: true, ResetAfter: l.ResetAfter, Gate: k.gate, Input: input, Backwards: input && l.GoBackwards,
 		In: l.In, W: k.xw, B: k.xb, UW: k.uw, RBH: k.rbh, H0: l.H0, U: l.Units}
 }
 
 func (k *fastRNN) recStage(input bool) asm.RecStage {
 	l := k.l
-	return asm.RecStage{Relu: k.relu, Input: input, Backwards: l.GoBackwards, In: l.In,
+	return asm.RecStage{Relu: k.relu, Input: input, Backwards: input && l.GoBackwards, In: l.In,
 		W: k.xw, B: k.xb, UW: k.uw, H0: l.H0, U: l.Units}
 }
 

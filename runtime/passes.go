@@ -91,6 +91,7 @@ type graphPass func(g *layers.Graph, fs []fused, isa asm.ISA) []fused
 var graphPasses = []graphPass{
 	foldLinear,     // affine/activation/permute folds into Dense and Conv2D weights
 	fuseLSTMStacks, // consecutive stackable LSTMs -> one wavefront layer
+	fuseRecStacks,  // consecutive stackable GRUs/SimpleRNNs -> one wavefront layer
 	fuseResiduals,  // conv/dense + Add(residual) (+ activation) -> one step
 }
 

@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/kinfer/kinfer/layers"
+	"github.com/kinfer/kinfer/runtime/asm"
+)
+
+// TestRecStack compiles random chains of 2 to 6 GRU and SimpleRNN layers (every gate
+// and reset form, tanh and relu, both directions and sequence orders, units around
+// the 8-lane chunk, biases and initial states or none) on every path and checks: a
+// layer is fused into the stack before it exactly when the path has the kernel, both
+// run the in-loop projection kernel and the second consumes the first's processing
+// order (at most 4 per stack); the fused model's outputs are those of the same model
+// compiled without fuseRecStacks bit for bit (asm.RecStack's stages are GRUSeqX's and
+// RNNSeqX's), at batch 1 and 3, on one thread and on two, and within TestFastGRU's
+// 2e-5*(1+|want|) of the generic path; and a call allocates nothing.
+func TestRecStack(t *testing.T) {
+	r := rand.New(rand.NewPCG(93, 94))
+	sig := layers.Activation{Kind: layers.Sigmoid}
+	hard2 := layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
+	tanh := layers.Activation{Kind: layers.Tanh}
+	saved := graphPasses
+	defer func() { graphPasses = saved }()
+	var noStack []graphPass
+	for _, p := range saved {
+		if fmt.Sprintf("%p", p) != fmt.Sprintf("%p", graphPass(fuseRecStacks)) {
+			noStack = append(noStack, p)
+		}
+	}
+	if len(noStack) != len(saved)-1 {
+		t.Fatal("fuseRecStacks is not a graph pass")
+	}
+	for trial := 0; trial < 60; trial++ {
+		n := 2 + r.IntN(5)
+		steps := []int{1, 2, 7, 13}[trial%4]
+		in := 1 + r.IntN(6)
+		var ls []layers.Layer
+		var recs []layers.Recurrence
+		desc := fmt.Sprintf("t=%d in=%d", steps, in)
+		for i := 0; i < n; i++ {
+			u := []int{1, 4, 7, 8, 9, 16}[r.IntN(6)]
+			seq, back := i < n-1 || r.IntN(2) == 0, r.IntN(4) == 0
+			keep := back && seq && r.IntN(2) == 0
+			name := fmt.Sprint("l", i)
+			var l layers.Layer
+			if r.IntN(3) > 0 {
+				g := &layers.GRU{Info: layers.Info{Name: name, Class: "GRU"}, In: in, Units: u, W: rnd(r, in*3*u), U: rnd(r, u*3*u),
+					Act: tanh, RecAct: []layers.Activation{sig, hard2}[r.IntN(2)], ResetAfter: r.IntN(2) == 0,
+					ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: keep}
+				for k := range g.U {
+					g.U[k] *= float32(0.5 / math.Sqrt(float64(u)))
+				}
+				if r.IntN(2) == 0 {
+					g.B, g.H0 = rnd(r, 3*u), rnd(r, u)
+					if g.ResetAfter {
+						g.RB = rnd(r, 3*u)
+					}
+				}
+				l = g
+				recs = append(recs, g.Recurrence())
+				desc += fmt.Sprintf(" [gru u=%d after=%v %v back=%v keep=%v seq=%v]", u, g.ResetAfter, g.RecAct, back, keep, seq)
+			} else {
+				s := &layers.SimpleRNN{Info: layers.Info{Name: name, Class: "SimpleRNN"}, In: in, Units: u, W: rnd(r, in*u), U: rnd(r, u*u),
+					Act: []layers.Activation{tanh, layers.ActReLU}[r.IntN(2)], ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: keep}
+				for k := range s.U {
+					s.U[k] *= float32(0.5 / math.Sqrt(float64(u)))
+				}
+				if r.IntN(2) == 0 {
+					s.B, s.H0 = rnd(r, u), rnd(r, u)
+				}
+				l = s
+				recs = append(recs, s.Recurrence())
+				desc += fmt.Sprintf(" [rnn u=%d %v back=%v keep=%v seq=%v]", u, s.Act, back, keep, seq)
+			}
+			ls = append(ls, l)
+			in = u
+		}
+		g, err := layers.NewGraph(layers.Shape{steps, ls[0].(layers.Recurrent).Recurrence().In}, ls, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		graphPasses = saved
+		ref, err := Compile(g, Options{ISA: "generic", MaxBatch: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, isa := range isas() {
+			graphPasses = noStack
+			plain, err := Compile(g, Options{ISA: isa.String(), MaxBatch: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			graphPasses = saved
+			m, err := Compile(g, Options{ISA: isa.String(), MaxBatch: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m2, err := Compile(g, Options{ISA: isa.String(), MaxBatch: 3, Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks := m.Kernels()
+			size := 0 // layers in the current stack
+			for i := range ls {
+				got := strings.HasPrefix(ks[i], "fused into")
+				want := i > 0 && asm.RecStackAsm(isa) && size < 4 && recStackable(recs[i-1], recs[i])
+				if want {
+					size++
+				} else {
+					size = 1
+				}
+				if got != want {
+					t.Fatalf("%s %v: layer %d kernel %q, fused %v want %v (%q)", desc, isa, i, ks[i], got, want, ks)
+				}
+			}
+			for _, batch := range []int{1, 3} {
+				x := rnd(r, batch*g.Input().Size())
+				want := make([]float32, batch*g.Output().Size())
+				if err := ref.RunInto(want, x, batch); err != nil {
+					t.Fatal(err)
+				}
+				exact := make([]float32, len(want))
+				if err := plain.RunInto(exact, x, batch); err != nil {
+					t.Fatal(err)
+				}
+				for _, mm := range []*Model{m, m2} {
+					got := make([]float32, len(want))
+					if err := mm.RunInto(got, x, batch); err != nil {
+						t.Fatal(err)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(exact[i]) {
+							t.Fatalf("%s %v batch %d: out[%d] = %v, unfused %v (%q)", desc, isa, batch, i, got[i], exact[i], ks)
+						}
+						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {
+							t.Fatalf("%s %v batch %d: out[%d] = %v, generic %v (%q)", desc, isa, batch, i, got[i], want[i], ks)
+						}
+					}
+					if a := testing.AllocsPerRun(5, func() { _ = mm.RunInto(got, x, batch) }); a != 0 {
+						t.Fatalf("%s %v batch %d: %v allocations per RunInto", desc, isa, batch, a)
+					}
+				}
+			}
+		}
+	}
+}
