@@ -120,11 +120,23 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 	case layers.HardSwish:
 		hardSwishInPlace(x)
 	case layers.Softsign:
-		softsignInPlace(x)
+		if asm.ActVec(isa) {
+			asm.Softsign(isa, x)
+		} else {
+			softsignInPlace(x)
+		}
 	case layers.Selu:
-		seluInPlace(x)
+		if asm.ActVec(isa) {
+			asm.Selu(isa, x)
+		} else {
+			seluInPlace(x)
+		}
 	case layers.Softplus:
-		softplusInPlace(x)
+		if asm.ActVec(isa) {
+			asm.Softplus(isa, x)
+		} else {
+			softplusInPlace(x)
+		}
 	case layers.Clip:
 		lo, hi := act.Alpha, act.Beta
 		for i, v := range x {

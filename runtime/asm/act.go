@@ -104,6 +104,65 @@ func Elu(isa ISA, x []float32, alpha float32) {
 	}
 }
 
+// ActVec reports whether Softplus, Selu and Softsign (and the other element-wise
+// activations) run vector kernels for isa; elsewhere they run float64 Go loops.
+func ActVec(isa ISA) bool { return actAsm(isa) }
+
+// Softplus sets x[i] = max(x[i], 0) + log1p(exp(-|x[i]|)) (Keras's stable form). Vector
+// error <= 2 ULP (TestActivationULP); Generic evaluates in float64 (<= 0.5 ULP). NaN
+// stays NaN, +Inf gives +Inf, -Inf 0.
+func Softplus(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vsoftplusAVX2(&x[0], len(x))
+		return
+	}
+	for i, v := range x {
+		f := float64(v)
+		l := math.Log1p(math.Exp(-math.Abs(f)))
+		if !(f > 0) {
+			f = 0
+		}
+		x[i] = float32(f + l)
+	}
+}
+
+// Selu sets x[i] = scale*x[i] for x[i] > 0, else scale*alpha*expm1(x[i]) (Keras's
+// constants, SeluScale and SeluAlpha in layers). Vector error <= 2 ULP (TestActivationULP;
+// the constants rounded to float32, the product's rounding, expm1's); Generic float64.
+func Selu(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vseluAVX2(&x[0], len(x))
+		return
+	}
+	for i, v := range x {
+		f := float64(v)
+		if f > 0 {
+			x[i] = float32(seluScale * f)
+		} else {
+			x[i] = float32(seluScale * seluAlpha * math.Expm1(f))
+		}
+	}
+}
+
+// seluScale and seluAlpha are layers.SeluScale and SeluAlpha (asm does not import layers).
+const (
+	seluAlpha = 1.6732632423543772848170429916717
+	seluScale = 1.0507009873554804934193349852946
+)
+
+// Softsign sets x[i] = x[i]/(1+|x[i]|). Vector error <= 1.5 ULP (1+|x| rounded, then
+// the divide); Generic float64.
+func Softsign(isa ISA, x []float32) {
+	if len(x) > 0 && actAsm(isa) {
+		vsoftsignAVX2(&x[0], len(x))
+		return
+	}
+	for i, v := range x {
+		f := float64(v)
+		x[i] = float32(f / (1 + math.Abs(f)))
+	}
+}
+
 // Clamp sets x[i] = min(max(x[i], lo), hi) (ReLU: 0, +Inf; ReLU6: 0, 6); NaN stays NaN. Exact.
 func clampVec(isa ISA, x []float32, lo, hi float32) {
 	for i, v := range x {

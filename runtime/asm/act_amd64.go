@@ -65,3 +65,18 @@ func vsigmoidRationalAVX2(x *float32, n int)
 //
 //go:noescape
 func vtanhFracAVX2(num, den *float32, n int)
+
+// vsoftplusAVX2: f = max(x, 0) + log1p(exp(-|x|)) (see Softplus).
+//
+//go:noescape
+func vsoftplusAVX2(x *float32, n int)
+
+// vseluAVX2: f = scale*x if x > 0 else scale*alpha*expm1(x) (see Selu).
+//
+//go:noescape
+func vseluAVX2(x *float32, n int)
+
+// vsoftsignAVX2: f = x/(1+|x|).
+//
+//go:noescape
+func vsoftsignAVX2(x *float32, n int)

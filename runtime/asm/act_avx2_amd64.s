@@ -863,6 +863,401 @@ veluAVX2_done:
 	VZEROUPPER
 	RET
 
+// func vsoftplusAVX2(x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·vsoftplusAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vsoftplusAVX2_loop:
+	CMPQ         CX, $0x08
+	JL           vsoftplusAVX2_tail
+	VMOVUPS      (AX), Y0
+	VORPS        act_signmask<>+0(SB), Y0, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y1
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y1, Y2
+	VSUBPS       act_one<>+0(SB), Y1, Y3
+	VMULPS       act_half<>+0(SB), Y3, Y3
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VANDPS       act_one<>+0(SB), Y2, Y2
+	VMOVUPS      act_logp0<>+0(SB), Y3
+	VFMADD213PS  act_logp1<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp2<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp7<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp8<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  act_logln2lo<>+0(SB), Y2, Y3
+	VFNMADD231PS act_half<>+0(SB), Y4, Y3
+	VADDPS       Y1, Y3, Y3
+	VFMADD231PS  act_logln2hi<>+0(SB), Y2, Y3
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          vsoftplusAVX2_loop
+
+vsoftplusAVX2_tail:
+	TESTQ        CX, CX
+	JZ           vsoftplusAVX2_done
+	LEAQ         act_tailmask<>+0(SB), DX
+	NEGQ         CX
+	ADDQ         $0x08, CX
+	VMOVUPS      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VORPS        act_signmask<>+0(SB), Y1, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y5, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y4
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y4
+	VFNMADD231PS act_half<>+0(SB), Y5, Y4
+	VADDPS       Y2, Y4, Y4
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y4
+	VMAXPS       act_zero<>+0(SB), Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+vsoftplusAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA act_sqrt2m1<>+0(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+4(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+8(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+12(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+16(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+20(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+24(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+28(SB)/4, $0x3ed413cd
+GLOBL act_sqrt2m1<>(SB), RODATA|NOPTR, $32
+
+DATA act_half<>+0(SB)/4, $0x3f000000
+DATA act_half<>+4(SB)/4, $0x3f000000
+DATA act_half<>+8(SB)/4, $0x3f000000
+DATA act_half<>+12(SB)/4, $0x3f000000
+DATA act_half<>+16(SB)/4, $0x3f000000
+DATA act_half<>+20(SB)/4, $0x3f000000
+DATA act_half<>+24(SB)/4, $0x3f000000
+DATA act_half<>+28(SB)/4, $0x3f000000
+GLOBL act_half<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp0<>+0(SB)/4, $0x3d9021bb
+DATA act_logp0<>+4(SB)/4, $0x3d9021bb
+DATA act_logp0<>+8(SB)/4, $0x3d9021bb
+DATA act_logp0<>+12(SB)/4, $0x3d9021bb
+DATA act_logp0<>+16(SB)/4, $0x3d9021bb
+DATA act_logp0<>+20(SB)/4, $0x3d9021bb
+DATA act_logp0<>+24(SB)/4, $0x3d9021bb
+DATA act_logp0<>+28(SB)/4, $0x3d9021bb
+GLOBL act_logp0<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp1<>+0(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+4(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+8(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+12(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+16(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+20(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+24(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+28(SB)/4, $0xbdebd1b8
+GLOBL act_logp1<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp2<>+0(SB)/4, $0x3def251a
+DATA act_logp2<>+4(SB)/4, $0x3def251a
+DATA act_logp2<>+8(SB)/4, $0x3def251a
+DATA act_logp2<>+12(SB)/4, $0x3def251a
+DATA act_logp2<>+16(SB)/4, $0x3def251a
+DATA act_logp2<>+20(SB)/4, $0x3def251a
+DATA act_logp2<>+24(SB)/4, $0x3def251a
+DATA act_logp2<>+28(SB)/4, $0x3def251a
+GLOBL act_logp2<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp3<>+0(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+4(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+8(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+12(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+16(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+20(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+24(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+28(SB)/4, $0xbdfe5d4f
+GLOBL act_logp3<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp4<>+0(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+4(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+8(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+12(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+16(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+20(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+24(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+28(SB)/4, $0x3e11e9bf
+GLOBL act_logp4<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp5<>+0(SB)/4, $0xbe2aae50
+DATA act_logp5<>+4(SB)/4, $0xbe2aae50
+DATA act_logp5<>+8(SB)/4, $0xbe2aae50
+DATA act_logp5<>+12(SB)/4, $0xbe2aae50
+DATA act_logp5<>+16(SB)/4, $0xbe2aae50
+DATA act_logp5<>+20(SB)/4, $0xbe2aae50
+DATA act_logp5<>+24(SB)/4, $0xbe2aae50
+DATA act_logp5<>+28(SB)/4, $0xbe2aae50
+GLOBL act_logp5<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp6<>+0(SB)/4, $0x3e4cceac
+DATA act_logp6<>+4(SB)/4, $0x3e4cceac
+DATA act_logp6<>+8(SB)/4, $0x3e4cceac
+DATA act_logp6<>+12(SB)/4, $0x3e4cceac
+DATA act_logp6<>+16(SB)/4, $0x3e4cceac
+DATA act_logp6<>+20(SB)/4, $0x3e4cceac
+DATA act_logp6<>+24(SB)/4, $0x3e4cceac
+DATA act_logp6<>+28(SB)/4, $0x3e4cceac
+GLOBL act_logp6<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp7<>+0(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+4(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+8(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+12(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+16(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+20(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+24(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+28(SB)/4, $0xbe7ffffc
+GLOBL act_logp7<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp8<>+0(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+4(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+8(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+12(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+16(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+20(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+24(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+28(SB)/4, $0x3eaaaaaa
+GLOBL act_logp8<>(SB), RODATA|NOPTR, $32
+
+DATA act_logln2lo<>+0(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+4(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+8(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+12(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+16(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+20(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+24(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+28(SB)/4, $0xb95e8083
+GLOBL act_logln2lo<>(SB), RODATA|NOPTR, $32
+
+DATA act_logln2hi<>+0(SB)/4, $0x3f318000
+DATA act_logln2hi<>+4(SB)/4, $0x3f318000
+DATA act_logln2hi<>+8(SB)/4, $0x3f318000
+DATA act_logln2hi<>+12(SB)/4, $0x3f318000
+DATA act_logln2hi<>+16(SB)/4, $0x3f318000
+DATA act_logln2hi<>+20(SB)/4, $0x3f318000
+DATA act_logln2hi<>+24(SB)/4, $0x3f318000
+DATA act_logln2hi<>+28(SB)/4, $0x3f318000
+GLOBL act_logln2hi<>(SB), RODATA|NOPTR, $32
+
+// func vseluAVX2(x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·vseluAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vseluAVX2_loop:
+	CMPQ         CX, $0x08
+	JL           vseluAVX2_tail
+	VMOVUPS      (AX), Y0
+	VMINPS       act_zero<>+0(SB), Y0, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VMULPS       act_selusa<>+0(SB), Y3, Y3
+	VMULPS       act_selus<>+0(SB), Y0, Y1
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y1, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          vseluAVX2_loop
+
+vseluAVX2_tail:
+	TESTQ        CX, CX
+	JZ           vseluAVX2_done
+	LEAQ         act_tailmask<>+0(SB), DX
+	NEGQ         CX
+	ADDQ         $0x08, CX
+	VMOVUPS      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VMINPS       act_zero<>+0(SB), Y1, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VMULPS       act_selusa<>+0(SB), Y4, Y4
+	VMULPS       act_selus<>+0(SB), Y1, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y1, Y3
+	VBLENDVPS    Y3, Y2, Y4, Y2
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y2, Y1
+	VMASKMOVPS   Y1, Y0, (AX)
+
+vseluAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA act_selusa<>+0(SB)/4, $0x3fe10966
+DATA act_selusa<>+4(SB)/4, $0x3fe10966
+DATA act_selusa<>+8(SB)/4, $0x3fe10966
+DATA act_selusa<>+12(SB)/4, $0x3fe10966
+DATA act_selusa<>+16(SB)/4, $0x3fe10966
+DATA act_selusa<>+20(SB)/4, $0x3fe10966
+DATA act_selusa<>+24(SB)/4, $0x3fe10966
+DATA act_selusa<>+28(SB)/4, $0x3fe10966
+GLOBL act_selusa<>(SB), RODATA|NOPTR, $32
+
+DATA act_selus<>+0(SB)/4, $0x3f867d5f
+DATA act_selus<>+4(SB)/4, $0x3f867d5f
+DATA act_selus<>+8(SB)/4, $0x3f867d5f
+DATA act_selus<>+12(SB)/4, $0x3f867d5f
+DATA act_selus<>+16(SB)/4, $0x3f867d5f
+DATA act_selus<>+20(SB)/4, $0x3f867d5f
+DATA act_selus<>+24(SB)/4, $0x3f867d5f
+DATA act_selus<>+28(SB)/4, $0x3f867d5f
+GLOBL act_selus<>(SB), RODATA|NOPTR, $32
+
+// func vsoftsignAVX2(x *float32, n int)
+// Requires: AVX
+TEXT ·vsoftsignAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vsoftsignAVX2_loop:
+	CMPQ    CX, $0x08
+	JL      vsoftsignAVX2_tail
+	VMOVUPS (AX), Y0
+	VANDPS  act_absmask<>+0(SB), Y0, Y1
+	VADDPS  act_one<>+0(SB), Y1, Y1
+	VDIVPS  Y1, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, CX
+	JMP     vsoftsignAVX2_loop
+
+vsoftsignAVX2_tail:
+	TESTQ      CX, CX
+	JZ         vsoftsignAVX2_done
+	LEAQ       act_tailmask<>+0(SB), DX
+	NEGQ       CX
+	ADDQ       $0x08, CX
+	VMOVUPS    (DX)(CX*4), Y0
+	VMASKMOVPS (AX), Y0, Y1
+	VANDPS     act_absmask<>+0(SB), Y1, Y2
+	VADDPS     act_one<>+0(SB), Y2, Y2
+	VDIVPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y0, (AX)
+
+vsoftsignAVX2_done:
+	VZEROUPPER
+	RET
+
 // func vsigmoidGateAVX2(x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·vsigmoidGateAVX2(SB), NOSPLIT, $0-16
@@ -1376,16 +1771,6 @@ DATA act_quarter<>+20(SB)/4, $0x3e800000
 DATA act_quarter<>+24(SB)/4, $0x3e800000
 DATA act_quarter<>+28(SB)/4, $0x3e800000
 GLOBL act_quarter<>(SB), RODATA|NOPTR, $32
-
-DATA act_half<>+0(SB)/4, $0x3f000000
-DATA act_half<>+4(SB)/4, $0x3f000000
-DATA act_half<>+8(SB)/4, $0x3f000000
-DATA act_half<>+12(SB)/4, $0x3f000000
-DATA act_half<>+16(SB)/4, $0x3f000000
-DATA act_half<>+20(SB)/4, $0x3f000000
-DATA act_half<>+24(SB)/4, $0x3f000000
-DATA act_half<>+28(SB)/4, $0x3f000000
-GLOBL act_half<>(SB), RODATA|NOPTR, $32
 
 // func vtanhFracAVX2(num *float32, den *float32, n int)
 // Requires: AVX, FMA3

@@ -82,3 +82,6 @@ func lstmSeqPair8SigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u in
 func lstmSeqPair8HardSigmoidTanhAVX512(x *float32, nin int, d *lstmPairDesc, t, u int, a, b float32) {
 	panic("unreachable")
 }
+func vsoftplusAVX2(x *float32, n int) { panic("unreachable") }
+func vseluAVX2(x *float32, n int)     { panic("unreachable") }
+func vsoftsignAVX2(x *float32, n int) { panic("unreachable") }

@@ -60,6 +60,14 @@ func actCases() []actCase {
 			}
 			return 1.5 * math.Expm1(x)
 		}, 3, nil},
+		{"softplus", Softplus, func(x float64) float64 { return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }, 2, nil},
+		{"selu", Selu, func(x float64) float64 {
+			if x > 0 || math.IsNaN(x) {
+				return seluScale * x
+			}
+			return seluScale * seluAlpha * math.Expm1(x)
+		}, 2, nil},
+		{"softsign", Softsign, func(x float64) float64 { return x / (1 + math.Abs(x)) }, 1.5, nil},
 	}
 }
 

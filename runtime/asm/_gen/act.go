@@ -216,6 +216,68 @@ func eluv(alpha VecVirtual) func(x VecVirtual) VecVirtual {
 	}
 }
 
+// softplusv: max(x, 0) + log1p(e), e = exp(-|x|) in [0, 1], the log by Cephes' logf
+// polynomial (no divide): 1+e <= sqrt 2 takes f = e (no rounding of 1+e), above it
+// f = (e-1)/2 with the log of 2 added (k = 1, ln 2 split hi/lo). NaN stays NaN; +Inf
+// gives +Inf, -Inf 0.
+func softplusv(x VecVirtual) VecVirtual {
+	z := YMM()
+	VORPS(consts["signmask"], x, z) // -|x|
+	e := expv(z)
+	m := YMM()
+	VCMPPS(U8(0x1e), cst("sqrt2m1", float32(math.Sqrt2-1)), e, m) // e > sqrt 2 - 1 (GT_OQ)
+	fh := YMM()
+	VSUBPS(consts["one"], e, fh)
+	VMULPS(cst("half", 0.5), fh, fh) // (e-1)/2, k = 1
+	f := YMM()
+	VBLENDVPS(m, fh, e, f)
+	k := YMM()
+	VANDPS(consts["one"], m, k) // 1 or 0
+	p := YMM()
+	VMOVUPS(cst("logp0", 7.0376836292e-2), p)
+	for i, c := range []float32{-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+		-1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1} {
+		VFMADD213PS(cst(fmt.Sprintf("logp%d", i+1), c), f, p) // p = p*f + c
+	}
+	ff := YMM()
+	VMULPS(f, f, ff)
+	VMULPS(f, p, p)
+	VMULPS(ff, p, p)                                   // f^3 P(f)
+	VFMADD231PS(cst("logln2lo", -2.12194440e-4), k, p) // + k ln2lo
+	VFNMADD231PS(cst("half", 0.5), ff, p)              // - f^2/2
+	VADDPS(f, p, p)
+	VFMADD231PS(cst("logln2hi", 0.693359375), k, p) // + k ln2hi
+	mx := YMM()
+	VMAXPS(consts["zero"], x, mx) // max(x, 0); a NaN x gives NaN in p
+	VADDPS(p, mx, mx)
+	return mx
+}
+
+// seluv: scale*x for x > 0, else (scale*alpha)*expm1(x) (Keras's constants).
+func seluv(x VecVirtual) VecVirtual {
+	u := YMM()
+	VMINPS(consts["zero"], x, u)
+	em := expm1Neg(u)
+	VMULPS(cst("selusa", float32(1.0507009873554804934193349852946*1.6732632423543772848170429916717)), em, em)
+	xs := YMM()
+	VMULPS(cst("selus", float32(1.0507009873554804934193349852946)), x, xs)
+	m := YMM()
+	VCMPPS(U8(0x1e), consts["zero"], x, m) // x > 0 (GT_OQ)
+	out := YMM()
+	VBLENDVPS(m, xs, em, out)
+	return keepNaN(x, out)
+}
+
+// softsignv: x/(1+|x|).
+func softsignv(x VecVirtual) VecVirtual {
+	a := YMM()
+	VANDPS(consts["absmask"], x, a)
+	VADDPS(consts["one"], a, a)
+	out := YMM()
+	VDIVPS(a, x, out)
+	return out
+}
+
 func actKernel(name, doc string, f func(VecVirtual) VecVirtual, withAlpha bool) {
 	sig := "func(x *float32, n int)"
 	if withAlpha {
@@ -272,6 +334,9 @@ func activations() {
 	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
 	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
 	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
+	actKernel("vsoftplusAVX2", "vsoftplusAVX2: x[i] = max(x[i], 0) + log1p(exp(-|x[i]|)) for i < n.", softplusv, false)
+	actKernel("vseluAVX2", "vseluAVX2: x[i] = scale*x[i] if x[i] > 0 else scale*alpha*expm1(x[i]), for i < n.", seluv, false)
+	actKernel("vsoftsignAVX2", "vsoftsignAVX2: x[i] = x[i]/(1+|x[i]|) for i < n.", softsignv, false)
 	actKernel("vsigmoidGateAVX2", "vsigmoidGateAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's form).", sigmoidGate, false)
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	actKernel("vtanhRationalAVX2", "vtanhRationalAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's rational form).", tanhRational, false)
