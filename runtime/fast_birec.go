@@ -26,13 +26,13 @@ func (k *fastRNN) kernelISA() asm.ISA     { return k.isa }
 func (k *fastGRU) recStage(input bool) asm.RecStage {
 	l := k.l
 	return asm.RecStage{GRU: true, ResetAfter: l.ResetAfter, Gate: k.gate, Input: input, Backwards: input && l.GoBackwards,
-		In: l.In, W: k.xw, B: k.xb, UW: k.uw, RBH: k.rbh, H0: l.H0, U: l.Units}
+		In: l.In, W: k.xw, B: k.xb, UW: k.uw, RBH: k.rbh, H0: l.H0, U: l.Units, Acts: k.acts, RecAct: k.recAct, Act: k.actAct}
 }
 
 func (k *fastRNN) recStage(input bool) asm.RecStage {
 	l := k.l
 	return asm.RecStage{Relu: k.relu, Input: input, Backwards: input && l.GoBackwards, In: l.In,
-		W: k.xw, B: k.xb, UW: k.uw, H0: l.H0, U: l.Units}
+		W: k.xw, B: k.xb, UW: k.uw, H0: l.H0, U: l.Units, Acts: k.acts, Act: k.actAct}
 }
 
 // asSampler returns c's kernel as a seqSampler when it runs the in-loop projection.

@@ -34,6 +34,10 @@ type fastGRU struct {
 	// bias xb (no packedW, no projection scratch).
 	inK    bool
 	xw, xb []float32
+	// acts: a stage of a recStack only (never a kernel of its own: newActsGRU), with
+	// activations the fixed whole-sequence kernels lack, as asm.RecAct
+	acts           bool
+	recAct, actAct asm.RecAct
 }
 
 // gruSeqMaxInK bounds the layers whose whole-sequence kernel projects the input in the

@@ -27,6 +27,9 @@ type fastRNN struct {
 	// bias xb (no packedW, no projection scratch); same bounds as the GRU's.
 	inK    bool
 	xw, xb []float32
+	// acts: a stage of a recStack only (newActsRNN), its activation as asm.RecAct
+	acts   bool
+	actAct asm.RecAct
 }
 
 // newSeqRNN compiles a tanh or relu SimpleRNN of at most seqMaxUnits units for

@@ -100,11 +100,97 @@ func recSampler(l layers.Layer, in layers.Shape, isa asm.ISA, maxBatch int) (seq
 		return nil, compiled{}, false
 	}
 	c, ok := newFastRecurrent(l.(layers.Recurrent), in, isa, maxBatch)
-	if !ok {
-		return nil, compiled{}, false
+	if ok {
+		if x, ok := asSampler(c); ok {
+			return x, c, true
+		}
 	}
-	x, ok := asSampler(c)
-	return x, c, ok
+	switch l := l.(type) {
+	case *layers.GRU:
+		if k, ok := newActsGRU(l, in, isa); ok {
+			return k, compiled{k: k, name: "gru whole-sequence " + l.RecAct.String() + "/" + l.Act.String() + " kernel/" + isa.String() + " (input projected in the step loop)"}, true
+		}
+	case *layers.SimpleRNN:
+		if k, ok := newActsRNN(l, in, isa); ok {
+			return k, compiled{k: k, name: "simplernn whole-sequence " + l.Act.String() + " kernel/" + isa.String() + " (input projected in the step loop)"}, true
+		}
+	}
+	return nil, compiled{}, false
+}
+
+// recActOf maps an activation onto asm.RecAct's kinds (false: the kernel lacks it).
+func recActOf(a layers.Activation) (asm.RecAct, bool) {
+	switch {
+	case a.Kind == layers.Sigmoid:
+		return asm.RecAct{Kind: asm.ActSigmoid}, true
+	case a.Kind == layers.HardSigmoid:
+		return asm.RecAct{Kind: asm.ActHardSigmoid, A: a.Alpha, B: a.Beta}, true
+	case a.Kind == layers.Tanh:
+		return asm.RecAct{Kind: asm.ActTanh}, true
+	case a == layers.ActReLU:
+		return asm.RecAct{Kind: asm.ActReLU}, true
+	case a.Kind == layers.Linear:
+		return asm.RecAct{Kind: asm.ActLinear}, true
+	case a.Kind == layers.Softsign:
+		return asm.RecAct{Kind: asm.ActSoftsign}, true
+	case a.Kind == layers.Softplus:
+		return asm.RecAct{Kind: asm.ActSoftplus}, true
+	case a.Kind == layers.Selu:
+		return asm.RecAct{Kind: asm.ActSelu}, true
+	case a.Kind == layers.Softmax:
+		return asm.RecAct{Kind: asm.ActSoftmax}, true // over the units: at most 8 (callers check)
+	}
+	return asm.RecAct{}, false
+}
+
+// newActsGRU prepares a GRU whose activations the fixed whole-sequence kernels lack
+// (relu or softsign candidates, softplus gates, ...) as an asm.RecStack stage with
+// Acts, under the in-loop kernels' size bounds: the padded weights of newSeqGRU.
+func newActsGRU(l *layers.GRU, in layers.Shape, isa asm.ISA) (*fastGRU, bool) {
+	ra, ok1 := recActOf(l.RecAct)
+	ca, ok2 := recActOf(l.Act)
+	if !ok1 || !ok2 || len(in) != 2 || !asm.RecStackAsm(isa) || l.Units > gruSeqMaxInK || l.In > seqMaxIn ||
+		(ra.Kind == asm.ActSoftmax || ca.Kind == asm.ActSoftmax) && l.Units > 8 {
+		return nil, false
+	}
+	u := l.Units
+	up := asm.LSTMSeqPad(u)
+	n := 3 * up
+	k := &fastGRU{l: l, isa: isa, t: in[0], seq: true, inK: true, up: up, acts: true, recAct: ra, actAct: ca}
+	k.xw = make([]float32, l.In*n)
+	asm.PadGRUGates(k.xw, l.W, l.In, u)
+	bias := make([]float32, 3*u)
+	copy(bias, l.B)
+	if l.RB != nil {
+		for j := 0; j < 2*u; j++ {
+			bias[j] += l.RB[j]
+		}
+	}
+	k.xb = make([]float32, n)
+	asm.PadGRUGates(k.xb, bias, 1, u)
+	if l.ResetAfter {
+		k.rbh = make([]float32, up)
+		if l.RB != nil {
+			copy(k.rbh, l.RB[2*u:])
+		}
+	}
+	k.uw = make([]float32, u*n)
+	asm.PadGRUGates(k.uw, l.U, u, u)
+	return k, true
+}
+
+// newActsRNN is newActsGRU for a SimpleRNN (newSeqRNN's padded weights).
+func newActsRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA) (*fastRNN, bool) {
+	a, ok := recActOf(l.Act)
+	if !ok || len(in) != 2 || !asm.RecStackAsm(isa) || l.Units > gruSeqMaxInK || l.In > seqMaxIn ||
+		a.Kind == asm.ActSoftmax && l.Units > 8 {
+		return nil, false
+	}
+	u := l.Units
+	up := asm.LSTMSeqPad(u)
+	k := &fastRNN{l: l, isa: isa, t: in[0], seq: true, inK: true, up: up, acts: true, actAct: a}
+	k.xw, k.xb, k.uw = padCols(l.W, l.In, u, up), padCols(l.B, 1, u, up), padCols(l.U, u, u, up)
+	return k, true
 }
 
 // recStackable reports whether b can run as the next stage after a: a returns its
@@ -114,24 +200,35 @@ func recStackable(a, b layers.Recurrence) bool {
 }
 
 // fuseRecStacks merges runs of stackable single GRU and SimpleRNN steps of fs (each on
-// the in-loop projection kernel, unmasked) into recStack layers of up to 4.
+// the in-loop projection kernel or, with activations only asm.RecStack has, on its
+// Acts stages; unmasked) into recStack layers of up to 4; a layer of the second kind
+// becomes a recStack of its own when nothing stacks with it.
 func fuseRecStacks(g *layers.Graph, fs []fused, isa asm.ISA) []fused {
 	if isa == asm.Generic || !asm.RecStackAsm(isa) {
 		return fs
 	}
+	acts := false // the stack holds a layer only a stack runs on a whole-sequence kernel
 	stage := func(f fused) (layers.Recurrent, bool) {
 		if f.from != f.to {
 			return nil, false
 		}
 		in := g.InShape(f.from)
-		if _, _, ok := recSampler(f.l, in, isa, 1); !ok {
+		x, _, ok := recSampler(f.l, in, isa, 1)
+		if !ok {
 			return nil, false
+		}
+		switch k := x.(type) {
+		case *fastGRU:
+			acts = acts || k.acts
+		case *fastRNN:
+			acts = acts || k.acts
 		}
 		return f.l.(layers.Recurrent), true
 	}
 	var out []fused
 	for i := 0; i < len(fs); i++ {
 		f := fs[i]
+		acts = false
 		l, ok := stage(f)
 		if !ok {
 			out = append(out, f)
@@ -140,15 +237,17 @@ func fuseRecStacks(g *layers.Graph, fs []fused, isa asm.ISA) []fused {
 		st := &recStack{ls: []layers.Recurrent{l}, mid: []layers.Shape{g.InShape(f.from)}}
 		j := i
 		for j+1 < len(fs) && len(st.ls) < 4 && g.ChainNext(fs[j].to) {
+			was := acts
 			nx, ok := stage(fs[j+1])
 			if !ok || !recStackable(st.ls[len(st.ls)-1].Recurrence(), nx.Recurrence()) {
+				acts = was
 				break
 			}
 			st.ls = append(st.ls, nx)
 			st.mid = append(st.mid, g.InShape(fs[j+1].from))
 			j++
 		}
-		if j > i {
+		if j > i || acts {
 			f = fused{l: st, from: f.from, to: fs[j].to}
 		}
 		out = append(out, f)

@@ -13,18 +13,21 @@ import (
 
 // TestRecStack compiles random chains of 2 to 6 GRU and SimpleRNN layers (every gate
 // and reset form, tanh and relu, both directions and sequence orders, units around
-// the 8-lane chunk, biases and initial states or none) on every path and checks: a
+// the 8-lane chunk, biases and initial states or none; a third with the activations
+// only asm.RecStack's Acts stages run) on every path and checks: without those, a
 // layer is fused into the stack before it exactly when the path has the kernel, both
 // run the in-loop projection kernel and the second consumes the first's processing
 // order (at most 4 per stack); the fused model's outputs are those of the same model
 // compiled without fuseRecStacks bit for bit (asm.RecStack's stages are GRUSeqX's and
 // RNNSeqX's), at batch 1 and 3, on one thread and on two, and within TestFastGRU's
-// 2e-5*(1+|want|) of the generic path; and a call allocates nothing.
+// 2e-5*(1+|want|) of the generic path (with them too); and a call allocates nothing.
 func TestRecStack(t *testing.T) {
 	r := rand.New(rand.NewPCG(93, 94))
 	sig := layers.Activation{Kind: layers.Sigmoid}
 	hard2 := layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
 	tanh := layers.Activation{Kind: layers.Tanh}
+	acts := []layers.Activation{layers.ActReLU, layers.ActLinear, {Kind: layers.Softsign}, {Kind: layers.Softplus},
+		{Kind: layers.Selu}, {Kind: layers.Softmax}, sig, tanh}
 	saved := graphPasses
 	defer func() { graphPasses = saved }()
 	var noStack []graphPass
@@ -36,12 +39,13 @@ func TestRecStack(t *testing.T) {
 	if len(noStack) != len(saved)-1 {
 		t.Fatal("fuseRecStacks is not a graph pass")
 	}
-	for trial := 0; trial < 60; trial++ {
+	for trial := 0; trial < 120; trial++ {
 		n := 2 + r.IntN(5)
 		steps := []int{1, 2, 7, 13}[trial%4]
 		in := 1 + r.IntN(6)
 		var ls []layers.Layer
 		var recs []layers.Recurrence
+		exotic := false // a layer only a stack runs whole-sequence (unfused: the GEMM path)
 		desc := fmt.Sprintf("t=%d in=%d", steps, in)
 		for i := 0; i < n; i++ {
 			u := []int{1, 4, 7, 8, 9, 16}[r.IntN(6)]
@@ -53,6 +57,16 @@ func TestRecStack(t *testing.T) {
 				g := &layers.GRU{Info: layers.Info{Name: name, Class: "GRU"}, In: in, Units: u, W: rnd(r, in*3*u), U: rnd(r, u*3*u),
 					Act: tanh, RecAct: []layers.Activation{sig, hard2}[r.IntN(2)], ResetAfter: r.IntN(2) == 0,
 					ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: keep}
+				if r.IntN(3) == 0 { // asm.RecStack's Acts stages (gates kept in [0, 1])
+					g.Act = acts[r.IntN(len(acts))]
+					if u <= 8 && r.IntN(4) == 0 {
+						g.RecAct = layers.Activation{Kind: layers.Softmax}
+					}
+					if g.Act.Kind == layers.Softmax && u > 8 {
+						g.Act = tanh
+					}
+					exotic = exotic || g.Act != tanh || g.RecAct.Kind == layers.Softmax
+				}
 				for k := range g.U {
 					g.U[k] *= float32(0.5 / math.Sqrt(float64(u)))
 				}
@@ -68,6 +82,13 @@ func TestRecStack(t *testing.T) {
 			} else {
 				s := &layers.SimpleRNN{Info: layers.Info{Name: name, Class: "SimpleRNN"}, In: in, Units: u, W: rnd(r, in*u), U: rnd(r, u*u),
 					Act: []layers.Activation{tanh, layers.ActReLU}[r.IntN(2)], ReturnSequences: seq, GoBackwards: back, KeepTimeOrder: keep}
+				if r.IntN(3) == 0 {
+					s.Act = acts[r.IntN(len(acts))]
+					if s.Act.Kind == layers.Softmax && u > 8 {
+						s.Act = tanh
+					}
+					exotic = exotic || s.Act != tanh && s.Act != layers.ActReLU
+				}
 				for k := range s.U {
 					s.U[k] *= float32(0.5 / math.Sqrt(float64(u)))
 				}
@@ -108,6 +129,9 @@ func TestRecStack(t *testing.T) {
 			ks := m.Kernels()
 			size := 0 // layers in the current stack
 			for i := range ls {
+				if exotic {
+					break // a lone Acts layer is a stack of one: checked through the outputs
+				}
 				got := strings.HasPrefix(ks[i], "fused into")
 				want := i > 0 && asm.RecStackAsm(isa) && size < 4 && recStackable(recs[i-1], recs[i])
 				if want {
@@ -135,7 +159,7 @@ func TestRecStack(t *testing.T) {
 						t.Fatal(err)
 					}
 					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(exact[i]) {
+						if !exotic && math.Float32bits(got[i]) != math.Float32bits(exact[i]) {
 							t.Fatalf("%s %v batch %d: out[%d] = %v, unfused %v (%q)", desc, isa, batch, i, got[i], exact[i], ks)
 						}
 						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5*(1+math.Abs(float64(want[i])))) {

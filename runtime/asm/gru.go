@@ -96,14 +96,19 @@ func GRUSeq(isa ISA, zx, uw, rbh, hs, rh []float32, t, u int, backwards, resetAf
 // gruSeqGo is GRUSeq's Generic loop with the input projection of the s-th processed
 // step's column col given by zv.
 func gruSeqGo(zv func(s, col int) float64, uw, rbh, hs, rh []float32, t, u int, resetAfter bool, gate GateAct) {
-	up := LSTMSeqPad(u)
-	row := 3 * up
 	g := func(x float64) float64 {
 		if gate.Hard {
 			return math.Min(1, math.Max(0, float64(gate.A)*x+float64(gate.B)))
 		}
 		return sigmoid64(x)
 	}
+	gruSeqGoF(zv, uw, rbh, hs, rh, t, u, resetAfter, g, math.Tanh)
+}
+
+// gruSeqGoF is gruSeqGo with the gate activation g and the candidate's act.
+func gruSeqGoF(zv func(s, col int) float64, uw, rbh, hs, rh []float32, t, u int, resetAfter bool, g, act func(float64) float64) {
+	up := LSTMSeqPad(u)
+	row := 3 * up
 	sum := func(v float64, h []float32, col int) float64 {
 		for k := 0; k < u; k++ {
 			v += float64(h[k]) * float64(uw[k*row+col])
@@ -116,7 +121,7 @@ func gruSeqGo(zv func(s, col int) float64, uw, rbh, hs, rh []float32, t, u int, 
 			for j := 0; j < up; j++ {
 				zg := g(sum(zv(s, j), hp, j))
 				rg := g(sum(zv(s, up+j), hp, up+j))
-				c := math.Tanh(zv(s, 2*up+j) + rg*sum(float64(rbh[j]), hp, 2*up+j))
+				c := act(zv(s, 2*up+j) + rg*sum(float64(rbh[j]), hp, 2*up+j))
 				hn[j] = float32(c + zg*(float64(hp[j])-c))
 			}
 			continue
@@ -127,7 +132,7 @@ func gruSeqGo(zv func(s, col int) float64, uw, rbh, hs, rh []float32, t, u int, 
 			rs[j] = float32(g(sum(zv(s, up+j), hp, up+j)) * float64(hp[j]))
 		}
 		for j := 0; j < up; j++ {
-			c := math.Tanh(sum(zv(s, 2*up+j), rs, 2*up+j))
+			c := act(sum(zv(s, 2*up+j), rs, 2*up+j))
 			hn[j] = float32(c + float64(zs[j])*(float64(hp[j])-c))
 		}
 	}

@@ -2159,7 +2159,7 @@ rnnSeqXReluAVX2_done:
 	RET
 
 // func recSeqStackAVX2(d *int, n int, t int, iters int)
-// Requires: AVX, FMA3
+// Requires: AVX, AVX2, FMA3
 TEXT ·recSeqStackAVX2(SB), NOSPLIT, $16-32
 	MOVQ   t+16(FP), AX
 	TESTQ  AX, AX
@@ -2168,7 +2168,7 @@ TEXT ·recSeqStackAVX2(SB), NOSPLIT, $16-32
 	MOVQ   n+8(FP), CX
 	TESTQ  CX, CX
 	JZ     recSeqStackAVX2_done
-	IMUL3Q $0x70, CX, CX
+	IMUL3Q $0x88, CX, CX
 	ADDQ   AX, CX
 	MOVQ   CX, 8(SP)
 	XORQ   CX, CX
@@ -2199,6 +2199,12 @@ recSeqStackAVX2_stage:
 	JE    recSeqStackAVX2_grubefore
 	CMPQ  BX, $0x05
 	JE    recSeqStackAVX2_grubeforehard
+	CMPQ  BX, $0x06
+	JE    recSeqStackAVX2_gruafteracts
+	CMPQ  BX, $0x07
+	JE    recSeqStackAVX2_grubeforeacts
+	CMPQ  BX, $0x08
+	JE    recSeqStackAVX2_rnnacts
 	MOVQ  80(AX), BX
 	XORQ  SI, SI
 
@@ -2995,9 +3001,1924 @@ recSeqStackAVX2_grubeforehard_cand_end:
 	ADDQ        $0x20, R8
 	CMPQ        R8, BX
 	JL          recSeqStackAVX2_grubeforehard_cand
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_gruafteracts:
+	MOVQ 80(AX), BX
+	LEAQ (BX)(BX*2), SI
+	XORQ R8, R8
+
+recSeqStackAVX2_gruafteracts_chunk:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(BX*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafteracts_zr_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafteracts_zr_x_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y2
+	VFMADD231PS  (DI)(BX*1), Y4, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafteracts_zr_x_k1
+
+recSeqStackAVX2_gruafteracts_zr_x_end:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y4
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_gruafteracts_hx_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafteracts_hx_end
+	VBROADCASTSS (R9), Y5
+	VFMADD231PS  (DI)(BX*2), Y5, Y4
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_gruafteracts_hx_k1
+
+recSeqStackAVX2_gruafteracts_hx_end:
+	MOVQ    40(AX), DI
+	VMOVUPS (DI)(R8*1), Y5
+	VXORPS  Y6, Y6, Y6
+	MOVQ    32(AX), DI
+	ADDQ    R8, DI
+	MOVQ    CX, R9
+	MOVQ    72(AX), R10
+
+recSeqStackAVX2_gruafteracts_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_gruafteracts_k1
+	VBROADCASTSS (R9), Y7
+	VBROADCASTSS 4(R9), Y8
+	VFMADD231PS  (DI), Y7, Y0
+	VFMADD231PS  (DI)(BX*1), Y7, Y1
+	VFMADD231PS  (DI)(BX*2), Y7, Y5
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y8, Y2
+	VFMADD231PS  (DI)(BX*1), Y8, Y3
+	VFMADD231PS  (DI)(BX*2), Y8, Y6
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_gruafteracts_k2
+
+recSeqStackAVX2_gruafteracts_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_gruafteracts_end
+	VBROADCASTSS (R9), Y7
+	VFMADD231PS  (DI), Y7, Y0
+	VFMADD231PS  (DI)(BX*1), Y7, Y1
+	VFMADD231PS  (DI)(BX*2), Y7, Y5
+
+recSeqStackAVX2_gruafteracts_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	VADDPS      Y6, Y5, Y5
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_gruafteracts_g1_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_gruafteracts_g1_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_gruafteracts_g1_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_gruafteracts_g1_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_gruafteracts_g1_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_gruafteracts_g1_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_gruafteracts_g1_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_gruafteracts_g1_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y6
+	VMOVAPS     Y6, Y0
+	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y0, Y3
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y3, Y0, Y3
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y3, Y0, Y3
+	VMOVAPS      Y3, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVAPS     Y6, Y0
+	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y0, Y2, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y7, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y6
+	VMULPS       act_half<>+0(SB), Y6, Y6
+	VBLENDVPS    Y3, Y6, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y6
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y6
+	VFNMADD231PS act_half<>+0(SB), Y7, Y6
+	VADDPS       Y2, Y6, Y6
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y6
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y6
+	VMULPS       act_selusa<>+0(SB), Y6, Y6
+	VMULPS       act_selus<>+0(SB), Y0, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
+	VBLENDVPS    Y3, Y2, Y6, Y2
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y2, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
+
+recSeqStackAVX2_gruafteracts_g1_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y0, Y3, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y3
+	VMAXPS       Y3, Y0, Y3
+	VPERMILPS    $0x4e, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VSUBPS       Y3, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y7, Y0
+	VANDPS       Y2, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VADDPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y0, Y0
+	VMOVAPS      Y0, Y0
+
+recSeqStackAVX2_gruafteracts_g1_actdone:
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_gruafteracts_g2_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_gruafteracts_g2_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_gruafteracts_g2_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_gruafteracts_g2_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_gruafteracts_g2_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_gruafteracts_g2_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_gruafteracts_g2_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_gruafteracts_g2_softmax
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y6
+	VMOVAPS     Y6, Y1
+	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y1, Y3
+	VXORPS       Y1, Y1, Y1
+	VMAXPS       Y3, Y1, Y3
+	VMOVUPS      act_one<>+0(SB), Y1
+	VMINPS       Y3, Y1, Y3
+	VMOVAPS      Y3, Y1
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_tanh:
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y6, Y6
+	VMOVAPS     Y6, Y1
+	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y1, Y2, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_linear:
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softsign:
+	VANDPS  act_absmask<>+0(SB), Y1, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y1, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softplus:
+	VORPS        act_signmask<>+0(SB), Y1, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y7, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y6
+	VMULPS       act_half<>+0(SB), Y6, Y6
+	VBLENDVPS    Y3, Y6, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y6
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y6
+	VFNMADD231PS act_half<>+0(SB), Y7, Y6
+	VADDPS       Y2, Y6, Y6
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y6
+	VMAXPS       act_zero<>+0(SB), Y1, Y1
+	VADDPS       Y6, Y1, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_selu:
+	VMINPS       act_zero<>+0(SB), Y1, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y6
+	VMULPS       act_selusa<>+0(SB), Y6, Y6
+	VMULPS       act_selus<>+0(SB), Y1, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y1, Y3
+	VBLENDVPS    Y3, Y2, Y6, Y2
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y2, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VPERM2F128   $0x01, Y1, Y1, Y3
+	VMAXPS       Y3, Y1, Y3
+	VPERMILPS    $0x4e, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VSUBPS       Y3, Y1, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y7, Y1
+	VANDPS       Y2, Y1, Y1
+	VPERM2F128   $0x01, Y1, Y1, Y2
+	VADDPS       Y2, Y1, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y1, Y1
+	VMOVAPS      Y1, Y1
+
+recSeqStackAVX2_gruafteracts_g2_actdone:
+	VFMADD213PS Y4, Y1, Y5
+	MOVQ        120(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_gruafteracts_c3_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_gruafteracts_c3_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_gruafteracts_c3_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_gruafteracts_c3_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_gruafteracts_c3_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_gruafteracts_c3_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_gruafteracts_c3_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_gruafteracts_c3_softmax
+	VANDPS      act_absmask<>+0(SB), Y5, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
+	VFMADD213PS Y7, Y6, Y3
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y9
+	VDIVPS      Y9, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y5, Y1
+	VORPS       Y1, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y3
+	VMOVAPS     Y3, Y1
+	JMP         recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_hard:
+	VBROADCASTSS 128(AX), Y1
+	VBROADCASTSS 132(AX), Y2
+	VMOVAPS      Y2, Y2
+	VFMADD231PS  Y1, Y5, Y2
+	VXORPS       Y1, Y1, Y1
+	VMAXPS       Y2, Y1, Y2
+	VMOVUPS      act_one<>+0(SB), Y1
+	VMINPS       Y2, Y1, Y2
+	VMOVAPS      Y2, Y1
+	JMP          recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_tanh:
+	VANDPS      act_absmask<>+0(SB), Y5, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y6
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y9
+	VFMADD213PS Y7, Y6, Y3
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y9
+	VDIVPS      Y9, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y5, Y1
+	VORPS       Y1, Y3, Y3
+	VMOVAPS     Y3, Y1
+	JMP         recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_relu:
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y5, Y1, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_linear:
+	VMOVAPS Y5, Y1
+	JMP     recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_softsign:
+	VANDPS  act_absmask<>+0(SB), Y5, Y1
+	VADDPS  act_one<>+0(SB), Y1, Y1
+	VDIVPS  Y1, Y5, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_softplus:
+	VORPS        act_signmask<>+0(SB), Y5, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y6
+	VFMADD213PS  Y2, Y6, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y1
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y1, Y2
+	VSUBPS       act_one<>+0(SB), Y1, Y3
+	VMULPS       act_half<>+0(SB), Y3, Y3
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VANDPS       act_one<>+0(SB), Y2, Y2
+	VMOVUPS      act_logp0<>+0(SB), Y3
+	VFMADD213PS  act_logp1<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp2<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp7<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp8<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  act_logln2lo<>+0(SB), Y2, Y3
+	VFNMADD231PS act_half<>+0(SB), Y4, Y3
+	VADDPS       Y1, Y3, Y3
+	VFMADD231PS  act_logln2hi<>+0(SB), Y2, Y3
+	VMAXPS       act_zero<>+0(SB), Y5, Y1
+	VADDPS       Y3, Y1, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_selu:
+	VMINPS       act_zero<>+0(SB), Y5, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VMULPS       act_selusa<>+0(SB), Y3, Y3
+	VMULPS       act_selus<>+0(SB), Y5, Y1
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y5, Y2
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VCMPPS       $0x03, Y5, Y5, Y2
+	VBLENDVPS    Y2, Y5, Y1, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_gruafteracts_c3_actdone
+
+recSeqStackAVX2_gruafteracts_c3_softmax:
+	VPBROADCASTD 72(AX), Y1
+	VPCMPGTD     rs_laneidx<>+0(SB), Y1, Y1
+	VMOVUPS      act_neginf<>+0(SB), Y2
+	VBLENDVPS    Y1, Y5, Y2, Y2
+	VPERM2F128   $0x01, Y2, Y2, Y3
+	VMAXPS       Y3, Y2, Y3
+	VPERMILPS    $0x4e, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VSUBPS       Y3, Y2, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y5, Y2
+	VANDPS       Y1, Y2, Y2
+	VPERM2F128   $0x01, Y2, Y2, Y1
+	VADDPS       Y1, Y2, Y1
+	VPERMILPS    $0x4e, Y1, Y3
+	VADDPS       Y3, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y3
+	VADDPS       Y3, Y1, Y1
+	VDIVPS       Y1, Y2, Y1
+	VMOVAPS      Y1, Y1
+
+recSeqStackAVX2_gruafteracts_c3_actdone:
+	VMOVUPS     (CX)(R8*1), Y2
+	VSUBPS      Y1, Y2, Y2
+	VFMADD213PS Y1, Y0, Y2
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y2, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_gruafteracts_chunk
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_grubeforeacts:
+	MOVQ 80(AX), BX
+	LEAQ (BX)(BX*2), SI
+	XORQ R8, R8
+
+recSeqStackAVX2_grubeforeacts_zr:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(BX*1), Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubeforeacts_zrx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforeacts_zrx_x_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y2
+	VFMADD231PS  (DI)(BX*1), Y4, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubeforeacts_zrx_x_k1
+
+recSeqStackAVX2_grubeforeacts_zrx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ CX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubeforeacts_zr_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubeforeacts_zr_k1
+	VBROADCASTSS (R9), Y4
+	VBROADCASTSS 4(R9), Y5
+	VFMADD231PS  (DI), Y4, Y0
+	VFMADD231PS  (DI)(BX*1), Y4, Y1
+	ADDQ         SI, DI
+	VFMADD231PS  (DI), Y5, Y2
+	VFMADD231PS  (DI)(BX*1), Y5, Y3
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubeforeacts_zr_k2
+
+recSeqStackAVX2_grubeforeacts_zr_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforeacts_zr_end
+	VBROADCASTSS (R9), Y4
+	VFMADD231PS  (DI), Y4, Y0
+	VFMADD231PS  (DI)(BX*1), Y4, Y1
+
+recSeqStackAVX2_grubeforeacts_zr_end:
+	VADDPS      Y2, Y0, Y0
+	VADDPS      Y3, Y1, Y1
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_grubeforeacts_g1_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_grubeforeacts_g1_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_grubeforeacts_g1_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_grubeforeacts_g1_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_grubeforeacts_g1_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_grubeforeacts_g1_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_grubeforeacts_g1_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_grubeforeacts_g1_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y4
+	VMOVAPS     Y4, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y0, Y3
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y3, Y0, Y3
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y3, Y0, Y3
+	VMOVAPS      Y3, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVAPS     Y4, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y0, Y2, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y5, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y4
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y4
+	VFNMADD231PS act_half<>+0(SB), Y5, Y4
+	VADDPS       Y2, Y4, Y4
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y4
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VMULPS       act_selusa<>+0(SB), Y4, Y4
+	VMULPS       act_selus<>+0(SB), Y0, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
+	VBLENDVPS    Y3, Y2, Y4, Y2
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y2, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
+
+recSeqStackAVX2_grubeforeacts_g1_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y0, Y3, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y3
+	VMAXPS       Y3, Y0, Y3
+	VPERMILPS    $0x4e, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VSUBPS       Y3, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y5, Y0
+	VANDPS       Y2, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VADDPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y0, Y0
+	VMOVAPS      Y0, Y0
+
+recSeqStackAVX2_grubeforeacts_g1_actdone:
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_grubeforeacts_g2_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_grubeforeacts_g2_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_grubeforeacts_g2_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_grubeforeacts_g2_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_grubeforeacts_g2_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_grubeforeacts_g2_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_grubeforeacts_g2_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_grubeforeacts_g2_softmax
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y4
+	VMOVAPS     Y4, Y1
+	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y1, Y3
+	VXORPS       Y1, Y1, Y1
+	VMAXPS       Y3, Y1, Y3
+	VMOVUPS      act_one<>+0(SB), Y1
+	VMINPS       Y3, Y1, Y3
+	VMOVAPS      Y3, Y1
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_tanh:
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVAPS     Y4, Y1
+	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y1, Y2, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_linear:
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softsign:
+	VANDPS  act_absmask<>+0(SB), Y1, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y1, Y1
+	VMOVAPS Y1, Y1
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softplus:
+	VORPS        act_signmask<>+0(SB), Y1, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y5, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y4
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y4
+	VFNMADD231PS act_half<>+0(SB), Y5, Y4
+	VADDPS       Y2, Y4, Y4
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y4
+	VMAXPS       act_zero<>+0(SB), Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_selu:
+	VMINPS       act_zero<>+0(SB), Y1, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VMULPS       act_selusa<>+0(SB), Y4, Y4
+	VMULPS       act_selus<>+0(SB), Y1, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y1, Y3
+	VBLENDVPS    Y3, Y2, Y4, Y2
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y2, Y1
+	VMOVAPS      Y1, Y1
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VPERM2F128   $0x01, Y1, Y1, Y3
+	VMAXPS       Y3, Y1, Y3
+	VPERMILPS    $0x4e, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VSUBPS       Y3, Y1, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y1, Y1, Y3
+	VBLENDVPS    Y3, Y1, Y5, Y1
+	VANDPS       Y2, Y1, Y1
+	VPERM2F128   $0x01, Y1, Y1, Y2
+	VADDPS       Y2, Y1, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y1, Y1
+	VMOVAPS      Y1, Y1
+
+recSeqStackAVX2_grubeforeacts_g2_actdone:
+	MOVQ    48(AX), DI
+	VMOVUPS Y0, (DI)(R8*1)
+	VMULPS  (CX)(R8*1), Y1, Y1
+	ADDQ    BX, DI
+	VMOVUPS Y1, (DI)(R8*1)
+	ADDQ    $0x20, R8
+	CMPQ    R8, BX
+	JL      recSeqStackAVX2_grubeforeacts_zr
+	XORQ    R8, R8
+
+recSeqStackAVX2_grubeforeacts_cand:
+	MOVQ    24(AX), DI
+	ADDQ    R8, DI
+	VMOVUPS (DI)(BX*2), Y0
+	VXORPS  Y1, Y1, Y1
+	MOVQ    16(AX), DI
+	ADDQ    R8, DI
+	MOVQ    DX, R9
+	MOVQ    64(AX), R10
+
+recSeqStackAVX2_grubeforeacts_candx_x_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforeacts_candx_x_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JMP          recSeqStackAVX2_grubeforeacts_candx_x_k1
+
+recSeqStackAVX2_grubeforeacts_candx_x_end:
+	MOVQ 32(AX), DI
+	ADDQ R8, DI
+	MOVQ 48(AX), R9
+	ADDQ BX, R9
+	MOVQ 72(AX), R10
+
+recSeqStackAVX2_grubeforeacts_cand_k2:
+	CMPQ         R10, $0x02
+	JL           recSeqStackAVX2_grubeforeacts_cand_k1
+	VBROADCASTSS (R9), Y2
+	VBROADCASTSS 4(R9), Y3
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+	ADDQ         SI, DI
+	VFMADD231PS  (DI)(BX*2), Y3, Y1
+	ADDQ         SI, DI
+	ADDQ         $0x08, R9
+	SUBQ         $0x02, R10
+	JMP          recSeqStackAVX2_grubeforeacts_cand_k2
+
+recSeqStackAVX2_grubeforeacts_cand_k1:
+	TESTQ        R10, R10
+	JZ           recSeqStackAVX2_grubeforeacts_cand_end
+	VBROADCASTSS (R9), Y2
+	VFMADD231PS  (DI)(BX*2), Y2, Y0
+
+recSeqStackAVX2_grubeforeacts_cand_end:
+	VADDPS      Y1, Y0, Y0
+	MOVQ        120(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_grubeforeacts_c3_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_grubeforeacts_c3_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_grubeforeacts_c3_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_grubeforeacts_c3_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_grubeforeacts_c3_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_grubeforeacts_c3_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_grubeforeacts_c3_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_grubeforeacts_c3_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y6
+	VMOVUPS     act_tanhq2h<>+0(SB), Y7
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y8
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VMOVAPS     Y3, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_hard:
+	VBROADCASTSS 128(AX), Y1
+	VBROADCASTSS 132(AX), Y2
+	VMOVAPS      Y2, Y2
+	VFMADD231PS  Y1, Y0, Y2
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y2, Y0, Y2
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y2, Y0, Y2
+	VMOVAPS      Y2, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVAPS     Y3, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_relu:
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y1
+	VADDPS  act_one<>+0(SB), Y1, Y1
+	VDIVPS  Y1, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y1
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y1, Y2
+	VSUBPS       act_one<>+0(SB), Y1, Y3
+	VMULPS       act_half<>+0(SB), Y3, Y3
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VANDPS       act_one<>+0(SB), Y2, Y2
+	VMOVUPS      act_logp0<>+0(SB), Y3
+	VFMADD213PS  act_logp1<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp2<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp7<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp8<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  act_logln2lo<>+0(SB), Y2, Y3
+	VFNMADD231PS act_half<>+0(SB), Y4, Y3
+	VADDPS       Y1, Y3, Y3
+	VFMADD231PS  act_logln2hi<>+0(SB), Y2, Y3
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VMULPS       act_selusa<>+0(SB), Y3, Y3
+	VMULPS       act_selus<>+0(SB), Y0, Y1
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y1, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_c3_actdone
+
+recSeqStackAVX2_grubeforeacts_c3_softmax:
+	VPBROADCASTD 72(AX), Y1
+	VPCMPGTD     rs_laneidx<>+0(SB), Y1, Y1
+	VMOVUPS      act_neginf<>+0(SB), Y2
+	VBLENDVPS    Y1, Y0, Y2, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VMAXPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VMAXPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VMAXPS       Y3, Y2, Y2
+	VSUBPS       Y2, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y4, Y0
+	VANDPS       Y1, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VADDPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VADDPS       Y2, Y1, Y1
+	VDIVPS       Y1, Y0, Y0
+	VMOVAPS      Y0, Y0
+
+recSeqStackAVX2_grubeforeacts_c3_actdone:
+	MOVQ        48(AX), DI
+	VMOVUPS     (DI)(R8*1), Y1
+	VMOVUPS     (CX)(R8*1), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD213PS Y0, Y1, Y2
+	LEAQ        (CX)(BX*1), DI
+	VMOVUPS     Y2, (DI)(R8*1)
+	ADDQ        $0x20, R8
+	CMPQ        R8, BX
+	JL          recSeqStackAVX2_grubeforeacts_cand
+	JMP         recSeqStackAVX2_next
+
+recSeqStackAVX2_rnnacts:
+	MOVQ 80(AX), BX
+	XORQ SI, SI
+
+recSeqStackAVX2_rnnacts_chunk:
+	VXORPS  Y1, Y1, Y1
+	MOVQ    24(AX), DI
+	VMOVUPS (DI)(SI*1), Y0
+	MOVQ    16(AX), DI
+	ADDQ    SI, DI
+	MOVQ    DX, R8
+	MOVQ    64(AX), R9
+
+recSeqStackAVX2_rnnacts_x:
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y1
+	ADDQ         BX, DI
+	ADDQ         $0x04, R8
+	DECQ         R9
+	JNZ          recSeqStackAVX2_rnnacts_x
+	MOVQ         32(AX), DI
+	ADDQ         SI, DI
+	MOVQ         CX, R8
+	MOVQ         72(AX), R9
+
+recSeqStackAVX2_rnnacts_k2:
+	CMPQ         R9, $0x02
+	JL           recSeqStackAVX2_rnnacts_k1
+	VBROADCASTSS (R8), Y2
+	VBROADCASTSS 4(R8), Y3
+	VFMADD231PS  (DI), Y2, Y0
+	VFMADD231PS  (DI)(BX*1), Y3, Y1
+	LEAQ         (DI)(BX*2), DI
+	ADDQ         $0x08, R8
+	SUBQ         $0x02, R9
+	JMP          recSeqStackAVX2_rnnacts_k2
+
+recSeqStackAVX2_rnnacts_k1:
+	TESTQ        R9, R9
+	JZ           recSeqStackAVX2_rnnacts_act
+	VBROADCASTSS (R8), Y2
+	VFMADD231PS  (DI), Y2, Y0
+
+recSeqStackAVX2_rnnacts_act:
+	VADDPS      Y1, Y0, Y0
+	MOVQ        120(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_rnnacts_a_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_rnnacts_a_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_rnnacts_a_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_rnnacts_a_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_rnnacts_a_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_rnnacts_a_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_rnnacts_a_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_rnnacts_a_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2h<>+0(SB), Y6
+	VMOVUPS     act_tanhq2h<>+0(SB), Y7
+	VMOVUPS     act_tanhp4h<>+0(SB), Y3
+	VMOVUPS     act_tanhq4h<>+0(SB), Y8
+	VFMADD213PS act_tanhp1h<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1h<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3h<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_two<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y3
+	VMOVAPS     Y3, Y0
+	JMP         recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_hard:
+	VBROADCASTSS 128(AX), Y1
+	VBROADCASTSS 132(AX), Y2
+	VMOVAPS      Y2, Y2
+	VFMADD231PS  Y1, Y0, Y2
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y2, Y0, Y2
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y2, Y0, Y2
+	VMOVAPS      Y2, Y0
+	JMP          recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
+	VMOVUPS     act_tanhmax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y4
+	VMULPS      Y2, Y2, Y5
+	VMOVUPS     act_tanhp2<>+0(SB), Y6
+	VMOVUPS     act_tanhq2<>+0(SB), Y7
+	VMOVUPS     act_tanhp4<>+0(SB), Y3
+	VMOVUPS     act_tanhq4<>+0(SB), Y8
+	VFMADD213PS act_tanhp1<>+0(SB), Y2, Y6
+	VFMADD213PS act_tanhq1<>+0(SB), Y2, Y7
+	VFMADD213PS act_tanhp3<>+0(SB), Y2, Y3
+	VFMADD213PS act_tanhq3<>+0(SB), Y2, Y8
+	VFMADD213PS Y6, Y5, Y3
+	VFMADD213PS Y7, Y5, Y8
+	VFMADD213PS Y1, Y4, Y3
+	VFMADD213PS act_one<>+0(SB), Y2, Y8
+	VDIVPS      Y8, Y3, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y3, Y3
+	VMOVAPS     Y3, Y0
+	JMP         recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_relu:
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y1
+	VADDPS  act_one<>+0(SB), Y1, Y1
+	VDIVPS  Y1, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y1
+	VMAXPS       act_expmin<>+0(SB), Y1, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y1, Y1, Y2
+	VBLENDVPS    Y2, Y1, Y4, Y1
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y1, Y2
+	VSUBPS       act_one<>+0(SB), Y1, Y3
+	VMULPS       act_half<>+0(SB), Y3, Y3
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VANDPS       act_one<>+0(SB), Y2, Y2
+	VMOVUPS      act_logp0<>+0(SB), Y3
+	VFMADD213PS  act_logp1<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp2<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp7<>+0(SB), Y1, Y3
+	VFMADD213PS  act_logp8<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VMULPS       Y1, Y3, Y3
+	VMULPS       Y4, Y3, Y3
+	VFMADD231PS  act_logln2lo<>+0(SB), Y2, Y3
+	VFNMADD231PS act_half<>+0(SB), Y4, Y3
+	VADDPS       Y1, Y3, Y3
+	VFMADD231PS  act_logln2hi<>+0(SB), Y2, Y3
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y1
+	VMAXPS       act_em1min<>+0(SB), Y1, Y1
+	VMULPS       act_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VMOVAPS      Y1, Y1
+	VFNMADD231PS act_ln2hi<>+0(SB), Y2, Y1
+	VFNMADD231PS act_ln2lo<>+0(SB), Y2, Y1
+	VMOVUPS      act_c7<>+0(SB), Y3
+	VFMADD213PS  act_c6<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c5<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c4<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c3<>+0(SB), Y1, Y3
+	VFMADD213PS  act_c2<>+0(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VCVTPS2DQ    Y2, Y1
+	VPADDD       act_bias127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VSUBPS       act_one<>+0(SB), Y1, Y2
+	VFMADD213PS  Y2, Y1, Y3
+	VMULPS       act_selusa<>+0(SB), Y3, Y3
+	VMULPS       act_selus<>+0(SB), Y0, Y1
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y2
+	VBLENDVPS    Y2, Y1, Y3, Y1
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y1, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_rnnacts_a_actdone
+
+recSeqStackAVX2_rnnacts_a_softmax:
+	VPBROADCASTD 72(AX), Y1
+	VPCMPGTD     rs_laneidx<>+0(SB), Y1, Y1
+	VMOVUPS      act_neginf<>+0(SB), Y2
+	VBLENDVPS    Y1, Y0, Y2, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VMAXPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VMAXPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VMAXPS       Y3, Y2, Y2
+	VSUBPS       Y2, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y2
+	VMINPS       act_expmax<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VFMADD213PS  Y3, Y3, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y2
+	VBLENDVPS    Y2, Y0, Y4, Y0
+	VANDPS       Y1, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y1
+	VADDPS       Y1, Y0, Y1
+	VPERMILPS    $0x4e, Y1, Y2
+	VADDPS       Y2, Y1, Y1
+	VPERMILPS    $0xb1, Y1, Y2
+	VADDPS       Y2, Y1, Y1
+	VDIVPS       Y1, Y0, Y0
+	VMOVAPS      Y0, Y0
+
+recSeqStackAVX2_rnnacts_a_actdone:
+	LEAQ    (CX)(BX*1), DI
+	VMOVUPS Y0, (DI)(SI*1)
+	ADDQ    $0x20, SI
+	CMPQ    SI, BX
+	JL      recSeqStackAVX2_rnnacts_chunk
 
 recSeqStackAVX2_next:
-	ADDQ $0x70, AX
+	ADDQ $0x88, AX
 	CMPQ AX, 8(SP)
 	JB   recSeqStackAVX2_stage
 	MOVQ (SP), AX
@@ -3009,3 +4930,163 @@ recSeqStackAVX2_next:
 recSeqStackAVX2_done:
 	VZEROUPPER
 	RET
+
+DATA act_sqrt2m1<>+0(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+4(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+8(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+12(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+16(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+20(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+24(SB)/4, $0x3ed413cd
+DATA act_sqrt2m1<>+28(SB)/4, $0x3ed413cd
+GLOBL act_sqrt2m1<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp0<>+0(SB)/4, $0x3d9021bb
+DATA act_logp0<>+4(SB)/4, $0x3d9021bb
+DATA act_logp0<>+8(SB)/4, $0x3d9021bb
+DATA act_logp0<>+12(SB)/4, $0x3d9021bb
+DATA act_logp0<>+16(SB)/4, $0x3d9021bb
+DATA act_logp0<>+20(SB)/4, $0x3d9021bb
+DATA act_logp0<>+24(SB)/4, $0x3d9021bb
+DATA act_logp0<>+28(SB)/4, $0x3d9021bb
+GLOBL act_logp0<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp1<>+0(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+4(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+8(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+12(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+16(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+20(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+24(SB)/4, $0xbdebd1b8
+DATA act_logp1<>+28(SB)/4, $0xbdebd1b8
+GLOBL act_logp1<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp2<>+0(SB)/4, $0x3def251a
+DATA act_logp2<>+4(SB)/4, $0x3def251a
+DATA act_logp2<>+8(SB)/4, $0x3def251a
+DATA act_logp2<>+12(SB)/4, $0x3def251a
+DATA act_logp2<>+16(SB)/4, $0x3def251a
+DATA act_logp2<>+20(SB)/4, $0x3def251a
+DATA act_logp2<>+24(SB)/4, $0x3def251a
+DATA act_logp2<>+28(SB)/4, $0x3def251a
+GLOBL act_logp2<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp3<>+0(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+4(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+8(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+12(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+16(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+20(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+24(SB)/4, $0xbdfe5d4f
+DATA act_logp3<>+28(SB)/4, $0xbdfe5d4f
+GLOBL act_logp3<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp4<>+0(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+4(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+8(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+12(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+16(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+20(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+24(SB)/4, $0x3e11e9bf
+DATA act_logp4<>+28(SB)/4, $0x3e11e9bf
+GLOBL act_logp4<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp5<>+0(SB)/4, $0xbe2aae50
+DATA act_logp5<>+4(SB)/4, $0xbe2aae50
+DATA act_logp5<>+8(SB)/4, $0xbe2aae50
+DATA act_logp5<>+12(SB)/4, $0xbe2aae50
+DATA act_logp5<>+16(SB)/4, $0xbe2aae50
+DATA act_logp5<>+20(SB)/4, $0xbe2aae50
+DATA act_logp5<>+24(SB)/4, $0xbe2aae50
+DATA act_logp5<>+28(SB)/4, $0xbe2aae50
+GLOBL act_logp5<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp6<>+0(SB)/4, $0x3e4cceac
+DATA act_logp6<>+4(SB)/4, $0x3e4cceac
+DATA act_logp6<>+8(SB)/4, $0x3e4cceac
+DATA act_logp6<>+12(SB)/4, $0x3e4cceac
+DATA act_logp6<>+16(SB)/4, $0x3e4cceac
+DATA act_logp6<>+20(SB)/4, $0x3e4cceac
+DATA act_logp6<>+24(SB)/4, $0x3e4cceac
+DATA act_logp6<>+28(SB)/4, $0x3e4cceac
+GLOBL act_logp6<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp7<>+0(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+4(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+8(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+12(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+16(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+20(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+24(SB)/4, $0xbe7ffffc
+DATA act_logp7<>+28(SB)/4, $0xbe7ffffc
+GLOBL act_logp7<>(SB), RODATA|NOPTR, $32
+
+DATA act_logp8<>+0(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+4(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+8(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+12(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+16(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+20(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+24(SB)/4, $0x3eaaaaaa
+DATA act_logp8<>+28(SB)/4, $0x3eaaaaaa
+GLOBL act_logp8<>(SB), RODATA|NOPTR, $32
+
+DATA act_logln2lo<>+0(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+4(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+8(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+12(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+16(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+20(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+24(SB)/4, $0xb95e8083
+DATA act_logln2lo<>+28(SB)/4, $0xb95e8083
+GLOBL act_logln2lo<>(SB), RODATA|NOPTR, $32
+
+DATA act_logln2hi<>+0(SB)/4, $0x3f318000
+DATA act_logln2hi<>+4(SB)/4, $0x3f318000
+DATA act_logln2hi<>+8(SB)/4, $0x3f318000
+DATA act_logln2hi<>+12(SB)/4, $0x3f318000
+DATA act_logln2hi<>+16(SB)/4, $0x3f318000
+DATA act_logln2hi<>+20(SB)/4, $0x3f318000
+DATA act_logln2hi<>+24(SB)/4, $0x3f318000
+DATA act_logln2hi<>+28(SB)/4, $0x3f318000
+GLOBL act_logln2hi<>(SB), RODATA|NOPTR, $32
+
+DATA act_selusa<>+0(SB)/4, $0x3fe10966
+DATA act_selusa<>+4(SB)/4, $0x3fe10966
+DATA act_selusa<>+8(SB)/4, $0x3fe10966
+DATA act_selusa<>+12(SB)/4, $0x3fe10966
+DATA act_selusa<>+16(SB)/4, $0x3fe10966
+DATA act_selusa<>+20(SB)/4, $0x3fe10966
+DATA act_selusa<>+24(SB)/4, $0x3fe10966
+DATA act_selusa<>+28(SB)/4, $0x3fe10966
+GLOBL act_selusa<>(SB), RODATA|NOPTR, $32
+
+DATA act_selus<>+0(SB)/4, $0x3f867d5f
+DATA act_selus<>+4(SB)/4, $0x3f867d5f
+DATA act_selus<>+8(SB)/4, $0x3f867d5f
+DATA act_selus<>+12(SB)/4, $0x3f867d5f
+DATA act_selus<>+16(SB)/4, $0x3f867d5f
+DATA act_selus<>+20(SB)/4, $0x3f867d5f
+DATA act_selus<>+24(SB)/4, $0x3f867d5f
+DATA act_selus<>+28(SB)/4, $0x3f867d5f
+GLOBL act_selus<>(SB), RODATA|NOPTR, $32
+
+DATA rs_laneidx<>+0(SB)/4, $0x00000000
+DATA rs_laneidx<>+4(SB)/4, $0x00000001
+DATA rs_laneidx<>+8(SB)/4, $0x00000002
+DATA rs_laneidx<>+12(SB)/4, $0x00000003
+DATA rs_laneidx<>+16(SB)/4, $0x00000004
+DATA rs_laneidx<>+20(SB)/4, $0x00000005
+DATA rs_laneidx<>+24(SB)/4, $0x00000006
+DATA rs_laneidx<>+28(SB)/4, $0x00000007
+GLOBL rs_laneidx<>(SB), RODATA|NOPTR, $32
+
+DATA act_neginf<>+0(SB)/4, $0xff800000
+DATA act_neginf<>+4(SB)/4, $0xff800000
+DATA act_neginf<>+8(SB)/4, $0xff800000
+DATA act_neginf<>+12(SB)/4, $0xff800000
+DATA act_neginf<>+16(SB)/4, $0xff800000
+DATA act_neginf<>+20(SB)/4, $0xff800000
+DATA act_neginf<>+24(SB)/4, $0xff800000
+DATA act_neginf<>+28(SB)/4, $0xff800000
+GLOBL act_neginf<>(SB), RODATA|NOPTR, $32

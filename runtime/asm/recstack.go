@@ -14,6 +14,9 @@ import (
 //   - W: In rows of 3*up (GRU) or up floats; B: 3*up or up floats (zeros for none);
 //   - UW: U rows as W's; RBH: up floats (GRU with ResetAfter); H0: the initial h (U
 //     floats; nil: zeros).
+//
+// With Acts the stage's activations are RecAct (a GRU's gates) and Act (a GRU's
+// candidate, a SimpleRNN's activation) instead of Gate, tanh and Relu.
 type RecStage struct {
 	GRU, ResetAfter, Relu bool
 	Gate                  GateAct // GRU gates (not Relu)
@@ -21,6 +24,90 @@ type RecStage struct {
 	In                    int
 	W, B, UW, RBH, H0     []float32
 	U                     int
+	Acts                  bool
+	RecAct, Act           RecAct
+}
+
+// RecAct is an activation of a RecStack stage with Acts: Kind one of the Act
+// constants, A and B the hard sigmoid's clip(A*x+B, 0, 1). The vector forms are the
+// whole-sequence kernels' sigmoidRational (within 4*2^-24 absolute) and tanhRational
+// (6 ULP), and Softplus's, Selu's and Softsign's (2, 2 and 1.5 ULP); relu (max(0, x))
+// and linear are exact.
+type RecAct struct {
+	Kind int
+	A, B float32
+}
+
+// The activations a RecStack stage takes (RecAct.Kind), in the kernel's numbering.
+const (
+	ActSigmoid = iota
+	ActHardSigmoid
+	ActTanh
+	ActReLU
+	ActLinear
+	ActSoftsign
+	ActSoftplus
+	ActSelu
+	ActSoftmax // over the units (at most 8: one chunk)
+	numRecActs
+)
+
+// recActsMaxU bounds the units of a stage with Acts (the Generic loop's buffers).
+const recActsMaxU = 64
+
+// applyVec applies a to the units' values v in float64 (softmax over all of v).
+func (a RecAct) applyVec(v []float64) {
+	if a.Kind != ActSoftmax {
+		for j, x := range v {
+			v[j] = a.eval64(x)
+		}
+		return
+	}
+	m := math.Inf(-1)
+	for _, x := range v {
+		if x > m || x != x {
+			m = x
+		}
+	}
+	var sum float64
+	for j, x := range v {
+		v[j] = math.Exp(x - m)
+		sum += v[j]
+	}
+	for j := range v {
+		v[j] /= sum
+	}
+}
+
+// eval64 is a in float64 (the Generic form).
+func (a RecAct) eval64(x float64) float64 {
+	switch a.Kind {
+	case ActSigmoid:
+		return sigmoid64(x)
+	case ActHardSigmoid:
+		return math.Min(1, math.Max(0, float64(a.A)*x+float64(a.B)))
+	case ActTanh:
+		return math.Tanh(x)
+	case ActReLU:
+		if x < 0 {
+			return 0
+		}
+		return x
+	case ActSoftsign:
+		return x / (1 + math.Abs(x))
+	case ActSoftplus:
+		l := math.Log1p(math.Exp(-math.Abs(x)))
+		if !(x > 0) {
+			return l
+		}
+		return x + l
+	case ActSelu:
+		if x > 0 {
+			return seluScale * x
+		}
+		return seluScale * seluAlpha * math.Expm1(x)
+	}
+	return x
 }
 
 // RecStack runs up to 4 GRU and SimpleRNN stages over the same t steps of one sample,
@@ -69,7 +156,8 @@ func NewRecStack(isa ISA, stages []RecStage, t, xRow int) *RecStack {
 			}
 			in = p.st[i-1].U
 		}
-		bad := st.U < 0 || in <= 0 || len(st.W) < in*g*up || len(st.B) < g*up || len(st.UW) < st.U*g*up ||
+		acts := func(a RecAct) bool { return a.Kind >= 0 && a.Kind < numRecActs && (a.Kind != ActSoftmax || st.U <= 8) }
+		bad := st.U < 0 || in <= 0 || (st.Acts && (!acts(st.Act) || st.GRU && !acts(st.RecAct) || st.U > recActsMaxU)) || len(st.W) < in*g*up || len(st.B) < g*up || len(st.UW) < st.U*g*up ||
 			(st.GRU && st.Gate.Relu) || len(st.H0) > st.U || (st.GRU && st.ResetAfter && len(st.RBH) < up)
 		if st.Input {
 			bad = bad || xRow < in
@@ -110,6 +198,17 @@ func NewRecStack(isa ISA, stages []RecStage, t, xRow int) *RecStack {
 		if st.GRU && st.Gate.Hard {
 			x.kind++
 			x.a, x.b = st.Gate.A, st.Gate.B
+		}
+		if st.Acts {
+			x.gact, x.a, x.b, x.cact, x.ca, x.cb = st.RecAct.Kind, st.RecAct.A, st.RecAct.B, st.Act.Kind, st.Act.A, st.Act.B
+			switch {
+			case !st.GRU:
+				x.kind = 8
+			case st.ResetAfter:
+				x.kind = 6
+			default:
+				x.kind = 7
+			}
 		}
 	}
 	p.iters = t + maxLag
@@ -181,8 +280,11 @@ type recStackDesc struct {
 	nin, u   int
 	us       int // up*4
 	lag      int
-	kind     int // 0 rnn tanh, 1 rnn relu, 2 gru after, 3 gru after hard, 4 gru before, 5 gru before hard
+	kind     int // 0 rnn tanh, 1 rnn relu, 2 gru after, 3 gru after hard, 4 gru before, 5 gru before hard, 6 gru after acts, 7 gru before acts, 8 rnn acts
 	a, b     float32
+	gact     int // acts kinds: RecAct.Kind of the gates and of the candidate / activation
+	cact     int
+	ca, cb   float32
 }
 
 // recSeqStackMax is how many stages RecSeqStack runs in one kernel call.
@@ -216,13 +318,43 @@ func (p *RecStack) runGo(x, scratch []float32) {
 			if !st.ResetAfter {
 				rh = scratch[p.hsOff[i]+(t+1)*up : p.hsOff[i]+(t+3)*up]
 			}
-			gruSeqGo(func(s, col int) float64 {
+			zv := func(s, col int) float64 {
 				v := float64(st.B[col])
 				for k, xv := range xs[first+s*stride : first+s*stride+in] {
 					v += float64(xv) * float64(st.W[k*row+col])
 				}
 				return v
-			}, st.UW, st.RBH, hs, rh, t, u, st.ResetAfter, st.Gate)
+			}
+			if st.Acts {
+				gruActsGo(st, zv, hs, rh, t)
+			} else {
+				gruSeqGo(zv, st.UW, st.RBH, hs, rh, t, u, st.ResetAfter, st.Gate)
+			}
+			continue
+		}
+		if st.Acts {
+			var v [recActsMaxU]float64
+			for s := 0; s < t; s++ {
+				xr := xs[first+s*stride : first+s*stride+in]
+				hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+				for j := 0; j < u; j++ {
+					a := float64(st.B[j])
+					for k, xv := range xr {
+						a += float64(xv) * float64(st.W[k*up+j])
+					}
+					for k := 0; k < u; k++ {
+						a += float64(hp[k]) * float64(st.UW[k*up+j])
+					}
+					v[j] = a
+				}
+				st.Act.applyVec(v[:u])
+				for j := range hn {
+					hn[j] = 0
+					if j < u {
+						hn[j] = float32(v[j])
+					}
+				}
+			}
 			continue
 		}
 		for s := 0; s < t; s++ {
@@ -236,14 +368,60 @@ func (p *RecStack) runGo(x, scratch []float32) {
 				for k := 0; k < u; k++ {
 					v += float64(hp[k]) * float64(st.UW[k*up+j])
 				}
-				if st.Relu {
+				switch {
+				case st.Acts:
+					v = st.Act.eval64(v)
+				case st.Relu:
 					if v < 0 {
 						v = 0
 					}
-				} else {
+				default:
 					v = math.Tanh(v)
 				}
 				hn[j] = float32(v)
+			}
+		}
+	}
+}
+
+// gruActsGo is the Generic loop of a GRU stage with Acts: float64 sums and
+// activations (applied to each gate's units together, softmax over them), h and the
+// reset-before r*h rounded to float32 as gruSeqGo does.
+func gruActsGo(st *RecStage, zv func(s, col int) float64, hs, rh []float32, t int) {
+	u, up := st.U, LSTMSeqPad(st.U)
+	row := 3 * up
+	var z, r, c [recActsMaxU]float64
+	sum := func(v float64, h []float32, col int) float64 {
+		for k := 0; k < u; k++ {
+			v += float64(h[k]) * float64(st.UW[k*row+col])
+		}
+		return v
+	}
+	for s := 0; s < t; s++ {
+		hp, hn := hs[s*up:(s+1)*up], hs[(s+1)*up:(s+2)*up]
+		for j := 0; j < u; j++ {
+			z[j], r[j] = sum(zv(s, j), hp, j), sum(zv(s, up+j), hp, up+j)
+		}
+		st.RecAct.applyVec(z[:u])
+		st.RecAct.applyVec(r[:u])
+		if st.ResetAfter {
+			for j := 0; j < u; j++ {
+				c[j] = zv(s, 2*up+j) + r[j]*sum(float64(st.RBH[j]), hp, 2*up+j)
+			}
+		} else {
+			rs := rh[up : 2*up]
+			for j := 0; j < u; j++ {
+				rs[j] = float32(r[j] * float64(hp[j]))
+			}
+			for j := 0; j < u; j++ {
+				c[j] = sum(zv(s, 2*up+j), rs, 2*up+j)
+			}
+		}
+		st.Act.applyVec(c[:u])
+		for j := range hn {
+			hn[j] = 0
+			if j < u {
+				hn[j] = float32(c[j] + z[j]*(float64(hp[j])-c[j]))
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"math"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -9,14 +12,15 @@ import (
 // Offsets in asm.recStackDesc (8-byte fields; a and b are float32s at the end).
 const (
 	rsX, rsXStride, rsWX, rsBias, rsUW, rsRBH, rsRH, rsHS = 0, 8, 16, 24, 32, 40, 48, 56
-	rsNin, rsU, rsUS, rsLag, rsKind, rsA, rsB, rsSize     = 64, 72, 80, 88, 96, 104, 108, 112
+	rsNin, rsU, rsUS, rsLag, rsKind, rsA, rsB             = 64, 72, 80, 88, 96, 104, 108
+	rsGAct, rsCAct, rsCA, rsCB, rsSize                    = 112, 120, 128, 132, 136
 )
 
 // Stage kinds of asm.recStackDesc, in asm's order.
 var rsKinds = []struct {
-	name            string
-	gru, relu, hard bool
-	after           bool
+	name                  string
+	gru, relu, hard, acts bool
+	after                 bool
 }{
 	{name: "rnntanh"},
 	{name: "rnnrelu", relu: true},
@@ -24,6 +28,76 @@ var rsKinds = []struct {
 	{name: "gruafterhard", gru: true, after: true, hard: true},
 	{name: "grubefore", gru: true},
 	{name: "grubeforehard", gru: true, hard: true},
+	{name: "gruafteracts", gru: true, after: true, acts: true},
+	{name: "grubeforeacts", gru: true, acts: true},
+	{name: "rnnacts", acts: true},
+}
+
+// rsActNames are asm.RecAct's kinds in order.
+var rsActNames = []string{"sigmoid", "hard", "tanh", "relu", "linear", "softsign", "softplus", "selu", "softmax"}
+
+// rsAct emits the activation whose kind is the descriptor field code (the hard
+// sigmoid's a and b at aOff and bOff) applied to x: a branch per kind, each the form
+// the other kernels use (the same bits as a stage of the fixed kinds).
+func rsAct(lbl string, dp Register, code, aOff, bOff int, x VecVirtual) VecVirtual {
+	out := YMM()
+	c := GP64()
+	MOVQ(dm(dp, code), c)
+	for i := 1; i < len(rsActNames); i++ {
+		CMPQ(c, U8(i))
+		JE(LabelRef(lbl + "_" + rsActNames[i]))
+	}
+	for i, nm := range rsActNames {
+		if i > 0 {
+			Label(lbl + "_" + nm)
+		}
+		var r VecVirtual
+		switch nm {
+		case "sigmoid":
+			r = sigmoidRational(x)
+		case "hard":
+			r = rsHard(dp, aOff, bOff)(x)
+		case "tanh":
+			r = tanhRational(x)
+		case "relu":
+			zero := YMM()
+			VXORPS(zero, zero, zero)
+			r = YMM()
+			VMAXPS(x, zero, r) // Intel order max(0, x): x's NaN is kept
+		case "linear":
+			r = x
+		case "softsign":
+			r = softsignv(x)
+		case "softplus":
+			r = softplusv(x)
+		case "selu":
+			r = seluv(x)
+		case "softmax":
+			r = rsSoftmax(dp, x)
+		}
+		VMOVAPS(r, out)
+		JMP(LabelRef(lbl + "_actdone"))
+	}
+	Label(lbl + "_actdone")
+	return out
+}
+
+// rsHard is seqGate's hard gate clip(a*x+b, 0, 1) with a and b from the descriptor.
+func rsHard(dp Register, aOff, bOff int) func(VecVirtual) VecVirtual {
+	ha, hb := YMM(), YMM()
+	VBROADCASTSS(dm(dp, aOff), ha)
+	VBROADCASTSS(dm(dp, bOff), hb)
+	return func(x VecVirtual) VecVirtual {
+		r := YMM()
+		VMOVAPS(hb, r)
+		VFMADD231PS(ha, x, r) // a*x + b
+		lim := YMM()
+		VXORPS(lim, lim, lim)
+		VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
+		VMOVUPS(consts["one"], lim)
+		VMINPS(r, lim, r)
+		return r
+	}
 }
 
 // recStackKernel emits RecSeqStack's kernel: up to n GRU and SimpleRNN stages stepped
@@ -83,9 +157,9 @@ func recStackKernel(name string) {
 		}
 		lbl := name + "_" + kd.name
 		if kd.gru {
-			rsGRUStep(lbl, kd.hard, kd.after, dp, px, ph)
+			rsGRUStep(lbl, kd.hard, kd.after, kd.acts, dp, px, ph)
 		} else {
-			rsRNNStep(lbl, kd.relu, dp, px, ph)
+			rsRNNStep(lbl, kd.relu, kd.acts, dp, px, ph)
 		}
 		JMP(LabelRef(name + "_next"))
 	}
@@ -108,7 +182,7 @@ func dm(dp Register, off int) Mem { return Mem{Base: dp, Disp: off} }
 
 // rsRNNStep is rnnSeqKernel's step (inK) for the stage at dp: input row at px, h row
 // at ph, the new h row at ph + us.
-func rsRNNStep(lbl string, relu bool, dp, px, ph Register) {
+func rsRNNStep(lbl string, relu, acts bool, dp, px, ph Register) {
 	us := GP64()
 	MOVQ(dm(dp, rsUS), us)
 	j := GP64()
@@ -156,7 +230,9 @@ func rsRNNStep(lbl string, relu bool, dp, px, ph Register) {
 	Label(lbl + "_act")
 	VADDPS(acc2, acc, acc)
 	var h VecVirtual
-	if relu {
+	if acts {
+		h = rsAct(lbl+"_a", dp, rsCAct, rsCA, rsCB, acc)
+	} else if relu {
 		zero := YMM()
 		VXORPS(zero, zero, zero)
 		h = YMM()
@@ -174,25 +250,23 @@ func rsRNNStep(lbl string, relu bool, dp, px, ph Register) {
 
 // rsGRUStep is gruSeqKernel's step (inK) for the stage at dp: input row at px, h row at
 // ph, the new h row at ph + us; the hard gate's a and b from the descriptor.
-func rsGRUStep(lbl string, hard, after bool, dp, px, ph Register) {
+func rsGRUStep(lbl string, hard, after, acts bool, dp, px, ph Register) {
 	us, rowb := GP64(), GP64()
 	MOVQ(dm(dp, rsUS), us)
 	LEAQ(Mem{Base: us, Index: us, Scale: 2}, rowb)
-	gate := sigmoidRational
+	gate, cand := sigmoidRational, tanhRational
 	if hard {
-		ha, hb := YMM(), YMM()
-		VBROADCASTSS(dm(dp, rsA), ha)
-		VBROADCASTSS(dm(dp, rsB), hb)
-		gate = func(x VecVirtual) VecVirtual { // seqGate's hard gate
-			r := YMM()
-			VMOVAPS(hb, r)
-			VFMADD231PS(ha, x, r) // a*x + b
-			lim := YMM()
-			VXORPS(lim, lim, lim)
-			VMAXPS(r, lim, r) // Intel order max(lim, r): r's NaN is kept
-			VMOVUPS(consts["one"], lim)
-			VMINPS(r, lim, r)
-			return r
+		gate = rsHard(dp, rsA, rsB)
+	}
+	if acts {
+		na := 0
+		gate = func(x VecVirtual) VecVirtual {
+			na++
+			return rsAct(fmt.Sprintf("%s_g%d", lbl, na), dp, rsGAct, rsA, rsB, x)
+		}
+		cand = func(x VecVirtual) VecVirtual {
+			na++
+			return rsAct(fmt.Sprintf("%s_c%d", lbl, na), dp, rsCAct, rsCA, rsCB, x)
 		}
 	}
 	gm := func(base Register, g int) Mem {
@@ -295,7 +369,7 @@ func rsGRUStep(lbl string, hard, after bool, dp, px, ph Register) {
 		}
 		z, r := gate(acc[0]), gate(acc[1])
 		VFMADD213PS(xh[0], r, acc[2]) // xh + r*(h U_h + rbh)
-		c := tanhRational(acc[2])
+		c := cand(acc[2])
 		gruUpdate(z, c, Mem{Base: ph, Index: j, Scale: 1}, hn, ph, us, j)
 		ADDQ(U8(32), j)
 		CMPQ(j, us)
@@ -331,7 +405,7 @@ func rsGRUStep(lbl string, hard, after bool, dp, px, ph Register) {
 	MOVQ(prr, hp)
 	sums(lbl+"_cand", ch, ch2, []int{2}, wp, hp, rsU)
 	VADDPS(ch2[0], ch[0], ch[0])
-	c := tanhRational(ch[0])
+	c := cand(ch[0])
 	z = YMM()
 	MOVQ(dm(dp, rsRH), prh)
 	VMOVUPS(Mem{Base: prh, Index: j, Scale: 1}, z)
@@ -339,4 +413,54 @@ func rsGRUStep(lbl string, hard, after bool, dp, px, ph Register) {
 	ADDQ(U8(32), j)
 	CMPQ(j, us)
 	JL(LabelRef(lbl + "_cand"))
+}
+
+// rsSoftmax is the softmax over the u <= 8 units of one chunk (up == 8): lanes >= u
+// masked to -Inf, exp(x - max) by expv, the lanes' sum in float32 (a butterfly, so
+// every lane holds it), one divide; the masked lanes come out 0.
+func rsSoftmax(dp Register, x VecVirtual) VecVirtual {
+	ub, mk := YMM(), YMM()
+	VPBROADCASTD(dm(dp, rsU), ub)
+	VPCMPGTD(rsLaneIdx(), ub, mk) // lane < u
+	ninf, v := YMM(), YMM()
+	VMOVUPS(cst("neginf", float32(math.Inf(-1))), ninf)
+	VBLENDVPS(mk, x, ninf, v) // lane < u ? x : -Inf
+	m := rsButterfly(v, VMAXPS)
+	d := YMM()
+	VSUBPS(m, v, d) // v - max
+	e := expv(d)
+	VANDPS(mk, e, e)
+	sum := rsButterfly(e, VADDPS)
+	out := YMM()
+	VDIVPS(sum, e, out)
+	return out
+}
+
+// rsButterfly reduces v's 8 lanes with op into every lane.
+func rsButterfly(v VecVirtual, op func(ops ...Op)) VecVirtual {
+	t, r := YMM(), YMM()
+	VPERM2F128(U8(1), v, v, t)
+	op(t, v, r)
+	t2 := YMM()
+	VPERMILPS(U8(0x4e), r, t2)
+	op(t2, r, r)
+	t3 := YMM()
+	VPERMILPS(U8(0xb1), r, t3)
+	op(t3, r, r)
+	return r
+}
+
+var rsLaneTable Mem
+var rsLaneDone bool
+
+// rsLaneIdx is the table of lane numbers 0..7 (int32).
+func rsLaneIdx() Mem {
+	if !rsLaneDone {
+		rsLaneTable = GLOBL("rs_laneidx", RODATA|NOPTR)
+		for i := 0; i < 8; i++ {
+			DATA(4*i, U32(i))
+		}
+		rsLaneDone = true
+	}
+	return rsLaneTable
 }
