@@ -412,6 +412,7 @@ func gruActsGo(st *RecStage, zv func(s, col int) float64, hs, rh []float32, t in
 			rs := rh[up : 2*up]
 			for j := 0; j < u; j++ {
 				rs[j] = float32(r[j] * float64(hp[j]))
+				z[j] = float64(float32(z[j])) // gruSeqGo keeps z in rh as float32
 			}
 			for j := 0; j < u; j++ {
 				c[j] = sum(zv(s, 2*up+j), rs, 2*up+j)
