@@ -38,6 +38,9 @@ type fastGRU struct {
 	// activations the fixed whole-sequence kernels lack, as asm.RecAct
 	acts           bool
 	recAct, actAct asm.RecAct
+	// groups[g-2] runs g samples (2 <= g <= 4) as independent stages of one
+	// asm.RecStack call, their chains' latencies overlapping (inK, batch >= 2)
+	groups []*asm.RecStack
 }
 
 // gruSeqMaxInK bounds the layers whose whole-sequence kernel projects the input in the
@@ -134,8 +137,8 @@ func newSeqGRU(l *layers.GRU, in layers.Shape, isa asm.ISA, maxBatch int) (compi
 	if asm.GRUSeqXAsm(isa) && l.In <= seqMaxIn && u <= gruSeqMaxInK {
 		k.inK, k.xw, k.xb = true, w, b
 		name := "gru whole-sequence " + l.RecAct.String() + "/tanh kernel/" + isa.String() + reset + " (input projected in the step loop)"
-		// scratch: hs rows (t+1)*up, rh 2*up
-		return compiled{k: k, name: name, scratchLen: (k.t + 3) * up}, true
+		// scratch: hs rows (t+1)*up, rh 2*up (or a group's, see buildGroups)
+		return compiled{k: k, name: name, scratchLen: max((k.t+3)*up, k.buildGroups(maxBatch))}, true
 	}
 	k.packedW = make([]float32, asm.PackedLen(k.gisaW, l.In, n))
 	asm.PackB(k.gisaW, k.packedW, l.In, n, w, b)
@@ -156,6 +159,11 @@ func (k *fastGRU) runSeq(dst, src, scratch []float32, batch int) {
 		hs, rh := scratch[:(t+1)*up], scratch[(t+1)*up:(t+3)*up]
 		in := l.In
 		for b := 0; b < batch; b++ {
+			if g := min(batch-b, len(k.groups)+1); g > 1 {
+				runGroup(k.groups[g-2], l.Recurrence(), dst, src, scratch, b, g, t, up)
+				b += g - 1
+				continue
+			}
 			clear(hs[:up])
 			copy(hs, l.H0)
 			asm.GRUSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.uw, k.rbh, hs, rh, t, u, l.GoBackwards, l.ResetAfter, k.gate)

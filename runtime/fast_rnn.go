@@ -30,6 +30,7 @@ type fastRNN struct {
 	// acts: a stage of a recStack only (newActsRNN), its activation as asm.RecAct
 	acts   bool
 	actAct asm.RecAct
+	groups []*asm.RecStack // as fastGRU's
 }
 
 // newSeqRNN compiles a tanh or relu SimpleRNN of at most seqMaxUnits units for
@@ -54,7 +55,7 @@ func newSeqRNN(l *layers.SimpleRNN, in layers.Shape, isa asm.ISA, maxBatch int) 
 			k.xb = make([]float32, up)
 		}
 		name := "simplernn whole-sequence " + l.Act.String() + " kernel/" + isa.String() + " (input projected in the step loop)"
-		return compiled{k: k, name: name, scratchLen: (k.t + 1) * up}, true
+		return compiled{k: k, name: name, scratchLen: max((k.t+1)*up, k.buildGroups(maxBatch))}, true
 	}
 	k.packedW = make([]float32, asm.PackedLen(k.gisa, l.In, up))
 	asm.PackB(k.gisa, k.packedW, l.In, up, w, b)
@@ -81,6 +82,11 @@ func (k *fastRNN) runSeq(dst, src, scratch []float32, batch int) {
 	if k.inK {
 		hs, in := scratch[:(t+1)*up], l.In
 		for b := 0; b < batch; b++ {
+			if g := min(batch-b, len(k.groups)+1); g > 1 {
+				runGroup(k.groups[g-2], l.Recurrence(), dst, src, scratch, b, g, t, up)
+				b += g - 1
+				continue
+			}
 			clear(hs[:up])
 			copy(hs, l.H0)
 			asm.RNNSeqX(k.isa, src[b*t*in:(b+1)*t*in], in, k.xw, k.xb, k.uw, hs, t, u, l.GoBackwards, k.relu)

@@ -314,3 +314,60 @@ func (k *fastRecStack) parTask(r *region, i, w int) { samplesTask(k, r, i, w) }
 
 // forTeam gives every worker a copy of the serial scratch.
 func (k *fastRecStack) forTeam(workers, _, sc int) (parKernel, int) { return k, workers * sc }
+
+// Sample groups: a whole-sequence GRU or SimpleRNN at batch >= 2 (TimeDistributed
+// over one included) runs up to 4 samples per asm.RecStack call, each sample a stage
+// reading its own rows (XOff), so their step chains overlap instead of running one
+// after the other; each sample's bits are those of its own GRUSeqX/RNNSeqX run.
+
+// recGroupMax is the most samples one call runs.
+const recGroupMax = 4
+
+// groupsFor builds the plans for 2..min(4, maxBatch) samples of the stage st over t
+// steps of in floats and returns them with the scratch the largest needs.
+func groupsFor(isa asm.ISA, st asm.RecStage, t, in, maxBatch int) ([]*asm.RecStack, int) {
+	var gs []*asm.RecStack
+	n := 0
+	for g := 2; g <= min(recGroupMax, maxBatch) && t > 0; g++ {
+		sts := make([]asm.RecStage, g)
+		for i := range sts {
+			sts[i] = st
+			sts[i].XOff = i * t * in
+		}
+		p := asm.NewRecStack(isa, sts, t, in)
+		gs = append(gs, p)
+		n = max(n, p.ScratchLen())
+	}
+	return gs, n
+}
+
+func (k *fastGRU) buildGroups(maxBatch int) int {
+	if !asm.RecStackAsm(k.isa) {
+		return 0
+	}
+	var n int
+	k.groups, n = groupsFor(k.isa, k.recStage(true), k.t, k.l.In, maxBatch)
+	return n
+}
+
+func (k *fastRNN) buildGroups(maxBatch int) int {
+	if !asm.RecStackAsm(k.isa) {
+		return 0
+	}
+	var n int
+	k.groups, n = groupsFor(k.isa, k.recStage(true), k.t, k.l.In, maxBatch)
+	return n
+}
+
+// runGroup runs samples b..b+g-1 with the plan p and writes their outputs.
+func runGroup(p *asm.RecStack, r layers.Recurrence, dst, src, scratch []float32, b, g, t, up int) {
+	in, outLen := r.In, r.Units
+	if r.ReturnSequences {
+		outLen *= t
+	}
+	p.Run(src[b*t*in:(b+g)*t*in], scratch)
+	for i := 0; i < g; i++ {
+		o := (b + i) * outLen
+		seqRowsOut(dst[o:o+outLen], p.HS(scratch, i), t, r.Units, up, r.ReturnSequences, r.GoBackwards && r.KeepTimeOrder)
+	}
+}

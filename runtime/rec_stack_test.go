@@ -174,3 +174,61 @@ func TestRecStack(t *testing.T) {
 		}
 	}
 }
+
+// TestRecGroups: a whole-sequence GRU or SimpleRNN (and TimeDistributed over one) run
+// at batch 1 to 9 gives every sample the bits of that sample run alone (the sample
+// groups of asm.RecStack are GRUSeqX's and RNNSeqX's stage by stage), on every path.
+func TestRecGroups(t *testing.T) {
+	r := rand.New(rand.NewPCG(97, 98))
+	for trial := 0; trial < 40; trial++ {
+		steps, in, u := []int{1, 2, 7}[trial%3], 1+r.IntN(5), []int{1, 5, 8, 9, 16}[r.IntN(5)]
+		back, seq := r.IntN(2) == 0, r.IntN(2) == 0
+		var l layers.Layer
+		if trial%2 == 0 {
+			g := &layers.GRU{Info: layers.Info{Name: "g", Class: "GRU"}, In: in, Units: u, W: rnd(r, in*3*u), U: rnd(r, u*3*u),
+				Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ResetAfter: r.IntN(2) == 0,
+				ReturnSequences: seq, GoBackwards: back, B: rnd(r, 3*u)}
+			if r.IntN(2) == 0 {
+				g.RecAct = layers.Activation{Kind: layers.HardSigmoid, Alpha: 0.2, Beta: 0.5}
+			}
+			l = g
+		} else {
+			l = &layers.SimpleRNN{Info: layers.Info{Name: "s", Class: "SimpleRNN"}, In: in, Units: u, W: rnd(r, in*u), U: rnd(r, u*u),
+				Act: []layers.Activation{{Kind: layers.Tanh}, layers.ActReLU}[r.IntN(2)], ReturnSequences: seq, GoBackwards: back, H0: rnd(r, u)}
+		}
+		shape := layers.Shape{steps, in}
+		if trial%4 >= 2 {
+			l = &layers.TimeDistributed{Info: layers.Info{Name: "td", Class: "TimeDistributed"}, Inner: l}
+			shape = layers.Shape{3, steps, in}
+		}
+		g, err := layers.NewGraph(shape, []layers.Layer{l}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, isa := range isas() {
+			m, err := Compile(g, Options{ISA: isa.String(), MaxBatch: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, o := g.Input().Size(), g.Output().Size()
+			x := rnd(r, 9*n)
+			for _, batch := range []int{1, 2, 3, 4, 5, 9} {
+				got := make([]float32, batch*o)
+				if err := m.RunInto(got, x[:batch*n], batch); err != nil {
+					t.Fatal(err)
+				}
+				for b := 0; b < batch; b++ {
+					one := make([]float32, o)
+					if err := m.RunInto(one, x[b*n:(b+1)*n], 1); err != nil {
+						t.Fatal(err)
+					}
+					for i := range one {
+						if math.Float32bits(one[i]) != math.Float32bits(got[b*o+i]) {
+							t.Fatalf("%s %v batch %d sample %d: out[%d] = %v, alone %v (%q)", l.Config(), isa, batch, b, i, got[b*o+i], one[i], m.Kernels())
+						}
+					}
+				}
+			}
+		}
+	}
+}

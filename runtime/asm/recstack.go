@@ -22,6 +22,7 @@ type RecStage struct {
 	Gate                  GateAct // GRU gates (not Relu)
 	Input, Backwards      bool
 	In                    int
+	XOff                  int // Input: the stage's rows start XOff floats into the input (another sample)
 	W, B, UW, RBH, H0     []float32
 	U                     int
 	Acts                  bool
@@ -132,6 +133,7 @@ type RecStack struct {
 	d          [recSeqStackMax]recStackDesc // weights, kinds and sizes; the call sets x, hs, rh
 	iters      int
 	vec        bool
+	xNeed      int // input floats a call reads (t > 0)
 }
 
 // NewRecStack validates and prepares stages over t steps of input rows xRow floats
@@ -160,7 +162,8 @@ func NewRecStack(isa ISA, stages []RecStage, t, xRow int) *RecStack {
 		bad := st.U < 0 || in <= 0 || (st.Acts && (!acts(st.Act) || st.GRU && !acts(st.RecAct) || st.U > recActsMaxU)) || len(st.W) < in*g*up || len(st.B) < g*up || len(st.UW) < st.U*g*up ||
 			(st.GRU && st.Gate.Relu) || len(st.H0) > st.U || (st.GRU && st.ResetAfter && len(st.RBH) < up)
 		if st.Input {
-			bad = bad || xRow < in
+			bad = bad || xRow < in || st.XOff < 0
+			p.xNeed = max(p.xNeed, st.XOff+max(0, t-1)*xRow+in)
 		} else {
 			bad = bad || st.Backwards || in != st.In && st.In != 0
 		}
@@ -228,7 +231,7 @@ func (p *RecStack) HS(scratch []float32, i int) []float32 {
 // scratch at least ScratchLen floats; every stage starts from its H0.
 func (p *RecStack) Run(x, scratch []float32) {
 	t := p.t
-	if len(scratch) < p.scratchLen || (t > 0 && len(x) < (t-1)*p.xRow+p.st[0].In) {
+	if len(scratch) < p.scratchLen || (t > 0 && len(x) < p.xNeed) {
 		panic(fmt.Sprintf("asm.RecStack.Run: short slices (x %d, scratch %d) for t=%d xRow=%d", len(x), len(scratch), t, p.xRow))
 	}
 	for i := range p.st {
@@ -260,9 +263,9 @@ func (p *RecStack) Run(x, scratch []float32) {
 		case !st.Input:
 			dx.x = &scratch[p.hsOff[i-1]+LSTMSeqPad(p.st[i-1].U)]
 		case st.Backwards:
-			dx.x = &x[(t-1)*p.xRow]
+			dx.x = &x[st.XOff+(t-1)*p.xRow]
 		default:
-			dx.x = &x[0]
+			dx.x = &x[st.XOff]
 		}
 	}
 	recSeqStackAVX2(&d[0], len(p.st), t, p.iters)
@@ -301,12 +304,12 @@ func (p *RecStack) runGo(x, scratch []float32) {
 		st := &p.st[i]
 		u, up := st.U, LSTMSeqPad(st.U)
 		hs := scratch[p.hsOff[i] : p.hsOff[i]+(t+1)*up]
-		xs, first, stride := x, 0, p.xRow
+		xs, first, stride := x, st.XOff, p.xRow
 		if !st.Input {
 			pup := LSTMSeqPad(p.st[i-1].U)
-			xs, stride = scratch[p.hsOff[i-1]+pup:p.hsOff[i-1]+(t+1)*pup], pup
+			xs, first, stride = scratch[p.hsOff[i-1]+pup:p.hsOff[i-1]+(t+1)*pup], 0, pup
 		} else if st.Backwards {
-			first, stride = (t-1)*p.xRow, -p.xRow
+			first, stride = st.XOff+(t-1)*p.xRow, -p.xRow
 		}
 		if u == 0 {
 			continue

@@ -11,7 +11,7 @@ import (
 // stage on the same path (TestGRUSeqX and TestRNNSeqX hold those to float64 loops):
 // bit for bit, for random stacks of 1 to 4 stages of every kind, stacked (reading the
 // previous stage's hs rows) or independent (the first In floats of the call's input
-// rows, either direction), unit counts around the 8-lane chunks, sequences of 0, 1, 2
+// rows from XOff on, either direction), unit counts around the 8-lane chunks, sequences of 0, 1, 2
 // and 7 steps, initial states given or zero. Padding lanes of the weights are NaN
 // (they must never reach a unit < u), a guard follows the scratch, and the input and
 // weights are not written.
@@ -68,7 +68,13 @@ func TestRecStack(t *testing.T) {
 				desc += fmt.Sprintf(" [gru=%v after=%v relu=%v gate=%+v u=%d in=%d input=%v back=%v]", s.GRU, s.ResetAfter, s.Relu, s.Gate, s.U, s.In, s.Input, s.Backwards)
 			}
 			xRow += r.IntN(3)
-			x := randSlice(r, steps*xRow)
+			extra := r.IntN(2) * 2 * xRow // room for stages reading other rows (XOff)
+			for i := range st {
+				if st[i].Input && extra > 0 {
+					st[i].XOff = r.IntN(extra + 1)
+				}
+			}
+			x := randSlice(r, steps*xRow+extra)
 			// the reference: each stage on its own kernel, its input rows made contiguous
 			want := make([][]float32, n)
 			for i := range st {
@@ -77,7 +83,7 @@ func TestRecStack(t *testing.T) {
 				xs := make([]float32, steps*s.In)
 				for k := 0; k < steps; k++ {
 					if s.Input {
-						copy(xs[k*s.In:(k+1)*s.In], x[k*xRow:k*xRow+s.In])
+						copy(xs[k*s.In:(k+1)*s.In], x[s.XOff+k*xRow:s.XOff+k*xRow+s.In])
 					} else {
 						pup := LSTMSeqPad(st[i-1].U)
 						copy(xs[k*s.In:(k+1)*s.In], want[i-1][(k+1)*pup:(k+1)*pup+s.In])
