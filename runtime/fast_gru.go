@@ -365,9 +365,17 @@ func newFastBiRecurrent(l *layers.Bidirectional, in layers.Shape, isa asm.ISA, m
 	if okf && okb && l.Bwd.Recurrence().Units == f.Units {
 		k.sampled, k.xf, k.xb, k.t = true, xf, xb, in[0]
 		k.rf, k.rb = xf.rec(), xb.rec()
-		k.stack = asm.NewRecStack(xf.kernelISA(), []asm.RecStage{xf.recStage(true), xb.recStage(true)}, k.t, k.rf.In)
+		sf, sb := xf.recStage(true), xb.recStage(true)
+		k.stack = asm.NewRecStack(xf.kernelISA(), []asm.RecStage{sf, sb}, k.t, k.rf.In)
+		sc := k.stack.ScratchLen()
+		if maxBatch >= 2 { // two samples per call (batch or TimeDistributed)
+			sf2, sb2 := sf, sb
+			sf2.XOff, sb2.XOff = k.t*k.rf.In, k.t*k.rf.In
+			k.stack2 = asm.NewRecStack(xf.kernelISA(), []asm.RecStage{sf, sb, sf2, sb2}, k.t, k.rf.In)
+			sc = max(sc, k.stack2.ScratchLen())
+		}
 		return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "} directions stepped together, merged from the kernels' rows",
-			scratchLen: k.stack.ScratchLen()}, true
+			scratchLen: sc}, true
 	}
 	return compiled{k: k, name: "bidirectional " + l.Merge + " {" + fwd.name + "}",
 		scratchLen: 2*maxBatch*n + max(fwd.scratchLen, bwd.scratchLen)}, true

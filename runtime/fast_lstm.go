@@ -621,6 +621,7 @@ type fastBidirectional struct {
 	xf, xb  seqSampler
 	rf, rb  layers.Recurrence
 	stack   *asm.RecStack
+	stack2  *asm.RecStack // two samples (batch >= 2)
 	t       int
 }
 

@@ -175,7 +175,8 @@ func TestRecStack(t *testing.T) {
 	}
 }
 
-// TestRecGroups: a whole-sequence GRU or SimpleRNN (and TimeDistributed over one) run
+// TestRecGroups: a whole-sequence GRU or SimpleRNN (or a Bidirectional of them; and
+// TimeDistributed over either) run
 // at batch 1 to 9 gives every sample the bits of that sample run alone (the sample
 // groups of asm.RecStack are GRUSeqX's and RNNSeqX's stage by stage), on every path.
 func TestRecGroups(t *testing.T) {
@@ -197,6 +198,23 @@ func TestRecGroups(t *testing.T) {
 				Act: []layers.Activation{{Kind: layers.Tanh}, layers.ActReLU}[r.IntN(2)], ReturnSequences: seq, GoBackwards: back, H0: rnd(r, u)}
 		}
 		shape := layers.Shape{steps, in}
+		if trial%3 == 2 { // both directions of a sample, two samples per call
+			var bwd layers.Recurrent
+			switch f := l.(type) {
+			case *layers.GRU:
+				f.GoBackwards = false
+				c := *f
+				c.GoBackwards, c.KeepTimeOrder, c.W = true, true, rnd(r, len(f.W))
+				bwd = &c
+			case *layers.SimpleRNN:
+				f.GoBackwards = false
+				c := *f
+				c.GoBackwards, c.KeepTimeOrder, c.W = true, true, rnd(r, len(f.W))
+				bwd = &c
+			}
+			l = &layers.Bidirectional{Info: layers.Info{Name: "bi", Class: "Bidirectional"}, Fwd: l.(layers.Recurrent), Bwd: bwd,
+				Merge: []string{"concat", "sum", "mul", "ave"}[r.IntN(4)]}
+		}
 		if trial%4 >= 2 {
 			l = &layers.TimeDistributed{Info: layers.Info{Name: "td", Class: "TimeDistributed"}, Inner: l}
 			shape = layers.Shape{3, steps, in}
