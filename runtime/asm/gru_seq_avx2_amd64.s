@@ -371,7 +371,7 @@ gruSeqSigmoidTanhAVX2_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
 	VADDPS      Y5, Y4, Y4
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -392,15 +392,15 @@ gruSeqSigmoidTanhAVX2_end:
 	VDIVPS      Y10, Y5, Y5
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y5, Y3, Y5
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y5, Y5
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y5
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y5, Y5
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y5
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y6
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y6
 	VMULPS      Y2, Y2, Y7
 	VMOVUPS     act_tanhp2h<>+0(SB), Y8
 	VMOVUPS     act_tanhq2h<>+0(SB), Y9
@@ -412,22 +412,22 @@ gruSeqSigmoidTanhAVX2_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y10
 	VFMADD213PS Y8, Y7, Y3
 	VFMADD213PS Y9, Y7, Y10
-	VFMADD213PS Y0, Y6, Y3
+	VFMADD213PS Y1, Y6, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y10
 	VDIVPS      Y10, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
 	LEAQ        (AX)(R11*1), R10
-	VFMADD213PS (R10)(R8*2), Y3, Y4
+	VFMADD213PS (R10)(R8*2), Y5, Y4
 	VANDPS      act_absmask<>+0(SB), Y4, Y0
 	VMOVUPS     act_tanhmax<>+0(SB), Y1
 	VMINPS      Y0, Y1, Y0
 	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
+	VMULPS      Y1, Y0, Y5
 	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2<>+0(SB), Y7
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
@@ -439,7 +439,7 @@ gruSeqSigmoidTanhAVX2_end:
 	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
 	VFMADD213PS Y7, Y6, Y2
 	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y0, Y3, Y2
+	VFMADD213PS Y0, Y5, Y2
 	VFMADD213PS act_one<>+0(SB), Y1, Y9
 	VDIVPS      Y9, Y2, Y2
 	VMOVUPS     act_one<>+0(SB), Y1
@@ -448,7 +448,7 @@ gruSeqSigmoidTanhAVX2_end:
 	VORPS       Y0, Y2, Y2
 	VMOVUPS     (DX)(R11*1), Y0
 	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y5, Y0
+	VFMADD213PS Y2, Y3, Y0
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y0, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -726,45 +726,45 @@ gruSeqHardSigmoidTanhAVX2_end:
 	VADDPS      Y5, Y3, Y3
 	VADDPS      Y7, Y6, Y6
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
 	LEAQ        (AX)(R11*1), R10
-	VFMADD213PS (R10)(R8*2), Y2, Y6
+	VFMADD213PS (R10)(R8*2), Y4, Y6
 	VANDPS      act_absmask<>+0(SB), Y6, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmax<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VMULPS      Y2, Y2, Y4
+	VMULPS      Y4, Y2, Y7
+	VMULPS      Y4, Y4, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y10
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
 	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y4, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y4, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y4, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y4, Y11
 	VFMADD213PS Y9, Y8, Y5
 	VFMADD213PS Y10, Y8, Y11
 	VFMADD213PS Y2, Y7, Y5
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VFMADD213PS act_one<>+0(SB), Y4, Y11
 	VDIVPS      Y11, Y5, Y5
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y5, Y3, Y5
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y6, Y2
 	VORPS       Y2, Y5, Y5
 	VMOVUPS     (DX)(R11*1), Y2
 	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y4, Y2
+	VFMADD213PS Y5, Y3, Y2
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y2, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -834,7 +834,7 @@ gruSeqResetBeforeSigmoidTanhAVX2_zr_k1:
 gruSeqResetBeforeSigmoidTanhAVX2_zr_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -855,15 +855,15 @@ gruSeqResetBeforeSigmoidTanhAVX2_zr_end:
 	VDIVPS      Y9, Y4, Y4
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y4, Y3, Y4
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y4, Y4
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y4
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y4
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y5
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y5
 	VMULPS      Y2, Y2, Y6
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h<>+0(SB), Y8
@@ -875,18 +875,18 @@ gruSeqResetBeforeSigmoidTanhAVX2_zr_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
 	VFMADD213PS Y7, Y6, Y3
 	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y0, Y5, Y3
+	VFMADD213PS Y1, Y5, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y9
 	VDIVPS      Y9, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
-	VMOVUPS     Y4, (BX)(R11*1)
-	VMULPS      (DX)(R11*1), Y3, Y3
-	VMOVUPS     Y3, (R12)(R11*1)
+	VMOVUPS     Y3, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y4, Y4
+	VMOVUPS     Y4, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeSigmoidTanhAVX2_zr
@@ -1020,20 +1020,20 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_zr_end:
 	VADDPS      Y4, Y2, Y2
 	VADDPS      Y5, Y3, Y3
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMOVUPS     Y4, (BX)(R11*1)
-	VMULPS      (DX)(R11*1), Y2, Y2
-	VMOVUPS     Y2, (R12)(R11*1)
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VMOVUPS     Y3, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y4, Y4
+	VMOVUPS     Y4, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqResetBeforeHardSigmoidTanhAVX2_zr
@@ -1206,7 +1206,7 @@ gruSeqXSigmoidTanhAVX2_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
 	VADDPS      Y6, Y5, Y5
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -1227,15 +1227,15 @@ gruSeqXSigmoidTanhAVX2_end:
 	VDIVPS      Y11, Y6, Y6
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y6, Y6
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y6
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y6
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y7
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y7
 	VMULPS      Y2, Y2, Y8
 	VMOVUPS     act_tanhp2h<>+0(SB), Y9
 	VMOVUPS     act_tanhq2h<>+0(SB), Y10
@@ -1247,22 +1247,22 @@ gruSeqXSigmoidTanhAVX2_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y11
 	VFMADD213PS Y9, Y8, Y3
 	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y0, Y7, Y3
+	VFMADD213PS Y1, Y7, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y11
 	VDIVPS      Y11, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
-	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y4, Y6, Y5
 	VANDPS      act_absmask<>+0(SB), Y5, Y0
 	VMOVUPS     act_tanhmax<>+0(SB), Y1
 	VMINPS      Y0, Y1, Y0
 	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
-	VMULPS      Y1, Y1, Y4
+	VMULPS      Y1, Y0, Y4
+	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2<>+0(SB), Y7
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y2
@@ -1271,9 +1271,9 @@ gruSeqXSigmoidTanhAVX2_end:
 	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y8
 	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y2
 	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
-	VFMADD213PS Y7, Y4, Y2
-	VFMADD213PS Y8, Y4, Y9
-	VFMADD213PS Y0, Y3, Y2
+	VFMADD213PS Y7, Y6, Y2
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y0, Y4, Y2
 	VFMADD213PS act_one<>+0(SB), Y1, Y9
 	VDIVPS      Y9, Y2, Y2
 	VMOVUPS     act_one<>+0(SB), Y1
@@ -1282,7 +1282,7 @@ gruSeqXSigmoidTanhAVX2_end:
 	VORPS       Y0, Y2, Y2
 	VMOVUPS     (DX)(R11*1), Y0
 	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y6, Y0
+	VFMADD213PS Y2, Y3, Y0
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y0, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1397,44 +1397,44 @@ gruSeqXHardSigmoidTanhAVX2_end:
 	VADDPS      Y5, Y3, Y3
 	VADDPS      Y8, Y7, Y7
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VFMADD213PS Y6, Y2, Y7
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VFMADD213PS Y6, Y4, Y7
 	VANDPS      act_absmask<>+0(SB), Y7, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y6
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmax<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VMULPS      Y2, Y2, Y4
+	VMULPS      Y4, Y2, Y6
+	VMULPS      Y4, Y4, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y10
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
 	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y4, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y4, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y4, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y4, Y11
 	VFMADD213PS Y9, Y8, Y5
 	VFMADD213PS Y10, Y8, Y11
 	VFMADD213PS Y2, Y6, Y5
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VFMADD213PS act_one<>+0(SB), Y4, Y11
 	VDIVPS      Y11, Y5, Y5
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y5, Y3, Y5
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y7, Y2
 	VORPS       Y2, Y5, Y5
 	VMOVUPS     (DX)(R11*1), Y2
 	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y4, Y2
+	VFMADD213PS Y5, Y3, Y2
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y2, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1522,7 +1522,7 @@ gruSeqXResetBeforeSigmoidTanhAVX2_zr_k1:
 gruSeqXResetBeforeSigmoidTanhAVX2_zr_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -1543,15 +1543,15 @@ gruSeqXResetBeforeSigmoidTanhAVX2_zr_end:
 	VDIVPS      Y9, Y4, Y4
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y4, Y3, Y4
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y4, Y4
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y4
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y4
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y5
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y5
 	VMULPS      Y2, Y2, Y6
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h<>+0(SB), Y8
@@ -1563,18 +1563,18 @@ gruSeqXResetBeforeSigmoidTanhAVX2_zr_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
 	VFMADD213PS Y7, Y6, Y3
 	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y0, Y5, Y3
+	VFMADD213PS Y1, Y5, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y9
 	VDIVPS      Y9, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
-	VMOVUPS     Y4, (BX)(R11*1)
-	VMULPS      (DX)(R11*1), Y3, Y3
-	VMOVUPS     Y3, (R12)(R11*1)
+	VMOVUPS     Y3, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y4, Y4
+	VMOVUPS     Y4, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqXResetBeforeSigmoidTanhAVX2_zr
@@ -1743,20 +1743,20 @@ gruSeqXResetBeforeHardSigmoidTanhAVX2_zr_end:
 	VADDPS      Y4, Y2, Y2
 	VADDPS      Y5, Y3, Y3
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMOVUPS     Y4, (BX)(R11*1)
-	VMULPS      (DX)(R11*1), Y2, Y2
-	VMOVUPS     Y2, (R12)(R11*1)
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VMOVUPS     Y3, (BX)(R11*1)
+	VMULPS      (DX)(R11*1), Y4, Y4
+	VMOVUPS     Y4, (R12)(R11*1)
 	ADDQ        $0x20, R11
 	CMPQ        R11, R8
 	JL          gruSeqXResetBeforeHardSigmoidTanhAVX2_zr
@@ -2418,7 +2418,7 @@ recSeqStackAVX2_gruafter_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
 	VADDPS      Y6, Y5, Y5
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -2439,15 +2439,15 @@ recSeqStackAVX2_gruafter_end:
 	VDIVPS      Y11, Y6, Y6
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y6, Y6
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y6
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y6
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y7
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y7
 	VMULPS      Y2, Y2, Y8
 	VMOVUPS     act_tanhp2h<>+0(SB), Y9
 	VMOVUPS     act_tanhq2h<>+0(SB), Y10
@@ -2459,22 +2459,22 @@ recSeqStackAVX2_gruafter_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y11
 	VFMADD213PS Y9, Y8, Y3
 	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y0, Y7, Y3
+	VFMADD213PS Y1, Y7, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y11
 	VDIVPS      Y11, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
-	VFMADD213PS Y4, Y3, Y5
+	VFMADD213PS Y4, Y6, Y5
 	VANDPS      act_absmask<>+0(SB), Y5, Y0
 	VMOVUPS     act_tanhmax<>+0(SB), Y1
 	VMINPS      Y0, Y1, Y0
 	VMULPS      Y0, Y0, Y1
-	VMULPS      Y1, Y0, Y3
-	VMULPS      Y1, Y1, Y4
+	VMULPS      Y1, Y0, Y4
+	VMULPS      Y1, Y1, Y6
 	VMOVUPS     act_tanhp2<>+0(SB), Y7
 	VMOVUPS     act_tanhq2<>+0(SB), Y8
 	VMOVUPS     act_tanhp4<>+0(SB), Y2
@@ -2483,9 +2483,9 @@ recSeqStackAVX2_gruafter_end:
 	VFMADD213PS act_tanhq1<>+0(SB), Y1, Y8
 	VFMADD213PS act_tanhp3<>+0(SB), Y1, Y2
 	VFMADD213PS act_tanhq3<>+0(SB), Y1, Y9
-	VFMADD213PS Y7, Y4, Y2
-	VFMADD213PS Y8, Y4, Y9
-	VFMADD213PS Y0, Y3, Y2
+	VFMADD213PS Y7, Y6, Y2
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y0, Y4, Y2
 	VFMADD213PS act_one<>+0(SB), Y1, Y9
 	VDIVPS      Y9, Y2, Y2
 	VMOVUPS     act_one<>+0(SB), Y1
@@ -2494,7 +2494,7 @@ recSeqStackAVX2_gruafter_end:
 	VORPS       Y0, Y2, Y2
 	VMOVUPS     (CX)(R8*1), Y0
 	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y6, Y0
+	VFMADD213PS Y2, Y3, Y0
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y0, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -2590,44 +2590,44 @@ recSeqStackAVX2_gruafterhard_end:
 	VADDPS      Y5, Y3, Y3
 	VADDPS      Y8, Y7, Y7
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VFMADD213PS Y6, Y2, Y7
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
+	VFMADD213PS Y6, Y4, Y7
 	VANDPS      act_absmask<>+0(SB), Y7, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y6
-	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhmax<>+0(SB), Y4
+	VMINPS      Y2, Y4, Y2
+	VMULPS      Y2, Y2, Y4
+	VMULPS      Y4, Y2, Y6
+	VMULPS      Y4, Y4, Y8
 	VMOVUPS     act_tanhp2<>+0(SB), Y9
 	VMOVUPS     act_tanhq2<>+0(SB), Y10
 	VMOVUPS     act_tanhp4<>+0(SB), Y5
 	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y5
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y4, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y4, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y4, Y5
+	VFMADD213PS act_tanhq3<>+0(SB), Y4, Y11
 	VFMADD213PS Y9, Y8, Y5
 	VFMADD213PS Y10, Y8, Y11
 	VFMADD213PS Y2, Y6, Y5
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VFMADD213PS act_one<>+0(SB), Y4, Y11
 	VDIVPS      Y11, Y5, Y5
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y5, Y3, Y5
+	VMOVUPS     act_one<>+0(SB), Y4
+	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y7, Y2
 	VORPS       Y2, Y5, Y5
 	VMOVUPS     (CX)(R8*1), Y2
 	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y4, Y2
+	VFMADD213PS Y5, Y3, Y2
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y2, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -2694,7 +2694,7 @@ recSeqStackAVX2_grubefore_zr_k1:
 recSeqStackAVX2_grubefore_zr_end:
 	VADDPS      Y2, Y0, Y0
 	VADDPS      Y3, Y1, Y1
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
 	VMULPS      Y2, Y2, Y3
@@ -2715,15 +2715,15 @@ recSeqStackAVX2_grubefore_zr_end:
 	VDIVPS      Y9, Y4, Y4
 	VMOVUPS     act_two<>+0(SB), Y3
 	VMINPS      Y4, Y3, Y4
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y4, Y4
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y4
-	VANDPS      act_absmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y1, Y1
+	VORPS       Y1, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y1
+	VFMADD213PS act_half<>+0(SB), Y1, Y4
+	VANDPS      act_absmask<>+0(SB), Y0, Y1
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y2
-	VMINPS      Y0, Y2, Y0
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y0, Y5
+	VMINPS      Y1, Y2, Y1
+	VMULPS      Y1, Y1, Y2
+	VMULPS      Y2, Y1, Y5
 	VMULPS      Y2, Y2, Y6
 	VMOVUPS     act_tanhp2h<>+0(SB), Y7
 	VMOVUPS     act_tanhq2h<>+0(SB), Y8
@@ -2735,20 +2735,20 @@ recSeqStackAVX2_grubefore_zr_end:
 	VFMADD213PS act_tanhq3h<>+0(SB), Y2, Y9
 	VFMADD213PS Y7, Y6, Y3
 	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y0, Y5, Y3
+	VFMADD213PS Y1, Y5, Y3
 	VFMADD213PS act_one<>+0(SB), Y2, Y9
 	VDIVPS      Y9, Y3, Y3
 	VMOVUPS     act_two<>+0(SB), Y2
 	VMINPS      Y3, Y2, Y3
-	VANDPS      act_signmask<>+0(SB), Y1, Y0
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     act_quarter<>+0(SB), Y0
 	VFMADD213PS act_half<>+0(SB), Y0, Y3
 	MOVQ        48(AX), DI
-	VMOVUPS     Y4, (DI)(R8*1)
-	VMULPS      (CX)(R8*1), Y3, Y3
-	ADDQ        BX, DI
 	VMOVUPS     Y3, (DI)(R8*1)
+	VMULPS      (CX)(R8*1), Y4, Y4
+	ADDQ        BX, DI
+	VMOVUPS     Y4, (DI)(R8*1)
 	ADDQ        $0x20, R8
 	CMPQ        R8, BX
 	JL          recSeqStackAVX2_grubefore_zr
@@ -2899,22 +2899,22 @@ recSeqStackAVX2_grubeforehard_zr_end:
 	VADDPS      Y4, Y2, Y2
 	VADDPS      Y5, Y3, Y3
 	VMOVAPS     Y1, Y4
-	VFMADD231PS Y0, Y2, Y4
-	VXORPS      Y2, Y2, Y2
-	VMAXPS      Y4, Y2, Y4
-	VMOVUPS     act_one<>+0(SB), Y2
-	VMINPS      Y4, Y2, Y4
-	VMOVAPS     Y1, Y2
-	VFMADD231PS Y0, Y3, Y2
+	VFMADD231PS Y0, Y3, Y4
 	VXORPS      Y3, Y3, Y3
-	VMAXPS      Y2, Y3, Y2
+	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
+	VMINPS      Y4, Y3, Y4
+	VMOVAPS     Y1, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VXORPS      Y2, Y2, Y2
+	VMAXPS      Y3, Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y2
+	VMINPS      Y3, Y2, Y3
 	MOVQ        48(AX), DI
-	VMOVUPS     Y4, (DI)(R8*1)
-	VMULPS      (CX)(R8*1), Y2, Y2
+	VMOVUPS     Y3, (DI)(R8*1)
+	VMULPS      (CX)(R8*1), Y4, Y4
 	ADDQ        BX, DI
-	VMOVUPS     Y2, (DI)(R8*1)
+	VMOVUPS     Y4, (DI)(R8*1)
 	ADDQ        $0x20, R8
 	CMPQ        R8, BX
 	JL          recSeqStackAVX2_grubeforehard_zr
@@ -3105,240 +3105,6 @@ recSeqStackAVX2_gruafteracts_end:
 	JE          recSeqStackAVX2_gruafteracts_g1_selu
 	CMPQ        DI, $0x08
 	JE          recSeqStackAVX2_gruafteracts_g1_softmax
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
-	VMOVUPS     act_tanhp2h<>+0(SB), Y9
-	VMOVUPS     act_tanhq2h<>+0(SB), Y10
-	VMOVUPS     act_tanhp4h<>+0(SB), Y6
-	VMOVUPS     act_tanhq4h<>+0(SB), Y11
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_two<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y6, Y6
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y6
-	VMOVAPS     Y6, Y0
-	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_hard:
-	VBROADCASTSS 104(AX), Y2
-	VBROADCASTSS 108(AX), Y3
-	VMOVAPS      Y3, Y3
-	VFMADD231PS  Y2, Y0, Y3
-	VXORPS       Y0, Y0, Y0
-	VMAXPS       Y3, Y0, Y3
-	VMOVUPS      act_one<>+0(SB), Y0
-	VMINPS       Y3, Y0, Y3
-	VMOVAPS      Y3, Y0
-	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_tanh:
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y7
-	VMULPS      Y3, Y3, Y8
-	VMOVUPS     act_tanhp2<>+0(SB), Y9
-	VMOVUPS     act_tanhq2<>+0(SB), Y10
-	VMOVUPS     act_tanhp4<>+0(SB), Y6
-	VMOVUPS     act_tanhq4<>+0(SB), Y11
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
-	VFMADD213PS Y9, Y8, Y6
-	VFMADD213PS Y10, Y8, Y11
-	VFMADD213PS Y2, Y7, Y6
-	VFMADD213PS act_one<>+0(SB), Y3, Y11
-	VDIVPS      Y11, Y6, Y6
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y6, Y3, Y6
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y6, Y6
-	VMOVAPS     Y6, Y0
-	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_relu:
-	VXORPS  Y2, Y2, Y2
-	VMAXPS  Y0, Y2, Y0
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_linear:
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_softsign:
-	VANDPS  act_absmask<>+0(SB), Y0, Y2
-	VADDPS  act_one<>+0(SB), Y2, Y2
-	VDIVPS  Y2, Y0, Y0
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_softplus:
-	VORPS        act_signmask<>+0(SB), Y0, Y2
-	VMAXPS       act_expmin<>+0(SB), Y2, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y6
-	VROUNDPS     $0x00, Y6, Y6
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y3, Y8, Y7
-	VCVTPS2DQ    Y6, Y3
-	VPSRAD       $0x01, Y3, Y6
-	VPSUBD       Y6, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y6, Y6, Y7
-	VMULPS       Y3, Y7, Y7
-	VCMPPS       $0x03, Y2, Y2, Y3
-	VBLENDVPS    Y3, Y2, Y7, Y2
-	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
-	VSUBPS       act_one<>+0(SB), Y2, Y6
-	VMULPS       act_half<>+0(SB), Y6, Y6
-	VBLENDVPS    Y3, Y6, Y2, Y2
-	VANDPS       act_one<>+0(SB), Y3, Y3
-	VMOVUPS      act_logp0<>+0(SB), Y6
-	VFMADD213PS  act_logp1<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp2<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp3<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp4<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp5<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp6<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp7<>+0(SB), Y2, Y6
-	VFMADD213PS  act_logp8<>+0(SB), Y2, Y6
-	VMULPS       Y2, Y2, Y7
-	VMULPS       Y2, Y6, Y6
-	VMULPS       Y7, Y6, Y6
-	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y6
-	VFNMADD231PS act_half<>+0(SB), Y7, Y6
-	VADDPS       Y2, Y6, Y6
-	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y6
-	VMAXPS       act_zero<>+0(SB), Y0, Y0
-	VADDPS       Y6, Y0, Y0
-	VMOVAPS      Y0, Y0
-	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_selu:
-	VMINPS       act_zero<>+0(SB), Y0, Y2
-	VMAXPS       act_em1min<>+0(SB), Y2, Y2
-	VMULPS       act_log2e<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMOVUPS      act_c7<>+0(SB), Y6
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y6
-	VFMADD213PS  act_c5<>+0(SB), Y2, Y6
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
-	VFMADD213PS  act_c3<>+0(SB), Y2, Y6
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
-	VMULPS       Y2, Y2, Y7
-	VFMADD213PS  Y2, Y7, Y6
-	VCVTPS2DQ    Y3, Y2
-	VPADDD       act_bias127<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VSUBPS       act_one<>+0(SB), Y2, Y3
-	VFMADD213PS  Y3, Y2, Y6
-	VMULPS       act_selusa<>+0(SB), Y6, Y6
-	VMULPS       act_selus<>+0(SB), Y0, Y2
-	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
-	VBLENDVPS    Y3, Y2, Y6, Y2
-	VCMPPS       $0x03, Y0, Y0, Y3
-	VBLENDVPS    Y3, Y0, Y2, Y0
-	VMOVAPS      Y0, Y0
-	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
-
-recSeqStackAVX2_gruafteracts_g1_softmax:
-	VPBROADCASTD 72(AX), Y2
-	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
-	VMOVUPS      act_neginf<>+0(SB), Y3
-	VBLENDVPS    Y2, Y0, Y3, Y0
-	VPERM2F128   $0x01, Y0, Y0, Y3
-	VMAXPS       Y3, Y0, Y3
-	VPERMILPS    $0x4e, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y6
-	VMAXPS       Y6, Y3, Y3
-	VSUBPS       Y3, Y0, Y0
-	VMAXPS       act_expmin<>+0(SB), Y0, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y6
-	VROUNDPS     $0x00, Y6, Y6
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
-	VMOVUPS      act_c7<>+0(SB), Y7
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
-	VMULPS       Y3, Y3, Y8
-	VFMADD213PS  Y3, Y8, Y7
-	VCVTPS2DQ    Y6, Y3
-	VPSRAD       $0x01, Y3, Y6
-	VPSUBD       Y6, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y6, Y6
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y6, Y6, Y7
-	VMULPS       Y3, Y7, Y7
-	VCMPPS       $0x03, Y0, Y0, Y3
-	VBLENDVPS    Y3, Y0, Y7, Y0
-	VANDPS       Y2, Y0, Y0
-	VPERM2F128   $0x01, Y0, Y0, Y2
-	VADDPS       Y2, Y0, Y2
-	VPERMILPS    $0x4e, Y2, Y3
-	VADDPS       Y3, Y2, Y2
-	VPERMILPS    $0xb1, Y2, Y3
-	VADDPS       Y3, Y2, Y2
-	VDIVPS       Y2, Y0, Y0
-	VMOVAPS      Y0, Y0
-
-recSeqStackAVX2_gruafteracts_g1_actdone:
-	MOVQ        112(AX), DI
-	CMPQ        DI, $0x01
-	JE          recSeqStackAVX2_gruafteracts_g2_hard
-	CMPQ        DI, $0x02
-	JE          recSeqStackAVX2_gruafteracts_g2_tanh
-	CMPQ        DI, $0x03
-	JE          recSeqStackAVX2_gruafteracts_g2_relu
-	CMPQ        DI, $0x04
-	JE          recSeqStackAVX2_gruafteracts_g2_linear
-	CMPQ        DI, $0x05
-	JE          recSeqStackAVX2_gruafteracts_g2_softsign
-	CMPQ        DI, $0x06
-	JE          recSeqStackAVX2_gruafteracts_g2_softplus
-	CMPQ        DI, $0x07
-	JE          recSeqStackAVX2_gruafteracts_g2_selu
-	CMPQ        DI, $0x08
-	JE          recSeqStackAVX2_gruafteracts_g2_softmax
 	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
@@ -3365,9 +3131,9 @@ recSeqStackAVX2_gruafteracts_g1_actdone:
 	VMOVUPS     act_quarter<>+0(SB), Y1
 	VFMADD213PS act_half<>+0(SB), Y1, Y6
 	VMOVAPS     Y6, Y1
-	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_hard:
+recSeqStackAVX2_gruafteracts_g1_hard:
 	VBROADCASTSS 104(AX), Y2
 	VBROADCASTSS 108(AX), Y3
 	VMOVAPS      Y3, Y3
@@ -3377,9 +3143,9 @@ recSeqStackAVX2_gruafteracts_g2_hard:
 	VMOVUPS      act_one<>+0(SB), Y1
 	VMINPS       Y3, Y1, Y3
 	VMOVAPS      Y3, Y1
-	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_tanh:
+recSeqStackAVX2_gruafteracts_g1_tanh:
 	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmax<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
@@ -3404,26 +3170,26 @@ recSeqStackAVX2_gruafteracts_g2_tanh:
 	VANDPS      act_signmask<>+0(SB), Y1, Y1
 	VORPS       Y1, Y6, Y6
 	VMOVAPS     Y6, Y1
-	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP         recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_relu:
+recSeqStackAVX2_gruafteracts_g1_relu:
 	VXORPS  Y2, Y2, Y2
 	VMAXPS  Y1, Y2, Y1
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_linear:
+recSeqStackAVX2_gruafteracts_g1_linear:
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_softsign:
+recSeqStackAVX2_gruafteracts_g1_softsign:
 	VANDPS  act_absmask<>+0(SB), Y1, Y2
 	VADDPS  act_one<>+0(SB), Y2, Y2
 	VDIVPS  Y2, Y1, Y1
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP     recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_softplus:
+recSeqStackAVX2_gruafteracts_g1_softplus:
 	VORPS        act_signmask<>+0(SB), Y1, Y2
 	VMAXPS       act_expmin<>+0(SB), Y2, Y3
 	VMINPS       act_expmax<>+0(SB), Y3, Y3
@@ -3475,9 +3241,9 @@ recSeqStackAVX2_gruafteracts_g2_softplus:
 	VMAXPS       act_zero<>+0(SB), Y1, Y1
 	VADDPS       Y6, Y1, Y1
 	VMOVAPS      Y1, Y1
-	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_selu:
+recSeqStackAVX2_gruafteracts_g1_selu:
 	VMINPS       act_zero<>+0(SB), Y1, Y2
 	VMAXPS       act_em1min<>+0(SB), Y2, Y2
 	VMULPS       act_log2e<>+0(SB), Y2, Y3
@@ -3505,9 +3271,9 @@ recSeqStackAVX2_gruafteracts_g2_selu:
 	VCMPPS       $0x03, Y1, Y1, Y3
 	VBLENDVPS    Y3, Y1, Y2, Y1
 	VMOVAPS      Y1, Y1
-	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+	JMP          recSeqStackAVX2_gruafteracts_g1_actdone
 
-recSeqStackAVX2_gruafteracts_g2_softmax:
+recSeqStackAVX2_gruafteracts_g1_softmax:
 	VPBROADCASTD 72(AX), Y2
 	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
 	VMOVUPS      act_neginf<>+0(SB), Y3
@@ -3554,6 +3320,240 @@ recSeqStackAVX2_gruafteracts_g2_softmax:
 	VADDPS       Y3, Y2, Y2
 	VDIVPS       Y2, Y1, Y1
 	VMOVAPS      Y1, Y1
+
+recSeqStackAVX2_gruafteracts_g1_actdone:
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_gruafteracts_g2_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_gruafteracts_g2_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_gruafteracts_g2_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_gruafteracts_g2_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_gruafteracts_g2_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_gruafteracts_g2_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_gruafteracts_g2_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_gruafteracts_g2_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2h<>+0(SB), Y9
+	VMOVUPS     act_tanhq2h<>+0(SB), Y10
+	VMOVUPS     act_tanhp4h<>+0(SB), Y6
+	VMOVUPS     act_tanhq4h<>+0(SB), Y11
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y6
+	VMOVAPS     Y6, Y0
+	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y0, Y3
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y3, Y0, Y3
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y3, Y0, Y3
+	VMOVAPS      Y3, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y7
+	VMULPS      Y3, Y3, Y8
+	VMOVUPS     act_tanhp2<>+0(SB), Y9
+	VMOVUPS     act_tanhq2<>+0(SB), Y10
+	VMOVUPS     act_tanhp4<>+0(SB), Y6
+	VMOVUPS     act_tanhq4<>+0(SB), Y11
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y9
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y10
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y6
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y11
+	VFMADD213PS Y9, Y8, Y6
+	VFMADD213PS Y10, Y8, Y11
+	VFMADD213PS Y2, Y7, Y6
+	VFMADD213PS act_one<>+0(SB), Y3, Y11
+	VDIVPS      Y11, Y6, Y6
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y6, Y3, Y6
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y6, Y6
+	VMOVAPS     Y6, Y0
+	JMP         recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y0, Y2, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y7, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y6
+	VMULPS       act_half<>+0(SB), Y6, Y6
+	VBLENDVPS    Y3, Y6, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y6
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y6
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y7, Y6, Y6
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y6
+	VFNMADD231PS act_half<>+0(SB), Y7, Y6
+	VADDPS       Y2, Y6, Y6
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y6
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y6
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y6
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y7
+	VFMADD213PS  Y2, Y7, Y6
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y6
+	VMULPS       act_selusa<>+0(SB), Y6, Y6
+	VMULPS       act_selus<>+0(SB), Y0, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
+	VBLENDVPS    Y3, Y2, Y6, Y2
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y2, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_gruafteracts_g2_actdone
+
+recSeqStackAVX2_gruafteracts_g2_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y0, Y3, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y3
+	VMAXPS       Y3, Y0, Y3
+	VPERMILPS    $0x4e, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y6
+	VMAXPS       Y6, Y3, Y3
+	VSUBPS       Y3, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y6, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y6, Y3
+	VMOVUPS      act_c7<>+0(SB), Y7
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y7
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y8
+	VFMADD213PS  Y3, Y8, Y7
+	VCVTPS2DQ    Y6, Y3
+	VPSRAD       $0x01, Y3, Y6
+	VPSUBD       Y6, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y6, Y6, Y7
+	VMULPS       Y3, Y7, Y7
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y7, Y0
+	VANDPS       Y2, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VADDPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y0, Y0
+	VMOVAPS      Y0, Y0
 
 recSeqStackAVX2_gruafteracts_g2_actdone:
 	VFMADD213PS Y4, Y1, Y5
@@ -3877,240 +3877,6 @@ recSeqStackAVX2_grubeforeacts_zr_end:
 	JE          recSeqStackAVX2_grubeforeacts_g1_selu
 	CMPQ        DI, $0x08
 	JE          recSeqStackAVX2_grubeforeacts_g1_softmax
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
-	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y5
-	VMULPS      Y3, Y3, Y6
-	VMOVUPS     act_tanhp2h<>+0(SB), Y7
-	VMOVUPS     act_tanhq2h<>+0(SB), Y8
-	VMOVUPS     act_tanhp4h<>+0(SB), Y4
-	VMOVUPS     act_tanhq4h<>+0(SB), Y9
-	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
-	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
-	VFMADD213PS Y7, Y6, Y4
-	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y2, Y5, Y4
-	VFMADD213PS act_one<>+0(SB), Y3, Y9
-	VDIVPS      Y9, Y4, Y4
-	VMOVUPS     act_two<>+0(SB), Y3
-	VMINPS      Y4, Y3, Y4
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y4, Y4
-	VMOVUPS     act_quarter<>+0(SB), Y0
-	VFMADD213PS act_half<>+0(SB), Y0, Y4
-	VMOVAPS     Y4, Y0
-	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_hard:
-	VBROADCASTSS 104(AX), Y2
-	VBROADCASTSS 108(AX), Y3
-	VMOVAPS      Y3, Y3
-	VFMADD231PS  Y2, Y0, Y3
-	VXORPS       Y0, Y0, Y0
-	VMAXPS       Y3, Y0, Y3
-	VMOVUPS      act_one<>+0(SB), Y0
-	VMINPS       Y3, Y0, Y3
-	VMOVAPS      Y3, Y0
-	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_tanh:
-	VANDPS      act_absmask<>+0(SB), Y0, Y2
-	VMOVUPS     act_tanhmax<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      Y3, Y2, Y5
-	VMULPS      Y3, Y3, Y6
-	VMOVUPS     act_tanhp2<>+0(SB), Y7
-	VMOVUPS     act_tanhq2<>+0(SB), Y8
-	VMOVUPS     act_tanhp4<>+0(SB), Y4
-	VMOVUPS     act_tanhq4<>+0(SB), Y9
-	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y7
-	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
-	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
-	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y9
-	VFMADD213PS Y7, Y6, Y4
-	VFMADD213PS Y8, Y6, Y9
-	VFMADD213PS Y2, Y5, Y4
-	VFMADD213PS act_one<>+0(SB), Y3, Y9
-	VDIVPS      Y9, Y4, Y4
-	VMOVUPS     act_one<>+0(SB), Y3
-	VMINPS      Y4, Y3, Y4
-	VANDPS      act_signmask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y4, Y4
-	VMOVAPS     Y4, Y0
-	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_relu:
-	VXORPS  Y2, Y2, Y2
-	VMAXPS  Y0, Y2, Y0
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_linear:
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_softsign:
-	VANDPS  act_absmask<>+0(SB), Y0, Y2
-	VADDPS  act_one<>+0(SB), Y2, Y2
-	VDIVPS  Y2, Y0, Y0
-	VMOVAPS Y0, Y0
-	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_softplus:
-	VORPS        act_signmask<>+0(SB), Y0, Y2
-	VMAXPS       act_expmin<>+0(SB), Y2, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y4
-	VROUNDPS     $0x00, Y4, Y4
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
-	VMOVUPS      act_c7<>+0(SB), Y5
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
-	VMULPS       Y3, Y3, Y6
-	VFMADD213PS  Y3, Y6, Y5
-	VCVTPS2DQ    Y4, Y3
-	VPSRAD       $0x01, Y3, Y4
-	VPSUBD       Y4, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y4, Y4, Y5
-	VMULPS       Y3, Y5, Y5
-	VCMPPS       $0x03, Y2, Y2, Y3
-	VBLENDVPS    Y3, Y2, Y5, Y2
-	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
-	VSUBPS       act_one<>+0(SB), Y2, Y4
-	VMULPS       act_half<>+0(SB), Y4, Y4
-	VBLENDVPS    Y3, Y4, Y2, Y2
-	VANDPS       act_one<>+0(SB), Y3, Y3
-	VMOVUPS      act_logp0<>+0(SB), Y4
-	VFMADD213PS  act_logp1<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp2<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp3<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp4<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp5<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp6<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp7<>+0(SB), Y2, Y4
-	VFMADD213PS  act_logp8<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VMULPS       Y2, Y4, Y4
-	VMULPS       Y5, Y4, Y4
-	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y4
-	VFNMADD231PS act_half<>+0(SB), Y5, Y4
-	VADDPS       Y2, Y4, Y4
-	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y4
-	VMAXPS       act_zero<>+0(SB), Y0, Y0
-	VADDPS       Y4, Y0, Y0
-	VMOVAPS      Y0, Y0
-	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_selu:
-	VMINPS       act_zero<>+0(SB), Y0, Y2
-	VMAXPS       act_em1min<>+0(SB), Y2, Y2
-	VMULPS       act_log2e<>+0(SB), Y2, Y3
-	VROUNDPS     $0x00, Y3, Y3
-	VMOVAPS      Y2, Y2
-	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
-	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
-	VMOVUPS      act_c7<>+0(SB), Y4
-	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
-	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
-	VMULPS       Y2, Y2, Y5
-	VFMADD213PS  Y2, Y5, Y4
-	VCVTPS2DQ    Y3, Y2
-	VPADDD       act_bias127<>+0(SB), Y2, Y2
-	VPSLLD       $0x17, Y2, Y2
-	VSUBPS       act_one<>+0(SB), Y2, Y3
-	VFMADD213PS  Y3, Y2, Y4
-	VMULPS       act_selusa<>+0(SB), Y4, Y4
-	VMULPS       act_selus<>+0(SB), Y0, Y2
-	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
-	VBLENDVPS    Y3, Y2, Y4, Y2
-	VCMPPS       $0x03, Y0, Y0, Y3
-	VBLENDVPS    Y3, Y0, Y2, Y0
-	VMOVAPS      Y0, Y0
-	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
-
-recSeqStackAVX2_grubeforeacts_g1_softmax:
-	VPBROADCASTD 72(AX), Y2
-	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
-	VMOVUPS      act_neginf<>+0(SB), Y3
-	VBLENDVPS    Y2, Y0, Y3, Y0
-	VPERM2F128   $0x01, Y0, Y0, Y3
-	VMAXPS       Y3, Y0, Y3
-	VPERMILPS    $0x4e, Y3, Y4
-	VMAXPS       Y4, Y3, Y3
-	VPERMILPS    $0xb1, Y3, Y4
-	VMAXPS       Y4, Y3, Y3
-	VSUBPS       Y3, Y0, Y0
-	VMAXPS       act_expmin<>+0(SB), Y0, Y3
-	VMINPS       act_expmax<>+0(SB), Y3, Y3
-	VMULPS       act_log2e<>+0(SB), Y3, Y4
-	VROUNDPS     $0x00, Y4, Y4
-	VMOVAPS      Y3, Y3
-	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
-	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
-	VMOVUPS      act_c7<>+0(SB), Y5
-	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
-	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
-	VMULPS       Y3, Y3, Y6
-	VFMADD213PS  Y3, Y6, Y5
-	VCVTPS2DQ    Y4, Y3
-	VPSRAD       $0x01, Y3, Y4
-	VPSUBD       Y4, Y3, Y3
-	VPADDD       act_bias127<>+0(SB), Y4, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       act_bias127<>+0(SB), Y3, Y3
-	VPSLLD       $0x17, Y3, Y3
-	VFMADD213PS  Y4, Y4, Y5
-	VMULPS       Y3, Y5, Y5
-	VCMPPS       $0x03, Y0, Y0, Y3
-	VBLENDVPS    Y3, Y0, Y5, Y0
-	VANDPS       Y2, Y0, Y0
-	VPERM2F128   $0x01, Y0, Y0, Y2
-	VADDPS       Y2, Y0, Y2
-	VPERMILPS    $0x4e, Y2, Y3
-	VADDPS       Y3, Y2, Y2
-	VPERMILPS    $0xb1, Y2, Y3
-	VADDPS       Y3, Y2, Y2
-	VDIVPS       Y2, Y0, Y0
-	VMOVAPS      Y0, Y0
-
-recSeqStackAVX2_grubeforeacts_g1_actdone:
-	MOVQ        112(AX), DI
-	CMPQ        DI, $0x01
-	JE          recSeqStackAVX2_grubeforeacts_g2_hard
-	CMPQ        DI, $0x02
-	JE          recSeqStackAVX2_grubeforeacts_g2_tanh
-	CMPQ        DI, $0x03
-	JE          recSeqStackAVX2_grubeforeacts_g2_relu
-	CMPQ        DI, $0x04
-	JE          recSeqStackAVX2_grubeforeacts_g2_linear
-	CMPQ        DI, $0x05
-	JE          recSeqStackAVX2_grubeforeacts_g2_softsign
-	CMPQ        DI, $0x06
-	JE          recSeqStackAVX2_grubeforeacts_g2_softplus
-	CMPQ        DI, $0x07
-	JE          recSeqStackAVX2_grubeforeacts_g2_selu
-	CMPQ        DI, $0x08
-	JE          recSeqStackAVX2_grubeforeacts_g2_softmax
 	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
@@ -4137,9 +3903,9 @@ recSeqStackAVX2_grubeforeacts_g1_actdone:
 	VMOVUPS     act_quarter<>+0(SB), Y1
 	VFMADD213PS act_half<>+0(SB), Y1, Y4
 	VMOVAPS     Y4, Y1
-	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_hard:
+recSeqStackAVX2_grubeforeacts_g1_hard:
 	VBROADCASTSS 104(AX), Y2
 	VBROADCASTSS 108(AX), Y3
 	VMOVAPS      Y3, Y3
@@ -4149,9 +3915,9 @@ recSeqStackAVX2_grubeforeacts_g2_hard:
 	VMOVUPS      act_one<>+0(SB), Y1
 	VMINPS       Y3, Y1, Y3
 	VMOVAPS      Y3, Y1
-	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_tanh:
+recSeqStackAVX2_grubeforeacts_g1_tanh:
 	VANDPS      act_absmask<>+0(SB), Y1, Y2
 	VMOVUPS     act_tanhmax<>+0(SB), Y3
 	VMINPS      Y2, Y3, Y2
@@ -4176,26 +3942,26 @@ recSeqStackAVX2_grubeforeacts_g2_tanh:
 	VANDPS      act_signmask<>+0(SB), Y1, Y1
 	VORPS       Y1, Y4, Y4
 	VMOVAPS     Y4, Y1
-	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP         recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_relu:
+recSeqStackAVX2_grubeforeacts_g1_relu:
 	VXORPS  Y2, Y2, Y2
 	VMAXPS  Y1, Y2, Y1
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_linear:
+recSeqStackAVX2_grubeforeacts_g1_linear:
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_softsign:
+recSeqStackAVX2_grubeforeacts_g1_softsign:
 	VANDPS  act_absmask<>+0(SB), Y1, Y2
 	VADDPS  act_one<>+0(SB), Y2, Y2
 	VDIVPS  Y2, Y1, Y1
 	VMOVAPS Y1, Y1
-	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP     recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_softplus:
+recSeqStackAVX2_grubeforeacts_g1_softplus:
 	VORPS        act_signmask<>+0(SB), Y1, Y2
 	VMAXPS       act_expmin<>+0(SB), Y2, Y3
 	VMINPS       act_expmax<>+0(SB), Y3, Y3
@@ -4247,9 +4013,9 @@ recSeqStackAVX2_grubeforeacts_g2_softplus:
 	VMAXPS       act_zero<>+0(SB), Y1, Y1
 	VADDPS       Y4, Y1, Y1
 	VMOVAPS      Y1, Y1
-	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_selu:
+recSeqStackAVX2_grubeforeacts_g1_selu:
 	VMINPS       act_zero<>+0(SB), Y1, Y2
 	VMAXPS       act_em1min<>+0(SB), Y2, Y2
 	VMULPS       act_log2e<>+0(SB), Y2, Y3
@@ -4277,9 +4043,9 @@ recSeqStackAVX2_grubeforeacts_g2_selu:
 	VCMPPS       $0x03, Y1, Y1, Y3
 	VBLENDVPS    Y3, Y1, Y2, Y1
 	VMOVAPS      Y1, Y1
-	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+	JMP          recSeqStackAVX2_grubeforeacts_g1_actdone
 
-recSeqStackAVX2_grubeforeacts_g2_softmax:
+recSeqStackAVX2_grubeforeacts_g1_softmax:
 	VPBROADCASTD 72(AX), Y2
 	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
 	VMOVUPS      act_neginf<>+0(SB), Y3
@@ -4326,6 +4092,240 @@ recSeqStackAVX2_grubeforeacts_g2_softmax:
 	VADDPS       Y3, Y2, Y2
 	VDIVPS       Y2, Y1, Y1
 	VMOVAPS      Y1, Y1
+
+recSeqStackAVX2_grubeforeacts_g1_actdone:
+	MOVQ        112(AX), DI
+	CMPQ        DI, $0x01
+	JE          recSeqStackAVX2_grubeforeacts_g2_hard
+	CMPQ        DI, $0x02
+	JE          recSeqStackAVX2_grubeforeacts_g2_tanh
+	CMPQ        DI, $0x03
+	JE          recSeqStackAVX2_grubeforeacts_g2_relu
+	CMPQ        DI, $0x04
+	JE          recSeqStackAVX2_grubeforeacts_g2_linear
+	CMPQ        DI, $0x05
+	JE          recSeqStackAVX2_grubeforeacts_g2_softsign
+	CMPQ        DI, $0x06
+	JE          recSeqStackAVX2_grubeforeacts_g2_softplus
+	CMPQ        DI, $0x07
+	JE          recSeqStackAVX2_grubeforeacts_g2_selu
+	CMPQ        DI, $0x08
+	JE          recSeqStackAVX2_grubeforeacts_g2_softmax
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmaxh<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2h<>+0(SB), Y7
+	VMOVUPS     act_tanhq2h<>+0(SB), Y8
+	VMOVUPS     act_tanhp4h<>+0(SB), Y4
+	VMOVUPS     act_tanhq4h<>+0(SB), Y9
+	VFMADD213PS act_tanhp1h<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1h<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3h<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3h<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_two<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVUPS     act_quarter<>+0(SB), Y0
+	VFMADD213PS act_half<>+0(SB), Y0, Y4
+	VMOVAPS     Y4, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_hard:
+	VBROADCASTSS 104(AX), Y2
+	VBROADCASTSS 108(AX), Y3
+	VMOVAPS      Y3, Y3
+	VFMADD231PS  Y2, Y0, Y3
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y3, Y0, Y3
+	VMOVUPS      act_one<>+0(SB), Y0
+	VMINPS       Y3, Y0, Y3
+	VMOVAPS      Y3, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_tanh:
+	VANDPS      act_absmask<>+0(SB), Y0, Y2
+	VMOVUPS     act_tanhmax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VMULPS      Y2, Y2, Y3
+	VMULPS      Y3, Y2, Y5
+	VMULPS      Y3, Y3, Y6
+	VMOVUPS     act_tanhp2<>+0(SB), Y7
+	VMOVUPS     act_tanhq2<>+0(SB), Y8
+	VMOVUPS     act_tanhp4<>+0(SB), Y4
+	VMOVUPS     act_tanhq4<>+0(SB), Y9
+	VFMADD213PS act_tanhp1<>+0(SB), Y3, Y7
+	VFMADD213PS act_tanhq1<>+0(SB), Y3, Y8
+	VFMADD213PS act_tanhp3<>+0(SB), Y3, Y4
+	VFMADD213PS act_tanhq3<>+0(SB), Y3, Y9
+	VFMADD213PS Y7, Y6, Y4
+	VFMADD213PS Y8, Y6, Y9
+	VFMADD213PS Y2, Y5, Y4
+	VFMADD213PS act_one<>+0(SB), Y3, Y9
+	VDIVPS      Y9, Y4, Y4
+	VMOVUPS     act_one<>+0(SB), Y3
+	VMINPS      Y4, Y3, Y4
+	VANDPS      act_signmask<>+0(SB), Y0, Y0
+	VORPS       Y0, Y4, Y4
+	VMOVAPS     Y4, Y0
+	JMP         recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_relu:
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y0, Y2, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_linear:
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softsign:
+	VANDPS  act_absmask<>+0(SB), Y0, Y2
+	VADDPS  act_one<>+0(SB), Y2, Y2
+	VDIVPS  Y2, Y0, Y0
+	VMOVAPS Y0, Y0
+	JMP     recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softplus:
+	VORPS        act_signmask<>+0(SB), Y0, Y2
+	VMAXPS       act_expmin<>+0(SB), Y2, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y2, Y2, Y3
+	VBLENDVPS    Y3, Y2, Y5, Y2
+	VCMPPS       $0x1e, act_sqrt2m1<>+0(SB), Y2, Y3
+	VSUBPS       act_one<>+0(SB), Y2, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VANDPS       act_one<>+0(SB), Y3, Y3
+	VMOVUPS      act_logp0<>+0(SB), Y4
+	VFMADD213PS  act_logp1<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp2<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp7<>+0(SB), Y2, Y4
+	VFMADD213PS  act_logp8<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y5, Y4, Y4
+	VFMADD231PS  act_logln2lo<>+0(SB), Y3, Y4
+	VFNMADD231PS act_half<>+0(SB), Y5, Y4
+	VADDPS       Y2, Y4, Y4
+	VFMADD231PS  act_logln2hi<>+0(SB), Y3, Y4
+	VMAXPS       act_zero<>+0(SB), Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_selu:
+	VMINPS       act_zero<>+0(SB), Y0, Y2
+	VMAXPS       act_em1min<>+0(SB), Y2, Y2
+	VMULPS       act_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS act_ln2hi<>+0(SB), Y3, Y2
+	VFNMADD231PS act_ln2lo<>+0(SB), Y3, Y2
+	VMOVUPS      act_c7<>+0(SB), Y4
+	VFMADD213PS  act_c6<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c5<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_c2<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VCVTPS2DQ    Y3, Y2
+	VPADDD       act_bias127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VSUBPS       act_one<>+0(SB), Y2, Y3
+	VFMADD213PS  Y3, Y2, Y4
+	VMULPS       act_selusa<>+0(SB), Y4, Y4
+	VMULPS       act_selus<>+0(SB), Y0, Y2
+	VCMPPS       $0x1e, act_zero<>+0(SB), Y0, Y3
+	VBLENDVPS    Y3, Y2, Y4, Y2
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y2, Y0
+	VMOVAPS      Y0, Y0
+	JMP          recSeqStackAVX2_grubeforeacts_g2_actdone
+
+recSeqStackAVX2_grubeforeacts_g2_softmax:
+	VPBROADCASTD 72(AX), Y2
+	VPCMPGTD     rs_laneidx<>+0(SB), Y2, Y2
+	VMOVUPS      act_neginf<>+0(SB), Y3
+	VBLENDVPS    Y2, Y0, Y3, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y3
+	VMAXPS       Y3, Y0, Y3
+	VPERMILPS    $0x4e, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VPERMILPS    $0xb1, Y3, Y4
+	VMAXPS       Y4, Y3, Y3
+	VSUBPS       Y3, Y0, Y0
+	VMAXPS       act_expmin<>+0(SB), Y0, Y3
+	VMINPS       act_expmax<>+0(SB), Y3, Y3
+	VMULPS       act_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS act_ln2hi<>+0(SB), Y4, Y3
+	VFNMADD231PS act_ln2lo<>+0(SB), Y4, Y3
+	VMOVUPS      act_c7<>+0(SB), Y5
+	VFMADD213PS  act_c6<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c5<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_c2<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VCVTPS2DQ    Y4, Y3
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       act_bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       act_bias127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VFMADD213PS  Y4, Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VBLENDVPS    Y3, Y0, Y5, Y0
+	VANDPS       Y2, Y0, Y0
+	VPERM2F128   $0x01, Y0, Y0, Y2
+	VADDPS       Y2, Y0, Y2
+	VPERMILPS    $0x4e, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VPERMILPS    $0xb1, Y2, Y3
+	VADDPS       Y3, Y2, Y2
+	VDIVPS       Y2, Y0, Y0
+	VMOVAPS      Y0, Y0
 
 recSeqStackAVX2_grubeforeacts_g2_actdone:
 	MOVQ    48(AX), DI

@@ -306,7 +306,8 @@ func gruSeqKernel(name string, hard, after, inK bool) {
 		for i := range acc {
 			VADDPS(acc2[i], acc[i], acc[i])
 		}
-		z, r := gate(acc[0]), gate(acc[1])
+		r := gate(acc[1]) // r first: it is on the step chain, z only at the update, and
+		z := gate(acc[0]) // their divides share the divider
 		if inK {
 			VFMADD213PS(xh, r, acc[2]) // xh + r*(h U_h + rbh)
 		} else {
@@ -328,7 +329,8 @@ func gruSeqKernel(name string, hard, after, inK bool) {
 		for i := range acc {
 			VADDPS(acc2[i], acc[i], acc[i])
 		}
-		z, r := gate(acc[0]), gate(acc[1])
+		r := gate(acc[1]) // r first: it is on the step chain, z only at the update, and
+		z := gate(acc[0]) // their divides share the divider
 		VMOVUPS(z, Mem{Base: prh, Index: j, Scale: 1})
 		VMULPS(Mem{Base: ph, Index: j, Scale: 1}, r, r)
 		VMOVUPS(r, Mem{Base: prr, Index: j, Scale: 1})

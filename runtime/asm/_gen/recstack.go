@@ -367,7 +367,8 @@ func rsGRUStep(lbl string, hard, after, acts bool, dp, px, ph Register) {
 		for i := range acc {
 			VADDPS(acc2[i], acc[i], acc[i])
 		}
-		z, r := gate(acc[0]), gate(acc[1])
+		r := gate(acc[1])             // r first: it is on the step chain, z only at the update, and
+		z := gate(acc[0])             // their divides share the divider
 		VFMADD213PS(xh[0], r, acc[2]) // xh + r*(h U_h + rbh)
 		c := cand(acc[2])
 		gruUpdate(z, c, Mem{Base: ph, Index: j, Scale: 1}, hn, ph, us, j)
@@ -386,7 +387,8 @@ func rsGRUStep(lbl string, hard, after, acts bool, dp, px, ph Register) {
 	for i := range acc {
 		VADDPS(acc2[i], acc[i], acc[i])
 	}
-	z, r := gate(acc[0]), gate(acc[1])
+	r := gate(acc[1]) // r first: it is on the step chain, z only at the update, and
+	z := gate(acc[0]) // their divides share the divider
 	MOVQ(dm(dp, rsRH), prh)
 	VMOVUPS(z, Mem{Base: prh, Index: j, Scale: 1})
 	VMULPS(Mem{Base: ph, Index: j, Scale: 1}, r, r)
