@@ -5,8 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/kinfer/kinfer/importer/keras"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime/asm"
 )
@@ -247,6 +249,56 @@ func TestRecGroups(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestRecStackConcurrent: 64 goroutines on one Model of each fixture the RecStack
+// kernels run (a stack, Bidirectional pairs, Acts stages, TimeDistributed sample
+// groups), batch 1 and 2 in turn, every output the bits of the serial run (run under
+// -race in .ci/run).
+func TestRecStackConcurrent(t *testing.T) {
+	for _, name := range []string{"simple_rnn", "bidirectional_gru", "gru_activations", "gru_time_distributed", "keras2_simple_rnn_bidi"} {
+		m, err := keras.Load("../testdata/keras/" + name + ".npz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.Samples
+		cm, err := Compile(m.Graph, Options{MaxBatch: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, out := len(s.X)/s.N, cm.OutputShape().Size()
+		want := make([]float32, 2*out)
+		if err := cm.RunInto(want, s.X[:2*in], 2); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for w := 0; w < 64; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				got := make([]float32, 2*out)
+				for i := 0; i < 20; i++ {
+					batch := 1 + (w+i)%2
+					if err := cm.RunInto(got[:batch*out], s.X[:batch*in], batch); err != nil {
+						errs <- err
+						return
+					}
+					for k := range got[:batch*out] {
+						if math.Float32bits(got[k]) != math.Float32bits(want[k]) {
+							errs <- fmt.Errorf("%s goroutine %d batch %d: out[%d] = %v, serial %v", name, w, batch, k, got[k], want[k])
+							return
+						}
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
 		}
 	}
 }
