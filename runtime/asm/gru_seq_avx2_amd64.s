@@ -446,9 +446,10 @@ gruSeqSigmoidTanhAVX2_end:
 	VMINPS      Y2, Y1, Y2
 	VANDPS      act_signmask<>+0(SB), Y4, Y0
 	VORPS       Y0, Y2, Y2
-	VMOVUPS     (DX)(R11*1), Y0
-	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y3, Y0
+	VMULPS      (DX)(R11*1), Y3, Y0
+	VMOVUPS     act_one<>+0(SB), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD231PS Y2, Y1, Y0
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y0, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -762,9 +763,10 @@ gruSeqHardSigmoidTanhAVX2_end:
 	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y6, Y2
 	VORPS       Y2, Y5, Y5
-	VMOVUPS     (DX)(R11*1), Y2
-	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y3, Y2
+	VMULPS      (DX)(R11*1), Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VSUBPS      Y3, Y4, Y4
+	VFMADD231PS Y5, Y4, Y2
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y2, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -945,9 +947,10 @@ gruSeqResetBeforeSigmoidTanhAVX2_cand_end:
 	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     (BX)(R11*1), Y0
-	VMOVUPS     (DX)(R11*1), Y1
-	VSUBPS      Y3, Y1, Y1
-	VFMADD213PS Y3, Y0, Y1
+	VMULPS      (DX)(R11*1), Y0, Y1
+	VMOVUPS     act_one<>+0(SB), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD231PS Y3, Y2, Y1
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y1, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1092,9 +1095,10 @@ gruSeqResetBeforeHardSigmoidTanhAVX2_cand_end:
 	VANDPS      act_signmask<>+0(SB), Y2, Y2
 	VORPS       Y2, Y5, Y5
 	VMOVUPS     (BX)(R11*1), Y2
-	VMOVUPS     (DX)(R11*1), Y3
-	VSUBPS      Y5, Y3, Y3
-	VFMADD213PS Y5, Y2, Y3
+	VMULPS      (DX)(R11*1), Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y4
+	VSUBPS      Y2, Y4, Y4
+	VFMADD231PS Y5, Y4, Y3
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y3, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1280,9 +1284,10 @@ gruSeqXSigmoidTanhAVX2_end:
 	VMINPS      Y2, Y1, Y2
 	VANDPS      act_signmask<>+0(SB), Y5, Y0
 	VORPS       Y0, Y2, Y2
-	VMOVUPS     (DX)(R11*1), Y0
-	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y3, Y0
+	VMULPS      (DX)(R11*1), Y3, Y0
+	VMOVUPS     act_one<>+0(SB), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD231PS Y2, Y1, Y0
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y0, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1432,9 +1437,10 @@ gruSeqXHardSigmoidTanhAVX2_end:
 	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y7, Y2
 	VORPS       Y2, Y5, Y5
-	VMOVUPS     (DX)(R11*1), Y2
-	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y3, Y2
+	VMULPS      (DX)(R11*1), Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VSUBPS      Y3, Y4, Y4
+	VFMADD231PS Y5, Y4, Y2
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y2, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1650,9 +1656,10 @@ gruSeqXResetBeforeSigmoidTanhAVX2_cand_end:
 	VANDPS      act_signmask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y3, Y3
 	VMOVUPS     (BX)(R11*1), Y0
-	VMOVUPS     (DX)(R11*1), Y1
-	VSUBPS      Y3, Y1, Y1
-	VFMADD213PS Y3, Y0, Y1
+	VMULPS      (DX)(R11*1), Y0, Y1
+	VMOVUPS     act_one<>+0(SB), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD231PS Y3, Y2, Y1
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y1, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -1832,9 +1839,10 @@ gruSeqXResetBeforeHardSigmoidTanhAVX2_cand_end:
 	VANDPS      act_signmask<>+0(SB), Y2, Y2
 	VORPS       Y2, Y5, Y5
 	VMOVUPS     (BX)(R11*1), Y2
-	VMOVUPS     (DX)(R11*1), Y3
-	VSUBPS      Y5, Y3, Y3
-	VFMADD213PS Y5, Y2, Y3
+	VMULPS      (DX)(R11*1), Y2, Y3
+	VMOVUPS     act_one<>+0(SB), Y4
+	VSUBPS      Y2, Y4, Y4
+	VFMADD231PS Y5, Y4, Y3
 	LEAQ        (DX)(R8*1), R10
 	VMOVUPS     Y3, (R10)(R11*1)
 	ADDQ        $0x20, R11
@@ -2492,9 +2500,10 @@ recSeqStackAVX2_gruafter_end:
 	VMINPS      Y2, Y1, Y2
 	VANDPS      act_signmask<>+0(SB), Y5, Y0
 	VORPS       Y0, Y2, Y2
-	VMOVUPS     (CX)(R8*1), Y0
-	VSUBPS      Y2, Y0, Y0
-	VFMADD213PS Y2, Y3, Y0
+	VMULPS      (CX)(R8*1), Y3, Y0
+	VMOVUPS     act_one<>+0(SB), Y1
+	VSUBPS      Y3, Y1, Y1
+	VFMADD231PS Y2, Y1, Y0
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y0, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -2625,9 +2634,10 @@ recSeqStackAVX2_gruafterhard_end:
 	VMINPS      Y5, Y4, Y5
 	VANDPS      act_signmask<>+0(SB), Y7, Y2
 	VORPS       Y2, Y5, Y5
-	VMOVUPS     (CX)(R8*1), Y2
-	VSUBPS      Y5, Y2, Y2
-	VFMADD213PS Y5, Y3, Y2
+	VMULPS      (CX)(R8*1), Y3, Y2
+	VMOVUPS     act_one<>+0(SB), Y4
+	VSUBPS      Y3, Y4, Y4
+	VFMADD231PS Y5, Y4, Y2
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y2, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -2827,9 +2837,10 @@ recSeqStackAVX2_grubefore_cand_end:
 	VORPS       Y0, Y3, Y3
 	MOVQ        48(AX), DI
 	VMOVUPS     (DI)(R8*1), Y0
-	VMOVUPS     (CX)(R8*1), Y1
-	VSUBPS      Y3, Y1, Y1
-	VFMADD213PS Y3, Y0, Y1
+	VMULPS      (CX)(R8*1), Y0, Y1
+	VMOVUPS     act_one<>+0(SB), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD231PS Y3, Y2, Y1
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y1, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -2993,9 +3004,10 @@ recSeqStackAVX2_grubeforehard_cand_end:
 	VORPS       Y0, Y3, Y3
 	MOVQ        48(AX), DI
 	VMOVUPS     (DI)(R8*1), Y0
-	VMOVUPS     (CX)(R8*1), Y1
-	VSUBPS      Y3, Y1, Y1
-	VFMADD213PS Y3, Y0, Y1
+	VMULPS      (CX)(R8*1), Y0, Y1
+	VMOVUPS     act_one<>+0(SB), Y2
+	VSUBPS      Y0, Y2, Y2
+	VFMADD231PS Y3, Y2, Y1
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y1, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -3791,9 +3803,10 @@ recSeqStackAVX2_gruafteracts_c3_softmax:
 	VMOVAPS      Y1, Y1
 
 recSeqStackAVX2_gruafteracts_c3_actdone:
-	VMOVUPS     (CX)(R8*1), Y2
-	VSUBPS      Y1, Y2, Y2
-	VFMADD213PS Y1, Y0, Y2
+	VMULPS      (CX)(R8*1), Y0, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VSUBPS      Y0, Y3, Y3
+	VFMADD231PS Y1, Y3, Y2
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y2, (DI)(R8*1)
 	ADDQ        $0x20, R8
@@ -4622,9 +4635,10 @@ recSeqStackAVX2_grubeforeacts_c3_softmax:
 recSeqStackAVX2_grubeforeacts_c3_actdone:
 	MOVQ        48(AX), DI
 	VMOVUPS     (DI)(R8*1), Y1
-	VMOVUPS     (CX)(R8*1), Y2
-	VSUBPS      Y0, Y2, Y2
-	VFMADD213PS Y0, Y1, Y2
+	VMULPS      (CX)(R8*1), Y1, Y2
+	VMOVUPS     act_one<>+0(SB), Y3
+	VSUBPS      Y1, Y3, Y3
+	VFMADD231PS Y0, Y3, Y2
 	LEAQ        (CX)(BX*1), DI
 	VMOVUPS     Y2, (DI)(R8*1)
 	ADDQ        $0x20, R8

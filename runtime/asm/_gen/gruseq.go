@@ -385,13 +385,16 @@ func start2(inK bool, name string, gm func(Register, int) Mem, zb, px, j, wp, hp
 	return xh[0]
 }
 
-// gruUpdate stores h = c + z*(hprev - c) for the chunk at byte offset j of the next hs
+// gruUpdate stores h = (1-z)*c + z*hprev for the chunk at byte offset j of the next hs
 // row (ph + us).
 func gruUpdate(z, c VecVirtual, hprev Mem, hn, ph, us, j Register) {
-	d := YMM()
-	VMOVUPS(hprev, d)
-	VSUBPS(c, d, d)
-	VFMADD213PS(c, z, d) // z*(h - c) + c
+	// as (1-z)*c + z*h: both factors come from z and h alone, ahead of c, so the
+	// step chain after the candidate is one FMA (z*(h - c) + c took a subtract too)
+	d, omz := YMM(), YMM()
+	VMULPS(hprev, z, d) // z*h
+	VMOVUPS(consts["one"], omz)
+	VSUBPS(z, omz, omz)    // 1 - z
+	VFMADD231PS(c, omz, d) // (1-z)*c + z*h
 	LEAQ(Mem{Base: ph, Index: us, Scale: 1}, hn)
 	VMOVUPS(d, Mem{Base: hn, Index: j, Scale: 1})
 }
