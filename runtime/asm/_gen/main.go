@@ -72,6 +72,8 @@ func main() {
 		probes()
 	case "act_avx2":
 		activations()
+	case "clamp_avx2":
+		clampKernels()
 	case "norm_avx2":
 		cstPrefix = "norm_"
 		normKernels()
