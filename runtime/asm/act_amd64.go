@@ -65,3 +65,8 @@ func vsigmoidRationalAVX2(x *float32, n int)
 //
 //go:noescape
 func vtanhFracAVX2(num, den *float32, n int)
+
+// vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n (see Gelu).
+//
+//go:noescape
+func vgeluAVX2(x *float32, n int)

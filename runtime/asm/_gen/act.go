@@ -272,6 +272,8 @@ func activations() {
 	actKernel("vswishAVX2", "vswishAVX2: x[i] = x[i]*sigmoid(x[i]) for i < n.", swishv, false)
 	actKernel("vgeluTanhAVX2", "vgeluTanhAVX2: x[i] = x[i]*sigmoid(2*sqrt(2/pi)*(x[i]+0.044715*x[i]^3)) for i < n.", geluTanhv, false)
 	actKernel("veluAVX2", "veluAVX2: x[i] = x[i] if x[i] > 0 else alpha*expm1(x[i]), for i < n.", nil, true)
+	defErfConsts()
+	actKernel("vgeluAVX2", "vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n.", geluErfv, false)
 	actKernel("vsigmoidGateAVX2", "vsigmoidGateAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's form).", sigmoidGate, false)
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	actKernel("vtanhRationalAVX2", "vtanhRationalAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's rational form).", tanhRational, false)
