@@ -40,6 +40,8 @@ func resCases() []resCase {
 		// Winograd: F(4x4) direct (map a multiple of 4) and through the padded buffer,
 		// F(2x2) on a small map
 		{"wino4 16x12x16->32 relu", layers.Shape{16, 12, 16}, 3, 1, 32, layers.ActReLU, nil, true, "winograd F(4x4"},
+		{"wino4 8x8x16->24 relu (in the transform)", layers.Shape{8, 8, 16}, 3, 1, 24, layers.ActReLU, nil, true, "winograd F(4x4"},
+		{"wino4 12x8x16->16 swish", layers.Shape{12, 8, 16}, 3, 1, 16, swish, nil, true, "winograd F(4x4"},
 		{"wino4 11x9x16->24 relu6", layers.Shape{11, 9, 16}, 3, 1, 24, relu6, nil, true, "winograd F(4x4"},
 		{"wino2 4x4x32->48 linear", layers.Shape{4, 4, 32}, 3, 1, 48, layers.ActLinear, nil, true, "winograd F(2x2"},
 		{"wino2 3x5x16->16 swish", layers.Shape{3, 5, 16}, 3, 1, 16, swish, nil, true, "winograd F(2x2"},

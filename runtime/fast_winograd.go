@@ -235,9 +235,14 @@ func (k *fastWinograd) chunkTask(y, res, scratch []float32, g, ntiles, i, w int,
 		asm.Gemm(k.gisa, nt, n, c, v[p*c:], np*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], np*n,
 			float32(math.Inf(-1)), float32(math.Inf(1)))
 	}
-	if k.m == 4 {
+	switch {
+	case k.m == 4 && e != nil && k.direct && e.post.Kind == layers.Linear:
+		// the residual sum and its clamp in the output transform's store
+		asm.WinogradF4x4OutAdd(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, res, n, ors, e.lo, e.hi)
+		return
+	case k.m == 4:
 		asm.WinogradF4x4Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
-	} else {
+	default:
 		asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
 	}
 	if e != nil && k.direct {
