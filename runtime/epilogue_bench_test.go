@@ -51,3 +51,23 @@ func BenchmarkResidualEpilogue(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReLUPass: a standalone ReLU pass over a 32x32x64 map of random-sign values,
+// the branchy reluInPlace against the vector clamp applyActivation now runs.
+func BenchmarkReLUPass(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randSlice(r, 32*32*64, 1)
+	y := make([]float32, len(x))
+	b.Run("reluInPlace", func(b *testing.B) {
+		for b.Loop() {
+			copy(y, x)
+			reluInPlace(y, layers.ActReLU)
+		}
+	})
+	b.Run("clamp", func(b *testing.B) {
+		for b.Loop() {
+			copy(y, x)
+			applyActivation(asm.Best(), layers.ActReLU, y, 64)
+		}
+	})
+}
