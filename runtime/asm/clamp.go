@@ -2,6 +2,11 @@ package asm
 
 import "fmt"
 
+// The NEON kernels are arm64 text from _gen/clampneon.go; the directive lives in this
+// file of every architecture so that go generate on amd64 rewrites it.
+//
+//go:generate go run -C _gen . -kernel clamp_neon -out ../clamp_neon_arm64.s
+
 // The clamp family: the element-wise ReLU / ReLU6 / Clip pass, and the residual
 // epilogue (the sum of a convolution's output and the skip tensor, and the clamp after
 // it) that the runtime applies to each GEMM or Winograd output block while it is in
@@ -15,6 +20,10 @@ func Clamp(isa ISA, x []float32, lo, hi float32) {
 	}
 	if clampAsm(isa) {
 		vclampAVX2(&x[0], len(x), lo, hi)
+		return
+	}
+	if clampNEON(isa) {
+		vclampNEON(&x[0], len(x), lo, hi)
 		return
 	}
 	clampGo(x, lo, hi)
@@ -32,6 +41,10 @@ func AddClamp(isa ISA, dst, a, b []float32, lo, hi float32) {
 	}
 	if clampAsm(isa) {
 		vaddClampAVX2(&dst[0], &a[0], &b[0], n, lo, hi)
+		return
+	}
+	if clampNEON(isa) {
+		vaddClampNEON(&dst[0], &a[0], &b[0], n, lo, hi)
 		return
 	}
 	addClampGo(dst, a[:n], b[:n], lo, hi)

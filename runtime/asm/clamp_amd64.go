@@ -18,3 +18,9 @@ func vclampAVX2(x *float32, n int, lo, hi float32)
 //
 //go:noescape
 func vaddClampAVX2(dst, a, b *float32, n int, lo, hi float32)
+
+func clampNEON(ISA) bool { return false }
+
+func vclampNEON(x *float32, n int, lo, hi float32) { panic("unreachable") }
+
+func vaddClampNEON(dst, a, b *float32, n int, lo, hi float32) { panic("unreachable") }

@@ -34,7 +34,8 @@
 // vector Softmax and LayerNorm are in norm_avx2_amd64.s, generator target norm_avx2).
 // Clamp (ReLU, ReLU6, Clip) and AddClamp, dst = clamp(a + b, lo, hi), the residual
 // epilogue the runtime applies to each GEMM or Winograd output block as it is written
-// (clamp_avx2_amd64.s; NaN and -0 kept, the same bits on every path). LSTMStep applies one LSTM step's sigmoid/tanh gates and the c/h update in one vector pass from the two halves
+// (clamp_avx2_amd64.s, also under AVX512, and clamp_neon_arm64.s; NaN and -0 kept, the
+// same bits on every path). LSTMStep applies one LSTM step's sigmoid/tanh gates and the c/h update in one vector pass from the two halves
 // of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
