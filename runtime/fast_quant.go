@@ -74,13 +74,21 @@ func (k *fastQDense) run(dst, src, scratch []float32, batch int) {
 
 // fastQConv is an int8 convolution by im2col: per sample, the input plane is quantized
 // once, gathered into rows of KH*KW*C taps (padding taps hold the zero point), and
-// multiplied in one GEMM.
+// multiplied in one GEMM. With a 2x2 max pool fused after it (fuseQConvPool), the rows
+// are gathered in pool-window order and the GEMM's output stage takes each window's
+// max, so only the conv outputs the pool reads are computed and none is stored.
 type fastQConv struct {
 	*qgemmLayer
 	l                       *layers.Window
 	h, w, c, oh, ow, pt, pl int
 	plane                   int // bytes of the quantized input plane
 	move, oxLo, oxHi        int // shortMoves' width (0: none) and its ox range
+	// the conv outputs computed (uh x uw) and A's row of output (oy, ox):
+	// rowY[oy] + colX[ox]; colX is increasing
+	uh, uw     int
+	rowY, colX []int
+	colOff     []int // colX[ox]*LDA, the bytes shortMoves adds per ox
+	pool       bool  // RequantPool: rows in 2x2 window order, uh*uw/4 outputs
 }
 
 func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
@@ -116,38 +124,93 @@ func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv
 		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
 		k.oxHi = max(min(ow, (in[1]-l.KW+pl)/l.SW+1), k.oxLo)
 	}
+	k.setRows(false)
 	return k, true
+}
+
+// setRows lays out A's rows: raster order, or (pool) the 2x2 windows of the pool's
+// outputs in raster order, each window's four outputs consecutive (an odd last conv
+// row or column, which the pool drops, is not computed).
+func (k *fastQConv) setRows(pool bool) {
+	k.pool, k.uh, k.uw = pool, k.oh, k.ow
+	if pool {
+		k.uh, k.uw = k.oh&^1, k.ow&^1
+	}
+	k.rowY, k.colX, k.colOff = make([]int, k.uh), make([]int, k.uw), make([]int, k.uw)
+	for oy := range k.rowY {
+		k.rowY[oy] = oy * k.uw
+		if pool {
+			k.rowY[oy] = oy/2*2*k.uw + oy%2*2
+		}
+	}
+	for ox := range k.colX {
+		k.colX[ox] = ox
+		if pool {
+			k.colX[ox] = ox/2*4 + ox%2
+		}
+		k.colOff[ox] = k.colX[ox] * k.q.LDA()
+	}
+	k.oxHi = min(k.oxHi, k.uw)
+	k.oxLo = min(k.oxLo, k.oxHi)
+}
+
+// fuseQConvPool fuses a 2x2 stride-2 max pool without padding into the int8 conv
+// before it (a kernel pass): the same bits, as the pool commutes with the monotone
+// output stage.
+func fuseQConvPool(prev, c compiled) (compiled, bool) {
+	k, ok := prev.k.(*fastQConv)
+	p, okp := c.k.(*fastPool)
+	if !ok || !okp || k.pool || !k.q.PoolFused() || !p.l.Max || p.h != k.oh || p.w != k.ow || p.c != k.n ||
+		p.oh != k.oh/2 || p.ow != k.ow/2 || p.oh == 0 || p.ow == 0 {
+		return compiled{}, false
+	}
+	pw := p.l.Window
+	if pw.KH != 2 || pw.KW != 2 || pw.SH != 2 || pw.SW != 2 || pw.DH != 1 || pw.DW != 1 || p.rows[0].start != 0 || p.cols[0].start != 0 {
+		return compiled{}, false
+	}
+	f := *k
+	f.setRows(true)
+	return compiled{k: &f, name: prev.name + " + maxpool 2x2 fused", scratchLen: prev.scratchLen}, true
 }
 
 func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
 	lda := k.q.LDA()
 	buf := bytesOf(scratch)
-	plane, a := buf[:k.plane], buf[k.plane:k.plane+k.oh*k.ow*lda]
-	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
+	rows := k.uh * k.uw
+	plane, a := buf[:k.plane], buf[k.plane:k.plane+rows*lda]
+	in, out := k.h*k.w*k.c, rows*k.n
+	if k.pool {
+		out /= 4
+	}
 	for b := 0; b < batch; b++ {
 		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
 		k.im2col(a, plane, k.za)
-		k.q.Requant(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
+		if k.pool {
+			k.q.RequantPool(rows, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
+			continue
+		}
+		k.q.Requant(rows, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
 	}
 }
 
-// im2col gathers the quantized plane into A: row oy*ow+ox holds the KH*KW taps of C
-// elements, padding taps the zero point; the row's bytes past the taps are left as
-// they are (any value: the packed weights there are zero). Loops run by (oy, ky) so
-// the inner loop over ox is one move per tap row where the window is inside the input.
+// im2col gathers the quantized plane into A: output (oy, ox)'s row holds the KH*KW
+// taps of C elements, padding taps the zero point; the row's bytes past the taps are
+// left as they are (any value: the packed weights there are zero). Loops run by (oy,
+// ky) so the inner loop over ox is one move per tap row where the window is inside the
+// input.
 func (k *fastQConv) im2col(a, plane []byte, za int32) {
 	l := k.l
 	eb, lda := k.q.ElemBytes(), k.q.LDA()
 	run := k.c * eb // bytes of one tap
 	span := l.KW * run
-	for oy := 0; oy < k.oh; oy++ {
-		rows := a[oy*k.ow*lda : (oy+1)*k.ow*lda]
+	for oy := 0; oy < k.uh; oy++ {
+		rows := a[k.rowY[oy]*lda:]
 		for ky := 0; ky < l.KH; ky++ {
 			iy := oy*l.SH + ky*l.DH - k.pt
 			off := ky * span
 			if iy < 0 || iy >= k.h {
-				for ox := 0; ox < k.ow; ox++ {
-					k.fillZP(rows[ox*lda+off:ox*lda+off+span], eb, za)
+				for _, co := range k.colOff {
+					k.fillZP(rows[co+off:co+off+span], eb, za)
 				}
 				continue
 			}
@@ -155,15 +218,16 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 			lo, hi := 0, 0                       // the ox whose taps are all inside the row, moved by short
 			if k.move > 0 && off+k.move <= lda { // else the move would pass the row
 				lo, hi = k.oxLo, k.oxHi
-				shortMoves(rows[off:], src, lo, hi, lda, l.SW*run, k.pl*run, k.move)
+				shortMoves(rows[off:], src, k.colOff, lo, hi, l.SW*run, k.pl*run, k.move)
 			}
-			for ox := 0; ox < k.ow; ox++ {
+			for ox := 0; ox < k.uw; ox++ {
 				if ox == lo && hi > lo {
 					ox = hi - 1
 					continue
 				}
 				ix0 := ox*l.SW - k.pl
-				d := rows[ox*lda+off : (ox+1)*lda] // copyBytes may write past span, never past the row
+				co := k.colOff[ox]
+				d := rows[co+off : co+lda] // copyBytes may write past span, never past the row
 				if l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
 					copyBytes(d, src[ix0*run:], span)
 					continue
@@ -183,30 +247,31 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 }
 
 // shortMoves copies, for ox in [lo, hi), the move bytes at src[ox*step-back:] to
-// dst[ox*lda:], unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
+// dst[offs[ox]:] (offs increasing), unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
 // 18 of a 6-channel one) in one 4-byte move or whole 8-byte words, no memmove call. The
 // bytes past the tap row land in the next tap row, written later, or the row's tail
 // (the caller checks the move stays in the row; the plane has 8 bytes of slack past
 // its end, and a source run is never longer than 128 bytes: move-span < 8).
-func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
+func shortMoves(dst, src []byte, offs []int, lo, hi, step, back, move int) {
 	if hi <= lo {
 		return
 	}
-	_ = dst[(hi-1)*lda+move-1]
+	offs = offs[lo:hi]
+	_ = dst[offs[len(offs)-1]+move-1]
 	_ = src[(hi-1)*step-back+move-1]
-	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
+	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(unsafe.SliceData(src[lo*step-back:]))
 	switch move {
 	case 4:
-		for ox := lo; ox < hi; ox++ {
-			*(*uint32)(unsafe.Add(dp, ox*lda)) = *(*uint32)(unsafe.Add(sp, ox*step-back))
+		for i, o := range offs {
+			*(*uint32)(unsafe.Add(dp, o)) = *(*uint32)(unsafe.Add(sp, i*step))
 		}
 	case 8:
-		for ox := lo; ox < hi; ox++ {
-			*(*uint64)(unsafe.Add(dp, ox*lda)) = *(*uint64)(unsafe.Add(sp, ox*step-back))
+		for i, o := range offs {
+			*(*uint64)(unsafe.Add(dp, o)) = *(*uint64)(unsafe.Add(sp, i*step))
 		}
 	default: // up to 16 words
-		for ox := lo; ox < hi; ox++ {
-			d, s := unsafe.Add(dp, ox*lda), unsafe.Add(sp, ox*step-back)
+		for i, o := range offs {
+			d, s := unsafe.Add(dp, o), unsafe.Add(sp, i*step)
 			for w := 0; w < move; w += 8 {
 				*(*uint64)(unsafe.Add(d, w)) = *(*uint64)(unsafe.Add(s, w))
 			}

@@ -260,6 +260,33 @@ func (q *QGemm) Requant(m int, a []byte, c []float32, ldc int, corr []int32, sca
 	q.run(true, m, a, c, ldc, corr, scale, nil, lo, hi, sy)
 }
 
+// RequantPool is Requant of a fused 2x2 max pool: output row i is the output stage of
+// the largest sum of A rows 4i..4i+3 (the stage is monotone: corr is per column and
+// scale positive, so the max commutes with it and with the clamp and rounding). m must
+// be a multiple of 4; c gets m/4 rows.
+func (q *QGemm) RequantPool(m int, a []byte, c []float32, ldc int, corr []int32, scale []float32, lo, hi, sy float32) {
+	if m%4 != 0 {
+		panic(fmt.Sprintf("asm.QGemm.RequantPool: m=%d not a multiple of 4", m))
+	}
+	if m <= 0 {
+		return
+	}
+	np := q.NP()
+	if ldc < q.n || len(a) < m*q.LDA() || len(c) < (m/4-1)*ldc+q.n || len(corr) < np || len(scale) < np {
+		panic(fmt.Sprintf("asm.QGemm: bad shape m=%d n=%d ldc=%d len(a)=%d len(c)=%d len(corr)=%d len(scale)=%d",
+			m, q.n, ldc, len(a), len(c), len(corr), len(scale)))
+	}
+	if qgemmPoolKernel(q, m, a, c, ldc, corr, scale, lo, hi, sy) {
+		return
+	}
+	qgemmPoolGo(q, m, a, c, ldc, corr, scale, lo, hi, sy)
+}
+
+// PoolFused reports whether RequantPool pays over Requant and a separate pool: it has a
+// vector kernel on q's path, or q's path is the plain-Go one anyway (NEON has no pool
+// kernel yet).
+func (q *QGemm) PoolFused() bool { return qgemmPoolAsm(q.p) || q.p == qGeneric }
+
 // Float computes c[i*ldc+j] = clamp(float32(sum+corr[j])*scale[j] + bias[j], lo, hi)
 // (the product and the sum rounded separately, as ORT's MatMulInteger, Cast, Mul, Add
 // chain does): the dequantized output of dynamic quantization.
@@ -282,32 +309,50 @@ func (q *QGemm) run(round bool, m int, a []byte, c []float32, ldc int, corr []in
 	qgemmGo(q, round, m, a, c, ldc, corr, scale, bias, lo, hi, sy)
 }
 
+// qdot is row i of A times column j of the packed weights, plus corr[j].
+func qdot(q *QGemm, a []byte, i, j int, corr []int32) int32 {
+	g, nr, lda, ab := q.p.grp(), q.p.nr(), q.LDA(), q.p.abytes()
+	blk := q.packed[j/nr*q.kg*nr*4:]
+	lane := j % nr
+	ar := a[i*lda : (i+1)*lda]
+	s := corr[j]
+	for kg := 0; kg < q.kg; kg++ {
+		w := blk[(kg*nr+lane)*4:]
+		for t := 0; t < g; t++ {
+			var av, wv int32
+			switch {
+			case q.p == qNEON:
+				av, wv = int32(int8(ar[kg*4+t])), int32(int8(w[t]))
+			case ab == 1:
+				av, wv = int32(ar[kg*4+t]), int32(int8(w[t]))
+			default:
+				av = int32(uint16(ar[kg*4+2*t]) | uint16(ar[kg*4+2*t+1])<<8)
+				wv = int32(int16(uint16(w[2*t]) | uint16(w[2*t+1])<<8))
+			}
+			s += av * wv
+		}
+	}
+	return s
+}
+
+// qgemmPoolGo is RequantPool in plain Go over every path's layout.
+func qgemmPoolGo(q *QGemm, m int, a []byte, c []float32, ldc int, corr []int32, scale []float32, lo, hi, sy float32) {
+	for j := 0; j < q.n; j++ {
+		for i := 0; i < m; i += 4 {
+			s := qdot(q, a, i, j, corr)
+			for r := i + 1; r < i+4; r++ {
+				s = max(s, qdot(q, a, r, j, corr))
+			}
+			c[i/4*ldc+j] = qout(true, s, scale[j], lo, hi, sy, nil, j)
+		}
+	}
+}
+
 // qgemmGo is the plain-Go form of every path's kernel over its layout, bit for bit.
 func qgemmGo(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) {
-	g, nr, lda, ab := q.p.grp(), q.p.nr(), q.LDA(), q.p.abytes()
 	for j := 0; j < q.n; j++ {
-		blk := q.packed[j/nr*q.kg*nr*4:]
-		lane := j % nr
 		for i := 0; i < m; i++ {
-			ar := a[i*lda : (i+1)*lda]
-			s := corr[j]
-			for kg := 0; kg < q.kg; kg++ {
-				w := blk[(kg*nr+lane)*4:]
-				for t := 0; t < g; t++ {
-					var av, wv int32
-					switch {
-					case q.p == qNEON:
-						av, wv = int32(int8(ar[kg*4+t])), int32(int8(w[t]))
-					case ab == 1:
-						av, wv = int32(ar[kg*4+t]), int32(int8(w[t]))
-					default:
-						av = int32(uint16(ar[kg*4+2*t]) | uint16(ar[kg*4+2*t+1])<<8)
-						wv = int32(int16(uint16(w[2*t]) | uint16(w[2*t+1])<<8))
-					}
-					s += av * wv
-				}
-			}
-			c[i*ldc+j] = qout(round, s, scale[j], lo, hi, sy, bias, j)
+			c[i*ldc+j] = qout(round, qdot(q, a, i, j, corr), scale[j], lo, hi, sy, bias, j)
 		}
 	}
 }

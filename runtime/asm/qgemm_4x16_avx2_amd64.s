@@ -1630,3 +1630,225 @@ qnext_36:
 qdone_34:
 	VZEROUPPER
 	RET
+
+// func qgemmRequantPool4x16AVX2(m int, n int, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo float32, hi float32, sy float32)
+// Requires: AVX, AVX2
+TEXT ·qgemmRequantPool4x16AVX2(SB), NOSPLIT, $0-100
+qcol_65:
+	MOVQ n+8(FP), AX
+	CMPQ AX, $0x00
+	JLE  qdone_66
+	MOVQ a+24(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ m+0(FP), BX
+	CMPQ AX, $0x00000010
+	JL   qpart_67
+
+qrows_69:
+	CMPQ   BX, $0x00000004
+	JL     qrem_70
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_72
+
+qk1_71:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y0, Y0
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y2, Y2
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y4, Y4
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y6, Y6
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_71
+
+qkend_72:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	VBROADCASTSS sy+96(FP), Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y4, Y1, Y1
+	MOVQ         ldc+56(FP), AX
+	SHLQ         $0x02, AX
+	VMOVUPS      Y0, (DX)
+	VMOVUPS      Y1, 32(DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_69
+
+qrem_70:
+	JMP qnext_68
+
+qpart_67:
+qrows_73:
+	CMPQ   BX, $0x00000004
+	JL     qrem_74
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_76
+
+qk1_75:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y0, Y0
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y1, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y2, Y2
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y3, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y4, Y4
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	VPMADDWD     Y8, Y10, Y11
+	VPADDD       Y11, Y6, Y6
+	VPMADDWD     Y9, Y10, Y11
+	VPADDD       Y11, Y7, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_75
+
+qkend_76:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	VBROADCASTSS sy+96(FP), Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y4, Y1, Y1
+	MOVQ         ldc+56(FP), AX
+	SHLQ         $0x02, AX
+	MOVQ         n+8(FP), AX
+	LEAQ         qgemmMask16<>+0(SB), SI
+	NEGQ         AX
+	ADDQ         $0x00000010, AX
+	VMOVUPS      (SI)(AX*4), Y5
+	VMASKMOVPS   Y0, Y5, (DX)
+	VMOVUPS      32(SI)(AX*4), Y5
+	VMASKMOVPS   Y1, Y5, 32(DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_73
+
+qrem_74:
+qnext_68:
+	MOVQ   kg+16(FP), AX
+	IMUL3Q $0x00000040, AX, AX
+	ADDQ   AX, packed+40(FP)
+	ADDQ   $0x00000040, c+48(FP)
+	ADDQ   $0x00000040, corr+64(FP)
+	ADDQ   $0x00000040, scale+72(FP)
+	SUBQ   $0x00000010, n+8(FP)
+	JMP    qcol_65
+
+qdone_66:
+	VZEROUPPER
+	RET

@@ -54,3 +54,9 @@ func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, co
 	}
 	return true
 }
+
+func qgemmPoolAsm(qpath) bool { return false }
+
+func qgemmPoolKernel(*QGemm, int, []byte, []float32, int, []int32, []float32, float32, float32, float32) bool {
+	return false
+}

@@ -40,7 +40,7 @@ func qpathsUnderTest(t *testing.T) []struct {
 // values at the uint8/int8 limits, both output stages, and guard bands around C.
 func TestQGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 17}
+	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 17, 20}
 	ns := []int{1, 15, 16, 17, 31, 32, 33, 67}
 	ks := []int{1, 2, 3, 4, 5, 63, 64, 65, 127}
 	for _, pc := range qpathsUnderTest(t) {
@@ -130,11 +130,57 @@ func TestQGemm(t *testing.T) {
 							}
 						}
 					}
+					if m%4 == 0 {
+						checkPool(t, pc.name, q, m, n, k, a, ldc, corr, scale, func(i, j int) int32 {
+							s := int64(bias[j])
+							for p := 0; p < k; p++ {
+								aq := QuantizeValue(x[i*k+p], xs, float32(-za), float32(255-za)) + za
+								s += int64(aq-za) * int64(w[p*n+j])
+							}
+							return int32(s)
+						})
+					}
 					_ = ci
 				}
 			}
 		}
 		SetNoVNNI(old)
+	}
+}
+
+// checkPool checks RequantPool against the output stage of the largest of each 4 rows'
+// sums (sum(i, j): row i, column j, bias included), and the guard bands.
+func checkPool(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc int, corr []int32, scale []float32, sum func(i, j int) int32) {
+	t.Helper()
+	c := make([]float32, m/4*ldc+8)
+	for i := range c {
+		c[i] = -777
+	}
+	lo, hi, sy := float32(-100), float32(127), float32(0.25)
+	q.RequantPool(m, a, c[4:], ldc, corr, scale, lo, hi, sy)
+	for i := 0; i < m/4; i++ {
+		for j := 0; j < ldc; j++ {
+			got := c[4+i*ldc+j]
+			if j >= n {
+				if got != -777 {
+					t.Fatalf("%s pool m=%d n=%d k=%d: wrote past n at (%d,%d)", name, m, n, k, i, j)
+				}
+				continue
+			}
+			s := sum(4*i, j)
+			for r := 4*i + 1; r < 4*i+4; r++ {
+				s = max(s, sum(r, j))
+			}
+			want := qout(true, s, scale[j], lo, hi, sy, nil, j)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s pool m=%d n=%d k=%d (%d,%d): got %v want %v", name, m, n, k, i, j, got, want)
+			}
+		}
+	}
+	for _, g := range append(c[:4], c[4+m/4*ldc:]...) {
+		if g != -777 {
+			t.Fatalf("%s pool m=%d n=%d k=%d: guard band overwritten", name, m, n, k)
+		}
 	}
 }
 
@@ -161,7 +207,7 @@ func TestQuantizeValue(t *testing.T) {
 
 func BenchmarkQGemm(b *testing.B) {
 	for _, pc := range qpathsUnderTest(nil) {
-		for _, sz := range [][3]int{{1, 128, 784}, {64, 128, 784}, {256, 64, 288}} {
+		for _, sz := range [][3]int{{1, 128, 784}, {64, 128, 784}, {256, 64, 288}, {121, 64, 288}, {676, 32, 9}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			old := SetNoVNNI(pc.novnni)
 			q, _ := NewQGemm(pc.isa, k, n, make([]int8, k*n))

@@ -23,6 +23,7 @@ type qgemmCfg struct {
 	vnni   bool // VPDPBUSD (EVEX) in zmm; else VPMADDWD+VPADDD in ymm
 	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
+	pool   bool // requantize the max of each 4 consecutive rows (a fused 2x2 max pool): m%4 == 0, m/4 output rows
 }
 
 func (g qgemmCfg) nv() int { return g.nr * 4 / g.vb }
@@ -35,14 +36,18 @@ func (g qgemmCfg) vec() VecVirtual {
 }
 
 func qgemmKernels(vnni, vex bool) {
-	for _, round := range []bool{true, false} {
-		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex}
+	for _, v := range []struct{ round, pool bool }{{true, false}, {false, false}, {true, true}} {
+		round := v.round
+		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool}
 		if vnni {
-			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round}
+			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool}
 		}
 		op := "Float"
 		if round {
 			op = "Requant"
+		}
+		if v.pool {
+			op = "RequantPool"
 		}
 		isa := "AVX2"
 		switch {
@@ -121,7 +126,7 @@ func (g qgemmCfg) rows(ap, cp, mm GPVirtual, full bool, maskTbl Mem) {
 	g.advance(g.mr, ap, cp, mm)
 	JMP(LabelRef(loop))
 	Label(rem)
-	for r := g.mr / 2; r >= 1; r /= 2 {
+	for r := g.mr / 2; r >= 1 && (!g.pool || r >= 4); r /= 2 { // pool: m%4 == 0
 		skip := lbl("qskip")
 		TESTQ(U32(r), mm)
 		JZ(LabelRef(skip))
@@ -138,7 +143,7 @@ func (g qgemmCfg) advance(r int, ap, cp, mm GPVirtual) {
 	ADDQ(t, ap)
 	t2 := GP64()
 	Load(Param("ldc"), t2)
-	IMUL3Q(U32(r*4), t2, t2)
+	IMUL3Q(U32(g.outRows(r)*4), t2, t2)
 	ADDQ(t2, cp)
 	SUBQ(U32(r), mm)
 }
@@ -241,12 +246,34 @@ func (g qgemmCfg) tile(r int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	g.output(r, acc[0], cp, full, maskTbl)
 }
 
+// outRows is the output rows of an r-row tile.
+func (g qgemmCfg) outRows(r int) int {
+	if g.pool {
+		return r / 4
+	}
+	return r
+}
+
 // output turns int32 sums into float32 outputs and stores them:
 // f = float(acc+corr[j])*scale[j]; requant: round(clamp(f, lo, hi)) * sy (lo/hi are the
 // integer limits minus the zero point, so clamping before rounding is ORT's order);
 // float: clamp(f + bias[j], lo, hi).
 func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, maskTbl Mem) {
 	nv := g.nv()
+	if g.pool {
+		// max before the output stage: corr is per column and scale positive, so the
+		// stage is monotone and commutes with the max (clamp and rounding too)
+		var out [][]VecVirtual
+		for o := 0; o < r; o += 4 {
+			for v := 0; v < nv; v++ {
+				for i := o + 1; i < o+4; i++ {
+					VPMAXSD(acc[i][v], acc[o][v], acc[o][v])
+				}
+			}
+			out = append(out, acc[o])
+		}
+		acc, r = out, r/4
+	}
 	lo, hi, sy := g.vec(), g.vec(), g.vec()
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
