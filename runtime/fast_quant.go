@@ -114,11 +114,15 @@ func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv
 	}
 	l := &win
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
-	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' overreads
-	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 128 {
-		k.move = 4
-		if span > 4 {
-			k.move = (span + 7) &^ 7 // whole 8-byte words
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 16 + 63) &^ 63 // 16: room for shortMoves' overreads
+	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 256 {
+		switch {
+		case span <= 4:
+			k.move = 4
+		case span <= 8:
+			k.move = 8
+		default:
+			k.move = (span + 15) &^ 15 // whole 16-byte vectors
 		}
 		// ox with every tap inside: ox*SW - pl >= 0 and ox*SW - pl + KW <= w
 		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
@@ -248,10 +252,11 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 
 // shortMoves copies, for ox in [lo, hi), the move bytes at src[ox*step-back:] to
 // dst[offs[ox]:] (offs increasing), unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
-// 18 of a 6-channel one) in one 4-byte move or whole 8-byte words, no memmove call. The
-// bytes past the tap row land in the next tap row, written later, or the row's tail
-// (the caller checks the move stays in the row; the plane has 8 bytes of slack past
-// its end, and a source run is never longer than 128 bytes: move-span < 8).
+// 96 of a 32-channel one) in one 4- or 8-byte move or whole 16-byte vectors, no
+// memmove call. The bytes past the tap row land in the next tap row, written later, or
+// the row's tail (the caller checks the move stays in the row; the plane has 16 bytes
+// of slack past its end, and a source run is never longer than 256 bytes: move-span <
+// 16).
 func shortMoves(dst, src []byte, offs []int, lo, hi, step, back, move int) {
 	if hi <= lo {
 		return
@@ -269,11 +274,11 @@ func shortMoves(dst, src []byte, offs []int, lo, hi, step, back, move int) {
 		for i, o := range offs {
 			*(*uint64)(unsafe.Add(dp, o)) = *(*uint64)(unsafe.Add(sp, i*step))
 		}
-	default: // up to 16 words
+	default: // up to 16 vectors (a [16]byte copy is one SSE load and store)
 		for i, o := range offs {
 			d, s := unsafe.Add(dp, o), unsafe.Add(sp, i*step)
-			for w := 0; w < move; w += 8 {
-				*(*uint64)(unsafe.Add(d, w)) = *(*uint64)(unsafe.Add(s, w))
+			for w := 0; w < move; w += 16 {
+				*(*[16]byte)(unsafe.Add(d, w)) = *(*[16]byte)(unsafe.Add(s, w))
 			}
 		}
 	}
