@@ -282,6 +282,59 @@ func (q *QGemm) RequantPool(m int, a []byte, c []float32, ldc int, corr []int32,
 	qgemmPoolGo(q, m, a, c, ldc, corr, scale, lo, hi, sy)
 }
 
+// RequantBytes is Requant writing each output as its stored byte: c[i*ldc+j] =
+// byte(q + zp) (q as in Requant; zp the output zero point on the stored 0..255 grid),
+// the quantized plane the next int8 conv reads, in the layout of a QGemm of the same
+// path. Only on paths where BytesOut holds.
+func (q *QGemm) RequantBytes(m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
+	q.requantBytes(false, m, a, c, ldc, corr, scale, lo, hi, zp)
+}
+
+// RequantPoolBytes is RequantPool writing stored bytes, as RequantBytes.
+func (q *QGemm) RequantPoolBytes(m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
+	q.requantBytes(true, m, a, c, ldc, corr, scale, lo, hi, zp)
+}
+
+// BytesOut reports whether RequantBytes and RequantPoolBytes run on q's path: its A
+// elements are the stored bytes themselves (AVX512-VNNI, with a kernel; the plain-Go
+// path).
+func (q *QGemm) BytesOut() bool { return q.p == qVNNI512 || q.p == qGeneric }
+
+func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
+	if !q.BytesOut() || (pool && m%4 != 0) || zp < 0 || zp > 255 {
+		panic(fmt.Sprintf("asm.QGemm: bytes output on %v, m=%d pool=%v zp=%d", q.p, m, pool, zp))
+	}
+	if m <= 0 {
+		return
+	}
+	mo, np := m, q.NP()
+	if pool {
+		mo = m / 4
+	}
+	if ldc < q.n || len(a) < m*q.LDA() || len(c) < (mo-1)*ldc+q.n || len(corr) < np || len(scale) < np {
+		panic(fmt.Sprintf("asm.QGemm: bad shape m=%d n=%d ldc=%d len(a)=%d len(c)=%d len(corr)=%d len(scale)=%d",
+			m, q.n, ldc, len(a), len(c), len(corr), len(scale)))
+	}
+	if qgemmBytesKernel(q, pool, m, a, c, ldc, corr, scale, lo, hi, zp) {
+		return
+	}
+	step := 1
+	if pool {
+		step = 4
+	}
+	for j := 0; j < q.n; j++ {
+		for i := 0; i < m; i += step {
+			s := qdot(q, a, i, j, corr)
+			for r := i + 1; r < i+step; r++ {
+				s = max(s, qdot(q, a, r, j, corr))
+			}
+			f := min(max(float32(s)*scale[j], lo), hi)
+			const magic = 12582912
+			c[i/step*ldc+j] = byte(int32((f+magic)-magic) + zp)
+		}
+	}
+}
+
 // PoolFused reports whether RequantPool pays over Requant and a separate pool: it has a
 // vector kernel on q's path, or q's path is the plain-Go one anyway (NEON has no pool
 // kernel yet).

@@ -82,6 +82,30 @@ func qgemmRequantPool4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *f
 //go:noescape
 func qgemmRequantPool4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
 
+// qgemmRequantBytes8x32VNNI512 is qgemmRequant8x32VNNI512 storing byte(q+zp) (VPMOVDB;
+// c a byte matrix, ldc in bytes) for QGemm.RequantBytes.
+//
+//go:noescape
+func qgemmRequantBytes8x32VNNI512(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantPoolBytes8x32VNNI512 is qgemmRequantPool8x32VNNI512 storing bytes, as
+// qgemmRequantBytes8x32VNNI512.
+//
+//go:noescape
+func qgemmRequantPoolBytes8x32VNNI512(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+func qgemmBytesKernel(q *QGemm, pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) bool {
+	switch {
+	case q.p != qVNNI512:
+		return false
+	case pool:
+		qgemmRequantPoolBytes8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	default:
+		qgemmRequantBytes8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	}
+	return true
+}
+
 func qgemmPoolAsm(p qpath) bool { return p == qVNNI512 || p == qAVX2 || p == qAVXVNNI }
 
 func qgemmPoolKernel(q *QGemm, m int, a []byte, c []float32, ldc int, corr []int32, scale []float32, lo, hi, sy float32) bool {

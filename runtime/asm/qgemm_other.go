@@ -13,3 +13,7 @@ func qgemmPoolAsm(qpath) bool { return false }
 func qgemmPoolKernel(*QGemm, int, []byte, []float32, int, []int32, []float32, float32, float32, float32) bool {
 	return false
 }
+
+func qgemmBytesKernel(*QGemm, bool, int, []byte, []byte, int, []int32, []float32, float32, float32, int32) bool {
+	return false
+}

@@ -158,6 +158,9 @@ func checkPool(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc i
 	}
 	lo, hi, sy := float32(-100), float32(127), float32(0.25)
 	q.RequantPool(m, a, c[4:], ldc, corr, scale, lo, hi, sy)
+	if q.BytesOut() {
+		checkBytes(t, name, q, m, n, k, a, ldc, corr, scale, sum)
+	}
 	for i := 0; i < m/4; i++ {
 		for j := 0; j < ldc; j++ {
 			got := c[4+i*ldc+j]
@@ -180,6 +183,52 @@ func checkPool(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc i
 	for _, g := range append(c[:4], c[4+m/4*ldc:]...) {
 		if g != -777 {
 			t.Fatalf("%s pool m=%d n=%d k=%d: guard band overwritten", name, m, n, k)
+		}
+	}
+}
+
+// checkBytes checks RequantBytes and RequantPoolBytes against the output stage of each
+// row's (each 4 rows' largest) sum plus the zero point, and the guard bands.
+func checkBytes(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc int, corr []int32, scale []float32, sum func(i, j int) int32) {
+	t.Helper()
+	lo, hi, zp := float32(-100), float32(127), int32(100)
+	for _, pool := range []bool{false, true} {
+		step := 1
+		if pool {
+			step = 4
+		}
+		c := make([]byte, m/step*ldc+8)
+		for i := range c {
+			c[i] = 0xAA
+		}
+		if pool {
+			q.RequantPoolBytes(m, a, c[4:], ldc, corr, scale, lo, hi, zp)
+		} else {
+			q.RequantBytes(m, a, c[4:], ldc, corr, scale, lo, hi, zp)
+		}
+		for i := 0; i < m/step; i++ {
+			for j := 0; j < ldc; j++ {
+				got := c[4+i*ldc+j]
+				if j >= n {
+					if got != 0xAA {
+						t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d: wrote past n at (%d,%d)", name, pool, m, n, k, i, j)
+					}
+					continue
+				}
+				s := sum(step*i, j)
+				for r := step*i + 1; r < step*i+step; r++ {
+					s = max(s, sum(r, j))
+				}
+				want := byte(int32(qout(true, s, scale[j], lo, hi, 1, nil, j)) + zp)
+				if got != want {
+					t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d (%d,%d): got %d want %d", name, pool, m, n, k, i, j, got, want)
+				}
+			}
+		}
+		for _, g := range append(c[:4], c[4+m/step*ldc:]...) {
+			if g != 0xAA {
+				t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d: guard band overwritten", name, pool, m, n, k)
+			}
 		}
 	}
 }

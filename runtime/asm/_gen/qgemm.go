@@ -24,6 +24,15 @@ type qgemmCfg struct {
 	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
 	pool   bool // requantize the max of each 4 consecutive rows (a fused 2x2 max pool): m%4 == 0, m/4 output rows
+	u8     bool // requantize to stored bytes q+zp (VPMOVDB; AVX512 only), c a byte matrix
+}
+
+// cb is the bytes of one output element.
+func (g qgemmCfg) cb() int {
+	if g.u8 {
+		return 1
+	}
+	return 4
 }
 
 func (g qgemmCfg) nv() int { return g.nr * 4 / g.vb }
@@ -36,11 +45,14 @@ func (g qgemmCfg) vec() VecVirtual {
 }
 
 func qgemmKernels(vnni, vex bool) {
-	for _, v := range []struct{ round, pool bool }{{true, false}, {false, false}, {true, true}} {
+	for _, v := range []struct{ round, pool, u8 bool }{{true, false, false}, {false, false, false}, {true, true, false}, {true, false, true}, {true, true, true}} {
 		round := v.round
+		if v.u8 && !vnni {
+			continue
+		}
 		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool}
 		if vnni {
-			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool}
+			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool, u8: v.u8}
 		}
 		op := "Float"
 		if round {
@@ -48,6 +60,9 @@ func qgemmKernels(vnni, vex bool) {
 		}
 		if v.pool {
 			op = "RequantPool"
+		}
+		if v.u8 {
+			op += "Bytes"
 		}
 		isa := "AVX2"
 		switch {
@@ -78,7 +93,11 @@ func (g qgemmCfg) gen() {
 			gemmMasks[g.nr] = maskTbl
 		}
 	}
-	TEXT(g.name, NOSPLIT, "func(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)")
+	sig := "func(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)"
+	if g.u8 {
+		sig = "func(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)"
+	}
+	TEXT(g.name, NOSPLIT, sig)
 	Doc(fmt.Sprintf("%s is the int8 GEMM on %dx%d tiles; see the stub.", g.name, g.mr, g.nr))
 	top, done := lbl("qcol"), lbl("qdone")
 	Label(top)
@@ -102,7 +121,8 @@ func (g qgemmCfg) gen() {
 	Load(Param("kg"), k)
 	IMUL3Q(U32(g.nr*4), k, k)
 	ADDQ(k, addr("packed"))
-	for _, p := range []string{"c", "corr", "scale"} {
+	ADDQ(U32(g.nr*g.cb()), addr("c"))
+	for _, p := range []string{"corr", "scale"} {
 		ADDQ(U32(g.nr*4), addr(p))
 	}
 	if !g.round {
@@ -143,7 +163,7 @@ func (g qgemmCfg) advance(r int, ap, cp, mm GPVirtual) {
 	ADDQ(t, ap)
 	t2 := GP64()
 	Load(Param("ldc"), t2)
-	IMUL3Q(U32(g.outRows(r)*4), t2, t2)
+	IMUL3Q(U32(g.outRows(r)*g.cb()), t2, t2)
 	ADDQ(t2, cp)
 	SUBQ(U32(r), mm)
 }
@@ -277,7 +297,11 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	lo, hi, sy := g.vec(), g.vec(), g.vec()
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
-	if g.round {
+	switch {
+	case g.u8:
+		zg := Load(Param("zp"), GP32())
+		VPBROADCASTD(zg, sy) // sy holds the stored zero point
+	case g.round:
 		VBROADCASTSS(addr("sy"), sy)
 	}
 	cr, sr, br := GP64(), GP64(), GP64()
@@ -308,8 +332,12 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 				VMAXPS(lo, x, x)
 				VMINPS(hi, x, x)
 				VCVTPS2DQ(x, x)
-				VCVTDQ2PS(x, x)
-				VMULPS(sy, x, x)
+				if g.u8 {
+					VPADDD(sy, x, x) // q+zp in 0..255
+				} else {
+					VCVTDQ2PS(x, x)
+					VMULPS(sy, x, x)
+				}
 			} else {
 				VADDPS(bv, x, x)
 				VMAXPS(lo, x, x)
@@ -319,7 +347,9 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	}
 	ldc := GP64()
 	Load(Param("ldc"), ldc)
-	SHLQ(U8(2), ldc)
+	if !g.u8 {
+		SHLQ(U8(2), ldc)
+	}
 	ldc3 := GP64()
 	if r > 3 {
 		LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
@@ -328,6 +358,10 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	if full {
 		for i := 0; i < r; i++ {
 			for v := 0; v < nv; v++ {
+				if g.u8 {
+					VPMOVDB(acc[i][v], rowAddr(i, cbase, ldc, ldc3, v*g.vb/4))
+					continue
+				}
 				VMOVUPS(acc[i][v], rowAddr(i, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
@@ -345,6 +379,10 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 		ks := []Register{K1, K2}
 		for i := 0; i < r; i++ {
 			for v := 0; v < nv; v++ {
+				if g.u8 {
+					VPMOVDB(acc[i][v], ks[v], rowAddr(i, cbase, ldc, ldc3, v*g.vb/4))
+					continue
+				}
 				VMOVUPS(acc[i][v], ks[v], rowAddr(i, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
