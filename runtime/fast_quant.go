@@ -23,6 +23,7 @@ type qgemmLayer struct {
 	inScale    float32
 	za         int32 // input zero point on the stored 0..255 grid
 	k, n       int
+	in, out    layers.QParams
 }
 
 func newQGemmLayer(ql *layers.QLinear, k, n int, isa asm.ISA) (*qgemmLayer, bool) {
@@ -30,7 +31,7 @@ func newQGemmLayer(ql *layers.QLinear, k, n int, isa asm.ISA) (*qgemmLayer, bool
 	if err != nil {
 		return nil, false
 	}
-	g := &qgemmLayer{q: q, k: k, n: n, inScale: ql.In.Scale, za: ql.In.ZP - ql.In.Type.Lo, sy: ql.Out.Scale}
+	g := &qgemmLayer{q: q, k: k, n: n, inScale: ql.In.Scale, za: ql.In.ZP - ql.In.Type.Lo, sy: ql.Out.Scale, in: ql.In, out: ql.Out}
 	g.corr = make([]int32, q.NP())
 	q.Corr(g.corr, ql.Bias, g.za)
 	g.mult = make([]float32, q.NP())
@@ -90,6 +91,11 @@ type fastQConv struct {
 	colOff     []int // colX[ox]*LDA, the bytes shortMoves adds per ox
 	pool       bool  // RequantPool: rows in 2x2 window order, uh*uw/4 outputs
 	thin1      bool  // one channel of bytes, 3x3, stride 1: im2colThin1
+	// next: the conv this one's output feeds (fuseQConvChain), run in the same step;
+	// this one stores its output as bytes in next's plane, next's scratch region
+	// starting at byte nextOff of this one's
+	next    *fastQConv
+	nextOff int
 }
 
 func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
@@ -158,45 +164,6 @@ func (k *fastQConv) setRows(pool bool) {
 	}
 	k.oxHi = min(k.oxHi, k.uw)
 	k.oxLo = min(k.oxLo, k.oxHi)
-}
-
-// fuseQConvPool fuses a 2x2 stride-2 max pool without padding into the int8 conv
-// before it (a kernel pass): the same bits, as the pool commutes with the monotone
-// output stage.
-func fuseQConvPool(prev, c compiled) (compiled, bool) {
-	k, ok := prev.k.(*fastQConv)
-	p, okp := c.k.(*fastPool)
-	if !ok || !okp || k.pool || !k.q.PoolFused() || !p.l.Max || p.h != k.oh || p.w != k.ow || p.c != k.n ||
-		p.oh != k.oh/2 || p.ow != k.ow/2 || p.oh == 0 || p.ow == 0 {
-		return compiled{}, false
-	}
-	pw := p.l.Window
-	if pw.KH != 2 || pw.KW != 2 || pw.SH != 2 || pw.SW != 2 || pw.DH != 1 || pw.DW != 1 || p.rows[0].start != 0 || p.cols[0].start != 0 {
-		return compiled{}, false
-	}
-	f := *k
-	f.setRows(true)
-	return compiled{k: &f, name: prev.name + " + maxpool 2x2 fused", scratchLen: prev.scratchLen}, true
-}
-
-func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
-	lda := k.q.LDA()
-	buf := bytesOf(scratch)
-	rows := k.uh * k.uw
-	plane, a := buf[:k.plane], buf[k.plane:k.plane+rows*lda]
-	in, out := k.h*k.w*k.c, rows*k.n
-	if k.pool {
-		out /= 4
-	}
-	for b := 0; b < batch; b++ {
-		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
-		k.im2col(a, plane, k.za)
-		if k.pool {
-			k.q.RequantPool(rows, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
-			continue
-		}
-		k.q.Requant(rows, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
-	}
 }
 
 // im2col gathers the quantized plane into A: output (oy, ox)'s row holds the KH*KW
