@@ -121,13 +121,15 @@ func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv
 	}
 	l := &win
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
-	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 16 + 63) &^ 63 // 16: room for shortMoves' overreads
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 32 + 63) &^ 63 // 32: room for the moves' overreads
 	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 256 {
 		switch {
 		case span <= 4:
 			k.move = 4
 		case span <= 8:
 			k.move = 8
+		case span > 32:
+			k.move = (span + 31) &^ 31 // whole 32-byte vectors (asm.CopyRuns)
 		default:
 			k.move = (span + 15) &^ 15 // whole 16-byte vectors
 		}
@@ -195,7 +197,11 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 			lo, hi := 0, 0                       // the ox whose taps are all inside the row, moved by short
 			if k.move > 0 && off+k.move <= lda { // else the move would pass the row
 				lo, hi = k.oxLo, k.oxHi
-				shortMoves(rows[off:], src, k.colOff, lo, hi, l.SW*run, k.pl*run, k.move)
+				if k.move%32 == 0 {
+					asm.CopyRuns(rows[off:], k.colOff[lo:hi], src[lo*l.SW*run-k.pl*run:], l.SW*run, k.move)
+				} else {
+					shortMoves(rows[off:], src, k.colOff, lo, hi, l.SW*run, k.pl*run, k.move)
+				}
 			}
 			for ox := 0; ox < k.uw; ox++ {
 				if ox == lo && hi > lo {

@@ -423,3 +423,27 @@ func qout(round bool, s int32, scale, lo, hi, sy float32, bias []float32, j int)
 	f = float32(f) + bias[j]
 	return min(max(f, lo), hi)
 }
+
+// CopyRuns copies len(offs) runs of move bytes, run i from src[i*step:] to
+// dst[offs[i]:] (an int8 conv's im2col: whole tap rows), in 32-byte vectors where the
+// CPU has AVX2 and move is a multiple of 32. It panics when a run passes the end of
+// dst or src.
+func CopyRuns(dst []byte, offs []int, src []byte, step, move int) {
+	if len(offs) == 0 || move <= 0 {
+		return
+	}
+	for _, o := range offs {
+		if o < 0 || o+move > len(dst) {
+			panic(fmt.Sprintf("asm.CopyRuns: run at %d of %d bytes past %d", o, move, len(dst)))
+		}
+	}
+	if step < 0 || (len(offs)-1)*step+move > len(src) {
+		panic(fmt.Sprintf("asm.CopyRuns: %d runs of %d bytes, step %d, past %d", len(offs), move, step, len(src)))
+	}
+	if move%32 == 0 && copyRunsKernel(dst, offs, src, step, move) {
+		return
+	}
+	for i, o := range offs {
+		copy(dst[o:o+move], src[i*step:])
+	}
+}

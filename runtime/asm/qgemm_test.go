@@ -334,3 +334,36 @@ func TestQuantizeKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRuns checks CopyRuns against copy at run lengths on and off the 32-byte step,
+// with the bytes around each run untouched.
+func TestCopyRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, move := range []int{1, 31, 32, 64, 96, 100, 256} {
+		for _, n := range []int{1, 2, 7} {
+			step := move + rng.IntN(40)
+			src := make([]byte, (n-1)*step+move)
+			for i := range src {
+				src[i] = byte(rng.IntN(256))
+			}
+			offs := make([]int, n)
+			for i := range offs {
+				offs[i] = 5 + i*(move+3)
+			}
+			dst := make([]byte, offs[n-1]+move+5)
+			want := make([]byte, len(dst))
+			for i := range dst {
+				dst[i], want[i] = 0xAA, 0xAA
+			}
+			for i, o := range offs {
+				copy(want[o:o+move], src[i*step:])
+			}
+			CopyRuns(dst, offs, src, step, move)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("move=%d n=%d: byte %d = %d, want %d", move, n, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+}

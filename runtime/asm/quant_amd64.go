@@ -46,3 +46,18 @@ func fakeQuantKernel(dst, src []float32, scale, lo, hi float32) int {
 	fakeQuantAVX2(&dst[0], &src[0], n, scale, lo, hi, 0)
 	return n
 }
+
+// copyRunsAVX2 is, for move a positive multiple of 32,
+//
+//	for i := range n { copy(dst[offs[i]:][:move], src[i*step:][:move]) }
+//
+//go:noescape
+func copyRunsAVX2(dst *byte, offs *int, n int, src *byte, step, move int)
+
+func copyRunsKernel(dst []byte, offs []int, src []byte, step, move int) bool {
+	if !Available(AVX2) {
+		return false
+	}
+	copyRunsAVX2(&dst[0], &offs[0], len(offs), &src[0], step, move)
+	return true
+}

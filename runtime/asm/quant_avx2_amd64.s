@@ -180,3 +180,35 @@ qloop_5:
 qdone_6:
 	VZEROUPPER
 	RET
+
+// func copyRunsAVX2(dst *byte, offs *int, n int, src *byte, step int, move int)
+// Requires: AVX
+TEXT ·copyRunsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ src+24(FP), BX
+	MOVQ step+32(FP), SI
+	MOVQ move+40(FP), DI
+
+cloop_7:
+	TESTQ DX, DX
+	JZ    cdone_9
+	MOVQ  (CX), R8
+	ADDQ  AX, R8
+	XORQ  R9, R9
+
+cinner_8:
+	VMOVDQU (BX)(R9*1), Y0
+	VMOVDQU Y0, (R8)(R9*1)
+	ADDQ    $0x00000020, R9
+	CMPQ    R9, DI
+	JL      cinner_8
+	ADDQ    $0x00000008, CX
+	ADDQ    SI, BX
+	DECQ    DX
+	JMP     cloop_7
+
+cdone_9:
+	VZEROUPPER
+	RET

@@ -80,4 +80,37 @@ func quantKernels() {
 		VZEROUPPER()
 		RET()
 	}
+	copyRunsKernel()
+}
+
+// copyRunsKernel emits copyRunsAVX2: n runs of move bytes (a multiple of 32), run i
+// from src+i*step to dst+offs[i], in 32-byte vectors (an int8 conv's im2col moves).
+func copyRunsKernel() {
+	TEXT("copyRunsAVX2", NOSPLIT, "func(dst *byte, offs *int, n int, src *byte, step, move int)")
+	Doc("copyRunsAVX2 copies n runs of move bytes; see the stub.")
+	dst, offs, n := Load(Param("dst"), GP64()), Load(Param("offs"), GP64()), Load(Param("n"), GP64())
+	src, step, move := Load(Param("src"), GP64()), Load(Param("step"), GP64()), Load(Param("move"), GP64())
+	loop, inner, done := lbl("cloop"), lbl("cinner"), lbl("cdone")
+	v := YMM()
+	Label(loop)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	d := GP64()
+	MOVQ(Mem{Base: offs}, d)
+	ADDQ(dst, d)
+	w := GP64()
+	XORQ(w, w)
+	Label(inner)
+	VMOVDQU(Mem{Base: src, Index: w, Scale: 1}, v)
+	VMOVDQU(v, Mem{Base: d, Index: w, Scale: 1})
+	ADDQ(U32(32), w)
+	CMPQ(w, move)
+	JL(LabelRef(inner))
+	ADDQ(U32(8), offs)
+	ADDQ(step, src)
+	DECQ(n)
+	JMP(LabelRef(loop))
+	Label(done)
+	VZEROUPPER()
+	RET()
 }
