@@ -236,6 +236,10 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 // leaves the input, and an odd last row or column, take the per-tap path.
 func (k *fastQConv) im2colThin1(a, plane []byte, za int32) {
 	lda := k.q.LDA()
+	if ph, pw := k.uh/2, k.uw/2; k.pool && lda == 12 && k.pt == 0 && k.pl == 0 && 2*ph+2 <= k.h && 2*pw+2 <= k.w &&
+		asm.Thin1Pool(a, plane, k.w, ph, pw) { // every patch inside: one vector kernel
+		return
+	}
 	_ = a[k.uh*k.uw*lda-1]
 	_ = plane[k.h*k.w-1]
 	ap, pp := unsafe.Pointer(&a[0]), unsafe.Pointer(&plane[0])

@@ -447,3 +447,19 @@ func CopyRuns(dst []byte, offs []int, src []byte, step, move int) {
 		copy(dst[o:o+move], src[i*step:])
 	}
 }
+
+// Thin1Pool writes the A rows (12 bytes: 9 taps, then 3 zeros) of a one-channel 3x3
+// stride-1 conv without padding over a w-wide plane of stored bytes, for the ph x pw
+// windows of a fused 2x2 max pool, in RequantPool's order: window (py, px) holds
+// outputs (2py+dy, 2px+dx) for (dy, dx) = (0,0), (0,1), (1,0), (1,1), each row the
+// taps (ky, kx) at src[(2py+dy+ky)*w + 2px+dx+kx]. It reports false (writing nothing)
+// where the CPU has no kernel for it; it panics when the windows pass dst or src.
+func Thin1Pool(dst, src []byte, w, ph, pw int) bool {
+	if ph <= 0 || pw <= 0 {
+		return true
+	}
+	if w < 2*pw+2 || len(dst) < ph*pw*48 || len(src) < (2*ph+1)*w+2*pw+2 {
+		panic(fmt.Sprintf("asm.Thin1Pool: %dx%d windows on width %d, len(dst)=%d len(src)=%d", ph, pw, w, len(dst), len(src)))
+	}
+	return thin1PoolKernel(dst, src, w, ph, pw)
+}

@@ -367,3 +367,45 @@ func TestCopyRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestThin1Pool checks Thin1Pool's rows against their definition (taps, then zeros)
+// at edge window counts and plane widths, with a guard band after the rows.
+func TestThin1Pool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, sz := range [][3]int{{1, 1, 4}, {1, 5, 12}, {3, 7, 17}, {13, 13, 28}, {2, 3, 30}} {
+		ph, pw, w := sz[0], sz[1], sz[2]
+		src := make([]byte, (2*ph+2)*w)
+		for i := range src {
+			src[i] = byte(rng.IntN(256))
+		}
+		dst := make([]byte, ph*pw*48+5)
+		for i := range dst {
+			dst[i] = 0xAA
+		}
+		if !Thin1Pool(dst, src, w, ph, pw) {
+			t.Skip("no Thin1Pool kernel on this CPU")
+		}
+		for py := 0; py < ph; py++ {
+			for px := 0; px < pw; px++ {
+				for r := range 4 {
+					dy, dx := r/2, r%2
+					row := dst[((py*pw+px)*4+r)*12:][:12]
+					for p, got := range row {
+						want := byte(0)
+						if p < 9 {
+							want = src[(2*py+dy+p/3)*w+2*px+dx+p%3]
+						}
+						if got != want {
+							t.Fatalf("%v: window (%d,%d) row %d byte %d = %d, want %d", sz, py, px, r, p, got, want)
+						}
+					}
+				}
+			}
+		}
+		for _, g := range dst[ph*pw*48:] {
+			if g != 0xAA {
+				t.Fatalf("%v: wrote past the rows", sz)
+			}
+		}
+	}
+}
