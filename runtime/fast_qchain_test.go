@@ -31,7 +31,9 @@ func TestQConvFusions(t *testing.T) {
 		{11, 11, 8, 32, 16, layers.PadSame, true, false},
 		{10, 12, 3, 6, 5, layers.PadValid, true, false},
 	}
-	qp := func(s float32, zp int32, ty layers.QType) layers.QParams { return layers.QParams{Scale: s, ZP: zp, Type: ty} }
+	qp := func(s float32, zp int32, ty layers.QType) layers.QParams {
+		return layers.QParams{Scale: s, ZP: zp, Type: ty}
+	}
 	conv := func(win layers.Window, cin, cout int, in, out layers.QParams, relu bool) *layers.QConv2D {
 		w := make([]int8, 9*cin*cout)
 		for i := range w {
