@@ -20,25 +20,34 @@ import (
 type qpath uint8
 
 const (
-	qGeneric qpath = iota // plain Go over the VNNI layout
-	qAVX2                 // AVX2 without VNNI: u16 x s16 pairs through VPMADDWD (exact)
-	qVNNI512              // AVX512-VNNI: VPDPBUSD on u8 x s8 quads in zmm
-	qNEON                 // arm64 dotprod: SDOT on s8 (u8 - 128) x s8 quads, 8x8 tiles
-	qAVXVNNI              // AVX-VNNI: VEX VPDPBUSD on u8 x s8 quads in ymm, 4x16 tiles
+	qGeneric  qpath = iota // plain Go over the VNNI layout
+	qAVX2                  // AVX2 without VNNI: u16 x s16 pairs through VPMADDWD (exact)
+	qVNNI512               // AVX512-VNNI: VPDPBUSD on u8 x s8 quads in zmm
+	qNEON                  // arm64 dotprod: SDOT on s8 (u8 - 128) x s8 quads, 8x8 tiles
+	qAVXVNNI               // AVX-VNNI: VEX VPDPBUSD on u8 x s8 quads in ymm, 4x16 tiles
+	qNEONMull              // arm64 without dotprod: qNEON's layout, SMULL+SADALP on 4x8 tiles
 )
+
+// neon reports the NEON layout (A stored as int8(a-128), 8-column blocks).
+func (p qpath) neon() bool { return p == qNEON || p == qNEONMull }
 
 // qpathFor picks the int8 kernels for a float ISA: AVX512 with AVX512-VNNI runs
 // VPDPBUSD in zmm, AVX2 with AVX-VNNI (or AVX512 with only that) VEX VPDPBUSD in ymm,
 // other AVX2 (or any, with KINFER_NOVNNI=1) the widening kernel; NEON with dotprod
-// SDOT; everything else the plain-Go reference.
+// SDOT, without (or with KINFER_NOVNNI=1) SMULL/SADALP; everything else the plain-Go
+// reference.
 func qpathFor(isa ISA) qpath {
 	switch {
 	case !Available(isa):
 		return qGeneric
 	case isa == AVX512 && haveVNNI512 && !noVNNI:
 		return qVNNI512
-	case isa == NEON && haveDot:
+	case isa == NEON && haveDot && !noVNNI:
 		return qNEON
+	case isa == NEON:
+		if hasAsm && isARM64 {
+			return qNEONMull
+		}
 	case (isa == AVX2 || isa == AVX512) && haveAVXVNNI && !noVNNI:
 		return qAVXVNNI
 	case isa == AVX2, isa == AVX512:
@@ -49,11 +58,13 @@ func qpathFor(isa ISA) qpath {
 	return qGeneric
 }
 
-// noVNNI forces the non-VNNI AVX2 int8 kernel (KINFER_NOVNNI=1; tests set it directly).
+// noVNNI forces the int8 kernels without dot-product instructions (AVX2's widening
+// one, NEON's SMULL one; KINFER_NOVNNI=1; tests set it directly).
 var noVNNI = os.Getenv("KINFER_NOVNNI") == "1"
 
-// SetNoVNNI forces (or releases) the non-VNNI int8 kernel for QGemms made afterwards and
-// returns the previous setting (for tests and benchmarks).
+// SetNoVNNI forces (or releases) the int8 kernels without dot-product instructions
+// (non-VNNI on amd64, non-dotprod on arm64) for QGemms made afterwards and returns the
+// previous setting (for tests and benchmarks).
 func SetNoVNNI(on bool) bool { old := noVNNI; noVNNI = on; return old }
 
 // grp is the number of k values per 32-bit lane; nr the column-block width; abytes the
@@ -69,7 +80,7 @@ func (p qpath) nr() int {
 	switch p {
 	case qAVX2, qAVXVNNI:
 		return 16
-	case qNEON:
+	case qNEON, qNEONMull:
 		return 8
 	}
 	return 32
@@ -78,7 +89,7 @@ func (p qpath) nr() int {
 // kgStep is the k-group multiple of the packing (NEON's kernel takes 16 bytes of a row
 // at a time).
 func (p qpath) kgStep() int {
-	if p == qNEON {
+	if p.neon() {
 		return 4
 	}
 	return 1
@@ -94,6 +105,8 @@ func (p qpath) String() string {
 		return "8x32 avx512-vnni"
 	case qNEON:
 		return "8x8 neon sdot"
+	case qNEONMull:
+		return "4x8 neon smull"
 	case qAVXVNNI:
 		return "4x16 avx-vnni"
 	}
@@ -163,7 +176,7 @@ func (q *QGemm) Corr(dst []int32, bias []int32, za int32) {
 			b = bias[j]
 		}
 		dst[j] = b - za*q.colsum[j]
-		if q.p == qNEON {
+		if q.p.neon() {
 			dst[j] += 128 * q.colsum[j] // NEON's A holds a-128
 		}
 	}
@@ -185,7 +198,7 @@ func (q *QGemm) Quantize(dst []byte, src []float32, rows, lds int, scale float32
 // ZeroElem is the stored form of the value zp (a conv's padding taps): its low byte;
 // the high byte of a 2-byte element is 0.
 func (q *QGemm) ZeroElem(zp int32) byte {
-	if q.p == qNEON {
+	if q.p.neon() {
 		return byte(zp) ^ 0x80
 	}
 	return byte(zp)
@@ -204,7 +217,7 @@ func (q *QGemm) QuantizeFlat(dst []byte, src []float32, scale float32, zp int32)
 	if q.p != qGeneric {
 		i = quantizeKernel(ab, dst, src, scale, lo, hi, zp)
 	}
-	if q.p == qNEON {
+	if q.p.neon() {
 		for ; i < len(src); i++ {
 			dst[i] = byte(QuantizeValue(src[i], scale, lo, hi)+zp) ^ 0x80 // int8(a-128)
 		}
@@ -374,7 +387,7 @@ func qdot(q *QGemm, a []byte, i, j int, corr []int32) int32 {
 		for t := 0; t < g; t++ {
 			var av, wv int32
 			switch {
-			case q.p == qNEON:
+			case q.p.neon():
 				av, wv = int32(int8(ar[kg*4+t])), int32(int8(w[t]))
 			case ab == 1:
 				av, wv = int32(ar[kg*4+t]), int32(int8(w[t]))

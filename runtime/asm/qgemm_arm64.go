@@ -24,9 +24,21 @@ var haveDot = cpuid.CPU.Supports(cpuid.ASIMD, cpuid.ASIMDDP)
 //go:noescape
 func qdot8x8NEON(rows *[8]*byte, b *byte, kq int, out *[64]int32)
 
-// qgemmKernel runs qNEON GEMMs as 8x8 dot tiles (short row tiles repeat their last
-// row) and the output stage in Go.
+// qmull4x8NEON is qdot8x8NEON for arm64 without dotprod, on 4-row tiles: per 4 k
+// values and row, the row's quad broadcast, SMULL/SMULL2 by the 8 columns' quads
+// (int16 products, exact), SADALP into int32 lanes two per column, ADDP at the end
+// (the same sums in another order: exact).
+//
+//go:noescape
+func qmull4x8NEON(rows *[4]*byte, b *byte, kq int, out *[32]int32)
+
+// qgemmKernel runs qNEON GEMMs as 8x8 dot tiles, qNEONMull ones as 4x8 tiles (short
+// row tiles repeat their last row), and the output stage in Go.
 func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
+	if q.p == qNEONMull {
+		qgemmMull(q, round, m, a, c, ldc, corr, scale, bias, lo, hi, sy)
+		return true
+	}
 	if q.p != qNEON {
 		return false
 	}
@@ -53,6 +65,31 @@ func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, co
 		}
 	}
 	return true
+}
+
+func qgemmMull(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) {
+	const nr = 8
+	var rows [4]*byte
+	var acc [32]int32
+	lda := q.LDA()
+	for j0 := 0; j0 < q.n; j0 += nr {
+		blk := &q.packed[j0/nr*q.kg*nr*4]
+		nc := min(nr, q.n-j0)
+		for i0 := 0; i0 < m; i0 += 4 {
+			mr := min(4, m-i0)
+			for r := range rows {
+				rows[r] = &a[(i0+min(r, mr-1))*lda]
+			}
+			qmull4x8NEON(&rows, blk, q.kg/4, &acc)
+			for r := 0; r < mr; r++ {
+				cr := c[(i0+r)*ldc+j0:][:nc]
+				for jj := range cr {
+					j := j0 + jj
+					cr[jj] = qout(round, acc[r*8+jj]+corr[j], scale[j], lo, hi, sy, bias, j)
+				}
+			}
+		}
+	}
 }
 
 func qgemmPoolAsm(qpath) bool { return false }

@@ -25,7 +25,7 @@ func qpathsUnderTest(t *testing.T) []struct {
 			isa    ISA
 			novnni bool
 		}{i.String(), i, false})
-		if i == AVX512 || i == AVX2 {
+		if i == AVX512 || i == AVX2 || i == NEON { // NEON: the non-dotprod kernel
 			out = append(out, struct {
 				name   string
 				isa    ISA
@@ -65,6 +65,9 @@ func TestQGemm(t *testing.T) {
 					}
 					if pc.isa == AVX512 && !pc.novnni && haveVNNI512 && q.p != qVNNI512 {
 						t.Fatalf("avx512 did not pick the VNNI kernel")
+					}
+					if pc.isa == NEON && pc.novnni && q.p != qNEONMull {
+						t.Fatalf("neon with dotprod forced off picked %v", q.p)
 					}
 					za := int32(rng.IntN(256))
 					bias := make([]int32, n)
