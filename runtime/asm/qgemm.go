@@ -309,9 +309,16 @@ func (q *QGemm) RequantPoolBytes(m int, a []byte, c []byte, ldc int, corr []int3
 }
 
 // BytesOut reports whether RequantBytes and RequantPoolBytes run on q's path: its A
-// elements are the stored bytes themselves (AVX512-VNNI, with a kernel; the plain-Go
-// path).
-func (q *QGemm) BytesOut() bool { return q.p == qVNNI512 || q.p == qGeneric }
+// elements are the stored bytes themselves and it has a kernel (AVX512-VNNI; AVX-VNNI
+// for n a multiple of 4), or it is the plain-Go path.
+func (q *QGemm) BytesOut() bool {
+	return q.p == qVNNI512 || q.p == qGeneric || (q.p == qAVXVNNI && q.n%4 == 0)
+}
+
+// PlainBytes reports whether q's A elements are the stored bytes as they are (not
+// widened to u16 as without VNNI, nor shifted by 128 as on NEON): a plane that
+// another QGemm's RequantBytes wrote.
+func (q *QGemm) PlainBytes() bool { return q.p == qVNNI512 || q.p == qGeneric || q.p == qAVXVNNI }
 
 func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
 	if !q.BytesOut() || (pool && m%4 != 0) || zp < 0 || zp > 255 {

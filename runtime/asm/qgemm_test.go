@@ -41,7 +41,7 @@ func qpathsUnderTest(t *testing.T) []struct {
 func TestQGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 17, 20}
-	ns := []int{1, 15, 16, 17, 31, 32, 33, 67}
+	ns := []int{1, 4, 12, 15, 16, 17, 31, 32, 33, 36, 67}
 	ks := []int{1, 2, 3, 4, 5, 63, 64, 65, 127}
 	for _, pc := range qpathsUnderTest(t) {
 		old := SetNoVNNI(pc.novnni)

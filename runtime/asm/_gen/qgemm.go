@@ -24,8 +24,12 @@ type qgemmCfg struct {
 	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
 	pool   bool // requantize the max of each 4 consecutive rows (a fused 2x2 max pool): m%4 == 0, m/4 output rows
-	u8     bool // requantize to stored bytes q+zp (VPMOVDB; AVX512 only), c a byte matrix
+	u8     bool // requantize to stored bytes q+zp (VPMOVDB; AVX-VNNI: packs, n%4 == 0), c a byte matrix
 }
+
+// qgemmPerm is the dword order that undoes VPACKSSDW/VPACKUSWB's lane interleave (one
+// per generated file).
+var qgemmPerm *Mem
 
 // cb is the bytes of one output element.
 func (g qgemmCfg) cb() int {
@@ -47,10 +51,10 @@ func (g qgemmCfg) vec() VecVirtual {
 func qgemmKernels(vnni, vex bool) {
 	for _, v := range []struct{ round, pool, u8 bool }{{true, false, false}, {false, false, false}, {true, true, false}, {true, false, true}, {true, true, true}} {
 		round := v.round
-		if v.u8 && !vnni {
-			continue
+		if v.u8 && !vnni && !vex {
+			continue // the widening kernel's A elements are u16
 		}
-		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool}
+		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool, u8: v.u8}
 		if vnni {
 			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool, u8: v.u8}
 		}
@@ -300,7 +304,12 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	switch {
 	case g.u8:
 		zg := Load(Param("zp"), GP32())
-		VPBROADCASTD(zg, sy) // sy holds the stored zero point
+		if g.vnni {
+			VPBROADCASTD(zg, sy) // sy holds the stored zero point
+		} else { // AVX2 broadcasts from an xmm only
+			MOVD(zg, sy.AsX())
+			VPBROADCASTD(sy.AsX(), sy)
+		}
 	case g.round:
 		VBROADCASTSS(addr("sy"), sy)
 	}
@@ -345,6 +354,24 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 			}
 		}
 	}
+	if g.u8 && !g.vnni {
+		// 16 dwords in two ymm -> 16 bytes in the low xmm of the first
+		if qgemmPerm == nil {
+			t := GLOBL("qgemmPerm", RODATA|NOPTR)
+			for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+				DATA(4*i, U32(v))
+			}
+			qgemmPerm = &t
+		}
+		perm := g.vec()
+		VMOVDQU(*qgemmPerm, perm)
+		for i := 0; i < r; i++ {
+			x := acc[i][0]
+			VPACKSSDW(acc[i][1], x, x) // [a0-3 b0-3 | a4-7 b4-7] int16
+			VPACKUSWB(x, x, x)         // [a0-3 b0-3 a0-3 b0-3 | a4-7 b4-7 ...] bytes
+			VPERMD(x, perm, x)         // a0-7 b0-7 in the low xmm
+		}
+	}
 	ldc := GP64()
 	Load(Param("ldc"), ldc)
 	if !g.u8 {
@@ -355,6 +382,12 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 		LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
 	}
 	cbase := groupBases(cp, ldc, r)
+	if full && g.u8 && !g.vnni {
+		for i := 0; i < r; i++ {
+			VMOVDQU(acc[i][0].AsX(), rowAddr(i, cbase, ldc, ldc3, 0))
+		}
+		return
+	}
 	if full {
 		for i := 0; i < r; i++ {
 			for v := 0; v < nv; v++ {
@@ -390,6 +423,17 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	}
 	tp := GP64()
 	LEAQ(maskTbl, tp)
+	if g.u8 { // n%4 == 0: whole dwords of bytes, n/4 of them
+		SHRQ(U8(2), nc)
+		NEGQ(nc)
+		ADDQ(U32(g.nr), nc)
+		mk := XMM()
+		VMOVDQU(Mem{Base: tp, Index: nc, Scale: 4}, mk)
+		for i := 0; i < r; i++ {
+			VPMASKMOVD(acc[i][0].AsX(), mk, rowAddr(i, cbase, ldc, ldc3, 0))
+		}
+		return
+	}
 	NEGQ(nc)
 	ADDQ(U32(g.nr), nc)
 	for v := 0; v < nv; v++ {
