@@ -32,7 +32,7 @@ func fuseQConvPool(prev, c compiled) (compiled, bool) {
 // which are the bytes c would get by quantizing the dequantized floats (they lie on
 // the grid: x = float32(q)*scale, and x/scale rounds back to q), so the float write,
 // c's quantization pass and a step go away, with the same bits. Only where the GEMM
-// path stores bytes (asm.QGemm.BytesOut) and c reads them as they are (PlainBytes).
+// path stores its A elements (asm.QGemm.BytesOut).
 func fuseQConvChain(prev, c compiled) (compiled, bool) {
 	head, ok := prev.k.(*fastQConv)
 	n, okc := c.k.(*fastQConv)
@@ -44,7 +44,7 @@ func fuseQConvChain(prev, c compiled) (compiled, bool) {
 	if k.pool {
 		oh, ow = k.uh/2, k.uw/2
 	}
-	if !k.q.BytesOut() || !n.q.PlainBytes() || k.out != n.in || n.h != oh || n.w != ow || n.c != k.n {
+	if !k.q.BytesOut() || !k.q.SamePath(n.q) || k.out != n.in || n.h != oh || n.w != ow || n.c != k.n {
 		return compiled{}, false
 	}
 	f := head.clone()

@@ -295,30 +295,39 @@ func (q *QGemm) RequantPool(m int, a []byte, c []float32, ldc int, corr []int32,
 	qgemmPoolGo(q, m, a, c, ldc, corr, scale, lo, hi, sy)
 }
 
-// RequantBytes is Requant writing each output as its stored byte: c[i*ldc+j] =
-// byte(q + zp) (q as in Requant; zp the output zero point on the stored 0..255 grid),
-// the quantized plane the next int8 conv reads, in the layout of a QGemm of the same
-// path. Only on paths where BytesOut holds.
+// RequantBytes is Requant writing each output as the stored A element the same path
+// reads: q + zp (q as in Requant; zp the output zero point on the stored 0..255 grid)
+// as a byte, or as a little-endian u16 on the widening AVX2 path; ldc counts elements.
+// It writes the quantized plane the next int8 conv of the same path reads. Only where
+// BytesOut holds.
 func (q *QGemm) RequantBytes(m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
 	q.requantBytes(false, m, a, c, ldc, corr, scale, lo, hi, zp)
 }
 
-// RequantPoolBytes is RequantPool writing stored bytes, as RequantBytes.
+// RequantPoolBytes is RequantPool writing stored elements, as RequantBytes.
 func (q *QGemm) RequantPoolBytes(m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
 	q.requantBytes(true, m, a, c, ldc, corr, scale, lo, hi, zp)
 }
 
-// BytesOut reports whether RequantBytes and RequantPoolBytes run on q's path: its A
-// elements are the stored bytes themselves and it has a kernel (AVX512-VNNI; AVX-VNNI
-// for n a multiple of 4), or it is the plain-Go path.
+// BytesOut reports whether RequantBytes and RequantPoolBytes run on q's path: a kernel
+// stores its A elements (AVX512-VNNI; AVX-VNNI for n a multiple of 4 and the widening
+// AVX2 kernel for n even, their last column block storing whole dwords), or q's path
+// is the plain-Go one. NEON's A elements (a-128) have no such store.
 func (q *QGemm) BytesOut() bool {
-	return q.p == qVNNI512 || q.p == qGeneric || (q.p == qAVXVNNI && q.n%4 == 0)
+	switch q.p {
+	case qVNNI512, qGeneric:
+		return true
+	case qAVXVNNI:
+		return q.n%4 == 0
+	case qAVX2:
+		return q.n%2 == 0
+	}
+	return false
 }
 
-// PlainBytes reports whether q's A elements are the stored bytes as they are (not
-// widened to u16 as without VNNI, nor shifted by 128 as on NEON): a plane that
-// another QGemm's RequantBytes wrote.
-func (q *QGemm) PlainBytes() bool { return q.p == qVNNI512 || q.p == qGeneric || q.p == qAVXVNNI }
+// SamePath reports whether o reads A elements in q's format (a plane q's RequantBytes
+// wrote).
+func (q *QGemm) SamePath(o *QGemm) bool { return q.p == o.p }
 
 func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
 	if !q.BytesOut() || (pool && m%4 != 0) || zp < 0 || zp > 255 {
@@ -327,11 +336,11 @@ func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr
 	if m <= 0 {
 		return
 	}
-	mo, np := m, q.NP()
+	mo, np, eb := m, q.NP(), q.p.abytes()
 	if pool {
 		mo = m / 4
 	}
-	if ldc < q.n || len(a) < m*q.LDA() || len(c) < (mo-1)*ldc+q.n || len(corr) < np || len(scale) < np {
+	if ldc < q.n || len(a) < m*q.LDA() || len(c) < ((mo-1)*ldc+q.n)*eb || len(corr) < np || len(scale) < np {
 		panic(fmt.Sprintf("asm.QGemm: bad shape m=%d n=%d ldc=%d len(a)=%d len(c)=%d len(corr)=%d len(scale)=%d",
 			m, q.n, ldc, len(a), len(c), len(corr), len(scale)))
 	}
@@ -350,7 +359,11 @@ func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr
 			}
 			f := min(max(float32(s)*scale[j], lo), hi)
 			const magic = 12582912
-			c[i/step*ldc+j] = byte(int32((f+magic)-magic) + zp)
+			o := (i/step*ldc + j) * eb
+			c[o] = byte(int32((f+magic)-magic) + zp)
+			if eb == 2 {
+				c[o+1] = 0
+			}
 		}
 	}
 }

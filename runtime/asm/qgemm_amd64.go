@@ -106,8 +106,24 @@ func qgemmRequantBytes4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, 
 //go:noescape
 func qgemmRequantPoolBytes4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
 
+// qgemmRequantBytes4x16AVX2 is qgemmRequantBytes8x32VNNI512 over qgemmRequant4x16AVX2,
+// storing u16 elements (VPACKUSDW, VPERMQ; n even: the last column block stores whole
+// dwords; ldc in elements).
+//
+//go:noescape
+func qgemmRequantBytes4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantPoolBytes4x16AVX2 is qgemmRequantBytes4x16AVX2 of the pool's max.
+//
+//go:noescape
+func qgemmRequantPoolBytes4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
 func qgemmBytesKernel(q *QGemm, pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) bool {
 	switch {
+	case q.p == qAVX2 && pool:
+		qgemmRequantPoolBytes4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	case q.p == qAVX2:
+		qgemmRequantBytes4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
 	case q.p == qAVXVNNI && pool:
 		qgemmRequantPoolBytes4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
 	case q.p == qAVXVNNI:

@@ -191,16 +191,18 @@ func checkPool(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc i
 }
 
 // checkBytes checks RequantBytes and RequantPoolBytes against the output stage of each
-// row's (each 4 rows' largest) sum plus the zero point, and the guard bands.
+// row's (each 4 rows' largest) sum plus the zero point, as the path's A elements, and
+// the guard bands.
 func checkBytes(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc int, corr []int32, scale []float32, sum func(i, j int) int32) {
 	t.Helper()
 	lo, hi, zp := float32(-100), float32(127), int32(100)
+	eb := q.ElemBytes()
 	for _, pool := range []bool{false, true} {
 		step := 1
 		if pool {
 			step = 4
 		}
-		c := make([]byte, m/step*ldc+8)
+		c := make([]byte, (m/step*ldc)*eb+8)
 		for i := range c {
 			c[i] = 0xAA
 		}
@@ -211,10 +213,12 @@ func checkBytes(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc 
 		}
 		for i := 0; i < m/step; i++ {
 			for j := 0; j < ldc; j++ {
-				got := c[4+i*ldc+j]
+				e := c[4+(i*ldc+j)*eb:][:eb]
 				if j >= n {
-					if got != 0xAA {
-						t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d: wrote past n at (%d,%d)", name, pool, m, n, k, i, j)
+					for _, g := range e {
+						if g != 0xAA {
+							t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d: wrote past n at (%d,%d)", name, pool, m, n, k, i, j)
+						}
 					}
 					continue
 				}
@@ -222,13 +226,17 @@ func checkBytes(t *testing.T, name string, q *QGemm, m, n, k int, a []byte, ldc 
 				for r := step*i + 1; r < step*i+step; r++ {
 					s = max(s, sum(r, j))
 				}
-				want := byte(int32(qout(true, s, scale[j], lo, hi, 1, nil, j)) + zp)
+				want := int32(qout(true, s, scale[j], lo, hi, 1, nil, j)) + zp
+				got := int32(e[0])
+				if eb == 2 {
+					got |= int32(e[1]) << 8
+				}
 				if got != want {
 					t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d (%d,%d): got %d want %d", name, pool, m, n, k, i, j, got, want)
 				}
 			}
 		}
-		for _, g := range append(c[:4], c[4+m/step*ldc:]...) {
+		for _, g := range append(c[:4], c[4+m/step*ldc*eb:]...) {
 			if g != 0xAA {
 				t.Fatalf("%s bytes pool=%v m=%d n=%d k=%d: guard band overwritten", name, pool, m, n, k)
 			}

@@ -24,7 +24,7 @@ type qgemmCfg struct {
 	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
 	pool   bool // requantize the max of each 4 consecutive rows (a fused 2x2 max pool): m%4 == 0, m/4 output rows
-	u8     bool // requantize to stored bytes q+zp (VPMOVDB; AVX-VNNI: packs, n%4 == 0), c a byte matrix
+	u8     bool // requantize to stored A elements q+zp (VPMOVDB; AVX-VNNI: packs, n%4 == 0; AVX2: u16, n%2 == 0)
 }
 
 // qgemmPerm is the dword order that undoes VPACKSSDW/VPACKUSWB's lane interleave (one
@@ -33,11 +33,17 @@ var qgemmPerm *Mem
 
 // cb is the bytes of one output element.
 func (g qgemmCfg) cb() int {
-	if g.u8 {
+	switch {
+	case g.u16():
+		return 2
+	case g.u8:
 		return 1
 	}
 	return 4
 }
+
+// u16 is the widening kernel's stored output: q+zp as the u16 A elements it reads.
+func (g qgemmCfg) u16() bool { return g.u8 && !g.vnni && !g.vex }
 
 func (g qgemmCfg) nv() int { return g.nr * 4 / g.vb }
 
@@ -51,9 +57,6 @@ func (g qgemmCfg) vec() VecVirtual {
 func qgemmKernels(vnni, vex bool) {
 	for _, v := range []struct{ round, pool, u8 bool }{{true, false, false}, {false, false, false}, {true, true, false}, {true, false, true}, {true, true, true}} {
 		round := v.round
-		if v.u8 && !vnni && !vex {
-			continue // the widening kernel's A elements are u16
-		}
 		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool, u8: v.u8}
 		if vnni {
 			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool, u8: v.u8}
@@ -354,7 +357,15 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 			}
 		}
 	}
-	if g.u8 && !g.vnni {
+	if g.u16() {
+		// 16 dwords in two ymm -> 16 u16 in the first
+		for i := 0; i < r; i++ {
+			x := acc[i][0]
+			VPACKUSDW(acc[i][1], x, x) // [a0-3 b0-3 | a4-7 b4-7]
+			VPERMQ(U8(0xd8), x, x)     // a0-7 b0-7
+		}
+	}
+	if g.u8 && !g.vnni && !g.u16() {
 		// 16 dwords in two ymm -> 16 bytes in the low xmm of the first
 		if qgemmPerm == nil {
 			t := GLOBL("qgemmPerm", RODATA|NOPTR)
@@ -374,7 +385,10 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	}
 	ldc := GP64()
 	Load(Param("ldc"), ldc)
-	if !g.u8 {
+	switch { // to bytes
+	case g.u16():
+		SHLQ(U8(1), ldc)
+	case !g.u8:
 		SHLQ(U8(2), ldc)
 	}
 	ldc3 := GP64()
@@ -384,7 +398,11 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	cbase := groupBases(cp, ldc, r)
 	if full && g.u8 && !g.vnni {
 		for i := 0; i < r; i++ {
-			VMOVDQU(acc[i][0].AsX(), rowAddr(i, cbase, ldc, ldc3, 0))
+			if g.u16() {
+				VMOVDQU(acc[i][0], rowAddr(i, cbase, ldc, ldc3, 0))
+			} else {
+				VMOVDQU(acc[i][0].AsX(), rowAddr(i, cbase, ldc, ldc3, 0))
+			}
 		}
 		return
 	}
@@ -423,6 +441,17 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	}
 	tp := GP64()
 	LEAQ(maskTbl, tp)
+	if g.u16() { // n%2 == 0: whole dwords of u16 pairs, n/2 of them
+		SHRQ(U8(1), nc)
+		NEGQ(nc)
+		ADDQ(U32(g.nr), nc)
+		mk := YMM()
+		VMOVDQU(Mem{Base: tp, Index: nc, Scale: 4}, mk)
+		for i := 0; i < r; i++ {
+			VPMASKMOVD(acc[i][0], mk, rowAddr(i, cbase, ldc, ldc3, 0))
+		}
+		return
+	}
 	if g.u8 { // n%4 == 0: whole dwords of bytes, n/4 of them
 		SHRQ(U8(2), nc)
 		NEGQ(nc)
