@@ -297,7 +297,8 @@ func (q *QGemm) RequantPool(m int, a []byte, c []float32, ldc int, corr []int32,
 
 // RequantBytes is Requant writing each output as the stored A element the same path
 // reads: q + zp (q as in Requant; zp the output zero point on the stored 0..255 grid)
-// as a byte, or as a little-endian u16 on the widening AVX2 path; ldc counts elements.
+// as a byte (NEON: xor 0x80, its int8(a-128)), or as a little-endian u16 on the
+// widening AVX2 path; ldc counts elements.
 // It writes the quantized plane the next int8 conv of the same path reads. Only where
 // BytesOut holds.
 func (q *QGemm) RequantBytes(m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) {
@@ -311,8 +312,8 @@ func (q *QGemm) RequantPoolBytes(m int, a []byte, c []byte, ldc int, corr []int3
 
 // BytesOut reports whether RequantBytes and RequantPoolBytes run on q's path: a kernel
 // stores its A elements (AVX512-VNNI; AVX-VNNI for n a multiple of 4 and the widening
-// AVX2 kernel for n even, their last column block storing whole dwords), or q's path
-// is the plain-Go one. NEON's A elements (a-128) have no such store.
+// AVX2 kernel for n even, their last column block storing whole dwords; NEON's a-128
+// after its tiles), or q's path is the plain-Go one.
 func (q *QGemm) BytesOut() bool {
 	switch q.p {
 	case qVNNI512, qGeneric:
@@ -321,6 +322,8 @@ func (q *QGemm) BytesOut() bool {
 		return q.n%4 == 0
 	case qAVX2:
 		return q.n%2 == 0
+	case qNEON, qNEONMull:
+		return true // in Go after the tile kernels
 	}
 	return false
 }
@@ -369,8 +372,8 @@ func (q *QGemm) requantBytes(pool bool, m int, a []byte, c []byte, ldc int, corr
 }
 
 // PoolFused reports whether RequantPool pays over Requant and a separate pool: it has a
-// vector kernel on q's path, or q's path is the plain-Go one anyway (NEON has no pool
-// kernel yet).
+// kernel on q's path (NEON's takes the window max after its tiles), or q's path is the
+// plain-Go one anyway.
 func (q *QGemm) PoolFused() bool { return qgemmPoolAsm(q.p) || q.p == qGeneric }
 
 // Float computes c[i*ldc+j] = clamp(float32(sum+corr[j])*scale[j] + bias[j], lo, hi)
