@@ -144,6 +144,9 @@ func (a Activation) Eval(v float32) float32 {
 		if math.IsNaN(x) {
 			return v
 		}
+		if a.Alpha == 0 {
+			return 0 // +0 (as max(x, 0) and the fused clamps give), also for -Inf
+		}
 		return a.Alpha * (v - a.Threshold)
 	case Sigmoid:
 		return float32(sigmoid64(x))

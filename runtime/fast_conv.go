@@ -123,7 +123,7 @@ const maxGatherRuns = 1 << 18
 
 // runGather is run for the gather path: per sample, the zero-bordered input, then per
 // chunk of output pixels the im2col rows by asm.GatherRuns and the GEMM.
-func (k *fastConv) runGather(dst, src, scratch []float32, batch int) {
+func (k *fastConv) runGather(dst, src, res, scratch []float32, batch int, e *epilogue) {
 	l, c := k.l, k.c
 	kk := l.KH * l.KW * c
 	npix := k.oh * k.ow
@@ -136,21 +136,34 @@ func (k *fastConv) runGather(dst, src, scratch []float32, batch int) {
 		for p0 := 0; p0 < npix; p0 += k.chunk {
 			np := min(k.chunk, npix-p0)
 			asm.GatherRuns(k.gisa(), a, pad, k.offs[p0*runsPerPix:(p0+np)*runsPerPix], k.runLen)
-			k.gemm(np, a, y[p0*k.n:])
+			k.gemmOut(np, a, y[p0*k.n:], resAt(res, (b*npix+p0)*k.n), e)
 		}
 	}
+}
+
+// resAt is res from offset o (nil when there is no residual).
+func resAt(res []float32, o int) []float32 {
+	if res == nil {
+		return nil
+	}
+	return res[o:]
 }
 
 // gisa is the ISA for the data-movement kernels (the GEMM's, which is never Generic here).
 func (k *fastConv) gisa() asm.ISA { return k.isa }
 
 func (k *fastConv) run(dst, src, scratch []float32, batch int) {
+	k.runRes(dst, src, nil, scratch, batch, nil)
+}
+
+// runRes is run with the residual epilogue e (nil: none) applied to each GEMM panel.
+func (k *fastConv) runRes(dst, src, res, scratch []float32, batch int, e *epilogue) {
 	if k.pointwise {
-		k.gemm(batch*k.h*k.w, src, dst)
+		k.gemmOut(batch*k.h*k.w, src, dst, res, e)
 		return
 	}
 	if k.offs != nil {
-		k.runGather(dst, src, scratch, batch)
+		k.runGather(dst, src, res, scratch, batch, e)
 		return
 	}
 	npix := k.oh * k.ow
@@ -160,7 +173,7 @@ func (k *fastConv) run(dst, src, scratch []float32, batch int) {
 		for p0 := 0; p0 < npix; p0 += k.chunk {
 			np := min(k.chunk, npix-p0)
 			k.im2col(scratch, x, p0, np)
-			k.gemm(np, scratch, y[p0*k.n:])
+			k.gemmOut(np, scratch, y[p0*k.n:], resAt(res, (b*npix+p0)*k.n), e)
 		}
 	}
 }

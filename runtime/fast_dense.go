@@ -114,6 +114,11 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 		asm.Softmax(isa, x, lastDim)
 	case layers.Linear:
 	case layers.ReLU:
+		if act.Alpha == 0 && act.Threshold == 0 {
+			// ReLU / ReLU6 / capped ReLU: the vector clamp, the reference's bits
+			asm.Clamp(isa, x, 0, act.Max)
+			return
+		}
 		reluInPlace(x, act)
 	case layers.HardSigmoid:
 		hardSigmoidInPlace(x, act.Alpha, act.Beta)
@@ -138,12 +143,7 @@ func applyActivation(isa asm.ISA, act layers.Activation, x []float32, lastDim in
 			softplusInPlace(x)
 		}
 	case layers.Clip:
-		lo, hi := act.Alpha, act.Beta
-		for i, v := range x {
-			if v == v {
-				x[i] = min(max(v, lo), hi)
-			}
-		}
+		asm.Clamp(isa, x, act.Alpha, act.Beta)
 	default:
 		act.Apply(x, lastDim)
 	}

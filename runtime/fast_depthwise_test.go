@@ -54,12 +54,9 @@ func TestFastDepthwise(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, isa := range fastISAs() {
-			cp, err := compileLayer(l, in, out, isa, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := cp.k.(*fastDepthwise); !ok {
-				t.Fatalf("%+v %v: chose %q", c, isa, cp.name)
+			cp, ok := buildDepthwise(l, in, isa)
+			if !ok {
+				t.Fatalf("%+v %v: no depthwise kernel", c, isa)
 			}
 			for _, batch := range []int{1, 3} {
 				checkFast(t, l, absConv(l), c.k*c.k, in, isa, batch, r)
@@ -80,6 +77,24 @@ func TestFastDepthwise(t *testing.T) {
 		}
 		if cp, _ := compileLayer(g, layers.Shape{6, 6, 32}, layers.Shape{4, 4, 32}, isa, 1); cp.k == nil || isDepthwise(cp) {
 			t.Errorf("%v: 16 groups of 2 chose %q", isa, cp.name)
+		}
+	}
+	// a depth multiplier > 1 takes the dense-equivalent GEMM up to maxDenseGroups groups
+	// (see newFastDepthwise), the kernel beyond; multiplier 1 the kernel at any width
+	for _, c := range []struct {
+		c, m int
+		dw   bool
+	}{{4, 2, false}, {32, 2, false}, {33, 2, true}, {4, 1, true}, {2, 1, true}} {
+		l := &layers.Conv2D{Window: layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1}, In: c.c, Filters: c.c * c.m, Groups: c.c, W: rnd(r, 9*c.c*c.m)}
+		in := layers.Shape{10, 10, c.c}
+		out, err := l.OutputShape(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, isa := range fastISAs() {
+			if cp, _ := compileLayer(l, in, out, isa, 1); cp.k == nil || isDepthwise(cp) != c.dw {
+				t.Errorf("%v: %d channels x %d chose %q", isa, c.c, c.m, cp.name)
+			}
 		}
 	}
 }

@@ -413,6 +413,8 @@ func reluInPlace(x []float32, a layers.Activation) {
 			x[i] = mx
 		case v >= th:
 		case v != v:
+		case al == 0:
+			x[i] = 0
 		default:
 			x[i] = al * (v - th)
 		}

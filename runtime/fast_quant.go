@@ -23,6 +23,7 @@ type qgemmLayer struct {
 	inScale    float32
 	za         int32 // input zero point on the stored 0..255 grid
 	k, n       int
+	in, out    layers.QParams
 }
 
 func newQGemmLayer(ql *layers.QLinear, k, n int, isa asm.ISA) (*qgemmLayer, bool) {
@@ -30,7 +31,7 @@ func newQGemmLayer(ql *layers.QLinear, k, n int, isa asm.ISA) (*qgemmLayer, bool
 	if err != nil {
 		return nil, false
 	}
-	g := &qgemmLayer{q: q, k: k, n: n, inScale: ql.In.Scale, za: ql.In.ZP - ql.In.Type.Lo, sy: ql.Out.Scale}
+	g := &qgemmLayer{q: q, k: k, n: n, inScale: ql.In.Scale, za: ql.In.ZP - ql.In.Type.Lo, sy: ql.Out.Scale, in: ql.In, out: ql.Out}
 	g.corr = make([]int32, q.NP())
 	q.Corr(g.corr, ql.Bias, g.za)
 	g.mult = make([]float32, q.NP())
@@ -74,13 +75,27 @@ func (k *fastQDense) run(dst, src, scratch []float32, batch int) {
 
 // fastQConv is an int8 convolution by im2col: per sample, the input plane is quantized
 // once, gathered into rows of KH*KW*C taps (padding taps hold the zero point), and
-// multiplied in one GEMM.
+// multiplied in one GEMM. With a 2x2 max pool fused after it (fuseQConvPool), the rows
+// are gathered in pool-window order and the GEMM's output stage takes each window's
+// max, so only the conv outputs the pool reads are computed and none is stored.
 type fastQConv struct {
 	*qgemmLayer
 	l                       *layers.Window
 	h, w, c, oh, ow, pt, pl int
 	plane                   int // bytes of the quantized input plane
 	move, oxLo, oxHi        int // shortMoves' width (0: none) and its ox range
+	// the conv outputs computed (uh x uw) and A's row of output (oy, ox):
+	// rowY[oy] + colX[ox]; colX is increasing
+	uh, uw     int
+	rowY, colX []int
+	colOff     []int // colX[ox]*LDA, the bytes shortMoves adds per ox
+	pool       bool  // RequantPool: rows in 2x2 window order, uh*uw/4 outputs
+	thin1      bool  // one channel of bytes, 3x3, stride 1: im2colThin1
+	// next: the conv this one's output feeds (fuseQConvChain), run in the same step;
+	// this one stores its output as bytes in next's plane, next's scratch region
+	// starting at byte nextOff of this one's
+	next    *fastQConv
+	nextOff int
 }
 
 func newFastQConv(l *layers.QConv2D, in layers.Shape, isa asm.ISA, _ int) (compiled, bool) {
@@ -106,48 +121,75 @@ func newQConvGeom(g *qgemmLayer, win layers.Window, in layers.Shape) (*fastQConv
 	}
 	l := &win
 	k := &fastQConv{qgemmLayer: g, l: l, h: in[0], w: in[1], c: in[2], oh: oh, ow: ow, pt: pt, pl: pl}
-	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 8 + 63) &^ 63 // 8: room for shortMoves' overreads
-	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 128 {
-		k.move = 4
-		if span > 4 {
-			k.move = (span + 7) &^ 7 // whole 8-byte words
+	k.plane = (k.h*k.w*k.c*g.q.ElemBytes() + 32 + 63) &^ 63 // 32: room for the moves' overreads
+	if span := l.KW * in[2] * g.q.ElemBytes(); l.DW == 1 && span <= 256 {
+		switch {
+		case span <= 4:
+			k.move = 4
+		case span <= 8:
+			k.move = 8
+		case span > 32:
+			k.move = (span + 31) &^ 31 // whole 32-byte vectors (asm.CopyRuns)
+		default:
+			k.move = (span + 15) &^ 15 // whole 16-byte vectors
 		}
 		// ox with every tap inside: ox*SW - pl >= 0 and ox*SW - pl + KW <= w
 		k.oxLo = min((pl+l.SW-1)/l.SW, ow)
 		k.oxHi = max(min(ow, (in[1]-l.KW+pl)/l.SW+1), k.oxLo)
 	}
+	k.thin1 = k.c == 1 && g.q.ElemBytes() == 1 && l.KH == 3 && l.KW == 3 && l.SH == 1 && l.SW == 1 && l.DH == 1 && l.DW == 1 && g.q.LDA() >= 12
+	k.setRows(false)
 	return k, true
 }
 
-func (k *fastQConv) run(dst, src, scratch []float32, batch int) {
-	lda := k.q.LDA()
-	buf := bytesOf(scratch)
-	plane, a := buf[:k.plane], buf[k.plane:k.plane+k.oh*k.ow*lda]
-	in, out := k.h*k.w*k.c, k.oh*k.ow*k.n
-	for b := 0; b < batch; b++ {
-		k.q.QuantizeFlat(plane, src[b*in:(b+1)*in], k.inScale, k.za)
-		k.im2col(a, plane, k.za)
-		k.q.Requant(k.oh*k.ow, a, dst[b*out:(b+1)*out], k.n, k.corr, k.mult, k.lo, k.hi, k.sy)
+// setRows lays out A's rows: raster order, or (pool) the 2x2 windows of the pool's
+// outputs in raster order, each window's four outputs consecutive (an odd last conv
+// row or column, which the pool drops, is not computed).
+func (k *fastQConv) setRows(pool bool) {
+	k.pool, k.uh, k.uw = pool, k.oh, k.ow
+	if pool {
+		k.uh, k.uw = k.oh&^1, k.ow&^1
 	}
+	k.rowY, k.colX, k.colOff = make([]int, k.uh), make([]int, k.uw), make([]int, k.uw)
+	for oy := range k.rowY {
+		k.rowY[oy] = oy * k.uw
+		if pool {
+			k.rowY[oy] = oy/2*2*k.uw + oy%2*2
+		}
+	}
+	for ox := range k.colX {
+		k.colX[ox] = ox
+		if pool {
+			k.colX[ox] = ox/2*4 + ox%2
+		}
+		k.colOff[ox] = k.colX[ox] * k.q.LDA()
+	}
+	k.oxHi = min(k.oxHi, k.uw)
+	k.oxLo = min(k.oxLo, k.oxHi)
 }
 
-// im2col gathers the quantized plane into A: row oy*ow+ox holds the KH*KW taps of C
-// elements, padding taps the zero point; the row's bytes past the taps are left as
-// they are (any value: the packed weights there are zero). Loops run by (oy, ky) so
-// the inner loop over ox is one move per tap row where the window is inside the input.
+// im2col gathers the quantized plane into A: output (oy, ox)'s row holds the KH*KW
+// taps of C elements, padding taps the zero point; the row's bytes past the taps are
+// left as they are (any value: the packed weights there are zero). Loops run by (oy,
+// ky) so the inner loop over ox is one move per tap row where the window is inside the
+// input.
 func (k *fastQConv) im2col(a, plane []byte, za int32) {
+	if k.thin1 {
+		k.im2colThin1(a, plane, za)
+		return
+	}
 	l := k.l
 	eb, lda := k.q.ElemBytes(), k.q.LDA()
 	run := k.c * eb // bytes of one tap
 	span := l.KW * run
-	for oy := 0; oy < k.oh; oy++ {
-		rows := a[oy*k.ow*lda : (oy+1)*k.ow*lda]
+	for oy := 0; oy < k.uh; oy++ {
+		rows := a[k.rowY[oy]*lda:]
 		for ky := 0; ky < l.KH; ky++ {
 			iy := oy*l.SH + ky*l.DH - k.pt
 			off := ky * span
 			if iy < 0 || iy >= k.h {
-				for ox := 0; ox < k.ow; ox++ {
-					k.fillZP(rows[ox*lda+off:ox*lda+off+span], eb, za)
+				for _, co := range k.colOff {
+					k.fillZP(rows[co+off:co+off+span], eb, za)
 				}
 				continue
 			}
@@ -155,15 +197,20 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 			lo, hi := 0, 0                       // the ox whose taps are all inside the row, moved by short
 			if k.move > 0 && off+k.move <= lda { // else the move would pass the row
 				lo, hi = k.oxLo, k.oxHi
-				shortMoves(rows[off:], src, lo, hi, lda, l.SW*run, k.pl*run, k.move)
+				if k.move%32 == 0 {
+					asm.CopyRuns(rows[off:], k.colOff[lo:hi], src[lo*l.SW*run-k.pl*run:], l.SW*run, k.move)
+				} else {
+					shortMoves(rows[off:], src, k.colOff, lo, hi, l.SW*run, k.pl*run, k.move)
+				}
 			}
-			for ox := 0; ox < k.ow; ox++ {
+			for ox := 0; ox < k.uw; ox++ {
 				if ox == lo && hi > lo {
 					ox = hi - 1
 					continue
 				}
 				ix0 := ox*l.SW - k.pl
-				d := rows[ox*lda+off : (ox+1)*lda] // copyBytes may write past span, never past the row
+				co := k.colOff[ox]
+				d := rows[co+off : co+lda] // copyBytes may write past span, never past the row
 				if l.DW == 1 && ix0 >= 0 && ix0+l.KW <= k.w {
 					copyBytes(d, src[ix0*run:], span)
 					continue
@@ -182,33 +229,110 @@ func (k *fastQConv) im2col(a, plane []byte, za int32) {
 	// the bytes past the taps stay as they are: the packed weights there are zero
 }
 
+// im2colThin1 is im2col for a one-channel 3x3 stride-1 conv of bytes (a grayscale
+// input layer), by 2x2 blocks of outputs: the block's four rows come from the 4x4 input
+// patch under it, four 4-byte loads, each row built in a register (three 3-byte tap
+// rows) and stored as 8 and 4 bytes, instead of twelve 4-byte moves. Blocks whose patch
+// leaves the input, and an odd last row or column, take the per-tap path.
+func (k *fastQConv) im2colThin1(a, plane []byte, za int32) {
+	lda := k.q.LDA()
+	if ph, pw := k.uh/2, k.uw/2; k.pool && lda == 12 && k.pt == 0 && k.pl == 0 && 2*ph+2 <= k.h && 2*pw+2 <= k.w &&
+		asm.Thin1Pool(a, plane, k.w, ph, pw) { // every patch inside: one vector kernel
+		return
+	}
+	_ = a[k.uh*k.uw*lda-1]
+	_ = plane[k.h*k.w-1]
+	ap, pp := unsafe.Pointer(&a[0]), unsafe.Pointer(&plane[0])
+	for oy := 0; oy+1 < k.uh; oy += 2 {
+		iy := oy - k.pt
+		for ox := 0; ox+1 < k.uw; ox += 2 {
+			ix := ox - k.pl
+			if iy < 0 || iy+4 > k.h || ix < 0 || ix+4 > k.w {
+				for r := range 4 {
+					k.im2colRow(a, plane, oy+r/2, ox+r%2, za)
+				}
+				continue
+			}
+			// the patch is inside the plane and the rows inside a (uh*uw rows of lda >= 12)
+			ps := unsafe.Add(pp, iy*k.w+ix)
+			r0, r1 := *(*uint32)(ps), *(*uint32)(unsafe.Add(ps, k.w))
+			r2, r3 := *(*uint32)(unsafe.Add(ps, 2*k.w)), *(*uint32)(unsafe.Add(ps, 3*k.w))
+			y0, y1 := k.rowY[oy], k.rowY[oy+1]
+			x0, x1 := k.colX[ox], k.colX[ox+1]
+			thin1Row(unsafe.Add(ap, (y0+x0)*lda), r0, r1, r2)
+			thin1Row(unsafe.Add(ap, (y0+x1)*lda), r0>>8, r1>>8, r2>>8)
+			thin1Row(unsafe.Add(ap, (y1+x0)*lda), r1, r2, r3)
+			thin1Row(unsafe.Add(ap, (y1+x1)*lda), r1>>8, r2>>8, r3>>8)
+		}
+		if k.uw%2 == 1 {
+			k.im2colRow(a, plane, oy, k.uw-1, za)
+			k.im2colRow(a, plane, oy+1, k.uw-1, za)
+		}
+	}
+	if k.uh%2 == 1 {
+		for ox := 0; ox < k.uw; ox++ {
+			k.im2colRow(a, plane, k.uh-1, ox, za)
+		}
+	}
+}
+
+// thin1Row stores one row of im2colThin1: the low 3 bytes of t0, t1, t2 as 9 bytes
+// (and 3 bytes of t2 past them, in the row's tail).
+func thin1Row(d unsafe.Pointer, t0, t1, t2 uint32) {
+	a, b, c := uint64(t0&0xffffff), uint64(t1&0xffffff), uint64(t2&0xffffff)
+	*(*uint64)(d) = a | b<<24 | c<<48
+	*(*uint32)(unsafe.Add(d, 8)) = uint32(c >> 16)
+}
+
+// im2colRow gathers output (oy, ox)'s row tap by tap.
+func (k *fastQConv) im2colRow(a, plane []byte, oy, ox int, za int32) {
+	l := k.l
+	eb, lda := k.q.ElemBytes(), k.q.LDA()
+	run := k.c * eb
+	d := a[(k.rowY[oy]+k.colX[ox])*lda:]
+	for ky := 0; ky < l.KH; ky++ {
+		iy := oy*l.SH + ky*l.DH - k.pt
+		for kx := 0; kx < l.KW; kx++ {
+			t := d[(ky*l.KW+kx)*run : (ky*l.KW+kx+1)*run]
+			ix := ox*l.SW + kx*l.DW - k.pl
+			if iy < 0 || iy >= k.h || ix < 0 || ix >= k.w {
+				k.fillZP(t, eb, za)
+				continue
+			}
+			copy(t, plane[(iy*k.w+ix)*run:])
+		}
+	}
+}
+
 // shortMoves copies, for ox in [lo, hi), the move bytes at src[ox*step-back:] to
-// dst[ox*lda:], unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
-// 18 of a 6-channel one) in one 4-byte move or whole 8-byte words, no memmove call. The
-// bytes past the tap row land in the next tap row, written later, or the row's tail
-// (the caller checks the move stays in the row; the plane has 8 bytes of slack past
-// its end, and a source run is never longer than 128 bytes: move-span < 8).
-func shortMoves(dst, src []byte, lo, hi, lda, step, back, move int) {
+// dst[offs[ox]:] (offs increasing), unaligned: a thin conv's tap row (3 bytes of a one-channel 3x3 conv,
+// 96 of a 32-channel one) in one 4- or 8-byte move or whole 16-byte vectors, no
+// memmove call. The bytes past the tap row land in the next tap row, written later, or
+// the row's tail (the caller checks the move stays in the row; the plane has 16 bytes
+// of slack past its end, and a source run is never longer than 256 bytes: move-span <
+// 16).
+func shortMoves(dst, src []byte, offs []int, lo, hi, step, back, move int) {
 	if hi <= lo {
 		return
 	}
-	_ = dst[(hi-1)*lda+move-1]
+	offs = offs[lo:hi]
+	_ = dst[offs[len(offs)-1]+move-1]
 	_ = src[(hi-1)*step-back+move-1]
-	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
+	dp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(unsafe.SliceData(src[lo*step-back:]))
 	switch move {
 	case 4:
-		for ox := lo; ox < hi; ox++ {
-			*(*uint32)(unsafe.Add(dp, ox*lda)) = *(*uint32)(unsafe.Add(sp, ox*step-back))
+		for i, o := range offs {
+			*(*uint32)(unsafe.Add(dp, o)) = *(*uint32)(unsafe.Add(sp, i*step))
 		}
 	case 8:
-		for ox := lo; ox < hi; ox++ {
-			*(*uint64)(unsafe.Add(dp, ox*lda)) = *(*uint64)(unsafe.Add(sp, ox*step-back))
+		for i, o := range offs {
+			*(*uint64)(unsafe.Add(dp, o)) = *(*uint64)(unsafe.Add(sp, i*step))
 		}
-	default: // up to 16 words
-		for ox := lo; ox < hi; ox++ {
-			d, s := unsafe.Add(dp, ox*lda), unsafe.Add(sp, ox*step-back)
-			for w := 0; w < move; w += 8 {
-				*(*uint64)(unsafe.Add(d, w)) = *(*uint64)(unsafe.Add(s, w))
+	default: // up to 16 vectors (a [16]byte copy is one SSE load and store)
+		for i, o := range offs {
+			d, s := unsafe.Add(dp, o), unsafe.Add(sp, i*step)
+			for w := 0; w < move; w += 16 {
+				*(*[16]byte)(unsafe.Add(d, w)) = *(*[16]byte)(unsafe.Add(s, w))
 			}
 		}
 	}

@@ -139,11 +139,17 @@ func winogradTile(oh, ow int) int {
 }
 
 func (k *fastWinograd) run(dst, src, scratch []float32, batch int) {
-	k.runOn(nil, dst, src, scratch, batch)
+	k.runOn(nil, dst, src, nil, scratch, batch, nil)
 }
 
-// runOn is run, with each pass's tile chunks split across t when t is not nil.
-func (k *fastWinograd) runOn(t *team, dst, src, scratch []float32, batch int) {
+// runRes is run with the residual epilogue e applied to each chunk's output blocks.
+func (k *fastWinograd) runRes(dst, src, res, scratch []float32, batch int, e *epilogue) {
+	k.runOn(nil, dst, src, res, scratch, batch, e)
+}
+
+// runOn is run, with each pass's tile chunks split across t when t is not nil, and the
+// residual epilogue e (nil: none) applied to each chunk's output blocks (t is nil then).
+func (k *fastWinograd) runOn(t *team, dst, src, res, scratch []float32, batch int, e *epilogue) {
 	c, n := k.c, k.n
 	pads := scratch[:k.group*k.padLen]
 	rowLen := k.wp * c
@@ -169,19 +175,29 @@ func (k *fastWinograd) runOn(t *team, dst, src, scratch []float32, batch int) {
 			}
 		}
 		y := dst[b*npix*n : (b+g)*npix*n]
+		var r []float32
+		if e != nil {
+			r = res[b*npix*n : (b+g)*npix*n]
+		}
 		chunks := (ntiles + k.chunk - 1) / k.chunk
 		if t != nil && chunks > 1 && 2*ntiles*k.np*c*n >= parMinFLOPs {
 			t.runTasks(k, chunks, y, nil, scratch, g, ntiles, 0)
 		} else {
 			for i := 0; i < chunks; i++ {
-				k.chunkTask(y, scratch, g, ntiles, i, 0)
+				k.chunkTask(y, r, scratch, g, ntiles, i, 0, e)
 			}
 		}
 		if !k.direct {
+			// the blocks went to a padded buffer: the copy out is the epilogue's pass
 			ob := scratch[k.group*k.padLen+k.chunk*k.np*(c+n):][:k.oLen]
 			ors := k.m * k.tw * n
 			for oy := 0; oy < k.oh; oy++ {
-				copy(y[oy*k.ow*n:(oy+1)*k.ow*n], ob[oy*ors:])
+				yr, or := y[oy*k.ow*n:(oy+1)*k.ow*n], ob[oy*ors:]
+				if e != nil {
+					e.apply(yr, or, r[oy*k.ow*n:])
+				} else {
+					copy(yr, or)
+				}
 			}
 		}
 		if k.post.Kind != layers.Linear {
@@ -193,7 +209,7 @@ func (k *fastWinograd) runOn(t *team, dst, src, scratch []float32, batch int) {
 // chunkTask runs tile chunk i of a pass over g samples (ntiles tiles) into y: the input
 // transform, one GEMM per transformed position and the output transform. Worker w > 0
 // uses its own transform buffers past the serial scratch (forTeam).
-func (k *fastWinograd) chunkTask(y, scratch []float32, g, ntiles, i, w int) {
+func (k *fastWinograd) chunkTask(y, res, scratch []float32, g, ntiles, i, w int, e *epilogue) {
 	c, n, np := k.c, k.n, k.np
 	off := k.group * k.padLen
 	pad := scratch[:g*k.padLen]
@@ -219,20 +235,46 @@ func (k *fastWinograd) chunkTask(y, scratch []float32, g, ntiles, i, w int) {
 		asm.Gemm(k.gisa, nt, n, c, v[p*c:], np*c, k.packed[p*k.plen:(p+1)*k.plen], m[p*n:], np*n,
 			float32(math.Inf(-1)), float32(math.Inf(1)))
 	}
-	if k.m == 4 {
+	switch {
+	case k.m == 4 && e != nil && k.direct && e.post.Kind == layers.Linear:
+		// the residual sum and its clamp in the output transform's store
+		asm.WinogradF4x4OutAdd(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, res, n, ors, e.lo, e.hi)
+		return
+	case k.m == 4:
 		asm.WinogradF4x4Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
-	} else {
+	default:
 		asm.WinogradF2x2Out(k.isa, out, m, k.outOffs[t0:t0+nt], k.bias, n, ors, k.lo, k.hi)
+	}
+	if e != nil && k.direct {
+		k.blocksEpilogue(y, res, k.outOffs[t0:t0+nt], e)
+	}
+}
+
+// blocksEpilogue applies e to the m x m output blocks at offs of y (just written, so
+// in cache), one call per block row of each run of blocks side by side in a row.
+func (k *fastWinograd) blocksEpilogue(y, res []float32, offs []int, e *epilogue) {
+	bw, ors := k.m*k.n, k.ow*k.n
+	for i := 0; i < len(offs); {
+		o, j := offs[i], i+1
+		for j < len(offs) && offs[j] == offs[j-1]+bw {
+			j++
+		}
+		w := (j - i) * bw
+		for r := 0; r < k.m; r++ {
+			q := o + r*ors
+			e.apply(y[q:q+w], y[q:q+w], res[q:q+w])
+		}
+		i = j
 	}
 }
 
 // parTask runs tile chunk i (region: y, scratch, batch = samples in the pass, a = tiles).
 func (k *fastWinograd) parTask(r *region, i, w int) {
-	k.chunkTask(r.dst, r.scratch, r.batch, r.a, i, w)
+	k.chunkTask(r.dst, nil, r.scratch, r.batch, r.a, i, w, nil)
 }
 
 func (k *fastWinograd) runPar(t *team, dst, src, scratch []float32, batch int) {
-	k.runOn(t, dst, src, scratch, batch)
+	k.runOn(t, dst, src, nil, scratch, batch, nil)
 }
 
 // forTeam gives every worker but the caller its own transform buffers and, for a

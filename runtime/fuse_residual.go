@@ -136,14 +136,13 @@ func residualAt(g *layers.Graph, fs []fused, i int) (fused, bool) {
 	return nf, true
 }
 
-// fastResidual runs a residual: the base layer's fast kernel into dst, then the sum and
-// the activation over dst.
+// fastResidual runs a residual: the base layer's fast kernel with the sum and the
+// activation as its output stage (epilogue) when it has one (GEMM and Winograd
+// convolutions, Dense), else the base kernel into dst and the epilogue over dst.
 type fastResidual struct {
 	base kernel
-	isa  asm.ISA
-	act  layers.Activation
+	e    *epilogue
 	n    int // floats per sample
-	last int
 }
 
 func newFastResidual(l *residual, ins []layers.Shape, out layers.Shape, isa asm.ISA, mb int) (compiled, bool) {
@@ -151,8 +150,11 @@ func newFastResidual(l *residual, ins []layers.Shape, out layers.Shape, isa asm.
 	if c.k == nil {
 		return compiled{}, false
 	}
-	k := &fastResidual{base: c.k, isa: isa, act: l.act, n: out.Size(), last: out.Last()}
+	k := &fastResidual{base: c.k, e: newEpilogue(isa, l.act), n: out.Size()}
 	name := c.name + " + residual"
+	if _, ok := c.k.(residualKernel); ok {
+		name += " (fused epilogue)"
+	}
 	if !l.act.IsLinear() {
 		name += " + " + l.act.String()
 	}
@@ -160,10 +162,11 @@ func newFastResidual(l *residual, ins []layers.Shape, out layers.Shape, isa asm.
 }
 
 func (k *fastResidual) runN(dst []float32, srcs [][]float32, scratch []float32, batch int) {
-	k.base.run(dst, srcs[0], scratch, batch)
 	n := batch * k.n
-	addRow(dst[:n], srcs[1][:n])
-	if !k.act.IsLinear() {
-		applyActivation(k.isa, k.act, dst[:n], k.last)
+	if rk, ok := k.base.(residualKernel); ok {
+		rk.runRes(dst[:n], srcs[0], srcs[1][:n], scratch, batch, k.e)
+		return
 	}
+	k.base.run(dst, srcs[0], scratch, batch)
+	k.e.apply(dst[:n], dst[:n], srcs[1][:n])
 }

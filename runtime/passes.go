@@ -97,8 +97,10 @@ var graphPasses = []graphPass{
 
 // kernelPasses fuse a compiled step into the chained step before it, tried in order.
 var kernelPasses = []func(prev, c compiled) (compiled, bool){
-	fuseSeqDense, // a Dense on a whole-sequence LSTM's h rows
-	fuseSeqLSTM,  // two whole-sequence LSTMs reading rows in place
+	fuseSeqDense,   // a Dense on a whole-sequence LSTM's h rows
+	fuseSeqLSTM,    // two whole-sequence LSTMs reading rows in place
+	fuseQConvPool,  // a 2x2 max pool into the int8 conv before it
+	fuseQConvChain, // int8 convs passing bytes (fast_qchain.go)
 }
 
 func kernelFuse(prev, c compiled) (compiled, bool) {

@@ -16,8 +16,8 @@ import (
 	"github.com/kinfer/kinfer/runtime/asm"
 )
 
-// quantPaths are the kernel paths of the int8 tests: every ISA here, and AVX2 and
-// AVX512 with the non-VNNI int8 kernel forced.
+// quantPaths are the kernel paths of the int8 tests: every ISA here, and AVX2, AVX512
+// and NEON with the int8 kernel without dot products forced.
 func quantPaths() []struct {
 	isa    asm.ISA
 	novnni bool
@@ -31,7 +31,7 @@ func quantPaths() []struct {
 			isa    asm.ISA
 			novnni bool
 		}{i, false})
-		if i == asm.AVX512 || i == asm.AVX2 {
+		if i == asm.AVX512 || i == asm.AVX2 || i == asm.NEON { // NEON: the non-dotprod kernel
 			out = append(out, struct {
 				isa    asm.ISA
 				novnni bool

@@ -79,7 +79,7 @@ func GeluTanh(isa ISA, x []float32) {
 // side through erfc): error <= geluBound ULP for x >= -10 and <= 11 ULP over the whole
 // float32 range (the denormal results below x = -13), measured over the sweep.
 func Gelu(isa ISA, x []float32) {
-	if len(x) > 0 && actAsm(isa) && normAsm {
+	if len(x) > 0 && actAsm(isa) {
 		vgeluAVX2(&x[0], len(x))
 		return
 	}

@@ -80,3 +80,8 @@ func vseluAVX2(x *float32, n int)
 //
 //go:noescape
 func vsoftsignAVX2(x *float32, n int)
+
+// vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n (see Gelu).
+//
+//go:noescape
+func vgeluAVX2(x *float32, n int)

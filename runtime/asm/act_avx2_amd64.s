@@ -1258,6 +1258,997 @@ vsoftsignAVX2_done:
 	VZEROUPPER
 	RET
 
+DATA act_pp0<>+0(SB)/4, $0x3e0375d4
+DATA act_pp0<>+4(SB)/4, $0x3e0375d4
+DATA act_pp0<>+8(SB)/4, $0x3e0375d4
+DATA act_pp0<>+12(SB)/4, $0x3e0375d4
+DATA act_pp0<>+16(SB)/4, $0x3e0375d4
+DATA act_pp0<>+20(SB)/4, $0x3e0375d4
+DATA act_pp0<>+24(SB)/4, $0x3e0375d4
+DATA act_pp0<>+28(SB)/4, $0x3e0375d4
+GLOBL act_pp0<>(SB), RODATA|NOPTR, $32
+
+DATA act_pp1<>+0(SB)/4, $0xbea66beb
+DATA act_pp1<>+4(SB)/4, $0xbea66beb
+DATA act_pp1<>+8(SB)/4, $0xbea66beb
+DATA act_pp1<>+12(SB)/4, $0xbea66beb
+DATA act_pp1<>+16(SB)/4, $0xbea66beb
+DATA act_pp1<>+20(SB)/4, $0xbea66beb
+DATA act_pp1<>+24(SB)/4, $0xbea66beb
+DATA act_pp1<>+28(SB)/4, $0xbea66beb
+GLOBL act_pp1<>(SB), RODATA|NOPTR, $32
+
+DATA act_pp2<>+0(SB)/4, $0xbce9528f
+DATA act_pp2<>+4(SB)/4, $0xbce9528f
+DATA act_pp2<>+8(SB)/4, $0xbce9528f
+DATA act_pp2<>+12(SB)/4, $0xbce9528f
+DATA act_pp2<>+16(SB)/4, $0xbce9528f
+DATA act_pp2<>+20(SB)/4, $0xbce9528f
+DATA act_pp2<>+24(SB)/4, $0xbce9528f
+DATA act_pp2<>+28(SB)/4, $0xbce9528f
+GLOBL act_pp2<>(SB), RODATA|NOPTR, $32
+
+DATA act_pp3<>+0(SB)/4, $0xbbbd1489
+DATA act_pp3<>+4(SB)/4, $0xbbbd1489
+DATA act_pp3<>+8(SB)/4, $0xbbbd1489
+DATA act_pp3<>+12(SB)/4, $0xbbbd1489
+DATA act_pp3<>+16(SB)/4, $0xbbbd1489
+DATA act_pp3<>+20(SB)/4, $0xbbbd1489
+DATA act_pp3<>+24(SB)/4, $0xbbbd1489
+DATA act_pp3<>+28(SB)/4, $0xbbbd1489
+GLOBL act_pp3<>(SB), RODATA|NOPTR, $32
+
+DATA act_pp4<>+0(SB)/4, $0xb7c756b1
+DATA act_pp4<>+4(SB)/4, $0xb7c756b1
+DATA act_pp4<>+8(SB)/4, $0xb7c756b1
+DATA act_pp4<>+12(SB)/4, $0xb7c756b1
+DATA act_pp4<>+16(SB)/4, $0xb7c756b1
+DATA act_pp4<>+20(SB)/4, $0xb7c756b1
+DATA act_pp4<>+24(SB)/4, $0xb7c756b1
+DATA act_pp4<>+28(SB)/4, $0xb7c756b1
+GLOBL act_pp4<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq0<>+0(SB)/4, $0x3f800000
+DATA act_qq0<>+4(SB)/4, $0x3f800000
+DATA act_qq0<>+8(SB)/4, $0x3f800000
+DATA act_qq0<>+12(SB)/4, $0x3f800000
+DATA act_qq0<>+16(SB)/4, $0x3f800000
+DATA act_qq0<>+20(SB)/4, $0x3f800000
+DATA act_qq0<>+24(SB)/4, $0x3f800000
+DATA act_qq0<>+28(SB)/4, $0x3f800000
+GLOBL act_qq0<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq1<>+0(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+4(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+8(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+12(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+16(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+20(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+24(SB)/4, $0x3ecbbbce
+DATA act_qq1<>+28(SB)/4, $0x3ecbbbce
+GLOBL act_qq1<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq2<>+0(SB)/4, $0x3d852a63
+DATA act_qq2<>+4(SB)/4, $0x3d852a63
+DATA act_qq2<>+8(SB)/4, $0x3d852a63
+DATA act_qq2<>+12(SB)/4, $0x3d852a63
+DATA act_qq2<>+16(SB)/4, $0x3d852a63
+DATA act_qq2<>+20(SB)/4, $0x3d852a63
+DATA act_qq2<>+24(SB)/4, $0x3d852a63
+DATA act_qq2<>+28(SB)/4, $0x3d852a63
+GLOBL act_qq2<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq3<>+0(SB)/4, $0x3ba68116
+DATA act_qq3<>+4(SB)/4, $0x3ba68116
+DATA act_qq3<>+8(SB)/4, $0x3ba68116
+DATA act_qq3<>+12(SB)/4, $0x3ba68116
+DATA act_qq3<>+16(SB)/4, $0x3ba68116
+DATA act_qq3<>+20(SB)/4, $0x3ba68116
+DATA act_qq3<>+24(SB)/4, $0x3ba68116
+DATA act_qq3<>+28(SB)/4, $0x3ba68116
+GLOBL act_qq3<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq4<>+0(SB)/4, $0x390aee49
+DATA act_qq4<>+4(SB)/4, $0x390aee49
+DATA act_qq4<>+8(SB)/4, $0x390aee49
+DATA act_qq4<>+12(SB)/4, $0x390aee49
+DATA act_qq4<>+16(SB)/4, $0x390aee49
+DATA act_qq4<>+20(SB)/4, $0x390aee49
+DATA act_qq4<>+24(SB)/4, $0x390aee49
+DATA act_qq4<>+28(SB)/4, $0x390aee49
+GLOBL act_qq4<>(SB), RODATA|NOPTR, $32
+
+DATA act_qq5<>+0(SB)/4, $0xb684e21a
+DATA act_qq5<>+4(SB)/4, $0xb684e21a
+DATA act_qq5<>+8(SB)/4, $0xb684e21a
+DATA act_qq5<>+12(SB)/4, $0xb684e21a
+DATA act_qq5<>+16(SB)/4, $0xb684e21a
+DATA act_qq5<>+20(SB)/4, $0xb684e21a
+DATA act_qq5<>+24(SB)/4, $0xb684e21a
+DATA act_qq5<>+28(SB)/4, $0xb684e21a
+GLOBL act_qq5<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa0<>+0(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+4(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+8(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+12(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+16(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+20(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+24(SB)/4, $0xbb1acdc6
+DATA act_pa0<>+28(SB)/4, $0xbb1acdc6
+GLOBL act_pa0<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa1<>+0(SB)/4, $0x3ed46805
+DATA act_pa1<>+4(SB)/4, $0x3ed46805
+DATA act_pa1<>+8(SB)/4, $0x3ed46805
+DATA act_pa1<>+12(SB)/4, $0x3ed46805
+DATA act_pa1<>+16(SB)/4, $0x3ed46805
+DATA act_pa1<>+20(SB)/4, $0x3ed46805
+DATA act_pa1<>+24(SB)/4, $0x3ed46805
+DATA act_pa1<>+28(SB)/4, $0x3ed46805
+GLOBL act_pa1<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa2<>+0(SB)/4, $0xbebe9208
+DATA act_pa2<>+4(SB)/4, $0xbebe9208
+DATA act_pa2<>+8(SB)/4, $0xbebe9208
+DATA act_pa2<>+12(SB)/4, $0xbebe9208
+DATA act_pa2<>+16(SB)/4, $0xbebe9208
+DATA act_pa2<>+20(SB)/4, $0xbebe9208
+DATA act_pa2<>+24(SB)/4, $0xbebe9208
+DATA act_pa2<>+28(SB)/4, $0xbebe9208
+GLOBL act_pa2<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa3<>+0(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+4(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+8(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+12(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+16(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+20(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+24(SB)/4, $0x3ea2fe54
+DATA act_pa3<>+28(SB)/4, $0x3ea2fe54
+GLOBL act_pa3<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa4<>+0(SB)/4, $0xbde31cc2
+DATA act_pa4<>+4(SB)/4, $0xbde31cc2
+DATA act_pa4<>+8(SB)/4, $0xbde31cc2
+DATA act_pa4<>+12(SB)/4, $0xbde31cc2
+DATA act_pa4<>+16(SB)/4, $0xbde31cc2
+DATA act_pa4<>+20(SB)/4, $0xbde31cc2
+DATA act_pa4<>+24(SB)/4, $0xbde31cc2
+DATA act_pa4<>+28(SB)/4, $0xbde31cc2
+GLOBL act_pa4<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa5<>+0(SB)/4, $0x3d1151b3
+DATA act_pa5<>+4(SB)/4, $0x3d1151b3
+DATA act_pa5<>+8(SB)/4, $0x3d1151b3
+DATA act_pa5<>+12(SB)/4, $0x3d1151b3
+DATA act_pa5<>+16(SB)/4, $0x3d1151b3
+DATA act_pa5<>+20(SB)/4, $0x3d1151b3
+DATA act_pa5<>+24(SB)/4, $0x3d1151b3
+DATA act_pa5<>+28(SB)/4, $0x3d1151b3
+GLOBL act_pa5<>(SB), RODATA|NOPTR, $32
+
+DATA act_pa6<>+0(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+4(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+8(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+12(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+16(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+20(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+24(SB)/4, $0xbb0df9c0
+DATA act_pa6<>+28(SB)/4, $0xbb0df9c0
+GLOBL act_pa6<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa0<>+0(SB)/4, $0x3f800000
+DATA act_qa0<>+4(SB)/4, $0x3f800000
+DATA act_qa0<>+8(SB)/4, $0x3f800000
+DATA act_qa0<>+12(SB)/4, $0x3f800000
+DATA act_qa0<>+16(SB)/4, $0x3f800000
+DATA act_qa0<>+20(SB)/4, $0x3f800000
+DATA act_qa0<>+24(SB)/4, $0x3f800000
+DATA act_qa0<>+28(SB)/4, $0x3f800000
+GLOBL act_qa0<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa1<>+0(SB)/4, $0x3dd9f331
+DATA act_qa1<>+4(SB)/4, $0x3dd9f331
+DATA act_qa1<>+8(SB)/4, $0x3dd9f331
+DATA act_qa1<>+12(SB)/4, $0x3dd9f331
+DATA act_qa1<>+16(SB)/4, $0x3dd9f331
+DATA act_qa1<>+20(SB)/4, $0x3dd9f331
+DATA act_qa1<>+24(SB)/4, $0x3dd9f331
+DATA act_qa1<>+28(SB)/4, $0x3dd9f331
+GLOBL act_qa1<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa2<>+0(SB)/4, $0x3f0a5785
+DATA act_qa2<>+4(SB)/4, $0x3f0a5785
+DATA act_qa2<>+8(SB)/4, $0x3f0a5785
+DATA act_qa2<>+12(SB)/4, $0x3f0a5785
+DATA act_qa2<>+16(SB)/4, $0x3f0a5785
+DATA act_qa2<>+20(SB)/4, $0x3f0a5785
+DATA act_qa2<>+24(SB)/4, $0x3f0a5785
+DATA act_qa2<>+28(SB)/4, $0x3f0a5785
+GLOBL act_qa2<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa3<>+0(SB)/4, $0x3d931ae7
+DATA act_qa3<>+4(SB)/4, $0x3d931ae7
+DATA act_qa3<>+8(SB)/4, $0x3d931ae7
+DATA act_qa3<>+12(SB)/4, $0x3d931ae7
+DATA act_qa3<>+16(SB)/4, $0x3d931ae7
+DATA act_qa3<>+20(SB)/4, $0x3d931ae7
+DATA act_qa3<>+24(SB)/4, $0x3d931ae7
+DATA act_qa3<>+28(SB)/4, $0x3d931ae7
+GLOBL act_qa3<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa4<>+0(SB)/4, $0x3e013307
+DATA act_qa4<>+4(SB)/4, $0x3e013307
+DATA act_qa4<>+8(SB)/4, $0x3e013307
+DATA act_qa4<>+12(SB)/4, $0x3e013307
+DATA act_qa4<>+16(SB)/4, $0x3e013307
+DATA act_qa4<>+20(SB)/4, $0x3e013307
+DATA act_qa4<>+24(SB)/4, $0x3e013307
+DATA act_qa4<>+28(SB)/4, $0x3e013307
+GLOBL act_qa4<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa5<>+0(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+4(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+8(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+12(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+16(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+20(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+24(SB)/4, $0x3c5f6e13
+DATA act_qa5<>+28(SB)/4, $0x3c5f6e13
+GLOBL act_qa5<>(SB), RODATA|NOPTR, $32
+
+DATA act_qa6<>+0(SB)/4, $0x3c445aa3
+DATA act_qa6<>+4(SB)/4, $0x3c445aa3
+DATA act_qa6<>+8(SB)/4, $0x3c445aa3
+DATA act_qa6<>+12(SB)/4, $0x3c445aa3
+DATA act_qa6<>+16(SB)/4, $0x3c445aa3
+DATA act_qa6<>+20(SB)/4, $0x3c445aa3
+DATA act_qa6<>+24(SB)/4, $0x3c445aa3
+DATA act_qa6<>+28(SB)/4, $0x3c445aa3
+GLOBL act_qa6<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra0<>+0(SB)/4, $0xbc21a093
+DATA act_ra0<>+4(SB)/4, $0xbc21a093
+DATA act_ra0<>+8(SB)/4, $0xbc21a093
+DATA act_ra0<>+12(SB)/4, $0xbc21a093
+DATA act_ra0<>+16(SB)/4, $0xbc21a093
+DATA act_ra0<>+20(SB)/4, $0xbc21a093
+DATA act_ra0<>+24(SB)/4, $0xbc21a093
+DATA act_ra0<>+28(SB)/4, $0xbc21a093
+GLOBL act_ra0<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra1<>+0(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+4(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+8(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+12(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+16(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+20(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+24(SB)/4, $0xbf31a0b7
+DATA act_ra1<>+28(SB)/4, $0xbf31a0b7
+GLOBL act_ra1<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra2<>+0(SB)/4, $0xc128f022
+DATA act_ra2<>+4(SB)/4, $0xc128f022
+DATA act_ra2<>+8(SB)/4, $0xc128f022
+DATA act_ra2<>+12(SB)/4, $0xc128f022
+DATA act_ra2<>+16(SB)/4, $0xc128f022
+DATA act_ra2<>+20(SB)/4, $0xc128f022
+DATA act_ra2<>+24(SB)/4, $0xc128f022
+DATA act_ra2<>+28(SB)/4, $0xc128f022
+GLOBL act_ra2<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra3<>+0(SB)/4, $0xc2798057
+DATA act_ra3<>+4(SB)/4, $0xc2798057
+DATA act_ra3<>+8(SB)/4, $0xc2798057
+DATA act_ra3<>+12(SB)/4, $0xc2798057
+DATA act_ra3<>+16(SB)/4, $0xc2798057
+DATA act_ra3<>+20(SB)/4, $0xc2798057
+DATA act_ra3<>+24(SB)/4, $0xc2798057
+DATA act_ra3<>+28(SB)/4, $0xc2798057
+GLOBL act_ra3<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra4<>+0(SB)/4, $0xc322658c
+DATA act_ra4<>+4(SB)/4, $0xc322658c
+DATA act_ra4<>+8(SB)/4, $0xc322658c
+DATA act_ra4<>+12(SB)/4, $0xc322658c
+DATA act_ra4<>+16(SB)/4, $0xc322658c
+DATA act_ra4<>+20(SB)/4, $0xc322658c
+DATA act_ra4<>+24(SB)/4, $0xc322658c
+DATA act_ra4<>+28(SB)/4, $0xc322658c
+GLOBL act_ra4<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra5<>+0(SB)/4, $0xc3389ae7
+DATA act_ra5<>+4(SB)/4, $0xc3389ae7
+DATA act_ra5<>+8(SB)/4, $0xc3389ae7
+DATA act_ra5<>+12(SB)/4, $0xc3389ae7
+DATA act_ra5<>+16(SB)/4, $0xc3389ae7
+DATA act_ra5<>+20(SB)/4, $0xc3389ae7
+DATA act_ra5<>+24(SB)/4, $0xc3389ae7
+DATA act_ra5<>+28(SB)/4, $0xc3389ae7
+GLOBL act_ra5<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra6<>+0(SB)/4, $0xc2a2932b
+DATA act_ra6<>+4(SB)/4, $0xc2a2932b
+DATA act_ra6<>+8(SB)/4, $0xc2a2932b
+DATA act_ra6<>+12(SB)/4, $0xc2a2932b
+DATA act_ra6<>+16(SB)/4, $0xc2a2932b
+DATA act_ra6<>+20(SB)/4, $0xc2a2932b
+DATA act_ra6<>+24(SB)/4, $0xc2a2932b
+DATA act_ra6<>+28(SB)/4, $0xc2a2932b
+GLOBL act_ra6<>(SB), RODATA|NOPTR, $32
+
+DATA act_ra7<>+0(SB)/4, $0xc11d077e
+DATA act_ra7<>+4(SB)/4, $0xc11d077e
+DATA act_ra7<>+8(SB)/4, $0xc11d077e
+DATA act_ra7<>+12(SB)/4, $0xc11d077e
+DATA act_ra7<>+16(SB)/4, $0xc11d077e
+DATA act_ra7<>+20(SB)/4, $0xc11d077e
+DATA act_ra7<>+24(SB)/4, $0xc11d077e
+DATA act_ra7<>+28(SB)/4, $0xc11d077e
+GLOBL act_ra7<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa0<>+0(SB)/4, $0x3f800000
+DATA act_sa0<>+4(SB)/4, $0x3f800000
+DATA act_sa0<>+8(SB)/4, $0x3f800000
+DATA act_sa0<>+12(SB)/4, $0x3f800000
+DATA act_sa0<>+16(SB)/4, $0x3f800000
+DATA act_sa0<>+20(SB)/4, $0x3f800000
+DATA act_sa0<>+24(SB)/4, $0x3f800000
+DATA act_sa0<>+28(SB)/4, $0x3f800000
+GLOBL act_sa0<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa1<>+0(SB)/4, $0x419d35ce
+DATA act_sa1<>+4(SB)/4, $0x419d35ce
+DATA act_sa1<>+8(SB)/4, $0x419d35ce
+DATA act_sa1<>+12(SB)/4, $0x419d35ce
+DATA act_sa1<>+16(SB)/4, $0x419d35ce
+DATA act_sa1<>+20(SB)/4, $0x419d35ce
+DATA act_sa1<>+24(SB)/4, $0x419d35ce
+DATA act_sa1<>+28(SB)/4, $0x419d35ce
+GLOBL act_sa1<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa2<>+0(SB)/4, $0x4309a863
+DATA act_sa2<>+4(SB)/4, $0x4309a863
+DATA act_sa2<>+8(SB)/4, $0x4309a863
+DATA act_sa2<>+12(SB)/4, $0x4309a863
+DATA act_sa2<>+16(SB)/4, $0x4309a863
+DATA act_sa2<>+20(SB)/4, $0x4309a863
+DATA act_sa2<>+24(SB)/4, $0x4309a863
+DATA act_sa2<>+28(SB)/4, $0x4309a863
+GLOBL act_sa2<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa3<>+0(SB)/4, $0x43d9486f
+DATA act_sa3<>+4(SB)/4, $0x43d9486f
+DATA act_sa3<>+8(SB)/4, $0x43d9486f
+DATA act_sa3<>+12(SB)/4, $0x43d9486f
+DATA act_sa3<>+16(SB)/4, $0x43d9486f
+DATA act_sa3<>+20(SB)/4, $0x43d9486f
+DATA act_sa3<>+24(SB)/4, $0x43d9486f
+DATA act_sa3<>+28(SB)/4, $0x43d9486f
+GLOBL act_sa3<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa4<>+0(SB)/4, $0x442158c9
+DATA act_sa4<>+4(SB)/4, $0x442158c9
+DATA act_sa4<>+8(SB)/4, $0x442158c9
+DATA act_sa4<>+12(SB)/4, $0x442158c9
+DATA act_sa4<>+16(SB)/4, $0x442158c9
+DATA act_sa4<>+20(SB)/4, $0x442158c9
+DATA act_sa4<>+24(SB)/4, $0x442158c9
+DATA act_sa4<>+28(SB)/4, $0x442158c9
+GLOBL act_sa4<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa5<>+0(SB)/4, $0x43d6810b
+DATA act_sa5<>+4(SB)/4, $0x43d6810b
+DATA act_sa5<>+8(SB)/4, $0x43d6810b
+DATA act_sa5<>+12(SB)/4, $0x43d6810b
+DATA act_sa5<>+16(SB)/4, $0x43d6810b
+DATA act_sa5<>+20(SB)/4, $0x43d6810b
+DATA act_sa5<>+24(SB)/4, $0x43d6810b
+DATA act_sa5<>+28(SB)/4, $0x43d6810b
+GLOBL act_sa5<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa6<>+0(SB)/4, $0x42d9451f
+DATA act_sa6<>+4(SB)/4, $0x42d9451f
+DATA act_sa6<>+8(SB)/4, $0x42d9451f
+DATA act_sa6<>+12(SB)/4, $0x42d9451f
+DATA act_sa6<>+16(SB)/4, $0x42d9451f
+DATA act_sa6<>+20(SB)/4, $0x42d9451f
+DATA act_sa6<>+24(SB)/4, $0x42d9451f
+DATA act_sa6<>+28(SB)/4, $0x42d9451f
+GLOBL act_sa6<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa7<>+0(SB)/4, $0x40d23f7c
+DATA act_sa7<>+4(SB)/4, $0x40d23f7c
+DATA act_sa7<>+8(SB)/4, $0x40d23f7c
+DATA act_sa7<>+12(SB)/4, $0x40d23f7c
+DATA act_sa7<>+16(SB)/4, $0x40d23f7c
+DATA act_sa7<>+20(SB)/4, $0x40d23f7c
+DATA act_sa7<>+24(SB)/4, $0x40d23f7c
+DATA act_sa7<>+28(SB)/4, $0x40d23f7c
+GLOBL act_sa7<>(SB), RODATA|NOPTR, $32
+
+DATA act_sa8<>+0(SB)/4, $0xbd777f97
+DATA act_sa8<>+4(SB)/4, $0xbd777f97
+DATA act_sa8<>+8(SB)/4, $0xbd777f97
+DATA act_sa8<>+12(SB)/4, $0xbd777f97
+DATA act_sa8<>+16(SB)/4, $0xbd777f97
+DATA act_sa8<>+20(SB)/4, $0xbd777f97
+DATA act_sa8<>+24(SB)/4, $0xbd777f97
+DATA act_sa8<>+28(SB)/4, $0xbd777f97
+GLOBL act_sa8<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb0<>+0(SB)/4, $0xbc21a092
+DATA act_rb0<>+4(SB)/4, $0xbc21a092
+DATA act_rb0<>+8(SB)/4, $0xbc21a092
+DATA act_rb0<>+12(SB)/4, $0xbc21a092
+DATA act_rb0<>+16(SB)/4, $0xbc21a092
+DATA act_rb0<>+20(SB)/4, $0xbc21a092
+DATA act_rb0<>+24(SB)/4, $0xbc21a092
+DATA act_rb0<>+28(SB)/4, $0xbc21a092
+GLOBL act_rb0<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb1<>+0(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+4(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+8(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+12(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+16(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+20(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+24(SB)/4, $0xbf4c9dd4
+DATA act_rb1<>+28(SB)/4, $0xbf4c9dd4
+GLOBL act_rb1<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb2<>+0(SB)/4, $0xc18e104b
+DATA act_rb2<>+4(SB)/4, $0xc18e104b
+DATA act_rb2<>+8(SB)/4, $0xc18e104b
+DATA act_rb2<>+12(SB)/4, $0xc18e104b
+DATA act_rb2<>+16(SB)/4, $0xc18e104b
+DATA act_rb2<>+20(SB)/4, $0xc18e104b
+DATA act_rb2<>+24(SB)/4, $0xc18e104b
+DATA act_rb2<>+28(SB)/4, $0xc18e104b
+GLOBL act_rb2<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb3<>+0(SB)/4, $0xc320a2ea
+DATA act_rb3<>+4(SB)/4, $0xc320a2ea
+DATA act_rb3<>+8(SB)/4, $0xc320a2ea
+DATA act_rb3<>+12(SB)/4, $0xc320a2ea
+DATA act_rb3<>+16(SB)/4, $0xc320a2ea
+DATA act_rb3<>+20(SB)/4, $0xc320a2ea
+DATA act_rb3<>+24(SB)/4, $0xc320a2ea
+DATA act_rb3<>+28(SB)/4, $0xc320a2ea
+GLOBL act_rb3<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb4<>+0(SB)/4, $0xc41f6441
+DATA act_rb4<>+4(SB)/4, $0xc41f6441
+DATA act_rb4<>+8(SB)/4, $0xc41f6441
+DATA act_rb4<>+12(SB)/4, $0xc41f6441
+DATA act_rb4<>+16(SB)/4, $0xc41f6441
+DATA act_rb4<>+20(SB)/4, $0xc41f6441
+DATA act_rb4<>+24(SB)/4, $0xc41f6441
+DATA act_rb4<>+28(SB)/4, $0xc41f6441
+GLOBL act_rb4<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb5<>+0(SB)/4, $0xc480230b
+DATA act_rb5<>+4(SB)/4, $0xc480230b
+DATA act_rb5<>+8(SB)/4, $0xc480230b
+DATA act_rb5<>+12(SB)/4, $0xc480230b
+DATA act_rb5<>+16(SB)/4, $0xc480230b
+DATA act_rb5<>+20(SB)/4, $0xc480230b
+DATA act_rb5<>+24(SB)/4, $0xc480230b
+DATA act_rb5<>+28(SB)/4, $0xc480230b
+GLOBL act_rb5<>(SB), RODATA|NOPTR, $32
+
+DATA act_rb6<>+0(SB)/4, $0xc3f1c275
+DATA act_rb6<>+4(SB)/4, $0xc3f1c275
+DATA act_rb6<>+8(SB)/4, $0xc3f1c275
+DATA act_rb6<>+12(SB)/4, $0xc3f1c275
+DATA act_rb6<>+16(SB)/4, $0xc3f1c275
+DATA act_rb6<>+20(SB)/4, $0xc3f1c275
+DATA act_rb6<>+24(SB)/4, $0xc3f1c275
+DATA act_rb6<>+28(SB)/4, $0xc3f1c275
+GLOBL act_rb6<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb0<>+0(SB)/4, $0x3f800000
+DATA act_sb0<>+4(SB)/4, $0x3f800000
+DATA act_sb0<>+8(SB)/4, $0x3f800000
+DATA act_sb0<>+12(SB)/4, $0x3f800000
+DATA act_sb0<>+16(SB)/4, $0x3f800000
+DATA act_sb0<>+20(SB)/4, $0x3f800000
+DATA act_sb0<>+24(SB)/4, $0x3f800000
+DATA act_sb0<>+28(SB)/4, $0x3f800000
+GLOBL act_sb0<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb1<>+0(SB)/4, $0x41f2b459
+DATA act_sb1<>+4(SB)/4, $0x41f2b459
+DATA act_sb1<>+8(SB)/4, $0x41f2b459
+DATA act_sb1<>+12(SB)/4, $0x41f2b459
+DATA act_sb1<>+16(SB)/4, $0x41f2b459
+DATA act_sb1<>+20(SB)/4, $0x41f2b459
+DATA act_sb1<>+24(SB)/4, $0x41f2b459
+DATA act_sb1<>+28(SB)/4, $0x41f2b459
+GLOBL act_sb1<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb2<>+0(SB)/4, $0x43a2e571
+DATA act_sb2<>+4(SB)/4, $0x43a2e571
+DATA act_sb2<>+8(SB)/4, $0x43a2e571
+DATA act_sb2<>+12(SB)/4, $0x43a2e571
+DATA act_sb2<>+16(SB)/4, $0x43a2e571
+DATA act_sb2<>+20(SB)/4, $0x43a2e571
+DATA act_sb2<>+24(SB)/4, $0x43a2e571
+DATA act_sb2<>+28(SB)/4, $0x43a2e571
+GLOBL act_sb2<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb3<>+0(SB)/4, $0x44c01759
+DATA act_sb3<>+4(SB)/4, $0x44c01759
+DATA act_sb3<>+8(SB)/4, $0x44c01759
+DATA act_sb3<>+12(SB)/4, $0x44c01759
+DATA act_sb3<>+16(SB)/4, $0x44c01759
+DATA act_sb3<>+20(SB)/4, $0x44c01759
+DATA act_sb3<>+24(SB)/4, $0x44c01759
+DATA act_sb3<>+28(SB)/4, $0x44c01759
+GLOBL act_sb3<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb4<>+0(SB)/4, $0x4547fdbb
+DATA act_sb4<>+4(SB)/4, $0x4547fdbb
+DATA act_sb4<>+8(SB)/4, $0x4547fdbb
+DATA act_sb4<>+12(SB)/4, $0x4547fdbb
+DATA act_sb4<>+16(SB)/4, $0x4547fdbb
+DATA act_sb4<>+20(SB)/4, $0x4547fdbb
+DATA act_sb4<>+24(SB)/4, $0x4547fdbb
+DATA act_sb4<>+28(SB)/4, $0x4547fdbb
+GLOBL act_sb4<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb5<>+0(SB)/4, $0x451f90ce
+DATA act_sb5<>+4(SB)/4, $0x451f90ce
+DATA act_sb5<>+8(SB)/4, $0x451f90ce
+DATA act_sb5<>+12(SB)/4, $0x451f90ce
+DATA act_sb5<>+16(SB)/4, $0x451f90ce
+DATA act_sb5<>+20(SB)/4, $0x451f90ce
+DATA act_sb5<>+24(SB)/4, $0x451f90ce
+DATA act_sb5<>+28(SB)/4, $0x451f90ce
+GLOBL act_sb5<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb6<>+0(SB)/4, $0x43ed43a7
+DATA act_sb6<>+4(SB)/4, $0x43ed43a7
+DATA act_sb6<>+8(SB)/4, $0x43ed43a7
+DATA act_sb6<>+12(SB)/4, $0x43ed43a7
+DATA act_sb6<>+16(SB)/4, $0x43ed43a7
+DATA act_sb6<>+20(SB)/4, $0x43ed43a7
+DATA act_sb6<>+24(SB)/4, $0x43ed43a7
+DATA act_sb6<>+28(SB)/4, $0x43ed43a7
+GLOBL act_sb6<>(SB), RODATA|NOPTR, $32
+
+DATA act_sb7<>+0(SB)/4, $0xc1b38712
+DATA act_sb7<>+4(SB)/4, $0xc1b38712
+DATA act_sb7<>+8(SB)/4, $0xc1b38712
+DATA act_sb7<>+12(SB)/4, $0xc1b38712
+DATA act_sb7<>+16(SB)/4, $0xc1b38712
+DATA act_sb7<>+20(SB)/4, $0xc1b38712
+DATA act_sb7<>+24(SB)/4, $0xc1b38712
+DATA act_sb7<>+28(SB)/4, $0xc1b38712
+GLOBL act_sb7<>(SB), RODATA|NOPTR, $32
+
+DATA act_invsqrt2<>+0(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+4(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+8(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+12(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+16(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+20(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+24(SB)/4, $0x3f3504f3
+DATA act_invsqrt2<>+28(SB)/4, $0x3f3504f3
+GLOBL act_invsqrt2<>(SB), RODATA|NOPTR, $32
+
+DATA act_c1merx<>+0(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+4(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+8(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+12(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+16(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+20(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+24(SB)/4, $0x3e1ea7d4
+DATA act_c1merx<>+28(SB)/4, $0x3e1ea7d4
+GLOBL act_c1merx<>(SB), RODATA|NOPTR, $32
+
+DATA act_c1perx<>+0(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+4(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+8(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+12(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+16(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+20(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+24(SB)/4, $0x3fec2b06
+DATA act_c1perx<>+28(SB)/4, $0x3fec2b06
+GLOBL act_c1perx<>(SB), RODATA|NOPTR, $32
+
+DATA act_c0p5625<>+0(SB)/4, $0x3f100000
+DATA act_c0p5625<>+4(SB)/4, $0x3f100000
+DATA act_c0p5625<>+8(SB)/4, $0x3f100000
+DATA act_c0p5625<>+12(SB)/4, $0x3f100000
+DATA act_c0p5625<>+16(SB)/4, $0x3f100000
+DATA act_c0p5625<>+20(SB)/4, $0x3f100000
+DATA act_c0p5625<>+24(SB)/4, $0x3f100000
+DATA act_c0p5625<>+28(SB)/4, $0x3f100000
+GLOBL act_c0p5625<>(SB), RODATA|NOPTR, $32
+
+DATA act_b084<>+0(SB)/4, $0x3f580000
+DATA act_b084<>+4(SB)/4, $0x3f580000
+DATA act_b084<>+8(SB)/4, $0x3f580000
+DATA act_b084<>+12(SB)/4, $0x3f580000
+DATA act_b084<>+16(SB)/4, $0x3f580000
+DATA act_b084<>+20(SB)/4, $0x3f580000
+DATA act_b084<>+24(SB)/4, $0x3f580000
+DATA act_b084<>+28(SB)/4, $0x3f580000
+GLOBL act_b084<>(SB), RODATA|NOPTR, $32
+
+DATA act_b125<>+0(SB)/4, $0x3fa00000
+DATA act_b125<>+4(SB)/4, $0x3fa00000
+DATA act_b125<>+8(SB)/4, $0x3fa00000
+DATA act_b125<>+12(SB)/4, $0x3fa00000
+DATA act_b125<>+16(SB)/4, $0x3fa00000
+DATA act_b125<>+20(SB)/4, $0x3fa00000
+DATA act_b125<>+24(SB)/4, $0x3fa00000
+DATA act_b125<>+28(SB)/4, $0x3fa00000
+GLOBL act_b125<>(SB), RODATA|NOPTR, $32
+
+DATA act_b2857<>+0(SB)/4, $0x4036db6e
+DATA act_b2857<>+4(SB)/4, $0x4036db6e
+DATA act_b2857<>+8(SB)/4, $0x4036db6e
+DATA act_b2857<>+12(SB)/4, $0x4036db6e
+DATA act_b2857<>+16(SB)/4, $0x4036db6e
+DATA act_b2857<>+20(SB)/4, $0x4036db6e
+DATA act_b2857<>+24(SB)/4, $0x4036db6e
+DATA act_b2857<>+28(SB)/4, $0x4036db6e
+GLOBL act_b2857<>(SB), RODATA|NOPTR, $32
+
+DATA act_b10<>+0(SB)/4, $0x41200000
+DATA act_b10<>+4(SB)/4, $0x41200000
+DATA act_b10<>+8(SB)/4, $0x41200000
+DATA act_b10<>+12(SB)/4, $0x41200000
+DATA act_b10<>+16(SB)/4, $0x41200000
+DATA act_b10<>+20(SB)/4, $0x41200000
+DATA act_b10<>+24(SB)/4, $0x41200000
+DATA act_b10<>+28(SB)/4, $0x41200000
+GLOBL act_b10<>(SB), RODATA|NOPTR, $32
+
+// func vgeluAVX2(x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·vgeluAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ n+8(FP), CX
+
+vgeluAVX2_loop:
+	CMPQ         CX, $0x08
+	JL           vgeluAVX2_tail
+	VMOVUPS      (AX), Y0
+	VANDPS       act_absmask<>+0(SB), Y0, Y1
+	VMULPS       act_invsqrt2<>+0(SB), Y1, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      act_pp4<>+0(SB), Y3
+	VFMADD213PS  act_pp3<>+0(SB), Y2, Y3
+	VFMADD213PS  act_pp2<>+0(SB), Y2, Y3
+	VFMADD213PS  act_pp1<>+0(SB), Y2, Y3
+	VFMADD213PS  act_pp0<>+0(SB), Y2, Y3
+	VMOVUPS      act_qq5<>+0(SB), Y4
+	VFMADD213PS  act_qq4<>+0(SB), Y2, Y4
+	VFMADD213PS  act_qq3<>+0(SB), Y2, Y4
+	VFMADD213PS  act_qq2<>+0(SB), Y2, Y4
+	VFMADD213PS  act_qq1<>+0(SB), Y2, Y4
+	VFMADD213PS  act_qq0<>+0(SB), Y2, Y4
+	VDIVPS       Y4, Y3, Y3
+	VFMADD213PS  Y1, Y1, Y3
+	VSUBPS       act_one<>+0(SB), Y1, Y4
+	VMOVUPS      act_pa6<>+0(SB), Y5
+	VFMADD213PS  act_pa5<>+0(SB), Y4, Y5
+	VFMADD213PS  act_pa4<>+0(SB), Y4, Y5
+	VFMADD213PS  act_pa3<>+0(SB), Y4, Y5
+	VFMADD213PS  act_pa2<>+0(SB), Y4, Y5
+	VFMADD213PS  act_pa1<>+0(SB), Y4, Y5
+	VFMADD213PS  act_pa0<>+0(SB), Y4, Y5
+	VMOVUPS      act_qa6<>+0(SB), Y6
+	VFMADD213PS  act_qa5<>+0(SB), Y4, Y6
+	VFMADD213PS  act_qa4<>+0(SB), Y4, Y6
+	VFMADD213PS  act_qa3<>+0(SB), Y4, Y6
+	VFMADD213PS  act_qa2<>+0(SB), Y4, Y6
+	VFMADD213PS  act_qa1<>+0(SB), Y4, Y6
+	VFMADD213PS  act_qa0<>+0(SB), Y4, Y6
+	VDIVPS       Y6, Y5, Y5
+	VCMPPS       $0x01, act_b084<>+0(SB), Y1, Y4
+	VCMPPS       $0x01, act_zero<>+0(SB), Y0, Y6
+	VMOVUPS      act_one<>+0(SB), Y7
+	VSUBPS       Y3, Y7, Y8
+	VADDPS       Y3, Y7, Y3
+	VMOVUPS      act_c1merx<>+0(SB), Y9
+	VSUBPS       Y5, Y9, Y9
+	VMOVUPS      act_c1perx<>+0(SB), Y10
+	VADDPS       Y5, Y10, Y10
+	VBLENDVPS    Y4, Y8, Y9, Y5
+	VBLENDVPS    Y4, Y3, Y10, Y3
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	VMULPS       act_half<>+0(SB), Y3, Y3
+	VMOVUPS      act_one<>+0(SB), Y4
+	VDIVPS       Y2, Y4, Y4
+	VMOVUPS      act_ra7<>+0(SB), Y2
+	VFMADD213PS  act_ra6<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra5<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra4<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra3<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra2<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra1<>+0(SB), Y4, Y2
+	VFMADD213PS  act_ra0<>+0(SB), Y4, Y2
+	VMOVUPS      act_sa8<>+0(SB), Y5
+	VFMADD213PS  act_sa7<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa6<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa5<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa4<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa3<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa2<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa1<>+0(SB), Y4, Y5
+	VFMADD213PS  act_sa0<>+0(SB), Y4, Y5
+	VMOVUPS      act_rb6<>+0(SB), Y8
+	VFMADD213PS  act_rb5<>+0(SB), Y4, Y8
+	VFMADD213PS  act_rb4<>+0(SB), Y4, Y8
+	VFMADD213PS  act_rb3<>+0(SB), Y4, Y8
+	VFMADD213PS  act_rb2<>+0(SB), Y4, Y8
+	VFMADD213PS  act_rb1<>+0(SB), Y4, Y8
+	VFMADD213PS  act_rb0<>+0(SB), Y4, Y8
+	VMOVUPS      act_sb7<>+0(SB), Y9
+	VFMADD213PS  act_sb6<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb5<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb4<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb3<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb2<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb1<>+0(SB), Y4, Y9
+	VFMADD213PS  act_sb0<>+0(SB), Y4, Y9
+	VCMPPS       $0x01, act_b2857<>+0(SB), Y1, Y4
+	VBLENDVPS    Y4, Y2, Y8, Y2
+	VBLENDVPS    Y4, Y5, Y9, Y4
+	VDIVPS       Y4, Y2, Y2
+	VMULPS       Y0, Y0, Y4
+	VMOVAPS      Y0, Y5
+	VFMSUB213PS  Y4, Y0, Y5
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VMULPS       act_half<>+0(SB), Y5, Y5
+	VSUBPS       Y5, Y2, Y2
+	VSUBPS       act_c0p5625<>+0(SB), Y2, Y2
+	VXORPS       act_signmask<>+0(SB), Y4, Y4
+	VMAXPS       act_expmin<>+0(SB), Y4, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y5
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VCVTPS2DQ    Y8, Y5
+	VPSRAD       $0x01, Y5, Y8
+	VPSUBD       Y8, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y5, Y9, Y9
+	VCMPPS       $0x03, Y4, Y4, Y5
+	VBLENDVPS    Y5, Y4, Y9, Y4
+	VMAXPS       act_expmin<>+0(SB), Y2, Y5
+	VMINPS       act_expmax<>+0(SB), Y5, Y5
+	VMULPS       act_log2e<>+0(SB), Y5, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VMOVAPS      Y5, Y5
+	VFNMADD231PS act_ln2hi<>+0(SB), Y8, Y5
+	VFNMADD231PS act_ln2lo<>+0(SB), Y8, Y5
+	VMOVUPS      act_c7<>+0(SB), Y9
+	VFMADD213PS  act_c6<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c5<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c4<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c3<>+0(SB), Y5, Y9
+	VFMADD213PS  act_c2<>+0(SB), Y5, Y9
+	VMULPS       Y5, Y5, Y10
+	VFMADD213PS  Y5, Y10, Y9
+	VCVTPS2DQ    Y8, Y5
+	VPSRAD       $0x01, Y5, Y8
+	VPSUBD       Y8, Y5, Y5
+	VPADDD       act_bias127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y8, Y8
+	VPADDD       act_bias127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VFMADD213PS  Y8, Y8, Y9
+	VMULPS       Y5, Y9, Y9
+	VCMPPS       $0x03, Y2, Y2, Y5
+	VBLENDVPS    Y5, Y2, Y9, Y2
+	VMULPS       Y2, Y4, Y4
+	VDIVPS       Y1, Y4, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VMOVUPS      act_one<>+0(SB), Y2
+	VSUBPS       Y4, Y2, Y2
+	VBLENDVPS    Y6, Y4, Y2, Y2
+	VCMPPS       $0x1d, act_b10<>+0(SB), Y1, Y4
+	VXORPS       Y5, Y5, Y5
+	VBLENDVPS    Y6, Y5, Y7, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VCMPPS       $0x01, act_b125<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y3, Y2, Y1
+	VMULPS       Y0, Y1, Y1
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JMP          vgeluAVX2_loop
+
+vgeluAVX2_tail:
+	TESTQ        CX, CX
+	JZ           vgeluAVX2_done
+	LEAQ         act_tailmask<>+0(SB), DX
+	NEGQ         CX
+	ADDQ         $0x08, CX
+	VMOVUPS      (DX)(CX*4), Y0
+	VMASKMOVPS   (AX), Y0, Y1
+	VANDPS       act_absmask<>+0(SB), Y1, Y2
+	VMULPS       act_invsqrt2<>+0(SB), Y2, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      act_pp4<>+0(SB), Y4
+	VFMADD213PS  act_pp3<>+0(SB), Y3, Y4
+	VFMADD213PS  act_pp2<>+0(SB), Y3, Y4
+	VFMADD213PS  act_pp1<>+0(SB), Y3, Y4
+	VFMADD213PS  act_pp0<>+0(SB), Y3, Y4
+	VMOVUPS      act_qq5<>+0(SB), Y5
+	VFMADD213PS  act_qq4<>+0(SB), Y3, Y5
+	VFMADD213PS  act_qq3<>+0(SB), Y3, Y5
+	VFMADD213PS  act_qq2<>+0(SB), Y3, Y5
+	VFMADD213PS  act_qq1<>+0(SB), Y3, Y5
+	VFMADD213PS  act_qq0<>+0(SB), Y3, Y5
+	VDIVPS       Y5, Y4, Y4
+	VFMADD213PS  Y2, Y2, Y4
+	VSUBPS       act_one<>+0(SB), Y2, Y5
+	VMOVUPS      act_pa6<>+0(SB), Y6
+	VFMADD213PS  act_pa5<>+0(SB), Y5, Y6
+	VFMADD213PS  act_pa4<>+0(SB), Y5, Y6
+	VFMADD213PS  act_pa3<>+0(SB), Y5, Y6
+	VFMADD213PS  act_pa2<>+0(SB), Y5, Y6
+	VFMADD213PS  act_pa1<>+0(SB), Y5, Y6
+	VFMADD213PS  act_pa0<>+0(SB), Y5, Y6
+	VMOVUPS      act_qa6<>+0(SB), Y7
+	VFMADD213PS  act_qa5<>+0(SB), Y5, Y7
+	VFMADD213PS  act_qa4<>+0(SB), Y5, Y7
+	VFMADD213PS  act_qa3<>+0(SB), Y5, Y7
+	VFMADD213PS  act_qa2<>+0(SB), Y5, Y7
+	VFMADD213PS  act_qa1<>+0(SB), Y5, Y7
+	VFMADD213PS  act_qa0<>+0(SB), Y5, Y7
+	VDIVPS       Y7, Y6, Y6
+	VCMPPS       $0x01, act_b084<>+0(SB), Y2, Y5
+	VCMPPS       $0x01, act_zero<>+0(SB), Y1, Y7
+	VMOVUPS      act_one<>+0(SB), Y8
+	VSUBPS       Y4, Y8, Y9
+	VADDPS       Y4, Y8, Y4
+	VMOVUPS      act_c1merx<>+0(SB), Y10
+	VSUBPS       Y6, Y10, Y10
+	VMOVUPS      act_c1perx<>+0(SB), Y11
+	VADDPS       Y6, Y11, Y11
+	VBLENDVPS    Y5, Y9, Y10, Y6
+	VBLENDVPS    Y5, Y4, Y11, Y4
+	VBLENDVPS    Y7, Y6, Y4, Y4
+	VMULPS       act_half<>+0(SB), Y4, Y4
+	VMOVUPS      act_one<>+0(SB), Y5
+	VDIVPS       Y3, Y5, Y5
+	VMOVUPS      act_ra7<>+0(SB), Y3
+	VFMADD213PS  act_ra6<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra5<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra4<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra3<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra2<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra1<>+0(SB), Y5, Y3
+	VFMADD213PS  act_ra0<>+0(SB), Y5, Y3
+	VMOVUPS      act_sa8<>+0(SB), Y6
+	VFMADD213PS  act_sa7<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa6<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa5<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa4<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa3<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa2<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa1<>+0(SB), Y5, Y6
+	VFMADD213PS  act_sa0<>+0(SB), Y5, Y6
+	VMOVUPS      act_rb6<>+0(SB), Y9
+	VFMADD213PS  act_rb5<>+0(SB), Y5, Y9
+	VFMADD213PS  act_rb4<>+0(SB), Y5, Y9
+	VFMADD213PS  act_rb3<>+0(SB), Y5, Y9
+	VFMADD213PS  act_rb2<>+0(SB), Y5, Y9
+	VFMADD213PS  act_rb1<>+0(SB), Y5, Y9
+	VFMADD213PS  act_rb0<>+0(SB), Y5, Y9
+	VMOVUPS      act_sb7<>+0(SB), Y10
+	VFMADD213PS  act_sb6<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb5<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb4<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb3<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb2<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb1<>+0(SB), Y5, Y10
+	VFMADD213PS  act_sb0<>+0(SB), Y5, Y10
+	VCMPPS       $0x01, act_b2857<>+0(SB), Y2, Y5
+	VBLENDVPS    Y5, Y3, Y9, Y3
+	VBLENDVPS    Y5, Y6, Y10, Y5
+	VDIVPS       Y5, Y3, Y3
+	VMULPS       Y1, Y1, Y5
+	VMOVAPS      Y1, Y6
+	VFMSUB213PS  Y5, Y1, Y6
+	VMULPS       act_half<>+0(SB), Y5, Y5
+	VMULPS       act_half<>+0(SB), Y6, Y6
+	VSUBPS       Y6, Y3, Y3
+	VSUBPS       act_c0p5625<>+0(SB), Y3, Y3
+	VXORPS       act_signmask<>+0(SB), Y5, Y5
+	VMAXPS       act_expmin<>+0(SB), Y5, Y6
+	VMINPS       act_expmax<>+0(SB), Y6, Y6
+	VMULPS       act_log2e<>+0(SB), Y6, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS act_ln2hi<>+0(SB), Y9, Y6
+	VFNMADD231PS act_ln2lo<>+0(SB), Y9, Y6
+	VMOVUPS      act_c7<>+0(SB), Y10
+	VFMADD213PS  act_c6<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c5<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c4<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c3<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c2<>+0(SB), Y6, Y10
+	VMULPS       Y6, Y6, Y11
+	VFMADD213PS  Y6, Y11, Y10
+	VCVTPS2DQ    Y9, Y6
+	VPSRAD       $0x01, Y6, Y9
+	VPSUBD       Y9, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VFMADD213PS  Y9, Y9, Y10
+	VMULPS       Y6, Y10, Y10
+	VCMPPS       $0x03, Y5, Y5, Y6
+	VBLENDVPS    Y6, Y5, Y10, Y5
+	VMAXPS       act_expmin<>+0(SB), Y3, Y6
+	VMINPS       act_expmax<>+0(SB), Y6, Y6
+	VMULPS       act_log2e<>+0(SB), Y6, Y9
+	VROUNDPS     $0x00, Y9, Y9
+	VMOVAPS      Y6, Y6
+	VFNMADD231PS act_ln2hi<>+0(SB), Y9, Y6
+	VFNMADD231PS act_ln2lo<>+0(SB), Y9, Y6
+	VMOVUPS      act_c7<>+0(SB), Y10
+	VFMADD213PS  act_c6<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c5<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c4<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c3<>+0(SB), Y6, Y10
+	VFMADD213PS  act_c2<>+0(SB), Y6, Y10
+	VMULPS       Y6, Y6, Y11
+	VFMADD213PS  Y6, Y11, Y10
+	VCVTPS2DQ    Y9, Y6
+	VPSRAD       $0x01, Y6, Y9
+	VPSUBD       Y9, Y6, Y6
+	VPADDD       act_bias127<>+0(SB), Y9, Y9
+	VPSLLD       $0x17, Y9, Y9
+	VPADDD       act_bias127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y6, Y6
+	VFMADD213PS  Y9, Y9, Y10
+	VMULPS       Y6, Y10, Y10
+	VCMPPS       $0x03, Y3, Y3, Y6
+	VBLENDVPS    Y6, Y3, Y10, Y3
+	VMULPS       Y3, Y5, Y5
+	VDIVPS       Y2, Y5, Y5
+	VMULPS       act_half<>+0(SB), Y5, Y5
+	VMOVUPS      act_one<>+0(SB), Y3
+	VSUBPS       Y5, Y3, Y3
+	VBLENDVPS    Y7, Y5, Y3, Y3
+	VCMPPS       $0x1d, act_b10<>+0(SB), Y2, Y5
+	VXORPS       Y6, Y6, Y6
+	VBLENDVPS    Y7, Y6, Y8, Y6
+	VBLENDVPS    Y5, Y6, Y3, Y3
+	VCMPPS       $0x01, act_b125<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y4, Y3, Y2
+	VMULPS       Y1, Y2, Y2
+	VMASKMOVPS   Y2, Y0, (AX)
+
+vgeluAVX2_done:
+	VZEROUPPER
+	RET
+
 // func vsigmoidGateAVX2(x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·vsigmoidGateAVX2(SB), NOSPLIT, $0-16

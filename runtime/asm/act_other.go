@@ -10,6 +10,7 @@ func vtanhAVX2(x *float32, n int)               { panic("unreachable") }
 func vswishAVX2(x *float32, n int)              { panic("unreachable") }
 func vgeluTanhAVX2(x *float32, n int)           { panic("unreachable") }
 func veluAVX2(x *float32, n int, alpha float32) { panic("unreachable") }
+func vgeluAVX2(x *float32, n int)               { panic("unreachable") }
 
 func lstmStepSigmoidTanhAVX2(z, zx, c, h *float32, u int)                     { panic("unreachable") }
 func lstmStepHardSigmoidTanhAVX2(z, zx, c, h *float32, u int, a, b float32)   { panic("unreachable") }
@@ -33,8 +34,7 @@ func lstmSeqStackSigmoidTanhAVX2(d *lstmStackDesc, n, t int) { panic("unreachabl
 func lstmSeqStackHardSigmoidTanhAVX2(d *lstmStackDesc, n, t int, a, b float32) {
 	panic("unreachable")
 }
-func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)        { panic("unreachable") }
-func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }
+func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int) { panic("unreachable") }
 
 func lstmSeqX8SigmoidTanhAVX2(x *float32, xStride int, wx, bias, uw, c, hs *float32, t, u, nin int) {
 	panic("unreachable")

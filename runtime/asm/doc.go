@@ -31,8 +31,11 @@
 // bounds in ULPs, measured against float64 over a sweep of the float32 range, are in each
 // doc comment): Exp, Sigmoid, Tanh, Swish, GeluTanh, Gelu (erf; Go's rational forms in
 // float32 on the vector path), Elu, and Softmax over rows of n; LayerNorm over rows (the
-// vector Gelu, Softmax and LayerNorm are in norm_avx2_amd64.s, generator target
-// norm_avx2). LSTMStep applies one LSTM step's sigmoid/tanh gates and the c/h update in one vector pass from the two halves
+// vector Softmax and LayerNorm are in norm_avx2_amd64.s, generator target norm_avx2).
+// Clamp (ReLU, ReLU6, Clip) and AddClamp, dst = clamp(a + b, lo, hi), the residual
+// epilogue the runtime applies to each GEMM or Winograd output block as it is written
+// (clamp_avx2_amd64.s, also under AVX512, and clamp_neon_arm64.s; NaN and -0 kept, the
+// same bits on every path). LSTMStep applies one LSTM step's sigmoid/tanh gates and the c/h update in one vector pass from the two halves
 // of the pre-activations (h*U and x*W+b), with sigmoid or hard-sigmoid gates. LSTMSeq
 // runs a whole sequence of such steps for one sample in one call (h*U, gates and state
 // update inside the step loop, units padded to a multiple of 8 by PadLSTMGates and
@@ -96,12 +99,18 @@
 //
 // # Naming
 //
-// Kernel files are named op_activation_tile_isa_arch.s and hold one function named
-// opActivationTileISA, e.g. gemm_minmax_6x16_avx2_amd64.s holds gemmMinmax6x16AVX2:
-// op "gemm", fused activation "minmax" (the lo/hi clamp), register tile 6 rows x 16
-// columns, ISA AVX2. Element-wise kernels have no tile: vexp_avx2_amd64.s. The Go stub
-// of each sits in op_arch.go with a doc comment giving the Go loop it computes, and each
-// assembly function opens with its Go signature as a comment.
+// Each .s file holds one kernel family and is named family[_activation][_tile]_isa_arch.s;
+// its functions are that family's variants (tiles, activation or gate forms, transform
+// sizes), each named opActivationTileISA: gemm_minmax_6x16_avx2_amd64.s holds
+// gemmMinmax6x16AVX2 (op "gemm", fused activation "minmax" (the lo/hi clamp), register
+// tile 6 rows x 16 columns, ISA AVX2) and gemm_minmax_narrow_avx2_amd64.s the narrow
+// 12x8 and 6x8 tiles; element-wise families have no tile: act_avx2_amd64.s (the
+// activations and the LSTM gate forms), clamp_avx2_amd64.s, norm_avx2_amd64.s (row
+// normalizations: LayerNorm, Softmax); pool_avx2_amd64.s is max and average pooling,
+// gather_avx2_amd64.s the im2col gathers, lstm_seq_*, gru_seq_* the recurrent
+// sequences, winograd_* the transforms, qgemm_* and quant_* int8. The Go stubs of a
+// family sit in family_arch.go with a doc comment giving the Go loop each computes, and
+// each assembly function opens with its Go signature as a comment.
 //
 // # Generation and build tags
 //

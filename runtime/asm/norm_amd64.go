@@ -17,9 +17,4 @@ func vlayerNormAVX2(y, x, gamma, beta *float32, n, rows int, eps float32)
 //go:noescape
 func vsoftmaxAVX2(x *float32, n, rows int)
 
-// vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n (see Gelu).
-//
-//go:noescape
-func vgeluAVX2(x *float32, n int)
-
 const normAsm = true

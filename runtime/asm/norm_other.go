@@ -8,6 +8,4 @@ func vlayerNormAVX2(y, x, gamma, beta *float32, n, rows int, eps float32) {
 
 func vsoftmaxAVX2(x *float32, n, rows int) { panic("asm: vsoftmaxAVX2 without amd64 assembly") }
 
-func vgeluAVX2(x *float32, n int) { panic("asm: vgeluAVX2 without amd64 assembly") }
-
 const normAsm = false

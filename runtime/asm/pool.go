@@ -131,7 +131,7 @@ func MaxPool(isa ISA, dst, src []float32, bases, taps []int, c int) {
 }
 
 // PoolTaps is a whole output map of pooling given as tap lists, checked once when built:
-// output pixel p (of Pixels()) reduces the input pixels at float offsets
+// output pixel p (of pixels()) reduces the input pixels at float offsets
 // offs[ptr[p]:ptr[p+1]] (in that order) over c contiguous channels. Max and Avg run it
 // in one call, with the same results as the plain loops of layers.Pool2D, bit for bit
 // (but for the payload of a NaN average, which Go's own loops do not fix: a sum of two
@@ -172,12 +172,12 @@ func NewPoolTaps(offs, ptr []int, scale []float32, c int) *PoolTaps {
 	return t
 }
 
-// Pixels is the number of output pixels.
-func (t *PoolTaps) Pixels() int { return len(t.ptr) - 1 }
+// pixels is the number of output pixels.
+func (t *PoolTaps) pixels() int { return len(t.ptr) - 1 }
 
 func (t *PoolTaps) check(dst, src []float32) {
-	if len(dst) < t.Pixels()*t.c || len(src) < t.srcLen {
-		panic(fmt.Sprintf("asm.PoolTaps: dst %d < %d x %d or src %d < %d", len(dst), t.Pixels(), t.c, len(src), t.srcLen))
+	if len(dst) < t.pixels()*t.c || len(src) < t.srcLen {
+		panic(fmt.Sprintf("asm.PoolTaps: dst %d < %d x %d or src %d < %d", len(dst), t.pixels(), t.c, len(src), t.srcLen))
 	}
 }
 
@@ -190,7 +190,7 @@ func PoolTapsAsm(isa ISA) bool { return actAsm(isa) }
 // without taps gives -Inf, the first of equal zeros and the last NaN stay).
 func (t *PoolTaps) Max(isa ISA, dst, src []float32) {
 	t.check(dst, src)
-	np, c := t.Pixels(), t.c
+	np, c := t.pixels(), t.c
 	if np == 0 {
 		return
 	}
@@ -218,7 +218,7 @@ func (t *PoolTaps) Max(isa ISA, dst, src []float32) {
 // taps in order, as layers.Pool2D. It panics if the table has no scales.
 func (t *PoolTaps) Avg(isa ISA, dst, src []float32) {
 	t.check(dst, src)
-	np, c := t.Pixels(), t.c
+	np, c := t.pixels(), t.c
 	if t.scale == nil {
 		panic("asm.PoolTaps.Avg: no scales")
 	}

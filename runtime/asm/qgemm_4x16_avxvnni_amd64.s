@@ -1510,3 +1510,1199 @@ qnext_36:
 qdone_34:
 	VZEROUPPER
 	RET
+
+// func qgemmRequantPool4x16AVXVNNI(m int, n int, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo float32, hi float32, sy float32)
+// Requires: AVX, AVX2, AVX512VL, AVX512VNNI
+TEXT ·qgemmRequantPool4x16AVXVNNI(SB), NOSPLIT, $0-100
+qcol_65:
+	MOVQ n+8(FP), AX
+	CMPQ AX, $0x00
+	JLE  qdone_66
+	MOVQ a+24(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ m+0(FP), BX
+	CMPQ AX, $0x00000010
+	JL   qpart_67
+
+qrows_69:
+	CMPQ   BX, $0x00000004
+	JL     qrem_70
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_72
+
+qk1_71:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_71
+
+qkend_72:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	VBROADCASTSS sy+96(FP), Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y4, Y1, Y1
+	MOVQ         ldc+56(FP), AX
+	SHLQ         $0x02, AX
+	VMOVUPS      Y0, (DX)
+	VMOVUPS      Y1, 32(DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_69
+
+qrem_70:
+	JMP qnext_68
+
+qpart_67:
+qrows_73:
+	CMPQ   BX, $0x00000004
+	JL     qrem_74
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_76
+
+qk1_75:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_75
+
+qkend_76:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	VBROADCASTSS sy+96(FP), Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y4, Y1, Y1
+	MOVQ         ldc+56(FP), AX
+	SHLQ         $0x02, AX
+	MOVQ         n+8(FP), AX
+	LEAQ         qgemmMask16<>+0(SB), SI
+	NEGQ         AX
+	ADDQ         $0x00000010, AX
+	VMOVUPS      (SI)(AX*4), Y5
+	VMASKMOVPS   Y0, Y5, (DX)
+	VMOVUPS      32(SI)(AX*4), Y5
+	VMASKMOVPS   Y1, Y5, 32(DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_73
+
+qrem_74:
+qnext_68:
+	MOVQ   kg+16(FP), AX
+	IMUL3Q $0x00000040, AX, AX
+	ADDQ   AX, packed+40(FP)
+	ADDQ   $0x00000040, c+48(FP)
+	ADDQ   $0x00000040, corr+64(FP)
+	ADDQ   $0x00000040, scale+72(FP)
+	SUBQ   $0x00000010, n+8(FP)
+	JMP    qcol_65
+
+qdone_66:
+	VZEROUPPER
+	RET
+
+// func qgemmRequantBytes4x16AVXVNNI(m int, n int, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo float32, hi float32, zp int32)
+// Requires: AVX, AVX2, AVX512VL, AVX512VNNI, SSE2
+TEXT ·qgemmRequantBytes4x16AVXVNNI(SB), NOSPLIT, $0-100
+qcol_77:
+	MOVQ n+8(FP), AX
+	CMPQ AX, $0x00
+	JLE  qdone_78
+	MOVQ a+24(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ m+0(FP), BX
+	CMPQ AX, $0x00000010
+	JL   qpart_79
+
+qrows_81:
+	CMPQ   BX, $0x00000004
+	JL     qrem_82
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_84
+
+qk1_83:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_83
+
+qkend_84:
+	VBROADCASTSS lo+88(FP), Y8
+	VBROADCASTSS hi+92(FP), Y9
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X10
+	VPBROADCASTD X10, Y10
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y11
+	VMOVUPS      (SI), Y12
+	VPADDD       Y11, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y12, Y0, Y0
+	VMAXPS       Y8, Y0, Y0
+	VMINPS       Y9, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y10, Y0, Y0
+	VPADDD       Y11, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y12, Y2, Y2
+	VMAXPS       Y8, Y2, Y2
+	VMINPS       Y9, Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       Y10, Y2, Y2
+	VPADDD       Y11, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y12, Y4, Y4
+	VMAXPS       Y8, Y4, Y4
+	VMINPS       Y9, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y10, Y4, Y4
+	VPADDD       Y11, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y12, Y6, Y6
+	VMAXPS       Y8, Y6, Y6
+	VMINPS       Y9, Y6, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPADDD       Y10, Y6, Y6
+	VMOVDQU      32(AX), Y11
+	VMOVUPS      32(SI), Y12
+	VPADDD       Y11, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y12, Y1, Y1
+	VMAXPS       Y8, Y1, Y1
+	VMINPS       Y9, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y10, Y1, Y1
+	VPADDD       Y11, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y12, Y3, Y3
+	VMAXPS       Y8, Y3, Y3
+	VMINPS       Y9, Y3, Y3
+	VCVTPS2DQ    Y3, Y3
+	VPADDD       Y10, Y3, Y3
+	VPADDD       Y11, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y12, Y5, Y5
+	VMAXPS       Y8, Y5, Y5
+	VMINPS       Y9, Y5, Y5
+	VCVTPS2DQ    Y5, Y5
+	VPADDD       Y10, Y5, Y5
+	VPADDD       Y11, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y12, Y7, Y7
+	VMAXPS       Y8, Y7, Y7
+	VMINPS       Y9, Y7, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPADDD       Y10, Y7, Y7
+	VMOVDQU      qgemmPerm<>+0(SB), Y8
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y8, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKUSWB    Y2, Y2, Y2
+	VPERMD       Y2, Y8, Y2
+	VPACKSSDW    Y5, Y4, Y4
+	VPACKUSWB    Y4, Y4, Y4
+	VPERMD       Y4, Y8, Y4
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKUSWB    Y6, Y6, Y6
+	VPERMD       Y6, Y8, Y6
+	MOVQ         ldc+56(FP), AX
+	LEAQ         (AX)(AX*2), SI
+	VMOVDQU      X0, (DX)
+	VMOVDQU      X2, (DX)(AX*1)
+	VMOVDQU      X4, (DX)(AX*2)
+	VMOVDQU      X6, (DX)(SI*1)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_81
+
+qrem_82:
+	TESTQ  $0x00000002, BX
+	JZ     qskip_85
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	MOVQ   CX, R8
+
+qkp_86:
+	CMPQ         SI, $0x00000002
+	JL           qkt_87
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VMOVDQU      64(AX), Y8
+	VMOVDQU      96(AX), Y9
+	VPBROADCASTD 4(R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD 4(R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000008, R8
+	SUBQ         $0x00000002, SI
+	JMP          qkp_86
+
+qkt_87:
+	TESTQ SI, SI
+	JZ    qkend_89
+
+qk1_88:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R8
+	DECQ         SI
+	JNZ          qk1_88
+
+qkend_89:
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y6, Y2, Y2
+	VPADDD       Y7, Y3, Y3
+	VBROADCASTSS lo+88(FP), Y4
+	VBROADCASTSS hi+92(FP), Y5
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X6
+	VPBROADCASTD X6, Y6
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y7
+	VMOVUPS      (SI), Y8
+	VPADDD       Y7, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y8, Y0, Y0
+	VMAXPS       Y4, Y0, Y0
+	VMINPS       Y5, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y6, Y0, Y0
+	VPADDD       Y7, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y8, Y2, Y2
+	VMAXPS       Y4, Y2, Y2
+	VMINPS       Y5, Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       Y6, Y2, Y2
+	VMOVDQU      32(AX), Y7
+	VMOVUPS      32(SI), Y8
+	VPADDD       Y7, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y8, Y1, Y1
+	VMAXPS       Y4, Y1, Y1
+	VMINPS       Y5, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y6, Y1, Y1
+	VPADDD       Y7, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y8, Y3, Y3
+	VMAXPS       Y4, Y3, Y3
+	VMINPS       Y5, Y3, Y3
+	VCVTPS2DQ    Y3, Y3
+	VPADDD       Y6, Y3, Y3
+	VMOVDQU      qgemmPerm<>+0(SB), Y4
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y4, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKUSWB    Y2, Y2, Y2
+	VPERMD       Y2, Y4, Y2
+	MOVQ         ldc+56(FP), AX
+	VMOVDQU      X0, (DX)
+	VMOVDQU      X2, (DX)(AX*1)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000002, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000002, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000002, BX
+
+qskip_85:
+	TESTQ  $0x00000001, BX
+	JZ     qskip_90
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	MOVQ   CX, DI
+
+qkp_91:
+	CMPQ         SI, $0x00000004
+	JL           qkt_92
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VMOVDQU      64(AX), Y8
+	VMOVDQU      96(AX), Y9
+	VPBROADCASTD 4(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VMOVDQU      128(AX), Y8
+	VMOVDQU      160(AX), Y9
+	VPBROADCASTD 8(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VMOVDQU      192(AX), Y8
+	VMOVDQU      224(AX), Y9
+	VPBROADCASTD 12(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000010, DI
+	SUBQ         $0x00000004, SI
+	JMP          qkp_91
+
+qkt_92:
+	TESTQ SI, SI
+	JZ    qkend_94
+
+qk1_93:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, DI
+	DECQ         SI
+	JNZ          qk1_93
+
+qkend_94:
+	VPADDD       Y2, Y0, Y0
+	VPADDD       Y3, Y1, Y1
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y6, Y0, Y0
+	VPADDD       Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y4, Y1, Y1
+	VMOVDQU      qgemmPerm<>+0(SB), Y2
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y2, Y0
+	MOVQ         ldc+56(FP), AX
+	VMOVDQU      X0, (DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000001, BX
+
+qskip_90:
+	JMP qnext_80
+
+qpart_79:
+qrows_95:
+	CMPQ   BX, $0x00000004
+	JL     qrem_96
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_98
+
+qk1_97:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_97
+
+qkend_98:
+	VBROADCASTSS lo+88(FP), Y8
+	VBROADCASTSS hi+92(FP), Y9
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X10
+	VPBROADCASTD X10, Y10
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y11
+	VMOVUPS      (SI), Y12
+	VPADDD       Y11, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y12, Y0, Y0
+	VMAXPS       Y8, Y0, Y0
+	VMINPS       Y9, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y10, Y0, Y0
+	VPADDD       Y11, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y12, Y2, Y2
+	VMAXPS       Y8, Y2, Y2
+	VMINPS       Y9, Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       Y10, Y2, Y2
+	VPADDD       Y11, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y12, Y4, Y4
+	VMAXPS       Y8, Y4, Y4
+	VMINPS       Y9, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y10, Y4, Y4
+	VPADDD       Y11, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y12, Y6, Y6
+	VMAXPS       Y8, Y6, Y6
+	VMINPS       Y9, Y6, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPADDD       Y10, Y6, Y6
+	VMOVDQU      32(AX), Y11
+	VMOVUPS      32(SI), Y12
+	VPADDD       Y11, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y12, Y1, Y1
+	VMAXPS       Y8, Y1, Y1
+	VMINPS       Y9, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y10, Y1, Y1
+	VPADDD       Y11, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y12, Y3, Y3
+	VMAXPS       Y8, Y3, Y3
+	VMINPS       Y9, Y3, Y3
+	VCVTPS2DQ    Y3, Y3
+	VPADDD       Y10, Y3, Y3
+	VPADDD       Y11, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y12, Y5, Y5
+	VMAXPS       Y8, Y5, Y5
+	VMINPS       Y9, Y5, Y5
+	VCVTPS2DQ    Y5, Y5
+	VPADDD       Y10, Y5, Y5
+	VPADDD       Y11, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y12, Y7, Y7
+	VMAXPS       Y8, Y7, Y7
+	VMINPS       Y9, Y7, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPADDD       Y10, Y7, Y7
+	VMOVDQU      qgemmPerm<>+0(SB), Y8
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y8, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKUSWB    Y2, Y2, Y2
+	VPERMD       Y2, Y8, Y2
+	VPACKSSDW    Y5, Y4, Y4
+	VPACKUSWB    Y4, Y4, Y4
+	VPERMD       Y4, Y8, Y4
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKUSWB    Y6, Y6, Y6
+	VPERMD       Y6, Y8, Y6
+	MOVQ         ldc+56(FP), AX
+	LEAQ         (AX)(AX*2), SI
+	MOVQ         n+8(FP), DI
+	LEAQ         qgemmMask16<>+0(SB), R8
+	SHRQ         $0x02, DI
+	NEGQ         DI
+	ADDQ         $0x00000010, DI
+	VMOVDQU      (R8)(DI*4), X1
+	VPMASKMOVD   X0, X1, (DX)
+	VPMASKMOVD   X2, X1, (DX)(AX*1)
+	VPMASKMOVD   X4, X1, (DX)(AX*2)
+	VPMASKMOVD   X6, X1, (DX)(SI*1)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_95
+
+qrem_96:
+	TESTQ  $0x00000002, BX
+	JZ     qskip_99
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	MOVQ   CX, R8
+
+qkp_100:
+	CMPQ         SI, $0x00000002
+	JL           qkt_101
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VMOVDQU      64(AX), Y8
+	VMOVDQU      96(AX), Y9
+	VPBROADCASTD 4(R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD 4(R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000008, R8
+	SUBQ         $0x00000002, SI
+	JMP          qkp_100
+
+qkt_101:
+	TESTQ SI, SI
+	JZ    qkend_103
+
+qk1_102:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R8), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R8)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R8
+	DECQ         SI
+	JNZ          qk1_102
+
+qkend_103:
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y6, Y2, Y2
+	VPADDD       Y7, Y3, Y3
+	VBROADCASTSS lo+88(FP), Y4
+	VBROADCASTSS hi+92(FP), Y5
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X6
+	VPBROADCASTD X6, Y6
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y7
+	VMOVUPS      (SI), Y8
+	VPADDD       Y7, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y8, Y0, Y0
+	VMAXPS       Y4, Y0, Y0
+	VMINPS       Y5, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y6, Y0, Y0
+	VPADDD       Y7, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y8, Y2, Y2
+	VMAXPS       Y4, Y2, Y2
+	VMINPS       Y5, Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       Y6, Y2, Y2
+	VMOVDQU      32(AX), Y7
+	VMOVUPS      32(SI), Y8
+	VPADDD       Y7, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y8, Y1, Y1
+	VMAXPS       Y4, Y1, Y1
+	VMINPS       Y5, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y6, Y1, Y1
+	VPADDD       Y7, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y8, Y3, Y3
+	VMAXPS       Y4, Y3, Y3
+	VMINPS       Y5, Y3, Y3
+	VCVTPS2DQ    Y3, Y3
+	VPADDD       Y6, Y3, Y3
+	VMOVDQU      qgemmPerm<>+0(SB), Y4
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y4, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKUSWB    Y2, Y2, Y2
+	VPERMD       Y2, Y4, Y2
+	MOVQ         ldc+56(FP), AX
+	MOVQ         n+8(FP), SI
+	LEAQ         qgemmMask16<>+0(SB), DI
+	SHRQ         $0x02, SI
+	NEGQ         SI
+	ADDQ         $0x00000010, SI
+	VMOVDQU      (DI)(SI*4), X1
+	VPMASKMOVD   X0, X1, (DX)
+	VPMASKMOVD   X2, X1, (DX)(AX*1)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000002, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000002, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000002, BX
+
+qskip_99:
+	TESTQ  $0x00000001, BX
+	JZ     qskip_104
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	MOVQ   CX, DI
+
+qkp_105:
+	CMPQ         SI, $0x00000004
+	JL           qkt_106
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VMOVDQU      64(AX), Y8
+	VMOVDQU      96(AX), Y9
+	VPBROADCASTD 4(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VMOVDQU      128(AX), Y8
+	VMOVDQU      160(AX), Y9
+	VPBROADCASTD 8(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VMOVDQU      192(AX), Y8
+	VMOVDQU      224(AX), Y9
+	VPBROADCASTD 12(DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000010, DI
+	SUBQ         $0x00000004, SI
+	JMP          qkp_105
+
+qkt_106:
+	TESTQ SI, SI
+	JZ    qkend_108
+
+qk1_107:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (DI), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, DI
+	DECQ         SI
+	JNZ          qk1_107
+
+qkend_108:
+	VPADDD       Y2, Y0, Y0
+	VPADDD       Y3, Y1, Y1
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y6, Y0, Y0
+	VPADDD       Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y4, Y1, Y1
+	VMOVDQU      qgemmPerm<>+0(SB), Y2
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y2, Y0
+	MOVQ         ldc+56(FP), AX
+	MOVQ         n+8(FP), AX
+	LEAQ         qgemmMask16<>+0(SB), SI
+	SHRQ         $0x02, AX
+	NEGQ         AX
+	ADDQ         $0x00000010, AX
+	VMOVDQU      (SI)(AX*4), X1
+	VPMASKMOVD   X0, X1, (DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000001, BX
+
+qskip_104:
+qnext_80:
+	MOVQ   kg+16(FP), AX
+	IMUL3Q $0x00000040, AX, AX
+	ADDQ   AX, packed+40(FP)
+	ADDQ   $0x00000010, c+48(FP)
+	ADDQ   $0x00000040, corr+64(FP)
+	ADDQ   $0x00000040, scale+72(FP)
+	SUBQ   $0x00000010, n+8(FP)
+	JMP    qcol_77
+
+qdone_78:
+	VZEROUPPER
+	RET
+
+DATA qgemmPerm<>+0(SB)/4, $0x00000000
+DATA qgemmPerm<>+4(SB)/4, $0x00000004
+DATA qgemmPerm<>+8(SB)/4, $0x00000001
+DATA qgemmPerm<>+12(SB)/4, $0x00000005
+DATA qgemmPerm<>+16(SB)/4, $0x00000002
+DATA qgemmPerm<>+20(SB)/4, $0x00000006
+DATA qgemmPerm<>+24(SB)/4, $0x00000003
+DATA qgemmPerm<>+28(SB)/4, $0x00000007
+GLOBL qgemmPerm<>(SB), RODATA|NOPTR, $32
+
+// func qgemmRequantPoolBytes4x16AVXVNNI(m int, n int, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo float32, hi float32, zp int32)
+// Requires: AVX, AVX2, AVX512VL, AVX512VNNI, SSE2
+TEXT ·qgemmRequantPoolBytes4x16AVXVNNI(SB), NOSPLIT, $0-100
+qcol_109:
+	MOVQ n+8(FP), AX
+	CMPQ AX, $0x00
+	JLE  qdone_110
+	MOVQ a+24(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ m+0(FP), BX
+	CMPQ AX, $0x00000010
+	JL   qpart_111
+
+qrows_113:
+	CMPQ   BX, $0x00000004
+	JL     qrem_114
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_116
+
+qk1_115:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_115
+
+qkend_116:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y4, Y1, Y1
+	VMOVDQU      qgemmPerm<>+0(SB), Y2
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y2, Y0
+	MOVQ         ldc+56(FP), AX
+	VMOVDQU      X0, (DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_113
+
+qrem_114:
+	JMP qnext_112
+
+qpart_111:
+qrows_117:
+	CMPQ   BX, $0x00000004
+	JL     qrem_118
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   packed+40(FP), AX
+	MOVQ   kg+16(FP), SI
+	MOVQ   lda+32(FP), DI
+	LEAQ   (DI)(DI*2), R8
+	MOVQ   CX, R9
+	TESTQ  SI, SI
+	JZ     qkend_120
+
+qk1_119:
+	VMOVDQU      (AX), Y8
+	VMOVDQU      32(AX), Y9
+	VPBROADCASTD (R9), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc0 // {vex} VPDPBUSD Y8, Y10, Y0
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xc9 // {vex} VPDPBUSD Y9, Y10, Y1
+	VPBROADCASTD (R9)(DI*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd0 // {vex} VPDPBUSD Y8, Y10, Y2
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xd9 // {vex} VPDPBUSD Y9, Y10, Y3
+	VPBROADCASTD (R9)(DI*2), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe0 // {vex} VPDPBUSD Y8, Y10, Y4
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xe9 // {vex} VPDPBUSD Y9, Y10, Y5
+	VPBROADCASTD (R9)(R8*1), Y10
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf0 // {vex} VPDPBUSD Y8, Y10, Y6
+	BYTE $0xc4; BYTE $0xc2; BYTE $0x2d; BYTE $0x50; BYTE $0xf9 // {vex} VPDPBUSD Y9, Y10, Y7
+	ADDQ         $0x00000040, AX
+	ADDQ         $0x00000004, R9
+	DECQ         SI
+	JNZ          qk1_119
+
+qkend_120:
+	VPMAXSD      Y2, Y0, Y0
+	VPMAXSD      Y4, Y0, Y0
+	VPMAXSD      Y6, Y0, Y0
+	VPMAXSD      Y3, Y1, Y1
+	VPMAXSD      Y5, Y1, Y1
+	VPMAXSD      Y7, Y1, Y1
+	VBROADCASTSS lo+88(FP), Y2
+	VBROADCASTSS hi+92(FP), Y3
+	MOVL         zp+96(FP), AX
+	MOVD         AX, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         corr+64(FP), AX
+	MOVQ         scale+72(FP), SI
+	VMOVDQU      (AX), Y5
+	VMOVUPS      (SI), Y6
+	VPADDD       Y5, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       Y6, Y0, Y0
+	VMAXPS       Y2, Y0, Y0
+	VMINPS       Y3, Y0, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPADDD       Y4, Y0, Y0
+	VMOVDQU      32(AX), Y5
+	VMOVUPS      32(SI), Y6
+	VPADDD       Y5, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y6, Y1, Y1
+	VMAXPS       Y2, Y1, Y1
+	VMINPS       Y3, Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       Y4, Y1, Y1
+	VMOVDQU      qgemmPerm<>+0(SB), Y2
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKUSWB    Y0, Y0, Y0
+	VPERMD       Y0, Y2, Y0
+	MOVQ         ldc+56(FP), AX
+	MOVQ         n+8(FP), AX
+	LEAQ         qgemmMask16<>+0(SB), SI
+	SHRQ         $0x02, AX
+	NEGQ         AX
+	ADDQ         $0x00000010, AX
+	VMOVDQU      (SI)(AX*4), X1
+	VPMASKMOVD   X0, X1, (DX)
+	MOVQ         lda+32(FP), AX
+	IMUL3Q       $0x00000004, AX, AX
+	ADDQ         AX, CX
+	MOVQ         ldc+56(FP), AX
+	IMUL3Q       $0x00000001, AX, AX
+	ADDQ         AX, DX
+	SUBQ         $0x00000004, BX
+	JMP          qrows_117
+
+qrem_118:
+qnext_112:
+	MOVQ   kg+16(FP), AX
+	IMUL3Q $0x00000040, AX, AX
+	ADDQ   AX, packed+40(FP)
+	ADDQ   $0x00000010, c+48(FP)
+	ADDQ   $0x00000040, corr+64(FP)
+	ADDQ   $0x00000040, scale+72(FP)
+	SUBQ   $0x00000010, n+8(FP)
+	JMP    qcol_109
+
+qdone_110:
+	VZEROUPPER
+	RET

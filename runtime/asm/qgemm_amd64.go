@@ -65,6 +65,95 @@ func qgemmRequant4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *fl
 //go:noescape
 func qgemmFloat4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
 
+// qgemmRequantPool8x32VNNI512 is qgemmRequant8x32VNNI512 of QGemm.RequantPool: per
+// output row, VPMAXSD over the sums of 4 consecutive A rows before the output stage
+// (8- and 4-row tiles; m a multiple of 4; c advances m/4 rows; bias unused).
+//
+//go:noescape
+func qgemmRequantPool8x32VNNI512(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
+
+// qgemmRequantPool4x16AVX2 is qgemmRequantPool8x32VNNI512 over qgemmRequant4x16AVX2.
+//
+//go:noescape
+func qgemmRequantPool4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
+
+// qgemmRequantPool4x16AVXVNNI is qgemmRequantPool8x32VNNI512 over qgemmRequant4x16AVXVNNI.
+//
+//go:noescape
+func qgemmRequantPool4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)
+
+// qgemmRequantBytes8x32VNNI512 is qgemmRequant8x32VNNI512 storing byte(q+zp) (VPMOVDB;
+// c a byte matrix, ldc in bytes) for QGemm.RequantBytes.
+//
+//go:noescape
+func qgemmRequantBytes8x32VNNI512(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantPoolBytes8x32VNNI512 is qgemmRequantPool8x32VNNI512 storing bytes, as
+// qgemmRequantBytes8x32VNNI512.
+//
+//go:noescape
+func qgemmRequantPoolBytes8x32VNNI512(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantBytes4x16AVXVNNI is qgemmRequantBytes8x32VNNI512 over
+// qgemmRequant4x16AVXVNNI (packs and VPERMD to bytes; n a multiple of 4: the last
+// column block stores whole dwords).
+//
+//go:noescape
+func qgemmRequantBytes4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantPoolBytes4x16AVXVNNI is qgemmRequantBytes4x16AVXVNNI of the pool's max.
+//
+//go:noescape
+func qgemmRequantPoolBytes4x16AVXVNNI(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantBytes4x16AVX2 is qgemmRequantBytes8x32VNNI512 over qgemmRequant4x16AVX2,
+// storing u16 elements (VPACKUSDW, VPERMQ; n even: the last column block stores whole
+// dwords; ldc in elements).
+//
+//go:noescape
+func qgemmRequantBytes4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+// qgemmRequantPoolBytes4x16AVX2 is qgemmRequantBytes4x16AVX2 of the pool's max.
+//
+//go:noescape
+func qgemmRequantPoolBytes4x16AVX2(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)
+
+func qgemmBytesKernel(q *QGemm, pool bool, m int, a []byte, c []byte, ldc int, corr []int32, scale []float32, lo, hi float32, zp int32) bool {
+	switch {
+	case q.p == qAVX2 && pool:
+		qgemmRequantPoolBytes4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	case q.p == qAVX2:
+		qgemmRequantBytes4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	case q.p == qAVXVNNI && pool:
+		qgemmRequantPoolBytes4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	case q.p == qAVXVNNI:
+		qgemmRequantBytes4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	case q.p != qVNNI512:
+		return false
+	case pool:
+		qgemmRequantPoolBytes8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	default:
+		qgemmRequantBytes8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, zp)
+	}
+	return true
+}
+
+func qgemmPoolAsm(p qpath) bool { return p == qVNNI512 || p == qAVX2 || p == qAVXVNNI }
+
+func qgemmPoolKernel(q *QGemm, m int, a []byte, c []float32, ldc int, corr []int32, scale []float32, lo, hi, sy float32) bool {
+	switch q.p {
+	case qVNNI512:
+		qgemmRequantPool8x32VNNI512(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, sy)
+	case qAVX2:
+		qgemmRequantPool4x16AVX2(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, sy)
+	case qAVXVNNI:
+		qgemmRequantPool4x16AVXVNNI(m, q.n, q.kg, &a[0], q.LDA(), &q.packed[0], &c[0], ldc, &corr[0], &scale[0], nil, lo, hi, sy)
+	default:
+		return false
+	}
+	return true
+}
+
 func qgemmKernel(q *QGemm, round bool, m int, a []byte, c []float32, ldc int, corr []int32, scale, bias []float32, lo, hi, sy float32) bool {
 	var pb *float32
 	if !round {

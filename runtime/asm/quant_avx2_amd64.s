@@ -180,3 +180,129 @@ qloop_5:
 qdone_6:
 	VZEROUPPER
 	RET
+
+// func copyRunsAVX2(dst *byte, offs *int, n int, src *byte, step int, move int)
+// Requires: AVX
+TEXT ·copyRunsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ offs+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ src+24(FP), BX
+	MOVQ step+32(FP), SI
+	MOVQ move+40(FP), DI
+
+cloop_7:
+	TESTQ DX, DX
+	JZ    cdone_9
+	MOVQ  (CX), R8
+	ADDQ  AX, R8
+	XORQ  R9, R9
+
+cinner_8:
+	VMOVDQU (BX)(R9*1), Y0
+	VMOVDQU Y0, (R8)(R9*1)
+	ADDQ    $0x00000020, R9
+	CMPQ    R9, DI
+	JL      cinner_8
+	ADDQ    $0x00000008, CX
+	ADDQ    SI, BX
+	DECQ    DX
+	JMP     cloop_7
+
+cdone_9:
+	VZEROUPPER
+	RET
+
+DATA thin1Shuf<>+0(SB)/1, $0x00
+DATA thin1Shuf<>+1(SB)/1, $0x01
+DATA thin1Shuf<>+2(SB)/1, $0x02
+DATA thin1Shuf<>+3(SB)/1, $0x04
+DATA thin1Shuf<>+4(SB)/1, $0x05
+DATA thin1Shuf<>+5(SB)/1, $0x06
+DATA thin1Shuf<>+6(SB)/1, $0x08
+DATA thin1Shuf<>+7(SB)/1, $0x09
+DATA thin1Shuf<>+8(SB)/1, $0x0a
+DATA thin1Shuf<>+9(SB)/1, $0x80
+DATA thin1Shuf<>+10(SB)/1, $0x80
+DATA thin1Shuf<>+11(SB)/1, $0x80
+DATA thin1Shuf<>+12(SB)/1, $0x01
+DATA thin1Shuf<>+13(SB)/1, $0x02
+DATA thin1Shuf<>+14(SB)/1, $0x03
+DATA thin1Shuf<>+15(SB)/1, $0x05
+DATA thin1Shuf<>+16(SB)/1, $0x06
+DATA thin1Shuf<>+17(SB)/1, $0x07
+DATA thin1Shuf<>+18(SB)/1, $0x09
+DATA thin1Shuf<>+19(SB)/1, $0x0a
+DATA thin1Shuf<>+20(SB)/1, $0x0b
+DATA thin1Shuf<>+21(SB)/1, $0x80
+DATA thin1Shuf<>+22(SB)/1, $0x80
+DATA thin1Shuf<>+23(SB)/1, $0x80
+DATA thin1Shuf<>+24(SB)/1, $0x04
+DATA thin1Shuf<>+25(SB)/1, $0x05
+DATA thin1Shuf<>+26(SB)/1, $0x06
+DATA thin1Shuf<>+27(SB)/1, $0x08
+DATA thin1Shuf<>+28(SB)/1, $0x09
+DATA thin1Shuf<>+29(SB)/1, $0x0a
+DATA thin1Shuf<>+30(SB)/1, $0x0c
+DATA thin1Shuf<>+31(SB)/1, $0x0d
+DATA thin1Shuf<>+32(SB)/1, $0x0e
+DATA thin1Shuf<>+33(SB)/1, $0x80
+DATA thin1Shuf<>+34(SB)/1, $0x80
+DATA thin1Shuf<>+35(SB)/1, $0x80
+DATA thin1Shuf<>+36(SB)/1, $0x05
+DATA thin1Shuf<>+37(SB)/1, $0x06
+DATA thin1Shuf<>+38(SB)/1, $0x07
+DATA thin1Shuf<>+39(SB)/1, $0x09
+DATA thin1Shuf<>+40(SB)/1, $0x0a
+DATA thin1Shuf<>+41(SB)/1, $0x0b
+DATA thin1Shuf<>+42(SB)/1, $0x0d
+DATA thin1Shuf<>+43(SB)/1, $0x0e
+DATA thin1Shuf<>+44(SB)/1, $0x0f
+DATA thin1Shuf<>+45(SB)/1, $0x80
+DATA thin1Shuf<>+46(SB)/1, $0x80
+DATA thin1Shuf<>+47(SB)/1, $0x80
+GLOBL thin1Shuf<>(SB), RODATA|NOPTR, $48
+
+// func thin1PoolAVX2(dst *byte, src *byte, w int, ph int, pw int)
+// Requires: AVX
+TEXT ·thin1PoolAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    w+16(FP), DX
+	MOVQ    ph+24(FP), BX
+	VMOVDQU thin1Shuf<>+0(SB), X0
+	VMOVDQU thin1Shuf<>+16(SB), X1
+	VMOVDQU thin1Shuf<>+32(SB), X2
+	LEAQ    (DX)(DX*2), SI
+
+trow_10:
+	TESTQ BX, BX
+	JZ    tdone_13
+	MOVQ  CX, DI
+	MOVQ  pw+32(FP), R8
+
+tcol_11:
+	TESTQ   R8, R8
+	JZ      tnext_12
+	VMOVD   (DI), X3
+	VPINSRD $0x01, (DI)(DX*1), X3, X3
+	VPINSRD $0x02, (DI)(DX*2), X3, X3
+	VPINSRD $0x03, (DI)(SI*1), X3, X3
+	VPSHUFB X0, X3, X4
+	VMOVDQU X4, (AX)
+	VPSHUFB X1, X3, X4
+	VMOVDQU X4, 16(AX)
+	VPSHUFB X2, X3, X4
+	VMOVDQU X4, 32(AX)
+	ADDQ    $0x00000030, AX
+	ADDQ    $0x00000002, DI
+	DECQ    R8
+	JMP     tcol_11
+
+tnext_12:
+	LEAQ (CX)(DX*2), CX
+	DECQ BX
+	JMP  trow_10
+
+tdone_13:
+	RET

@@ -274,6 +274,21 @@ func WinogradF4x4In(isa ISA, dst, src []float32, offs []int, c, rowStride int) {
 // Y = clamp(A^T M A + bias, lo, hi), each row of M through at4, then each column, then
 // the bias and the clamp (a NaN stays NaN). Identical bits on every path.
 func WinogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias []float32, n, rowStride int, lo, hi float32) {
+	winogradF4x4Out(isa, dst, src, offs, bias, nil, n, rowStride, lo, hi)
+}
+
+// WinogradF4x4OutAdd is WinogradF4x4Out with a residual: Y = clamp((A^T M A + bias) +
+// R, lo, hi), R read from res at the offsets Y is written to in dst (res laid out like
+// dst), the residual sum and its activation in the transform's store. The bits are
+// WinogradF4x4Out's with no clamp, then AddClamp's.
+func WinogradF4x4OutAdd(isa ISA, dst, src []float32, offs []int, bias, res []float32, n, rowStride int, lo, hi float32) {
+	if len(res) < len(dst) {
+		panic(fmt.Sprintf("asm.WinogradF4x4OutAdd: res %d < dst %d", len(res), len(dst)))
+	}
+	winogradF4x4Out(isa, dst, src, offs, bias, res, n, rowStride, lo, hi)
+}
+
+func winogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias, res []float32, n, rowStride int, lo, hi float32) {
 	if len(offs) == 0 || n <= 0 {
 		return
 	}
@@ -286,10 +301,18 @@ func WinogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias []float32, n,
 		}
 	}
 	if n%16 == 0 && winogradAsm512(isa) {
+		if res != nil {
+			winogradOutAddF4x4AVX512(&dst[0], &src[0], &offs[0], &bias[0], &res[0], len(offs), n, rowStride, lo, hi)
+			return
+		}
 		winogradOutF4x4AVX512(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
 		return
 	}
 	if n%8 == 0 && winogradAsm(isa) {
+		if res != nil {
+			winogradOutAddF4x4AVX2(&dst[0], &src[0], &offs[0], &bias[0], &res[0], len(offs), n, rowStride, lo, hi)
+			return
+		}
 		winogradOutF4x4AVX2(&dst[0], &src[0], &offs[0], &bias[0], len(offs), n, rowStride, lo, hi)
 		return
 	}
@@ -307,11 +330,15 @@ func WinogradF4x4Out(isa ISA, dst, src []float32, offs []int, bias []float32, n,
 			for x := 0; x < 4; x++ {
 				y := at4([6]float32{tmp[0][x], tmp[1][x], tmp[2][x], tmp[3][x], tmp[4][x], tmp[5][x]})
 				for yo, v := range y {
+					d := o + yo*rowStride + x*n + co
 					v += bias[co]
+					if res != nil {
+						v += res[d]
+					}
 					if !(v != v) {
 						v = min(max(v, lo), hi)
 					}
-					dst[o+yo*rowStride+x*n+co] = v
+					dst[d] = v
 				}
 			}
 		}

@@ -934,15 +934,15 @@ TEXT ·winogradOutF4x4AVX512(SB), $1600-64
 	MOVQ rowStride+48(FP), R9
 	SHLQ $0x02, R9
 
-wout4_tile:
+winogradOutF4x4AVX512_tile:
 	TESTQ DI, DI
-	JZ    wout4_done
+	JZ    winogradOutF4x4AVX512_done
 	MOVQ  (BX), R10
 	LEAQ  (CX)(R10*4), R10
 	MOVQ  SI, R11
 	MOVQ  R8, R12
 
-wout4_ch:
+winogradOutF4x4AVX512_ch:
 	VBROADCASTSS wino4_two<>+0(SB), Z0
 	VBROADCASTSS wino4_four<>+0(SB), Z1
 	VBROADCASTSS wino4_eight<>+0(SB), Z2
@@ -1289,14 +1289,14 @@ wout4_ch:
 	ADDQ         $0x40, DX
 	ADDQ         $0x40, R11
 	SUBQ         $0x40, R12
-	JNZ          wout4_ch
+	JNZ          winogradOutF4x4AVX512_ch
 	IMUL3Q       $0x23, R8, R13
 	ADDQ         R13, DX
 	ADDQ         $0x08, BX
 	DECQ         DI
-	JMP          wout4_tile
+	JMP          winogradOutF4x4AVX512_tile
 
-wout4_done:
+winogradOutF4x4AVX512_done:
 	VZEROUPPER
 	RET
 
@@ -1309,3 +1309,403 @@ DATA wino4_eight<>+20(SB)/4, $0x41000000
 DATA wino4_eight<>+24(SB)/4, $0x41000000
 DATA wino4_eight<>+28(SB)/4, $0x41000000
 GLOBL wino4_eight<>(SB), RODATA|NOPTR, $32
+
+// func winogradOutAddF4x4AVX512(dst *float32, src *float32, offs *int, bias *float32, res *float32, ntiles int, n int, rowStride int, lo float32, hi float32)
+// Requires: AVX, AVX512F
+TEXT ·winogradOutAddF4x4AVX512(SB), $1600-72
+	LEAQ (SP), AX
+	ADDQ $0x3f, AX
+	ANDQ $-64, AX
+	MOVQ dst+0(FP), CX
+	MOVQ src+8(FP), DX
+	MOVQ offs+16(FP), BX
+	MOVQ bias+24(FP), SI
+	MOVQ res+32(FP), DI
+	SUBQ CX, DI
+	MOVQ ntiles+40(FP), R8
+	MOVQ n+48(FP), R9
+	SHLQ $0x02, R9
+	MOVQ rowStride+56(FP), R10
+	SHLQ $0x02, R10
+
+winogradOutAddF4x4AVX512_tile:
+	TESTQ R8, R8
+	JZ    winogradOutAddF4x4AVX512_done
+	MOVQ  (BX), R11
+	LEAQ  (CX)(R11*4), R11
+	MOVQ  SI, R12
+	MOVQ  R9, R13
+
+winogradOutAddF4x4AVX512_ch:
+	VBROADCASTSS wino4_two<>+0(SB), Z0
+	VBROADCASTSS wino4_four<>+0(SB), Z1
+	VBROADCASTSS wino4_eight<>+0(SB), Z2
+	MOVQ         DX, R14
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	ADDQ         R9, R14
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z9, 128(AX)
+	VMOVUPS      Z4, 192(AX)
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	ADDQ         R9, R14
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, 256(AX)
+	VMOVUPS      Z7, 320(AX)
+	VMOVUPS      Z9, 384(AX)
+	VMOVUPS      Z4, 448(AX)
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	ADDQ         R9, R14
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, 512(AX)
+	VMOVUPS      Z7, 576(AX)
+	VMOVUPS      Z9, 640(AX)
+	VMOVUPS      Z4, 704(AX)
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	ADDQ         R9, R14
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, 768(AX)
+	VMOVUPS      Z7, 832(AX)
+	VMOVUPS      Z9, 896(AX)
+	VMOVUPS      Z4, 960(AX)
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	ADDQ         R9, R14
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, 1024(AX)
+	VMOVUPS      Z7, 1088(AX)
+	VMOVUPS      Z9, 1152(AX)
+	VMOVUPS      Z4, 1216(AX)
+	VMOVUPS      (R14), Z3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Z8
+	VADDPS       Z5, Z4, Z9
+	VSUBPS       Z5, Z4, Z4
+	VADDPS       Z7, Z6, Z5
+	VSUBPS       Z7, Z6, Z6
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z5, Z3, Z3
+	VMOVAPS      Z4, Z7
+	VFMADD231PS  Z0, Z6, Z7
+	VMOVAPS      Z9, Z9
+	VFMADD231PS  Z1, Z5, Z9
+	VMOVAPS      Z4, Z4
+	VFMADD231PS  Z2, Z6, Z4
+	VADDPS       Z8, Z4, Z4
+	VMOVUPS      Z3, 1280(AX)
+	VMOVUPS      Z7, 1344(AX)
+	VMOVUPS      Z9, 1408(AX)
+	VMOVUPS      Z4, 1472(AX)
+	VMOVUPS      (R12), Z3
+	VBROADCASTSS lo+64(FP), Z4
+	VBROADCASTSS hi+68(FP), Z5
+	VMOVUPS      (AX), Z6
+	VMOVUPS      256(AX), Z7
+	VMOVUPS      512(AX), Z8
+	VMOVUPS      768(AX), Z9
+	VMOVUPS      1024(AX), Z10
+	VMOVUPS      1280(AX), Z11
+	VADDPS       Z8, Z7, Z12
+	VSUBPS       Z8, Z7, Z7
+	VADDPS       Z10, Z9, Z8
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z0, Z9, Z10
+	VMOVAPS      Z12, Z12
+	VFMADD231PS  Z1, Z8, Z12
+	VMOVAPS      Z7, Z7
+	VFMADD231PS  Z2, Z9, Z7
+	VADDPS       Z11, Z7, Z7
+	MOVQ         R11, R14
+	VADDPS       Z3, Z6, Z6
+	VADDPS       (R14)(DI*1), Z6, Z6
+	VMAXPS       Z6, Z4, Z6
+	VMINPS       Z6, Z5, Z6
+	VMOVUPS      Z6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z10, Z10
+	VADDPS       (R14)(DI*1), Z10, Z10
+	VMAXPS       Z10, Z4, Z10
+	VMINPS       Z10, Z5, Z10
+	VMOVUPS      Z10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z12, Z12
+	VADDPS       (R14)(DI*1), Z12, Z12
+	VMAXPS       Z12, Z4, Z12
+	VMINPS       Z12, Z5, Z12
+	VMOVUPS      Z12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z7, Z7
+	VADDPS       (R14)(DI*1), Z7, Z7
+	VMAXPS       Z7, Z4, Z7
+	VMINPS       Z7, Z5, Z7
+	VMOVUPS      Z7, (R14)
+	VMOVUPS      64(AX), Z6
+	VMOVUPS      320(AX), Z7
+	VMOVUPS      576(AX), Z8
+	VMOVUPS      832(AX), Z9
+	VMOVUPS      1088(AX), Z10
+	VMOVUPS      1344(AX), Z11
+	VADDPS       Z8, Z7, Z12
+	VSUBPS       Z8, Z7, Z7
+	VADDPS       Z10, Z9, Z8
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z0, Z9, Z10
+	VMOVAPS      Z12, Z12
+	VFMADD231PS  Z1, Z8, Z12
+	VMOVAPS      Z7, Z7
+	VFMADD231PS  Z2, Z9, Z7
+	VADDPS       Z11, Z7, Z7
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	VADDPS       Z3, Z6, Z6
+	VADDPS       (R14)(DI*1), Z6, Z6
+	VMAXPS       Z6, Z4, Z6
+	VMINPS       Z6, Z5, Z6
+	VMOVUPS      Z6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z10, Z10
+	VADDPS       (R14)(DI*1), Z10, Z10
+	VMAXPS       Z10, Z4, Z10
+	VMINPS       Z10, Z5, Z10
+	VMOVUPS      Z10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z12, Z12
+	VADDPS       (R14)(DI*1), Z12, Z12
+	VMAXPS       Z12, Z4, Z12
+	VMINPS       Z12, Z5, Z12
+	VMOVUPS      Z12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z7, Z7
+	VADDPS       (R14)(DI*1), Z7, Z7
+	VMAXPS       Z7, Z4, Z7
+	VMINPS       Z7, Z5, Z7
+	VMOVUPS      Z7, (R14)
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      384(AX), Z7
+	VMOVUPS      640(AX), Z8
+	VMOVUPS      896(AX), Z9
+	VMOVUPS      1152(AX), Z10
+	VMOVUPS      1408(AX), Z11
+	VADDPS       Z8, Z7, Z12
+	VSUBPS       Z8, Z7, Z7
+	VADDPS       Z10, Z9, Z8
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z0, Z9, Z10
+	VMOVAPS      Z12, Z12
+	VFMADD231PS  Z1, Z8, Z12
+	VMOVAPS      Z7, Z7
+	VFMADD231PS  Z2, Z9, Z7
+	VADDPS       Z11, Z7, Z7
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	VADDPS       Z3, Z6, Z6
+	VADDPS       (R14)(DI*1), Z6, Z6
+	VMAXPS       Z6, Z4, Z6
+	VMINPS       Z6, Z5, Z6
+	VMOVUPS      Z6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z10, Z10
+	VADDPS       (R14)(DI*1), Z10, Z10
+	VMAXPS       Z10, Z4, Z10
+	VMINPS       Z10, Z5, Z10
+	VMOVUPS      Z10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z12, Z12
+	VADDPS       (R14)(DI*1), Z12, Z12
+	VMAXPS       Z12, Z4, Z12
+	VMINPS       Z12, Z5, Z12
+	VMOVUPS      Z12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z7, Z7
+	VADDPS       (R14)(DI*1), Z7, Z7
+	VMAXPS       Z7, Z4, Z7
+	VMINPS       Z7, Z5, Z7
+	VMOVUPS      Z7, (R14)
+	VMOVUPS      192(AX), Z6
+	VMOVUPS      448(AX), Z7
+	VMOVUPS      704(AX), Z8
+	VMOVUPS      960(AX), Z9
+	VMOVUPS      1216(AX), Z10
+	VMOVUPS      1472(AX), Z11
+	VADDPS       Z8, Z7, Z12
+	VSUBPS       Z8, Z7, Z7
+	VADDPS       Z10, Z9, Z8
+	VSUBPS       Z10, Z9, Z9
+	VADDPS       Z12, Z6, Z6
+	VADDPS       Z8, Z6, Z6
+	VMOVAPS      Z7, Z10
+	VFMADD231PS  Z0, Z9, Z10
+	VMOVAPS      Z12, Z0
+	VFMADD231PS  Z1, Z8, Z0
+	VMOVAPS      Z7, Z1
+	VFMADD231PS  Z2, Z9, Z1
+	VADDPS       Z11, Z1, Z1
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	VADDPS       Z3, Z6, Z6
+	VADDPS       (R14)(DI*1), Z6, Z6
+	VMAXPS       Z6, Z4, Z6
+	VMINPS       Z6, Z5, Z6
+	VMOVUPS      Z6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z10, Z10
+	VADDPS       (R14)(DI*1), Z10, Z10
+	VMAXPS       Z10, Z4, Z10
+	VMINPS       Z10, Z5, Z10
+	VMOVUPS      Z10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z0, Z0
+	VADDPS       (R14)(DI*1), Z0, Z0
+	VMAXPS       Z0, Z4, Z0
+	VMINPS       Z0, Z5, Z0
+	VMOVUPS      Z0, (R14)
+	ADDQ         R10, R14
+	VADDPS       Z3, Z1, Z1
+	VADDPS       (R14)(DI*1), Z1, Z1
+	VMAXPS       Z1, Z4, Z1
+	VMINPS       Z1, Z5, Z1
+	VMOVUPS      Z1, (R14)
+	ADDQ         $0x40, R11
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, R12
+	SUBQ         $0x40, R13
+	JNZ          winogradOutAddF4x4AVX512_ch
+	IMUL3Q       $0x23, R9, R14
+	ADDQ         R14, DX
+	ADDQ         $0x08, BX
+	DECQ         R8
+	JMP          winogradOutAddF4x4AVX512_tile
+
+winogradOutAddF4x4AVX512_done:
+	VZEROUPPER
+	RET

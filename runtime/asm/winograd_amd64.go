@@ -50,3 +50,13 @@ func winogradInF4x4AVX512(dst, src *float32, offs *int, ntiles, c, rowStride int
 
 //go:noescape
 func winogradOutF4x4AVX512(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)
+
+// winogradOutAddF4x4AVX2 and winogradOutAddF4x4AVX512 are WinogradF4x4OutAdd: the
+// output transform with the residual res (laid out like dst) added after the bias,
+// before the clamp.
+//
+//go:noescape
+func winogradOutAddF4x4AVX2(dst, src *float32, offs *int, bias, res *float32, ntiles, n, rowStride int, lo, hi float32)
+
+//go:noescape
+func winogradOutAddF4x4AVX512(dst, src *float32, offs *int, bias, res *float32, ntiles, n, rowStride int, lo, hi float32)

@@ -729,15 +729,15 @@ TEXT ·winogradOutF4x4AVX2(SB), $800-64
 	MOVQ rowStride+48(FP), R9
 	SHLQ $0x02, R9
 
-wout4_tile:
+winogradOutF4x4AVX2_tile:
 	TESTQ DI, DI
-	JZ    wout4_done
+	JZ    winogradOutF4x4AVX2_done
 	MOVQ  (BX), R10
 	LEAQ  (CX)(R10*4), R10
 	MOVQ  SI, R11
 	MOVQ  R8, R12
 
-wout4_ch:
+winogradOutF4x4AVX2_ch:
 	VBROADCASTSS wino4_two<>+0(SB), Y0
 	VBROADCASTSS wino4_four<>+0(SB), Y1
 	VBROADCASTSS wino4_eight<>+0(SB), Y2
@@ -1084,14 +1084,14 @@ wout4_ch:
 	ADDQ         $0x20, DX
 	ADDQ         $0x20, R11
 	SUBQ         $0x20, R12
-	JNZ          wout4_ch
+	JNZ          winogradOutF4x4AVX2_ch
 	IMUL3Q       $0x23, R8, R13
 	ADDQ         R13, DX
 	ADDQ         $0x08, BX
 	DECQ         DI
-	JMP          wout4_tile
+	JMP          winogradOutF4x4AVX2_tile
 
-wout4_done:
+winogradOutF4x4AVX2_done:
 	VZEROUPPER
 	RET
 
@@ -1104,3 +1104,403 @@ DATA wino4_eight<>+20(SB)/4, $0x41000000
 DATA wino4_eight<>+24(SB)/4, $0x41000000
 DATA wino4_eight<>+28(SB)/4, $0x41000000
 GLOBL wino4_eight<>(SB), RODATA|NOPTR, $32
+
+// func winogradOutAddF4x4AVX2(dst *float32, src *float32, offs *int, bias *float32, res *float32, ntiles int, n int, rowStride int, lo float32, hi float32)
+// Requires: AVX, FMA3
+TEXT ·winogradOutAddF4x4AVX2(SB), $800-72
+	LEAQ (SP), AX
+	ADDQ $0x1f, AX
+	ANDQ $-32, AX
+	MOVQ dst+0(FP), CX
+	MOVQ src+8(FP), DX
+	MOVQ offs+16(FP), BX
+	MOVQ bias+24(FP), SI
+	MOVQ res+32(FP), DI
+	SUBQ CX, DI
+	MOVQ ntiles+40(FP), R8
+	MOVQ n+48(FP), R9
+	SHLQ $0x02, R9
+	MOVQ rowStride+56(FP), R10
+	SHLQ $0x02, R10
+
+winogradOutAddF4x4AVX2_tile:
+	TESTQ R8, R8
+	JZ    winogradOutAddF4x4AVX2_done
+	MOVQ  (BX), R11
+	LEAQ  (CX)(R11*4), R11
+	MOVQ  SI, R12
+	MOVQ  R9, R13
+
+winogradOutAddF4x4AVX2_ch:
+	VBROADCASTSS wino4_two<>+0(SB), Y0
+	VBROADCASTSS wino4_four<>+0(SB), Y1
+	VBROADCASTSS wino4_eight<>+0(SB), Y2
+	MOVQ         DX, R14
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	ADDQ         R9, R14
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, (AX)
+	VMOVUPS      Y7, 32(AX)
+	VMOVUPS      Y9, 64(AX)
+	VMOVUPS      Y4, 96(AX)
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	ADDQ         R9, R14
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, 128(AX)
+	VMOVUPS      Y7, 160(AX)
+	VMOVUPS      Y9, 192(AX)
+	VMOVUPS      Y4, 224(AX)
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	ADDQ         R9, R14
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, 256(AX)
+	VMOVUPS      Y7, 288(AX)
+	VMOVUPS      Y9, 320(AX)
+	VMOVUPS      Y4, 352(AX)
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	ADDQ         R9, R14
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, 384(AX)
+	VMOVUPS      Y7, 416(AX)
+	VMOVUPS      Y9, 448(AX)
+	VMOVUPS      Y4, 480(AX)
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	ADDQ         R9, R14
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, 512(AX)
+	VMOVUPS      Y7, 544(AX)
+	VMOVUPS      Y9, 576(AX)
+	VMOVUPS      Y4, 608(AX)
+	VMOVUPS      (R14), Y3
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y4
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y5
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y6
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y7
+	ADDQ         R9, R14
+	VMOVUPS      (R14), Y8
+	VADDPS       Y5, Y4, Y9
+	VSUBPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y5
+	VSUBPS       Y7, Y6, Y6
+	VADDPS       Y9, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVAPS      Y4, Y7
+	VFMADD231PS  Y0, Y6, Y7
+	VMOVAPS      Y9, Y9
+	VFMADD231PS  Y1, Y5, Y9
+	VMOVAPS      Y4, Y4
+	VFMADD231PS  Y2, Y6, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y3, 640(AX)
+	VMOVUPS      Y7, 672(AX)
+	VMOVUPS      Y9, 704(AX)
+	VMOVUPS      Y4, 736(AX)
+	VMOVUPS      (R12), Y3
+	VBROADCASTSS lo+64(FP), Y4
+	VBROADCASTSS hi+68(FP), Y5
+	VMOVUPS      (AX), Y6
+	VMOVUPS      128(AX), Y7
+	VMOVUPS      256(AX), Y8
+	VMOVUPS      384(AX), Y9
+	VMOVUPS      512(AX), Y10
+	VMOVUPS      640(AX), Y11
+	VADDPS       Y8, Y7, Y12
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       Y10, Y9, Y8
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VMOVAPS      Y7, Y10
+	VFMADD231PS  Y0, Y9, Y10
+	VMOVAPS      Y12, Y12
+	VFMADD231PS  Y1, Y8, Y12
+	VMOVAPS      Y7, Y7
+	VFMADD231PS  Y2, Y9, Y7
+	VADDPS       Y11, Y7, Y7
+	MOVQ         R11, R14
+	VADDPS       Y3, Y6, Y6
+	VADDPS       (R14)(DI*1), Y6, Y6
+	VMAXPS       Y6, Y4, Y6
+	VMINPS       Y6, Y5, Y6
+	VMOVUPS      Y6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y10, Y10
+	VADDPS       (R14)(DI*1), Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VMOVUPS      Y10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y12, Y12
+	VADDPS       (R14)(DI*1), Y12, Y12
+	VMAXPS       Y12, Y4, Y12
+	VMINPS       Y12, Y5, Y12
+	VMOVUPS      Y12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y7, Y7
+	VADDPS       (R14)(DI*1), Y7, Y7
+	VMAXPS       Y7, Y4, Y7
+	VMINPS       Y7, Y5, Y7
+	VMOVUPS      Y7, (R14)
+	VMOVUPS      32(AX), Y6
+	VMOVUPS      160(AX), Y7
+	VMOVUPS      288(AX), Y8
+	VMOVUPS      416(AX), Y9
+	VMOVUPS      544(AX), Y10
+	VMOVUPS      672(AX), Y11
+	VADDPS       Y8, Y7, Y12
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       Y10, Y9, Y8
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VMOVAPS      Y7, Y10
+	VFMADD231PS  Y0, Y9, Y10
+	VMOVAPS      Y12, Y12
+	VFMADD231PS  Y1, Y8, Y12
+	VMOVAPS      Y7, Y7
+	VFMADD231PS  Y2, Y9, Y7
+	VADDPS       Y11, Y7, Y7
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	VADDPS       Y3, Y6, Y6
+	VADDPS       (R14)(DI*1), Y6, Y6
+	VMAXPS       Y6, Y4, Y6
+	VMINPS       Y6, Y5, Y6
+	VMOVUPS      Y6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y10, Y10
+	VADDPS       (R14)(DI*1), Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VMOVUPS      Y10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y12, Y12
+	VADDPS       (R14)(DI*1), Y12, Y12
+	VMAXPS       Y12, Y4, Y12
+	VMINPS       Y12, Y5, Y12
+	VMOVUPS      Y12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y7, Y7
+	VADDPS       (R14)(DI*1), Y7, Y7
+	VMAXPS       Y7, Y4, Y7
+	VMINPS       Y7, Y5, Y7
+	VMOVUPS      Y7, (R14)
+	VMOVUPS      64(AX), Y6
+	VMOVUPS      192(AX), Y7
+	VMOVUPS      320(AX), Y8
+	VMOVUPS      448(AX), Y9
+	VMOVUPS      576(AX), Y10
+	VMOVUPS      704(AX), Y11
+	VADDPS       Y8, Y7, Y12
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       Y10, Y9, Y8
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VMOVAPS      Y7, Y10
+	VFMADD231PS  Y0, Y9, Y10
+	VMOVAPS      Y12, Y12
+	VFMADD231PS  Y1, Y8, Y12
+	VMOVAPS      Y7, Y7
+	VFMADD231PS  Y2, Y9, Y7
+	VADDPS       Y11, Y7, Y7
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	VADDPS       Y3, Y6, Y6
+	VADDPS       (R14)(DI*1), Y6, Y6
+	VMAXPS       Y6, Y4, Y6
+	VMINPS       Y6, Y5, Y6
+	VMOVUPS      Y6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y10, Y10
+	VADDPS       (R14)(DI*1), Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VMOVUPS      Y10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y12, Y12
+	VADDPS       (R14)(DI*1), Y12, Y12
+	VMAXPS       Y12, Y4, Y12
+	VMINPS       Y12, Y5, Y12
+	VMOVUPS      Y12, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y7, Y7
+	VADDPS       (R14)(DI*1), Y7, Y7
+	VMAXPS       Y7, Y4, Y7
+	VMINPS       Y7, Y5, Y7
+	VMOVUPS      Y7, (R14)
+	VMOVUPS      96(AX), Y6
+	VMOVUPS      224(AX), Y7
+	VMOVUPS      352(AX), Y8
+	VMOVUPS      480(AX), Y9
+	VMOVUPS      608(AX), Y10
+	VMOVUPS      736(AX), Y11
+	VADDPS       Y8, Y7, Y12
+	VSUBPS       Y8, Y7, Y7
+	VADDPS       Y10, Y9, Y8
+	VSUBPS       Y10, Y9, Y9
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y8, Y6, Y6
+	VMOVAPS      Y7, Y10
+	VFMADD231PS  Y0, Y9, Y10
+	VMOVAPS      Y12, Y0
+	VFMADD231PS  Y1, Y8, Y0
+	VMOVAPS      Y7, Y1
+	VFMADD231PS  Y2, Y9, Y1
+	VADDPS       Y11, Y1, Y1
+	MOVQ         R11, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	ADDQ         R9, R14
+	VADDPS       Y3, Y6, Y6
+	VADDPS       (R14)(DI*1), Y6, Y6
+	VMAXPS       Y6, Y4, Y6
+	VMINPS       Y6, Y5, Y6
+	VMOVUPS      Y6, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y10, Y10
+	VADDPS       (R14)(DI*1), Y10, Y10
+	VMAXPS       Y10, Y4, Y10
+	VMINPS       Y10, Y5, Y10
+	VMOVUPS      Y10, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y0, Y0
+	VADDPS       (R14)(DI*1), Y0, Y0
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
+	VMOVUPS      Y0, (R14)
+	ADDQ         R10, R14
+	VADDPS       Y3, Y1, Y1
+	VADDPS       (R14)(DI*1), Y1, Y1
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VMOVUPS      Y1, (R14)
+	ADDQ         $0x20, R11
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, R12
+	SUBQ         $0x20, R13
+	JNZ          winogradOutAddF4x4AVX2_ch
+	IMUL3Q       $0x23, R9, R14
+	ADDQ         R14, DX
+	ADDQ         $0x08, BX
+	DECQ         R8
+	JMP          winogradOutAddF4x4AVX2_tile
+
+winogradOutAddF4x4AVX2_done:
+	VZEROUPPER
+	RET

@@ -29,3 +29,9 @@ func winogradOutF2x2AVX512(dst, src *float32, offs *int, bias *float32, ntiles, 
 func winogradOutF4x4AVX512(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32) {
 	panic("unreachable")
 }
+func winogradOutAddF4x4AVX2(dst, src *float32, offs *int, bias, res *float32, ntiles, n, rowStride int, lo, hi float32) {
+	panic("unreachable")
+}
+func winogradOutAddF4x4AVX512(dst, src *float32, offs *int, bias, res *float32, ntiles, n, rowStride int, lo, hi float32) {
+	panic("unreachable")
+}

@@ -197,6 +197,35 @@ func TestWinogradF4x4Transforms(t *testing.T) {
 							t.Fatalf("%v Out4 n=%d nt=%d clamp %v: [%d] = %v, want %v", isa, n, nt, cl, i, g[i], w[i])
 						}
 					}
+					// with a residual: the unclamped transform, then AddClamp, on every
+					// path (res outside the blocks is never read: NaN there)
+					res := randSlice(r, dlen)
+					for i := range res {
+						if i%7 == 3 {
+							res[i] = float32(math.NaN())
+						}
+					}
+					for _, o := range oofs {
+						for yo := 0; yo < 4; yo++ {
+							for x := 0; x < 4*n; x++ {
+								res[o+yo*ors+x] = float32(r.NormFloat64())
+							}
+						}
+					}
+					inf := float32(math.Inf(1))
+					WinogradF4x4Out(Generic, w, m, oofs, bias, n, ors, -inf, inf)
+					for _, o := range oofs {
+						for yo := 0; yo < 4; yo++ {
+							q := o + yo*ors
+							AddClamp(Generic, w[q:q+4*n], w[q:], res[q:], cl[0], cl[1])
+						}
+					}
+					WinogradF4x4OutAdd(isa, g, m, oofs, bias, res, n, ors, cl[0], cl[1])
+					for i := range w {
+						if g[i] != w[i] && !(g[i] != g[i] && w[i] != w[i]) {
+							t.Fatalf("%v OutAdd4 n=%d nt=%d clamp %v: [%d] = %v, want %v", isa, n, nt, cl, i, g[i], w[i])
+						}
+					}
 				}
 			}
 		}

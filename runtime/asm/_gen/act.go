@@ -337,6 +337,8 @@ func activations() {
 	actKernel("vsoftplusAVX2", "vsoftplusAVX2: x[i] = max(x[i], 0) + log1p(exp(-|x[i]|)) for i < n.", softplusv, false)
 	actKernel("vseluAVX2", "vseluAVX2: x[i] = scale*x[i] if x[i] > 0 else scale*alpha*expm1(x[i]), for i < n.", seluv, false)
 	actKernel("vsoftsignAVX2", "vsoftsignAVX2: x[i] = x[i]/(1+|x[i]|) for i < n.", softsignv, false)
+	defErfConsts()
+	actKernel("vgeluAVX2", "vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n.", geluErfv, false)
 	actKernel("vsigmoidGateAVX2", "vsigmoidGateAVX2: x[i] = 1/(1+exp(-x[i])) for i < n (LSTMSeq's form).", sigmoidGate, false)
 	actKernel("vtanhCellAVX2", "vtanhCellAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's form).", tanhCell, false)
 	actKernel("vtanhRationalAVX2", "vtanhRationalAVX2: x[i] = tanh(x[i]) for i < n (LSTMSeq's rational form).", tanhRational, false)

@@ -24,7 +24,7 @@ func main() {
 		rest = append(rest, os.Args[i])
 	}
 	os.Args = rest
-	if kernel == "gemm_neon" || kernel == "dwconv_neon" || kernel == "qgemm_neon" {
+	if kernel == "gemm_neon" || kernel == "dwconv_neon" || kernel == "qgemm_neon" || kernel == "clamp_neon" {
 		// arm64 text (avo emits amd64 only) to the file after -out
 		out := ""
 		for i := 0; i+1 < len(rest); i++ {
@@ -42,6 +42,8 @@ func main() {
 			neonGemm(f)
 		case "qgemm_neon":
 			qneonDot(f)
+		case "clamp_neon":
+			neonClamp(f)
 		default:
 			neonDWConv(f)
 		}
@@ -72,6 +74,8 @@ func main() {
 		probes()
 	case "act_avx2":
 		activations()
+	case "clamp_avx2":
+		clampKernels()
 	case "norm_avx2":
 		cstPrefix = "norm_"
 		normKernels()

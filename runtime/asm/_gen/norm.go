@@ -20,10 +20,8 @@ func normKernels() {
 	od := GLOBL(cstPrefix+"oned", RODATA|NOPTR)
 	DATA(0, U64(math.Float64bits(1)))
 	consts["oned"] = od
-	defErfConsts()
 	layerNormKernel()
 	softmaxKernel()
-	actKernel("vgeluAVX2", "vgeluAVX2: x[i] = x[i]*erfc(-x[i]/sqrt2)/2 (exact GELU) for i < n.", geluErfv, false)
 }
 
 // tailMask loads the mask of the first c lanes (0 < c < 8) into a new register.

@@ -23,7 +23,27 @@ type qgemmCfg struct {
 	vnni   bool // VPDPBUSD (EVEX) in zmm; else VPMADDWD+VPADDD in ymm
 	vex    bool // AVX-VNNI: VPDPBUSD in ymm, re-encoded as VEX by vexVNNI after avo
 	round  bool // requantize: round to the int grid, clamp, scale by sy; else +bias, clamp
+	pool   bool // requantize the max of each 4 consecutive rows (a fused 2x2 max pool): m%4 == 0, m/4 output rows
+	u8     bool // requantize to stored A elements q+zp (VPMOVDB; AVX-VNNI: packs, n%4 == 0; AVX2: u16, n%2 == 0)
 }
+
+// qgemmPerm is the dword order that undoes VPACKSSDW/VPACKUSWB's lane interleave (one
+// per generated file).
+var qgemmPerm *Mem
+
+// cb is the bytes of one output element.
+func (g qgemmCfg) cb() int {
+	switch {
+	case g.u16():
+		return 2
+	case g.u8:
+		return 1
+	}
+	return 4
+}
+
+// u16 is the widening kernel's stored output: q+zp as the u16 A elements it reads.
+func (g qgemmCfg) u16() bool { return g.u8 && !g.vnni && !g.vex }
 
 func (g qgemmCfg) nv() int { return g.nr * 4 / g.vb }
 
@@ -35,14 +55,21 @@ func (g qgemmCfg) vec() VecVirtual {
 }
 
 func qgemmKernels(vnni, vex bool) {
-	for _, round := range []bool{true, false} {
-		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex}
+	for _, v := range []struct{ round, pool, u8 bool }{{true, false, false}, {false, false, false}, {true, true, false}, {true, false, true}, {true, true, true}} {
+		round := v.round
+		g := qgemmCfg{mr: 4, nr: 16, vb: 32, round: round, vex: vex, pool: v.pool, u8: v.u8}
 		if vnni {
-			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round}
+			g = qgemmCfg{mr: 8, nr: 32, vb: 64, vnni: true, round: round, pool: v.pool, u8: v.u8}
 		}
 		op := "Float"
 		if round {
 			op = "Requant"
+		}
+		if v.pool {
+			op = "RequantPool"
+		}
+		if v.u8 {
+			op += "Bytes"
 		}
 		isa := "AVX2"
 		switch {
@@ -73,7 +100,11 @@ func (g qgemmCfg) gen() {
 			gemmMasks[g.nr] = maskTbl
 		}
 	}
-	TEXT(g.name, NOSPLIT, "func(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)")
+	sig := "func(m, n, kg int, a *byte, lda int, packed *byte, c *float32, ldc int, corr *int32, scale *float32, bias *float32, lo, hi, sy float32)"
+	if g.u8 {
+		sig = "func(m, n, kg int, a *byte, lda int, packed *byte, c *byte, ldc int, corr *int32, scale *float32, bias *float32, lo, hi float32, zp int32)"
+	}
+	TEXT(g.name, NOSPLIT, sig)
 	Doc(fmt.Sprintf("%s is the int8 GEMM on %dx%d tiles; see the stub.", g.name, g.mr, g.nr))
 	top, done := lbl("qcol"), lbl("qdone")
 	Label(top)
@@ -97,7 +128,8 @@ func (g qgemmCfg) gen() {
 	Load(Param("kg"), k)
 	IMUL3Q(U32(g.nr*4), k, k)
 	ADDQ(k, addr("packed"))
-	for _, p := range []string{"c", "corr", "scale"} {
+	ADDQ(U32(g.nr*g.cb()), addr("c"))
+	for _, p := range []string{"corr", "scale"} {
 		ADDQ(U32(g.nr*4), addr(p))
 	}
 	if !g.round {
@@ -121,7 +153,7 @@ func (g qgemmCfg) rows(ap, cp, mm GPVirtual, full bool, maskTbl Mem) {
 	g.advance(g.mr, ap, cp, mm)
 	JMP(LabelRef(loop))
 	Label(rem)
-	for r := g.mr / 2; r >= 1; r /= 2 {
+	for r := g.mr / 2; r >= 1 && (!g.pool || r >= 4); r /= 2 { // pool: m%4 == 0
 		skip := lbl("qskip")
 		TESTQ(U32(r), mm)
 		JZ(LabelRef(skip))
@@ -138,7 +170,7 @@ func (g qgemmCfg) advance(r int, ap, cp, mm GPVirtual) {
 	ADDQ(t, ap)
 	t2 := GP64()
 	Load(Param("ldc"), t2)
-	IMUL3Q(U32(r*4), t2, t2)
+	IMUL3Q(U32(g.outRows(r)*g.cb()), t2, t2)
 	ADDQ(t2, cp)
 	SUBQ(U32(r), mm)
 }
@@ -241,16 +273,47 @@ func (g qgemmCfg) tile(r int, ap, cp GPVirtual, full bool, maskTbl Mem) {
 	g.output(r, acc[0], cp, full, maskTbl)
 }
 
+// outRows is the output rows of an r-row tile.
+func (g qgemmCfg) outRows(r int) int {
+	if g.pool {
+		return r / 4
+	}
+	return r
+}
+
 // output turns int32 sums into float32 outputs and stores them:
 // f = float(acc+corr[j])*scale[j]; requant: round(clamp(f, lo, hi)) * sy (lo/hi are the
 // integer limits minus the zero point, so clamping before rounding is ORT's order);
 // float: clamp(f + bias[j], lo, hi).
 func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, maskTbl Mem) {
 	nv := g.nv()
+	if g.pool {
+		// max before the output stage: corr is per column and scale positive, so the
+		// stage is monotone and commutes with the max (clamp and rounding too)
+		var out [][]VecVirtual
+		for o := 0; o < r; o += 4 {
+			for v := 0; v < nv; v++ {
+				for i := o + 1; i < o+4; i++ {
+					VPMAXSD(acc[i][v], acc[o][v], acc[o][v])
+				}
+			}
+			out = append(out, acc[o])
+		}
+		acc, r = out, r/4
+	}
 	lo, hi, sy := g.vec(), g.vec(), g.vec()
 	VBROADCASTSS(addr("lo"), lo)
 	VBROADCASTSS(addr("hi"), hi)
-	if g.round {
+	switch {
+	case g.u8:
+		zg := Load(Param("zp"), GP32())
+		if g.vnni {
+			VPBROADCASTD(zg, sy) // sy holds the stored zero point
+		} else { // AVX2 broadcasts from an xmm only
+			MOVD(zg, sy.AsX())
+			VPBROADCASTD(sy.AsX(), sy)
+		}
+	case g.round:
 		VBROADCASTSS(addr("sy"), sy)
 	}
 	cr, sr, br := GP64(), GP64(), GP64()
@@ -281,8 +344,12 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 				VMAXPS(lo, x, x)
 				VMINPS(hi, x, x)
 				VCVTPS2DQ(x, x)
-				VCVTDQ2PS(x, x)
-				VMULPS(sy, x, x)
+				if g.u8 {
+					VPADDD(sy, x, x) // q+zp in 0..255
+				} else {
+					VCVTDQ2PS(x, x)
+					VMULPS(sy, x, x)
+				}
 			} else {
 				VADDPS(bv, x, x)
 				VMAXPS(lo, x, x)
@@ -290,17 +357,62 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 			}
 		}
 	}
+	if g.u16() {
+		// 16 dwords in two ymm -> 16 u16 in the first
+		for i := 0; i < r; i++ {
+			x := acc[i][0]
+			VPACKUSDW(acc[i][1], x, x) // [a0-3 b0-3 | a4-7 b4-7]
+			VPERMQ(U8(0xd8), x, x)     // a0-7 b0-7
+		}
+	}
+	if g.u8 && !g.vnni && !g.u16() {
+		// 16 dwords in two ymm -> 16 bytes in the low xmm of the first
+		if qgemmPerm == nil {
+			t := GLOBL("qgemmPerm", RODATA|NOPTR)
+			for i, v := range []uint32{0, 4, 1, 5, 2, 6, 3, 7} {
+				DATA(4*i, U32(v))
+			}
+			qgemmPerm = &t
+		}
+		perm := g.vec()
+		VMOVDQU(*qgemmPerm, perm)
+		for i := 0; i < r; i++ {
+			x := acc[i][0]
+			VPACKSSDW(acc[i][1], x, x) // [a0-3 b0-3 | a4-7 b4-7] int16
+			VPACKUSWB(x, x, x)         // [a0-3 b0-3 a0-3 b0-3 | a4-7 b4-7 ...] bytes
+			VPERMD(x, perm, x)         // a0-7 b0-7 in the low xmm
+		}
+	}
 	ldc := GP64()
 	Load(Param("ldc"), ldc)
-	SHLQ(U8(2), ldc)
+	switch { // to bytes
+	case g.u16():
+		SHLQ(U8(1), ldc)
+	case !g.u8:
+		SHLQ(U8(2), ldc)
+	}
 	ldc3 := GP64()
 	if r > 3 {
 		LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
 	}
 	cbase := groupBases(cp, ldc, r)
+	if full && g.u8 && !g.vnni {
+		for i := 0; i < r; i++ {
+			if g.u16() {
+				VMOVDQU(acc[i][0], rowAddr(i, cbase, ldc, ldc3, 0))
+			} else {
+				VMOVDQU(acc[i][0].AsX(), rowAddr(i, cbase, ldc, ldc3, 0))
+			}
+		}
+		return
+	}
 	if full {
 		for i := 0; i < r; i++ {
 			for v := 0; v < nv; v++ {
+				if g.u8 {
+					VPMOVDB(acc[i][v], rowAddr(i, cbase, ldc, ldc3, v*g.vb/4))
+					continue
+				}
 				VMOVUPS(acc[i][v], rowAddr(i, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
@@ -318,6 +430,10 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 		ks := []Register{K1, K2}
 		for i := 0; i < r; i++ {
 			for v := 0; v < nv; v++ {
+				if g.u8 {
+					VPMOVDB(acc[i][v], ks[v], rowAddr(i, cbase, ldc, ldc3, v*g.vb/4))
+					continue
+				}
 				VMOVUPS(acc[i][v], ks[v], rowAddr(i, cbase, ldc, ldc3, v*g.vb))
 			}
 		}
@@ -325,6 +441,28 @@ func (g qgemmCfg) output(r int, acc [][]VecVirtual, cp GPVirtual, full bool, mas
 	}
 	tp := GP64()
 	LEAQ(maskTbl, tp)
+	if g.u16() { // n%2 == 0: whole dwords of u16 pairs, n/2 of them
+		SHRQ(U8(1), nc)
+		NEGQ(nc)
+		ADDQ(U32(g.nr), nc)
+		mk := YMM()
+		VMOVDQU(Mem{Base: tp, Index: nc, Scale: 4}, mk)
+		for i := 0; i < r; i++ {
+			VPMASKMOVD(acc[i][0], mk, rowAddr(i, cbase, ldc, ldc3, 0))
+		}
+		return
+	}
+	if g.u8 { // n%4 == 0: whole dwords of bytes, n/4 of them
+		SHRQ(U8(2), nc)
+		NEGQ(nc)
+		ADDQ(U32(g.nr), nc)
+		mk := XMM()
+		VMOVDQU(Mem{Base: tp, Index: nc, Scale: 4}, mk)
+		for i := 0; i < r; i++ {
+			VPMASKMOVD(acc[i][0].AsX(), mk, rowAddr(i, cbase, ldc, ldc3, 0))
+		}
+		return
+	}
 	NEGQ(nc)
 	ADDQ(U32(g.nr), nc)
 	for v := 0; v < nv; v++ {

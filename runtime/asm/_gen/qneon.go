@@ -49,7 +49,70 @@ func qneonDot(w io.Writer) {
 		p("\tVST1.P [V%d.S4, V%d.S4, V%d.S4, V%d.S4], 64(R3)\n", 4*q, 4*q+1, 4*q+2, 4*q+3)
 	}
 	p("\tRET\n")
+	qneonMull(p)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		panic(err)
 	}
+}
+
+// qneonMull writes qmull4x8NEON, the int8 tile for arm64 without dotprod: per group of
+// 4 k values and row, the row's int8 quad broadcast (DUP), SMULL/SMULL2 against the 8
+// columns' quads (int16 products, exact: |a*w| <= 2^14) and SADALP adding adjacent
+// products into int32 (each column's sum split over two lanes, joined by ADDP at the
+// end: exact). 4 rows x 8 columns: 16 accumulators.
+func qneonMull(p func(string, ...any)) {
+	w := func(enc uint32, asm string, args ...any) {
+		p("\tWORD $0x%08x // %s\n", enc, fmt.Sprintf(asm, args...))
+	}
+	smull := func(d, n, m int, hi bool) {
+		enc, op := uint32(0x0E20C000), "SMULL V%d.8H, V%d.8B, V%d.8B"
+		if hi {
+			enc, op = 0x4E20C000, "SMULL2 V%d.8H, V%d.16B, V%d.16B"
+		}
+		w(enc|uint32(m)<<16|uint32(n)<<5|uint32(d), op, d, n, m)
+	}
+	sadalp := func(d, n int) { w(0x4E606800|uint32(n)<<5|uint32(d), "SADALP V%d.4S, V%d.8H", d, n) }
+	dup := func(d, n, idx int) {
+		w(0x4E000400|uint32(idx<<3|4)<<16|uint32(n)<<5|uint32(d), "DUP V%d.4S, V%d.S[%d]", d, n, idx)
+	}
+	addp := func(d, n, m int) {
+		w(0x4EA0BC00|uint32(m)<<16|uint32(n)<<5|uint32(d), "ADDP V%d.4S, V%d.4S, V%d.4S", d, n, m)
+	}
+	p("\n// Registers: R0 rows, R1 packed cursor, R2 16-byte k steps left, R3 out, R4..R7 row\n")
+	p("// pointers; V0..V15 accumulators (row r in V4r..V4r+3: columns 0-1, 2-3, 4-5, 6-7, two\n")
+	p("// lanes each), V16..V19 A bytes, V20 a quad, V24 V25 B, V26..V29 products.\n\n")
+	p("// func qmull4x8NEON(rows *[4]*byte, b *byte, kq int, out *[32]int32)\n")
+	p("TEXT ·qmull4x8NEON(SB), NOSPLIT, $0-32\n")
+	p("\tMOVD rows+0(FP), R0\n\tMOVD b+8(FP), R1\n\tMOVD kq+16(FP), R2\n\tMOVD out+24(FP), R3\n")
+	p("\tLDP 0(R0), (R4, R5)\n\tLDP 16(R0), (R6, R7)\n")
+	for v := 0; v < 16; v++ {
+		p("\tVEOR V%d.B16, V%d.B16, V%d.B16\n", v, v, v)
+	}
+	p("\tCBZ R2, mstore\n")
+	p("mloop:\n")
+	for r := 0; r < 4; r++ {
+		p("\tVLD1.P 16(R%d), [V%d.B16]\n", 4+r, 16+r)
+	}
+	for g := 0; g < 4; g++ {
+		p("\tVLD1.P 32(R1), [V24.B16, V25.B16]\n")
+		for r := 0; r < 4; r++ {
+			dup(20, 16+r, g)
+			smull(26, 24, 20, false)
+			smull(27, 24, 20, true)
+			smull(28, 25, 20, false)
+			smull(29, 25, 20, true)
+			for i := 0; i < 4; i++ {
+				sadalp(4*r+i, 26+i)
+			}
+		}
+	}
+	p("\tSUB $1, R2, R2\n\tCBNZ R2, mloop\n")
+	p("mstore:\n")
+	for r := 0; r < 4; r++ { // row r's 8 sums into V2r, V2r+1 (sources read before overwritten)
+		addp(2*r, 4*r, 4*r+1)
+		addp(2*r+1, 4*r+2, 4*r+3)
+	}
+	p("\tVST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R3)\n")
+	p("\tVST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R3)\n")
+	p("\tRET\n")
 }

@@ -80,4 +80,94 @@ func quantKernels() {
 		VZEROUPPER()
 		RET()
 	}
+	copyRunsKernel()
+	thin1PoolKernel()
+}
+
+// copyRunsKernel emits copyRunsAVX2: n runs of move bytes (a multiple of 32), run i
+// from src+i*step to dst+offs[i], in 32-byte vectors (an int8 conv's im2col moves).
+func copyRunsKernel() {
+	TEXT("copyRunsAVX2", NOSPLIT, "func(dst *byte, offs *int, n int, src *byte, step, move int)")
+	Doc("copyRunsAVX2 copies n runs of move bytes; see the stub.")
+	dst, offs, n := Load(Param("dst"), GP64()), Load(Param("offs"), GP64()), Load(Param("n"), GP64())
+	src, step, move := Load(Param("src"), GP64()), Load(Param("step"), GP64()), Load(Param("move"), GP64())
+	loop, inner, done := lbl("cloop"), lbl("cinner"), lbl("cdone")
+	v := YMM()
+	Label(loop)
+	TESTQ(n, n)
+	JZ(LabelRef(done))
+	d := GP64()
+	MOVQ(Mem{Base: offs}, d)
+	ADDQ(dst, d)
+	w := GP64()
+	XORQ(w, w)
+	Label(inner)
+	VMOVDQU(Mem{Base: src, Index: w, Scale: 1}, v)
+	VMOVDQU(v, Mem{Base: d, Index: w, Scale: 1})
+	ADDQ(U32(32), w)
+	CMPQ(w, move)
+	JL(LabelRef(inner))
+	ADDQ(U32(8), offs)
+	ADDQ(step, src)
+	DECQ(n)
+	JMP(LabelRef(loop))
+	Label(done)
+	VZEROUPPER()
+	RET()
+}
+
+// thin1PoolKernel emits thin1PoolAVX2: the im2col of a one-channel 3x3 stride-1 conv
+// without padding in 2x2-pool window order (A rows of 12 bytes): per window, the 4x4
+// input patch under it in one xmm (four 4-byte loads), its four A rows (48 bytes) three
+// VPSHUFBs of it.
+func thin1PoolKernel() {
+	shuf := GLOBL("thin1Shuf", RODATA|NOPTR)
+	for b := 0; b < 48; b++ {
+		row, pos := b/12, b%12
+		v := byte(0x80) // the row's tail: zero (its weights are zero)
+		if pos < 9 {
+			dy, dx, ky, kx := row/2, row%2, pos/3, pos%3
+			v = byte((dy+ky)*4 + dx + kx)
+		}
+		DATA(b, U8(v))
+	}
+	TEXT("thin1PoolAVX2", NOSPLIT, "func(dst *byte, src *byte, w, ph, pw int)")
+	Doc("thin1PoolAVX2 gathers ph x pw pool windows of A rows; see the stub.")
+	dst, src := Load(Param("dst"), GP64()), Load(Param("src"), GP64())
+	w, ph := Load(Param("w"), GP64()), Load(Param("ph"), GP64())
+	m := []VecVirtual{XMM(), XMM(), XMM()}
+	for i, x := range m {
+		VMOVDQU(shuf.Offset(16*i), x)
+	}
+	w3 := GP64()
+	LEAQ(Mem{Base: w, Index: w, Scale: 2}, w3)
+	rowLoop, colLoop, rowNext, done := lbl("trow"), lbl("tcol"), lbl("tnext"), lbl("tdone")
+	Label(rowLoop)
+	TESTQ(ph, ph)
+	JZ(LabelRef(done))
+	p, n := GP64(), GP64()
+	MOVQ(src, p)
+	Load(Param("pw"), n)
+	Label(colLoop)
+	TESTQ(n, n)
+	JZ(LabelRef(rowNext))
+	x, o := XMM(), XMM()
+	VMOVD(Mem{Base: p}, x)
+	VPINSRD(U8(1), Mem{Base: p, Index: w, Scale: 1}, x, x)
+	VPINSRD(U8(2), Mem{Base: p, Index: w, Scale: 2}, x, x)
+	VPINSRD(U8(3), Mem{Base: p, Index: w3, Scale: 1}, x, x)
+	for i := range m {
+		VPSHUFB(m[i], x, o)
+		VMOVDQU(o, Mem{Base: dst, Disp: 16 * i})
+	}
+	ADDQ(U32(48), dst)
+	ADDQ(U32(2), p)
+	DECQ(n)
+	JMP(LabelRef(colLoop))
+	Label(rowNext)
+	LEAQ(Mem{Base: src, Index: w, Scale: 2}, src)
+	DECQ(ph)
+	JMP(LabelRef(rowLoop))
+	Label(done)
+	RET()
 }

@@ -26,7 +26,8 @@ import (
 //	y0 = (m0 + a) + c    y1 = b + 2*d    y2 = a + 4*c    y3 = (b + 8*d) + m5
 func winograd4Kernels() {
 	winogradIn4()
-	winogradOut4()
+	winogradOut4(false)
+	winogradOut4(true)
 }
 
 var w4consts = map[string]Mem{}
@@ -220,24 +221,41 @@ func at4(m [6]VecVirtual, y [4]VecVirtual, k2, k4, k8 VecVirtual) {
 	VADDPS(m[5], y[3], y[3])
 }
 
-func winogradOut4() {
-	TEXT("winogradOutF4x4"+sfx, 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
-	Doc("winogradOutF4x4" + sfx + ": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
+// winogradOut4 emits the F(4x4) output transform; with res (winogradOutAddF4x4) the
+// residual at the same offsets of res is added after the bias, before the clamp (the
+// residual epilogue in the transform's store).
+func winogradOut4(res bool) {
+	name := "winogradOutF4x4" + sfx
+	if res {
+		name = "winogradOutAddF4x4" + sfx
+		TEXT(name, 0, "func(dst, src *float32, offs *int, bias, res *float32, ntiles, n, rowStride int, lo, hi float32)")
+		Doc(name + ": the 4x4 block at dst[offs[t]:] = clamp((A^T M A + bias) + res[offs[t]+...], lo, hi) of src[t*36*n+p*n+co].")
+	} else {
+		TEXT(name, 0, "func(dst, src *float32, offs *int, bias *float32, ntiles, n, rowStride int, lo, hi float32)")
+		Doc(name + ": the 4x4 block at dst[offs[t]:] = clamp(A^T M A + bias, lo, hi) of src[t*36*n+p*n+co].")
+	}
 	tmp := alignedLocal(24 * vb)
 	pd, ps, po, pb := GP64(), GP64(), GP64(), GP64()
 	Load(Param("dst"), pd)
 	Load(Param("src"), ps)
 	Load(Param("offs"), po)
 	Load(Param("bias"), pb)
+	// rd: res - dst in bytes, so a block's residual is at the output address + rd
+	var rd GPVirtual
+	if res {
+		rd = GP64()
+		Load(Param("res"), rd)
+		SUBQ(pd, rd)
+	}
 	nt, n4, rs4 := GP64(), GP64(), GP64()
 	Load(Param("ntiles"), nt)
 	Load(Param("n"), n4)
 	SHLQ(U8(2), n4)
 	Load(Param("rowStride"), rs4)
 	SHLQ(U8(2), rs4)
-	Label("wout4_tile")
+	Label(name + "_tile")
 	TESTQ(nt, nt)
-	JZ(LabelRef("wout4_done"))
+	JZ(LabelRef(name + "_done"))
 	o := GP64()
 	MOVQ(Mem{Base: po}, o)
 	LEAQ(Mem{Base: pd, Index: o, Scale: 4}, o)
@@ -245,7 +263,7 @@ func winogradOut4() {
 	MOVQ(pb, bp)
 	cl := GP64()
 	MOVQ(n4, cl)
-	Label("wout4_ch")
+	Label(name + "_ch")
 	k2, k4, k8 := vec(), vec(), vec()
 	VBROADCASTSS(w4cst("two", 2), k2)
 	VBROADCASTSS(w4cst("four", 4), k4)
@@ -295,6 +313,9 @@ func winogradOut4() {
 		}
 		for yo := 0; yo < 4; yo++ {
 			VADDPS(b, y[yo], y[yo])
+			if res {
+				VADDPS(Mem{Base: q, Index: rd, Scale: 1}, y[yo], y[yo])
+			}
 			VMAXPS(y[yo], lo, y[yo]) // operand order keeps NaN (as in the GEMM stores)
 			VMINPS(y[yo], hi, y[yo])
 			VMOVUPS(y[yo], Mem{Base: q})
@@ -307,13 +328,13 @@ func winogradOut4() {
 	ADDQ(U8(vb), ps)
 	ADDQ(U8(vb), bp)
 	SUBQ(U8(vb), cl)
-	JNZ(LabelRef("wout4_ch"))
+	JNZ(LabelRef(name + "_ch"))
 	IMUL3Q(U8(35), n4, q)
 	ADDQ(q, ps)
 	ADDQ(U8(8), po)
 	DECQ(nt)
-	JMP(LabelRef("wout4_tile"))
-	Label("wout4_done")
+	JMP(LabelRef(name + "_tile"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }

@@ -2,8 +2,7 @@
 
 package asm
 
-//go:generate go run -C _gen . -kernel pool_avx2 -out ../maxpool_avx2_amd64.s
-//go:generate go run -C _gen . -kernel gather_avx2 -out ../gather_short_avx2_amd64.s
+//go:generate go run -C _gen . -kernel pool_avx2 -out ../pool_avx2_amd64.s
 
 // vmaxPoolAVX2 is MaxPool for c a multiple of 8 and ntaps >= 1:
 //
@@ -11,13 +10,6 @@ package asm
 //
 //go:noescape
 func vmaxPoolAVX2(dst, src *float32, bases *int, npix int, offs *int, ntaps, c int)
-
-// gatherShortAVX2 is GatherRuns for 1 <= runLen <= 8: one 8-float block per run,
-//
-//	for r := 0; r < nruns; r++ { copy(dst[r*runLen:r*runLen+8], src[offs[r]:offs[r]+8]) }
-//
-//go:noescape
-func gatherShortAVX2(dst, src *float32, offs *int, nruns, runLen int)
 
 // The PoolTaps / GlobalPool kernels (8 channels a vector, masked tail; exact against
 // layers.Pool2D / GlobalPool2D):
@@ -49,15 +41,3 @@ func vpoolAvgStrideAVX2(dst, src *float32, ntaps, c int, scale float32)
 //
 //go:noescape
 func vmaxTapsAVX2(dst, src *float32, offs *int, ntaps, c int)
-
-// gatherRunsAVX2 computes
-//
-//	for r := 0; r < nruns; r++ {
-//		copy(dst[r*runLen:(r+1)*runLen], src[offs[r]:offs[r]+runLen])
-//	}
-//
-// moving whole 8-float blocks: it reads up to 7 floats past each source run and writes
-// up to 7 past the last destination run (runLen >= 1).
-//
-//go:noescape
-func gatherRunsAVX2(dst, src *float32, offs *int, nruns, runLen int)

@@ -6,8 +6,6 @@ func vmaxPoolAVX2(dst, src *float32, bases *int, npix int, offs *int, ntaps, c i
 	panic("unreachable")
 }
 
-func gatherShortAVX2(dst, src *float32, offs *int, nruns, runLen int) { panic("unreachable") }
-
 func vpoolMaxTapsAVX2(dst, src *float32, offs, ptr *int, npix, c int) { panic("unreachable") }
 func vpoolAvgTapsAVX2(dst, src *float32, offs, ptr *int, scale *float32, npix, c int) {
 	panic("unreachable")
