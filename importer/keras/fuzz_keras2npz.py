@@ -298,13 +298,49 @@ def mutate_h5(rng, data, tmp, json_attr=True):
         p = os.path.join(tmp, "m.h5")
         with open(p, "wb") as f:
             f.write(data)
-        try:
-            d = mutate_h5_file(rng, p, json_attr)
-        except Exception as e:  # noqa: BLE001 - a mutation that h5py refuses: keep bytes
-            return data, f"h5 mutation failed ({type(e).__name__})"
+        # In a forked child: on bytes an earlier mutation broke, libhdf5 itself can spin
+        # or allocate gigabytes (what the exporter must survive, and this process too).
+        seed = rng.getrandbits(64)
+        d = _in_child(lambda: mutate_h5_file(random.Random(seed), p, json_attr), 5)
+        if d is None:
+            return mutate_bytes(rng, data)
         with open(p, "rb") as f:
             return f.read(), d
     return mutate_bytes(rng, data)
+
+
+def _in_child(fn, timeout):
+    """fn() in a forked child under a memory cap; its string result, or None if it
+    failed, took over timeout seconds or was killed."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.RLIM_INFINITY))
+            os.write(w, str(fn()).encode()[:4096])
+            code = 0
+        except BaseException:  # noqa: BLE001 - a mutation h5py refuses
+            pass
+        finally:
+            os._exit(code)
+    os.close(w)
+    t0 = time.monotonic()
+    while True:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+        if wpid:
+            break
+        if time.monotonic() - t0 > timeout:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = -1
+            break
+        time.sleep(0.002)
+    out = os.read(r, 4096).decode("utf-8", "replace")
+    os.close(r)
+    return out if status == 0 else None
 
 
 def mutate_keras(rng, data, tmp):
