@@ -248,7 +248,6 @@ def serve_checks(allowed):
         meta = json.loads(req(port, "GET", "/v2/models/mlp")[1])
         in_name = meta["inputs"][0]["name"]
         reqs = serve_requests()
-        kpid = None
         for label, body, headers, ok in reqs:
             body = body.replace(b'"INPUT"', json.dumps(in_name).encode())
             t0 = time.monotonic()
@@ -278,7 +277,12 @@ def serve_checks(allowed):
         if hwm is not None and hwm > OVER_MIB + 100:
             fails.append(("serve peak RSS", [f"{hwm} MiB"]))
     finally:
-        p.send_signal(signal.SIGTERM)
+        # SIGTERM to strace would detach it and leave kinfer serving: stop kinfer itself.
+        kpid = kinfer_pid(p.pid)
+        if kpid:
+            os.kill(kpid, signal.SIGTERM)
+        else:
+            p.send_signal(signal.SIGTERM)
         try:
             p.wait(timeout=40)
         except subprocess.TimeoutExpired:
