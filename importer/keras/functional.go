@@ -146,6 +146,10 @@ func parseRef(v any, k2 bool) (kref, bool) {
 	return kref{layer: name, node: n, tensor: t, k2: k2}, true
 }
 
+// maxModelIO bounds a model's input_layers and output_layers lists: far above real
+// models (a few inputs), and it keeps a hostile list from sizing per-input work.
+const maxModelIO = 1024
+
 // parseRefs reads a model's input_layers / output_layers: one ref or a list of refs.
 func parseRefs(v any, what string) ([]kref, error) {
 	if v == nil {
@@ -161,12 +165,22 @@ func parseRefs(v any, what string) ([]kref, error) {
 	if _, isName := l[0].(string); isName {
 		l = []any{l}
 	}
+	if len(l) > maxModelIO {
+		return nil, fmt.Errorf("Functional config %s lists %d tensors, more than %d: %w", what, len(l), maxModelIO, layers.ErrUnsupported)
+	}
 	out := make([]kref, 0, len(l))
+	seen := map[kref]bool{}
 	for _, e := range l {
 		r, ok := parseRef(e, false)
 		if !ok {
 			return nil, fmt.Errorf("Functional config %s entry %s is not [layer, node, tensor]: %w", what, jsonText(e), layers.ErrBadFile)
 		}
+		// An output may be listed twice (Keras returns it twice); an input may not:
+		// Keras refuses such a model, and each listed input is one the caller feeds.
+		if what == "input_layers" && seen[r] {
+			return nil, fmt.Errorf("Functional config input_layers lists %s twice: %w", jsonText(e), layers.ErrBadFile)
+		}
+		seen[r] = true
 		out = append(out, r)
 	}
 	return out, nil

@@ -507,6 +507,11 @@ def build(out):
     add("zip_bzip2.keras", "compression method 12")
     write_zip(m("zip_many.keras"), [("config.json", "{}")] + [(f"f{i}", b"") for i in range(1000)])
     add("zip_many.keras", "1001 members")
+    # No metadata.json (a warning on success) and broken weights: still one line (the
+    # warning is held back; found by fuzz_keras2npz.py).
+    write_zip(m("no_metadata_bad_weights.keras"), [("config.json", json.dumps(k3_base)),
+                                                   ("model.weights.h5", b"not an HDF5 file")])
+    add("no_metadata_bad_weights.keras", "model.weights.h5 is not a readable HDF5 file")
     return cases
 
 

@@ -74,6 +74,7 @@ from keras2npz_guard import (  # noqa: E402
 )
 
 from keras2npz_samples import make_samples  # noqa: E402
+from keras2npz_watchdog import Watchdog  # noqa: E402
 
 
 FORMAT = "kinfer-npz"
@@ -535,6 +536,14 @@ def _has_datasets(g):
     return any(_has_datasets(g[k]) for k in g.keys())
 
 
+# Warnings wait here until the export succeeds: a rejected file gets exactly one line.
+_WARNINGS = []
+
+
+def _warn(msg):
+    _WARNINGS.append(msg)
+
+
 def read_keras_zip(path, limits, display):
     with KerasZip(path, limits, display) as z:
         model_config = parse_json(z.read("config.json"), f"{display}: config.json", limits)
@@ -550,8 +559,7 @@ def read_keras_zip(path, limits, display):
                 keras_version = meta.get("keras_version")
         if not keras_version:
             keras_version = "3.0.0"
-            print(f"keras2npz: warning: {one_line(display)} has no keras_version in "
-                  "metadata.json; assuming 3.0.0", file=sys.stderr)
+            _warn(f"{one_line(display)} has no keras_version in metadata.json; assuming 3.0.0")
         check_keras_version(keras_version, f"{display}: metadata.json")
         seq, converted = normalize_model_config(model_config)
         out = {}
@@ -780,18 +788,23 @@ def _size(text):
 
 def _export(args, limits):
     display = args.model
+    # The time bound covers reading the file (not Keras's predict for --samples).
+    watchdog = Watchdog(limits.read_seconds, f"{one_line(display)}: reading the model took "
+                        f"more than {limits.read_seconds:g} s (a corrupt HDF5 file?; --max-seconds)")
     if not args.samples:
-        model_config, _seq, converted, kv, fmt, weights = read_model(args.model, limits)
+        with watchdog:
+            model_config, _seq, converted, kv, fmt, weights = read_model(args.model, limits)
         members = build_members(model_config, converted, kv, os.path.basename(args.model),
                                 fmt, weights, version=format_version(_seq))
     else:
         # Keras loads a private copy, so what it reads is exactly what was checked, and
         # under the name that makes it pick the same format (it dispatches on the suffix).
-        fmt = sniff_format(args.model, limits)
         with private_dir() as td:
-            copy = private_copy(args.model, td, "model." + ("keras" if fmt == "keras" else "h5"),
-                                limits, display)
-            model_config, _seq, converted, kv, fmt, weights = read_model(copy, limits, display)
+            with watchdog:
+                fmt = sniff_format(args.model, limits)
+                copy = private_copy(args.model, td, "model." + ("keras" if fmt == "keras" else "h5"),
+                                    limits, display)
+                model_config, _seq, converted, kv, fmt, weights = read_model(copy, limits, display)
             members = build_members(model_config, converted, kv, os.path.basename(args.model),
                                     fmt, weights, version=format_version(_seq))
             xs, ys = make_samples(copy, kv, weights, args.samples, args.seed, display)
@@ -819,6 +832,9 @@ def main(argv=None):
     ap.add_argument("--max-weights-bytes", type=_size, default=d.weights_bytes, metavar="N",
                     help=f"total float weights, decompressed (default {d.weights_bytes >> 30}G); "
                     "the model file may be this plus the config plus 64M")
+    ap.add_argument("--max-seconds", type=float, default=d.read_seconds, metavar="S",
+                    help=f"longest time reading the model file may take (default {d.read_seconds:g}); "
+                    "then one line on stderr and exit 2")
     args = ap.parse_args(argv)
     if args.samples < 0:
         ap.error("--samples must be >= 0")
@@ -828,7 +844,8 @@ def main(argv=None):
         print("keras2npz: h5py is required (pip install h5py)", file=sys.stderr)
         return 1
     limits = Limits(config_bytes=args.max_config_bytes, json_depth=args.max_json_depth,
-                    weights_bytes=args.max_weights_bytes)
+                    weights_bytes=args.max_weights_bytes, read_seconds=args.max_seconds)
+    _WARNINGS.clear()
     try:
         members = _export(args, limits)
     except BadInput as e:
@@ -848,6 +865,8 @@ def main(argv=None):
     except OSError as e:
         print(f"keras2npz: {one_line(args.out)}: cannot write: {e.strerror or e}", file=sys.stderr)
         return 1
+    for w in _WARNINGS:
+        print(f"keras2npz: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,7 @@ import re
 import struct
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # Disable HDF5's dynamic filter plugins before h5py initialises the library: a file
@@ -81,6 +82,7 @@ class Limits:
     h5_objects: int = 200_000         # groups + datasets in one HDF5 file
     h5_depth: int = 64                # group nesting in one HDF5 file
     attr_elements: int = 1_000_000    # elements of one HDF5 attribute (weight_names)
+    read_seconds: float = 300         # reading the model file (a corrupt one can make libhdf5 spin)
 
     def file_bytes(self):
         """Largest model file accepted: weights + config + room for HDF5/zip overhead."""
@@ -470,11 +472,36 @@ def read_str_attr(obj, name, limits, what):
     raise BadInput(f"{what}: attribute {name} is {type(v).__name__}, not a string")
 
 
+@contextmanager
+def memory_cap(extra):
+    """Cap this process's data segment (RLIMIT_DATA: heap and private mappings) at its
+    current size plus `extra` bytes for the block, so that an allocation libhdf5 sizes
+    from a corrupt file fails (an HDF5 error, or MemoryError) instead of taking the
+    machine. A no-op where the limit cannot be set."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as f:
+            data = int(f.read().split()[5]) * resource.getpagesize()
+        old = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = data + extra
+        if old[1] != resource.RLIM_INFINITY:
+            cap = min(cap, old[1])
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, old[1]))
+    except (ImportError, OSError, ValueError, IndexError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, old)
+
+
 def read_attr(obj, name, limits, what):
     """Read an HDF5 attribute after bounding its element count and, when the type has a
-    fixed size, its bytes. (A variable-length string cannot be sized before HDF5 reads
-    it; its bytes are in the file, never compressed, so the file-size limit bounds it,
-    and callers check its length before parsing.)"""
+    fixed size, its bytes. A variable-length string cannot be sized before HDF5 reads
+    it, and a corrupt global heap can claim any length, so it is read under a memory
+    cap (callers check its length before parsing)."""
     if name not in obj.attrs:
         return None
     aid = obj.attrs.get_id(name)
@@ -492,7 +519,15 @@ def read_attr(obj, name, limits, what):
     if dt.kind != "O" and n * dt.itemsize > limits.config_bytes:
         raise BadInput(f"{what}: attribute {name} is {n * dt.itemsize} bytes, more than "
                        f"the {limits.config_bytes} allowed (--max-config-bytes)")
-    return obj.attrs[name]
+    if dt.kind != "O":
+        return obj.attrs[name]
+    cap = 4 * limits.config_bytes + 256 * MiB
+    try:
+        with memory_cap(cap):
+            return obj.attrs[name]
+    except (MemoryError, OSError) as e:
+        raise BadInput(f"{what}: attribute {name} cannot be read in {cap >> 20} MiB "
+                       f"(a corrupt HDF5 heap?): {type(e).__name__}: {one_line(e, 200)}")
 
 
 def _link_error(display, path, lnk):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import types
 import unittest
 import zipfile
@@ -436,6 +437,48 @@ class OneLineTest(unittest.TestCase):
         self.assertTrue(s.isprintable())
         self.assertNotIn("\n", s)
         self.assertLess(len(s), 2100)
+
+
+class FuzzFoundTest(unittest.TestCase):
+    """Files fuzz_keras2npz.py found (mutations of committed zoo sources; kept in
+    testdata/exporter/): libhdf5 itself misbehaves on them, inside one attribute read."""
+
+    def export(self, name, *flags):
+        with tempfile.TemporaryDirectory() as td:
+            t0 = time.monotonic()
+            r = subprocess.run([sys.executable, EXPORTER, os.path.join(HERE, "testdata", "exporter", name),
+                                os.path.join(td, "out.npz")] + list(flags), capture_output=True,
+                               text=True, timeout=TIMEOUT, env=_env(td))
+            return r, time.monotonic() - t0, os.path.exists(os.path.join(td, "out.npz"))
+
+    def test_heap_spin_is_time_bounded(self):
+        # A corrupt global heap makes libhdf5 loop (holding the GIL) while reading an
+        # attribute: the watchdog ends the process with one line after --max-seconds.
+        r, dt, wrote = self.export("hdf5_heap_spin.h5", "--max-seconds", "3")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn("reading the model took more than 3 s", r.stderr)
+        self.assertLess(dt, 30)
+        self.assertFalse(wrote)
+
+    def test_vlen_claiming_2gib_is_memory_bounded(self):
+        # One overwritten 8-byte field: a weight_names string that libhdf5 sizes at 2 GiB
+        # (and zero-fills) is read under a memory cap and fails fast.
+        r, dt, wrote = self.export("hdf5_vlen_2gib.h5", "--max-seconds", "60")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn("attribute weight_names cannot be read in 320 MiB", r.stderr)
+        self.assertLess(dt, 30)
+        self.assertFalse(wrote)
+
+    def test_watchdog_off_when_done(self):
+        # A valid export under a 1 s bound that then idles must not be killed later.
+        code = ("import sys, time; sys.path.insert(0, %r)\n"
+                "from keras2npz_watchdog import Watchdog\n"
+                "with Watchdog(0.5, 'x'):\n    pass\n"
+                "time.sleep(1.5); print('alive')") % HERE
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.strip(), r.stderr), (0, "alive", ""))
 
 
 if __name__ == "__main__":
