@@ -110,6 +110,7 @@ func init() {
 		"Cropping2D":             buildCropping2D,
 		"LayerNormalization":     buildLayerNorm,
 		"Embedding":              buildEmbedding,
+		"EinsumDense":            buildEinsumDense,
 		"Masking":                buildMasking,
 	}
 	for _, c := range []string{

@@ -6,11 +6,11 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// kerasInt8 reports whether s is a Dense or Embedding quantized by Keras 3's
+// kerasInt8 reports whether s is a Dense, EinsumDense or Embedding quantized by Keras 3's
 // model.quantize("int8"): a QuantizedDTypePolicy of mode int8 (or the older
 // "int8_from_..." policy name).
 func kerasInt8(s *spec) bool {
-	if s.Class != "Dense" && s.Class != "Embedding" {
+	if s.Class != "Dense" && s.Class != "Embedding" && s.Class != "EinsumDense" {
 		return false
 	}
 	v, ok := s.Conf.get("dtype")
@@ -40,6 +40,13 @@ func buildInt8Dense(b *builder, s *spec, in, units int, bias bool, act layers.Ac
 	if err != nil {
 		return err
 	}
+	return buildInt8DenseFrom(b, s, ws, in, units, bias, act)
+}
+
+// buildInt8DenseFrom is buildInt8Dense on weights already read (EinsumDense passes
+// its kernel reshaped to 2-D).
+func buildInt8DenseFrom(b *builder, s *spec, ws []*array, in, units int, bias bool, act layers.Activation) error {
+	n := len(ws)
 	if err := b.checkShape("kernel", ws[0], in, units); err != nil {
 		return err
 	}
