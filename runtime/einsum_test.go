@@ -19,7 +19,7 @@ import (
 // bound of TestKerasInt8: the int8 arithmetic is Keras's own (AbsMaxQuantizer per row
 // over the contracted axes, int32 sums, float32(sum)/(input scale*kernel scale)).
 func TestKerasEinsumDense(t *testing.T) {
-	for _, name := range []string{"ed_2d", "ed_heads", "ed_2d_int8", "ed_heads_int8"} {
+	for _, name := range []string{"ed_2d", "ed_heads", "ed_perm", "ed_2d_int8", "ed_heads_int8", "ed_perm_int8"} {
 		f := filepath.Join("../testdata/keras_einsum", name+".npz")
 		m, err := keras.Load(f)
 		if err != nil {

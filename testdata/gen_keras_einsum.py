@@ -38,6 +38,13 @@ def models():
             L.EinsumDense("abcd,cde->abe", (5, 6), bias_axes="e", **rb),
             L.EinsumDense("abc,cde->abde", (5, 2, 3), bias_axes="e", activation="softmax", **rb),
             L.EinsumDense("abcd,cde->abe", (5, 4))]),
+        # kernels whose axes are not (contracted..., new...): permuted at import; a bias
+        # on a leading new axis, broadcast over the last
+        "ed_perm": lambda: keras.Sequential([
+            keras.Input((4, 6)),
+            L.EinsumDense("abc,dc->abd", (4, 5), bias_axes="d", **rb),
+            L.EinsumDense("abc,ecd->abde", (4, 3, 2), bias_axes="d", **rb),
+            L.EinsumDense("abcd,dce->abe", (4, 3))]),
     }
 
 
