@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
+	"github.com/kinfer/kinfer/internal/npyf"
 	"github.com/kinfer/kinfer/layers"
 	"github.com/kinfer/kinfer/runtime"
 	"github.com/kinfer/kinfer/runtime/asm"
@@ -72,4 +73,61 @@ func TestKerasEinsumDense(t *testing.T) {
 // refused naming the layer and the equation.
 func TestKerasEinsumRefused(t *testing.T) {
 	_ = errors.New
+}
+
+// TestKerasInt8MHA runs an int8 MultiHeadAttention model (Embedding -> MHA ->
+// GlobalAveragePooling1D -> Dense, model.quantize("int8"); gen_keras_einsum.py) on
+// every path against Keras's predict. Bound: 1e-5 + 1e-5*|want| (the int8 projections
+// are Keras's arithmetic; the softmax is kinfer's polynomial exp against TensorFlow's).
+func TestKerasInt8MHA(t *testing.T) {
+	base := "../testdata/keras_einsum/mha_int8"
+	m, err := keras.Load(base + ".npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, shape, err := npyf.ReadIDsFile(base + ".ids.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, err := npyf.ReadFile(base + ".y.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, len(ids))
+	for i, v := range ids {
+		x[i] = layers.IDBits(v)
+	}
+	nq := 0
+	for i := 0; i < m.Graph.Len(); i++ {
+		if _, ok := m.Graph.Layer(i).(*layers.KerasQDense); ok {
+			nq++
+		}
+	}
+	if nq != 5 { // four projections and the Dense
+		t.Fatalf("%d int8 Dense layers, want 5", nq)
+	}
+	for _, p := range quantPaths() {
+		old := asm.SetNoVNNI(p.novnni)
+		cm, err := runtime.Compile(m.Graph, runtime.Options{ISA: p.isa.String(), MaxBatch: shape[0]})
+		asm.SetNoVNNI(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cm.Run(x, shape[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(y) {
+			t.Fatalf("%d outputs, Keras %d", len(got), len(y))
+		}
+		worst := 0.0
+		for i, w := range y {
+			d := math.Abs(float64(got[i] - w))
+			worst = max(worst, d)
+			if d > 1e-5+1e-5*math.Abs(float64(w)) {
+				t.Fatalf("%v novnni=%v: output %d = %v, Keras %v", p.isa, p.novnni, i, got[i], w)
+			}
+		}
+		t.Logf("mha_int8 %v novnni=%v: max error %.3g vs Keras", p.isa, p.novnni, worst)
+	}
 }

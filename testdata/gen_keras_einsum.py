@@ -51,10 +51,12 @@ def models():
 def mha():
     L = keras.layers
     x = keras.Input((10,), dtype="int32")
-    e = L.Embedding(30, 16)(x)
-    a = L.MultiHeadAttention(num_heads=2, key_dim=8)(e, e)
+    # unit-scale embeddings and weights: outputs of order 1, so the bound bites
+    e = L.Embedding(30, 16, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))(x)
+    a = L.MultiHeadAttention(num_heads=2, key_dim=8, value_dim=6, bias_initializer="random_normal",
+                             kernel_initializer=keras.initializers.RandomNormal(stddev=0.4))(e, e, use_causal_mask=True)
     p = L.GlobalAveragePooling1D()(a)
-    return keras.Model(x, L.Dense(3)(p))
+    return keras.Model(x, L.Dense(3, bias_initializer="random_normal")(p))
 
 
 def export(name, m, ids=None):

@@ -130,6 +130,9 @@ func buildMHA(d *dag, s *spec, ins []tensor) (tensor, error) {
 			return tensor{}, b.errf(layers.ErrInvalid, "output_shape=%s", jsonText(v))
 		}
 	}
+	if mhaInt8(b, s, bias) { // model.quantize("int8"): builder_attention_int8.go
+		return buildInt8MHA(d, s, order, mhaDims{heads, kd, vd, qd, kdim, vdim, out, causal, hasKey, hasMask}, bias)
+	}
 	n := 4
 	if bias {
 		n = 8
