@@ -23,7 +23,7 @@ func parseEinsum(eq string) (*einsumPlan, error) {
 	lhs, o, ok := strings.Cut(eq, "->")
 	x, k, ok2 := strings.Cut(lhs, ",")
 	if !ok || !ok2 || strings.Contains(eq, ".") || x == "" || k == "" || o == "" {
-		return nil, fmt.Errorf("not of the form \"X,K->O\" without ellipsis")
+		return nil, fmt.Errorf("not of the form \"X,K->O\" with an ellipsis only leading X and O")
 	}
 	for _, s := range []string{x, k, o} {
 		for i, r := range s {
@@ -44,7 +44,7 @@ func parseEinsum(eq string) (*einsumPlan, error) {
 	n := o[nf:]
 	for _, r := range c {
 		if !in(k, r) || in(o, r) {
-			return nil, fmt.Errorf("input axis %q must be either kept (leading) or contracted with the kernel", r)
+			return nil, fmt.Errorf("input axis %q must be either kept (leading, not in the kernel) or contracted (in the kernel, not in the output)", r)
 		}
 	}
 	if len(n) == 0 || len(c)+len(n) != len(k) {
@@ -75,14 +75,14 @@ func buildEinsumDense(b *builder, s *spec) error {
 	if err != nil {
 		return err
 	}
-	p, err := parseEinsum(eq)
-	if err != nil {
-		return b.errf(layers.ErrUnsupported, "equation %q: %v; kinfer imports EinsumDense equations that are a matrix product after reshapes", eq, err)
-	}
 	if err := b.kerasLayout(); err != nil {
 		return err
 	}
 	in := b.phys
+	p, err := parseEinsum(elide(eq, len(in)+1))
+	if err != nil {
+		return b.errf(layers.ErrUnsupported, "equation %q: %v; kinfer imports EinsumDense equations that are a matrix product after reshapes", eq, err)
+	}
 	if len(in) != len(p.x)-1 {
 		return b.errf(layers.ErrShapeMismatch, "equation %q takes a rank-%d input, got %v", eq, len(p.x), in)
 	}
@@ -98,11 +98,12 @@ func buildEinsumDense(b *builder, s *spec) error {
 	case float64:
 		oshape = []any{v}
 	}
-	if len(oshape) != len(p.o)-1 {
+	// output_shape ends in the new axes (an elided equation's leaves the ellipsis out)
+	if len(oshape) > len(p.o)-1 || len(oshape) < len(p.o)-p.nf {
 		return b.errf(layers.ErrInvalid, "output_shape=%s does not fit equation %q", jsonText(outConf), eq)
 	}
 	for i := p.nf; i < len(p.o); i++ {
-		d, ok := asInt(oshape[i-1])
+		d, ok := asInt(oshape[len(oshape)-(len(p.o)-i)])
 		if !ok || d <= 0 || d > 1<<20 {
 			return b.errf(layers.ErrInvalid, "output_shape=%s: axis %q needs a size", jsonText(outConf), p.o[i])
 		}
@@ -262,4 +263,30 @@ func broadcastBias(b []float32, bshape []int, nshape layers.Shape) []float32 {
 		}
 	}
 	return out
+}
+
+// elide spells out a leading ellipsis of X and O ("...b,bc->...c", Keras's left-elided
+// form) as letters the equation does not use, for an input of the given rank (batch
+// included); other equations are returned as they are.
+func elide(eq string, rank int) string {
+	eq = strings.ReplaceAll(eq, " ", "")
+	lhs, o, _ := strings.Cut(eq, "->")
+	x, k, _ := strings.Cut(lhs, ",")
+	if !strings.HasPrefix(x, "...") || !strings.HasPrefix(o, "...") || strings.Contains(k, ".") {
+		return eq
+	}
+	n := rank - (len(x) - 3)
+	if n < 1 || n > 26 {
+		return eq
+	}
+	free := ""
+	for r := 'a'; r <= 'z' && len(free) < n; r++ {
+		if !strings.ContainsRune(eq, r) {
+			free += string(r)
+		}
+	}
+	if len(free) < n {
+		return eq
+	}
+	return free + x[3:] + "," + k + "->" + free + o[3:]
 }
