@@ -111,14 +111,19 @@ func buildEinsumDense(b *builder, s *spec) error {
 	}
 	kin, units := 1, 1
 	nshape := layers.Shape{}
+	// every factor is at most 1<<20 and the products stop at their bounds: no overflow
 	for _, r := range p.x[p.nf:] {
-		kin *= dim[byte(r)]
+		if kin *= dim[byte(r)]; kin > 1<<24 {
+			return b.errf(layers.ErrInvalid, "equation %q contracts more than %d values", eq, 1<<24)
+		}
 	}
 	for _, r := range p.o[p.nf:] {
-		units *= dim[byte(r)]
+		if units *= dim[byte(r)]; units > 1<<20 {
+			return b.errf(layers.ErrInvalid, "output_shape=%s: more than %d outputs per row", jsonText(outConf), 1<<20)
+		}
 		nshape = append(nshape, dim[byte(r)])
 	}
-	if kin > 1<<24 || units > 1<<20 || kin*units > 1<<28 {
+	if kin*units > 1<<28 {
 		return b.errf(layers.ErrInvalid, "kernel of %d x %d values", kin, units)
 	}
 	kshape := make([]int, len(p.k))

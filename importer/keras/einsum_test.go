@@ -134,13 +134,14 @@ func TestEinsumRefused(t *testing.T) {
 		out      []any
 		msg      string
 	}{
-		{"abc,bd->acd", "", []int{2, 3}, []any{3, 4}, "contracted"},    // an input axis neither kept nor contracted
-		{"abc,cd->acd", "", []int{2, 3}, []any{3, 4}, "leading"},       // an input axis kept behind the kernel's
-		{"abc,bd->abd", "", []int{2, 3}, []any{2, 4}, "abc,bd->abd"},   // contracts the middle axis, keeps the last
-		{"ab...,bc->ac...", "", []int{3}, []any{4}, "ellipsis"},        // right-elided
-		{"abc,cd->abd", "bd", []int{2, 3}, []any{2, 4}, "bias_axes"},   // bias over a leading axis
-		{"ab,bc->ac", "", []int{3}, []any{4, 5}, "output_shape"},       // output_shape of another rank
-		{"abc,acd->abd", "", []int{2, 3}, []any{2, 4}, "abc,acd->abd"}, // batch axis in the kernel
+		{"abc,bd->acd", "", []int{2, 3}, []any{3, 4}, "contracted"},                                             // an input axis neither kept nor contracted
+		{"abc,cd->acd", "", []int{2, 3}, []any{3, 4}, "leading"},                                                // an input axis kept behind the kernel's
+		{"abc,bd->abd", "", []int{2, 3}, []any{2, 4}, "abc,bd->abd"},                                            // contracts the middle axis, keeps the last
+		{"ab...,bc->ac...", "", []int{3}, []any{4}, "ellipsis"},                                                 // right-elided
+		{"abc,cd->abd", "bd", []int{2, 3}, []any{2, 4}, "bias_axes"},                                            // bias over a leading axis
+		{"ab,bc->ac", "", []int{3}, []any{4, 5}, "output_shape"},                                                // output_shape of another rank
+		{"abc,acd->abd", "", []int{2, 3}, []any{2, 4}, "abc,acd->abd"},                                          // batch axis in the kernel
+		{"abc,cdefg->abdefg", "", []int{2, 3}, []any{2, 1 << 20, 1 << 20, 1 << 20, 1 << 20}, "outputs per row"}, // no overflow
 	} {
 		cfg := map[string]any{"name": "ed", "equation": c.eq, "output_shape": c.out, "bias_axes": c.bias}
 		tm := &tmodel{config: seq3("s", input3(c.in...), k3("EinsumDense", cfg)), weights: []lw{{"ed", []*array{arr([]int{3, 4})}}}}
