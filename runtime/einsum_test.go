@@ -1,10 +1,10 @@
 package runtime_test
 
 import (
-	"errors"
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kinfer/kinfer/importer/keras"
@@ -69,12 +69,6 @@ func TestKerasEinsumDense(t *testing.T) {
 	}
 }
 
-// TestKerasEinsumRefused: equations that are no matrix product after reshapes are
-// refused naming the layer and the equation.
-func TestKerasEinsumRefused(t *testing.T) {
-	_ = errors.New
-}
-
 // TestKerasInt8MHA runs an int8 MultiHeadAttention model (Embedding -> MHA ->
 // GlobalAveragePooling1D -> Dense, model.quantize("int8"); gen_keras_einsum.py) on
 // every path against Keras's predict. Bound: 1e-5 + 1e-5*|want| (the int8 projections
@@ -129,5 +123,40 @@ func TestKerasInt8MHA(t *testing.T) {
 			}
 		}
 		t.Logf("mha_int8 %v novnni=%v: max error %.3g vs Keras", p.isa, p.novnni, worst)
+		dst := make([]float32, len(y))
+		if a := testing.AllocsPerRun(20, func() {
+			if err := cm.RunInto(dst, x, shape[0]); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("%v: %v allocations per call", p.isa, a)
+		}
+		// concurrent calls on one Model give the same bits
+		var wg sync.WaitGroup
+		bad := make(chan int, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := make([]float32, len(y))
+				for range 10 {
+					if err := cm.RunInto(d, x, shape[0]); err != nil {
+						bad <- -1
+						return
+					}
+					for i := range d {
+						if math.Float32bits(d[i]) != math.Float32bits(got[i]) {
+							bad <- i
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(bad)
+		for i := range bad {
+			t.Fatalf("%v: concurrent call differs at output %d", p.isa, i)
+		}
 	}
 }
