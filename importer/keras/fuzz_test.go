@@ -48,6 +48,8 @@ func zooFiles(f interface{ Helper() }) []string {
 	broken, _ := filepath.Glob(filepath.Join(brokenDir, "*.npz"))
 	seq, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "seq", "*.npz")) // ids, masks
 	vol, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_conv3d", "*.npz"))
+	ein, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "keras_einsum", "*.npz")) // float and int8
+	vol = append(vol, ein...)
 	return append(append(append(append(append(files, layerModels...), dags...), seq...), vol...), broken...)
 }
 
