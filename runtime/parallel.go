@@ -43,6 +43,19 @@ type team struct {
 	serialUntil atomic.Int64
 	backOff     int64 // the current back-off (caller only): doubles while probes fail
 	alone       int   // consecutive regions whose every task the caller ran (caller only)
+	stats       teamStats
+}
+
+// teamStats are the caller's counts of what its regions did (diagnostics and timing
+// tests; plain fields, written by the team's holder only).
+type teamStats struct {
+	regions  int64 // regions run
+	solo     int64 // of them, run on the caller during a back-off
+	joined   int64 // of them, regions where a helper ran a task
+	tasks    int64 // tasks in all regions
+	helped   int64 // tasks run by helpers
+	backOffs int64 // back-offs started
+	waitNs   int64 // time the caller waited for helpers after its own tasks
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
@@ -58,6 +71,7 @@ type taskPanic struct{ v any }
 type region struct {
 	k                 parTasker
 	dst, src, scratch []float32
+	dsts, srcs        [][]float32 // a model's inputs and outputs (RunMultiInto's batch split)
 	batch             int
 	a, b              int // kernel-specific (e.g. an LSTM's timestep)
 }
@@ -130,7 +144,10 @@ func (t *team) run(n int) {
 		panic(fmt.Sprintf("runtime: %d tasks in one region", n))
 	}
 	start := now()
+	t.stats.regions++
+	t.stats.tasks += int64(n)
 	if start < t.serialUntil.Load() {
+		t.stats.solo++
 		for i := 0; i < n; i++ { // the same tasks, on the caller
 			t.do(i, 0)
 		}
@@ -161,16 +178,24 @@ func (t *team) run(n int) {
 				goruntime.Gosched() // a helper was descheduled mid-task
 			}
 		}
-		if waited := now() - start - mine; waited > backOffWait && waited > mine {
+		waited := now() - start - mine
+		t.stats.waitNs += waited
+		if waited > backOffWait && waited > mine {
 			// a probe that failed again backs off twice as long (up to backOffMax)
 			t.backOff = min(backOffMax, max(backOffFor, 2*t.backOff))
 			t.serialUntil.Store(now() + t.backOff)
+			t.stats.backOffs++
+			t.stats.joined++
+			t.stats.helped += int64(n - ran)
 			ran = n
 		}
 	}
 	if ran < n {
+		t.stats.joined++
+		t.stats.helped += int64(n - ran)
 		t.backOff, t.alone = 0, 0 // a helper took part without a long wait
 	} else if t.alone++; t.alone >= backOffAlone {
+		t.stats.backOffs++
 		// the helpers are spinning but not running: they share the caller's core
 		// (the others are busy), where spinning only takes the caller's time
 		t.alone = 0
