@@ -487,7 +487,7 @@ func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
 		return k, sc
 	}
 	sc += maxBatch * u // the second h buffer (hBuf)
-	pu := max(lstmPartUnits, (u/(2*workers)+lstmPartUnits-1)/lstmPartUnits*lstmPartUnits)
+	pu := lstmPartWidth(u, workers)
 	var bounds []int
 	for j := 0; j < u; j += pu {
 		bounds = append(bounds, j)

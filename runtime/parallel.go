@@ -9,14 +9,14 @@ import (
 )
 
 // A team is a Model's Threads-1 helper goroutines plus whichever caller holds it. The
-// caller splits a piece of work (a region) into tasks; the caller and the helpers claim
-// tasks from one atomic ticket until none is left, then the caller waits for the
-// claimed ones to finish. Because the caller claims tasks too, a helper that is slow to
+// caller splits a piece of work (a region) into tasks; each worker claims the tasks of
+// its home block (a contiguous share), then any left in the others', until none is
+// left; then the caller waits for the claimed ones to finish. Because the caller claims tasks too, a helper that is slow to
 // wake, descheduled, or gone never blocks a region: the caller simply runs more of it.
 // Which goroutine runs a task never changes what it computes (a task is a fixed slice
 // of the output), so results are bit-identical for every thread count and timing.
 //
-// Helpers spin on the ticket for spinFor after their last task (a model's steps follow
+// Helpers spin on the tickets for spinFor after their last task (a model's steps follow
 // each other within microseconds, and an LSTM posts one region per timestep), then
 // park on a channel; posting a region wakes parked helpers. Nothing is allocated per
 // region: the region's arguments live in the team, tasks are methods of the kernels.
@@ -31,9 +31,8 @@ type team struct {
 	r       region
 	gen     uint64 // regions posted (caller only)
 
+	homes  []home // per worker: its home block of the current region's tasks
 	_      [64]byte
-	ticket atomic.Uint64 // gen<<40 | tasks<<20 | next task
-	_      [56]byte
 	done   atomic.Int64 // tasks finished in the current region
 	_      [56]byte
 	failed atomic.Pointer[taskPanic]
@@ -56,6 +55,16 @@ type teamStats struct {
 	helped   int64 // tasks run by helpers
 	backOffs int64 // back-offs started
 	waitNs   int64 // time the caller waited for helpers after its own tasks
+}
+
+// home is one worker's block of a region's tasks, claimed from its front: the worker
+// claims its own block first, then takes what is left of the others'. A worker thus
+// runs the same part of a step region after region (its columns of an LSTM's U stay
+// in its cache) while a late or absent worker's tasks still go to whoever is there.
+// Each home has a cache line of its own, so the owners' claims do not contend.
+type home struct {
+	ticket atomic.Uint64 // gen<<40 | end<<20 | next task
+	_      [56]byte
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
@@ -111,7 +120,7 @@ const (
 var spinFor = 50 * time.Microsecond
 
 func newTeam(threads int) *team {
-	t := &team{}
+	t := &team{homes: make([]home, threads)}
 	for i := 1; i < threads; i++ {
 		h := &helper{wake: make(chan struct{}, 1)}
 		t.helpers = append(t.helpers, h)
@@ -156,7 +165,10 @@ func (t *team) run(n int) {
 	}
 	t.done.Store(0)
 	t.gen++
-	t.ticket.Store(t.gen<<(2*ticketBits) | uint64(n)<<ticketBits)
+	for w := range t.homes {
+		lo, hi := span(n, len(t.homes), w, 1)
+		t.homes[w].ticket.Store(t.gen<<(2*ticketBits) | uint64(hi)<<ticketBits | uint64(lo))
+	}
 	for _, h := range t.helpers {
 		if h.sleeping.Load() && h.sleeping.Swap(false) {
 			h.wake <- struct{}{}
@@ -164,7 +176,7 @@ func (t *team) run(n int) {
 	}
 	ran := 0
 	for {
-		i, ok := t.claim()
+		i, ok := t.claim(0)
 		if !ok {
 			break
 		}
@@ -240,15 +252,25 @@ var epoch = time.Now()
 // now is monotonic nanoseconds since epoch.
 func now() int64 { return int64(time.Since(epoch)) }
 
-// claim takes the next task of the current region, if any.
-func (t *team) claim() (int, bool) {
+// claim takes worker w's next task of the current region: from its home block, else
+// from the others' in turn.
+func (t *team) claim(w int) (int, bool) {
+	for j := range t.homes {
+		if i, ok := t.homes[(w+j)%len(t.homes)].claim(); ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (h *home) claim() (int, bool) {
 	for {
-		v := t.ticket.Load()
+		v := h.ticket.Load()
 		n, i := int(v>>ticketBits&ticketMask), int(v&ticketMask)
 		if i >= n {
 			return 0, false
 		}
-		if t.ticket.CompareAndSwap(v, v+1) {
+		if h.ticket.CompareAndSwap(v, v+1) {
 			return i, true
 		}
 	}
@@ -256,8 +278,13 @@ func (t *team) claim() (int, bool) {
 
 // pending reports whether the current region has unclaimed tasks.
 func (t *team) pending() bool {
-	v := t.ticket.Load()
-	return v&ticketMask < v>>ticketBits&ticketMask
+	for w := range t.homes {
+		v := t.homes[w].ticket.Load()
+		if v&ticketMask < v>>ticketBits&ticketMask {
+			return true
+		}
+	}
+	return false
 }
 
 // do runs one claimed task; a panic is recorded for the caller and the task counted as
@@ -275,7 +302,7 @@ func (t *team) do(i, w int) {
 // loop is helper w's life: claim tasks while there are any, spin for spinFor, park.
 func (t *team) loop(h *helper, w int) {
 	for !t.quit.Load() {
-		if i, ok := t.claim(); ok {
+		if i, ok := t.claim(w); ok {
 			t.do(i, w)
 			continue
 		}

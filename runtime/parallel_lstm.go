@@ -66,3 +66,16 @@ func (k *fastLSTM) seqTask(dst, src, scratch []float32, batch, i, parts, w int) 
 		k.emit(dst[b*outLen:(b+1)*outLen], hs)
 	}
 }
+
+// lstmPartsPerWorker is how many unit parts per worker a split GEMM-path LSTM step has.
+// One: each worker claims its home part (parallel.go), whose columns of U stay in its
+// cache step after step, in one GEMM call per step; more parts would let the caller
+// take over a late helper's share at a finer grain, at a GEMM call and a claim per part.
+var lstmPartsPerWorker = 1
+
+// lstmPartWidth is the units per part of a split u-unit LSTM step on workers workers:
+// lstmPartsPerWorker parts per worker of about equal width, in whole lstmPartUnits.
+func lstmPartWidth(u, workers int) int {
+	parts := max(1, min(workers*lstmPartsPerWorker, u/lstmPartUnits))
+	return ((u+parts-1)/parts + lstmPartUnits - 1) / lstmPartUnits * lstmPartUnits
+}

@@ -150,3 +150,77 @@ func TestRecSplitTiming(t *testing.T) {
 		}
 	}
 }
+
+// spinTask is a region whose every task does the same fixed work (a dependent chain of
+// about iters multiply-adds), and records which worker ran it.
+type spinTask struct {
+	iters int
+	by    []int
+	sink  []float64
+}
+
+func (s *spinTask) parTask(_ *region, i, w int) {
+	x := float64(i)
+	for range s.iters {
+		x = x*0.999999 + 1
+	}
+	s.sink[w*8] += x
+	s.by[i] = w
+}
+
+// TestBarrierTiming measures a region's fixed cost (post, claim, join): regions of 2
+// and 4 tasks of fixed work on a team of 2, against the same work on the caller, with
+// the back-off disabled; it logs the median region time, the overhead over half the
+// serial time (the barrier's cost when both workers run), and the share of tasks the
+// helper ran and of tasks that ran on their home worker. KINFER_TIMING=1 -v.
+func TestBarrierTiming(t *testing.T) {
+	if os.Getenv("KINFER_TIMING") == "" {
+		t.Skip("KINFER_TIMING not set")
+	}
+	oldWait, oldAlone := backOffWait, backOffAlone
+	backOffWait, backOffAlone = 1<<62, 1<<30
+	defer func() { backOffWait, backOffAlone = oldWait, oldAlone }()
+	tm := newTeam(2)
+	defer tm.stop()
+	for _, tasks := range []int{2, 4} {
+		for _, iters := range []int{250, 1000, 4000} {
+			s := &spinTask{iters: iters, by: make([]int, tasks), sink: make([]float64, 16)}
+			const regions = 2000
+			var ser, par []float64
+			helped, home := 0, 0
+			for round := range 9 {
+				for j := range 2 {
+					start := time.Now()
+					for range regions {
+						if (j+round)%2 == 0 {
+							for i := range tasks {
+								s.parTask(nil, i, 0)
+							}
+						} else {
+							tm.runTasks(s, tasks, nil, nil, nil, 0, 0, 0)
+							for i, w := range s.by {
+								if w > 0 {
+									helped++
+								}
+								if lo, hi := span(tasks, 2, w, 1); i >= lo && i < hi {
+									home++
+								}
+							}
+						}
+					}
+					d := float64(time.Since(start)) / regions
+					if (j+round)%2 == 0 {
+						ser = append(ser, d)
+					} else {
+						par = append(par, d)
+					}
+				}
+			}
+			slices.Sort(ser)
+			slices.Sort(par)
+			n := float64(9 * regions * tasks)
+			t.Logf("%d tasks of %4d iters: serial %7.0f ns, team of 2 %7.0f ns (min %7.0f), over half serial %6.0f ns (min %6.0f); helper ran %.2f, home %.2f",
+				tasks, iters, ser[4], par[4], par[0], par[4]-ser[4]/2, par[0]-ser[0]/2, float64(helped)/n, float64(home)/n)
+		}
+	}
+}
