@@ -6,9 +6,9 @@ import "github.com/kinfer/kinfer/runtime/asm"
 // chain per sample, so the only thing to split is the batch: each task runs a range of
 // samples' whole sequences with its worker's own c and hs rows (per-worker blocks at
 // the end of the step's scratch, added by seqForTeam). A sample's bits never depend on
-// which worker ran it. This matters for recurrent models, which do not split batches
-// at the model level
-// only from lstmColMaxBatch (batchSplitPlan), nor when called from RunSeqInto's paths.
+// which worker ran it. A recurrent model splits its batch at the model level
+// (batchSplitPlan), so this split runs where that one does not: a part's batch below
+// twice minPart, or a model with a batch-coupled step.
 
 // seqParMinSteps is the fewest sample-steps (batch x timesteps) of a whole-sequence
 // LSTM call that are split: a step of the chain is ~80 cycles, so 256 of them are a
