@@ -26,23 +26,28 @@ import (
 // With GOMAXPROCS 1 the team is not used (a helper could only run when the caller
 // yields).
 type team struct {
-	mu      sync.Mutex // held by the caller using the helpers
-	helpers []*helper
+	// Read by the helpers, written by the caller when it posts a region (the lines a
+	// spinning helper polls change only then: the caller's per-region bookkeeping is
+	// below, on lines of its own).
 	r       region
-	gen     uint64 // regions posted (caller only)
+	homes   []home // per worker: its home block of the current region's tasks
+	helpers []*helper
+	quit    atomic.Bool
+	failed  atomic.Pointer[taskPanic]
+	_       [64]byte
+	done    atomic.Int64 // tasks finished, over all regions
+	_       [56]byte
 
-	homes  []home // per worker: its home block of the current region's tasks
-	_      [64]byte
-	done   atomic.Int64 // tasks finished in the current region
-	_      [56]byte
-	failed atomic.Pointer[taskPanic]
-	quit   atomic.Bool
+	// The caller's (the team's holder's) own.
+	mu      sync.Mutex // held by the caller using the helpers
+	gen     uint64     // regions posted
+	want    int64      // done once the current region's tasks have all finished
+	backOff int64      // the current back-off: doubles while probes fail
+	alone   int        // consecutive regions whose every task the caller ran
+	stats   teamStats
 	// serialUntil (nanoseconds on the clock of now): regions run on the caller alone
 	// until then, because a recent region waited long for a helper (backOff).
 	serialUntil atomic.Int64
-	backOff     int64 // the current back-off (caller only): doubles while probes fail
-	alone       int   // consecutive regions whose every task the caller ran (caller only)
-	stats       teamStats
 }
 
 // teamStats are the caller's counts of what its regions did (diagnostics and timing
@@ -155,6 +160,7 @@ func (t *team) run(n int) {
 	start := now()
 	t.stats.regions++
 	t.stats.tasks += int64(n)
+	t.want += int64(n)
 	if start < t.serialUntil.Load() {
 		t.stats.solo++
 		for i := 0; i < n; i++ { // the same tasks, on the caller
@@ -163,7 +169,6 @@ func (t *team) run(n int) {
 		t.finish()
 		return
 	}
-	t.done.Store(0)
 	t.gen++
 	for w := range t.homes {
 		lo, hi := span(n, len(t.homes), w, 1)
@@ -183,9 +188,9 @@ func (t *team) run(n int) {
 		t.do(i, 0)
 		ran++
 	}
-	if t.done.Load() != int64(n) {
+	if t.done.Load() != t.want {
 		mine := now() - start
-		for spins := 0; t.done.Load() != int64(n); spins++ {
+		for spins := 0; t.done.Load() != t.want; spins++ {
 			if spins > 1000 {
 				goruntime.Gosched() // a helper was descheduled mid-task
 			}
@@ -223,8 +228,8 @@ func (t *team) solo() bool { return now() < t.serialUntil.Load() }
 // finish ends a region: it re-raises a task's panic.
 func (t *team) finish() {
 	t.r.k = nil
-	if p := t.failed.Swap(nil); p != nil {
-		panic(p.v)
+	if t.failed.Load() != nil { // a load first: the line is the helpers'
+		panic(t.failed.Swap(nil).v)
 	}
 }
 
