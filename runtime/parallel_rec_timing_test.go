@@ -16,32 +16,6 @@ import (
 	"github.com/kinfer/kinfer/layers"
 )
 
-// benchRecGraphs are random-weight models of the bench's recurrent shapes (bench/models.py):
-// lstm256 (LSTM 256 over 100 steps of 32, Dense 10) and text_lstm (two LSTM 128 over 50
-// steps of 64, Dense 5 softmax).
-func benchRecGraphs(t testing.TB) map[string]*layers.Graph {
-	r := rand.New(rand.NewPCG(31, 32))
-	lstm := func(name string, in, u int, seq bool) *layers.LSTM {
-		return &layers.LSTM{Info: info(name, "LSTM"), In: in, Units: u, W: randSlice(r, in*4*u, 0.1), U: randSlice(r, u*4*u, 0.1), B: randSlice(r, 4*u, 0.1),
-			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ReturnSequences: seq}
-	}
-	dense := func(name string, in, out int, act layers.Activation) *layers.Dense {
-		return &layers.Dense{Info: info(name, "Dense"), In: in, Units: out, W: randSlice(r, in*out, 0.1), B: randSlice(r, out, 0.1), Act: act}
-	}
-	gs := map[string]*layers.Graph{}
-	add := func(name string, in layers.Shape, ls ...layers.Layer) {
-		g, err := layers.NewGraph(in, ls, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gs[name] = g
-	}
-	add("lstm256", layers.Shape{100, 32}, lstm("l", 32, 256, false), dense("d", 256, 10, layers.ActLinear))
-	add("text_lstm", layers.Shape{50, 64}, lstm("l1", 64, 128, true), lstm("l2", 128, 128, false),
-		dense("d", 128, 5, layers.Activation{Kind: layers.Softmax}))
-	return gs
-}
-
 func cpuNow() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
@@ -52,8 +26,9 @@ func cpuNow() time.Duration {
 
 // TestRecSplitTiming times the bench's recurrent shapes (benchRecGraphs; KINFER_REC_MODELS
 // picks some, KINFER_REC_BATCHES the batches) on one thread and on two with each split
-// (the default choice, the model's batch split, intra-op splits only), interleaved
-// round by round, and logs per variant the median wall and CPU time per call, the ratio
+// ("t2" the default choice, "t2 batch" the batch split from batch 2, "t2 column" the
+// per-step splits only), interleaved round by round, and logs per variant the median
+// wall and CPU time per call, the ratio
 // to one thread, and the team's counts (regions, share a helper joined, back-offs).
 // Run with KINFER_TIMING=1 -v; skipped otherwise.
 func TestRecSplitTiming(t *testing.T) {
@@ -83,7 +58,7 @@ func TestRecSplitTiming(t *testing.T) {
 				m    *Model
 			}
 			var vs []variant
-			for _, v := range []string{"t1", "t2", "t2 batch", "t2 intra"} {
+			for _, v := range []string{"t1", "t2", "t2 batch", "t2 column"} {
 				th := 2
 				if v == "t1" {
 					th = 1
@@ -94,8 +69,8 @@ func TestRecSplitTiming(t *testing.T) {
 				}
 				switch v {
 				case "t2 batch":
-					m.batchSplit = true
-				case "t2 intra":
+					m.batchSplit, m.minPart = true, 1
+				case "t2 column":
 					m.batchSplit = false
 				}
 				vs = append(vs, variant{v, m})
@@ -221,6 +196,56 @@ func TestBarrierTiming(t *testing.T) {
 			n := float64(9 * regions * tasks)
 			t.Logf("%d tasks of %4d iters: serial %7.0f ns, team of 2 %7.0f ns (min %7.0f), over half serial %6.0f ns (min %6.0f); helper ran %.2f, home %.2f",
 				tasks, iters, ser[4], par[4], par[0], par[4]-ser[4]/2, par[0]-ser[0]/2, float64(helped)/n, float64(home)/n)
+		}
+	}
+}
+
+// TestLSTMStepTiming counts one worker's work per timestep of a GEMM-path LSTM (u units,
+// 2 workers) on one thread: the whole step at batch b (what a worker of the batch split
+// runs at 2b), and one of the two unit parts at batch b (what a worker of the column
+// split runs, its half of U staying in its cache), so the two splits compare without a
+// second core: batch split ~ full(b/2), column split ~ half(b) + a region.
+// KINFER_TIMING=1 -v.
+func TestLSTMStepTiming(t *testing.T) {
+	if os.Getenv("KINFER_TIMING") == "" {
+		t.Skip("KINFER_TIMING not set")
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, u := range []int{128, 256} {
+		const steps, in = 4, 32
+		l := &layers.LSTM{Info: info("l", "LSTM"), In: in, Units: u, W: randSlice(r, in*4*u, 0.1), U: randSlice(r, u*4*u, 0.1), B: randSlice(r, 4*u, 0.1),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}}
+		isa, _ := pickISA("")
+		const mb = 64
+		c, ok := newFastLSTM(l, layers.Shape{steps, in}, isa, mb)
+		if !ok {
+			t.Skip("no fast LSTM")
+		}
+		k := c.k.(*fastLSTM)
+		pk, sc := k.forTeam(2, mb, c.scratchLen)
+		kp := pk.(*fastLSTM)
+		if len(kp.bounds) != 3 {
+			t.Fatalf("u %d: parts %v", u, kp.bounds)
+		}
+		scratch := randSlice(r, sc, 0.1)
+		dst := make([]float32, mb*u)
+		timeIt := func(f func()) float64 {
+			var ts []float64
+			for range 15 {
+				start := time.Now()
+				const reps = 200
+				for range reps {
+					f()
+				}
+				ts = append(ts, float64(time.Since(start))/reps/1e3)
+			}
+			slices.Sort(ts)
+			return ts[len(ts)/2]
+		}
+		for _, b := range []int{1, 2, 4, 8, 16, 32, 64} {
+			full := timeIt(func() { k.stepPart(dst, scratch, b, 1, 0, 1) })
+			half := timeIt(func() { kp.stepPart(dst, scratch, b, 1, 0, 2) })
+			t.Logf("u %d batch %2d: full step %7.2f us, half step %7.2f us (%.2f of full)", u, b, full, half, half/full)
 		}
 	}
 }
