@@ -35,13 +35,13 @@ type team struct {
 	quit    atomic.Bool
 	failed  atomic.Pointer[taskPanic]
 	_       [64]byte
-	done    atomic.Int64 // tasks finished, over all regions
+	done    atomic.Int64 // helpers' tasks finished, over all regions
 	_       [56]byte
 
 	// The caller's (the team's holder's) own.
 	mu      sync.Mutex // held by the caller using the helpers
 	gen     uint64     // regions posted
-	want    int64      // done once the current region's tasks have all finished
+	want    int64      // done once the helpers' tasks of the current region have finished
 	backOff int64      // the current back-off: doubles while probes fail
 	alone   int        // consecutive regions whose every task the caller ran
 	stats   teamStats
@@ -160,7 +160,6 @@ func (t *team) run(n int) {
 	start := now()
 	t.stats.regions++
 	t.stats.tasks += int64(n)
-	t.want += int64(n)
 	if start < t.serialUntil.Load() {
 		t.stats.solo++
 		for i := 0; i < n; i++ { // the same tasks, on the caller
@@ -188,6 +187,9 @@ func (t *team) run(n int) {
 		t.do(i, 0)
 		ran++
 	}
+	// every task is claimed now: the helpers count theirs in done (the caller's own go
+	// uncounted, which saves it taking done's line from a helper every region)
+	t.want += int64(n - ran)
 	if t.done.Load() != t.want {
 		mine := now() - start
 		for spins := 0; t.done.Load() != t.want; spins++ {
@@ -284,22 +286,30 @@ func (h *home) claim() (int, bool) {
 // pending reports whether the current region has unclaimed tasks.
 func (t *team) pending() bool {
 	for w := range t.homes {
-		v := t.homes[w].ticket.Load()
-		if v&ticketMask < v>>ticketBits&ticketMask {
+		if t.homes[w].pending() {
 			return true
 		}
 	}
 	return false
 }
 
-// do runs one claimed task; a panic is recorded for the caller and the task counted as
-// done, so the region (and the Model) is never left waiting for it.
+// pending reports whether the home has unclaimed tasks.
+func (h *home) pending() bool {
+	v := h.ticket.Load()
+	return v&ticketMask < v>>ticketBits&ticketMask
+}
+
+// do runs one claimed task on worker w; a panic is recorded for the caller and a
+// helper's task counted as done, so the region (and the Model) is never left waiting
+// for it.
 func (t *team) do(i, w int) {
 	defer func() {
 		if p := recover(); p != nil {
 			t.failed.CompareAndSwap(nil, &taskPanic{v: p})
 		}
-		t.done.Add(1)
+		if w != 0 {
+			t.done.Add(1)
+		}
 	}()
 	t.r.k.parTask(&t.r, i, w)
 }
@@ -312,9 +322,17 @@ func (t *team) loop(h *helper, w int) {
 			continue
 		}
 		start := time.Now()
-		for spins := 1; !t.pending() && !t.quit.Load(); spins++ {
+		// poll the own home's line only (the caller posts a region by storing every
+		// home, and claims from its own: polling that one too would take it from the
+		// caller each time); every 256 polls, all of them (a region of fewer tasks than
+		// workers leaves some homes empty)
+		own := &t.homes[w]
+		for spins := 1; !own.pending() && !t.quit.Load(); spins++ {
 			if spins&255 != 0 {
 				continue
+			}
+			if t.pending() {
+				break
 			}
 			goruntime.Gosched() // let the process's other goroutines have this P
 			if time.Since(start) > spinFor {
