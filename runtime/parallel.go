@@ -76,6 +76,7 @@ type home struct {
 type helper struct {
 	sleeping atomic.Bool
 	wake     chan struct{} // cap 1
+	parks    atomic.Int64  // times parked (diagnostics)
 }
 
 // taskPanic carries a panic from a task to the caller of the region.
@@ -343,6 +344,7 @@ func (t *team) loop(h *helper, w int) {
 					}
 					break
 				}
+				h.parks.Add(1)
 				<-h.wake
 				break
 			}

@@ -82,7 +82,6 @@ func TestRecSplitTiming(t *testing.T) {
 			cpu := make([][]float64, len(vs))
 			ratio := make([][]float64, len(vs))
 			for round := range rounds {
-				var w1 float64
 				for j := range vs {
 					k := (j + round) % len(vs)
 					m := vs[k].m
@@ -99,11 +98,7 @@ func TestRecSplitTiming(t *testing.T) {
 					slices.Sort(ts)
 					wall[k] = append(wall[k], ts[len(ts)/2])
 					cpu[k] = append(cpu[k], float64(cpuNow()-c0)/1e3/float64(len(ts)))
-					if k == 0 {
-						w1 = ts[len(ts)/2]
-					}
 				}
-				_ = w1
 			}
 			for k := range vs {
 				for i := range wall[k] {
@@ -115,9 +110,13 @@ func TestRecSplitTiming(t *testing.T) {
 				s := ""
 				if v.m.team != nil {
 					st := v.m.team.stats
-					s = fmt.Sprintf("regions/call %.0f solo %.2f joined %.2f helped %.2f backoffs %d wait/region %.2fus",
-						float64(st.regions)/float64(max(1, st.regions))*0+float64(st.regions), float64(st.solo)/float64(max(1, st.regions)),
-						float64(st.joined)/float64(max(1, st.regions-st.solo)), float64(st.helped)/float64(max(1, st.tasks)), st.backOffs,
+					parks := int64(0)
+					for _, h := range v.m.team.helpers {
+						parks += h.parks.Load()
+					}
+					s = fmt.Sprintf("regions %d solo %.2f joined %.2f helped %.2f backoffs %d parks %d wait/region %.2fus",
+						st.regions, float64(st.solo)/float64(max(1, st.regions)),
+						float64(st.joined)/float64(max(1, st.regions-st.solo)), float64(st.helped)/float64(max(1, st.tasks)), st.backOffs, parks,
 						float64(st.waitNs)/1e3/float64(max(1, st.regions-st.solo)))
 				}
 				t.Logf("%-9s b%-2d %-9s wall %8.1f us cpu %8.1f us  x1 %.2f  %s", name, batch, v.name, med(wall[k]), med(cpu[k]), med(ratio[k]), s)
