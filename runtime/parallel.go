@@ -11,8 +11,9 @@ import (
 // A team is a Model's Threads-1 helper goroutines plus whichever caller holds it. The
 // caller splits a piece of work (a region) into tasks; each worker claims the tasks of
 // its home block (a contiguous share), then any left in the others', until none is
-// left; then the caller waits for the claimed ones to finish. Because the caller claims tasks too, a helper that is slow to
-// wake, descheduled, or gone never blocks a region: the caller simply runs more of it.
+// left; then the caller waits for the claimed ones to finish. Because the caller claims
+// tasks too, a helper that is slow to wake, descheduled, or gone never blocks a region:
+// the caller simply runs more of it.
 // Which goroutine runs a task never changes what it computes (a task is a fixed slice
 // of the output), so results are bit-identical for every thread count and timing.
 //
