@@ -40,9 +40,9 @@ func (m *Model) runTeam(t *team, dst, src []float32, batch int) {
 	m.put(st)
 }
 
-// runTeamMulti is runTeam for RunMultiInto: a batch split into parts (each exec reads
-// and writes its samples of every input and output), or one call whose large steps split.
-// It reports false, having run nothing, when the batch does not split.
+// runTeamMulti is runTeam's batch split for RunMultiInto (each part's exec reads and
+// writes its samples of every input and output); it reports false, having run nothing,
+// when the batch does not split (the caller then runs it with intra-op splits).
 func (m *Model) runTeamMulti(t *team, dsts, srcs [][]float32, batch int) bool {
 	if w := min(t.workers(), batch/m.minPart); w <= 1 || !m.batchSplit {
 		return false
