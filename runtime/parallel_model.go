@@ -83,9 +83,8 @@ func (m *Model) parTask(r *region, i, _ int) {
 //
 // Dense-only models split every large step instead (each worker streams only its part
 // of the weights; measured: mlp faster with step splits at batch 8 and 64). A
-// GEMM-path LSTM wide enough to split its steps by gate columns (fastLSTM.bounds) keeps
-// that split up to lstmColMaxBatch(units) samples, where a step is bound by streaming
-// U and each worker of the column split streams half of it.
+// GEMM-path LSTM wide enough to split its steps by gate columns (fastLSTM.bounds) could
+// keep that split up to lstmColMaxBatch(units) samples (measured: not past batch 1).
 // A batch-coupled step (dynamic quantization) forbids the batch split.
 func batchSplitPlan(us []unit, minPart int) (bool, int) {
 	split := false
@@ -109,21 +108,18 @@ func batchSplitPlan(us []unit, minPart int) (bool, int) {
 	return split || hasAttention(us), minPart
 }
 
-// lstmColMaxBatch is about the largest batch at which a model with a column-split
-// LSTM step of u units keeps that split (two workers) rather than splitting the batch.
-// A worker of the batch split runs the whole step at half the batch, full(b/2); one of
-// the column split runs half the units at the whole batch, half(b), plus a region per
-// step. Measured on one core (TestLSTMStepTiming: half(b) is one part's step with only
-// that half of U in cache): u 256, full(1..16) 8.4, 10.3, ~14, 24, 44 us, half(2..32)
-// 4.6, 5.9, 11.4, 21.8, 43.6 us, so the column split wins by 2-3 us a step up to batch
-// 8 and ties at 32; u 128, full(1, 2, 4) 2.5, 2.6, 3.7 us, half(1..8) 1.0, 1.3, 1.9,
-// 3.5 us, a win up to batch 4 and a loss at 8. The batch split has one join per call
-// where the column split has one per timestep, each a chance to wait for a helper the
-// OS descheduled, so ties go to the batch split: u/32 (128 units: 4, 256: 8).
-func lstmColMaxBatch(u int) int { return max(1, u/lstmColUnitsPerRow) }
-
-// lstmColUnitsPerRow: see lstmColMaxBatch (a variable for the timing tests).
-var lstmColUnitsPerRow = 32
+// lstmColMaxBatch is the largest batch at which a model with a column-split LSTM step
+// of u units keeps that split (two workers) rather than splitting the batch: 1, from
+// measurement. Counted on one core (TestLSTMStepTiming) the column split looked
+// better up to u/32 samples (a worker of the batch split runs the whole step at half
+// the batch, full(b/2); one of the column split half the units at the whole batch,
+// half(b), plus a region: u 256, full(4) ~14 us against half(8) 11.4 us), but on two
+// idle cores (TestRecSplitTiming, 22:56 UTC, 4 runs) lstm256 at batch 8 took 0.58-0.65x
+// its one-thread time with the batch split and 0.78-1.00x with the column split, and
+// text_lstm 0.52-0.53x against 1.00x: a step region per timestep costs far more than
+// the one-core count (the parts exchange h and the projections every step, and a
+// region that waits long for a helper backs the team off).
+func lstmColMaxBatch(u int) int { return 1 }
 
 // recurrentLayer reports whether l is a recurrent layer (alone, stacked, bidirectional
 // or masked).

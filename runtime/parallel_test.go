@@ -51,9 +51,9 @@ func TestPoolWorkersExit(t *testing.T) {
 	}
 }
 
-// TestBatchSplitPlan: recurrent models split the batch; one whose LSTM steps split by
-// gate columns keeps that split up to lstmColMaxBatch (text_lstm's 128 units: batch 4,
-// lstm256: 8), and a Dense-only model never splits its batch.
+// TestBatchSplitPlan: recurrent models split the batch from batch 2 (also those whose
+// LSTM steps split by gate columns at batch 1: lstmColMaxBatch), and a Dense-only
+// model never splits its batch.
 func TestBatchSplitPlan(t *testing.T) {
 	gs := benchRecGraphs(t)
 	for _, c := range []struct {
@@ -62,8 +62,8 @@ func TestBatchSplitPlan(t *testing.T) {
 		split   bool
 		minPart int
 	}{
-		{gs["text_lstm"], "text_lstm", true, 3},
-		{gs["lstm256"], "lstm256", true, 5},
+		{gs["text_lstm"], "text_lstm", true, 1},
+		{gs["lstm256"], "lstm256", true, 1},
 		{splitGraphs(t)["gru_wide"], "gru_wide", true, 3}, // its intensity bound (7 steps)
 		{splitGraphs(t)["stack_lstm"], "stack_lstm", true, 2},
 		{splitGraphs(t)["wide_mlp"], "wide_mlp", false, 0},
