@@ -545,7 +545,7 @@ func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
 	}
 	k.initState(scratch, batch)
 	parts := len(k.bounds) - 1
-	split := parts > 1 && 2*batch*u*4*u >= parMinFLOPs/2
+	split := parts > 1 && lstmStepSplit && 2*batch*u*4*u >= parMinFLOPs/2
 	for s := 0; s < k.t; s++ {
 		if split {
 			t.runTasks(k, parts, dst, src, scratch, batch, s, parts)

@@ -79,3 +79,10 @@ func lstmPartWidth(u, workers int) int {
 	parts := max(1, min(workers*lstmPartsPerWorker, u/lstmPartUnits))
 	return ((u+parts-1)/parts + lstmPartUnits - 1) / lstmPartUnits * lstmPartUnits
 }
+
+// lstmStepSplit enables the per-timestep split of a GEMM-path LSTM by unit parts
+// (fastLSTM.runPar). Off: on two idle cores it did not pay (lstm256 at batch 1
+// 0.91-1.12x its one-thread time over 12 runs, text_lstm 0.99-1.02x; docs/RATIONALE.md),
+// and a split that does not pay only takes the other core's time. The steps then run
+// on the caller; the input projection GEMM still splits. The tests split with it on.
+var lstmStepSplit = false

@@ -27,7 +27,8 @@ func cpuNow() time.Duration {
 // TestRecSplitTiming times the bench's recurrent shapes (benchRecGraphs; KINFER_REC_MODELS
 // picks some, KINFER_REC_BATCHES the batches) on one thread and on two with each split
 // ("t2" the default choice, "t2 batch" the batch split from batch 2, "t2 column" the
-// per-step splits only), interleaved round by round, and logs per variant the median
+// per-step splits only; KINFER_LSTM_STEP_SPLIT=1 turns on the LSTM's per-timestep split),
+// interleaved round by round, and logs per variant the median
 // wall and CPU time per call, the ratio
 // to one thread, and the team's counts (regions, share a helper joined, back-offs).
 // Run with KINFER_TIMING=1 -v; skipped otherwise.
@@ -42,6 +43,11 @@ func TestRecSplitTiming(t *testing.T) {
 			b, _ := strconv.Atoi(f)
 			batches = append(batches, b)
 		}
+	}
+	if os.Getenv("KINFER_LSTM_STEP_SPLIT") != "" { // the per-timestep split, off by default
+		old := lstmStepSplit
+		lstmStepSplit = true
+		defer func() { lstmStepSplit = old }()
 	}
 	gs := benchRecGraphs(t)
 	names := []string{"lstm256", "text_lstm"}

@@ -153,9 +153,9 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 
 // withSplitAll runs f with every step large enough to split.
 func withSplitAll(f func()) {
-	old, oldSeq := parMinFLOPs, seqParMinSteps
-	parMinFLOPs, seqParMinSteps = 0, 0
-	defer func() { parMinFLOPs, seqParMinSteps = old, oldSeq }()
+	old, oldSeq, oldStep := parMinFLOPs, seqParMinSteps, lstmStepSplit
+	parMinFLOPs, seqParMinSteps, lstmStepSplit = 0, 0, true
+	defer func() { parMinFLOPs, seqParMinSteps, lstmStepSplit = old, oldSeq, oldStep }()
 	f()
 }
 
