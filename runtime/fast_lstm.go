@@ -487,7 +487,7 @@ func (k *fastLSTM) forTeam(workers, maxBatch, sc int) (parKernel, int) {
 		return k, sc
 	}
 	sc += maxBatch * u // the second h buffer (hBuf)
-	pu := max(lstmPartUnits, (u/(2*workers)+lstmPartUnits-1)/lstmPartUnits*lstmPartUnits)
+	pu := lstmPartWidth(u, workers)
 	var bounds []int
 	for j := 0; j < u; j += pu {
 		bounds = append(bounds, j)
@@ -537,15 +537,18 @@ func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
 	}
 	u := k.l.Units
 	rows := batch * k.t
-	if n := gemmTasks(t.workers(), rows, 4*u, k.l.In); n > 1 {
+	parts := len(k.bounds) - 1
+	split := parts > 1 && lstmStepSplit && 2*batch*u*4*u >= parMinFLOPs/2
+	if split {
+		// the projections by the steps' unit parts: each worker's on its own core
+		t.runTasks(k, parts, dst, src, scratch, batch, parts, -3)
+	} else if n := gemmTasks(t.workers(), rows, 4*u, k.l.In); n > 1 {
 		t.runTasks(k, n, dst, src, scratch, batch, n, -1)
 	} else {
 		zx, _, _, _ := k.lstmBufs(scratch, batch)
 		asm.Gemm(k.gisa, rows, 4*u, k.l.In, src, k.l.In, k.packedW, zx, 4*u, float32(math.Inf(-1)), float32(math.Inf(1)))
 	}
 	k.initState(scratch, batch)
-	parts := len(k.bounds) - 1
-	split := parts > 1 && 2*batch*u*4*u >= parMinFLOPs/2
 	for s := 0; s < k.t; s++ {
 		if split {
 			t.runTasks(k, parts, dst, src, scratch, batch, s, parts)
@@ -557,10 +560,18 @@ func (k *fastLSTM) runPar(t *team, dst, src, scratch []float32, batch int) {
 }
 
 // parTask: r.b == -2 is samples part i of r.a of a whole-sequence call (seqTask),
-// r.b == -1 part i of r.a of the projection GEMM, else part i of r.b of timestep r.a.
+// r.b == -3 the projection GEMM's columns of unit part i, r.b == -1 part i of r.a of
+// the projection GEMM, else part i of r.b of timestep r.a.
 func (k *fastLSTM) parTask(r *region, i, w int) {
 	if r.b == -2 {
 		k.seqTask(r.dst, r.src, r.scratch, r.batch, i, r.a, w)
+		return
+	}
+	if r.b == -3 {
+		u4, in := 4*k.l.Units, k.l.In
+		c0, c1 := 4*k.bounds[i], 4*k.bounds[i+1]
+		zx, _, _, _ := k.lstmBufs(r.scratch, r.batch)
+		asm.Gemm(k.gisa, r.batch*k.t, c1-c0, in, r.src, in, k.packedW[c0*(in+1):], zx[c0:], u4, float32(math.Inf(-1)), float32(math.Inf(1)))
 		return
 	}
 	if r.b < 0 {

@@ -9,14 +9,15 @@ import (
 )
 
 // A team is a Model's Threads-1 helper goroutines plus whichever caller holds it. The
-// caller splits a piece of work (a region) into tasks; the caller and the helpers claim
-// tasks from one atomic ticket until none is left, then the caller waits for the
-// claimed ones to finish. Because the caller claims tasks too, a helper that is slow to
-// wake, descheduled, or gone never blocks a region: the caller simply runs more of it.
+// caller splits a piece of work (a region) into tasks; each worker claims the tasks of
+// its home block (a contiguous share), then any left in the others', until none is
+// left; then the caller waits for the claimed ones to finish. Because the caller claims
+// tasks too, a helper that is slow to wake, descheduled, or gone never blocks a region:
+// the caller simply runs more of it.
 // Which goroutine runs a task never changes what it computes (a task is a fixed slice
 // of the output), so results are bit-identical for every thread count and timing.
 //
-// Helpers spin on the ticket for spinFor after their last task (a model's steps follow
+// Helpers spin on the tickets for spinFor after their last task (a model's steps follow
 // each other within microseconds, and an LSTM posts one region per timestep), then
 // park on a channel; posting a region wakes parked helpers. Nothing is allocated per
 // region: the region's arguments live in the team, tasks are methods of the kernels.
@@ -26,29 +27,57 @@ import (
 // With GOMAXPROCS 1 the team is not used (a helper could only run when the caller
 // yields).
 type team struct {
-	mu      sync.Mutex // held by the caller using the helpers
-	helpers []*helper
+	// Read by the helpers, written by the caller when it posts a region (the lines a
+	// spinning helper polls change only then: the caller's per-region bookkeeping is
+	// below, on lines of its own).
 	r       region
-	gen     uint64 // regions posted (caller only)
+	homes   []home // per worker: its home block of the current region's tasks
+	helpers []*helper
+	quit    atomic.Bool
+	failed  atomic.Pointer[taskPanic]
+	_       [64]byte
+	done    atomic.Int64 // helpers' tasks finished, over all regions
+	_       [56]byte
 
-	_      [64]byte
-	ticket atomic.Uint64 // gen<<40 | tasks<<20 | next task
-	_      [56]byte
-	done   atomic.Int64 // tasks finished in the current region
-	_      [56]byte
-	failed atomic.Pointer[taskPanic]
-	quit   atomic.Bool
+	// The caller's (the team's holder's) own.
+	mu      sync.Mutex // held by the caller using the helpers
+	gen     uint64     // regions posted
+	want    int64      // done once the helpers' tasks of the current region have finished
+	backOff int64      // the current back-off: doubles while probes fail
+	alone   int        // consecutive regions whose every task the caller ran
+	stats   teamStats
 	// serialUntil (nanoseconds on the clock of now): regions run on the caller alone
 	// until then, because a recent region waited long for a helper (backOff).
 	serialUntil atomic.Int64
-	backOff     int64 // the current back-off (caller only): doubles while probes fail
-	alone       int   // consecutive regions whose every task the caller ran (caller only)
+}
+
+// teamStats are the caller's counts of what its regions did (diagnostics and timing
+// tests; plain fields, written by the team's holder only).
+type teamStats struct {
+	regions  int64 // regions run
+	solo     int64 // of them, run on the caller during a back-off
+	joined   int64 // of them, regions where a helper ran a task
+	tasks    int64 // tasks in all regions
+	helped   int64 // tasks run by helpers
+	backOffs int64 // back-offs started
+	waitNs   int64 // time the caller waited for helpers after its own tasks
+}
+
+// home is one worker's block of a region's tasks, claimed from its front: the worker
+// claims its own block first, then takes what is left of the others'. A worker thus
+// runs the same part of a step region after region (its columns of an LSTM's U stay
+// in its cache) while a late or absent worker's tasks still go to whoever is there.
+// Each home has a cache line of its own, so the owners' claims do not contend.
+type home struct {
+	ticket atomic.Uint64 // gen<<40 | end<<20 | next task
+	_      [56]byte
 }
 
 // helper is one parked-or-spinning helper goroutine's wake-up channel.
 type helper struct {
 	sleeping atomic.Bool
 	wake     chan struct{} // cap 1
+	parks    atomic.Int64  // times parked (diagnostics)
 }
 
 // taskPanic carries a panic from a task to the caller of the region.
@@ -58,6 +87,7 @@ type taskPanic struct{ v any }
 type region struct {
 	k                 parTasker
 	dst, src, scratch []float32
+	dsts, srcs        [][]float32 // a model's inputs and outputs (RunMultiInto's batch split)
 	batch             int
 	a, b              int // kernel-specific (e.g. an LSTM's timestep)
 }
@@ -97,7 +127,7 @@ const (
 var spinFor = 50 * time.Microsecond
 
 func newTeam(threads int) *team {
-	t := &team{}
+	t := &team{homes: make([]home, threads)}
 	for i := 1; i < threads; i++ {
 		h := &helper{wake: make(chan struct{}, 1)}
 		t.helpers = append(t.helpers, h)
@@ -130,16 +160,21 @@ func (t *team) run(n int) {
 		panic(fmt.Sprintf("runtime: %d tasks in one region", n))
 	}
 	start := now()
+	t.stats.regions++
+	t.stats.tasks += int64(n)
 	if start < t.serialUntil.Load() {
+		t.stats.solo++
 		for i := 0; i < n; i++ { // the same tasks, on the caller
 			t.do(i, 0)
 		}
 		t.finish()
 		return
 	}
-	t.done.Store(0)
 	t.gen++
-	t.ticket.Store(t.gen<<(2*ticketBits) | uint64(n)<<ticketBits)
+	for w := range t.homes {
+		lo, hi := span(n, len(t.homes), w, 1)
+		t.homes[w].ticket.Store(t.gen<<(2*ticketBits) | uint64(hi)<<ticketBits | uint64(lo))
+	}
 	for _, h := range t.helpers {
 		if h.sleeping.Load() && h.sleeping.Swap(false) {
 			h.wake <- struct{}{}
@@ -147,30 +182,41 @@ func (t *team) run(n int) {
 	}
 	ran := 0
 	for {
-		i, ok := t.claim()
+		i, ok := t.claim(0)
 		if !ok {
 			break
 		}
 		t.do(i, 0)
 		ran++
 	}
-	if t.done.Load() != int64(n) {
+	// every task is claimed now: the helpers count theirs in done (the caller's own go
+	// uncounted, which saves it taking done's line from a helper every region)
+	t.want += int64(n - ran)
+	if t.done.Load() != t.want {
 		mine := now() - start
-		for spins := 0; t.done.Load() != int64(n); spins++ {
+		for spins := 0; t.done.Load() != t.want; spins++ {
 			if spins > 1000 {
 				goruntime.Gosched() // a helper was descheduled mid-task
 			}
 		}
-		if waited := now() - start - mine; waited > backOffWait && waited > mine {
+		waited := now() - start - mine
+		t.stats.waitNs += waited
+		if waited > backOffWait && waited > mine {
 			// a probe that failed again backs off twice as long (up to backOffMax)
 			t.backOff = min(backOffMax, max(backOffFor, 2*t.backOff))
 			t.serialUntil.Store(now() + t.backOff)
+			t.stats.backOffs++
+			t.stats.joined++
+			t.stats.helped += int64(n - ran)
 			ran = n
 		}
 	}
 	if ran < n {
+		t.stats.joined++
+		t.stats.helped += int64(n - ran)
 		t.backOff, t.alone = 0, 0 // a helper took part without a long wait
 	} else if t.alone++; t.alone >= backOffAlone {
+		t.stats.backOffs++
 		// the helpers are spinning but not running: they share the caller's core
 		// (the others are busy), where spinning only takes the caller's time
 		t.alone = 0
@@ -186,8 +232,8 @@ func (t *team) solo() bool { return now() < t.serialUntil.Load() }
 // finish ends a region: it re-raises a task's panic.
 func (t *team) finish() {
 	t.r.k = nil
-	if p := t.failed.Swap(nil); p != nil {
-		panic(p.v)
+	if t.failed.Load() != nil { // a load first: the line is the helpers'
+		panic(t.failed.Swap(nil).v)
 	}
 }
 
@@ -215,15 +261,25 @@ var epoch = time.Now()
 // now is monotonic nanoseconds since epoch.
 func now() int64 { return int64(time.Since(epoch)) }
 
-// claim takes the next task of the current region, if any.
-func (t *team) claim() (int, bool) {
+// claim takes worker w's next task of the current region: from its home block, else
+// from the others' in turn.
+func (t *team) claim(w int) (int, bool) {
+	for j := range t.homes {
+		if i, ok := t.homes[(w+j)%len(t.homes)].claim(); ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (h *home) claim() (int, bool) {
 	for {
-		v := t.ticket.Load()
+		v := h.ticket.Load()
 		n, i := int(v>>ticketBits&ticketMask), int(v&ticketMask)
 		if i >= n {
 			return 0, false
 		}
-		if t.ticket.CompareAndSwap(v, v+1) {
+		if h.ticket.CompareAndSwap(v, v+1) {
 			return i, true
 		}
 	}
@@ -231,18 +287,31 @@ func (t *team) claim() (int, bool) {
 
 // pending reports whether the current region has unclaimed tasks.
 func (t *team) pending() bool {
-	v := t.ticket.Load()
+	for w := range t.homes {
+		if t.homes[w].pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// pending reports whether the home has unclaimed tasks.
+func (h *home) pending() bool {
+	v := h.ticket.Load()
 	return v&ticketMask < v>>ticketBits&ticketMask
 }
 
-// do runs one claimed task; a panic is recorded for the caller and the task counted as
-// done, so the region (and the Model) is never left waiting for it.
+// do runs one claimed task on worker w; a panic is recorded for the caller and a
+// helper's task counted as done, so the region (and the Model) is never left waiting
+// for it.
 func (t *team) do(i, w int) {
 	defer func() {
 		if p := recover(); p != nil {
 			t.failed.CompareAndSwap(nil, &taskPanic{v: p})
 		}
-		t.done.Add(1)
+		if w != 0 {
+			t.done.Add(1)
+		}
 	}()
 	t.r.k.parTask(&t.r, i, w)
 }
@@ -250,14 +319,22 @@ func (t *team) do(i, w int) {
 // loop is helper w's life: claim tasks while there are any, spin for spinFor, park.
 func (t *team) loop(h *helper, w int) {
 	for !t.quit.Load() {
-		if i, ok := t.claim(); ok {
+		if i, ok := t.claim(w); ok {
 			t.do(i, w)
 			continue
 		}
 		start := time.Now()
-		for spins := 1; !t.pending() && !t.quit.Load(); spins++ {
+		// poll the own home's line only (the caller posts a region by storing every
+		// home, and claims from its own: polling that one too would take it from the
+		// caller each time); every 256 polls, all of them (a region of fewer tasks than
+		// workers leaves some homes empty)
+		own := &t.homes[w]
+		for spins := 1; !own.pending() && !t.quit.Load(); spins++ {
 			if spins&255 != 0 {
 				continue
+			}
+			if t.pending() {
+				break
 			}
 			goruntime.Gosched() // let the process's other goroutines have this P
 			if time.Since(start) > spinFor {
@@ -268,6 +345,7 @@ func (t *team) loop(h *helper, w int) {
 					}
 					break
 				}
+				h.parks.Add(1)
 				<-h.wake
 				break
 			}

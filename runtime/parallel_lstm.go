@@ -6,8 +6,9 @@ import "github.com/kinfer/kinfer/runtime/asm"
 // chain per sample, so the only thing to split is the batch: each task runs a range of
 // samples' whole sequences with its worker's own c and hs rows (per-worker blocks at
 // the end of the step's scratch, added by seqForTeam). A sample's bits never depend on
-// which worker ran it. This matters for recurrent models, which do not split batches
-// at the model level (hasConv).
+// which worker ran it. A recurrent model splits its batch at the model level
+// (batchSplitPlan), so this split runs where that one does not: a part's batch below
+// twice minPart, or a model with a batch-coupled step.
 
 // seqParMinSteps is the fewest sample-steps (batch x timesteps) of a whole-sequence
 // LSTM call that are split: a step of the chain is ~80 cycles, so 256 of them are a
@@ -65,3 +66,23 @@ func (k *fastLSTM) seqTask(dst, src, scratch []float32, batch, i, parts, w int) 
 		k.emit(dst[b*outLen:(b+1)*outLen], hs)
 	}
 }
+
+// lstmPartsPerWorker is how many unit parts per worker a split GEMM-path LSTM step has.
+// One: each worker claims its home part (parallel.go), whose columns of U stay in its
+// cache step after step, in one GEMM call per step; more parts would let the caller
+// take over a late helper's share at a finer grain, at a GEMM call and a claim per part.
+var lstmPartsPerWorker = 1
+
+// lstmPartWidth is the units per part of a split u-unit LSTM step on workers workers:
+// lstmPartsPerWorker parts per worker of about equal width, in whole lstmPartUnits.
+func lstmPartWidth(u, workers int) int {
+	parts := max(1, min(workers*lstmPartsPerWorker, u/lstmPartUnits))
+	return ((u+parts-1)/parts + lstmPartUnits - 1) / lstmPartUnits * lstmPartUnits
+}
+
+// lstmStepSplit enables the per-timestep split of a GEMM-path LSTM by unit parts
+// (fastLSTM.runPar). Off: on two idle cores it did not pay (lstm256 at batch 1
+// 0.91-1.12x its one-thread time over 12 runs, text_lstm 0.99-1.02x; docs/RATIONALE.md),
+// and a split that does not pay only takes the other core's time. The steps then run
+// on the caller; the input projection GEMM still splits. The tests split with it on.
+var lstmStepSplit = false

@@ -94,6 +94,10 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 		bi("b2", "concat", lstm("f2", 12, 70, false, false), lstm("b2", 12, 70, false, true)),
 		dense("out", 140, 3, layers.ActLinear))
 	add("bi_rnn", layers.Shape{8, 5}, bi("b1", "mul", rnn("f", 5, 20, false, false), rnn("b", 5, 20, false, true)), dense("out", 20, 2, layers.ActLinear))
+	// two small LSTMs as one wavefront step (lstmStack), and two in-loop-projecting
+	// ones chained on their h rows (seqChain: the second runs backwards)
+	add("stack_lstm", layers.Shape{12, 8}, lstm("k1", 8, 16, true, false), lstm("k2", 16, 12, false, false), dense("out", 12, 3, layers.ActLinear))
+	add("chain_lstm", layers.Shape{10, 5}, lstm("c1", 5, 6, true, false), lstm("c2", 6, 7, false, true), dense("out", 7, 3, layers.ActLinear))
 	gen := lstm("g1", 16, 66, false, false) // per-element gates in Go (not the fused step)
 	gen.RecAct = layers.Activation{Kind: layers.Tanh}
 	add("lstm_go_gates", layers.Shape{5, 16}, gen, dense("out", 66, 2, layers.ActLinear))
@@ -149,9 +153,9 @@ func splitGraphs(t testing.TB) map[string]*layers.Graph {
 
 // withSplitAll runs f with every step large enough to split.
 func withSplitAll(f func()) {
-	old, oldSeq := parMinFLOPs, seqParMinSteps
-	parMinFLOPs, seqParMinSteps = 0, 0
-	defer func() { parMinFLOPs, seqParMinSteps = old, oldSeq }()
+	old, oldSeq, oldStep := parMinFLOPs, seqParMinSteps, lstmStepSplit
+	parMinFLOPs, seqParMinSteps, lstmStepSplit = 0, 0, true
+	defer func() { parMinFLOPs, seqParMinSteps, lstmStepSplit = old, oldSeq, oldStep }()
 	f()
 }
 
@@ -635,4 +639,53 @@ func TestBidirectionalWorkerBlocks(t *testing.T) {
 	if !tasks[true] {
 		t.Errorf("no Bidirectional step ran its directions as two tasks")
 	}
+}
+
+// TestSplitMultiRecurrent: RunMultiInto on a two-input model (a sequence and its mask)
+// with masked LSTMs (the whole-sequence kernel, 12 units, and the GEMM path, 70 units,
+// which also splits its steps by gate columns) splits the batch, and every split gives
+// one thread's bits with no allocation.
+func TestSplitMultiRecurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	const steps, in = 9, 6
+	lstm := func(name string, in, u int, seq bool) *layers.LSTM {
+		return &layers.LSTM{Info: info(name, "LSTM"), In: in, Units: u, W: randSlice(r, in*4*u, 0.2), U: randSlice(r, u*4*u, 0.2), B: randSlice(r, 4*u, 0.2),
+			Act: layers.Activation{Kind: layers.Tanh}, RecAct: layers.Activation{Kind: layers.Sigmoid}, ReturnSequences: seq}
+	}
+	b := layers.NewBuilder()
+	x := b.Input("x", layers.Shape{steps, in}, layers.Float32)
+	mask := b.Input("mask", layers.Shape{steps}, layers.Float32)
+	h1 := b.Node(&layers.Masked{Layer: lstm("m1", in, 12, true)}, x, mask)
+	h2 := b.Node(&layers.Masked{Layer: lstm("m2", 12, 70, false)}, h1, mask)
+	o := b.Node(&layers.Dense{Info: info("out", "Dense"), In: 70, Units: 3, W: randSlice(r, 210, 0.1), B: randSlice(r, 3, 0.1), Act: layers.ActLinear}, h2)
+	g, err := b.Build([]layers.Value{o}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSplitAll(func() {
+		serial, err := Compile(g, Options{MaxBatch: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, threads := range []int{2, 3} {
+			m, err := Compile(g, Options{MaxBatch: 8, Threads: threads})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.batchSplit {
+				t.Fatalf("threads %d: a masked recurrent model does not split its batch", threads)
+			}
+			for _, batch := range []int{1, 2, 7, 19} {
+				srcs := [][]float32{randSlice(r, batch*steps*in, 1), maskFor(r, batch, steps)}
+				want, _ := serial.RunMulti(srcs, batch)
+				got, _ := m.RunMulti(srcs, batch)
+				if err := closeTo(got[0], want[0], 0, 0); err != nil {
+					t.Errorf("threads %d batch %d: %v", threads, batch, err)
+				}
+				if n := testing.AllocsPerRun(20, func() { _ = m.RunMultiInto(got, srcs, batch) }); n != 0 {
+					t.Errorf("threads %d batch %d: %v allocations per RunMultiInto", threads, batch, n)
+				}
+			}
+		}
+	})
 }

@@ -76,7 +76,7 @@ func Compile(g *layers.Graph, opt Options) (*Model, error) {
 		us = append(us, u)
 	}
 	planArena(m, g, us)
-	m.batchSplit = hasConv(us) || hasAttention(us)
+	m.batchSplit, m.minPart = batchSplitPlan(us, m.minPart)
 	if err := checkArena(m, opt); err != nil {
 		return nil, err
 	}

@@ -244,7 +244,8 @@ func (m *Model) RunMulti(srcs [][]float32, batch int) ([][]float32, error) {
 
 // RunMultiInto runs a batch: srcs[k] holds batch samples of input k (Inputs()[k]),
 // dsts[k] receives batch samples of output k (Outputs()[k]). It allocates nothing
-// once a state is available; with Threads > 1 it splits large steps (not the batch).
+// once a state is available; with Threads > 1 it splits the batch or large steps as
+// RunInto does.
 func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 	if batch < 1 {
 		return fmt.Errorf("runtime: batch %d < 1", batch)
@@ -269,13 +270,18 @@ func (m *Model) RunMultiInto(dsts, srcs [][]float32, batch int) error {
 			return err
 		}
 	}
-	st := m.get()
+	var tm *team
 	if m.threads > 1 && goruntime.GOMAXPROCS(0) > 1 {
 		if t := m.getTeam(); !t.solo() && t.mu.TryLock() {
 			defer t.mu.Unlock()
-			st.team = t
+			if m.runTeamMulti(t, dsts, srcs, batch) { // parallel_model.go
+				return nil
+			}
+			tm = t
 		}
 	}
+	st := m.get()
+	st.team = tm
 	for b := 0; b < batch; b += m.maxBatch {
 		m.exec(st, dsts, srcs, b, min(m.maxBatch, batch-b))
 	}

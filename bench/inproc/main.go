@@ -60,6 +60,10 @@ func main() {
 	rounds := flag.Int("rounds", 7, "interleaved rounds")
 	per := flag.Duration("per", 60*time.Millisecond, "timed calls per engine per round")
 	warm := flag.Duration("warm", 20*time.Millisecond, "warm-up per engine per round")
+	// ONNX Runtime's spinning pool keeps a core busy for about 25 ms after its last Run
+	// (measured: ~1 core for 16 ms, 0.5 for the next 16, then none), which the next
+	// engine's warm-up and first timed calls would otherwise share.
+	gap := flag.Duration("gap", 40*time.Millisecond, "idle time after each engine's timed calls")
 	lib := flag.String("ortlib", defaultLib(), "libonnxruntime shared library")
 	out := flag.String("out", "", "write inprocess.md and inprocess.json here")
 	render := flag.String("render", "", "only rewrite -out's inprocess.md from this inprocess.json")
@@ -94,7 +98,7 @@ func main() {
 	for _, name := range strings.Split(*models, ",") {
 		for _, b := range ints(*batches) {
 			for _, t := range ints(*threads) {
-				cs, err := measure(filepath.Join(*cache, name), name, b, t, *rounds, *per, *warm)
+				cs, err := measure(filepath.Join(*cache, name), name, b, t, *rounds, *per, *warm, *gap)
 				if err != nil {
 					fail(fmt.Errorf("%s batch %d threads %d: %w", name, b, t, err))
 				}
@@ -110,7 +114,7 @@ func main() {
 			"date": start.UTC().Format("2006-01-02 15:04 UTC"), "elapsed": time.Since(start).Round(time.Second).String(),
 			"go": goruntime.Version(), "onnxruntime_go": modVersion("github.com/yalue/onnxruntime_go"), "ortlib": filepath.Base(*lib),
 			"load_start": load0, "load_end": loadavg(), "cpus": strconv.Itoa(goruntime.NumCPU()),
-			"rounds": strconv.Itoa(*rounds), "per": per.String(), "warm": warm.String(),
+			"rounds": strconv.Itoa(*rounds), "per": per.String(), "warm": warm.String(), "gap": gap.String(),
 		}
 		if err := write(*out, meta, cells); err != nil {
 			fail(err)
@@ -119,7 +123,7 @@ func main() {
 }
 
 // measure times kinfer and ONNX Runtime (spinning on and off) on one configuration.
-func measure(dir, name string, batch, threads, rounds int, per, warm time.Duration) ([]cell, error) {
+func measure(dir, name string, batch, threads, rounds int, per, warm, gap time.Duration) ([]cell, error) {
 	goruntime.GOMAXPROCS(threads)
 	defer goruntime.GOMAXPROCS(goruntime.NumCPU())
 	km, err := keras.Load(filepath.Join(dir, "model.npz"))
@@ -185,6 +189,7 @@ func measure(dir, name string, batch, threads, rounds int, per, warm time.Durati
 			}
 			res[k] = append(res[k], median(times))
 			cpus[k] = append(cpus[k], (cpuTime()-c0).Seconds()/time.Since(w0).Seconds())
+			time.Sleep(gap)
 		}
 	}
 	var cs []cell
@@ -347,6 +352,9 @@ func write(dir string, meta map[string]string, cells []cell) error {
 		meta["date"], meta["elapsed"], meta["cpus"], meta["load_start"], meta["load_end"], meta["go"], meta["onnxruntime_go"], meta["ortlib"])
 	fmt.Fprintf(&b, "Per configuration: %s interleaved rounds (engine order rotated), each engine warming up %s then timing %s of calls; the figure is the median over rounds of each round's median call.\n",
 		meta["rounds"], meta["warm"], meta["per"])
+	if meta["gap"] != "" {
+		fmt.Fprintf(&b, "After each engine's timed calls the process idles %s (ONNX Runtime's spinning threads keep a core busy for ~25 ms after a run).\n", meta["gap"])
+	}
 	fmt.Fprintf(&b, "Ratio = ONNX Runtime time / kinfer time (> 1: kinfer faster).\n\n")
 	var one []float64
 	for _, c := range cells {
